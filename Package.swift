@@ -1,0 +1,55 @@
+// swift-tools-version:6.2
+import PackageDescription
+
+let strictSwift: [SwiftSetting] = [
+    .swiftLanguageMode(.v6),
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("InternalImportsByDefault"),
+]
+
+let package = Package(
+    name: "ArrayQueues",
+    products: [
+        .library(name: "ArrayQueues", targets: ["ArrayQueues"]),
+        .executable(name: "aq", targets: ["aq"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-numerics", from: "1.1.1"),
+        .package(url: "https://github.com/apple/swift-system", from: "1.8.1"),
+    ],
+    targets: [
+        // futex wrappers and the one definition of the shared-memory layout.
+        .target(name: "CArrayQueuesShims"),
+        .target(
+            name: "ArrayQueues",
+            dependencies: [
+                "CArrayQueuesShims",
+                .product(name: "ComplexModule", package: "swift-numerics"),
+                .product(name: "RealModule", package: "swift-numerics"),
+                .product(name: "SystemPackage", package: "swift-system"),
+            ],
+            swiftSettings: strictSwift
+        ),
+        .executableTarget(
+            name: "aq",
+            dependencies: [
+                "ArrayQueues",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: strictSwift
+        ),
+        // Runs as a separate process: producers, consumers and victims for the cross-process tests.
+        .executableTarget(
+            name: "ArrayQueuesTestHelper",
+            dependencies: ["ArrayQueues"],
+            path: "Tests/ArrayQueuesTestHelper",
+            swiftSettings: strictSwift
+        ),
+        .testTarget(
+            name: "ArrayQueuesTests",
+            dependencies: ["ArrayQueues", "ArrayQueuesTestHelper"],
+            swiftSettings: strictSwift
+        ),
+    ]
+)

@@ -1,0 +1,36 @@
+/// Shape arithmetic shared by arrays, records and file formats.
+public enum Shape {
+    /// The most dimensions an array may have (numpy's limit, and the segment layout's).
+    public static let maxDimensions = 32
+
+    /// Checks a shape and returns its element count.
+    ///
+    /// - Throws: ``ArrayQueueError/Code/invalidShape`` for more than ``maxDimensions``
+    ///   dimensions, a negative extent, or a count that overflows `Int`.
+    public static func elementCount(_ shape: [Int]) throws(ArrayQueueError) -> Int {
+        guard shape.count <= maxDimensions else {
+            throw ArrayQueueError(.invalidShape, "shape \(shape) has \(shape.count) dimensions; at most \(maxDimensions) are supported")
+        }
+        var count = 1
+        for extent in shape {
+            guard extent >= 0 else {
+                throw ArrayQueueError(.invalidShape, "shape \(shape) has a negative extent")
+            }
+            let (product, overflow) = count.multipliedReportingOverflow(by: extent)
+            guard !overflow else {
+                throw ArrayQueueError(.invalidShape, "shape \(shape) has more elements than fit in memory")
+            }
+            count = product
+        }
+        return count
+    }
+
+    /// Checks a shape and returns the byte size of a C-order array of `dtype` with that shape.
+    public static func byteCount(_ shape: [Int], dtype: DType) throws(ArrayQueueError) -> Int {
+        let (bytes, overflow) = try elementCount(shape).multipliedReportingOverflow(by: dtype.itemSize)
+        guard !overflow else {
+            throw ArrayQueueError(.invalidShape, "shape \(shape) of \(dtype) needs more bytes than fit in memory")
+        }
+        return bytes
+    }
+}

@@ -1,0 +1,157 @@
+// The one definition of the ArrayQueues shared-memory layout, plus the few C calls
+// Swift cannot make itself (futex goes through the variadic syscall()).
+// docs/LAYOUT.md explains every field and the protocol that uses it.
+#ifndef CARRAYQUEUES_SHIMS_H
+#define CARRAYQUEUES_SHIMS_H
+
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include <pthread.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+// MARK: - Constants
+
+/// "AQSEGMNT" read as a little-endian 64-bit integer.
+#define CAQ_MAGIC 0x544E4D4745535141ULL
+#define CAQ_LAYOUT_VERSION 1u
+/// Size of the segment header; the data ring starts right after it.
+#define CAQ_HEADER_SIZE 4096u
+/// Every record, payload and ring position is a multiple of this.
+#define CAQ_ALIGNMENT 64u
+#define CAQ_MAX_DIMS 32u
+/// Capacity of the attached-process table in the header.
+#define CAQ_MAX_ATTACHED 64u
+/// Fixed part of a record header; the shape follows it.
+#define CAQ_RECORD_HEADER_SIZE 64u
+/// Stamped into every record header (xor its sequence number) to catch garbage.
+#define CAQ_RECORD_CHECK 0x52514141u
+
+// Values of caq_segment_header.init_state.
+#define CAQ_INIT_BUSY 0x494E4954u   /* "INIT": the creator is still writing the header */
+#define CAQ_INIT_READY 0x4F50454Eu  /* "OPEN": the segment may be used */
+
+// Values of caq_record_header.state. Distinct, unlikely bit patterns so that garbage is noticed.
+#define CAQ_STATE_WRITING 0x57524954u   /* reserved, a producer is filling it */
+#define CAQ_STATE_READY 0x52454459u     /* "REDY": committed, waiting for a consumer */
+#define CAQ_STATE_READING 0x52454144u   /* "READ": claimed by a consumer */
+#define CAQ_STATE_DONE 0x444F4E45u      /* consumed, dropped or abandoned: space can be reclaimed */
+#define CAQ_STATE_SKIP 0x534B4950u      /* filler at the end of the ring before a wrap */
+
+// Bits of caq_segment_header.flags.
+#define CAQ_FLAG_RESET_ON_SHAPE_CHANGE 1u
+
+// Bits of caq_record_header.flags.
+#define CAQ_RECORD_HAS_INDEX 1u
+#define CAQ_RECORD_DROPPED 2u    /* DONE because dropped (overflow, clear or reset), not consumed */
+#define CAQ_RECORD_ABANDONED 4u  /* DONE because its writer or reader died */
+
+// MARK: - Layout
+
+/// One process attached to the segment (used to find stale segments and dead peers).
+typedef struct caq_attachment {
+    uint32_t pid;          /* 0 = free entry */
+    uint32_t reserved;
+    uint64_t start_time;   /* the process's start time in clock ticks since boot (/proc/PID/stat field 22) */
+} caq_attachment;
+
+/// The segment header: one page at offset 0 of the shared-memory object.
+typedef struct caq_segment_header {
+    // Identity: written once by the creator before init_state becomes READY.
+    uint64_t magic;                 /* 0   CAQ_MAGIC */
+    uint32_t layout_version;        /* 8   CAQ_LAYOUT_VERSION */
+    uint32_t header_size;           /* 12  CAQ_HEADER_SIZE */
+    uint64_t capacity;              /* 16  bytes in the data ring, a multiple of CAQ_ALIGNMENT */
+    uint64_t segment_size;          /* 24  header_size + capacity */
+    int64_t created_ns;             /* 32  CLOCK_REALTIME at creation */
+    uint32_t creator_pid;           /* 40 */
+    uint32_t flags;                 /* 44  CAQ_FLAG_* */
+    uint32_t init_state;            /* 48  atomic: CAQ_INIT_BUSY, then CAQ_INIT_READY */
+    uint32_t reserved0;             /* 52 */
+    uint8_t pad0[8];                /* 56 */
+
+    // The queue lock: a process-shared, robust pthread mutex (glibc x86_64/aarch64: 40 bytes).
+    pthread_mutex_t lock;           /* 64 */
+    uint8_t pad1[128 - 64 - sizeof(pthread_mutex_t)];
+
+    // Ring cursors: monotonically increasing byte positions; physical offset = position % capacity.
+    // Guarded by the lock; also read without it (atomically) for statistics.
+    uint64_t head;                  /* 128 oldest byte still in use; everything before it is free */
+    uint64_t read;                  /* 136 every record before it has been claimed (or dropped) */
+    uint64_t tail;                  /* 144 end of the reserved bytes; the next record starts here */
+    uint64_t next_seq;              /* 152 sequence number of the next record reserved */
+    uint64_t shape_signature;       /* 160 dtype+shape of the last put, for the reset policy */
+    int64_t last_recovery_ns;       /* 168 CLOCK_MONOTONIC of the last dead-peer sweep */
+    uint8_t pad2[256 - 176];
+
+    // Statistics: atomics, updated with relaxed ordering.
+    uint64_t ready_count;           /* 256 records committed and not yet claimed */
+    uint64_t puts;                  /* 264 records committed */
+    uint64_t gets;                  /* 272 records consumed */
+    uint64_t drops;                 /* 280 records dropped by drop-oldest, clear or reset */
+    uint64_t resets;                /* 288 resets by the shape-change policy */
+    uint64_t clears;                /* 296 calls of clear() */
+    uint64_t abandoned_writes;      /* 304 records discarded because their producer died */
+    uint64_t lost_reads;            /* 312 records lost because their consumer died */
+    uint8_t pad3[384 - 320];
+
+    // Wake-up words (futex, shared): a word changes whenever waiters of its kind should look again.
+    uint32_t data_signal;           /* 384 bumped after a record becomes READY (and on clear) */
+    uint32_t data_waiters;          /* 388 consumers parked or about to park on data_signal */
+    uint8_t pad4[448 - 392];
+    uint32_t space_signal;          /* 448 bumped after space or a record slot may have been freed */
+    uint32_t space_waiters;         /* 452 producers parked or about to park on space_signal */
+    uint8_t pad5[512 - 456];
+
+    // Attached processes, guarded by the lock.
+    caq_attachment attached[CAQ_MAX_ATTACHED]; /* 512 .. 1536 */
+    uint8_t pad6[CAQ_HEADER_SIZE - 512 - CAQ_MAX_ATTACHED * sizeof(caq_attachment)];
+} caq_segment_header;
+
+/// The fixed part of every record in the data ring. The shape (ndim × uint64) follows at
+/// offset 64; the payload starts at payload_offset, a multiple of CAQ_ALIGNMENT.
+typedef struct caq_record_header {
+    uint32_t state;            /* 0   atomic: CAQ_STATE_* */
+    uint32_t owner_pid;        /* 4   writer while WRITING, reader while READING */
+    uint64_t length;           /* 8   bytes from this header to the next record (header, shape, payload, padding) */
+    uint64_t seq;              /* 16  queue-wide sequence number, in reservation order */
+    int64_t timestamp_ns;      /* 24  nanoseconds since the Unix epoch (UTC) */
+    int64_t index;             /* 32  producer's frame number, valid if CAQ_RECORD_HAS_INDEX */
+    uint64_t payload_bytes;    /* 40  product(shape) × item size */
+    uint32_t payload_offset;   /* 48  from the start of this header */
+    uint8_t dtype;             /* 52  ArrayQueues DType code (docs/LAYOUT.md) */
+    uint8_t ndim;              /* 53  0 ... CAQ_MAX_DIMS */
+    uint16_t flags;            /* 54  CAQ_RECORD_* */
+    uint32_t check;            /* 56  CAQ_RECORD_CHECK ^ (uint32_t)seq */
+    uint32_t reserved;         /* 60 */
+} caq_record_header;
+
+_Static_assert(sizeof(pthread_mutex_t) <= 64, "the lock must fit its cache line");
+_Static_assert(offsetof(caq_segment_header, lock) == 64, "layout");
+_Static_assert(offsetof(caq_segment_header, head) == 128, "layout");
+_Static_assert(offsetof(caq_segment_header, ready_count) == 256, "layout");
+_Static_assert(offsetof(caq_segment_header, data_signal) == 384, "layout");
+_Static_assert(offsetof(caq_segment_header, space_signal) == 448, "layout");
+_Static_assert(offsetof(caq_segment_header, attached) == 512, "layout");
+_Static_assert(sizeof(caq_segment_header) == CAQ_HEADER_SIZE, "the header is one page");
+_Static_assert(sizeof(caq_attachment) == 16, "layout");
+_Static_assert(sizeof(caq_record_header) == CAQ_RECORD_HEADER_SIZE, "layout");
+_Static_assert(offsetof(caq_record_header, check) == 56, "layout");
+_Static_assert(CAQ_HEADER_SIZE % CAQ_ALIGNMENT == 0, "the data ring starts aligned");
+
+// MARK: - Calls Swift cannot make directly
+
+/// FUTEX_WAIT (shared, never FUTEX_PRIVATE_FLAG: waiters live in other processes).
+/// Sleeps while *word == expected, at most `timeout` (NULL: forever).
+/// Returns 0 when woken, or -errno (-EAGAIN: the word had changed, -ETIMEDOUT, -EINTR).
+int caq_futex_wait(uint32_t *word, uint32_t expected, const struct timespec *timeout);
+
+/// FUTEX_WAKE (shared). Returns the number of waiters woken, or -errno.
+int caq_futex_wake(uint32_t *word, int count);
+
+/// A spin-loop hint to the CPU (x86 `pause`, arm `yield`).
+void caq_cpu_relax(void);
+
+#endif
