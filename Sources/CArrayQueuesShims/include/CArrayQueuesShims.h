@@ -125,7 +125,7 @@ typedef struct caq_record_header {
     uint8_t ndim;              /* 53  0 ... CAQ_MAX_DIMS */
     uint16_t flags;            /* 54  CAQ_RECORD_* */
     uint32_t check;            /* 56  CAQ_RECORD_CHECK ^ (uint32_t)seq */
-    uint32_t reserved;         /* 60 */
+    uint32_t owner_start;      /* 60  low 32 bits of the owner's start time (pid reuse check) */
 } caq_record_header;
 
 _Static_assert(sizeof(pthread_mutex_t) <= 64, "the lock must fit its cache line");

@@ -1,0 +1,112 @@
+extension ArrayQueue {
+    /// Puts a copy of `array` into the queue.
+    ///
+    /// - Parameters:
+    ///   - timestamp: the record's time; the current time if nil.
+    ///   - index: an optional frame number of the producer's, returned with the record.
+    ///   - timeout: how long to wait for room when the overflow policy is `.block`; nil waits without limit.
+    /// - Throws: ``ArrayQueueError/Code/oversize`` if the array can never fit,
+    ///   ``ArrayQueueError/Code/timeout``, ``ArrayQueueError/Code/full`` under the `.fail` policy.
+    public func put(_ array: AnyNDArray, timestamp: Timestamp? = nil, index: Int64? = nil, timeout: Duration? = nil) throws(ArrayQueueError) {
+        let reservation = try reserve(dtype: array.dtype, shape: array.shape, timestamp: timestamp, index: index, blocking: true, timeout: timeout)!
+        array.withUnsafeBytes { reservation.record.payload.copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
+        try ring.commit(reservation)
+    }
+
+    /// Puts a copy of `array` into the queue (see ``put(_:timestamp:index:timeout:)-(AnyNDArray,_,_,_)``).
+    public func put<Element: ArrayElement>(_ array: NDArray<Element>, timestamp: Timestamp? = nil, index: Int64? = nil, timeout: Duration? = nil) throws(ArrayQueueError) {
+        try put(array.erased, timestamp: timestamp, index: index, timeout: timeout)
+    }
+
+    /// Puts a copy of `array` if there is room now (or, under `.dropOldest`, after dropping
+    /// old records); never waits. Returns false if the queue is full.
+    @discardableResult
+    public func tryPut(_ array: AnyNDArray, timestamp: Timestamp? = nil, index: Int64? = nil) throws(ArrayQueueError) -> Bool {
+        guard let reservation = try reserve(dtype: array.dtype, shape: array.shape, timestamp: timestamp, index: index, blocking: false, timeout: nil) else {
+            return false
+        }
+        array.withUnsafeBytes { reservation.record.payload.copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
+        try ring.commit(reservation)
+        return true
+    }
+
+    /// Puts a copy of `array` if there is room now; see ``tryPut(_:timestamp:index:)-(AnyNDArray,_,_)``.
+    @discardableResult
+    public func tryPut<Element: ArrayElement>(_ array: NDArray<Element>, timestamp: Timestamp? = nil, index: Int64? = nil) throws(ArrayQueueError) -> Bool {
+        try tryPut(array.erased, timestamp: timestamp, index: index)
+    }
+
+    /// Writes a record in place, without an intermediate copy: reserves room for an array of
+    /// `dtype` and `shape`, lets `fill` write its bytes straight into shared memory (C order),
+    /// then publishes it. If `fill` throws, the record is discarded and the error rethrown.
+    ///
+    /// Other producers keep working while `fill` runs; consumers see the record only after it
+    /// returns. `fill` must write every byte and must not keep the buffer.
+    public func put<Result>(
+        dtype: DType, shape: [Int], timestamp: Timestamp? = nil, index: Int64? = nil, timeout: Duration? = nil,
+        fill: (UnsafeMutableRawBufferPointer) throws -> Result
+    ) throws -> Result {
+        let reservation = try reserve(dtype: dtype, shape: shape, timestamp: timestamp, index: index, blocking: true, timeout: timeout)!
+        let buffer = UnsafeMutableRawBufferPointer(start: reservation.record.payload, count: reservation.record.payloadByteCount)
+        let result: Result
+        do {
+            result = try fill(buffer)
+        } catch {
+            ring.abandon(reservation)
+            throw error
+        }
+        try ring.commit(reservation)
+        return result
+    }
+
+    /// Writes a record of `Element`s in place; see ``put(dtype:shape:timestamp:index:timeout:fill:)``.
+    public func put<Element: ArrayElement, Result>(
+        _: Element.Type, shape: [Int], timestamp: Timestamp? = nil, index: Int64? = nil, timeout: Duration? = nil,
+        fill: (UnsafeMutableBufferPointer<Element>) throws -> Result
+    ) throws -> Result {
+        try put(dtype: Element.dtype, shape: shape, timestamp: timestamp, index: index, timeout: timeout) { bytes in
+            try fill(bytes.bindMemory(to: Element.self))
+        }
+    }
+
+    /// The ring bytes a record of `dtype` and `shape` needs; compare with ``capacity``.
+    public static func recordSize(dtype: DType, shape: [Int]) throws(ArrayQueueError) -> Int {
+        let payload = try Shape.byteCount(shape, dtype: dtype)
+        guard let length = RecordHeader.recordLength(dimensions: shape.count, payloadBytes: payload) else {
+            throw ArrayQueueError(.oversize, "a \(dtype) array of shape \(shape) is too large for any queue")
+        }
+        return length
+    }
+
+    /// Reserves a record; nil only when not `blocking` and there is no room.
+    private func reserve(
+        dtype: DType, shape: [Int], timestamp: Timestamp?, index: Int64?, blocking: Bool, timeout: Duration?
+    ) throws(ArrayQueueError) -> Ring.Reservation? {
+        let payloadBytes = try Shape.byteCount(shape, dtype: dtype)
+        let length = try Self.recordSize(dtype: dtype, shape: shape)
+        guard length <= capacity else {
+            throw ArrayQueueError(.oversize, "a \(dtype) array of shape \(shape) (\(ByteCount.format(payloadBytes))) needs \(length) bytes in the ring, but queue '\(name)' holds only \(capacity) bytes")
+        }
+        let deadline = try Self.deadline(after: timeout)
+        let request = Ring.Request(
+            dtype: dtype, shape: shape, payloadBytes: payloadBytes, length: length,
+            timestamp: (timestamp ?? .now()).nanosecondsSinceEpoch, index: index)
+        let dropOldest = options.overflow == .dropOldest
+        let me = ProcessIdentity.current
+        let attempt = { () throws(ArrayQueueError) -> Ring.Reservation? in
+            try self.ring.withLock { () throws(ArrayQueueError) in try self.ring.reserve(request, dropOldest: dropOldest, owner: me) }
+        }
+        if let reservation = try attempt() { return reservation }
+        if !blocking || options.overflow == .fail {
+            if try recoverIfDue(), let reservation = try attempt() { return reservation }
+            if blocking {
+                throw ArrayQueueError(.full, "queue '\(name)' is full (\(count) records waiting) and its overflow policy is 'fail'")
+            }
+            return nil
+        }
+        return try waitUntil(
+            ring.header.spaceSignal, deadline: deadline, checkingDeadPeers: true, cancellation: nil,
+            describe: { "put of a \(ByteCount.format(payloadBytes)) array into queue '\(name)' (full: \(count) records waiting)" },
+            attempt)
+    }
+}

@@ -1,0 +1,202 @@
+import CArrayQueuesShims
+import Synchronization
+@preconcurrency import Glibc
+
+/// A named queue of N-dimensional arrays in POSIX shared memory, usable from any number of
+/// producer and consumer threads and processes on the host.
+///
+/// ```swift
+/// let queue = try ArrayQueue.create(name: "camera0", capacity: 256 << 20)
+/// try queue.put(try NDArray<UInt16>(shape: [2048, 2048], repeating: 7))
+///
+/// // in another process
+/// let queue = try ArrayQueue.open(name: "camera0")
+/// let frame = try queue.get(as: UInt16.self, timeout: .seconds(1))
+/// ```
+///
+/// Every record carries its dtype, shape, a timestamp and a queue-wide sequence number.
+/// `put` blocks while the queue is full and `get` while it is empty (sleeping in the kernel
+/// after a short spin, never polling); `tryPut`/`tryGet` never block. A queue outlives the
+/// processes that use it until it is removed with ``remove(name:)``.
+///
+/// The handle unmaps the segment when the last reference to it goes away; it is safe to
+/// use from several threads at once.
+public final class ArrayQueue {
+    /// The queue's name (its shared-memory object is `/dev/shm/aq.<name>`).
+    public let name: String
+    /// This handle's settings.
+    public let options: QueueOptions
+    let ring: Ring
+    private let segment: SharedMemorySegment
+
+    /// Smallest capacity accepted.
+    public static let minimumCapacity = 4096
+    /// Largest capacity accepted (1 TiB): anything larger is surely a mistake.
+    public static let maximumCapacity = 1 << 40
+
+    private init(name: String, segment: consuming SharedMemorySegment, options: QueueOptions) {
+        self.name = name
+        self.options = options
+        self.ring = Ring(header: SegmentHeader(raw: segment.base), name: name)
+        self.segment = segment
+        Attachments.attach(ring)
+    }
+
+    deinit {
+        Attachments.detach(ring)
+    }
+
+    // MARK: - Creating, opening, removing
+
+    /// Creates a new queue whose ring holds `capacity` bytes (rounded up to a multiple of 4 KiB).
+    ///
+    /// The memory is reserved now, so a `/dev/shm` that is too small is reported here as
+    /// ``ArrayQueueError/Code/insufficientSharedMemory`` rather than as a crash later.
+    ///
+    /// - Throws: ``ArrayQueueError/Code/invalidName``, ``ArrayQueueError/Code/invalidArgument``
+    ///   for a capacity out of range, ``ArrayQueueError/Code/alreadyExists``, or a system-call error.
+    public static func create(
+        name: String, capacity: Int, creating createOptions: CreateOptions = CreateOptions(),
+        options: QueueOptions = QueueOptions()
+    ) throws(ArrayQueueError) -> ArrayQueue {
+        let objectName = try SegmentName.objectName(for: name)
+        guard capacity >= minimumCapacity, capacity <= maximumCapacity else {
+            throw ArrayQueueError(.invalidArgument, "capacity \(capacity) bytes is out of range: a queue holds \(ByteCount.format(minimumCapacity)) to \(ByteCount.format(maximumCapacity))")
+        }
+        guard createOptions.mode & ~0o777 == 0, createOptions.mode & 0o600 == 0o600 else {
+            throw ArrayQueueError(.invalidArgument, "mode 0o\(String(createOptions.mode, radix: 8)) must be permission bits that let the owner read and write")
+        }
+        let ringBytes = alignUp(capacity, to: 4096)
+        let segmentSize = Int(CAQ_HEADER_SIZE) + ringBytes
+        let segment = try SharedMemorySegment.create(objectName: objectName, size: segmentSize, mode: mode_t(createOptions.mode))
+        let header = SegmentHeader(raw: segment.base)
+        let flags = createOptions.shapeChange == .reset ? CAQ_FLAG_RESET_ON_SHAPE_CHANGE : 0
+        do {
+            try header.initialize(capacity: ringBytes, segmentSize: segmentSize, flags: flags)
+        } catch {
+            _ = Sys.shmUnlink(objectName)
+            throw error
+        }
+        header.markReady()
+        return ArrayQueue(name: name, segment: segment, options: options)
+    }
+
+    /// Opens an existing queue by name, from any process of a user allowed to access it.
+    ///
+    /// - Throws: ``ArrayQueueError/Code/notFound``, ``ArrayQueueError/Code/foreignSegment`` for a
+    ///   shared-memory object that is not an ArrayQueues segment, ``ArrayQueueError/Code/incompatibleVersion``,
+    ///   ``ArrayQueueError/Code/corruptSegment``, or a system-call error.
+    public static func open(name: String, options: QueueOptions = QueueOptions()) throws(ArrayQueueError) -> ArrayQueue {
+        let objectName = try SegmentName.objectName(for: name)
+        // A creator sizes and initializes the segment right after making it; give it a moment.
+        let deadline = Sys.monotonicNanoseconds() + 2_000_000_000
+        while true {
+            if let segment = try SharedMemorySegment.open(objectName: objectName, minimumSize: Int(CAQ_HEADER_SIZE)),
+               try SegmentHeader(raw: segment.base).validate(mappedSize: segment.size, name: name) {
+                return ArrayQueue(name: name, segment: segment, options: options)
+            }
+            guard Sys.monotonicNanoseconds() < deadline else {
+                throw ArrayQueueError(.corruptSegment, "queue '\(name)' was never finished by its creator (it may have died while creating it); remove it and create it again")
+            }
+            Sys.sleep(nanoseconds: 1_000_000)
+        }
+    }
+
+    /// Opens the queue `name`, creating it with `capacity` if it does not exist.
+    public static func openOrCreate(
+        name: String, capacity: Int, creating createOptions: CreateOptions = CreateOptions(),
+        options: QueueOptions = QueueOptions()
+    ) throws(ArrayQueueError) -> ArrayQueue {
+        do {
+            return try create(name: name, capacity: capacity, creating: createOptions, options: options)
+        } catch where error.code == .alreadyExists {
+            return try open(name: name, options: options)
+        }
+    }
+
+    /// Removes the queue's name. Processes that have it open keep using it; the memory is
+    /// freed when the last of them closes it.
+    public static func remove(name: String) throws(ArrayQueueError) {
+        try SharedMemorySegment.unlink(objectName: SegmentName.objectName(for: name))
+    }
+
+    /// Whether a queue of this name exists.
+    public static func exists(name: String) -> Bool {
+        guard let objectName = try? SegmentName.objectName(for: name) else { return false }
+        return Sys.fileExists("\(SegmentName.directory)\(objectName)")
+    }
+
+    /// Names of the queues in `/dev/shm` (of any user), sorted.
+    public static func allNames() -> [String] {
+        SegmentName.existingQueueNames()
+    }
+
+    // MARK: - State
+
+    /// Bytes of the data ring.
+    public var capacity: Int { ring.capacity }
+
+    /// Records waiting to be taken. Exact when no put or get is under way; otherwise a
+    /// snapshot that may be one off per operation in flight.
+    public var count: Int {
+        let value = ring.header.readyCount.pointee.load(ordering: .relaxed)
+        return value > UInt64(Int.max) ? 0 : Int(value)
+    }
+
+    /// Whether no record is waiting (see ``count``).
+    public var isEmpty: Bool { count == 0 }
+
+    /// Bytes of the ring in use by records that are waiting, being written or being read.
+    public var bytesUsed: Int { (try? statistics().bytesUsed) ?? 0 }
+
+    /// A snapshot of the queue's state and counters.
+    public func statistics() throws(ArrayQueueError) -> QueueStatistics {
+        let header = ring.header
+        let (head, _, tail) = try ring.withLock { () throws(ArrayQueueError) in
+            try ring.reclaim()
+            return try ring.cursors()
+        }
+        func load(_ counter: UnsafeMutablePointer<Atomic<UInt64>>) -> UInt64 { counter.pointee.load(ordering: .relaxed) }
+        return QueueStatistics(
+            capacity: capacity, bytesUsed: Int(tail - head), count: count,
+            puts: load(header.puts), gets: load(header.gets), drops: load(header.drops), resets: load(header.resets),
+            clears: load(header.clears), abandonedWrites: load(header.abandonedWrites), lostReads: load(header.lostReads),
+            nextSequence: load(header.nextSequence))
+    }
+
+    /// Facts fixed at the queue's creation.
+    public var info: QueueInfo {
+        let header = ring.header
+        return QueueInfo(
+            name: name, capacity: capacity, segmentSize: header.segmentSize, layoutVersion: Int(header.layoutVersion),
+            creatorPID: Int32(bitPattern: header.creatorPID), created: Timestamp(nanosecondsSinceEpoch: header.createdNanoseconds),
+            shapeChange: header.flags & CAQ_FLAG_RESET_ON_SHAPE_CHANGE != 0 ? .reset : .keep)
+    }
+
+    /// The processes that have the queue open, as recorded in its segment.
+    public func attachments() -> [QueueAttachment] {
+        Attachments.list(ring).map { QueueAttachment(pid: Int32(bitPattern: $0.pid), isAlive: $0.isAlive) }
+    }
+
+    /// Drops every waiting record, for every process; returns how many were dropped.
+    /// Records being written or read at the time are not affected.
+    @discardableResult
+    public func clear() throws(ArrayQueueError) -> Int {
+        try ring.withLock { () throws(ArrayQueueError) in
+            ring.header.clears.pointee.wrappingAdd(1, ordering: .relaxed)
+            return try ring.dropAllReady()
+        }
+    }
+
+    /// Frees the records of processes that died while writing or reading them (done
+    /// automatically by producers that wait for room; call it to check now). Returns whether
+    /// anything was freed.
+    @discardableResult
+    public func recoverFromDeadPeers() throws(ArrayQueueError) -> Bool {
+        try ring.withLock { () throws(ArrayQueueError) in try ring.sweepDeadPeers() }
+    }
+}
+
+// The handle's stored state is immutable; the shared memory it points to is only accessed
+// through the lock-and-atomics protocol of `Ring`, which is safe from any thread.
+extension ArrayQueue: @unchecked Sendable {}

@@ -1,0 +1,55 @@
+/// A record taken from a queue: an array that belongs to the caller, with its metadata.
+public struct ArrayRecord: Sendable, Equatable {
+    /// The array; it stays valid forever (it is a copy, never a view into the queue).
+    public var array: AnyNDArray
+    /// Queue-wide sequence number (0, 1, 2 … in the order producers reserved records).
+    public var sequence: UInt64
+    /// When the record was made (given to `put`, or taken by it).
+    public var timestamp: Timestamp
+    /// The producer's own frame number, if it gave one.
+    public var index: Int64?
+
+    /// A record of these values.
+    public init(array: AnyNDArray, sequence: UInt64, timestamp: Timestamp, index: Int64?) {
+        self.array = array
+        self.sequence = sequence
+        self.timestamp = timestamp
+        self.index = index
+    }
+}
+
+/// A record lent by `get { record in … }`: its payload is read in place, in shared memory.
+///
+/// The record is valid only inside the closure; the queue frees its slot when the closure
+/// returns. Do not let the buffers escape: copy what you need (``copy()``).
+public struct BorrowedRecord: ~Copyable {
+    /// The element type.
+    public let dtype: DType
+    /// The array's shape.
+    public let shape: [Int]
+    /// Queue-wide sequence number.
+    public let sequence: UInt64
+    /// When the record was made.
+    public let timestamp: Timestamp
+    /// The producer's frame number, if it gave one.
+    public let index: Int64?
+    /// The payload, C order; 64-byte aligned.
+    public let bytes: UnsafeRawBufferPointer
+
+    /// The payload as elements of `Element`.
+    ///
+    /// - Throws: ``ArrayQueueError/Code/dtypeMismatch`` if `Element` is not the record's dtype.
+    public func elements<Element: ArrayElement>(as _: Element.Type) throws(ArrayQueueError) -> UnsafeBufferPointer<Element> {
+        guard Element.dtype == dtype else {
+            throw ArrayQueueError(.dtypeMismatch, "the record holds \(dtype) (\(dtype.typestr)), not \(Element.dtype) (\(Element.self))")
+        }
+        return UnsafeBufferPointer(start: bytes.baseAddress?.assumingMemoryBound(to: Element.self), count: bytes.count / dtype.itemSize)
+    }
+
+    /// An owned copy of the record.
+    public func copy() -> ArrayRecord {
+        // The header was validated when the record was claimed, so the shape and size agree.
+        let array = try! AnyNDArray(dtype: dtype, shape: shape, copying: bytes)
+        return ArrayRecord(array: array, sequence: sequence, timestamp: timestamp, index: index)
+    }
+}

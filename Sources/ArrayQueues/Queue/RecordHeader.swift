@@ -1,0 +1,117 @@
+import CArrayQueuesShims
+import Synchronization
+
+/// A view of one record header (`caq_record_header`) in the data ring.
+///
+/// Only `state` changes after the record is published, and only atomically; the other fields
+/// are written by the producer that reserved the record, before it is published.
+struct RecordHeader {
+    let raw: UnsafeMutableRawPointer
+
+    /// The states a record moves through (docs/LAYOUT.md).
+    enum State: UInt32 {
+        case writing = 0x5752_4954  // CAQ_STATE_WRITING
+        case ready = 0x5245_4459  // CAQ_STATE_READY
+        case reading = 0x5245_4144  // CAQ_STATE_READING
+        case done = 0x444F_4E45  // CAQ_STATE_DONE
+        case skip = 0x534B_4950  // CAQ_STATE_SKIP
+    }
+
+    static let fixedSize = Int(CAQ_RECORD_HEADER_SIZE)
+    static let alignment = Int(CAQ_ALIGNMENT)
+
+    private var fields: UnsafeMutablePointer<caq_record_header> { raw.assumingMemoryBound(to: caq_record_header.self) }
+    private var stateAtomic: UnsafeMutablePointer<Atomic<UInt32>> { raw.assumingMemoryBound(to: Atomic<UInt32>.self) }
+
+    /// The state, or nil if the word holds garbage.
+    var state: State? { State(rawValue: stateAtomic.pointee.load(ordering: .acquiring)) }
+
+    /// Publishes a state change; everything written before is visible to whoever sees it.
+    func setState(_ state: State) {
+        stateAtomic.pointee.store(state.rawValue, ordering: .releasing)
+    }
+
+    /// Moves `from` → `to` if no one changed the state meanwhile.
+    func exchangeState(from: State, to: State) -> Bool {
+        stateAtomic.pointee.compareExchange(expected: from.rawValue, desired: to.rawValue, ordering: .acquiringAndReleasing).exchanged
+    }
+
+    var length: Int { Int(truncatingIfNeeded: fields.pointee.length) }
+    var sequence: UInt64 { fields.pointee.seq }
+    var timestampNanoseconds: Int64 { fields.pointee.timestamp_ns }
+    var index: Int64? { fields.pointee.flags & UInt16(CAQ_RECORD_HAS_INDEX) != 0 ? fields.pointee.index : nil }
+    var payloadByteCount: Int { Int(truncatingIfNeeded: fields.pointee.payload_bytes) }
+    var payloadOffset: Int { Int(fields.pointee.payload_offset) }
+    var dtypeCode: UInt8 { fields.pointee.dtype }
+    var dimensionCount: Int { Int(fields.pointee.ndim) }
+    var flags: UInt16 { fields.pointee.flags }
+    var owner: ProcessIdentity { ProcessIdentity(pid: fields.pointee.owner_pid, startTime: UInt64(fields.pointee.owner_start)) }
+    var checkIsValid: Bool { fields.pointee.check == CAQ_RECORD_CHECK ^ UInt32(truncatingIfNeeded: fields.pointee.seq) }
+
+    var shape: [Int] {
+        let extents = (raw + Self.fixedSize).assumingMemoryBound(to: UInt64.self)
+        return (0..<dimensionCount).map { Int(truncatingIfNeeded: extents[$0]) }
+    }
+
+    var payload: UnsafeMutableRawPointer { raw + payloadOffset }
+
+    func setOwner(_ owner: ProcessIdentity) {
+        fields.pointee.owner_pid = owner.pid
+        fields.pointee.owner_start = UInt32(truncatingIfNeeded: owner.startTime)
+    }
+
+    func addFlags(_ flags: UInt32) {
+        fields.pointee.flags |= UInt16(flags)
+    }
+
+    // MARK: Sizes
+
+    /// Offset of the payload from the record start for `dimensions` dimensions.
+    static func payloadOffset(dimensions: Int) -> Int {
+        alignUp(fixedSize + dimensions * MemoryLayout<UInt64>.size, to: alignment)
+    }
+
+    /// Bytes a record takes in the ring: header, shape, payload, padding to the alignment.
+    /// Nil if that overflows.
+    static func recordLength(dimensions: Int, payloadBytes: Int) -> Int? {
+        let (total, overflow) = payloadOffset(dimensions: dimensions).addingReportingOverflow(payloadBytes)
+        guard !overflow, total <= Int.max - alignment else { return nil }
+        return alignUp(total, to: alignment)
+    }
+
+    // MARK: Writing (by the reserving producer, under the queue lock, before publication)
+
+    /// Writes a filler record of `length` bytes.
+    func writeSkip(length: Int) {
+        fields.pointee = caq_record_header()
+        fields.pointee.length = UInt64(length)
+        fields.pointee.check = CAQ_RECORD_CHECK
+        setState(.skip)
+    }
+
+    /// Writes a record header in the WRITING state, owned by `owner`.
+    func writeReserved(length: Int, sequence: UInt64, timestamp: Int64, index: Int64?, dtype: DType, shape: [Int], payloadBytes: Int, owner: ProcessIdentity) {
+        var header = caq_record_header()
+        header.length = UInt64(length)
+        header.seq = sequence
+        header.timestamp_ns = timestamp
+        header.index = index ?? 0
+        header.flags = index == nil ? 0 : UInt16(CAQ_RECORD_HAS_INDEX)
+        header.payload_bytes = UInt64(payloadBytes)
+        header.payload_offset = UInt32(Self.payloadOffset(dimensions: shape.count))
+        header.dtype = dtype.rawValue
+        header.ndim = UInt8(shape.count)
+        header.check = CAQ_RECORD_CHECK ^ UInt32(truncatingIfNeeded: sequence)
+        header.owner_pid = owner.pid
+        header.owner_start = UInt32(truncatingIfNeeded: owner.startTime)
+        header.state = State.writing.rawValue
+        fields.pointee = header
+        let extents = (raw + Self.fixedSize).assumingMemoryBound(to: UInt64.self)
+        for (axis, extent) in shape.enumerated() { extents[axis] = UInt64(extent) }
+    }
+}
+
+@inline(__always)
+func alignUp(_ value: Int, to alignment: Int) -> Int {
+    (value + alignment - 1) & ~(alignment - 1)
+}

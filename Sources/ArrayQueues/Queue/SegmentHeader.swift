@@ -1,0 +1,178 @@
+import CArrayQueuesShims
+import Synchronization
+@preconcurrency import Glibc
+
+/// A view of the segment header (`caq_segment_header`) at the start of a mapping.
+///
+/// Valid only while the mapping lives; the owning `ArrayQueue` guarantees that. Fields that
+/// other processes change are only ever touched through `Atomic` views.
+struct SegmentHeader {
+    let raw: UnsafeMutableRawPointer
+
+    private static func offset<T>(_ field: KeyPath<caq_segment_header, T>) -> Int {
+        MemoryLayout<caq_segment_header>.offset(of: field)!
+    }
+
+    private func atomic64(_ offset: Int) -> UnsafeMutablePointer<Atomic<UInt64>> {
+        (raw + offset).assumingMemoryBound(to: Atomic<UInt64>.self)
+    }
+
+    private func atomic32(_ offset: Int) -> UnsafeMutablePointer<Atomic<UInt32>> {
+        (raw + offset).assumingMemoryBound(to: Atomic<UInt32>.self)
+    }
+
+    private var fields: UnsafeMutablePointer<caq_segment_header> { raw.assumingMemoryBound(to: caq_segment_header.self) }
+
+    // MARK: Identity (immutable once the segment is READY)
+
+    var magic: UInt64 { fields.pointee.magic }
+    var layoutVersion: UInt32 { fields.pointee.layout_version }
+    var headerSize: UInt32 { fields.pointee.header_size }
+    var capacity: Int { Int(truncatingIfNeeded: fields.pointee.capacity) }
+    var segmentSize: Int { Int(truncatingIfNeeded: fields.pointee.segment_size) }
+    var createdNanoseconds: Int64 { fields.pointee.created_ns }
+    var creatorPID: UInt32 { fields.pointee.creator_pid }
+    var flags: UInt32 { fields.pointee.flags }
+
+    private static let initStateOffset = offset(\.init_state)
+    var initState: UnsafeMutablePointer<Atomic<UInt32>> { atomic32(Self.initStateOffset) }
+
+    var lock: UnsafeMutablePointer<pthread_mutex_t> { (raw + Self.offset(\.lock)).assumingMemoryBound(to: pthread_mutex_t.self) }
+
+    /// The start of the data ring.
+    var data: UnsafeMutableRawPointer { raw + Int(CAQ_HEADER_SIZE) }
+
+    // MARK: Cursors (guarded by the lock)
+
+    private static let headOffset = offset(\.head)
+    private static let readOffset = offset(\.read)
+    private static let tailOffset = offset(\.tail)
+    private static let nextSeqOffset = offset(\.next_seq)
+    private static let shapeSignatureOffset = offset(\.shape_signature)
+    private static let lastRecoveryOffset = offset(\.last_recovery_ns)
+
+    var head: UnsafeMutablePointer<Atomic<UInt64>> { atomic64(Self.headOffset) }
+    var read: UnsafeMutablePointer<Atomic<UInt64>> { atomic64(Self.readOffset) }
+    var tail: UnsafeMutablePointer<Atomic<UInt64>> { atomic64(Self.tailOffset) }
+    var nextSequence: UnsafeMutablePointer<Atomic<UInt64>> { atomic64(Self.nextSeqOffset) }
+    var shapeSignature: UnsafeMutablePointer<Atomic<UInt64>> { atomic64(Self.shapeSignatureOffset) }
+    var lastRecovery: UnsafeMutablePointer<Atomic<UInt64>> { atomic64(Self.lastRecoveryOffset) }
+
+    // MARK: Statistics
+
+    private static let readyCountOffset = offset(\.ready_count)
+    private static let putsOffset = offset(\.puts)
+    private static let getsOffset = offset(\.gets)
+    private static let dropsOffset = offset(\.drops)
+    private static let resetsOffset = offset(\.resets)
+    private static let clearsOffset = offset(\.clears)
+    private static let abandonedWritesOffset = offset(\.abandoned_writes)
+    private static let lostReadsOffset = offset(\.lost_reads)
+
+    var readyCount: UnsafeMutablePointer<Atomic<UInt64>> { atomic64(Self.readyCountOffset) }
+    var puts: UnsafeMutablePointer<Atomic<UInt64>> { atomic64(Self.putsOffset) }
+    var gets: UnsafeMutablePointer<Atomic<UInt64>> { atomic64(Self.getsOffset) }
+    var drops: UnsafeMutablePointer<Atomic<UInt64>> { atomic64(Self.dropsOffset) }
+    var resets: UnsafeMutablePointer<Atomic<UInt64>> { atomic64(Self.resetsOffset) }
+    var clears: UnsafeMutablePointer<Atomic<UInt64>> { atomic64(Self.clearsOffset) }
+    var abandonedWrites: UnsafeMutablePointer<Atomic<UInt64>> { atomic64(Self.abandonedWritesOffset) }
+    var lostReads: UnsafeMutablePointer<Atomic<UInt64>> { atomic64(Self.lostReadsOffset) }
+
+    // MARK: Wake-up words
+
+    var dataSignal: WakeSignal { WakeSignal(word: raw + Self.offset(\.data_signal), waiters: raw + Self.offset(\.data_waiters)) }
+    var spaceSignal: WakeSignal { WakeSignal(word: raw + Self.offset(\.space_signal), waiters: raw + Self.offset(\.space_waiters)) }
+
+    // MARK: Attached processes
+
+    private static let attachedOffset = offset(\.attached)
+
+    /// The attachment table entry `index` as (pid, start time) atomics.
+    func attachment(_ index: Int) -> (pid: UnsafeMutablePointer<Atomic<UInt32>>, startTime: UnsafeMutablePointer<Atomic<UInt64>>) {
+        let entry = Self.attachedOffset + index * MemoryLayout<caq_attachment>.stride
+        return (atomic32(entry + MemoryLayout<caq_attachment>.offset(of: \.pid)!),
+                atomic64(entry + MemoryLayout<caq_attachment>.offset(of: \.start_time)!))
+    }
+
+    static let attachmentCapacity = Int(CAQ_MAX_ATTACHED)
+
+    // MARK: Creation and validation
+
+    /// Writes a fresh header into zeroed memory. The caller publishes it with `markReady()`.
+    func initialize(capacity: Int, segmentSize: Int, flags: UInt32) throws(ArrayQueueError) {
+        initState.pointee.store(CAQ_INIT_BUSY, ordering: .relaxed)
+        fields.pointee.magic = CAQ_MAGIC
+        fields.pointee.layout_version = CAQ_LAYOUT_VERSION
+        fields.pointee.header_size = CAQ_HEADER_SIZE
+        fields.pointee.capacity = UInt64(capacity)
+        fields.pointee.segment_size = UInt64(segmentSize)
+        fields.pointee.created_ns = Sys.realtimeNanoseconds()
+        fields.pointee.creator_pid = ProcessIdentity.current.pid
+        fields.pointee.flags = flags
+        try Sys.mutexInitSharedRobust(lock)
+    }
+
+    func markReady() {
+        initState.pointee.store(CAQ_INIT_READY, ordering: .releasing)
+    }
+
+    /// Checks that this mapping of `mappedSize` bytes holds an ArrayQueues segment this code
+    /// understands. Returns false while the creator is still initializing it.
+    func validate(mappedSize: Int, name: String) throws(ArrayQueueError) -> Bool {
+        guard magic == CAQ_MAGIC else {
+            // A creator that has not yet written the magic leaves zeros; anything else is foreign.
+            if magic == 0 && initState.pointee.load(ordering: .acquiring) != CAQ_INIT_READY { return false }
+            throw ArrayQueueError(.foreignSegment, "'\(name)' is not an ArrayQueues segment (bad magic number 0x\(String(magic, radix: 16)))")
+        }
+        guard initState.pointee.load(ordering: .acquiring) == CAQ_INIT_READY else { return false }
+        guard layoutVersion == CAQ_LAYOUT_VERSION else {
+            throw ArrayQueueError(.incompatibleVersion, "queue '\(name)' uses segment layout version \(layoutVersion); this build of ArrayQueues reads version \(CAQ_LAYOUT_VERSION) only")
+        }
+        let alignment = Int(CAQ_ALIGNMENT)
+        guard headerSize == CAQ_HEADER_SIZE, capacity > 0, capacity % alignment == 0,
+              segmentSize == Int(CAQ_HEADER_SIZE) + capacity else {
+            throw ArrayQueueError(.corruptSegment, "queue '\(name)' has an inconsistent header (header size \(headerSize), capacity \(capacity), segment size \(segmentSize))")
+        }
+        guard mappedSize == segmentSize else {
+            throw ArrayQueueError(.corruptSegment, "queue '\(name)' is \(mappedSize) bytes long but its header says \(segmentSize) (truncated or resized)")
+        }
+        return true
+    }
+}
+
+/// A futex word with a count of the processes waiting on it (an event count).
+///
+/// Wakers bump the word and make a system call only when someone waits; waiters read the
+/// word before checking their condition and sleep only if it has not changed since.
+struct WakeSignal {
+    let word: UnsafeMutableRawPointer
+    let waiters: UnsafeMutableRawPointer
+
+    private var wordAtomic: UnsafeMutablePointer<Atomic<UInt32>> { word.assumingMemoryBound(to: Atomic<UInt32>.self) }
+    private var waitersAtomic: UnsafeMutablePointer<Atomic<UInt32>> { waiters.assumingMemoryBound(to: Atomic<UInt32>.self) }
+
+    /// The current value; read it before checking the condition you may wait for.
+    var value: UInt32 { wordAtomic.pointee.load(ordering: .sequentiallyConsistent) }
+
+    /// Announces a change: wakes every waiter, with a system call only if there is one.
+    func notify() {
+        wordAtomic.pointee.wrappingAdd(1, ordering: .sequentiallyConsistent)
+        if waitersAtomic.pointee.load(ordering: .sequentiallyConsistent) != 0 {
+            Sys.futexWakeAll(word.assumingMemoryBound(to: UInt32.self))
+        }
+    }
+
+    /// Wakes every waiter without announcing a change (they re-check and usually sleep again).
+    func wakeAll() {
+        Sys.futexWakeAll(word.assumingMemoryBound(to: UInt32.self))
+    }
+
+    /// Sleeps while the value is still `seen`, at most `nanoseconds` (nil: no limit).
+    func wait(seen: UInt32, nanoseconds: Int64?) {
+        waitersAtomic.pointee.wrappingAdd(1, ordering: .sequentiallyConsistent)
+        if value == seen {
+            _ = Sys.futexWait(word.assumingMemoryBound(to: UInt32.self), expected: seen, timeoutNanoseconds: nanoseconds)
+        }
+        waitersAtomic.pointee.wrappingSubtract(1, ordering: .sequentiallyConsistent)
+    }
+}

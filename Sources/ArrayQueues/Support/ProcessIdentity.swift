@@ -1,0 +1,43 @@
+/// A process, identified across pid reuse by its start time.
+struct ProcessIdentity: Hashable, Sendable {
+    let pid: UInt32
+    /// Start time in clock ticks since boot (`/proc/PID/stat`, field 22); 0 if unknown.
+    let startTime: UInt64
+
+    /// This process; the start time is read once.
+    static let current: ProcessIdentity = {
+        let pid = UInt32(Sys.processID)
+        return ProcessIdentity(pid: pid, startTime: startTime(of: pid) ?? 0)
+    }()
+
+    /// Whether the process is still running (not gone, not a zombie, and not a newer
+    /// process that reused the pid). A start time of 0 matches any process with that pid.
+    var isAlive: Bool {
+        guard pid != 0, pid <= UInt32(Int32.max), Sys.processExists(Int32(pid)) else { return false }
+        guard let stat = Self.stat(of: pid) else {
+            // /proc hidden (another pid namespace, hidepid): trust kill(2).
+            return true
+        }
+        if stat.state == UInt8(ascii: "Z") || stat.state == UInt8(ascii: "X") { return false }
+        return startTime == 0 || Self.sameStartTime(startTime, stat.startTime)
+    }
+
+    /// Whether `stored` (possibly truncated to 32 bits, as record headers keep it) is `actual`.
+    static func sameStartTime(_ stored: UInt64, _ actual: UInt64) -> Bool {
+        stored <= UInt64(UInt32.max) ? stored == actual & 0xFFFF_FFFF : stored == actual
+    }
+
+    static func startTime(of pid: UInt32) -> UInt64? { stat(of: pid)?.startTime }
+
+    /// Fields 3 (state) and 22 (start time) of `/proc/PID/stat`. The command name (field 2)
+    /// may contain spaces and parentheses, so parsing starts after its last ')'.
+    private static func stat(of pid: UInt32) -> (state: UInt8, startTime: UInt64)? {
+        guard let bytes = Sys.readSmallFile("/proc/\(pid)/stat"),
+              let close = bytes.lastIndex(of: UInt8(ascii: ")")) else { return nil }
+        let fields = bytes[(close + 1)...].split(separator: UInt8(ascii: " "))
+        // fields[0] is field 3 (state); field 22 is fields[19].
+        guard fields.count > 19, let state = fields[0].first,
+              let start = UInt64(String(decoding: fields[19], as: UTF8.self)) else { return nil }
+        return (state, start)
+    }
+}

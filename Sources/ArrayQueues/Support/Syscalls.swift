@@ -1,0 +1,195 @@
+// Every C call ArrayQueues makes is wrapped here, once. Wrappers return Swift values or throw
+// an `ArrayQueueError` naming the C function and its errno; nothing else in the module calls C.
+import CArrayQueuesShims
+@preconcurrency import Glibc
+import SystemPackage
+
+enum Sys {
+    // MARK: Shared-memory objects
+
+    /// `shm_open`; returns the file descriptor.
+    static func shmOpen(_ name: String, flags: Int32, mode: mode_t) -> Result<Int32, Errno> {
+        let fd = shm_open(name, flags, mode)
+        return fd >= 0 ? .success(fd) : .failure(Errno(rawValue: errno))
+    }
+
+    /// `shm_unlink`; returns errno on failure.
+    static func shmUnlink(_ name: String) -> Int32? {
+        shm_unlink(name) == 0 ? nil : errno
+    }
+
+    static func close(_ fd: Int32) {
+        _ = Glibc.close(fd)
+    }
+
+    static func ftruncate(_ fd: Int32, _ size: Int) throws(ArrayQueueError) {
+        guard Glibc.ftruncate(fd, off_t(size)) == 0 else {
+            throw .system("ftruncate", errno, "cannot size the shared-memory object to \(size) bytes")
+        }
+    }
+
+    /// `posix_fallocate`: reserves the pages now, so that running out of memory is an error
+    /// here rather than a SIGBUS later. Returns the error number (it does not set errno).
+    static func fallocate(_ fd: Int32, _ size: Int) -> Int32 {
+        posix_fallocate(fd, 0, off_t(size))
+    }
+
+    /// `fstat`: the size and mode of an open file.
+    static func fileStatus(_ fd: Int32) throws(ArrayQueueError) -> (size: Int, mode: mode_t, owner: uid_t) {
+        var status = stat()
+        guard fstat(fd, &status) == 0 else { throw .system("fstat", errno, "cannot query the shared-memory object") }
+        return (Int(status.st_size), status.st_mode, status.st_uid)
+    }
+
+    /// `statvfs`: free bytes available to this user in the file system holding `path`.
+    static func freeBytes(at path: String) -> Int? {
+        var info = statvfs()
+        guard statvfs(path, &info) == 0 else { return nil }
+        return Int(info.f_bavail) * Int(info.f_frsize)
+    }
+
+    /// `mmap(MAP_SHARED)` for reading and writing.
+    static func mapShared(_ fd: Int32, size: Int) throws(ArrayQueueError) -> UnsafeMutableRawPointer {
+        let address = mmap(nil, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0)
+        guard let address, address != MAP_FAILED else {
+            throw .system("mmap", errno, "cannot map \(size) bytes of shared memory")
+        }
+        return address
+    }
+
+    static func unmap(_ address: UnsafeMutableRawPointer, size: Int) {
+        _ = munmap(address, size)
+    }
+
+    // MARK: Files
+
+    /// Reads a whole small file (such as `/proc/PID/stat`); nil if it cannot be read.
+    static func readSmallFile(_ path: String, limit: Int = 4096) -> [UInt8]? {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return nil }
+        defer { _ = Glibc.close(fd) }
+        var bytes = [UInt8](repeating: 0, count: limit)
+        let count = bytes.withUnsafeMutableBytes { read(fd, $0.baseAddress, limit) }
+        guard count >= 0 else { return nil }
+        bytes.removeLast(limit - count)
+        return bytes
+    }
+
+    /// Names in a directory (without `.` and `..`); empty if it cannot be read.
+    static func directoryEntries(_ path: String) -> [String] {
+        guard let directory = opendir(path) else { return [] }
+        defer { closedir(directory) }
+        var names: [String] = []
+        while let entry = readdir(directory) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
+                String(decoding: raw.prefix(while: { $0 != 0 }), as: UTF8.self)
+            }
+            if name != "." && name != ".." { names.append(name) }
+        }
+        return names
+    }
+
+    /// Whether a file exists (`access(F_OK)`).
+    static func fileExists(_ path: String) -> Bool {
+        access(path, F_OK) == 0
+    }
+
+    // MARK: Processes
+
+    static var processID: Int32 { getpid() }
+
+    static var userID: uid_t { getuid() }
+
+    /// `kill(pid, 0)`: false only when no such process exists (ESRCH).
+    static func processExists(_ pid: Int32) -> Bool {
+        kill(pid, 0) == 0 || errno != ESRCH
+    }
+
+    // MARK: Clocks
+
+    /// `clock_gettime(CLOCK_REALTIME)` in nanoseconds since the Unix epoch.
+    static func realtimeNanoseconds() -> Int64 {
+        var now = timespec()
+        clock_gettime(CLOCK_REALTIME, &now)
+        return Int64(now.tv_sec) * 1_000_000_000 + Int64(now.tv_nsec)
+    }
+
+    /// `clock_gettime(CLOCK_MONOTONIC)` in nanoseconds.
+    static func monotonicNanoseconds() -> Int64 {
+        var now = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &now)
+        return Int64(now.tv_sec) * 1_000_000_000 + Int64(now.tv_nsec)
+    }
+
+    /// `nanosleep`, restarted after signals until the time has passed.
+    static func sleep(nanoseconds: Int64) {
+        var request = timespec(tv_sec: Int(nanoseconds / 1_000_000_000), tv_nsec: Int(nanoseconds % 1_000_000_000))
+        var remaining = timespec()
+        while nanosleep(&request, &remaining) != 0 && errno == EINTR { request = remaining }
+    }
+
+    // MARK: Robust process-shared mutex
+
+    /// Initializes a pthread mutex in shared memory as process-shared and robust.
+    static func mutexInitSharedRobust(_ mutex: UnsafeMutablePointer<pthread_mutex_t>) throws(ArrayQueueError) {
+        var attributes = pthread_mutexattr_t()
+        var rc = pthread_mutexattr_init(&attributes)
+        guard rc == 0 else { throw .system("pthread_mutexattr_init", rc, "cannot initialize the queue lock") }
+        defer { pthread_mutexattr_destroy(&attributes) }
+        rc = pthread_mutexattr_setpshared(&attributes, Int32(PTHREAD_PROCESS_SHARED))
+        guard rc == 0 else { throw .system("pthread_mutexattr_setpshared", rc, "cannot make the queue lock process-shared") }
+        rc = pthread_mutexattr_setrobust(&attributes, Int32(PTHREAD_MUTEX_ROBUST))
+        guard rc == 0 else { throw .system("pthread_mutexattr_setrobust", rc, "cannot make the queue lock robust") }
+        rc = pthread_mutex_init(mutex, &attributes)
+        guard rc == 0 else { throw .system("pthread_mutex_init", rc, "cannot initialize the queue lock") }
+    }
+
+    /// `pthread_mutex_lock`; returns 0, EOWNERDEAD or another error number.
+    static func mutexLock(_ mutex: UnsafeMutablePointer<pthread_mutex_t>) -> Int32 {
+        pthread_mutex_lock(mutex)
+    }
+
+    /// `pthread_mutex_trylock`; returns 0, EBUSY, EOWNERDEAD or another error number.
+    static func mutexTryLock(_ mutex: UnsafeMutablePointer<pthread_mutex_t>) -> Int32 {
+        pthread_mutex_trylock(mutex)
+    }
+
+    static func mutexUnlock(_ mutex: UnsafeMutablePointer<pthread_mutex_t>) {
+        _ = pthread_mutex_unlock(mutex)
+    }
+
+    /// `pthread_mutex_consistent`: declares a mutex whose owner died repaired.
+    static func mutexConsistent(_ mutex: UnsafeMutablePointer<pthread_mutex_t>) -> Int32 {
+        pthread_mutex_consistent(mutex)
+    }
+
+    // MARK: Futex
+
+    enum FutexWaitResult { case woken, valueChanged, timedOut, interrupted }
+
+    /// Sleeps while `*word == expected`, at most `timeoutNanoseconds` (nil: no limit).
+    static func futexWait(_ word: UnsafeMutablePointer<UInt32>, expected: UInt32, timeoutNanoseconds: Int64?) -> FutexWaitResult {
+        let rc: Int32
+        if let timeoutNanoseconds {
+            var timeout = timespec(tv_sec: Int(timeoutNanoseconds / 1_000_000_000), tv_nsec: Int(timeoutNanoseconds % 1_000_000_000))
+            rc = caq_futex_wait(word, expected, &timeout)
+        } else {
+            rc = caq_futex_wait(word, expected, nil)
+        }
+        switch rc {
+        case 0: return .woken
+        case -EAGAIN: return .valueChanged
+        case -ETIMEDOUT: return .timedOut
+        default: return .interrupted
+        }
+    }
+
+    /// Wakes every process waiting on `word`.
+    static func futexWakeAll(_ word: UnsafeMutablePointer<UInt32>) {
+        _ = caq_futex_wake(word, Int32.max)
+    }
+
+    static func cpuRelax() {
+        caq_cpu_relax()
+    }
+}

@@ -1,0 +1,28 @@
+/// A point in time: nanoseconds since the Unix epoch (UTC), as records carry it.
+public struct Timestamp: Sendable, Hashable, Comparable, CustomStringConvertible {
+    /// Nanoseconds since 1970-01-01T00:00:00Z.
+    public var nanosecondsSinceEpoch: Int64
+
+    /// A timestamp of `nanosecondsSinceEpoch`.
+    public init(nanosecondsSinceEpoch: Int64) {
+        self.nanosecondsSinceEpoch = nanosecondsSinceEpoch
+    }
+
+    /// The current time of the system's real-time clock (`CLOCK_REALTIME`).
+    public static func now() -> Timestamp {
+        Timestamp(nanosecondsSinceEpoch: Sys.realtimeNanoseconds())
+    }
+
+    /// Seconds since the Unix epoch, as a floating-point number (Python's `time.time()`).
+    public var secondsSinceEpoch: Double { Double(nanosecondsSinceEpoch) / 1e9 }
+
+    public static func < (lhs: Timestamp, rhs: Timestamp) -> Bool {
+        lhs.nanosecondsSinceEpoch < rhs.nanosecondsSinceEpoch
+    }
+
+    public var description: String {
+        let seconds = nanosecondsSinceEpoch.quotientAndRemainder(dividingBy: 1_000_000_000)
+        let fraction = String(seconds.remainder)
+        return "\(seconds.quotient).\(String(repeating: "0", count: 9 - fraction.count))\(fraction)"
+    }
+}
