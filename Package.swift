@@ -39,16 +39,23 @@ let package = Package(
             ],
             swiftSettings: strictSwift
         ),
+        // Deterministic payloads that tests and the helper process both generate and verify.
+        .target(
+            name: "ArrayQueuesTestSupport",
+            dependencies: ["ArrayQueues"],
+            path: "Tests/ArrayQueuesTestSupport",
+            swiftSettings: strictSwift
+        ),
         // Runs as a separate process: producers, consumers and victims for the cross-process tests.
         .executableTarget(
             name: "ArrayQueuesTestHelper",
-            dependencies: ["ArrayQueues"],
+            dependencies: ["ArrayQueues", "ArrayQueuesTestSupport"],
             path: "Tests/ArrayQueuesTestHelper",
             swiftSettings: strictSwift
         ),
         .testTarget(
             name: "ArrayQueuesTests",
-            dependencies: ["ArrayQueues", "ArrayQueuesTestHelper"],
+            dependencies: ["ArrayQueues", "ArrayQueuesTestSupport", "ArrayQueuesTestHelper"],
             swiftSettings: strictSwift
         ),
     ]

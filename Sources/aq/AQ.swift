@@ -1,0 +1,20 @@
+import ArgumentParser
+
+/// `aq`: create, fill, drain and inspect ArrayQueues shared-memory queues from a shell.
+@main
+struct AQ: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "aq",
+        abstract: "Shared-memory queues of N-dimensional arrays.",
+        discussion: """
+            Examples:
+              aq demo                                  stream 2048×2048 frames between two processes
+              aq create camera0 --capacity 256MiB      make a queue
+              aq put camera0 frame.npy --repeat 10     put an array (numpy .npy file) ten times
+              aq get camera0 --out-dir frames/ --count 10
+              aq ls                                    list queues and who uses them
+            """,
+        version: "0.1.0",
+        subcommands: [Demo.self, Create.self, Put.self, Get.self, List.self, Inspect.self, Remove.self, DemoWorker.self]
+    )
+}

@@ -1,0 +1,58 @@
+import ArgumentParser
+import ArrayQueues
+
+struct Create: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Create a queue.",
+        discussion: "The memory is reserved now: a /dev/shm that is too small is reported at once.")
+
+    @Argument(help: "The queue's name (letters, digits and . _ - @ + = , :).")
+    var name: String
+
+    @Option(help: "Bytes of array data the queue can hold (e.g. 64MiB, 1GB).")
+    var capacity: ByteSize = ByteSize(bytes: 64 << 20)
+
+    @Option(help: "On a new dtype or shape: keep everything (keep), or drop waiting records (reset).")
+    var shapeChange: ShapeChangePolicy = .keep
+
+    @Option(help: "Octal permission bits of the shared-memory object.")
+    var mode: String = "600"
+
+    @Flag(help: "Succeed if the queue exists already.")
+    var existOk = false
+
+    func run() throws {
+        guard let modeBits = UInt32(mode, radix: 8) else { throw ValidationError("--mode must be octal, like 600 or 660") }
+        try reportingErrors {
+            let options = CreateOptions(shapeChange: shapeChange, mode: modeBits)
+            let queue = existOk
+                ? try ArrayQueue.openOrCreate(name: name, capacity: capacity.bytes, creating: options)
+                : try ArrayQueue.create(name: name, capacity: capacity.bytes, creating: options)
+            print("queue \(queue.name): \(ByteCount.format(queue.capacity)) in /dev/shm/aq.\(queue.name)")
+        }
+    }
+}
+
+struct Remove: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "rm", abstract: "Remove queues by name.",
+        discussion: "Processes that have a queue open keep using it until they close it.")
+
+    @Argument(help: "Names of the queues to remove.")
+    var names: [String]
+
+    @Flag(help: "Do not complain about queues that do not exist.")
+    var force = false
+
+    func run() throws {
+        try reportingErrors {
+            for name in names {
+                do throws(ArrayQueueError) {
+                    try ArrayQueue.remove(name: name)
+                } catch {
+                    guard error.code == .notFound && force else { throw error }
+                }
+            }
+        }
+    }
+}

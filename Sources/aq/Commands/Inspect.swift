@@ -1,0 +1,39 @@
+import ArgumentParser
+import ArrayQueues
+
+struct Inspect: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Show a queue's header, counters and records.")
+
+    @Argument(help: "The queue's name.")
+    var name: String
+
+    @Option(help: "Show at most this many records.")
+    var limit: Int = 50
+
+    func run() throws {
+        try reportingErrors {
+            let queue = try ArrayQueue.open(name: name)
+            let info = queue.info
+            let statistics = try queue.statistics()
+            print("queue \(info.name)  (/dev/shm/aq.\(info.name), layout v\(info.layoutVersion))")
+            print("  capacity      \(ByteCount.format(info.capacity)) (segment \(info.segmentSize) bytes)")
+            print("  created       \(info.created) by pid \(info.creatorPID)")
+            print("  shape change  \(info.shapeChange.rawValue)")
+            print("  used          \(ByteCount.format(statistics.bytesUsed)), \(statistics.count) records waiting")
+            print("  counters      puts \(statistics.puts)  gets \(statistics.gets)  drops \(statistics.drops)  resets \(statistics.resets)  clears \(statistics.clears)")
+            print("  dead peers    abandoned writes \(statistics.abandonedWrites)  lost reads \(statistics.lostReads)")
+            print("  next seq      \(statistics.nextSequence)")
+            let attached = queue.attachments().map { "\($0.pid)\($0.isAlive ? "" : " (dead)")" }
+            print("  attached      \(attached.joined(separator: ", "))")
+            let records = try queue.recordSummaries()
+            print("records (\(records.count) in the ring, oldest first):")
+            for record in records.prefix(limit) {
+                let dtype = record.dtype?.typestr ?? "?"
+                let owner = record.ownerPID.map { " pid \($0)" } ?? ""
+                let index = record.index.map { " index \($0)" } ?? ""
+                print("  seq \(record.sequence)  \(record.state.rawValue)\(owner)  \(dtype) \(record.shape)  \(ByteCount.format(record.byteCount))  t=\(record.timestamp)\(index)")
+            }
+            if records.count > limit { print("  … \(records.count - limit) more") }
+        }
+    }
+}

@@ -1,0 +1,35 @@
+import ArgumentParser
+import ArrayQueues
+import Glibc
+
+struct List: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "ls", abstract: "List the queues in /dev/shm with their size, contents and attached processes.")
+
+    func run() throws {
+        let names = ArrayQueue.allNames()
+        guard !names.isEmpty else {
+            print("no queues")
+            return
+        }
+        print(row("NAME", "CAPACITY", "USED", "RECORDS", "ATTACHED (pid, † = dead)"))
+        for name in names {
+            do throws(ArrayQueueError) {
+                let queue = try ArrayQueue.open(name: name)
+                let statistics = try queue.statistics()
+                let attached = queue.attachments().filter { $0.pid != getpid() }
+                    .map { "\($0.pid)\($0.isAlive ? "" : "†")" }.joined(separator: " ")
+                print(row(name, ByteCount.format(statistics.capacity), ByteCount.format(statistics.bytesUsed), String(statistics.count), attached.isEmpty ? "-" : attached))
+            } catch {
+                print(row(name, "?", "?", "?", "unreadable: \(error.code.rawValue)"))
+            }
+        }
+    }
+
+    private func row(_ columns: String...) -> String {
+        let widths = [28, 10, 10, 9]
+        return zip(columns, widths + [0]).map { text, width in
+            width == 0 ? text : text.padding(toLength: max(width, text.count + 1), withPad: " ", startingAt: 0)
+        }.joined()
+    }
+}

@@ -1,0 +1,46 @@
+import ArgumentParser
+import ArrayQueues
+
+struct Put: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Put an array from a numpy .npy file into a queue.",
+        discussion: "Example: python3 -c 'import numpy as np; np.save(\"a.npy\", np.eye(3))' && aq put camera0 a.npy")
+
+    @Argument(help: "The queue's name.")
+    var name: String
+
+    @Argument(help: "A .npy file (format 1.0, 2.0 or 3.0, C order).")
+    var file: String
+
+    @Option(help: "Put the array this many times.")
+    var `repeat`: Int = 1
+
+    @Option(help: "The records' timestamp in nanoseconds since the Unix epoch (default: the time of each put).")
+    var timestamp: Int64?
+
+    @Option(help: "The producer's frame number for the first record (incremented for each repeat).")
+    var index: Int64?
+
+    @Option(help: "Seconds to wait for room in a full queue (default: wait as long as it takes).")
+    var timeout: Seconds?
+
+    @Option(help: "When the queue is full: block, fail, or drop-oldest.")
+    var overflow: OverflowPolicy = .block
+
+    func validate() throws {
+        guard `repeat` >= 1 else { throw ValidationError("--repeat must be at least 1") }
+    }
+
+    func run() throws {
+        try reportingErrors {
+            let array = try NPY.read(contentsOf: file)
+            let queue = try ArrayQueue.open(name: name, options: QueueOptions(overflow: overflow))
+            for counter in 0..<`repeat` {
+                try queue.put(
+                    array, timestamp: timestamp.map(Timestamp.init(nanosecondsSinceEpoch:)),
+                    index: index.map { $0 + Int64(counter) }, timeout: timeout?.duration)
+            }
+            print("put \(`repeat`) × \(array.dtype) \(array.shape) into \(name) (\(queue.count) waiting)")
+        }
+    }
+}

@@ -1,0 +1,89 @@
+import ArrayQueues
+import Foundation
+import Testing
+
+/// A queue name no other test uses.
+func uniqueQueueName(_ label: String = "test") -> String {
+    "t-\(label)-\(getpid())-\(UUID().uuidString.prefix(8))"
+}
+
+/// Creates a queue for one test and removes it afterwards.
+func withQueue<R>(
+    capacity: Int = 1 << 20, creating: CreateOptions = CreateOptions(), options: QueueOptions = QueueOptions(),
+    label: String = #function, _ body: (ArrayQueue) throws -> R
+) throws -> R {
+    let name = uniqueQueueName(String(label.prefix(while: { $0 != "(" })))
+    let queue = try ArrayQueue.create(name: name, capacity: capacity, creating: creating, options: options)
+    defer { try? ArrayQueue.remove(name: name) }
+    return try body(queue)
+}
+
+/// A running instance of the test helper executable (Tests/ArrayQueuesTestHelper).
+final class HelperProcess: @unchecked Sendable {
+    let process = Process()
+    private let output = Pipe()
+    private let errors = Pipe()
+
+    /// The helper binary sits next to the test bundle in the build folder.
+    static let executable: URL = {
+        let testBinary = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
+        return testBinary.deletingLastPathComponent().appendingPathComponent("ArrayQueuesTestHelper")
+    }()
+
+    init(_ arguments: [String]) throws {
+        process.executableURL = Self.executable
+        process.arguments = arguments
+        process.standardOutput = output
+        process.standardError = errors
+        try process.run()
+    }
+
+    /// Waits for the helper to exit (killing it after `timeout` seconds) and returns its
+    /// exit status and standard output. Records a test failure on a non-zero exit.
+    func finish(timeout: Double = 120, sourceLocation: SourceLocation = #_sourceLocation) -> (status: Int32, output: String) {
+        let done = DispatchSemaphore(value: 0)
+        nonisolated(unsafe) var data = Data()
+        nonisolated(unsafe) var errorData = Data()
+        let output = self.output, errors = self.errors
+        DispatchQueue.global().async {
+            errorData = errors.fileHandleForReading.readDataToEndOfFile()
+        }
+        DispatchQueue.global().async {
+            data = output.fileHandleForReading.readDataToEndOfFile()
+            done.signal()
+        }
+        if done.wait(timeout: .now() + timeout) == .timedOut {
+            kill(process.processIdentifier, SIGKILL)
+            Issue.record("helper \(process.arguments ?? []) did not finish within \(timeout) s; killed", sourceLocation: sourceLocation)
+            done.wait()
+        }
+        process.waitUntilExit()
+        let status = process.terminationStatus
+        if status != 0 {
+            Issue.record("helper \(process.arguments ?? []) exited with \(status): \(String(decoding: errorData, as: UTF8.self))", sourceLocation: sourceLocation)
+        }
+        return (status, String(decoding: data, as: UTF8.self))
+    }
+}
+
+/// One line of the helper's `consume` output.
+struct ConsumedRecord: Hashable {
+    let index: Int64
+    let sequence: UInt64
+    let timestamp: Int64
+    let typestr: String
+    let shape: String
+
+    var producer: Int { Int(index >> 32) }
+    var counter: Int { Int(index & 0xFFFF_FFFF) }
+
+    static func parse(_ output: String) -> [ConsumedRecord] {
+        output.split(separator: "\n").compactMap { line in
+            let fields = line.split(separator: " ")
+            guard fields.count == 5, let index = Int64(fields[0]), let sequence = UInt64(fields[1]), let timestamp = Int64(fields[2]) else {
+                return nil
+            }
+            return ConsumedRecord(index: index, sequence: sequence, timestamp: timestamp, typestr: String(fields[3]), shape: String(fields[4]))
+        }
+    }
+}
