@@ -167,7 +167,6 @@ struct NPYTests {
                 #expect(try NPYFixtures.decode(NPY.encode(array)).get() == array)
             case .failure(let error):
                 failures += 1
-                print("NPYMSG", error.message.prefix(60))
                 #expect([.invalidNPY, .invalidShape, .unsupportedDType].contains(error.code), "\(error)")
                 #expect(!error.message.isEmpty)
             }
@@ -181,7 +180,6 @@ struct NPYTests {
                 }
             }
         }
-        print("NPYDEBUG", successes, failures, clock.now - start)
         #expect(successes > 0 && failures > 0, "\(successes) decoded, \(failures) rejected")
         #expect(clock.now - start < .seconds(60))
     }
@@ -535,7 +533,8 @@ enum NPYFixtures {
         let errors = String(decoding: try Data(contentsOf: stderrURL), as: UTF8.self)
         guard process.terminationStatus == 0 else {
             if errors.contains("No module named 'numpy'") || errors.contains("No such file or directory") {
-                throw PythonError(description: "python3 with numpy is required for the numpy interop tests (CI installs it; pip install numpy): \(errors)")
+                let reason = errors.split(separator: "\n").last.map(String.init) ?? errors
+                throw PythonError(description: "python3 with numpy is required for the numpy interop tests (CI installs it; pip install numpy): \(reason)")
             }
             throw PythonError(description: "python3 exited with status \(process.terminationStatus): \(errors)")
         }

@@ -13,7 +13,7 @@ extension NPY {
     ///   (the C functions are `open`, `fstat`, `pread` and `read`).
     public static func read(contentsOf path: String) throws(ArrayQueueError) -> AnyNDArray {
         let file = try systemCall("open", "cannot open '\(path)' for reading") {
-            try FileDescriptor.open(path, .readOnly, options: .closeOnExec)
+            try FileDescriptor.open(FilePath(path), .readOnly, options: .closeOnExec)
         }
         // Closing a descriptor that was only read cannot lose data, so its errors do not matter.
         defer { try? file.close() }
@@ -188,24 +188,3 @@ extension [UInt8] {
 }
 
 // MARK: C calls for .npy files that swift-system does not wrap
-
-extension Sys {
-    /// `fsync`: flushes a file's data to disk, so that a rename cannot outlive its contents in a crash.
-    static func fsync(_ fd: Int32, path: String) throws(ArrayQueueError) {
-        while Glibc.fsync(fd) != 0 {
-            guard errno == EINTR else { throw .system("fsync", errno, "cannot write '\(path)' to disk") }
-        }
-    }
-
-    /// `rename`: atomically replaces `target` with `source`.
-    static func rename(_ source: String, to target: String) throws(ArrayQueueError) {
-        guard Glibc.rename(source, target) == 0 else {
-            throw .system("rename", errno, "cannot move the new file to '\(target)'")
-        }
-    }
-
-    /// `unlink`, ignoring errors: for cleaning up after another failure.
-    static func unlink(_ path: String) {
-        _ = Glibc.unlink(path)
-    }
-}

@@ -25,7 +25,7 @@ extension ArrayQueue {
         return total.overflow ? nil : total.partialValue
     }
 
-    /// Retries `attempt` until it returns a value, sleeping on `signal` in between: first a
+    /// Retries `attempt` until it returns a value, waiting on `signal` in between: first a
     /// short spin (answers within a microsecond when the peer is quick), then a futex sleep
     /// that costs no CPU. Producers (`checkingDeadPeers`) wake up periodically to free room
     /// held by processes that died.
@@ -33,10 +33,15 @@ extension ArrayQueue {
         _ signal: WakeSignal, deadline: Int64?, checkingDeadPeers: Bool, cancellation: Cancellation?,
         describe: () -> String, _ attempt: () throws(ArrayQueueError) -> T?
     ) throws(ArrayQueueError) -> T {
-        let spinNanoseconds = Int64(options.spin.components.seconds) * 1_000_000_000 + options.spin.components.attoseconds / 1_000_000_000
+        if let value = try attempt() { return value }
+        let spin = options.spin.components
+        let spinNanoseconds = spin.seconds * 1_000_000_000 + spin.attoseconds / 1_000_000_000
         var lastCheck = Sys.monotonicNanoseconds()
+        signal.beginWatching()
+        defer { signal.endWatching() }
         while true {
-            let seen = signal.value
+            // Read the word, then re-check: a change after this read makes the sleep return at once.
+            let seen = signal.current
             if let value = try attempt() { return value }
             if cancellation?.isCancelled == true {
                 throw ArrayQueueError(.cancelled, "\(describe()) was cancelled")
@@ -48,17 +53,17 @@ extension ArrayQueue {
             if spinNanoseconds > 0 {
                 let spinEnd = min(now + spinNanoseconds, deadline ?? .max)
                 var spins = 0
-                while signal.value == seen {
+                while signal.current == seen {
                     Sys.cpuRelax()
                     spins &+= 1
                     if spins & 63 == 0 && Sys.monotonicNanoseconds() >= spinEnd { break }
                 }
-                if signal.value != seen { continue }
+                if signal.current != seen { continue }
                 now = Sys.monotonicNanoseconds()
             }
             var sleep = deadline.map { max($0 - now, 0) }
             if checkingDeadPeers { sleep = min(sleep ?? .max, Self.deadPeerCheckInterval) }
-            signal.wait(seen: seen, nanoseconds: sleep)
+            signal.sleep(seen: seen, nanoseconds: sleep)
             if checkingDeadPeers, Sys.monotonicNanoseconds() - lastCheck >= Self.deadPeerCheckInterval {
                 try recoverFromDeadPeers()
                 lastCheck = Sys.monotonicNanoseconds()

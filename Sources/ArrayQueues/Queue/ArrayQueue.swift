@@ -136,15 +136,18 @@ public final class ArrayQueue {
     /// Bytes of the data ring.
     public var capacity: Int { ring.capacity }
 
-    /// Records waiting to be taken. Exact when no put or get is under way; otherwise a
-    /// snapshot that may be one off per operation in flight.
+    /// Records waiting to be taken: committed and not yet claimed by a consumer.
+    ///
+    /// Counted under the queue lock, so exact at that instant; it takes time proportional to
+    /// the number of records in the ring. 0 if the segment is corrupt.
     public var count: Int {
-        let value = ring.header.readyCount.pointee.load(ordering: .relaxed)
-        return value > UInt64(Int.max) ? 0 : Int(value)
+        (try? ring.withLock { () throws(ArrayQueueError) in try ring.countReady() }) ?? 0
     }
 
-    /// Whether no record is waiting (see ``count``).
-    public var isEmpty: Bool { count == 0 }
+    /// Whether no record is waiting (stops at the first waiting record).
+    public var isEmpty: Bool {
+        (try? ring.withLock { () throws(ArrayQueueError) in try ring.countReady(limit: 1) }) ?? 0 == 0
+    }
 
     /// Bytes of the ring in use by records that are waiting, being written or being read.
     public var bytesUsed: Int { (try? statistics().bytesUsed) ?? 0 }
@@ -152,13 +155,14 @@ public final class ArrayQueue {
     /// A snapshot of the queue's state and counters.
     public func statistics() throws(ArrayQueueError) -> QueueStatistics {
         let header = ring.header
-        let (head, _, tail) = try ring.withLock { () throws(ArrayQueueError) in
+        let (head, tail, waiting) = try ring.withLock { () throws(ArrayQueueError) in
             try ring.reclaim()
-            return try ring.cursors()
+            let (head, _, tail) = try ring.cursors()
+            return (head, tail, try ring.countReady())
         }
         func load(_ counter: UnsafeMutablePointer<Atomic<UInt64>>) -> UInt64 { counter.pointee.load(ordering: .relaxed) }
         return QueueStatistics(
-            capacity: capacity, bytesUsed: Int(tail - head), count: count,
+            capacity: capacity, bytesUsed: Int(tail - head), count: waiting,
             puts: load(header.puts), gets: load(header.gets), drops: load(header.drops), resets: load(header.resets),
             clears: load(header.clears), abandonedWrites: load(header.abandonedWrites), lostReads: load(header.lostReads),
             nextSequence: load(header.nextSequence))

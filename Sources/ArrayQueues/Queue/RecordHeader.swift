@@ -23,17 +23,19 @@ struct RecordHeader {
     private var fields: UnsafeMutablePointer<caq_record_header> { raw.assumingMemoryBound(to: caq_record_header.self) }
     private var stateAtomic: UnsafeMutablePointer<Atomic<UInt32>> { raw.assumingMemoryBound(to: Atomic<UInt32>.self) }
 
-    /// The state, or nil if the word holds garbage.
-    var state: State? { State(rawValue: stateAtomic.pointee.load(ordering: .acquiring)) }
+    /// The state, or nil if the word holds garbage. Sequentially consistent (a plain load on
+    /// x86) because it pairs with `WakeSignal`'s watcher count: see `WakeSignal`.
+    var state: State? { State(rawValue: stateAtomic.pointee.load(ordering: .sequentiallyConsistent)) }
 
     /// Publishes a state change; everything written before is visible to whoever sees it.
     func setState(_ state: State) {
         stateAtomic.pointee.store(state.rawValue, ordering: .releasing)
     }
 
-    /// Moves `from` → `to` if no one changed the state meanwhile.
+    /// Moves `from` → `to` if no one changed the state meanwhile. Sequentially consistent so
+    /// that the notifier's following load of the watcher count cannot move before it.
     func exchangeState(from: State, to: State) -> Bool {
-        stateAtomic.pointee.compareExchange(expected: from.rawValue, desired: to.rawValue, ordering: .acquiringAndReleasing).exchanged
+        stateAtomic.pointee.compareExchange(expected: from.rawValue, desired: to.rawValue, ordering: .sequentiallyConsistent).exchanged
     }
 
     var length: Int { Int(truncatingIfNeeded: fields.pointee.length) }

@@ -78,6 +78,17 @@ struct Ring {
         return (head, read, tail)
     }
 
+    /// Loads `read` and `tail` only (what consumers need: the producer-side line stays put)
+    /// and checks read ≤ tail ≤ read + capacity.
+    func consumerCursors() throws(ArrayQueueError) -> (read: UInt64, tail: UInt64) {
+        let read = header.read.pointee.load(ordering: .relaxed)
+        let tail = header.tail.pointee.load(ordering: .relaxed)
+        guard read <= tail, tail - read <= UInt64(capacity), read % UInt64(RecordHeader.alignment) == 0 else {
+            throw corrupt("cursors out of order (read \(read), tail \(tail), capacity \(capacity))")
+        }
+        return (read, tail)
+    }
+
     /// The record at `position` and its state, after checking that its header is sane and
     /// that it ends within the ring and at or before `tail`.
     func validatedRecord(at position: UInt64, tail: UInt64) throws(ArrayQueueError) -> (RecordHeader, RecordHeader.State) {
@@ -153,9 +164,7 @@ struct Ring {
 
     /// Publishes a filled record (no lock needed).
     func commit(_ reservation: Reservation) throws(ArrayQueueError) {
-        header.readyCount.pointee.wrappingAdd(1, ordering: .relaxed)
         guard reservation.record.exchangeState(from: .writing, to: .ready) else {
-            header.readyCount.pointee.wrappingSubtract(1, ordering: .relaxed)
             throw corrupt("record \(reservation.sequence) was taken away while it was being written (was this process thought dead?)")
         }
         header.puts.pointee.wrappingAdd(1, ordering: .relaxed)
@@ -213,14 +222,13 @@ struct Ring {
     private func drop(_ record: RecordHeader) {
         record.addFlags(CAQ_RECORD_DROPPED)
         record.setState(.done)
-        header.readyCount.pointee.wrappingSubtract(1, ordering: .relaxed)
         header.drops.pointee.wrappingAdd(1, ordering: .relaxed)
     }
 
     /// Drops every committed, unclaimed record; returns how many (under the lock).
     @discardableResult
     func dropAllReady() throws(ArrayQueueError) -> Int {
-        let (_, read, tail) = try cursors()
+        let (read, tail) = try consumerCursors()
         var dropped = 0
         var position = read
         while position < tail {
@@ -259,7 +267,7 @@ struct Ring {
     /// in order because it reserves them in order. With `expecting`, a record of another
     /// dtype is left in the queue and reported as a mismatch.
     func claim(expecting dtype: DType?, owner: ProcessIdentity) throws(ArrayQueueError) -> RecordHeader? {
-        let (_, read, tail) = try cursors()
+        let (read, tail) = try consumerCursors()
         var position = read
         var newRead = read
         var contiguous = true
@@ -275,7 +283,6 @@ struct Ring {
                 }
                 record.setOwner(owner)
                 record.setState(.reading)
-                header.readyCount.pointee.wrappingSubtract(1, ordering: .relaxed)
                 if contiguous { newRead = next }
                 return record
             case .writing:
@@ -286,6 +293,19 @@ struct Ring {
             position = next
         }
         return nil
+    }
+
+    /// Counts the committed, unclaimed records, stopping at `limit` (under the lock).
+    func countReady(limit: Int = .max) throws(ArrayQueueError) -> Int {
+        let (read, tail) = try consumerCursors()
+        var count = 0
+        var position = read
+        while position < tail && count < limit {
+            let (record, state) = try validatedRecord(at: position, tail: tail)
+            if state == .ready { count += 1 }
+            position += UInt64(record.length)
+        }
+        return count
     }
 
     /// Frees a claimed record after its consumer is done with it (no lock needed).
@@ -300,19 +320,16 @@ struct Ring {
 
     /// Frees records whose writer or reader process died (under the lock): an unfinished
     /// write is discarded whole, an unfinished read is counted lost (never redelivered).
-    /// Also recounts the committed records. Returns whether anything was freed.
+    /// Returns whether anything was freed.
     @discardableResult
     func sweepDeadPeers() throws(ArrayQueueError) -> Bool {
         let (head, _, tail) = try cursors()
         var liveness: [ProcessIdentity: Bool] = [:]
         var freed = false
-        var ready: UInt64 = 0
         var position = head
         while position < tail {
             let (record, state) = try validatedRecord(at: position, tail: tail)
             switch state {
-            case .ready:
-                ready += 1
             case .writing, .reading:
                 let owner = record.owner
                 let alive = liveness[owner] ?? owner.isAlive
@@ -325,12 +342,11 @@ struct Ring {
                         freed = true
                     }
                 }
-            case .done, .skip:
+            case .ready, .done, .skip:
                 break
             }
             position += UInt64(record.length)
         }
-        header.readyCount.pointee.store(ready, ordering: .relaxed)
         header.lastRecovery.pointee.store(UInt64(Sys.monotonicNanoseconds()), ordering: .relaxed)
         try reclaim()
         if freed { header.spaceSignal.notify() }
@@ -338,7 +354,7 @@ struct Ring {
     }
 
     /// Restores the invariants after a process died holding the lock: every lock-protected
-    /// update leaves a consistent state at each store, so only derived values need recomputing.
+    /// update leaves a consistent state at each store, so only `read` needs recomputing.
     private func repairAfterOwnerDeath() throws(ArrayQueueError) {
         let (head, _, tail) = try cursors()
         // `read` may lag behind a claim the dead process made; recompute it from the records.

@@ -60,7 +60,6 @@ struct SegmentHeader {
 
     // MARK: Statistics
 
-    private static let readyCountOffset = offset(\.ready_count)
     private static let putsOffset = offset(\.puts)
     private static let getsOffset = offset(\.gets)
     private static let dropsOffset = offset(\.drops)
@@ -69,7 +68,6 @@ struct SegmentHeader {
     private static let abandonedWritesOffset = offset(\.abandoned_writes)
     private static let lostReadsOffset = offset(\.lost_reads)
 
-    var readyCount: UnsafeMutablePointer<Atomic<UInt64>> { atomic64(Self.readyCountOffset) }
     var puts: UnsafeMutablePointer<Atomic<UInt64>> { atomic64(Self.putsOffset) }
     var gets: UnsafeMutablePointer<Atomic<UInt64>> { atomic64(Self.getsOffset) }
     var drops: UnsafeMutablePointer<Atomic<UInt64>> { atomic64(Self.dropsOffset) }
@@ -80,8 +78,11 @@ struct SegmentHeader {
 
     // MARK: Wake-up words
 
-    var dataSignal: WakeSignal { WakeSignal(word: raw + Self.offset(\.data_signal), waiters: raw + Self.offset(\.data_waiters)) }
-    var spaceSignal: WakeSignal { WakeSignal(word: raw + Self.offset(\.space_signal), waiters: raw + Self.offset(\.space_waiters)) }
+    private static let dataSignalOffset = offset(\.data_signal)
+    private static let spaceSignalOffset = offset(\.space_signal)
+
+    var dataSignal: WakeSignal { WakeSignal(raw + Self.dataSignalOffset) }
+    var spaceSignal: WakeSignal { WakeSignal(raw + Self.spaceSignalOffset) }
 
     // MARK: Attached processes
 
@@ -140,39 +141,59 @@ struct SegmentHeader {
     }
 }
 
-/// A futex word with a count of the processes waiting on it (an event count).
+/// A futex word with counts of the processes watching it: an event count.
 ///
-/// Wakers bump the word and make a system call only when someone waits; waiters read the
-/// word before checking their condition and sleep only if it has not changed since.
+/// The three u32s are consecutive in the header: the word, the watchers (spinning or
+/// sleeping), the sleepers. A waiter reads the word, registers as a watcher, re-checks its
+/// condition and only then spins or sleeps while the word is unchanged. A notifier that has
+/// made the condition true bumps the word only if someone watches, and calls FUTEX_WAKE only
+/// if someone sleeps, so the common case costs one load. Sequentially consistent ordering
+/// makes the registration and the notifier's load see each other: no wake-up is lost.
 struct WakeSignal {
     let word: UnsafeMutableRawPointer
-    let waiters: UnsafeMutableRawPointer
 
-    private var wordAtomic: UnsafeMutablePointer<Atomic<UInt32>> { word.assumingMemoryBound(to: Atomic<UInt32>.self) }
-    private var waitersAtomic: UnsafeMutablePointer<Atomic<UInt32>> { waiters.assumingMemoryBound(to: Atomic<UInt32>.self) }
+    init(_ word: UnsafeMutableRawPointer) {
+        self.word = word
+    }
 
-    /// The current value; read it before checking the condition you may wait for.
-    var value: UInt32 { wordAtomic.pointee.load(ordering: .sequentiallyConsistent) }
+    private var value: UnsafeMutablePointer<Atomic<UInt32>> { word.assumingMemoryBound(to: Atomic<UInt32>.self) }
+    private var watchers: UnsafeMutablePointer<Atomic<UInt32>> { (word + 4).assumingMemoryBound(to: Atomic<UInt32>.self) }
+    private var sleepers: UnsafeMutablePointer<Atomic<UInt32>> { (word + 8).assumingMemoryBound(to: Atomic<UInt32>.self) }
 
-    /// Announces a change: wakes every waiter, with a system call only if there is one.
+    /// The current value of the word.
+    var current: UInt32 { value.pointee.load(ordering: .sequentiallyConsistent) }
+
+    /// Announces that the condition may have changed (after making the change visible).
     func notify() {
-        wordAtomic.pointee.wrappingAdd(1, ordering: .sequentiallyConsistent)
-        if waitersAtomic.pointee.load(ordering: .sequentiallyConsistent) != 0 {
+        guard watchers.pointee.load(ordering: .sequentiallyConsistent) != 0 else { return }
+        value.pointee.wrappingAdd(1, ordering: .sequentiallyConsistent)
+        if sleepers.pointee.load(ordering: .sequentiallyConsistent) != 0 {
             Sys.futexWakeAll(word.assumingMemoryBound(to: UInt32.self))
         }
     }
 
-    /// Wakes every waiter without announcing a change (they re-check and usually sleep again).
+    /// Wakes every sleeper without a change (they re-check and usually sleep again).
     func wakeAll() {
+        value.pointee.wrappingAdd(1, ordering: .sequentiallyConsistent)
         Sys.futexWakeAll(word.assumingMemoryBound(to: UInt32.self))
     }
 
-    /// Sleeps while the value is still `seen`, at most `nanoseconds` (nil: no limit).
-    func wait(seen: UInt32, nanoseconds: Int64?) {
-        waitersAtomic.pointee.wrappingAdd(1, ordering: .sequentiallyConsistent)
-        if value == seen {
+    /// Registers as a watcher; pair with `endWatching()`. Re-check the condition after this.
+    func beginWatching() {
+        watchers.pointee.wrappingAdd(1, ordering: .sequentiallyConsistent)
+    }
+
+    func endWatching() {
+        watchers.pointee.wrappingSubtract(1, ordering: .sequentiallyConsistent)
+    }
+
+    /// Sleeps while the word is still `seen`, at most `nanoseconds` (nil: no limit). Only
+    /// for registered watchers.
+    func sleep(seen: UInt32, nanoseconds: Int64?) {
+        sleepers.pointee.wrappingAdd(1, ordering: .sequentiallyConsistent)
+        if current == seen {
             _ = Sys.futexWait(word.assumingMemoryBound(to: UInt32.self), expected: seen, timeoutNanoseconds: nanoseconds)
         }
-        waitersAtomic.pointee.wrappingSubtract(1, ordering: .sequentiallyConsistent)
+        sleepers.pointee.wrappingSubtract(1, ordering: .sequentiallyConsistent)
     }
 }

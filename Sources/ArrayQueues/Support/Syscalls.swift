@@ -75,6 +75,25 @@ enum Sys {
         return bytes
     }
 
+    /// `fsync`: flushes a file's data to disk, so that a rename cannot outlive its contents in a crash.
+    static func fsync(_ fd: Int32, path: String) throws(ArrayQueueError) {
+        while Glibc.fsync(fd) != 0 {
+            guard errno == EINTR else { throw .system("fsync", errno, "cannot write '\(path)' to disk") }
+        }
+    }
+
+    /// `rename`: atomically replaces `target` with `source`.
+    static func rename(_ source: String, to target: String) throws(ArrayQueueError) {
+        guard Glibc.rename(source, target) == 0 else {
+            throw .system("rename", errno, "cannot move the new file to '\(target)'")
+        }
+    }
+
+    /// `unlink`, ignoring errors: for cleaning up after another failure.
+    static func unlink(_ path: String) {
+        _ = Glibc.unlink(path)
+    }
+
     /// Names in a directory (without `.` and `..`); empty if it cannot be read.
     static func directoryEntries(_ path: String) -> [String] {
         guard let directory = opendir(path) else { return [] }

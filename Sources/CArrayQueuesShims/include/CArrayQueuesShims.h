@@ -72,38 +72,42 @@ typedef struct caq_segment_header {
     uint32_t reserved0;             /* 52 */
     uint8_t pad0[8];                /* 56 */
 
-    // The queue lock: a process-shared, robust pthread mutex (glibc x86_64/aarch64: 40 bytes).
+    // The queue lock (a process-shared, robust pthread mutex: 40 bytes on glibc x86-64, 48 on
+    // aarch64) shares its cache line with the two cursors every locker needs, so taking the
+    // lock brings them along.
     pthread_mutex_t lock;           /* 64 */
-    uint8_t pad1[128 - 64 - sizeof(pthread_mutex_t)];
-
+    uint8_t pad1[112 - 64 - sizeof(pthread_mutex_t)];
     // Ring cursors: monotonically increasing byte positions; physical offset = position % capacity.
-    // Guarded by the lock; also read without it (atomically) for statistics.
+    uint64_t read;                  /* 112 every record before it has been claimed, dropped or skipped */
+    uint64_t tail;                  /* 120 end of the reserved bytes; the next record starts here */
+
+    // Producer-side state (guarded by the lock) and counters (atomic, relaxed): a line of its own,
+    // so that consumers do not pull it back and forth.
     uint64_t head;                  /* 128 oldest byte still in use; everything before it is free */
-    uint64_t read;                  /* 136 every record before it has been claimed (or dropped) */
-    uint64_t tail;                  /* 144 end of the reserved bytes; the next record starts here */
-    uint64_t next_seq;              /* 152 sequence number of the next record reserved */
-    uint64_t shape_signature;       /* 160 dtype+shape of the last put, for the reset policy */
-    int64_t last_recovery_ns;       /* 168 CLOCK_MONOTONIC of the last dead-peer sweep */
-    uint8_t pad2[256 - 176];
+    uint64_t next_seq;              /* 136 sequence number of the next record reserved */
+    uint64_t shape_signature;       /* 144 dtype+shape of the last put, for the reset policy */
+    uint64_t puts;                  /* 152 records committed */
+    uint64_t drops;                 /* 160 records dropped by drop-oldest, clear or reset */
+    uint64_t resets;                /* 168 resets by the shape-change policy */
+    uint64_t clears;                /* 176 calls of clear() */
+    uint64_t abandoned_writes;      /* 184 records discarded because their producer died */
 
-    // Statistics: atomics, updated with relaxed ordering.
-    uint64_t ready_count;           /* 256 records committed and not yet claimed */
-    uint64_t puts;                  /* 264 records committed */
-    uint64_t gets;                  /* 272 records consumed */
-    uint64_t drops;                 /* 280 records dropped by drop-oldest, clear or reset */
-    uint64_t resets;                /* 288 resets by the shape-change policy */
-    uint64_t clears;                /* 296 calls of clear() */
-    uint64_t abandoned_writes;      /* 304 records discarded because their producer died */
-    uint64_t lost_reads;            /* 312 records lost because their consumer died */
-    uint8_t pad3[384 - 320];
+    // Consumer-side counters.
+    uint64_t gets;                  /* 192 records consumed */
+    uint64_t lost_reads;            /* 200 records lost because their consumer died */
+    int64_t last_recovery_ns;       /* 208 CLOCK_MONOTONIC of the last dead-peer sweep */
+    uint8_t pad2[256 - 216];
 
-    // Wake-up words (futex, shared): a word changes whenever waiters of its kind should look again.
-    uint32_t data_signal;           /* 384 bumped after a record becomes READY (and on clear) */
-    uint32_t data_waiters;          /* 388 consumers parked or about to park on data_signal */
-    uint8_t pad4[448 - 392];
-    uint32_t space_signal;          /* 448 bumped after space or a record slot may have been freed */
-    uint32_t space_waiters;         /* 452 producers parked or about to park on space_signal */
-    uint8_t pad5[512 - 456];
+    // Wake-up words (futex, shared). A word is bumped when something its watchers wait for may
+    // have happened, but only if someone watches; FUTEX_WAKE is called only if someone sleeps.
+    uint32_t data_signal;           /* 256 bumped after a record becomes READY */
+    uint32_t data_watchers;         /* 260 consumers spinning or sleeping on data_signal */
+    uint32_t data_sleepers;         /* 264 consumers in FUTEX_WAIT (or about to be) on data_signal */
+    uint8_t pad3[320 - 268];
+    uint32_t space_signal;          /* 320 bumped after room may have been freed */
+    uint32_t space_watchers;        /* 324 producers spinning or sleeping on space_signal */
+    uint32_t space_sleepers;        /* 328 producers in FUTEX_WAIT (or about to be) on space_signal */
+    uint8_t pad4[512 - 332];
 
     // Attached processes, guarded by the lock.
     caq_attachment attached[CAQ_MAX_ATTACHED]; /* 512 .. 1536 */
@@ -128,12 +132,14 @@ typedef struct caq_record_header {
     uint32_t owner_start;      /* 60  low 32 bits of the owner's start time (pid reuse check) */
 } caq_record_header;
 
-_Static_assert(sizeof(pthread_mutex_t) <= 64, "the lock must fit its cache line");
+_Static_assert(sizeof(pthread_mutex_t) <= 48, "the lock and two cursors must share a cache line");
 _Static_assert(offsetof(caq_segment_header, lock) == 64, "layout");
+_Static_assert(offsetof(caq_segment_header, read) == 112, "layout");
+_Static_assert(offsetof(caq_segment_header, tail) == 120, "layout");
 _Static_assert(offsetof(caq_segment_header, head) == 128, "layout");
-_Static_assert(offsetof(caq_segment_header, ready_count) == 256, "layout");
-_Static_assert(offsetof(caq_segment_header, data_signal) == 384, "layout");
-_Static_assert(offsetof(caq_segment_header, space_signal) == 448, "layout");
+_Static_assert(offsetof(caq_segment_header, gets) == 192, "layout");
+_Static_assert(offsetof(caq_segment_header, data_signal) == 256, "layout");
+_Static_assert(offsetof(caq_segment_header, space_signal) == 320, "layout");
 _Static_assert(offsetof(caq_segment_header, attached) == 512, "layout");
 _Static_assert(sizeof(caq_segment_header) == CAQ_HEADER_SIZE, "the header is one page");
 _Static_assert(sizeof(caq_attachment) == 16, "layout");
