@@ -13,8 +13,9 @@ struct AQ: ParsableCommand {
               aq put camera0 frame.npy --repeat 10     put an array (numpy .npy file) ten times
               aq get camera0 --out-dir frames/ --count 10
               aq ls                                    list queues and who uses them
+              aq gc                                    remove queues no live process uses
             """,
         version: "0.1.0",
-        subcommands: [Demo.self, Create.self, Put.self, Get.self, List.self, Inspect.self, Remove.self, DemoWorker.self]
+        subcommands: [Demo.self, Create.self, Put.self, Get.self, List.self, Inspect.self, Remove.self, GarbageCollect.self, DemoWorker.self]
     )
 }

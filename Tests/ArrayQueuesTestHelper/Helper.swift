@@ -5,7 +5,13 @@
 //   consume QUEUE COUNT                              get COUNT records, verify each, print "index seq ts dtype shape"
 //   clear QUEUE                                      clear the queue, print how many records were dropped
 //   wait-get QUEUE SECONDS                           block in get, print "got SEQ" or "timeout"
-import ArrayQueues
+//   die-in-fill QUEUE / die-in-read QUEUE / die-holding-lock QUEUE
+//                                                    SIGKILL itself mid-write, mid-read, or holding the lock
+//   torture-produce QUEUE PRODUCER SEED              put checked records of random sizes until killed
+//   torture-consume QUEUE LOGFILE SEED               take and verify records until killed; log each index
+//   create QUEUE CAPACITY                            create a queue; print "created" or the error code
+//   fuzz QUEUE SEED ITERATIONS                       corrupt the segment at random, exercise every operation
+@_spi(Testing) import ArrayQueues
 import ArrayQueuesTestSupport
 @preconcurrency import Glibc
 
@@ -14,10 +20,33 @@ enum Helper {
     static func main() {
         let arguments = CommandLine.arguments
         guard arguments.count >= 3 else { fail("usage: ArrayQueuesTestHelper COMMAND QUEUE ...") }
+        if arguments[1] == "create" {
+            create(name: arguments[2], capacity: integer(arguments, 3))
+            return
+        }
+        if arguments[1] == "fuzz" {
+            do { try fuzz(name: arguments[2], seed: UInt64(integer(arguments, 3)), iterations: integer(arguments, 4)) } catch { fail("\(error)") }
+            return
+        }
         do {
             try run(command: arguments[1], queue: ArrayQueue.open(name: arguments[2]), arguments: Array(arguments.dropFirst(3)))
         } catch {
             fail("\(error)")
+        }
+    }
+
+    static func killSelf() -> Never {
+        kill(getpid(), SIGKILL)
+        fatalError("SIGKILL did not kill")
+    }
+
+    static func create(name: String, capacity: Int) {
+        do throws(ArrayQueueError) {
+            _ = try ArrayQueue.create(name: name, capacity: capacity)
+            print("created")
+        } catch {
+            print(error.code.rawValue)
+            fputs("\(error)\n", stderr)
         }
     }
 
@@ -33,6 +62,16 @@ enum Helper {
 
     static func run(command: String, queue: ArrayQueue, arguments: [String]) throws {
         switch command {
+        case "die-in-fill":
+            try queue.put(dtype: .uint8, shape: [1000]) { _ in killSelf() }
+        case "die-in-read":
+            try queue.get { _ in killSelf() }
+        case "die-holding-lock":
+            try queue.withLockHeldForTesting { killSelf() }
+        case "torture-produce":
+            try tortureProduce(queue, producer: integer(arguments, 0), seed: UInt64(integer(arguments, 1)))
+        case "torture-consume":
+            try tortureConsume(queue, log: arguments[0], seed: UInt64(integer(arguments, 1)))
         case "produce":
             try produce(queue, producer: integer(arguments, 0), count: integer(arguments, 1), elements: integer(arguments, 2),
                         varying: arguments.count > 3 && arguments[3] == "varying")

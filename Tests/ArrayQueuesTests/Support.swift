@@ -1,5 +1,6 @@
 import ArrayQueues
 import Foundation
+import Glibc
 import Testing
 
 /// A queue name no other test uses.
@@ -38,6 +39,37 @@ final class HelperProcess: @unchecked Sendable {
         try process.run()
     }
 
+    var isRunning: Bool { process.isRunning }
+
+    /// Kills the helper with SIGKILL and waits for it (bounded: SIGKILL cannot be ignored).
+    func kill() {
+        Glibc.kill(process.processIdentifier, SIGKILL)
+        _ = output.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+    }
+
+    /// Waits at most `timeout` seconds for the helper to end by itself; returns how it ended,
+    /// or nil (after killing it) if it did not end in time.
+    func waitForExit(timeout: Double) -> (reason: Process.TerminationReason, status: Int32)? {
+        let done = DispatchSemaphore(value: 0)
+        let output = self.output
+        DispatchQueue.global().async {
+            _ = output.fileHandleForReading.readDataToEndOfFile()
+            done.signal()
+        }
+        guard done.wait(timeout: .now() + timeout) == .success else {
+            kill()
+            return nil
+        }
+        process.waitUntilExit()
+        return (process.terminationReason, process.terminationStatus)
+    }
+
+    /// Standard error so far (for failure messages; call after the helper ended).
+    var errorOutput: String {
+        String(decoding: errors.fileHandleForReading.availableData, as: UTF8.self)
+    }
+
     /// Waits for the helper to exit (killing it after `timeout` seconds) and returns its
     /// exit status and standard output. Records a test failure on a non-zero exit.
     func finish(timeout: Double = 120, sourceLocation: SourceLocation = #_sourceLocation) -> (status: Int32, output: String) {
@@ -53,7 +85,7 @@ final class HelperProcess: @unchecked Sendable {
             done.signal()
         }
         if done.wait(timeout: .now() + timeout) == .timedOut {
-            kill(process.processIdentifier, SIGKILL)
+            Glibc.kill(process.processIdentifier, SIGKILL)
             Issue.record("helper \(process.arguments ?? []) did not finish within \(timeout) s; killed", sourceLocation: sourceLocation)
             done.wait()
         }

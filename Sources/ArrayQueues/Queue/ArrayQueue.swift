@@ -68,7 +68,15 @@ public final class ArrayQueue {
         }
         let ringBytes = alignUp(capacity, to: 4096)
         let segmentSize = Int(CAQ_HEADER_SIZE) + ringBytes
-        let segment = try SharedMemorySegment.create(objectName: objectName, size: segmentSize, mode: mode_t(createOptions.mode))
+        let segment: SharedMemorySegment
+        do {
+            segment = try SharedMemorySegment.create(objectName: objectName, size: segmentSize, mode: mode_t(createOptions.mode))
+        } catch {
+            if error.code == .alreadyExists, isStale(name: name) == true {
+                throw ArrayQueueError(.alreadyExists, "queue '\(name)' exists already and no live process uses it (its users died or closed it); reuse it with open/openOrCreate, or remove it first (`aq gc`, `aq rm \(name)`, ArrayQueue.remove(name:))")
+            }
+            throw error
+        }
         let header = SegmentHeader(raw: segment.base)
         let flags = createOptions.shapeChange == .reset ? CAQ_FLAG_RESET_ON_SHAPE_CHANGE : 0
         do {
@@ -124,6 +132,31 @@ public final class ArrayQueue {
     public static func exists(name: String) -> Bool {
         guard let objectName = try? SegmentName.objectName(for: name) else { return false }
         return Sys.fileExists("\(SegmentName.directory)\(objectName)")
+    }
+
+    /// Whether no live process has the queue open: true if stale, false if in use, nil if it
+    /// cannot be read (missing, foreign, corrupt or not accessible).
+    public static func isStale(name: String) -> Bool? {
+        guard let queue = try? open(name: name) else { return nil }
+        return !Attachments.usedBeyondOneHandle(queue.ring)
+    }
+
+    /// Removes the queues that no live process has open, and returns their names. Queues that
+    /// are in use, or that cannot be read, are left alone. With `dryRun`, only lists them.
+    ///
+    /// A queue that was created but that no process has opened since is stale too.
+    public static func removeStale(dryRun: Bool = false) -> [String] {
+        allNames().filter { name in
+            guard let queue = try? open(name: name) else { return false }
+            // Decide and unlink under the lock, so that a process attaching now is either seen
+            // (and the queue kept) or finds the name gone.
+            let removed = try? queue.ring.withLock { () throws(ArrayQueueError) -> Bool in
+                guard !Attachments.usedBeyondOneHandle(queue.ring) else { return false }
+                if !dryRun { try remove(name: name) }
+                return true
+            }
+            return removed == true
+        }
     }
 
     /// Names of the queues in `/dev/shm` (of any user), sorted.
@@ -198,6 +231,15 @@ public final class ArrayQueue {
     @discardableResult
     public func recoverFromDeadPeers() throws(ArrayQueueError) -> Bool {
         try ring.withLock { () throws(ArrayQueueError) in try ring.sweepDeadPeers() }
+    }
+}
+
+extension ArrayQueue {
+    /// Testing only: runs `body` while this handle holds the queue lock (crash tests kill the
+    /// process inside it).
+    @_spi(Testing)
+    public func withLockHeldForTesting(_ body: () -> Void) throws(ArrayQueueError) {
+        try ring.withLock { () throws(ArrayQueueError) in body() }
     }
 }
 

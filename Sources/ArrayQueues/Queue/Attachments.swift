@@ -7,20 +7,38 @@ import Synchronization
 enum Attachments {
     private static let openHandles = Mutex<[String: Int]>([:])
 
+    /// Identifies a segment, not just a name: a queue removed and created again is another one.
+    private static func key(_ ring: Ring) -> String {
+        "\(ring.name)@\(ring.header.createdNanoseconds)"
+    }
+
     static func attach(_ ring: Ring) {
+        let key = key(ring)
         let first = openHandles.withLock { counts in
-            counts[ring.name, default: 0] += 1
-            return counts[ring.name] == 1
+            counts[key, default: 0] += 1
+            return counts[key] == 1
         }
         guard first else { return }
         let me = ProcessIdentity.current
         try? ring.withLock { () throws(ArrayQueueError) in
             var free: Int?
+            var othersAlive = false
             for slot in 0..<SegmentHeader.attachmentCapacity {
                 let entry = ring.header.attachment(slot)
                 let pid = entry.pid.pointee.load(ordering: .relaxed)
                 if pid == me.pid { return }
-                if free == nil, pid == 0 || !identity(entry).isAlive { free = slot }
+                let alive = pid != 0 && identity(entry).isAlive
+                othersAlive = othersAlive || alive
+                if !alive {
+                    entry.pid.pointee.store(0, ordering: .relaxed)
+                    if free == nil { free = slot }
+                }
+            }
+            // Watchers killed while waiting leave their counts behind, which only costs notifiers
+            // needless wake-ups; with nobody else alive, no one can be waiting: start afresh.
+            if !othersAlive && free != nil {
+                ring.header.dataSignal.resetWatchers()
+                ring.header.spaceSignal.resetWatchers()
             }
             // A full table only costs `aq ls` some information; the queue works regardless.
             guard let free else { return }
@@ -31,9 +49,10 @@ enum Attachments {
     }
 
     static func detach(_ ring: Ring) {
+        let key = key(ring)
         let last = openHandles.withLock { counts in
-            counts[ring.name, default: 1] -= 1
-            if counts[ring.name] == 0 { counts[ring.name] = nil; return true }
+            counts[key, default: 1] -= 1
+            if counts[key] == 0 { counts[key] = nil; return true }
             return false
         }
         guard last else { return }
@@ -43,6 +62,17 @@ enum Attachments {
                 ring.header.attachment(slot).pid.pointee.store(0, ordering: .releasing)
             }
         }
+    }
+
+    /// Whether any process other than this one that is recorded as attached is alive.
+    static func othersAlive(_ ring: Ring) -> Bool {
+        list(ring).contains { $0.pid != ProcessIdentity.current.pid && $0.isAlive }
+    }
+
+    /// Whether anyone but the one handle asking uses the segment: another live process, or
+    /// another open handle in this process.
+    static func usedBeyondOneHandle(_ ring: Ring) -> Bool {
+        othersAlive(ring) || openHandles.withLock { $0[key(ring), default: 0] } > 1
     }
 
     /// The processes recorded as attached.

@@ -40,7 +40,14 @@ struct Ring {
             if rc != EBUSY { break }
             Sys.cpuRelax()
         }
-        if rc == EBUSY { rc = Sys.mutexLock(lock) }
+        while rc == EBUSY || rc == ETIMEDOUT {
+            rc = Sys.mutexLock(lock, nanoseconds: 1_000_000_000)
+            // Critical sections take microseconds. A lock held this long by a thread that does
+            // not exist cannot be released by anyone: the lock word is garbage.
+            if rc == ETIMEDOUT, case let owner = Sys.mutexOwner(lock), owner == 0 || !Sys.processExists(owner) {
+                throw ArrayQueueError(.corruptSegment, "the lock of queue '\(name)' is held by thread \(owner), which does not exist; the segment is corrupt")
+            }
+        }
         switch rc {
         case 0:
             break

@@ -120,12 +120,16 @@ struct SegmentHeader {
     /// Checks that this mapping of `mappedSize` bytes holds an ArrayQueues segment this code
     /// understands. Returns false while the creator is still initializing it.
     func validate(mappedSize: Int, name: String) throws(ArrayQueueError) -> Bool {
+        let state = initState.pointee.load(ordering: .acquiring)
         guard magic == CAQ_MAGIC else {
             // A creator that has not yet written the magic leaves zeros; anything else is foreign.
-            if magic == 0 && initState.pointee.load(ordering: .acquiring) != CAQ_INIT_READY { return false }
+            if magic == 0 && (state == 0 || state == CAQ_INIT_BUSY) { return false }
             throw ArrayQueueError(.foreignSegment, "'\(name)' is not an ArrayQueues segment (bad magic number 0x\(String(magic, radix: 16)))")
         }
-        guard initState.pointee.load(ordering: .acquiring) == CAQ_INIT_READY else { return false }
+        guard state == CAQ_INIT_READY else {
+            if state == CAQ_INIT_BUSY { return false }
+            throw ArrayQueueError(.corruptSegment, "queue '\(name)' has an invalid initialization state 0x\(String(state, radix: 16))")
+        }
         guard layoutVersion == CAQ_LAYOUT_VERSION else {
             throw ArrayQueueError(.incompatibleVersion, "queue '\(name)' uses segment layout version \(layoutVersion); this build of ArrayQueues reads version \(CAQ_LAYOUT_VERSION) only")
         }
@@ -133,6 +137,9 @@ struct SegmentHeader {
         guard headerSize == CAQ_HEADER_SIZE, capacity > 0, capacity % alignment == 0,
               segmentSize == Int(CAQ_HEADER_SIZE) + capacity else {
             throw ArrayQueueError(.corruptSegment, "queue '\(name)' has an inconsistent header (header size \(headerSize), capacity \(capacity), segment size \(segmentSize))")
+        }
+        guard Sys.mutexKind(lock) == Sys.sharedRobustMutexKind else {
+            throw ArrayQueueError(.corruptSegment, "queue '\(name)' has a lock that is not a process-shared robust mutex (kind \(Sys.mutexKind(lock)))")
         }
         guard mappedSize == segmentSize else {
             throw ArrayQueueError(.corruptSegment, "queue '\(name)' is \(mappedSize) bytes long but its header says \(segmentSize) (truncated or resized)")
@@ -176,6 +183,12 @@ struct WakeSignal {
     func wakeAll() {
         value.pointee.wrappingAdd(1, ordering: .sequentiallyConsistent)
         Sys.futexWakeAll(word.assumingMemoryBound(to: UInt32.self))
+    }
+
+    /// Forgets all watchers and sleepers: only when none can exist (no other live process).
+    func resetWatchers() {
+        watchers.pointee.store(0, ordering: .sequentiallyConsistent)
+        sleepers.pointee.store(0, ordering: .sequentiallyConsistent)
     }
 
     /// Registers as a watcher; pair with `endWatching()`. Re-check the condition after this.

@@ -163,10 +163,36 @@ enum Sys {
         guard rc == 0 else { throw .system("pthread_mutex_init", rc, "cannot initialize the queue lock") }
     }
 
-    /// `pthread_mutex_lock`; returns 0, EOWNERDEAD or another error number.
-    static func mutexLock(_ mutex: UnsafeMutablePointer<pthread_mutex_t>) -> Int32 {
-        pthread_mutex_lock(mutex)
+    /// `pthread_mutex_timedlock` for at most `nanoseconds`; returns 0, EOWNERDEAD, ETIMEDOUT
+    /// or another error number.
+    static func mutexLock(_ mutex: UnsafeMutablePointer<pthread_mutex_t>, nanoseconds: Int64) -> Int32 {
+        var deadline = timespec()
+        clock_gettime(CLOCK_REALTIME, &deadline)
+        let total = Int64(deadline.tv_nsec) + nanoseconds
+        deadline.tv_sec += Int(total / 1_000_000_000)
+        deadline.tv_nsec = Int(total % 1_000_000_000)
+        return pthread_mutex_timedlock(mutex, &deadline)
     }
+
+    /// The kernel thread id that owns a robust mutex: the low 30 bits of its futex word
+    /// (the kernel's FUTEX_TID_MASK), 0 if unlocked.
+    static func mutexOwner(_ mutex: UnsafeMutablePointer<pthread_mutex_t>) -> Int32 {
+        Int32(bitPattern: UInt32(bitPattern: mutex.pointee.__data.__lock) & 0x3FFF_FFFF)
+    }
+
+    /// glibc's `__kind` of a mutex: its type and robust/shared flags.
+    static func mutexKind(_ mutex: UnsafeMutablePointer<pthread_mutex_t>) -> Int32 {
+        mutex.pointee.__data.__kind
+    }
+
+    /// The `__kind` that `mutexInitSharedRobust` produces.
+    static let sharedRobustMutexKind: Int32 = {
+        let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
+        defer { mutex.deallocate() }
+        mutex.initialize(to: pthread_mutex_t())
+        try? mutexInitSharedRobust(mutex)
+        return mutexKind(mutex)
+    }()
 
     /// `pthread_mutex_trylock`; returns 0, EBUSY, EOWNERDEAD or another error number.
     static func mutexTryLock(_ mutex: UnsafeMutablePointer<pthread_mutex_t>) -> Int32 {

@@ -56,3 +56,18 @@ struct Remove: ParsableCommand {
         }
     }
 }
+
+struct GarbageCollect: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "gc", abstract: "Remove queues that no live process has open.",
+        discussion: "A queue is kept while any process recorded in its table of attached processes is alive. Queues that cannot be read are left alone.")
+
+    @Flag(help: "Only list what would be removed.")
+    var dryRun = false
+
+    func run() throws {
+        let removed = ArrayQueue.removeStale(dryRun: dryRun)
+        for name in removed { print(dryRun ? "would remove \(name)" : "removed \(name)") }
+        if removed.isEmpty { print("no stale queues") }
+    }
+}
