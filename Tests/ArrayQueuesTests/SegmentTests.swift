@@ -29,6 +29,17 @@ struct SegmentTests {
         #expect((#expect(throws: ArrayQueueError.self) { try ArrayQueue.remove(name: name) })?.code == .notFound)
     }
 
+    @Test("the mode asked for is the mode given, whatever the umask")
+    func exactMode() throws {
+        let name = uniqueQueueName("mode")
+        let previous = umask(0o077)
+        defer { umask(previous) }
+        _ = try ArrayQueue.create(name: name, capacity: 4096, creating: CreateOptions(mode: 0o660))
+        defer { try? ArrayQueue.remove(name: name) }
+        let mode = try FileManager.default.attributesOfItem(atPath: "/dev/shm/aq.\(name)")[.posixPermissions] as? Int
+        #expect(mode == 0o660)
+    }
+
     @Test("invalid names are rejected", arguments: ["", ".", "..", "../etc", "a/b", "has space", String(repeating: "x", count: 300), "tab\t", ".hidden"])
     func invalidNames(name: String) {
         #expect((#expect(throws: ArrayQueueError.self) { try ArrayQueue.create(name: name, capacity: 4096) })?.code == .invalidName)

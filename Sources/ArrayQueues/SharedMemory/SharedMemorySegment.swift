@@ -35,6 +35,7 @@ struct SharedMemorySegment: ~Copyable {
         }
         defer { Sys.close(fd) }
         do throws(ArrayQueueError) {
+            try Sys.fchmod(fd, mode)
             try Sys.ftruncate(fd, size)
             let rc = Sys.fallocate(fd, size)
             if rc == ENOSPC || rc == ENOMEM || rc == EFBIG {

@@ -22,6 +22,13 @@ enum Sys {
         _ = Glibc.close(fd)
     }
 
+    /// `fchmod`: sets the exact mode (`shm_open` applies the umask, which would drop group bits).
+    static func fchmod(_ fd: Int32, _ mode: mode_t) throws(ArrayQueueError) {
+        guard Glibc.fchmod(fd, mode) == 0 else {
+            throw .system("fchmod", errno, "cannot set the mode of the shared-memory object to 0\(String(mode, radix: 8))")
+        }
+    }
+
     static func ftruncate(_ fd: Int32, _ size: Int) throws(ArrayQueueError) {
         guard Glibc.ftruncate(fd, off_t(size)) == 0 else {
             throw .system("ftruncate", errno, "cannot size the shared-memory object to \(size) bytes")
