@@ -1,0 +1,33 @@
+// swift-tools-version:6.2
+// aq-bench: throughput and latency of ArrayQueues, each figure against a raw baseline measured
+// in the same run. A separate package so that the library's own build stays light.
+import PackageDescription
+
+let strictSwift: [SwiftSetting] = [
+    .swiftLanguageMode(.v6),
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("InternalImportsByDefault"),
+]
+
+let package = Package(
+    name: "ArrayQueuesBenchmarks",
+    dependencies: [
+        .package(name: "ArrayQueues", path: ".."),
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.2.0"),
+    ],
+    targets: [
+        // futex wait/wake and a spin hint for the raw baselines (syscall() is variadic: C only).
+        .target(name: "CBenchShims"),
+        .executableTarget(
+            name: "aq-bench",
+            dependencies: [
+                "CBenchShims",
+                .product(name: "ArrayQueues", package: "ArrayQueues"),
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Histogram", package: "hdrhistogram-swift"),
+            ],
+            swiftSettings: strictSwift
+        ),
+    ]
+)

@@ -1,0 +1,118 @@
+import ArgumentParser
+
+/// `aq-bench`: throughput and latency of ArrayQueues, each figure paired with a raw baseline
+/// measured in the same run (the machine is shared and noisy; ratios travel better than numbers).
+@main
+struct AQBench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "aq-bench",
+        abstract: "Benchmarks ArrayQueues against raw baselines measured in the same run.",
+        discussion: """
+            Examples:
+              aq-bench --quick                 every scenario, short runs (under two minutes)
+              aq-bench --only pingpong         the latency scenarios
+              aq-bench --json > results.jsonl  one JSON object per result
+            """,
+        version: "0.1.0",
+        subcommands: [Run.self, Worker.self],
+        defaultSubcommand: Run.self
+    )
+}
+
+/// Runs the selected scenarios and prints their results.
+struct Run: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Run the scenarios (the default command).")
+
+    @Flag(help: "Short runs: the whole suite within about two minutes.")
+    var quick = false
+
+    @Flag(help: "Print one JSON object per line and result instead of a table.")
+    var json = false
+
+    @Option(help: ArgumentHelp("Run only the scenarios whose name contains this text.", valueName: "name"))
+    var only: String?
+
+    @Flag(help: "List the scenarios and exit.")
+    var list = false
+
+    func run() throws {
+        if list {
+            for scenario in Scenario.all { print("\(scenario.name.padding(to: 25))\(scenario.summary)") }
+            return
+        }
+        let selected = Scenario.all.filter { scenario in only.map { scenario.name.contains($0) } ?? true }
+        guard !selected.isEmpty else { throw ValidationError("no scenario name contains '\(only ?? "")'; see --list") }
+        let bench = Bench(budget: Budget(quick: quick), reporter: Reporter(json: json))
+        var failed: [String] = []
+        for scenario in selected {
+            do {
+                try scenario.run(bench)
+            } catch {
+                failed.append(scenario.name)
+                bench.reporter.note("\(scenario.name) failed: \(error)")
+            }
+        }
+        if !failed.isEmpty {
+            bench.reporter.note("\(failed.count) scenario(s) failed: \(failed.joined(separator: ", "))")
+            throw ExitCode(1)
+        }
+    }
+}
+
+/// One process of a cross-process scenario, started by `aq-bench` itself.
+struct Worker: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Internal: a worker process of a scenario.", shouldDisplay: false)
+
+    @Argument(help: "What to do.")
+    var role: WorkerRole
+
+    @Option(help: "The scenario's shared region (its control block).")
+    var control: String
+
+    @Option(help: "The result slot to fill.")
+    var slot = 0
+
+    @Option(help: "The queue to use.")
+    var queue: String?
+
+    @Option(help: "The queue to answer on (queue-pong).")
+    var replyQueue: String?
+
+    @Option(help: "Payload bytes per record.")
+    var size = 0
+
+    @Option(help: "How long to produce.")
+    var seconds = 0.0
+
+    @Option(help: "Most records or round trips.")
+    var count = 0
+
+    @Option(help: "Records handled before measuring.")
+    var warmup = 0
+
+    @Option(name: .customLong("spin-ns"), help: "QueueOptions.spin of the worker's handles, in nanoseconds.")
+    var spinNanoseconds: Int64 = 30_000
+
+    func run() throws {
+        let task = WorkerTask(
+            role: role, control: control, slot: slot, queue: queue, replyQueue: replyQueue,
+            size: size, seconds: seconds, count: count, warmup: warmup, spinNanoseconds: spinNanoseconds)
+        switch role {
+        case .futexPong: try PingPong.answerWord(task, parked: true)
+        case .spinPong: try PingPong.answerWord(task, parked: false)
+        case .queuePong: try PingPong.answerQueue(task)
+        case .produceCopy: try Pipeline.produce(task, inPlace: false)
+        case .produceFill: try Pipeline.produce(task, inPlace: true)
+        case .consumeCopy, .consumeScan, .consumeTouch: try Pipeline.consume(task)
+        case .ringProduce: try Rate.produceRing(task)
+        case .ringConsume: try Rate.consumeRing(task)
+        }
+    }
+}
+
+extension String {
+    /// The string followed by spaces up to `width` characters.
+    func padding(to width: Int) -> String {
+        self + String(repeating: " ", count: max(width - count, 0))
+    }
+}

@@ -1,0 +1,25 @@
+/// A named measurement that `--only` can select.
+struct Scenario {
+    let name: String
+    /// What it measures, against which baseline (for `--list`).
+    let summary: String
+    let run: (Bench) throws -> Void
+
+    /// Every scenario, in the order they run: the baselines first, so that the queue
+    /// scenarios compare with figures taken moments before.
+    static var all: [Scenario] {
+        [
+            Scenario(name: "memcpy", summary: "single-threaded copyMemory, GB/s (baseline of the throughput scenarios)", run: Memcpy.run),
+            Scenario(name: "futex-pingpong", summary: "two processes park in FUTEX_WAIT in turn, RTT (baseline of queue-pingpong-parked)", run: PingPong.futex),
+            Scenario(name: "spin-pingpong", summary: "two processes spin on a shared word in turn, RTT (baseline of queue-pingpong-spinning)", run: PingPong.spin),
+            Scenario(name: "spsc-ring-rate", summary: "minimal spinning shared-memory ring, records/s (baseline of queue-1k-rate)", run: Rate.ring),
+            Scenario(name: "queue-copy", summary: "put(array) / get(), 1 producer 1 consumer process, GB/s vs memcpy", run: Throughput.queueCopy),
+            Scenario(name: "queue-zerocopy", summary: "put(dtype:shape:fill:) / get { } reading every cache line, GB/s vs memcpy", run: Throughput.queueZeroCopy),
+            Scenario(name: "queue-1k-rate", summary: "1 KiB and 4 B records, put(array) / get { }, records/s vs spsc-ring-rate", run: Rate.queue),
+            Scenario(name: "queue-pingpong-parked", summary: "8-byte records through two queues, spin 0, RTT vs futex-pingpong", run: PingPong.queueParked),
+            Scenario(name: "queue-pingpong-spinning", summary: "8-byte records through two queues, default spin, RTT vs spin-pingpong", run: PingPong.queueSpinning),
+            Scenario(name: "queue-mpmc-2x2", summary: "2 producer and 2 consumer processes, copying paths, GB/s vs memcpy", run: Throughput.mpmc(producers: 2, consumers: 2)),
+            Scenario(name: "queue-mpmc-4x4", summary: "4 producer and 4 consumer processes, copying paths, GB/s vs memcpy", run: Throughput.mpmc(producers: 4, consumers: 4)),
+        ]
+    }
+}
