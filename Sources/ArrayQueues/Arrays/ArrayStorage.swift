@@ -8,10 +8,21 @@ final class ArrayStorage {
     let byteCount: Int
     private let release: (@Sendable (UnsafeMutableRawPointer) -> Void)?
 
+    /// Arrays at least this large are aligned to huge pages and advised to use them.
+    static let hugePageThreshold = 4 << 20
+    static let hugePageSize = 2 << 20
+
     /// Allocates `byteCount` uninitialized bytes.
     init(byteCount: Int) {
-        // Allocate at least one byte so that empty arrays still have a valid, unique pointer.
-        self.bytes = UnsafeMutableRawPointer.allocate(byteCount: max(byteCount, 1), alignment: Self.alignment)
+        if byteCount >= Self.hugePageThreshold {
+            // A fresh 64 MiB array otherwise costs 16 384 page faults on first write.
+            let size = alignUp(byteCount, to: Self.hugePageSize)
+            self.bytes = UnsafeMutableRawPointer.allocate(byteCount: size, alignment: Self.hugePageSize)
+            Sys.adviseHugePages(bytes, size: size)
+        } else {
+            // Allocate at least one byte so that empty arrays still have a valid, unique pointer.
+            self.bytes = UnsafeMutableRawPointer.allocate(byteCount: max(byteCount, 1), alignment: Self.alignment)
+        }
         self.byteCount = byteCount
         self.release = nil
     }

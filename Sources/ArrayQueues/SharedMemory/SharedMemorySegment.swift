@@ -43,7 +43,9 @@ struct SharedMemorySegment: ~Copyable {
             } else if rc != 0 && rc != EOPNOTSUPP && rc != EINVAL {
                 throw .system("posix_fallocate", rc, "cannot reserve \(size) bytes of shared memory")
             }
-            return SharedMemorySegment(base: try Sys.mapShared(fd, size: size), size: size)
+            let base = try Sys.mapShared(fd, size: size)
+            Sys.adviseHugePages(base, size: size)
+            return SharedMemorySegment(base: base, size: size)
         } catch {
             _ = Sys.shmUnlink(objectName)
             throw error
@@ -64,7 +66,9 @@ struct SharedMemorySegment: ~Copyable {
         defer { Sys.close(fd) }
         let status = try Sys.fileStatus(fd)
         guard status.size >= minimumSize else { return nil }
-        return SharedMemorySegment(base: try Sys.mapShared(fd, size: status.size), size: status.size)
+        let base = try Sys.mapShared(fd, size: status.size)
+        Sys.adviseHugePages(base, size: status.size)
+        return SharedMemorySegment(base: base, size: status.size)
     }
 
     /// Removes the object's name; processes that have it mapped keep their mapping.

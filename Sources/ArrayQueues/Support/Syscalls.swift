@@ -64,6 +64,12 @@ enum Sys {
         return address
     }
 
+    /// `madvise(MADV_HUGEPAGE)`: asks for transparent huge pages (fewer page faults and TLB
+    /// misses for large buffers). Only advice: ignored where the kernel does not offer them.
+    static func adviseHugePages(_ address: UnsafeMutableRawPointer, size: Int) {
+        _ = madvise(address, size, MADV_HUGEPAGE)
+    }
+
     static func unmap(_ address: UnsafeMutableRawPointer, size: Int) {
         _ = munmap(address, size)
     }
