@@ -1,0 +1,68 @@
+/// A sender's counters and state at one moment.
+public struct SenderStatistics: Sendable, Hashable {
+    /// The sender's epoch: random, non-zero, 53 bits, fixed at start.
+    public var epoch: UInt64
+    /// Data messages handed to the transport.
+    public var sent: UInt64
+    /// Data messages dropped by flow control (their sequence numbers were used up).
+    public var dropped: UInt64
+    /// Payload bytes of the data messages sent.
+    public var bytesSent: UInt64
+    /// Heartbeats sent.
+    public var heartbeats: UInt64
+    /// Payload bytes handed to the transport that it has not yet released (written to the
+    /// network, or dropped). Flow control keeps this within the byte budget.
+    public var inFlightBytes: Int
+    /// The sequence number the next data message will get.
+    public var nextSequence: UInt64
+
+    /// Counters with the given values; senders make these.
+    public init(
+        epoch: UInt64, sent: UInt64 = 0, dropped: UInt64 = 0, bytesSent: UInt64 = 0, heartbeats: UInt64 = 0,
+        inFlightBytes: Int = 0, nextSequence: UInt64 = 0
+    ) {
+        self.epoch = epoch
+        self.sent = sent
+        self.dropped = dropped
+        self.bytesSent = bytesSent
+        self.heartbeats = heartbeats
+        self.inFlightBytes = inFlightBytes
+        self.nextSequence = nextSequence
+    }
+}
+
+/// A receiver's counters and state at one moment.
+public struct ReceiverStatistics: Sendable, Hashable {
+    /// Data messages delivered.
+    public var received: UInt64 = 0
+    /// Payload bytes of the data messages delivered.
+    public var bytesReceived: UInt64 = 0
+    /// Heartbeats received.
+    public var heartbeats: UInt64 = 0
+    /// End messages received.
+    public var ends: UInt64 = 0
+    /// Data messages known to be missing: gaps in the sequence numbers of an epoch, including
+    /// those a later heartbeat or end reveals. Never hidden, never guessed across epochs.
+    public var lost: UInt64 = 0
+    /// Messages whose sequence number was lower than expected (duplicated or reordered).
+    public var outOfOrder: UInt64 = 0
+    /// Messages rejected because they break the wire format; each was skipped.
+    public var malformed: UInt64 = 0
+    /// Why the most recent malformed message was rejected.
+    public var lastMalformedReason: String?
+    /// Distinct (stream, epoch) pairs seen: one per sender instance.
+    public var epochsSeen: UInt64 = 0
+    /// New epochs on a stream that had another one before: a sender restarted (or several
+    /// senders share a stream name).
+    public var restarts: UInt64 = 0
+    /// Large payloads that had to be copied because libzmq delivered them at an address not
+    /// aligned for their dtype (all others are adopted without a copy, or are small).
+    public var copiedPayloads: UInt64 = 0
+    /// Time since the last valid message of any kind arrived (or since the receiver started).
+    public var silence: Duration = .zero
+    /// Whether ``silence`` exceeds the allowed number of missed heartbeats.
+    public var peerIsSilent: Bool = false
+
+    /// All counters zero; receivers fill them in.
+    public init() {}
+}

@@ -1,0 +1,67 @@
+import ArrayQueues
+
+/// The one error type of the ArrayTransport module.
+///
+/// Match on ``code``; ``description`` is a complete, readable sentence. Errors that come from
+/// libzmq carry the C function's name, `zmq_errno()` and libzmq's explanation (`zmq_strerror`).
+public struct TransportError: Error, Sendable, Hashable, CustomStringConvertible {
+    /// What went wrong, as a value to match on.
+    public let code: Code
+    /// A human-readable explanation with the details of this occurrence.
+    public let message: String
+    /// The C function that failed, for ``Code/zeroMQ`` and some other codes.
+    public let function: String?
+    /// The error number the C function reported (`zmq_errno()`), if any.
+    public let errorNumber: Int32?
+
+    /// Makes an error; `function` and `errorNumber` name a failed C call.
+    public init(_ code: Code, _ message: String, function: String? = nil, errorNumber: Int32? = nil) {
+        self.code = code
+        self.message = message
+        self.function = function
+        self.errorNumber = errorNumber
+    }
+
+    /// The message, followed by the failed C call and its error, if any.
+    public var description: String {
+        guard let function else { return message }
+        guard let errorNumber else { return "\(message) (\(function))" }
+        return "\(message) (\(function): \(ZMQ.errorText(errorNumber)), errno \(errorNumber))"
+    }
+
+    /// The kinds of failure. New codes may be added; match with a `default` case.
+    public enum Code: String, Sendable, Hashable, CaseIterable {
+        /// A blocking call ran out of time.
+        case timeout
+        /// The sender or receiver was closed.
+        case closed
+        /// An endpoint string that cannot be parsed, or that the transport cannot use.
+        case invalidEndpoint
+        /// An argument outside its allowed range (stream name, option value, array name, ...).
+        case invalidArgument
+        /// A received message that breaks the arrf/1 rules (docs/WIRE.md); it was skipped.
+        case malformedMessage
+        /// A received message of an arrf major version this receiver does not read.
+        case unsupportedVersion
+        /// A feature that this build of libzmq lacks (for example CURVE security).
+        case unsupported
+        /// An array could not be made (see the message; it comes from ArrayQueues).
+        case invalidArray
+        /// A libzmq call failed; see ``TransportError/function`` and ``TransportError/errorNumber``.
+        case zeroMQ
+        /// Another C library call failed (such as starting a thread); see ``TransportError/function``.
+        case systemCall
+    }
+}
+
+extension TransportError {
+    /// Wraps an ``ArrayQueueError`` raised while building or checking an array.
+    init(_ error: ArrayQueueError) {
+        self.init(.invalidArray, error.description)
+    }
+
+    /// A malformed-message error: `reason` says which rule the message broke.
+    static func malformed(_ reason: String) -> TransportError {
+        TransportError(.malformedMessage, reason)
+    }
+}

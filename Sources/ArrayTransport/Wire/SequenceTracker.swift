@@ -1,0 +1,75 @@
+/// Follows the sequence numbers of every (stream, epoch) a receiver hears from, to count lost
+/// and out-of-order messages and to notice new senders (docs/WIRE.md, "Sequence numbers").
+struct SequenceTracker {
+    /// What one message revealed.
+    struct Observation: Equatable {
+        var lost: UInt64 = 0
+        var outOfOrder = false
+        var newEpoch = false
+        var restart = false
+    }
+
+    private struct Key: Hashable {
+        var stream: String
+        var epoch: UInt64
+    }
+
+    private struct Entry {
+        /// The sequence number the next data message should carry.
+        var expected: Int64
+        var lastSeen: Int64
+    }
+
+    /// Most (stream, epoch) pairs followed at once; the least recently heard is forgotten first.
+    static let capacity = 1024
+
+    private var entries: [Key: Entry] = [:]
+    /// Streams that had an epoch before (bounded like `entries`).
+    private var knownStreams: [String: Int64] = [:]
+
+    /// Accounts for one valid message received at monotonic time `now`.
+    mutating func observe(_ header: WireHeader, now: Int64) -> Observation {
+        var observation = Observation()
+        let key = Key(stream: header.stream, epoch: header.epoch)
+        let following = header.sequence + 1   // no overflow: `WireHeader.decode` keeps seq below Int64.max
+        if var entry = entries[key] {
+            switch header.kind {
+            case .data:
+                if header.sequence > entry.expected {
+                    observation.lost = UInt64(header.sequence - entry.expected)
+                    entry.expected = following
+                } else if header.sequence < entry.expected {
+                    observation.outOfOrder = true
+                } else {
+                    entry.expected = following
+                }
+            case .heartbeat, .end:
+                if following > entry.expected {
+                    observation.lost = UInt64(following - entry.expected)
+                    entry.expected = following
+                } else if following < entry.expected {
+                    observation.outOfOrder = true
+                }
+            }
+            entry.lastSeen = now
+            entries[key] = entry
+        } else {
+            observation.newEpoch = true
+            observation.restart = knownStreams[header.stream] != nil
+            knownStreams[header.stream] = now
+            entries[key] = Entry(expected: following, lastSeen: now)
+            evictIfNeeded()
+        }
+        if header.kind == .end { entries[key] = nil }
+        return observation
+    }
+
+    private mutating func evictIfNeeded() {
+        if entries.count > Self.capacity, let oldest = entries.min(by: { $0.value.lastSeen < $1.value.lastSeen })?.key {
+            entries[oldest] = nil
+        }
+        if knownStreams.count > Self.capacity, let oldest = knownStreams.min(by: { $0.value < $1.value })?.key {
+            knownStreams[oldest] = nil
+        }
+    }
+}

@@ -1,0 +1,58 @@
+import Synchronization
+
+/// A ZeroMQ context: the I/O threads and the sockets that share them.
+///
+/// Most programs use ``shared()``; make your own to give a busy sender more I/O threads.
+/// Senders and receivers keep their context alive; the context is terminated (`zmq_ctx_term`)
+/// when the last of them and the last other reference are gone.
+public final class ZMQContext {
+    let handle: UnsafeMutableRawPointer
+
+    /// A new context with `ioThreads` I/O threads (libzmq's rule of thumb: one per GB/s).
+    ///
+    /// - Throws: ``TransportError/Code/invalidArgument`` for fewer than 1 thread, or a
+    ///   ``TransportError/Code/zeroMQ`` error naming `zmq_ctx_new` or `zmq_ctx_set`.
+    public init(ioThreads: Int = 1) throws(TransportError) {
+        guard (1...64).contains(ioThreads) else {
+            throw TransportError(.invalidArgument, "a ZeroMQ context needs 1 to 64 I/O threads, not \(ioThreads)")
+        }
+        let handle = try ZMQ.contextNew()
+        do {
+            try ZMQ.contextSet(handle, ZMQ.ioThreads, Int32(ioThreads))
+        } catch {
+            ZMQ.contextTerminate(handle)
+            throw error
+        }
+        self.handle = handle
+    }
+
+    private static let sharedContext = Mutex<ZMQContext?>(nil)
+
+    /// The process-wide context that senders and receivers use unless given another one.
+    /// Made on first use and never terminated.
+    public static func shared() throws(TransportError) -> ZMQContext {
+        try sharedContext.withLock { (context: inout ZMQContext?) throws(TransportError) -> ZMQContext in
+            if let context { return context }
+            let made = try ZMQContext()
+            context = made
+            return made
+        }
+    }
+
+    /// The version of the libzmq library in use, as `major.minor.patch`.
+    public static var libraryVersion: String {
+        let version = ZMQ.version()
+        return "\(version.major).\(version.minor).\(version.patch)"
+    }
+
+    /// Whether libzmq supports CURVE security (it needs libsodium or its built-in tweetnacl).
+    public static var supportsCurve: Bool { ZMQ.has("curve") }
+
+    deinit {
+        ZMQ.contextTerminate(handle)
+    }
+}
+
+// A libzmq context is thread-safe: its documentation allows sharing it among any number of
+// threads. The handle is set once in `init` and only passed to libzmq afterwards.
+extension ZMQContext: @unchecked Sendable {}

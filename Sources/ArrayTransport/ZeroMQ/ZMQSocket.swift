@@ -1,0 +1,135 @@
+import CZeroMQ
+
+/// The owner of one ZeroMQ socket. Closed (`zmq_close`) by ``close()`` or on deinit, with the
+/// linger period set at creation, so that closing never holds up the context's termination
+/// for longer than that. Every operation on a closed socket throws ``TransportError/Code/closed``.
+///
+/// ZeroMQ sockets are not thread-safe: the owner uses it from one thread at a time (senders and
+/// receivers keep theirs inside a `Mutex`). The socket keeps its context alive.
+struct ZMQSocket: ~Copyable {
+    private var handle: UnsafeMutableRawPointer?
+    let context: ZMQContext
+
+    /// A socket of `type` (`ZMQ.pub`, `ZMQ.sub`, ...) whose unsent messages are kept at most
+    /// `lingerMilliseconds` after it is closed.
+    init(_ context: ZMQContext, type: Int32, lingerMilliseconds: Int32) throws(TransportError) {
+        let handle = try ZMQ.socket(context.handle, type: type)
+        do {
+            try ZMQ.setOption(handle, ZMQ.linger, int: lingerMilliseconds, name: "ZMQ_LINGER")
+        } catch {
+            ZMQ.close(handle)
+            throw error
+        }
+        self.handle = handle
+        self.context = context
+    }
+
+    deinit {
+        if let handle { ZMQ.close(handle) }
+    }
+
+    /// Whether ``close()`` has not been called.
+    var isOpen: Bool { handle != nil }
+
+    /// Closes the socket now; messages not yet sent are kept for the linger period.
+    mutating func close() {
+        if let handle { ZMQ.close(handle) }
+        handle = nil
+    }
+
+    private func open() throws(TransportError) -> UnsafeMutableRawPointer {
+        guard let handle else { throw TransportError(.closed, "the socket is closed") }
+        return handle
+    }
+
+    // MARK: Options
+
+    func setOption(_ option: Int32, _ value: Int32, name: String) throws(TransportError) {
+        try ZMQ.setOption(try open(), option, int: value, name: name)
+    }
+
+    func setOption(_ option: Int32, int64 value: Int64, name: String) throws(TransportError) {
+        try ZMQ.setOption(try open(), option, int64: value, name: name)
+    }
+
+    func setOption(_ option: Int32, bytes: [UInt8], name: String) throws(TransportError) {
+        try ZMQ.setOption(try open(), option, bytes: bytes, name: name)
+    }
+
+    func setOption(_ option: Int32, string: String, name: String) throws(TransportError) {
+        try ZMQ.setOption(try open(), option, bytes: Array(string.utf8), name: name)
+    }
+
+    /// `ZMQ_SUBSCRIBE`: deliver messages whose first frame starts with `prefix`.
+    func subscribe(_ prefix: String) throws(TransportError) {
+        try ZMQ.setOption(try open(), ZMQ.subscribe, bytes: Array(prefix.utf8), name: "ZMQ_SUBSCRIBE")
+    }
+
+    // MARK: Endpoints
+
+    /// Binds to `endpoint` and returns the address actually bound (a wildcard port resolved).
+    func bind(_ endpoint: Endpoint) throws(TransportError) -> Endpoint {
+        let address = try endpoint.zeroMQAddress()
+        if endpoint.isIPv6 { try setOption(ZMQ.ipv6, 1, name: "ZMQ_IPV6") }
+        let handle = try open()
+        try ZMQ.bind(handle, address)
+        let bound = try ZMQ.stringOption(handle, ZMQ.lastEndpoint, name: "ZMQ_LAST_ENDPOINT")
+        return (try? Endpoint(bound)) ?? endpoint
+    }
+
+    /// Connects to `endpoint` (ZeroMQ connects in the background and reconnects by itself).
+    func connect(_ endpoint: Endpoint) throws(TransportError) {
+        let address = try endpoint.zeroMQAddress()
+        if endpoint.isWildcard {
+            throw TransportError(.invalidEndpoint, "cannot connect to '\(endpoint)': '*' is only meaningful when binding")
+        }
+        if endpoint.isIPv6 { try setOption(ZMQ.ipv6, 1, name: "ZMQ_IPV6") }
+        try ZMQ.connect(try open(), address)
+    }
+
+    // MARK: Transfer
+
+    /// Waits until `events` (`ZMQ.pollIn`/`ZMQ.pollOut`) are possible, at most until the
+    /// monotonic `deadline` (nil: no limit). Returns whether they are.
+    func wait(for events: Int16, deadline: Int64?) throws(TransportError) -> Bool {
+        let handle = try open()
+        while true {
+            let timeout: Int
+            if let deadline {
+                let remaining = deadline - Sys.monotonicNanoseconds()
+                // Round up, so that a wait never ends before its deadline.
+                timeout = remaining <= 0 ? 0 : Int((remaining + 999_999) / 1_000_000)
+            } else {
+                timeout = -1
+            }
+            if try ZMQ.poll(handle, events: events, timeoutMilliseconds: timeout) & events != 0 { return true }
+            if let deadline, Sys.monotonicNanoseconds() >= deadline { return false }
+        }
+    }
+
+    /// Sends one frame. Returns false, leaving `message` intact, if the socket cannot take it now
+    /// (only with `dontWait`); on success libzmq owns the content.
+    func send(_ message: inout ZMQMessage, more: Bool, dontWait: Bool) throws(TransportError) -> Bool {
+        let handle = try open()
+        while true {
+            switch try ZMQ.messageSend(message.pointer, handle, more: more, dontWait: dontWait) {
+            case .done: return true
+            case .wouldBlock: return false
+            case .interrupted: continue
+            }
+        }
+    }
+
+    /// Receives one frame, or nil if none is waiting (only with `dontWait`).
+    func receive(dontWait: Bool) throws(TransportError) -> ZMQMessage? {
+        let handle = try open()
+        let message = ZMQMessage()
+        while true {
+            switch try ZMQ.messageReceive(message.pointer, handle, dontWait: dontWait) {
+            case .done: return message
+            case .wouldBlock: return nil
+            case .interrupted: continue
+            }
+        }
+    }
+}
