@@ -35,6 +35,13 @@ extension ArrayQueue {
         try take(blocking: false, timeout: nil, body)
     }
 
+    /// Lends the oldest record to `body` like ``get(timeout:_:)``, giving up with
+    /// ``ArrayQueueError/Code/cancelled`` once `cancellation` is cancelled (and consumers woken).
+    @_spi(Transport)
+    public func get<Result>(timeout: Duration?, cancellation: Cancellation, _ body: (borrowing BorrowedRecord) throws -> Result) throws -> Result {
+        try take(blocking: true, timeout: timeout, cancellation: cancellation, body)!
+    }
+
     /// Claims a record and returns an owned copy of it, freeing its room.
     func takeCopy(expecting dtype: DType?, blocking: Bool, timeout: Duration?, cancellation: Cancellation?) throws(ArrayQueueError) -> ArrayRecord? {
         guard let record = try claim(expecting: dtype, blocking: blocking, timeout: timeout, cancellation: cancellation) else {
@@ -45,8 +52,10 @@ extension ArrayQueue {
     }
 
     /// Claims a record, lends it to `body`, frees it.
-    private func take<Result>(blocking: Bool, timeout: Duration?, _ body: (borrowing BorrowedRecord) throws -> Result) throws -> Result? {
-        guard let record = try claim(expecting: nil, blocking: blocking, timeout: timeout, cancellation: nil) else {
+    private func take<Result>(
+        blocking: Bool, timeout: Duration?, cancellation: Cancellation? = nil, _ body: (borrowing BorrowedRecord) throws -> Result
+    ) throws -> Result? {
+        guard let record = try claim(expecting: nil, blocking: blocking, timeout: timeout, cancellation: cancellation) else {
             return nil
         }
         defer { ring.release(record) }
@@ -76,6 +85,6 @@ extension ArrayQueue {
         return BorrowedRecord(
             dtype: dtype, shape: shape, sequence: record.sequence,
             timestamp: Timestamp(nanosecondsSinceEpoch: record.timestampNanoseconds), index: record.index,
-            bytes: UnsafeRawBufferPointer(start: record.payload, count: record.payloadByteCount))
+            isEnvelope: record.isEnvelope, bytes: UnsafeRawBufferPointer(start: record.payload, count: record.payloadByteCount))
     }
 }

@@ -1,3 +1,5 @@
+import CArrayQueuesShims
+
 extension ArrayQueue {
     /// Puts a copy of `array` into the queue.
     ///
@@ -47,16 +49,7 @@ extension ArrayQueue {
         fill: (UnsafeMutableRawBufferPointer) throws -> Result
     ) throws -> Result {
         let reservation = try reserve(dtype: dtype, shape: shape, timestamp: timestamp, index: index, blocking: true, timeout: timeout)!
-        let buffer = UnsafeMutableRawBufferPointer(start: reservation.record.payload, count: reservation.record.payloadByteCount)
-        let result: Result
-        do {
-            result = try fill(buffer)
-        } catch {
-            ring.abandon(reservation)
-            throw error
-        }
-        try ring.commit(reservation)
-        return result
+        return try fillAndCommit(reservation, fill)
     }
 
     /// Writes a record of `Element`s in place; see ``put(dtype:shape:timestamp:index:timeout:fill:)``.
@@ -78,9 +71,35 @@ extension ArrayQueue {
         return length
     }
 
+    /// Writes a transport envelope in place: a `uint8` record of `byteCount` bytes marked as
+    /// holding a whole ArrayTransport message (plain consumers see `isEnvelope`).
+    @_spi(Transport)
+    public func putEnvelope<Result>(
+        byteCount: Int, timestamp: Timestamp, index: Int64?, timeout: Duration?,
+        fill: (UnsafeMutableRawBufferPointer) throws -> Result
+    ) throws -> Result {
+        let reservation = try reserve(dtype: .uint8, shape: [byteCount], timestamp: timestamp, index: index, blocking: true, timeout: timeout, flags: UInt16(CAQ_RECORD_ENVELOPE))!
+        return try fillAndCommit(reservation, fill)
+    }
+
+    /// Lets `fill` write the reserved payload, then publishes it; discards it if `fill` throws.
+    private func fillAndCommit<Result>(_ reservation: Ring.Reservation, _ fill: (UnsafeMutableRawBufferPointer) throws -> Result) throws -> Result {
+        let buffer = UnsafeMutableRawBufferPointer(start: reservation.record.payload, count: reservation.record.payloadByteCount)
+        let result: Result
+        do {
+            result = try fill(buffer)
+        } catch {
+            ring.abandon(reservation)
+            throw error
+        }
+        try ring.commit(reservation)
+        return result
+    }
+
     /// Reserves a record; nil only when not `blocking` and there is no room.
     private func reserve(
-        dtype: DType, shape: [Int], timestamp: Timestamp?, index: Int64?, blocking: Bool, timeout: Duration?
+        dtype: DType, shape: [Int], timestamp: Timestamp?, index: Int64?, blocking: Bool, timeout: Duration?,
+        flags: UInt16 = 0
     ) throws(ArrayQueueError) -> Ring.Reservation? {
         let payloadBytes = try Shape.byteCount(shape, dtype: dtype)
         let length = try Self.recordSize(dtype: dtype, shape: shape)
@@ -90,7 +109,7 @@ extension ArrayQueue {
         let deadline = try Self.deadline(after: timeout)
         let request = Ring.Request(
             dtype: dtype, shape: shape, payloadBytes: payloadBytes, length: length,
-            timestamp: (timestamp ?? .now()).nanosecondsSinceEpoch, index: index)
+            timestamp: (timestamp ?? .now()).nanosecondsSinceEpoch, index: index, flags: flags)
         let dropOldest = options.overflow == .dropOldest
         let me = ProcessIdentity.current
         let attempt = { () throws(ArrayQueueError) -> Ring.Reservation? in

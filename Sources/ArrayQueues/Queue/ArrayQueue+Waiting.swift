@@ -1,10 +1,15 @@
 import Synchronization
 
-/// A flag that makes a blocked call give up with ``ArrayQueueError/Code/cancelled``.
-final class Cancellation: Sendable {
+/// A flag that makes a blocked `get` give up with ``ArrayQueueError/Code/cancelled``.
+@_spi(Transport)
+public final class Cancellation: Sendable {
     private let flag = Atomic<Bool>(false)
-    var isCancelled: Bool { flag.load(ordering: .acquiring) }
-    func cancel() { flag.store(true, ordering: .releasing) }
+    /// A flag that is not set.
+    public init() {}
+    /// Whether `cancel()` was called.
+    public var isCancelled: Bool { flag.load(ordering: .acquiring) }
+    /// Sets the flag; pair with ``ArrayQueue/wakeConsumers()`` to end waits already under way.
+    public func cancel() { flag.store(true, ordering: .releasing) }
 }
 
 extension ArrayQueue {
@@ -81,7 +86,8 @@ extension ArrayQueue {
 
     /// Wakes every consumer of this queue (in every process) so that they re-check their
     /// condition; used to deliver cancellation to a thread blocked in `get`.
-    func wakeConsumers() {
+    @_spi(Transport)
+    public func wakeConsumers() {
         ring.header.dataSignal.wakeAll()
     }
 }

@@ -8,13 +8,17 @@ public struct ArrayRecord: Sendable, Equatable {
     public var timestamp: Timestamp
     /// The producer's own frame number, if it gave one.
     public var index: Int64?
+    /// Whether this `uint8` record is an envelope holding a whole ArrayTransport message
+    /// (several named arrays and metadata) rather than an array of its own.
+    public var isEnvelope: Bool
 
     /// A record of these values.
-    public init(array: AnyNDArray, sequence: UInt64, timestamp: Timestamp, index: Int64?) {
+    public init(array: AnyNDArray, sequence: UInt64, timestamp: Timestamp, index: Int64?, isEnvelope: Bool = false) {
         self.array = array
         self.sequence = sequence
         self.timestamp = timestamp
         self.index = index
+        self.isEnvelope = isEnvelope
     }
 }
 
@@ -33,6 +37,8 @@ public struct BorrowedRecord: ~Copyable {
     public let timestamp: Timestamp
     /// The producer's frame number, if it gave one.
     public let index: Int64?
+    /// Whether this `uint8` record is an ArrayTransport message envelope (see ``ArrayRecord/isEnvelope``).
+    public let isEnvelope: Bool
     /// The payload, C order; 64-byte aligned.
     public let bytes: UnsafeRawBufferPointer
 
@@ -50,6 +56,6 @@ public struct BorrowedRecord: ~Copyable {
     public func copy() -> ArrayRecord {
         // The header was validated when the record was claimed, so the shape and size agree.
         let array = try! AnyNDArray(dtype: dtype, shape: shape, copying: bytes)
-        return ArrayRecord(array: array, sequence: sequence, timestamp: timestamp, index: index)
+        return ArrayRecord(array: array, sequence: sequence, timestamp: timestamp, index: index, isEnvelope: isEnvelope)
     }
 }

@@ -47,6 +47,7 @@ struct RecordHeader {
     var dtypeCode: UInt8 { fields.pointee.dtype }
     var dimensionCount: Int { Int(fields.pointee.ndim) }
     var flags: UInt16 { fields.pointee.flags }
+    var isEnvelope: Bool { fields.pointee.flags & UInt16(CAQ_RECORD_ENVELOPE) != 0 }
     var owner: ProcessIdentity { ProcessIdentity(pid: fields.pointee.owner_pid, startTime: UInt64(fields.pointee.owner_start)) }
     var checkIsValid: Bool { fields.pointee.check == CAQ_RECORD_CHECK ^ UInt32(truncatingIfNeeded: fields.pointee.seq) }
 
@@ -92,13 +93,13 @@ struct RecordHeader {
     }
 
     /// Writes a record header in the WRITING state, owned by `owner`.
-    func writeReserved(length: Int, sequence: UInt64, timestamp: Int64, index: Int64?, dtype: DType, shape: [Int], payloadBytes: Int, owner: ProcessIdentity) {
+    func writeReserved(length: Int, sequence: UInt64, timestamp: Int64, index: Int64?, dtype: DType, shape: [Int], payloadBytes: Int, flags: UInt16, owner: ProcessIdentity) {
         var header = caq_record_header()
         header.length = UInt64(length)
         header.seq = sequence
         header.timestamp_ns = timestamp
         header.index = index ?? 0
-        header.flags = index == nil ? 0 : UInt16(CAQ_RECORD_HAS_INDEX)
+        header.flags = flags | (index == nil ? 0 : UInt16(CAQ_RECORD_HAS_INDEX))
         header.payload_bytes = UInt64(payloadBytes)
         header.payload_offset = UInt32(Self.payloadOffset(dimensions: shape.count))
         header.dtype = dtype.rawValue

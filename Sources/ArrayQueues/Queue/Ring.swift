@@ -134,6 +134,8 @@ struct Ring {
         let length: Int
         let timestamp: Int64
         let index: Int64?
+        /// Extra record flags (CAQ_RECORD_ENVELOPE).
+        var flags: UInt16 = 0
     }
 
     /// Reserves room for `request` at the tail (under the lock). Returns nil when there is
@@ -160,7 +162,7 @@ struct Ring {
                 let record = record(at: start)
                 record.writeReserved(
                     length: request.length, sequence: sequence, timestamp: request.timestamp, index: request.index,
-                    dtype: request.dtype, shape: request.shape, payloadBytes: request.payloadBytes, owner: owner)
+                    dtype: request.dtype, shape: request.shape, payloadBytes: request.payloadBytes, flags: request.flags, owner: owner)
                 header.tail.pointee.store(start + UInt64(request.length), ordering: .releasing)
                 return Reservation(record: record, sequence: sequence)
             }

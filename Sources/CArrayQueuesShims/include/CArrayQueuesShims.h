@@ -47,6 +47,7 @@
 #define CAQ_RECORD_HAS_INDEX 1u
 #define CAQ_RECORD_DROPPED 2u    /* DONE because dropped (overflow, clear or reset), not consumed */
 #define CAQ_RECORD_ABANDONED 4u  /* DONE because its writer or reader died */
+#define CAQ_RECORD_ENVELOPE 8u   /* a uint8 record holding a whole transport message (ArrayTransport) */
 
 // MARK: - Layout
 
