@@ -48,7 +48,9 @@ public final class ZeroMQSender: ArraySender {
         public var linger: Duration
         /// CURVE security, or nil for none.
         public var curve: CurveSecurity?
-        /// The ZeroMQ context; nil uses ``ZMQContext/shared()``.
+        /// The ZeroMQ context; nil gives the sender a context of its own, which ``ZeroMQSender/close()``
+        /// terminates so that messages still queued are sent (within ``linger``) before it returns,
+        /// even if the process exits right after.
         public var context: ZMQContext?
 
         /// Options with the documented defaults.
@@ -103,7 +105,7 @@ public final class ZeroMQSender: ArraySender {
             throw TransportError(.invalidArgument, "the expected message size must be positive, not \(expected)")
         }
         let context: ZMQContext
-        if let given = options.context { context = given } else { context = try ZMQContext.shared() }
+        if let given = options.context { context = given } else { context = try ZMQContext() }
         let socket = try ZMQSocket(context, type: pattern == .publish ? ZMQ.pub : ZMQ.push,
                                    lingerMilliseconds: Int32(clamping: options.linger.clampedNanoseconds / 1_000_000))
         if let expected = options.expectedMessageBytes {
@@ -118,7 +120,9 @@ public final class ZeroMQSender: ArraySender {
         self.stream = stream
         self.pattern = pattern
         self.boundEndpoints = bound
-        self.core = SenderCore(stream: stream, pattern: pattern, socket: socket, options: options, logger: logger)
+        self.core = SenderCore(
+            stream: stream, pattern: pattern, socket: socket, options: options, logger: logger,
+            ownedContext: options.context == nil ? context : nil)
         if let interval = options.heartbeatInterval {
             let core = self.core
             let nanoseconds = max(1_000_000, interval.clampedNanoseconds)
@@ -178,7 +182,14 @@ final class SenderCore: Sendable {
     /// How long one wait for room lasts before `close()` is checked again.
     private static let waitSliceNanoseconds: Int64 = 100_000_000
 
-    init(stream: String, pattern: ZeroMQSender.Pattern, socket: consuming sending ZMQSocket, options: ZeroMQSender.Options, logger: Logger) {
+    /// The sender's own context, terminated by `close()` to flush what is queued.
+    private let ownedContext: ZMQContext?
+
+    init(
+        stream: String, pattern: ZeroMQSender.Pattern, socket: consuming sending ZMQSocket, options: ZeroMQSender.Options, logger: Logger,
+        ownedContext: ZMQContext?
+    ) {
+        self.ownedContext = ownedContext
         self.stream = stream
         self.pattern = pattern
         self.options = options
@@ -362,5 +373,7 @@ final class SenderCore: Sendable {
             }
             state.socket.close()
         }
+        // Waits (at most the linger period) until libzmq has sent what is still queued.
+        ownedContext?.terminate()
     }
 }

@@ -7,6 +7,7 @@ import Synchronization
 /// when the last of them and the last other reference are gone.
 public final class ZMQContext {
     let handle: UnsafeMutableRawPointer
+    private let terminated = Atomic<Bool>(false)
 
     /// A new context with `ioThreads` I/O threads (libzmq's rule of thumb: one per GB/s).
     ///
@@ -48,8 +49,15 @@ public final class ZMQContext {
     /// Whether libzmq supports CURVE security (it needs libsodium or its built-in tweetnacl).
     public static var supportsCurve: Bool { ZMQ.has("curve") }
 
-    deinit {
+    /// Terminates the context now (`zmq_ctx_term`): returns once every socket is closed and
+    /// its unsent messages are sent or its linger period has passed. Terminating again does nothing.
+    func terminate() {
+        guard !terminated.exchange(true, ordering: .acquiringAndReleasing) else { return }
         ZMQ.contextTerminate(handle)
+    }
+
+    deinit {
+        terminate()
     }
 }
 
