@@ -1,0 +1,37 @@
+/// Whether an endpoint is bound (listened on) or connected to.
+public enum ConnectionRole: String, Sendable, Hashable, CaseIterable {
+    /// Listen on the endpoint; peers connect to it.
+    case bind
+    /// Connect to a peer that listens on the endpoint.
+    case connect
+}
+
+extension Endpoint {
+    /// A sender for this endpoint: the shared-memory queue for `shm://NAME` (the role and
+    /// pattern do not apply: the queue is there for any process of the host), ZeroMQ for
+    /// `tcp://` and `ipc://`.
+    public func makeSender(
+        stream: String, pattern: ZeroMQSender.Pattern = .push, role: ConnectionRole = .bind,
+        sharedMemory: SharedMemorySender.Options = .init(), zeroMQ: ZeroMQSender.Options = .init()
+    ) throws(TransportError) -> any ArraySender {
+        switch self {
+        case let .sharedMemory(name):
+            return try SharedMemorySender(name: name, options: sharedMemory)
+        case .tcp, .ipc:
+            return try ZeroMQSender(pattern, stream: stream, bind: role == .bind ? [self] : [], connect: role == .connect ? [self] : [], options: zeroMQ)
+        }
+    }
+
+    /// A receiver for this endpoint: the shared-memory queue for `shm://NAME`, ZeroMQ for
+    /// `tcp://` and `ipc://`.
+    public func makeReceiver(
+        pattern: ZeroMQReceiver.Pattern = .pull, role: ConnectionRole = .connect, zeroMQ: ZeroMQReceiver.Options = .init()
+    ) throws(TransportError) -> any ArrayReceiver {
+        switch self {
+        case let .sharedMemory(name):
+            return try SharedMemoryReceiver(name: name)
+        case .tcp, .ipc:
+            return try ZeroMQReceiver(pattern, bind: role == .bind ? [self] : [], connect: role == .connect ? [self] : [], options: zeroMQ)
+        }
+    }
+}

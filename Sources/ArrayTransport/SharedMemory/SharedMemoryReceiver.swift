@@ -1,0 +1,84 @@
+@_spi(Transport) import ArrayQueues
+import Synchronization
+
+/// Receives a stream from a named shared-memory queue (`shm://NAME`).
+///
+/// Plain array records arrive as messages of one array named `"array"`, with the queue-wide
+/// sequence number and the queue's creation time as epoch; envelopes arrive as the sender
+/// made them. Several receivers on one queue share its records (each record goes to one of
+/// them), so sequence gaps are not losses here: the queue's own counters (drops, dead peers)
+/// tell about those.
+public final class SharedMemoryReceiver: ArrayReceiver {
+    /// The queue's name.
+    public let stream: String
+    private let queue: ArrayQueue
+    private let cancellation = Cancellation()
+    private let counters = Mutex(ReceiverStatistics())
+    /// Most arrays accepted in one envelope.
+    private let maximumArrays: Int
+
+    /// Opens the queue `name`, creating it with `capacity` if it does not exist yet (so that a
+    /// receiver may start before its sender).
+    public init(name: String, capacity: Int = 256 << 20, maximumArrays: Int = 256) throws(TransportError) {
+        do throws(ArrayQueueError) {
+            queue = try ArrayQueue.openOrCreate(name: name, capacity: capacity)
+        } catch {
+            throw .queue(error)
+        }
+        stream = name
+        self.maximumArrays = maximumArrays
+    }
+
+    public func receiveEvent(timeout: Duration?) throws(TransportError) -> ReceiveEvent? {
+        let deadline = ContinuousClock.now + (timeout ?? .seconds(1 << 40))
+        let epoch = UInt64(bitPattern: queue.info.created.nanosecondsSinceEpoch)
+        while true {
+            guard !cancellation.isCancelled else { throw TransportError(.closed, "the receiver of queue '\(stream)' is closed") }
+            do {
+                return try queue.get(timeout: max(deadline - .now, .zero), cancellation: cancellation) { record throws(TransportError) -> ReceiveEvent in
+                    try event(from: record, epoch: epoch)
+                }
+            } catch let error as ArrayQueueError {
+                if error.code == .timeout { return nil }
+                throw .queue(error)
+            } catch let error as TransportError {
+                // A malformed envelope was taken from the queue (and freed): count it, wait on.
+                counters.withLock { $0.malformed += 1; $0.lastMalformedReason = error.message }
+            } catch {
+                throw TransportError(.systemCall, "\(error)")
+            }
+        }
+    }
+
+    private func event(from record: borrowing BorrowedRecord, epoch: UInt64) throws(TransportError) -> ReceiveEvent {
+        guard record.isEnvelope else {
+            let copy = record.copy()
+            counters.withLock { $0.received += 1; $0.bytesReceived += UInt64(copy.array.byteCount) }
+            return .message(ArrayMessage(
+                stream: stream, arrays: [NamedArray("array", copy.array)], timestamp: copy.timestamp, index: copy.index,
+                sequence: copy.sequence, epoch: epoch))
+        }
+        let (header, arrays) = try Envelope.read(record.bytes, maximumArrays: maximumArrays)
+        let timestamp = Timestamp(nanosecondsSinceEpoch: header.timestampNanoseconds)
+        switch header.kind {
+        case .data:
+            counters.withLock { $0.received += 1; $0.bytesReceived += UInt64(arrays.reduce(0) { $0 + $1.array.byteCount }) }
+            return .message(ArrayMessage(
+                stream: header.stream, arrays: arrays, timestamp: timestamp, index: header.index, meta: header.meta,
+                sequence: UInt64(max(header.sequence, 0)), epoch: header.epoch))
+        case .heartbeat, .end:
+            let mark = StreamMark(stream: header.stream, epoch: header.epoch, lastSequence: header.sequence < 0 ? nil : UInt64(header.sequence), timestamp: timestamp)
+            counters.withLock { header.kind == .end ? ($0.ends += 1) : ($0.heartbeats += 1) }
+            return header.kind == .end ? .end(mark) : .heartbeat(mark)
+        }
+    }
+
+    public var statistics: ReceiverStatistics { counters.withLock { $0 } }
+
+    /// Stops receiving; a `receiveEvent` blocked in another thread returns at once with
+    /// ``TransportError/Code/closed``.
+    public func close() {
+        cancellation.cancel()
+        queue.wakeConsumers()
+    }
+}

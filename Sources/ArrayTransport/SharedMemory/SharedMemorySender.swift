@@ -1,0 +1,94 @@
+@_spi(Transport) public import ArrayQueues
+import Synchronization
+
+/// Sends a stream into a named shared-memory queue (`shm://NAME`), for receivers on the same host.
+///
+/// A record of one array without metadata becomes a plain queue record, which any
+/// `ArrayQueue` consumer can take too; other records travel as envelopes. The queue's
+/// backpressure applies: `send` waits for room up to ``Options/sendTimeout``.
+public final class SharedMemorySender: ArraySender {
+    /// Settings of a shared-memory sender.
+    public struct Options: Sendable {
+        /// Capacity of the queue if the sender creates it.
+        public var capacity: Int
+        /// How long `send` waits for room; nil waits without limit.
+        public var sendTimeout: Duration?
+
+        /// Settings with the given values.
+        public init(capacity: Int = 256 << 20, sendTimeout: Duration? = .seconds(10)) {
+            self.capacity = capacity
+            self.sendTimeout = sendTimeout
+        }
+    }
+
+    /// The queue's name.
+    public let stream: String
+    /// This sender's epoch: random, non-zero, 53 bits.
+    public let epoch = UInt64.random(in: 1..<(1 << 53))
+    private let queue: ArrayQueue
+    private let options: Options
+    private let nextSequence = Atomic<UInt64>(0)
+    private let bytesSent = Atomic<UInt64>(0)
+    private let closed = Atomic<Bool>(false)
+
+    /// Opens the queue `name`, creating it with `options.capacity` if it does not exist.
+    public init(name: String, options: Options = Options()) throws(TransportError) {
+        do throws(ArrayQueueError) {
+            queue = try ArrayQueue.openOrCreate(name: name, capacity: options.capacity)
+        } catch {
+            throw .queue(error)
+        }
+        stream = name
+        self.options = options
+    }
+
+    @discardableResult
+    public func send(_ arrays: [NamedArray], timestamp: Timestamp, index: Int64?, meta: [String: JSONValue]) throws(TransportError) -> SendOutcome {
+        guard !closed.load(ordering: .acquiring) else { throw TransportError(.closed, "the sender of queue '\(stream)' is closed") }
+        let sequence = nextSequence.wrappingAdd(1, ordering: .relaxed).oldValue
+        if arrays.count == 1, meta.isEmpty {
+            do throws(ArrayQueueError) {
+                try queue.put(arrays[0].array, timestamp: timestamp, index: index, timeout: options.sendTimeout)
+            } catch {
+                throw .queue(error)
+            }
+        } else {
+            let header = WireHeader(
+                kind: .data, stream: stream, epoch: epoch, sequence: Int64(sequence), timestampNanoseconds: timestamp.nanosecondsSinceEpoch,
+                index: index, arrays: arrays.map { .init(name: $0.name, dtype: $0.array.dtype, shape: $0.array.shape, byteCount: $0.array.byteCount) },
+                meta: meta)
+            try putEnvelope(header, arrays: arrays.map(\.array), timeout: options.sendTimeout)
+        }
+        bytesSent.wrappingAdd(UInt64(arrays.reduce(0) { $0 + $1.array.byteCount }), ordering: .relaxed)
+        return .sent(sequence: sequence)
+    }
+
+    public var statistics: SenderStatistics {
+        let next = nextSequence.load(ordering: .relaxed)
+        return SenderStatistics(epoch: epoch, sent: next, bytesSent: bytesSent.load(ordering: .relaxed), nextSequence: next)
+    }
+
+    /// Puts an end marker into the queue (waiting at most a second for room) and stops.
+    public func close() {
+        guard !closed.exchange(true, ordering: .acquiringAndReleasing) else { return }
+        let next = nextSequence.load(ordering: .relaxed)
+        let end = WireHeader(
+            kind: .end, stream: stream, epoch: epoch, sequence: next == 0 ? WireHeader.noSequence : Int64(next - 1),
+            timestampNanoseconds: Timestamp.now().nanosecondsSinceEpoch, index: nil, arrays: [], meta: [:])
+        try? putEnvelope(end, arrays: [], timeout: .seconds(1))
+    }
+
+    private func putEnvelope(_ header: WireHeader, arrays: [AnyNDArray], timeout: Duration?) throws(TransportError) {
+        let text = header.encoded()
+        let size = Envelope.layout(headerBytes: text.utf8.count, payloadSizes: arrays.map(\.byteCount)).total
+        do {
+            try queue.putEnvelope(byteCount: size, timestamp: Timestamp(nanosecondsSinceEpoch: header.timestampNanoseconds), index: header.index, timeout: timeout) { buffer in
+                Envelope.write(header: text, arrays: arrays, into: buffer)
+            }
+        } catch let error as ArrayQueueError {
+            throw .queue(error)
+        } catch {
+            throw TransportError(.systemCall, "\(error)")
+        }
+    }
+}

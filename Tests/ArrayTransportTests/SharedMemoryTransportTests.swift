@@ -1,0 +1,110 @@
+@_spi(Transport) import ArrayQueues
+@testable import ArrayTransport
+import Foundation
+import Testing
+
+@Suite("Shared-memory transport (shm://)")
+struct SharedMemoryTransportTests {
+    private func withStream<R>(_ body: (String) throws -> R) throws -> R {
+        let name = "t-shm-\(getpid())-\(UUID().uuidString.prefix(8))"
+        defer { try? ArrayQueue.remove(name: name) }
+        return try body(name)
+    }
+
+    @Test("one array per record travels as a plain queue record, bit-exact, for every dtype", arguments: DType.allCases)
+    func singleArrays(dtype: DType) throws {
+        try withStream { name in
+            let sender = try SharedMemorySender(name: name, options: .init(capacity: 1 << 20))
+            let receiver = try SharedMemoryReceiver(name: name)
+            let array = try AnyNDArray(dtype: dtype, shape: [3, 7]) { (bytes: UnsafeMutableRawBufferPointer) throws(Never) in
+                for i in bytes.indices { bytes[i] = UInt8(truncatingIfNeeded: i &* 37 &+ 11) }
+            }
+            try sender.send(array, timestamp: Timestamp(nanosecondsSinceEpoch: 42), index: 7)
+            let message = try #require(try receiver.receive(timeout: .seconds(1)))
+            #expect(message.arrays == [NamedArray("array", array)])
+            #expect(message.timestamp.nanosecondsSinceEpoch == 42 && message.index == 7 && message.stream == name)
+        }
+    }
+
+    @Test("plain ArrayQueue consumers read what a shm sender sends, and the receiver reads what plain producers put")
+    func interoperatesWithPlainQueues() throws {
+        try withStream { name in
+            let sender = try SharedMemorySender(name: name)
+            let queue = try ArrayQueue.open(name: name)
+            try sender.send(try NDArray<Float>(shape: [2], elements: [1.5, -2]))
+            #expect(try queue.get(as: Float.self, timeout: .seconds(1)).elements == [1.5, -2])
+            let receiver = try SharedMemoryReceiver(name: name)
+            try queue.put(try NDArray<Int16>(shape: [3], elements: [1, 2, 3]), index: 5)
+            let message = try #require(try receiver.receive(timeout: .seconds(1)))
+            #expect(try message["array"]?.typed(as: Int16.self).elements == [1, 2, 3])
+            #expect(message.index == 5)
+        }
+    }
+
+    @Test("several named arrays with metadata travel as one envelope; close sends end")
+    func envelopes() throws {
+        try withStream { name in
+            let sender = try SharedMemorySender(name: name)
+            let receiver = try SharedMemoryReceiver(name: name)
+            let frame = try NDArray<UInt16>(shape: [4, 4], repeating: 9).erased
+            let mask = try NDArray<Bool>(shape: [4, 4], repeating: true).erased
+            let empty = try NDArray<Double>(shape: [0], elements: []).erased
+            try sender.send([NamedArray("frame", frame), NamedArray("mask", mask), NamedArray("none", empty)],
+                            timestamp: .now(), index: 3, meta: ["exposure": .number(0.25), "camera": .string("left")])
+            sender.close()
+            let message = try #require(try receiver.receive(timeout: .seconds(1)))
+            #expect(message.arrays.map(\.name) == ["frame", "mask", "none"])
+            #expect(message["frame"] == frame && message["mask"] == mask && message["none"] == empty)
+            #expect(message.meta["camera"] == .string("left") && message.index == 3 && message.epoch == sender.epoch)
+            guard case .end(let mark)? = try receiver.receiveEvent(timeout: .seconds(1)) else {
+                Issue.record("expected the end marker")
+                return
+            }
+            #expect(mark.epoch == sender.epoch && mark.lastSequence == 0)
+            #expect(throws: TransportError.self) { try sender.send(frame) }
+        }
+    }
+
+    @Test("a malformed envelope is counted and skipped; the receiver goes on")
+    func malformedEnvelope() throws {
+        try withStream { name in
+            let queue = try ArrayQueue.create(name: name, capacity: 1 << 20)
+            let receiver = try SharedMemoryReceiver(name: name)
+            try queue.putEnvelope(byteCount: 16, timestamp: .now(), index: nil, timeout: nil) { buffer in
+                buffer.storeBytes(of: UInt32(1000).littleEndian, as: UInt32.self)
+            }
+            try queue.put(try NDArray<UInt8>(shape: [1], elements: [7]))
+            let message = try #require(try receiver.receive(timeout: .seconds(1)))
+            #expect(try message["array"]?.typed(as: UInt8.self).elements == [7])
+            #expect(receiver.statistics.malformed == 1)
+        }
+    }
+
+    @Test("close() ends a receive blocked in another thread at once")
+    func closeUnblocks() async throws {
+        let name = "t-shm-\(getpid())-\(UUID().uuidString.prefix(8))"
+        defer { try? ArrayQueue.remove(name: name) }
+        do {
+            let receiver = try SharedMemoryReceiver(name: name)
+            let waiter = Task.detached { () -> String in
+                do throws(TransportError) {
+                    _ = try receiver.receiveEvent(timeout: .seconds(30))
+                    return "returned"
+                } catch {
+                    return error.code == .closed ? "closed" : "\(error)"
+                }
+            }
+            try await Task.sleep(for: .milliseconds(100))
+            receiver.close()
+            #expect(await waiter.value == "closed")
+        }
+    }
+
+    @Test("a receive with nothing to take returns nil after its timeout")
+    func timeout() throws {
+        try withStream { name in
+            let receiver = try SharedMemoryReceiver(name: name)
+            #expect(try receiver.receive(timeout: .milliseconds(50)) == nil)
+        }
+    }
+}
