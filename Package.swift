@@ -37,6 +37,7 @@ let package = Package(
             name: "aq",
             dependencies: [
                 "ArrayQueues",
+                "ArrayTransport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strictSwift
@@ -53,6 +54,12 @@ let package = Package(
             name: "ArrayQueuesTestHelper",
             dependencies: ["ArrayQueues", "ArrayQueuesTestSupport"],
             path: "Tests/ArrayQueuesTestHelper",
+            swiftSettings: strictSwift
+        ),
+        // Runs the built `aq` executable as a user would.
+        .testTarget(
+            name: "AQToolTests",
+            dependencies: ["aq"],
             swiftSettings: strictSwift
         ),
         .testTarget(

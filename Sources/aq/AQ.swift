@@ -14,8 +14,10 @@ struct AQ: ParsableCommand {
               aq get camera0 --out-dir frames/ --count 10
               aq ls                                    list queues and who uses them
               aq gc                                    remove queues no live process uses
+              aq send tcp://*:5555 frame.npy --repeat 10   serve arrays over the network
+              aq recv tcp://127.0.0.1:5555 --count 10      receive them (also shm://QUEUE, ipc:///PATH)
             """,
         version: "0.1.0",
-        subcommands: [Demo.self, Create.self, Put.self, Get.self, List.self, Inspect.self, Remove.self, GarbageCollect.self, DemoWorker.self]
+        subcommands: [Demo.self, Create.self, Put.self, Get.self, List.self, Inspect.self, Remove.self, GarbageCollect.self, Send.self, Receive.self, DemoWorker.self]
     )
 }

@@ -1,5 +1,6 @@
 public import ArgumentParser
 public import ArrayQueues
+import ArrayTransport
 import Foundation
 
 /// A byte size on the command line: `64MiB`, `1.5GB`, `4096`.
@@ -35,6 +36,9 @@ extension ShapeChangePolicy: ExpressibleByArgument {}
 func reportingErrors<R>(_ body: () throws -> R) throws -> R {
     do {
         return try body()
+    } catch let error as TransportError {
+        printError("aq: \(error.description)")
+        throw error.code == .timeout ? ExitCode(3) : ExitCode.failure
     } catch let error as ArrayQueueError {
         printError("aq: \(error.description)")
         switch error.code {

@@ -1,0 +1,130 @@
+public import ArgumentParser
+import ArrayQueues
+public import ArrayTransport
+import Foundation
+
+/// How `aq send` and `aq recv` use a network endpoint.
+struct NetworkOptions: ParsableArguments {
+    @Option(help: "ZeroMQ pattern: push/pull (every record to one receiver, with backpressure) or pub/sub (fan-out; slow subscribers drop).")
+    var pattern: StreamPattern = .pushpull
+
+    @Option(help: "bind (listen on the endpoint) or connect (to a peer listening on it). Default: send binds, recv connects.")
+    var role: ConnectionRole?
+
+    @Option(help: "Seconds to wait for each record or for room (default: as long as it takes).")
+    var timeout: Seconds?
+}
+
+enum StreamPattern: String, ExpressibleByArgument, CaseIterable {
+    case pushpull, pubsub
+}
+
+extension ConnectionRole: ExpressibleByArgument {}
+
+struct Send: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Send an array from a .npy file to an endpoint: shm://QUEUE, tcp://HOST:PORT or ipc:///PATH.",
+        discussion: """
+            Examples:
+              aq send tcp://*:5555 frame.npy --repeat 100       listen; an `aq recv tcp://127.0.0.1:5555` takes them
+              aq send shm://camera0 frame.npy                   into a local shared-memory queue
+            """)
+
+    @Argument(help: "Where to send.")
+    var endpoint: String
+
+    @Argument(help: "A .npy file.")
+    var file: String
+
+    @Option(help: "Send the array this many times.")
+    var `repeat`: Int = 1
+
+    @Option(help: "The stream name (the topic subscribers filter on).")
+    var stream: String = "aq"
+
+    @OptionGroup var network: NetworkOptions
+
+    func validate() throws {
+        guard `repeat` >= 1 else { throw ValidationError("--repeat must be at least 1") }
+    }
+
+    func run() throws {
+        try reportingErrors {
+            let array = try NPY.read(contentsOf: file)
+            let target = try Endpoint(endpoint)
+            let sender = try target.makeSender(
+                stream: stream, pattern: network.pattern == .pubsub ? .publish : .push, role: network.role ?? .bind,
+                sharedMemory: .init(sendTimeout: network.timeout?.duration),
+                zeroMQ: .init(sendTimeout: network.timeout?.duration))
+            defer { sender.close() }
+            for counter in 0..<`repeat` {
+                try sender.send(array, index: Int64(counter))
+            }
+            print("sent \(`repeat`) × \(array.dtype) \(array.shape) to \(target)")
+        }
+    }
+}
+
+struct Receive: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "recv",
+        abstract: "Receive arrays from an endpoint, printing them or saving them as .npy files.",
+        discussion: "Without -o or --out-dir, prints one line per record: stream, sequence, timestamp, index, arrays.")
+
+    @Argument(help: "Where to receive from: shm://QUEUE, tcp://HOST:PORT or ipc:///PATH.")
+    var endpoint: String
+
+    @Option(name: [.short, .customLong("output")], help: "Save the (first array of the) record to this .npy file (with --count 1).")
+    var output: String?
+
+    @Option(help: "Save each record's arrays to DIR/<sequence>[-<name>].npy.")
+    var outDir: String?
+
+    @Option(help: "How many records to receive.")
+    var count: Int = 1
+
+    @Option(help: "With pub/sub: only streams whose name starts with this.")
+    var subscribe: String = ""
+
+    @OptionGroup var network: NetworkOptions
+
+    func validate() throws {
+        guard count >= 1 else { throw ValidationError("--count must be at least 1") }
+        guard output == nil || outDir == nil else { throw ValidationError("give either -o or --out-dir, not both") }
+        guard output == nil || count == 1 else { throw ValidationError("-o saves one record; use --out-dir with --count \(count)") }
+    }
+
+    func run() throws {
+        try reportingErrors {
+            let source = try Endpoint(endpoint)
+            let receiver = try source.makeReceiver(
+                pattern: network.pattern == .pubsub ? .subscribe(prefixes: [subscribe]) : .pull, role: network.role ?? .connect)
+            defer { receiver.close() }
+            if let outDir { try FileManager.default.createDirectory(atPath: outDir, withIntermediateDirectories: true) }
+            for _ in 0..<count {
+                guard let message = try receiver.receive(timeout: network.timeout?.duration) else {
+                    throw TransportError(.timeout, "no record arrived from \(source) within the timeout")
+                }
+                try save(message)
+            }
+            let statistics = receiver.statistics
+            if statistics.lost > 0 || statistics.malformed > 0 {
+                printError("aq: \(statistics.lost) records lost, \(statistics.malformed) malformed ones rejected")
+            }
+        }
+    }
+
+    private func save(_ message: ArrayMessage) throws {
+        if let output, let first = message.arrays.first {
+            try NPY.write(first.array, to: output)
+        } else if let outDir {
+            for named in message.arrays {
+                let suffix = message.arrays.count == 1 ? "" : "-\(named.name)"
+                try NPY.write(named.array, to: "\(outDir)/\(String(format: "%010llu", message.sequence))\(suffix).npy")
+            }
+        } else {
+            let arrays = message.arrays.map { "\($0.name):\($0.array.dtype.typestr)\($0.array.shape)" }.joined(separator: " ")
+            print("stream=\(message.stream) seq=\(message.sequence) t=\(message.timestamp) index=\(message.index.map(String.init) ?? "-") \(arrays)")
+        }
+    }
+}

@@ -1,0 +1,125 @@
+import Foundation
+import Testing
+
+/// The `aq` command-line tool, run as a real process.
+@Suite(.serialized, .timeLimit(.minutes(3)))
+struct AQToolTests {
+    static let executable = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
+        .deletingLastPathComponent().appendingPathComponent("aq")
+
+    struct Run {
+        let status: Int32
+        let output: String
+        let errors: String
+    }
+
+    /// Runs `aq` with `arguments`, killing it after `timeout` seconds.
+    @discardableResult
+    func aq(_ arguments: [String], timeout: Double = 60) throws -> Run {
+        let process = Process()
+        process.executableURL = Self.executable
+        process.arguments = arguments
+        let output = Pipe(), errors = Pipe()
+        process.standardOutput = output
+        process.standardError = errors
+        try process.run()
+        let killer = DispatchWorkItem { process.terminate() }
+        DispatchQueue.global().asyncAfter(deadline: .now() + timeout, execute: killer)
+        let outputData = output.fileHandleForReading.readDataToEndOfFile()
+        let errorData = errors.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        killer.cancel()
+        return Run(status: process.terminationStatus, output: String(decoding: outputData, as: UTF8.self), errors: String(decoding: errorData, as: UTF8.self))
+    }
+
+    func python(_ script: String) throws -> String {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["python3", "-c", script]
+        let output = Pipe()
+        process.standardOutput = output
+        try process.run()
+        let data = output.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 0, "python3 with numpy is required (scripts/bootstrap installs it)")
+        return String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    func temporaryDirectory() throws -> URL {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("aq-tool-\(UUID().uuidString.prefix(8))")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        return directory
+    }
+
+    @Test("create, put numpy files, inspect, ls, get them back bit-exact, rm; exit codes mean something")
+    func queueCommands() throws {
+        let directory = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let name = "t-tool-\(getpid())"
+        let source = directory.appendingPathComponent("in.npy").path
+        _ = try python("import numpy as np; np.save('\(source)', (np.arange(60, dtype='<i2') - 30).reshape(3, 4, 5))")
+
+        #expect(try aq(["create", name, "--capacity", "1MiB"]).status == 0)
+        defer { _ = try? aq(["rm", "--force", name]) }
+        #expect(try aq(["create", name, "--capacity", "1MiB"]).status == 1)
+        #expect(try aq(["put", name, source, "--repeat", "3", "--index", "10"]).status == 0)
+        let inspect = try aq(["inspect", name])
+        #expect(inspect.status == 0 && inspect.output.contains("3 records waiting") && inspect.output.contains("<i2 [3, 4, 5]"))
+        #expect(try aq(["ls"]).output.contains(name))
+        let out = directory.appendingPathComponent("out").path
+        #expect(try aq(["get", name, "--count", "2", "--out-dir", out]).status == 0)
+        let listing = try aq(["get", name, "--timeout", "1"])
+        #expect(listing.output.contains("seq=2") && listing.output.contains("index=12") && listing.output.contains("dtype=<i2"))
+        let same = try python("""
+            import numpy as np, glob
+            a = np.load('\(source)')
+            files = sorted(glob.glob('\(out)/*.npy'))
+            print(len(files), all(np.array_equal(np.load(f), a) and np.load(f).dtype == a.dtype for f in files))
+            """)
+        #expect(same == "2 True")
+        #expect(try aq(["get", name, "--timeout", "0.1"]).status == 3)
+        #expect(try aq(["get", "t-tool-none-\(getpid())"]).status == 4)
+        #expect(try aq(["put", name, directory.appendingPathComponent("missing.npy").path]).status == 1)
+        #expect(try aq(["get", name, "--timeout", "nan"]).status != 0)
+        #expect(try aq(["rm", name]).status == 0)
+        #expect(try aq(["rm", name]).status == 4)
+    }
+
+    @Test("aq demo streams frames between two processes and verifies them")
+    func demo() throws {
+        let run = try aq(["demo", "--seconds", "1", "--size", "256"], timeout: 120)
+        #expect(run.status == 0, "\(run.output)\(run.errors)")
+        #expect(run.output.contains("ok: every frame arrived intact"))
+    }
+
+    @Test("aq send → aq recv over tcp, ipc and shm: every record arrives bit-exact, even when the sender exits at once", arguments: ["tcp", "ipc", "shm"])
+    func sendAndReceive(kind: String) throws {
+        let directory = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let source = directory.appendingPathComponent("in.npy").path
+        _ = try python("import numpy as np; np.save('\(source)', np.linspace(0, 1, 1_000_000, dtype='<f8').reshape(1000, 1000))")
+        let port = 20000 + Int(getpid() % 20000)
+        let endpoint = switch kind {
+        case "tcp": (send: "tcp://127.0.0.1:\(port)", receive: "tcp://127.0.0.1:\(port)")
+        case "ipc": (send: "ipc://\(directory.path)/stream.sock", receive: "ipc://\(directory.path)/stream.sock")
+        default: (send: "shm://t-tool-stream-\(getpid())", receive: "shm://t-tool-stream-\(getpid())")
+        }
+        defer { if kind == "shm" { _ = try? aq(["rm", "--force", "t-tool-stream-\(getpid())"]) } }
+        let out = directory.appendingPathComponent("out").path
+        let receiver = Process()
+        receiver.executableURL = Self.executable
+        receiver.arguments = ["recv", endpoint.receive, "--count", "5", "--out-dir", out, "--timeout", "30"]
+        try receiver.run()
+        let sender = try aq(["send", endpoint.send, source, "--repeat", "5", "--timeout", "30"])
+        #expect(sender.status == 0, "\(sender.errors)")
+        receiver.waitUntilExit()
+        #expect(receiver.terminationStatus == 0)
+        let same = try python("""
+            import numpy as np, glob
+            a = np.load('\(source)')
+            files = sorted(glob.glob('\(out)/*.npy'))
+            print(len(files), all(np.array_equal(np.load(f), a) for f in files))
+            """)
+        #expect(same == "5 True")
+    }
+}
