@@ -28,6 +28,45 @@ struct Seconds: ExpressibleByArgument {
     }
 }
 
+/// Where `aq get` and `aq recv` put what they take: printed, one .npy file, or a directory of them.
+struct OutputOptions: ParsableArguments {
+    @Option(name: [.short, .customLong("output")], help: "Save the record to this .npy file (with --count 1).")
+    var output: String?
+
+    @Option(help: "Save each record to DIR/<sequence>.npy (DIR/<sequence>-<name>.npy for several arrays).")
+    var outDir: String?
+
+    @Option(help: "How many records to take.")
+    var count: Int = 1
+
+    func validate() throws {
+        guard count >= 1 else { throw ValidationError("--count must be at least 1") }
+        guard output == nil || outDir == nil else { throw ValidationError("give either -o or --out-dir, not both") }
+        guard output == nil || count == 1 else { throw ValidationError("-o saves one record; use --out-dir with --count \(count)") }
+    }
+
+    /// Creates the output directory, if one was given.
+    func prepare() throws {
+        if let outDir { try FileManager.default.createDirectory(atPath: outDir, withIntermediateDirectories: true) }
+    }
+
+    /// Saves the named arrays of record `sequence`; returns false when nothing is to be saved
+    /// (the caller prints instead).
+    func save(_ arrays: [(name: String, array: AnyNDArray)], sequence: UInt64) throws -> Bool {
+        if let output, let first = arrays.first {
+            try NPY.write(first.array, to: output)
+        } else if let outDir {
+            for (name, array) in arrays {
+                let suffix = arrays.count == 1 ? "" : "-\(name)"
+                try NPY.write(array, to: "\(outDir)/\(String(format: "%010llu", sequence))\(suffix).npy")
+            }
+        } else {
+            return false
+        }
+        return true
+    }
+}
+
 extension OverflowPolicy: ExpressibleByArgument {}
 extension ShapeChangePolicy: ExpressibleByArgument {}
 

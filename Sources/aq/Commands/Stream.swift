@@ -74,25 +74,12 @@ struct Receive: ParsableCommand {
     @Argument(help: "Where to receive from: shm://QUEUE, tcp://HOST:PORT or ipc:///PATH.")
     var endpoint: String
 
-    @Option(name: [.short, .customLong("output")], help: "Save the (first array of the) record to this .npy file (with --count 1).")
-    var output: String?
-
-    @Option(help: "Save each record's arrays to DIR/<sequence>[-<name>].npy.")
-    var outDir: String?
-
-    @Option(help: "How many records to receive.")
-    var count: Int = 1
+    @OptionGroup var destination: OutputOptions
 
     @Option(help: "With pub/sub: only streams whose name starts with this.")
     var subscribe: String = ""
 
     @OptionGroup var network: NetworkOptions
-
-    func validate() throws {
-        guard count >= 1 else { throw ValidationError("--count must be at least 1") }
-        guard output == nil || outDir == nil else { throw ValidationError("give either -o or --out-dir, not both") }
-        guard output == nil || count == 1 else { throw ValidationError("-o saves one record; use --out-dir with --count \(count)") }
-    }
 
     func run() throws {
         try reportingErrors {
@@ -100,8 +87,8 @@ struct Receive: ParsableCommand {
             let receiver = try source.makeReceiver(
                 pattern: network.pattern == .pubsub ? .subscribe(prefixes: [subscribe]) : .pull, role: network.role ?? .connect)
             defer { receiver.close() }
-            if let outDir { try FileManager.default.createDirectory(atPath: outDir, withIntermediateDirectories: true) }
-            for _ in 0..<count {
+            try destination.prepare()
+            for _ in 0..<destination.count {
                 guard let message = try receiver.receive(timeout: network.timeout?.duration) else {
                     throw TransportError(.timeout, "no record arrived from \(source) within the timeout")
                 }
@@ -115,16 +102,8 @@ struct Receive: ParsableCommand {
     }
 
     private func save(_ message: ArrayMessage) throws {
-        if let output, let first = message.arrays.first {
-            try NPY.write(first.array, to: output)
-        } else if let outDir {
-            for named in message.arrays {
-                let suffix = message.arrays.count == 1 ? "" : "-\(named.name)"
-                try NPY.write(named.array, to: "\(outDir)/\(String(format: "%010llu", message.sequence))\(suffix).npy")
-            }
-        } else {
-            let arrays = message.arrays.map { "\($0.name):\($0.array.dtype.typestr)\($0.array.shape)" }.joined(separator: " ")
-            print("stream=\(message.stream) seq=\(message.sequence) t=\(message.timestamp) index=\(message.index.map(String.init) ?? "-") \(arrays)")
-        }
+        guard try !destination.save(message.arrays.map { ($0.name, $0.array) }, sequence: message.sequence) else { return }
+        let arrays = message.arrays.map { "\($0.name):\($0.array.dtype.typestr)\($0.array.shape)" }.joined(separator: " ")
+        print("stream=\(message.stream) seq=\(message.sequence) t=\(message.timestamp) index=\(message.index.map(String.init) ?? "-") \(arrays)")
     }
 }
