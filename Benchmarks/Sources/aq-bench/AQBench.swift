@@ -93,10 +93,13 @@ struct Worker: ParsableCommand {
     @Option(name: .customLong("spin-ns"), help: "QueueOptions.spin of the worker's handles, in nanoseconds.")
     var spinNanoseconds: Int64 = 30_000
 
+    @Option(help: "Bytes of slots in a raw ring.")
+    var ringBytes = RawRing.defaultRingBytes
+
     func run() throws {
         let task = WorkerTask(
             role: role, control: control, slot: slot, queue: queue, replyQueue: replyQueue,
-            size: size, seconds: seconds, count: count, warmup: warmup, spinNanoseconds: spinNanoseconds)
+            size: size, seconds: seconds, count: count, warmup: warmup, spinNanoseconds: spinNanoseconds, ringBytes: ringBytes)
         switch role {
         case .futexPong: try PingPong.answerWord(task, parked: true)
         case .spinPong: try PingPong.answerWord(task, parked: false)
@@ -105,7 +108,7 @@ struct Worker: ParsableCommand {
         case .produceFill: try Pipeline.produce(task, inPlace: true)
         case .consumeCopy, .consumeScan, .consumeTouch: try Pipeline.consume(task)
         case .ringProduce: try Rate.produceRing(task)
-        case .ringConsume: try Rate.consumeRing(task)
+        case .ringConsume, .ringScan: try Rate.consumeRing(task)
         }
     }
 }

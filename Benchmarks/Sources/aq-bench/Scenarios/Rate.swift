@@ -31,12 +31,18 @@ enum Rate {
         }
     }
 
-    static func measureRing(_ bench: Bench, size: Int) throws -> Pipeline.Result {
-        let region = try SharedRegion(creatingSize: RawRing.regionSize(recordSize: size))
+    /// Streams `size`-byte records through a raw ring of `ringBytes`; the consumer reads the
+    /// first word of each (`ring-consume`) or every cache line (`ring-scan`).
+    static func measureRing(
+        _ bench: Bench, size: Int, ringBytes: Int = RawRing.defaultRingBytes, seconds: Double? = nil, consume: WorkerRole = .ringConsume
+    ) throws -> Pipeline.Result {
+        let region = try SharedRegion(creatingSize: RawRing.regionSize(recordSize: size, ringBytes: ringBytes))
         let control = ControlBlock(region)
-        let producer = WorkerTask(role: .ringProduce, control: region.name, size: size, seconds: bench.budget.rateSeconds,
-                                  count: Pipeline.maximumRecords, warmup: RawRing.slotCount(recordSize: size))
-        let consumer = WorkerTask(role: .ringConsume, control: region.name, size: size, count: Pipeline.maximumRecords)
+        var producer = WorkerTask(role: .ringProduce, control: region.name, size: size, seconds: seconds ?? bench.budget.rateSeconds,
+                                  count: Pipeline.maximumRecords, warmup: RawRing.slotCount(recordSize: size, ringBytes: ringBytes))
+        producer.ringBytes = ringBytes
+        var consumer = WorkerTask(role: consume, control: region.name, size: size, count: Pipeline.maximumRecords)
+        consumer.ringBytes = ringBytes
         return try Pipeline.run(control: control, producer: producer, producers: 1, consumer: consumer, consumers: 1) {}
     }
 
@@ -44,7 +50,7 @@ enum Rate {
 
     /// Fills slots with copies of a prepared buffer until the time is up, then closes the ring.
     static func produceRing(_ task: WorkerTask) throws {
-        let ring = try RawRing(SharedRegion(opening: task.control), recordSize: task.size)
+        let ring = try RawRing(SharedRegion(opening: task.control), recordSize: task.size, ringBytes: task.ringBytes)
         let source = UnsafeMutableRawPointer.allocate(byteCount: max(task.size, 1), alignment: 64)
         defer { source.deallocate() }
         source.initializeMemory(as: UInt8.self, repeating: 0x5a, count: task.size)
@@ -77,7 +83,7 @@ enum Rate {
 
     /// Takes records until the ring is closed and empty, reading each one's first word.
     static func consumeRing(_ task: WorkerTask) throws {
-        let ring = try RawRing(SharedRegion(opening: task.control), recordSize: task.size)
+        let ring = try RawRing(SharedRegion(opening: task.control), recordSize: task.size, ringBytes: task.ringBytes)
         try ring.control.arriveAndWait()
         let hardEnd = Sys.monotonicNanoseconds() + 120_000_000_000
         let warmup = UInt64(task.warmup)
@@ -97,7 +103,8 @@ enum Rate {
                 continue
             }
             while head < tail {
-                checksum ^= Pipeline.touch(UnsafeRawBufferPointer(start: ring.slot(head), count: task.size))
+                let record = UnsafeRawBufferPointer(start: ring.slot(head), count: task.size)
+                checksum ^= task.role == .ringScan ? Pipeline.scan(record) : Pipeline.touch(record)
                 head += 1
                 ring.head.pointee.store(head, ordering: .releasing)
                 guard head > warmup else { continue }
@@ -110,9 +117,10 @@ enum Rate {
 }
 
 /// The raw ring's layout in a shared region: the control block, head and tail cursors on
-/// their own cache lines, then 64 MiB of 64-byte aligned slots.
+/// their own cache lines, then `ringBytes` (64 MiB by default) of 64-byte aligned slots, at
+/// least two.
 struct RawRing {
-    static let ringBytes = 64 << 20
+    static let defaultRingBytes = 64 << 20
     private static let slotsOffset = 8192
 
     let control: ControlBlock
@@ -123,21 +131,21 @@ struct RawRing {
     let slotCount: Int
     private let stride: Int
 
-    static func regionSize(recordSize: Int) -> Int {
-        slotsOffset + slotCount(recordSize: recordSize) * slotStride(recordSize)
+    static func regionSize(recordSize: Int, ringBytes: Int) -> Int {
+        slotsOffset + slotCount(recordSize: recordSize, ringBytes: ringBytes) * slotStride(recordSize)
     }
 
-    static func slotCount(recordSize: Int) -> Int { ringBytes / slotStride(recordSize) }
+    static func slotCount(recordSize: Int, ringBytes: Int) -> Int { max(2, ringBytes / slotStride(recordSize)) }
 
     private static func slotStride(_ recordSize: Int) -> Int { max(64, (recordSize + 63) / 64 * 64) }
 
-    init(_ region: SharedRegion, recordSize: Int) throws(BenchError) {
-        guard region.size >= Self.regionSize(recordSize: recordSize) else { throw BenchError("the ring region is too small") }
+    init(_ region: SharedRegion, recordSize: Int, ringBytes: Int) throws(BenchError) {
+        guard region.size >= Self.regionSize(recordSize: recordSize, ringBytes: ringBytes) else { throw BenchError("the ring region is too small") }
         control = ControlBlock(region)
         head = region.counter(at: ControlBlock.size)
         tail = region.counter(at: ControlBlock.size + 64)
         stride = Self.slotStride(recordSize)
-        slotCount = Self.slotCount(recordSize: recordSize)
+        slotCount = Self.slotCount(recordSize: recordSize, ringBytes: ringBytes)
     }
 
     func slot(_ position: UInt64) -> UnsafeMutableRawPointer {

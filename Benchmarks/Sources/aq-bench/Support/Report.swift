@@ -19,6 +19,12 @@ struct Row {
     var ratio: Double?
     /// Anything the reader must know, e.g. a size shrunk to fit `/dev/shm`.
     var note: String?
+    /// Records the ring holds (streaming scenarios): its geometry.
+    var ringRecords: Int?
+    /// GB/s of the raw two-process shared-memory pipeline with the same ring geometry, and
+    /// the figure as a fraction of it: how close to the physical limit the queue is.
+    var rawPipelineGbps: Double?
+    var ratioRaw: Double?
 
     init(_ scenario: String, size: Int? = nil) {
         self.scenario = scenario
@@ -57,7 +63,8 @@ struct Row {
             ("seconds", number(seconds)), ("gbps", number(gbps)), ("records_per_s", number(recordsPerSecond)),
             ("p50_us", number(p50)), ("p99_us", number(p99)), ("p999_us", number(p999)),
             ("baseline", string(baseline)), ("baseline_value", number(baselineValue)), ("baseline_unit", string(baselineUnit)),
-            ("ratio", number(ratio)), ("note", string(note)),
+            ("ratio", number(ratio)), ("note", string(note)), ("ring_records", integer(ringRecords)),
+            ("raw_pipeline_gbps", number(rawPipelineGbps)), ("ratio_raw", number(ratioRaw)),
         ]
         return "{" + fields.map { "\"\($0.0)\": \($0.1)" }.joined(separator: ", ") + "}"
     }

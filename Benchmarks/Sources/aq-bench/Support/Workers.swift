@@ -19,6 +19,8 @@ enum WorkerRole: String, CaseIterable, ExpressibleByArgument {
     case consumeScan = "consume-scan"
     /// Borrows each record and reads its first word.
     case consumeTouch = "consume-touch"
+    /// Takes raw-ring records and reads every cache line of each (the large-record baseline).
+    case ringScan = "ring-scan"
     /// Producer of the raw shared-memory ring baseline.
     case ringProduce = "ring-produce"
     /// Consumer of the raw shared-memory ring baseline.
@@ -44,6 +46,8 @@ struct WorkerTask {
     var warmup = 0
     /// `QueueOptions.spin` of the worker's queue handles.
     var spinNanoseconds: Int64 = 30_000
+    /// Bytes of slots in a raw ring.
+    var ringBytes = RawRing.defaultRingBytes
 
     func queueName() throws(BenchError) -> String {
         guard let queue else { throw BenchError("worker \(role.rawValue) needs --queue") }
@@ -57,7 +61,7 @@ struct WorkerTask {
 
     var arguments: [String] {
         var arguments = ["worker", role.rawValue, "--control", control, "--slot", "\(slot)", "--size", "\(size)",
-                         "--seconds", "\(seconds)", "--count", "\(count)", "--warmup", "\(warmup)", "--spin-ns", "\(spinNanoseconds)"]
+                         "--seconds", "\(seconds)", "--count", "\(count)", "--warmup", "\(warmup)", "--spin-ns", "\(spinNanoseconds)", "--ring-bytes", "\(ringBytes)"]
         if let queue { arguments += ["--queue", queue] }
         if let replyQueue { arguments += ["--reply-queue", replyQueue] }
         return arguments
