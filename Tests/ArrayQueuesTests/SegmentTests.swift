@@ -119,3 +119,31 @@ struct SegmentTests {
         }
     }
 }
+
+@Suite("Storage of large arrays")
+struct LargeStorageTests {
+    @Test("freed large arrays are reused for the next array of the same size, with the new contents")
+    func reuse() throws {
+        // 22 MiB: a size no other test allocates, so parallel tests cannot take the buffer.
+        let count = 22 << 20
+        var address: UnsafeRawPointer?
+        do {
+            let first = try NDArray<UInt8>(shape: [count], repeating: 1)
+            address = first.withUnsafeBufferPointer { UnsafeRawPointer($0.baseAddress) }
+        }
+        let second = try NDArray<UInt8>(shape: [count], repeating: 2)
+        #expect(second.withUnsafeBufferPointer { UnsafeRawPointer($0.baseAddress) } == address)
+        #expect(second.withUnsafeBufferPointer { $0.allSatisfy { $0 == 2 } })
+    }
+
+    @Test("the pool of freed buffers is bounded")
+    func bounded() {
+        let size = 30 << 20
+        let buffers = (0..<LargeBufferPool.maximumBuffers + 2).map { _ in UnsafeMutableRawPointer.allocate(byteCount: size, alignment: 64) }
+        for buffer in buffers { LargeBufferPool.give(buffer, size: size) }
+        var taken: [UnsafeMutableRawPointer] = []
+        while let buffer = LargeBufferPool.take(size: size) { taken.append(buffer) }
+        #expect(taken.count <= LargeBufferPool.maximumBytes / size)
+        for buffer in taken { buffer.deallocate() }
+    }
+}

@@ -15,10 +15,14 @@ final class ArrayStorage {
     /// Allocates `byteCount` uninitialized bytes.
     init(byteCount: Int) {
         if byteCount >= Self.hugePageThreshold {
-            // A fresh 64 MiB array otherwise costs 16 384 page faults on first write.
             let size = alignUp(byteCount, to: Self.hugePageSize)
-            self.bytes = UnsafeMutableRawPointer.allocate(byteCount: size, alignment: Self.hugePageSize)
-            Sys.adviseHugePages(bytes, size: size)
+            if let reused = LargeBufferPool.take(size: size) {
+                self.bytes = reused
+            } else {
+                // A fresh 64 MiB array otherwise costs 16 384 page faults on first write.
+                self.bytes = UnsafeMutableRawPointer.allocate(byteCount: size, alignment: Self.hugePageSize)
+                Sys.adviseHugePages(bytes, size: size)
+            }
         } else {
             // Allocate at least one byte so that empty arrays still have a valid, unique pointer.
             self.bytes = UnsafeMutableRawPointer.allocate(byteCount: max(byteCount, 1), alignment: Self.alignment)
@@ -44,7 +48,13 @@ final class ArrayStorage {
     var buffer: UnsafeRawBufferPointer { UnsafeRawBufferPointer(start: bytes, count: byteCount) }
 
     deinit {
-        if let release { release(bytes) } else { bytes.deallocate() }
+        if let release {
+            release(bytes)
+        } else if byteCount >= Self.hugePageThreshold {
+            LargeBufferPool.give(bytes, size: alignUp(byteCount, to: Self.hugePageSize))
+        } else {
+            bytes.deallocate()
+        }
     }
 }
 
