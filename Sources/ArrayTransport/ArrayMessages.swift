@@ -12,13 +12,13 @@ import Synchronization
 /// Each iterator owns a dedicated thread that makes the blocking receives, so iterating never
 /// blocks a thread of Swift's cooperative pool. The thread works only while `next()` is waiting
 /// (so the transport's backpressure still reaches the sender) and ends with the iterator.
-public struct ArrayMessages<Receiver: ArrayReceiver>: AsyncSequence, Sendable {
+public struct ArrayMessages: AsyncSequence, Sendable {
     /// The sequence delivers data messages.
     public typealias Element = ArrayMessage
     /// Receive errors other than the receiver being closed end the iteration with this error.
     public typealias Failure = TransportError
 
-    let receiver: Receiver
+    let receiver: any ArrayReceiver
     let stopAtEnd: Bool
 
     /// An iterator with its own receiving thread (started on the first `next()`).
@@ -28,7 +28,7 @@ public struct ArrayMessages<Receiver: ArrayReceiver>: AsyncSequence, Sendable {
 
     /// Delivers the messages one by one.
     public struct Iterator: AsyncIteratorProtocol {
-        let handle: WorkerHandle<Receiver>
+        let handle: WorkerHandle
 
         /// The next data message, or nil when the sequence has ended.
         public mutating func next() async throws(TransportError) -> ArrayMessage? {
@@ -43,10 +43,10 @@ public struct ArrayMessages<Receiver: ArrayReceiver>: AsyncSequence, Sendable {
 }
 
 /// Stops the worker's thread when the last copy of an iterator goes away.
-final class WorkerHandle<Receiver: ArrayReceiver>: Sendable {
-    let worker: ReceiveWorker<Receiver>
+final class WorkerHandle: Sendable {
+    let worker: ReceiveWorker
 
-    init(_ worker: ReceiveWorker<Receiver>) {
+    init(_ worker: ReceiveWorker) {
         self.worker = worker
     }
 
@@ -56,7 +56,7 @@ final class WorkerHandle<Receiver: ArrayReceiver>: Sendable {
 }
 
 /// A thread that serves one `next()` at a time with blocking receives.
-final class ReceiveWorker<Receiver: ArrayReceiver>: Sendable {
+final class ReceiveWorker: Sendable {
     /// How long one blocking receive may take before cancellation and closing are checked again.
     static var slice: Duration { .milliseconds(100) }
 
@@ -74,12 +74,12 @@ final class ReceiveWorker<Receiver: ArrayReceiver>: Sendable {
         case exit
     }
 
-    private let receiver: Receiver
+    private let receiver: any ArrayReceiver
     private let stopAtEnd: Bool
     private let state = Mutex(State())
     private let events = EventCount()
 
-    init(receiver: Receiver, stopAtEnd: Bool) {
+    init(receiver: any ArrayReceiver, stopAtEnd: Bool) {
         self.receiver = receiver
         self.stopAtEnd = stopAtEnd
     }

@@ -186,7 +186,7 @@ extension ArrayReceiver {
     ///
     /// The sequence ends when the receiver is closed, when the iterating task is cancelled
     /// (within ~100 ms), or, with `stopAtEnd`, after the first end message.
-    public func messages(stopAtEnd: Bool = false) -> ArrayMessages<Self> {
+    public func messages(stopAtEnd: Bool = false) -> ArrayMessages {
         ArrayMessages(receiver: self, stopAtEnd: stopAtEnd)
     }
 }
