@@ -14,7 +14,7 @@ struct AQBench: ParsableCommand {
               aq-bench --json > results.jsonl  one JSON object per result
             """,
         version: "0.1.0",
-        subcommands: [Run.self, Worker.self],
+        subcommands: [Run.self, PipelineProbe.self, Worker.self],
         defaultSubcommand: Run.self
     )
 }
@@ -59,6 +59,42 @@ struct Run: ParsableCommand {
     }
 }
 
+/// One figure of the raw pipeline (`shm-pipeline`) for a given geometry, for the peer
+/// benchmarks (`Benchmarks/peers/`), which measure it just before each of their own figures.
+struct PipelineProbe: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "pipeline",
+        abstract: "Measure the raw two-process pipeline once for one record size and slot count.",
+        discussion: "Prints one shm-pipeline row (a JSON object with --json), without the memcpy comparison."
+    )
+
+    @Option(help: "Bytes per record.")
+    var size: Int
+
+    @Option(help: "Slots of the ring.")
+    var slots: Int
+
+    @Option(help: "How long to measure, after a warm-up pass over the ring.")
+    var seconds = 0.5
+
+    @Flag(help: "Print a JSON object instead of a table.")
+    var json = false
+
+    func validate() throws {
+        guard size >= 8, slots >= 1, seconds > 0, seconds <= 60 else {
+            throw ValidationError("need --size ≥ 8, --slots ≥ 1 and 0 < --seconds ≤ 60")
+        }
+    }
+
+    func run() throws {
+        let bench = Bench(budget: Budget(quick: true), reporter: Reporter(json: json))
+        let result = try ShmPipeline.measure(bench, size: size, slots: slots, seconds: seconds)
+        var row = result.row("shm-pipeline")
+        row.ringRecords = slots
+        bench.emit(row)
+    }
+}
+
 /// One process of a cross-process scenario, started by `aq-bench` itself.
 struct Worker: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Internal: a worker process of a scenario.", shouldDisplay: false)
@@ -96,10 +132,13 @@ struct Worker: ParsableCommand {
     @Option(help: "Bytes of slots in a raw ring.")
     var ringBytes = RawRing.defaultRingBytes
 
+    @Option(help: "Slots of the raw pipeline.")
+    var slots = 0
+
     func run() throws {
         let task = WorkerTask(
             role: role, control: control, slot: slot, queue: queue, replyQueue: replyQueue,
-            size: size, seconds: seconds, count: count, warmup: warmup, spinNanoseconds: spinNanoseconds, ringBytes: ringBytes)
+            size: size, seconds: seconds, count: count, warmup: warmup, spinNanoseconds: spinNanoseconds, ringBytes: ringBytes, slots: slots)
         switch role {
         case .futexPong: try PingPong.answerWord(task, parked: true)
         case .spinPong: try PingPong.answerWord(task, parked: false)
@@ -108,7 +147,9 @@ struct Worker: ParsableCommand {
         case .produceFill: try Pipeline.produce(task, inPlace: true)
         case .consumeCopy, .consumeScan, .consumeTouch: try Pipeline.consume(task)
         case .ringProduce: try Rate.produceRing(task)
-        case .ringConsume, .ringScan: try Rate.consumeRing(task)
+        case .ringConsume: try Rate.consumeRing(task)
+        case .pipelineProduce: try ShmPipeline.produce(task)
+        case .pipelineConsume: try ShmPipeline.consume(task)
         }
     }
 }

@@ -32,16 +32,14 @@ enum Rate {
     }
 
     /// Streams `size`-byte records through a raw ring of `ringBytes`; the consumer reads the
-    /// first word of each (`ring-consume`) or every cache line (`ring-scan`).
-    static func measureRing(
-        _ bench: Bench, size: Int, ringBytes: Int = RawRing.defaultRingBytes, seconds: Double? = nil, consume: WorkerRole = .ringConsume
-    ) throws -> Pipeline.Result {
+    /// first word of each.
+    static func measureRing(_ bench: Bench, size: Int, ringBytes: Int = RawRing.defaultRingBytes) throws -> Pipeline.Result {
         let region = try SharedRegion(creatingSize: RawRing.regionSize(recordSize: size, ringBytes: ringBytes))
         let control = ControlBlock(region)
-        var producer = WorkerTask(role: .ringProduce, control: region.name, size: size, seconds: seconds ?? bench.budget.rateSeconds,
+        var producer = WorkerTask(role: .ringProduce, control: region.name, size: size, seconds: bench.budget.rateSeconds,
                                   count: Pipeline.maximumRecords, warmup: RawRing.slotCount(recordSize: size, ringBytes: ringBytes))
         producer.ringBytes = ringBytes
-        var consumer = WorkerTask(role: consume, control: region.name, size: size, count: Pipeline.maximumRecords)
+        var consumer = WorkerTask(role: .ringConsume, control: region.name, size: size, count: Pipeline.maximumRecords)
         consumer.ringBytes = ringBytes
         return try Pipeline.run(control: control, producer: producer, producers: 1, consumer: consumer, consumers: 1) {}
     }
@@ -104,7 +102,7 @@ enum Rate {
             }
             while head < tail {
                 let record = UnsafeRawBufferPointer(start: ring.slot(head), count: task.size)
-                checksum ^= task.role == .ringScan ? Pipeline.scan(record) : Pipeline.touch(record)
+                checksum ^= Pipeline.touch(record)
                 head += 1
                 ring.head.pointee.store(head, ordering: .releasing)
                 guard head > warmup else { continue }

@@ -10,11 +10,12 @@ struct Scenario {
     static var all: [Scenario] {
         [
             Scenario(name: "memcpy", summary: "single-threaded copyMemory, GB/s (baseline of the throughput scenarios)", run: Memcpy.run),
+            Scenario(name: "shm-pipeline", summary: "raw two-process ring with per-slot flags, every ring geometry, GB/s (baseline of queue-copy, queue-zerocopy)", run: ShmPipeline.run),
             Scenario(name: "futex-pingpong", summary: "two processes park in FUTEX_WAIT in turn, RTT (baseline of queue-pingpong-parked)", run: PingPong.futex),
             Scenario(name: "spin-pingpong", summary: "two processes spin on a shared word in turn, RTT (baseline of queue-pingpong-spinning)", run: PingPong.spin),
             Scenario(name: "spsc-ring-rate", summary: "minimal spinning shared-memory ring, records/s (baseline of queue-1k-rate)", run: Rate.ring),
-            Scenario(name: "queue-copy", summary: "put(array) / get(), 1 producer 1 consumer process, GB/s vs memcpy", run: Throughput.queueCopy),
-            Scenario(name: "queue-zerocopy", summary: "put(dtype:shape:fill:) / get { } reading every cache line, GB/s vs memcpy", run: Throughput.queueZeroCopy),
+            Scenario(name: "queue-copy", summary: "put(array) / get(), 1 producer 1 consumer process, deep and shallow ring, GB/s vs memcpy and shm-pipeline", run: Throughput.queueCopy),
+            Scenario(name: "queue-zerocopy", summary: "put(dtype:shape:fill:) / get { } reading every cache line, both rings, GB/s vs memcpy and shm-pipeline", run: Throughput.queueZeroCopy),
             Scenario(name: "queue-1k-rate", summary: "1 KiB and 4 B records, put(array) / get { }, records/s vs spsc-ring-rate", run: Rate.queue),
             Scenario(name: "queue-pingpong-parked", summary: "8-byte records through two queues, spin 0, RTT vs futex-pingpong", run: PingPong.queueParked),
             Scenario(name: "queue-pingpong-spinning", summary: "8-byte records through two queues, default spin, RTT vs spin-pingpong", run: PingPong.queueSpinning),

@@ -21,56 +21,48 @@ enum Throughput {
         }
     }
 
-    /// Rows per size and ring geometry: the best of `streamRepetitions` runs, against memcpy of
-    /// that size and against the raw shared-memory pipeline with the same ring. Two geometries:
-    /// a deep ring (≥ 8 records and ≥ 64 MiB, larger than this machine's L3 for big records,
-    /// so a full ring streams from DRAM) and a shallow one (3 records, `-shallow`), which a
-    /// producer that must not run far ahead of its consumer would choose.
+    /// Rows per size and ring geometry (``RingGeometry``: deep, and `-shallow`): the best of
+    /// `streamRepetitions` runs, against memcpy of that size (`ratio`) and, with one producer
+    /// and one consumer, against the raw pipeline with the same slot count (`ratio_raw`).
+    ///
+    /// The raw pipeline is measured afresh, in alternation with the queue (raw, queue, raw,
+    /// queue, …; the best of each counts): on a virtual machine the cost of moving cache lines
+    /// from one vCPU to the other changes when the hypervisor moves them, by up to 15× for a
+    /// ring that fits in the L3 cache, so only figures taken moments apart compare well.
     static func stream(
         _ bench: Bench, scenario: String, sizes: [Int],
         produce: WorkerRole, producers: Int = 1, consume: WorkerRole, consumers: Int = 1
     ) throws {
+        let paired = producers == 1 && consumers == 1
         for requested in sizes {
-            let (size, deepCapacity, note) = try ScratchQueue.fit(size: requested)
+            let (size, geometries, note) = try RingGeometry.both(size: requested)
             if let note { bench.reporter.note(note) }
-            let record = try ArrayQueue.recordSize(dtype: .uint8, shape: [size])
-            let shallowCapacity = max(3 * record, 4 << 20)
-            let geometries = [(scenario, deepCapacity)] + (shallowCapacity < deepCapacity ? [("\(scenario)-shallow", shallowCapacity)] : [])
             let baseline = Memcpy.baseline(bench, size: size)
-            for (name, capacity) in geometries {
-                let result = try Pipeline.bestOfQueue(
-                    bench, tag: scenario, size: size, capacity: capacity,
-                    seconds: bench.budget.streamSeconds, repetitions: bench.budget.streamRepetitions,
-                    produce: produce, producers: producers, consume: consume, consumers: consumers)
-                var row = result.row(name)
+            for geometry in geometries {
+                var best: Pipeline.Result?
+                var raw: Pipeline.Result?
+                for _ in 0..<bench.budget.streamRepetitions {
+                    if paired {
+                        let result = try ShmPipeline.measure(bench, size: size, slots: geometry.slots, seconds: bench.budget.streamSeconds)
+                        if result.gbps > raw?.gbps ?? -1 { raw = result }
+                    }
+                    let result = try Pipeline.bestOfQueue(
+                        bench, tag: scenario, size: size, capacity: geometry.capacity,
+                        seconds: bench.budget.streamSeconds, repetitions: 1,
+                        produce: produce, producers: producers, consume: consume, consumers: consumers)
+                    if result.gbps > best?.gbps ?? -1 { best = result }
+                }
+                guard let best else { throw BenchError("\(scenario): no repetition ran") }
+                var row = best.row(scenario + geometry.suffix)
                 row.note = note
-                row.ringRecords = capacity / record
-                row.compare(with: Memcpy.baselineName(size), value: baseline, unit: "GB/s", figure: result.gbps)
-                if producers == 1 && consumers == 1 {
-                    let raw = try rawPipeline(bench, size: size, ringBytes: capacity / record * size)
-                    row.rawPipelineGbps = raw
-                    row.ratioRaw = raw > 0 ? result.gbps / raw : nil
+                row.ringRecords = geometry.slots
+                row.compare(with: Memcpy.baselineName(size), value: baseline, unit: "GB/s", figure: best.gbps)
+                if let raw {
+                    row.rawPipelineGbps = raw.gbps
+                    row.ratioRaw = raw.gbps > 0 ? best.gbps / raw.gbps : nil
                 }
                 bench.emit(row)
             }
-        }
-    }
-
-    /// GB/s of the raw pipeline (`shm-pipeline`): two processes, a spinning ring of
-    /// `ringBytes`, the producer copying each record in and the consumer reading every cache
-    /// line. Measured once per geometry, and emitted as a baseline row.
-    static func rawPipeline(_ bench: Bench, size: Int, ringBytes: Int) throws -> Double {
-        let slots = RawRing.slotCount(recordSize: size, ringBytes: ringBytes)
-        return try bench.baseline("shm-pipeline-\(Reporter.formatSize(size))-x\(slots)") {
-            var best: Pipeline.Result?
-            for _ in 0..<bench.budget.streamRepetitions {
-                let result = try Rate.measureRing(bench, size: size, ringBytes: ringBytes, seconds: bench.budget.streamSeconds, consume: .ringScan)
-                if result.gbps > best?.gbps ?? -1 { best = result }
-            }
-            var row = best!.row("shm-pipeline")
-            row.ringRecords = slots
-            bench.emit(row)
-            return best!.gbps
         }
     }
 }

@@ -97,8 +97,11 @@ final class Reporter {
         fputs("aq-bench: \(message)\n", stderr)
     }
 
-    private static let widths = [23, 6, 9, 5, 6, 8, 8, 8, 8, 20, 11, 6]
-    private static let header = line(["scenario", "size", "records", "sec", "GB/s", "rec/s", "p50 us", "p99 us", "p99.9 us", "baseline", "value", "ratio"])
+    private static let widths = [23, 6, 9, 5, 6, 8, 8, 8, 8, 20, 11, 6, 6, 7, 6]
+    private static let header = line([
+        "scenario", "size", "records", "sec", "GB/s", "rec/s", "p50 us", "p99 us", "p99.9 us", "baseline", "value", "ratio",
+        "ring", "raw", "/raw",
+    ])
 
     private static func tableLine(_ row: Row) -> String {
         let baselineValue = row.baselineValue.map { value in
@@ -115,6 +118,8 @@ final class Reporter {
             row.p50.map { format($0, digits: 2) } ?? "", row.p99.map { format($0, digits: 2) } ?? "",
             row.p999.map { format($0, digits: 2) } ?? "", row.baseline ?? "(baseline)", baselineValue ?? "",
             row.ratio.map { format($0, digits: 3) } ?? "",
+            row.ringRecords.map { "\($0)" } ?? "", row.rawPipelineGbps.map { format($0, digits: 2) } ?? "",
+            row.ratioRaw.map { format($0, digits: 3) } ?? "",
         ])
     }
 

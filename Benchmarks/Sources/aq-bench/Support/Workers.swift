@@ -19,12 +19,14 @@ enum WorkerRole: String, CaseIterable, ExpressibleByArgument {
     case consumeScan = "consume-scan"
     /// Borrows each record and reads its first word.
     case consumeTouch = "consume-touch"
-    /// Takes raw-ring records and reads every cache line of each (the large-record baseline).
-    case ringScan = "ring-scan"
     /// Producer of the raw shared-memory ring baseline.
     case ringProduce = "ring-produce"
     /// Consumer of the raw shared-memory ring baseline.
     case ringConsume = "ring-consume"
+    /// Producer of the raw two-process pipeline (`shm-pipeline`).
+    case pipelineProduce = "pipeline-produce"
+    /// Consumer of the raw pipeline: reads every cache line of each record.
+    case pipelineConsume = "pipeline-consume"
 }
 
 /// One worker's assignment, passed to it on its command line.
@@ -48,6 +50,8 @@ struct WorkerTask {
     var spinNanoseconds: Int64 = 30_000
     /// Bytes of slots in a raw ring.
     var ringBytes = RawRing.defaultRingBytes
+    /// Slots of the raw pipeline.
+    var slots = 0
 
     func queueName() throws(BenchError) -> String {
         guard let queue else { throw BenchError("worker \(role.rawValue) needs --queue") }
@@ -61,7 +65,7 @@ struct WorkerTask {
 
     var arguments: [String] {
         var arguments = ["worker", role.rawValue, "--control", control, "--slot", "\(slot)", "--size", "\(size)",
-                         "--seconds", "\(seconds)", "--count", "\(count)", "--warmup", "\(warmup)", "--spin-ns", "\(spinNanoseconds)", "--ring-bytes", "\(ringBytes)"]
+                         "--seconds", "\(seconds)", "--count", "\(count)", "--warmup", "\(warmup)", "--spin-ns", "\(spinNanoseconds)", "--ring-bytes", "\(ringBytes)", "--slots", "\(slots)"]
         if let queue { arguments += ["--queue", queue] }
         if let replyQueue { arguments += ["--reply-queue", replyQueue] }
         return arguments
