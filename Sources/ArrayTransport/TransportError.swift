@@ -55,9 +55,18 @@ public struct TransportError: Error, Sendable, Hashable, CustomStringConvertible
 }
 
 extension TransportError {
-    /// Wraps an ``ArrayQueueError`` raised while building or checking an array.
+    /// The transport's view of an ``ArrayQueueError`` (from building an array or using a queue):
+    /// timeouts stay timeouts, a cancelled wait means the receiver was closed, a bad array is an
+    /// invalid array, anything else keeps its message and C call.
     init(_ error: ArrayQueueError) {
-        self.init(.invalidArray, error.description)
+        switch error.code {
+        case .timeout: self.init(.timeout, error.message)
+        case .cancelled: self.init(.closed, error.message)
+        case .oversize, .invalidShape, .dtypeMismatch, .unsupportedDType: self.init(.invalidArray, error.message)
+        case .invalidName: self.init(.invalidEndpoint, error.message)
+        case .corruptSegment, .foreignSegment, .incompatibleVersion: self.init(.malformedMessage, error.message)
+        default: self.init(.systemCall, error.description, function: error.function, errorNumber: error.errno?.rawValue)
+        }
     }
 
     /// A malformed-message error: `reason` says which rule the message broke.

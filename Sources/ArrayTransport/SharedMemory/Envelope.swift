@@ -55,18 +55,3 @@ enum Envelope {
         return (header, arrays)
     }
 }
-
-extension TransportError {
-    /// The transport's view of a queue error: timeouts stay timeouts, a cancelled wait means
-    /// the receiver was closed, anything else keeps its message.
-    static func queue(_ error: ArrayQueueError) -> TransportError {
-        switch error.code {
-        case .timeout: TransportError(.timeout, error.message)
-        case .cancelled: TransportError(.closed, error.message)
-        case .oversize, .invalidShape, .dtypeMismatch, .unsupportedDType: TransportError(.invalidArray, error.message)
-        case .invalidName: TransportError(.invalidEndpoint, error.message)
-        case .corruptSegment, .foreignSegment, .incompatibleVersion: TransportError(.malformedMessage, error.message)
-        default: TransportError(.systemCall, error.description, function: error.function, errorNumber: error.errno?.rawValue)
-        }
-    }
-}

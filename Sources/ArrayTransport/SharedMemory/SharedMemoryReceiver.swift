@@ -23,7 +23,7 @@ public final class SharedMemoryReceiver: ArrayReceiver {
         do throws(ArrayQueueError) {
             queue = try ArrayQueue.openOrCreate(name: name, capacity: capacity)
         } catch {
-            throw .queue(error)
+            throw TransportError(error)
         }
         stream = name
         self.maximumArrays = maximumArrays
@@ -40,7 +40,7 @@ public final class SharedMemoryReceiver: ArrayReceiver {
                 }
             } catch let error as ArrayQueueError {
                 if error.code == .timeout { return nil }
-                throw .queue(error)
+                throw TransportError(error)
             } catch let error as TransportError {
                 // A malformed envelope was taken from the queue (and freed): count it, wait on.
                 counters.withLock { $0.malformed += 1; $0.lastMalformedReason = error.message }

@@ -36,7 +36,7 @@ public final class SharedMemorySender: ArraySender {
         do throws(ArrayQueueError) {
             queue = try ArrayQueue.openOrCreate(name: name, capacity: options.capacity)
         } catch {
-            throw .queue(error)
+            throw TransportError(error)
         }
         stream = name
         self.options = options
@@ -50,7 +50,7 @@ public final class SharedMemorySender: ArraySender {
             do throws(ArrayQueueError) {
                 try queue.put(arrays[0].array, timestamp: timestamp, index: index, timeout: options.sendTimeout)
             } catch {
-                throw .queue(error)
+                throw TransportError(error)
             }
         } else {
             let header = WireHeader(
@@ -86,7 +86,7 @@ public final class SharedMemorySender: ArraySender {
                 Envelope.write(header: text, arrays: arrays, into: buffer)
             }
         } catch let error as ArrayQueueError {
-            throw .queue(error)
+            throw TransportError(error)
         } catch {
             throw TransportError(.systemCall, "\(error)")
         }
