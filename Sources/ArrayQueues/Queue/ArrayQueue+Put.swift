@@ -11,8 +11,7 @@ extension ArrayQueue {
     ///   ``ArrayQueueError/Code/timeout``, ``ArrayQueueError/Code/full`` under the `.fail` policy.
     public func put(_ array: AnyNDArray, timestamp: Timestamp? = nil, index: Int64? = nil, timeout: Duration? = nil) throws(ArrayQueueError) {
         let reservation = try reserve(dtype: array.dtype, shape: array.shape, timestamp: timestamp, index: index, blocking: true, timeout: timeout)!
-        array.withUnsafeBytes { reservation.record.payload.copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
-        try ring.commit(reservation)
+        try copyAndCommit(array, reservation)
     }
 
     /// Puts a copy of `array` into the queue (see ``put(_:timestamp:index:timeout:)-(AnyNDArray,_,_,_)``).
@@ -27,9 +26,14 @@ extension ArrayQueue {
         guard let reservation = try reserve(dtype: array.dtype, shape: array.shape, timestamp: timestamp, index: index, blocking: false, timeout: nil) else {
             return false
         }
+        try copyAndCommit(array, reservation)
+        return true
+    }
+
+    /// Copies `array` into its reserved record and publishes it.
+    private func copyAndCommit(_ array: AnyNDArray, _ reservation: Ring.Reservation) throws(ArrayQueueError) {
         array.withUnsafeBytes { reservation.record.payload.copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
         try ring.commit(reservation)
-        return true
     }
 
     /// Puts a copy of `array` if there is room now; see ``tryPut(_:timestamp:index:)-(AnyNDArray,_,_)``.
