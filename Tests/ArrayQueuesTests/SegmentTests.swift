@@ -17,16 +17,22 @@ struct SegmentTests {
         let other = try ArrayQueue.open(name: name)
         #expect(other.capacity == queue.capacity)
         #expect(queue.attachments().count == 1)
+        #expect(!queue.isRemoved && !other.isRemoved)
         let mode = try FileManager.default.attributesOfItem(atPath: "/dev/shm/aq.\(name)")[.posixPermissions] as? Int
         #expect(mode == 0o600)
         #expect((#expect(throws: ArrayQueueError.self) { try ArrayQueue.create(name: name, capacity: 4096) })?.code == .alreadyExists)
         try ArrayQueue.remove(name: name)
         #expect(!ArrayQueue.exists(name: name))
+        #expect(queue.isRemoved && other.isRemoved)
         // Handles opened before the removal keep working.
         try other.put(try NDArray<UInt8>(shape: [1], elements: [9]))
         #expect(try queue.get(as: UInt8.self).elements == [9])
         #expect((#expect(throws: ArrayQueueError.self) { try ArrayQueue.open(name: name) })?.code == .notFound)
         #expect((#expect(throws: ArrayQueueError.self) { try ArrayQueue.remove(name: name) })?.code == .notFound)
+        // A new queue under the name is another queue: the old handles still count as removed.
+        let successor = try ArrayQueue.create(name: name, capacity: 4096)
+        defer { try? ArrayQueue.remove(name: name) }
+        #expect(queue.isRemoved && !successor.isRemoved)
     }
 
     @Test("the mode asked for is the mode given, whatever the umask")

@@ -128,6 +128,15 @@ public final class ArrayQueue {
         try SharedMemorySegment.unlink(objectName: SegmentName.objectName(for: name))
     }
 
+    /// Whether this handle's queue has lost its name: it was removed (``remove(name:)``, `aq rm`),
+    /// perhaps with a new queue of the same name created since. The handle keeps working, but
+    /// processes that open the name now reach another queue or none; a long-running reader
+    /// checks this when idle and reopens.
+    public var isRemoved: Bool {
+        guard let objectName = try? SegmentName.objectName(for: name) else { return true }
+        return Sys.fileIdentity(at: "\(SegmentName.directory)\(objectName)") != segment.identity
+    }
+
     /// Whether a queue of this name exists.
     public static func exists(name: String) -> Bool {
         guard let objectName = try? SegmentName.objectName(for: name) else { return false }

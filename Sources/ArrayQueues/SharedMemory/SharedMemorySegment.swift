@@ -8,10 +8,13 @@ struct SharedMemorySegment: ~Copyable {
     let base: UnsafeMutableRawPointer
     /// Bytes mapped: the whole object.
     let size: Int
+    /// The object's file, to tell whether its name still leads to it.
+    let identity: FileIdentity
 
-    private init(base: UnsafeMutableRawPointer, size: Int) {
+    private init(base: UnsafeMutableRawPointer, size: Int, identity: FileIdentity) {
         self.base = base
         self.size = size
+        self.identity = identity
     }
 
     deinit { Sys.unmap(base, size: size) }
@@ -36,6 +39,7 @@ struct SharedMemorySegment: ~Copyable {
         defer { Sys.close(fd) }
         do throws(ArrayQueueError) {
             try Sys.fchmod(fd, mode)
+            let identity = try Sys.fileStatus(fd).identity
             try Sys.ftruncate(fd, size)
             let rc = Sys.fallocate(fd, size)
             if rc == ENOSPC || rc == ENOMEM || rc == EFBIG {
@@ -45,7 +49,7 @@ struct SharedMemorySegment: ~Copyable {
             }
             let base = try Sys.mapShared(fd, size: size)
             Sys.adviseHugePages(base, size: size)
-            return SharedMemorySegment(base: base, size: size)
+            return SharedMemorySegment(base: base, size: size, identity: identity)
         } catch {
             _ = Sys.shmUnlink(objectName)
             throw error
@@ -68,7 +72,7 @@ struct SharedMemorySegment: ~Copyable {
         guard status.size >= minimumSize else { return nil }
         let base = try Sys.mapShared(fd, size: status.size)
         Sys.adviseHugePages(base, size: status.size)
-        return SharedMemorySegment(base: base, size: status.size)
+        return SharedMemorySegment(base: base, size: status.size, identity: status.identity)
     }
 
     /// Removes the object's name; processes that have it mapped keep their mapping.

@@ -41,11 +41,18 @@ enum Sys {
         posix_fallocate(fd, 0, off_t(size))
     }
 
-    /// `fstat`: the size and mode of an open file.
-    static func fileStatus(_ fd: Int32) throws(ArrayQueueError) -> (size: Int, mode: mode_t, owner: uid_t) {
+    /// `fstat`: the size, mode, owner and identity of an open file.
+    static func fileStatus(_ fd: Int32) throws(ArrayQueueError) -> (size: Int, mode: mode_t, owner: uid_t, identity: FileIdentity) {
         var status = stat()
         guard fstat(fd, &status) == 0 else { throw .system("fstat", errno, "cannot query the shared-memory object") }
-        return (Int(status.st_size), status.st_mode, status.st_uid)
+        return (Int(status.st_size), status.st_mode, status.st_uid, FileIdentity(device: UInt64(status.st_dev), inode: UInt64(status.st_ino)))
+    }
+
+    /// `stat`: the identity of the file at `path`, nil if there is none (or it cannot be seen).
+    static func fileIdentity(at path: String) -> FileIdentity? {
+        var status = stat()
+        guard stat(path, &status) == 0 else { return nil }
+        return FileIdentity(device: UInt64(status.st_dev), inode: UInt64(status.st_ino))
     }
 
     /// `statvfs`: free bytes available to this user in the file system holding `path`.
@@ -250,4 +257,10 @@ enum Sys {
     static func cpuRelax() {
         caq_cpu_relax()
     }
+}
+
+/// Which file an object is: equal identities are the same file, whatever its name now.
+struct FileIdentity: Hashable {
+    var device: UInt64
+    var inode: UInt64
 }
