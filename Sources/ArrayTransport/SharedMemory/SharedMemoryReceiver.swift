@@ -51,26 +51,17 @@ public final class SharedMemoryReceiver: ArrayReceiver {
     }
 
     private func event(from record: borrowing BorrowedRecord, epoch: UInt64) throws(TransportError) -> ReceiveEvent {
-        guard record.isEnvelope else {
-            let copy = record.copy()
-            counters.withLock { $0.received += 1; $0.bytesReceived += UInt64(copy.array.byteCount) }
-            return .message(ArrayMessage(
-                stream: stream, arrays: [NamedArray("array", copy.array)], timestamp: copy.timestamp, index: copy.index,
-                sequence: copy.sequence, epoch: epoch))
+        let event = try record.event(stream: stream, epoch: epoch, maximumArrays: maximumArrays)
+        counters.withLock { counters in
+            switch event {
+            case .message(let message):
+                counters.received += 1
+                counters.bytesReceived += UInt64(message.arrays.reduce(0) { $0 + $1.array.byteCount })
+            case .heartbeat: counters.heartbeats += 1
+            case .end: counters.ends += 1
+            }
         }
-        let (header, arrays) = try Envelope.read(record.bytes, maximumArrays: maximumArrays)
-        let timestamp = Timestamp(nanosecondsSinceEpoch: header.timestampNanoseconds)
-        switch header.kind {
-        case .data:
-            counters.withLock { $0.received += 1; $0.bytesReceived += UInt64(arrays.reduce(0) { $0 + $1.array.byteCount }) }
-            return .message(ArrayMessage(
-                stream: header.stream, arrays: arrays, timestamp: timestamp, index: header.index, meta: header.meta,
-                sequence: UInt64(max(header.sequence, 0)), epoch: header.epoch))
-        case .heartbeat, .end:
-            let mark = StreamMark(stream: header.stream, epoch: header.epoch, lastSequence: header.sequence < 0 ? nil : UInt64(header.sequence), timestamp: timestamp)
-            counters.withLock { header.kind == .end ? ($0.ends += 1) : ($0.heartbeats += 1) }
-            return header.kind == .end ? .end(mark) : .heartbeat(mark)
-        }
+        return event
     }
 
     public var statistics: ReceiverStatistics { counters.withLock { $0 } }

@@ -1,4 +1,4 @@
-@_spi(Transport) public import ArrayQueues
+public import ArrayQueues
 import Synchronization
 
 /// Sends a stream into a named shared-memory queue (`shm://NAME`), for receivers on the same host.
@@ -46,18 +46,11 @@ public final class SharedMemorySender: ArraySender {
     public func send(_ arrays: [NamedArray], timestamp: Timestamp, index: Int64?, meta: [String: JSONValue]) throws(TransportError) -> SendOutcome {
         guard !closed.load(ordering: .acquiring) else { throw TransportError(.closed, "the sender of queue '\(stream)' is closed") }
         let sequence = nextSequence.wrappingAdd(1, ordering: .relaxed).oldValue
-        if arrays.count == 1, meta.isEmpty {
-            do throws(ArrayQueueError) {
-                try queue.put(arrays[0].array, timestamp: timestamp, index: index, timeout: options.sendTimeout)
-            } catch {
-                throw TransportError(error)
-            }
-        } else {
-            let header = WireHeader(
-                kind: .data, stream: stream, epoch: epoch, sequence: Int64(sequence), timestampNanoseconds: timestamp.nanosecondsSinceEpoch,
-                index: index, arrays: arrays.map { .init(name: $0.name, dtype: $0.array.dtype, shape: $0.array.shape, byteCount: $0.array.byteCount) },
-                meta: meta)
-            try putEnvelope(header, arrays: arrays.map(\.array), timeout: options.sendTimeout)
+        let message = ArrayMessage(stream: stream, arrays: arrays, timestamp: timestamp, index: index, meta: meta, sequence: sequence, epoch: epoch)
+        do throws(ArrayQueueError) {
+            try queue.put(.message(message), timeout: options.sendTimeout)
+        } catch {
+            throw TransportError(error)
         }
         bytesSent.wrappingAdd(UInt64(arrays.reduce(0) { $0 + $1.array.byteCount }), ordering: .relaxed)
         return .sent(sequence: sequence)
@@ -72,23 +65,7 @@ public final class SharedMemorySender: ArraySender {
     public func close() {
         guard !closed.exchange(true, ordering: .acquiringAndReleasing) else { return }
         let next = nextSequence.load(ordering: .relaxed)
-        let end = WireHeader(
-            kind: .end, stream: stream, epoch: epoch, sequence: next == 0 ? WireHeader.noSequence : Int64(next - 1),
-            timestampNanoseconds: Timestamp.now().nanosecondsSinceEpoch, index: nil, arrays: [], meta: [:])
-        try? putEnvelope(end, arrays: [], timeout: .seconds(1))
-    }
-
-    private func putEnvelope(_ header: WireHeader, arrays: [AnyNDArray], timeout: Duration?) throws(TransportError) {
-        let text = header.encoded()
-        let size = Envelope.layout(headerBytes: text.utf8.count, payloadSizes: arrays.map(\.byteCount)).total
-        do {
-            try queue.putEnvelope(byteCount: size, timestamp: Timestamp(nanosecondsSinceEpoch: header.timestampNanoseconds), index: header.index, timeout: timeout) { buffer in
-                Envelope.write(header: text, arrays: arrays, into: buffer)
-            }
-        } catch let error as ArrayQueueError {
-            throw TransportError(error)
-        } catch {
-            throw TransportError(.systemCall, "\(error)")
-        }
+        let end = StreamMark(stream: stream, epoch: epoch, lastSequence: next == 0 ? nil : next - 1, timestamp: .now())
+        try? queue.put(.end(end), timeout: .seconds(1))
     }
 }

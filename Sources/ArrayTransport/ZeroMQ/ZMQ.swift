@@ -243,6 +243,8 @@ extension ZMQ {
     static let sub = ZMQ_SUB
     static let push = ZMQ_PUSH
     static let pull = ZMQ_PULL
+    static let request = ZMQ_REQ
+    static let reply = ZMQ_REP
 
     static let pollIn = Int16(ZMQ_POLLIN)
     static let pollOut = Int16(ZMQ_POLLOUT)

@@ -1,0 +1,89 @@
+@_spi(Transport) public import ArrayQueues
+
+/// Transport messages in queue records (docs/WIRE.md, "Over shared memory"): the one codec that
+/// the `shm://` transport, the same-host fast path and `aq-relay` share.
+///
+/// A message of one array without metadata can travel as a plain record, which any
+/// `ArrayQueue` consumer reads; everything else (several arrays, metadata, `end`, or a message
+/// whose stream, epoch and sequence must survive) travels as an envelope.
+extension ArrayQueue {
+    /// Puts `event` as one record, waiting up to `timeout` for room (nil: no limit).
+    ///
+    /// - Parameter asEnvelope: Keep the stream, epoch and sequence even for a message that
+    ///   could be a plain record. Marks (`end`, `heartbeat`) are always envelopes.
+    /// - Throws: the queue's errors: ``ArrayQueueError/Code/timeout``, ``ArrayQueueError/Code/full``
+    ///   (with the `fail` overflow policy), ``ArrayQueueError/Code/oversize``, ...
+    public func put(_ event: ReceiveEvent, asEnvelope: Bool = false, timeout: Duration?) throws(ArrayQueueError) {
+        switch event {
+        case .message(let message):
+            if !asEnvelope, message.arrays.count == 1, message.meta.isEmpty {
+                try put(message.arrays[0].array, timestamp: message.timestamp, index: message.index, timeout: timeout)
+                return
+            }
+            let header = WireHeader(
+                kind: .data, stream: message.stream, epoch: message.epoch, sequence: Int64(message.sequence),
+                timestampNanoseconds: message.timestamp.nanosecondsSinceEpoch, index: message.index,
+                arrays: message.arrays.map { .init(name: $0.name, dtype: $0.array.dtype, shape: $0.array.shape, byteCount: $0.array.byteCount) },
+                meta: message.meta)
+            try putEnvelope(header, arrays: message.arrays.map(\.array), timeout: timeout)
+        case .heartbeat(let mark), .end(let mark):
+            let header = WireHeader(
+                kind: event.isEnd ? .end : .heartbeat, stream: mark.stream, epoch: mark.epoch,
+                sequence: mark.lastSequence.map { Int64($0) } ?? WireHeader.noSequence,
+                timestampNanoseconds: mark.timestamp.nanosecondsSinceEpoch, index: nil, arrays: [], meta: [:])
+            try putEnvelope(header, arrays: [], timeout: timeout)
+        }
+    }
+
+    private func putEnvelope(_ header: WireHeader, arrays: [AnyNDArray], timeout: Duration?) throws(ArrayQueueError) {
+        let text = header.encoded()
+        let size = Envelope.layout(headerBytes: text.utf8.count, payloadSizes: arrays.map(\.byteCount)).total
+        do {
+            try putEnvelope(byteCount: size, timestamp: Timestamp(nanosecondsSinceEpoch: header.timestampNanoseconds), index: header.index, timeout: timeout) { buffer in
+                Envelope.write(header: text, arrays: arrays, into: buffer)
+            }
+        } catch let error as ArrayQueueError {
+            throw error
+        } catch {
+            preconditionFailure("writing an envelope cannot fail: \(error)")
+        }
+    }
+}
+
+extension BorrowedRecord {
+    /// The transport event this record holds, with its arrays copied out of the queue.
+    ///
+    /// A plain record becomes a message of one array named `"array"` in `stream`, with the
+    /// record's queue-wide sequence number and `epoch`; an envelope becomes what its sender put.
+    ///
+    /// - Throws: ``TransportError/Code/malformedMessage`` for an envelope that breaks the rules
+    ///   (each length is checked against the record), with more than `maximumArrays` arrays.
+    public func event(stream: String, epoch: UInt64, maximumArrays: Int = 256) throws(TransportError) -> ReceiveEvent {
+        guard isEnvelope else {
+            let copy = copy()
+            return .message(ArrayMessage(
+                stream: stream, arrays: [NamedArray("array", copy.array)], timestamp: copy.timestamp, index: copy.index,
+                sequence: copy.sequence, epoch: epoch))
+        }
+        let (header, arrays) = try Envelope.read(bytes, maximumArrays: maximumArrays)
+        let timestamp = Timestamp(nanosecondsSinceEpoch: header.timestampNanoseconds)
+        switch header.kind {
+        case .data:
+            return .message(ArrayMessage(
+                stream: header.stream, arrays: arrays, timestamp: timestamp, index: header.index, meta: header.meta,
+                sequence: UInt64(max(header.sequence, 0)), epoch: header.epoch))
+        case .heartbeat, .end:
+            let mark = StreamMark(
+                stream: header.stream, epoch: header.epoch, lastSequence: header.sequence < 0 ? nil : UInt64(header.sequence), timestamp: timestamp)
+            return header.kind == .end ? .end(mark) : .heartbeat(mark)
+        }
+    }
+}
+
+extension ReceiveEvent {
+    /// Whether this is an `end` mark.
+    var isEnd: Bool {
+        if case .end = self { return true }
+        return false
+    }
+}
