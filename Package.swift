@@ -13,12 +13,15 @@ let package = Package(
         .library(name: "ArrayQueues", targets: ["ArrayQueues"]),
         .executable(name: "aq", targets: ["aq"]),
         .library(name: "ArrayTransport", targets: ["ArrayTransport"]),
+        .executable(name: "aq-relay", targets: ["aq-relay"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-numerics", from: "1.1.1"),
         .package(url: "https://github.com/apple/swift-system", from: "1.8.1"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/LebJe/TOMLKit", from: "0.6.0"),
     ],
     targets: [
         // futex wrappers and the one definition of the shared-memory layout.
@@ -38,10 +41,13 @@ let package = Package(
             dependencies: [
                 "ArrayQueues",
                 "ArrayTransport",
+                "DemoFrames",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strictSwift
         ),
+        // Self-checking frames for the demos of `aq` and `aq-relay`.
+        .target(name: "DemoFrames", swiftSettings: strictSwift),
         // Deterministic payloads that tests and the helper process both generate and verify.
         .target(
             name: "ArrayQueuesTestSupport",
@@ -67,7 +73,6 @@ let package = Package(
             dependencies: ["ArrayQueues", "ArrayQueuesTestSupport", "ArrayQueuesTestHelper"],
             swiftSettings: strictSwift
         ),
-        // libzmq, found with pkg-config (Debian: libzmq3-dev).
         // libzmq from Debian's libzmq3-dev (scripts/bootstrap installs it). No pkgConfig: Debian's
         // libzmq.pc adds -isystem flags that SwiftPM rejects with a warning, and the headers and
         // library are in the default paths.
@@ -91,6 +96,26 @@ let package = Package(
                 .product(name: "ComplexModule", package: "swift-numerics"),
             ],
             exclude: ["python"],
+            swiftSettings: strictSwift
+        ),
+        // The relay daemon: local queues ⇄ ZeroMQ streams (argument-parser, swift-log, service lifecycle, TOML config).
+        .executableTarget(
+            name: "aq-relay",
+            dependencies: [
+                "ArrayQueues",
+                "ArrayTransport",
+                "DemoFrames",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "TOMLKit", package: "TOMLKit"),
+            ],
+            swiftSettings: strictSwift
+        ),
+        // Runs the built `aq-relay` executable as real processes (loopback and ipc:// only).
+        .testTarget(
+            name: "AQRelayTests",
+            dependencies: ["aq-relay", "ArrayQueues", "ArrayTransport"],
             swiftSettings: strictSwift
         ),
     ]

@@ -1,5 +1,6 @@
 import ArgumentParser
 import ArrayQueues
+import DemoFrames
 import Foundation
 
 /// `aq demo`: a producer process and a consumer process stream camera-sized frames through a

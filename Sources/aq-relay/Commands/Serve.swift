@@ -1,0 +1,48 @@
+import ArgumentParser
+import ArrayTransport
+import Logging
+
+/// `aq-relay serve`: local queues → ZeroMQ streams.
+struct Serve: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Publish local queues as ZeroMQ streams (one stream per queue, named after it).",
+        discussion: """
+            Each queue is read with the zero-copy borrowing get on a thread of its own; under pubsub each record is copied once into a ZeroMQ message and its slot freed at once; under pushpull (or with --zero-copy) it is sent straight from shared memory and its slot freed when ZeroMQ is done with it. Under pubsub a slow or dead subscriber never blocks the producer: it loses frames at its peer queue, and the relay's memory stays under --byte-budget per stream.
+
+            SIGTERM or SIGINT: stop reading, send the frames in hand and `end`, flush within --linger, exit 0. A restarted relay sends under a new epoch, which subscribers recognise.
+
+            Examples:
+              aq-relay serve --queue camera0=tcp://*:5555
+              aq-relay serve --queue camera0=tcp://*:5555 --queue camera1=tcp://*:5556
+              aq-relay serve --queue camera0=tcp://collector:6000 --connect \\
+                  --pattern pushpull
+              aq-relay serve --config /etc/aq-relay/aq-relay.toml --log-level debug
+              aq-relay serve --config aq-relay.toml --check
+                  (print the effective settings and exit)
+            """)
+
+    @OptionGroup var common: CommonOptions
+    @OptionGroup var serve: ServeOptions
+
+    func run() async throws {
+        try await reportingErrors {
+            let settings = try ServeSettings.resolve(common: common, serve: serve)
+            if common.check {
+                print(settings.toml)
+                return
+            }
+            let logger = LogSetup.bootstrap(level: settings.common.logLevel)
+            let curve = try settings.curveSecretKeyFile.map { file throws(RelayError) in CurveSecurity.server(try readCurveKeys(file: file)) }
+            var relays: [QueueRelay] = []
+            for route in settings.routes {
+                do throws(TransportError) {
+                    relays.append(try QueueRelay(route: route, settings: settings, curve: curve, logger: logger))
+                } catch {
+                    throw RelayError(error.code == .invalidEndpoint || error.code == .invalidArgument ? .configuration : .runtime,
+                                     "stream '\(route.stream)': \(error.description)")
+                }
+            }
+            try await Daemon.run(mode: "serve", settings: settings.common, pipelines: relays, logger: logger)
+        }
+    }
+}

@@ -1,0 +1,120 @@
+import ArgumentParser
+import ArrayTransport
+import Foundation
+import Logging
+
+/// Options every long-running command takes; each overrides the configuration file's value.
+struct CommonOptions: ParsableArguments {
+    @Option(name: .shortAndLong, help: ArgumentHelp("A TOML configuration file (see deploy/aq-relay.example.toml); command-line options override its values.", valueName: "file"))
+    var config: String?
+
+    @Option(help: ArgumentHelp("This instance's name: it names the control socket and labels logs and metrics. (default: derived from the queue)", valueName: "name"))
+    var name: String?
+
+    @Option(help: ArgumentHelp("Log level: trace, debug, info, notice, warning, error or critical. (default: info)", valueName: "level"))
+    var logLevel: Logger.Level?
+
+    @Option(help: ArgumentHelp("Seconds between statistics log lines; 0 turns them off. (default: 10)", valueName: "seconds"))
+    var statsInterval: Seconds?
+
+    @Option(help: ArgumentHelp("Where `aq-relay stats` reads the counters: ipc:///PATH, tcp://HOST:PORT, or none. (default: ipc://$RUNTIME_DIRECTORY/aq-relay-NAME.sock)", valueName: "endpoint"))
+    var control: String?
+
+    @Option(help: ArgumentHelp("Also write the counters to this file in Prometheus text format at every statistics interval (for node_exporter's textfile collector).", valueName: "file"))
+    var metricsFile: String?
+
+    @Flag(help: "Check the configuration, print the effective settings as TOML and exit.")
+    var check = false
+}
+
+/// Settings of the daemon itself, whatever it relays.
+struct CommonSettings: Sendable {
+    var name: String
+    var logLevel: Logger.Level = .info
+    /// nil: no periodic statistics.
+    var statsInterval: Duration? = .seconds(10)
+    /// nil: no control socket.
+    var control: Endpoint?
+    var metricsFile: String?
+
+    /// Resolves the settings from the file's top level, then the command line.
+    static func resolve(file: ConfigTable?, options: CommonOptions, defaultName: String) throws(RelayError) -> CommonSettings {
+        let fileName = try file?.string("name")
+        let name = options.name ?? fileName ?? defaultName
+        try checkName(name, what: options.name != nil ? "--name" : (file?.has("name") == true ? "\(file!.file) name" : "the instance name"))
+        var settings = CommonSettings(name: name)
+        // The file's values are read (and checked) even when an option overrides them.
+        let fileLevel = try file?.string("log_level").map { text throws(RelayError) in try Values.logLevel(text, what: "\(file!.file) log_level") }
+        settings.logLevel = options.logLevel ?? fileLevel ?? settings.logLevel
+        let fileInterval = try file?.seconds("stats_interval")
+        if let interval = options.statsInterval?.duration ?? fileInterval {
+            settings.statsInterval = interval == .zero ? nil : interval
+        }
+        let fileControl = try file?.string("control")
+        let controlText = options.control ?? fileControl
+        switch controlText {
+        case "none"?: settings.control = nil
+        case let text?: settings.control = try Values.endpoint(text, what: options.control != nil ? "--control" : "\(file!.file) control")
+        case nil: settings.control = try defaultControl(name: name)
+        }
+        let fileMetrics = try file?.string("metrics_file")
+        settings.metricsFile = options.metricsFile ?? fileMetrics
+        return settings
+    }
+
+    /// Names are used in file names and metric labels: keep them plain.
+    static func checkName(_ name: String, what: String) throws(RelayError) {
+        let allowed = name.unicodeScalars.allSatisfy { $0.isASCII && (CharacterSet.alphanumerics.contains($0) || "._-".unicodeScalars.contains($0)) }
+        guard !name.isEmpty, name.utf8.count <= 64, allowed, !name.hasPrefix(".") else {
+            throw .configuration("\(what): '\(name)' is not a valid name: use 1 to 64 letters, digits, '.', '_' or '-'")
+        }
+    }
+
+    /// The directory for control sockets: systemd's RuntimeDirectory, the user's runtime
+    /// directory, or /tmp.
+    static var runtimeDirectory: String {
+        let environment = ProcessInfo.processInfo.environment
+        if let directory = environment["RUNTIME_DIRECTORY"]?.split(separator: ":").first { return String(directory) }
+        if let directory = environment["XDG_RUNTIME_DIR"], !directory.isEmpty { return directory }
+        return "/tmp"
+    }
+
+    static func defaultControl(name: String) throws(RelayError) -> Endpoint {
+        try Values.endpoint("ipc://\(runtimeDirectory)/aq-relay-\(name).sock", what: "the default control endpoint (choose another with --control)")
+    }
+
+    /// The settings as TOML lines (for `--check`).
+    var toml: [String] {
+        [
+            "name = \(quoted(name))",
+            "log_level = \(quoted(logLevel.rawValue))",
+            "stats_interval = \(statsInterval?.seconds ?? 0)",
+            "control = \(quoted(control?.description ?? "none"))",
+        ] + (metricsFile.map { ["metrics_file = \(quoted($0))"] } ?? [])
+    }
+}
+
+/// A TOML basic string.
+func quoted(_ text: String) -> String {
+    var escaped = ""
+    for scalar in text.unicodeScalars {
+        switch scalar {
+        case "\"": escaped += "\\\""
+        case "\\": escaped += "\\\\"
+        case "\n": escaped += "\\n"
+        case "\t": escaped += "\\t"
+        default:
+            if scalar.value < 0x20 || scalar.value == 0x7F {
+                escaped += String(format: "\\u%04X", scalar.value)
+            } else {
+                escaped.unicodeScalars.append(scalar)
+            }
+        }
+    }
+    return "\"\(escaped)\""
+}
+
+/// A TOML array of strings.
+func quotedList(_ items: [String]) -> String {
+    "[" + items.map(quoted).joined(separator: ", ") + "]"
+}

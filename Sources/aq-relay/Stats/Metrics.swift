@@ -1,0 +1,103 @@
+import Foundation
+
+/// One value of one metric, with its labels, in the Prometheus data model.
+struct Sample: Sendable {
+    enum Kind: String, Sendable { case counter, gauge }
+
+    let name: String
+    let kind: Kind
+    let help: String
+    let labels: [(String, String)]
+    let value: Double
+
+    init(_ name: String, _ kind: Kind, _ help: String, labels: [(String, String)] = [], _ value: Double) {
+        self.name = name
+        self.kind = kind
+        self.help = help
+        self.labels = labels
+        self.value = value
+    }
+
+    static func counter(_ name: String, _ help: String, labels: [(String, String)] = [], _ value: UInt64) -> Sample {
+        Sample(name, .counter, help, labels: labels, Double(value))
+    }
+
+    static func gauge(_ name: String, _ help: String, labels: [(String, String)] = [], _ value: Double) -> Sample {
+        Sample(name, .gauge, help, labels: labels, value)
+    }
+}
+
+/// Anything whose counters the control socket, the metrics file and the periodic log report.
+protocol MetricsSource: Sendable {
+    /// The current values.
+    func samples() -> [Sample]
+    /// One human-readable line for the periodic log, given the values of the previous line
+    /// (for rates) and the seconds since then.
+    func summary(previous: [Sample]?, seconds: Double) -> String
+}
+
+/// The Prometheus text exposition format (version 0.0.4): `# HELP`, `# TYPE`, then the samples.
+enum PrometheusText {
+    static func render(_ samples: [Sample]) -> String {
+        var order: [String] = []
+        var groups: [String: [Sample]] = [:]
+        for sample in samples {
+            if groups[sample.name] == nil { order.append(sample.name) }
+            groups[sample.name, default: []].append(sample)
+        }
+        var text = ""
+        for name in order {
+            let group = groups[name]!
+            text += "# HELP \(name) \(group[0].help)\n# TYPE \(name) \(group[0].kind.rawValue)\n"
+            for sample in group {
+                let labels = sample.labels.isEmpty ? "" : "{" + sample.labels.map { "\($0.0)=\"\(escape($0.1))\"" }.joined(separator: ",") + "}"
+                text += "\(name)\(labels) \(format(sample.value))\n"
+            }
+        }
+        return text
+    }
+
+    private static func escape(_ value: String) -> String {
+        value.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"").replacingOccurrences(of: "\n", with: "\\n")
+    }
+
+    private static func format(_ value: Double) -> String {
+        if value == value.rounded(), abs(value) < 1e15 { return String(Int64(value)) }
+        return String(value)
+    }
+}
+
+extension Array where Element == Sample {
+    /// The value of the first sample called `name`, or 0.
+    func value(_ name: String) -> Double {
+        first(where: { $0.name == name })?.value ?? 0
+    }
+}
+
+/// Facts about the whole process, reported with every pipeline's samples.
+enum ProcessMetrics {
+    static let started = ContinuousClock.now
+
+    static func samples(name: String, mode: String) -> [Sample] {
+        [
+            .gauge("aq_relay_info", "Always 1; the labels say which relay this is.", labels: [("name", name), ("mode", mode), ("version", AQRelay.version)], 1),
+            .gauge("aq_relay_uptime_seconds", "Seconds since the relay started.", (ContinuousClock.now - started).seconds),
+            .gauge("aq_relay_resident_memory_bytes", "Resident memory of the relay process.", Double(residentBytes())),
+        ]
+    }
+
+    /// Resident set size from /proc/self/statm (pages × page size); 0 if unreadable.
+    static func residentBytes() -> Int {
+        guard let text = try? String(contentsOfFile: "/proc/self/statm", encoding: .utf8) else { return 0 }
+        let fields = text.split(separator: " ")
+        guard fields.count > 1, let pages = Int(fields[1]) else { return 0 }
+        return pages * Int(sysconf(Int32(_SC_PAGESIZE)))
+    }
+}
+
+/// `1.2 ms`, `340 µs`, `2.5 s`.
+func formatLag(_ seconds: Double) -> String {
+    if seconds >= 1 { return String(format: "%.2f s", seconds) }
+    if seconds >= 1e-3 { return String(format: "%.1f ms", seconds * 1e3) }
+    return String(format: "%.0f µs", max(0, seconds * 1e6))
+}
