@@ -68,7 +68,9 @@ extension ArrayQueue {
         let attempt = { () throws(ArrayQueueError) -> RecordHeader? in
             try self.ring.withLock { () throws(ArrayQueueError) in try self.ring.claim(expecting: dtype, owner: me) }
         }
-        guard blocking else { return try attempt() }
+        // Records are usually waiting: claim without entering the wait loop at all.
+        if let record = try attempt() { return record }
+        guard blocking else { return nil }
         return try waitUntil(
             ring.header.dataSignal, deadline: deadline, checkingDeadPeers: false, cancellation: cancellation,
             describe: { "get from queue '\(name)' (empty)" }, attempt)
