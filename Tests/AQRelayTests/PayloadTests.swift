@@ -36,6 +36,53 @@ struct PayloadTests {
         pair.stop(pair.subscriber)
     }
 
+    @Test("--envelopes: two relayed streams in one local queue keep their names, epochs and sequence numbers")
+    func streamsStayApart() throws {
+        let scratch = try Scratch("streams")
+        defer { scratch.cleanUp() }
+        var sources: [String] = []
+        var endpoints: [String] = []
+        var relays: [Spawned] = []
+        for side in ["left", "right"] {
+            let source = scratch.queue(side)
+            let endpoint = "tcp://127.0.0.1:\(try freePort())"
+            _ = try ArrayQueue.create(name: source, capacity: 16 << 20)
+            let relay = try scratch.start(["serve", "--queue", "\(source)=\(endpoint)", "--pattern", "pushpull", "--name", "relay-\(side)"], label: "relay-\(side)")
+            #expect(relay.waitForLog("relaying queue"), "\(relay.errors)")
+            sources.append(source)
+            endpoints.append(endpoint)
+            relays.append(relay)
+        }
+        let target = scratch.queue("both")
+        let subscriber = try scratch.start(
+            ["subscribe"] + endpoints + ["--queue", target, "--capacity", "16MiB", "--pattern", "pushpull", "--envelopes", "--name", "subscriber"],
+            label: "subscriber")
+        #expect(subscriber.waitForLog("receiving"), "\(subscriber.errors)")
+        for (number, source) in sources.enumerated() {
+            let queue = try ArrayQueue.open(name: source)
+            for value in 0..<3 { try queue.put(try NDArray<Int32>(shape: [2], elements: [Int32(number), Int32(value)])) }
+        }
+        let receiver = try SharedMemoryReceiver(name: target)
+        defer { receiver.close() }
+        var byStream: [String: [ArrayMessage]] = [:]
+        for _ in 0..<6 {
+            let message = try #require(try receiver.receive(timeout: .seconds(20)))
+            byStream[message.stream, default: []].append(message)
+        }
+        #expect(Set(byStream.keys) == Set(sources))
+        for (number, source) in sources.enumerated() {
+            let messages = byStream[source] ?? []
+            #expect(messages.map(\.sequence) == [0, 1, 2])
+            #expect(Set(messages.map(\.epoch)).count == 1)
+            #expect(try messages.map { try $0.arrays[0].array.typed(as: Int32.self).elements } == (0..<3).map { [Int32(number), Int32($0)] })
+        }
+        #expect(byStream[sources[0]]?.first?.epoch != byStream[sources[1]]?.first?.epoch)
+        for process in relays + [subscriber] {
+            process.signal(SIGTERM)
+            #expect(process.wait(timeout: 15) == 0, "\(process.label): \(process.errors)")
+        }
+    }
+
     @Test("CURVE: an encrypted stream reaches the subscriber that knows the relay's public key", .enabled(if: ZMQContext.supportsCurve))
     func curve() throws {
         let scratch = try Scratch("curve")

@@ -29,6 +29,9 @@ struct SubscribeOptions: ParsableArguments {
     @Option(help: ArgumentHelp("block: seconds to wait for room in the local queue, or 'forever'. (default: forever with pushpull, 1 with pubsub)", valueName: "seconds"))
     var putTimeout: TimeLimit?
 
+    @Flag(help: "Write every message as an envelope that keeps its stream name, epoch and sequence number (read the queue with ArrayTransport's shm:// receiver or `aq recv shm://NAME`), so that several streams in one queue stay apart. (default: a message of one array without metadata becomes a plain record that any queue consumer reads)")
+    var envelopes = false
+
     @Option(help: ArgumentHelp("Frames ZeroMQ may buffer on arrival (ZMQ_RCVHWM). (default: 8)", valueName: "frames"))
     var receiveQueue: Int?
 
@@ -57,6 +60,8 @@ struct SubscribeSettings: Sendable {
     var overflow: OverflowPolicy = .block
     /// nil: wait without limit.
     var putTimeout: Duration?
+    /// Keep stream, epoch and sequence in every record (see ``SubscribeOptions/envelopes``).
+    var envelopes = false
     var receiveQueue = 8
     var maximumMessageBytes = 1 << 30
     var heartbeat: Duration = .seconds(1)
@@ -99,7 +104,7 @@ struct SubscribeSettings: Sendable {
         if settings.streams.isEmpty { settings.streams = [""] }
         let values = (
             capacity: try table?.size("capacity"), putTimeout: try table?.timeLimit("put_timeout"),
-            receiveQueue: try table?.integer("receive_queue", in: 1...1_000_000), maximumMessage: try table?.size("max_message_size"),
+            envelopes: try table?.bool("envelopes"), receiveQueue: try table?.integer("receive_queue", in: 1...1_000_000), maximumMessage: try table?.size("max_message_size"),
             heartbeat: try table?.seconds("heartbeat"), curveServerKey: try table?.string("curve_server_key"),
             curveSecretKeyFile: try table?.string("curve_secret_key_file"))
         settings.capacity = options.capacity?.bytes ?? values.capacity ?? settings.capacity
@@ -110,6 +115,7 @@ struct SubscribeSettings: Sendable {
         settings.overflow = options.overflow ?? fileOverflow ?? settings.overflow
         let defaultTimeout: Duration? = settings.pattern == .pushpull ? nil : .seconds(1)
         settings.putTimeout = (options.putTimeout ?? values.putTimeout).map(\.duration) ?? defaultTimeout
+        settings.envelopes = options.envelopes || (values.envelopes ?? false)
         settings.receiveQueue = options.receiveQueue ?? values.receiveQueue ?? settings.receiveQueue
         guard (1...1_000_000).contains(settings.receiveQueue) else { throw .configuration("--receive-queue must be 1 to 1000000 frames") }
         settings.maximumMessageBytes = options.maxMessageSize?.bytes ?? values.maximumMessage ?? settings.maximumMessageBytes
@@ -133,6 +139,7 @@ struct SubscribeSettings: Sendable {
                   "capacity = \(quoted(ByteCount.format(capacity).replacingOccurrences(of: " ", with: "")))",
                   "overflow = \(quoted(overflow.rawValue))",
                   "put_timeout = \(putTimeout.map { "\($0.seconds)" } ?? quoted("forever"))",
+                  "envelopes = \(envelopes)",
                   "receive_queue = \(receiveQueue)",
                   "max_message_size = \(quoted(ByteCount.format(maximumMessageBytes).replacingOccurrences(of: " ", with: "")))",
                   "heartbeat = \(heartbeat.seconds)"]

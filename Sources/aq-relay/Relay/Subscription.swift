@@ -8,7 +8,8 @@ import Synchronization
 /// read them like any other queue and need not know about the network.
 ///
 /// A message of one array without `meta` becomes a plain record (dtype, shape, timestamp and
-/// index kept); anything else becomes an envelope (docs/WIRE.md). Receiving adopts ZeroMQ's
+/// index kept); anything else, or everything with `envelopes`, becomes an envelope that keeps
+/// the stream name, epoch and sequence (docs/WIRE.md). Receiving adopts ZeroMQ's
 /// buffers, so the put is the only copy. A relay that restarts shows up as a new epoch and the
 /// subscriber simply carries on; gaps in sequence numbers are counted as lost.
 final class Subscription: MetricsSource {
@@ -92,7 +93,7 @@ final class Subscription: MetricsSource {
             // Waits in slices so that a shutdown is noticed while the queue is full.
             let slice = min(.milliseconds(100), deadline.map { max(.zero, $0 - .now) } ?? .milliseconds(100))
             do throws(ArrayQueueError) {
-                try queue.put(.message(message), timeout: slice)
+                try queue.put(.message(message), asEnvelope: settings.envelopes, timeout: slice)
                 counters.put.add(1, ordering: .relaxed)
                 counters.bytesPut.add(UInt64(bytes), ordering: .relaxed)
                 return
