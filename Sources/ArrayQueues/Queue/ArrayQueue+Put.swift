@@ -86,6 +86,19 @@ extension ArrayQueue {
         return try fillAndCommit(reservation, fill)
     }
 
+    /// Writes a transport envelope in place if there is room now (see
+    /// ``putEnvelope(byteCount:timestamp:index:timeout:fill:)``); never waits. Returns nil,
+    /// without calling `fill`, if the queue is full.
+    @_spi(Transport)
+    public func tryPutEnvelope<Result>(
+        byteCount: Int, timestamp: Timestamp, index: Int64?, fill: (UnsafeMutableRawBufferPointer) throws -> Result
+    ) throws -> Result? {
+        guard let reservation = try reserve(dtype: .uint8, shape: [byteCount], timestamp: timestamp, index: index, blocking: false, timeout: nil, flags: UInt16(CAQ_RECORD_ENVELOPE)) else {
+            return nil
+        }
+        return try fillAndCommit(reservation, fill)
+    }
+
     /// Lets `fill` write the reserved payload, then publishes it; discards it if `fill` throws.
     private func fillAndCommit<Result>(_ reservation: Ring.Reservation, _ fill: (UnsafeMutableRawBufferPointer) throws -> Result) throws -> Result {
         let buffer = UnsafeMutableRawBufferPointer(start: reservation.record.payload, count: reservation.record.payloadByteCount)

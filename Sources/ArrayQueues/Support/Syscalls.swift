@@ -1,10 +1,12 @@
 // Every C call ArrayQueues makes is wrapped here, once. Wrappers return Swift values or throw
 // an `ArrayQueueError` naming the C function and its errno; nothing else in the module calls C.
+// The few that ArrayTransport needs too are SPI, so that they stay wrapped once.
 import CArrayQueuesShims
 @preconcurrency import Glibc
 import SystemPackage
 
-enum Sys {
+@_spi(Transport)
+public enum Sys {
     // MARK: Shared-memory objects
 
     /// `shm_open`; returns the file descriptor.
@@ -84,7 +86,8 @@ enum Sys {
     // MARK: Files
 
     /// Reads a whole small file (such as `/proc/PID/stat`); nil if it cannot be read.
-    static func readSmallFile(_ path: String, limit: Int = 4096) -> [UInt8]? {
+    @_spi(Transport)
+    public static func readSmallFile(_ path: String, limit: Int = 4096) -> [UInt8]? {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { return nil }
         defer { _ = Glibc.close(fd) }
@@ -154,14 +157,16 @@ enum Sys {
     }
 
     /// `clock_gettime(CLOCK_MONOTONIC)` in nanoseconds.
-    static func monotonicNanoseconds() -> Int64 {
+    @_spi(Transport)
+    public static func monotonicNanoseconds() -> Int64 {
         var now = timespec()
         clock_gettime(CLOCK_MONOTONIC, &now)
         return Int64(now.tv_sec) * 1_000_000_000 + Int64(now.tv_nsec)
     }
 
     /// `nanosleep`, restarted after signals until the time has passed.
-    static func sleep(nanoseconds: Int64) {
+    @_spi(Transport)
+    public static func sleep(nanoseconds: Int64) {
         var request = timespec(tv_sec: Int(nanoseconds / 1_000_000_000), tv_nsec: Int(nanoseconds % 1_000_000_000))
         var remaining = timespec()
         while nanosleep(&request, &remaining) != 0 && errno == EINTR { request = remaining }

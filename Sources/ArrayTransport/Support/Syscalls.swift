@@ -1,24 +1,25 @@
 // Every C library call of ArrayTransport other than libzmq's is wrapped here, once (libzmq's are
-// in ZeroMQ/ZMQ.swift). Nothing else in the module calls C.
+// in ZeroMQ/ZMQ.swift), or forwarded to ArrayQueues' wrappers. Nothing else in the module calls C.
+@_spi(Transport) import ArrayQueues
 @preconcurrency import Glibc
 
 enum Sys {
-    // MARK: Clocks
+    // MARK: Clocks and files (wrapped in ArrayQueues)
 
     /// `clock_gettime(CLOCK_MONOTONIC)` in nanoseconds.
-    static func monotonicNanoseconds() -> Int64 {
-        var now = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &now)
-        return Int64(now.tv_sec) * 1_000_000_000 + Int64(now.tv_nsec)
-    }
+    static func monotonicNanoseconds() -> Int64 { ArrayQueues.Sys.monotonicNanoseconds() }
 
     /// `nanosleep`, restarted after signals until the time has passed.
-    static func sleep(nanoseconds: Int64) {
-        guard nanoseconds > 0 else { return }
-        var request = timespec(tv_sec: Int(nanoseconds / 1_000_000_000), tv_nsec: Int(nanoseconds % 1_000_000_000))
-        var remaining = timespec()
-        while nanosleep(&request, &remaining) != 0 && errno == EINTR { request = remaining }
-    }
+    static func sleep(nanoseconds: Int64) { ArrayQueues.Sys.sleep(nanoseconds: nanoseconds) }
+
+    /// The first `limit` bytes of a small file such as `/proc/sys/kernel/random/boot_id`; nil
+    /// if it cannot be read.
+    static func readSmallFile(_ path: String, limit: Int = 4096) -> [UInt8]? { ArrayQueues.Sys.readSmallFile(path, limit: limit) }
+
+    // MARK: Processes
+
+    /// `getpid`.
+    static var processID: Int32 { getpid() }
 
     // MARK: Threads
 
