@@ -92,6 +92,8 @@ let package = Package(
             dependencies: [
                 "ArrayTransport",
                 "ArrayQueues",
+                // The fast-path tests run `aq recv` as a separate process (in a private /dev/shm too).
+                "aq",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ComplexModule", package: "swift-numerics"),
             ],

@@ -15,11 +15,17 @@ public struct SenderStatistics: Sendable, Hashable {
     public var inFlightBytes: Int
     /// The sequence number the next data message will get.
     public var nextSequence: UInt64
+    /// Subscribers on this host that take the messages through shared memory now (the
+    /// same-host fast path, ``FastPath``).
+    public var sharedMemorySubscribers: Int
+    /// Messages that a fast-path subscriber's full queue could not take (that subscriber counts
+    /// them as lost).
+    public var sharedMemoryDropped: UInt64
 
     /// Counters with the given values; senders make these.
     public init(
         epoch: UInt64, sent: UInt64 = 0, dropped: UInt64 = 0, bytesSent: UInt64 = 0, heartbeats: UInt64 = 0,
-        inFlightBytes: Int = 0, nextSequence: UInt64 = 0
+        inFlightBytes: Int = 0, nextSequence: UInt64 = 0, sharedMemorySubscribers: Int = 0, sharedMemoryDropped: UInt64 = 0
     ) {
         self.epoch = epoch
         self.sent = sent
@@ -28,6 +34,8 @@ public struct SenderStatistics: Sendable, Hashable {
         self.heartbeats = heartbeats
         self.inFlightBytes = inFlightBytes
         self.nextSequence = nextSequence
+        self.sharedMemorySubscribers = sharedMemorySubscribers
+        self.sharedMemoryDropped = sharedMemoryDropped
     }
 }
 
@@ -62,6 +70,15 @@ public struct ReceiverStatistics: Sendable, Hashable {
     public var silence: Duration = .zero
     /// Whether ``silence`` exceeds the allowed number of missed heartbeats.
     public var peerIsSilent: Bool = false
+    /// How data messages arrive now: through the socket, or through a shared-memory queue
+    /// written by a publisher on this host (the same-host fast path, ``FastPath``).
+    public var path: TransportPath = .network
+    /// Data messages that arrived through shared memory (included in ``received``).
+    public var receivedThroughSharedMemory: UInt64 = 0
+    /// Times the receiver switched from the network to shared memory.
+    public var switchesToSharedMemory: UInt64 = 0
+    /// Why the fast path was most recently not taken, or left (nil if it never was).
+    public var fastPathProblem: String?
 
     /// All counters zero; receivers fill them in.
     public init() {}

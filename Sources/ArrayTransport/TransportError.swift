@@ -51,6 +51,9 @@ public struct TransportError: Error, Sendable, Hashable, CustomStringConvertible
         case zeroMQ
         /// Another C library call failed (such as starting a thread); see ``TransportError/function``.
         case systemCall
+        /// The same-host fast path was required (``FastPath/required``) but cannot be used: the
+        /// message says why (another host, another `/dev/shm`, no offer in time, ...).
+        case fastPathUnavailable
     }
 }
 

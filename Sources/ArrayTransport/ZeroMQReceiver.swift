@@ -21,6 +21,12 @@ import Synchronization
 /// Payloads of 4 KiB or more are adopted without copying: the arrays delivered own the ZeroMQ
 /// frames and close them when the last array using them goes away.
 ///
+/// A subscriber that connects to one publisher takes the same-host fast path when the
+/// publisher offers it (``Options/fastPath``, ``FastPath``): it then receives through a
+/// shared-memory queue of its own, without losing, repeating or reordering a message at the
+/// switch; ``path`` and ``ReceiverStatistics/path`` tell which path is in use, and the switch,
+/// or the reason for staying on (or going back to) the network, is logged at `info` level.
+///
 /// Safe to use from several threads; receives are serialized.
 public final class ZeroMQReceiver: ArrayReceiver {
     /// The ZeroMQ pattern.
@@ -62,12 +68,24 @@ public final class ZeroMQReceiver: ArrayReceiver {
         public var curve: CurveSecurity?
         /// The ZeroMQ context; nil uses ``ZMQContext/shared()``.
         public var context: ZMQContext?
+        /// The same-host fast path (``FastPath``), for a subscriber that connects to exactly one
+        /// endpoint and binds none; others always use the network. Default ``FastPath/automatic``.
+        public var fastPath: FastPath
+        /// Smallest capacity of the receiver's fast-path queue, in bytes (default 64 MiB); it is
+        /// made larger to hold four of the largest messages seen before the switch. A message
+        /// larger than the queue sends the receiver back to the network (and is lost).
+        public var fastPathCapacity: Int
+        /// With ``FastPath/required``: how long the receiver may take to switch to shared memory
+        /// before `receiveEvent` fails with ``TransportError/Code/fastPathUnavailable`` (and
+        /// again after each such failure, or after the publisher went away). Default 5 s.
+        public var fastPathTimeout: Duration
 
         /// Options with the documented defaults.
         public init(
             maximumMessageBytes: Int = 1 << 30, maximumArrays: Int = 256, byteBudget: Int = 256 << 20,
             expectedMessageBytes: Int? = nil, heartbeatInterval: Duration = .seconds(1), missedHeartbeatsBeforeSilent: Int = 3,
-            detectsLoss: Bool = true, linger: Duration = .zero, curve: CurveSecurity? = nil, context: ZMQContext? = nil
+            detectsLoss: Bool = true, linger: Duration = .zero, curve: CurveSecurity? = nil, context: ZMQContext? = nil,
+            fastPath: FastPath = .automatic, fastPathCapacity: Int = 64 << 20, fastPathTimeout: Duration = .seconds(5)
         ) {
             self.maximumMessageBytes = maximumMessageBytes
             self.maximumArrays = maximumArrays
@@ -79,6 +97,9 @@ public final class ZeroMQReceiver: ArrayReceiver {
             self.linger = linger
             self.curve = curve
             self.context = context
+            self.fastPath = fastPath
+            self.fastPathCapacity = fastPathCapacity
+            self.fastPathTimeout = fastPathTimeout
         }
     }
 
@@ -87,31 +108,40 @@ public final class ZeroMQReceiver: ArrayReceiver {
     /// The endpoints bound, with wildcard ports resolved.
     public let boundEndpoints: [Endpoint]
 
-    private struct State: ~Copyable {
+    /// How data messages arrive now: ``TransportPath/network`` or, after a switch to the
+    /// same-host fast path, ``TransportPath/sharedMemory``.
+    public var path: TransportPath { counters.withLock { $0.statistics.path } }
+
+    struct State: ~Copyable {
         var socket: ZMQSocket
         var tracker = SequenceTracker()
+        /// The same-host fast path, if this receiver may take it.
+        var link: FastPathLink?
     }
 
-    private struct Counters {
+    struct Counters {
         var statistics = ReceiverStatistics()
         var lastLogged: Int64?
         var suppressed = 0
     }
 
-    private let options: Options
-    private let logger: Logger
+    let options: Options
+    let logger: Logger
+    /// The topic prefixes subscribed to (empty for a puller).
+    let prefixes: [String]
     private let state: Mutex<State>
-    private let counters = Mutex(Counters())
+    let counters = Mutex(Counters())
     private let closed = Atomic<Bool>(false)
-    private let lastActivity = Atomic<Int64>(Sys.monotonicNanoseconds())
+    let lastActivity = Atomic<Int64>(Sys.monotonicNanoseconds())
 
     /// How long one wait lasts before ``close()`` is checked again.
     private static let waitSliceNanoseconds: Int64 = 100_000_000
 
     /// Makes a receiver that binds to `bind` and connects to `connect` (at least one endpoint).
     ///
-    /// - Throws: ``TransportError/Code/invalidArgument`` for a bad option,
-    ///   ``TransportError/Code/invalidEndpoint``, or the failing libzmq call.
+    /// - Throws: ``TransportError/Code/invalidArgument`` for a bad option (or a required fast
+    ///   path for a receiver that cannot take it), ``TransportError/Code/invalidEndpoint``, or
+    ///   the failing libzmq call.
     public init(
         _ pattern: Pattern, bind: [Endpoint] = [], connect: [Endpoint] = [], options: Options = Options(),
         logger: Logger = Logger(label: "ArrayTransport.ZeroMQReceiver")
@@ -125,6 +155,15 @@ public final class ZeroMQReceiver: ArrayReceiver {
         }
         if let expected = options.expectedMessageBytes, expected <= 0 {
             throw TransportError(.invalidArgument, "the expected message size must be positive, not \(expected)")
+        }
+        var prefixes: [String] = []
+        if case let .subscribe(subscribed) = pattern { prefixes = subscribed }
+        let mayTakeFastPath = !prefixes.isEmpty && bind.isEmpty && connect.count == 1 && options.fastPath != .disabled
+        if options.fastPath == .required && !mayTakeFastPath {
+            throw TransportError(.invalidArgument, "the fast path can be required only by a subscriber that connects to exactly one endpoint and binds none")
+        }
+        guard options.fastPathCapacity >= ArrayQueue.minimumCapacity, options.fastPathTimeout > .zero else {
+            throw TransportError(.invalidArgument, "the fast path's capacity must be at least \(ArrayQueue.minimumCapacity) bytes and its timeout positive")
         }
         let context: ZMQContext
         if let given = options.context { context = given } else { context = try ZMQContext.shared() }
@@ -145,11 +184,19 @@ public final class ZeroMQReceiver: ArrayReceiver {
         for endpoint in bind { bound.append(try socket.bind(endpoint)) }
         for endpoint in connect { try socket.connect(endpoint) }
 
+        var link: FastPathLink?
+        if mayTakeFastPath {
+            link = FastPathLink(mode: options.fastPath, minimumCapacity: options.fastPathCapacity)
+            if options.fastPath == .required {
+                link?.requiredDeadline = Sys.monotonicNanoseconds() + options.fastPathTimeout.clampedNanoseconds
+            }
+        }
         self.pattern = pattern
+        self.prefixes = prefixes
         self.boundEndpoints = bound
         self.options = options
         self.logger = logger
-        self.state = Mutex(State(socket: socket))
+        self.state = Mutex(State(socket: socket, link: link))
     }
 
     deinit {
@@ -159,7 +206,11 @@ public final class ZeroMQReceiver: ArrayReceiver {
     /// Stops receiving; waiting calls end within ~100 ms with ``TransportError/Code/closed``.
     public func close() {
         guard !closed.exchange(true, ordering: .acquiringAndReleasing) else { return }
-        state.withLock { $0.socket.close() }
+        state.withLock { state in
+            if let attempt = state.link?.attempt { FastPathLink.discard(attempt) }
+            state.link = nil
+            state.socket.close()
+        }
     }
 
     /// Counters and state, as of now.
@@ -184,136 +235,14 @@ public final class ZeroMQReceiver: ArrayReceiver {
             let sliceDeadline = deadline.map { min($0, slice) } ?? slice
             let event = try state.withLock { (state: inout State) throws(TransportError) -> ReceiveEvent? in
                 guard state.socket.isOpen else { throw TransportError(.closed, "the receiver is closed") }
-                guard try state.socket.wait(for: ZMQ.pollIn, deadline: sliceDeadline) else { return nil }
-                return try readMessage(&state)
+                guard state.link != nil else {
+                    guard try state.socket.wait(for: ZMQ.pollIn, deadline: sliceDeadline) else { return nil }
+                    return try readMessage(&state).map { accept($0, &state, throughSharedMemory: false) }
+                }
+                return try receiveWithFastPath(&state, until: sliceDeadline)
             }
             if let event { return event }
             if let deadline, Sys.monotonicNanoseconds() >= deadline { return nil }
-        }
-    }
-
-    // MARK: - Reading and checking
-
-    /// Reads one whole multipart message; returns its event, or nil if it was malformed.
-    private func readMessage(_ state: inout State) throws(TransportError) -> ReceiveEvent? {
-        let maximumFrames = 2 + options.maximumArrays
-        var frames: [ReceivedFrame] = []
-        var frameCount = 0
-        var totalBytes = 0
-        while true {
-            guard let message = try state.socket.receive(dontWait: true) else { break }
-            let more = message.hasMore
-            frameCount += 1
-            totalBytes += message.count
-            // Past the limits, frames are read and dropped at once so that memory stays bounded
-            // and the next message starts at its first frame.
-            if frameCount <= maximumFrames && totalBytes <= options.maximumMessageBytes {
-                frames.append(ReceivedFrame(message))
-            }
-            if !more { break }
-        }
-        guard frameCount > 0 else { return nil }
-        do throws(TransportError) {
-            guard frameCount <= maximumFrames else {
-                throw .malformed("the message has \(frameCount) frames; at most \(maximumFrames) are allowed (topic, header and up to \(options.maximumArrays) arrays)")
-            }
-            guard totalBytes <= options.maximumMessageBytes else {
-                throw .malformed("the message is \(totalBytes) bytes long; at most \(options.maximumMessageBytes) are allowed")
-            }
-            return try decode(frames, tracker: &state.tracker)
-        } catch {
-            reject(error)
-            return nil
-        }
-    }
-
-    private func decode(_ frames: [ReceivedFrame], tracker: inout SequenceTracker) throws(TransportError) -> ReceiveEvent {
-        guard frames.count >= 2 else {
-            throw .malformed("the message has \(frames.count) frame; an arrf message has a topic frame, a header frame and one frame per array")
-        }
-        guard let topic = String(validating: frames[0].bytes, as: UTF8.self) else {
-            throw .malformed("the topic frame is not valid UTF-8")
-        }
-        let header = try WireHeader.decode(frames[1].bytes, maximumArrays: options.maximumArrays)
-        guard header.stream == topic else {
-            throw .malformed("the header names stream '\(header.stream)' but the topic frame says '\(topic)'")
-        }
-        let payloads = frames.count - 2
-        guard payloads == header.arrays.count else {
-            throw .malformed("the header lists \(header.arrays.count) arrays but \(payloads) payload frames follow")
-        }
-        var arrays: [NamedArray] = []
-        arrays.reserveCapacity(payloads)
-        var copied: UInt64 = 0
-        var bytes = 0
-        for (position, wire) in header.arrays.enumerated() {
-            let frame = frames[2 + position]
-            guard frame.count == wire.byteCount else {
-                throw .malformed("arrays[\(position)] ('\(wire.name)') says nbytes \(wire.byteCount), but its payload frame has \(frame.count) bytes")
-            }
-            let (array, copiedLarge) = try frame.array(dtype: wire.dtype, shape: wire.shape)
-            if copiedLarge { copied += 1 }
-            bytes += wire.byteCount
-            arrays.append(NamedArray(wire.name, array))
-        }
-
-        let now = Sys.monotonicNanoseconds()
-        let observation = tracker.observe(header, now: now)
-        lastActivity.store(now, ordering: .relaxed)
-        counters.withLock { counters in
-            var statistics = counters.statistics
-            if options.detectsLoss { statistics.lost += observation.lost }
-            if observation.outOfOrder { statistics.outOfOrder += 1 }
-            if observation.newEpoch { statistics.epochsSeen += 1 }
-            if observation.restart { statistics.restarts += 1 }
-            statistics.copiedPayloads += copied
-            switch header.kind {
-            case .data:
-                statistics.received += 1
-                statistics.bytesReceived += UInt64(bytes)
-            case .heartbeat: statistics.heartbeats += 1
-            case .end: statistics.ends += 1
-            }
-            counters.statistics = statistics
-        }
-        if observation.restart {
-            logger.info("stream '\(header.stream)' has a new sender (epoch \(header.epoch))")
-        }
-        if observation.lost > 0 && options.detectsLoss {
-            logger.debug("stream '\(header.stream)' lost \(observation.lost) messages before seq \(header.sequence)")
-        }
-
-        let timestamp = Timestamp(nanosecondsSinceEpoch: header.timestampNanoseconds)
-        switch header.kind {
-        case .data:
-            return .message(ArrayMessage(
-                stream: header.stream, arrays: arrays, timestamp: timestamp, index: header.index, meta: header.meta,
-                sequence: UInt64(header.sequence), epoch: header.epoch))
-        case .heartbeat, .end:
-            let mark = StreamMark(
-                stream: header.stream, epoch: header.epoch,
-                lastSequence: header.sequence < 0 ? nil : UInt64(header.sequence), timestamp: timestamp)
-            return header.kind == .end ? .end(mark) : .heartbeat(mark)
-        }
-    }
-
-    /// Counts a malformed message and logs it, at most once a second.
-    private func reject(_ error: TransportError) {
-        let now = Sys.monotonicNanoseconds()
-        let suppressed: Int? = counters.withLock { counters in
-            counters.statistics.malformed += 1
-            counters.statistics.lastMalformedReason = error.message
-            if let lastLogged = counters.lastLogged, now - lastLogged < 1_000_000_000 {
-                counters.suppressed += 1
-                return nil
-            }
-            counters.lastLogged = now
-            defer { counters.suppressed = 0 }
-            return counters.suppressed
-        }
-        if let suppressed {
-            let more = suppressed > 0 ? " (and \(suppressed) more malformed messages since the last report)" : ""
-            logger.warning("skipped a malformed message: \(error.message)\(more)")
         }
     }
 }

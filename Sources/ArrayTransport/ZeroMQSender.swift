@@ -1,6 +1,5 @@
 public import ArrayQueues
 public import Logging
-import Synchronization
 
 /// Sends one stream of array records over ZeroMQ in the arrf/1 wire format (docs/WIRE.md).
 ///
@@ -22,6 +21,12 @@ import Synchronization
 /// which the sender keeps alive until libzmq releases it. While idle, the sender sends a
 /// heartbeat every ``Options/heartbeatInterval`` from a background thread; all socket use is
 /// serialized by a lock. Safe to use from several threads.
+///
+/// A publisher that binds also offers the same-host fast path (``Options/fastPath``): its
+/// heartbeats name a registry queue in `/dev/shm`, and subscribers on this host that register
+/// there get every message through a shared-memory queue of their own instead of the socket
+/// (see ``FastPath``). While messages flow, such a publisher still sends a heartbeat at least
+/// once per heartbeat interval, so that subscribers joining a busy stream see the offer.
 public final class ZeroMQSender: ArraySender {
     /// The ZeroMQ pattern.
     public enum Pattern: Sendable, Hashable {
@@ -52,12 +57,17 @@ public final class ZeroMQSender: ArraySender {
         /// terminates so that messages still queued are sent (within ``linger``) before it returns,
         /// even if the process exits right after.
         public var context: ZMQContext?
+        /// The same-host fast path of a publisher that binds (``FastPath``); ignored by pushers
+        /// and by publishers that only connect. With it, a heartbeat carrying the offer goes out
+        /// at least every ``heartbeatInterval`` (every second if that is nil), busy or not.
+        /// Default ``FastPath/automatic``.
+        public var fastPath: FastPath
 
         /// Options with the documented defaults.
         public init(
             byteBudget: Int = 256 << 20, expectedMessageBytes: Int? = nil, sendTimeout: Duration? = nil,
             heartbeatInterval: Duration? = .seconds(1), linger: Duration = .seconds(1), curve: CurveSecurity? = nil,
-            context: ZMQContext? = nil
+            context: ZMQContext? = nil, fastPath: FastPath = .automatic
         ) {
             self.byteBudget = byteBudget
             self.expectedMessageBytes = expectedMessageBytes
@@ -66,6 +76,7 @@ public final class ZeroMQSender: ArraySender {
             self.linger = linger
             self.curve = curve
             self.context = context
+            self.fastPath = fastPath
         }
     }
 
@@ -87,7 +98,10 @@ public final class ZeroMQSender: ArraySender {
     ///
     /// - Throws: ``TransportError/Code/invalidArgument`` for a bad stream name or option,
     ///   ``TransportError/Code/invalidEndpoint``, or the failing libzmq call (an address in use
-    ///   is a ``TransportError/Code/zeroMQ`` error naming `zmq_bind`).
+    ///   is a ``TransportError/Code/zeroMQ`` error naming `zmq_bind`); with
+    ///   ``FastPath/required``, ``TransportError/Code/fastPathUnavailable`` if the registry
+    ///   cannot be made (``TransportError/Code/invalidArgument`` for a pusher or a publisher
+    ///   that does not bind).
     public init(
         _ pattern: Pattern, stream: String, bind: [Endpoint] = [], connect: [Endpoint] = [],
         options: Options = Options(), logger: Logger = Logger(label: "ArrayTransport.ZeroMQSender")
@@ -103,6 +117,10 @@ public final class ZeroMQSender: ArraySender {
         }
         if let expected = options.expectedMessageBytes, expected <= 0 {
             throw TransportError(.invalidArgument, "the expected message size must be positive, not \(expected)")
+        }
+        let offersFastPath = pattern == .publish && !bind.isEmpty && options.fastPath != .disabled
+        if options.fastPath == .required && !offersFastPath {
+            throw TransportError(.invalidArgument, "the fast path can be required only by a publisher that binds an endpoint")
         }
         let context: ZMQContext
         if let given = options.context { context = given } else { context = try ZMQContext() }
@@ -120,13 +138,26 @@ public final class ZeroMQSender: ArraySender {
         self.stream = stream
         self.pattern = pattern
         self.boundEndpoints = bound
-        self.core = SenderCore(
-            stream: stream, pattern: pattern, socket: socket, options: options, logger: logger,
-            ownedContext: options.context == nil ? context : nil)
-        if let interval = options.heartbeatInterval {
-            let core = self.core
-            let nanoseconds = max(1_000_000, interval.clampedNanoseconds)
-            try Sys.spawnThread(name: "aq-heartbeat") { core.runHeartbeats(intervalNanoseconds: nanoseconds) }
+        let epoch = UInt64.random(in: 1..<(1 << 53))
+        var fastPath: FastPathPublisher?
+        if offersFastPath {
+            do throws(TransportError) {
+                fastPath = try FastPathPublisher(stream: stream, epoch: epoch, logger: logger)
+            } catch where options.fastPath == .automatic {
+                logger.info("stream '\(stream)': no same-host fast path, subscribers on this host use the network: \(error.message)")
+            }
+        }
+        let core = SenderCore(
+            stream: stream, pattern: pattern, epoch: epoch, socket: socket, options: options, logger: logger,
+            ownedContext: options.context == nil ? context : nil, fastPath: fastPath)
+        self.core = core
+        if options.heartbeatInterval != nil || fastPath != nil {
+            try Sys.spawnThread(name: "aq-heartbeat") { core.runHeartbeats() }
+        }
+        if let fastPath {
+            try Sys.spawnThread(name: "aq-fastpath") {
+                fastPath.serve { queue, name in core.attachFastPathSubscriber(queue, name: name) }
+            }
         }
     }
 
@@ -150,230 +181,9 @@ public final class ZeroMQSender: ArraySender {
     public var statistics: SenderStatistics { core.statistics }
 
     /// Sends "end" (waiting at most the linger period for room) and closes the socket; messages
-    /// already queued are still delivered during the linger period.
+    /// already queued are still delivered during the linger period. With the fast path, `end`
+    /// also goes into every subscriber queue, and the registry is removed.
     public func close() {
         core.close()
-    }
-}
-
-/// The sender's state, shared with its heartbeat thread.
-final class SenderCore: Sendable {
-    private struct State: ~Copyable {
-        var socket: ZMQSocket
-        var nextSequence: UInt64 = 0
-    }
-
-    let stream: String
-    let pattern: ZeroMQSender.Pattern
-    let epoch = UInt64.random(in: 1..<(1 << 53))
-    private let options: ZeroMQSender.Options
-    private let logger: Logger
-    private let state: Mutex<State>
-    private let inFlight = InFlightBytes()
-    private let closing = Atomic<Bool>(false)
-    private let lastActivity = Atomic<Int64>(Sys.monotonicNanoseconds())
-    private let heartbeatEvents = EventCount()
-    private let sentCount = Atomic<UInt64>(0)
-    private let droppedCount = Atomic<UInt64>(0)
-    private let bytesSent = Atomic<UInt64>(0)
-    private let heartbeatCount = Atomic<UInt64>(0)
-    private let nextSequence = Atomic<UInt64>(0)
-
-    /// How long one wait for room lasts before `close()` is checked again.
-    private static let waitSliceNanoseconds: Int64 = 100_000_000
-
-    /// The sender's own context, terminated by `close()` to flush what is queued.
-    private let ownedContext: ZMQContext?
-
-    init(
-        stream: String, pattern: ZeroMQSender.Pattern, socket: consuming sending ZMQSocket, options: ZeroMQSender.Options, logger: Logger,
-        ownedContext: ZMQContext?
-    ) {
-        self.ownedContext = ownedContext
-        self.stream = stream
-        self.pattern = pattern
-        self.options = options
-        self.logger = logger
-        self.state = Mutex(State(socket: socket))
-    }
-
-    var statistics: SenderStatistics {
-        SenderStatistics(
-            epoch: epoch, sent: sentCount.load(ordering: .relaxed), dropped: droppedCount.load(ordering: .relaxed),
-            bytesSent: bytesSent.load(ordering: .relaxed), heartbeats: heartbeatCount.load(ordering: .relaxed),
-            inFlightBytes: inFlight.current, nextSequence: nextSequence.load(ordering: .relaxed))
-    }
-
-    // MARK: Data
-
-    func send(_ arrays: [NamedArray], timestamp: Timestamp, index: Int64?, meta: [String: JSONValue]) throws(TransportError) -> SendOutcome {
-        guard !closing.load(ordering: .acquiring) else { throw TransportError(.closed, "the sender of stream '\(stream)' is closed") }
-        guard JSONValue.object(meta).isFinite else {
-            throw TransportError(.invalidArgument, "meta contains a NaN or infinite number, which JSON cannot carry")
-        }
-        var wireArrays: [WireHeader.WireArray] = []
-        wireArrays.reserveCapacity(arrays.count)
-        var payloadBytes = 0
-        for named in arrays {
-            wireArrays.append(.init(name: named.name, dtype: named.array.dtype, shape: named.array.shape, byteCount: named.array.byteCount))
-            payloadBytes += named.array.byteCount
-        }
-        var header = WireHeader(
-            kind: .data, stream: stream, epoch: epoch, sequence: 0, timestampNanoseconds: timestamp.nanosecondsSinceEpoch,
-            index: index, arrays: wireArrays, meta: meta)
-        let deadline = Duration.deadline(after: options.sendTimeout)
-        let countsAgainstBudget = arrays.contains { $0.array.byteCount >= zeroCopyThreshold }
-
-        return try state.withLock { (state: inout State) throws(TransportError) -> SendOutcome in
-            guard state.socket.isOpen else { throw TransportError(.closed, "the sender of stream '\(stream)' is closed") }
-            let sequence = state.nextSequence
-            if countsAgainstBudget && !hasBudget(for: payloadBytes) {
-                switch pattern {
-                case .publish:
-                    state.nextSequence += 1
-                    nextSequence.store(state.nextSequence, ordering: .relaxed)
-                    droppedCount.add(1, ordering: .relaxed)
-                    return .dropped(sequence: sequence)
-                case .push:
-                    try waitForBudget(payloadBytes, deadline: deadline)
-                }
-            }
-            header.sequence = Int64(sequence)
-            try transmit(&state.socket, header: header.encoded(), arrays: arrays, deadline: deadline)
-            state.nextSequence += 1
-            nextSequence.store(state.nextSequence, ordering: .relaxed)
-            sentCount.add(1, ordering: .relaxed)
-            bytesSent.add(UInt64(payloadBytes), ordering: .relaxed)
-            lastActivity.store(Sys.monotonicNanoseconds(), ordering: .relaxed)
-            return .sent(sequence: sequence)
-        }
-    }
-
-    /// Whether `bytes` more fit the budget. One message always fits when nothing is in flight,
-    /// however large, so that a budget smaller than a message cannot stall the stream.
-    private func hasBudget(for bytes: Int) -> Bool {
-        let current = inFlight.current
-        return current == 0 || current + bytes <= options.byteBudget
-    }
-
-    private func waitForBudget(_ bytes: Int, deadline: Int64?) throws(TransportError) {
-        var pause: Int64 = 20_000
-        while !hasBudget(for: bytes) {
-            guard !closing.load(ordering: .relaxed) else { throw TransportError(.closed, "the sender of stream '\(stream)' was closed while waiting") }
-            if let deadline, Sys.monotonicNanoseconds() >= deadline {
-                throw TransportError(.timeout, "no room to send on stream '\(stream)' in time: \(inFlight.current) bytes are still in flight and the budget is \(options.byteBudget)")
-            }
-            Sys.sleep(nanoseconds: pause)
-            pause = min(pause * 2, 1_000_000)
-        }
-    }
-
-    /// Sends topic, header and payload frames as one multipart message. The first frame waits for
-    /// room (pushers) until `deadline`; once libzmq took it, it takes the rest of the message too.
-    private func transmit(_ socket: inout ZMQSocket, header: String, arrays: [NamedArray], deadline: Int64?) throws(TransportError) {
-        var topic = try ZMQMessage(copying: stream)
-        var headerFrame = try ZMQMessage(copying: header)
-        try sendFirstFrame(&socket, &topic, more: true, deadline: deadline)
-        _ = try socket.send(&headerFrame, more: !arrays.isEmpty, dontWait: true)
-        for (position, named) in arrays.enumerated() {
-            let more = position < arrays.count - 1
-            var frame: ZMQMessage
-            do {
-                frame = try ZMQMessage(payload: named.array, inFlight: inFlight)
-            } catch {
-                // The message is under way and cannot be recalled: finish it with empty frames,
-                // which receivers reject as malformed, and report the failure.
-                for remaining in position..<arrays.count {
-                    var empty = ZMQMessage()
-                    _ = try? socket.send(&empty, more: remaining < arrays.count - 1, dontWait: true)
-                }
-                throw error
-            }
-            // `false` here means the peer vanished mid-message; libzmq discards the rest.
-            _ = try socket.send(&frame, more: more, dontWait: true)
-        }
-    }
-
-    private func sendFirstFrame(_ socket: inout ZMQSocket, _ frame: inout ZMQMessage, more: Bool, deadline: Int64?) throws(TransportError) {
-        while true {
-            if try socket.send(&frame, more: more, dontWait: true) { return }
-            // Only a pusher without room gets here (a publisher never blocks).
-            guard !closing.load(ordering: .relaxed) else { throw TransportError(.closed, "the sender of stream '\(stream)' was closed while waiting") }
-            let now = Sys.monotonicNanoseconds()
-            if let deadline, now >= deadline {
-                throw TransportError(.timeout, "no puller took the message on stream '\(stream)' in time")
-            }
-            let slice = now + Self.waitSliceNanoseconds
-            _ = try socket.wait(for: ZMQ.pollOut, deadline: deadline.map { min($0, slice) } ?? slice)
-        }
-    }
-
-    // MARK: Control messages
-
-    private func controlHeader(_ kind: WireHeader.Kind, nextSequence: UInt64) -> String {
-        WireHeader(
-            kind: kind, stream: stream, epoch: epoch,
-            sequence: nextSequence == 0 ? WireHeader.noSequence : Int64(nextSequence - 1),
-            timestampNanoseconds: Timestamp.now().nanosecondsSinceEpoch, index: nil, arrays: [], meta: [:]
-        ).encoded()
-    }
-
-    /// Sends a two-frame control message if the socket has room now; returns whether it did.
-    private func sendControl(_ socket: inout ZMQSocket, header: String) throws(TransportError) -> Bool {
-        var topic = try ZMQMessage(copying: stream)
-        var headerFrame = try ZMQMessage(copying: header)
-        guard try socket.send(&topic, more: true, dontWait: true) else { return false }
-        _ = try socket.send(&headerFrame, more: false, dontWait: true)
-        return true
-    }
-
-    /// The heartbeat thread's loop: sleeps until the stream has been idle for the interval,
-    /// sends a heartbeat, and ends when the sender closes.
-    func runHeartbeats(intervalNanoseconds: Int64) {
-        while true {
-            let ticket = heartbeatEvents.ticket()
-            if closing.load(ordering: .acquiring) { return }
-            let due = lastActivity.load(ordering: .relaxed) + intervalNanoseconds
-            if Sys.monotonicNanoseconds() < due {
-                heartbeatEvents.wait(ticket, deadline: due)
-                continue
-            }
-            // A send in progress holds the lock: the stream is not idle, so skip the heartbeat.
-            let sent = state.withLockIfAvailable { (state: inout State) -> Bool in
-                guard state.socket.isOpen else { return false }
-                do throws(TransportError) {
-                    return try sendControl(&state.socket, header: controlHeader(.heartbeat, nextSequence: state.nextSequence))
-                } catch {
-                    logger.warning("cannot send a heartbeat on stream '\(stream)': \(error)")
-                    return false
-                }
-            }
-            if sent == true { heartbeatCount.add(1, ordering: .relaxed) }
-            lastActivity.store(Sys.monotonicNanoseconds(), ordering: .relaxed)
-        }
-    }
-
-    /// Sends "end" and closes the socket; only the first call does anything.
-    func close() {
-        guard !closing.exchange(true, ordering: .acquiringAndReleasing) else { return }
-        heartbeatEvents.signal()
-        let lingerDeadline = Sys.monotonicNanoseconds() + options.linger.clampedNanoseconds
-        state.withLock { (state: inout State) in
-            guard state.socket.isOpen else { return }
-            do throws(TransportError) {
-                let header = controlHeader(.end, nextSequence: state.nextSequence)
-                var sent = try sendControl(&state.socket, header: header)
-                while !sent && pattern == .push && Sys.monotonicNanoseconds() < lingerDeadline {
-                    _ = try state.socket.wait(for: ZMQ.pollOut, deadline: lingerDeadline)
-                    sent = try sendControl(&state.socket, header: header)
-                }
-                if !sent { logger.debug("no room to send 'end' on stream '\(stream)'; closing without it") }
-            } catch {
-                logger.warning("cannot send 'end' on stream '\(stream)': \(error)")
-            }
-            state.socket.close()
-        }
-        // Waits (at most the linger period) until libzmq has sent what is still queued.
-        ownedContext?.terminate()
     }
 }

@@ -35,13 +35,27 @@ extension ArrayQueue {
         }
     }
 
-    private func putEnvelope(_ header: WireHeader, arrays: [AnyNDArray], timeout: Duration?) throws(ArrayQueueError) {
+    /// Puts `header` and `arrays` as one envelope (the same-host fast path writes its handshake
+    /// records, which carry the header's `fastpath` key, this way too).
+    func putEnvelope(_ header: WireHeader, arrays: [AnyNDArray], timeout: Duration?) throws(ArrayQueueError) {
+        _ = try putEnvelope(header, arrays: arrays, waiting: true, timeout: timeout)
+    }
+
+    /// Puts `header` and `arrays` as one envelope if the queue has room now; never waits, and
+    /// returns false if it is full. For publishers that drop rather than wait (the fast path).
+    func tryPutEnvelope(_ header: WireHeader, arrays: [AnyNDArray]) throws(ArrayQueueError) -> Bool {
+        try putEnvelope(header, arrays: arrays, waiting: false, timeout: nil)
+    }
+
+    private func putEnvelope(_ header: WireHeader, arrays: [AnyNDArray], waiting: Bool, timeout: Duration?) throws(ArrayQueueError) -> Bool {
         let text = header.encoded()
         let size = Envelope.layout(headerBytes: text.utf8.count, payloadSizes: arrays.map(\.byteCount)).total
+        let timestamp = Timestamp(nanosecondsSinceEpoch: header.timestampNanoseconds)
+        let write = { (buffer: UnsafeMutableRawBufferPointer) in Envelope.write(header: text, arrays: arrays, into: buffer) }
         do {
-            try putEnvelope(byteCount: size, timestamp: Timestamp(nanosecondsSinceEpoch: header.timestampNanoseconds), index: header.index, timeout: timeout) { buffer in
-                Envelope.write(header: text, arrays: arrays, into: buffer)
-            }
+            guard waiting else { return try tryPutEnvelope(byteCount: size, timestamp: timestamp, index: header.index, fill: write) != nil }
+            try putEnvelope(byteCount: size, timestamp: timestamp, index: header.index, timeout: timeout, fill: write)
+            return true
         } catch let error as ArrayQueueError {
             throw error
         } catch {

@@ -31,6 +31,8 @@ struct WireHeader: Equatable {
     var index: Int64?
     var arrays: [WireArray]
     var meta: [String: JSONValue]
+    /// The same-host fast path's handshake (the optional `fastpath` key), if any.
+    var fastPath: FastPathControl? = nil
 
     /// The description of one payload frame.
     struct WireArray: Equatable {
@@ -60,6 +62,10 @@ struct WireHeader: Equatable {
         }
         text += "],\"meta\":"
         JSONWriter.write(.object(meta), to: &text)
+        if let fastPath {
+            text += ",\"fastpath\":"
+            JSONWriter.write(fastPath.json, to: &text)
+        }
         text += "}"
         return text
     }
@@ -135,7 +141,7 @@ struct WireHeader: Equatable {
 
         return WireHeader(
             kind: kind, stream: stream, epoch: UInt64(epoch), sequence: sequence, timestampNanoseconds: timestamp,
-            index: index, arrays: arrays, meta: meta)
+            index: index, arrays: arrays, meta: meta, fastPath: fields["fastpath"].flatMap(FastPathControl.init(json:)))
     }
 
     private static func checkProtocol(_ proto: String) throws(TransportError) {

@@ -255,6 +255,7 @@ extension ZMQ {
     static let receiveHighWaterMark = ZMQ_RCVHWM
     static let maximumMessageSize = ZMQ_MAXMSGSIZE
     static let subscribe = ZMQ_SUBSCRIBE
+    static let unsubscribe = ZMQ_UNSUBSCRIBE
     static let ipv6 = ZMQ_IPV6
     static let lastEndpoint = ZMQ_LAST_ENDPOINT
     static let curveServer = ZMQ_CURVE_SERVER

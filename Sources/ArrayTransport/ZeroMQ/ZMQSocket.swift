@@ -65,6 +65,11 @@ struct ZMQSocket: ~Copyable {
         try ZMQ.setOption(try open(), ZMQ.subscribe, bytes: Array(prefix.utf8), name: "ZMQ_SUBSCRIBE")
     }
 
+    /// `ZMQ_UNSUBSCRIBE`: undo one ``subscribe(_:)`` of `prefix`.
+    func unsubscribe(_ prefix: String) throws(TransportError) {
+        try ZMQ.setOption(try open(), ZMQ.unsubscribe, bytes: Array(prefix.utf8), name: "ZMQ_UNSUBSCRIBE")
+    }
+
     // MARK: Endpoints
 
     /// Binds to `endpoint` and returns the address actually bound (a wildcard port resolved).

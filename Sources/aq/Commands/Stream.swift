@@ -13,7 +13,12 @@ struct NetworkOptions: ParsableArguments {
 
     @Option(help: "Seconds to wait for each record or for room (default: as long as it takes).")
     var timeout: Seconds?
+
+    @Option(help: "Same-host fast path for pub/sub: automatic (shared memory when both ends share /dev/shm), disabled (network only) or required (shared memory only).")
+    var fastPath: FastPath = .automatic
 }
+
+extension FastPath: ExpressibleByArgument {}
 
 enum StreamPattern: String, ExpressibleByArgument, CaseIterable {
     case pushpull, pubsub
@@ -55,7 +60,7 @@ struct Send: ParsableCommand {
             let sender = try target.makeSender(
                 stream: stream, pattern: network.pattern == .pubsub ? .publish : .push, role: network.role ?? .bind,
                 sharedMemory: .init(sendTimeout: network.timeout?.duration),
-                zeroMQ: .init(sendTimeout: network.timeout?.duration))
+                zeroMQ: .init(sendTimeout: network.timeout?.duration, fastPath: network.fastPath))
             defer { sender.close() }
             for counter in 0..<`repeat` {
                 try sender.send(array, index: Int64(counter))
@@ -81,11 +86,15 @@ struct Receive: ParsableCommand {
 
     @OptionGroup var network: NetworkOptions
 
+    @Flag(name: [.short, .long], help: "At the end, print on stderr the path the records took (network or shared-memory) and the receiver's counters.")
+    var verbose = false
+
     func run() throws {
         try reportingErrors {
             let source = try Endpoint(endpoint)
             let receiver = try source.makeReceiver(
-                pattern: network.pattern == .pubsub ? .subscribe(prefixes: [subscribe]) : .pull, role: network.role ?? .connect)
+                pattern: network.pattern == .pubsub ? .subscribe(prefixes: [subscribe]) : .pull, role: network.role ?? .connect,
+                zeroMQ: .init(fastPath: network.fastPath))
             defer { receiver.close() }
             try destination.prepare()
             for _ in 0..<destination.count {
@@ -95,10 +104,20 @@ struct Receive: ParsableCommand {
                 try save(message)
             }
             let statistics = receiver.statistics
+            if verbose { printError("aq: " + summary(statistics)) }
             if statistics.lost > 0 || statistics.malformed > 0 {
                 printError("aq: \(statistics.lost) records lost, \(statistics.malformed) malformed ones rejected")
             }
         }
+    }
+
+    /// The path and counters, as `key=value` pairs.
+    private func summary(_ statistics: ReceiverStatistics) -> String {
+        var text = "path=\(statistics.path.rawValue) received=\(statistics.received)"
+        text += " through-shared-memory=\(statistics.receivedThroughSharedMemory) switches=\(statistics.switchesToSharedMemory)"
+        text += " lost=\(statistics.lost) out-of-order=\(statistics.outOfOrder) malformed=\(statistics.malformed)"
+        if let problem = statistics.fastPathProblem { text += " fast-path-problem=\"\(problem)\"" }
+        return text
     }
 
     private func save(_ message: ArrayMessage) throws {

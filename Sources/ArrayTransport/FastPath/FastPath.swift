@@ -1,0 +1,27 @@
+/// Whether a ZeroMQ publisher and a subscriber on the same host move data through shared memory
+/// instead of the socket (docs/WIRE.md, "The same-host fast path").
+///
+/// A publisher that binds offers, in its heartbeats, a registry queue and a nonce together with
+/// its host's boot id. A subscriber that connects to it and sees its own boot id creates a queue
+/// of its own, registers it, and switches to it once the publisher has written the nonce into it;
+/// otherwise it stays on the network. Messages keep their stream, epoch and sequence number on
+/// either path, and a switch neither loses, repeats nor reorders a message.
+public enum FastPath: String, Sendable, Hashable, CaseIterable {
+    /// Use shared memory when both sides can open the same queues; the network otherwise
+    /// (the default).
+    case automatic
+    /// Always the network: a publisher offers nothing, a subscriber takes no offer.
+    case disabled
+    /// Shared memory only. A publisher fails to start without its registry and sends no data on
+    /// the network (only heartbeats and `end`); a subscriber delivers nothing from the network
+    /// and fails with ``TransportError/Code/fastPathUnavailable`` if it cannot switch in time.
+    case required
+}
+
+/// The way a receiver's data messages arrive.
+public enum TransportPath: String, Sendable, Hashable, CaseIterable {
+    /// Through the ZeroMQ socket.
+    case network
+    /// Through a shared-memory queue of the receiver's own, written by a publisher on this host.
+    case sharedMemory = "shared-memory"
+}

@@ -1,0 +1,108 @@
+import ArrayQueues
+
+/// A subscriber's side of the same-host fast path (docs/WIRE.md, "The same-host fast path"):
+/// the phase it is in and the queues it uses. It lives in the receiver's state, behind its lock;
+/// ``ZeroMQReceiver`` drives it.
+struct FastPathLink {
+    /// One try to take one publisher's offer.
+    struct Attempt {
+        let stream: String
+        let epoch: UInt64
+        let nonce: String
+        /// The subscriber's own queue, which the publisher feeds.
+        let queueName: String
+        let queue: ArrayQueue
+        /// The publisher's registry, kept open to tell whether the publisher is still there.
+        let registry: ArrayQueue
+        let publisherPID: Int32
+        /// When the phase under way must be over (monotonic nanoseconds).
+        var deadline: Int64
+    }
+
+    /// Where the subscriber stands.
+    enum Phase {
+        /// Messages come from the socket; offers are watched for.
+        case network
+        /// Registered; waiting for the publisher's hello in the subscriber's queue.
+        case awaitingHello(Attempt)
+        /// The hello says that the queue starts at `cut`: the socket still delivers the
+        /// messages before it, the queue those from it on.
+        case draining(Attempt, cut: UInt64)
+        /// Messages come from the queue; the socket's subscriptions are dropped.
+        case sharedMemory(Attempt)
+    }
+
+    /// How long the publisher has to answer a registration with its hello.
+    static let helloTimeoutNanoseconds: Int64 = 2_000_000_000
+    /// Offers remembered as tried, so that a failing publisher is not tried again and again.
+    static let settledCapacity = 64
+
+    let mode: FastPath
+    /// The smallest capacity of a subscriber queue, in bytes.
+    let minimumCapacity: Int
+    var phase: Phase = .network
+    /// Publishers (by nonce) whose offer was tried, successfully or not: not tried again.
+    private(set) var settled: [String] = []
+    /// The highest data `seq` delivered of one stream and epoch (the latest one, or the one the
+    /// fast path is for): a message that the other path brings again is discarded.
+    var delivered: (stream: String, epoch: UInt64, sequence: Int64)?
+    /// The highest `seq` the socket has shown, of any kind, for the attempt's epoch.
+    var networkSeen: Int64 = -1
+    /// The largest data message seen, in bytes: a subscriber queue is made to hold several.
+    var largestMessage = 0
+    /// With ``FastPath/required``: when the receiver must be on shared memory (monotonic ns).
+    var requiredDeadline: Int64?
+    /// Why the fast path was last not taken, or left.
+    var problem: String?
+
+    init(mode: FastPath, minimumCapacity: Int) {
+        self.mode = mode
+        self.minimumCapacity = minimumCapacity
+    }
+
+    /// The attempt under way, whatever its phase.
+    var attempt: Attempt? {
+        switch phase {
+        case .network: nil
+        case let .awaitingHello(attempt), let .draining(attempt, _), let .sharedMemory(attempt): attempt
+        }
+    }
+
+    /// Whether the messages come from the subscriber's queue now.
+    var isOnSharedMemory: Bool {
+        if case .sharedMemory = phase { return true }
+        return false
+    }
+
+    /// Records a data message delivered (from either path).
+    mutating func noteDelivered(_ header: WireHeader, bytes: Int) {
+        largestMessage = max(largestMessage, bytes)
+        if let last = delivered, last.stream == header.stream, last.epoch == header.epoch {
+            delivered?.sequence = max(last.sequence, header.sequence)
+        } else if attempt == nil {
+            delivered = (header.stream, header.epoch, header.sequence)
+        }
+    }
+
+    /// Whether a data message of this stream, epoch and `seq` was delivered already.
+    func wasDelivered(_ header: WireHeader) -> Bool {
+        guard header.kind == .data, let last = delivered else { return false }
+        return last.stream == header.stream && last.epoch == header.epoch && header.sequence <= last.sequence
+    }
+
+    /// Whether the offer of the publisher with `nonce` was tried already.
+    func hasSettled(_ nonce: String) -> Bool { settled.contains(nonce) }
+
+    /// Remembers that the offer of the publisher with `nonce` was tried.
+    mutating func settle(_ nonce: String) {
+        guard !settled.contains(nonce) else { return }
+        settled.append(nonce)
+        if settled.count > Self.settledCapacity { settled.removeFirst() }
+    }
+
+    /// The capacity of a new subscriber queue: the minimum, or room for four of the largest
+    /// messages seen so far.
+    var queueCapacity: Int {
+        min(ArrayQueue.maximumCapacity, max(minimumCapacity, 4 * (largestMessage + 64 * 1024)))
+    }
+}

@@ -1,0 +1,211 @@
+import ArrayQueues
+
+/// The subscriber's side of the same-host fast path, driven from `receiveEvent` under the
+/// receiver's lock (docs/WIRE.md, "The same-host fast path").
+///
+/// 1. *Network*: messages come from the socket. A heartbeat offering the fast path with this
+///    host's boot id starts an attempt: a queue of the receiver's own, registered in the
+///    publisher's registry (``FastPathLink/start(stream:epoch:bootID:registry:nonce:)``).
+/// 2. *Awaiting hello*: the socket still delivers. The publisher's first record in the queue must
+///    be its hello, with the nonce of the offer; it tells the first `seq` (the cut) the queue brings.
+/// 3. *Draining*: the socket delivers the messages before the cut and no others, until it has
+///    shown the message before the cut (or a mark at or past it).
+/// 4. *Shared memory*: the socket's subscriptions are dropped; messages come from the queue,
+///    and one that the socket delivered already is discarded. `end`, a `leave` from the
+///    publisher, or the publisher's disappearance send the receiver back to step 1.
+///
+/// A failure at any step is logged with its reason and leaves the receiver on the network
+/// (with ``FastPath/required``, it delivers nothing from the network and reports the reason
+/// if it has not switched within ``ZeroMQReceiver/Options/fastPathTimeout``).
+extension ZeroMQReceiver {
+    /// One bounded step of `receiveEvent` for a receiver that may take the fast path.
+    func receiveWithFastPath(_ state: inout State, until sliceDeadline: Int64) throws(TransportError) -> ReceiveEvent? {
+        try advanceFastPath(&state)
+        if case let .sharedMemory(attempt)? = state.link?.phase {
+            return receiveFromQueue(&state, attempt, until: sliceDeadline)
+        }
+        var deadline = sliceDeadline
+        if case .awaitingHello? = state.link?.phase {
+            deadline = min(deadline, Sys.monotonicNanoseconds() + 2_000_000)   // look for the hello often
+        }
+        guard try state.socket.wait(for: ZMQ.pollIn, deadline: deadline) else { return nil }
+        guard let incoming = try readMessage(&state) else { return nil }
+        return admitFromNetwork(incoming, &state)
+    }
+
+    // MARK: Phases
+
+    /// Moves on when the hello arrived or a deadline passed.
+    private func advanceFastPath(_ state: inout State) throws(TransportError) {
+        guard let link = state.link else { return }
+        let now = Sys.monotonicNanoseconds()
+        switch link.phase {
+        case .network:
+            if let deadline = link.requiredDeadline, now >= deadline {
+                state.link?.requiredDeadline = now + options.fastPathTimeout.clampedNanoseconds
+                let why = link.problem ?? "no publisher on this host offered it"
+                throw TransportError(.fastPathUnavailable, "the fast path is required but the receiver could not switch to shared memory within \(options.fastPathTimeout): \(why)")
+            }
+        case let .awaitingHello(attempt):
+            do throws(TransportError) {
+                if let cut = try FastPathLink.readHello(attempt) {
+                    var draining = attempt
+                    draining.deadline = now + max(FastPathLink.helloTimeoutNanoseconds, 2 * options.heartbeatInterval.clampedNanoseconds)
+                    state.link?.phase = .draining(draining, cut: cut)
+                    if link.mode == .required || cut == 0 || link.networkSeen >= Int64(cut) - 1 { completeSwitch(&state) }
+                } else if now >= attempt.deadline {
+                    throw TransportError(.fastPathUnavailable, "the publisher wrote no hello into the queue '\(attempt.queueName)' within \(Duration.nanoseconds(FastPathLink.helloTimeoutNanoseconds)), so it does not see this process's /dev/shm")
+                }
+            } catch {
+                leaveFastPath(&state, reason: error.message)
+            }
+        case let .draining(attempt, cut):
+            if now >= attempt.deadline {
+                logger.debug("stream '\(attempt.stream)': the network did not show seq \(Int64(cut) - 1) in time; switching anyway (a gap counts as lost)")
+                completeSwitch(&state)
+            }
+        case .sharedMemory:
+            break
+        }
+    }
+
+    /// The network's part: takes offers, and delivers what the phase lets through.
+    private func admitFromNetwork(_ incoming: IncomingMessage, _ state: inout State) -> ReceiveEvent? {
+        let header = incoming.header
+        if header.kind == .heartbeat, case let .offer(bootID, registry, nonce)? = header.fastPath {
+            consider(header, bootID: bootID, registry: registry, nonce: nonce, &state)
+        }
+        guard let link = state.link else { return accept(incoming, &state, throughSharedMemory: false) }
+        var admit = true
+        if let attempt = link.attempt, attempt.stream == header.stream, attempt.epoch == header.epoch {
+            state.link?.networkSeen = max(link.networkSeen, header.sequence)
+            // While draining, the queue brings the cut and what follows (marks at the message
+            // before the cut included: the queue may bring them too).
+            if case let .draining(_, cut) = link.phase {
+                admit = header.sequence < Int64(cut) - (header.kind == .data ? 0 : 1)
+            }
+        }
+        if link.mode == .required || link.wasDelivered(header) {
+            admit = false
+            lastActivity.store(Sys.monotonicNanoseconds(), ordering: .relaxed)
+        }
+        let event = admit ? accept(incoming, &state, throughSharedMemory: false) : nil
+        switch state.link?.phase {
+        case let .draining(_, cut)? where (state.link?.networkSeen ?? -1) >= Int64(cut) - 1:
+            completeSwitch(&state)
+        case let .awaitingHello(attempt)? where header.kind == .end && attempt.stream == header.stream && attempt.epoch == header.epoch:
+            leaveFastPath(&state, reason: "the publisher closed the stream", quietly: true)
+        default:
+            break
+        }
+        return event
+    }
+
+    /// Starts an attempt for an offer on the network, unless one is under way or this
+    /// publisher's offer was tried already.
+    private func consider(_ header: WireHeader, bootID: String, registry: String, nonce: String, _ state: inout State) {
+        guard let link = state.link, case .network = link.phase, !link.hasSettled(nonce) else { return }
+        state.link?.settle(nonce)
+        do throws(TransportError) {
+            let attempt = try link.start(stream: header.stream, epoch: header.epoch, bootID: bootID, registry: registry, nonce: nonce)
+            state.link?.phase = .awaitingHello(attempt)
+            state.link?.networkSeen = header.sequence
+            // From now on, what the socket delivers of this epoch is remembered: the queue may
+            // bring it again.
+            if link.delivered?.stream != header.stream || link.delivered?.epoch != header.epoch {
+                state.link?.delivered = (header.stream, header.epoch, -1)
+            }
+            logger.debug("stream '\(header.stream)': registered the queue '\(attempt.queueName)' for the fast path; waiting for the publisher")
+        } catch {
+            note(error.message, &state)
+            logger.info("stream '\(header.stream)': staying on the network: \(error.message)")
+        }
+    }
+
+    /// Drops the socket's subscriptions and takes messages from the queue from now on.
+    private func completeSwitch(_ state: inout State) {
+        guard case let .draining(attempt, cut)? = state.link?.phase else { return }
+        do throws(TransportError) {
+            for prefix in prefixes { try state.socket.unsubscribe(prefix) }
+        } catch {
+            for prefix in prefixes { try? state.socket.subscribe(prefix) }
+            leaveFastPath(&state, reason: "cannot unsubscribe from the network: \(error.message)")
+            return
+        }
+        state.link?.phase = .sharedMemory(attempt)
+        counters.withLock { counters in
+            counters.statistics.path = .sharedMemory
+            counters.statistics.switchesToSharedMemory += 1
+        }
+        logger.info("stream '\(attempt.stream)': switched to shared memory (queue '\(attempt.queueName)'); messages from seq \(cut) on arrive through it")
+    }
+
+    /// Goes back to (or stays on) the network: removes the attempt's queue and, if the socket's
+    /// subscriptions were dropped, restores them.
+    private func leaveFastPath(_ state: inout State, reason: String, quietly: Bool = false) {
+        guard let link = state.link, let attempt = link.attempt else { return }
+        let wasSwitched = link.isOnSharedMemory
+        FastPathLink.discard(attempt)
+        state.link?.phase = .network
+        if wasSwitched {
+            // What reached the socket while it had no subscriptions is dropped by libzmq when
+            // read now; afterwards, new messages arrive again.
+            while (try? state.socket.receive(dontWait: true)) != nil {}
+            for prefix in prefixes { try? state.socket.subscribe(prefix) }
+        }
+        if link.mode == .required {
+            state.link?.requiredDeadline = Sys.monotonicNanoseconds() + options.fastPathTimeout.clampedNanoseconds
+        }
+        counters.withLock { $0.statistics.path = .network }
+        if !quietly { note(reason, &state) }
+        let verb = wasSwitched ? "back on the network" : "staying on the network"
+        logger.info("stream '\(attempt.stream)': \(verb): \(reason)")
+    }
+
+    private func note(_ problem: String, _ state: inout State) {
+        state.link?.problem = problem
+        counters.withLock { $0.statistics.fastPathProblem = problem }
+    }
+
+    // MARK: Shared memory
+
+    /// Takes the next record from the receiver's queue, waiting until `sliceDeadline`.
+    private func receiveFromQueue(_ state: inout State, _ attempt: FastPathLink.Attempt, until sliceDeadline: Int64) -> ReceiveEvent? {
+        let wait = Duration.nanoseconds(max(0, sliceDeadline - Sys.monotonicNanoseconds()))
+        let incoming: IncomingMessage
+        do {
+            incoming = try attempt.queue.get(timeout: wait) { record throws(TransportError) -> IncomingMessage in
+                guard record.isEnvelope else { throw .malformed("the fast path's queue holds a plain array record; it carries envelopes only") }
+                let (header, arrays) = try Envelope.read(record.bytes, maximumArrays: options.maximumArrays)
+                return IncomingMessage(header: header, arrays: arrays)
+            }
+        } catch let error as ArrayQueueError where error.code == .timeout {
+            if let reason = FastPathLink.publisherGone(attempt), attempt.queue.isEmpty {
+                leaveFastPath(&state, reason: reason)
+            }
+            return nil
+        } catch let error as TransportError {
+            reject(error)
+            return nil
+        } catch {
+            leaveFastPath(&state, reason: "the queue '\(attempt.queueName)' cannot be read: \(error)")
+            return nil
+        }
+        let header = incoming.header
+        guard header.stream == attempt.stream, header.epoch == attempt.epoch else {
+            reject(.malformed("the fast path's queue brought stream '\(header.stream)' epoch \(header.epoch), not '\(attempt.stream)' epoch \(attempt.epoch)"))
+            return nil
+        }
+        if case let .leave(reason)? = header.fastPath {
+            leaveFastPath(&state, reason: "the publisher stopped feeding the queue: \(reason)")
+            return nil
+        }
+        if case .hello? = header.fastPath { return nil }
+        guard !(state.link?.wasDelivered(header) ?? false) else { return nil }
+        let event = accept(incoming, &state, throughSharedMemory: true)
+        if header.kind == .end {
+            leaveFastPath(&state, reason: "the publisher closed the stream", quietly: true)
+        }
+        return event
+    }
+}

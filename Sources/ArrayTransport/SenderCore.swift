@@ -1,0 +1,281 @@
+import ArrayQueues
+import Logging
+import Synchronization
+
+/// A ``ZeroMQSender``'s state and socket, shared with its heartbeat and fast-path threads.
+final class SenderCore: Sendable {
+    private struct State: ~Copyable {
+        var socket: ZMQSocket
+        var nextSequence: UInt64 = 0
+    }
+
+    let stream: String
+    let pattern: ZeroMQSender.Pattern
+    let epoch: UInt64
+    private let options: ZeroMQSender.Options
+    private let logger: Logger
+    private let state: Mutex<State>
+    private let inFlight = InFlightBytes()
+    private let closing = Atomic<Bool>(false)
+    private let lastActivity = Atomic<Int64>(Sys.monotonicNanoseconds())
+    /// When a heartbeat with the fast path's offer last went out.
+    private let lastOffer = Atomic<Int64>(Sys.monotonicNanoseconds())
+    private let heartbeatEvents = EventCount()
+    private let sentCount = Atomic<UInt64>(0)
+    private let droppedCount = Atomic<UInt64>(0)
+    private let bytesSent = Atomic<UInt64>(0)
+    private let heartbeatCount = Atomic<UInt64>(0)
+    private let nextSequence = Atomic<UInt64>(0)
+
+    /// How long one wait for room lasts before `close()` is checked again.
+    private static let waitSliceNanoseconds: Int64 = 100_000_000
+
+    /// The sender's own context, terminated by `close()` to flush what is queued.
+    private let ownedContext: ZMQContext?
+    /// The same-host fast path, if this publisher offers it.
+    private let fastPath: FastPathPublisher?
+    /// Whether data messages go on the socket (not with a required fast path).
+    private let sendsDataOnNetwork: Bool
+    /// Heartbeats go out after this much idleness, and offers at least this often.
+    private let heartbeatNanoseconds: Int64
+
+    init(
+        stream: String, pattern: ZeroMQSender.Pattern, epoch: UInt64, socket: consuming sending ZMQSocket, options: ZeroMQSender.Options,
+        logger: Logger, ownedContext: ZMQContext?, fastPath: FastPathPublisher?
+    ) {
+        self.ownedContext = ownedContext
+        self.fastPath = fastPath
+        self.sendsDataOnNetwork = options.fastPath != .required || fastPath == nil
+        self.heartbeatNanoseconds = max(1_000_000, (options.heartbeatInterval ?? .seconds(1)).clampedNanoseconds)
+        self.stream = stream
+        self.pattern = pattern
+        self.epoch = epoch
+        self.options = options
+        self.logger = logger
+        self.state = Mutex(State(socket: socket))
+    }
+
+    var statistics: SenderStatistics {
+        SenderStatistics(
+            epoch: epoch, sent: sentCount.load(ordering: .relaxed), dropped: droppedCount.load(ordering: .relaxed),
+            bytesSent: bytesSent.load(ordering: .relaxed), heartbeats: heartbeatCount.load(ordering: .relaxed),
+            inFlightBytes: inFlight.current, nextSequence: nextSequence.load(ordering: .relaxed),
+            sharedMemorySubscribers: fastPath?.subscriberTotal ?? 0, sharedMemoryDropped: fastPath?.drops ?? 0)
+    }
+
+    // MARK: Data
+
+    func send(_ arrays: [NamedArray], timestamp: Timestamp, index: Int64?, meta: [String: JSONValue]) throws(TransportError) -> SendOutcome {
+        guard !closing.load(ordering: .acquiring) else { throw TransportError(.closed, "the sender of stream '\(stream)' is closed") }
+        guard JSONValue.object(meta).isFinite else {
+            throw TransportError(.invalidArgument, "meta contains a NaN or infinite number, which JSON cannot carry")
+        }
+        var wireArrays: [WireHeader.WireArray] = []
+        wireArrays.reserveCapacity(arrays.count)
+        var payloadBytes = 0
+        for named in arrays {
+            wireArrays.append(.init(name: named.name, dtype: named.array.dtype, shape: named.array.shape, byteCount: named.array.byteCount))
+            payloadBytes += named.array.byteCount
+        }
+        var header = WireHeader(
+            kind: .data, stream: stream, epoch: epoch, sequence: 0, timestampNanoseconds: timestamp.nanosecondsSinceEpoch,
+            index: index, arrays: wireArrays, meta: meta)
+        let deadline = Duration.deadline(after: options.sendTimeout)
+        let countsAgainstBudget = arrays.contains { $0.array.byteCount >= zeroCopyThreshold }
+
+        return try state.withLock { (state: inout State) throws(TransportError) -> SendOutcome in
+            guard state.socket.isOpen else { throw TransportError(.closed, "the sender of stream '\(stream)' is closed") }
+            let sequence = state.nextSequence
+            if sendsDataOnNetwork && countsAgainstBudget && !hasBudget(for: payloadBytes) {
+                switch pattern {
+                case .publish:
+                    // Over the network's budget: subscribers on this host still get it.
+                    header.sequence = Int64(sequence)
+                    fastPath?.deliver(header, arrays: arrays.map(\.array))
+                    state.nextSequence += 1
+                    nextSequence.store(state.nextSequence, ordering: .relaxed)
+                    droppedCount.add(1, ordering: .relaxed)
+                    return .dropped(sequence: sequence)
+                case .push:
+                    try waitForBudget(payloadBytes, deadline: deadline)
+                }
+            }
+            header.sequence = Int64(sequence)
+            if sendsDataOnNetwork {
+                try transmit(&state.socket, header: header.encoded(), arrays: arrays, deadline: deadline)
+            }
+            if let fastPath {
+                fastPath.deliver(header, arrays: arrays.map(\.array))
+                offerIfDue(&state.socket, nextSequence: sequence + 1)
+            }
+            state.nextSequence += 1
+            nextSequence.store(state.nextSequence, ordering: .relaxed)
+            sentCount.add(1, ordering: .relaxed)
+            bytesSent.add(UInt64(payloadBytes), ordering: .relaxed)
+            lastActivity.store(Sys.monotonicNanoseconds(), ordering: .relaxed)
+            return .sent(sequence: sequence)
+        }
+    }
+
+    /// Whether `bytes` more fit the budget. One message always fits when nothing is in flight,
+    /// however large, so that a budget smaller than a message cannot stall the stream.
+    private func hasBudget(for bytes: Int) -> Bool {
+        let current = inFlight.current
+        return current == 0 || current + bytes <= options.byteBudget
+    }
+
+    private func waitForBudget(_ bytes: Int, deadline: Int64?) throws(TransportError) {
+        var pause: Int64 = 20_000
+        while !hasBudget(for: bytes) {
+            guard !closing.load(ordering: .relaxed) else { throw TransportError(.closed, "the sender of stream '\(stream)' was closed while waiting") }
+            if let deadline, Sys.monotonicNanoseconds() >= deadline {
+                throw TransportError(.timeout, "no room to send on stream '\(stream)' in time: \(inFlight.current) bytes are still in flight and the budget is \(options.byteBudget)")
+            }
+            Sys.sleep(nanoseconds: pause)
+            pause = min(pause * 2, 1_000_000)
+        }
+    }
+
+    /// Sends topic, header and payload frames as one multipart message. The first frame waits for
+    /// room (pushers) until `deadline`; once libzmq took it, it takes the rest of the message too.
+    private func transmit(_ socket: inout ZMQSocket, header: String, arrays: [NamedArray], deadline: Int64?) throws(TransportError) {
+        var topic = try ZMQMessage(copying: stream)
+        var headerFrame = try ZMQMessage(copying: header)
+        try sendFirstFrame(&socket, &topic, more: true, deadline: deadline)
+        _ = try socket.send(&headerFrame, more: !arrays.isEmpty, dontWait: true)
+        for (position, named) in arrays.enumerated() {
+            let more = position < arrays.count - 1
+            var frame: ZMQMessage
+            do {
+                frame = try ZMQMessage(payload: named.array, inFlight: inFlight)
+            } catch {
+                // The message is under way and cannot be recalled: finish it with empty frames,
+                // which receivers reject as malformed, and report the failure.
+                for remaining in position..<arrays.count {
+                    var empty = ZMQMessage()
+                    _ = try? socket.send(&empty, more: remaining < arrays.count - 1, dontWait: true)
+                }
+                throw error
+            }
+            // `false` here means the peer vanished mid-message; libzmq discards the rest.
+            _ = try socket.send(&frame, more: more, dontWait: true)
+        }
+    }
+
+    private func sendFirstFrame(_ socket: inout ZMQSocket, _ frame: inout ZMQMessage, more: Bool, deadline: Int64?) throws(TransportError) {
+        while true {
+            if try socket.send(&frame, more: more, dontWait: true) { return }
+            // Only a pusher without room gets here (a publisher never blocks).
+            guard !closing.load(ordering: .relaxed) else { throw TransportError(.closed, "the sender of stream '\(stream)' was closed while waiting") }
+            let now = Sys.monotonicNanoseconds()
+            if let deadline, now >= deadline {
+                throw TransportError(.timeout, "no puller took the message on stream '\(stream)' in time")
+            }
+            let slice = now + Self.waitSliceNanoseconds
+            _ = try socket.wait(for: ZMQ.pollOut, deadline: deadline.map { min($0, slice) } ?? slice)
+        }
+    }
+
+    // MARK: Control messages
+
+    /// A heartbeat (with the fast path's offer, if any) or end.
+    private func controlHeader(_ kind: WireHeader.Kind, nextSequence: UInt64) -> WireHeader {
+        WireHeader.mark(kind, stream: stream, epoch: epoch, nextSequence: nextSequence, fastPath: kind == .heartbeat ? fastPath?.offer : nil)
+    }
+
+    /// Sends a heartbeat with the fast path's offer if none went out for a heartbeat interval:
+    /// a subscriber that joins a busy stream learns of the offer too.
+    private func offerIfDue(_ socket: inout ZMQSocket, nextSequence: UInt64) {
+        let now = Sys.monotonicNanoseconds()
+        guard now - lastOffer.load(ordering: .relaxed) >= heartbeatNanoseconds else { return }
+        lastOffer.store(now, ordering: .relaxed)
+        if (try? sendControl(&socket, header: controlHeader(.heartbeat, nextSequence: nextSequence).encoded())) == true {
+            heartbeatCount.add(1, ordering: .relaxed)
+        }
+    }
+
+    /// Starts feeding a subscriber queue of the fast path, between two messages.
+    func attachFastPathSubscriber(_ queue: ArrayQueue, name: String) {
+        state.withLock { (state: inout State) in
+            guard state.socket.isOpen else { return }
+            fastPath?.attach(queue, name: name, nextSequence: state.nextSequence)
+        }
+    }
+
+    /// Sends a two-frame control message if the socket has room now; returns whether it did.
+    private func sendControl(_ socket: inout ZMQSocket, header: String) throws(TransportError) -> Bool {
+        var topic = try ZMQMessage(copying: stream)
+        var headerFrame = try ZMQMessage(copying: header)
+        guard try socket.send(&topic, more: true, dontWait: true) else { return false }
+        _ = try socket.send(&headerFrame, more: false, dontWait: true)
+        return true
+    }
+
+    /// The heartbeat thread's loop: sleeps until the stream has been idle for the interval (or,
+    /// with the fast path, until no offer went out for that long), sends a heartbeat on the
+    /// socket and into the fast path's queues, and ends when the sender closes.
+    func runHeartbeats() {
+        let idleHeartbeats = options.heartbeatInterval != nil
+        var notBefore: Int64 = 0
+        while true {
+            let ticket = heartbeatEvents.ticket()
+            if closing.load(ordering: .acquiring) { return }
+            let idleDue = idleHeartbeats ? lastActivity.load(ordering: .relaxed) + heartbeatNanoseconds : .max
+            let offerDue = fastPath != nil ? lastOffer.load(ordering: .relaxed) + heartbeatNanoseconds : .max
+            let due = max(min(idleDue, offerDue), notBefore)
+            if Sys.monotonicNanoseconds() < due {
+                heartbeatEvents.wait(ticket, deadline: due)
+                continue
+            }
+            // A send in progress holds the lock: the stream is not idle (and the send itself
+            // sends the offer when due), so skip the heartbeat.
+            let sent = state.withLockIfAvailable { (state: inout State) -> Bool in
+                guard state.socket.isOpen else { return false }
+                var header = controlHeader(.heartbeat, nextSequence: state.nextSequence)
+                if let fastPath {
+                    header.fastPath = nil   // the offer is for the network
+                    fastPath.deliver(header, arrays: [])
+                    header.fastPath = fastPath.offer
+                }
+                do throws(TransportError) {
+                    return try sendControl(&state.socket, header: header.encoded())
+                } catch {
+                    logger.warning("cannot send a heartbeat on stream '\(stream)': \(error)")
+                    return false
+                }
+            }
+            let now = Sys.monotonicNanoseconds()
+            if sent == true {
+                heartbeatCount.add(1, ordering: .relaxed)
+                lastOffer.store(now, ordering: .relaxed)
+            }
+            lastActivity.store(now, ordering: .relaxed)
+            notBefore = now + heartbeatNanoseconds
+        }
+    }
+
+    /// Sends "end" and closes the socket; only the first call does anything.
+    func close() {
+        guard !closing.exchange(true, ordering: .acquiringAndReleasing) else { return }
+        heartbeatEvents.signal()
+        let lingerDeadline = Sys.monotonicNanoseconds() + options.linger.clampedNanoseconds
+        state.withLock { (state: inout State) in
+            guard state.socket.isOpen else { return }
+            fastPath?.close(nextSequence: state.nextSequence)
+            do throws(TransportError) {
+                let header = controlHeader(.end, nextSequence: state.nextSequence).encoded()
+                var sent = try sendControl(&state.socket, header: header)
+                while !sent && pattern == .push && Sys.monotonicNanoseconds() < lingerDeadline {
+                    _ = try state.socket.wait(for: ZMQ.pollOut, deadline: lingerDeadline)
+                    sent = try sendControl(&state.socket, header: header)
+                }
+                if !sent { logger.debug("no room to send 'end' on stream '\(stream)'; closing without it") }
+            } catch {
+                logger.warning("cannot send 'end' on stream '\(stream)': \(error)")
+            }
+            state.socket.close()
+        }
+        // Waits (at most the linger period) until libzmq has sent what is still queued.
+        ownedContext?.terminate()
+    }
+}

@@ -1,0 +1,131 @@
+import ArrayQueues
+
+/// A message that passed every check of docs/WIRE.md, not yet accounted for.
+struct IncomingMessage {
+    var header: WireHeader
+    var arrays: [NamedArray]
+    /// Large payloads that had to be copied (misaligned frames).
+    var copiedPayloads: UInt64 = 0
+}
+
+extension ZeroMQReceiver {
+    // MARK: - Reading and checking
+
+    /// Reads one whole multipart message; nil if there was none or it was malformed (counted).
+    func readMessage(_ state: inout State) throws(TransportError) -> IncomingMessage? {
+        let maximumFrames = 2 + options.maximumArrays
+        var frames: [ReceivedFrame] = []
+        var frameCount = 0
+        var totalBytes = 0
+        while true {
+            guard let message = try state.socket.receive(dontWait: true) else { break }
+            let more = message.hasMore
+            frameCount += 1
+            totalBytes += message.count
+            // Past the limits, frames are read and dropped at once so that memory stays bounded
+            // and the next message starts at its first frame.
+            if frameCount <= maximumFrames && totalBytes <= options.maximumMessageBytes {
+                frames.append(ReceivedFrame(message))
+            }
+            if !more { break }
+        }
+        guard frameCount > 0 else { return nil }
+        do throws(TransportError) {
+            guard frameCount <= maximumFrames else {
+                throw .malformed("the message has \(frameCount) frames; at most \(maximumFrames) are allowed (topic, header and up to \(options.maximumArrays) arrays)")
+            }
+            guard totalBytes <= options.maximumMessageBytes else {
+                throw .malformed("the message is \(totalBytes) bytes long; at most \(options.maximumMessageBytes) are allowed")
+            }
+            return try decode(frames)
+        } catch {
+            reject(error)
+            return nil
+        }
+    }
+
+    private func decode(_ frames: [ReceivedFrame]) throws(TransportError) -> IncomingMessage {
+        guard frames.count >= 2 else {
+            throw .malformed("the message has \(frames.count) frame; an arrf message has a topic frame, a header frame and one frame per array")
+        }
+        guard let topic = String(validating: frames[0].bytes, as: UTF8.self) else {
+            throw .malformed("the topic frame is not valid UTF-8")
+        }
+        let header = try WireHeader.decode(frames[1].bytes, maximumArrays: options.maximumArrays)
+        guard header.stream == topic else {
+            throw .malformed("the header names stream '\(header.stream)' but the topic frame says '\(topic)'")
+        }
+        let payloads = frames.count - 2
+        guard payloads == header.arrays.count else {
+            throw .malformed("the header lists \(header.arrays.count) arrays but \(payloads) payload frames follow")
+        }
+        var incoming = IncomingMessage(header: header, arrays: [])
+        incoming.arrays.reserveCapacity(payloads)
+        for (position, wire) in header.arrays.enumerated() {
+            let frame = frames[2 + position]
+            guard frame.count == wire.byteCount else {
+                throw .malformed("arrays[\(position)] ('\(wire.name)') says nbytes \(wire.byteCount), but its payload frame has \(frame.count) bytes")
+            }
+            let (array, copiedLarge) = try frame.array(dtype: wire.dtype, shape: wire.shape)
+            if copiedLarge { incoming.copiedPayloads += 1 }
+            incoming.arrays.append(NamedArray(wire.name, array))
+        }
+        return incoming
+    }
+
+    // MARK: - Accounting
+
+    /// Counts a valid message (sequence tracking, statistics) and returns its event.
+    func accept(_ incoming: IncomingMessage, _ state: inout State, throughSharedMemory: Bool) -> ReceiveEvent {
+        let header = incoming.header
+        let now = Sys.monotonicNanoseconds()
+        let observation = state.tracker.observe(header, now: now)
+        lastActivity.store(now, ordering: .relaxed)
+        let bytes = incoming.arrays.reduce(0) { $0 + $1.array.byteCount }
+        if header.kind == .data { state.link?.noteDelivered(header, bytes: bytes) }
+        counters.withLock { counters in
+            var statistics = counters.statistics
+            if options.detectsLoss { statistics.lost += observation.lost }
+            if observation.outOfOrder { statistics.outOfOrder += 1 }
+            if observation.newEpoch { statistics.epochsSeen += 1 }
+            if observation.restart { statistics.restarts += 1 }
+            statistics.copiedPayloads += incoming.copiedPayloads
+            switch header.kind {
+            case .data:
+                statistics.received += 1
+                statistics.bytesReceived += UInt64(bytes)
+                if throughSharedMemory { statistics.receivedThroughSharedMemory += 1 }
+            case .heartbeat: statistics.heartbeats += 1
+            case .end: statistics.ends += 1
+            }
+            counters.statistics = statistics
+        }
+        if observation.restart {
+            logger.info("stream '\(header.stream)' has a new sender (epoch \(header.epoch))")
+        }
+        if observation.lost > 0 && options.detectsLoss {
+            logger.debug("stream '\(header.stream)' lost \(observation.lost) messages before seq \(header.sequence)")
+        }
+        return header.event(arrays: incoming.arrays)
+    }
+
+    /// Counts a malformed message and logs it, at most once a second.
+    func reject(_ error: TransportError) {
+        let now = Sys.monotonicNanoseconds()
+        let suppressed: Int? = counters.withLock { counters in
+            counters.statistics.malformed += 1
+            counters.statistics.lastMalformedReason = error.message
+            if let lastLogged = counters.lastLogged, now - lastLogged < 1_000_000_000 {
+                counters.suppressed += 1
+                return nil
+            }
+            counters.lastLogged = now
+            defer { counters.suppressed = 0 }
+            return counters.suppressed
+        }
+        if let suppressed {
+            let more = suppressed > 0 ? " (and \(suppressed) more malformed messages since the last report)" : ""
+            logger.warning("skipped a malformed message: \(error.message)\(more)")
+        }
+    }
+}

@@ -1,0 +1,111 @@
+import ArrayQueues
+@testable import ArrayTransport
+import Foundation
+import Testing
+
+/// The switch from the socket to the queue, played step by step by a hand-made publisher, so
+/// that the socket can be made to run ahead of the queue or behind it on purpose.
+@Suite("Same-host fast path: the handover", .timeLimit(.minutes(1)))
+struct FastPathHandoverTests {
+    static let stream = "handover"
+    static let epoch: UInt64 = 4242
+
+    /// A publisher played by the test: a raw PUB socket, and a registry queue.
+    struct FakePublisher {
+        let peer: RawPeer
+        let nonce = HostIdentity.randomHex()
+        let registry: ArrayQueue
+
+        init() throws {
+            peer = try RawPeer(type: ZMQ.pub, bind: try loopbackWildcard())
+            registry = try ArrayQueue.create(name: HostIdentity.registryName(nonce: nonce), capacity: 64 << 10)
+        }
+
+        func data(_ sequence: Int) throws -> (WireHeader, [AnyNDArray]) {
+            let array = try patternArray(.uint8, [16], message: sequence)
+            let header = WireHeader(
+                kind: .data, stream: FastPathHandoverTests.stream, epoch: FastPathHandoverTests.epoch, sequence: Int64(sequence),
+                timestampNanoseconds: 1, index: nil, arrays: [.init(name: "array", dtype: .uint8, shape: [16], byteCount: 16)], meta: [:])
+            return (header, [array])
+        }
+
+        func sendOnNetwork(_ header: WireHeader, _ arrays: [AnyNDArray] = []) throws {
+            try peer.send(topic: FastPathHandoverTests.stream, header: header.encoded(), payloads: arrays.map { $0.withUnsafeBytes { Array($0) } })
+        }
+
+        func heartbeat(after sequence: Int, offer: Bool) -> WireHeader {
+            WireHeader.mark(
+                .heartbeat, stream: FastPathHandoverTests.stream, epoch: FastPathHandoverTests.epoch, nextSequence: UInt64(sequence + 1),
+                fastPath: offer ? .offer(bootID: HostIdentity.bootID ?? "", registry: registry.name, nonce: nonce) : nil)
+        }
+
+        /// The subscriber's queue, once it has registered.
+        func takeRegistration() throws -> ArrayQueue {
+            let name = try registry.get(timeout: .seconds(5)) { record throws(TransportError) -> String in
+                guard case let .register(queue)? = try Envelope.read(record.bytes, maximumArrays: 0).0.fastPath else { throw .malformed("not a registration") }
+                return queue
+            }
+            return try ArrayQueue.open(name: name)
+        }
+    }
+
+    /// Which path is ahead when the receiver learns the cut.
+    enum Race: String, CaseIterable, CustomStringConvertible {
+        /// The socket delivered 0...9 before the hello (cut 5) showed up: the queue's 5...9 are repeats.
+        case networkAhead
+        /// The hello (cut 10) and the queue's messages come first; the socket still brings 0...12.
+        case networkBehind
+        var description: String { rawValue }
+    }
+
+    @Test("nothing lost, repeated or reordered whether the socket runs ahead of the queue or behind it", arguments: Race.allCases)
+    func handover(race: Race) throws {
+        let publisher = try FakePublisher()
+        defer { try? ArrayQueue.remove(name: publisher.registry.name) }
+        let receiver = try ZeroMQReceiver(
+            .subscribeAll, connect: [try #require(publisher.peer.bound)], options: .init(heartbeatInterval: .milliseconds(100)), logger: quietLogger)
+        defer { receiver.close() }
+        // Subscribed once a plain heartbeat gets through; then the offer makes the receiver register.
+        #expect(eventually(within: 10) {
+            try? publisher.sendOnNetwork(publisher.heartbeat(after: -1, offer: false))
+            return (try? receiver.receiveEvent(timeout: .milliseconds(20))).flatMap { $0 } != nil
+        })
+        try publisher.sendOnNetwork(publisher.heartbeat(after: -1, offer: true))
+        _ = try receiver.receiveEvent(timeout: .milliseconds(200))
+        let queue = try publisher.takeRegistration()
+
+        let cut = race == .networkAhead ? 5 : 10
+        let hello = WireHeader.mark(.heartbeat, stream: Self.stream, epoch: Self.epoch, nextSequence: UInt64(cut), fastPath: .hello(nonce: publisher.nonce))
+        func sendOnNetwork(_ range: Range<Int>) throws {
+            for sequence in range {
+                let (header, arrays) = try publisher.data(sequence)
+                try publisher.sendOnNetwork(header, arrays)
+            }
+        }
+        var delivered: [UInt64] = []
+        switch race {
+        case .networkAhead:
+            try sendOnNetwork(0..<10)
+            while delivered.count < 10, let message = try receiver.receive(timeout: .seconds(5)) { delivered.append(message.sequence) }
+            try queue.putEnvelope(hello, arrays: [], timeout: .seconds(1))
+        case .networkBehind:
+            try queue.putEnvelope(hello, arrays: [], timeout: .seconds(1))
+            _ = try receiver.receiveEvent(timeout: .milliseconds(50))   // sees the hello, starts draining
+            try sendOnNetwork(0..<13)
+        }
+        for sequence in cut..<15 {
+            let (header, arrays) = try publisher.data(sequence)
+            try queue.putEnvelope(header, arrays: arrays, timeout: .seconds(1))
+        }
+        while delivered.count < 15, let message = try receiver.receive(timeout: .seconds(5)) {
+            #expect(message.arrays[0].array == (try publisher.data(Int(message.sequence)).1[0]))
+            delivered.append(message.sequence)
+        }
+        #expect(delivered == Array(0..<15))
+        #expect(try receiver.receive(timeout: .milliseconds(300)) == nil, "a message came twice")
+        let statistics = receiver.statistics
+        #expect(receiver.path == .sharedMemory)
+        #expect(statistics.lost == 0 && statistics.outOfOrder == 0)
+        #expect(statistics.receivedThroughSharedMemory == 5)
+    }
+}

@@ -1,0 +1,139 @@
+import ArrayQueues
+@testable import ArrayTransport
+import Foundation
+import Synchronization
+import Testing
+
+/// Sends pattern arrays from a thread of its own, one every `pause`, until stopped: array `i`
+/// of the stream holds `patternArray(dtype, shape, message: i)`, so that a receiver can check
+/// any message by its sequence number.
+final class PacedPublisher: Sendable {
+    let sender: ZeroMQSender
+    let dtype: DType
+    let shape: [Int]
+    private let pauseSeconds: Double
+    private let stopped = Atomic<Bool>(false)
+    private let finished = Atomic<Bool>(false)
+    private let sent = Atomic<Int>(0)
+
+    init(_ sender: ZeroMQSender, dtype: DType = .uint16, shape: [Int] = [64, 64], pause: Double = 0.001) {
+        self.sender = sender
+        self.dtype = dtype
+        self.shape = shape
+        self.pauseSeconds = pause
+    }
+
+    func start() {
+        Thread.detachNewThread { [self] in
+            while !stopped.load(ordering: .acquiring) {
+                let sequence = sender.statistics.nextSequence
+                guard let array = try? patternArray(dtype, shape, message: Int(sequence)),
+                      (try? sender.send(array, index: Int64(sequence))) != nil else { break }
+                sent.add(1, ordering: .relaxed)
+                Thread.sleep(forTimeInterval: pauseSeconds)
+            }
+            finished.store(true, ordering: .releasing)
+        }
+    }
+
+    /// Stops the thread (waiting up to 5 s for it) and returns how many arrays it sent.
+    @discardableResult
+    func stop() -> Int {
+        stopped.store(true, ordering: .releasing)
+        _ = eventually(within: 5) { finished.load(ordering: .acquiring) }
+        return sent.load(ordering: .relaxed)
+    }
+}
+
+/// Checks that `sequences` are consecutive (nothing lost, repeated or reordered).
+func expectConsecutive(_ sequences: [UInt64], sourceLocation: SourceLocation = #_sourceLocation) {
+    let gaps = zip(sequences, sequences.dropFirst()).filter { $1 != $0 + 1 }
+    #expect(gaps.isEmpty, "sequence numbers jump at \(gaps.prefix(5))", sourceLocation: sourceLocation)
+}
+
+// MARK: - `aq recv` as a separate process
+
+/// The `aq` executable built next to the test bundle.
+let aqExecutable = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
+    .deletingLastPathComponent().appendingPathComponent("aq").path
+
+/// Whether this process may give a child a private `/dev/shm` (root, and `unshare` works).
+let canUsePrivateSharedMemory: Bool = {
+    guard getuid() == 0, FileManager.default.isExecutableFile(atPath: "/usr/bin/unshare") else { return false }
+    return (try? runProcess("/usr/bin/unshare", ["--mount", "sh", "-c", "mount -t tmpfs tmpfs /dev/shm"], timeout: 10).status) == 0
+}()
+
+/// What a finished process left.
+struct ProcessRun {
+    let status: Int32
+    let output: String
+    let errors: String
+}
+
+/// Runs `aq` with `arguments`; with `privateSharedMemory`, inside a mount namespace of its own
+/// with a fresh, empty tmpfs on `/dev/shm` (so that it shares no queue with this process).
+func runAQ(_ arguments: [String], privateSharedMemory: Bool = false, timeout: Double = 60) throws -> ProcessRun {
+    guard privateSharedMemory else { return try runProcess(aqExecutable, arguments, timeout: timeout) }
+    let script = "mount -t tmpfs tmpfs /dev/shm && exec \"$0\" \"$@\""
+    return try runProcess("/usr/bin/unshare", ["--mount", "sh", "-c", script, aqExecutable] + arguments, timeout: timeout)
+}
+
+/// Runs a program, killing it after `timeout` seconds.
+func runProcess(_ path: String, _ arguments: [String], timeout: Double) throws -> ProcessRun {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: path)
+    process.arguments = arguments
+    let output = Pipe(), errors = Pipe()
+    process.standardOutput = output
+    process.standardError = errors
+    try process.run()
+    let killer = DispatchWorkItem { process.terminate() }
+    DispatchQueue.global().asyncAfter(deadline: .now() + timeout, execute: killer)
+    let errorText = Mutex("")
+    let errorsDone = DispatchSemaphore(value: 0)
+    DispatchQueue.global().async {
+        let data = errors.fileHandleForReading.readDataToEndOfFile()
+        errorText.withLock { $0 = String(decoding: data, as: UTF8.self) }
+        errorsDone.signal()
+    }
+    let outputData = output.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    killer.cancel()
+    errorsDone.wait()
+    return ProcessRun(status: process.terminationStatus, output: String(decoding: outputData, as: UTF8.self), errors: errorText.withLock { $0 })
+}
+
+/// The value of `key=` in the summary line `aq recv --verbose` prints.
+func summaryValue(_ key: String, in text: String) -> String? {
+    guard let line = text.split(separator: "\n").last(where: { $0.hasPrefix("aq: path=") }),
+          let field = line.split(separator: " ").first(where: { $0.hasPrefix("\(key)=") }) else { return nil }
+    return String(field.dropFirst(key.count + 1))
+}
+
+/// The `.npy` files `aq recv --out-dir` wrote, by sequence number.
+func savedArrays(in directory: URL) throws -> [(sequence: UInt64, array: AnyNDArray)] {
+    try FileManager.default.contentsOfDirectory(atPath: directory.path).filter { $0.hasSuffix(".npy") }.sorted().map { file in
+        (UInt64(file.dropLast(4))!, try NPY.read(contentsOf: directory.appendingPathComponent(file).path))
+    }
+}
+
+func temporaryDirectory(_ label: String) throws -> URL {
+    let directory = FileManager.default.temporaryDirectory.appendingPathComponent("aqfp-\(label)-\(UUID().uuidString.prefix(8))")
+    try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+    return directory
+}
+
+/// A TCP port on 127.0.0.1 that was free a moment ago.
+func unusedLoopbackPort() throws -> Int {
+    let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    defer { close(descriptor) }
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_addr.s_addr = inet_addr("127.0.0.1")
+    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+    let bound = withUnsafeMutablePointer(to: &address) { pointer in
+        pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(descriptor, $0, length) == 0 && getsockname(descriptor, $0, &length) == 0 }
+    }
+    guard bound else { throw POSIXError(.EADDRNOTAVAIL) }
+    return Int(UInt16(bigEndian: address.sin_port))
+}

@@ -1,0 +1,198 @@
+import ArrayQueues
+@testable import ArrayTransport
+import Foundation
+import Testing
+
+/// The same-host fast path with publisher and subscriber in this process (they share /dev/shm).
+@Suite("Same-host fast path, in one process", .timeLimit(.minutes(2)))
+struct FastPathTests {
+    static let quick = Duration.milliseconds(100)
+
+    func publisher(_ fastPath: FastPath = .automatic, stream: String = "fp") throws -> ZeroMQSender {
+        try ZeroMQSender(.publish, stream: stream, bind: [try loopbackWildcard()], options: .init(heartbeatInterval: Self.quick, fastPath: fastPath))
+    }
+
+    func subscriber(to sender: ZeroMQSender, _ fastPath: FastPath = .automatic, capacity: Int = 64 << 20) throws -> ZeroMQReceiver {
+        try ZeroMQReceiver(
+            .subscribeAll, connect: sender.boundEndpoints,
+            options: .init(heartbeatInterval: Self.quick, fastPath: fastPath, fastPathCapacity: capacity, fastPathTimeout: .seconds(5)),
+            logger: quietLogger)
+    }
+
+    /// Receives `count` messages (at most 30 s), checking each one's bytes against its sequence number.
+    func receive(_ count: Int, from receiver: ZeroMQReceiver, shape: [Int] = [64, 64]) throws -> [UInt64] {
+        var sequences: [UInt64] = []
+        let deadline = Date().addingTimeInterval(30)
+        while sequences.count < count, Date() < deadline {
+            guard let message = try receiver.receive(timeout: .seconds(5)) else { break }
+            let expected = try patternArray(.uint16, shape, message: Int(message.sequence))
+            #expect(message.arrays[0].array == expected, "message \(message.sequence) differs")
+            sequences.append(message.sequence)
+        }
+        #expect(sequences.count == count)
+        return sequences
+    }
+
+    /// Receives (and drops) messages until the receiver is on shared memory, at most 20 s.
+    func receiveUntilSwitched(_ receiver: ZeroMQReceiver) throws -> Bool {
+        let deadline = Date().addingTimeInterval(20)
+        while Date() < deadline {
+            _ = try receiver.receive(timeout: .milliseconds(50))
+            if receiver.path == .sharedMemory { return true }
+        }
+        return false
+    }
+
+    @Test("a subscriber switches to shared memory mid-stream: nothing lost, repeated or reordered")
+    func switchesMidStream() throws {
+        let sender = try publisher()
+        let receiver = try subscriber(to: sender)
+        let paced = PacedPublisher(sender, pause: 0.0005)
+        paced.start()
+        defer { paced.stop(); sender.close(); receiver.close() }
+
+        let sequences = try receive(1000, from: receiver)
+        paced.stop()
+        expectConsecutive(sequences)
+        let statistics = receiver.statistics
+        #expect(receiver.path == .sharedMemory)
+        #expect(statistics.path == .sharedMemory && statistics.switchesToSharedMemory == 1)
+        #expect(statistics.receivedThroughSharedMemory > 0, "nothing came through shared memory")
+        #expect(statistics.receivedThroughSharedMemory < statistics.received, "nothing came through the network before the switch")
+        #expect(statistics.lost == 0 && statistics.outOfOrder == 0 && statistics.malformed == 0)
+        #expect(sender.statistics.sharedMemorySubscribers == 1)
+    }
+
+    @Test("end reaches a switched subscriber through shared memory, which then goes back to the network")
+    func endThroughSharedMemory() throws {
+        let sender = try publisher()
+        let receiver = try subscriber(to: sender)
+        let paced = PacedPublisher(sender, pause: 0.001)
+        paced.start()
+        defer { paced.stop(); sender.close(); receiver.close() }
+        #expect(try receiveUntilSwitched(receiver))
+        let sent = paced.stop()
+        sender.close()
+        var last: UInt64?
+        var end: StreamMark?
+        let deadline = Date().addingTimeInterval(10)
+        while end == nil, Date() < deadline {
+            switch try receiver.receiveEvent(timeout: .milliseconds(200)) {
+            case let .message(message)?: last = message.sequence
+            case let .end(mark)?: end = mark
+            default: break
+            }
+        }
+        let mark = try #require(end, "no end arrived")
+        #expect(mark.lastSequence == UInt64(sent - 1) && (last == nil || last == mark.lastSequence))
+        #expect(receiver.path == .network)
+        #expect(receiver.statistics.lost == 0 && receiver.statistics.ends == 1)
+    }
+
+    @Test("with the fast path disabled on either side, messages stay on the network", arguments: [(FastPath.disabled, FastPath.automatic), (.automatic, .disabled)])
+    func disabled(publisherMode: FastPath, subscriberMode: FastPath) throws {
+        let sender = try publisher(publisherMode)
+        let receiver = try subscriber(to: sender, subscriberMode)
+        let paced = PacedPublisher(sender, pause: 0.0005)
+        paced.start()
+        defer { paced.stop(); sender.close(); receiver.close() }
+        expectConsecutive(try receive(600, from: receiver))
+        #expect(receiver.path == .network)
+        #expect(receiver.statistics.receivedThroughSharedMemory == 0 && receiver.statistics.fastPathProblem == nil)
+        #expect(sender.statistics.sharedMemorySubscribers == 0)
+    }
+
+    @Test("a subscriber that requires the fast path delivers only what comes through shared memory")
+    func required() throws {
+        let sender = try publisher()
+        let receiver = try subscriber(to: sender, .required)
+        let paced = PacedPublisher(sender, pause: 0.0005)
+        paced.start()
+        defer { paced.stop(); sender.close(); receiver.close() }
+        expectConsecutive(try receive(300, from: receiver))
+        let statistics = receiver.statistics
+        #expect(receiver.path == .sharedMemory && statistics.receivedThroughSharedMemory == statistics.received)
+        #expect(statistics.lost == 0)
+    }
+
+    @Test("a publisher that requires the fast path sends data only through shared memory")
+    func publisherRequiresFastPath() throws {
+        let sender = try publisher(.required)
+        let local = try subscriber(to: sender)
+        let networkOnly = try subscriber(to: sender, .disabled)
+        let paced = PacedPublisher(sender, pause: 0.0005)
+        paced.start()
+        defer { paced.stop(); sender.close(); local.close(); networkOnly.close() }
+        expectConsecutive(try receive(200, from: local))
+        #expect(local.statistics.receivedThroughSharedMemory == 200)
+        #expect(try networkOnly.receive(timeout: .milliseconds(300)) == nil)
+        #expect(networkOnly.statistics.heartbeats > 0)
+    }
+
+    @Test("requiring the fast path where it cannot work is an argument error")
+    func requiredNeedsOneConnection() throws {
+        #expect(throws: TransportError.self) {
+            try ZeroMQSender(.push, stream: "x", bind: [try loopbackWildcard()], options: .init(fastPath: .required))
+        }
+        #expect(throws: TransportError.self) {
+            try ZeroMQReceiver(.pull, connect: [try Endpoint("tcp://127.0.0.1:9")], options: .init(fastPath: .required))
+        }
+        let error = #expect(throws: TransportError.self) {
+            try ZeroMQReceiver(.subscribeAll, bind: [try loopbackWildcard()], options: .init(fastPath: .required))
+        }
+        #expect(error?.code == .invalidArgument)
+    }
+
+    @Test("a message too large for the subscriber's queue sends it back to the network, and the loss is counted")
+    func oversizeGoesBackToNetwork() throws {
+        let sender = try publisher()
+        let receiver = try subscriber(to: sender, capacity: ArrayQueue.minimumCapacity)
+        let paced = PacedPublisher(sender, pause: 0.001)
+        paced.start()
+        defer { paced.stop(); sender.close(); receiver.close() }
+        #expect(try receiveUntilSwitched(receiver))
+        paced.stop()
+        while try receiver.receive(timeout: .milliseconds(200)) != nil {}
+        // Four times the largest message seen plus 64 KiB each: 4 MiB does not fit.
+        let big = try patternArray(.uint16, [2048, 1024], message: 0)
+        let bigSequence = try sender.send(big).sequence
+        #expect(eventually(within: 10) { _ = try? receiver.receive(timeout: .milliseconds(10)); return receiver.path == .network })
+        #expect(receiver.statistics.fastPathProblem?.contains("stopped feeding") == true)
+        try awaitHeartbeat(receiver)   // subscribed again
+        try sender.send(try patternArray(.uint16, [64, 64], message: Int(bigSequence + 1)))
+        let after = try #require(try receiver.receive(timeout: .seconds(5)))
+        #expect(after.sequence == bigSequence + 1)
+        #expect(receiver.statistics.lost == 1 && receiver.statistics.outOfOrder == 0)
+    }
+
+    @Test("the fastpath header key round-trips, and forms a reader does not know are ignored")
+    func controlKey() throws {
+        let controls: [FastPathControl] = [
+            .offer(bootID: "b", registry: "aqfp.0123", nonce: "0123"), .register(queue: "aqfp.0123.ab"), .hello(nonce: "0123"), .leave(reason: "why"),
+        ]
+        for control in controls {
+            let header = WireHeader.mark(.heartbeat, stream: "s", epoch: 7, nextSequence: 3, fastPath: control)
+            let text = header.encoded()
+            let decoded = try Array(text.utf8).withUnsafeBytes { bytes throws(TransportError) in try WireHeader.decode(bytes, maximumArrays: 0) }
+            #expect(decoded.fastPath == control && decoded.sequence == 2)
+        }
+        let unknown = #"{"proto":"arrf/1","kind":"heartbeat","stream":"s","epoch":7,"seq":-1,"t_ns":1,"fastpath":{"future":1}}"#
+        let decoded = try Array(unknown.utf8).withUnsafeBytes { bytes throws(TransportError) in try WireHeader.decode(bytes, maximumArrays: 0) }
+        #expect(decoded.fastPath == nil)
+    }
+
+    @Test("deduplication: a message delivered on one path is not delivered again from the other")
+    func deduplication() {
+        var link = FastPathLink(mode: .automatic, minimumCapacity: 1 << 20)
+        func data(_ sequence: Int64, epoch: UInt64 = 5) -> WireHeader {
+            WireHeader(kind: .data, stream: "s", epoch: epoch, sequence: sequence, timestampNanoseconds: 0, index: nil, arrays: [], meta: [:])
+        }
+        for sequence in Int64(0)...9 { link.noteDelivered(data(sequence), bytes: 100) }
+        #expect(link.wasDelivered(data(9)) && link.wasDelivered(data(3)))
+        #expect(!link.wasDelivered(data(10)))
+        #expect(!link.wasDelivered(data(3, epoch: 6)), "another epoch is another sender")
+        #expect(link.queueCapacity == 1 << 20)
+        link.noteDelivered(data(10), bytes: 1 << 20)
+        #expect(link.queueCapacity == 4 * ((1 << 20) + 64 * 1024))
+    }
+}
