@@ -18,6 +18,7 @@ struct ConfigurationTests {
         Case(label: "not TOML", file: "name = \"x\"\n[serve\npattern = 1\n", arguments: ["serve"], expectedStatus: 2, expectedText: ":2:"),
         Case(label: "unknown key", file: "[serve]\npatern = \"pubsub\"\n[[serve.queue]]\nname = \"q\"\nbind = \"tcp://*:5555\"\n", arguments: ["serve"], expectedStatus: 2, expectedText: "unknown key 'patern'"),
         Case(label: "wrong type", file: "[serve]\nbyte_budget = true\n[[serve.queue]]\nname = \"q\"\nbind = \"tcp://*:5555\"\n", arguments: ["serve"], expectedStatus: 2, expectedText: "byte_budget: expected a positive size"),
+        Case(label: "bad fast path", file: "fast_path = \"sometimes\"\n[[serve.queue]]\nname = \"q\"\nbind = [\"tcp://*:5555\"]\n", arguments: ["serve"], expectedStatus: 2, expectedText: "'sometimes' is not a fast-path mode"),
         Case(label: "bad port in file", file: "[[serve.queue]]\nname = \"q\"\nbind = [\"tcp://*:99999\"]\n", arguments: ["serve"], expectedStatus: 2, expectedText: "port 99999 is out of range"),
         Case(label: "queue without endpoint", file: "[[serve.queue]]\nname = \"q\"\n", arguments: ["serve"], expectedStatus: 2, expectedText: "needs at least one endpoint"),
         Case(label: "bad pattern", file: "[subscribe]\nqueue = \"q\"\nconnect = \"tcp://127.0.0.1:5555\"\npattern = \"fanout\"\n", arguments: ["subscribe"], expectedStatus: 2, expectedText: "'fanout' is not a pattern"),

@@ -26,9 +26,12 @@ struct RelayTests {
             _ = try ArrayQueue.create(name: source, capacity: capacity)
         }
 
-        mutating func startRelay(_ extra: [String] = []) throws {
+        /// Starts the relay; unless `fastPath` says otherwise, streams stay on tcp even though the
+        /// subscriber is on the same host.
+        mutating func startRelay(_ extra: [String] = [], fastPath: String = "disabled") throws {
             let relay = try scratch.start(["serve", "--queue", "\(source)=\(endpoint)", "--pattern", pattern, "--name", "relay",
-                                           "--heartbeat", "0.2", "--stats-interval", "1"] + extra, label: "relay-\(UUID().uuidString.prefix(4))")
+                                           "--heartbeat", "0.2", "--stats-interval", "1", "--fast-path", fastPath] + extra,
+                                          label: "relay-\(UUID().uuidString.prefix(4))")
             #expect(relay.waitForLog("relaying queue"), "\(relay.errors)")
             self.relay = relay
         }
@@ -99,6 +102,22 @@ struct RelayTests {
         #expect(try eventually(within: 10) { try scratch.metric("aq_relay_ends_total", instance: "subscriber") == 1 })
         pair.stop(pair.subscriber)
         #expect(!FileManager.default.fileExists(atPath: scratch.path("aq-relay-relay.sock")), "the control socket file is removed at exit")
+    }
+
+    @Test("pub/sub on one host: the subscriber switches to shared memory and every frame still arrives bit-exact, in order")
+    func sameHostFastPath() throws {
+        let scratch = try Scratch("fast-path")
+        defer { scratch.cleanUp() }
+        var pair = try Pair(scratch, pattern: "pubsub")
+        try pair.startRelay(fastPath: "automatic")
+        try pair.startSubscriber()
+        #expect(pair.subscriber?.waitForLog("switched to shared memory") == true, "\(pair.subscriber?.errors ?? "")")
+        #expect(try pair.produce(count: 60)["frames"] == 60)
+        let received = try pair.verify(count: 60)
+        #expect(received["frames"] == 60 && received["bad"] == 0 && received["disorder"] == 0 && received["gaps"] == 0 && received["first"] == 0, "\(received)")
+        #expect(try scratch.metric("aq_relay_lost_total", instance: "subscriber") == 0)
+        pair.stop(pair.relay)
+        pair.stop(pair.subscriber)
     }
 
     @Test("a restarted relay comes back under a new epoch; the subscriber carries on without loss (push/pull)")

@@ -23,6 +23,9 @@ struct CommonOptions: ParsableArguments {
     @Option(help: ArgumentHelp("Also write the counters to this file in Prometheus text format at every statistics interval (for node_exporter's textfile collector).", valueName: "file"))
     var metricsFile: String?
 
+    @Option(help: ArgumentHelp("Same-host fast path of pubsub streams: automatic (a subscriber on the relay's own host takes the stream through shared memory), disabled (always the network) or required. (default: automatic)", valueName: "mode"))
+    var fastPath: FastPath?
+
     @Flag(help: "Check the configuration, print the effective settings as TOML and exit.")
     var check = false
 }
@@ -36,6 +39,8 @@ struct CommonSettings: Sendable {
     /// nil: no control socket.
     var control: Endpoint?
     var metricsFile: String?
+    /// The same-host fast path (docs/WIRE.md): pubsub only; serve offers it, subscribe takes it.
+    var fastPath: FastPath = .automatic
 
     /// Resolves the settings from the file's top level, then the command line.
     static func resolve(file: ConfigTable?, options: CommonOptions, defaultName: String) throws(RelayError) -> CommonSettings {
@@ -59,6 +64,8 @@ struct CommonSettings: Sendable {
         }
         let fileMetrics = try file?.string("metrics_file")
         settings.metricsFile = options.metricsFile ?? fileMetrics
+        let fileFastPath = try file?.string("fast_path").map { text throws(RelayError) in try Values.fastPath(text, what: "\(file!.file) fast_path") }
+        settings.fastPath = options.fastPath ?? fileFastPath ?? settings.fastPath
         return settings
     }
 
@@ -90,6 +97,7 @@ struct CommonSettings: Sendable {
             "log_level = \(quoted(logLevel.rawValue))",
             "stats_interval = \(statsInterval?.seconds ?? 0)",
             "control = \(quoted(control?.description ?? "none"))",
+            "fast_path = \(quoted(fastPath.rawValue))",
         ] + (metricsFile.map { ["metrics_file = \(quoted($0))"] } ?? [])
     }
 }

@@ -70,6 +70,7 @@ struct Seconds: Sendable, Hashable, ExpressibleByArgument, CustomStringConvertib
 
 extension Logger.Level: @retroactive ExpressibleByArgument {}
 extension OverflowPolicy: ExpressibleByArgument {}
+extension FastPath: ExpressibleByArgument {}
 
 /// A queue to relay and where its stream goes, as `--queue NAME=ENDPOINT` writes it.
 struct QueueRoute: Sendable, Hashable {
@@ -135,6 +136,13 @@ enum Values {
             throw .configuration("\(what): '\(text)' is not a pattern (pubsub or pushpull)")
         }
         return pattern
+    }
+
+    static func fastPath(_ text: String, what: String) throws(RelayError) -> FastPath {
+        guard let mode = FastPath(rawValue: text) else {
+            throw .configuration("\(what): '\(text)' is not a fast-path mode (automatic, disabled or required)")
+        }
+        return mode
     }
 
     static func overflow(_ text: String, what: String) throws(RelayError) -> OverflowPolicy {

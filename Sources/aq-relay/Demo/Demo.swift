@@ -39,6 +39,8 @@ struct Demo: AsyncParsableCommand {
                 common: CommonSettings(name: name),
                 routes: [QueueRoute(queue: name, stream: "demo", bind: [try Endpoint("tcp://127.0.0.1:*")], connect: [])])
             settings.pattern = pattern
+            // The demo shows the network path: no same-host shortcut for its subscriber.
+            settings.common.fastPath = .disabled
             settings.heartbeat = .milliseconds(200)
             // A short network queue keeps the lag low; push/pull backpressure does the rest.
             settings.peerQueue = 2

@@ -31,7 +31,7 @@ final class Subscription: MetricsSource {
         // ZMQ_RCVHWM is byte budget ÷ expected message size: this pair makes it receive_queue frames.
         let options = ZeroMQReceiver.Options(
             maximumMessageBytes: settings.maximumMessageBytes, byteBudget: settings.receiveQueue << 20, expectedMessageBytes: 1 << 20,
-            heartbeatInterval: settings.heartbeat, curve: curve)
+            heartbeatInterval: settings.heartbeat, curve: curve, fastPath: settings.common.fastPath)
         receiver = try ZeroMQReceiver(
             settings.pattern == .pubsub ? .subscribe(prefixes: settings.streams) : .pull, bind: settings.bind, connect: settings.connect,
             options: options, logger: logger)
