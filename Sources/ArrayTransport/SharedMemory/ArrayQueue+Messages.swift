@@ -80,17 +80,7 @@ extension BorrowedRecord {
                 sequence: copy.sequence, epoch: epoch))
         }
         let (header, arrays) = try Envelope.read(bytes, maximumArrays: maximumArrays)
-        let timestamp = Timestamp(nanosecondsSinceEpoch: header.timestampNanoseconds)
-        switch header.kind {
-        case .data:
-            return .message(ArrayMessage(
-                stream: header.stream, arrays: arrays, timestamp: timestamp, index: header.index, meta: header.meta,
-                sequence: UInt64(max(header.sequence, 0)), epoch: header.epoch))
-        case .heartbeat, .end:
-            let mark = StreamMark(
-                stream: header.stream, epoch: header.epoch, lastSequence: header.sequence < 0 ? nil : UInt64(header.sequence), timestamp: timestamp)
-            return header.kind == .end ? .end(mark) : .heartbeat(mark)
-        }
+        return header.event(arrays: arrays)
     }
 }
 
