@@ -17,13 +17,18 @@ let package = Package(
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.2.0"),
     ],
     targets: [
-        // futex wait/wake and a spin hint for the raw baselines (syscall() is variadic: C only).
-        .target(name: "CBenchShims"),
+        // futex wait/wake and a spin hint for the raw baselines (syscall() is variadic: C only),
+        // and the libzmq C API used directly, the baseline of the zmq-* scenarios (libzmq from
+        // Debian's libzmq3-dev, as the root package's CZeroMQ).
+        .target(name: "CBenchShims", linkerSettings: [.linkedLibrary("zmq")]),
         .executableTarget(
             name: "aq-bench",
             dependencies: [
                 "CBenchShims",
                 .product(name: "ArrayQueues", package: "ArrayQueues"),
+                .product(name: "ArrayTransport", package: "ArrayQueues"),
+                // Not linked: built next to aq-bench, which runs its hidden `bench` subcommand (scenario `relay`).
+                .product(name: "aq-relay", package: "ArrayQueues"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
             ],

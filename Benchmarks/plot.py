@@ -53,6 +53,10 @@ def main():
         ("ArrayQueues copy, shallow", series(results, "queue-copy-shallow"), dict(color="tab:cyan", linewidth=2.2, marker="s")),
         ("ArrayQueues copy, deep", series(results, "queue-copy"), dict(color="tab:cyan", linewidth=1.4, linestyle="--", marker="s")),
     ]
+    lines += [
+        ("ArrayTransport (ZeroMQ), tcp loopback", series(results, "zmq-tcp"), dict(color="tab:olive", linewidth=2.0, marker="h")),
+        ("libzmq C API, tcp loopback", series(results, "libzmq-tcp"), dict(color="tab:olive", linewidth=1.2, linestyle=":", marker="h")),
+    ]
     colors = ["tab:green", "tab:orange", "tab:red", "tab:purple", "tab:brown"]
     markers = ["^", "v", "D", "P", "X"]
     for (prefix, name), color, marker in zip(PEERS, colors, markers):

@@ -18,6 +18,24 @@ PEERS = [
     ("peer-mpqueue", "multiprocessing.Queue"),
 ]
 
+# The ZeroMQ scenarios (zmq-tcp, zmq-ipc): array sizes, and each link as (ArrayTransport's row,
+# libzmq C API's row, name for people).
+TRANSPORT_SIZES = [64 << 10, 1 << 20, 8 << 20, 64 << 20]
+TRANSPORT_LINKS = [
+    ("zmq-tcp", "libzmq-tcp", "push/pull, tcp loopback"),
+    ("zmq-ipc", "libzmq-ipc", "push/pull, ipc://"),
+    ("zmq-tcp-pubsub", "libzmq-tcp-pubsub", "pub/sub, tcp loopback"),
+]
+# The relay scenario's rows: (row, name for people); the first is the baseline.
+RELAY_ROWS = [
+    ("relay-direct", "producer → tcp → receiver (direct)"),
+    ("relay", "producer → queue → `aq-relay serve` → tcp → receiver"),
+    ("relay-zerocopy", "the same with `aq-relay serve --zero-copy`"),
+]
+
+# Every row name of the ZeroMQ and relay scenarios (their tables: transport_tables.py).
+TRANSPORT_SCENARIOS = {name for link in TRANSPORT_LINKS for name in link[:2]} | {name for name, _ in RELAY_ROWS} | {"zmq-curve"}
+
 
 def size_label(size):
     for shift, unit in ((30, "GiB"), (20, "MiB"), (10, "KiB")):
@@ -86,6 +104,14 @@ class Results:
         """Notes of the rows whose scenario starts with `prefix`: why something is missing."""
         return [(row["scenario"], row.get("size_bytes"), row["note"]) for row in self.rows
                 if row["scenario"].startswith(prefix) and row.get("note")]
+
+    def has_transport(self):
+        """Whether the file holds rows of the ZeroMQ and relay scenarios."""
+        return any(row["scenario"] in TRANSPORT_SCENARIOS for row in self.rows)
+
+    def has_queues(self):
+        """Whether the file holds rows of the shared-memory scenarios (or the peers)."""
+        return any(row["scenario"].startswith(("queue-", "shm-pipeline", "peer-")) for row in self.rows)
 
     def has(self, scenario):
         return any(row["scenario"] == scenario and row.get("gbps") is not None for row in self.rows)

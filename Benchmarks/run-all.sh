@@ -1,18 +1,22 @@
 #!/usr/bin/env bash
 # Runs every benchmark in one go and publishes the results:
 #
-#   Benchmarks/run-all.sh            # full run (about 10-15 minutes)
+#   Benchmarks/run-all.sh            # full run (about 15-20 minutes)
 #   QUICK=1 Benchmarks/run-all.sh    # short runs (about 4 minutes)
 #   QUIET_WAIT=0 Benchmarks/run-all.sh   # do not wait for a quiet machine (seconds; default 600)
+#   TRANSPORT_ONLY=1 Benchmarks/run-all.sh   # only the ZeroMQ and relay scenarios (about 3 minutes):
+#                                            # docs/benchmarks/transport.jsonl and their tables; the
+#                                            # shared-memory tables, the peers and the plot stay as they are
 #
-# 1. builds aq-bench (release) and installs the peers and matplotlib into virtual environments
-#    under Benchmarks/ (.venv-peers, .venv-arrayqueues, .venv-plot; from PyPI);
+# 1. builds aq-bench (release; aq-relay is built next to it) and installs the peers and
+#    matplotlib into virtual environments under Benchmarks/ (.venv-peers, .venv-arrayqueues,
+#    .venv-plot; from PyPI);
 # 2. waits, at most 10 minutes, until the 1-minute load average is below 0.6, so that other work
 #    on the machine does not distort the figures (warns and goes on if it never gets that quiet);
 # 3. runs aq-bench --json, then the peers (peers/run_peers.sh), in this one run;
 # 4. writes docs/benchmarks/results.jsonl (a `machine` row first: CPU, cores, L3, kernel, date,
 #    versions), docs/benchmarks/throughput.png (plot.py) and the tables in docs/BENCHMARKS.md
-#    (table.py, between its results markers).
+#    (table.py, between its results markers and its transport markers).
 set -euo pipefail
 
 benchmarks="$(cd "$(dirname "$0")" && pwd)"
@@ -20,6 +24,7 @@ root="$(dirname "$benchmarks")"
 out="$root/docs/benchmarks"
 quick=()
 [ "${QUICK:-0}" = 1 ] && quick=(--quick)
+transport_only="${TRANSPORT_ONLY:-0}"
 log() { echo "run-all: $*" >&2; }
 cd "$benchmarks"
 
@@ -28,18 +33,20 @@ if ! swift build -c release --scratch-path .build >&2; then
     # SwiftPM can keep a build plan that misses a source file added to the library since the
     # last build; planning afresh fixes that.
     log "build failed; retrying with a fresh build plan"
-    rm -f .build/release.yaml
+    rm -f .build/release.yaml .build/release/description.json
     swift build -c release --scratch-path .build >&2
 fi
 aq_bench="$benchmarks/.build/release/aq-bench"
 
-if [ ! -x .venv-plot/bin/python ] || ! .venv-plot/bin/python -c "import matplotlib" 2>/dev/null; then
-    log "installing matplotlib into Benchmarks/.venv-plot"
-    python3 -m venv .venv-plot
-    .venv-plot/bin/pip install --quiet --disable-pip-version-check matplotlib >&2
+if [ "$transport_only" != 1 ]; then
+    if [ ! -x .venv-plot/bin/python ] || ! .venv-plot/bin/python -c "import matplotlib" 2>/dev/null; then
+        log "installing matplotlib into Benchmarks/.venv-plot"
+        python3 -m venv .venv-plot
+        .venv-plot/bin/pip install --quiet --disable-pip-version-check matplotlib >&2
+    fi
+    log "installing the peers"
+    peers/run_peers.sh --install-only
 fi
-log "installing the peers"
-peers/run_peers.sh --install-only
 
 # Other work on the machine distorts the figures: wait (at most 10 minutes) for it to calm down.
 quiet=0
@@ -68,6 +75,7 @@ for package in ("numpy", "pyzmq", "faster-fifo", "iceoryx2"):
 print(json.dumps(versions))
 EOF
 )"
+[ "$transport_only" = 1 ] && versions='{}'  # no peers in this run
 aq_versions="$(.venv-arrayqueues/bin/python -c 'import importlib.metadata as m, json; print(json.dumps({"arrayqueues": m.version("arrayqueues"), "numpy (for arrayqueues)": m.version("numpy")}))' 2>/dev/null || echo '{}')"
 CPU="$(lscpu | sed -n 's/^Model name: *//p' | head -n 1)" \
 CORES="$(nproc)" \
@@ -75,18 +83,29 @@ L3="$(lscpu | sed -n 's/^L3 cache: *//p' | head -n 1 | sed 's/ *(.*)//')" \
 KERNEL="$(uname -r)" \
 DATE="$(date -u +%Y-%m-%dT%H:%M:%SZ)" \
 SWIFT="$(swift --version 2>/dev/null | head -n 1)" \
+LIBZMQ="$(dpkg-query -W -f='${Version}' libzmq5 2>/dev/null || true)" \
 QUICK_RUN="${#quick[@]}" \
 LOAD="$load" \
-VERSIONS="$versions" AQ_VERSIONS="$aq_versions" \
+VERSIONS="$versions" AQ_VERSIONS="$([ "$transport_only" = 1 ] && echo '{}' || echo "$aq_versions")" \
 python3 - > "$work/machine.jsonl" <<'EOF'
 import json, os
 versions = {**json.loads(os.environ["VERSIONS"] or "{}"), **json.loads(os.environ["AQ_VERSIONS"] or "{}")}
 print(json.dumps({
     "scenario": "machine", "cpu": os.environ["CPU"], "cores": int(os.environ["CORES"]), "l3": os.environ["L3"],
     "kernel": os.environ["KERNEL"], "date": os.environ["DATE"], "quick": os.environ["QUICK_RUN"] != "0",
-    "swift": os.environ["SWIFT"], "load_before": float(os.environ["LOAD"]), "versions": versions,
+    "swift": os.environ["SWIFT"], "libzmq": os.environ["LIBZMQ"] or None, "load_before": float(os.environ["LOAD"]), "versions": versions,
 }))
 EOF
+
+if [ "$transport_only" = 1 ]; then
+    log "running aq-bench --only zmq,relay ${quick[*]:-}"
+    "$aq_bench" --json --only zmq,relay ${quick[@]+"${quick[@]}"} > "$work/transport.jsonl" || log "warning: some scenarios failed (see above); going on"
+    mkdir -p "$out"
+    cat "$work/machine.jsonl" "$work/transport.jsonl" > "$out/transport.jsonl"
+    log "wrote $out/transport.jsonl ($(wc -l < "$out/transport.jsonl") rows)"
+    python3 table.py "$out/transport.jsonl" "$root/docs/BENCHMARKS.md"
+    exit 0
+fi
 
 log "running aq-bench ${quick[*]:-}"
 "$aq_bench" --json ${quick[@]+"${quick[@]}"} > "$work/aq-bench.jsonl" || log "warning: some aq-bench scenarios failed (see above); going on"
@@ -96,5 +115,7 @@ peers/run_peers.sh ${quick[@]+"${quick[@]}"} --baselines "$work/aq-bench.jsonl" 
 mkdir -p "$out"
 cat "$work/machine.jsonl" "$work/aq-bench.jsonl" "$work/peers.jsonl" > "$out/results.jsonl"
 log "wrote $out/results.jsonl ($(wc -l < "$out/results.jsonl") rows)"
+# The ZeroMQ tables now come from this run too: a transport-only file of an earlier run is stale.
+rm -f "$out/transport.jsonl"
 .venv-plot/bin/python plot.py "$out/results.jsonl" "$out/throughput.png"
 python3 table.py "$out/results.jsonl" "$root/docs/BENCHMARKS.md"

@@ -4,7 +4,9 @@
     python3 Benchmarks/table.py [results.jsonl] [BENCHMARKS.md]
 
 Replaces the text between the lines `<!-- results:begin -->` and `<!-- results:end -->` (the
-rest of the file is written by hand). Ratios come first, then absolute numbers; every ratio
+shared-memory scenarios and the peers) and between `<!-- transport:begin -->` and
+`<!-- transport:end -->` (the ZeroMQ and relay scenarios, see transport_tables.py); a results
+file without rows of one kind leaves its section alone. The rest of the file is written by hand. Ratios come first, then absolute numbers; every ratio
 is to a baseline measured in the same run. Standard library only.
 """
 
@@ -13,7 +15,7 @@ import pathlib
 import sys
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
-from results import PEERS, SIZES, Results, size_label  # noqa: E402
+from results import PEERS, SIZES, TRANSPORT_SCENARIOS, Results, size_label  # noqa: E402
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 BEGIN, END = "<!-- results:begin -->", "<!-- results:end -->"
@@ -215,7 +217,7 @@ def render(results):
             out.append(f"| `{row['scenario']}` | {size_label(row['size_bytes'])} | {gbps(row['gbps'])} | {ratio(row.get('ratio'))} |")
         out.append("")
 
-    notes = [(scenario, size, note) for scenario, size, note in results.notes("") if note]
+    notes = [(scenario, size, note) for scenario, size, note in results.notes("") if note and scenario not in TRANSPORT_SCENARIOS]
     if notes:
         out += ["#### Skipped, failed or adjusted", ""]
         for scenario, size, note in notes:
@@ -224,17 +226,35 @@ def render(results):
     return "\n".join(out).rstrip() + "\n"
 
 
+def replace_between(text, begin, end, body, target):
+    if begin not in text or end not in text or text.index(begin) > text.index(end):
+        sys.exit(f"table.py: {target} has no {begin} … {end} markers")
+    before, rest = text.split(begin, 1)
+    _, after = rest.split(end, 1)
+    return f"{before}{begin}\n{body}{end}{after}"
+
+
 def main():
+    from transport_tables import BEGIN as TRANSPORT_BEGIN, END as TRANSPORT_END, render_transport
+
     source = pathlib.Path(sys.argv[1]) if len(sys.argv) > 1 else ROOT / "docs/benchmarks/results.jsonl"
     target = pathlib.Path(sys.argv[2]) if len(sys.argv) > 2 else ROOT / "docs/BENCHMARKS.md"
-    tables = render(Results(source))
-    text = target.read_text() if target.exists() else f"# Benchmarks\n\n{BEGIN}\n{END}\n"
-    if BEGIN not in text or END not in text or text.index(BEGIN) > text.index(END):
-        sys.exit(f"table.py: {target} has no {BEGIN} … {END} markers")
-    before, rest = text.split(BEGIN, 1)
-    _, after = rest.split(END, 1)
-    target.write_text(f"{before}{BEGIN}\n{tables}{END}{after}")
-    print(f"table.py: wrote the tables into {target}")
+    results = Results(source)
+    text = target.read_text() if target.exists() else f"# Benchmarks\n\n{BEGIN}\n{END}\n\n{TRANSPORT_BEGIN}\n{TRANSPORT_END}\n"
+    # A file without one kind of rows (say, a run of only the zmq-* scenarios) leaves the other
+    # section as it was.
+    written = []
+    if results.has_queues():
+        text = replace_between(text, BEGIN, END, render(results), target)
+        written.append("shared memory")
+    if results.has_transport():
+        raw_data = f"benchmarks/{source.name}" if source.parent.name == "benchmarks" else str(source)
+        text = replace_between(text, TRANSPORT_BEGIN, TRANSPORT_END, render_transport(results, raw_data), target)
+        written.append("ZeroMQ")
+    if not written:
+        sys.exit(f"table.py: {source} has no rows to tabulate")
+    target.write_text(text)
+    print(f"table.py: wrote the {' and '.join(written)} tables into {target}")
 
 
 if __name__ == "__main__":

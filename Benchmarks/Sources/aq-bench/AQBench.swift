@@ -14,7 +14,7 @@ struct AQBench: ParsableCommand {
               aq-bench --json > results.jsonl  one JSON object per result
             """,
         version: "0.1.0",
-        subcommands: [Run.self, PipelineProbe.self, Worker.self],
+        subcommands: [Run.self, PipelineProbe.self, ZeroMQProbe.self, Worker.self],
         defaultSubcommand: Run.self
     )
 }
@@ -29,7 +29,7 @@ struct Run: ParsableCommand {
     @Flag(help: "Print one JSON object per line and result instead of a table.")
     var json = false
 
-    @Option(help: ArgumentHelp("Run only the scenarios whose name contains this text.", valueName: "name"))
+    @Option(help: ArgumentHelp("Run only the scenarios whose name contains this text (or one of several, separated by commas).", valueName: "name"))
     var only: String?
 
     @Flag(help: "List the scenarios and exit.")
@@ -40,7 +40,8 @@ struct Run: ParsableCommand {
             for scenario in Scenario.all { print("\(scenario.name.padding(to: 25))\(scenario.summary)") }
             return
         }
-        let selected = Scenario.all.filter { scenario in only.map { scenario.name.contains($0) } ?? true }
+        let patterns = only.map { $0.split(separator: ",").map(String.init) }
+        let selected = Scenario.all.filter { scenario in patterns.map { $0.contains { scenario.name.contains($0) } } ?? true }
         guard !selected.isEmpty else { throw ValidationError("no scenario name contains '\(only ?? "")'; see --list") }
         let bench = Bench(budget: Budget(quick: quick), reporter: Reporter(json: json))
         var failed: [String] = []
@@ -135,10 +136,25 @@ struct Worker: ParsableCommand {
     @Option(help: "Slots of the raw pipeline.")
     var slots = 0
 
+    @Option(help: "The ZeroMQ endpoint to bind (receivers) or connect to (senders).")
+    var endpoint: String?
+
+    @Flag(help: "ZeroMQ publish/subscribe instead of push/pull.")
+    var pubsub = false
+
+    @Option(help: "CURVE: the receiver's (server's) secret key, Z85.")
+    var curveServerSecret: String?
+
+    @Option(help: "CURVE: the sender's (client's) secret key, Z85.")
+    var curveClientSecret: String?
+
     func run() throws {
-        let task = WorkerTask(
+        var task = WorkerTask(
             role: role, control: control, slot: slot, queue: queue, replyQueue: replyQueue,
             size: size, seconds: seconds, count: count, warmup: warmup, spinNanoseconds: spinNanoseconds, ringBytes: ringBytes, slots: slots)
+        task.endpoint = endpoint
+        task.pubsub = pubsub
+        if let curveServerSecret, let curveClientSecret { task.curve = (curveServerSecret, curveClientSecret) }
         switch role {
         case .futexPong: try PingPong.answerWord(task, parked: true)
         case .spinPong: try PingPong.answerWord(task, parked: false)
@@ -150,6 +166,10 @@ struct Worker: ParsableCommand {
         case .ringConsume: try Rate.consumeRing(task)
         case .pipelineProduce: try ShmPipeline.produce(task)
         case .pipelineConsume: try ShmPipeline.consume(task)
+        case .libzmqSend: try ZeroMQWorkers.sendLibzmq(task)
+        case .libzmqReceive: try ZeroMQWorkers.receiveLibzmq(task)
+        case .transportSend: try ZeroMQWorkers.sendTransport(task)
+        case .transportReceive: try ZeroMQWorkers.receiveTransport(task)
         }
     }
 }

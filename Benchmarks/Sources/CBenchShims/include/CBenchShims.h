@@ -4,6 +4,8 @@
 
 #include <stdint.h>
 
+#include "CBenchZeroMQ.h"
+
 /// FUTEX_WAIT on a 32-bit word that may be shared between processes (never FUTEX_PRIVATE_FLAG):
 /// sleeps while `*word == expected`, at most `timeout_ns` nanoseconds (negative: no limit).
 /// Returns 0 when woken, or -errno (EAGAIN: the word had changed; ETIMEDOUT; EINTR).

@@ -63,7 +63,12 @@ enum Pipeline {
         try workers.waitForExit(producerIDs, timeoutNanoseconds: Int64(producer.seconds * 1e9) + 60_000_000_000)
         try finish()
         try workers.waitForExit(consumerIDs, timeoutNanoseconds: 60_000_000_000)
+        return try collect(control, consumers: consumers, size: producer.size)
+    }
 
+    /// What the consumers in result slots `0 ..< consumers` measured, added up over the span
+    /// from the earliest first arrival to the latest last one.
+    static func collect(_ control: ControlBlock, consumers: Int, size: Int) throws(BenchError) -> Result {
         var records = 0
         var first = UInt64.max
         var last = UInt64.min
@@ -78,7 +83,7 @@ enum Pipeline {
         guard records >= 2, last > first else {
             throw BenchError("consumers received \(records) records: too few to measure")
         }
-        return Result(records: records, seconds: Double(last - first) / 1e9, size: producer.size)
+        return Result(records: records, seconds: Double(last - first) / 1e9, size: size)
     }
 
     /// Streams `size`-byte records through a fresh queue `repetitions` times; the best run counts.

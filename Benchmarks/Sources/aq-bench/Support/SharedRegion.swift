@@ -64,8 +64,10 @@ struct ControlBlock {
     let ready: UnsafeMutablePointer<Atomic<UInt32>>
     /// Becomes 1 when the coordinator starts the measurement (a futex word).
     let go: UnsafeMutablePointer<Atomic<UInt32>>
-    /// Set when producers of the raw ring have all finished.
+    /// Set when producers of the raw ring have all finished, or (zmq-*) when the sender has.
     let closed: UnsafeMutablePointer<Atomic<UInt32>>
+    /// The TCP port a receiving worker bound (zmq-*), stored before it reaches the start barrier.
+    let port: UnsafeMutablePointer<Atomic<UInt32>>
     /// The region, kept mapped while this view exists.
     let region: SharedRegion
 
@@ -75,6 +77,7 @@ struct ControlBlock {
         ready = region.word(at: 64)
         go = region.word(at: 128)
         closed = region.word(at: 192)
+        port = region.word(at: 196)
         self.region = region
     }
 

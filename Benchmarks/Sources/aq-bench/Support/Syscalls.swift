@@ -110,6 +110,31 @@ enum Sys {
     }
 
     static func processID() -> pid_t { getpid() }
+
+    /// Removes a file if it exists (`unlink`).
+    static func removeFile(_ path: String) {
+        unlink(path)
+    }
+
+    /// Whether `path` names a file this process may execute (`access(X_OK)`).
+    static func isExecutable(_ path: String) -> Bool {
+        access(path, X_OK) == 0
+    }
+
+    /// The directory of this executable (`realpath("/proc/self/exe")`).
+    static func executableDirectory() -> String? {
+        guard let resolved = realpath("/proc/self/exe", nil) else { return nil }
+        defer { free(resolved) }
+        let path = String(cString: resolved)
+        guard let slash = path.lastIndex(of: "/") else { return nil }
+        return String(path[..<slash])
+    }
+
+    /// The value of the environment variable `name` (`getenv`), if set and not empty.
+    static func environment(_ name: String) -> String? {
+        guard let value = getenv(name), value.pointee != 0 else { return nil }
+        return String(cString: value)
+    }
 }
 
 /// The one error type of aq-bench: a readable sentence, naming the C call and `errno` if any.

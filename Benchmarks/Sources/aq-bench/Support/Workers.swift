@@ -27,6 +27,14 @@ enum WorkerRole: String, CaseIterable, ExpressibleByArgument {
     case pipelineProduce = "pipeline-produce"
     /// Consumer of the raw pipeline: reads every cache line of each record.
     case pipelineConsume = "pipeline-consume"
+    /// Sends records with libzmq's C API (the baseline of zmq-tcp and zmq-ipc).
+    case libzmqSend = "libzmq-send"
+    /// Receives records with libzmq's C API and touches each payload's first word.
+    case libzmqReceive = "libzmq-receive"
+    /// Sends records with ArrayTransport's `ZeroMQSender`.
+    case transportSend = "transport-send"
+    /// Receives records with ArrayTransport's `ZeroMQReceiver` and touches each payload's first word.
+    case transportReceive = "transport-receive"
 }
 
 /// One worker's assignment, passed to it on its command line.
@@ -52,6 +60,13 @@ struct WorkerTask {
     var ringBytes = RawRing.defaultRingBytes
     /// Slots of the raw pipeline.
     var slots = 0
+    /// The ZeroMQ endpoint to bind (receivers; a tcp port of `*` is reported in the control
+    /// block) or to connect to (senders).
+    var endpoint: String?
+    /// ZeroMQ publish/subscribe instead of push/pull.
+    var pubsub = false
+    /// CURVE secret keys (Z85) of the receiver (the server) and the sender (the client); nil: no CURVE.
+    var curve: (server: String, client: String)?
 
     func queueName() throws(BenchError) -> String {
         guard let queue else { throw BenchError("worker \(role.rawValue) needs --queue") }
@@ -63,11 +78,19 @@ struct WorkerTask {
         return replyQueue
     }
 
+    func endpointAddress() throws(BenchError) -> String {
+        guard let endpoint else { throw BenchError("worker \(role.rawValue) needs --endpoint") }
+        return endpoint
+    }
+
     var arguments: [String] {
         var arguments = ["worker", role.rawValue, "--control", control, "--slot", "\(slot)", "--size", "\(size)",
                          "--seconds", "\(seconds)", "--count", "\(count)", "--warmup", "\(warmup)", "--spin-ns", "\(spinNanoseconds)", "--ring-bytes", "\(ringBytes)", "--slots", "\(slots)"]
         if let queue { arguments += ["--queue", queue] }
         if let replyQueue { arguments += ["--reply-queue", replyQueue] }
+        if let endpoint { arguments += ["--endpoint", endpoint] }
+        if pubsub { arguments.append("--pubsub") }
+        if let curve { arguments += ["--curve-server-secret", curve.server, "--curve-client-secret", curve.client] }
         return arguments
     }
 }
