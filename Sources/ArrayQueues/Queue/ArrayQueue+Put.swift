@@ -136,13 +136,13 @@ extension ArrayQueue {
         if !blocking || options.overflow == .fail {
             if try recoverIfDue(), let reservation = try attempt() { return reservation }
             if blocking {
-                throw ArrayQueueError(.full, "queue '\(name)' is full (\(count) records waiting) and its overflow policy is 'fail'")
+                throw ArrayQueueError(.full, "queue '\(name)' is full (\(fullness)) and its overflow policy is 'fail'")
             }
             return nil
         }
         return try waitUntil(
             ring.header.spaceSignal, deadline: deadline, checkingDeadPeers: true, cancellation: nil,
-            describe: { "put of a \(ByteCount.format(payloadBytes)) array into queue '\(name)' (full: \(count) records waiting)" },
+            describe: { "put of a \(ByteCount.format(payloadBytes)) array into queue '\(name)' (full: \(fullness))" },
             attempt)
     }
 }

@@ -192,7 +192,20 @@ public final class ArrayQueue {
     }
 
     /// Bytes of the ring in use by records that are waiting, being written or being read.
-    public var bytesUsed: Int { (try? statistics().bytesUsed) ?? 0 }
+    public var bytesUsed: Int {
+        let cursors = try? ring.withLock { () throws(ArrayQueueError) in
+            try ring.reclaim()
+            return try ring.cursors()
+        }
+        return cursors.map { Int($0.tail - $0.head) } ?? 0
+    }
+
+    /// How full the ring looks, for error messages: read without the lock and without walking
+    /// the records, so that a failing call stays cheap.
+    var fullness: String {
+        guard let (head, _, tail) = try? ring.cursors() else { return "in an unreadable state" }
+        return "\(ByteCount.format(Int(tail - head))) of \(ByteCount.format(capacity)) in use"
+    }
 
     /// A snapshot of the queue's state and counters.
     public func statistics() throws(ArrayQueueError) -> QueueStatistics {
