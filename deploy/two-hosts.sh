@@ -14,13 +14,16 @@
 # Passes when the Swift and the Python subscriber each receive all N arrays bit-exact, in order.
 # Cleans up (processes, namespaces, files) on exit, also on failure or Ctrl-C.
 #
-# usage: sudo deploy/two-hosts.sh          (N=64 SIZE=512 by default; AQ_RELAY=path skips the build)
+# usage: sudo deploy/two-hosts.sh          (N=64 SIZE=512 RATE=50 by default; AQ_RELAY=path skips the build)
 # needs: root, iproute2 (ip netns), util-linux (unshare), python3 with pyzmq and numpy.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 N=${N:-64}
 SIZE=${SIZE:-512}
+# Frames per second. Pub/sub drops frames for a subscriber that falls behind (by design), and the
+# Python subscriber checks every pixel with numpy: keep big frames slow enough for it.
+RATE=${RATE:-$(( SIZE > 1024 ? 10 : 50 ))}
 TAG="aqr$$"
 NS_A="$TAG-a" NS_B="$TAG-b"
 VETH_A="$TAG-a0" VETH_B="$TAG-b0"
@@ -75,7 +78,7 @@ on_host() {
     PIDS+=($!)
 }
 
-export AQ_RELAY WORK N SIZE ADDRESS_A PORT
+export AQ_RELAY WORK N SIZE RATE ADDRESS_A PORT
 ENDPOINT="tcp://$ADDRESS_A:$PORT"
 export ENDPOINT
 
@@ -104,7 +107,7 @@ on_host "$NS_A" '
         --control none --stats-interval 0 2>"$WORK/a-serve.log" &
     relay=$!
     for _ in $(seq 300); do [ -e "$WORK/swift.ready" ] && [ -e "$WORK/python.ready" ] && break; sleep 0.1; done
-    "$AQ_RELAY" demo-worker produce frames --size "$SIZE" --count "$N" --rate 50 >"$WORK/a-produce.out"
+    "$AQ_RELAY" demo-worker produce frames --size "$SIZE" --count "$N" --rate "$RATE" >"$WORK/a-produce.out"
     sleep 1
     kill -TERM "$relay"; wait "$relay"
     ls /dev/shm >"$WORK/a-shm.txt"
