@@ -7,9 +7,15 @@ final class SenderCore: Sendable {
     private struct State: ~Copyable {
         var socket: ZMQSocket
         var nextSequence: UInt64 = 0
+        /// The data headers' text that stays the same from one message to the next.
+        var template: DataHeaderTemplate
+        /// The header being sent, its capacity kept between messages.
+        var header: [UInt8] = []
     }
 
     let stream: String
+    /// The topic frame's bytes (the stream's UTF-8).
+    private let topic: [UInt8]
     let pattern: ZeroMQSender.Pattern
     let epoch: UInt64
     private let options: ZeroMQSender.Options
@@ -48,11 +54,12 @@ final class SenderCore: Sendable {
         self.sendsDataOnNetwork = options.fastPath != .required || fastPath == nil
         self.heartbeatNanoseconds = max(1_000_000, (options.heartbeatInterval ?? .seconds(1)).clampedNanoseconds)
         self.stream = stream
+        self.topic = Array(stream.utf8)
         self.pattern = pattern
         self.epoch = epoch
         self.options = options
         self.logger = logger
-        self.state = Mutex(State(socket: socket))
+        self.state = Mutex(State(socket: socket, template: DataHeaderTemplate(stream: stream, epoch: epoch)))
     }
 
     var statistics: SenderStatistics {
@@ -70,18 +77,16 @@ final class SenderCore: Sendable {
         guard JSONValue.object(meta).isFinite else {
             throw TransportError(.invalidArgument, "meta contains a NaN or infinite number, which JSON cannot carry")
         }
-        var wireArrays: [WireHeader.WireArray] = []
-        wireArrays.reserveCapacity(arrays.count)
         var payloadBytes = 0
+        var countsAgainstBudget = false
         for named in arrays {
-            wireArrays.append(.init(name: named.name, dtype: named.array.dtype, shape: named.array.shape, byteCount: named.array.byteCount))
             payloadBytes += named.array.byteCount
+            if named.array.byteCount >= zeroCopyThreshold { countsAgainstBudget = true }
         }
-        var header = WireHeader(
-            kind: .data, stream: stream, epoch: epoch, sequence: 0, timestampNanoseconds: timestamp.nanosecondsSinceEpoch,
-            index: index, arrays: wireArrays, meta: meta)
         let deadline = Duration.deadline(after: options.sendTimeout)
-        let countsAgainstBudget = arrays.contains { $0.array.byteCount >= zeroCopyThreshold }
+        func deliverToFastPath(_ fastPath: FastPathPublisher, sequence: UInt64) {
+            fastPath.deliver(dataHeader(arrays, sequence: sequence, timestamp: timestamp, index: index, meta: meta), arrays: arrays.map(\.array))
+        }
 
         return try state.withLock { (state: inout State) throws(TransportError) -> SendOutcome in
             guard state.socket.isOpen else { throw TransportError(.closed, "the sender of stream '\(stream)' is closed") }
@@ -90,8 +95,7 @@ final class SenderCore: Sendable {
                 switch pattern {
                 case .publish:
                     // Over the network's budget: subscribers on this host still get it.
-                    header.sequence = Int64(sequence)
-                    fastPath?.deliver(header, arrays: arrays.map(\.array))
+                    if let fastPath { deliverToFastPath(fastPath, sequence: sequence) }
                     state.nextSequence += 1
                     nextSequence.store(state.nextSequence, ordering: .relaxed)
                     droppedCount.add(1, ordering: .relaxed)
@@ -100,12 +104,14 @@ final class SenderCore: Sendable {
                     try waitForBudget(payloadBytes, deadline: deadline)
                 }
             }
-            header.sequence = Int64(sequence)
             if sendsDataOnNetwork {
-                try transmit(&state.socket, header: header.encoded(), arrays: arrays, deadline: deadline)
+                state.template.write(
+                    arrays, sequence: sequence, timestampNanoseconds: timestamp.nanosecondsSinceEpoch, index: index, meta: meta,
+                    into: &state.header)
+                try transmit(&state.socket, header: state.header, arrays: arrays, deadline: deadline)
             }
             if let fastPath {
-                fastPath.deliver(header, arrays: arrays.map(\.array))
+                deliverToFastPath(fastPath, sequence: sequence)
                 offerIfDue(&state.socket, nextSequence: sequence + 1)
             }
             state.nextSequence += 1
@@ -115,6 +121,14 @@ final class SenderCore: Sendable {
             lastActivity.store(Sys.monotonicNanoseconds(), ordering: .relaxed)
             return .sent(sequence: sequence)
         }
+    }
+
+    /// A data message's header, for the fast path's queues (which write envelopes of their own).
+    private func dataHeader(_ arrays: [NamedArray], sequence: UInt64, timestamp: Timestamp, index: Int64?, meta: [String: JSONValue]) -> WireHeader {
+        WireHeader(
+            kind: .data, stream: stream, epoch: epoch, sequence: Int64(sequence), timestampNanoseconds: timestamp.nanosecondsSinceEpoch,
+            index: index, arrays: arrays.map { .init(name: $0.name, dtype: $0.array.dtype, shape: $0.array.shape, byteCount: $0.array.byteCount) },
+            meta: meta)
     }
 
     /// Whether `bytes` more fit the budget. One message always fits when nothing is in flight,
@@ -138,9 +152,9 @@ final class SenderCore: Sendable {
 
     /// Sends topic, header and payload frames as one multipart message. The first frame waits for
     /// room (pushers) until `deadline`; once libzmq took it, it takes the rest of the message too.
-    private func transmit(_ socket: inout ZMQSocket, header: String, arrays: [NamedArray], deadline: Int64?) throws(TransportError) {
-        var topic = try ZMQMessage(copying: stream)
-        var headerFrame = try ZMQMessage(copying: header)
+    private func transmit(_ socket: inout ZMQSocket, header: [UInt8], arrays: [NamedArray], deadline: Int64?) throws(TransportError) {
+        var topic = try Self.frame(copying: topic)
+        var headerFrame = try Self.frame(copying: header)
         try sendFirstFrame(&socket, &topic, more: true, deadline: deadline)
         _ = try socket.send(&headerFrame, more: !arrays.isEmpty, dontWait: true)
         for (position, named) in arrays.enumerated() {
@@ -176,6 +190,15 @@ final class SenderCore: Sendable {
         }
     }
 
+    /// A frame holding a copy of `bytes` (a topic or a header).
+    private static func frame(copying bytes: [UInt8]) throws(TransportError) -> ZMQMessage {
+        let frame = try ZMQMessage(size: bytes.count)
+        if let target = frame.baseAddress {
+            bytes.withUnsafeBytes { target.copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
+        }
+        return frame
+    }
+
     // MARK: Control messages
 
     /// A heartbeat (with the fast path's offer, if any) or end.
@@ -189,7 +212,7 @@ final class SenderCore: Sendable {
         let now = Sys.monotonicNanoseconds()
         guard now - lastOffer.load(ordering: .relaxed) >= heartbeatNanoseconds else { return }
         lastOffer.store(now, ordering: .relaxed)
-        if (try? sendControl(&socket, header: controlHeader(.heartbeat, nextSequence: nextSequence).encoded())) == true {
+        if (try? sendControl(&socket, header: controlHeader(.heartbeat, nextSequence: nextSequence).encodedBytes())) == true {
             heartbeatCount.add(1, ordering: .relaxed)
         }
     }
@@ -203,9 +226,9 @@ final class SenderCore: Sendable {
     }
 
     /// Sends a two-frame control message if the socket has room now; returns whether it did.
-    private func sendControl(_ socket: inout ZMQSocket, header: String) throws(TransportError) -> Bool {
-        var topic = try ZMQMessage(copying: stream)
-        var headerFrame = try ZMQMessage(copying: header)
+    private func sendControl(_ socket: inout ZMQSocket, header: [UInt8]) throws(TransportError) -> Bool {
+        var topic = try Self.frame(copying: topic)
+        var headerFrame = try Self.frame(copying: header)
         guard try socket.send(&topic, more: true, dontWait: true) else { return false }
         _ = try socket.send(&headerFrame, more: false, dontWait: true)
         return true
@@ -238,7 +261,7 @@ final class SenderCore: Sendable {
                     header.fastPath = fastPath.offer
                 }
                 do throws(TransportError) {
-                    return try sendControl(&state.socket, header: header.encoded())
+                    return try sendControl(&state.socket, header: header.encodedBytes())
                 } catch {
                     logger.warning("cannot send a heartbeat on stream '\(stream)': \(error)")
                     return false
@@ -263,7 +286,7 @@ final class SenderCore: Sendable {
             guard state.socket.isOpen else { return }
             fastPath?.close(nextSequence: state.nextSequence)
             do throws(TransportError) {
-                let header = controlHeader(.end, nextSequence: state.nextSequence).encoded()
+                let header = controlHeader(.end, nextSequence: state.nextSequence).encodedBytes()
                 var sent = try sendControl(&state.socket, header: header)
                 while !sent && pattern == .push && Sys.monotonicNanoseconds() < lingerDeadline {
                     _ = try state.socket.wait(for: ZMQ.pollOut, deadline: lingerDeadline)

@@ -14,11 +14,16 @@ struct JSONParser {
     /// Deepest nesting of arrays and objects accepted.
     static let maximumDepth = 64
 
-    private let bytes: UnsafeRawBufferPointer
-    private var position = 0
+    /// The text being read.
+    let bytes: UnsafeRawBufferPointer
+    /// The offset of the next byte to read.
+    var position: Int
 
-    private init(_ bytes: UnsafeRawBufferPointer) {
+    /// A parser at the start of `bytes`. Readers that do part of the work themselves
+    /// (``WireHeaderScanner``) move ``position`` and call ``parseValue(depth:)`` for the rest.
+    init(_ bytes: UnsafeRawBufferPointer) {
         self.bytes = bytes
+        self.position = 0
     }
 
     /// Parses `bytes` as exactly one JSON value, with optional white space around it.
@@ -33,7 +38,9 @@ struct JSONParser {
 
     // MARK: Values
 
-    private mutating func parseValue(depth: Int) throws(JSONSyntaxError) -> JSONValue {
+    /// Parses one value at ``position``; `depth` is the nesting of the arrays and objects around
+    /// it (0 at the top), so that the limit counts from the top of the text.
+    mutating func parseValue(depth: Int) throws(JSONSyntaxError) -> JSONValue {
         guard let byte = peek() else { throw error("unexpected end of text") }
         switch byte {
         case UInt8(ascii: "{"): return try parseObject(depth: depth + 1)
@@ -148,7 +155,8 @@ struct JSONParser {
 
     // MARK: Strings
 
-    private mutating func parseString() throws(JSONSyntaxError) -> String {
+    /// Parses the string whose opening quote is at ``position``, decoding its escapes.
+    mutating func parseString() throws(JSONSyntaxError) -> String {
         let start = position
         position += 1
         // Fast path: no escapes.
@@ -207,8 +215,8 @@ struct JSONParser {
             } else if (0xDC00..<0xE000).contains(value) {
                 throw error("lone UTF-16 surrogate in a \\u escape")
             }
-            guard let scalar = Unicode.Scalar(value) else { throw error("invalid \\u escape") }
-            utf8.append(contentsOf: String(Character(scalar)).utf8)
+            guard let scalar = Unicode.Scalar(value), let encoded = UTF8.encode(scalar) else { throw error("invalid \\u escape") }
+            utf8.append(contentsOf: encoded)
         default:
             throw error("invalid escape '\\\(Character(Unicode.Scalar(byte)))'")
         }
@@ -234,11 +242,13 @@ struct JSONParser {
 
     // MARK: Helpers
 
-    private func peek() -> UInt8? {
+    /// The next byte, or nil at the end of the text.
+    func peek() -> UInt8? {
         position < bytes.count ? bytes[position] : nil
     }
 
-    private mutating func skipWhiteSpace() {
+    /// Moves past spaces, tabs, carriage returns and line feeds.
+    mutating func skipWhiteSpace() {
         while let byte = peek(), byte == 0x20 || byte == 0x0A || byte == 0x0D || byte == 0x09 { position += 1 }
     }
 
@@ -254,52 +264,5 @@ struct JSONParser {
 
     private func error(_ reason: String) -> JSONSyntaxError {
         JSONSyntaxError(reason: reason, offset: position)
-    }
-}
-
-/// Writes compact JSON: object keys sorted, strings escaped as RFC 8259 requires.
-enum JSONWriter {
-    static func write(_ value: JSONValue, to text: inout String) {
-        switch value {
-        case .null: text += "null"
-        case let .bool(flag): text += flag ? "true" : "false"
-        case let .integer(number): text += String(number)
-        case let .number(number): text += number.isFinite ? number.description : "null"
-        case let .string(string): writeString(string, to: &text)
-        case let .array(elements):
-            text += "["
-            for (index, element) in elements.enumerated() {
-                if index > 0 { text += "," }
-                write(element, to: &text)
-            }
-            text += "]"
-        case let .object(members):
-            text += "{"
-            for (index, key) in members.keys.sorted().enumerated() {
-                if index > 0 { text += "," }
-                writeString(key, to: &text)
-                text += ":"
-                write(members[key]!, to: &text)
-            }
-            text += "}"
-        }
-    }
-
-    static func writeString(_ string: String, to text: inout String) {
-        text += "\""
-        for scalar in string.unicodeScalars {
-            switch scalar {
-            case "\"": text += "\\\""
-            case "\\": text += "\\\\"
-            case "\n": text += "\\n"
-            case "\r": text += "\\r"
-            case "\t": text += "\\t"
-            case _ where scalar.value < 0x20 || scalar.value == 0x7F:
-                let hex = String(scalar.value, radix: 16)
-                text += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-            default: text.unicodeScalars.append(scalar)
-            }
-        }
-        text += "\""
     }
 }

@@ -44,9 +44,9 @@ public enum JSONValue: Sendable, Hashable {
 
     /// The value as compact JSON text, object keys sorted.
     public var jsonText: String {
-        var text = ""
-        JSONWriter.write(self, to: &text)
-        return text
+        var bytes: [UInt8] = []
+        JSONWriter.write(self, to: &bytes)
+        return String(decoding: bytes, as: UTF8.self)
     }
 
     /// The member `key` of an object (nil for other values or a missing key).

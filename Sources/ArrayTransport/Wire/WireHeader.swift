@@ -45,186 +45,92 @@ struct WireHeader: Equatable {
 
     // MARK: Encoding
 
-    /// The header as compact JSON text (UTF-8).
-    func encoded() -> String {
-        var text = "{\"proto\":\"\(Self.protocolName)\",\"kind\":\"\(kind.rawValue)\",\"stream\":"
-        JSONWriter.writeString(stream, to: &text)
-        text += ",\"epoch\":\(epoch),\"seq\":\(sequence),\"t_ns\":\(timestampNanoseconds)"
-        if let index { text += ",\"index\":\(index)" }
-        text += ",\"arrays\":["
-        for (position, array) in arrays.enumerated() {
-            if position > 0 { text += "," }
-            text += "{\"name\":"
-            JSONWriter.writeString(array.name, to: &text)
-            text += ",\"dtype\":\"\(array.dtype.typestr)\",\"shape\":["
-            text += array.shape.map(String.init).joined(separator: ",")
-            text += "],\"order\":\"C\",\"nbytes\":\(array.byteCount),\"codec\":\"raw\"}"
-        }
-        text += "],\"meta\":"
-        JSONWriter.write(.object(meta), to: &text)
+    /// The header as compact JSON (UTF-8), keys in the order of docs/WIRE.md, `meta` sorted.
+    /// ``DataHeaderTemplate`` writes the same bytes for a sender's data messages, faster.
+    func encodedBytes() -> [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(192 + 96 * arrays.count)
+        Self.writeHead(kind: kind, stream: stream, epoch: epoch, to: &out)
+        JSONWriter.writeInteger(sequence, to: &out)
+        Self.writeTail(timestampNanoseconds: timestampNanoseconds, index: index, to: &out)
+        Self.writeArrays(arrays, to: &out)
+        JSONWriter.writeObject(meta, to: &out)
         if let fastPath {
-            text += ",\"fastpath\":"
-            JSONWriter.write(fastPath.json, to: &text)
+            JSONWriter.appendASCII(",\"fastpath\":", to: &out)
+            JSONWriter.write(fastPath.json, to: &out)
         }
-        text += "}"
-        return text
+        out.append(UInt8(ascii: "}"))
+        return out
+    }
+
+    /// The header as compact JSON text.
+    func encoded() -> String {
+        String(decoding: encodedBytes(), as: UTF8.self)
+    }
+
+    /// `{"proto":"arrf/1","kind":…,"stream":…,"epoch":…,"seq":`
+    static func writeHead(kind: Kind, stream: String, epoch: UInt64, to out: inout [UInt8]) {
+        JSONWriter.appendASCII("{\"proto\":", to: &out)
+        JSONWriter.writeString(protocolName, to: &out)
+        JSONWriter.appendASCII(",\"kind\":", to: &out)
+        switch kind {
+        case .data: JSONWriter.appendASCII("\"data\"", to: &out)
+        case .heartbeat: JSONWriter.appendASCII("\"heartbeat\"", to: &out)
+        case .end: JSONWriter.appendASCII("\"end\"", to: &out)
+        }
+        JSONWriter.appendASCII(",\"stream\":", to: &out)
+        JSONWriter.writeString(stream, to: &out)
+        JSONWriter.appendASCII(",\"epoch\":", to: &out)
+        JSONWriter.writeInteger(epoch, to: &out)
+        JSONWriter.appendASCII(",\"seq\":", to: &out)
+    }
+
+    /// `,"t_ns":…,"index":…` (the index only if there is one).
+    static func writeTail(timestampNanoseconds: Int64, index: Int64?, to out: inout [UInt8]) {
+        JSONWriter.appendASCII(",\"t_ns\":", to: &out)
+        JSONWriter.writeInteger(timestampNanoseconds, to: &out)
+        if let index {
+            JSONWriter.appendASCII(",\"index\":", to: &out)
+            JSONWriter.writeInteger(index, to: &out)
+        }
+    }
+
+    /// `,"arrays":[…],"meta":`
+    static func writeArrays(_ arrays: [WireArray], to out: inout [UInt8]) {
+        JSONWriter.appendASCII(",\"arrays\":[", to: &out)
+        for (position, array) in arrays.enumerated() {
+            if position > 0 { out.append(UInt8(ascii: ",")) }
+            JSONWriter.appendASCII("{\"name\":", to: &out)
+            JSONWriter.writeString(array.name, to: &out)
+            JSONWriter.appendASCII(",\"dtype\":\"", to: &out)
+            out.append(contentsOf: array.dtype.typestr.utf8)
+            JSONWriter.appendASCII("\",\"shape\":[", to: &out)
+            for (axis, extent) in array.shape.enumerated() {
+                if axis > 0 { out.append(UInt8(ascii: ",")) }
+                JSONWriter.writeInteger(Int64(extent), to: &out)
+            }
+            JSONWriter.appendASCII("],\"order\":\"C\",\"nbytes\":", to: &out)
+            JSONWriter.writeInteger(Int64(array.byteCount), to: &out)
+            JSONWriter.appendASCII(",\"codec\":\"raw\"}", to: &out)
+        }
+        JSONWriter.appendASCII("],\"meta\":", to: &out)
     }
 
     // MARK: Decoding
 
     /// Parses and checks a header frame; `maximumArrays` bounds the `arrays` list.
     ///
+    /// ``WireHeaderScanner`` reads the usual header in one pass; whatever it does not take —
+    /// anything malformed, and valid but unusual text (a number written as `5.0`, an escaped
+    /// `proto`, …) — goes to ``decodeGeneric(_:maximumArrays:)``, which decides with the same
+    /// rules and names the first one broken.
+    ///
     /// - Throws: ``TransportError/Code/unsupportedVersion`` for another major version, and
     ///   ``TransportError/Code/malformedMessage`` naming the first rule the header breaks.
     static func decode(_ bytes: UnsafeRawBufferPointer, maximumArrays: Int) throws(TransportError) -> WireHeader {
-        guard bytes.count <= maximumHeaderBytes else {
-            throw .malformed("the header is \(bytes.count) bytes long; at most \(maximumHeaderBytes) are allowed")
+        if let header = WireHeaderScanner.decode(bytes, maximumArrays: maximumArrays) {
+            return header
         }
-        let json: JSONValue
-        do throws(JSONSyntaxError) {
-            json = try JSONParser.parse(bytes)
-        } catch {
-            throw .malformed("the header is not valid JSON: \(error)")
-        }
-        guard case let .object(fields) = json else { throw .malformed("the header is not a JSON object") }
-
-        let proto = try string(fields, "proto")
-        try checkProtocol(proto)
-        let kindText = try string(fields, "kind")
-        guard let kind = Kind(rawValue: kindText) else {
-            throw .malformed("unknown message kind '\(kindText)' (expected data, heartbeat or end)")
-        }
-        let stream = try string(fields, "stream")
-        let epoch = try integer(fields, "epoch")
-        guard epoch > 0 else { throw .malformed("'epoch' is \(epoch); it must be a positive integer") }
-        let sequence = try integer(fields, "seq")
-        let lowestSequence = kind == .data ? 0 : noSequence
-        guard sequence < Int64.max else { throw .malformed("'seq' is \(sequence); it must be below 2^63 - 1") }
-        guard sequence >= lowestSequence else {
-            throw .malformed("'seq' is \(sequence); a \(kind.rawValue) message needs \(lowestSequence) or more")
-        }
-        let timestamp = try integer(fields, "t_ns")
-        let index: Int64?
-        switch fields["index"] {
-        case nil, .null?: index = nil
-        case let value?:
-            guard let number = integerValue(value) else { throw .malformed("'index' must be an integer or null") }
-            index = number
-        }
-
-        var arrays: [WireArray] = []
-        switch fields["arrays"] {
-        case nil where kind != .data, .null? where kind != .data: break
-        case let .array(list)?:
-            guard kind == .data || list.isEmpty else {
-                throw .malformed("a \(kind.rawValue) message cannot carry arrays")
-            }
-            guard list.count <= maximumArrays else {
-                throw .malformed("the message lists \(list.count) arrays; at most \(maximumArrays) are allowed")
-            }
-            arrays.reserveCapacity(list.count)
-            for (position, entry) in list.enumerated() {
-                arrays.append(try decodeArray(entry, position: position))
-            }
-        case nil:
-            throw .malformed("the header has no 'arrays' key")
-        case _?:
-            throw .malformed("'arrays' must be a list")
-        }
-
-        let meta: [String: JSONValue]
-        switch fields["meta"] {
-        case nil, .null?: meta = [:]
-        case let .object(members)?: meta = members
-        case _?: throw .malformed("'meta' must be a JSON object")
-        }
-
-        return WireHeader(
-            kind: kind, stream: stream, epoch: UInt64(epoch), sequence: sequence, timestampNanoseconds: timestamp,
-            index: index, arrays: arrays, meta: meta, fastPath: fields["fastpath"].flatMap(FastPathControl.init(json:)))
-    }
-
-    private static func checkProtocol(_ proto: String) throws(TransportError) {
-        guard proto.hasPrefix("arrf/") else {
-            throw .malformed("'proto' is '\(proto)'; an arrf message says 'arrf/<major>'")
-        }
-        let version = proto.dropFirst("arrf/".count)
-        let majorText = version.prefix(while: { $0 != "." })
-        guard let major = Int(majorText), major >= 0, majorText.allSatisfy({ $0.isASCII && $0.isNumber }) else {
-            throw .malformed("'proto' is '\(proto)'; the version after 'arrf/' must be a number")
-        }
-        guard major == majorVersion else {
-            throw TransportError(.unsupportedVersion, "the message uses protocol '\(proto)' (major version \(major)); this receiver reads arrf/\(majorVersion)")
-        }
-    }
-
-    private static func decodeArray(_ entry: JSONValue, position: Int) throws(TransportError) -> WireArray {
-        guard case let .object(fields) = entry else { throw .malformed("arrays[\(position)] is not a JSON object") }
-        let name = try string(fields, "name", context: "arrays[\(position)]")
-        let typestr = try string(fields, "dtype", context: "arrays[\(position)]")
-        let dtype: DType
-        do throws(ArrayQueueError) {
-            dtype = try DType(typestr: typestr)
-        } catch {
-            throw .malformed("arrays[\(position)] ('\(name)'): \(error.message)")
-        }
-        guard case let .array(extents)? = fields["shape"] else {
-            throw .malformed("arrays[\(position)] ('\(name)') has no 'shape' list")
-        }
-        guard extents.count <= Shape.maxDimensions else {
-            throw .malformed("arrays[\(position)] ('\(name)') has \(extents.count) dimensions; at most \(Shape.maxDimensions) are allowed")
-        }
-        var shape: [Int] = []
-        shape.reserveCapacity(extents.count)
-        for extent in extents {
-            guard let value = integerValue(extent), value >= 0 else {
-                throw .malformed("arrays[\(position)] ('\(name)') has shape \(JSONValue.array(extents)); extents must be non-negative integers")
-            }
-            shape.append(Int(value))
-        }
-        let expected: Int
-        do throws(ArrayQueueError) {
-            expected = try Shape.byteCount(shape, dtype: dtype)
-        } catch {
-            throw .malformed("arrays[\(position)] ('\(name)'): \(error.message)")
-        }
-        let nbytes = try integer(fields, "nbytes", context: "arrays[\(position)]")
-        guard nbytes == expected else {
-            throw .malformed("arrays[\(position)] ('\(name)') says nbytes \(nbytes), but shape \(shape) of \(dtype.typestr) needs \(expected)")
-        }
-        if let order = fields["order"] {
-            guard order == .string("C") else {
-                throw .malformed("arrays[\(position)] ('\(name)') has order \(order); arrf/1 carries C-order arrays only")
-            }
-        }
-        if let codec = fields["codec"] {
-            guard codec == .string("raw") else {
-                throw .malformed("arrays[\(position)] ('\(name)') uses codec \(codec), which this receiver does not know (arrf/1 has 'raw')")
-            }
-        }
-        return WireArray(name: name, dtype: dtype, shape: shape, byteCount: expected)
-    }
-
-    // MARK: Field access
-
-    private static func string(_ fields: [String: JSONValue], _ key: String, context: String = "the header") throws(TransportError) -> String {
-        guard let value = fields[key] else { throw .malformed("\(context) has no '\(key)' key") }
-        guard case let .string(text) = value else { throw .malformed("'\(key)' in \(context) must be a string, not \(value)") }
-        return text
-    }
-
-    private static func integer(_ fields: [String: JSONValue], _ key: String, context: String = "the header") throws(TransportError) -> Int64 {
-        guard let value = fields[key] else { throw .malformed("\(context) has no '\(key)' key") }
-        guard let number = integerValue(value) else { throw .malformed("'\(key)' in \(context) must be an integer, not \(value)") }
-        return number
-    }
-
-    /// An integer, or a number with an integral value small enough to be exact in a double.
-    private static func integerValue(_ value: JSONValue) -> Int64? {
-        switch value {
-        case let .integer(number): return number
-        case let .number(number) where number.rounded() == number && abs(number) <= 0x1p53: return Int64(number)
-        default: return nil
-        }
+        return try decodeGeneric(bytes, maximumArrays: maximumArrays)
     }
 }
