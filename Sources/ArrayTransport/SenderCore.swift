@@ -44,6 +44,8 @@ final class SenderCore: Sendable {
     private let sendsDataOnNetwork: Bool
     /// Heartbeats go out after this much idleness, and offers at least this often.
     private let heartbeatNanoseconds: Int64
+    /// One data header in this many carries the fast path's offer.
+    static let offerEvery: UInt64 = 16
 
     init(
         stream: String, pattern: ZeroMQSender.Pattern, epoch: UInt64, socket: consuming sending ZMQSocket, options: ZeroMQSender.Options,
@@ -59,7 +61,7 @@ final class SenderCore: Sendable {
         self.epoch = epoch
         self.options = options
         self.logger = logger
-        self.state = Mutex(State(socket: socket, template: DataHeaderTemplate(stream: stream, epoch: epoch)))
+        self.state = Mutex(State(socket: socket, template: DataHeaderTemplate(stream: stream, epoch: epoch, offer: fastPath?.offer)))
     }
 
     var statistics: SenderStatistics {
@@ -105,9 +107,12 @@ final class SenderCore: Sendable {
                 }
             }
             if sendsDataOnNetwork {
+                // Every so often a data header carries the offer too: a subscriber that cannot keep
+                // up loses most messages at the high-water mark, heartbeats included, and it is
+                // the one that gains most from shared memory.
                 state.template.write(
                     arrays, sequence: sequence, timestampNanoseconds: timestamp.nanosecondsSinceEpoch, index: index, meta: meta,
-                    into: &state.header)
+                    offering: fastPath != nil && sequence % Self.offerEvery == 0, into: &state.header)
                 try transmit(&state.socket, header: state.header, arrays: arrays, deadline: deadline)
             }
             if let fastPath {

@@ -96,19 +96,23 @@ struct WireEncodingTests {
         }
         let stream = headers.text.name()
         let epoch = UInt64.random(in: 1 ..< 1 << 53, using: &headers.text.random)
-        var template = DataHeaderTemplate(stream: stream, epoch: epoch)
+        let offer = FastPathControl.offer(bootID: headers.text.name(), registry: "aqfp.\(headers.text.name())", nonce: "0123456789abcdef")
+        var template = DataHeaderTemplate(stream: stream, epoch: epoch, offer: offer)
         var buffer: [UInt8] = []
         for sequence in UInt64(0)..<300 {
             let arrays = headers.text.chance(0.7) ? sets[Int(sequence / 50) % sets.count] : headers.text.pick(sets)
             let index = headers.text.chance(0.5) ? nil : headers.text.anyInt64()
             let meta = headers.text.chance(0.7) ? [:] : headers.meta(depth: 2, finite: true)
             let timestamp = headers.text.anyInt64()
-            template.write(arrays, sequence: sequence, timestampNanoseconds: timestamp, index: index, meta: meta, into: &buffer)
+            let offering = sequence % 7 == 0
+            template.write(arrays, sequence: sequence, timestampNanoseconds: timestamp, index: index, meta: meta, offering: offering, into: &buffer)
             let header = WireHeader(
                 kind: .data, stream: stream, epoch: epoch, sequence: Int64(sequence), timestampNanoseconds: timestamp, index: index,
                 arrays: arrays.map { .init(name: $0.name, dtype: $0.array.dtype, shape: $0.array.shape, byteCount: $0.array.byteCount) },
-                meta: meta)
+                meta: meta, fastPath: offering ? offer : nil)
             #expect(buffer == header.encodedBytes(), "\(header.encoded())")
+            let decoded = try buffer.withUnsafeBytes { bytes throws(TransportError) in try WireHeader.decode(bytes, maximumArrays: 16) }
+            #expect(decoded.fastPath == (offering ? offer : nil))
         }
     }
 }

@@ -72,7 +72,9 @@ extension ZeroMQReceiver {
     /// The network's part: takes offers, and delivers what the phase lets through.
     private func admitFromNetwork(_ incoming: IncomingMessage, _ state: inout State) -> ReceiveEvent? {
         let header = incoming.header
-        if header.kind == .heartbeat, case let .offer(bootID, registry, nonce)? = header.fastPath {
+        // Heartbeats carry the offer, and so do some data headers (a busy stream's heartbeats
+        // may be lost at the high-water mark).
+        if header.kind != .end, case let .offer(bootID, registry, nonce)? = header.fastPath {
             consider(header, bootID: bootID, registry: registry, nonce: nonce, &state)
         }
         guard let link = state.link else { return accept(incoming, &state, throughSharedMemory: false) }

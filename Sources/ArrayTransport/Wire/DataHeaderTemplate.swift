@@ -11,21 +11,31 @@ struct DataHeaderTemplate {
     private var described: [WireHeader.WireArray] = []
     /// `,"arrays":[…],"meta":` for ``described``.
     private var arraysText: [UInt8]
+    /// `,"fastpath":{…}`: the same-host fast path's offer, for the headers that carry it.
+    private let offerText: [UInt8]
 
-    /// A template for the data headers of `stream` in `epoch`.
-    init(stream: String, epoch: UInt64) {
+    /// A template for the data headers of `stream` in `epoch`; `offer` is the fast path's offer
+    /// that some of them carry.
+    init(stream: String, epoch: UInt64, offer: FastPathControl? = nil) {
         var head: [UInt8] = []
         WireHeader.writeHead(kind: .data, stream: stream, epoch: epoch, to: &head)
         self.head = head
         var arraysText: [UInt8] = []
         WireHeader.writeArrays([], to: &arraysText)
         self.arraysText = arraysText
+        var offerText: [UInt8] = []
+        if let offer {
+            JSONWriter.appendASCII(",\"fastpath\":", to: &offerText)
+            JSONWriter.write(offer.json, to: &offerText)
+        }
+        self.offerText = offerText
     }
 
-    /// Replaces `buffer`'s contents with the header of a data message carrying `arrays`.
+    /// Replaces `buffer`'s contents with the header of a data message carrying `arrays` (and
+    /// the fast path's offer, with `offering`).
     mutating func write(
         _ arrays: [NamedArray], sequence: UInt64, timestampNanoseconds: Int64, index: Int64?, meta: [String: JSONValue],
-        into buffer: inout [UInt8]
+        offering: Bool = false, into buffer: inout [UInt8]
     ) {
         if !describes(arrays) {
             described = arrays.map { WireHeader.WireArray(name: $0.name, dtype: $0.array.dtype, shape: $0.array.shape, byteCount: $0.array.byteCount) }
@@ -39,6 +49,7 @@ struct DataHeaderTemplate {
         WireHeader.writeTail(timestampNanoseconds: timestampNanoseconds, index: index, to: &buffer)
         buffer.append(contentsOf: arraysText)
         JSONWriter.writeObject(meta, to: &buffer)
+        if offering { buffer.append(contentsOf: offerText) }
         buffer.append(UInt8(ascii: "}"))
     }
 
