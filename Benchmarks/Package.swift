@@ -15,6 +15,7 @@ let package = Package(
         .package(name: "ArrayQueues", path: ".."),
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.2.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
     ],
     targets: [
         // futex wait/wake and a spin hint for the raw baselines (syscall() is variadic: C only),
@@ -31,6 +32,8 @@ let package = Package(
                 .product(name: "aq-relay", package: "ArrayQueues"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
+                // The zmq-* workers log only warnings (the fast path's switch is logged at info).
+                .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strictSwift
         ),

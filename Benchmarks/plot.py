@@ -2,7 +2,10 @@
 """Draws docs/benchmarks/throughput.png from docs/benchmarks/results.jsonl: GB/s against array
 size, both axes logarithmic, one line per system.
 
-    python Benchmarks/plot.py [results.jsonl] [throughput.png]
+    python Benchmarks/plot.py [results.jsonl] [throughput.png] [transport.jsonl]
+
+The ZeroMQ lines come from transport.jsonl instead (docs/benchmarks/transport.jsonl by default,
+if it exists: a later `TRANSPORT_ONLY=1` run), and the footnote says so.
 
 Needs matplotlib (Benchmarks/run-all.sh installs it into Benchmarks/.venv-plot). Peers are drawn
 with the channel depth that served them better at each size (deep or shallow, see
@@ -43,6 +46,8 @@ def main():
     source = pathlib.Path(sys.argv[1]) if len(sys.argv) > 1 else ROOT / "docs/benchmarks/results.jsonl"
     target = pathlib.Path(sys.argv[2]) if len(sys.argv) > 2 else ROOT / "docs/benchmarks/throughput.png"
     results = Results(source)
+    transport = pathlib.Path(sys.argv[3]) if len(sys.argv) > 3 else ROOT / "docs/benchmarks/transport.jsonl"
+    overlaid = transport.exists() and transport.resolve() != source.resolve() and results.overlay_transport(Results(transport))
 
     lines = [
         ("memcpy, one thread (hot buffers)", series(results, "memcpy"), dict(color="black", linestyle=":", marker="")),
@@ -56,6 +61,7 @@ def main():
     lines += [
         ("ArrayTransport (ZeroMQ), tcp loopback", series(results, "zmq-tcp"), dict(color="tab:olive", linewidth=2.0, marker="h")),
         ("libzmq C API, tcp loopback", series(results, "libzmq-tcp"), dict(color="tab:olive", linewidth=1.2, linestyle=":", marker="h")),
+        ("ArrayTransport pub/sub, same-host fast path", series(results, "zmq-fastpath"), dict(color="tab:pink", linewidth=2.0, marker="*")),
     ]
     colors = ["tab:green", "tab:orange", "tab:red", "tab:purple", "tab:brown"]
     markers = ["^", "v", "D", "P", "X"]
@@ -87,8 +93,11 @@ def main():
     axes.grid(True, which="major", alpha=0.35)
     axes.grid(True, which="minor", axis="y", alpha=0.12)
     axes.legend(fontsize=8, loc="lower right", ncol=2, framealpha=0.92)
+    origin = "all figures from one run"
+    if overlaid:
+        origin = f"ZeroMQ lines from a later run ({(results.transport_machine.get('date') or '')[:10]}), the others from one run"
     figure.text(0.01, 0.005, "peers: the better of a deep and a shallow channel at each size; raw pipeline: the best of its "
-                "measurements; all figures from one run",
+                f"measurements; {origin}",
                 fontsize=7, color="0.35")
     figure.tight_layout(rect=(0, 0.02, 1, 1))
     target.parent.mkdir(parents=True, exist_ok=True)

@@ -25,6 +25,15 @@ TRANSPORT_LINKS = [
     ("zmq-tcp", "libzmq-tcp", "push/pull, tcp loopback"),
     ("zmq-ipc", "libzmq-ipc", "push/pull, ipc://"),
     ("zmq-tcp-pubsub", "libzmq-tcp-pubsub", "pub/sub, tcp loopback"),
+    ("zmq-tcp-pubsub-bind", "libzmq-tcp-pubsub-bind", "pub/sub, tcp loopback, publisher binds"),
+]
+# The same-host fast path (zmq-fastpath): its sizes, and its rows, each the same figure against
+# another baseline: (row, what it is divided by, for people).
+FASTPATH_SIZES = [1 << 20, 8 << 20, 64 << 20]
+FASTPATH_ROWS = [
+    ("zmq-fastpath", "÷ ArrayTransport over tcp (fast path disabled)"),
+    ("zmq-fastpath-vs-libzmq", "÷ libzmq C API over tcp"),
+    ("zmq-fastpath-vs-memcpy", "÷ memcpy (one thread, hot buffers)"),
 ]
 # The relay scenario's rows: (row, name for people); the first is the baseline.
 RELAY_ROWS = [
@@ -34,7 +43,8 @@ RELAY_ROWS = [
 ]
 
 # Every row name of the ZeroMQ and relay scenarios (their tables: transport_tables.py).
-TRANSPORT_SCENARIOS = {name for link in TRANSPORT_LINKS for name in link[:2]} | {name for name, _ in RELAY_ROWS} | {"zmq-curve"}
+TRANSPORT_SCENARIOS = ({name for link in TRANSPORT_LINKS for name in link[:2]} | {name for name, _ in RELAY_ROWS}
+                       | {name for name, _ in FASTPATH_ROWS} | {"zmq-curve"})
 
 
 def size_label(size):
@@ -48,6 +58,8 @@ class Results:
     def __init__(self, path):
         self.rows = []
         self.machine = {}
+        # The machine row of the run the ZeroMQ rows come from, if another (overlay_transport).
+        self.transport_machine = None
         with open(path) as lines:
             for line in lines:
                 line = line.strip()
@@ -58,6 +70,17 @@ class Results:
                     self.machine = row
                 else:
                     self.rows.append(row)
+
+    def overlay_transport(self, other):
+        """Takes the ZeroMQ and relay rows from `other` (a later transport-only run) instead of
+        this file's rows of the same scenarios; returns whether there were any."""
+        rows = [row for row in other.rows if row["scenario"] in TRANSPORT_SCENARIOS]
+        if not rows:
+            return False
+        replaced = {row["scenario"] for row in rows}
+        self.rows = [row for row in self.rows if row["scenario"] not in replaced] + rows
+        self.transport_machine = other.machine
+        return True
 
     def find(self, scenario, size=None):
         """The first row of `scenario` (and `size`), or None."""

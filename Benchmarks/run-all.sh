@@ -4,9 +4,10 @@
 #   Benchmarks/run-all.sh            # full run (about 15-20 minutes)
 #   QUICK=1 Benchmarks/run-all.sh    # short runs (about 4 minutes)
 #   QUIET_WAIT=0 Benchmarks/run-all.sh   # do not wait for a quiet machine (seconds; default 600)
-#   TRANSPORT_ONLY=1 Benchmarks/run-all.sh   # only the ZeroMQ and relay scenarios (about 3 minutes):
-#                                            # docs/benchmarks/transport.jsonl and their tables; the
-#                                            # shared-memory tables, the peers and the plot stay as they are
+#   TRANSPORT_ONLY=1 Benchmarks/run-all.sh   # only the ZeroMQ and relay scenarios (about 4 minutes):
+#                                            # docs/benchmarks/transport.jsonl, their tables and the
+#                                            # plot's ZeroMQ lines (if .venv-plot has matplotlib); the
+#                                            # shared-memory tables and the peers stay as they are
 #
 # 1. builds aq-bench (release; aq-relay is built next to it) and installs the peers and
 #    matplotlib into virtual environments under Benchmarks/ (.venv-peers, .venv-arrayqueues,
@@ -104,6 +105,12 @@ if [ "$transport_only" = 1 ]; then
     cat "$work/machine.jsonl" "$work/transport.jsonl" > "$out/transport.jsonl"
     log "wrote $out/transport.jsonl ($(wc -l < "$out/transport.jsonl") rows)"
     python3 table.py "$out/transport.jsonl" "$root/docs/BENCHMARKS.md"
+    # The plot's ZeroMQ lines come from this run, the others from the last full run.
+    if [ -f "$out/results.jsonl" ] && .venv-plot/bin/python -c "import matplotlib" 2>/dev/null; then
+        .venv-plot/bin/python plot.py "$out/results.jsonl" "$out/throughput.png" "$out/transport.jsonl"
+    else
+        log "no matplotlib in Benchmarks/.venv-plot (or no results.jsonl): the plot stays as it was"
+    fi
     exit 0
 fi
 

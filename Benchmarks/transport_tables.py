@@ -1,13 +1,15 @@
-"""The tables of docs/BENCHMARKS.md's "Over ZeroMQ" section (zmq-tcp, zmq-ipc, zmq-curve, relay):
+"""The tables of docs/BENCHMARKS.md's "Over ZeroMQ" section (zmq-tcp, zmq-ipc, zmq-curve,
+zmq-fastpath, relay):
 what table.py writes between `<!-- transport:begin -->` and `<!-- transport:end -->`.
 
 Every ratio is to a baseline measured in alternation with the figure in the same run: libzmq's
-C API sending the same frames, ArrayTransport without CURVE, or the producer sending directly.
+C API sending the same frames, ArrayTransport without CURVE or without the fast path, or the
+producer sending directly (and, for the fast path, memcpy of the same size).
 """
 
 import re
 
-from results import RELAY_ROWS, TRANSPORT_LINKS, TRANSPORT_SCENARIOS, TRANSPORT_SIZES, size_label
+from results import FASTPATH_ROWS, FASTPATH_SIZES, RELAY_ROWS, TRANSPORT_LINKS, TRANSPORT_SCENARIOS, TRANSPORT_SIZES, size_label
 from table import count, gbps, header, machine_line, ratio
 
 BEGIN, END = "<!-- transport:begin -->", "<!-- transport:end -->"
@@ -78,12 +80,14 @@ def render_transport(results, raw_data):
                    f"{ratio(results.value('zmq-curve', curve['size_bytes'], 'ratio'))}" + (f"; median of the rounds {median}" if median else "") + " |")
         out.append("")
 
+    out += render_fastpath(results)
+
     relay = [(results.find(scenario), name) for scenario, name in RELAY_ROWS]
     if all(row and row.get("gbps") is not None for row, _ in relay):
         out += ["#### aq-relay (8 MiB frames, push/pull, tcp loopback, every box a process)", "",
-                "From `aq-relay bench`, which alternates the three paths round by round; the best round of each. "
+                "From `aq-relay bench --json`, which alternates the three paths round by round; the best round of each. "
                 "Both producers copy each frame once from a pool made in advance; the receiver checks every frame's "
-                "size and order and every 8th frame's checksum.", ""]
+                "size and order and every 8th frame's checksum, and times the frames after the first 8.", ""]
         out += header("path", "GB/s", "frames/s", "÷ direct", "median of the per-round ratios")
         for (row, name), (scenario, _) in zip(relay, RELAY_ROWS):
             base = ratio(row.get("ratio")) if row.get("baseline") else "1"
@@ -98,3 +102,30 @@ def render_transport(results, raw_data):
         out += [f"- `{row['scenario']}`: {row['note']}" for row in notes]
         out.append("")
     return "\n".join(out).rstrip() + "\n"
+
+
+def render_fastpath(results):
+    """The same-host fast path's table: GB/s of the three links, then the fast path's ratios."""
+    sizes = [size for size in FASTPATH_SIZES if results.value("zmq-fastpath", size, "gbps")]
+    if not sizes:
+        return []
+    columns = [size_label(size) for size in sizes]
+    out = ["#### Same-host fast path (pub/sub, a tcp subscriber on the publisher's host)", "",
+           "The publisher binds `tcp://127.0.0.1`, the subscriber connects by tcp, both with `FastPath.automatic`; "
+           "measured only once the subscriber is on shared memory, and every measured record came through it. "
+           "In alternation with the same pub/sub over tcp (ArrayTransport with the fast path disabled, and libzmq's "
+           "C API), the publisher binding in all three. Publishers never wait: the figure is what arrives.", ""]
+    out += header("", *columns)
+    for scenario, who in (("zmq-fastpath", "**fast path** (shared memory), GB/s"),
+                          ("zmq-tcp-pubsub-bind", "ArrayTransport over tcp (fast path disabled), GB/s"),
+                          ("libzmq-tcp-pubsub-bind", "libzmq C API over tcp, GB/s")):
+        out.append(f"| {who} | " + " | ".join(gbps(results.value(scenario, size, "gbps")) for size in sizes) + " |")
+    for scenario, what in FASTPATH_ROWS:
+        cells = []
+        for size in sizes:
+            cell = ratio(results.value(scenario, size, "ratio"))
+            median = rounds_note(results, scenario, size)
+            cells.append(cell + (f"; median {median}" if median else ""))
+        out.append(f"| fast path {what} | " + " | ".join(cells) + " |")
+    out.append("")
+    return out

@@ -28,7 +28,7 @@ static int set_int(void *socket, int option, int value) {
     return zmq_setsockopt(socket, option, &value, sizeof value);
 }
 
-cbench_zmq *cbench_zmq_open(cbench_zmq_kind kind, const char *address, int high_water_mark, int timeout_ms,
+cbench_zmq *cbench_zmq_open(cbench_zmq_kind kind, const char *address, int binds, int high_water_mark, int timeout_ms,
                             const char **failed_call) {
     static const int types[] = {ZMQ_PUSH, ZMQ_PULL, ZMQ_PUB, ZMQ_SUB};
     cbench_zmq *endpoint = calloc(1, sizeof *endpoint);
@@ -56,7 +56,7 @@ cbench_zmq *cbench_zmq_open(cbench_zmq_kind kind, const char *address, int high_
     else if (set_int(endpoint->socket, ZMQ_RCVTIMEO, timeout_ms) != 0) call = "zmq_setsockopt(ZMQ_RCVTIMEO)";
     else if (receiver && zmq_setsockopt(endpoint->socket, ZMQ_MAXMSGSIZE, &maximum, sizeof maximum) != 0) call = "zmq_setsockopt(ZMQ_MAXMSGSIZE)";
     else if (kind == CBENCH_ZMQ_SUB && zmq_setsockopt(endpoint->socket, ZMQ_SUBSCRIBE, "", 0) != 0) call = "zmq_setsockopt(ZMQ_SUBSCRIBE)";
-    else if (receiver ? zmq_bind(endpoint->socket, address) != 0 : zmq_connect(endpoint->socket, address) != 0) call = receiver ? "zmq_bind" : "zmq_connect";
+    else if (binds ? zmq_bind(endpoint->socket, address) != 0 : zmq_connect(endpoint->socket, address) != 0) call = binds ? "zmq_bind" : "zmq_connect";
     if (call) {
         int saved = zmq_errno();
         *failed_call = call;

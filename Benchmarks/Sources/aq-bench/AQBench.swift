@@ -136,11 +136,17 @@ struct Worker: ParsableCommand {
     @Option(help: "Slots of the raw pipeline.")
     var slots = 0
 
-    @Option(help: "The ZeroMQ endpoint to bind (receivers) or connect to (senders).")
+    @Option(help: "The ZeroMQ endpoint to bind or connect to (receivers bind unless --sender-binds).")
     var endpoint: String?
 
     @Flag(help: "ZeroMQ publish/subscribe instead of push/pull.")
     var pubsub = false
+
+    @Flag(help: "ZeroMQ: the sender binds the endpoint and the receiver connects (default: the other way round).")
+    var senderBinds = false
+
+    @Flag(help: "ArrayTransport: the same-host fast path is automatic (default: disabled); the receiver measures once it has switched.")
+    var fastPath = false
 
     @Option(help: "CURVE: the receiver's (server's) secret key, Z85.")
     var curveServerSecret: String?
@@ -154,6 +160,8 @@ struct Worker: ParsableCommand {
             size: size, seconds: seconds, count: count, warmup: warmup, spinNanoseconds: spinNanoseconds, ringBytes: ringBytes, slots: slots)
         task.endpoint = endpoint
         task.pubsub = pubsub
+        task.senderBinds = senderBinds
+        task.fastPath = fastPath
         if let curveServerSecret, let curveClientSecret { task.curve = (curveServerSecret, curveClientSecret) }
         switch role {
         case .futexPong: try PingPong.answerWord(task, parked: true)

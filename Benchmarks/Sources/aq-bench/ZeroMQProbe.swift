@@ -10,10 +10,10 @@ struct ZeroMQProbe: ParsableCommand {
     )
 
     enum CarrierName: String, ExpressibleByArgument, CaseIterable {
-        case libzmq, transport
+        case libzmq, transport, fastpath
     }
 
-    @Option(help: "Who moves the records: libzmq (the C API) or transport (ArrayTransport).")
+    @Option(help: "Who moves the records: libzmq (the C API), transport (ArrayTransport, fast path disabled) or fastpath (ArrayTransport pub/sub switched to shared memory; implies --pubsub --sender-binds over tcp).")
     var carrier: CarrierName = .transport
 
     @Option(help: "tcp (loopback) or ipc.")
@@ -24,6 +24,9 @@ struct ZeroMQProbe: ParsableCommand {
 
     @Flag(help: "CURVE security (ArrayTransport only).")
     var curve = false
+
+    @Flag(help: "The sender binds and the receiver connects (default: the other way round).")
+    var senderBinds = false
 
     @Option(help: "Bytes per record.")
     var size = 8 << 20
@@ -39,11 +42,15 @@ struct ZeroMQProbe: ParsableCommand {
             throw ValidationError("need --size ≥ 8, 0 < --seconds ≤ 60 and --scheme tcp or ipc")
         }
         guard !curve || carrier == .transport else { throw ValidationError("--curve needs --carrier transport") }
+        guard carrier != .fastpath || scheme == "tcp" else { throw ValidationError("--carrier fastpath needs --scheme tcp") }
     }
 
     func run() throws {
         let bench = Bench(budget: Budget(quick: true), reporter: Reporter(json: json))
-        let link = ZeroMQBench.Link(carrier: carrier == .libzmq ? .libzmq : .transport, scheme: scheme, pubsub: pubsub, curve: curve)
+        let fast = carrier == .fastpath
+        let link = ZeroMQBench.Link(
+            carrier: fast ? .fastPath : carrier == .libzmq ? .libzmq : .transport, scheme: scheme, pubsub: pubsub || fast, curve: curve,
+            senderBinds: senderBinds || fast)
         let result = try ZeroMQBench.measure(link, size: size, seconds: seconds)
         bench.emit(result.row(link.name))
     }

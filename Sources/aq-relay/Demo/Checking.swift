@@ -5,9 +5,14 @@ import ArrayTransport
 import DemoFrames
 import Foundation
 
-/// Tallies what a receiving worker saw.
+/// Tallies what a receiving worker saw. Every frame is checked; the clock (``seconds``,
+/// ``timedFrames``) starts at the arrival of the first frame after the first `warmupFrames`.
 struct FrameTally {
+    /// Frames not timed at the start, while queues fill and fresh memory is faulted in.
+    var warmupFrames = 0
     var frames = 0
+    /// Frames from the first timed one on (that one included).
+    var timedFrames = 0
     var bytes = 0
     var bad = 0
     var disorder = 0
@@ -23,8 +28,11 @@ struct FrameTally {
     mutating func check(dtype: DType, shape: [Int], bytes payload: UnsafeRawBufferPointer, index: Int64?, timestamp: Timestamp,
                         size: Int, verifyEvery: Int, exact: Bool) {
         let now = ContinuousClock.now
-        if firstArrival == nil { firstArrival = now }
-        lastArrival = now
+        if frames >= warmupFrames {
+            if firstArrival == nil { firstArrival = now }
+            lastArrival = now
+            timedFrames += 1
+        }
         lags.append(Timestamp.now().nanosecondsSinceEpoch - timestamp.nanosecondsSinceEpoch)
         var good = dtype == .uint16 && shape == [size, size] && index != nil
         if good && frames % max(1, verifyEvery) == 0 {
@@ -43,6 +51,7 @@ struct FrameTally {
         bytes += payload.count
     }
 
+    /// From the first timed frame's arrival to the last frame's.
     var seconds: Double { firstArrival.flatMap { first in lastArrival.map { ($0 - first).seconds } } ?? 0 }
 
     func lagPercentile(_ fraction: Double) -> Double {
@@ -52,7 +61,7 @@ struct FrameTally {
     }
 
     var line: String {
-        "frames=\(frames) bytes=\(bytes) bad=\(bad) disorder=\(disorder) gaps=\(gaps) first=\(first ?? -1) last=\(last ?? -1) seconds=\(seconds) lag_p50_us=\(lagPercentile(0.5)) lag_p99_us=\(lagPercentile(0.99))"
+        "frames=\(frames) timed_frames=\(timedFrames) bytes=\(bytes) bad=\(bad) disorder=\(disorder) gaps=\(gaps) first=\(first ?? -1) last=\(last ?? -1) seconds=\(seconds) lag_p50_us=\(lagPercentile(0.5)) lag_p99_us=\(lagPercentile(0.99))"
     }
 }
 
@@ -74,6 +83,14 @@ extension DemoWorker {
         @Flag(help: "Check that frame N is exactly frame N, not just intact.") var exact = false
         @Flag(help: "Print a progress line every quarter second.") var progress = false
         @Option(help: "Give up after this many seconds without a frame.") var timeout: Double = 30
+        @Option(help: ArgumentHelp(
+            "Frames not timed at the start: the clock (seconds=, timed_frames=) starts at the arrival of frame N+1, once the queues have filled; every frame is still checked.",
+            valueName: "N"))
+        var warmupFrames = 8
+
+        func validate() throws {
+            guard warmupFrames >= 0 else { throw ValidationError("--warmup-frames must not be negative") }
+        }
 
         func run() throws {
             let target = try Endpoint(endpoint)
@@ -81,7 +98,7 @@ extension DemoWorker {
                 pattern == .pubsub ? .subscribeAll : .pull, bind: bind ? [target] : [], connect: bind ? [] : [target],
                 options: .init(byteBudget: 256 << 20, expectedMessageBytes: 32 << 20, heartbeatInterval: .milliseconds(200)))
             if bind { emit("endpoint=\(receiver.boundEndpoints[0])") }
-            var tally = FrameTally()
+            var tally = FrameTally(warmupFrames: warmupFrames)
             var ready = false
             var lastProgress = ContinuousClock.now
             var lastFrame = ContinuousClock.now

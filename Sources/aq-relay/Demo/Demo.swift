@@ -76,7 +76,8 @@ struct Demo: AsyncParsableCommand {
                   let bad = received["bad"], let disorder = received["disorder"], let lost = received["lost"], let elapsed = received["seconds"] else {
                 throw RelayError.runtime("a demo process failed (producer: \(producerStatus.map(String.init) ?? "killed"), subscriber: \(subscriberStatus.map(String.init) ?? "killed"))")
             }
-            let rate = elapsed > 0 ? (got - 1) / elapsed : 0
+            let timed = received["timed_frames"] ?? 0
+            let rate = elapsed > 0 && timed > 1 ? (timed - 1) / elapsed : 0
             print("  producer    \(Int(frames)) frames written in place in shared memory")
             print("  relay       \(Int(relayed.value("aq_relay_records_out_total"))) frames sent, \(Int(relayed.filter { $0.name == "aq_relay_dropped_total" }.reduce(0) { $0 + $1.value })) dropped")
             print("  subscriber  \(Int(got)) frames received: checksums bad \(Int(bad)), out of order \(Int(disorder)), lost \(Int(lost)), missing \(Int(frames - got))")

@@ -8,7 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/// The socket type of an endpoint. Senders (push, pub) connect; receivers (pull, sub) bind.
+/// The socket type of an endpoint.
 typedef enum {
     CBENCH_ZMQ_PUSH = 0,
     CBENCH_ZMQ_PULL = 1,
@@ -21,13 +21,13 @@ typedef struct cbench_zmq cbench_zmq;
 
 /// Makes a context and a socket of `kind`, with ZMQ_SNDHWM (senders) or ZMQ_RCVHWM (receivers)
 /// set to `high_water_mark` messages, as ArrayTransport sets them, ZMQ_SNDTIMEO and ZMQ_RCVTIMEO
-/// to `timeout_ms`, ZMQ_MAXMSGSIZE to 1 GiB (receivers), and a subscription to everything (sub). Then connects (push, pub) or
-/// binds (pull, sub) to `address`. Returns NULL on failure, with `*failed_call` naming the
-/// libzmq function and errno set.
-cbench_zmq *cbench_zmq_open(cbench_zmq_kind kind, const char *address, int high_water_mark, int timeout_ms,
+/// to `timeout_ms`, ZMQ_MAXMSGSIZE to 1 GiB (receivers), and a subscription to everything (sub). Then binds
+/// `address` (`binds` non-zero) or connects to it. Returns NULL on failure, with `*failed_call`
+/// naming the libzmq function and errno set.
+cbench_zmq *cbench_zmq_open(cbench_zmq_kind kind, const char *address, int binds, int high_water_mark, int timeout_ms,
                             const char **failed_call);
 
-/// The TCP port a receiver bound (ZMQ_LAST_ENDPOINT), or 0 for other transports or on failure.
+/// The TCP port the socket bound (ZMQ_LAST_ENDPOINT), or 0 for other transports or on failure.
 int cbench_zmq_bound_port(cbench_zmq *endpoint);
 
 /// Sends one record: topic `stream`, an arrf/1 data header naming `sequence` and a uint8 array

@@ -1,26 +1,31 @@
 import ArrayTransport
 import Synchronization
 
-/// Scenarios `zmq-tcp`, `zmq-ipc` and `zmq-curve`: ArrayTransport's ZeroMQ sender and receiver
-/// between two processes, each figure against a baseline measured in alternation with it in the
-/// same run (baseline, figure, baseline, figure, …; the best of each counts).
+/// Scenarios `zmq-tcp`, `zmq-ipc`, `zmq-curve` and `zmq-fastpath`: ArrayTransport's ZeroMQ
+/// sender and receiver between two processes, each figure against a baseline measured in
+/// alternation with it in the same run (baseline, figure, baseline, figure, …; the best of each counts).
 ///
 /// - `zmq-tcp`, `zmq-ipc`: push/pull over `tcp://127.0.0.1` or `ipc://`, records of one uint8
 ///   array, against libzmq's C API sending the same three frames (topic, an arrf/1 header of the
 ///   same size, the payload without copying) with the same high-water marks (`libzmq-tcp`,
 ///   `libzmq-ipc` rows). `zmq-tcp` also measures publish/subscribe at 8 MiB (`-pubsub` rows).
 /// - `zmq-curve`: 8 MiB over tcp with CURVE against ArrayTransport without it: CURVE's cost.
+/// - `zmq-fastpath` (`ZeroMQFastPath.swift`): a tcp subscriber on the publisher's host, switched
+///   to shared memory, against the same over tcp and libzmq's pub/sub.
 ///
-/// To add a variant (for example the same-host fast path, where a tcp subscriber on the sender's
-/// host switches to shared memory), give ``Carrier`` a case, make ``ZeroMQWorkers`` build its
-/// sender and receiver, and add a scenario that compares it with `.transport` in ``compare(_:_:with:size:emitsBaseline:)``.
+/// The fast path is disabled on both sides of every network figure, and the receiver checks
+/// that no record came through shared memory. To add a variant, give ``Carrier`` a case, make
+/// ``ZeroMQWorkers`` build its sender and receiver, and add a scenario that compares it with
+/// `.transport` in ``compare(_:_:with:size:emitsBaseline:)`` or ``alternate(_:_:size:)``.
 enum ZeroMQBench {
     /// Who moves the records.
     enum Carrier {
         /// libzmq's C API used directly (`CBenchShims/zmq_baseline.c`).
         case libzmq
-        /// ArrayTransport's `ZeroMQSender` / `ZeroMQReceiver`.
+        /// ArrayTransport's `ZeroMQSender` / `ZeroMQReceiver`, the fast path disabled.
         case transport
+        /// The same with the fast path `.automatic`, measured once the receiver is on shared memory.
+        case fastPath
     }
 
     /// One measured configuration.
@@ -32,11 +37,16 @@ enum ZeroMQBench {
         var pubsub = false
         /// CURVE security (ArrayTransport only).
         var curve = false
+        /// The sender binds and the receiver connects (as a publisher that offers the fast
+        /// path must); otherwise the receiver binds.
+        var senderBinds = false
 
-        /// The row's scenario name: `zmq-tcp`, `libzmq-ipc`, `zmq-tcp-pubsub`, `zmq-curve`, …
+        /// The row's scenario name: `zmq-tcp`, `libzmq-ipc`, `zmq-tcp-pubsub`, `zmq-curve`,
+        /// `zmq-tcp-pubsub-bind` (the sender binds), `zmq-fastpath`, …
         var name: String {
             if curve { return "zmq-curve" }
-            return (carrier == .libzmq ? "libzmq-" : "zmq-") + scheme + (pubsub ? "-pubsub" : "")
+            if carrier == .fastPath { return "zmq-fastpath" }
+            return (carrier == .libzmq ? "libzmq-" : "zmq-") + scheme + (pubsub ? "-pubsub" : "") + (senderBinds ? "-bind" : "")
         }
     }
 
@@ -77,14 +87,26 @@ enum ZeroMQBench {
     /// each, as everywhere in aq-bench. The note adds the median of the per-round ratios, which
     /// a slow spell of the machine during one round cannot move much.
     static func compare(_ bench: Bench, _ link: Link, with baseline: Link, size: Int, emitsBaseline: Bool = true) throws {
-        let rounds = try alternate(bench, link, baseline, size: size)
-        guard let figure = rounds.map(\.figure).max(by: { $0.gbps < $1.gbps }),
-              let base = rounds.map(\.baseline).max(by: { $0.gbps < $1.gbps }) else { throw BenchError("\(link.name): no round ran") }
-        if emitsBaseline { bench.emit(base.row(baseline.name)) }
-        var row = figure.row(link.name)
-        row.compare(with: "\(baseline.name)-\(Reporter.formatSize(size))", value: base.gbps, unit: "GB/s", figure: figure.gbps)
-        row.note = roundsNote(figures: rounds.map(\.figure.gbps), baselines: rounds.map(\.baseline.gbps))
-        bench.emit(row)
+        let rounds = try alternate(bench, [baseline, link], size: size)
+        if emitsBaseline { bench.emit(try best(rounds, 0).row(baseline.name)) }
+        bench.emit(try row(link.name, rounds, figure: 1, baseline: 0, baselineName: baseline.name))
+    }
+
+    /// The row of `rounds[…][figure]`, the best round, with its ratio to the best round of
+    /// `rounds[…][baseline]` (named `baselineName`) and the median of the per-round ratios.
+    static func row(_ name: String, _ rounds: [[Pipeline.Result]], figure: Int, baseline: Int, baselineName: String) throws -> Row {
+        let top = try best(rounds, figure)
+        let base = try best(rounds, baseline)
+        var row = top.row(name)
+        row.compare(with: "\(baselineName)-\(Reporter.formatSize(top.size))", value: base.gbps, unit: "GB/s", figure: top.gbps)
+        row.note = roundsNote(figures: rounds.map(\.[figure].gbps), baselines: rounds.map(\.[baseline].gbps))
+        return row
+    }
+
+    /// The best round of the link at `index`.
+    static func best(_ rounds: [[Pipeline.Result]], _ index: Int) throws(BenchError) -> Pipeline.Result {
+        guard let best = rounds.map({ $0[index] }).max(by: { $0.gbps < $1.gbps }) else { throw BenchError("no round ran") }
+        return best
     }
 
     /// "median of 5 per-round ratios 0.97 (0.88–1.04)", or nil for a single round.
@@ -97,11 +119,10 @@ enum ZeroMQBench {
             + "(\(Reporter.format(ratios[0], digits: 2))–\(Reporter.format(ratios[ratios.count - 1], digits: 2)))"
     }
 
-    /// Rounds of one measurement of each, the baseline first.
-    static func alternate(_ bench: Bench, _ link: Link, _ baseline: Link, size: Int) throws -> [(figure: Pipeline.Result, baseline: Pipeline.Result)] {
+    /// Rounds of one measurement of each link, in the order given (baselines first).
+    static func alternate(_ bench: Bench, _ links: [Link], size: Int) throws -> [[Pipeline.Result]] {
         try (0..<rounds(bench.budget)).map { _ in
-            let base = try measure(baseline, size: size, seconds: bench.budget.streamSeconds)
-            return (try measure(link, size: size, seconds: bench.budget.streamSeconds), base)
+            try links.map { link in try measure(link, size: size, seconds: bench.budget.streamSeconds) }
         }
     }
 
@@ -114,7 +135,8 @@ enum ZeroMQBench {
 
     private static let serial = Atomic<Int>(0)
 
-    /// One run: the receiver starts and binds, then the sender connects; both are released together.
+    /// One run: the binding side starts first (the receiver, or the sender with `senderBinds`),
+    /// then the other connects; both are released together.
     static func measure(_ link: Link, size: Int, seconds: Double) throws -> Pipeline.Result {
         let control = ControlBlock(try SharedRegion(creatingSize: ControlBlock.size))
         let ipcPath = "/tmp/aq-bench.\(Sys.processID()).\(serial.wrappingAdd(1, ordering: .relaxed).newValue).ipc"
@@ -124,21 +146,27 @@ enum ZeroMQBench {
         let keys = link.curve ? (server: try CurveKeys.generate().secretKey, client: try CurveKeys.generate().secretKey) : nil
 
         var receiver = WorkerTask(role: roles.receive, control: control.region.name, slot: 0, size: size, count: Pipeline.maximumRecords, warmup: warmup(size: size))
-        receiver.endpoint = bindAddress
         receiver.pubsub = link.pubsub
         receiver.curve = keys
-        var workers = Workers()
-        let receiverID = try workers.spawn(receiver)
-        try workers.waitUntilReady(control, count: 1)
+        receiver.senderBinds = link.senderBinds
+        receiver.fastPath = link.carrier == .fastPath
         var sender = receiver
         sender.role = roles.send
         sender.slot = 1
         sender.seconds = seconds
-        sender.endpoint = link.scheme == "ipc" ? bindAddress : "tcp://127.0.0.1:\(control.port.pointee.load(ordering: .relaxed))"
-        let senderID = try workers.spawn(sender)
+        var (first, second) = link.senderBinds ? (sender, receiver) : (receiver, sender)
+        first.endpoint = bindAddress
+        var workers = Workers()
+        let firstID = try workers.spawn(first)
+        try workers.waitUntilReady(control, count: 1)
+        second.endpoint = link.scheme == "ipc" ? bindAddress : "tcp://127.0.0.1:\(control.port.pointee.load(ordering: .relaxed))"
+        let secondID = try workers.spawn(second)
         try workers.waitUntilReady(control, count: 2)
+        let (senderID, receiverID) = link.senderBinds ? (firstID, secondID) : (secondID, firstID)
         control.start()
-        try workers.waitForExit([senderID], timeoutNanoseconds: Int64(seconds * 1e9) + 60_000_000_000)
+        // zmq-fastpath: the sender's timed period starts only once the receiver has switched.
+        let switchTime = link.carrier == .fastPath ? ZeroMQWorkers.switchTimeoutNanoseconds : 0
+        try workers.waitForExit([senderID], timeoutNanoseconds: Int64(seconds * 1e9) + switchTime + 60_000_000_000)
         control.closed.pointee.store(1, ordering: .releasing)
         try workers.waitForExit([receiverID], timeoutNanoseconds: 60_000_000_000)
         return try Pipeline.collect(control, consumers: 1, size: size)

@@ -5,8 +5,9 @@ import CBenchShims
 /// The sending and receiving processes of the zmq-* scenarios: libzmq's C API, or
 /// ArrayTransport's `ZeroMQSender` and `ZeroMQReceiver`, doing the same thing.
 ///
-/// - The receiver binds the endpoint (a tcp port of `*` is stored in the control block before
-///   it reaches the start barrier), the sender connects. One I/O thread per process.
+/// - The receiver binds the endpoint and the sender connects, or (``WorkerTask/senderBinds``)
+///   the other way round; a tcp port of `*` is stored in the control block before the binding
+///   side reaches the start barrier. One I/O thread per process.
 /// - Both use the high-water mark ArrayTransport derives from its default byte budget:
 ///   256 MiB ÷ record size messages (``highWaterMark(size:)``), as ZMQ_SNDHWM on the sender and
 ///   ZMQ_RCVHWM on the receiver, which is where ArrayTransport sets it.
@@ -15,6 +16,8 @@ import CBenchShims
 /// - The receiver touches the first word of each payload; the figures are its arrivals after
 ///   `warmup` records. It stops at "end", or when the coordinator sets `closed` and nothing
 ///   arrives for 100 ms (a publisher's "end" can be dropped at the high-water mark).
+/// - ArrayTransport's roles (`ZeroMQWorkers+Transport.swift`) also check which path the
+///   records took: the network only, or (zmq-fastpath) shared memory for every measured one.
 enum ZeroMQWorkers {
     /// The stream (topic) every record is sent on.
     static let stream = "aq-bench"
@@ -24,6 +27,14 @@ enum ZeroMQWorkers {
     static let pollMilliseconds = 100
     /// A receiver that hears nothing for this long gives up.
     static let silenceNanoseconds: Int64 = 30_000_000_000
+    /// zmq-fastpath: the longest the receiver may take to switch to shared memory (the first
+    /// offer goes out a heartbeat interval, 1 s, after the publisher starts).
+    static let switchTimeoutNanoseconds: Int64 = 10_000_000_000
+    /// zmq-fastpath: the publisher's pace until the receiver measures. A publisher at full speed
+    /// keeps a tcp subscriber's pipe at its high-water mark, where libzmq drops the heartbeat
+    /// that carries the fast path's offer as readily as a record, so the subscriber may never
+    /// see it; at this pace the subscriber keeps up, and the offer arrives.
+    static let pacedWarmupBytesPerSecond = 0.5e9
 
     /// The high-water mark, in messages, for `size`-byte records.
     static func highWaterMark(size: Int) -> Int { max(1, byteBudget / max(size, 1)) }
@@ -40,8 +51,9 @@ enum ZeroMQWorkers {
     /// Role `libzmq-send`: a PUSH (or PUB) socket driven through the C API.
     static func sendLibzmq(_ task: WorkerTask) throws {
         let control = ControlBlock(try SharedRegion(opening: task.control))
-        let socket = try LibZMQSocket(task.pubsub ? CBENCH_ZMQ_PUB : CBENCH_ZMQ_PUSH, address: try task.endpointAddress(),
+        let socket = try LibZMQSocket(task.pubsub ? CBENCH_ZMQ_PUB : CBENCH_ZMQ_PUSH, address: try task.endpointAddress(), binds: task.senderBinds,
                                       highWaterMark: highWaterMark(size: task.size), timeoutMilliseconds: 30_000)
+        if task.senderBinds { control.port.pointee.store(UInt32(socket.boundPort), ordering: .relaxed) }
         let source = UnsafeMutableRawPointer.allocate(byteCount: max(task.size, 1), alignment: 64)
         for offset in 0..<task.size { source.storeBytes(of: UInt8(truncatingIfNeeded: offset &* 31), toByteOffset: offset, as: UInt8.self) }
         try produce(task, control: control) { sequence in try socket.send(stream: stream, payload: source, size: task.size, sequence: sequence) }
@@ -55,55 +67,14 @@ enum ZeroMQWorkers {
     /// Role `libzmq-receive`: a PULL (or SUB) socket driven through the C API.
     static func receiveLibzmq(_ task: WorkerTask) throws {
         let control = ControlBlock(try SharedRegion(opening: task.control))
-        let socket = try LibZMQSocket(task.pubsub ? CBENCH_ZMQ_SUB : CBENCH_ZMQ_PULL, address: try task.endpointAddress(),
+        let socket = try LibZMQSocket(task.pubsub ? CBENCH_ZMQ_SUB : CBENCH_ZMQ_PULL, address: try task.endpointAddress(), binds: !task.senderBinds,
                                       highWaterMark: highWaterMark(size: task.size), timeoutMilliseconds: pollMilliseconds)
-        control.port.pointee.store(UInt32(socket.boundPort), ordering: .relaxed)
+        if !task.senderBinds { control.port.pointee.store(UInt32(socket.boundPort), ordering: .relaxed) }
         try consume(task, control: control) { () throws(BenchError) -> Arrival in
             switch try socket.receive() {
             case let .record(_, firstWord): .record(firstWord)
             case .end: .end
             case .nothing: .nothing
-            }
-        }
-    }
-
-    // MARK: - ArrayTransport
-
-    /// Role `transport-send`: a `ZeroMQSender` (push or publish), the CURVE client if asked.
-    static func sendTransport(_ task: WorkerTask) throws {
-        let control = ControlBlock(try SharedRegion(opening: task.control))
-        var curve: CurveSecurity?
-        if let keys = task.curve {
-            curve = .client(try CurveKeys(secretKey: keys.client), serverPublicKey: try CurveKeys(secretKey: keys.server).publicKey)
-        }
-        let options = ZeroMQSender.Options(
-            byteBudget: byteBudget, expectedMessageBytes: task.size, sendTimeout: .seconds(30), linger: .seconds(10), curve: curve)
-        let sender = try ZeroMQSender(task.pubsub ? .publish : .push, stream: stream, connect: [try Endpoint(try task.endpointAddress())], options: options)
-        let array = try payload(size: task.size)
-        try produce(task, control: control) { sequence in try sender.send(array, index: Int64(sequence)) }
-        // Sends "end" and waits (at most the linger period) until the queued records are sent.
-        sender.close()
-    }
-
-    /// Role `transport-receive`: a `ZeroMQReceiver` (pull or subscribe), the CURVE server if asked.
-    static func receiveTransport(_ task: WorkerTask) throws {
-        let control = ControlBlock(try SharedRegion(opening: task.control))
-        let curve = try task.curve.map { keys throws(TransportError) in CurveSecurity.server(try CurveKeys(secretKey: keys.server)) }
-        let options = ZeroMQReceiver.Options(byteBudget: byteBudget, expectedMessageBytes: task.size, curve: curve)
-        let receiver = try ZeroMQReceiver(task.pubsub ? .subscribeAll : .pull, bind: [try Endpoint(try task.endpointAddress())], options: options)
-        defer { receiver.close() }
-        control.port.pointee.store(UInt32(receiver.boundEndpoints.first?.port ?? 0), ordering: .relaxed)
-        try consume(task, control: control) { () throws(BenchError) -> Arrival in
-            let event: ReceiveEvent?
-            do throws(TransportError) {
-                event = try receiver.receiveEvent(timeout: .milliseconds(pollMilliseconds))
-            } catch {
-                throw BenchError("ZeroMQReceiver failed: \(error)")
-            }
-            switch event {
-            case let .message(message)?: return .record(message.arrays.first?.array.withUnsafeBytes { Pipeline.touch($0) } ?? 0)
-            case .end?: return .end
-            case .heartbeat?, nil: return .nothing
             }
         }
     }
@@ -120,29 +91,45 @@ enum ZeroMQWorkers {
         case nothing
     }
 
-    /// Calls `send(sequence)` for `task.warmup` records and then for `task.seconds` (at least
+    /// Calls `send(sequence)` for `task.warmup` records (and, with `waitsForReceiver`, until the
+    /// receiver sets `measuring`, at most ``switchTimeoutNanoseconds``, paced to
+    /// ``pacedWarmupBytesPerSecond``) and then for `task.seconds` (at least
     /// ``Pipeline/minimumRecords`` measured ones, at most `task.count` in all, 30 s beyond the
     /// time), and stores the count in the task's result slot.
-    static func produce(_ task: WorkerTask, control: ControlBlock, send: (Int) throws -> Void) throws {
+    static func produce(_ task: WorkerTask, control: ControlBlock, waitsForReceiver: Bool = false, send: (Int) throws -> Void) throws {
         try control.arriveAndWait()
         let start = Sys.monotonicNanoseconds()
         let duration = Int64(task.seconds * 1e9)
-        let hardEnd = start + duration + 30_000_000_000
-        var end = task.warmup == 0 ? start + duration : .max
+        let hardEnd = start + duration + switchTimeoutNanoseconds + 30_000_000_000
+        var end: Int64 = .max
         var sent = 0
         var now = start
+        func warm() -> Bool { sent >= task.warmup && (!waitsForReceiver || control.measuring.pointee.load(ordering: .acquiring) != 0) }
+        if warm() { end = start + duration }
         while sent < task.count && (sent < task.warmup + Pipeline.minimumRecords || now < end) && now < hardEnd {
             try send(sent)
             sent += 1
             now = Sys.monotonicNanoseconds()
-            if sent == task.warmup { end = now + duration }
+            if end == .max {
+                if warm() {
+                    end = now + duration
+                } else if waitsForReceiver {
+                    Sys.sleep(nanoseconds: Int64(Double(task.size) / pacedWarmupBytesPerSecond * 1e9))
+                }
+            }
         }
         control.slot(task.slot).store(records: sent, first: start, last: now, checksum: 0)
     }
 
     /// Calls `receive` until "end" (or `closed` and a quiet poll), and stores the records
     /// received after the first `task.warmup` ones with their first and last arrival times.
-    static func consume(_ task: WorkerTask, control: ControlBlock, receive: () throws(BenchError) -> Arrival) throws {
+    /// Measuring starts with the first of those for which `startsMeasuring` (called once per
+    /// record until then) says yes; `measuring` is set then. Returns the records measured.
+    @discardableResult
+    static func consume(
+        _ task: WorkerTask, control: ControlBlock, receive: () throws(BenchError) -> Arrival,
+        startsMeasuring: () throws(BenchError) -> Bool = { true }
+    ) throws -> Int {
         try control.arriveAndWait()
         var received = 0
         var records = 0
@@ -157,7 +144,11 @@ enum ZeroMQWorkers {
                 received += 1
                 heard = Sys.monotonicNanoseconds()
                 guard received > task.warmup else { continue }
-                if records == 0 { first = heard }
+                if records == 0 {
+                    guard try startsMeasuring() else { continue }
+                    first = heard
+                    control.measuring.pointee.store(1, ordering: .releasing)
+                }
                 last = heard
                 records += 1
             case .end:
@@ -170,5 +161,6 @@ enum ZeroMQWorkers {
             }
         }
         control.slot(task.slot).store(records: records, first: first, last: last, checksum: checksum)
+        return records
     }
 }

@@ -17,11 +17,11 @@ struct LibZMQSocket: ~Copyable {
         case nothing
     }
 
-    /// A sender (`push`/`pub`, connected to `address`) or a receiver (`pull`/`sub`, bound to it).
+    /// A sender (`push`/`pub`) or a receiver (`pull`/`sub`) that binds `address` or connects to it.
     /// The corresponding C calls are `zmq_ctx_new`, `zmq_socket`, `zmq_setsockopt`, `zmq_connect` or `zmq_bind`.
-    init(_ kind: cbench_zmq_kind, address: String, highWaterMark: Int, timeoutMilliseconds: Int) throws(BenchError) {
+    init(_ kind: cbench_zmq_kind, address: String, binds: Bool, highWaterMark: Int, timeoutMilliseconds: Int) throws(BenchError) {
         var failedCall: UnsafePointer<CChar>?
-        guard let handle = cbench_zmq_open(kind, address, Int32(clamping: highWaterMark), Int32(clamping: timeoutMilliseconds), &failedCall) else {
+        guard let handle = cbench_zmq_open(kind, address, binds ? 1 : 0, Int32(clamping: highWaterMark), Int32(clamping: timeoutMilliseconds), &failedCall) else {
             throw .system(failedCall.map { String(cString: $0) } ?? "zmq", "cannot open a libzmq socket on \(address)")
         }
         self.handle = handle

@@ -97,7 +97,7 @@ final class Reporter {
         fputs("aq-bench: \(message)\n", stderr)
     }
 
-    private static let widths = [23, 6, 9, 5, 6, 8, 8, 8, 8, 20, 11, 6, 6, 7, 6]
+    private static let widths = [23, 6, 9, 5, 6, 8, 8, 8, 8, 28, 11, 6, 6, 7, 6]
     private static let header = line([
         "scenario", "size", "records", "sec", "GB/s", "rec/s", "p50 us", "p99 us", "p99.9 us", "baseline", "value", "ratio",
         "ring", "raw", "/raw",

@@ -66,8 +66,11 @@ struct ControlBlock {
     let go: UnsafeMutablePointer<Atomic<UInt32>>
     /// Set when producers of the raw ring have all finished, or (zmq-*) when the sender has.
     let closed: UnsafeMutablePointer<Atomic<UInt32>>
-    /// The TCP port a receiving worker bound (zmq-*), stored before it reaches the start barrier.
+    /// The TCP port the binding worker bound (zmq-*), stored before it reaches the start barrier.
     let port: UnsafeMutablePointer<Atomic<UInt32>>
+    /// Becomes 1 when a zmq-* receiver starts measuring (zmq-fastpath: after its switch to
+    /// shared memory); a sender that waits for it starts its timed period then.
+    let measuring: UnsafeMutablePointer<Atomic<UInt32>>
     /// The region, kept mapped while this view exists.
     let region: SharedRegion
 
@@ -78,6 +81,7 @@ struct ControlBlock {
         go = region.word(at: 128)
         closed = region.word(at: 192)
         port = region.word(at: 196)
+        measuring = region.word(at: 200)
         self.region = region
     }
 

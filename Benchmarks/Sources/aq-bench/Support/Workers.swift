@@ -60,11 +60,16 @@ struct WorkerTask {
     var ringBytes = RawRing.defaultRingBytes
     /// Slots of the raw pipeline.
     var slots = 0
-    /// The ZeroMQ endpoint to bind (receivers; a tcp port of `*` is reported in the control
-    /// block) or to connect to (senders).
+    /// The ZeroMQ endpoint to bind or to connect to (see ``senderBinds``).
     var endpoint: String?
     /// ZeroMQ publish/subscribe instead of push/pull.
     var pubsub = false
+    /// ZeroMQ: the sender binds the endpoint (a tcp port of `*` is reported in the control block)
+    /// and the receiver connects; otherwise the other way round.
+    var senderBinds = false
+    /// ArrayTransport: the same-host fast path is `.automatic` and the receiver measures only
+    /// once it has switched to shared memory; otherwise it is `.disabled` on both sides.
+    var fastPath = false
     /// CURVE secret keys (Z85) of the receiver (the server) and the sender (the client); nil: no CURVE.
     var curve: (server: String, client: String)?
 
@@ -90,6 +95,8 @@ struct WorkerTask {
         if let replyQueue { arguments += ["--reply-queue", replyQueue] }
         if let endpoint { arguments += ["--endpoint", endpoint] }
         if pubsub { arguments.append("--pubsub") }
+        if senderBinds { arguments.append("--sender-binds") }
+        if fastPath { arguments.append("--fast-path") }
         if let curve { arguments += ["--curve-server-secret", curve.server, "--curve-client-secret", curve.client] }
         return arguments
     }
