@@ -66,15 +66,7 @@ struct RelayTests {
             return values(run.output)
         }
 
-        func values(_ output: String) -> [String: Double] {
-            guard let line = output.split(separator: "\n").last(where: { $0.contains("frames=") }) else { return [:] }
-            var values: [String: Double] = [:]
-            for pair in line.split(separator: " ") {
-                let parts = pair.split(separator: "=", maxSplits: 1)
-                if parts.count == 2, let value = Double(parts[1]) { values[String(parts[0])] = value }
-            }
-            return values
-        }
+        func values(_ output: String) -> [String: Double] { keyValues(in: output) }
 
         func stop(_ process: Spawned?, within seconds: Double = 15) {
             process?.signal(SIGTERM)

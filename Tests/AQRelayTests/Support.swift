@@ -122,15 +122,18 @@ final class Spawned {
     }
 
     /// `key=value` pairs of the last output line that has them.
-    var values: [String: Double] {
-        guard let line = output.split(separator: "\n").last(where: { $0.contains("frames=") }) else { return [:] }
-        var values: [String: Double] = [:]
-        for pair in line.split(separator: " ") {
-            let parts = pair.split(separator: "=", maxSplits: 1)
-            if parts.count == 2, let value = Double(parts[1]) { values[String(parts[0])] = value }
-        }
-        return values
+    var values: [String: Double] { keyValues(in: output) }
+}
+
+/// The numeric `key=value` pairs of the last line of `output` that reports `frames=`.
+func keyValues(in output: String) -> [String: Double] {
+    guard let line = output.split(separator: "\n").last(where: { $0.contains("frames=") }) else { return [:] }
+    var values: [String: Double] = [:]
+    for pair in line.split(separator: " ") {
+        let parts = pair.split(separator: "=", maxSplits: 1)
+        if parts.count == 2, let value = Double(parts[1]) { values[String(parts[0])] = value }
     }
+    return values
 }
 
 /// Polls `condition` every 20 ms until it holds or `seconds` pass; returns whether it held.
