@@ -65,7 +65,7 @@ let package = Package(
         // Runs the built `aq` executable as a user would.
         .testTarget(
             name: "AQToolTests",
-            dependencies: ["aq"],
+            dependencies: ["aq", "ArrayQueuesTestSupport"],
             swiftSettings: strictSwift
         ),
         .testTarget(
@@ -92,6 +92,7 @@ let package = Package(
             dependencies: [
                 "ArrayTransport",
                 "ArrayQueues",
+                "ArrayQueuesTestSupport",
                 // The fast-path tests run `aq recv` as a separate process (in a private /dev/shm too).
                 "aq",
                 .product(name: "Logging", package: "swift-log"),

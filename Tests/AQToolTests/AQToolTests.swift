@@ -1,3 +1,4 @@
+import ArrayQueuesTestSupport
 import Foundation
 import Testing
 
@@ -7,29 +8,10 @@ struct AQToolTests {
     static let executable = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
         .deletingLastPathComponent().appendingPathComponent("aq")
 
-    struct Run {
-        let status: Int32
-        let output: String
-        let errors: String
-    }
-
     /// Runs `aq` with `arguments`, killing it after `timeout` seconds.
     @discardableResult
-    func aq(_ arguments: [String], timeout: Double = 60) throws -> Run {
-        let process = Process()
-        process.executableURL = Self.executable
-        process.arguments = arguments
-        let output = Pipe(), errors = Pipe()
-        process.standardOutput = output
-        process.standardError = errors
-        try process.run()
-        let killer = DispatchWorkItem { process.terminate() }
-        DispatchQueue.global().asyncAfter(deadline: .now() + timeout, execute: killer)
-        let outputData = output.fileHandleForReading.readDataToEndOfFile()
-        let errorData = errors.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        killer.cancel()
-        return Run(status: process.terminationStatus, output: String(decoding: outputData, as: UTF8.self), errors: String(decoding: errorData, as: UTF8.self))
+    func aq(_ arguments: [String], timeout: Double = 60) throws -> ProcessRun {
+        try runProcess(Self.executable.path, arguments, timeout: timeout)
     }
 
     func python(_ script: String) throws -> String {

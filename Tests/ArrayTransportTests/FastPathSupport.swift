@@ -1,4 +1,5 @@
 import ArrayQueues
+import ArrayQueuesTestSupport
 @testable import ArrayTransport
 import Foundation
 import Synchronization
@@ -63,44 +64,12 @@ let canUsePrivateSharedMemory: Bool = {
     return (try? runProcess("/usr/bin/unshare", ["--mount", "sh", "-c", "mount -t tmpfs tmpfs /dev/shm"], timeout: 10).status) == 0
 }()
 
-/// What a finished process left.
-struct ProcessRun {
-    let status: Int32
-    let output: String
-    let errors: String
-}
-
 /// Runs `aq` with `arguments`; with `privateSharedMemory`, inside a mount namespace of its own
 /// with a fresh, empty tmpfs on `/dev/shm` (so that it shares no queue with this process).
 func runAQ(_ arguments: [String], privateSharedMemory: Bool = false, timeout: Double = 60) throws -> ProcessRun {
     guard privateSharedMemory else { return try runProcess(aqExecutable, arguments, timeout: timeout) }
     let script = "mount -t tmpfs tmpfs /dev/shm && exec \"$0\" \"$@\""
     return try runProcess("/usr/bin/unshare", ["--mount", "sh", "-c", script, aqExecutable] + arguments, timeout: timeout)
-}
-
-/// Runs a program, killing it after `timeout` seconds.
-func runProcess(_ path: String, _ arguments: [String], timeout: Double) throws -> ProcessRun {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: path)
-    process.arguments = arguments
-    let output = Pipe(), errors = Pipe()
-    process.standardOutput = output
-    process.standardError = errors
-    try process.run()
-    let killer = DispatchWorkItem { process.terminate() }
-    DispatchQueue.global().asyncAfter(deadline: .now() + timeout, execute: killer)
-    let errorText = Mutex("")
-    let errorsDone = DispatchSemaphore(value: 0)
-    DispatchQueue.global().async {
-        let data = errors.fileHandleForReading.readDataToEndOfFile()
-        errorText.withLock { $0 = String(decoding: data, as: UTF8.self) }
-        errorsDone.signal()
-    }
-    let outputData = output.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    killer.cancel()
-    errorsDone.wait()
-    return ProcessRun(status: process.terminationStatus, output: String(decoding: outputData, as: UTF8.self), errors: errorText.withLock { $0 })
 }
 
 /// The value of `key=` in the summary line `aq recv --verbose` prints.
