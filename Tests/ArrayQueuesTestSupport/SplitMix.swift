@@ -1,6 +1,6 @@
 /// A small, seedable pseudo-random generator (SplitMix64): randomized tests print their seed
 /// so that a failure can be replayed.
-public struct SplitMix {
+public struct SplitMix: RandomNumberGenerator {
     private var state: UInt64
 
     public init(seed: UInt64) { state = seed }

@@ -1,3 +1,4 @@
+import ArrayQueuesTestSupport
 import Foundation
 import Glibc
 import Testing
@@ -54,7 +55,7 @@ struct NPYTests {
     @Test("numpy reads what Swift writes", arguments: DType.allCases)
     func numpyReadsSwiftFiles(dtype: DType) throws {
         try NPYFixtures.withTemporaryDirectory { directory in
-            var random = NPYFixtures.SplitMix64(seed: UInt64(dtype.rawValue))
+            var random = SplitMix(seed: UInt64(dtype.rawValue))
             let shapes: [[Int]] = [[2, 3], [], [0, 3], [7], [2, 3, 4], [1, 1, 1, 1], [3, 0], [300]]
             for (index, shape) in shapes.enumerated() {
                 let array = try NPYFixtures.randomArray(dtype: dtype, shape: shape, using: &random)
@@ -152,7 +153,7 @@ struct NPYTests {
             "0", "7", "99999999999999999999", "4611686018427387904", "'descr'", "'shape'", "'<f8'", "'>f4'",
             "'|O'", "(1,)", "L", "\u{FF}", "\u{0}", "\\", "é",
         ].map { Array($0.utf8) }
-        var random = NPYFixtures.SplitMix64(seed: 0x5EED_0F_4E50)
+        var random = SplitMix(seed: 0x5EED_0F_4E50)
         var (successes, failures) = (0, 0)
         let clock = ContinuousClock()
         let start = clock.now
@@ -425,7 +426,7 @@ enum NPYFixtures {
         return try bytes.withUnsafeBytes { try AnyNDArray(dtype: dtype, shape: shape, copying: $0) }
     }
 
-    static func randomArray(dtype: DType, shape: [Int], using random: inout SplitMix64) throws -> AnyNDArray {
+    static func randomArray(dtype: DType, shape: [Int], using random: inout SplitMix) throws -> AnyNDArray {
         try AnyNDArray(dtype: dtype, shape: shape) { (bytes: UnsafeMutableRawBufferPointer) throws(Never) in
             for index in bytes.indices {
                 // Any bits are a valid number, but only 0 and 1 are valid bools.
@@ -434,7 +435,7 @@ enum NPYFixtures {
         }
     }
 
-    static func mutate(_ bytes: inout [UInt8], tokens: [[UInt8]], using random: inout SplitMix64) {
+    static func mutate(_ bytes: inout [UInt8], tokens: [[UInt8]], using random: inout SplitMix) {
         guard !bytes.isEmpty else { return }
         let headerEnd = min(bytes.count, 10 + (bytes.count > 9 ? Int(bytes[8]) | Int(bytes[9]) << 8 : 0))
         switch Int.random(in: 0..<7, using: &random) {
@@ -463,19 +464,6 @@ enum NPYFixtures {
             if bytes.count > 9 {
                 bytes[8 + Int.random(in: 0...1, using: &random)] = UInt8.random(in: .min ... .max, using: &random)
             }
-        }
-    }
-
-    /// A small, fast, seedable generator, so that a failure can be reproduced.
-    struct SplitMix64: RandomNumberGenerator {
-        var state: UInt64
-        init(seed: UInt64) { state = seed }
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
         }
     }
 

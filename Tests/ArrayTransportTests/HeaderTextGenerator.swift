@@ -1,18 +1,6 @@
 import ArrayQueues
+import ArrayQueuesTestSupport
 @testable import ArrayTransport
-
-/// A seeded random number generator (SplitMix64): a failing case is replayed from its seed.
-struct SeededGenerator: RandomNumberGenerator {
-    var state: UInt64
-
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
 
 /// arrf/1 headers written as text piece by piece, so that a test controls what
 /// `JSONValue.jsonText` always writes the same way: white space, key order, escapes, number
@@ -21,13 +9,13 @@ struct HeaderTextGenerator {
     /// A JSON object as (key as written, value as written) pairs, in order.
     typealias Members = [(key: String, value: String)]
 
-    var random: SeededGenerator
+    var random: SplitMix
     /// Whether everything written so far is what the scanner takes itself (no number written
     /// as `5.0`, no unusual `proto`); such a valid header must not go to the generic path.
     var plain = true
 
     init(seed: UInt64) {
-        random = SeededGenerator(state: seed)
+        random = SplitMix(seed: seed)
     }
 
     mutating func chance(_ probability: Double) -> Bool {
