@@ -147,7 +147,7 @@ class OriginalArrayQueues:
         return _ArrayQueuesSender(channel)
 
     def receiver(self, channel, size, blocking):
-        return _ArrayQueuesReceiver(channel)
+        return _QueueReceiver(channel)
 
 
 class _ArrayQueuesSender:
@@ -163,23 +163,6 @@ class _ArrayQueuesSender:
             except queue.Full:
                 if time.monotonic() > deadline:
                     raise Timeout("put kept failing with queue.Full") from None
-
-    def close(self):
-        pass
-
-
-class _ArrayQueuesReceiver:
-    def __init__(self, q):
-        self.q = q
-
-    def recv(self, timeout):
-        try:
-            return self.q.get(timeout=timeout)
-        except queue.Empty:
-            return None
-
-    def release(self):
-        pass
 
     def close(self):
         pass
