@@ -72,6 +72,11 @@ extension Array where Element == Sample {
     func value(_ name: String) -> Double {
         first(where: { $0.name == name })?.value ?? 0
     }
+
+    /// The sum of every sample called `name` (a counter with several label values).
+    func total(_ name: String) -> Double {
+        filter { $0.name == name }.reduce(0) { $0 + $1.value }
+    }
 }
 
 /// Facts about the whole process, reported with every pipeline's samples.
