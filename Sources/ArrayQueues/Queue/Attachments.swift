@@ -8,8 +8,10 @@ enum Attachments {
     private static let openHandles = Mutex<[String: Int]>([:])
 
     /// Identifies a segment, not just a name: a queue removed and created again is another one.
+    /// The pid keeps a child made by `fork()` from counting its parent's handles as its own
+    /// (it registers itself when it opens the queue).
     private static func key(_ ring: Ring) -> String {
-        "\(ring.name)@\(ring.header.createdNanoseconds)"
+        "\(ProcessIdentity.current.pid):\(ring.name)@\(ring.header.createdNanoseconds)"
     }
 
     static func attach(_ ring: Ring) {
