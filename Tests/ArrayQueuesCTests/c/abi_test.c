@@ -448,6 +448,12 @@ static void test_dead_peers(void) {
         aq_loan *loan;
         aq_borrow *borrow;
         if (aq_queue_open(queue_name("f"), NULL, &mine) != 0) _exit(2);
+        /* A child made by fork() registers itself, next to its parent. */
+        aq_attachment attached[4];
+        if (aq_queue_attachments(mine, attached, 4) != 2 || attached[0].pid == attached[1].pid) _exit(5);
+        /* Closing the handle inherited from the parent detaches nothing. */
+        aq_queue_close(queue);
+        if (aq_queue_attachments(mine, NULL, 0) != 2) _exit(6);
         if (aq_queue_loan(mine, AQ_DTYPE_UINT8, 1, shape, 0, 0, 0, 0, NULL, NULL, &loan) != 0) _exit(3);
         if (aq_queue_borrow(mine, 0, NULL, NULL, &borrow) != 0) _exit(4);
         _exit(0);  /* dies holding both */
@@ -455,6 +461,7 @@ static void test_dead_peers(void) {
     int status = 0;
     waitpid(child, &status, 0);
     CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    if (WIFEXITED(status) && WEXITSTATUS(status) != 0) fprintf(stderr, "child exit status %d\n", WEXITSTATUS(status));
     EXPECT(aq_queue_recover(queue), 1);
     aq_queue_statistics statistics = {.size = sizeof statistics};
     EXPECT(aq_queue_statistics_get(queue, &statistics), AQ_OK);
