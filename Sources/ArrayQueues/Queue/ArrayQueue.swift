@@ -37,9 +37,11 @@ public final class ArrayQueue {
     private init(name: String, segment: consuming SharedMemorySegment, options: QueueOptions) {
         self.name = name
         self.options = options
-        self.ring = Ring(header: SegmentHeader(raw: segment.base), name: name)
+        let ring = Ring(header: SegmentHeader(raw: segment.base), name: name)
+        self.ring = ring
+        Attachments.attach(ring, descriptor: segment.descriptor)
+        segment.closeDescriptor()
         self.segment = segment
-        Attachments.attach(ring, descriptor: self.segment.descriptor)
     }
 
     deinit {
@@ -113,15 +115,21 @@ public final class ArrayQueue {
     public static func open(name: String, options: QueueOptions = QueueOptions()) throws(ArrayQueueError) -> ArrayQueue {
         let objectName = try SegmentName.objectName(for: name)
         let deadline = Sys.monotonicNanoseconds() + creatorWaitLimit
+        var creatorGone = false
         while true {
             if let segment = try SharedMemorySegment.open(objectName: objectName, minimumSize: Int(CAQ_HEADER_SIZE), allowOtherOwner: options.allowOtherOwner),
                try SegmentHeader(raw: segment.base).validate(mappedSize: segment.size, name: name) {
                 return ArrayQueue(name: name, segment: segment, options: options)
             }
-            // Unfinished: wait only while there is evidence of a creator at work.
-            let creator = SharedMemorySegment.creatorState(objectName: objectName)
-            guard creator != .gone else {
+            guard !creatorGone else {
                 throw ArrayQueueError(.corruptSegment, "queue '\(name)' was never finished by its creator, which is no longer running (or it is an empty file that was never a queue); remove it and create it again")
+            }
+            // Unfinished: wait only while there is evidence of a creator at work. A creator releases
+            // its lock after the segment is READY, so a lock found free calls for one more look.
+            let creator = SharedMemorySegment.creatorState(objectName: objectName)
+            if creator == .gone {
+                creatorGone = true
+                continue
             }
             guard Sys.monotonicNanoseconds() < deadline else {
                 throw ArrayQueueError(.corruptSegment, "queue '\(name)' is still being created after \(creatorWaitLimit / 1_000_000_000) s; try again later, or remove it and create it again")

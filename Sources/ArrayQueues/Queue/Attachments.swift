@@ -112,8 +112,9 @@ enum Attachments {
             }
             // A full table only costs `aq ls` some information; the queue works regardless.
             for slot in free {
-                let locked = lock.map { Sys.lockByte($0, UInt64(slot)) }
+                let locked = lock.flatMap { Sys.lockByte($0, UInt64(slot)) }
                 // Someone else holds this byte (an entry cleared by pid alone): try the next slot.
+                // Without a lock the entry records no namespace, and is judged by its pid.
                 if locked == false { continue }
                 let me = ProcessIdentity.current
                 let entry = ring.header.attachment(slot)

@@ -2,11 +2,12 @@ import CArrayQueuesShims
 @preconcurrency import Glibc
 import SystemPackage
 
-/// The owner of one mapped POSIX shared-memory object and of a descriptor of it. Unmaps and
-/// closes it when it goes away; being `~Copyable`, no copy can outlive the mapping.
+/// The owner of one mapped POSIX shared-memory object and, until `closeDescriptor()`, of a
+/// descriptor of it. Unmaps (and closes) it when it goes away; being `~Copyable`, no copy can
+/// outlive the mapping.
 ///
-/// The descriptor stays open for the advisory locks of the protocol (the creator's lock, and
-/// through a duplicate the attachment slot's lock, docs/LAYOUT.md).
+/// The descriptor carries the creator's advisory lock (docs/LAYOUT.md), and is what the
+/// attachment table's lock is taken through (`Attachments` keeps a duplicate of it).
 struct SharedMemorySegment: ~Copyable {
     /// Start of the mapping.
     let base: UnsafeMutableRawPointer
@@ -14,8 +15,8 @@ struct SharedMemorySegment: ~Copyable {
     let size: Int
     /// The object's file, to tell whether its name still leads to it.
     let identity: FileIdentity
-    /// An open descriptor of the object (close-on-exec).
-    let descriptor: Int32
+    /// An open descriptor of the object (close-on-exec); -1 once closed.
+    private(set) var descriptor: Int32
 
     private init(base: UnsafeMutableRawPointer, size: Int, identity: FileIdentity, descriptor: Int32) {
         self.base = base
@@ -26,7 +27,13 @@ struct SharedMemorySegment: ~Copyable {
 
     deinit {
         Sys.unmap(base, size: size)
-        Sys.close(descriptor)
+        if descriptor >= 0 { Sys.close(descriptor) }
+    }
+
+    /// Closes the descriptor (the mapping stays): a handle needs none once attached.
+    mutating func closeDescriptor() {
+        if descriptor >= 0 { Sys.close(descriptor) }
+        descriptor = -1
     }
 
     /// Creates the object `objectName` (which must not exist), reserves `size` bytes of memory

@@ -68,9 +68,14 @@ public enum Sys {
     // MARK: Open-file-description locks (liveness across pid namespaces)
 
     /// `fcntl(F_OFD_SETLK)`: write-locks one byte of the file through `fd`'s open file description,
-    /// without waiting. Returns false if another open file description holds it (or locking fails).
-    static func lockByte(_ fd: Int32, _ byte: UInt64) -> Bool {
-        caq_ofd_lock(fd, byte) == 0
+    /// without waiting. Returns true if locked, false if another open file description holds it,
+    /// nil if the kernel cannot lock it.
+    static func lockByte(_ fd: Int32, _ byte: UInt64) -> Bool? {
+        switch caq_ofd_lock(fd, byte) {
+        case 0: true
+        case -EAGAIN, -EACCES: false
+        default: nil
+        }
     }
 
     /// `fcntl(F_OFD_SETLK, F_UNLCK)`.
