@@ -21,26 +21,32 @@ struct HostileLocalToolTests {
         return try runProcess("/usr/bin/unshare", ["--mount", "--propagation", "private", "/bin/sh", "-c", prelude + script], timeout: timeout)
     }
 
-    @Test("empty files of another user and of nobody's making do not stall ls and gc, which leave them alone")
+    @Test("empty files of another user and of nobody's making do not stall ls, gc and a fast-path publisher's start; gc leaves them alone")
     func squatters() throws {
-        // Each empty file used to cost every opener a 2 s wait: 21 of them, twice, far beyond the bound.
+        // Each empty file used to cost every opener a 2 s wait: 21 of them, three times, far beyond the bound.
+        let port = 30000 + Int(getpid() % 20000)
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("aq-squat-\(UUID().uuidString.prefix(8)).npy").path
+        try NPYFile.uint8([5, 6, 7]).write(to: URL(fileURLWithPath: file))
+        defer { try? FileManager.default.removeItem(atPath: file) }
         let run = try inPrivateSharedMemory("""
-            for i in $(seq 1 20); do $NOBODY sh -c "umask 0; : > /dev/shm/aq.squat$i"; done
+            for i in $(seq 1 20); do $NOBODY sh -c "umask 0; : > /dev/shm/aq.aqfp.squat$i"; done
             : > /dev/shm/aq.own-empty
             sleep 1.2   # past the grace an unlocked unfinished file gets
             $AQ create real --capacity 1MiB
             echo '--- ls'; $AQ ls
             echo '--- gc'; $AQ gc
+            echo '--- send'; $AQ send tcp://127.0.0.1:\(port) '\(file)' --pattern pubsub
             echo '--- left'; ls /dev/shm
             """, timeout: 40)
         #expect(run.status == 0, "\(run.errors)")
         let parts = run.output.components(separatedBy: "--- ")
-        #expect(parts.count == 4, "\(run.output)")
-        guard parts.count == 4 else { return }
-        let (list, gc, left) = (parts[1], parts[2], parts[3])
-        #expect(list.contains("squat7") && list.contains("another user's") && list.contains("own-empty"))
+        #expect(parts.count == 5, "\(run.output)")
+        guard parts.count == 5 else { return }
+        let (list, gc, send, left) = (parts[1], parts[2], parts[3], parts[4])
+        #expect(list.contains("aqfp.squat7") && list.contains("another user's") && list.contains("own-empty"))
         #expect(gc.contains("removed real") && !gc.contains("squat"))
-        #expect(!left.contains("aq.real") && left.contains("aq.squat20") && left.contains("aq.own-empty"))
+        #expect(send.contains("sent 1"))
+        #expect(!left.contains("aq.real") && left.contains("aq.aqfp.squat20") && left.contains("aq.own-empty"))
     }
 
     @Test("names with terminal escape sequences are printed escaped by ls and in error messages")
@@ -62,12 +68,8 @@ struct HostileLocalToolTests {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("aq-hostile-\(UUID().uuidString.prefix(8))")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }
-        // A .npy file of one uint8 [3] array (format 1.0), written by hand: no numpy needed.
-        var header = "{'descr': '|u1', 'fortran_order': False, 'shape': (3,), }"
-        header += String(repeating: " ", count: 128 - 10 - header.utf8.count - 1) + "\n"
-        let npy = Data([0x93] + Array("NUMPY".utf8) + [1, 0, UInt8(header.utf8.count), 0] + Array(header.utf8) + [5, 6, 7])
         let file = directory.appendingPathComponent("a.npy").path
-        try npy.write(to: URL(fileURLWithPath: file))
+        try NPYFile.uint8([5, 6, 7]).write(to: URL(fileURLWithPath: file))
 
         let run = try inPrivateSharedMemory("""
             $AQ create shared --capacity 1MiB
@@ -87,5 +89,14 @@ struct HostileLocalToolTests {
         #expect(parts[1].contains("shared") && parts[1].contains(" 2*"))
         #expect(parts[2].contains("no stale queues"))
         #expect(parts[4].contains("seq=0") && parts[4].contains("shape=[3]"))
+    }
+}
+
+enum NPYFile {
+    /// A .npy file (format 1.0) of a one-dimensional uint8 array, written by hand: no numpy needed.
+    static func uint8(_ values: [UInt8]) -> Data {
+        var header = "{'descr': '|u1', 'fortran_order': False, 'shape': (\(values.count),), }"
+        header += String(repeating: " ", count: 128 - 10 - header.utf8.count - 1) + "\n"
+        return Data([0x93] + Array("NUMPY".utf8) + [1, 0, UInt8(header.utf8.count), 0] + Array(header.utf8) + values)
     }
 }

@@ -105,7 +105,7 @@ public final class ArrayQueue {
     ///
     /// Only queues owned by this process's user are opened unless `options` allow others
     /// (``QueueOptions/allowOtherOwner``). A queue whose creator is still initializing it is
-    /// waited for while that creator lives (at most ``creatorWaitLimit``); one whose creator died
+    /// waited for while that creator lives (at most 30 s); one whose creator died
     /// first, or an empty file that was never a queue, is reported at once.
     ///
     /// - Throws: ``ArrayQueueError/Code/notFound``, ``ArrayQueueError/Code/untrustedOwner``,
@@ -116,6 +116,7 @@ public final class ArrayQueue {
         let objectName = try SegmentName.objectName(for: name)
         let deadline = Sys.monotonicNanoseconds() + creatorWaitLimit
         var creatorGone = false
+        var unlockedSince: Int64?
         while true {
             if let segment = try SharedMemorySegment.open(objectName: objectName, minimumSize: Int(CAQ_HEADER_SIZE), allowOtherOwner: options.allowOtherOwner),
                try SegmentHeader(raw: segment.base).validate(mappedSize: segment.size, name: name) {
@@ -127,7 +128,11 @@ public final class ArrayQueue {
             // Unfinished: wait only while there is evidence of a creator at work. A creator releases
             // its lock after the segment is READY, so a lock found free calls for one more look.
             let creator = SharedMemorySegment.creatorState(objectName: objectName)
-            if creator == .gone {
+            let now = Sys.monotonicNanoseconds()
+            if creator == .justCreated { unlockedSince = unlockedSince ?? now } else { unlockedSince = nil }
+            // The file's age is measured by the wall clock, which may jump: an unlocked file gets the
+            // grace once, by the monotonic clock, however young it claims to be.
+            if creator == .gone || now - (unlockedSince ?? now) > SharedMemorySegment.creatorGrace {
                 creatorGone = true
                 continue
             }

@@ -125,7 +125,8 @@ struct SharedMemorySegment: ~Copyable {
         defer { Sys.close(fd) }
         if Sys.isByteLocked(fd, UInt64(CAQ_CREATOR_LOCK_BYTE)) != false { return .creating }
         guard let status = try? Sys.fileStatus(fd) else { return .gone }
-        return Sys.realtimeNanoseconds() - status.changedNanoseconds < creatorGrace ? .justCreated : .gone
+        let age = Sys.realtimeNanoseconds().subtractingReportingOverflow(status.changedNanoseconds)
+        return !age.overflow && age.partialValue < creatorGrace ? .justCreated : .gone
     }
 
     private static func openDescriptor(_ objectName: String) throws(ArrayQueueError) -> Int32 {

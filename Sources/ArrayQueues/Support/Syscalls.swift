@@ -47,7 +47,9 @@ public enum Sys {
     static func fileStatus(_ fd: Int32) throws(ArrayQueueError) -> (size: Int, mode: mode_t, owner: uid_t, identity: FileIdentity, changedNanoseconds: Int64) {
         var status = stat()
         guard fstat(fd, &status) == 0 else { throw .system("fstat", errno, "cannot query the shared-memory object") }
-        let changed = Int64(status.st_ctim.tv_sec) * 1_000_000_000 + Int64(status.st_ctim.tv_nsec)
+        // Saturating: a file system may hold any time stamp.
+        let seconds = Int64(status.st_ctim.tv_sec).multipliedReportingOverflow(by: 1_000_000_000)
+        let changed = seconds.overflow ? (status.st_ctim.tv_sec < 0 ? .min : .max) : seconds.partialValue.addingReportingOverflow(Int64(status.st_ctim.tv_nsec)).partialValue
         return (Int(status.st_size), status.st_mode, status.st_uid, FileIdentity(device: UInt64(status.st_dev), inode: UInt64(status.st_ino)), changed)
     }
 
