@@ -87,6 +87,22 @@ struct HostileLocalTests {
         }
     }
 
+    @Test("a FIFO or directory named like a queue is not a segment: refused at once, never waited for or blocked on")
+    func notRegularFiles() throws {
+        let fifo = uniqueQueueName("fifo"), directory = uniqueQueueName("dir"), othersFIFO = uniqueQueueName("nobodyfifo")
+        #expect(mkfifo(Self.path(fifo), 0o666) == 0)
+        #expect(mkdir(Self.path(directory), 0o777) == 0)
+        try Self.run(Self.asNobody + ["/usr/bin/mkfifo", "-m", "666", Self.path(othersFIFO)])
+        defer { for name in [fifo, directory, othersFIFO] { _ = remove(Self.path(name)) } }
+        #expect((#expect(throws: ArrayQueueError.self) { try ArrayQueue.open(name: fifo) })?.code == .foreignSegment)
+        #expect((#expect(throws: ArrayQueueError.self) { try ArrayQueue.open(name: directory) })?.code == .systemCall)
+        #expect((#expect(throws: ArrayQueueError.self) { try ArrayQueue.open(name: othersFIFO) })?.code == .untrustedOwner)
+        #expect((#expect(throws: ArrayQueueError.self) {
+            try ArrayQueue.open(name: othersFIFO, options: QueueOptions(allowOtherOwner: true))
+        })?.code == .foreignSegment)
+        #expect(ArrayQueue.isStale(name: fifo) == nil && ArrayQueue.isStale(name: directory) == nil)
+    }
+
     // MARK: Unfinished segments
 
     @Test("an empty file of this user that no creator is working on fails at once as unfinished")

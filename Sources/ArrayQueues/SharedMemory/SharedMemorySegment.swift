@@ -91,6 +91,9 @@ struct SharedMemorySegment: ~Copyable {
         do throws(ArrayQueueError) {
             let status = try Sys.fileStatus(fd)
             try checkOwner(status.owner, mode: status.mode, objectName: objectName, allowOtherOwner: allowOtherOwner)
+            guard status.mode & S_IFMT == S_IFREG else {
+                throw ArrayQueueError(.foreignSegment, "\(SegmentName.directory)\(objectName) is not a regular file (mode 0\(String(status.mode, radix: 8))), so not an ArrayQueues segment")
+            }
             guard status.size >= minimumSize else {
                 Sys.close(fd)
                 return nil
