@@ -53,7 +53,7 @@ extension FastPathLink {
     /// creator is alive.
     private static func openRegistry(_ name: String) throws(TransportError) -> ArrayQueue {
         let unavailable = { (why: String) in
-            TransportError(.fastPathUnavailable, "the publisher's registry '\(name)' \(why), so its /dev/shm is not this process's or the offer is forged")
+            TransportError(.fastPathUnavailable, "cannot open the publisher's registry '\(name)': it \(why), so its /dev/shm is not this process's, or the offer is forged")
         }
         guard let path = try? ArrayQueue.segmentPath(name: name), let file = Sys.linkStatus(path) else { throw unavailable("does not exist") }
         guard file.isRegularFile, file.size > 0 else { throw unavailable("is not a finished queue") }
@@ -62,7 +62,7 @@ extension FastPathLink {
         do throws(ArrayQueueError) {
             registry = try ArrayQueue.open(name: name)
         } catch {
-            throw unavailable("cannot be opened (\(error.message))")
+            throw unavailable("fails to open (\(error.message))")
         }
         guard registry.info.capacity == FastPathPublisher.registryCapacity else {
             throw unavailable("is not a registry (capacity \(registry.info.capacity) bytes)")
