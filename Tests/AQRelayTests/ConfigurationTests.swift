@@ -39,6 +39,9 @@ struct ConfigurationTests {
         Case(label: "CURVE server key that is not a key", file: nil,
              arguments: ["subscribe", "tcp://127.0.0.1:5555", "--queue", "q", "--curve-server-key", "short", "--check"],
              expectedStatus: 2, expectedText: "40 Z85 characters"),
+        Case(label: "tcp control endpoint without opting in", file: nil,
+             arguments: ["serve", "--queue", "q=tcp://127.0.0.1:5555", "--control", "tcp://127.0.0.1:7777", "--check"],
+             expectedStatus: 2, expectedText: "--allow-tcp-control"),
         Case(label: "missing file", file: nil, arguments: ["serve", "--config", "/nonexistent/aq-relay.toml"], expectedStatus: 2, expectedText: "cannot read configuration file"),
     ]
 
