@@ -176,4 +176,20 @@ struct FastPathForgeryTests {
             return subscriber.path == .sharedMemory
         })
     }
+
+    @Test("failed attempts back off: 0.5 s, doubling up to 30 s; a success clears it")
+    func backoff() {
+        var link = FastPathLink(mode: .automatic, minimumCapacity: 1 << 20)
+        #expect(link.mayAttempt(now: 0))
+        var waits: [Int64] = []
+        for _ in 0..<10 {
+            link.noteAttempt(succeeded: false, now: 0)
+            waits.append(link.nextAttemptAllowed)
+            #expect(!link.mayAttempt(now: link.nextAttemptAllowed - 1) && link.mayAttempt(now: link.nextAttemptAllowed))
+        }
+        #expect(waits.prefix(6) == [500_000_000, 1_000_000_000, 2_000_000_000, 4_000_000_000, 8_000_000_000, 16_000_000_000])
+        #expect(waits.dropFirst(6).allSatisfy { $0 == 30_000_000_000 })
+        link.noteAttempt(succeeded: true, now: 0)
+        #expect(link.mayAttempt(now: 0) && link.failures == 0)
+    }
 }
