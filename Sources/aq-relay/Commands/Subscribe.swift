@@ -30,6 +30,9 @@ struct Subscribe: AsyncParsableCommand {
                 return
             }
             let logger = LogSetup.bootstrap(level: settings.common.logLevel)
+            if case let .client(keys, _)? = settings.curve, settings.curveSecretKeyFile == nil {
+                logger.notice("CURVE: without --curve-secret-key-file this run uses a new key pair (public key \(keys.publicKey)); a relay with an allow-list (curve_allowed_clients) refuses it")
+            }
             let subscription: Subscription
             do {
                 subscription = try Subscription(settings: settings, curve: settings.curve, logger: logger)
