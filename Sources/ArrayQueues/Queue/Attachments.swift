@@ -3,8 +3,11 @@ import Synchronization
 
 /// The table of attached processes in each segment, and this process's share of it.
 ///
-/// A process appears once per segment however many handles it opens: a process-wide count
-/// of open handles per segment decides when to add and remove its entry.
+/// A process appears once per segment however many handles it opens: the process-wide set of
+/// its open handles per segment decides when to add and remove its entry. A handle is known by
+/// the address of its own mapping, so that a handle inherited through `fork()` (never attached
+/// by the child) detaches nothing when the child closes it; the child registers itself when it
+/// opens the queue.
 ///
 /// A pid alone cannot tell whether a process lives: with `/dev/shm` shared between pid
 /// namespaces (containers run with `--ipc=host`), an attached process's pid may name nothing,
@@ -18,15 +21,21 @@ enum Attachments {
     /// of the first handle's, so that it outlives that handle) through which it holds its
     /// slot's lock; nil if none could be made.
     private struct Share {
-        var handles: Int
+        /// The mapping addresses of the open handles.
+        var handles: Set<UInt>
         let lockDescriptor: Int32?
     }
 
     private static let shares = Mutex<[String: Share]>([:])
 
     /// Identifies a segment, not just a name: a queue removed and created again is another one.
+    /// The pid keeps a child made by `fork()` from counting its parent's handles as its own.
     private static func key(_ ring: Ring) -> String {
-        "\(ring.name)@\(ring.header.createdNanoseconds)"
+        "\(ProcessIdentity.current.pid):\(ring.name)@\(ring.header.createdNanoseconds)"
+    }
+
+    private static func handle(_ ring: Ring) -> UInt {
+        UInt(bitPattern: ring.header.raw)
     }
 
     /// One entry of the table, as read.
@@ -63,11 +72,11 @@ enum Attachments {
         let key = key(ring)
         let first: Share? = shares.withLock { shares in
             if var share = shares[key] {
-                share.handles += 1
+                share.handles.insert(handle(ring))
                 shares[key] = share
                 return nil
             }
-            let share = Share(handles: 1, lockDescriptor: Sys.duplicate(descriptor))
+            let share = Share(handles: [handle(ring)], lockDescriptor: Sys.duplicate(descriptor))
             shares[key] = share
             return share
         }
@@ -129,10 +138,10 @@ enum Attachments {
     static func detach(_ ring: Ring) {
         let key = key(ring)
         let last: Share? = shares.withLock { shares in
-            guard var share = shares[key] else { return nil }
-            share.handles -= 1
-            shares[key] = share.handles == 0 ? nil : share
-            return share.handles == 0 ? share : nil
+            // Not in the set: a handle this process inherited through fork() and never attached.
+            guard var share = shares[key], share.handles.remove(handle(ring)) != nil else { return nil }
+            shares[key] = share.handles.isEmpty ? nil : share
+            return share.handles.isEmpty ? share : nil
         }
         guard let last else { return }
         try? ring.withLock { () throws(ArrayQueueError) in
@@ -179,7 +188,7 @@ enum Attachments {
     /// Whether anyone but the one handle asking uses the segment: another live process, or
     /// another open handle in this process.
     static func usedBeyondOneHandle(_ ring: Ring) -> Bool {
-        othersAlive(ring) || shares.withLock { $0[key(ring)]?.handles ?? 0 } > 1
+        othersAlive(ring) || shares.withLock { $0[key(ring)]?.handles.count ?? 0 } > 1
     }
 
     /// The processes recorded as attached, with whether each is alive.

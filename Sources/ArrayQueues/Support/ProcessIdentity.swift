@@ -1,4 +1,6 @@
 import CArrayQueuesShims
+import Synchronization
+@preconcurrency import Glibc
 
 /// A process, identified across pid reuse by its start time.
 ///
@@ -10,11 +12,25 @@ struct ProcessIdentity: Hashable, Sendable {
     /// Start time in clock ticks since boot (`/proc/PID/stat`, field 22); 0 if unknown.
     let startTime: UInt64
 
-    /// This process; the start time is read once.
-    static let current: ProcessIdentity = {
-        let pid = UInt32(Sys.processID)
-        return ProcessIdentity(pid: pid, startTime: startTime(of: pid) ?? 0)
-    }()
+    /// This process; the start time is read once per process. A child made by `fork()`
+    /// without `exec` (Python's multiprocessing, a C program) gets its own identity: records
+    /// it reserves or claims must carry its pid, or its death would go unnoticed.
+    static var current: ProcessIdentity {
+        let pid = cachedPID.load(ordering: .acquiring)
+        if pid != 0 { return ProcessIdentity(pid: pid, startTime: cachedStartTime.load(ordering: .relaxed)) }
+        if !forkHandlerInstalled.exchange(true, ordering: .relaxed) {
+            // Runs in the child right after fork(), when it has one thread: forget the parent.
+            pthread_atfork(nil, nil) { ProcessIdentity.cachedPID.store(0, ordering: .releasing) }
+        }
+        let me = UInt32(Sys.processID)
+        cachedStartTime.store(startTime(of: me) ?? 0, ordering: .relaxed)
+        cachedPID.store(me, ordering: .releasing)
+        return ProcessIdentity(pid: me, startTime: cachedStartTime.load(ordering: .relaxed))
+    }
+
+    private static let cachedPID = Atomic<UInt32>(0)
+    private static let cachedStartTime = Atomic<UInt64>(0)
+    private static let forkHandlerInstalled = Atomic<Bool>(false)
 
     /// This process's pid namespace, as recorded in the attachment table: the low 32 bits of the
     /// inode of `/proc/self/ns/pid`, or `CAQ_PID_NS_UNKNOWN` when it cannot be read (never 0,
