@@ -66,7 +66,7 @@ extension TransportError {
         case .timeout: self.init(.timeout, error.message)
         case .cancelled: self.init(.closed, error.message)
         case .oversize, .invalidShape, .dtypeMismatch, .unsupportedDType: self.init(.invalidArray, error.message)
-        case .invalidName: self.init(.invalidEndpoint, error.message)
+        case .invalidName, .untrustedOwner: self.init(.invalidEndpoint, error.message)
         case .corruptSegment, .foreignSegment, .incompatibleVersion: self.init(.malformedMessage, error.message)
         default: self.init(.systemCall, error.description, function: error.function, errorNumber: error.errno?.rawValue)
         }
