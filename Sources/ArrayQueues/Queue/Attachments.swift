@@ -152,7 +152,12 @@ enum Attachments {
         if entry.isCurrentProcess { return .alive }
         guard entry.pidNamespace != 0 else { return entry.identity.isAlive ? .alive : .deadByPID }
         guard let lockDescriptor, let locked = Sys.isByteLocked(lockDescriptor, UInt64(entry.slot)) else { return .alive }
-        return locked ? .alive : .dead
+        if locked { return .alive }
+        // A lock that reads as free may still be held by this process's own open file description,
+        // which `F_OFD_GETLK` does not report: a child forked after its parent attached shares it.
+        // A pid of this namespace settles that (and a lock its owner dropped by closing descriptors
+        // it did not open).
+        return !entry.mayBeInAnotherPIDNamespace && entry.identity.isAlive ? .alive : .dead
     }
 
     /// Whether the owner of a record being written or read is alive (for the dead-peer sweep).
