@@ -111,18 +111,18 @@ enum Attachments {
                 ring.header.spaceSignal.resetWatchers()
             }
             // A full table only costs `aq ls` some information; the queue works regardless.
-            for slot in free {
-                let locked = lock.flatMap { Sys.lockByte($0, UInt64(slot)) }
-                // Someone else holds this byte (an entry cleared by pid alone): try the next slot.
-                // Without a lock the entry records no namespace, and is judged by its pid.
-                if locked == false { continue }
-                let me = ProcessIdentity.current
-                let entry = ring.header.attachment(slot)
-                entry.startTime.pointee.store(me.startTime, ordering: .relaxed)
-                entry.pidNamespace.pointee.store(locked == true ? ProcessIdentity.currentPIDNamespace : 0, ordering: .relaxed)
-                entry.pid.pointee.store(me.pid, ordering: .releasing)
-                return
-            }
+            guard let first = free.first else { return }
+            // Someone else may hold a free slot's byte (a forked child of a process that detached,
+            // or a process that locks bytes it has no entry for): try the next slot. With no byte to
+            // be had, or no lock at all, the entry records no namespace and is judged by its pid:
+            // an unrecorded process would look absent to `gc`, which would remove its queue.
+            let (slot, locked) = free.lazy.map { slot in (slot, lock.flatMap { Sys.lockByte($0, UInt64(slot)) }) }
+                .first { $0.1 != false } ?? (first, nil)
+            let me = ProcessIdentity.current
+            let entry = ring.header.attachment(slot)
+            entry.startTime.pointee.store(me.startTime, ordering: .relaxed)
+            entry.pidNamespace.pointee.store(locked == true ? ProcessIdentity.currentPIDNamespace : 0, ordering: .relaxed)
+            entry.pid.pointee.store(me.pid, ordering: .releasing)
         }
     }
 
