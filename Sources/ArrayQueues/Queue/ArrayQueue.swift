@@ -113,8 +113,15 @@ public final class ArrayQueue {
     ///   ArrayQueues segment, ``ArrayQueueError/Code/incompatibleVersion``,
     ///   ``ArrayQueueError/Code/corruptSegment``, or a system-call error.
     public static func open(name: String, options: QueueOptions = QueueOptions()) throws(ArrayQueueError) -> ArrayQueue {
+        try open(name: name, options: options, waitingForCreator: creatorWaitLimit)
+    }
+
+    /// `open`, waiting at most `creatorWait` ns for a creator at work. Stale checks wait for none: a
+    /// queue being created is not stale, and whoever holds the creator's lock (a stopped creator,
+    /// or any process of this user) must not stall them for the full limit per queue.
+    static func open(name: String, options: QueueOptions, waitingForCreator creatorWait: Int64) throws(ArrayQueueError) -> ArrayQueue {
         let objectName = try SegmentName.objectName(for: name)
-        let deadline = Sys.monotonicNanoseconds() + creatorWaitLimit
+        let deadline = Sys.monotonicNanoseconds() + creatorWait
         var creatorGone = false
         var unlockedSince: Int64?
         while true {
@@ -137,7 +144,7 @@ public final class ArrayQueue {
                 continue
             }
             guard Sys.monotonicNanoseconds() < deadline else {
-                throw ArrayQueueError(.corruptSegment, "queue '\(name)' is still being created after \(creatorWaitLimit / 1_000_000_000) s; try again later, or remove it and create it again")
+                throw ArrayQueueError(.corruptSegment, "queue '\(name)' is still being created after \(creatorWait / 1_000_000_000) s; try again later, or remove it and create it again")
             }
             Sys.sleep(nanoseconds: 1_000_000)
         }
@@ -187,7 +194,7 @@ public final class ArrayQueue {
     /// Processes in other pid namespaces (containers sharing `/dev/shm`) count as users too:
     /// their liveness is told by the advisory lock each holds on its attachment slot.
     public static func isStale(name: String, options: QueueOptions = QueueOptions()) -> Bool? {
-        guard let queue = try? open(name: name, options: options) else { return nil }
+        guard let queue = try? open(name: name, options: options, waitingForCreator: 0) else { return nil }
         return !Attachments.usedBeyondOneHandle(queue.ring)
     }
 
@@ -198,7 +205,7 @@ public final class ArrayQueue {
     /// other users are left alone unless `options` allow them.
     public static func removeStale(dryRun: Bool = false, options: QueueOptions = QueueOptions()) -> [String] {
         allNames().filter { name in
-            guard let queue = try? open(name: name, options: options) else { return false }
+            guard let queue = try? open(name: name, options: options, waitingForCreator: 0) else { return false }
             // Decide and unlink under the lock, so that a process attaching now is either seen
             // (and the queue kept) or finds the name gone.
             let removed = try? queue.ring.withLock { () throws(ArrayQueueError) -> Bool in
