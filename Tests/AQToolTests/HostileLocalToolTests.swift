@@ -100,3 +100,27 @@ enum NPYFile {
         return Data([0x93] + Array("NUMPY".utf8) + [1, 0, UInt8(header.utf8.count), 0] + Array(header.utf8) + values)
     }
 }
+
+extension HostileLocalToolTests {
+    @Test("array names from the network are printed escaped by aq recv")
+    func escapedArrayNamesFromTheNetwork() throws {
+        let port = 20000 + Int((getpid() + 7919) % 20000)
+        // A peer binds PUSH and sends one record whose array is named with a screen-clearing escape.
+        let peer = Process()
+        peer.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        peer.arguments = ["python3", "-c", """
+            import json, time, numpy as np, zmq
+            s = zmq.Context.instance().socket(zmq.PUSH); s.setsockopt(zmq.LINGER, 5000); s.bind("tcp://127.0.0.1:\(port)")
+            a = np.arange(4, dtype="<u1")
+            h = {"proto": "arrf/1", "kind": "data", "stream": "s", "epoch": 5, "seq": 0, "t_ns": time.time_ns(),
+                 "arrays": [{"name": "\\u001b[2Jx", "dtype": "|u1", "shape": [4], "order": "C", "nbytes": 4, "codec": "raw"}]}
+            s.send_multipart([b"s", json.dumps(h).encode(), a.tobytes()]); s.close()
+            """]
+        try peer.run()
+        defer { if peer.isRunning { kill(peer.processIdentifier, SIGKILL) }; peer.waitUntilExit() }
+        let run = try runProcess(AQToolTests.executable.path, ["recv", "tcp://127.0.0.1:\(port)", "--count", "1", "--timeout", "20"], timeout: 30)
+        #expect(run.status == 0, "\(run.errors)")
+        #expect(run.output.contains("\\x1b[2Jx:|u1[4]"), "aq recv printed: \(run.output.debugDescription)")
+        #expect(!run.output.contains("\u{1b}"))
+    }
+}
