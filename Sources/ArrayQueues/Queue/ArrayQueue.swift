@@ -105,7 +105,7 @@ public final class ArrayQueue {
     ///
     /// Only queues owned by this process's user are opened unless `options` allow others
     /// (``QueueOptions/allowOtherOwner``). A queue whose creator is still initializing it is
-    /// waited for while that creator lives (at most 30 s); one whose creator died
+    /// waited for while that creator lives (at most `options.creatorWait`, 30 s by default); one whose creator died
     /// first, or an empty file that was never a queue, is reported at once.
     ///
     /// - Throws: ``ArrayQueueError/Code/notFound``, ``ArrayQueueError/Code/untrustedOwner``,
@@ -113,7 +113,9 @@ public final class ArrayQueue {
     ///   ArrayQueues segment, ``ArrayQueueError/Code/incompatibleVersion``,
     ///   ``ArrayQueueError/Code/corruptSegment``, or a system-call error.
     public static func open(name: String, options: QueueOptions = QueueOptions()) throws(ArrayQueueError) -> ArrayQueue {
-        try open(name: name, options: options, waitingForCreator: creatorWaitLimit)
+        let (seconds, attoseconds) = options.creatorWait.components
+        let wait = seconds < 0 ? 0 : min(seconds, 1 << 32) * 1_000_000_000 + max(0, attoseconds / 1_000_000_000)
+        return try open(name: name, options: options, waitingForCreator: wait)
     }
 
     /// `open`, waiting at most `creatorWait` ns for a creator at work. Stale checks wait for none: a
@@ -149,10 +151,6 @@ public final class ArrayQueue {
             Sys.sleep(nanoseconds: 1_000_000)
         }
     }
-
-    /// How long `open` waits for a creator that is still initializing the segment (reserving a
-    /// large segment's pages takes a while).
-    static let creatorWaitLimit: Int64 = 30_000_000_000
 
     /// Opens the queue `name`, creating it with `capacity` if it does not exist.
     public static func openOrCreate(
