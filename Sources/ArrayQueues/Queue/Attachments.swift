@@ -136,6 +136,8 @@ enum Attachments {
         }
         guard let last else { return }
         try? ring.withLock { () throws(ArrayQueueError) in
+            // Another thread may have opened the queue again since: its entry is this process's too.
+            guard shares.withLock({ $0[key] == nil }) else { return }
             for entry in entries(ring) where entry.isCurrentProcess {
                 ring.header.attachment(entry.slot).pid.pointee.store(0, ordering: .releasing)
             }
