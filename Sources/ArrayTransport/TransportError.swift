@@ -74,7 +74,7 @@ extension TransportError {
         case .timeout: self.init(.timeout, error.message, queueError: error)
         case .cancelled: self.init(.closed, error.message, queueError: error)
         case .oversize, .invalidShape, .dtypeMismatch, .unsupportedDType: self.init(.invalidArray, error.message, queueError: error)
-        case .invalidName: self.init(.invalidEndpoint, error.message, queueError: error)
+        case .invalidName, .untrustedOwner: self.init(.invalidEndpoint, error.message, queueError: error)
         case .corruptSegment, .foreignSegment, .incompatibleVersion: self.init(.malformedMessage, error.message, queueError: error)
         default: self.init(.systemCall, error.description, function: error.function, errorNumber: error.errno?.rawValue, queueError: error)
         }

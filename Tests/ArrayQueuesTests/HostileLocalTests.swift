@@ -1,4 +1,5 @@
-@testable import ArrayQueues
+@_spi(Transport) @testable import ArrayQueues
+import CArrayQueuesShims
 import ArrayQueuesTestSupport
 import Foundation
 import Glibc
@@ -115,6 +116,22 @@ struct HostileLocalTests {
         #expect(SharedMemorySegment.creatorState(objectName: "/aq.\(name)") == .gone)
         let error = #expect(throws: ArrayQueueError.self) { try ArrayQueue.open(name: name) }
         #expect(error?.code == .corruptSegment && error?.message.contains("no longer running") == true)
+    }
+
+    @Test("stale checks do not wait for an unfinished file whose creator's lock someone holds: they leave it alone at once")
+    func staleChecksDoNotWaitForCreators() throws {
+        let name = uniqueQueueName("lockedcreator")
+        let fd = open(Self.path(name), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+        #expect(fd >= 0)
+        defer {
+            close(fd)
+            _ = remove(Self.path(name))
+        }
+        // Any process of this user (or a stopped creator) can hold the creator's byte for ever.
+        #expect(Sys.lockByte(fd, UInt64(CAQ_CREATOR_LOCK_BYTE)) == true)
+        // open waits up to 30 s for a creator at work; a stale check must not (bounded well below that).
+        let (status, output) = try HelperProcess(["stale-check", name]).finish(timeout: 10)
+        #expect(status == 0 && output.contains("stale unknown") && output.contains("gc kept"), "the helper said: \(output)")
     }
 
     @Test("open waits for a creator that is alive but slow (longer than the 2 s open used to wait)")

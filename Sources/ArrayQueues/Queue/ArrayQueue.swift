@@ -105,7 +105,7 @@ public final class ArrayQueue {
     ///
     /// Only queues owned by this process's user are opened unless `options` allow others
     /// (``QueueOptions/allowOtherOwner``). A queue whose creator is still initializing it is
-    /// waited for while that creator lives (at most 30 s); one whose creator died
+    /// waited for while that creator lives (at most `options.creatorWait`, 30 s by default); one whose creator died
     /// first, or an empty file that was never a queue, is reported at once.
     ///
     /// - Throws: ``ArrayQueueError/Code/notFound``, ``ArrayQueueError/Code/untrustedOwner``,
@@ -113,8 +113,17 @@ public final class ArrayQueue {
     ///   ArrayQueues segment, ``ArrayQueueError/Code/incompatibleVersion``,
     ///   ``ArrayQueueError/Code/corruptSegment``, or a system-call error.
     public static func open(name: String, options: QueueOptions = QueueOptions()) throws(ArrayQueueError) -> ArrayQueue {
+        let (seconds, attoseconds) = options.creatorWait.components
+        let wait = seconds < 0 ? 0 : min(seconds, 1 << 32) * 1_000_000_000 + max(0, attoseconds / 1_000_000_000)
+        return try open(name: name, options: options, waitingForCreator: wait)
+    }
+
+    /// `open`, waiting at most `creatorWait` ns for a creator at work. Stale checks wait for none: a
+    /// queue being created is not stale, and whoever holds the creator's lock (a stopped creator,
+    /// or any process of this user) must not stall them for the full limit per queue.
+    static func open(name: String, options: QueueOptions, waitingForCreator creatorWait: Int64) throws(ArrayQueueError) -> ArrayQueue {
         let objectName = try SegmentName.objectName(for: name)
-        let deadline = Sys.monotonicNanoseconds() + creatorWaitLimit
+        let deadline = Sys.monotonicNanoseconds() + creatorWait
         var creatorGone = false
         var unlockedSince: Int64?
         while true {
@@ -137,15 +146,11 @@ public final class ArrayQueue {
                 continue
             }
             guard Sys.monotonicNanoseconds() < deadline else {
-                throw ArrayQueueError(.corruptSegment, "queue '\(name)' is still being created after \(creatorWaitLimit / 1_000_000_000) s; try again later, or remove it and create it again")
+                throw ArrayQueueError(.corruptSegment, "queue '\(name)' is still being created after \(creatorWait / 1_000_000_000) s; try again later, or remove it and create it again")
             }
             Sys.sleep(nanoseconds: 1_000_000)
         }
     }
-
-    /// How long `open` waits for a creator that is still initializing the segment (reserving a
-    /// large segment's pages takes a while).
-    static let creatorWaitLimit: Int64 = 30_000_000_000
 
     /// Opens the queue `name`, creating it with `capacity` if it does not exist.
     public static func openOrCreate(
@@ -187,7 +192,7 @@ public final class ArrayQueue {
     /// Processes in other pid namespaces (containers sharing `/dev/shm`) count as users too:
     /// their liveness is told by the advisory lock each holds on its attachment slot.
     public static func isStale(name: String, options: QueueOptions = QueueOptions()) -> Bool? {
-        guard let queue = try? open(name: name, options: options) else { return nil }
+        guard let queue = try? open(name: name, options: options, waitingForCreator: 0) else { return nil }
         return !Attachments.usedBeyondOneHandle(queue.ring)
     }
 
@@ -198,7 +203,7 @@ public final class ArrayQueue {
     /// other users are left alone unless `options` allow them.
     public static func removeStale(dryRun: Bool = false, options: QueueOptions = QueueOptions()) -> [String] {
         allNames().filter { name in
-            guard let queue = try? open(name: name, options: options) else { return false }
+            guard let queue = try? open(name: name, options: options, waitingForCreator: 0) else { return false }
             // Decide and unlink under the lock, so that a process attaching now is either seen
             // (and the queue kept) or finds the name gone.
             let removed = try? queue.ring.withLock { () throws(ArrayQueueError) -> Bool in

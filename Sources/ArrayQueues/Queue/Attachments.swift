@@ -120,18 +120,18 @@ enum Attachments {
                 ring.header.spaceSignal.resetWatchers()
             }
             // A full table only costs `aq ls` some information; the queue works regardless.
-            for slot in free {
-                let locked = lock.flatMap { Sys.lockByte($0, UInt64(slot)) }
-                // Someone else holds this byte (an entry cleared by pid alone): try the next slot.
-                // Without a lock the entry records no namespace, and is judged by its pid.
-                if locked == false { continue }
-                let me = ProcessIdentity.current
-                let entry = ring.header.attachment(slot)
-                entry.startTime.pointee.store(me.startTime, ordering: .relaxed)
-                entry.pidNamespace.pointee.store(locked == true ? ProcessIdentity.currentPIDNamespace : 0, ordering: .relaxed)
-                entry.pid.pointee.store(me.pid, ordering: .releasing)
-                return
-            }
+            guard let first = free.first else { return }
+            // Someone else may hold a free slot's byte (a forked child of a process that detached,
+            // or a process that locks bytes it has no entry for): try the next slot. With no byte to
+            // be had, or no lock at all, the entry records no namespace and is judged by its pid:
+            // an unrecorded process would look absent to `gc`, which would remove its queue.
+            let (slot, locked) = free.lazy.map { slot in (slot, lock.flatMap { Sys.lockByte($0, UInt64(slot)) }) }
+                .first { $0.1 != false } ?? (first, nil)
+            let me = ProcessIdentity.current
+            let entry = ring.header.attachment(slot)
+            entry.startTime.pointee.store(me.startTime, ordering: .relaxed)
+            entry.pidNamespace.pointee.store(locked == true ? ProcessIdentity.currentPIDNamespace : 0, ordering: .relaxed)
+            entry.pid.pointee.store(me.pid, ordering: .releasing)
         }
     }
 
@@ -145,6 +145,8 @@ enum Attachments {
         }
         guard let last else { return }
         try? ring.withLock { () throws(ArrayQueueError) in
+            // Another thread may have opened the queue again since: its entry is this process's too.
+            guard shares.withLock({ $0[key] == nil }) else { return }
             for entry in entries(ring) where entry.isCurrentProcess {
                 ring.header.attachment(entry.slot).pid.pointee.store(0, ordering: .releasing)
             }
@@ -161,7 +163,12 @@ enum Attachments {
         if entry.isCurrentProcess { return .alive }
         guard entry.pidNamespace != 0 else { return entry.identity.isAlive ? .alive : .deadByPID }
         guard let lockDescriptor, let locked = Sys.isByteLocked(lockDescriptor, UInt64(entry.slot)) else { return .alive }
-        return locked ? .alive : .dead
+        if locked { return .alive }
+        // A lock that reads as free may still be held by this process's own open file description,
+        // which `F_OFD_GETLK` does not report: a child forked after its parent attached shares it.
+        // A pid of this namespace settles that (and a lock its owner dropped by closing descriptors
+        // it did not open).
+        return !entry.mayBeInAnotherPIDNamespace && entry.identity.isAlive ? .alive : .dead
     }
 
     /// Whether the owner of a record being written or read is alive (for the dead-peer sweep).

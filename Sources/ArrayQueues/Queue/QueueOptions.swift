@@ -32,15 +32,24 @@ public struct QueueOptions: Sendable, Hashable {
     /// owner does, then read what is put into it or hold its lock. By default `open` refuses such
     /// a queue with ``ArrayQueueError/Code/untrustedOwner``. Set this where several users share
     /// queues on purpose (a queue created with mode 0660 for a common group): that user can then
-    /// corrupt the records but, as any user of a queue, not crash or hang this process.
+    /// corrupt the records but, as any user of a queue, not crash or hang this process through
+    /// what it writes. Like anyone allowed to write the file, it can still shrink it, and a
+    /// process that then touches the lost pages dies of `SIGBUS`: trust it that far.
     public var allowOtherOwner: Bool
+    /// How long `open` waits for a queue whose creator is still initializing it (reserving a large
+    /// segment's pages takes a while) before it fails with ``ArrayQueueError/Code/corruptSegment``.
+    /// Tools that only look at queues use zero: whoever holds a creator's lock (a stopped creator,
+    /// any process of this user) must not stall them for this long per queue.
+    public var creatorWait: Duration
 
-    /// Settings with the given values; the defaults block on overflow, spin for 30 µs and open
-    /// only queues of this process's user.
-    public init(overflow: OverflowPolicy = .block, spin: Duration = .microseconds(30), allowOtherOwner: Bool = false) {
+    /// Settings with the given values; the defaults block on overflow, spin for 30 µs, open
+    /// only queues of this process's user and wait up to 30 s for a creator at work.
+    public init(overflow: OverflowPolicy = .block, spin: Duration = .microseconds(30), allowOtherOwner: Bool = false,
+                creatorWait: Duration = .seconds(30)) {
         self.overflow = overflow
         self.spin = spin
         self.allowOtherOwner = allowOtherOwner
+        self.creatorWait = creatorWait
     }
 }
 

@@ -1,6 +1,5 @@
 import CArrayQueuesShims
 import Synchronization
-@preconcurrency import Glibc
 
 /// A process, identified across pid reuse by its start time.
 ///
@@ -12,25 +11,38 @@ struct ProcessIdentity: Hashable, Sendable {
     /// Start time in clock ticks since boot (`/proc/PID/stat`, field 22); 0 if unknown.
     let startTime: UInt64
 
-    /// This process; the start time is read once per process. A child made by `fork()`
-    /// without `exec` (Python's multiprocessing, a C program) gets its own identity: records
-    /// it reserves or claims must carry its pid, or its death would go unnoticed.
+    /// This process; read once, and again in a child made by `fork()` (Python's multiprocessing
+    /// forks processes that go on using their parent's queues): a child that stamped records or
+    /// recognized attachment entries with its parent's identity would let the parent's death
+    /// abandon the child's records, and its detach remove the parent's entry.
     static var current: ProcessIdentity {
-        let pid = cachedPID.load(ordering: .acquiring)
-        if pid != 0 { return ProcessIdentity(pid: pid, startTime: cachedStartTime.load(ordering: .relaxed)) }
-        if !forkHandlerInstalled.exchange(true, ordering: .relaxed) {
-            // Runs in the child right after fork(), when it has one thread: forget the parent.
-            pthread_atfork(nil, nil) { ProcessIdentity.cachedPID.store(0, ordering: .releasing) }
+        let forks = Fork.count.load(ordering: .acquiring)
+        let known = Fork.pidAndCount.load(ordering: .acquiring)
+        if known != 0, UInt32(truncatingIfNeeded: known >> 32) == forks {
+            return ProcessIdentity(pid: UInt32(truncatingIfNeeded: known), startTime: Fork.startTime.load(ordering: .relaxed))
         }
-        let me = UInt32(Sys.processID)
-        cachedStartTime.store(startTime(of: me) ?? 0, ordering: .relaxed)
-        cachedPID.store(me, ordering: .releasing)
-        return ProcessIdentity(pid: me, startTime: cachedStartTime.load(ordering: .relaxed))
+        // First use, or first use since a fork. Threads that get here together store the same values.
+        _ = Fork.watch
+        let pid = UInt32(Sys.processID)
+        let identity = ProcessIdentity(pid: pid, startTime: startTime(of: pid) ?? 0)
+        Fork.startTime.store(identity.startTime, ordering: .relaxed)
+        Fork.pidAndCount.store(UInt64(forks) << 32 | UInt64(pid), ordering: .releasing)
+        return identity
     }
 
-    private static let cachedPID = Atomic<UInt32>(0)
-    private static let cachedStartTime = Atomic<UInt64>(0)
-    private static let forkHandlerInstalled = Atomic<Bool>(false)
+    /// The cache of ``current``, and a count of the forks this process's line went through (bumped
+    /// in the child by a `pthread_atfork` handler), which tells whether the cache is this process's.
+    /// Atomics, not a lock: a lock held by another thread at the fork would stay held in the child.
+    private enum Fork {
+        static let count = Atomic<UInt32>(0)
+        /// The fork count when cached (high half) and the pid (low half); 0 until cached.
+        static let pidAndCount = Atomic<UInt64>(0)
+        static let startTime = Atomic<UInt64>(0)
+        /// Installs the handler, once.
+        static let watch: Void = {
+            Sys.onForkInChild { _ = Fork.count.add(1, ordering: .releasing) }
+        }()
+    }
 
     /// This process's pid namespace, as recorded in the attachment table: the low 32 bits of the
     /// inode of `/proc/self/ns/pid`, or `CAQ_PID_NS_UNKNOWN` when it cannot be read (never 0,

@@ -187,6 +187,11 @@ public enum Sys {
 
     static var userID: uid_t { getuid() }
 
+    /// `pthread_atfork`: runs `handler` in the child of every later `fork()`, before `fork` returns there.
+    static func onForkInChild(_ handler: @convention(c) () -> Void) {
+        _ = pthread_atfork(nil, nil, handler)
+    }
+
     /// The user that owns the files this process creates (`geteuid`).
     static var effectiveUserID: uid_t { geteuid() }
 

@@ -16,9 +16,12 @@ struct List: ParsableCommand {
             return
         }
         print(row("NAME", "CAPACITY", "USED", "RECORDS", "ATTACHED (pid, † = dead, * = in another pid namespace)"))
+        // A queue still being created is listed as unreadable rather than waited for.
+        var options = owner.queueOptions()
+        options.creatorWait = .zero
         for name in names {
             do throws(ArrayQueueError) {
-                let queue = try ArrayQueue.open(name: name, options: owner.queueOptions())
+                let queue = try ArrayQueue.open(name: name, options: options)
                 let statistics = try queue.statistics()
                 let attached = queue.attachments().filter { $0.pid != getpid() || $0.isInAnotherPIDNamespace }
                     .map { "\($0.pid)\($0.isInAnotherPIDNamespace ? "*" : "")\($0.isAlive ? "" : "†")" }.joined(separator: " ")

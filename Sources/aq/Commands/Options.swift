@@ -33,7 +33,7 @@ struct OutputOptions: ParsableArguments {
     @Option(name: [.short, .customLong("output")], help: "Save the record to this .npy file (with --count 1).")
     var output: String?
 
-    @Option(help: "Save each record to DIR/<sequence>.npy (DIR/<sequence>-<name>.npy for several arrays).")
+    @Option(help: "Save each record to DIR/<sequence>.npy (DIR/<sequence>-<name>.npy for several arrays, with '/' and unprintable characters of the name escaped).")
     var outDir: String?
 
     @Option(help: "How many records to take.")
@@ -57,7 +57,8 @@ struct OutputOptions: ParsableArguments {
             try NPY.write(first.array, to: output)
         } else if let outDir {
             for (name, array) in arrays {
-                let suffix = arrays.count == 1 ? "" : "-\(name)"
+                // Names come from the sender (the network): one file name, in DIR, printable.
+                let suffix = arrays.count == 1 ? "" : "-" + printable(name).replacingOccurrences(of: "/", with: "\\x2f")
                 try NPY.write(array, to: "\(outDir)/\(String(format: "%010llu", sequence))\(suffix).npy")
             }
         } else {

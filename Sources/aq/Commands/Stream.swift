@@ -104,7 +104,7 @@ struct Receive: ParsableCommand {
                 try save(message)
             }
             let statistics = receiver.statistics
-            if verbose { printError("aq: " + summary(statistics)) }
+            if verbose { printError("aq: " + printable(summary(statistics))) }
             if statistics.lost > 0 || statistics.malformed > 0 {
                 printError("aq: \(statistics.lost) records lost, \(statistics.malformed) malformed ones rejected")
             }
@@ -122,7 +122,7 @@ struct Receive: ParsableCommand {
 
     private func save(_ message: ArrayMessage) throws {
         guard try !destination.save(message.arrays.map { ($0.name, $0.array) }, sequence: message.sequence) else { return }
-        let arrays = message.arrays.map { "\($0.name):\($0.array.dtype.typestr)\($0.array.shape)" }.joined(separator: " ")
+        let arrays = message.arrays.map { "\(printable($0.name)):\($0.array.dtype.typestr)\($0.array.shape)" }.joined(separator: " ")
         print("stream=\(printable(message.stream)) seq=\(message.sequence) t=\(message.timestamp) index=\(message.index.map(String.init) ?? "-") \(arrays)")
     }
 }
