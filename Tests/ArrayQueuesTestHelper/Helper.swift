@@ -11,6 +11,8 @@
 //   torture-consume QUEUE LOGFILE SEED               take and verify records until killed; log each index
 //   create QUEUE CAPACITY                            create a queue; print "created" or the error code
 //   fuzz QUEUE SEED ITERATIONS                       corrupt the segment at random, exercise every operation
+//   crash-walk, walk-check, hold-lock, put-retrying  the crash-point walk and liveness roles (CrashWalk.swift)
+//   torture ROLE QUEUE ...                           the kill torture of every policy (Torture.swift)
 @_spi(Testing) import ArrayQueues
 import ArrayQueuesTestSupport
 @preconcurrency import Glibc
@@ -22,6 +24,10 @@ enum Helper {
         guard arguments.count >= 3 else { fail("usage: ArrayQueuesTestHelper COMMAND QUEUE ...") }
         if arguments[1] == "create" {
             create(name: arguments[2], capacity: integer(arguments, 3))
+            return
+        }
+        if arguments[1] == "walk-check" {
+            walkCheck(name: arguments[2])
             return
         }
         if arguments[1] == "fuzz" {
@@ -81,6 +87,14 @@ enum Helper {
             print("cleared \(try queue.clear())")
         case "wait-get":
             try waitGet(queue, seconds: integer(arguments, 0))
+        case "crash-walk":
+            try crashWalk(queue)
+        case "hold-lock":
+            try holdLock(queue)
+        case "put-retrying":
+            try putRetrying(queue, milliseconds: integer(arguments, 0), count: integer(arguments, 1))
+        case "torture":
+            try torture(queue, arguments: arguments)
         default:
             fail("unknown command \(command)")
         }

@@ -130,11 +130,11 @@ extension ArrayQueue {
         let dropOldest = options.overflow == .dropOldest
         let me = ProcessIdentity.current
         let attempt = { () throws(ArrayQueueError) -> Ring.Reservation? in
-            try self.ring.withLock { () throws(ArrayQueueError) in try self.ring.reserve(request, dropOldest: dropOldest, owner: me) }
+            try self.ring.withLock(deadline: deadline) { () throws(ArrayQueueError) in try self.ring.reserve(request, dropOldest: dropOldest, owner: me) }
         }
         if let reservation = try attempt() { return reservation }
         if !blocking || options.overflow == .fail {
-            if try recoverIfDue(), let reservation = try attempt() { return reservation }
+            if try recoverIfDue(deadline: deadline), let reservation = try attempt() { return reservation }
             if blocking {
                 throw ArrayQueueError(.full, "queue '\(name)' is full (\(fullness)) and its overflow policy is 'fail'")
             }

@@ -21,6 +21,7 @@ enum Attachments {
         guard first else { return }
         let me = ProcessIdentity.current
         try? ring.withLock { () throws(ArrayQueueError) in
+            crashPoint(.attachBegin)
             var free: Int?
             var othersAlive = false
             for slot in 0..<SegmentHeader.attachmentCapacity {
@@ -31,6 +32,7 @@ enum Attachments {
                 othersAlive = othersAlive || alive
                 if !alive {
                     entry.pid.pointee.store(0, ordering: .relaxed)
+                    crashPoint(.attachEntryCleared)
                     if free == nil { free = slot }
                 }
             }
@@ -38,13 +40,17 @@ enum Attachments {
             // needless wake-ups; with nobody else alive, no one can be waiting: start afresh.
             if !othersAlive && free != nil {
                 ring.header.dataSignal.resetWatchers()
+                crashPoint(.attachWatchersReset)
                 ring.header.spaceSignal.resetWatchers()
+                crashPoint(.attachWatchersReset)
             }
             // A full table only costs `aq ls` some information; the queue works regardless.
             guard let free else { return }
             let entry = ring.header.attachment(free)
             entry.startTime.pointee.store(me.startTime, ordering: .relaxed)
+            crashPoint(.attachStartTimeStored)
             entry.pid.pointee.store(me.pid, ordering: .releasing)
+            crashPoint(.attachPIDStored)
         }
     }
 
@@ -58,8 +64,10 @@ enum Attachments {
         guard last else { return }
         let me = ProcessIdentity.current
         try? ring.withLock { () throws(ArrayQueueError) in
+            crashPoint(.detachBegin)
             for slot in 0..<SegmentHeader.attachmentCapacity where identity(ring.header.attachment(slot)) == me {
                 ring.header.attachment(slot).pid.pointee.store(0, ordering: .releasing)
+                crashPoint(.detachPIDCleared)
             }
         }
     }
