@@ -12,6 +12,7 @@
 //   create QUEUE CAPACITY                            create a queue; print "created" or the error code
 //   fuzz QUEUE SEED ITERATIONS                       corrupt the segment at random, exercise every operation
 //   crash-walk, walk-check, hold-lock, put-retrying  the crash-point walk and liveness roles (CrashWalk.swift)
+//   exercise QUEUE                                   every operation once on a (crafted) segment; print the outcome
 //   torture ROLE QUEUE ...                           the kill torture of every policy (Torture.swift)
 @_spi(Testing) import ArrayQueues
 import ArrayQueuesTestSupport
@@ -24,6 +25,10 @@ enum Helper {
         guard arguments.count >= 3 else { fail("usage: ArrayQueuesTestHelper COMMAND QUEUE ...") }
         if arguments[1] == "create" {
             create(name: arguments[2], capacity: integer(arguments, 3))
+            return
+        }
+        if arguments[1] == "exercise" {
+            print(exercise(name: arguments[2]))
             return
         }
         if arguments[1] == "walk-check" {

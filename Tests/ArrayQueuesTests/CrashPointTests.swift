@@ -62,41 +62,50 @@ struct CrashPointTests {
     func walk() throws {
         var recoveries: [Int] = []
         for point in CrashPoint.allCases {
-            let name = uniqueQueueName("walk")
-            defer { try? ArrayQueue.remove(name: name) }
             do {
-                let queue = try ArrayQueue.create(name: name, capacity: 16 << 10, creating: CreateOptions(shapeChange: .reset))
-                for counter in 0..<6 {
-                    let index = Pattern.index(producer: 6, counter: counter)
-                    try queue.put(Pattern.array(dtype: .uint8, shape: [500], seed: UInt64(bitPattern: index)), index: index)
-                }
+                try walk(to: point, recoveries: &recoveries)
+            } catch {
+                Issue.record("\(point.rawValue): \(error)")
             }
-            // This process has closed its handle: the walk finds no other live user.
-            try runToDeath(["die-in-read", name])
-            try runToDeath(["die-in-fill", name])
-            try runToDeath(["die-holding-lock", name])
-            let victim = try runProcess("/usr/bin/env", ["AQ_CRASH_POINT=\(point.rawValue)", HelperProcess.executable.path, "crash-walk", name], timeout: 60)
-            #expect(victim.status == SIGKILL, "\(point.rawValue): the walk never reached the point (status \(victim.status), \(victim.errors))")
-            let check = try runProcess(HelperProcess.executable.path, ["walk-check", name], timeout: 60)
-            #expect(check.status == 0 && check.output.contains("ok"), "\(point.rawValue): a newcomer failed after the kill: \(check.errors)")
-            let lines = (victim.output + check.output).split(separator: "\n")
-            #expect(!lines.contains { $0.hasPrefix("CORRUPT") }, "\(point.rawValue): a corrupted record was delivered")
-            let delivered = lines.filter { $0.hasPrefix("got ") }
-            #expect(Set(delivered).count == delivered.count, "\(point.rawValue): a record was delivered twice: \(delivered)")
-            #expect(!delivered.contains("got \(Pattern.index(producer: 6, counter: 0))"), "\(point.rawValue): the dead reader's record was delivered again")
-            if let line = check.output.split(separator: "\n").first(where: { $0.hasPrefix("first-lock-ms ") }), let ms = Int(line.split(separator: " ")[1]) {
-                recoveries.append(ms)
-            }
-            // Afterwards: consistent, and a sweep leaves no record owned by a dead process.
-            let queue = try ArrayQueue.open(name: name)
-            try queue.recoverFromDeadPeers()
-            #expect(try queue.recordSummaries().allSatisfy { $0.state != .writing && $0.state != .reading }, "\(point.rawValue): records of dead processes remain")
-            let statistics = try queue.statistics()
-            #expect(statistics.count == 0 || statistics.bytesUsed > 0)
         }
         recoveries.sort()
         if !recoveries.isEmpty {
             print("crash-point walk: \(CrashPoint.allCases.count) points; a newcomer's open + first locked call after the kill took p50 \(recoveries[recoveries.count / 2]) ms, max \(recoveries.last!) ms (process start excluded)")
         }
+    }
+
+    /// One point of the walk: set up, kill there, check with a newcomer and from here.
+    private func walk(to point: CrashPoint, recoveries: inout [Int]) throws {
+        let name = uniqueQueueName("walk")
+        defer { try? ArrayQueue.remove(name: name) }
+        do {
+            let queue = try ArrayQueue.create(name: name, capacity: 16 << 10, creating: CreateOptions(shapeChange: .reset))
+            for counter in 0..<6 {
+                let index = Pattern.index(producer: 6, counter: counter)
+                try queue.put(Pattern.array(dtype: .uint8, shape: [500], seed: UInt64(bitPattern: index)), index: index)
+            }
+        }
+        // This process has closed its handle: the walk finds no other live user.
+        try runToDeath(["die-in-read", name])
+        try runToDeath(["die-in-fill", name])
+        try runToDeath(["die-holding-lock", name])
+        let victim = try runProcess("/usr/bin/env", ["AQ_CRASH_POINT=\(point.rawValue)", HelperProcess.executable.path, "crash-walk", name], timeout: 60)
+        #expect(victim.status == SIGKILL, "\(point.rawValue): the walk never reached the point (status \(victim.status), \(victim.errors))")
+        let check = try runProcess(HelperProcess.executable.path, ["walk-check", name], timeout: 60)
+        #expect(check.status == 0 && check.output.contains("ok"), "\(point.rawValue): a newcomer failed after the kill: \(check.errors)")
+        let lines = (victim.output + check.output).split(separator: "\n")
+        #expect(!lines.contains { $0.hasPrefix("CORRUPT") }, "\(point.rawValue): a corrupted record was delivered")
+        let delivered = lines.filter { $0.hasPrefix("got ") }
+        #expect(Set(delivered).count == delivered.count, "\(point.rawValue): a record was delivered twice: \(delivered)")
+        #expect(!delivered.contains("got \(Pattern.index(producer: 6, counter: 0))"), "\(point.rawValue): the dead reader's record was delivered again")
+        if let line = check.output.split(separator: "\n").first(where: { $0.hasPrefix("first-lock-ms ") }), let ms = Int(line.split(separator: " ")[1]) {
+            recoveries.append(ms)
+        }
+        // Afterwards: consistent, and a sweep leaves no record owned by a dead process.
+        let queue = try ArrayQueue.open(name: name)
+        try queue.recoverFromDeadPeers()
+        #expect(try queue.recordSummaries().allSatisfy { $0.state != .writing && $0.state != .reading }, "\(point.rawValue): records of dead processes remain")
+        let statistics = try queue.statistics()
+        #expect(statistics.count == 0 || statistics.bytesUsed > 0)
     }
 }
