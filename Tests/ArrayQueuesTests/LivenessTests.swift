@@ -87,6 +87,7 @@ struct LivenessTests {
             }
             let recovered = Self.milliseconds(since: start)
             #expect(try queue.recordSummaries().allSatisfy { $0.state != .reading }, "\(workers) short-lived producers never recovered the room")
+            #expect(recovered < 2000, "the room came back only after \(recovered) ms (\(workers) restarts)")
             print("churning producers: the dead reader's room came back after \(recovered) ms and \(workers) producer restarts")
         }
     }
