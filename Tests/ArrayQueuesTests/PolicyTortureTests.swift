@@ -1,4 +1,4 @@
-import ArrayQueues
+@_spi(Testing) import ArrayQueues
 import ArrayQueuesTestSupport
 import Foundation
 import Glibc
@@ -57,14 +57,30 @@ struct PolicyTortureTests {
         try withQueue(capacity: 256 << 10, creating: creating, label: "torture-\(policy)") { queue in
             enum Role { case producer, consumer, clearer }
             var incarnation = 0
+            var armed = 0
             func spawn(_ role: Role) throws -> HelperProcess {
                 incarnation += 1
                 let workerSeed = String(random.next() % 1_000_000)
-                switch role {
-                case .producer: return try HelperProcess(["torture", queue.name, "produce", policy, workerSeed, String(incarnation)])
-                case .consumer: return try HelperProcess(["torture", queue.name, "consume", policy, workerSeed, logs.appendingPathComponent("consumer-\(incarnation).log").path])
-                case .clearer: return try HelperProcess(["torture", queue.name, "clear", policy, workerSeed])
+                // One worker in three dies by itself at a random crash point on a random pass:
+                // windows a few instructions wide that random kills almost never hit.
+                var environment: [String: String] = [:]
+                if random.next() % 3 == 0 {
+                    let point = CrashPoint.allCases[Int(random.next() % UInt64(CrashPoint.allCases.count))]
+                    environment["AQ_CRASH_POINT"] = "\(point.rawValue)@\(1 + random.next() % 20)"
+                    armed += 1
                 }
+                switch role {
+                case .producer: return try HelperProcess(["torture", queue.name, "produce", policy, workerSeed, String(incarnation)], environment: environment)
+                case .consumer: return try HelperProcess(["torture", queue.name, "consume", policy, workerSeed, logs.appendingPathComponent("consumer-\(incarnation).log").path], environment: environment)
+                case .clearer: return try HelperProcess(["torture", queue.name, "clear", policy, workerSeed], environment: environment)
+                }
+            }
+            var selfKilled = 0
+            /// Whether a worker that is no longer running died at its crash point (fine) rather than by itself.
+            func diedAtCrashPoint(_ worker: HelperProcess) -> Bool {
+                guard !worker.isRunning else { return false }
+                worker.process.waitUntilExit()
+                return worker.process.terminationReason == .uncaughtSignal && worker.process.terminationStatus == SIGKILL
             }
             let roles: [Role] = [.producer, .producer, .producer, .consumer, .consumer, .consumer, .clearer]
             var workers = try roles.map { try (role: $0, process: spawn($0)) }
@@ -77,13 +93,22 @@ struct PolicyTortureTests {
                 #expect(flowing, "\(policy): no record delivered for over 2 s while producers were alive")
                 let victim = Int(random.next() % UInt64(workers.count))
                 let worker = workers[victim]
-                #expect(worker.process.isRunning, "\(policy): a worker died by itself: \(worker.process.errorOutput)")
+                if diedAtCrashPoint(worker.process) {
+                    selfKilled += 1
+                } else {
+                    #expect(worker.process.isRunning, "\(policy): a worker died by itself: \(worker.process.errorOutput)")
+                }
                 worker.process.kill()
                 workers[victim] = (worker.role, try spawn(worker.role))
                 done += 1
             }
             #expect(done == kills, "only \(done) kills within the time limit")
 
+            // The last generation runs unarmed, so that the drain below has live consumers.
+            for index in workers.indices where workers[index].role == .consumer {
+                workers[index].process.kill()
+                workers[index] = (.consumer, try HelperProcess(["torture", queue.name, "consume", policy, "1", logs.appendingPathComponent("consumer-final-\(index).log").path]))
+            }
             for worker in workers where worker.role != .consumer { worker.process.kill() }
             let drainDeadline = Date().addingTimeInterval(30)
             while !queue.isEmpty && Date() < drainDeadline { usleep(10_000) }
@@ -106,7 +131,7 @@ struct PolicyTortureTests {
             }
             #expect(Set(delivered).count == delivered.count, "\(policy): \(delivered.count - Set(delivered).count) records were delivered twice")
             let statistics = try queue.statistics()
-            print("\(policy) torture: \(done) kills, \(delivered.count) records delivered intact, \(statistics.puts) committed, \(statistics.drops) dropped, \(statistics.resets) resets, \(statistics.clears) clears, \(statistics.abandonedWrites) unfinished writes discarded, \(statistics.lostReads) reads lost; longest delivery gap \(String(format: "%.2f", stalls.longestStall)) s")
+            print("\(policy) torture: \(done) kills (\(armed) workers armed with a crash point, \(selfKilled) seen dead at it), \(delivered.count) records delivered intact, \(statistics.puts) committed, \(statistics.drops) dropped, \(statistics.resets) resets, \(statistics.clears) clears, \(statistics.abandonedWrites) unfinished writes discarded, \(statistics.lostReads) reads lost; longest delivery gap \(String(format: "%.2f", stalls.longestStall)) s")
             #expect(delivered.count > kills, "too little traffic to mean anything")
             #expect(UInt64(delivered.count) <= statistics.puts)
 

@@ -31,9 +31,13 @@ final class HelperProcess: @unchecked Sendable {
         return testBinary.deletingLastPathComponent().appendingPathComponent("ArrayQueuesTestHelper")
     }()
 
-    init(_ arguments: [String]) throws {
+    /// Starts the helper; `environment` is added to this process's environment.
+    init(_ arguments: [String], environment: [String: String] = [:]) throws {
         process.executableURL = Self.executable
         process.arguments = arguments
+        if !environment.isEmpty {
+            process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        }
         process.standardOutput = output
         process.standardError = errors
         try process.run()
