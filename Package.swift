@@ -36,7 +36,8 @@ let package = Package(
                 .product(name: "RealModule", package: "swift-numerics"),
                 .product(name: "SystemPackage", package: "swift-system"),
             ],
-            swiftSettings: strictSwift
+            // Crash points (Queue/CrashPoint.swift) exist in debug builds only, where tests run.
+            swiftSettings: strictSwift + [.define("AQ_CRASH_POINTS", .when(configuration: .debug))]
         ),
         .executableTarget(
             name: "aq",

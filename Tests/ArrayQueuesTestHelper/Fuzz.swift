@@ -33,18 +33,60 @@ extension Helper {
                     base.storeBytes(of: value >> 40, toByteOffset: offset & ~7, as: UInt64.self)
                 }
             }
+            // Half the time, also a hostile edge value where it hurts most.
+            if random.next() % 2 == 0 { writeEdgeValue(base, size: size, random: &random) }
             outcomes[exercise(name: name), default: 0] += 1
         }
         print(outcomes.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " "))
     }
 
-    /// Opens the queue and runs every read and write operation once; returns the first error code or "ok".
-    private static func exercise(name: String) -> String {
+    /// 64-aligned values near Int.max and UInt64.max, and values just past the capacity limit:
+    /// what overflows `a + b` checks that are not written with care.
+    static let edgeValues: [UInt64] = [
+        0x7FFF_FFFF_FFFF_F000, 0x7FFF_FFFF_FFFF_FFC0, UInt64(Int.max), 0x8000_0000_0000_0000, 0x8000_0000_0000_0040,
+        0xFFFF_FFFF_FFFF_F000, 0xFFFF_FFFF_FFFF_FFC0, UInt64.max, UInt64.max - 63, 1 << 40, (1 << 40) + 4096, 1 << 62, 1 << 63 - 64,
+    ]
+
+    /// Header fields and record fields (relative to a record start) worth a u64 edge value.
+    static let headerFields = [16, 24, 32, 112, 120, 128, 136, 144, 152, 160, 168, 176, 184, 192, 200, 208, 256, 320, 520]
+    static let recordFields = [8, 16, 24, 32, 40, 64, 72]
+
+    /// Writes one hostile value: a field set to an edge value, the capacity and segment size
+    /// made consistent with each other at an edge, or all three cursors at one edge value (a
+    /// ring that looks empty and valid, 2^64 − a few bytes along).
+    static func writeEdgeValue(_ base: UnsafeMutableRawPointer, size: Int, random: inout SplitMix) {
+        let value = edgeValues[Int(random.next() % UInt64(edgeValues.count))]
+        switch random.next() % 4 {
+        case 0:
+            base.storeBytes(of: value, toByteOffset: headerFields[Int(random.next() % UInt64(headerFields.count))], as: UInt64.self)
+        case 1:
+            base.storeBytes(of: value, toByteOffset: 16, as: UInt64.self)
+            base.storeBytes(of: value &+ 4096, toByteOffset: 24, as: UInt64.self)
+        case 2:
+            let cursor = value & ~63
+            for offset in [112, 120, 128] { base.storeBytes(of: cursor, toByteOffset: offset, as: UInt64.self) }
+        default:
+            // A record header in the first few KiB of the ring (records start 64-aligned).
+            let record = 4096 + 64 * Int(random.next() % UInt64(min(64, (size - 4096) / 64 - 2)))
+            base.storeBytes(of: value, toByteOffset: record + recordFields[Int(random.next() % UInt64(recordFields.count))], as: UInt64.self)
+        }
+    }
+
+    /// Opens the queue and runs every read and write operation once, and everything `aq ls`
+    /// and `aq inspect` read; returns the first error code or "ok".
+    static func exercise(name: String) -> String {
         do throws(ArrayQueueError) {
             let queue = try ArrayQueue.open(name: name, options: QueueOptions(overflow: .fail, spin: .zero))
-            _ = try queue.recordSummaries()
-            _ = try queue.statistics()
-            _ = queue.attachments()
+            let info = queue.info
+            _ = "\(info.name) \(info.capacity) \(info.segmentSize) \(info.created) \(info.creatorPID) \(ByteCount.format(info.capacity))"
+            for record in try queue.recordSummaries() {
+                _ = "\(record.timestamp) \(record.shape) \(ByteCount.format(record.byteCount)) \(String(describing: record.ownerPID))"
+            }
+            let statistics = try queue.statistics()
+            _ = "\(ByteCount.format(statistics.bytesUsed)) \(statistics.count) \(statistics.puts) \(statistics.nextSequence)"
+            _ = queue.attachments().map { "\($0.pid) \($0.isAlive)" }
+            _ = queue.count
+            _ = queue.bytesUsed
             for _ in 0..<4 { _ = try queue.tryGet() }
             _ = try queue.tryPut(try NDArray<UInt8>(shape: [100], repeating: 1))
             _ = try queue.get(timeout: .zero)

@@ -12,6 +12,9 @@
 //   create QUEUE CAPACITY                            create a queue; print "created" or the error code
 //   fuzz QUEUE SEED ITERATIONS                       corrupt the segment at random, exercise every operation
 //   create-slowly, create-and-die, hold-write        see HostileRoles.swift
+//   crash-walk, walk-check, hold-lock, put-retrying  the crash-point walk and liveness roles (CrashWalk.swift)
+//   exercise QUEUE                                   every operation once on a (crafted) segment; print the outcome
+//   torture ROLE QUEUE ...                           the kill torture of every policy (Torture.swift)
 @_spi(Testing) import ArrayQueues
 import ArrayQueuesTestSupport
 @preconcurrency import Glibc
@@ -24,6 +27,14 @@ enum Helper {
         if HostileRoles.run(arguments) { return }
         if arguments[1] == "create" {
             create(name: arguments[2], capacity: integer(arguments, 3))
+            return
+        }
+        if arguments[1] == "exercise" {
+            print(exercise(name: arguments[2]))
+            return
+        }
+        if arguments[1] == "walk-check" {
+            walkCheck(name: arguments[2])
             return
         }
         if arguments[1] == "fuzz" {
@@ -83,6 +94,14 @@ enum Helper {
             print("cleared \(try queue.clear())")
         case "wait-get":
             try waitGet(queue, seconds: integer(arguments, 0))
+        case "crash-walk":
+            try crashWalk(queue)
+        case "hold-lock":
+            try holdLock(queue)
+        case "put-retrying":
+            try putRetrying(queue, milliseconds: integer(arguments, 0), count: integer(arguments, 1))
+        case "torture":
+            try torture(queue, arguments: arguments)
         default:
             fail("unknown command \(command)")
         }

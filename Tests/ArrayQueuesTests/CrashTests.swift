@@ -163,10 +163,13 @@ struct CrashTests {
                     : ["torture-consume", queue.name, logs.appendingPathComponent("consumer-\(incarnation).log").path, workerSeed])
             }
             var workers = try (0..<6).map { try (producer: $0 < 3, process: spawn(producer: $0 < 3)) }
+            var stalls = StallDetector(logs: logs)
             let deadline = Date().addingTimeInterval(max(120, Double(kills) * 0.1))
             var done = 0
             while done < kills && Date() < deadline {
                 usleep(UInt32(random.next() % 15_000))
+                let flowing = stalls.check()
+                #expect(flowing, "no record delivered for over 2 s while producers were alive")
                 let victim = Int(random.next() % UInt64(workers.count))
                 let worker = workers[victim]
                 #expect(worker.process.isRunning, "a worker died by itself: \(worker.process.errorOutput)")

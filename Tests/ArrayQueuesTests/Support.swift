@@ -32,14 +32,17 @@ final class HelperProcess: @unchecked Sendable {
     }()
 
     /// Starts the helper with `arguments`; with a `launcher` (such as `unshare --pid --fork`),
-    /// the launcher runs it.
-    init(_ arguments: [String], launcher: [String] = []) throws {
+    /// the launcher runs it. `environment` is added to this process's environment.
+    init(_ arguments: [String], launcher: [String] = [], environment: [String: String] = [:]) throws {
         if let program = launcher.first {
             process.executableURL = URL(fileURLWithPath: program)
             process.arguments = launcher.dropFirst() + [Self.executable.path] + arguments
         } else {
             process.executableURL = Self.executable
             process.arguments = arguments
+        }
+        if !environment.isEmpty {
+            process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
         }
         process.standardOutput = output
         process.standardError = errors

@@ -66,7 +66,7 @@ extension ArrayQueue {
         let deadline = try Self.deadline(after: timeout)
         let me = ProcessIdentity.current
         let attempt = { () throws(ArrayQueueError) -> RecordHeader? in
-            try self.ring.withLock { () throws(ArrayQueueError) in try self.ring.claim(expecting: dtype, owner: me) }
+            try self.ring.withLock(deadline: deadline) { () throws(ArrayQueueError) in try self.ring.claim(expecting: dtype, owner: me) }
         }
         // Records are usually waiting: claim without entering the wait loop at all.
         if let record = try attempt() { return record }

@@ -131,11 +131,11 @@ extension ArrayQueue {
         let me = ProcessIdentity.current
         // A local function rather than a closure value: its context stays on the stack.
         func attempt() throws(ArrayQueueError) -> Ring.Reservation? {
-            try ring.withLock { () throws(ArrayQueueError) in try ring.reserve(request, dropOldest: dropOldest, owner: me) }
+            try ring.withLock(deadline: deadline) { () throws(ArrayQueueError) in try ring.reserve(request, dropOldest: dropOldest, owner: me) }
         }
         if let reservation = try attempt() { return reservation }
         if !blocking || options.overflow == .fail {
-            if try recoverIfDue(), let reservation = try attempt() { return reservation }
+            if try recoverIfDue(deadline: deadline), let reservation = try attempt() { return reservation }
             if blocking {
                 throw ArrayQueueError(.full, "queue '\(name)' is full (\(fullness)) and its overflow policy is 'fail'")
             }

@@ -13,8 +13,13 @@ public final class Cancellation: Sendable {
 }
 
 extension ArrayQueue {
-    /// How often a producer that waits for room checks for dead consumers holding it.
-    static let deadPeerCheckInterval: Int64 = 250_000_000
+    /// How often, queue-wide, producers that lack room sweep for dead peers holding it
+    /// (`last_recovery_ns` spaces the sweeps, whoever runs them).
+    static let deadPeerCheckInterval: Int64 = 200_000_000
+    /// The longest a waiter sleeps before re-checking its condition, whatever its deadline:
+    /// a process killed between making a change and notifying leaves its waiters asleep
+    /// for at most this long.
+    static let recheckInterval: Int64 = 100_000_000
 
     /// The monotonic deadline for `timeout`; nil waits without limit.
     static func deadline(after timeout: Duration?) throws(ArrayQueueError) -> Int64? {
@@ -32,8 +37,9 @@ extension ArrayQueue {
 
     /// Retries `attempt` until it returns a value, waiting on `signal` in between: first a
     /// short spin (answers within a microsecond when the peer is quick), then a futex sleep
-    /// that costs no CPU. Producers (`checkingDeadPeers`) wake up periodically to free room
-    /// held by processes that died.
+    /// that costs no CPU, at most ``recheckInterval`` at a time. Producers (`checkingDeadPeers`)
+    /// sweep for dead peers holding room whenever the queue-wide timer is due, including
+    /// right before they would time out, so that room comes back whatever their timeout.
     func waitUntil<T>(
         _ signal: WakeSignal, deadline: Int64?, checkingDeadPeers: Bool, cancellation: Cancellation?,
         describe: () -> String, _ attempt: () throws(ArrayQueueError) -> T?
@@ -41,13 +47,13 @@ extension ArrayQueue {
         if let value = try attempt() { return value }
         let spin = options.spin.components
         let spinNanoseconds = spin.seconds * 1_000_000_000 + spin.attoseconds / 1_000_000_000
-        var lastCheck = Sys.monotonicNanoseconds()
         signal.beginWatching()
         defer { signal.endWatching() }
         while true {
             // Read the word, then re-check: a change after this read makes the sleep return at once.
             let seen = signal.current
             if let value = try attempt() { return value }
+            if checkingDeadPeers, try recoverIfDue(deadline: deadline), let value = try attempt() { return value }
             if cancellation?.isCancelled == true {
                 throw ArrayQueueError(.cancelled, "\(describe()) was cancelled")
             }
@@ -66,22 +72,20 @@ extension ArrayQueue {
                 if signal.current != seen { continue }
                 now = Sys.monotonicNanoseconds()
             }
-            var sleep = deadline.map { max($0 - now, 0) }
-            if checkingDeadPeers { sleep = min(sleep ?? .max, Self.deadPeerCheckInterval) }
+            let sleep = min(deadline.map { max($0 - now, 0) } ?? .max, Self.recheckInterval)
             signal.sleep(seen: seen, nanoseconds: sleep)
-            if checkingDeadPeers, Sys.monotonicNanoseconds() - lastCheck >= Self.deadPeerCheckInterval {
-                try recoverFromDeadPeers()
-                lastCheck = Sys.monotonicNanoseconds()
-            }
         }
     }
 
-    /// One sweep for dead peers if none ran recently (for non-blocking calls that found the
-    /// queue full, so that they too recover room held by dead consumers).
-    func recoverIfDue() throws(ArrayQueueError) -> Bool {
+    /// One sweep for dead peers if none ran in the last ``deadPeerCheckInterval``, by any
+    /// process (for every call that found no room: blocked, timing out, or non-blocking).
+    /// Returns whether anything was freed. The stamp is read from shared memory: any value,
+    /// even one in the future or far in the past, means "due" or "not due", never a trap.
+    func recoverIfDue(deadline: Int64? = nil) throws(ArrayQueueError) -> Bool {
         let last = Int64(bitPattern: ring.header.lastRecovery.pointee.load(ordering: .relaxed))
-        guard Sys.monotonicNanoseconds() - last >= Self.deadPeerCheckInterval else { return false }
-        return try recoverFromDeadPeers()
+        let (elapsed, overflow) = Sys.monotonicNanoseconds().subtractingReportingOverflow(last)
+        guard overflow || elapsed < 0 || elapsed >= Self.deadPeerCheckInterval else { return false }
+        return try ring.withLock(deadline: deadline) { () throws(ArrayQueueError) in try ring.sweepDeadPeers() }
     }
 
     /// Wakes every consumer of this queue (in every process) so that they re-check their

@@ -291,10 +291,7 @@ public final class ArrayQueue {
     /// Records being written or read at the time are not affected.
     @discardableResult
     public func clear() throws(ArrayQueueError) -> Int {
-        try ring.withLock { () throws(ArrayQueueError) in
-            ring.header.clears.pointee.wrappingAdd(1, ordering: .relaxed)
-            return try ring.dropAllReady()
-        }
+        try ring.withLock { () throws(ArrayQueueError) in try ring.clear() }
     }
 
     /// Frees the records of processes that died while writing or reading them (done

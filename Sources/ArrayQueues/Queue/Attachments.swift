@@ -86,6 +86,7 @@ enum Attachments {
     /// Adds this process to the table (under the queue lock), clearing the entries of dead processes.
     private static func register(_ ring: Ring, lockDescriptor lock: Int32?) {
         try? ring.withLock { () throws(ArrayQueueError) in
+            crashPoint(.attachBegin)
             var free: [Int] = []
             var othersAlive = false
             var unverifiedDeath = false
@@ -104,10 +105,12 @@ enum Attachments {
                     othersAlive = true
                 case .dead:
                     ring.header.attachment(slot).pid.pointee.store(0, ordering: .relaxed)
+                    crashPoint(.attachEntryCleared)
                     free.append(slot)
                 case .deadByPID:
                     unverifiedDeath = true
                     ring.header.attachment(slot).pid.pointee.store(0, ordering: .relaxed)
+                    crashPoint(.attachEntryCleared)
                     free.append(slot)
                 }
             }
@@ -117,7 +120,9 @@ enum Attachments {
             // namespace, still waiting: never reset on that basis.
             if !othersAlive && !unverifiedDeath && !free.isEmpty {
                 ring.header.dataSignal.resetWatchers()
+                crashPoint(.attachWatchersReset)
                 ring.header.spaceSignal.resetWatchers()
+                crashPoint(.attachWatchersReset)
             }
             // A full table only costs `aq ls` some information; the queue works regardless.
             guard let first = free.first else { return }
@@ -130,8 +135,11 @@ enum Attachments {
             let me = ProcessIdentity.current
             let entry = ring.header.attachment(slot)
             entry.startTime.pointee.store(me.startTime, ordering: .relaxed)
+            crashPoint(.attachStartTimeStored)
             entry.pidNamespace.pointee.store(locked == true ? ProcessIdentity.currentPIDNamespace : 0, ordering: .relaxed)
+            crashPoint(.attachNamespaceStored)
             entry.pid.pointee.store(me.pid, ordering: .releasing)
+            crashPoint(.attachPIDStored)
         }
     }
 
@@ -145,10 +153,12 @@ enum Attachments {
         }
         guard let last else { return }
         try? ring.withLock { () throws(ArrayQueueError) in
+            crashPoint(.detachBegin)
             // Another thread may have opened the queue again since: its entry is this process's too.
             guard shares.withLock({ $0[key] == nil }) else { return }
             for entry in entries(ring) where entry.isCurrentProcess {
                 ring.header.attachment(entry.slot).pid.pointee.store(0, ordering: .releasing)
+                crashPoint(.detachPIDCleared)
             }
         }
         // Closing the descriptor releases the slot's lock: should the entry still be there (the

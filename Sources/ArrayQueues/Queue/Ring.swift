@@ -16,11 +16,16 @@ struct Ring {
     let header: SegmentHeader
     let capacity: Int
     let name: String
+    /// The largest cursor value accepted: a lap and more of headroom below 2^64, so that no
+    /// arithmetic on a validated cursor can overflow, whatever a crafted segment holds.
+    let maximumPosition: UInt64
 
     init(header: SegmentHeader, name: String) {
         self.header = header
         self.capacity = header.capacity
         self.name = name
+        // `validate` bounded the capacity by ArrayQueue.maximumCapacity (2^40).
+        self.maximumPosition = UInt64.max - 4 * UInt64(truncatingIfNeeded: max(header.capacity, 0))
     }
 
     func record(at position: UInt64) -> RecordHeader {
@@ -29,9 +34,21 @@ struct Ring {
 
     // MARK: - Lock
 
+    /// How long a call without a deadline waits for the lock before giving up: critical
+    /// sections take microseconds, so a lock held this long is held by a stopped or hostile
+    /// process, and an error says which.
+    static let maximumLockWait: Int64 = 10_000_000_000
+    /// A caller's deadline is extended by this much for the lock alone, so that a short or
+    /// zero timeout does not fail merely because another process held the lock for a moment.
+    static let lockGrace: Int64 = 20_000_000
+
     /// Runs `body` holding the queue lock. If the previous holder died, first repairs what
     /// it may have left half-done, then marks the lock consistent.
-    func withLock<R>(_ body: () throws(ArrayQueueError) -> R) throws(ArrayQueueError) -> R {
+    ///
+    /// Waits for the lock until `deadline` (monotonic nanoseconds, at least ``lockGrace``
+    /// from now), or ``maximumLockWait`` without one, then throws ``ArrayQueueError/Code/timeout``
+    /// naming the process that holds it.
+    func withLock<R>(deadline: Int64? = nil, _ body: () throws(ArrayQueueError) -> R) throws(ArrayQueueError) -> R {
         let lock = header.lock
         var rc = EBUSY
         // The critical sections are a few hundred nanoseconds: spinning briefly beats a futex sleep.
@@ -40,12 +57,18 @@ struct Ring {
             if rc != EBUSY { break }
             Sys.cpuRelax()
         }
-        while rc == EBUSY || rc == ETIMEDOUT {
-            rc = Sys.mutexLock(lock, nanoseconds: 1_000_000_000)
-            // Critical sections take microseconds. A lock held this long by a thread that does
-            // not exist cannot be released by anyone: the lock word is garbage.
-            if rc == ETIMEDOUT, case let owner = Sys.mutexOwner(lock), owner == 0 || !Sys.processExists(owner) {
-                throw ArrayQueueError(.corruptSegment, "the lock of queue '\(name)' is held by thread \(owner), which does not exist; the segment is corrupt")
+        if rc == EBUSY {
+            let start = Sys.monotonicNanoseconds()
+            let limit = deadline.map { max($0, start + Self.lockGrace) } ?? start + Self.maximumLockWait
+            while rc == EBUSY || rc == ETIMEDOUT {
+                let remaining = limit - Sys.monotonicNanoseconds()
+                guard remaining > 0 else { throw lockTimeout(waited: Sys.monotonicNanoseconds() - start) }
+                rc = Sys.mutexLock(lock, nanoseconds: min(remaining, 1_000_000_000))
+                // Critical sections take microseconds. A lock held this long by a thread that does
+                // not exist cannot be released by anyone: the lock word is garbage.
+                if rc == ETIMEDOUT, case let owner = Sys.mutexOwner(lock), owner == 0 || !Sys.processExists(owner) {
+                    throw ArrayQueueError(.corruptSegment, "the lock of queue '\(name)' is held by thread \(owner), which does not exist; the segment is corrupt")
+                }
             }
         }
         switch rc {
@@ -67,49 +90,72 @@ struct Ring {
         return try body()
     }
 
+    /// The error for a lock wait that outlived its deadline, naming the holder.
+    private func lockTimeout(waited: Int64) -> ArrayQueueError {
+        let thread = Sys.mutexOwner(header.lock)
+        let holder = thread == 0 ? "another process" : "process \(Self.processOwning(thread: thread)) (thread \(thread))"
+        return ArrayQueueError(.timeout, "the lock of queue '\(name)' is held by \(holder); gave up waiting for it after \(waited / 1_000_000) ms (a live process stopped inside a queue operation, or a hostile one)")
+    }
+
+    /// The pid of the process that thread `thread` belongs to (`Tgid` in `/proc/TID/status`);
+    /// the thread id itself if that cannot be read.
+    private static func processOwning(thread: Int32) -> Int32 {
+        guard let bytes = Sys.readSmallFile("/proc/\(thread)/status") else { return thread }
+        for line in bytes.split(separator: UInt8(ascii: "\n")) where line.starts(with: Array("Tgid:".utf8)) {
+            let digits = line.dropFirst(5).filter { $0 != UInt8(ascii: " ") && $0 != UInt8(ascii: "\t") }
+            return Int32(String(decoding: digits, as: UTF8.self)) ?? thread
+        }
+        return thread
+    }
+
     // MARK: - Walking
 
     private func corrupt(_ detail: String) -> ArrayQueueError {
         ArrayQueueError(.corruptSegment, "queue '\(name)' is corrupt: \(detail)")
     }
 
-    /// Loads the cursors and checks head ≤ read ≤ tail and tail − head ≤ capacity.
+    /// Loads the cursors and checks head ≤ read ≤ tail ≤ ``maximumPosition``,
+    /// tail − head ≤ capacity, and the alignment of each.
     func cursors() throws(ArrayQueueError) -> (head: UInt64, read: UInt64, tail: UInt64) {
         let head = header.head.pointee.load(ordering: .relaxed)
         let read = header.read.pointee.load(ordering: .relaxed)
         let tail = header.tail.pointee.load(ordering: .relaxed)
-        guard head <= read, read <= tail, tail - head <= UInt64(capacity),
-              head % UInt64(RecordHeader.alignment) == 0, tail % UInt64(RecordHeader.alignment) == 0 else {
+        let alignment = UInt64(RecordHeader.alignment)
+        guard head <= read, read <= tail, tail <= maximumPosition, tail - head <= UInt64(capacity),
+              head % alignment == 0, read % alignment == 0, tail % alignment == 0 else {
             throw corrupt("cursors out of order (head \(head), read \(read), tail \(tail), capacity \(capacity))")
         }
         return (head, read, tail)
     }
 
     /// Loads `read` and `tail` only (what consumers need: the producer-side line stays put)
-    /// and checks read ≤ tail ≤ read + capacity.
+    /// and checks read ≤ tail ≤ read + capacity, tail ≤ ``maximumPosition`` and alignment.
     func consumerCursors() throws(ArrayQueueError) -> (read: UInt64, tail: UInt64) {
         let read = header.read.pointee.load(ordering: .relaxed)
         let tail = header.tail.pointee.load(ordering: .relaxed)
-        guard read <= tail, tail - read <= UInt64(capacity), read % UInt64(RecordHeader.alignment) == 0 else {
+        let alignment = UInt64(RecordHeader.alignment)
+        guard read <= tail, tail <= maximumPosition, tail - read <= UInt64(capacity),
+              read % alignment == 0, tail % alignment == 0 else {
             throw corrupt("cursors out of order (read \(read), tail \(tail), capacity \(capacity))")
         }
         return (read, tail)
     }
 
-    /// The record at `position` and its state, after checking that its header is sane and
-    /// that it ends within the ring and at or before `tail`.
+    /// The record at `position` (< `tail`, both validated cursors or positions between them)
+    /// and its state, after checking that its header is sane and that it ends within the ring
+    /// and at or before `tail`. Callers may then add its length to `position` without overflow.
     func validatedRecord(at position: UInt64, tail: UInt64) throws(ArrayQueueError) -> (RecordHeader, RecordHeader.State) {
         let record = record(at: position)
         guard let state = record.state else { throw corrupt("record at position \(position) has an invalid state") }
         let length = record.length
         let offset = Int(position % UInt64(capacity))
-        guard length >= RecordHeader.fixedSize, length % RecordHeader.alignment == 0,
+        guard position < tail, length >= RecordHeader.fixedSize, length % RecordHeader.alignment == 0,
               length <= capacity - offset, UInt64(length) <= tail - position else {
             throw corrupt("record at position \(position) has an invalid length \(length)")
         }
         if state != .skip {
             let payloadEnd = record.payloadOffset.addingReportingOverflow(record.payloadByteCount)
-            guard record.checkIsValid, record.dimensionCount <= Shape.maxDimensions,
+            guard record.checkIsValid, record.dimensionCount <= Shape.maxDimensions, record.payloadByteCount >= 0,
                   record.payloadOffset == RecordHeader.payloadOffset(dimensions: record.dimensionCount),
                   !payloadEnd.overflow, payloadEnd.partialValue <= length else {
                 throw corrupt("record at position \(position) has an invalid header")
@@ -141,6 +187,7 @@ struct Ring {
     /// Reserves room for `request` at the tail (under the lock). Returns nil when there is
     /// no room now; with `dropOldest`, first drops committed records at the head to make room.
     func reserve(_ request: Request, dropOldest: Bool, owner: ProcessIdentity) throws(ArrayQueueError) -> Reservation? {
+        crashPoint(.reserveBegin)
         if header.flags & CAQ_FLAG_RESET_ON_SHAPE_CHANGE != 0 {
             try applyResetPolicy(signature: Self.signature(dtype: request.dtype, shape: request.shape))
         }
@@ -155,15 +202,21 @@ struct Ring {
                 var start = tail
                 if gap > 0 {
                     record(at: start).writeSkip(length: gap)
+                    crashPoint(.reserveGapSkipWritten)
                     start += UInt64(gap)
                     header.tail.pointee.store(start, ordering: .relaxed)
+                    crashPoint(.reserveGapTailStored)
                 }
+                // A sequence number taken by a process that dies before the tail store is skipped, never reused.
                 let sequence = header.nextSequence.pointee.wrappingAdd(1, ordering: .relaxed).oldValue
+                crashPoint(.reserveSequenceTaken)
                 let record = record(at: start)
                 record.writeReserved(
                     length: request.length, sequence: sequence, timestamp: request.timestamp, index: request.index,
                     dtype: request.dtype, shape: request.shape, payloadBytes: request.payloadBytes, flags: request.flags, owner: owner)
+                crashPoint(.reserveHeaderWritten)
                 header.tail.pointee.store(start + UInt64(request.length), ordering: .releasing)
+                crashPoint(.reserveTailStored)
                 return Reservation(record: record, sequence: sequence)
             }
             guard dropOldest, try dropOldestAtHead() else { return nil }
@@ -171,40 +224,71 @@ struct Ring {
         }
     }
 
-    /// Publishes a filled record (no lock needed).
+    /// Publishes a filled record (no lock needed). `puts` is counted first, so that a process
+    /// killed in between can make it over-count by one, but never count fewer than delivered.
     func commit(_ reservation: Reservation) throws(ArrayQueueError) {
-        guard reservation.record.exchangeState(from: .writing, to: .ready) else {
+        crashPoint(.commitBegin)
+        header.puts.pointee.wrappingAdd(1, ordering: .relaxed)
+        crashPoint(.commitCounted)
+        let published = reservation.record.exchangeState(from: .writing, to: .ready)
+        crashPoint(.commitReady)
+        guard published else {
+            header.puts.pointee.wrappingSubtract(1, ordering: .relaxed)
+            crashPoint(.commitCounted)
             throw corrupt("record \(reservation.sequence) was taken away while it was being written (was this process thought dead?)")
         }
-        header.puts.pointee.wrappingAdd(1, ordering: .relaxed)
         header.dataSignal.notify()
+        crashPoint(.commitNotified)
     }
 
     /// Gives a reservation back unpublished (the producer's fill closure threw).
     func abandon(_ reservation: Reservation) {
+        crashPoint(.abandonBegin)
         reservation.record.addFlags(CAQ_RECORD_DROPPED)
+        crashPoint(.abandonFlagged)
         if reservation.record.exchangeState(from: .writing, to: .done) {
+            crashPoint(.abandonDone)
             header.spaceSignal.notify()
+            crashPoint(.abandonNotified)
         }
     }
 
     /// Advances head over consumed and filler records; when the ring is empty, moves all
-    /// cursors to the next multiple of the capacity so that the next record starts at offset 0.
+    /// cursors to the start of the next lap so that the next record starts at offset 0.
+    ///
+    /// Every prefix of its stores is a consistent state (docs/LAYOUT.md, "Crash points"):
+    /// `read` moves before `head`, and the jump to the next lap first covers the rest of
+    /// this lap with a filler record, then moves `tail`, `read` and `head` over it.
     func reclaim() throws(ArrayQueueError) {
-        var (head, read, tail) = try cursors()
-        while head < tail {
-            let (record, state) = try validatedRecord(at: head, tail: tail)
+        let (head, read, tail) = try cursors()
+        var newHead = head
+        while newHead < tail {
+            let (record, state) = try validatedRecord(at: newHead, tail: tail)
             guard state == .done || state == .skip else { break }
-            head += UInt64(record.length)
+            newHead += UInt64(record.length)
         }
-        if head == tail {
-            let capacity = UInt64(self.capacity)
-            head = (tail + capacity - 1) / capacity * capacity
-            header.tail.pointee.store(head, ordering: .relaxed)
+        crashPoint(.reclaimBegin)
+        if newHead != head {
+            if read < newHead {
+                header.read.pointee.store(newHead, ordering: .relaxed)
+                crashPoint(.reclaimReadStored)
+            }
+            header.head.pointee.store(newHead, ordering: .relaxed)
+            crashPoint(.reclaimHeadStored)
         }
-        read = max(read, head)
-        header.head.pointee.store(head, ordering: .relaxed)
-        header.read.pointee.store(read, ordering: .relaxed)
+        let offset = tail % UInt64(capacity)
+        guard newHead == tail, offset != 0 else { return }
+        // No overflow: tail ≤ maximumPosition.
+        let lapEnd = tail + (UInt64(capacity) - offset)
+        crashPoint(.reclaimWrapBegin)
+        record(at: tail).writeSkip(length: Int(lapEnd - tail))
+        crashPoint(.reclaimWrapSkipWritten)
+        header.tail.pointee.store(lapEnd, ordering: .relaxed)
+        crashPoint(.reclaimWrapTailStored)
+        header.read.pointee.store(lapEnd, ordering: .relaxed)
+        crashPoint(.reclaimWrapReadStored)
+        header.head.pointee.store(lapEnd, ordering: .relaxed)
+        crashPoint(.reclaimWrapHeadStored)
     }
 
     /// Drops the oldest committed record if nothing still in use precedes it. Returns false
@@ -229,9 +313,13 @@ struct Ring {
 
     /// Marks a READY record dropped (under the lock, so no consumer can be claiming it).
     private func drop(_ record: RecordHeader) {
+        crashPoint(.dropBegin)
         record.addFlags(CAQ_RECORD_DROPPED)
+        crashPoint(.dropFlagged)
         record.setState(.done)
+        crashPoint(.dropDone)
         header.drops.pointee.wrappingAdd(1, ordering: .relaxed)
+        crashPoint(.dropCounted)
     }
 
     /// Drops every committed, unclaimed record; returns how many (under the lock).
@@ -249,15 +337,35 @@ struct Ring {
             position += UInt64(record.length)
         }
         try reclaim()
-        if dropped > 0 { header.spaceSignal.notify() }
+        crashPoint(.dropAllReclaimed)
+        if dropped > 0 {
+            header.spaceSignal.notify()
+            crashPoint(.dropAllNotified)
+        }
         return dropped
     }
 
+    /// `clear()`: counts the call, then drops every waiting record (under the lock).
+    func clear() throws(ArrayQueueError) -> Int {
+        crashPoint(.clearBegin)
+        header.clears.pointee.wrappingAdd(1, ordering: .relaxed)
+        crashPoint(.clearCounted)
+        return try dropAllReady()
+    }
+
+    /// Drops the waiting records if the shape changed. The signature is stored last: a
+    /// process killed before that leaves the old one, and the next put repeats the reset.
     private func applyResetPolicy(signature: UInt64) throws(ArrayQueueError) {
-        let previous = header.shapeSignature.pointee.exchange(signature, ordering: .relaxed)
-        guard previous != 0, previous != signature else { return }
-        header.resets.pointee.wrappingAdd(1, ordering: .relaxed)
-        try dropAllReady()
+        let previous = header.shapeSignature.pointee.load(ordering: .relaxed)
+        guard previous != signature else { return }
+        if previous != 0 {
+            try dropAllReady()
+            crashPoint(.resetDropped)
+            header.resets.pointee.wrappingAdd(1, ordering: .relaxed)
+            crashPoint(.resetCounted)
+        }
+        header.shapeSignature.pointee.store(signature, ordering: .relaxed)
+        crashPoint(.resetSignatureStored)
     }
 
     /// A non-zero hash of dtype and shape (FNV-1a), for the reset-on-shape-change policy.
@@ -280,19 +388,23 @@ struct Ring {
         var position = read
         var newRead = read
         var contiguous = true
-        defer { header.read.pointee.store(newRead, ordering: .relaxed) }
         while position < tail {
             let (record, state) = try validatedRecord(at: position, tail: tail)
             let next = position + UInt64(record.length)
             switch state {
             case .ready:
                 if let dtype, record.dtypeCode != dtype.rawValue {
+                    advanceRead(from: read, to: newRead)
                     let found = (try? DType(code: record.dtypeCode))?.description ?? "dtype code \(record.dtypeCode)"
                     throw ArrayQueueError(.dtypeMismatch, "the next record in queue '\(name)' holds \(found), not \(dtype); it stays in the queue")
                 }
+                crashPoint(.claimBegin)
                 record.setOwner(owner)
+                crashPoint(.claimOwnerSet)
                 record.setState(.reading)
+                crashPoint(.claimReading)
                 if contiguous { newRead = next }
+                advanceRead(from: read, to: newRead)
                 return record
             case .writing:
                 contiguous = false
@@ -301,7 +413,16 @@ struct Ring {
             }
             position = next
         }
+        advanceRead(from: read, to: newRead)
         return nil
+    }
+
+    /// Stores the consumers' cursor if a claim walk moved it.
+    private func advanceRead(from read: UInt64, to newRead: UInt64) {
+        guard newRead != read else { return }
+        crashPoint(.claimWalked)
+        header.read.pointee.store(newRead, ordering: .relaxed)
+        crashPoint(.claimReadStored)
     }
 
     /// Counts the committed, unclaimed records, stopping at `limit` (under the lock).
@@ -319,20 +440,28 @@ struct Ring {
 
     /// Frees a claimed record after its consumer is done with it (no lock needed).
     func release(_ record: RecordHeader) {
+        crashPoint(.releaseBegin)
         if record.exchangeState(from: .reading, to: .done) {
+            crashPoint(.releaseDone)
             header.gets.pointee.wrappingAdd(1, ordering: .relaxed)
+            crashPoint(.releaseCounted)
         }
         header.spaceSignal.notify()
+        crashPoint(.releaseNotified)
     }
 
     // MARK: - Dead peers
 
     /// Frees records whose writer or reader process died (under the lock): an unfinished
     /// write is discarded whole, an unfinished read is counted lost (never redelivered).
-    /// Returns whether anything was freed.
+    /// Returns whether anything was freed. Stamps `last_recovery_ns` first, the queue-wide
+    /// timer that spaces sweeps (``ArrayQueue/recoverIfDue()``).
     @discardableResult
     func sweepDeadPeers() throws(ArrayQueueError) -> Bool {
         let (head, _, tail) = try cursors()
+        crashPoint(.sweepBegin)
+        header.lastRecovery.pointee.store(UInt64(bitPattern: Sys.monotonicNanoseconds()), ordering: .relaxed)
+        crashPoint(.sweepRecoveryStamped)
         var liveness: [ProcessIdentity: Bool] = [:]
         var freed = false
         var position = head
@@ -345,9 +474,12 @@ struct Ring {
                 liveness[owner] = alive
                 if !alive {
                     record.addFlags(CAQ_RECORD_ABANDONED)
+                    crashPoint(.sweepFlagged)
                     if record.exchangeState(from: state, to: .done) {
+                        crashPoint(.sweepFreed)
                         let counter = state == .writing ? header.abandonedWrites : header.lostReads
                         counter.pointee.wrappingAdd(1, ordering: .relaxed)
+                        crashPoint(.sweepCounted)
                         freed = true
                     }
                 }
@@ -356,14 +488,18 @@ struct Ring {
             }
             position += UInt64(record.length)
         }
-        header.lastRecovery.pointee.store(UInt64(Sys.monotonicNanoseconds()), ordering: .relaxed)
         try reclaim()
-        if freed { header.spaceSignal.notify() }
+        if freed {
+            header.spaceSignal.notify()
+            crashPoint(.sweepNotified)
+        }
         return freed
     }
 
-    /// Restores the invariants after a process died holding the lock: every lock-protected
-    /// update leaves a consistent state at each store, so only `read` needs recomputing.
+    /// Restores the invariants after a process died holding the lock. Every store under the
+    /// lock leaves a state that passes `cursors()` (the crash-point walk checks each), so only
+    /// `read` needs recomputing; then dead peers are swept and every waiter is woken to
+    /// re-check (the dead process may have been about to notify them).
     private func repairAfterOwnerDeath() throws(ArrayQueueError) {
         let (head, _, tail) = try cursors()
         // `read` may lag behind a claim the dead process made; recompute it from the records.
@@ -373,7 +509,14 @@ struct Ring {
             if state == .ready || state == .writing { break }
             read += UInt64(record.length)
         }
+        crashPoint(.repairBegin)
         header.read.pointee.store(read, ordering: .relaxed)
+        crashPoint(.repairReadStored)
         try sweepDeadPeers()
+        crashPoint(.repairSwept)
+        header.dataSignal.notify()
+        crashPoint(.repairNotified)
+        header.spaceSignal.notify()
+        crashPoint(.repairNotified)
     }
 }

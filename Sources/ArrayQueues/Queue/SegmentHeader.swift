@@ -134,10 +134,14 @@ struct SegmentHeader {
         guard layoutVersion == CAQ_LAYOUT_VERSION else {
             throw ArrayQueueError(.incompatibleVersion, "queue '\(name)' uses segment layout version \(layoutVersion); this build of ArrayQueues reads version \(CAQ_LAYOUT_VERSION) only")
         }
-        let alignment = Int(CAQ_ALIGNMENT)
-        guard headerSize == CAQ_HEADER_SIZE, capacity > 0, capacity % alignment == 0,
-              segmentSize == Int(CAQ_HEADER_SIZE) + capacity else {
-            throw ArrayQueueError(.corruptSegment, "queue '\(name)' has an inconsistent header (header size \(headerSize), capacity \(capacity), segment size \(segmentSize))")
+        // The raw u64s, bounded before any arithmetic: a crafted capacity near 2^63 or 2^64
+        // must give an error, not an overflow trap.
+        let rawCapacity = fields.pointee.capacity
+        let rawSegmentSize = fields.pointee.segment_size
+        let alignment = UInt64(CAQ_ALIGNMENT)
+        guard headerSize == CAQ_HEADER_SIZE, rawCapacity > 0, rawCapacity <= UInt64(ArrayQueue.maximumCapacity),
+              rawCapacity % alignment == 0, rawSegmentSize == UInt64(CAQ_HEADER_SIZE) + rawCapacity else {
+            throw ArrayQueueError(.corruptSegment, "queue '\(name)' has an inconsistent header (header size \(headerSize), capacity \(rawCapacity), segment size \(rawSegmentSize))")
         }
         guard Sys.mutexKind(lock) == Sys.sharedRobustMutexKind else {
             throw ArrayQueueError(.corruptSegment, "queue '\(name)' has a lock that is not a process-shared robust mutex (kind \(Sys.mutexKind(lock)))")

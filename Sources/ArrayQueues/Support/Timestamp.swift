@@ -21,8 +21,10 @@ public struct Timestamp: Sendable, Hashable, Comparable, CustomStringConvertible
     }
 
     public var description: String {
-        let seconds = nanosecondsSinceEpoch.quotientAndRemainder(dividingBy: 1_000_000_000)
+        // On the magnitude: a timestamp read from a crafted segment may be negative, even Int64.min.
+        let sign = nanosecondsSinceEpoch < 0 ? "-" : ""
+        let seconds = nanosecondsSinceEpoch.magnitude.quotientAndRemainder(dividingBy: 1_000_000_000)
         let fraction = String(seconds.remainder)
-        return "\(seconds.quotient).\(String(repeating: "0", count: 9 - fraction.count))\(fraction)"
+        return "\(sign)\(seconds.quotient).\(String(repeating: "0", count: 9 - fraction.count))\(fraction)"
     }
 }

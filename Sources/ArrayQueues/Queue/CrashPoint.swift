@@ -1,0 +1,136 @@
+@preconcurrency import Glibc
+import Synchronization
+
+/// The named places in the queue protocol, before and after each store to shared memory,
+/// where a test can make this process die (docs/LAYOUT.md, "Crash points").
+///
+/// Debug builds define `AQ_CRASH_POINTS` (Package.swift): there, a process started with
+/// `AQ_CRASH_POINT=NAME` (or `NAME@N`) SIGKILLs itself the first (or Nth) time it reaches the
+/// point. Release builds compile every ``crashPoint(_:)`` call to nothing.
+///
+/// Every store in `Ring` and `Attachments` has a point right before and right after it; the
+/// crash-point tests check that, and walk every point with a real SIGKILL.
+@_spi(Testing)
+public enum CrashPoint: String, CaseIterable, Sendable {
+    // Attaching and detaching (Attachments.swift).
+    case attachBegin = "attach.begin"
+    case attachEntryCleared = "attach.entry-cleared"
+    case attachWatchersReset = "attach.watchers-reset"
+    case attachStartTimeStored = "attach.start-time-stored"
+    case attachNamespaceStored = "attach.namespace-stored"
+    case attachPIDStored = "attach.pid-stored"
+    case detachBegin = "detach.begin"
+    case detachPIDCleared = "detach.pid-cleared"
+
+    // Reserving (under the lock).
+    case reserveBegin = "reserve.begin"
+    case reserveGapSkipWritten = "reserve.gap-skip-written"
+    case reserveGapTailStored = "reserve.gap-tail-stored"
+    case reserveSequenceTaken = "reserve.sequence-taken"
+    case reserveHeaderWritten = "reserve.header-written"
+    case reserveTailStored = "reserve.tail-stored"
+
+    // The reset-on-shape-change policy (under the lock).
+    case resetDropped = "reset.dropped"
+    case resetCounted = "reset.counted"
+    case resetSignatureStored = "reset.signature-stored"
+
+    // Reclaiming freed room, and the jump to the next lap when the ring is empty (under the lock).
+    case reclaimBegin = "reclaim.begin"
+    case reclaimReadStored = "reclaim.read-stored"
+    case reclaimHeadStored = "reclaim.head-stored"
+    case reclaimWrapBegin = "reclaim.wrap-begin"
+    case reclaimWrapSkipWritten = "reclaim.wrap-skip-written"
+    case reclaimWrapTailStored = "reclaim.wrap-tail-stored"
+    case reclaimWrapReadStored = "reclaim.wrap-read-stored"
+    case reclaimWrapHeadStored = "reclaim.wrap-head-stored"
+
+    // Dropping a READY record: drop-oldest, clear, reset (under the lock).
+    case dropBegin = "drop.begin"
+    case dropFlagged = "drop.flagged"
+    case dropDone = "drop.done"
+    case dropCounted = "drop.counted"
+    case dropAllReclaimed = "drop-all.reclaimed"
+    case dropAllNotified = "drop-all.notified"
+
+    // Publishing a filled record, or giving it back (no lock).
+    case commitBegin = "commit.begin"
+    case commitCounted = "commit.counted"
+    case commitReady = "commit.ready"
+    case commitNotified = "commit.notified"
+    case abandonBegin = "abandon.begin"
+    case abandonFlagged = "abandon.flagged"
+    case abandonDone = "abandon.done"
+    case abandonNotified = "abandon.notified"
+
+    // Claiming (under the lock) and releasing (no lock).
+    case claimBegin = "claim.begin"
+    case claimOwnerSet = "claim.owner-set"
+    case claimReading = "claim.reading"
+    case claimWalked = "claim.walked"
+    case claimReadStored = "claim.read-stored"
+    case releaseBegin = "release.begin"
+    case releaseDone = "release.done"
+    case releaseCounted = "release.counted"
+    case releaseNotified = "release.notified"
+
+    // clear() (under the lock).
+    case clearBegin = "clear.begin"
+    case clearCounted = "clear.counted"
+
+    // The dead-peer sweep (under the lock).
+    case sweepBegin = "sweep.begin"
+    case sweepRecoveryStamped = "sweep.recovery-stamped"
+    case sweepFlagged = "sweep.flagged"
+    case sweepFreed = "sweep.freed"
+    case sweepCounted = "sweep.counted"
+    case sweepNotified = "sweep.notified"
+
+    // The repair by the next locker after a process died holding the lock.
+    case repairBegin = "repair.begin"
+    case repairReadStored = "repair.read-stored"
+    case repairSwept = "repair.swept"
+    case repairNotified = "repair.notified"
+}
+
+/// Dies here if this process was started with `AQ_CRASH_POINT` naming `point` (debug builds
+/// only; nothing at all in release builds).
+@inline(__always)
+func crashPoint(_ point: CrashPoint) {
+    #if AQ_CRASH_POINTS
+    CrashPoints.reached(point)
+    #endif
+}
+
+#if AQ_CRASH_POINTS
+/// The armed point, read once from the environment, and how often it was passed.
+enum CrashPoints {
+    static let armed: (point: CrashPoint, pass: Int)? = {
+        guard let value = getenv("AQ_CRASH_POINT").map({ String(cString: $0) }), !value.isEmpty else { return nil }
+        let parts = value.split(separator: "@", maxSplits: 1)
+        guard let point = CrashPoint(rawValue: String(parts[0])) else {
+            fputs("ArrayQueues: AQ_CRASH_POINT names no crash point: \(value)\n", stderr)
+            return nil
+        }
+        let pass = parts.count > 1 ? Int(parts[1]) ?? 1 : 1
+        return (point, max(pass, 1))
+    }()
+
+    static let passes = Atomic<Int>(0)
+
+    static func reached(_ point: CrashPoint) {
+        guard let armed, armed.point == point else { return }
+        if passes.wrappingAdd(1, ordering: .relaxed).newValue == armed.pass {
+            Sys.killSelf()
+        }
+    }
+}
+
+extension Sys {
+    /// `kill(getpid(), SIGKILL)`: the crash-point tests' death, which nothing can intercept.
+    static func killSelf() -> Never {
+        kill(getpid(), SIGKILL)
+        fatalError("SIGKILL did not kill")
+    }
+}
+#endif
