@@ -36,7 +36,7 @@ extension AttachmentSlotLockTests {
             Issue.record("no segment")
             return
         }
-        let ring = Ring(header: SegmentHeader(raw: raw.base), name: name)
+        let ring = Ring(header: SegmentHeader(raw: raw.base), mappedSize: raw.size, name: name)
         for _ in 0..<8 {
             let closing = Mutex<ArrayQueue?>(try ArrayQueue.open(name: name))
             let reopened = Mutex<ArrayQueue?>(nil)

@@ -109,17 +109,13 @@ extension ArrayQueue {
         // A local function rather than a closure value: its context stays on the stack, so a
         // get that finds a record allocates nothing.
         func attempt() throws(ArrayQueueError) -> ClaimResult? {
-            try ring.withLock { () throws(ArrayQueueError) -> ClaimResult? in
-                let read = ring.header.read.pointee.load(ordering: .relaxed)
-                guard let record = try ring.claim(expecting: nil, owner: me) else { return nil }
-                guard record.payloadByteCount <= maximumPayloadBytes else {
-                    // Still under the lock: nobody saw the claim. Undo it exactly.
-                    let metadata = RecordView(record: record, sequence: record.sequence).metadata
-                    record.setState(.ready)
-                    ring.header.read.pointee.store(read, ordering: .relaxed)
-                    return .tooLarge(metadata)
+            try ring.withLock(deadline: deadline) { () throws(ArrayQueueError) -> ClaimResult? in
+                var tooLarge: RecordHeader?
+                if let record = try ring.claim(expecting: nil, maximumPayloadBytes: maximumPayloadBytes, owner: me, tooLarge: &tooLarge) {
+                    return .claimed(RecordView(record: record, sequence: record.sequence))
                 }
-                return .claimed(RecordView(record: record, sequence: record.sequence))
+                // Left in the queue, unclaimed, under this lock hold: no consumer can miss it.
+                return tooLarge.map { .tooLarge(RecordView(record: $0, sequence: $0.sequence).metadata) }
             }
         }
         var found = try attempt()

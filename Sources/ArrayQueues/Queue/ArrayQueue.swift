@@ -37,7 +37,7 @@ public final class ArrayQueue {
     private init(name: String, segment: consuming SharedMemorySegment, options: QueueOptions) {
         self.name = name
         self.options = options
-        let ring = Ring(header: SegmentHeader(raw: segment.base), name: name)
+        let ring = Ring(header: SegmentHeader(raw: segment.base), mappedSize: segment.size, name: name)
         self.ring = ring
         Attachments.attach(ring, descriptor: segment.descriptor)
         segment.closeDescriptor()
@@ -200,10 +200,14 @@ public final class ArrayQueue {
     /// are in use, or that cannot be read, are left alone. With `dryRun`, only lists them.
     ///
     /// A queue that was created but that no process has opened since is stale too. Queues of
-    /// other users are left alone unless `options` allow them.
-    public static func removeStale(dryRun: Bool = false, options: QueueOptions = QueueOptions()) -> [String] {
+    /// other users are left alone unless `options` allow them, and so are those for which
+    /// `candidate` (given the name, then the opened queue) returns false.
+    public static func removeStale(
+        dryRun: Bool = false, options: QueueOptions = QueueOptions(), where candidate: (String, ArrayQueue?) -> Bool = { _, _ in true }
+    ) -> [String] {
         allNames().filter { name in
-            guard let queue = try? open(name: name, options: options, waitingForCreator: 0) else { return false }
+            guard candidate(name, nil), let queue = try? open(name: name, options: options, waitingForCreator: 0),
+                  candidate(name, queue) else { return false }
             // Decide and unlink under the lock, so that a process attaching now is either seen
             // (and the queue kept) or finds the name gone.
             let removed = try? queue.ring.withLock { () throws(ArrayQueueError) -> Bool in

@@ -20,12 +20,15 @@ struct Ring {
     /// arithmetic on a validated cursor can overflow, whatever a crafted segment holds.
     let maximumPosition: UInt64
 
-    init(header: SegmentHeader, name: String) {
+    /// A ring over a validated segment mapped whole (`mappedSize` bytes). The capacity comes
+    /// from the mapping, not from the header: a process with write access could change the
+    /// header's copy after validation, and every offset must stay inside the mapping.
+    init(header: SegmentHeader, mappedSize: Int, name: String) {
         self.header = header
-        self.capacity = header.capacity
+        self.capacity = mappedSize - Int(CAQ_HEADER_SIZE)
         self.name = name
-        // `validate` bounded the capacity by ArrayQueue.maximumCapacity (2^40).
-        self.maximumPosition = UInt64.max - 4 * UInt64(truncatingIfNeeded: max(header.capacity, 0))
+        // `validate` bounded the mapping by ArrayQueue.maximumCapacity (2^40) plus the header.
+        self.maximumPosition = UInt64.max - 4 * UInt64(truncatingIfNeeded: max(capacity, 0))
     }
 
     func record(at position: UInt64) -> RecordHeader {
@@ -384,6 +387,16 @@ struct Ring {
     /// in order because it reserves them in order. With `expecting`, a record of another
     /// dtype is left in the queue and reported as a mismatch.
     func claim(expecting dtype: DType?, owner: ProcessIdentity) throws(ArrayQueueError) -> RecordHeader? {
+        var tooLarge: RecordHeader?
+        return try claim(expecting: dtype, maximumPayloadBytes: .max, owner: owner, tooLarge: &tooLarge)
+    }
+
+    /// `claim`, leaving a record whose payload exceeds `maximumPayloadBytes` in the queue,
+    /// unclaimed, and returning it in `tooLarge` instead (for bindings that read into a buffer
+    /// of their caller's: nothing is claimed that would then have to be given back).
+    func claim(
+        expecting dtype: DType?, maximumPayloadBytes: Int, owner: ProcessIdentity, tooLarge: inout RecordHeader?
+    ) throws(ArrayQueueError) -> RecordHeader? {
         let (read, tail) = try consumerCursors()
         var position = read
         var newRead = read
@@ -397,6 +410,11 @@ struct Ring {
                     advanceRead(from: read, to: newRead)
                     let found = (try? DType(code: record.dtypeCode))?.description ?? "dtype code \(record.dtypeCode)"
                     throw ArrayQueueError(.dtypeMismatch, "the next record in queue '\(name)' holds \(found), not \(dtype); it stays in the queue")
+                }
+                guard record.payloadByteCount <= maximumPayloadBytes else {
+                    advanceRead(from: read, to: newRead)
+                    tooLarge = record
+                    return nil
                 }
                 crashPoint(.claimBegin)
                 record.setOwner(owner)

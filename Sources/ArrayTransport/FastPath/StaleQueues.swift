@@ -10,12 +10,14 @@ extension HostIdentity {
     /// them. Publishers and subscribers call it before they make a queue of their own.
     static func removeStaleQueues() {
         let now = Timestamp.now().nanosecondsSinceEpoch
-        for name in ArrayQueue.allNames() where name.hasPrefix("aqfp.") {
+        // Decided and removed under each queue's lock (never one a process attaches to meanwhile),
+        // and never waiting for an unfinished file: anyone can leave such files in /dev/shm.
+        _ = ArrayQueue.removeStale { name, queue in
+            guard name.hasPrefix("aqfp.") else { return false }
+            guard let created = queue?.info.created.nanosecondsSinceEpoch else { return true }
             // The creation time comes from the segment: any value, so no arithmetic that can trap.
-            guard let created = (try? ArrayQueue.open(name: name))?.info.created.nanosecondsSinceEpoch,
-                  case let age = now.subtractingReportingOverflow(created), !age.overflow,
-                  age.partialValue > staleAgeNanoseconds, ArrayQueue.isStale(name: name) == true else { continue }
-            try? ArrayQueue.remove(name: name)
+            let age = now.subtractingReportingOverflow(created)
+            return !age.overflow && age.partialValue > staleAgeNanoseconds
         }
     }
 }
