@@ -1,14 +1,33 @@
+import CArrayQueuesShims
+import Synchronization
+
 /// A process, identified across pid reuse by its start time.
 struct ProcessIdentity: Hashable, Sendable {
     let pid: UInt32
     /// Start time in clock ticks since boot (`/proc/PID/stat`, field 22); 0 if unknown.
     let startTime: UInt64
 
-    /// This process; the start time is read once.
-    static let current: ProcessIdentity = {
+    /// This process; the start time is read once per process. A child forked from a process
+    /// that used queues (Python's multiprocessing does that) must not stamp records with its
+    /// parent's pid, or its death would go unnoticed: the fork generation tells it apart.
+    static var current: ProcessIdentity {
+        let generation = caq_fork_generation()
+        if generation == 0 { return original }
+        return forked.withLock { entry in
+            if let entry, entry.generation == generation { return entry.identity }
+            let identity = measure()
+            entry = (generation, identity)
+            return identity
+        }
+    }
+
+    private static let original = measure()
+    private static let forked = Mutex<(generation: UInt32, identity: ProcessIdentity)?>(nil)
+
+    private static func measure() -> ProcessIdentity {
         let pid = UInt32(Sys.processID)
         return ProcessIdentity(pid: pid, startTime: startTime(of: pid) ?? 0)
-    }()
+    }
 
     /// Whether the process is still running (not gone, not a zombie, and not a newer
     /// process that reused the pid). A start time of 0 matches any process with that pid.
