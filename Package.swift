@@ -14,6 +14,8 @@ let package = Package(
         .executable(name: "aq", targets: ["aq"]),
         .library(name: "ArrayTransport", targets: ["ArrayTransport"]),
         .executable(name: "aq-relay", targets: ["aq-relay"]),
+        // The C ABI (include/arrayqueues.h, docs/C_API.md): libArrayQueuesC.so.
+        .library(name: "ArrayQueuesC", type: .dynamic, targets: ["ArrayQueuesC"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -119,6 +121,20 @@ let package = Package(
         .testTarget(
             name: "AQRelayTests",
             dependencies: ["aq-relay", "ArrayQueues", "ArrayTransport"],
+            swiftSettings: strictSwift
+        ),
+        // MARK: The C ABI (issue 11): the header and per-thread error state in C, the
+        // functions exported from Swift with @c, and tests that compile C programs against it.
+        .target(name: "CArrayQueuesC"),
+        .target(
+            name: "ArrayQueuesC",
+            dependencies: ["CArrayQueuesC", "ArrayQueues", "ArrayTransport", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: strictSwift
+        ),
+        .testTarget(
+            name: "ArrayQueuesCTests",
+            dependencies: ["ArrayQueuesC", "ArrayQueuesTestSupport"],
+            exclude: ["c"],
             swiftSettings: strictSwift
         ),
     ]

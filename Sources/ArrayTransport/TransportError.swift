@@ -1,4 +1,4 @@
-import ArrayQueues
+public import ArrayQueues
 
 /// The one error type of the ArrayTransport module.
 ///
@@ -13,13 +13,20 @@ public struct TransportError: Error, Sendable, Hashable, CustomStringConvertible
     public let function: String?
     /// The error number the C function reported (`zmq_errno()`), if any.
     public let errorNumber: Int32?
+    /// The queue error this error comes from (a shared-memory transport, or an array that
+    /// could not be made), with its own code: a full, missing or corrupt queue stays
+    /// recognizable as ``ArrayQueueError/Code/full``, ``ArrayQueueError/Code/notFound`` or
+    /// ``ArrayQueueError/Code/corruptSegment`` whatever ``code`` the transport gives it.
+    public let queueError: ArrayQueueError?
 
-    /// Makes an error; `function` and `errorNumber` name a failed C call.
-    public init(_ code: Code, _ message: String, function: String? = nil, errorNumber: Int32? = nil) {
+    /// Makes an error; `function` and `errorNumber` name a failed C call, `queueError` the
+    /// queue error behind it.
+    public init(_ code: Code, _ message: String, function: String? = nil, errorNumber: Int32? = nil, queueError: ArrayQueueError? = nil) {
         self.code = code
         self.message = message
         self.function = function
         self.errorNumber = errorNumber
+        self.queueError = queueError
     }
 
     /// The message, followed by the failed C call and its error, if any.
@@ -60,15 +67,16 @@ public struct TransportError: Error, Sendable, Hashable, CustomStringConvertible
 extension TransportError {
     /// The transport's view of an ``ArrayQueueError`` (from building an array or using a queue):
     /// timeouts stay timeouts, a cancelled wait means the receiver was closed, a bad array is an
-    /// invalid array, anything else keeps its message and C call.
+    /// invalid array, anything else keeps its message and C call. The original is kept as
+    /// ``queueError``.
     init(_ error: ArrayQueueError) {
         switch error.code {
-        case .timeout: self.init(.timeout, error.message)
-        case .cancelled: self.init(.closed, error.message)
-        case .oversize, .invalidShape, .dtypeMismatch, .unsupportedDType: self.init(.invalidArray, error.message)
-        case .invalidName: self.init(.invalidEndpoint, error.message)
-        case .corruptSegment, .foreignSegment, .incompatibleVersion: self.init(.malformedMessage, error.message)
-        default: self.init(.systemCall, error.description, function: error.function, errorNumber: error.errno?.rawValue)
+        case .timeout: self.init(.timeout, error.message, queueError: error)
+        case .cancelled: self.init(.closed, error.message, queueError: error)
+        case .oversize, .invalidShape, .dtypeMismatch, .unsupportedDType: self.init(.invalidArray, error.message, queueError: error)
+        case .invalidName: self.init(.invalidEndpoint, error.message, queueError: error)
+        case .corruptSegment, .foreignSegment, .incompatibleVersion: self.init(.malformedMessage, error.message, queueError: error)
+        default: self.init(.systemCall, error.description, function: error.function, errorNumber: error.errno?.rawValue, queueError: error)
         }
     }
 

@@ -114,7 +114,7 @@ extension ArrayQueue {
     }
 
     /// Reserves a record; nil only when not `blocking` and there is no room.
-    private func reserve(
+    func reserve(
         dtype: DType, shape: [Int], timestamp: Timestamp?, index: Int64?, blocking: Bool, timeout: Duration?,
         flags: UInt16 = 0
     ) throws(ArrayQueueError) -> Ring.Reservation? {

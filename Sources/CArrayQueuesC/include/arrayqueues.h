@@ -1,0 +1,650 @@
+/*
+ * arrayqueues.h — the C interface of ArrayQueues (libArrayQueuesC).
+ *
+ * ArrayQueues moves N-dimensional numeric arrays between processes through named POSIX
+ * shared-memory queues, and between machines over ZeroMQ (the arrf/1 wire format). The
+ * protocol is implemented once, in Swift; this header is a thin C face over it. See
+ * docs/C_API.md for a guided tour and a complete example.
+ *
+ * Conventions (every function follows them):
+ *
+ * - Errors. Functions that can fail return `int` (or `int64_t` for counts): 0 (or a
+ *   non-negative value) on success, a negative `AQ_E*` code on failure. After a failure,
+ *   `aq_last_error_message()` describes it and `aq_last_errno()` gives the C library's
+ *   `errno` (or libzmq's) when a system call failed; both are per thread and stay valid
+ *   until the next failing call on the same thread. `aq_strerror(code)` names a code.
+ *   Bad arguments (NULL pointers, unknown dtypes, more than AQ_MAX_DIMS dimensions,
+ *   negative extents, shapes whose size overflows, buffers that are too small) are
+ *   reported with an error code; they never crash the process.
+ * - Handles are opaque pointers. Each is freed by exactly one call, named on the function
+ *   that makes it (`aq_queue_close`, `aq_loan_commit` or `aq_loan_abort`,
+ *   `aq_borrow_release`, `aq_message_free`, `aq_sender_close`, `aq_receiver_close`).
+ *   Using a handle after that call is undefined behaviour, as with `free`. The free
+ *   functions accept NULL and do nothing.
+ * - Handles keep what they need alive: a loan, borrow or message stays valid after the
+ *   queue or receiver it came from is closed.
+ * - Timeouts are nanoseconds, `int64_t`: negative waits without limit (AQ_FOREVER),
+ *   0 does not wait at all (the "try" variant), positive waits at most that long.
+ * - Strings are NUL-terminated UTF-8. Strings returned by the library belong to the
+ *   handle they came from and stay valid until it is freed.
+ * - Options structs start with a `size` field; initialize them with the matching
+ *   `*_init` function, which sets `size` and every default, then change what you need.
+ *   Passing NULL means "all defaults". Output structs with a `size` field are filled up
+ *   to that size (set it to `sizeof` the struct), so that newer libraries can add fields.
+ * - Thread safety: queues, senders and receivers may be used from several threads at
+ *   once (receives on one receiver are serialized). A loan or a borrow belongs to one
+ *   thread at a time. A message is immutable and may be read from several threads; it
+ *   must be freed once, after every reader is done.
+ * - Arrays are C-order (row-major), little-endian, contiguous.
+ *
+ * Link with `pkg-config --cflags --libs arrayqueues`.
+ */
+#ifndef ARRAYQUEUES_H
+#define ARRAYQUEUES_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ------------------------------------------------------------------------------------------ */
+/* Versions                                                                                   */
+/* ------------------------------------------------------------------------------------------ */
+
+/** The ABI version this header describes. Incremented when a function's signature or a
+ *  struct's meaning changes incompatibly (adding functions or trailing struct fields does not). */
+#define AQ_ABI_VERSION 1
+
+/** The ABI version of the loaded library; compare with AQ_ABI_VERSION at start-up. */
+int aq_abi_version(void);
+
+/** The library's version, for example "0.1.0". Static storage: never free it. */
+const char *aq_version(void);
+
+/* ------------------------------------------------------------------------------------------ */
+/* Errors                                                                                     */
+/* ------------------------------------------------------------------------------------------ */
+
+/** Success. */
+#define AQ_OK 0
+/* Codes of ArrayQueueError (queues), one to one. */
+#define AQ_ETIMEOUT -1                 /**< A blocking call ran out of time. */
+#define AQ_EFULL -2                    /**< No room now (timeout 0), or overflow policy "fail". */
+#define AQ_EEMPTY -3                   /**< No record now (timeout 0). */
+#define AQ_EOVERSIZE -4                /**< The array can never fit in this queue. */
+#define AQ_EDTYPE_MISMATCH -5          /**< The record's dtype is not the one asked for. */
+#define AQ_EINVALID_SHAPE -6           /**< > AQ_MAX_DIMS dims, a negative extent, or a size that overflows. */
+#define AQ_EUNSUPPORTED_DTYPE -7       /**< A dtype code or typestr that is not supported. */
+#define AQ_EINVALID_NAME -8            /**< A queue name that cannot name a shared-memory object. */
+#define AQ_EINVALID_ARGUMENT -9        /**< A NULL pointer or a value out of range. */
+#define AQ_ENOT_FOUND -10              /**< No queue has this name. */
+#define AQ_EALREADY_EXISTS -11         /**< A queue with this name exists already. */
+#define AQ_EFOREIGN -12                /**< The shared-memory object is not an ArrayQueues segment. */
+#define AQ_EINCOMPATIBLE_VERSION -13   /**< The segment was made by an incompatible layout version. */
+#define AQ_ECORRUPT -14                /**< The segment fails its consistency checks. */
+#define AQ_ENO_SHARED_MEMORY -15       /**< /dev/shm cannot hold the segment. */
+#define AQ_EINVALID_NPY -16            /**< Not a valid .npy file (not used by this API yet). */
+#define AQ_ECANCELLED -17              /**< A waiting call was cancelled. */
+#define AQ_ESYSTEM -18                 /**< A C library call failed; see aq_last_errno(). */
+/* Codes of this C interface. */
+#define AQ_EBUFFER_TOO_SMALL -19       /**< The caller's buffer cannot hold the record; nothing was taken. */
+/* Codes of TransportError (senders and receivers), one to one. */
+#define AQ_ECLOSED -20                 /**< The sender or receiver was closed. */
+#define AQ_EINVALID_ENDPOINT -21       /**< An endpoint string that cannot be parsed or used. */
+#define AQ_EMALFORMED -22              /**< A message that breaks the arrf/1 rules. */
+#define AQ_EUNSUPPORTED_VERSION -23    /**< A message of an arrf major version this receiver does not read. */
+#define AQ_EUNSUPPORTED -24            /**< A feature this build lacks (for example CURVE). */
+#define AQ_EINVALID_ARRAY -25          /**< An array could not be made (bad dtype, shape or size). */
+#define AQ_EZMQ -26                    /**< A libzmq call failed; see aq_last_errno(). */
+#define AQ_EFAST_PATH_UNAVAILABLE -27  /**< The same-host fast path was required but cannot be used. */
+/** Lowest code in use; codes below it may be added by newer libraries. */
+#define AQ_ELAST -27
+
+/** A short constant description of `code` ("timed out", "queue is full", ...); never NULL.
+ *  Unknown codes give "unknown error". Static storage. Thread-safe. */
+const char *aq_strerror(int code);
+
+/** The full message of the last error on the calling thread (for example
+ *  "queue 'cam' is full (1 MiB of 1 MiB in use) and its overflow policy is 'fail'"), or ""
+ *  if no call on this thread failed yet. Valid until the next failing call on this thread.
+ *  Thread-local: never NULL, never free it. */
+const char *aq_last_error_message(void);
+
+/** The code of the last error on the calling thread (0 if none yet). */
+int aq_last_error_code(void);
+
+/** The errno of the failed C library or libzmq call behind the last error on the calling
+ *  thread (AQ_ESYSTEM, AQ_EZMQ and some others), or 0. */
+int aq_last_errno(void);
+
+/* ------------------------------------------------------------------------------------------ */
+/* Data types and shapes                                                                      */
+/* ------------------------------------------------------------------------------------------ */
+
+/** Element types. The values are the codes stored in every record (docs/LAYOUT.md); they
+ *  never change. Complex types are pairs of little-endian floats, real then imaginary. */
+typedef enum aq_dtype {
+    AQ_DTYPE_BOOL = 1,
+    AQ_DTYPE_INT8 = 2,
+    AQ_DTYPE_UINT8 = 3,
+    AQ_DTYPE_INT16 = 4,
+    AQ_DTYPE_UINT16 = 5,
+    AQ_DTYPE_INT32 = 6,
+    AQ_DTYPE_UINT32 = 7,
+    AQ_DTYPE_INT64 = 8,
+    AQ_DTYPE_UINT64 = 9,
+    AQ_DTYPE_FLOAT16 = 10,
+    AQ_DTYPE_FLOAT32 = 11,
+    AQ_DTYPE_FLOAT64 = 12,
+    AQ_DTYPE_COMPLEX64 = 13,
+    AQ_DTYPE_COMPLEX128 = 14
+} aq_dtype;
+
+/** Most dimensions an array may have (numpy's limit). */
+#define AQ_MAX_DIMS 32
+
+/** Bytes per element of `dtype` (1 to 16), or AQ_EUNSUPPORTED_DTYPE. */
+int aq_dtype_itemsize(int dtype);
+
+/** numpy's name of `dtype` ("uint16", "complex64", ...), or NULL for an unknown code.
+ *  Static storage. */
+const char *aq_dtype_name(int dtype);
+
+/** The numpy array-interface typestr of `dtype` ("<u2", "|b1", "<c16", ...), or NULL for
+ *  an unknown code. Static storage. */
+const char *aq_dtype_typestr(int dtype);
+
+/** The dtype code of a numpy typestr ("<f4", "=u2", "|u1"; big-endian is not supported),
+ *  or AQ_EUNSUPPORTED_DTYPE (AQ_EINVALID_ARGUMENT for NULL). */
+int aq_dtype_from_typestr(const char *typestr);
+
+/** Checks a shape and stores the byte size of a C-order `dtype` array of that shape in
+ *  `*nbytes`. Errors: AQ_EUNSUPPORTED_DTYPE, AQ_EINVALID_SHAPE (ndim < 0 or > AQ_MAX_DIMS,
+ *  a negative extent, an overflowing size), AQ_EINVALID_ARGUMENT (NULL `nbytes`, or NULL
+ *  `shape` with ndim > 0). */
+int aq_array_nbytes(int dtype, int ndim, const int64_t *shape, size_t *nbytes);
+
+/* ------------------------------------------------------------------------------------------ */
+/* Queues                                                                                     */
+/* ------------------------------------------------------------------------------------------ */
+
+/** A handle to an open queue. Thread-safe. Freed by aq_queue_close(). */
+typedef struct aq_queue aq_queue;
+/** A reserved, unpublished record being written in place. Freed by aq_loan_commit() or aq_loan_abort(). */
+typedef struct aq_loan aq_loan;
+/** A claimed record being read in place. Freed by aq_borrow_release(). */
+typedef struct aq_borrow aq_borrow;
+
+/** What a put does when the queue has no room (per handle). */
+typedef enum aq_overflow {
+    AQ_OVERFLOW_BLOCK = 0,        /**< Wait for room, up to the timeout (default). */
+    AQ_OVERFLOW_FAIL = 1,         /**< Fail at once with AQ_EFULL. */
+    AQ_OVERFLOW_DROP_OLDEST = 2   /**< Drop the oldest waiting records (counted as drops). */
+} aq_overflow;
+
+/** What happens when a record's dtype or shape differs from the previous one (fixed at creation). */
+typedef enum aq_shape_change {
+    AQ_SHAPE_CHANGE_KEEP = 0,     /**< Records of any dtype and shape coexist (default). */
+    AQ_SHAPE_CHANGE_RESET = 1     /**< Waiting records are dropped and a reset is counted. */
+} aq_shape_change;
+
+/** Wait without limit. */
+#define AQ_FOREVER ((int64_t)-1)
+
+/** Options of a queue handle. Initialize with aq_queue_options_init(). */
+typedef struct aq_queue_options {
+    size_t size;            /**< sizeof(aq_queue_options), set by aq_queue_options_init(). */
+    int overflow;           /**< aq_overflow; default AQ_OVERFLOW_BLOCK. */
+    int shape_change;       /**< aq_shape_change, used only when the call creates the queue; default KEEP. */
+    int64_t spin_ns;        /**< How long a blocked call spins before it sleeps; default 30000 (30 µs), 0 sleeps at once. */
+    uint32_t mode;          /**< Permission bits of a queue the call creates; default 0600 (must include 0600). */
+} aq_queue_options;
+
+/** Sets `options->size` and every default. */
+void aq_queue_options_init(aq_queue_options *options);
+
+/** Smallest and largest queue capacity in bytes. */
+#define AQ_MIN_CAPACITY 4096
+#define AQ_MAX_CAPACITY ((uint64_t)1 << 40)
+
+/** Creates the queue `name` whose ring holds `capacity` bytes (rounded up to 4 KiB) and
+ *  opens it; `*queue` receives a handle the caller owns (free with aq_queue_close()).
+ *  The memory is reserved now. `options` may be NULL.
+ *  Errors: AQ_EINVALID_NAME, AQ_EINVALID_ARGUMENT (capacity out of range, bad mode or
+ *  options, NULL `name` or `queue`), AQ_EALREADY_EXISTS, AQ_ENO_SHARED_MEMORY, AQ_ESYSTEM. */
+int aq_queue_create(const char *name, uint64_t capacity, const aq_queue_options *options, aq_queue **queue);
+
+/** Opens the existing queue `name`. `*queue` receives a handle the caller owns.
+ *  Errors: AQ_EINVALID_NAME, AQ_EINVALID_ARGUMENT, AQ_ENOT_FOUND, AQ_EFOREIGN,
+ *  AQ_EINCOMPATIBLE_VERSION, AQ_ECORRUPT, AQ_ESYSTEM. */
+int aq_queue_open(const char *name, const aq_queue_options *options, aq_queue **queue);
+
+/** Opens the queue `name`, creating it with `capacity` if it does not exist. `*queue`
+ *  receives a handle the caller owns. Errors: those of create and open. */
+int aq_queue_open_or_create(const char *name, uint64_t capacity, const aq_queue_options *options, aq_queue **queue);
+
+/** Removes the name `name`. Processes that have the queue open keep using it; its memory
+ *  is freed when the last of them closes it. Errors: AQ_EINVALID_NAME, AQ_ENOT_FOUND,
+ *  AQ_EINVALID_ARGUMENT, AQ_ESYSTEM. */
+int aq_queue_remove(const char *name);
+
+/** 1 if a queue named `name` exists, 0 if not (or the name is invalid or NULL). */
+int aq_queue_exists(const char *name);
+
+/** Frees the handle (unmapping the queue once loans, borrows and other handles using it
+ *  are gone). The queue itself stays until removed. NULL does nothing. */
+void aq_queue_close(aq_queue *queue);
+
+/** The queue's name. Owned by the handle. NULL for a NULL handle. */
+const char *aq_queue_name(const aq_queue *queue);
+
+/** Bytes of the data ring, or AQ_EINVALID_ARGUMENT for NULL. */
+int64_t aq_queue_capacity(const aq_queue *queue);
+
+/** Flags of aq_queue_put() and aq_queue_loan(). */
+#define AQ_PUT_TIMESTAMP 0x1   /**< Use `timestamp_ns` as the record's time (otherwise: now). */
+#define AQ_PUT_INDEX 0x2       /**< Give the record `index` (otherwise it has none). */
+
+/** Puts a copy of an array: `ndim` extents in `shape`, `nbytes` bytes at `data` (C order),
+ *  which must be exactly the array's size. Waits for room up to `timeout_ns` under the
+ *  AQ_OVERFLOW_BLOCK policy; with `timeout_ns` 0 it never waits and returns AQ_EFULL when
+ *  there is no room. `flags` (AQ_PUT_*) say whether `timestamp_ns` (nanoseconds since the
+ *  Unix epoch) and `index` are used. The caller keeps `shape` and `data`.
+ *  Errors: AQ_EFULL, AQ_ETIMEOUT, AQ_EOVERSIZE, AQ_EUNSUPPORTED_DTYPE, AQ_EINVALID_SHAPE,
+ *  AQ_EINVALID_ARGUMENT (NULL queue, NULL data with nbytes > 0, nbytes not the array's
+ *  size, unknown flags), AQ_ECORRUPT. */
+int aq_queue_put(aq_queue *queue, int dtype, int ndim, const int64_t *shape, const void *data, size_t nbytes,
+                 int64_t timeout_ns, int flags, int64_t timestamp_ns, int64_t index);
+
+/** Reserves room for an array of `dtype` and `shape` and lends its payload for writing in
+ *  place, without an intermediate copy: `*data` receives the writable payload (64-byte
+ *  aligned, `*nbytes` bytes, may be NULL if not wanted) and `*loan` a handle the caller
+ *  owns. Fill every byte, then publish with aq_loan_commit() or give the room back with
+ *  aq_loan_abort(); each frees the handle. Consumers never see an uncommitted record;
+ *  other producers and consumers keep working meanwhile. Waiting, flags and errors as
+ *  aq_queue_put() (no data/nbytes errors). If the process dies holding the loan, the
+ *  record is discarded by the queue's dead-peer recovery. */
+int aq_queue_loan(aq_queue *queue, int dtype, int ndim, const int64_t *shape, int64_t timeout_ns, int flags,
+                  int64_t timestamp_ns, int64_t index, void **data, size_t *nbytes, aq_loan **loan);
+
+/** The loan's writable payload, or NULL for a NULL loan. */
+void *aq_loan_data(const aq_loan *loan);
+
+/** The loan's payload size in bytes (0 for a NULL loan). */
+size_t aq_loan_nbytes(const aq_loan *loan);
+
+/** Publishes the loaned record and frees the handle (also when it fails).
+ *  Errors: AQ_EINVALID_ARGUMENT (NULL), AQ_ECORRUPT (the record was taken away, for example
+ *  because this process was thought dead). */
+int aq_loan_commit(aq_loan *loan);
+
+/** Discards the loaned record unpublished and frees the handle. NULL does nothing. */
+void aq_loan_abort(aq_loan *loan);
+
+/** Metadata of a record. */
+typedef struct aq_record_info {
+    int32_t dtype;                /**< aq_dtype. */
+    int32_t ndim;                 /**< Number of dimensions, 0 to AQ_MAX_DIMS. */
+    int64_t shape[AQ_MAX_DIMS];   /**< The first `ndim` entries are the extents. */
+    uint64_t nbytes;              /**< Payload bytes. */
+    uint64_t sequence;            /**< Queue-wide sequence number. */
+    int64_t timestamp_ns;         /**< Nanoseconds since the Unix epoch. */
+    int64_t index;                /**< The producer's frame number, if has_index. */
+    int32_t has_index;            /**< 1 if the record has an index. */
+    int32_t is_envelope;          /**< 1 if this uint8 record is an ArrayTransport message envelope. */
+    uint64_t reserved[4];         /**< Zero; room for future fields. */
+} aq_record_info;
+
+/** Takes the oldest record and copies its payload into `buffer` (`capacity` bytes); `*info`
+ *  receives its metadata. Waits up to `timeout_ns` while the queue is empty (0: never, then
+ *  AQ_EEMPTY). If the payload is larger than `capacity`, nothing is taken: the record stays
+ *  in the queue, `*info` still describes it and the call returns AQ_EBUFFER_TOO_SMALL, so a
+ *  caller can allocate `info->nbytes` bytes and call again (another consumer may take that
+ *  record meanwhile; then the next one is returned). `buffer` may be NULL when `capacity`
+ *  is 0 (a wait for the next record's metadata).
+ *  Errors: AQ_EEMPTY, AQ_ETIMEOUT, AQ_EBUFFER_TOO_SMALL, AQ_EINVALID_ARGUMENT (NULL queue or
+ *  info, NULL buffer with capacity > 0), AQ_ECORRUPT. */
+int aq_queue_get(aq_queue *queue, void *buffer, size_t capacity, aq_record_info *info, int64_t timeout_ns);
+
+/** Takes the oldest record and lends it in place, without copying: `*data` receives the
+ *  read-only payload (64-byte aligned, `info->nbytes` bytes; may be NULL if not wanted),
+ *  `*info` its metadata (may be NULL), `*borrow` a handle the caller owns. The record's
+ *  room is freed by aq_borrow_release(), which must be called exactly once; until then the
+ *  payload stays valid and unchanged. Waiting and errors as aq_queue_get() (no
+ *  AQ_EBUFFER_TOO_SMALL). A process that dies holding a borrow loses that record (counted
+ *  as a lost read). */
+int aq_queue_borrow(aq_queue *queue, int64_t timeout_ns, aq_record_info *info, const void **data, aq_borrow **borrow);
+
+/** The borrowed payload, or NULL for a NULL borrow. */
+const void *aq_borrow_data(const aq_borrow *borrow);
+
+/** Fills `*info` with the borrowed record's metadata. Errors: AQ_EINVALID_ARGUMENT (NULL). */
+int aq_borrow_info(const aq_borrow *borrow, aq_record_info *info);
+
+/** Frees the borrowed record's room and the handle. NULL does nothing. */
+void aq_borrow_release(aq_borrow *borrow);
+
+/** Records waiting (committed, not yet taken), or a negative error (AQ_EINVALID_ARGUMENT,
+ *  AQ_ECORRUPT). Exact at the instant it is counted, under the queue lock. */
+int64_t aq_queue_count(aq_queue *queue);
+
+/** 1 if no record is waiting, 0 if one is, or a negative error. */
+int aq_queue_is_empty(aq_queue *queue);
+
+/** Drops every waiting record, for every process; returns how many, or a negative error.
+ *  Records being written or read are not affected. */
+int64_t aq_queue_clear(aq_queue *queue);
+
+/** Frees the records of processes that died while writing or reading them; returns 1 if
+ *  anything was freed, 0 if not, or a negative error. Blocked producers do this by themselves. */
+int aq_queue_recover(aq_queue *queue);
+
+/** 1 if the queue's name was removed (or now names another queue) since this handle opened
+ *  it, 0 if not, or AQ_EINVALID_ARGUMENT. */
+int aq_queue_is_removed(aq_queue *queue);
+
+/** Counters and state of a queue, shared by every process using it. */
+typedef struct aq_queue_statistics {
+    size_t size;                 /**< Set to sizeof(aq_queue_statistics) before the call. */
+    uint64_t capacity;           /**< Bytes of the data ring. */
+    uint64_t bytes_used;         /**< Bytes in use by records (waiting, being written or read). */
+    uint64_t count;              /**< Records waiting. */
+    uint64_t puts;               /**< Records committed since creation. */
+    uint64_t gets;               /**< Records consumed since creation. */
+    uint64_t drops;              /**< Records dropped (drop-oldest, clear, reset). */
+    uint64_t resets;             /**< Resets by the reset-on-shape-change policy. */
+    uint64_t clears;             /**< Calls of clear. */
+    uint64_t abandoned_writes;   /**< Records discarded because their producer died. */
+    uint64_t lost_reads;         /**< Records lost because their consumer died. */
+    uint64_t next_sequence;      /**< The sequence number the next record gets. */
+} aq_queue_statistics;
+
+/** Fills `*statistics` up to `statistics->size` bytes. Errors: AQ_EINVALID_ARGUMENT (NULL,
+ *  or a size smaller than the `size` field), AQ_ECORRUPT. */
+int aq_queue_statistics_get(aq_queue *queue, aq_queue_statistics *statistics);
+
+/** Facts fixed at a queue's creation. */
+typedef struct aq_queue_info {
+    size_t size;                 /**< Set to sizeof(aq_queue_info) before the call. */
+    uint64_t capacity;           /**< Bytes of the data ring. */
+    uint64_t segment_size;       /**< Bytes of the shared-memory object (header + ring). */
+    int32_t layout_version;      /**< The segment layout version. */
+    int32_t creator_pid;         /**< The process that created the queue. */
+    int64_t created_ns;          /**< Creation time, nanoseconds since the Unix epoch. */
+    int32_t shape_change;        /**< aq_shape_change chosen at creation. */
+} aq_queue_info;
+
+/** Fills `*info` up to `info->size` bytes. Errors: AQ_EINVALID_ARGUMENT. */
+int aq_queue_info_get(aq_queue *queue, aq_queue_info *info);
+
+/** One process attached to a queue. */
+typedef struct aq_attachment {
+    int32_t pid;                 /**< The process id. */
+    int32_t alive;               /**< 1 if it was running when listed. */
+} aq_attachment;
+
+/** Lists the processes that have the queue open: writes up to `capacity` entries to
+ *  `attachments` (may be NULL when `capacity` is 0) and returns how many there are in all
+ *  (which may exceed `capacity`), or AQ_EINVALID_ARGUMENT. */
+int64_t aq_queue_attachments(aq_queue *queue, aq_attachment *attachments, size_t capacity);
+
+/** Ring bytes a record of `dtype` and `shape` needs (compare with the capacity), stored in
+ *  `*bytes`. Errors: AQ_EUNSUPPORTED_DTYPE, AQ_EINVALID_SHAPE, AQ_EOVERSIZE, AQ_EINVALID_ARGUMENT. */
+int aq_queue_record_size(int dtype, int ndim, const int64_t *shape, uint64_t *bytes);
+
+/* ------------------------------------------------------------------------------------------ */
+/* Transport: senders and receivers by endpoint                                               */
+/* ------------------------------------------------------------------------------------------ */
+
+/** Sends a stream of messages to an endpoint. Thread-safe. Freed by aq_sender_close(). */
+typedef struct aq_sender aq_sender;
+/** Receives messages from an endpoint. Thread-safe. Freed by aq_receiver_close(). */
+typedef struct aq_receiver aq_receiver;
+/** One received message or event. Immutable. Freed by aq_message_free(). */
+typedef struct aq_message aq_message;
+
+/** ZeroMQ patterns (ignored for shm:// endpoints). */
+typedef enum aq_pattern {
+    AQ_PATTERN_PUSH_PULL = 0,    /**< Push/pull: senders wait when pullers are behind (default). */
+    AQ_PATTERN_PUB_SUB = 1       /**< Publish/subscribe: slow subscribers lose messages; senders never wait. */
+} aq_pattern;
+
+/** Whether the endpoint is listened on or connected to (ignored for shm://). */
+typedef enum aq_role {
+    AQ_ROLE_DEFAULT = 0,         /**< Senders bind, receivers connect. */
+    AQ_ROLE_BIND = 1,
+    AQ_ROLE_CONNECT = 2
+} aq_role;
+
+/** The same-host fast path of ZeroMQ publishers and subscribers (docs/WIRE.md). */
+typedef enum aq_fast_path {
+    AQ_FAST_PATH_AUTOMATIC = 0,  /**< Shared memory when both sides can use it (default). */
+    AQ_FAST_PATH_DISABLED = 1,   /**< Always the network. */
+    AQ_FAST_PATH_REQUIRED = 2    /**< Shared memory only; fail with AQ_EFAST_PATH_UNAVAILABLE otherwise. */
+} aq_fast_path;
+
+/** Use the transport's default timeout (ZeroMQ pushers: no limit; shm:// senders: 10 s). */
+#define AQ_TIMEOUT_DEFAULT INT64_MIN
+
+/** CURVE security: a Z85 key is 40 characters (plus the NUL). */
+#define AQ_CURVE_KEY_LENGTH 40
+
+/** Options of a sender. Initialize with aq_sender_options_init(). */
+typedef struct aq_sender_options {
+    size_t size;                      /**< sizeof(aq_sender_options), set by the init function. */
+    int pattern;                      /**< aq_pattern; default AQ_PATTERN_PUSH_PULL. */
+    int role;                         /**< aq_role; default AQ_ROLE_DEFAULT (bind). */
+    int fast_path;                    /**< aq_fast_path (publishers that bind); default automatic. */
+    int64_t byte_budget;              /**< Payload bytes libzmq may hold for this sender; default 256 MiB. */
+    int64_t expected_message_bytes;   /**< Typical message size for the high-water mark; 0: unset (default). */
+    int64_t send_timeout_ns;          /**< Longest a send waits for room; default AQ_TIMEOUT_DEFAULT, negative: no limit. */
+    int64_t heartbeat_interval_ns;    /**< Idle time before a heartbeat; default 1 s, negative: none. */
+    int64_t linger_ns;                /**< How long unsent messages are kept after close; default 1 s. */
+    const char *curve_secret_key;     /**< This side's CURVE secret key (Z85), or NULL (default) for no security. */
+    const char *curve_server_public_key; /**< With a secret key: NULL makes this side the CURVE server; the
+                                              server's public key makes it a client. */
+    int64_t shm_capacity;             /**< shm://: capacity of the queue if the sender creates it; default 256 MiB. */
+} aq_sender_options;
+
+/** Sets `options->size` and every default. */
+void aq_sender_options_init(aq_sender_options *options);
+
+/** Makes a sender of the stream `stream` (1 to 1024 bytes; for shm:// the queue name is the
+ *  stream) on `endpoint`: "tcp://HOST:PORT" (PORT may be * when binding), "ipc:///PATH" or
+ *  "shm://NAME". `options` may be NULL. `*sender` receives a handle the caller owns.
+ *  Errors: AQ_EINVALID_ENDPOINT, AQ_EINVALID_ARGUMENT, AQ_EUNSUPPORTED (CURVE without libzmq
+ *  support), AQ_EZMQ (for example an address in use), AQ_EFAST_PATH_UNAVAILABLE, and for
+ *  shm:// the queue errors of aq_queue_open_or_create(). */
+int aq_sender_create(const char *endpoint, const char *stream, const aq_sender_options *options, aq_sender **sender);
+
+/** Writes the endpoint the sender is bound to, with a wildcard port resolved (for example
+ *  "tcp://127.0.0.1:41234"), into `buffer` (`capacity` bytes, NUL-terminated); for a
+ *  sender that connects, or shm://, the endpoint it was made with. Errors:
+ *  AQ_EINVALID_ARGUMENT, AQ_EBUFFER_TOO_SMALL. */
+int aq_sender_endpoint(const aq_sender *sender, char *buffer, size_t capacity);
+
+/** One array of a message to send, or of a received message. */
+typedef struct aq_array {
+    const char *name;        /**< The array's name in its message; NULL sends "array". */
+    int32_t dtype;           /**< aq_dtype. */
+    int32_t ndim;            /**< Number of dimensions, 0 to AQ_MAX_DIMS. */
+    const int64_t *shape;    /**< `ndim` extents. */
+    const void *data;        /**< C-order payload. */
+    size_t nbytes;           /**< Payload bytes: exactly the array's size. */
+} aq_array;
+
+/** Flags of aq_sender_send() (same values as AQ_PUT_*). */
+#define AQ_SEND_TIMESTAMP 0x1  /**< Use `timestamp_ns` (otherwise: now). */
+#define AQ_SEND_INDEX 0x2      /**< Give the message `index`. */
+
+/** aq_sender_send() returns this (positive) when flow control dropped the message: a
+ *  publisher over its byte budget. The sequence number was used up. */
+#define AQ_SEND_DROPPED 1
+
+/** Sends one message of `count` arrays (1 or more), copying them (the caller keeps and may
+ *  reuse its buffers as soon as the call returns). `meta_json` is a JSON object of
+ *  application metadata, or NULL for none. `*sequence` (may be NULL) receives the message's
+ *  sequence number. Returns 0 when sent, AQ_SEND_DROPPED, or a negative error:
+ *  AQ_ETIMEOUT, AQ_ECLOSED, AQ_EINVALID_ARGUMENT (bad names, meta that is not a JSON
+ *  object), AQ_EINVALID_ARRAY / AQ_EUNSUPPORTED_DTYPE / AQ_EINVALID_SHAPE (a bad array),
+ *  AQ_EZMQ, and for shm:// the queue errors of aq_queue_put(). */
+int aq_sender_send(aq_sender *sender, const aq_array *arrays, size_t count, int flags, int64_t timestamp_ns,
+                   int64_t index, const char *meta_json, uint64_t *sequence);
+
+/** A sender's counters. */
+typedef struct aq_sender_statistics {
+    size_t size;                      /**< Set to sizeof(aq_sender_statistics) before the call. */
+    uint64_t epoch;                   /**< The sender's epoch (random, fixed at start). */
+    uint64_t sent;                    /**< Data messages handed to the transport. */
+    uint64_t dropped;                 /**< Data messages dropped by flow control. */
+    uint64_t bytes_sent;              /**< Payload bytes sent. */
+    uint64_t heartbeats;              /**< Heartbeats sent. */
+    int64_t in_flight_bytes;          /**< Payload bytes the transport holds, not yet written. */
+    uint64_t next_sequence;           /**< The sequence number of the next message. */
+    int64_t shared_memory_subscribers;/**< Subscribers on this host taking the fast path now. */
+    uint64_t shared_memory_dropped;   /**< Messages a fast-path subscriber's full queue could not take. */
+} aq_sender_statistics;
+
+/** Fills `*statistics` up to `statistics->size` bytes. Errors: AQ_EINVALID_ARGUMENT. */
+int aq_sender_statistics_get(aq_sender *sender, aq_sender_statistics *statistics);
+
+/** Sends "end", releases the transport and frees the handle (a ZeroMQ sender first waits up
+ *  to its linger time for queued messages). NULL does nothing. */
+void aq_sender_close(aq_sender *sender);
+
+/** Options of a receiver. Initialize with aq_receiver_options_init(). */
+typedef struct aq_receiver_options {
+    size_t size;                      /**< sizeof(aq_receiver_options), set by the init function. */
+    int pattern;                      /**< aq_pattern; default AQ_PATTERN_PUSH_PULL. */
+    int role;                         /**< aq_role; default AQ_ROLE_DEFAULT (connect). */
+    int fast_path;                    /**< aq_fast_path (subscribers that connect to one endpoint); default automatic. */
+    int detects_loss;                 /**< 1 (default): sequence gaps count as lost; 0 for pullers sharing a pusher. */
+    const char *const *subscriptions; /**< Pub/sub: stream-name prefixes; NULL or none subscribes to every stream. */
+    size_t subscription_count;        /**< Entries in `subscriptions`. */
+    int64_t maximum_message_bytes;    /**< Largest message accepted; default 1 GiB. */
+    int64_t maximum_arrays;           /**< Most arrays per message; default 256. */
+    int64_t byte_budget;              /**< Bytes of messages the receiving queue may hold; default 256 MiB. */
+    int64_t expected_message_bytes;   /**< Typical message size; 0: unset (default). */
+    int64_t heartbeat_interval_ns;    /**< The senders' heartbeat interval; default 1 s. */
+    int64_t missed_heartbeats;        /**< Intervals without a message before the peer counts as silent; default 3. */
+    int64_t linger_ns;                /**< ZMQ_LINGER after close; default 0. */
+    const char *curve_secret_key;     /**< As in aq_sender_options. */
+    const char *curve_server_public_key; /**< As in aq_sender_options. */
+    int64_t fast_path_capacity;       /**< Smallest capacity of the fast-path queue; default 64 MiB. */
+    int64_t fast_path_timeout_ns;     /**< With AQ_FAST_PATH_REQUIRED: time allowed to switch; default 5 s. */
+    int64_t shm_capacity;             /**< shm://: capacity of the queue if the receiver creates it; default 256 MiB. */
+} aq_receiver_options;
+
+/** Sets `options->size` and every default. */
+void aq_receiver_options_init(aq_receiver_options *options);
+
+/** Makes a receiver on `endpoint` (as for aq_sender_create()). For shm:// the queue is
+ *  created if it does not exist yet, so a receiver may start before its sender. `options`
+ *  may be NULL. `*receiver` receives a handle the caller owns.
+ *  Errors: as aq_sender_create(). */
+int aq_receiver_create(const char *endpoint, const aq_receiver_options *options, aq_receiver **receiver);
+
+/** Flags of aq_receiver_receive(). */
+#define AQ_RECEIVE_EVENTS 0x1  /**< Also return heartbeat and end events (otherwise: data only). */
+
+/** Kinds of received messages. */
+typedef enum aq_event {
+    AQ_EVENT_DATA = 0,           /**< A data message with arrays. */
+    AQ_EVENT_HEARTBEAT = 1,      /**< A sender said it is alive while idle (no arrays). */
+    AQ_EVENT_END = 2             /**< A sender closed its stream on purpose (no arrays). */
+} aq_event;
+
+/** Waits up to `timeout_ns` for the next message; `*message` receives it (a handle the
+ *  caller owns, free with aq_message_free()). Malformed messages are counted and skipped.
+ *  Errors: AQ_ETIMEOUT (nothing arrived; `*message` is NULL), AQ_ECLOSED,
+ *  AQ_EFAST_PATH_UNAVAILABLE, AQ_EINVALID_ARGUMENT. */
+int aq_receiver_receive(aq_receiver *receiver, int64_t timeout_ns, int flags, aq_message **message);
+
+/** How data arrives. */
+typedef enum aq_path {
+    AQ_PATH_NETWORK = 0,         /**< Through the ZeroMQ socket (or a shm:// queue). */
+    AQ_PATH_SHARED_MEMORY = 1    /**< Through the same-host fast path. */
+} aq_path;
+
+/** A receiver's counters. */
+typedef struct aq_receiver_statistics {
+    size_t size;                      /**< Set to sizeof(aq_receiver_statistics) before the call. */
+    uint64_t received;                /**< Data messages delivered. */
+    uint64_t bytes_received;          /**< Payload bytes delivered. */
+    uint64_t heartbeats;              /**< Heartbeats received. */
+    uint64_t ends;                    /**< End messages received. */
+    uint64_t lost;                    /**< Data messages known to be missing (sequence gaps). */
+    uint64_t out_of_order;            /**< Messages with a lower sequence than expected. */
+    uint64_t malformed;               /**< Messages rejected as malformed. */
+    uint64_t epochs_seen;             /**< Distinct (stream, epoch) pairs seen. */
+    uint64_t restarts;                /**< New epochs on a stream that had one: a sender restarted. */
+    uint64_t copied_payloads;         /**< Large payloads copied for alignment. */
+    int64_t silence_ns;               /**< Time since the last valid message. */
+    int32_t peer_is_silent;           /**< 1 if the silence exceeds the allowed missed heartbeats. */
+    int32_t path;                     /**< aq_path in use now. */
+    uint64_t received_through_shared_memory; /**< Data messages that came through the fast path. */
+    uint64_t switches_to_shared_memory;      /**< Switches from the network to the fast path. */
+} aq_receiver_statistics;
+
+/** Fills `*statistics` up to `statistics->size` bytes. Errors: AQ_EINVALID_ARGUMENT. */
+int aq_receiver_statistics_get(aq_receiver *receiver, aq_receiver_statistics *statistics);
+
+/** aq_path in use now, or AQ_EINVALID_ARGUMENT. */
+int aq_receiver_path(aq_receiver *receiver);
+
+/** Writes why the fast path was most recently not taken or left (or "" if it never was)
+ *  into `buffer`, NUL-terminated. Errors: AQ_EINVALID_ARGUMENT, AQ_EBUFFER_TOO_SMALL. */
+int aq_receiver_fast_path_problem(aq_receiver *receiver, char *buffer, size_t capacity);
+
+/** Stops the receiver without freeing it: receives waiting in other threads return
+ *  AQ_ECLOSED within about 100 ms, later ones at once. Thread-safe; idempotent. */
+void aq_receiver_shutdown(aq_receiver *receiver);
+
+/** Stops the receiver and frees the handle. No other thread may be using it (call
+ *  aq_receiver_shutdown() first and wait for them). NULL does nothing. */
+void aq_receiver_close(aq_receiver *receiver);
+
+/** What a message says about itself. Pointers belong to the message. */
+typedef struct aq_message_info {
+    size_t size;                      /**< Set to sizeof(aq_message_info) before the call. */
+    int32_t kind;                     /**< aq_event. */
+    int32_t has_index;                /**< 1 if `index` is set (data messages). */
+    const char *stream;               /**< The stream. */
+    uint64_t epoch;                   /**< The sending instance. */
+    uint64_t sequence;                /**< Data: position in the epoch. Heartbeat/end: the last data sequence, if has_sequence. */
+    int32_t has_sequence;             /**< 1 for data; for heartbeat/end, 1 if the epoch sent any data. */
+    int32_t reserved0;
+    int64_t timestamp_ns;             /**< When the message was made (sender's clock). */
+    int64_t index;                    /**< The producer's frame number, if has_index. */
+    const char *meta_json;            /**< Application metadata as a JSON object ("{}" if none). */
+    size_t array_count;               /**< Arrays in the message (0 for heartbeat and end). */
+} aq_message_info;
+
+/** Fills `*info` up to `info->size` bytes. Errors: AQ_EINVALID_ARGUMENT. */
+int aq_message_info_get(const aq_message *message, aq_message_info *info);
+
+/** Fills `*array` with array `i` of the message: its name, dtype, shape and payload pointers
+ *  belong to the message and stay valid until aq_message_free(); the payload is not copied
+ *  (64-byte aligned when the transport allows). Errors: AQ_EINVALID_ARGUMENT (NULL, or `i`
+ *  out of range). */
+int aq_message_array(const aq_message *message, size_t i, aq_array *array);
+
+/** Frees the message and the arrays it lends. NULL does nothing. */
+void aq_message_free(aq_message *message);
+
+/** Makes a new random CURVE key pair, each key written as 40 Z85 characters plus a NUL into
+ *  buffers of at least AQ_CURVE_KEY_LENGTH + 1 bytes. Errors: AQ_EUNSUPPORTED,
+ *  AQ_EINVALID_ARGUMENT, AQ_EZMQ. */
+int aq_curve_keypair(char *public_key, char *secret_key);
+
+/** Derives the public key of a Z85 secret key into `public_key` (AQ_CURVE_KEY_LENGTH + 1
+ *  bytes). Errors: AQ_EUNSUPPORTED, AQ_EINVALID_ARGUMENT. */
+int aq_curve_public_key(const char *secret_key, char *public_key);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* ARRAYQUEUES_H */
