@@ -1,0 +1,179 @@
+import ArrayQueues
+import ArrayTransport
+public import CArrayQueuesC
+import Logging
+
+// The `aq_sender_options` and `aq_receiver_options` structs: defaults, and their checked
+// conversion into the Swift options.
+
+/// Logs of senders and receivers made through C: warnings and errors on standard error (the
+/// library never writes to standard output, and never bootstraps the process's logging).
+func transportLogger(_ label: String) -> Logger {
+    var logger = Logger(label: label) { StreamLogHandler.standardError(label: $0) }
+    logger.logLevel = .warning
+    return logger
+}
+
+/// `AQ_TIMEOUT_DEFAULT` (`INT64_MIN`, a macro Swift does not import).
+private let timeoutDefault = Int64.min
+
+private func nanoseconds(_ duration: Duration) -> Int64 {
+    let (seconds, attoseconds) = duration.components
+    return seconds * 1_000_000_000 + attoseconds / 1_000_000_000
+}
+
+@c(aq_sender_options_init)
+public func aqSenderOptionsInit(_ options: UnsafeMutablePointer<aq_sender_options>?) {
+    guard let options else { return }
+    let z = ZeroMQSender.Options(), shm = SharedMemorySender.Options()
+    options.pointee = aq_sender_options(
+        size: MemoryLayout<aq_sender_options>.size, pattern: Int32(AQ_PATTERN_PUSH_PULL.rawValue), role: Int32(AQ_ROLE_DEFAULT.rawValue),
+        fast_path: Int32(AQ_FAST_PATH_AUTOMATIC.rawValue), byte_budget: Int64(z.byteBudget), expected_message_bytes: 0,
+        send_timeout_ns: timeoutDefault, heartbeat_interval_ns: z.heartbeatInterval.map(nanoseconds) ?? -1,
+        linger_ns: nanoseconds(z.linger), curve_secret_key: nil, curve_server_public_key: nil, shm_capacity: Int64(shm.capacity))
+}
+
+@c(aq_receiver_options_init)
+public func aqReceiverOptionsInit(_ options: UnsafeMutablePointer<aq_receiver_options>?) {
+    guard let options else { return }
+    let z = ZeroMQReceiver.Options()
+    options.pointee = aq_receiver_options(
+        size: MemoryLayout<aq_receiver_options>.size, pattern: Int32(AQ_PATTERN_PUSH_PULL.rawValue), role: Int32(AQ_ROLE_DEFAULT.rawValue),
+        fast_path: Int32(AQ_FAST_PATH_AUTOMATIC.rawValue), detects_loss: z.detectsLoss ? 1 : 0, subscriptions: nil, subscription_count: 0,
+        maximum_message_bytes: Int64(z.maximumMessageBytes), maximum_arrays: Int64(z.maximumArrays), byte_budget: Int64(z.byteBudget),
+        expected_message_bytes: 0, heartbeat_interval_ns: nanoseconds(z.heartbeatInterval),
+        missed_heartbeats: Int64(z.missedHeartbeatsBeforeSilent), linger_ns: nanoseconds(z.linger), curve_secret_key: nil,
+        curve_server_public_key: nil, fast_path_capacity: Int64(z.fastPathCapacity), fast_path_timeout_ns: nanoseconds(z.fastPathTimeout),
+        shm_capacity: 256 << 20)
+}
+
+/// Conversions shared by both option structs.
+enum TransportArguments {
+    static func role(_ value: Int32, default fallback: ConnectionRole) throws(TransportError) -> ConnectionRole {
+        switch value {
+        case Int32(AQ_ROLE_DEFAULT.rawValue): return fallback
+        case Int32(AQ_ROLE_BIND.rawValue): return .bind
+        case Int32(AQ_ROLE_CONNECT.rawValue): return .connect
+        default: throw TransportError(.invalidArgument, "unknown role \(value): expected AQ_ROLE_DEFAULT, AQ_ROLE_BIND or AQ_ROLE_CONNECT")
+        }
+    }
+
+    static func isPublishSubscribe(_ value: Int32) throws(TransportError) -> Bool {
+        switch value {
+        case Int32(AQ_PATTERN_PUSH_PULL.rawValue): return false
+        case Int32(AQ_PATTERN_PUB_SUB.rawValue): return true
+        default: throw TransportError(.invalidArgument, "unknown pattern \(value): expected AQ_PATTERN_PUSH_PULL or AQ_PATTERN_PUB_SUB")
+        }
+    }
+
+    static func fastPath(_ value: Int32) throws(TransportError) -> FastPath {
+        switch value {
+        case Int32(AQ_FAST_PATH_AUTOMATIC.rawValue): return .automatic
+        case Int32(AQ_FAST_PATH_DISABLED.rawValue): return .disabled
+        case Int32(AQ_FAST_PATH_REQUIRED.rawValue): return .required
+        default: throw TransportError(.invalidArgument, "unknown fast-path mode \(value): expected AQ_FAST_PATH_AUTOMATIC, _DISABLED or _REQUIRED")
+        }
+    }
+
+    /// CURVE security from a secret key and, for a client, the server's public key.
+    static func curve(secret: UnsafePointer<CChar>?, serverPublic: UnsafePointer<CChar>?) throws(TransportError) -> CurveSecurity? {
+        guard let secret else {
+            guard serverPublic == nil else {
+                throw TransportError(.invalidArgument, "curve_server_public_key is set but curve_secret_key is NULL: a CURVE client needs keys of its own")
+            }
+            return nil
+        }
+        let keys = try CurveKeys(secretKey: String(cString: secret))
+        guard let serverPublic else { return .server(keys) }
+        return .client(keys, serverPublicKey: String(cString: serverPublic))
+    }
+
+    /// A non-negative size, or `fallback` for 0 (the "unset" value of optional sizes).
+    static func size(_ value: Int64, _ name: String) throws(TransportError) -> Int {
+        guard value >= 0, let size = Int(exactly: value) else {
+            throw TransportError(.invalidArgument, "\(name) is \(value); it must not be negative")
+        }
+        return size
+    }
+
+    static func checkSize(_ size: Int, of type: String, minimum: Int) throws(TransportError) {
+        guard size >= minimum else {
+            throw TransportError(.invalidArgument, "\(type).size is \(size), smaller than any version of the struct (\(minimum)); initialize it with \(type)_init")
+        }
+    }
+}
+
+/// An `aq_sender_options`, checked.
+struct SenderSettings {
+    var publishSubscribe = false
+    var role = ConnectionRole.bind
+    var zeroMQ = ZeroMQSender.Options()
+    var sharedMemory = SharedMemorySender.Options()
+
+    init(_ pointer: UnsafePointer<aq_sender_options>?) throws(TransportError) {
+        guard let pointer else { return }
+        let c = pointer.pointee
+        try TransportArguments.checkSize(c.size, of: "aq_sender_options", minimum: MemoryLayout<aq_sender_options>.size)
+        publishSubscribe = try TransportArguments.isPublishSubscribe(c.pattern)
+        role = try TransportArguments.role(c.role, default: .bind)
+        zeroMQ.fastPath = try TransportArguments.fastPath(c.fast_path)
+        zeroMQ.byteBudget = try TransportArguments.size(c.byte_budget, "byte_budget")
+        let expected = try TransportArguments.size(c.expected_message_bytes, "expected_message_bytes")
+        zeroMQ.expectedMessageBytes = expected == 0 ? nil : expected
+        if c.send_timeout_ns != timeoutDefault {
+            zeroMQ.sendTimeout = Arguments.duration(c.send_timeout_ns)
+            sharedMemory.sendTimeout = Arguments.duration(c.send_timeout_ns)
+        }
+        zeroMQ.heartbeatInterval = c.heartbeat_interval_ns < 0 ? nil : .nanoseconds(c.heartbeat_interval_ns)
+        guard c.linger_ns >= 0 else { throw TransportError(.invalidArgument, "linger_ns is \(c.linger_ns); it must not be negative") }
+        zeroMQ.linger = .nanoseconds(c.linger_ns)
+        zeroMQ.curve = try TransportArguments.curve(secret: c.curve_secret_key, serverPublic: c.curve_server_public_key)
+        sharedMemory.capacity = try TransportArguments.size(c.shm_capacity, "shm_capacity")
+    }
+}
+
+/// An `aq_receiver_options`, checked.
+struct ReceiverSettings {
+    var publishSubscribe = false
+    var role = ConnectionRole.connect
+    var prefixes = [""]
+    var zeroMQ = ZeroMQReceiver.Options()
+    var sharedMemoryCapacity = 256 << 20
+
+    init(_ pointer: UnsafePointer<aq_receiver_options>?) throws(TransportError) {
+        guard let pointer else { return }
+        let c = pointer.pointee
+        try TransportArguments.checkSize(c.size, of: "aq_receiver_options", minimum: MemoryLayout<aq_receiver_options>.size)
+        publishSubscribe = try TransportArguments.isPublishSubscribe(c.pattern)
+        role = try TransportArguments.role(c.role, default: .connect)
+        zeroMQ.fastPath = try TransportArguments.fastPath(c.fast_path)
+        zeroMQ.detectsLoss = c.detects_loss != 0
+        if c.subscription_count > 0 {
+            guard let subscriptions = c.subscriptions else {
+                throw TransportError(.invalidArgument, "subscriptions is NULL but subscription_count is \(c.subscription_count)")
+            }
+            guard c.subscription_count <= 10_000 else {
+                throw TransportError(.invalidArgument, "subscription_count \(c.subscription_count) is out of range (at most 10000)")
+            }
+            prefixes = try (0..<c.subscription_count).map { (slot: Int) throws(TransportError) -> String in
+                guard let prefix = subscriptions[slot] else { throw TransportError(.invalidArgument, "subscriptions[\(slot)] is NULL") }
+                return String(cString: prefix)
+            }
+        }
+        zeroMQ.maximumMessageBytes = try TransportArguments.size(c.maximum_message_bytes, "maximum_message_bytes")
+        zeroMQ.maximumArrays = try TransportArguments.size(c.maximum_arrays, "maximum_arrays")
+        zeroMQ.byteBudget = try TransportArguments.size(c.byte_budget, "byte_budget")
+        let expected = try TransportArguments.size(c.expected_message_bytes, "expected_message_bytes")
+        zeroMQ.expectedMessageBytes = expected == 0 ? nil : expected
+        guard c.heartbeat_interval_ns > 0, c.linger_ns >= 0, c.fast_path_timeout_ns > 0 else {
+            throw TransportError(.invalidArgument, "heartbeat_interval_ns and fast_path_timeout_ns must be positive and linger_ns not negative")
+        }
+        zeroMQ.heartbeatInterval = .nanoseconds(c.heartbeat_interval_ns)
+        zeroMQ.missedHeartbeatsBeforeSilent = try TransportArguments.size(c.missed_heartbeats, "missed_heartbeats")
+        zeroMQ.linger = .nanoseconds(c.linger_ns)
+        zeroMQ.curve = try TransportArguments.curve(secret: c.curve_secret_key, serverPublic: c.curve_server_public_key)
+        zeroMQ.fastPathCapacity = try TransportArguments.size(c.fast_path_capacity, "fast_path_capacity")
+        zeroMQ.fastPathTimeout = .nanoseconds(c.fast_path_timeout_ns)
+        sharedMemoryCapacity = try TransportArguments.size(c.shm_capacity, "shm_capacity")
+    }
+}
