@@ -116,7 +116,10 @@ static int get_array_buffer(PyObject *object, Py_buffer *view, PyObject **conver
         *converted = PyObject_CallFunctionObjArgs(numpy_asarray, object, Py_None, order_c, NULL);
         if (!*converted) return -1;
         if (PyObject_GetBuffer(*converted, view, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT) < 0) {
+            /* numpy exports no buffer for datetimes, strings, objects, ... */
+            PyErr_Clear();
             Py_CLEAR(*converted);
+            raise_code(AQ_EUNSUPPORTED_DTYPE, "ArrayQueues supports bool, int8-64, uint8-64, float16-64, complex64 and complex128 (little-endian) arrays");
             return -1;
         }
     }

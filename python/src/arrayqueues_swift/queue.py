@@ -77,6 +77,9 @@ class QueueStatistics:
 # MARK: - Arrays over shared memory that cannot be used after their block
 
 
+_LEASE = _native.Lease
+
+
 def _plain(value: Any) -> Any:
     if isinstance(value, _LeasedArray):
         value._check()
@@ -91,16 +94,22 @@ class _LeasedArray(np.ndarray):
     function or ufunc raises :class:`~arrayqueues_swift.errors.Closed`, and so do views of it
     (slices, reshapes, ``.view(dtype)``) made inside the block. Copies (``.copy()``,
     ``np.array(a)``, ufunc results) are ordinary arrays that stay valid.
+
+    The lease (the extension module's loan or borrow, which exports the memory) is found at
+    the root of the array's ``base`` chain, where numpy keeps it for every view; nothing is
+    stored per view, so making views costs what it costs for any ndarray.
     """
 
-    _lease: Any = None
+    __slots__ = ()
 
-    def __array_finalize__(self, obj: Any) -> None:
-        # Views share the lease; arrays that own their memory (copies) do not need one.
-        self._lease = getattr(obj, "_lease", None) if self.base is not None else None
+    def _lease(self) -> Any:
+        base = self.base
+        while base is not None and type(base) is not _LEASE:
+            base = getattr(base, "base", None)
+        return base
 
     def _check(self) -> None:
-        lease = self._lease
+        lease = self._lease()
         if lease is not None and not lease.active:
             raise Closed("this array was lent by a queue for a `with` block that has ended: its memory belongs to "
                          "the queue again; copy what you need inside the block", -20)
@@ -190,31 +199,35 @@ class LoanedArray(_LeasedArray):
     Fill it inside the block; it is published when the block ends (discarded if the block
     raises), and unusable afterwards."""
 
+    __slots__ = ()
+
 
 class BorrowedArray(_LeasedArray):
     """The read-only array of ``with queue.borrow() as a:`` -- a record in place in the queue,
     with its metadata (``timestamp_ns``, ``timestamp``, ``index``, ``sequence``). Unusable after
     the block, when the record's room is given back to producers."""
 
+    __slots__ = ()
+
     @property
     def timestamp_ns(self) -> int:
         """Nanoseconds since the Unix epoch (the producer's clock)."""
-        return self._lease.timestamp_ns
+        return self._lease().timestamp_ns
 
     @property
     def timestamp(self) -> _dt.datetime:
         """The record's time as an aware UTC ``datetime``."""
-        return utc_datetime(self._lease.timestamp_ns)
+        return utc_datetime(self._lease().timestamp_ns)
 
     @property
     def index(self) -> Optional[int]:
         """The producer's index, or None."""
-        return self._lease.index
+        return self._lease().index
 
     @property
     def sequence(self) -> int:
         """The queue-wide sequence number."""
-        return self._lease.sequence
+        return self._lease().sequence
 
 
 class _Loan:
@@ -228,9 +241,7 @@ class _Loan:
     def __enter__(self) -> LoanedArray:
         lease = self._queue._handle.loan(*self._arguments)
         self._lease = lease
-        array = np.ndarray.__new__(LoanedArray, lease.shape, lease.dtype, buffer=lease)
-        array._lease = lease
-        return array
+        return np.ndarray.__new__(LoanedArray, lease.shape, lease.dtype, buffer=lease)
 
     def __exit__(self, kind: Any, value: Any, traceback: Any) -> None:
         if kind is None:
@@ -250,9 +261,7 @@ class _Borrow:
     def __enter__(self) -> BorrowedArray:
         lease = self._queue._handle.borrow(self._timeout)
         self._lease = lease
-        array = np.ndarray.__new__(BorrowedArray, lease.shape, lease.dtype, buffer=lease)
-        array._lease = lease
-        return array
+        return np.ndarray.__new__(BorrowedArray, lease.shape, lease.dtype, buffer=lease)
 
     def __exit__(self, kind: Any, value: Any, traceback: Any) -> None:
         self._lease.release()
