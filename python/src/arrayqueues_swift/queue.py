@@ -95,6 +95,12 @@ class _LeasedArray(np.ndarray):
     (slices, reshapes, ``.view(dtype)``) made inside the block. Copies (``.copy()``,
     ``np.array(a)``, ufunc results) are ordinary arrays that stay valid.
 
+    Not intercepted, because numpy and Python read an ndarray's memory without asking it:
+    ``np.array(a)``, ``np.asarray(a)``, ``a.view(np.ndarray)``, ``memoryview(a)`` and ``bytes(a)``
+    after the block, and plain arrays made from it with them inside the block. They never crash
+    (the extension module keeps the queue mapped while any array over it exists) but see what
+    the queue has put there since.
+
     The lease (the extension module's loan or borrow, which exports the memory) is found at
     the root of the array's ``base`` chain, where numpy keeps it for every view; nothing is
     stored per view, so making views costs what it costs for any ndarray.
