@@ -125,7 +125,7 @@ let package = Package(
         ),
         // MARK: The C ABI (issue 11): the header and per-thread error state in C, the
         // functions exported from Swift with @c, and tests that compile C programs against it.
-        .target(name: "CArrayQueuesC"),
+        .target(name: "CArrayQueuesC", exclude: ["arrayqueues.pc.in"]),
         .target(
             name: "ArrayQueuesC",
             dependencies: ["CArrayQueuesC", "ArrayQueues", "ArrayTransport", .product(name: "Logging", package: "swift-log")],

@@ -106,15 +106,17 @@ extension ArrayQueue {
     public func claimRecord(maximumPayloadBytes: Int, timeout: Duration?, blocking: Bool) throws(ArrayQueueError) -> ClaimResult {
         let deadline = try Self.deadline(after: timeout)
         let me = ProcessIdentity.current
-        let attempt = { () throws(ArrayQueueError) -> ClaimResult? in
-            try self.ring.withLock { () throws(ArrayQueueError) -> ClaimResult? in
-                let read = self.ring.header.read.pointee.load(ordering: .relaxed)
-                guard let record = try self.ring.claim(expecting: nil, owner: me) else { return nil }
+        // A local function rather than a closure value: its context stays on the stack, so a
+        // get that finds a record allocates nothing.
+        func attempt() throws(ArrayQueueError) -> ClaimResult? {
+            try ring.withLock { () throws(ArrayQueueError) -> ClaimResult? in
+                let read = ring.header.read.pointee.load(ordering: .relaxed)
+                guard let record = try ring.claim(expecting: nil, owner: me) else { return nil }
                 guard record.payloadByteCount <= maximumPayloadBytes else {
                     // Still under the lock: nobody saw the claim. Undo it exactly.
                     let metadata = RecordView(record: record, sequence: record.sequence).metadata
                     record.setState(.ready)
-                    self.ring.header.read.pointee.store(read, ordering: .relaxed)
+                    ring.header.read.pointee.store(read, ordering: .relaxed)
                     return .tooLarge(metadata)
                 }
                 return .claimed(RecordView(record: record, sequence: record.sequence))

@@ -129,8 +129,9 @@ extension ArrayQueue {
             timestamp: (timestamp ?? .now()).nanosecondsSinceEpoch, index: index, flags: flags)
         let dropOldest = options.overflow == .dropOldest
         let me = ProcessIdentity.current
-        let attempt = { () throws(ArrayQueueError) -> Ring.Reservation? in
-            try self.ring.withLock { () throws(ArrayQueueError) in try self.ring.reserve(request, dropOldest: dropOldest, owner: me) }
+        // A local function rather than a closure value: its context stays on the stack.
+        func attempt() throws(ArrayQueueError) -> Ring.Reservation? {
+            try ring.withLock { () throws(ArrayQueueError) in try ring.reserve(request, dropOldest: dropOldest, owner: me) }
         }
         if let reservation = try attempt() { return reservation }
         if !blocking || options.overflow == .fail {

@@ -2,21 +2,28 @@ import Synchronization
 
 /// The table of attached processes in each segment, and this process's share of it.
 ///
-/// A process appears once per segment however many handles it opens: a process-wide count
-/// of open handles per segment decides when to add and remove its entry.
+/// A process appears once per segment however many handles it opens: the process-wide set
+/// of open handles per segment decides when to add and remove its entry. A handle is known by
+/// the address of its own mapping, so that a handle inherited through `fork()` (never attached
+/// by the child) detaches nothing when the child closes it.
 enum Attachments {
-    private static let openHandles = Mutex<[String: Int]>([:])
+    private static let openHandles = Mutex<[String: Set<UInt>]>([:])
+
+    private static func handle(_ ring: Ring) -> UInt {
+        UInt(bitPattern: ring.header.raw)
+    }
 
     /// Identifies a segment, not just a name: a queue removed and created again is another one.
+    /// The pid keeps a child made by `fork()` from counting its parent's handles as its own
+    /// (it registers itself when it opens the queue).
     private static func key(_ ring: Ring) -> String {
-        "\(ring.name)@\(ring.header.createdNanoseconds)"
+        "\(ProcessIdentity.current.pid):\(ring.name)@\(ring.header.createdNanoseconds)"
     }
 
     static func attach(_ ring: Ring) {
         let key = key(ring)
-        let first = openHandles.withLock { counts in
-            counts[key, default: 0] += 1
-            return counts[key] == 1
+        let first = openHandles.withLock { handles in
+            handles[key, default: []].insert(handle(ring)).inserted && handles[key]!.count == 1
         }
         guard first else { return }
         let me = ProcessIdentity.current
@@ -50,9 +57,10 @@ enum Attachments {
 
     static func detach(_ ring: Ring) {
         let key = key(ring)
-        let last = openHandles.withLock { counts in
-            counts[key, default: 1] -= 1
-            if counts[key] == 0 { counts[key] = nil; return true }
+        let last = openHandles.withLock { handles in
+            // Not in the set: a handle this process inherited through fork() and never attached.
+            guard handles[key]?.remove(handle(ring)) != nil else { return false }
+            if handles[key]!.isEmpty { handles[key] = nil; return true }
             return false
         }
         guard last else { return }
@@ -72,7 +80,7 @@ enum Attachments {
     /// Whether anyone but the one handle asking uses the segment: another live process, or
     /// another open handle in this process.
     static func usedBeyondOneHandle(_ ring: Ring) -> Bool {
-        othersAlive(ring) || openHandles.withLock { $0[key(ring), default: 0] } > 1
+        othersAlive(ring) || openHandles.withLock { $0[key(ring)]?.count ?? 0 } > 1
     }
 
     /// The processes recorded as attached.

@@ -1,5 +1,5 @@
-import CArrayQueuesShims
 import Synchronization
+@preconcurrency import Glibc
 
 /// A process, identified across pid reuse by its start time.
 struct ProcessIdentity: Hashable, Sendable {
@@ -7,27 +7,25 @@ struct ProcessIdentity: Hashable, Sendable {
     /// Start time in clock ticks since boot (`/proc/PID/stat`, field 22); 0 if unknown.
     let startTime: UInt64
 
-    /// This process; the start time is read once per process. A child forked from a process
-    /// that used queues (Python's multiprocessing does that) must not stamp records with its
-    /// parent's pid, or its death would go unnoticed: the fork generation tells it apart.
+    /// This process; the start time is read once per process. A child made by `fork()`
+    /// without `exec` (Python's multiprocessing, a C program) gets its own identity: records
+    /// it reserves or claims must carry its pid, or its death would go unnoticed.
     static var current: ProcessIdentity {
-        let generation = caq_fork_generation()
-        if generation == 0 { return original }
-        return forked.withLock { entry in
-            if let entry, entry.generation == generation { return entry.identity }
-            let identity = measure()
-            entry = (generation, identity)
-            return identity
+        let pid = cachedPID.load(ordering: .acquiring)
+        if pid != 0 { return ProcessIdentity(pid: pid, startTime: cachedStartTime.load(ordering: .relaxed)) }
+        if !forkHandlerInstalled.exchange(true, ordering: .relaxed) {
+            // Runs in the child right after fork(), when it has one thread: forget the parent.
+            pthread_atfork(nil, nil) { ProcessIdentity.cachedPID.store(0, ordering: .releasing) }
         }
+        let me = UInt32(Sys.processID)
+        cachedStartTime.store(startTime(of: me) ?? 0, ordering: .relaxed)
+        cachedPID.store(me, ordering: .releasing)
+        return ProcessIdentity(pid: me, startTime: cachedStartTime.load(ordering: .relaxed))
     }
 
-    private static let original = measure()
-    private static let forked = Mutex<(generation: UInt32, identity: ProcessIdentity)?>(nil)
-
-    private static func measure() -> ProcessIdentity {
-        let pid = UInt32(Sys.processID)
-        return ProcessIdentity(pid: pid, startTime: startTime(of: pid) ?? 0)
-    }
+    private static let cachedPID = Atomic<UInt32>(0)
+    private static let cachedStartTime = Atomic<UInt64>(0)
+    private static let forkHandlerInstalled = Atomic<Bool>(false)
 
     /// Whether the process is still running (not gone, not a zombie, and not a newer
     /// process that reused the pid). A start time of 0 matches any process with that pid.

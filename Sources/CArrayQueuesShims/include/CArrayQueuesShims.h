@@ -161,9 +161,4 @@ int caq_futex_wake(uint32_t *word, int count);
 /// A spin-loop hint to the CPU (x86 `pause`, arm `yield`).
 void caq_cpu_relax(void);
 
-/* How many times this process's ancestry forked into it: 0 in a process that was started
-   normally, incremented in the child by a pthread_atfork handler. Cached per-process values
-   (the process identity) are recomputed when it changes. */
-uint32_t caq_fork_generation(void);
-
 #endif

@@ -1,0 +1,913 @@
+/*
+ * Exercises every function of arrayqueues.h and its documented error paths, as a C user
+ * would call them. Run by ArrayQueuesCTests (compiled with pkg-config); prints one line per
+ * failed check and a summary, and exits 0 only if every check passed.
+ */
+#define _GNU_SOURCE
+#include <arrayqueues.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+static int checks, failures;
+
+#define CHECK(cond)                                                                                            \
+    do {                                                                                                       \
+        checks++;                                                                                              \
+        if (!(cond)) {                                                                                         \
+            failures++;                                                                                        \
+            fprintf(stderr, "FAIL %s:%d: %s (last error %d: %s)\n", __FILE__, __LINE__, #cond, aq_last_error_code(), \
+                    aq_last_error_message());                                                                  \
+        }                                                                                                      \
+    } while (0)
+
+/* The call returns `code`, and on failure the thread's last error says so with a message. */
+#define EXPECT(call, code)                                                                                     \
+    do {                                                                                                       \
+        long long got_ = (long long)(call);                                                                    \
+        checks++;                                                                                              \
+        if (got_ != (code) || ((code) < 0 && (aq_last_error_code() != (code) || aq_last_error_message()[0] == 0))) { \
+            failures++;                                                                                        \
+            fprintf(stderr, "FAIL %s:%d: %s returned %lld (%s), expected %d (%s); last error: %s\n", __FILE__, __LINE__, \
+                    #call, got_, aq_strerror((int)got_), (code), aq_strerror(code), aq_last_error_message());  \
+        }                                                                                                      \
+    } while (0)
+
+static const int64_t MS = 1000 * 1000;
+static char prefix[64];
+
+static const char *queue_name(const char *suffix) {
+    static char name[128];
+    snprintf(name, sizeof name, "%s-%s", prefix, suffix);
+    return name;
+}
+
+static void test_versions_and_errors(void) {
+    CHECK(aq_abi_version() == AQ_ABI_VERSION);
+    CHECK(aq_version() != NULL && strlen(aq_version()) > 0);
+    for (int code = AQ_ELAST; code <= 0; code++) CHECK(strcmp(aq_strerror(code), "unknown error") != 0);
+    CHECK(strcmp(aq_strerror(AQ_ELAST - 1), "unknown error") == 0);
+    CHECK(strcmp(aq_strerror(5), "unknown error") == 0);
+    CHECK(aq_last_error_message() != NULL);
+}
+
+static void test_dtypes_and_shapes(void) {
+    static const int sizes[] = {0, 1, 1, 1, 2, 2, 4, 4, 8, 8, 2, 4, 8, 8, 16};
+    for (int dtype = AQ_DTYPE_BOOL; dtype <= AQ_DTYPE_COMPLEX128; dtype++) {
+        CHECK(aq_dtype_itemsize(dtype) == sizes[dtype]);
+        CHECK(aq_dtype_name(dtype) != NULL);
+        CHECK(aq_dtype_from_typestr(aq_dtype_typestr(dtype)) == dtype);
+    }
+    CHECK(strcmp(aq_dtype_name(AQ_DTYPE_UINT16), "uint16") == 0);
+    CHECK(strcmp(aq_dtype_typestr(AQ_DTYPE_COMPLEX128), "<c16") == 0);
+    EXPECT(aq_dtype_from_typestr("=f4"), AQ_DTYPE_FLOAT32);
+    EXPECT(aq_dtype_itemsize(0), AQ_EUNSUPPORTED_DTYPE);
+    EXPECT(aq_dtype_itemsize(15), AQ_EUNSUPPORTED_DTYPE);
+    EXPECT(aq_dtype_itemsize(-1), AQ_EUNSUPPORTED_DTYPE);
+    CHECK(aq_dtype_name(15) == NULL && aq_dtype_typestr(0) == NULL && aq_dtype_name(-3) == NULL);
+    EXPECT(aq_dtype_from_typestr(">f4"), AQ_EUNSUPPORTED_DTYPE);
+    EXPECT(aq_dtype_from_typestr("float32"), AQ_EUNSUPPORTED_DTYPE);
+    EXPECT(aq_dtype_from_typestr(NULL), AQ_EINVALID_ARGUMENT);
+
+    size_t nbytes = 0;
+    int64_t shape[AQ_MAX_DIMS + 1];
+    for (int i = 0; i <= AQ_MAX_DIMS; i++) shape[i] = 1;
+    shape[0] = 3;
+    shape[1] = 5;
+    EXPECT(aq_array_nbytes(AQ_DTYPE_FLOAT64, 2, shape, &nbytes), AQ_OK);
+    CHECK(nbytes == 120);
+    EXPECT(aq_array_nbytes(AQ_DTYPE_FLOAT64, 0, NULL, &nbytes), AQ_OK);
+    CHECK(nbytes == 8);
+    EXPECT(aq_array_nbytes(AQ_DTYPE_UINT8, AQ_MAX_DIMS, shape, &nbytes), AQ_OK);
+    EXPECT(aq_array_nbytes(AQ_DTYPE_UINT8, AQ_MAX_DIMS + 1, shape, &nbytes), AQ_EINVALID_SHAPE);
+    EXPECT(aq_array_nbytes(AQ_DTYPE_UINT8, -1, shape, &nbytes), AQ_EINVALID_SHAPE);
+    EXPECT(aq_array_nbytes(AQ_DTYPE_UINT8, 2, NULL, &nbytes), AQ_EINVALID_ARGUMENT);
+    EXPECT(aq_array_nbytes(AQ_DTYPE_UINT8, 2, shape, NULL), AQ_EINVALID_ARGUMENT);
+    EXPECT(aq_array_nbytes(99, 2, shape, &nbytes), AQ_EUNSUPPORTED_DTYPE);
+    int64_t negative[2] = {4, -1};
+    EXPECT(aq_array_nbytes(AQ_DTYPE_UINT8, 2, negative, &nbytes), AQ_EINVALID_SHAPE);
+    int64_t huge[2] = {INT64_MAX, 2};
+    EXPECT(aq_array_nbytes(AQ_DTYPE_UINT8, 2, huge, &nbytes), AQ_EINVALID_SHAPE);
+    int64_t big[1] = {INT64_MAX / 4};
+    EXPECT(aq_array_nbytes(AQ_DTYPE_COMPLEX128, 1, big, &nbytes), AQ_EINVALID_SHAPE);
+
+    uint64_t record = 0;
+    EXPECT(aq_queue_record_size(AQ_DTYPE_FLOAT64, 2, shape, &record), AQ_OK);
+    CHECK(record >= 120 && record % 64 == 0);
+    EXPECT(aq_queue_record_size(AQ_DTYPE_FLOAT64, 2, shape, NULL), AQ_EINVALID_ARGUMENT);
+    int64_t largest[1] = {INT64_MAX};
+    EXPECT(aq_queue_record_size(AQ_DTYPE_UINT8, 1, largest, &record), AQ_EOVERSIZE);
+}
+
+static void test_lifecycle(void) {
+    aq_queue *queue = (aq_queue *)&queue;
+    aq_queue_options options;
+    aq_queue_options_init(NULL);
+    aq_queue_options_init(&options);
+    CHECK(options.size == sizeof options && options.overflow == AQ_OVERFLOW_BLOCK && options.mode == 0600 &&
+          options.spin_ns == 30000 && options.shape_change == AQ_SHAPE_CHANGE_KEEP);
+
+    EXPECT(aq_queue_create(NULL, 1 << 20, NULL, &queue), AQ_EINVALID_ARGUMENT);
+    CHECK(queue == NULL);
+    EXPECT(aq_queue_create(queue_name("a"), 1 << 20, NULL, NULL), AQ_EINVALID_ARGUMENT);
+    EXPECT(aq_queue_create("bad/name", 1 << 20, NULL, &queue), AQ_EINVALID_NAME);
+    EXPECT(aq_queue_create("", 1 << 20, NULL, &queue), AQ_EINVALID_NAME);
+    EXPECT(aq_queue_create(queue_name("a"), 0, NULL, &queue), AQ_EINVALID_ARGUMENT);
+    EXPECT(aq_queue_create(queue_name("a"), AQ_MAX_CAPACITY + 1, NULL, &queue), AQ_EINVALID_ARGUMENT);
+    EXPECT(aq_queue_create(queue_name("a"), UINT64_MAX, NULL, &queue), AQ_EINVALID_ARGUMENT);
+    aq_queue_options bad = options;
+    bad.size = 4;
+    EXPECT(aq_queue_create(queue_name("a"), 1 << 20, &bad, &queue), AQ_EINVALID_ARGUMENT);
+    bad = options;
+    bad.overflow = 7;
+    EXPECT(aq_queue_create(queue_name("a"), 1 << 20, &bad, &queue), AQ_EINVALID_ARGUMENT);
+    bad = options;
+    bad.shape_change = -1;
+    EXPECT(aq_queue_create(queue_name("a"), 1 << 20, &bad, &queue), AQ_EINVALID_ARGUMENT);
+    bad = options;
+    bad.mode = 0400;
+    EXPECT(aq_queue_create(queue_name("a"), 1 << 20, &bad, &queue), AQ_EINVALID_ARGUMENT);
+    bad = options;
+    bad.spin_ns = -5;
+    EXPECT(aq_queue_create(queue_name("a"), 1 << 20, &bad, &queue), AQ_EINVALID_ARGUMENT);
+    CHECK(!aq_queue_exists(queue_name("a")));
+
+    EXPECT(aq_queue_open(queue_name("missing"), NULL, &queue), AQ_ENOT_FOUND);
+    EXPECT(aq_queue_remove(queue_name("missing")), AQ_ENOT_FOUND);
+    EXPECT(aq_queue_remove(NULL), AQ_EINVALID_ARGUMENT);
+    EXPECT(aq_queue_remove("bad/name"), AQ_EINVALID_NAME);
+    CHECK(aq_queue_exists(NULL) == 0 && aq_queue_exists("bad/name") == 0);
+
+    EXPECT(aq_queue_create(queue_name("a"), 5000, &options, &queue), AQ_OK);
+    CHECK(aq_queue_exists(queue_name("a")) == 1);
+    CHECK(strcmp(aq_queue_name(queue), queue_name("a")) == 0);
+    CHECK(aq_queue_capacity(queue) == 8192);  /* rounded up to 4 KiB */
+    aq_queue *again;
+    EXPECT(aq_queue_create(queue_name("a"), 1 << 20, NULL, &again), AQ_EALREADY_EXISTS);
+    EXPECT(aq_queue_open_or_create(queue_name("a"), 1 << 20, NULL, &again), AQ_OK);
+    CHECK(aq_queue_capacity(again) == 8192);
+    aq_queue_info info = {.size = sizeof info};
+    EXPECT(aq_queue_info_get(again, &info), AQ_OK);
+    CHECK(info.capacity == 8192 && info.creator_pid == getpid() && info.layout_version > 0 && info.created_ns > 0 &&
+          info.segment_size > info.capacity && info.shape_change == AQ_SHAPE_CHANGE_KEEP);
+    EXPECT(aq_queue_info_get(again, NULL), AQ_EINVALID_ARGUMENT);
+    info.size = 0;
+    EXPECT(aq_queue_info_get(again, &info), AQ_EINVALID_ARGUMENT);
+    aq_attachment attachments[4];
+    EXPECT(aq_queue_attachments(again, attachments, 4), 1);  /* one process, however many handles */
+    CHECK(attachments[0].pid == getpid() && attachments[0].alive == 1);
+    EXPECT(aq_queue_attachments(again, NULL, 0), 1);
+    EXPECT(aq_queue_attachments(again, NULL, 2), AQ_EINVALID_ARGUMENT);
+    EXPECT(aq_queue_is_removed(again), 0);
+    aq_queue_close(again);
+
+    EXPECT(aq_queue_remove(queue_name("a")), AQ_OK);
+    EXPECT(aq_queue_is_removed(queue), 1);
+    CHECK(aq_queue_exists(queue_name("a")) == 0);
+    aq_queue_close(queue);
+    aq_queue_close(NULL);
+
+    /* Not a queue: a shared-memory object of that name with other contents. */
+    char path[160];
+    snprintf(path, sizeof path, "/aq.%s", queue_name("foreign"));
+    int fd = shm_open(path, O_CREAT | O_EXCL | O_RDWR, 0600);
+    CHECK(fd >= 0);
+    if (fd >= 0) {
+        char junk[65536];
+        memset(junk, 0x5a, sizeof junk);
+        CHECK(write(fd, junk, sizeof junk) == (ssize_t)sizeof junk);
+        close(fd);
+        EXPECT(aq_queue_open(queue_name("foreign"), NULL, &queue), AQ_EFOREIGN);
+        shm_unlink(path);
+    }
+
+    /* NULL handles. */
+    CHECK(aq_queue_name(NULL) == NULL);
+    EXPECT(aq_queue_capacity(NULL), AQ_EINVALID_ARGUMENT);
+    EXPECT(aq_queue_count(NULL), AQ_EINVALID_ARGUMENT);
+    EXPECT(aq_queue_is_empty(NULL), AQ_EINVALID_ARGUMENT);
+    EXPECT(aq_queue_clear(NULL), AQ_EINVALID_ARGUMENT);
+    EXPECT(aq_queue_recover(NULL), AQ_EINVALID_ARGUMENT);
+    EXPECT(aq_queue_is_removed(NULL), AQ_EINVALID_ARGUMENT);
+    EXPECT(aq_queue_attachments(NULL, NULL, 0), AQ_EINVALID_ARGUMENT);
+    EXPECT(aq_queue_info_get(NULL, &info), AQ_EINVALID_ARGUMENT);
+}
+
+static void test_put_and_get(void) {
+    aq_queue *queue;
+    EXPECT(aq_queue_create(queue_name("b"), 64 << 10, NULL, &queue), AQ_OK);
+    int64_t shape[2] = {3, 4};
+    int32_t data[12];
+    for (int i = 0; i < 12; i++) data[i] = i * i;
+    aq_record_info info;
+    int32_t out[12];
+
+    /* Bad arguments: each is an error code, and nothing reaches the queue. */
+    EXPECT(aq_queue_put(NULL, AQ_DTYPE_INT32, 2, shape, data, sizeof data, 0, 0, 0, 0), AQ_EINVALID_ARGUMENT);
+    EXPECT(aq_queue_put(queue, 0, 2, shape, data, sizeof data, 0, 0, 0, 0), AQ_EUNSUPPORTED_DTYPE);
+    EXPECT(aq_queue_put(queue, 200, 2, shape, data, sizeof data, 0, 0, 0, 0), AQ_EUNSUPPORTED_DTYPE);
+    EXPECT(aq_queue_put(queue, AQ_DTYPE_INT32, 33, shape, data, sizeof data, 0, 0, 0, 0), AQ_EINVALID_SHAPE);
+    EXPECT(aq_queue_put(queue, AQ_DTYPE_INT32, -2, shape, data, sizeof data, 0, 0, 0, 0), AQ_EINVALID_SHAPE);
+    EXPECT(aq_queue_put(queue, AQ_DTYPE_INT32, 2, NULL, data, sizeof data, 0, 0, 0, 0), AQ_EINVALID_ARGUMENT);
+    int64_t negative[2] = {-3, -4};
+    EXPECT(aq_queue_put(queue, AQ_DTYPE_INT32, 2, negative, data, 48, 0, 0, 0, 0), AQ_EINVALID_SHAPE);
+    int64_t overflowing[3] = {1LL << 40, 1LL << 40, 1LL << 40};
+    EXPECT(aq_queue_put(queue, AQ_DTYPE_INT32, 3, overflowing, data, sizeof data, 0, 0, 0, 0), AQ_EINVALID_SHAPE);
+    EXPECT(aq_queue_put(queue, AQ_DTYPE_INT32, 2, shape, data, sizeof data - 1, 0, 0, 0, 0), AQ_EINVALID_ARGUMENT);
+    EXPECT(aq_queue_put(queue, AQ_DTYPE_INT32, 2, shape, NULL, sizeof data, 0, 0, 0, 0), AQ_EINVALID_ARGUMENT);
+    EXPECT(aq_queue_put(queue, AQ_DTYPE_INT32, 2, shape, data, sizeof data, 0, 0x10, 0, 0), AQ_EINVALID_ARGUMENT);
+    int64_t too_big[1] = {1 << 20};
+    EXPECT(aq_queue_put(queue, AQ_DTYPE_UINT8, 1, too_big, malloc(1 << 20), 1 << 20, 0, 0, 0, 0), AQ_EOVERSIZE);
+    EXPECT(aq_queue_count(queue), 0);
+
+    EXPECT(aq_queue_get(queue, out, sizeof out, &info, 0), AQ_EEMPTY);
+    EXPECT(aq_queue_get(queue, out, sizeof out, &info, 5 * MS), AQ_ETIMEOUT);
+    EXPECT(aq_queue_get(queue, out, sizeof out, NULL, 0), AQ_EINVALID_ARGUMENT);
+    EXPECT(aq_queue_get(queue, NULL, 8, &info, 0), AQ_EINVALID_ARGUMENT);
+    EXPECT(aq_queue_get(NULL, out, sizeof out, &info, 0), AQ_EINVALID_ARGUMENT);
+    EXPECT(aq_queue_is_empty(queue), 1);
+
+    /* A record with a timestamp and an index, one without. */
+    EXPECT(aq_queue_put(queue, AQ_DTYPE_INT32, 2, shape, data, sizeof data, -1, AQ_PUT_TIMESTAMP | AQ_PUT_INDEX,
+                        1234567890123456789LL, -7), AQ_OK);
+    struct timespec before;
+    clock_gettime(CLOCK_REALTIME, &before);
+    EXPECT(aq_queue_put(queue, AQ_DTYPE_INT32, 2, shape, data, sizeof data, 0, 0, 0, 99), AQ_OK);
+    EXPECT(aq_queue_count(queue), 2);
+    EXPECT(aq_queue_is_empty(queue), 0);
+
+    /* Too small a buffer: nothing is taken, and the info says what is needed. */
+    memset(&info, 0xff, sizeof info);
+    EXPECT(aq_queue_get(queue, out, 47, &info, 0), AQ_EBUFFER_TOO_SMALL);
+    CHECK(info.nbytes == 48 && info.dtype == AQ_DTYPE_INT32 && info.ndim == 2 && info.shape[0] == 3 && info.shape[1] == 4);
+    EXPECT(aq_queue_get(queue, NULL, 0, &info, -1), AQ_EBUFFER_TOO_SMALL);
+    EXPECT(aq_queue_count(queue), 2);
+
+    memset(out, 0, sizeof out);
+    EXPECT(aq_queue_get(queue, out, sizeof out, &info, -1), AQ_OK);
+    CHECK(memcmp(out, data, sizeof data) == 0);
+    CHECK(info.timestamp_ns == 1234567890123456789LL && info.has_index == 1 && info.index == -7 && info.sequence == 0 &&
+          info.is_envelope == 0 && info.nbytes == 48 && info.reserved[0] == 0);
+    EXPECT(aq_queue_get(queue, out, sizeof out + 100, &info, 0), AQ_OK);
+    CHECK(info.has_index == 0 && info.sequence == 1);
+    int64_t before_ns = (int64_t)before.tv_sec * 1000000000 + before.tv_nsec;
+    CHECK(info.timestamp_ns >= before_ns - 1000000000 && info.timestamp_ns <= before_ns + 60LL * 1000000000);
+
+    /* A scalar and an empty array. */
+    double scalar = 2.5, scalar_out = 0;
+    EXPECT(aq_queue_put(queue, AQ_DTYPE_FLOAT64, 0, NULL, &scalar, 8, 0, 0, 0, 0), AQ_OK);
+    int64_t empty_shape[2] = {0, 5};
+    EXPECT(aq_queue_put(queue, AQ_DTYPE_COMPLEX64, 2, empty_shape, NULL, 0, 0, 0, 0, 0), AQ_OK);
+    EXPECT(aq_queue_get(queue, &scalar_out, 8, &info, 0), AQ_OK);
+    CHECK(scalar_out == 2.5 && info.ndim == 0 && info.nbytes == 8 && info.dtype == AQ_DTYPE_FLOAT64);
+    EXPECT(aq_queue_get(queue, NULL, 0, &info, 0), AQ_OK);
+    CHECK(info.ndim == 2 && info.shape[0] == 0 && info.shape[1] == 5 && info.nbytes == 0 && info.dtype == AQ_DTYPE_COMPLEX64);
+
+    /* Full: "try" says AQ_EFULL, a bounded wait AQ_ETIMEOUT. */
+    static uint8_t block[16 << 10];
+    int64_t block_shape[1] = {sizeof block};
+    int puts = 0;
+    while (aq_queue_put(queue, AQ_DTYPE_UINT8, 1, block_shape, block, sizeof block, 0, 0, 0, 0) == AQ_OK) puts++;
+    CHECK(aq_last_error_code() == AQ_EFULL && puts == 3);
+    EXPECT(aq_queue_put(queue, AQ_DTYPE_UINT8, 1, block_shape, block, sizeof block, 0, 0, 0, 0), AQ_EFULL);
+    EXPECT(aq_queue_put(queue, AQ_DTYPE_UINT8, 1, block_shape, block, sizeof block, 5 * MS, 0, 0, 0), AQ_ETIMEOUT);
+    void *loaned;
+    aq_loan *loan = (aq_loan *)&loan;
+    EXPECT(aq_queue_loan(queue, AQ_DTYPE_UINT8, 1, block_shape, 0, 0, 0, 0, &loaned, NULL, &loan), AQ_EFULL);
+    CHECK(loan == NULL);
+
+    aq_queue_statistics statistics = {.size = sizeof statistics};
+    EXPECT(aq_queue_statistics_get(queue, &statistics), AQ_OK);
+    CHECK(statistics.capacity == 64 << 10 && statistics.count == 3 && statistics.puts == 7 && statistics.gets == 4 &&
+          statistics.next_sequence == 7 && statistics.bytes_used > 3 * sizeof block && statistics.drops == 0);
+    EXPECT(aq_queue_clear(queue), 3);
+    EXPECT(aq_queue_count(queue), 0);
+    EXPECT(aq_queue_statistics_get(queue, &statistics), AQ_OK);
+    CHECK(statistics.drops == 3 && statistics.clears == 1);
+    /* A caller with an older, shorter struct gets only the fields it knows. */
+    struct {
+        aq_queue_statistics head;
+        uint64_t canary;
+    } shorter;
+    memset(&shorter, 0xab, sizeof shorter);
+    shorter.head.size = offsetof(aq_queue_statistics, gets);
+    EXPECT(aq_queue_statistics_get(queue, &shorter.head), AQ_OK);
+    CHECK(shorter.head.puts == 7 && shorter.head.gets == 0xababababababababULL && shorter.canary == 0xababababababababULL);
+    statistics.size = 3;
+    EXPECT(aq_queue_statistics_get(queue, &statistics), AQ_EINVALID_ARGUMENT);
+    EXPECT(aq_queue_statistics_get(queue, NULL), AQ_EINVALID_ARGUMENT);
+    EXPECT(aq_queue_statistics_get(NULL, &statistics), AQ_EINVALID_ARGUMENT);
+    EXPECT(aq_queue_recover(queue), 0);
+    aq_queue_close(queue);
+    EXPECT(aq_queue_remove(queue_name("b")), AQ_OK);
+}
+
+static void test_policies(void) {
+    uint8_t block[16 << 10] = {0};
+    int64_t shape[1] = {sizeof block};
+    aq_queue_options options;
+    aq_queue_options_init(&options);
+    options.overflow = AQ_OVERFLOW_FAIL;
+    aq_queue *queue;
+    EXPECT(aq_queue_create(queue_name("c"), 64 << 10, &options, &queue), AQ_OK);
+    for (int i = 0; i < 3; i++) EXPECT(aq_queue_put(queue, AQ_DTYPE_UINT8, 1, shape, block, sizeof block, -1, 0, 0, 0), AQ_OK);
+    /* "fail" never waits, even with no time limit. */
+    EXPECT(aq_queue_put(queue, AQ_DTYPE_UINT8, 1, shape, block, sizeof block, -1, 0, 0, 0), AQ_EFULL);
+
+    aq_queue *dropping;
+    options.overflow = AQ_OVERFLOW_DROP_OLDEST;
+    EXPECT(aq_queue_open(queue_name("c"), &options, &dropping), AQ_OK);
+    block[0] = 42;
+    EXPECT(aq_queue_put(dropping, AQ_DTYPE_UINT8, 1, shape, block, sizeof block, -1, AQ_PUT_INDEX, 0, 3), AQ_OK);
+    aq_queue_statistics statistics = {.size = sizeof statistics};
+    EXPECT(aq_queue_statistics_get(dropping, &statistics), AQ_OK);
+    CHECK(statistics.drops == 1 && statistics.count == 3);
+    aq_queue_close(dropping);
+    aq_queue_close(queue);
+    EXPECT(aq_queue_remove(queue_name("c")), AQ_OK);
+
+    /* Reset on shape change: the waiting records of the old shape are dropped. */
+    aq_queue_options_init(&options);
+    options.shape_change = AQ_SHAPE_CHANGE_RESET;
+    EXPECT(aq_queue_create(queue_name("d"), 64 << 10, &options, &queue), AQ_OK);
+    int64_t small[1] = {8};
+    EXPECT(aq_queue_put(queue, AQ_DTYPE_UINT8, 1, small, block, 8, 0, 0, 0, 0), AQ_OK);
+    EXPECT(aq_queue_put(queue, AQ_DTYPE_UINT8, 1, small, block, 8, 0, 0, 0, 0), AQ_OK);
+    EXPECT(aq_queue_put(queue, AQ_DTYPE_UINT16, 1, small, block, 16, 0, 0, 0, 0), AQ_OK);
+    EXPECT(aq_queue_count(queue), 1);
+    EXPECT(aq_queue_statistics_get(queue, &statistics), AQ_OK);
+    CHECK(statistics.resets == 1 && statistics.drops == 2);
+    aq_queue_info info = {.size = sizeof info};
+    EXPECT(aq_queue_info_get(queue, &info), AQ_OK);
+    CHECK(info.shape_change == AQ_SHAPE_CHANGE_RESET);
+    aq_queue_close(queue);
+    EXPECT(aq_queue_remove(queue_name("d")), AQ_OK);
+}
+
+static void test_loans_and_borrows(void) {
+    aq_queue *queue;
+    EXPECT(aq_queue_create(queue_name("e"), 64 << 10, NULL, &queue), AQ_OK);
+    int64_t shape[2] = {16, 16};
+    void *data = NULL;
+    size_t nbytes = 0;
+    aq_loan *loan;
+
+    EXPECT(aq_queue_loan(queue, AQ_DTYPE_UINT16, 2, shape, 0, 0, 0, 0, &data, &nbytes, NULL), AQ_EINVALID_ARGUMENT);
+    EXPECT(aq_queue_loan(NULL, AQ_DTYPE_UINT16, 2, shape, 0, 0, 0, 0, &data, &nbytes, &loan), AQ_EINVALID_ARGUMENT);
+    CHECK(loan == NULL);
+    EXPECT(aq_queue_loan(queue, 77, 2, shape, 0, 0, 0, 0, &data, &nbytes, &loan), AQ_EUNSUPPORTED_DTYPE);
+    EXPECT(aq_queue_loan(queue, AQ_DTYPE_UINT16, 40, shape, 0, 0, 0, 0, &data, &nbytes, &loan), AQ_EINVALID_SHAPE);
+    EXPECT(aq_queue_loan(queue, AQ_DTYPE_UINT16, 2, shape, 0, 4, 0, 0, &data, &nbytes, &loan), AQ_EINVALID_ARGUMENT);
+
+    /* Abort: nothing appears, and the room comes back. */
+    int64_t most[1] = {40 << 10};
+    EXPECT(aq_queue_loan(queue, AQ_DTYPE_UINT8, 1, most, 0, 0, 0, 0, NULL, NULL, &loan), AQ_OK);
+    aq_loan_abort(loan);
+    aq_loan_abort(NULL);
+    EXPECT(aq_queue_count(queue), 0);
+    EXPECT(aq_queue_loan(queue, AQ_DTYPE_UINT8, 1, most, 0, 0, 0, 0, NULL, NULL, &loan), AQ_OK);
+    aq_loan_abort(loan);
+    aq_queue_statistics after_abort = {.size = sizeof after_abort};
+    EXPECT(aq_queue_statistics_get(queue, &after_abort), AQ_OK);
+    CHECK(after_abort.puts == 0 && after_abort.bytes_used == 0);
+
+    /* Commit: the record appears with what was written in place. */
+    EXPECT(aq_queue_loan(queue, AQ_DTYPE_UINT16, 2, shape, -1, AQ_PUT_INDEX, 0, 5, &data, &nbytes, &loan), AQ_OK);
+    CHECK(nbytes == 512 && data != NULL && ((uintptr_t)data % 64) == 0);
+    CHECK(aq_loan_data(loan) == data && aq_loan_nbytes(loan) == 512);
+    CHECK(aq_loan_data(NULL) == NULL && aq_loan_nbytes(NULL) == 0);
+    EXPECT(aq_queue_count(queue), 0);  /* not visible before the commit */
+    for (int i = 0; i < 256; i++) ((uint16_t *)data)[i] = (uint16_t)(i * 3);
+    EXPECT(aq_loan_commit(loan), AQ_OK);
+    EXPECT(aq_queue_count(queue), 1);
+    EXPECT(aq_loan_commit(NULL), AQ_EINVALID_ARGUMENT);
+
+    /* Borrow: the payload in place, then release. */
+    aq_record_info info;
+    const void *payload = NULL;
+    aq_borrow *borrow = (aq_borrow *)&borrow;
+    EXPECT(aq_queue_borrow(queue, 0, &info, &payload, NULL), AQ_EINVALID_ARGUMENT);
+    EXPECT(aq_queue_borrow(NULL, 0, &info, &payload, &borrow), AQ_EINVALID_ARGUMENT);
+    CHECK(borrow == NULL);
+    EXPECT(aq_queue_borrow(queue, 0, &info, &payload, &borrow), AQ_OK);
+    CHECK(payload == data);  /* the very bytes the loan wrote: no copy either way */
+    CHECK(info.nbytes == 512 && info.dtype == AQ_DTYPE_UINT16 && info.index == 5 && ((const uint16_t *)payload)[255] == 765);
+    CHECK(aq_borrow_data(borrow) == payload && aq_borrow_data(NULL) == NULL);
+    aq_record_info again;
+    EXPECT(aq_borrow_info(borrow, &again), AQ_OK);
+    CHECK(again.sequence == info.sequence && again.shape[1] == 16);
+    EXPECT(aq_borrow_info(NULL, &again), AQ_EINVALID_ARGUMENT);
+    EXPECT(aq_borrow_info(borrow, NULL), AQ_EINVALID_ARGUMENT);
+    EXPECT(aq_queue_count(queue), 0);
+    aq_borrow_release(borrow);
+    aq_borrow_release(NULL);
+    EXPECT(aq_queue_borrow(queue, 0, NULL, NULL, &borrow), AQ_EEMPTY);
+    CHECK(borrow == NULL);
+    EXPECT(aq_queue_borrow(queue, 2 * MS, NULL, NULL, &borrow), AQ_ETIMEOUT);
+
+    /* Loans and borrows outlive the queue handle they came from. */
+    EXPECT(aq_queue_loan(queue, AQ_DTYPE_UINT8, 1, shape, 0, 0, 0, 0, &data, NULL, &loan), AQ_OK);
+    memset(data, 9, 16);
+    aq_queue *other;
+    EXPECT(aq_queue_open(queue_name("e"), NULL, &other), AQ_OK);
+    aq_queue_close(queue);
+    EXPECT(aq_loan_commit(loan), AQ_OK);
+    EXPECT(aq_queue_borrow(other, 0, &info, &payload, &borrow), AQ_OK);
+    aq_queue_close(other);
+    CHECK(((const uint8_t *)payload)[15] == 9);
+    aq_borrow_release(borrow);
+
+    EXPECT(aq_queue_open(queue_name("e"), NULL, &queue), AQ_OK);
+    aq_queue_statistics statistics = {.size = sizeof statistics};
+    EXPECT(aq_queue_statistics_get(queue, &statistics), AQ_OK);
+    CHECK(statistics.puts == 2 && statistics.gets == 2 && statistics.count == 0);
+    CHECK(statistics.bytes_used == 0);
+    aq_queue_close(queue);
+    EXPECT(aq_queue_remove(queue_name("e")), AQ_OK);
+}
+
+/* A process that dies holding a loan or a borrow: the queue frees that room. */
+static void test_dead_peers(void) {
+    aq_queue *queue;
+    EXPECT(aq_queue_create(queue_name("f"), 64 << 10, NULL, &queue), AQ_OK);
+    int64_t shape[1] = {100};
+    uint8_t data[100] = {1};
+    EXPECT(aq_queue_put(queue, AQ_DTYPE_UINT8, 1, shape, data, sizeof data, 0, 0, 0, 0), AQ_OK);
+    fflush(NULL);
+    pid_t child = fork();
+    if (child == 0) {
+        aq_queue *mine;
+        aq_loan *loan;
+        aq_borrow *borrow;
+        if (aq_queue_open(queue_name("f"), NULL, &mine) != 0) _exit(2);
+        /* A child made by fork() registers itself, next to its parent. */
+        aq_attachment attached[4];
+        if (aq_queue_attachments(mine, attached, 4) != 2 || attached[0].pid == attached[1].pid) _exit(5);
+        /* Closing the handle inherited from the parent detaches nothing. */
+        aq_queue_close(queue);
+        if (aq_queue_attachments(mine, NULL, 0) != 2) _exit(6);
+        if (aq_queue_loan(mine, AQ_DTYPE_UINT8, 1, shape, 0, 0, 0, 0, NULL, NULL, &loan) != 0) _exit(3);
+        if (aq_queue_borrow(mine, 0, NULL, NULL, &borrow) != 0) _exit(4);
+        _exit(0);  /* dies holding both */
+    }
+    int status = 0;
+    waitpid(child, &status, 0);
+    CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    if (WIFEXITED(status) && WEXITSTATUS(status) != 0) fprintf(stderr, "child exit status %d\n", WEXITSTATUS(status));
+    EXPECT(aq_queue_recover(queue), 1);
+    aq_queue_statistics statistics = {.size = sizeof statistics};
+    EXPECT(aq_queue_statistics_get(queue, &statistics), AQ_OK);
+    CHECK(statistics.abandoned_writes == 1 && statistics.lost_reads == 1 && statistics.count == 0 && statistics.bytes_used == 0);
+    EXPECT(aq_queue_put(queue, AQ_DTYPE_UINT8, 1, shape, data, sizeof data, 0, 0, 0, 0), AQ_OK);
+    EXPECT(aq_queue_count(queue), 1);
+    aq_queue_close(queue);
+    EXPECT(aq_queue_remove(queue_name("f")), AQ_OK);
+}
+
+static void *fail_on_another_thread(void *unused) {
+    (void)unused;
+    aq_queue *queue;
+    int rc = aq_queue_open("bad/name", NULL, &queue);
+    return (void *)(intptr_t)(rc == AQ_EINVALID_NAME && aq_last_error_code() == AQ_EINVALID_NAME);
+}
+
+static void test_errors_are_per_thread(void) {
+    aq_queue *queue;
+    EXPECT(aq_queue_open(queue_name("missing"), NULL, &queue), AQ_ENOT_FOUND);
+    char message[256];
+    snprintf(message, sizeof message, "%s", aq_last_error_message());
+    pthread_t thread;
+    void *result = NULL;
+    CHECK(pthread_create(&thread, NULL, fail_on_another_thread, NULL) == 0);
+    pthread_join(thread, &result);
+    CHECK(result == (void *)1);
+    CHECK(aq_last_error_code() == AQ_ENOT_FOUND && strcmp(message, aq_last_error_message()) == 0);
+    CHECK(strstr(message, queue_name("missing")) != NULL);
+}
+
+/* ---------------------------------------------------------------------------------------- */
+
+static void test_transport_arguments(void) {
+    aq_sender *sender = (aq_sender *)&sender;
+    aq_receiver *receiver = (aq_receiver *)&receiver;
+    aq_sender_options sender_options;
+    aq_receiver_options receiver_options;
+    aq_sender_options_init(NULL);
+    aq_receiver_options_init(NULL);
+    aq_sender_options_init(&sender_options);
+    aq_receiver_options_init(&receiver_options);
+    CHECK(sender_options.size == sizeof sender_options && sender_options.send_timeout_ns == AQ_TIMEOUT_DEFAULT &&
+          sender_options.byte_budget == 256 << 20 && sender_options.heartbeat_interval_ns == 1000000000);
+    CHECK(receiver_options.size == sizeof receiver_options && receiver_options.detects_loss == 1 &&
+          receiver_options.maximum_arrays == 256 && receiver_options.missed_heartbeats == 3);
+
+    EXPECT(aq_sender_create(NULL, "s", NULL, &sender), AQ_EINVALID_ARGUMENT);
+    CHECK(sender == NULL);
+    EXPECT(aq_sender_create("tcp://127.0.0.1:*", NULL, NULL, &sender), AQ_EINVALID_ARGUMENT);
+    EXPECT(aq_sender_create("tcp://127.0.0.1:*", "s", NULL, NULL), AQ_EINVALID_ARGUMENT);
+    EXPECT(aq_sender_create("nonsense", "s", NULL, &sender), AQ_EINVALID_ENDPOINT);
+    EXPECT(aq_sender_create("tcp://1.2.3.4.5:80", "s", NULL, &sender), AQ_EINVALID_ENDPOINT);
+    EXPECT(aq_sender_create("ipc://relative", "s", NULL, &sender), AQ_EINVALID_ENDPOINT);
+    EXPECT(aq_sender_create("shm://bad/name", "s", NULL, &sender), AQ_EINVALID_ENDPOINT);
+    EXPECT(aq_sender_create("tcp://127.0.0.1:*", "", NULL, &sender), AQ_EINVALID_ARGUMENT);
+    aq_sender_options bad = sender_options;
+    bad.pattern = 9;
+    EXPECT(aq_sender_create("tcp://127.0.0.1:*", "s", &bad, &sender), AQ_EINVALID_ARGUMENT);
+    bad = sender_options;
+    bad.role = 9;
+    EXPECT(aq_sender_create("tcp://127.0.0.1:*", "s", &bad, &sender), AQ_EINVALID_ARGUMENT);
+    bad = sender_options;
+    bad.fast_path = 9;
+    EXPECT(aq_sender_create("tcp://127.0.0.1:*", "s", &bad, &sender), AQ_EINVALID_ARGUMENT);
+    bad = sender_options;
+    bad.size = 8;
+    EXPECT(aq_sender_create("tcp://127.0.0.1:*", "s", &bad, &sender), AQ_EINVALID_ARGUMENT);
+    bad = sender_options;
+    bad.byte_budget = -1;
+    EXPECT(aq_sender_create("tcp://127.0.0.1:*", "s", &bad, &sender), AQ_EINVALID_ARGUMENT);
+    bad = sender_options;
+    bad.curve_secret_key = "too short";
+    EXPECT(aq_sender_create("tcp://127.0.0.1:*", "s", &bad, &sender), AQ_EINVALID_ARGUMENT);
+    bad = sender_options;
+    bad.curve_server_public_key = "abc";
+    EXPECT(aq_sender_create("tcp://127.0.0.1:*", "s", &bad, &sender), AQ_EINVALID_ARGUMENT);
+    /* A queue error keeps its code through the transport: a capacity below the minimum. */
+    bad = sender_options;
+    bad.shm_capacity = 100;
+    EXPECT(aq_sender_create("shm://c-abi-never-made", "s", &bad, &sender), AQ_EINVALID_ARGUMENT);
+    CHECK(!aq_queue_exists("c-abi-never-made"));
+    /* A port in use is libzmq's error, with its errno. */
+    aq_sender *first;
+    EXPECT(aq_sender_create("tcp://127.0.0.1:*", "s", NULL, &first), AQ_OK);
+    char endpoint[64];
+    EXPECT(aq_sender_endpoint(first, endpoint, sizeof endpoint), AQ_OK);
+    EXPECT(aq_sender_create(endpoint, "s", NULL, &sender), AQ_EZMQ);
+    CHECK(aq_last_errno() == EADDRINUSE);
+    EXPECT(aq_sender_endpoint(first, endpoint, 5), AQ_EBUFFER_TOO_SMALL);
+    EXPECT(aq_sender_endpoint(first, NULL, 5), AQ_EINVALID_ARGUMENT);
+    EXPECT(aq_sender_endpoint(NULL, endpoint, 5), AQ_EINVALID_ARGUMENT);
+
+    /* Bad messages. */
+    int64_t shape[1] = {4};
+    float values[4] = {1, 2, 3, 4};
+    aq_array array = {.name = "v", .dtype = AQ_DTYPE_FLOAT32, .ndim = 1, .shape = shape, .data = values, .nbytes = sizeof values};
+    EXPECT(aq_sender_send(NULL, &array, 1, 0, 0, 0, NULL, NULL), AQ_EINVALID_ARGUMENT);
+    EXPECT(aq_sender_send(first, NULL, 1, 0, 0, 0, NULL, NULL), AQ_EINVALID_ARGUMENT);
+    EXPECT(aq_sender_send(first, &array, 0, 0, 0, 0, NULL, NULL), AQ_EINVALID_ARGUMENT);
+    EXPECT(aq_sender_send(first, &array, 1, 0x40, 0, 0, NULL, NULL), AQ_EINVALID_ARGUMENT);
+    EXPECT(aq_sender_send(first, &array, 1, 0, 0, 0, "{not json", NULL), AQ_EINVALID_ARGUMENT);
+    EXPECT(aq_sender_send(first, &array, 1, 0, 0, 0, "[1, 2]", NULL), AQ_EINVALID_ARGUMENT);
+    aq_array broken = array;
+    broken.dtype = 0;
+    EXPECT(aq_sender_send(first, &broken, 1, 0, 0, 0, NULL, NULL), AQ_EUNSUPPORTED_DTYPE);
+    broken = array;
+    broken.ndim = 33;
+    EXPECT(aq_sender_send(first, &broken, 1, 0, 0, 0, NULL, NULL), AQ_EINVALID_SHAPE);
+    broken = array;
+    broken.nbytes = 3;
+    EXPECT(aq_sender_send(first, &broken, 1, 0, 0, 0, NULL, NULL), AQ_EINVALID_ARGUMENT);
+    broken = array;
+    broken.data = NULL;
+    EXPECT(aq_sender_send(first, &broken, 1, 0, 0, 0, NULL, NULL), AQ_EINVALID_ARGUMENT);
+    aq_sender_statistics sender_statistics = {.size = sizeof sender_statistics};
+    EXPECT(aq_sender_statistics_get(first, &sender_statistics), AQ_OK);
+    CHECK(sender_statistics.sent == 0 && sender_statistics.next_sequence == 0 && sender_statistics.epoch != 0);
+    EXPECT(aq_sender_statistics_get(first, NULL), AQ_EINVALID_ARGUMENT);
+    EXPECT(aq_sender_statistics_get(NULL, &sender_statistics), AQ_EINVALID_ARGUMENT);
+    sender_statistics.size = 0;
+    EXPECT(aq_sender_statistics_get(first, &sender_statistics), AQ_EINVALID_ARGUMENT);
+    aq_sender_close(first);
+    aq_sender_close(NULL);
+
+    EXPECT(aq_receiver_create(NULL, NULL, &receiver), AQ_EINVALID_ARGUMENT);
+    CHECK(receiver == NULL);
+    EXPECT(aq_receiver_create("tcp://127.0.0.1:1", NULL, NULL), AQ_EINVALID_ARGUMENT);
+    EXPECT(aq_receiver_create("udp://x:1", NULL, &receiver), AQ_EINVALID_ENDPOINT);
+    aq_receiver_options rbad = receiver_options;
+    rbad.subscription_count = 2;
+    EXPECT(aq_receiver_create("tcp://127.0.0.1:1", &rbad, &receiver), AQ_EINVALID_ARGUMENT);
+    rbad = receiver_options;
+    rbad.heartbeat_interval_ns = 0;
+    EXPECT(aq_receiver_create("tcp://127.0.0.1:1", &rbad, &receiver), AQ_EINVALID_ARGUMENT);
+    rbad = receiver_options;
+    rbad.fast_path = AQ_FAST_PATH_REQUIRED;  /* only a subscriber can take the fast path */
+    EXPECT(aq_receiver_create("tcp://127.0.0.1:1", &rbad, &receiver), AQ_EINVALID_ARGUMENT);
+
+    EXPECT(aq_receiver_create("tcp://127.0.0.1:1", NULL, &receiver), AQ_OK);
+    aq_message *message = (aq_message *)&message;
+    EXPECT(aq_receiver_receive(receiver, 10 * MS, 0, &message), AQ_ETIMEOUT);
+    CHECK(message == NULL);
+    EXPECT(aq_receiver_receive(receiver, 0, 0, &message), AQ_ETIMEOUT);
+    EXPECT(aq_receiver_receive(receiver, 0, 0x8, &message), AQ_EINVALID_ARGUMENT);
+    EXPECT(aq_receiver_receive(receiver, 0, 0, NULL), AQ_EINVALID_ARGUMENT);
+    EXPECT(aq_receiver_receive(NULL, 0, 0, &message), AQ_EINVALID_ARGUMENT);
+    EXPECT(aq_receiver_path(receiver), AQ_PATH_NETWORK);
+    EXPECT(aq_receiver_path(NULL), AQ_EINVALID_ARGUMENT);
+    char problem[256];
+    EXPECT(aq_receiver_fast_path_problem(receiver, problem, sizeof problem), AQ_OK);
+    EXPECT(aq_receiver_fast_path_problem(receiver, NULL, 0), AQ_EINVALID_ARGUMENT);
+    aq_receiver_statistics receiver_statistics = {.size = sizeof receiver_statistics};
+    EXPECT(aq_receiver_statistics_get(receiver, &receiver_statistics), AQ_OK);
+    CHECK(receiver_statistics.received == 0 && receiver_statistics.path == AQ_PATH_NETWORK);
+    EXPECT(aq_receiver_statistics_get(receiver, NULL), AQ_EINVALID_ARGUMENT);
+    aq_receiver_shutdown(receiver);
+    aq_receiver_shutdown(receiver);
+    aq_receiver_shutdown(NULL);
+    EXPECT(aq_receiver_receive(receiver, -1, 0, &message), AQ_ECLOSED);
+    aq_receiver_close(receiver);
+    aq_receiver_close(NULL);
+
+    EXPECT(aq_message_info_get(NULL, NULL), AQ_EINVALID_ARGUMENT);
+    EXPECT(aq_message_array(NULL, 0, &array), AQ_EINVALID_ARGUMENT);
+    aq_message_free(NULL);
+}
+
+/* Sends `count` two-array messages and checks them on arrival. */
+static void round_trip(aq_sender *sender, aq_receiver *receiver, int count, const char *stream) {
+    for (int64_t i = 0; i < count; i++) {
+        int64_t image_shape[3] = {2, 3, 4}, mask_shape[1] = {5};
+        int16_t image[24];
+        uint8_t mask[5] = {1, 0, 1, 0, (uint8_t)i};
+        for (int k = 0; k < 24; k++) image[k] = (int16_t)(k - 12 + i);
+        aq_array arrays[2] = {
+            {.name = "image", .dtype = AQ_DTYPE_INT16, .ndim = 3, .shape = image_shape, .data = image, .nbytes = sizeof image},
+            {.name = NULL, .dtype = AQ_DTYPE_BOOL, .ndim = 1, .shape = mask_shape, .data = mask, .nbytes = sizeof mask},
+        };
+        uint64_t sequence = 99;
+        EXPECT(aq_sender_send(sender, arrays, 2, AQ_SEND_INDEX | AQ_SEND_TIMESTAMP, 1000 + i, 10 * i,
+                              "{\"gain\": 2.5, \"camera\": \"left\"}", &sequence), AQ_OK);
+        CHECK(sequence == (uint64_t)i);
+        memset(image, 0, sizeof image);  /* the sender copied them */
+    }
+    for (int64_t i = 0; i < count; i++) {
+        aq_message *message = NULL;
+        EXPECT(aq_receiver_receive(receiver, 10000 * MS, 0, &message), AQ_OK);
+        if (message == NULL) return;
+        aq_message_info info = {.size = sizeof info};
+        EXPECT(aq_message_info_get(message, &info), AQ_OK);
+        CHECK(info.kind == AQ_EVENT_DATA && strcmp(info.stream, stream) == 0 && info.sequence == (uint64_t)i &&
+              info.has_sequence == 1 && info.timestamp_ns == 1000 + i && info.has_index == 1 && info.index == 10 * i &&
+              info.array_count == 2 && info.epoch != 0);
+        CHECK(strstr(info.meta_json, "\"gain\":2.5") != NULL && strstr(info.meta_json, "\"camera\":\"left\"") != NULL);
+        aq_array image, mask;
+        EXPECT(aq_message_array(message, 0, &image), AQ_OK);
+        EXPECT(aq_message_array(message, 1, &mask), AQ_OK);
+        EXPECT(aq_message_array(message, 2, &mask), AQ_EINVALID_ARGUMENT);
+        EXPECT(aq_message_array(message, 0, NULL), AQ_EINVALID_ARGUMENT);
+        CHECK(strcmp(image.name, "image") == 0 && image.dtype == AQ_DTYPE_INT16 && image.ndim == 3 && image.shape[0] == 2 &&
+              image.shape[1] == 3 && image.shape[2] == 4 && image.nbytes == 48 && ((const int16_t *)image.data)[23] == 11 + i);
+        CHECK(strcmp(mask.name, "array") == 0 && mask.dtype == AQ_DTYPE_BOOL && mask.ndim == 1 && mask.shape[0] == 5 &&
+              ((const uint8_t *)mask.data)[4] == i);
+        aq_message_free(message);
+    }
+}
+
+static void test_push_pull_and_events(void) {
+    aq_sender *sender;
+    aq_receiver *receiver;
+    aq_sender_options options;
+    aq_sender_options_init(&options);
+    options.heartbeat_interval_ns = 50 * MS;
+    EXPECT(aq_sender_create("tcp://127.0.0.1:*", "stream-a", &options, &sender), AQ_OK);
+    char endpoint[128];
+    EXPECT(aq_sender_endpoint(sender, endpoint, sizeof endpoint), AQ_OK);
+    CHECK(strncmp(endpoint, "tcp://127.0.0.1:", 16) == 0 && strchr(endpoint, '*') == NULL);
+    EXPECT(aq_receiver_create(endpoint, NULL, &receiver), AQ_OK);
+    round_trip(sender, receiver, 3, "stream-a");
+
+    /* Heartbeats while idle, then the end. */
+    aq_message *message = NULL;
+    EXPECT(aq_receiver_receive(receiver, 5000 * MS, AQ_RECEIVE_EVENTS, &message), AQ_OK);
+    aq_message_info info = {.size = sizeof info};
+    EXPECT(aq_message_info_get(message, &info), AQ_OK);
+    CHECK(info.kind == AQ_EVENT_HEARTBEAT && info.has_sequence == 1 && info.sequence == 2 && info.array_count == 0 &&
+          strcmp(info.meta_json, "{}") == 0);
+    aq_message_free(message);
+    aq_sender_statistics sender_statistics = {.size = sizeof sender_statistics};
+    EXPECT(aq_sender_statistics_get(sender, &sender_statistics), AQ_OK);
+    CHECK(sender_statistics.sent == 3 && sender_statistics.next_sequence == 3 &&
+          sender_statistics.bytes_sent == 3 * (48 + 5));
+    aq_sender_close(sender);
+    int ended = 0;
+    for (int i = 0; i < 100 && !ended; i++) {
+        if (aq_receiver_receive(receiver, 5000 * MS, AQ_RECEIVE_EVENTS, &message) != AQ_OK) break;
+        EXPECT(aq_message_info_get(message, &info), AQ_OK);
+        ended = info.kind == AQ_EVENT_END;
+        aq_message_free(message);
+    }
+    CHECK(ended);
+    aq_receiver_statistics statistics = {.size = sizeof statistics};
+    EXPECT(aq_receiver_statistics_get(receiver, &statistics), AQ_OK);
+    CHECK(statistics.received == 3 && statistics.lost == 0 && statistics.ends == 1 && statistics.heartbeats >= 1 &&
+          statistics.epochs_seen == 1 && statistics.malformed == 0 && statistics.bytes_received == 3 * (48 + 5));
+    aq_receiver_close(receiver);
+}
+
+static void test_publish_subscribe(void) {
+    char endpoint[160];
+    snprintf(endpoint, sizeof endpoint, "ipc:///tmp/%s.sock", prefix);
+    aq_sender_options options;
+    aq_sender_options_init(&options);
+    options.pattern = AQ_PATTERN_PUB_SUB;
+    options.fast_path = AQ_FAST_PATH_DISABLED;
+    aq_sender *wanted, *other;
+    EXPECT(aq_sender_create(endpoint, "cam-wanted", &options, &wanted), AQ_OK);
+    aq_receiver_options receiver_options;
+    aq_receiver_options_init(&receiver_options);
+    receiver_options.pattern = AQ_PATTERN_PUB_SUB;
+    const char *subscriptions[] = {"cam-w"};
+    receiver_options.subscriptions = subscriptions;
+    receiver_options.subscription_count = 1;
+    receiver_options.fast_path = AQ_FAST_PATH_DISABLED;
+    aq_receiver *receiver;
+    EXPECT(aq_receiver_create(endpoint, &receiver_options, &receiver), AQ_OK);
+    /* A second publisher on another socket, which the subscriber also does not ask for. */
+    char other_endpoint[176];
+    snprintf(other_endpoint, sizeof other_endpoint, "ipc:///tmp/%s-2.sock", prefix);
+    EXPECT(aq_sender_create(other_endpoint, "cam-other", &options, &other), AQ_OK);
+    aq_sender_close(other);
+
+    /* A subscription takes a moment to reach the publisher: send until one arrives. */
+    int64_t shape[1] = {1};
+    uint32_t value = 7;
+    aq_array array = {.name = "x", .dtype = AQ_DTYPE_UINT32, .ndim = 1, .shape = shape, .data = &value, .nbytes = 4};
+    aq_message *message = NULL;
+    for (int i = 0; i < 200 && message == NULL; i++) {
+        EXPECT(aq_sender_send(wanted, &array, 1, 0, 0, 0, NULL, NULL), AQ_OK);
+        aq_receiver_receive(receiver, 50 * MS, 0, &message);
+    }
+    CHECK(message != NULL);
+    if (message != NULL) {
+        aq_message_info info = {.size = sizeof info};
+        EXPECT(aq_message_info_get(message, &info), AQ_OK);
+        CHECK(strcmp(info.stream, "cam-wanted") == 0 && info.has_index == 0 && info.array_count == 1);
+        aq_message_free(message);
+    }
+    aq_sender_close(wanted);
+    aq_receiver_close(receiver);
+}
+
+static void test_curve(void) {
+    char server_public[AQ_CURVE_KEY_LENGTH + 1], server_secret[AQ_CURVE_KEY_LENGTH + 1];
+    char client_public[AQ_CURVE_KEY_LENGTH + 1], client_secret[AQ_CURVE_KEY_LENGTH + 1], derived[AQ_CURVE_KEY_LENGTH + 1];
+    EXPECT(aq_curve_keypair(server_public, server_secret), AQ_OK);
+    EXPECT(aq_curve_keypair(client_public, client_secret), AQ_OK);
+    CHECK(strlen(server_public) == AQ_CURVE_KEY_LENGTH && strcmp(server_public, client_public) != 0);
+    EXPECT(aq_curve_public_key(server_secret, derived), AQ_OK);
+    CHECK(strcmp(derived, server_public) == 0);
+    EXPECT(aq_curve_public_key("short", derived), AQ_EINVALID_ARGUMENT);
+    EXPECT(aq_curve_public_key(NULL, derived), AQ_EINVALID_ARGUMENT);
+    EXPECT(aq_curve_public_key(server_secret, NULL), AQ_EINVALID_ARGUMENT);
+    EXPECT(aq_curve_keypair(NULL, server_secret), AQ_EINVALID_ARGUMENT);
+
+    aq_sender_options options;
+    aq_sender_options_init(&options);
+    options.curve_secret_key = server_secret;
+    options.send_timeout_ns = 300 * MS;  /* a pusher without a peer waits for one */
+    aq_sender *sender;
+    EXPECT(aq_sender_create("tcp://127.0.0.1:*", "secret-stream", &options, &sender), AQ_OK);
+    char endpoint[128];
+    EXPECT(aq_sender_endpoint(sender, endpoint, sizeof endpoint), AQ_OK);
+    aq_receiver_options receiver_options;
+    aq_receiver_options_init(&receiver_options);
+    receiver_options.curve_secret_key = client_secret;
+    receiver_options.curve_server_public_key = server_public;
+    aq_receiver *receiver;
+    EXPECT(aq_receiver_create(endpoint, &receiver_options, &receiver), AQ_OK);
+    round_trip(sender, receiver, 2, "secret-stream");
+    aq_receiver_close(receiver);
+
+    /* A client that does not know the server's key gets nothing. */
+    receiver_options.curve_server_public_key = client_public;
+    EXPECT(aq_receiver_create(endpoint, &receiver_options, &receiver), AQ_OK);
+    int64_t shape[1] = {1};
+    uint8_t byte = 1;
+    aq_array array = {.dtype = AQ_DTYPE_UINT8, .ndim = 1, .shape = shape, .data = &byte, .nbytes = 1};
+    int rc = aq_sender_send(sender, &array, 1, 0, 0, 0, NULL, NULL);
+    CHECK(rc == AQ_OK || rc == AQ_ETIMEOUT);  /* the handshake fails: usually there is no peer to push to */
+    aq_message *message;
+    EXPECT(aq_receiver_receive(receiver, 300 * MS, 0, &message), AQ_ETIMEOUT);
+    aq_receiver_close(receiver);
+    aq_sender_close(sender);
+}
+
+static void test_shared_memory_transport(void) {
+    char endpoint[128];
+    snprintf(endpoint, sizeof endpoint, "shm://%s", queue_name("shm"));
+    aq_receiver *receiver;
+    aq_receiver_options receiver_options;
+    aq_receiver_options_init(&receiver_options);
+    receiver_options.shm_capacity = 1 << 20;
+    EXPECT(aq_receiver_create(endpoint, &receiver_options, &receiver), AQ_OK);  /* creates the queue */
+    CHECK(aq_queue_exists(queue_name("shm")));
+    aq_sender *sender;
+    EXPECT(aq_sender_create(endpoint, "ignored", NULL, &sender), AQ_OK);
+    char bound[128];
+    EXPECT(aq_sender_endpoint(sender, bound, sizeof bound), AQ_OK);
+    CHECK(strcmp(bound, endpoint) == 0);
+    round_trip(sender, receiver, 2, queue_name("shm"));
+    EXPECT(aq_receiver_path(receiver), AQ_PATH_NETWORK);
+
+    /* A full queue is AQ_EFULL or AQ_ETIMEOUT through the transport too, never a system error. */
+    aq_sender_options options;
+    aq_sender_options_init(&options);
+    options.send_timeout_ns = 1 * MS;
+    aq_sender *impatient;
+    EXPECT(aq_sender_create(endpoint, "ignored", &options, &impatient), AQ_OK);
+    static uint8_t block[256 << 10];
+    int64_t shape[1] = {sizeof block};
+    aq_array array = {.dtype = AQ_DTYPE_UINT8, .ndim = 1, .shape = shape, .data = block, .nbytes = sizeof block};
+    int rc = AQ_OK;
+    for (int i = 0; i < 10 && rc == AQ_OK; i++) rc = aq_sender_send(impatient, &array, 1, 0, 0, 0, NULL, NULL);
+    CHECK(rc == AQ_ETIMEOUT || rc == AQ_EFULL);
+    aq_sender_close(impatient);
+    aq_sender_close(sender);
+    aq_receiver_close(receiver);
+    EXPECT(aq_queue_remove(queue_name("shm")), AQ_OK);
+}
+
+/* A subscriber on the same host as its publisher switches to shared memory. */
+static void test_fast_path(void) {
+    aq_sender_options options;
+    aq_sender_options_init(&options);
+    options.pattern = AQ_PATTERN_PUB_SUB;
+    options.heartbeat_interval_ns = 100 * MS;
+    aq_sender *sender;
+    EXPECT(aq_sender_create("tcp://127.0.0.1:*", "fast", &options, &sender), AQ_OK);
+    char endpoint[128];
+    EXPECT(aq_sender_endpoint(sender, endpoint, sizeof endpoint), AQ_OK);
+    aq_receiver_options receiver_options;
+    aq_receiver_options_init(&receiver_options);
+    receiver_options.pattern = AQ_PATTERN_PUB_SUB;
+    receiver_options.fast_path = AQ_FAST_PATH_REQUIRED;
+    receiver_options.fast_path_capacity = 1 << 20;
+    receiver_options.fast_path_timeout_ns = 20000 * MS;
+    receiver_options.heartbeat_interval_ns = 100 * MS;
+    aq_receiver *receiver;
+    EXPECT(aq_receiver_create(endpoint, &receiver_options, &receiver), AQ_OK);
+    int64_t shape[1] = {2};
+    uint64_t values[2] = {5, 6};
+    aq_array array = {.name = "v", .dtype = AQ_DTYPE_UINT64, .ndim = 1, .shape = shape, .data = values, .nbytes = 16};
+    aq_message *message = NULL;
+    for (int i = 0; i < 400 && message == NULL; i++) {
+        EXPECT(aq_sender_send(sender, &array, 1, 0, 0, 0, NULL, NULL), AQ_OK);
+        int rc = aq_receiver_receive(receiver, 50 * MS, 0, &message);
+        CHECK(rc == AQ_OK || rc == AQ_ETIMEOUT);
+    }
+    CHECK(message != NULL);
+    if (message != NULL) {
+        aq_array received;
+        EXPECT(aq_message_array(message, 0, &received), AQ_OK);
+        CHECK(((const uint64_t *)received.data)[1] == 6);
+        aq_message_free(message);
+    }
+    EXPECT(aq_receiver_path(receiver), AQ_PATH_SHARED_MEMORY);
+    aq_receiver_statistics statistics = {.size = sizeof statistics};
+    EXPECT(aq_receiver_statistics_get(receiver, &statistics), AQ_OK);
+    CHECK(statistics.path == AQ_PATH_SHARED_MEMORY && statistics.switches_to_shared_memory == 1 &&
+          statistics.received_through_shared_memory >= 1);
+    aq_sender_statistics sender_statistics = {.size = sizeof sender_statistics};
+    EXPECT(aq_sender_statistics_get(sender, &sender_statistics), AQ_OK);
+    CHECK(sender_statistics.shared_memory_subscribers == 1);
+    aq_receiver_close(receiver);
+    aq_sender_close(sender);
+}
+
+/* Runs one group of checks, saying which (a hang shows where it is). */
+#define RUN(test)                                                                                              \
+    do {                                                                                                       \
+        struct timespec start_, end_;                                                                          \
+        clock_gettime(CLOCK_MONOTONIC, &start_);                                                               \
+        test();                                                                                                \
+        clock_gettime(CLOCK_MONOTONIC, &end_);                                                                 \
+        fprintf(stderr, "abi_test: %s done in %.3f s\n", #test,                                                \
+                (end_.tv_sec - start_.tv_sec) + (end_.tv_nsec - start_.tv_nsec) / 1e9);                        \
+    } while (0)
+
+int main(void) {
+    snprintf(prefix, sizeof prefix, "c-abi-test-%d-%ld", (int)getpid(), (long)time(NULL) % 100000);
+    RUN(test_versions_and_errors);
+    RUN(test_dtypes_and_shapes);
+    RUN(test_lifecycle);
+    RUN(test_put_and_get);
+    RUN(test_policies);
+    RUN(test_loans_and_borrows);
+    RUN(test_dead_peers);  /* forks: before any transport thread exists */
+    RUN(test_errors_are_per_thread);
+    RUN(test_transport_arguments);
+    RUN(test_push_pull_and_events);
+    RUN(test_publish_subscribe);
+    RUN(test_curve);
+    RUN(test_shared_memory_transport);
+    RUN(test_fast_path);
+    printf("abi_test: %d checks, %d failures\n", checks, failures);
+    return failures == 0 ? 0 : 1;
+}
