@@ -339,7 +339,7 @@ static PyObject *queue_take(QueueObject *self, int64_t timeout_ns, aq_record_inf
         Py_buffer fresh;
         PyObject *replacement = new_array(shape, info->dtype, &fresh);
         if (!replacement) goto fail;
-        if (rc == 0) memcpy(fresh.buf, view.buf, info->nbytes);
+        if (rc == 0 && info->nbytes) memcpy(fresh.buf, view.buf, info->nbytes);
         if (array) { PyBuffer_Release(&view); Py_DECREF(array); }
         array = replacement;
         view = fresh;
