@@ -79,3 +79,24 @@ def test_python_subscriber_of_aq_relay_serve_takes_the_fast_path(name):
         finally:
             relay.terminate()
             relay.wait(30)
+
+
+def test_curve_encrypted_push_pull():
+    server_public, server_secret = aq.curve_keypair()
+    _, client_secret = aq.curve_keypair()
+    assert len(server_public) == 40 and len(server_secret) == 40
+    port = _free_port()
+    with aq.Sender(f"tcp://127.0.0.1:{port}", stream="secret", curve_secret_key=server_secret) as sender, \
+            aq.Receiver(f"tcp://127.0.0.1:{port}", curve_secret_key=client_secret,
+                        curve_server_public_key=server_public) as receiver:
+        frame = sample("float32", (16, 16), seed=5)
+        sender.send({"frame": frame}, index=3)
+        message = receiver.receive(timeout=10)
+        assert message is not None and message.index == 3 and same_bits(message["frame"], frame)
+
+
+def test_bad_endpoints_and_options_raise_typed_errors():
+    with pytest.raises(aq.InvalidEndpoint):
+        aq.Sender("carrier-pigeon://here")
+    with pytest.raises(ValueError):
+        aq.Receiver("tcp://127.0.0.1:1", pattern="broadcast")
