@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -115,3 +116,19 @@ def test_the_original_readme_example_runs_with_one_changed_import(tmp_path, meth
     assert done.stdout.split() == ["[[5", "5", "5", "5", "5]"] + ["[5", "5", "5", "5", "5]"] * 3 + ["[5", "5", "5", "5", "5]]"]
     after = {entry for entry in os.listdir("/dev/shm") if entry.startswith("aq.arrayqueues-")}
     assert after <= before  # the example's queue was removed when it exited
+
+
+@pytest.mark.skipif(os.geteuid() != 0 or shutil.which("unshare") is None, reason="a private /dev/shm needs root and unshare")
+def test_a_crashed_creator_leaves_its_queue_to_aq_gc(tmp_path):
+    """In a private /dev/shm: a process that creates a drop-in queue and is killed leaves the
+    segment behind, and `aq gc` removes it since no live process uses it."""
+    from conftest import tool
+
+    crash = "import os, signal; from arrayqueues_swift.shared_arrays import ArrayQueue; q = ArrayQueue(1); os.kill(os.getpid(), signal.SIGKILL)"
+    script = (f"mount -t tmpfs none /dev/shm && {{ {sys.executable} -c '{crash}'; true; }} && ls /dev/shm && echo --- "
+              f"&& {tool('aq')} gc >&2 && ls /dev/shm")
+    done = subprocess.run(["unshare", "--mount", "--propagation", "private", "sh", "-c", script],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    before, after = done.stdout.split("---")
+    assert "aq.arrayqueues-" in before and "aq.arrayqueues-" not in after
