@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import datetime
+import multiprocessing
 import queue
+import time
 
 import numpy as np
 import pytest
@@ -87,4 +89,45 @@ def test_max_mbytes_is_the_capacity_in_millions_of_bytes():
     q = shared_arrays.ArrayQueue(max_mbytes=2)
     assert q.maxbytes == 2_000_000 and q._queue.capacity >= 2_000_000
     q.put(np.zeros(2_000_000, np.uint8))
+    q.close()
+
+
+def _produce(q, producer, count):
+    deadline = time.monotonic() + 60
+    for number in range(count):
+        array = np.full(256, producer * 1_000_000 + number, np.int64)
+        while True:
+            try:
+                q.put(array)  # raises queue.Full instead of waiting, as the original
+                break
+            except queue.Full:
+                assert time.monotonic() < deadline, "the consumers stopped taking arrays"
+                time.sleep(0.001)
+
+
+def _consume(q, results, count):
+    for _ in range(count):
+        _, index, array = q.get(timeout=60)
+        assert (array == array[0]).all()  # never a torn or overwritten array
+        results.put((index, int(array[0])))
+
+
+@pytest.mark.parametrize("method", ["fork", "spawn"])
+def test_several_producers_and_consumers_deliver_every_array_once(method):
+    context = multiprocessing.get_context(method)
+    q = shared_arrays.IndexedArrayQueue(0.05)  # room for ~20 arrays: producers meet Full often
+    results = context.Queue()
+    producers, consumers, per_producer = 2, 2, 150
+    total = producers * per_producer
+    workers = [context.Process(target=_produce, args=(q, p, per_producer)) for p in range(producers)]
+    workers += [context.Process(target=_consume, args=(q, results, total // consumers)) for _ in range(consumers)]
+    for worker in workers:
+        worker.start()
+    got = [results.get(timeout=120) for _ in range(total)]
+    for worker in workers:
+        worker.join(60)
+        assert worker.exitcode == 0
+    values = sorted(value for _, value in got)
+    assert values == sorted(p * 1_000_000 + n for p in range(producers) for n in range(per_producer))
+    assert sorted(index for index, _ in got) == list(range(total))
     q.close()
