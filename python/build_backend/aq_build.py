@@ -57,8 +57,8 @@ def _run(command: list[str], cwd: Path | None = None) -> str:
     return done.stdout
 
 
-def _project() -> tuple[str, str, list[str], str]:
-    """Name, version, dependencies and summary from pyproject.toml (the few keys used)."""
+def _project() -> tuple[str, str, list[str], str, str]:
+    """Name, version, dependencies, summary and Python requirement from pyproject.toml."""
     text = (PYTHON_DIR / "pyproject.toml").read_text()
     project = text.split("[project]", 1)[1]
 
@@ -69,7 +69,7 @@ def _project() -> tuple[str, str, list[str], str]:
         return found.group(1)
 
     dependencies = re.findall(r'"([^"]+)"', re.search(r"^dependencies\s*=\s*\[(.*?)\]", project, re.M | re.S).group(1))
-    return value("name"), value("version"), dependencies, value("description")
+    return value("name"), value("version"), dependencies, value("description"), value("requires-python")
 
 
 def _swift_library() -> Path:
@@ -134,9 +134,9 @@ def _tag() -> str:
     return f"{interpreter}-{interpreter}-{platform}"
 
 
-def _metadata(name: str, version: str, dependencies: list[str], summary: str) -> str:
+def _metadata(name: str, version: str, dependencies: list[str], summary: str, python: str) -> str:
     lines = ["Metadata-Version: 2.1", f"Name: {name}", f"Version: {version}", f"Summary: {summary}",
-             "Requires-Python: >=3.9", "License: MIT"]
+             f"Requires-Python: {python}"]
     lines += [f"Requires-Dist: {dependency}" for dependency in dependencies]
     readme = PYTHON_DIR / "README.md"
     body = readme.read_text() if readme.exists() else ""
@@ -157,15 +157,15 @@ def get_requires_for_build_wheel(config_settings=None):
 
 def prepare_metadata_for_build_wheel(metadata_directory, config_settings=None):
     """The metadata alone, without building (pip asks for it before the wheel)."""
-    name, version, dependencies, summary = _project()
+    name, version, dependencies, summary, python = _project()
     info = Path(metadata_directory) / f"{DISTRIBUTION}-{version}.dist-info"
     info.mkdir(parents=True, exist_ok=True)
-    (info / "METADATA").write_text(_metadata(name, version, dependencies, summary))
+    (info / "METADATA").write_text(_metadata(name, version, dependencies, summary, python))
     return info.name
 
 
 def build_wheel(wheel_directory, config_settings=None, metadata_directory=None):
-    name, version, dependencies, summary = _project()
+    name, version, dependencies, summary, python = _project()
     tag = _tag()
     library = _swift_library()
     with tempfile.TemporaryDirectory(prefix="aq-wheel-") as scratch:
@@ -180,7 +180,7 @@ def build_wheel(wheel_directory, config_settings=None, metadata_directory=None):
         for path in sorted(stage.rglob("*")):
             if path.is_file():
                 files.append((f"{PACKAGE}/{path.relative_to(stage).as_posix()}", path.read_bytes(), path.stat().st_mode))
-        files.append((f"{info}/METADATA", _metadata(name, version, dependencies, summary).encode(), 0o644))
+        files.append((f"{info}/METADATA", _metadata(name, version, dependencies, summary, python).encode(), 0o644))
         files.append((f"{info}/WHEEL", f"Wheel-Version: 1.0\nGenerator: aq_build\nRoot-Is-Purelib: false\nTag: {tag}\n".encode(), 0o644))
         files.append((f"{info}/top_level.txt", f"{PACKAGE}\n".encode(), 0o644))
         record = [_record_line(path, data) for path, data, _ in files] + [f"{info}/RECORD,,"]
