@@ -1,4 +1,4 @@
-import ArrayQueues
+@_spi(Bindings) import ArrayQueues
 public import CArrayQueuesC
 
 // Counts, statistics and facts about a queue.
@@ -15,12 +15,12 @@ private func withQueue<T: BinaryInteger>(_ queue: OpaquePointer?, _ function: St
 
 @c(aq_queue_count)
 public func aqQueueCount(_ queue: OpaquePointer?) -> Int64 {
-    withQueue(queue, "aq_queue_count") { queue throws(ArrayQueueError) in Int64(try queue.statistics().count) }
+    withQueue(queue, "aq_queue_count") { queue throws(ArrayQueueError) in Int64(try queue.countWaiting()) }
 }
 
 @c(aq_queue_is_empty)
 public func aqQueueIsEmpty(_ queue: OpaquePointer?) -> Int32 {
-    withQueue(queue, "aq_queue_is_empty") { queue throws(ArrayQueueError) in queue.isEmpty ? 1 : 0 }
+    withQueue(queue, "aq_queue_is_empty") { queue throws(ArrayQueueError) in try queue.countWaiting(limit: 1) == 0 ? 1 : 0 }
 }
 
 @c(aq_queue_clear)

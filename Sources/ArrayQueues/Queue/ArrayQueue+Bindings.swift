@@ -136,6 +136,13 @@ extension ArrayQueue {
         return found!
     }
 
+    /// Records waiting, counted under the lock up to `limit`, like ``count`` but reporting a
+    /// corrupt segment instead of answering 0.
+    @_spi(Bindings)
+    public func countWaiting(limit: Int = .max) throws(ArrayQueueError) -> Int {
+        try ring.withLock { () throws(ArrayQueueError) in try ring.countReady(limit: limit) }
+    }
+
     /// Frees a record from ``claimRecord(maximumPayloadBytes:timeout:blocking:)``.
     @_spi(Bindings)
     public func release(_ view: RecordView) {

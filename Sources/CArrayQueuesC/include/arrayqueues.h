@@ -451,8 +451,8 @@ typedef struct aq_sender_options {
 /** Sets `options->size` and every default. */
 void aq_sender_options_init(aq_sender_options *options);
 
-/** Makes a sender of the stream `stream` (1 to 1024 bytes; for shm:// the queue name is the
- *  stream) on `endpoint`: "tcp://HOST:PORT" (PORT may be * when binding), "ipc:///PATH" or
+/** Makes a sender of the stream `stream` (1 to 1024 bytes, not NULL; ignored for shm://, where
+ *  the queue name is the stream) on `endpoint`: "tcp://HOST:PORT" (PORT may be * when binding), "ipc:///PATH" or
  *  "shm://NAME". `options` may be NULL. `*sender` receives a handle the caller owns.
  *  Errors: AQ_EINVALID_ENDPOINT, AQ_EINVALID_ARGUMENT, AQ_EUNSUPPORTED (CURVE without libzmq
  *  support), AQ_EZMQ (for example an address in use), AQ_EFAST_PATH_UNAVAILABLE, and for

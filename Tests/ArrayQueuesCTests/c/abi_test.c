@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -493,6 +494,74 @@ static void test_errors_are_per_thread(void) {
     CHECK(strstr(message, queue_name("missing")) != NULL);
 }
 
+/* One queue handle shared by producer and consumer threads: every record arrives once, intact. */
+enum { THREAD_RECORDS = 5000 };
+static aq_queue *shared_queue;
+static atomic_long received_sum, received_count, thread_errors;
+
+static void *produce_records(void *argument) {
+    int64_t first = (int64_t)(intptr_t)argument;
+    int64_t shape[1] = {16};
+    for (int64_t i = first; i < first + THREAD_RECORDS; i++) {
+        int64_t values[16];
+        for (int k = 0; k < 16; k++) values[k] = i;
+        int rc;
+        if (i % 2 == 0) {
+            rc = aq_queue_put(shared_queue, AQ_DTYPE_INT64, 1, shape, values, sizeof values, 10000 * MS, AQ_PUT_INDEX, 0, i);
+        } else {
+            void *data;
+            aq_loan *loan;
+            rc = aq_queue_loan(shared_queue, AQ_DTYPE_INT64, 1, shape, 10000 * MS, AQ_PUT_INDEX, 0, i, &data, NULL, &loan);
+            if (rc == AQ_OK) {
+                memcpy(data, values, sizeof values);
+                rc = aq_loan_commit(loan);
+            }
+        }
+        if (rc != AQ_OK) atomic_fetch_add(&thread_errors, 1);
+    }
+    return NULL;
+}
+
+static void *consume_records(void *argument) {
+    int borrowing = (int)(intptr_t)argument;
+    for (int n = 0; n < THREAD_RECORDS; n++) {
+        aq_record_info info;
+        int64_t values[16];
+        const void *data = values;
+        aq_borrow *borrow = NULL;
+        int rc = borrowing ? aq_queue_borrow(shared_queue, 10000 * MS, &info, &data, &borrow)
+                           : aq_queue_get(shared_queue, values, sizeof values, &info, 10000 * MS);
+        if (rc != AQ_OK) {
+            atomic_fetch_add(&thread_errors, 1);
+            continue;
+        }
+        const int64_t *got = data;
+        int intact = info.has_index && info.nbytes == sizeof values;
+        for (int k = 0; k < 16 && intact; k++) intact = got[k] == info.index;
+        if (!intact) atomic_fetch_add(&thread_errors, 1);
+        atomic_fetch_add(&received_sum, info.index);
+        atomic_fetch_add(&received_count, 1);
+        aq_borrow_release(borrow);
+    }
+    return NULL;
+}
+
+static void test_threads(void) {
+    EXPECT(aq_queue_create(queue_name("threads"), 64 << 10, NULL, &shared_queue), AQ_OK);
+    pthread_t threads[4];
+    pthread_create(&threads[0], NULL, produce_records, (void *)(intptr_t)0);
+    pthread_create(&threads[1], NULL, produce_records, (void *)(intptr_t)THREAD_RECORDS);
+    pthread_create(&threads[2], NULL, consume_records, (void *)(intptr_t)0);
+    pthread_create(&threads[3], NULL, consume_records, (void *)(intptr_t)1);
+    for (int i = 0; i < 4; i++) pthread_join(threads[i], NULL);
+    long expected_sum = (long)(2 * THREAD_RECORDS) * (2 * THREAD_RECORDS - 1) / 2;
+    CHECK(atomic_load(&thread_errors) == 0);
+    CHECK(atomic_load(&received_count) == 2 * THREAD_RECORDS && atomic_load(&received_sum) == expected_sum);
+    EXPECT(aq_queue_count(shared_queue), 0);
+    aq_queue_close(shared_queue);
+    EXPECT(aq_queue_remove(queue_name("threads")), AQ_OK);
+}
+
 /* ---------------------------------------------------------------------------------------- */
 
 static void test_transport_arguments(void) {
@@ -771,7 +840,7 @@ static void test_curve(void) {
     aq_sender_options options;
     aq_sender_options_init(&options);
     options.curve_secret_key = server_secret;
-    options.send_timeout_ns = 300 * MS;  /* a pusher without a peer waits for one */
+    options.send_timeout_ns = 10000 * MS;  /* a pusher waits for a peer (the handshake) this long at most */
     aq_sender *sender;
     EXPECT(aq_sender_create("tcp://127.0.0.1:*", "secret-stream", &options, &sender), AQ_OK);
     char endpoint[128];
@@ -784,8 +853,12 @@ static void test_curve(void) {
     EXPECT(aq_receiver_create(endpoint, &receiver_options, &receiver), AQ_OK);
     round_trip(sender, receiver, 2, "secret-stream");
     aq_receiver_close(receiver);
+    aq_sender_close(sender);
 
     /* A client that does not know the server's key gets nothing. */
+    options.send_timeout_ns = 300 * MS;
+    EXPECT(aq_sender_create("tcp://127.0.0.1:*", "secret-stream", &options, &sender), AQ_OK);
+    EXPECT(aq_sender_endpoint(sender, endpoint, sizeof endpoint), AQ_OK);
     receiver_options.curve_server_public_key = client_public;
     EXPECT(aq_receiver_create(endpoint, &receiver_options, &receiver), AQ_OK);
     int64_t shape[1] = {1};
@@ -902,6 +975,7 @@ int main(void) {
     RUN(test_loans_and_borrows);
     RUN(test_dead_peers);  /* forks: before any transport thread exists */
     RUN(test_errors_are_per_thread);
+    RUN(test_threads);
     RUN(test_transport_arguments);
     RUN(test_push_pull_and_events);
     RUN(test_publish_subscribe);

@@ -47,7 +47,8 @@ for size in [64, 1024, 65536] {
     for _ in 0..<rounds {
         let swiftCopy = try timed(count) {
             try queue.put(array)
-            precondition(try queue.tryGet()!.array.byteCount == size)
+            let record = try queue.tryGet()
+            precondition(record?.array.byteCount == size)
         }
         let swiftInPlace = try timed(count) {
             try queue.put(dtype: .uint8, shape: [size]) { bytes in array.withUnsafeBytes { bytes.copyMemory(from: $0) } }
