@@ -231,3 +231,36 @@ def test_every_error_code_of_the_header_has_an_exception_class():
     error = aq.errors.CODES[-18]("shm_open failed", -18, 13)
     assert isinstance(error, OSError) and error.errno == 13 and str(error) == "shm_open failed"
     assert pickle.loads(pickle.dumps(error)).code == -18
+
+
+@pytest.mark.parametrize("call", ["q.get()", "q.borrow().__enter__()", "aq.Receiver('shm://' + sys.argv[1] + '-r').receive()"])
+def test_ctrl_c_ends_a_wait_without_timeout(name, call):
+    """The library's waits ignore signals; the extension waits in slices and runs Python's
+    signal handlers between them, so Ctrl-C (SIGINT) raises KeyboardInterrupt."""
+    import signal
+    import subprocess
+    import sys
+    import textwrap
+    import time
+
+    script = textwrap.dedent(f"""
+        import sys
+        import arrayqueues_swift as aq
+        q = aq.ArrayQueue.open(sys.argv[1])
+        print("waiting", flush=True)
+        {call}
+    """)
+    with aq.ArrayQueue.create(name, 1 << 20, remove=True):
+        child = subprocess.Popen([sys.executable, "-c", script, name], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            assert child.stdout.readline().strip() == "waiting"
+            time.sleep(0.5)  # let it enter the wait (were it not there yet, the test could not fail)
+            child.send_signal(signal.SIGINT)
+            _, errors = child.communicate(timeout=30)
+        finally:
+            child.kill()
+        assert child.returncode != 0 and "KeyboardInterrupt" in errors
+    try:
+        aq.ArrayQueue.remove(name + "-r")
+    except aq.QueueNotFound:
+        pass

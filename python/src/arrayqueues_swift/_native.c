@@ -69,10 +69,36 @@ static int64_t monotonic_ns(void) {
     return (int64_t)now.tv_sec * 1000000000 + now.tv_nsec;
 }
 
-static int64_t remaining(int64_t timeout_ns, int64_t started) {
-    if (timeout_ns <= 0) return timeout_ns;
-    int64_t left = timeout_ns - (monotonic_ns() - started);
-    return left > 0 ? left : 0;
+/* A blocking call of the library ends only when it is done or times out; a signal does not end
+ * it (docs/C_API.md). So that Ctrl-C works, long waits go in slices of at most WAIT_SLICE_NS,
+ * and between slices Python's signal handlers run (KeyboardInterrupt ends the wait). */
+#define WAIT_SLICE_NS 100000000
+
+typedef struct {
+    int64_t timeout;  /* the caller's: negative waits without limit, 0 does not wait */
+    int64_t started;
+} wait_t;
+
+static wait_t wait_begin(int64_t timeout_ns) {
+    wait_t wait = {timeout_ns, timeout_ns > 0 ? monotonic_ns() : 0};
+    return wait;
+}
+
+/* The timeout of the next slice: never 0 unless the caller asked not to wait (a 0 would turn
+ * a timeout into "full" or "empty"). */
+static int64_t wait_slice(const wait_t *wait) {
+    if (wait->timeout <= 0) return wait->timeout == 0 ? 0 : WAIT_SLICE_NS;
+    int64_t left = wait->timeout - (monotonic_ns() - wait->started);
+    if (left < 1) left = 1;
+    return left < WAIT_SLICE_NS ? left : WAIT_SLICE_NS;
+}
+
+/* After a slice that timed out: 1 to wait another slice, 0 when the caller's timeout has
+ * passed, -1 when a signal handler raised (the exception is set). Needs the GIL. */
+static int wait_again(const wait_t *wait) {
+    if (wait->timeout == 0) return 0;
+    if (wait->timeout > 0 && monotonic_ns() - wait->started >= wait->timeout) return 0;
+    return PyErr_CheckSignals() < 0 ? -1 : 1;
 }
 
 /* MARK: - dtypes and buffers */
@@ -295,13 +321,18 @@ static PyObject *queue_put(QueueObject *self, PyObject *const *args, Py_ssize_t 
     int64_t shape[AQ_MAX_DIMS];
     if (get_array_buffer(args[0], &view, &converted, &dtype, &ndim, shape) < 0) return NULL;
     if (queue_enter(self) < 0) { PyBuffer_Release(&view); Py_XDECREF(converted); return NULL; }
-    int rc;
-    Py_BEGIN_ALLOW_THREADS
-    rc = aq_queue_put(self->queue, dtype, ndim, shape, view.buf, (size_t)view.len, timeout_ns, flags, timestamp_ns, index);
-    Py_END_ALLOW_THREADS
+    int rc, again = 0;
+    wait_t wait = wait_begin(timeout_ns);
+    do {
+        int64_t slice = wait_slice(&wait);
+        Py_BEGIN_ALLOW_THREADS
+        rc = aq_queue_put(self->queue, dtype, ndim, shape, view.buf, (size_t)view.len, slice, flags, timestamp_ns, index);
+        Py_END_ALLOW_THREADS
+    } while (rc == AQ_ETIMEOUT && (again = wait_again(&wait)) > 0);
     queue_leave(self);
     PyBuffer_Release(&view);
     Py_XDECREF(converted);
+    if (again < 0) return NULL;
     if (rc < 0) return raise_wait(rc, PUT_TIMEOUT);
     Py_RETURN_NONE;
 }
@@ -309,7 +340,7 @@ static PyObject *queue_put(QueueObject *self, PyObject *const *args, Py_ssize_t 
 /* Takes the next record into a new array. */
 static PyObject *queue_take(QueueObject *self, int64_t timeout_ns, aq_record_info *info) {
     if (queue_enter(self) < 0) return NULL;
-    int64_t started = timeout_ns > 0 ? monotonic_ns() : 0;
+    wait_t wait = wait_begin(timeout_ns);
     PyObject *array = NULL;
     Py_buffer view = {0};
     if (self->last_shape_tuple) {
@@ -320,11 +351,16 @@ static PyObject *queue_take(QueueObject *self, int64_t timeout_ns, aq_record_inf
         int rc;
         void *buffer = array ? view.buf : NULL;
         size_t capacity = array ? (size_t)view.len : 0;
-        int64_t wait = remaining(timeout_ns, started);
+        int64_t slice = wait_slice(&wait);
         Py_BEGIN_ALLOW_THREADS
-        rc = aq_queue_get(self->queue, buffer, capacity, info, wait);
+        rc = aq_queue_get(self->queue, buffer, capacity, info, slice);
         Py_END_ALLOW_THREADS
-        int same = array && info->dtype == self->last_dtype && info->ndim == self->last_ndim &&
+        if (rc == AQ_ETIMEOUT) {
+            int again = wait_again(&wait);
+            if (again > 0) continue;
+            if (again < 0) goto fail;
+        }
+        int same = rc == 0 && array && info->dtype == self->last_dtype && info->ndim == self->last_ndim &&
                    memcmp(info->shape, self->last_shape, sizeof(int64_t) * (size_t)info->ndim) == 0;
         if (rc == 0 && same) break;
         if (rc < 0 && rc != AQ_EBUFFER_TOO_SMALL) { raise_wait(rc, GET_TIMEOUT); goto fail; }
@@ -484,11 +520,16 @@ static PyObject *queue_loan(QueueObject *self, PyObject *const *args, Py_ssize_t
     void *data = NULL;
     size_t nbytes = 0;
     aq_loan *loan = NULL;
-    int rc;
-    Py_BEGIN_ALLOW_THREADS
-    rc = aq_queue_loan(self->queue, dtype, info.ndim, info.shape, timeout_ns, flags, timestamp_ns, index, &data, &nbytes, &loan);
-    Py_END_ALLOW_THREADS
+    int rc, again = 0;
+    wait_t wait = wait_begin(timeout_ns);
+    do {
+        int64_t slice = wait_slice(&wait);
+        Py_BEGIN_ALLOW_THREADS
+        rc = aq_queue_loan(self->queue, dtype, info.ndim, info.shape, slice, flags, timestamp_ns, index, &data, &nbytes, &loan);
+        Py_END_ALLOW_THREADS
+    } while (rc == AQ_ETIMEOUT && (again = wait_again(&wait)) > 0);
     queue_leave(self);
+    if (again < 0) return NULL;
     if (rc < 0) return raise_wait(rc, PUT_TIMEOUT);
     info.nbytes = nbytes;
     LeaseObject *lease = lease_new(self, &info);
@@ -508,11 +549,16 @@ static PyObject *queue_borrow(QueueObject *self, PyObject *arg) {
     aq_record_info info;
     const void *data = NULL;
     aq_borrow *borrow = NULL;
-    int rc;
-    Py_BEGIN_ALLOW_THREADS
-    rc = aq_queue_borrow(self->queue, timeout_ns, &info, &data, &borrow);
-    Py_END_ALLOW_THREADS
+    int rc, again = 0;
+    wait_t wait = wait_begin(timeout_ns);
+    do {
+        int64_t slice = wait_slice(&wait);
+        Py_BEGIN_ALLOW_THREADS
+        rc = aq_queue_borrow(self->queue, slice, &info, &data, &borrow);
+        Py_END_ALLOW_THREADS
+    } while (rc == AQ_ETIMEOUT && (again = wait_again(&wait)) > 0);
     queue_leave(self);
+    if (again < 0) return NULL;
     if (rc < 0) return raise_wait(rc, GET_TIMEOUT);
     LeaseObject *lease = lease_new(self, &info);
     if (!lease) { aq_borrow_release(borrow); return NULL; }
@@ -1007,11 +1053,16 @@ static PyObject *receiver_receive(ReceiverObject *self, PyObject *const *args, P
     if (PyErr_Occurred()) return NULL;
     if (receiver_enter(self) < 0) return NULL;
     aq_message *message = NULL;
-    int rc;
-    Py_BEGIN_ALLOW_THREADS
-    rc = aq_receiver_receive(self->receiver, timeout_ns, flags, &message);
-    Py_END_ALLOW_THREADS
+    int rc, again = 0;
+    wait_t wait = wait_begin(timeout_ns);
+    do {
+        int64_t slice = wait_slice(&wait);
+        Py_BEGIN_ALLOW_THREADS
+        rc = aq_receiver_receive(self->receiver, slice, flags, &message);
+        Py_END_ALLOW_THREADS
+    } while (rc == AQ_ETIMEOUT && (again = wait_again(&wait)) > 0);
     receiver_leave(self);
+    if (again < 0) return NULL;
     if (rc == AQ_ETIMEOUT) Py_RETURN_NONE;
     if (rc < 0) return raise_last(rc);
     PyObject *result = message_tuple(message);
