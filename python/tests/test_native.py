@@ -254,7 +254,7 @@ def test_ctrl_c_ends_a_wait_without_timeout(name, call):
         child = subprocess.Popen([sys.executable, "-c", script, name], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         try:
             assert child.stdout.readline().strip() == "waiting"
-            time.sleep(0.5)  # let it enter the wait (were it not there yet, the test could not fail)
+            time.sleep(0.5)  # let it enter the wait (were it not there yet, this would not test the wait)
             child.send_signal(signal.SIGINT)
             _, errors = child.communicate(timeout=30)
         finally:
