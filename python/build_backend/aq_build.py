@@ -5,7 +5,7 @@
 1. builds the C library of ArrayQueues in release mode at the repository root
    (``swift build -c release --product ArrayQueuesC``; the root is this file's grandparent's
    parent, where ``Package.swift`` is);
-2. compiles the extension module ``arrayqueues_swift._native`` against its header
+2. compiles the extension module ``arrayqueues_swift._native`` (``_native*.c``) against its header
    (``Sources/CArrayQueuesC/include/arrayqueues.h``) and the Python headers;
 3. bundles ``libArrayQueuesC.so`` and every shared library it needs that a machine of the same
    kind does not always have -- the Swift runtime, libzmq and libzmq's own dependencies --
@@ -121,9 +121,10 @@ def _compile_extension(library_dir: Path, output: Path) -> None:
     if shutil.which(compiler) is None:
         compiler = "cc"
     _run([
-        compiler, "-O2", "-g0", "-fPIC", "-shared", "-std=c11", "-Wall", "-Wextra", "-Werror", "-Wno-missing-field-initializers", "-Wno-unused-parameter",
+        compiler, "-O2", "-g0", "-fPIC", "-shared", "-std=c11", "-fvisibility=hidden",
+        "-Wall", "-Wextra", "-Werror", "-Wno-missing-field-initializers", "-Wno-unused-parameter",
         "-I", paths["include"], "-I", str(HEADER_DIR),
-        str(SOURCE / "_native.c"), "-o", str(output),
+        *(str(path) for path in sorted(SOURCE.glob("_native*.c"))), "-o", str(output),
         "-L", str(library_dir), f"-l{PRODUCT}", "-Wl,-rpath,$ORIGIN/_libs", "-Wl,--as-needed",
     ])
 
@@ -170,7 +171,7 @@ def build_wheel(wheel_directory, config_settings=None, metadata_directory=None):
     library = _swift_library()
     with tempfile.TemporaryDirectory(prefix="aq-wheel-") as scratch:
         stage = Path(scratch) / PACKAGE
-        shutil.copytree(SOURCE, stage, ignore=shutil.ignore_patterns("*.c", "__pycache__", "*.pyc", "*.so"))
+        shutil.copytree(SOURCE, stage, ignore=shutil.ignore_patterns("*.c", "*.h", "__pycache__", "*.pyc", "*.so"))
         _bundle(library, stage / "_libs")
         _compile_extension(stage / "_libs", stage / f"_native{sysconfig.get_config_var('EXT_SUFFIX')}")
 
