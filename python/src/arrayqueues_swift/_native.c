@@ -79,6 +79,21 @@ int64_t wait_slice(const wait_t *wait) {
     return left < WAIT_SLICE_NS ? left : WAIT_SLICE_NS;
 }
 
+int timeout_from(PyObject *seconds, int64_t *nanoseconds) {
+    if (seconds == Py_None) {
+        *nanoseconds = AQ_FOREVER;
+        return 0;
+    }
+    double value = PyFloat_AsDouble(seconds);  /* ints and floats (and __float__) */
+    if (value == -1.0 && PyErr_Occurred()) return -1;
+    if (value != value) {
+        PyErr_SetString(PyExc_ValueError, "a timeout is a number of seconds or None, not NaN");
+        return -1;
+    }
+    *nanoseconds = value <= 0 ? 0 : value >= 4e9 ? ((int64_t)1 << 62) : (int64_t)(value * 1e9);
+    return 0;
+}
+
 /* After a slice that timed out: 1 to wait another slice, 0 when the caller's timeout has
  * passed, -1 when a signal handler raised (the exception is set). Needs the GIL. */
 int wait_again(const wait_t *wait) {

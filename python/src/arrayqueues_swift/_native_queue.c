@@ -103,14 +103,19 @@ PyObject *native_queue_exists(PyObject *module, PyObject *args) {
     return PyBool_FromLong(aq_queue_exists(name) == 1);
 }
 
-/* put(array, timeout_ns, flags, timestamp_ns, index) */
+/* put(array, timeout[, flags, timestamp_ns, index]); timeout in seconds or None */
 static PyObject *queue_put(QueueObject *self, PyObject *const *args, Py_ssize_t nargs) {
-    if (nargs != 5) { PyErr_SetString(PyExc_TypeError, "put takes 5 arguments"); return NULL; }
-    int64_t timeout_ns = PyLong_AsLongLong(args[1]);
-    int flags = (int)PyLong_AsLong(args[2]);
-    int64_t timestamp_ns = PyLong_AsLongLong(args[3]);
-    int64_t index = PyLong_AsLongLong(args[4]);
-    if (PyErr_Occurred()) return NULL;
+    if (nargs != 2 && nargs != 5) { PyErr_SetString(PyExc_TypeError, "put takes 2 or 5 arguments"); return NULL; }
+    int64_t timeout_ns;
+    if (timeout_from(args[1], &timeout_ns) < 0) return NULL;
+    int flags = 0;
+    int64_t timestamp_ns = 0, index = 0;
+    if (nargs == 5) {
+        flags = (int)PyLong_AsLong(args[2]);
+        timestamp_ns = PyLong_AsLongLong(args[3]);
+        index = PyLong_AsLongLong(args[4]);
+        if (PyErr_Occurred()) return NULL;
+    }
     Py_buffer view;
     PyObject *converted;
     int dtype, ndim;
@@ -187,8 +192,8 @@ fail:
 }
 
 static PyObject *queue_get(QueueObject *self, PyObject *arg) {
-    int64_t timeout_ns = PyLong_AsLongLong(arg);
-    if (timeout_ns == -1 && PyErr_Occurred()) return NULL;
+    int64_t timeout_ns;
+    if (timeout_from(arg, &timeout_ns) < 0) return NULL;
     aq_record_info info;
     return queue_take(self, timeout_ns, &info);
 }
@@ -198,10 +203,10 @@ static PyObject *index_or_none(const aq_record_info *info) {
     Py_RETURN_NONE;
 }
 
-/* get_record(timeout_ns) -> (array, timestamp_ns, index or None, sequence) */
+/* get_record(timeout) -> (array, timestamp_ns, index or None, sequence) */
 static PyObject *queue_get_record(QueueObject *self, PyObject *arg) {
-    int64_t timeout_ns = PyLong_AsLongLong(arg);
-    if (timeout_ns == -1 && PyErr_Occurred()) return NULL;
+    int64_t timeout_ns;
+    if (timeout_from(arg, &timeout_ns) < 0) return NULL;
     aq_record_info info;
     PyObject *array = queue_take(self, timeout_ns, &info);
     if (!array) return NULL;
@@ -291,12 +296,13 @@ static int lease_getbuffer(LeaseObject *self, Py_buffer *view, int flags) {
 
 static PyBufferProcs lease_buffer = {(getbufferproc)lease_getbuffer, NULL};
 
-/* loan(dtype, shape, timeout_ns, flags, timestamp_ns, index) -> Lease (writable) */
+/* loan(dtype, shape, timeout, flags, timestamp_ns, index) -> Lease (writable) */
 static PyObject *queue_loan(QueueObject *self, PyObject *const *args, Py_ssize_t nargs) {
     if (nargs != 6) { PyErr_SetString(PyExc_TypeError, "loan takes 6 arguments"); return NULL; }
     int dtype = (int)PyLong_AsLong(args[0]);
     PyObject *shape_obj = args[1];
-    int64_t timeout_ns = PyLong_AsLongLong(args[2]);
+    int64_t timeout_ns;
+    if (timeout_from(args[2], &timeout_ns) < 0) return NULL;
     int flags = (int)PyLong_AsLong(args[3]);
     int64_t timestamp_ns = PyLong_AsLongLong(args[4]);
     int64_t index = PyLong_AsLongLong(args[5]);
@@ -336,10 +342,10 @@ static PyObject *queue_loan(QueueObject *self, PyObject *const *args, Py_ssize_t
     return (PyObject *)lease;
 }
 
-/* borrow(timeout_ns) -> Lease (read-only) */
+/* borrow(timeout) -> Lease (read-only) */
 static PyObject *queue_borrow(QueueObject *self, PyObject *arg) {
-    int64_t timeout_ns = PyLong_AsLongLong(arg);
-    if (timeout_ns == -1 && PyErr_Occurred()) return NULL;
+    int64_t timeout_ns;
+    if (timeout_from(arg, &timeout_ns) < 0) return NULL;
     if (queue_enter(self) < 0) return NULL;
     aq_record_info info;
     const void *data = NULL;
@@ -510,11 +516,11 @@ static PyObject *queue_get_capacity(QueueObject *self, void *unused) {
 }
 
 static PyMethodDef queue_methods[] = {
-    {"put", (PyCFunction)(void (*)(void))queue_put, METH_FASTCALL, "put(array, timeout_ns, flags, timestamp_ns, index)"},
-    {"get", (PyCFunction)queue_get, METH_O, "get(timeout_ns) -> ndarray"},
-    {"get_record", (PyCFunction)queue_get_record, METH_O, "get_record(timeout_ns) -> (ndarray, timestamp_ns, index, sequence)"},
-    {"loan", (PyCFunction)(void (*)(void))queue_loan, METH_FASTCALL, "loan(dtype, shape, timeout_ns, flags, timestamp_ns, index) -> Lease"},
-    {"borrow", (PyCFunction)queue_borrow, METH_O, "borrow(timeout_ns) -> Lease"},
+    {"put", (PyCFunction)(void (*)(void))queue_put, METH_FASTCALL, "put(array, timeout[, flags, timestamp_ns, index]); timeout in seconds or None"},
+    {"get", (PyCFunction)queue_get, METH_O, "get(timeout) -> ndarray"},
+    {"get_record", (PyCFunction)queue_get_record, METH_O, "get_record(timeout) -> (ndarray, timestamp_ns, index, sequence)"},
+    {"loan", (PyCFunction)(void (*)(void))queue_loan, METH_FASTCALL, "loan(dtype, shape, timeout, flags, timestamp_ns, index) -> Lease"},
+    {"borrow", (PyCFunction)queue_borrow, METH_O, "borrow(timeout) -> Lease"},
     {"count", (PyCFunction)queue_count, METH_NOARGS, "Records waiting."},
     {"is_empty", (PyCFunction)queue_is_empty, METH_NOARGS, "Whether no record is waiting."},
     {"clear", (PyCFunction)queue_clear, METH_NOARGS, "Drops the waiting records; returns how many."},

@@ -295,10 +295,11 @@ static PyObject *message_tuple(aq_message *message) {
                          sequence, (long long)info.timestamp_ns, index, info.meta_json ? info.meta_json : "{}", arrays);
 }
 
-/* receive(timeout_ns, flags) -> message tuple, or None when nothing arrived in time */
+/* receive(timeout, flags) -> message tuple, or None when nothing arrived in time */
 static PyObject *receiver_receive(ReceiverObject *self, PyObject *const *args, Py_ssize_t nargs) {
     if (nargs != 2) { PyErr_SetString(PyExc_TypeError, "receive takes 2 arguments"); return NULL; }
-    int64_t timeout_ns = PyLong_AsLongLong(args[0]);
+    int64_t timeout_ns;
+    if (timeout_from(args[0], &timeout_ns) < 0) return NULL;
     int flags = (int)PyLong_AsLong(args[1]);
     if (PyErr_Occurred()) return NULL;
     if (receiver_enter(self) < 0) return NULL;
@@ -367,7 +368,7 @@ static PyObject *receiver_close(ReceiverObject *self, PyObject *unused) {
 }
 
 static PyMethodDef receiver_methods[] = {
-    {"receive", (PyCFunction)(void (*)(void))receiver_receive, METH_FASTCALL, "receive(timeout_ns, flags) -> message tuple or None"},
+    {"receive", (PyCFunction)(void (*)(void))receiver_receive, METH_FASTCALL, "receive(timeout, flags) -> message tuple or None"},
     {"path", (PyCFunction)receiver_path, METH_NOARGS, "aq_path in use."},
     {"fast_path_problem", (PyCFunction)receiver_fast_path_problem, METH_NOARGS, "Why the fast path is not taken."},
     {"statistics", (PyCFunction)receiver_statistics, METH_NOARGS, "Counters, as a dict."},

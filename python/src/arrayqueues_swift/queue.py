@@ -10,7 +10,7 @@ from typing import Any, Iterator, Optional, Sequence, Tuple
 import numpy as np
 
 from . import _native
-from ._time import Timestamp, timeout_ns, timestamp_ns, utc_datetime
+from ._time import Timestamp, timestamp_ns, utc_datetime
 from .errors import Closed, GetTimeout
 
 __all__ = ["ArrayQueue", "Record", "QueueStatistics", "LoanedArray", "BorrowedArray", "DTYPES"]
@@ -259,7 +259,7 @@ class _Loan:
 class _Borrow:
     __slots__ = ("_queue", "_timeout", "_lease")
 
-    def __init__(self, queue: "ArrayQueue", timeout: int) -> None:
+    def __init__(self, queue: "ArrayQueue", timeout: Optional[float]) -> None:
         self._queue = queue
         self._timeout = timeout
         self._lease: Any = None
@@ -372,6 +372,9 @@ class ArrayQueue:
         at all). Raises :class:`PutTimeout` or :class:`Full` (both ``queue.Full``),
         :class:`Oversize`, :class:`UnsupportedDType` or :class:`InvalidShape`.
         """
+        if timestamp is None and index is None:
+            self._handle.put(array, timeout)
+            return
         flags = 0
         stamp = 0
         number = 0
@@ -381,7 +384,7 @@ class ArrayQueue:
         if index is not None:
             flags |= _PUT_INDEX
             number = index
-        self._handle.put(array, -1 if timeout is None else timeout_ns(timeout), flags, stamp, number)
+        self._handle.put(array, timeout, flags, stamp, number)
 
     def loan(self, shape: Sequence[int], dtype: Any, timeout: Optional[float] = None,
              timestamp: Optional[Timestamp] = None, index: Optional[int] = None) -> _Loan:
@@ -405,7 +408,7 @@ class ArrayQueue:
             flags |= _PUT_INDEX
             number = index
         extents = (int(shape),) if isinstance(shape, (int, np.integer)) else tuple(int(extent) for extent in shape)
-        return _Loan(self, (_dtype_code(dtype), extents, timeout_ns(timeout), flags, stamp, number))
+        return _Loan(self, (_dtype_code(dtype), extents, timeout, flags, stamp, number))
 
     # MARK: Getting
 
@@ -413,11 +416,11 @@ class ArrayQueue:
         """Takes the oldest record and returns its array, a copy the caller owns. Waits up to
         ``timeout`` seconds (None: no limit, 0: not at all). Raises :class:`GetTimeout` or
         :class:`Empty` (both ``queue.Empty``)."""
-        return self._handle.get(-1 if timeout is None else timeout_ns(timeout))
+        return self._handle.get(timeout)
 
     def get_record(self, timeout: Optional[float] = None) -> Record:
         """Like :meth:`get`, with the record's timestamp, index and sequence number."""
-        array, stamp, index, sequence = self._handle.get_record(-1 if timeout is None else timeout_ns(timeout))
+        array, stamp, index, sequence = self._handle.get_record(timeout)
         return Record(array, stamp, index, sequence)
 
     def borrow(self, timeout: Optional[float] = None) -> _Borrow:
@@ -429,7 +432,7 @@ class ArrayQueue:
         The record's room goes back to producers when the block ends; ``frame`` and its views
         are unusable afterwards (they raise :class:`Closed`). Waiting and errors as :meth:`get`.
         """
-        return _Borrow(self, timeout_ns(timeout))
+        return _Borrow(self, timeout)
 
     def records(self, timeout: Optional[float] = None) -> Iterator[Record]:
         """Yields records as they come; stops when none arrives within ``timeout`` seconds
@@ -444,7 +447,7 @@ class ArrayQueue:
         """Yields arrays as they come, waiting for each without limit (``for frame in queue:``)."""
         get = self._handle.get
         while True:
-            yield get(-1)
+            yield get(None)
 
     # MARK: State
 

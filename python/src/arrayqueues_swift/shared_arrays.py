@@ -87,21 +87,15 @@ class ArrayQueue:
     def put(self, element: np.ndarray) -> None:
         """Puts a copy of ``element``. Raises ``queue.Full`` if there is no room (it does not
         wait, as the original). Another dtype or shape than the previous put's resets the queue."""
-        self._queue._handle.put(element, 0, 0, 0, 0)
+        self._queue._handle.put(element, 0)
 
     def _take(self, block: bool, timeout: Optional[float]) -> Tuple[np.ndarray, int, Optional[int], int]:
-        if not block:
-            wait = 0
-        elif timeout is None:
-            wait = -1
-        else:
-            wait = max(0, int(timeout * 1e9))
-        return self._queue._handle.get_record(wait)
+        return self._queue._handle.get_record(timeout if block else 0)
 
     def get(self, block: bool = True, timeout: Optional[float] = None) -> np.ndarray:
         """Takes the oldest array, a copy the caller owns. ``block`` and ``timeout`` as
         ``multiprocessing.Queue.get``; raises ``queue.Empty``."""
-        return self._queue._handle.get(0 if not block else (-1 if timeout is None else max(0, int(timeout * 1e9))))
+        return self._queue._handle.get(timeout if block else 0)
 
     def clear(self) -> None:
         """Empties the queue without reading the arrays."""
@@ -130,7 +124,7 @@ class TimestampedArrayQueue(ArrayQueue):
     def put(self, element: np.ndarray, timestamp: Optional[datetime] = None) -> None:
         """Puts a copy of ``element`` with ``timestamp`` (default: ``datetime.now()``)."""
         if timestamp is None:
-            self._queue._handle.put(element, 0, 0, 0, 0)
+            self._queue._handle.put(element, 0)
         else:
             self._queue._handle.put(element, 0, _PUT_TIMESTAMP, timestamp_ns(timestamp), 0)
 
@@ -158,7 +152,7 @@ class IndexedArrayQueue(ArrayQueue):
         """Puts a copy of ``element`` with ``timestamp`` (default: now); its index is its
         position among all the records put into the queue."""
         if timestamp is None:
-            self._queue._handle.put(element, 0, 0, 0, 0)
+            self._queue._handle.put(element, 0)
         else:
             self._queue._handle.put(element, 0, _PUT_TIMESTAMP, timestamp_ns(timestamp), 0)
 

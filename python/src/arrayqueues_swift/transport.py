@@ -178,7 +178,7 @@ class Receiver:
         """The next message, waiting up to ``timeout`` seconds (None: no limit); None if
         nothing arrived in time. With ``events=True`` heartbeats and ends are returned too
         (``message.kind``). Raises :class:`Closed` after :meth:`close` or :meth:`shutdown`."""
-        received = self._handle.receive(-1 if timeout is None else timeout_ns(timeout), 1 if events else 0)
+        received = self._handle.receive(timeout, 1 if events else 0)
         if received is None:
             return None
         kind, stream, epoch, sequence, stamp, index, meta, arrays = received
