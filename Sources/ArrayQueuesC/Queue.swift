@@ -35,6 +35,7 @@ struct QueueSettings {
         guard c.spin_ns >= 0 else { throw ArrayQueueError(.invalidArgument, "spin_ns \(c.spin_ns) is negative") }
         options.spin = .nanoseconds(c.spin_ns)
         creating.mode = c.mode
+        options.allowOtherOwner = c.allow_other_owner != 0
     }
 }
 
@@ -46,7 +47,8 @@ public func aqQueueOptionsInit(_ options: UnsafeMutablePointer<aq_queue_options>
     options.pointee = aq_queue_options(
         size: MemoryLayout<aq_queue_options>.size, overflow: Int32(AQ_OVERFLOW_BLOCK.rawValue),
         shape_change: Int32(AQ_SHAPE_CHANGE_KEEP.rawValue),
-        spin_ns: spin.seconds * 1_000_000_000 + spin.attoseconds / 1_000_000_000, mode: creating.mode)
+        spin_ns: spin.seconds * 1_000_000_000 + spin.attoseconds / 1_000_000_000, mode: creating.mode,
+        allow_other_owner: defaults.allowOtherOwner ? 1 : 0)
 }
 
 /// Opens a queue the way `open` says and hands out a handle; the shared body of create/open.

@@ -20,6 +20,7 @@ enum Status {
         case .notFound: AQ_ENOT_FOUND
         case .alreadyExists: AQ_EALREADY_EXISTS
         case .foreignSegment: AQ_EFOREIGN
+        case .untrustedOwner: AQ_EUNTRUSTED_OWNER
         case .incompatibleVersion: AQ_EINCOMPATIBLE_VERSION
         case .corruptSegment: AQ_ECORRUPT
         case .insufficientSharedMemory: AQ_ENO_SHARED_MEMORY

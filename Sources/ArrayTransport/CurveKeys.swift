@@ -1,3 +1,5 @@
+import Logging
+
 /// A CURVE key pair (ZeroMQ's public-key encryption and authentication), both keys Z85-encoded:
 /// 40 printable characters each.
 ///
@@ -35,6 +37,35 @@ public struct CurveKeys: Sendable, Hashable, CustomStringConvertible {
         self.init(checkedPublicKey: try ZMQ.curvePublic(secretKey: secretKey), secretKey: secretKey)
     }
 
+    /// The key pair of the secret key in a file: the 40 Z85 characters alone, or a line
+    /// `secret-key = "…"` as in ZeroMQ's certificate files.
+    ///
+    /// Like ssh with its private keys, the file is refused if its group or others may read or
+    /// write it (`chmod 600` fixes that), or if it belongs to another user than this process's
+    /// (root's files are accepted too).
+    ///
+    /// - Throws: ``TransportError/Code/invalidArgument`` for a file that is too open, owned by
+    ///   another user, or holds no valid key; ``TransportError/Code/systemCall`` if it cannot be read.
+    public init(secretKeyFile path: String) throws(TransportError) {
+        let file = try Sys.readFile(path, limit: 64 << 10)
+        let openBits = file.mode & 0o077
+        guard openBits == 0 else {
+            throw TransportError(.invalidArgument, "the CURVE secret key file '\(path)' has permissions \(String(file.mode & 0o777, radix: 8)): it must be readable by its owner only (chmod 600 '\(path)')")
+        }
+        guard file.owner == Sys.userID || file.owner == 0 else {
+            throw TransportError(.invalidArgument, "the CURVE secret key file '\(path)' belongs to user \(file.owner), not to this process's user \(Sys.userID)")
+        }
+        let lines = String(decoding: file.bytes, as: UTF8.self).split(separator: "\n")
+        guard let key = lines.lazy.compactMap({ CurveKeyFile.value(of: $0, name: "secret-key") }).first else {
+            throw TransportError(.invalidArgument, "the CURVE secret key file '\(path)' holds no key: write the 40 Z85 characters of the secret key into it")
+        }
+        do throws(TransportError) {
+            try self.init(secretKey: key)
+        } catch {
+            throw TransportError(.invalidArgument, "\(path): \(error.message)")
+        }
+    }
+
     private init(checkedPublicKey: String, secretKey: String) {
         self.publicKey = checkedPublicKey
         self.secretKey = secretKey
@@ -66,7 +97,38 @@ public enum CurveSecurity: Sendable, Hashable {
     case client(CurveKeys, serverPublicKey: String)
 }
 
+extension CurveSecurity {
+    /// The server's public key: this side's own as a server, the peer's as a client.
+    var serverPublicKey: String {
+        switch self {
+        case let .server(keys): keys.publicKey
+        case let .client(_, serverPublicKey): serverPublicKey
+        }
+    }
+}
+
 extension ZMQSocket {
+    /// Sets up a new socket's security before it binds or connects: CURVE, the allow-list of
+    /// its clients, and a warning for each endpoint in `binding` that is reachable from other
+    /// hosts without CURVE.
+    ///
+    /// - Throws: ``TransportError/Code/invalidArgument`` for an allow-list without CURVE server
+    ///   security, or the failing libzmq call.
+    func secure(_ security: CurveSecurity?, allowList: CurveAllowList?, binding: [Endpoint], logger: Logger) throws(TransportError) {
+        if let security { try configure(security) }
+        if let allowList {
+            guard case .server? = security else {
+                throw TransportError(.invalidArgument, "a CURVE allow-list needs CURVE server security (CurveSecurity.server) on the same socket")
+            }
+            try restrict(to: allowList, logger: logger)
+        }
+        if security == nil {
+            for endpoint in binding where endpoint.isReachableFromOtherHosts {
+                logger.warning("binding \(endpoint) without CURVE: anyone who can reach it may receive or send in plain text (give CURVE keys, or bind a loopback address)")
+            }
+        }
+    }
+
     /// Sets the CURVE options for `security` (before binding or connecting).
     func configure(_ security: CurveSecurity) throws(TransportError) {
         try CurveKeys.requireCurve()

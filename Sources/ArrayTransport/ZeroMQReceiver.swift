@@ -79,14 +79,19 @@ public final class ZeroMQReceiver: ArrayReceiver {
         /// before `receiveEvent` fails with ``TransportError/Code/fastPathUnavailable`` (and
         /// again after each such failure, or after the publisher went away). Default 5 s.
         public var fastPathTimeout: Duration
+        /// With ``CurveSecurity/server(_:)``: the only clients accepted (ZAP); nil accepts any
+        /// client that knows the server's public key.
+        public var curveAllowList: CurveAllowList?
 
         /// Options with the documented defaults.
         public init(
             maximumMessageBytes: Int = 1 << 30, maximumArrays: Int = 256, byteBudget: Int = 256 << 20,
             expectedMessageBytes: Int? = nil, heartbeatInterval: Duration = .seconds(1), missedHeartbeatsBeforeSilent: Int = 3,
             detectsLoss: Bool = true, linger: Duration = .zero, curve: CurveSecurity? = nil, context: ZMQContext? = nil,
-            fastPath: FastPath = .automatic, fastPathCapacity: Int = 64 << 20, fastPathTimeout: Duration = .seconds(5)
+            fastPath: FastPath = .automatic, fastPathCapacity: Int = 64 << 20, fastPathTimeout: Duration = .seconds(5),
+            curveAllowList: CurveAllowList? = nil
         ) {
+            self.curveAllowList = curveAllowList
             self.maximumMessageBytes = maximumMessageBytes
             self.maximumArrays = maximumArrays
             self.byteBudget = byteBudget
@@ -176,7 +181,7 @@ public final class ZeroMQReceiver: ArrayReceiver {
         if let expected = options.expectedMessageBytes {
             try socket.setOption(ZMQ.receiveHighWaterMark, Int32(clamping: max(1, options.byteBudget / expected)), name: "ZMQ_RCVHWM")
         }
-        if let curve = options.curve { try socket.configure(curve) }
+        try socket.secure(options.curve, allowList: options.curveAllowList, binding: bind, logger: logger)
         if case let .subscribe(prefixes) = pattern {
             for prefix in prefixes { try socket.subscribe(prefix) }
         }
@@ -186,7 +191,7 @@ public final class ZeroMQReceiver: ArrayReceiver {
 
         var link: FastPathLink?
         if mayTakeFastPath {
-            link = FastPathLink(mode: options.fastPath, minimumCapacity: options.fastPathCapacity)
+            link = FastPathLink(mode: options.fastPath, minimumCapacity: options.fastPathCapacity, serverKey: options.curve?.serverPublicKey)
             if options.fastPath == .required {
                 link?.requiredDeadline = Sys.monotonicNanoseconds() + options.fastPathTimeout.clampedNanoseconds
             }

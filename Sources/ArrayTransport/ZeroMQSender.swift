@@ -62,13 +62,17 @@ public final class ZeroMQSender: ArraySender {
         /// at least every ``heartbeatInterval`` (every second if that is nil), busy or not.
         /// Default ``FastPath/automatic``.
         public var fastPath: FastPath
+        /// With ``CurveSecurity/server(_:)``: the only clients accepted (ZAP); nil accepts any
+        /// client that knows the server's public key.
+        public var curveAllowList: CurveAllowList?
 
         /// Options with the documented defaults.
         public init(
             byteBudget: Int = 256 << 20, expectedMessageBytes: Int? = nil, sendTimeout: Duration? = nil,
             heartbeatInterval: Duration? = .seconds(1), linger: Duration = .seconds(1), curve: CurveSecurity? = nil,
-            context: ZMQContext? = nil, fastPath: FastPath = .automatic
+            context: ZMQContext? = nil, fastPath: FastPath = .automatic, curveAllowList: CurveAllowList? = nil
         ) {
+            self.curveAllowList = curveAllowList
             self.byteBudget = byteBudget
             self.expectedMessageBytes = expectedMessageBytes
             self.sendTimeout = sendTimeout
@@ -130,7 +134,7 @@ public final class ZeroMQSender: ArraySender {
             let highWaterMark = Int32(clamping: max(1, options.byteBudget / expected))
             try socket.setOption(ZMQ.sendHighWaterMark, highWaterMark, name: "ZMQ_SNDHWM")
         }
-        if let curve = options.curve { try socket.configure(curve) }
+        try socket.secure(options.curve, allowList: options.curveAllowList, binding: bind, logger: logger)
         var bound: [Endpoint] = []
         for endpoint in bind { bound.append(try socket.bind(endpoint)) }
         for endpoint in connect { try socket.connect(endpoint) }
@@ -142,7 +146,7 @@ public final class ZeroMQSender: ArraySender {
         var fastPath: FastPathPublisher?
         if offersFastPath {
             do throws(TransportError) {
-                fastPath = try FastPathPublisher(stream: stream, epoch: epoch, logger: logger)
+                fastPath = try FastPathPublisher(stream: stream, epoch: epoch, serverKey: options.curve?.serverPublicKey, logger: logger)
             } catch where options.fastPath == .automatic {
                 logger.info("stream '\(stream)': no same-host fast path, subscribers on this host use the network: \(error.message)")
             }

@@ -58,6 +58,7 @@ const char *aq_strerror(int code) {
     case AQ_EINVALID_ARRAY: return "invalid array";
     case AQ_EZMQ: return "ZeroMQ call failed";
     case AQ_EFAST_PATH_UNAVAILABLE: return "same-host fast path unavailable";
+    case AQ_EUNTRUSTED_OWNER: return "queue belongs to another user";
     default: return "unknown error";
     }
 }

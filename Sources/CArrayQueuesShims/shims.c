@@ -1,6 +1,7 @@
 #include "CArrayQueuesShims.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <linux/futex.h>
 #include <sys/syscall.h>
@@ -23,3 +24,15 @@ void caq_cpu_relax(void) {
     __asm__ __volatile__("yield");
 #endif
 }
+
+static int caq_ofd(int fd, int command, short type, uint64_t byte) {
+    struct flock lock = {.l_type = type, .l_whence = SEEK_SET, .l_start = (off_t)byte, .l_len = 1, .l_pid = 0};
+    if (fcntl(fd, command, &lock) != 0) return -errno;
+    return command == F_OFD_GETLK ? lock.l_type != F_UNLCK : 0;
+}
+
+int caq_ofd_lock(int fd, uint64_t byte) { return caq_ofd(fd, F_OFD_SETLK, F_WRLCK, byte); }
+
+int caq_ofd_unlock(int fd, uint64_t byte) { return caq_ofd(fd, F_OFD_SETLK, F_UNLCK, byte); }
+
+int caq_ofd_is_locked(int fd, uint64_t byte) { return caq_ofd(fd, F_OFD_GETLK, F_WRLCK, byte); }

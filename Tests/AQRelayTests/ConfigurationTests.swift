@@ -31,6 +31,17 @@ struct ConfigurationTests {
         Case(label: "nothing to relay", file: nil, arguments: ["serve"], expectedStatus: 2, expectedText: "no queue to relay"),
         Case(label: "no relay to receive from", file: nil, arguments: ["subscribe", "--queue", "q"], expectedStatus: 2, expectedText: "no relay to receive from"),
         Case(label: "bad queue name", file: nil, arguments: ["subscribe", "tcp://127.0.0.1:5555", "--queue", "a/b"], expectedStatus: 2, expectedText: "queue name 'a/b' is not valid"),
+        Case(label: "CURVE secret key without the relay's public key", file: nil,
+             arguments: ["subscribe", "tcp://127.0.0.1:5555", "--queue", "q", "--curve-secret-key-file", "/nonexistent/client.key", "--check"],
+             expectedStatus: 2, expectedText: "needs curve_server_key"),
+        Case(label: "CURVE allow-list without the relay's secret key", file: "[serve]\ncurve_allowed_clients = \"/nonexistent/clients\"\n[[serve.queue]]\nname = \"q\"\nbind = [\"tcp://127.0.0.1:5555\"]\n",
+             arguments: ["serve", "--check"], expectedStatus: 2, expectedText: "needs curve_secret_key_file"),
+        Case(label: "CURVE server key that is not a key", file: nil,
+             arguments: ["subscribe", "tcp://127.0.0.1:5555", "--queue", "q", "--curve-server-key", "short", "--check"],
+             expectedStatus: 2, expectedText: "40 Z85 characters"),
+        Case(label: "tcp control endpoint without opting in", file: nil,
+             arguments: ["serve", "--queue", "q=tcp://127.0.0.1:5555", "--control", "tcp://127.0.0.1:7777", "--check"],
+             expectedStatus: 2, expectedText: "--allow-tcp-control"),
         Case(label: "missing file", file: nil, arguments: ["serve", "--config", "/nonexistent/aq-relay.toml"], expectedStatus: 2, expectedText: "cannot read configuration file"),
     ]
 

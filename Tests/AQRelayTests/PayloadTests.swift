@@ -89,6 +89,7 @@ struct PayloadTests {
         defer { scratch.cleanUp() }
         let keys = try CurveKeys.generate()
         let secretFile = try scratch.write("server.key", keys.secretKey + "\n")
+        try FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: secretFile)   // a key others can read is refused
         var pair = try RelayTests.Pair(scratch, pattern: "pushpull")
         try pair.startRelay(["--curve-secret-key-file", secretFile])
         try pair.startSubscriber(["--curve-server-key", keys.publicKey])

@@ -11,6 +11,7 @@
 //   torture-consume QUEUE LOGFILE SEED               take and verify records until killed; log each index
 //   create QUEUE CAPACITY                            create a queue; print "created" or the error code
 //   fuzz QUEUE SEED ITERATIONS                       corrupt the segment at random, exercise every operation
+//   create-slowly, create-and-die, hold-write        see HostileRoles.swift
 @_spi(Testing) import ArrayQueues
 import ArrayQueuesTestSupport
 @preconcurrency import Glibc
@@ -20,6 +21,7 @@ enum Helper {
     static func main() {
         let arguments = CommandLine.arguments
         guard arguments.count >= 3 else { fail("usage: ArrayQueuesTestHelper COMMAND QUEUE ...") }
+        if HostileRoles.run(arguments) { return }
         if arguments[1] == "create" {
             create(name: arguments[2], capacity: integer(arguments, 3))
             return

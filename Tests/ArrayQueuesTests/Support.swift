@@ -31,9 +31,16 @@ final class HelperProcess: @unchecked Sendable {
         return testBinary.deletingLastPathComponent().appendingPathComponent("ArrayQueuesTestHelper")
     }()
 
-    init(_ arguments: [String]) throws {
-        process.executableURL = Self.executable
-        process.arguments = arguments
+    /// Starts the helper with `arguments`; with a `launcher` (such as `unshare --pid --fork`),
+    /// the launcher runs it.
+    init(_ arguments: [String], launcher: [String] = []) throws {
+        if let program = launcher.first {
+            process.executableURL = URL(fileURLWithPath: program)
+            process.arguments = launcher.dropFirst() + [Self.executable.path] + arguments
+        } else {
+            process.executableURL = Self.executable
+            process.arguments = arguments
+        }
         process.standardOutput = output
         process.standardError = errors
         try process.run()

@@ -37,9 +37,11 @@ public final class ArrayQueue {
     private init(name: String, segment: consuming SharedMemorySegment, options: QueueOptions) {
         self.name = name
         self.options = options
-        self.ring = Ring(header: SegmentHeader(raw: segment.base), name: name)
+        let ring = Ring(header: SegmentHeader(raw: segment.base), name: name)
+        self.ring = ring
+        Attachments.attach(ring, descriptor: segment.descriptor)
+        segment.closeDescriptor()
         self.segment = segment
-        Attachments.attach(ring)
     }
 
     deinit {
@@ -59,6 +61,14 @@ public final class ArrayQueue {
         name: String, capacity: Int, creating createOptions: CreateOptions = CreateOptions(),
         options: QueueOptions = QueueOptions()
     ) throws(ArrayQueueError) -> ArrayQueue {
+        try create(name: name, capacity: capacity, creating: createOptions, options: options, beforeInitializing: {})
+    }
+
+    /// `create`, calling `beforeInitializing` between making the object and writing its header.
+    static func create(
+        name: String, capacity: Int, creating createOptions: CreateOptions, options: QueueOptions,
+        beforeInitializing: () -> Void
+    ) throws(ArrayQueueError) -> ArrayQueue {
         let objectName = try SegmentName.objectName(for: name)
         guard capacity >= minimumCapacity, capacity <= maximumCapacity else {
             throw ArrayQueueError(.invalidArgument, "capacity \(capacity) bytes is out of range: a queue holds \(ByteCount.format(minimumCapacity)) to \(ByteCount.format(maximumCapacity))")
@@ -77,6 +87,7 @@ public final class ArrayQueue {
             }
             throw error
         }
+        beforeInitializing()
         let header = SegmentHeader(raw: segment.base)
         let flags = createOptions.shapeChange == .reset ? CAQ_FLAG_RESET_ON_SHAPE_CHANGE : 0
         do {
@@ -86,29 +97,55 @@ public final class ArrayQueue {
             throw error
         }
         header.markReady()
+        segment.finishCreation()
         return ArrayQueue(name: name, segment: segment, options: options)
     }
 
     /// Opens an existing queue by name, from any process of a user allowed to access it.
     ///
-    /// - Throws: ``ArrayQueueError/Code/notFound``, ``ArrayQueueError/Code/foreignSegment`` for a
-    ///   shared-memory object that is not an ArrayQueues segment, ``ArrayQueueError/Code/incompatibleVersion``,
+    /// Only queues owned by this process's user are opened unless `options` allow others
+    /// (``QueueOptions/allowOtherOwner``). A queue whose creator is still initializing it is
+    /// waited for while that creator lives (at most 30 s); one whose creator died
+    /// first, or an empty file that was never a queue, is reported at once.
+    ///
+    /// - Throws: ``ArrayQueueError/Code/notFound``, ``ArrayQueueError/Code/untrustedOwner``,
+    ///   ``ArrayQueueError/Code/foreignSegment`` for a shared-memory object that is not an
+    ///   ArrayQueues segment, ``ArrayQueueError/Code/incompatibleVersion``,
     ///   ``ArrayQueueError/Code/corruptSegment``, or a system-call error.
     public static func open(name: String, options: QueueOptions = QueueOptions()) throws(ArrayQueueError) -> ArrayQueue {
         let objectName = try SegmentName.objectName(for: name)
-        // A creator sizes and initializes the segment right after making it; give it a moment.
-        let deadline = Sys.monotonicNanoseconds() + 2_000_000_000
+        let deadline = Sys.monotonicNanoseconds() + creatorWaitLimit
+        var creatorGone = false
+        var unlockedSince: Int64?
         while true {
-            if let segment = try SharedMemorySegment.open(objectName: objectName, minimumSize: Int(CAQ_HEADER_SIZE)),
+            if let segment = try SharedMemorySegment.open(objectName: objectName, minimumSize: Int(CAQ_HEADER_SIZE), allowOtherOwner: options.allowOtherOwner),
                try SegmentHeader(raw: segment.base).validate(mappedSize: segment.size, name: name) {
                 return ArrayQueue(name: name, segment: segment, options: options)
             }
+            guard !creatorGone else {
+                throw ArrayQueueError(.corruptSegment, "queue '\(name)' was never finished by its creator, which is no longer running (or it is an empty file that was never a queue); remove it and create it again")
+            }
+            // Unfinished: wait only while there is evidence of a creator at work. A creator releases
+            // its lock after the segment is READY, so a lock found free calls for one more look.
+            let creator = SharedMemorySegment.creatorState(objectName: objectName)
+            let now = Sys.monotonicNanoseconds()
+            if creator == .justCreated { unlockedSince = unlockedSince ?? now } else { unlockedSince = nil }
+            // The file's age is measured by the wall clock, which may jump: an unlocked file gets the
+            // grace once, by the monotonic clock, however young it claims to be.
+            if creator == .gone || now - (unlockedSince ?? now) > SharedMemorySegment.creatorGrace {
+                creatorGone = true
+                continue
+            }
             guard Sys.monotonicNanoseconds() < deadline else {
-                throw ArrayQueueError(.corruptSegment, "queue '\(name)' was never finished by its creator (it may have died while creating it); remove it and create it again")
+                throw ArrayQueueError(.corruptSegment, "queue '\(name)' is still being created after \(creatorWaitLimit / 1_000_000_000) s; try again later, or remove it and create it again")
             }
             Sys.sleep(nanoseconds: 1_000_000)
         }
     }
+
+    /// How long `open` waits for a creator that is still initializing the segment (reserving a
+    /// large segment's pages takes a while).
+    static let creatorWaitLimit: Int64 = 30_000_000_000
 
     /// Opens the queue `name`, creating it with `capacity` if it does not exist.
     public static func openOrCreate(
@@ -144,19 +181,24 @@ public final class ArrayQueue {
     }
 
     /// Whether no live process has the queue open: true if stale, false if in use, nil if it
-    /// cannot be read (missing, foreign, corrupt or not accessible).
-    public static func isStale(name: String) -> Bool? {
-        guard let queue = try? open(name: name) else { return nil }
+    /// cannot be read (missing, foreign, corrupt, not accessible, or owned by another user that
+    /// `options` do not allow).
+    ///
+    /// Processes in other pid namespaces (containers sharing `/dev/shm`) count as users too:
+    /// their liveness is told by the advisory lock each holds on its attachment slot.
+    public static func isStale(name: String, options: QueueOptions = QueueOptions()) -> Bool? {
+        guard let queue = try? open(name: name, options: options) else { return nil }
         return !Attachments.usedBeyondOneHandle(queue.ring)
     }
 
     /// Removes the queues that no live process has open, and returns their names. Queues that
     /// are in use, or that cannot be read, are left alone. With `dryRun`, only lists them.
     ///
-    /// A queue that was created but that no process has opened since is stale too.
-    public static func removeStale(dryRun: Bool = false) -> [String] {
+    /// A queue that was created but that no process has opened since is stale too. Queues of
+    /// other users are left alone unless `options` allow them.
+    public static func removeStale(dryRun: Bool = false, options: QueueOptions = QueueOptions()) -> [String] {
         allNames().filter { name in
-            guard let queue = try? open(name: name) else { return false }
+            guard let queue = try? open(name: name, options: options) else { return false }
             // Decide and unlink under the lock, so that a process attaching now is either seen
             // (and the queue kept) or finds the name gone.
             let removed = try? queue.ring.withLock { () throws(ArrayQueueError) -> Bool in
@@ -168,7 +210,8 @@ public final class ArrayQueue {
         }
     }
 
-    /// Names of the queues in `/dev/shm` (of any user), sorted.
+    /// Names of the queues in `/dev/shm` (of any user), sorted. Any local user can create files
+    /// there: a name is not necessarily a valid queue name, and may contain control characters.
     public static func allNames() -> [String] {
         SegmentName.existingQueueNames()
     }
@@ -234,7 +277,9 @@ public final class ArrayQueue {
 
     /// The processes that have the queue open, as recorded in its segment.
     public func attachments() -> [QueueAttachment] {
-        Attachments.list(ring).map { QueueAttachment(pid: Int32(bitPattern: $0.pid), isAlive: $0.isAlive) }
+        Attachments.list(ring).map {
+            QueueAttachment(pid: Int32(bitPattern: $0.entry.pid), isAlive: $0.isAlive, isInAnotherPIDNamespace: $0.entry.mayBeInAnotherPIDNamespace)
+        }
     }
 
     /// Drops every waiting record, for every process; returns how many were dropped.
@@ -262,6 +307,13 @@ extension ArrayQueue {
     @_spi(Testing)
     public func withLockHeldForTesting(_ body: () -> Void) throws(ArrayQueueError) {
         try ring.withLock { () throws(ArrayQueueError) in body() }
+    }
+
+    /// Testing only: `create`, running `pause` after the object exists and before its header is
+    /// written (to test openers that meet an unfinished segment).
+    @_spi(Testing)
+    public static func createPausingForTesting(name: String, capacity: Int, pause: () -> Void) throws(ArrayQueueError) -> ArrayQueue {
+        try create(name: name, capacity: capacity, creating: CreateOptions(), options: QueueOptions(), beforeInitializing: pause)
     }
 }
 

@@ -1,94 +1,213 @@
+import CArrayQueuesShims
 import Synchronization
 
 /// The table of attached processes in each segment, and this process's share of it.
 ///
-/// A process appears once per segment however many handles it opens: the process-wide set
-/// of open handles per segment decides when to add and remove its entry. A handle is known by
+/// A process appears once per segment however many handles it opens: the process-wide set of
+/// its open handles per segment decides when to add and remove its entry. A handle is known by
 /// the address of its own mapping, so that a handle inherited through `fork()` (never attached
-/// by the child) detaches nothing when the child closes it.
+/// by the child) detaches nothing when the child closes it; the child registers itself when it
+/// opens the queue.
+///
+/// A pid alone cannot tell whether a process lives: with `/dev/shm` shared between pid
+/// namespaces (containers run with `--ipc=host`), an attached process's pid may name nothing,
+/// or another process, here. So each process also records its pid namespace and holds an
+/// advisory lock (an open-file-description lock, which the kernel drops when the process
+/// exits, whatever its namespace) on the byte of the segment file that matches its slot.
+/// An entry that records a namespace is alive exactly while its lock is held; only entries
+/// without one (written by older builds) are judged by pid and start time.
 enum Attachments {
-    private static let openHandles = Mutex<[String: Set<UInt>]>([:])
+    /// This process's share of one segment: its open handles, and the descriptor (a duplicate
+    /// of the first handle's, so that it outlives that handle) through which it holds its
+    /// slot's lock; nil if none could be made.
+    private struct Share {
+        /// The mapping addresses of the open handles.
+        var handles: Set<UInt>
+        let lockDescriptor: Int32?
+    }
+
+    private static let shares = Mutex<[String: Share]>([:])
+
+    /// Identifies a segment, not just a name: a queue removed and created again is another one.
+    /// The pid keeps a child made by `fork()` from counting its parent's handles as its own.
+    private static func key(_ ring: Ring) -> String {
+        "\(ProcessIdentity.current.pid):\(ring.name)@\(ring.header.createdNanoseconds)"
+    }
 
     private static func handle(_ ring: Ring) -> UInt {
         UInt(bitPattern: ring.header.raw)
     }
 
-    /// Identifies a segment, not just a name: a queue removed and created again is another one.
-    /// The pid keeps a child made by `fork()` from counting its parent's handles as its own
-    /// (it registers itself when it opens the queue).
-    private static func key(_ ring: Ring) -> String {
-        "\(ProcessIdentity.current.pid):\(ring.name)@\(ring.header.createdNanoseconds)"
+    /// One entry of the table, as read.
+    struct Entry {
+        let slot: Int
+        let pid: UInt32
+        let pidNamespace: UInt32
+        let startTime: UInt64
+
+        var identity: ProcessIdentity { ProcessIdentity(pid: pid, startTime: startTime) }
+
+        /// Whether this is the calling process's own entry.
+        var isCurrentProcess: Bool {
+            let me = ProcessIdentity.current
+            return pid == me.pid && startTime == me.startTime && (pidNamespace == 0 || pidNamespace == ProcessIdentity.currentPIDNamespace)
+        }
+
+        /// Whether its pid may mean another process here: it recorded another (or an unknown) namespace.
+        var mayBeInAnotherPIDNamespace: Bool {
+            pidNamespace != 0 && (pidNamespace != ProcessIdentity.currentPIDNamespace || pidNamespace == CAQ_PID_NS_UNKNOWN)
+        }
     }
 
-    static func attach(_ ring: Ring) {
+    /// What is known of an entry's process.
+    enum Liveness {
+        case alive
+        /// Dead for certain: its slot's lock is free.
+        case dead
+        /// Looks dead by its pid and start time, which is all an entry without a lock offers.
+        case deadByPID
+    }
+
+    static func attach(_ ring: Ring, descriptor: Int32) {
         let key = key(ring)
-        let first = openHandles.withLock { handles in
-            handles[key, default: []].insert(handle(ring)).inserted && handles[key]!.count == 1
+        let first: Share? = shares.withLock { shares in
+            if var share = shares[key] {
+                share.handles.insert(handle(ring))
+                shares[key] = share
+                return nil
+            }
+            let share = Share(handles: [handle(ring)], lockDescriptor: Sys.duplicate(descriptor))
+            shares[key] = share
+            return share
         }
-        guard first else { return }
-        let me = ProcessIdentity.current
+        if let first { register(ring, lockDescriptor: first.lockDescriptor) }
+    }
+
+    /// Adds this process to the table (under the queue lock), clearing the entries of dead processes.
+    private static func register(_ ring: Ring, lockDescriptor lock: Int32?) {
         try? ring.withLock { () throws(ArrayQueueError) in
-            var free: Int?
+            var free: [Int] = []
             var othersAlive = false
+            var unverifiedDeath = false
             for slot in 0..<SegmentHeader.attachmentCapacity {
-                let entry = ring.header.attachment(slot)
-                let pid = entry.pid.pointee.load(ordering: .relaxed)
-                if pid == me.pid { return }
-                let alive = pid != 0 && identity(entry).isAlive
-                othersAlive = othersAlive || alive
-                if !alive {
-                    entry.pid.pointee.store(0, ordering: .relaxed)
-                    if free == nil { free = slot }
+                guard let entry = entry(ring, slot) else {
+                    free.append(slot)
+                    continue
+                }
+                // A leftover of this process (a detach that could not take the lock) is reused first.
+                if entry.isCurrentProcess {
+                    free.insert(slot, at: 0)
+                    continue
+                }
+                switch liveness(entry, lockDescriptor: lock) {
+                case .alive:
+                    othersAlive = true
+                case .dead:
+                    ring.header.attachment(slot).pid.pointee.store(0, ordering: .relaxed)
+                    free.append(slot)
+                case .deadByPID:
+                    unverifiedDeath = true
+                    ring.header.attachment(slot).pid.pointee.store(0, ordering: .relaxed)
+                    free.append(slot)
                 }
             }
             // Watchers killed while waiting leave their counts behind, which only costs notifiers
-            // needless wake-ups; with nobody else alive, no one can be waiting: start afresh.
-            if !othersAlive && free != nil {
+            // needless wake-ups. With every other attached process dead for certain, no one can be
+            // waiting: start afresh. A death told only by a pid may be a process in another pid
+            // namespace, still waiting: never reset on that basis.
+            if !othersAlive && !unverifiedDeath && !free.isEmpty {
                 ring.header.dataSignal.resetWatchers()
                 ring.header.spaceSignal.resetWatchers()
             }
             // A full table only costs `aq ls` some information; the queue works regardless.
-            guard let free else { return }
-            let entry = ring.header.attachment(free)
-            entry.startTime.pointee.store(me.startTime, ordering: .relaxed)
-            entry.pid.pointee.store(me.pid, ordering: .releasing)
+            for slot in free {
+                let locked = lock.flatMap { Sys.lockByte($0, UInt64(slot)) }
+                // Someone else holds this byte (an entry cleared by pid alone): try the next slot.
+                // Without a lock the entry records no namespace, and is judged by its pid.
+                if locked == false { continue }
+                let me = ProcessIdentity.current
+                let entry = ring.header.attachment(slot)
+                entry.startTime.pointee.store(me.startTime, ordering: .relaxed)
+                entry.pidNamespace.pointee.store(locked == true ? ProcessIdentity.currentPIDNamespace : 0, ordering: .relaxed)
+                entry.pid.pointee.store(me.pid, ordering: .releasing)
+                return
+            }
         }
     }
 
     static func detach(_ ring: Ring) {
         let key = key(ring)
-        let last = openHandles.withLock { handles in
+        let last: Share? = shares.withLock { shares in
             // Not in the set: a handle this process inherited through fork() and never attached.
-            guard handles[key]?.remove(handle(ring)) != nil else { return false }
-            if handles[key]!.isEmpty { handles[key] = nil; return true }
-            return false
+            guard var share = shares[key], share.handles.remove(handle(ring)) != nil else { return nil }
+            shares[key] = share.handles.isEmpty ? nil : share
+            return share.handles.isEmpty ? share : nil
         }
-        guard last else { return }
-        let me = ProcessIdentity.current
+        guard let last else { return }
         try? ring.withLock { () throws(ArrayQueueError) in
-            for slot in 0..<SegmentHeader.attachmentCapacity where identity(ring.header.attachment(slot)) == me {
-                ring.header.attachment(slot).pid.pointee.store(0, ordering: .releasing)
+            for entry in entries(ring) where entry.isCurrentProcess {
+                ring.header.attachment(entry.slot).pid.pointee.store(0, ordering: .releasing)
             }
+        }
+        // Closing the descriptor releases the slot's lock: should the entry still be there (the
+        // queue lock could not be taken), it now reads as dead.
+        if let descriptor = last.lockDescriptor { Sys.close(descriptor) }
+    }
+
+    /// Whether an attached process is alive. Entries that hold a slot lock are judged by it;
+    /// whatever cannot be checked counts as alive.
+    static func liveness(_ entry: Entry, lockDescriptor: Int32?) -> Liveness {
+        guard entry.pid != 0 else { return .dead }
+        if entry.isCurrentProcess { return .alive }
+        guard entry.pidNamespace != 0 else { return entry.identity.isAlive ? .alive : .deadByPID }
+        guard let lockDescriptor, let locked = Sys.isByteLocked(lockDescriptor, UInt64(entry.slot)) else { return .alive }
+        return locked ? .alive : .dead
+    }
+
+    /// Whether the owner of a record being written or read is alive (for the dead-peer sweep).
+    ///
+    /// A record keeps only a pid and the low bits of a start time. If that pid is not a live
+    /// process here, the owner may still be a live process of another pid namespace: it is if
+    /// an entry of the table from another namespace, with that pid and start time, is alive.
+    static func isRecordOwnerAlive(_ owner: ProcessIdentity, in ring: Ring) -> Bool {
+        if owner.isAlive { return true }
+        let lock = shares.withLock { $0[key(ring)]?.lockDescriptor }
+        return entries(ring).contains { entry in
+            entry.pid == owner.pid && entry.mayBeInAnotherPIDNamespace
+                && ProcessIdentity.sameStartTime(owner.startTime, entry.startTime)
+                && liveness(entry, lockDescriptor: lock) == .alive
         }
     }
 
     /// Whether any process other than this one that is recorded as attached is alive.
     static func othersAlive(_ ring: Ring) -> Bool {
-        list(ring).contains { $0.pid != ProcessIdentity.current.pid && $0.isAlive }
+        let lock = shares.withLock { $0[key(ring)]?.lockDescriptor }
+        return entries(ring).contains { !$0.isCurrentProcess && liveness($0, lockDescriptor: lock) == .alive }
     }
 
     /// Whether anyone but the one handle asking uses the segment: another live process, or
     /// another open handle in this process.
     static func usedBeyondOneHandle(_ ring: Ring) -> Bool {
-        othersAlive(ring) || openHandles.withLock { $0[key(ring)]?.count ?? 0 } > 1
+        othersAlive(ring) || shares.withLock { $0[key(ring)]?.handles.count ?? 0 } > 1
     }
 
-    /// The processes recorded as attached.
-    static func list(_ ring: Ring) -> [ProcessIdentity] {
-        (0..<SegmentHeader.attachmentCapacity).map { identity(ring.header.attachment($0)) }.filter { $0.pid != 0 }
+    /// The processes recorded as attached, with whether each is alive.
+    static func list(_ ring: Ring) -> [(entry: Entry, isAlive: Bool)] {
+        let lock = shares.withLock { $0[key(ring)]?.lockDescriptor }
+        return entries(ring).map { ($0, liveness($0, lockDescriptor: lock) == .alive) }
     }
 
-    private static func identity(_ entry: (pid: UnsafeMutablePointer<Atomic<UInt32>>, startTime: UnsafeMutablePointer<Atomic<UInt64>>)) -> ProcessIdentity {
-        ProcessIdentity(pid: entry.pid.pointee.load(ordering: .acquiring), startTime: entry.startTime.pointee.load(ordering: .relaxed))
+    /// The occupied entries of the table.
+    static func entries(_ ring: Ring) -> [Entry] {
+        (0..<SegmentHeader.attachmentCapacity).compactMap { entry(ring, $0) }
+    }
+
+    /// Entry `slot`, nil if it is free.
+    private static func entry(_ ring: Ring, _ slot: Int) -> Entry? {
+        let entry = ring.header.attachment(slot)
+        let pid = entry.pid.pointee.load(ordering: .acquiring)
+        guard pid != 0 else { return nil }
+        return Entry(slot: slot, pid: pid, pidNamespace: entry.pidNamespace.pointee.load(ordering: .relaxed),
+                     startTime: entry.startTime.pointee.load(ordering: .relaxed))
     }
 }

@@ -26,11 +26,21 @@ public struct QueueOptions: Sendable, Hashable {
     /// well under a microsecond when the peer is quick; sleeping costs a wake-up of tens of
     /// microseconds but no CPU. Zero sleeps at once.
     public var spin: Duration
+    /// Whether opening accepts a queue whose shared-memory object belongs to another user.
+    ///
+    /// `/dev/shm` is writable by every user, so anyone can create a queue's name before its
+    /// owner does, then read what is put into it or hold its lock. By default `open` refuses such
+    /// a queue with ``ArrayQueueError/Code/untrustedOwner``. Set this where several users share
+    /// queues on purpose (a queue created with mode 0660 for a common group): that user can then
+    /// corrupt the records but, as any user of a queue, not crash or hang this process.
+    public var allowOtherOwner: Bool
 
-    /// Settings with the given values; the defaults block on overflow and spin for 30 µs.
-    public init(overflow: OverflowPolicy = .block, spin: Duration = .microseconds(30)) {
+    /// Settings with the given values; the defaults block on overflow, spin for 30 µs and open
+    /// only queues of this process's user.
+    public init(overflow: OverflowPolicy = .block, spin: Duration = .microseconds(30), allowOtherOwner: Bool = false) {
         self.overflow = overflow
         self.spin = spin
+        self.allowOtherOwner = allowOtherOwner
     }
 }
 

@@ -30,6 +30,9 @@ public struct QueueAttachment: Sendable, Hashable {
     public var pid: Int32
     /// Whether the process is still running (checked when this value was made).
     public var isAlive: Bool
+    /// Whether the process lives in another pid namespace (a container sharing `/dev/shm`):
+    /// ``pid`` is then its pid there, not a pid of this process's namespace.
+    public var isInAnotherPIDNamespace: Bool
 }
 
 /// Facts about a queue fixed at its creation.

@@ -341,7 +341,7 @@ struct Ring {
             switch state {
             case .writing, .reading:
                 let owner = record.owner
-                let alive = liveness[owner] ?? owner.isAlive
+                let alive = liveness[owner] ?? Attachments.isRecordOwnerAlive(owner, in: self)
                 liveness[owner] = alive
                 if !alive {
                     record.addFlags(CAQ_RECORD_ABANDONED)

@@ -88,10 +88,11 @@ struct SegmentHeader {
 
     private static let attachedOffset = offset(\.attached)
 
-    /// The attachment table entry `index` as (pid, start time) atomics.
-    func attachment(_ index: Int) -> (pid: UnsafeMutablePointer<Atomic<UInt32>>, startTime: UnsafeMutablePointer<Atomic<UInt64>>) {
+    /// The attachment table entry `index` as (pid, pid namespace, start time) atomics.
+    func attachment(_ index: Int) -> (pid: UnsafeMutablePointer<Atomic<UInt32>>, pidNamespace: UnsafeMutablePointer<Atomic<UInt32>>, startTime: UnsafeMutablePointer<Atomic<UInt64>>) {
         let entry = Self.attachedOffset + index * MemoryLayout<caq_attachment>.stride
         return (atomic32(entry + MemoryLayout<caq_attachment>.offset(of: \.pid)!),
+                atomic32(entry + MemoryLayout<caq_attachment>.offset(of: \.pid_ns)!),
                 atomic64(entry + MemoryLayout<caq_attachment>.offset(of: \.start_time)!))
     }
 

@@ -54,6 +54,9 @@ public struct ArrayQueueError: Error, Sendable, Hashable, CustomStringConvertibl
         case alreadyExists
         /// The shared-memory object is not an ArrayQueues segment.
         case foreignSegment
+        /// The shared-memory object belongs to another user, and the caller did not allow that
+        /// (``QueueOptions/allowOtherOwner``).
+        case untrustedOwner
         /// The segment was made by an incompatible layout version.
         case incompatibleVersion
         /// The segment's header or records fail their consistency checks.

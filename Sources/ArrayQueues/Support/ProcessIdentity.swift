@@ -1,7 +1,12 @@
+import CArrayQueuesShims
 import Synchronization
 @preconcurrency import Glibc
 
 /// A process, identified across pid reuse by its start time.
+///
+/// A pid means something only in its pid namespace: a process in another one (a container
+/// sharing `/dev/shm` but not pids) may look dead here, or look like an unrelated process.
+/// ``isAlive`` answers for this namespace; `Attachments` knows which processes live elsewhere.
 struct ProcessIdentity: Hashable, Sendable {
     let pid: UInt32
     /// Start time in clock ticks since boot (`/proc/PID/stat`, field 22); 0 if unknown.
@@ -26,6 +31,16 @@ struct ProcessIdentity: Hashable, Sendable {
     private static let cachedPID = Atomic<UInt32>(0)
     private static let cachedStartTime = Atomic<UInt64>(0)
     private static let forkHandlerInstalled = Atomic<Bool>(false)
+
+    /// This process's pid namespace, as recorded in the attachment table: the low 32 bits of the
+    /// inode of `/proc/self/ns/pid`, or `CAQ_PID_NS_UNKNOWN` when it cannot be read (never 0,
+    /// which marks entries of processes that do not record it).
+    static let currentPIDNamespace: UInt32 = {
+        guard let inode = Sys.inode(at: "/proc/self/ns/pid"), case let low = UInt32(truncatingIfNeeded: inode), low != 0 else {
+            return CAQ_PID_NS_UNKNOWN
+        }
+        return low
+    }()
 
     /// Whether the process is still running (not gone, not a zombie, and not a newer
     /// process that reused the pid). A start time of 0 matches any process with that pid.

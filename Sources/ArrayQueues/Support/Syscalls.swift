@@ -43,11 +43,56 @@ public enum Sys {
         posix_fallocate(fd, 0, off_t(size))
     }
 
-    /// `fstat`: the size, mode, owner and identity of an open file.
-    static func fileStatus(_ fd: Int32) throws(ArrayQueueError) -> (size: Int, mode: mode_t, owner: uid_t, identity: FileIdentity) {
+    /// `fstat`: the size, mode, owner, identity and last status change (ns since the epoch) of an open file.
+    static func fileStatus(_ fd: Int32) throws(ArrayQueueError) -> (size: Int, mode: mode_t, owner: uid_t, identity: FileIdentity, changedNanoseconds: Int64) {
         var status = stat()
         guard fstat(fd, &status) == 0 else { throw .system("fstat", errno, "cannot query the shared-memory object") }
-        return (Int(status.st_size), status.st_mode, status.st_uid, FileIdentity(device: UInt64(status.st_dev), inode: UInt64(status.st_ino)))
+        // Saturating: a file system may hold any time stamp.
+        let seconds = Int64(status.st_ctim.tv_sec).multipliedReportingOverflow(by: 1_000_000_000)
+        let changed = seconds.overflow ? (status.st_ctim.tv_sec < 0 ? .min : .max) : seconds.partialValue.addingReportingOverflow(Int64(status.st_ctim.tv_nsec)).partialValue
+        return (Int(status.st_size), status.st_mode, status.st_uid, FileIdentity(device: UInt64(status.st_dev), inode: UInt64(status.st_ino)), changed)
+    }
+
+    /// `stat` (following links): the inode of the file at `path`, nil if it cannot be read.
+    static func inode(at path: String) -> UInt64? {
+        var status = stat()
+        guard stat(path, &status) == 0 else { return nil }
+        return UInt64(status.st_ino)
+    }
+
+    /// `dup` with `FD_CLOEXEC` (`fcntl(F_DUPFD_CLOEXEC)`): a second descriptor of the same open
+    /// file description; nil if the process is out of descriptors.
+    static func duplicate(_ fd: Int32) -> Int32? {
+        let copy = fcntl(fd, F_DUPFD_CLOEXEC, 0)
+        return copy >= 0 ? copy : nil
+    }
+
+    // MARK: Open-file-description locks (liveness across pid namespaces)
+
+    /// `fcntl(F_OFD_SETLK)`: write-locks one byte of the file through `fd`'s open file description,
+    /// without waiting. Returns true if locked, false if another open file description holds it,
+    /// nil if the kernel cannot lock it.
+    static func lockByte(_ fd: Int32, _ byte: UInt64) -> Bool? {
+        switch caq_ofd_lock(fd, byte) {
+        case 0: true
+        case -EAGAIN, -EACCES: false
+        default: nil
+        }
+    }
+
+    /// `fcntl(F_OFD_SETLK, F_UNLCK)`.
+    static func unlockByte(_ fd: Int32, _ byte: UInt64) {
+        _ = caq_ofd_unlock(fd, byte)
+    }
+
+    /// `fcntl(F_OFD_GETLK)`: whether an open file description other than `fd`'s holds a lock on the
+    /// byte; nil if the kernel cannot tell.
+    static func isByteLocked(_ fd: Int32, _ byte: UInt64) -> Bool? {
+        switch caq_ofd_is_locked(fd, byte) {
+        case 0: false
+        case 1: true
+        default: nil
+        }
     }
 
     /// `stat`: the identity of the file at `path`, nil if there is none (or it cannot be seen).
@@ -141,6 +186,9 @@ public enum Sys {
     static var processID: Int32 { getpid() }
 
     static var userID: uid_t { getuid() }
+
+    /// The user that owns the files this process creates (`geteuid`).
+    static var effectiveUserID: uid_t { geteuid() }
 
     /// `kill(pid, 0)`: false only when no such process exists (ESRCH).
     static func processExists(_ pid: Int32) -> Bool {

@@ -1,38 +1,40 @@
-import ArrayQueues
+@_spi(Transport) import ArrayQueues
 
 extension FastPathLink {
-    /// Takes an offer: checks it, creates the subscriber's queue, opens the publisher's registry
-    /// (the first proof of a shared `/dev/shm`) and registers the queue there.
+    /// Takes an offer: checks it, opens and checks the publisher's registry (the first proof of
+    /// a shared `/dev/shm`), and only then creates the subscriber's queue and registers it there.
+    ///
+    /// An offer is anyone's to forge or replay (it may come in plain text, and registry names
+    /// are visible in `/dev/shm`), so nothing is created for one whose registry does not exist,
+    /// belongs to another user, is not a registry or has no live creator; with CURVE the offer
+    /// must name the server this receiver connects to.
     ///
     /// - Throws: ``TransportError/Code/fastPathUnavailable`` saying which step failed; nothing
     ///   is left behind then.
     func start(
-        stream: String, epoch: UInt64, bootID: String, registry registryName: String, nonce: String
+        stream: String, epoch: UInt64, bootID: String, registry registryName: String, nonce: String, offeredServerKey: String?
     ) throws(TransportError) -> Attempt {
         guard nonce.count == 32, nonce.utf8.allSatisfy({ (48...57).contains($0) || (97...102).contains($0) }),
               registryName == HostIdentity.registryName(nonce: nonce) else {
-            throw TransportError(.fastPathUnavailable, "the publisher's fast path offer is not well formed (registry '\(registryName)', nonce '\(nonce)')")
+            throw TransportError(.fastPathUnavailable, "the publisher's fast path offer is not well formed (registry '\(registryName.prefix(80))', nonce '\(nonce.prefix(40))')")
+        }
+        if let serverKey, offeredServerKey != serverKey {
+            throw TransportError(.fastPathUnavailable, "the fast path offer does not name the CURVE server this receiver connects to (\(serverKey)), so it was not made by that server")
         }
         guard let ownBootID = HostIdentity.bootID else {
             throw TransportError(.fastPathUnavailable, "this host's boot id (/proc/sys/kernel/random/boot_id) cannot be read")
         }
         guard bootID == ownBootID else {
-            throw TransportError(.fastPathUnavailable, "the publisher runs on another host (boot id \(bootID), here \(ownBootID))")
+            throw TransportError(.fastPathUnavailable, "the publisher runs on another host (boot id \(bootID.prefix(40)), here \(ownBootID))")
         }
+        let registry = try Self.openRegistry(registryName)
         HostIdentity.removeStaleQueues()
         let queueName = HostIdentity.subscriberPrefix(nonce: nonce) + HostIdentity.randomHex(bits: 64)
         let queue: ArrayQueue
-        let registry: ArrayQueue
         do throws(ArrayQueueError) {
             queue = try ArrayQueue.create(name: queueName, capacity: queueCapacity)
         } catch {
             throw TransportError(.fastPathUnavailable, "cannot create the shared-memory queue '\(queueName)' of \(queueCapacity) bytes: \(error.message)")
-        }
-        do throws(ArrayQueueError) {
-            registry = try ArrayQueue.open(name: registryName)
-        } catch {
-            try? ArrayQueue.remove(name: queueName)
-            throw TransportError(.fastPathUnavailable, "cannot open the publisher's registry '\(registryName)', so its /dev/shm is not this process's: \(error.message)")
         }
         let registration = WireHeader.mark(.heartbeat, stream: stream, epoch: epoch, nextSequence: 0, fastPath: .register(queue: queueName))
         do throws(ArrayQueueError) {
@@ -42,8 +44,34 @@ extension FastPathLink {
             throw TransportError(.fastPathUnavailable, "cannot register in the publisher's registry '\(registryName)': \(error.message)")
         }
         return Attempt(
-            stream: stream, epoch: epoch, nonce: nonce, queueName: queueName, queue: queue, registry: registry,
+            stream: stream, epoch: epoch, nonce: nonce, serverKey: serverKey, queueName: queueName, queue: queue, registry: registry,
             publisherPID: registry.info.creatorPID, deadline: Sys.monotonicNanoseconds() + Self.helloTimeoutNanoseconds)
+    }
+
+    /// Opens the publisher's registry after checking, before opening, that it is a non-empty
+    /// regular file of this process's user, and after, that it has a registry's size and its
+    /// creator is alive.
+    private static func openRegistry(_ name: String) throws(TransportError) -> ArrayQueue {
+        let unavailable = { (why: String) in
+            TransportError(.fastPathUnavailable, "cannot open the publisher's registry '\(name)': it \(why), so its /dev/shm is not this process's, or the offer is forged")
+        }
+        guard let path = try? ArrayQueue.segmentPath(name: name), let file = Sys.linkStatus(path) else { throw unavailable("does not exist") }
+        guard file.isRegularFile, file.size > 0 else { throw unavailable("is not a finished queue") }
+        guard file.owner == Sys.userID else { throw unavailable("belongs to user \(file.owner), not to this process's user \(Sys.userID)") }
+        let registry: ArrayQueue
+        do throws(ArrayQueueError) {
+            registry = try ArrayQueue.open(name: name)
+        } catch {
+            throw unavailable("fails to open (\(error.message))")
+        }
+        guard registry.info.capacity == FastPathPublisher.registryCapacity else {
+            throw unavailable("is not a registry (capacity \(registry.info.capacity) bytes)")
+        }
+        let creator = registry.info.creatorPID
+        guard registry.attachments().contains(where: { $0.pid == creator && $0.isAlive }) else {
+            throw unavailable("has no live publisher (its creator, pid \(creator), is gone)")
+        }
+        return registry
     }
 
     /// The publisher's hello, if it is in the queue yet: the first `seq` the queue will bring.
@@ -61,7 +89,8 @@ extension FastPathLink {
             throw TransportError(.fastPathUnavailable, "the first record in the queue '\(attempt.queueName)' is not the publisher's hello: \(error)")
         }
         guard let header else { return nil }
-        guard case let .hello(nonce)? = header.fastPath, nonce == attempt.nonce, header.stream == attempt.stream, header.epoch == attempt.epoch else {
+        guard case let .hello(nonce, serverKey)? = header.fastPath, nonce == attempt.nonce, header.stream == attempt.stream, header.epoch == attempt.epoch,
+              attempt.serverKey == nil || serverKey == attempt.serverKey else {
             throw TransportError(.fastPathUnavailable, "the first record in the queue '\(attempt.queueName)' is not the hello of the publisher that made the offer")
         }
         return UInt64(header.sequence + 1)

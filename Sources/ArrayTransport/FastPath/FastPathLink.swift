@@ -9,6 +9,8 @@ struct FastPathLink {
         let stream: String
         let epoch: UInt64
         let nonce: String
+        /// The CURVE public key the hello must carry (the server's the receiver connects to).
+        let serverKey: String?
         /// The subscriber's own queue, which the publisher feeds.
         let queueName: String
         let queue: ArrayQueue
@@ -36,8 +38,20 @@ struct FastPathLink {
     static let helloTimeoutNanoseconds: Int64 = 2_000_000_000
     /// Offers remembered as tried, so that a failing publisher is not tried again and again.
     static let settledCapacity = 64
+    /// The wait after a failed attempt before another offer is tried, doubled after each
+    /// further failure up to ``longestBackoffNanoseconds``: a stream of forged offers costs
+    /// the receiver one cheap check every so often, not one queue per offer.
+    static let firstBackoffNanoseconds: Int64 = 500_000_000
+    static let longestBackoffNanoseconds: Int64 = 30_000_000_000
 
     let mode: FastPath
+    /// The CURVE public key of the server this receiver connects to, if CURVE is on: offers and
+    /// hellos must carry it.
+    let serverKey: String?
+    /// No attempt starts before this (monotonic nanoseconds).
+    var nextAttemptAllowed: Int64 = .min
+    /// Attempts that failed in a row.
+    var failures = 0
     /// The smallest capacity of a subscriber queue, in bytes.
     let minimumCapacity: Int
     var phase: Phase = .network
@@ -55,9 +69,25 @@ struct FastPathLink {
     /// Why the fast path was last not taken, or left.
     var problem: String?
 
-    init(mode: FastPath, minimumCapacity: Int) {
+    init(mode: FastPath, minimumCapacity: Int, serverKey: String? = nil) {
         self.mode = mode
         self.minimumCapacity = minimumCapacity
+        self.serverKey = serverKey
+    }
+
+    /// Whether an offer may be tried now (see ``firstBackoffNanoseconds``).
+    func mayAttempt(now: Int64) -> Bool { now >= nextAttemptAllowed }
+
+    /// Records how an attempt (its start, or its handshake) ended.
+    mutating func noteAttempt(succeeded: Bool, now: Int64) {
+        if succeeded {
+            failures = 0
+            nextAttemptAllowed = .min
+        } else {
+            failures += 1
+            let backoff = Self.firstBackoffNanoseconds << min(failures - 1, 6)
+            nextAttemptAllowed = now + min(backoff, Self.longestBackoffNanoseconds)
+        }
     }
 
     /// The attempt under way, whatever its phase.

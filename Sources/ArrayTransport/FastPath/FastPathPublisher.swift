@@ -14,6 +14,8 @@ final class FastPathPublisher: Sendable {
     let offer: FastPathControl
 
     private let nonce: String
+    /// The publisher's CURVE public key, if its socket is a CURVE server: in the offer and the hello.
+    private let serverKey: String?
     private let registryName: String
     private let registry: ArrayQueue
     private let stream: String
@@ -42,7 +44,7 @@ final class FastPathPublisher: Sendable {
     ///
     /// - Throws: ``TransportError/Code/fastPathUnavailable`` when the host identity cannot be
     ///   read or the registry cannot be created.
-    init(stream: String, epoch: UInt64, logger: Logger) throws(TransportError) {
+    init(stream: String, epoch: UInt64, serverKey: String?, logger: Logger) throws(TransportError) {
         guard let bootID = HostIdentity.bootID else {
             throw TransportError(.fastPathUnavailable, "the fast path needs the host's boot id, but /proc/sys/kernel/random/boot_id cannot be read")
         }
@@ -55,11 +57,12 @@ final class FastPathPublisher: Sendable {
             throw TransportError(.fastPathUnavailable, "cannot create the fast path's registry queue '\(name)': \(error.message)")
         }
         self.nonce = nonce
+        self.serverKey = serverKey
         self.registryName = name
         self.stream = stream
         self.epoch = epoch
         self.logger = logger
-        self.offer = .offer(bootID: bootID, registry: name, nonce: nonce)
+        self.offer = .offer(bootID: bootID, registry: name, nonce: nonce, serverKey: serverKey)
     }
 
     /// Subscriber queues being fed now.
@@ -115,7 +118,7 @@ final class FastPathPublisher: Sendable {
     /// and the last `seq` before the first message the queue will get).
     func attach(_ queue: ArrayQueue, name: String, nextSequence: UInt64) {
         guard !stopped.load(ordering: .acquiring) else { return }
-        let hello = WireHeader.mark(.heartbeat, stream: stream, epoch: epoch, nextSequence: nextSequence, fastPath: .hello(nonce: nonce))
+        let hello = WireHeader.mark(.heartbeat, stream: stream, epoch: epoch, nextSequence: nextSequence, fastPath: .hello(nonce: nonce, serverKey: serverKey))
         do throws(ArrayQueueError) {
             guard try queue.tryPutEnvelope(hello, arrays: []) else { throw ArrayQueueError(.full, "the queue is full") }
         } catch {

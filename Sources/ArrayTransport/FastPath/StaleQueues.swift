@@ -11,8 +11,10 @@ extension HostIdentity {
     static func removeStaleQueues() {
         let now = Timestamp.now().nanosecondsSinceEpoch
         for name in ArrayQueue.allNames() where name.hasPrefix("aqfp.") {
+            // The creation time comes from the segment: any value, so no arithmetic that can trap.
             guard let created = (try? ArrayQueue.open(name: name))?.info.created.nanosecondsSinceEpoch,
-                  now - created > staleAgeNanoseconds, ArrayQueue.isStale(name: name) == true else { continue }
+                  case let age = now.subtractingReportingOverflow(created), !age.overflow,
+                  age.partialValue > staleAgeNanoseconds, ArrayQueue.isStale(name: name) == true else { continue }
             try? ArrayQueue.remove(name: name)
         }
     }

@@ -5,7 +5,7 @@ import ArrayQueues
 ///
 /// 1. *Network*: messages come from the socket. A heartbeat offering the fast path with this
 ///    host's boot id starts an attempt: a queue of the receiver's own, registered in the
-///    publisher's registry (``FastPathLink/start(stream:epoch:bootID:registry:nonce:)``).
+///    publisher's registry (``FastPathLink/start(stream:epoch:bootID:registry:nonce:offeredServerKey:)``).
 /// 2. *Awaiting hello*: the socket still delivers. The publisher's first record in the queue must
 ///    be its hello, with the nonce of the offer; it tells the first `seq` (the cut) the queue brings.
 /// 3. *Draining*: the socket delivers the messages before the cut and no others, until it has
@@ -74,8 +74,8 @@ extension ZeroMQReceiver {
         let header = incoming.header
         // Heartbeats carry the offer, and so do some data headers (a busy stream's heartbeats
         // may be lost at the high-water mark).
-        if header.kind != .end, case let .offer(bootID, registry, nonce)? = header.fastPath {
-            consider(header, bootID: bootID, registry: registry, nonce: nonce, &state)
+        if header.kind != .end, case let .offer(bootID, registry, nonce, serverKey)? = header.fastPath {
+            consider(header, bootID: bootID, registry: registry, nonce: nonce, serverKey: serverKey, &state)
         }
         guard let link = state.link else { return accept(incoming, &state, throughSharedMemory: false) }
         var admit = true
@@ -103,13 +103,15 @@ extension ZeroMQReceiver {
         return event
     }
 
-    /// Starts an attempt for an offer on the network, unless one is under way or this
-    /// publisher's offer was tried already.
-    private func consider(_ header: WireHeader, bootID: String, registry: String, nonce: String, _ state: inout State) {
-        guard let link = state.link, case .network = link.phase, !link.hasSettled(nonce) else { return }
+    /// Starts an attempt for an offer on the network, unless one is under way, this
+    /// publisher's offer was tried already, or a failed attempt was too recent.
+    private func consider(_ header: WireHeader, bootID: String, registry: String, nonce: String, serverKey: String?, _ state: inout State) {
+        let now = Sys.monotonicNanoseconds()
+        guard let link = state.link, case .network = link.phase, !link.hasSettled(nonce), link.mayAttempt(now: now) else { return }
         state.link?.settle(nonce)
         do throws(TransportError) {
-            let attempt = try link.start(stream: header.stream, epoch: header.epoch, bootID: bootID, registry: registry, nonce: nonce)
+            let attempt = try link.start(
+                stream: header.stream, epoch: header.epoch, bootID: bootID, registry: registry, nonce: nonce, offeredServerKey: serverKey)
             state.link?.phase = .awaitingHello(attempt)
             state.link?.networkSeen = header.sequence
             // From now on, what the socket delivers of this epoch is remembered: the queue may
@@ -119,6 +121,7 @@ extension ZeroMQReceiver {
             }
             logger.debug("stream '\(header.stream)': registered the queue '\(attempt.queueName)' for the fast path; waiting for the publisher")
         } catch {
+            state.link?.noteAttempt(succeeded: false, now: now)
             note(error.message, &state)
             logger.info("stream '\(header.stream)': staying on the network: \(error.message)")
         }
@@ -135,6 +138,7 @@ extension ZeroMQReceiver {
             return
         }
         state.link?.phase = .sharedMemory(attempt)
+        state.link?.noteAttempt(succeeded: true, now: Sys.monotonicNanoseconds())
         counters.withLock { counters in
             counters.statistics.path = .sharedMemory
             counters.statistics.switchesToSharedMemory += 1
@@ -149,6 +153,7 @@ extension ZeroMQReceiver {
         let wasSwitched = link.isOnSharedMemory
         FastPathLink.discard(attempt)
         state.link?.phase = .network
+        if !wasSwitched && !quietly { state.link?.noteAttempt(succeeded: false, now: Sys.monotonicNanoseconds()) }
         if wasSwitched {
             // What reached the socket while it had no subscriptions is dropped by libzmq when
             // read now; afterwards, new messages arrive again.

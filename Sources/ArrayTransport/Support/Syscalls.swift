@@ -16,6 +16,67 @@ enum Sys {
     /// if it cannot be read.
     static func readSmallFile(_ path: String, limit: Int = 4096) -> [UInt8]? { ArrayQueues.Sys.readSmallFile(path, limit: limit) }
 
+    /// The contents of a file (at most `limit` bytes), with its mode and owner from `fstat`
+    /// on the same descriptor (so the checks apply to what was read).
+    ///
+    /// - Throws: ``TransportError/Code/systemCall`` naming `open`, `fstat` or `read`, or
+    ///   ``TransportError/Code/invalidArgument`` for a file that is not regular or is too large.
+    static func readFile(_ path: String, limit: Int) throws(TransportError) -> (bytes: [UInt8], mode: mode_t, owner: uid_t) {
+        let fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY)
+        guard fd >= 0 else { throw TransportError(.systemCall, "cannot open '\(path)'", function: "open", errorNumber: errno) }
+        defer { _ = Glibc.close(fd) }
+        var status = stat()
+        guard fstat(fd, &status) == 0 else { throw TransportError(.systemCall, "cannot inspect '\(path)'", function: "fstat", errorNumber: errno) }
+        guard status.st_mode & S_IFMT == S_IFREG else { throw TransportError(.invalidArgument, "'\(path)' is not a regular file") }
+        guard status.st_size <= limit else { throw TransportError(.invalidArgument, "'\(path)' is larger than \(limit) bytes") }
+        var bytes = [UInt8](repeating: 0, count: Int(status.st_size))
+        var filled = 0
+        while filled < bytes.count {
+            let count = bytes.withUnsafeMutableBytes { read(fd, $0.baseAddress! + filled, $0.count - filled) }
+            if count < 0 && errno == EINTR { continue }
+            guard count >= 0 else { throw TransportError(.systemCall, "cannot read '\(path)'", function: "read", errorNumber: errno) }
+            if count == 0 { break }
+            filled += count
+        }
+        bytes.removeLast(bytes.count - filled)
+        return (bytes, status.st_mode, status.st_uid)
+    }
+
+    /// Whether `path` itself is a regular file (`lstat`: a symbolic link is not followed), its
+    /// owner and size; nil if it does not exist or cannot be inspected.
+    static func linkStatus(_ path: String) -> (isRegularFile: Bool, owner: uid_t, size: Int)? {
+        var status = stat()
+        guard lstat(path, &status) == 0 else { return nil }
+        return (status.st_mode & S_IFMT == S_IFREG, status.st_uid, Int(status.st_size))
+    }
+
+    /// Whether `path` is a directory (`stat`, following links); false if it cannot be inspected.
+    static func isDirectory(_ path: String) -> Bool {
+        var status = stat()
+        return stat(path, &status) == 0 && status.st_mode & S_IFMT == S_IFDIR
+    }
+
+    /// The names in a directory, without `.` and `..` (`opendir`, `readdir`).
+    ///
+    /// - Throws: ``TransportError/Code/systemCall`` naming `opendir`.
+    static func directoryEntries(_ path: String) throws(TransportError) -> [String] {
+        guard let directory = opendir(path) else {
+            throw TransportError(.systemCall, "cannot list the directory '\(path)'", function: "opendir", errorNumber: errno)
+        }
+        defer { closedir(directory) }
+        var names: [String] = []
+        while let entry = readdir(directory) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
+                String(decoding: raw.prefix(while: { $0 != 0 }), as: UTF8.self)
+            }
+            if name != "." && name != ".." { names.append(name) }
+        }
+        return names
+    }
+
+    /// `getuid`.
+    static var userID: uid_t { getuid() }
+
     // MARK: Processes
 
     /// `getpid`.

@@ -232,6 +232,15 @@ enum ZMQ {
         return z85String(publicKey)
     }
 
+    /// `zmq_z85_encode`: 32 binary key bytes (as ZAP hands them over) as 40 Z85 characters;
+    /// nil for any other length.
+    static func z85Encode(_ key: UnsafeRawBufferPointer) -> String? {
+        guard key.count == 32, let base = key.baseAddress else { return nil }
+        var text = [CChar](repeating: 0, count: 41)
+        guard zmq_z85_encode(&text, base.assumingMemoryBound(to: UInt8.self), 32) != nil else { return nil }
+        return z85String(text)
+    }
+
     private static func z85String(_ characters: [CChar]) -> String {
         String(decoding: characters.prefix(while: { $0 != 0 }).map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
@@ -262,4 +271,5 @@ extension ZMQ {
     static let curvePublicKey = ZMQ_CURVE_PUBLICKEY
     static let curveSecretKey = ZMQ_CURVE_SECRETKEY
     static let curveServerKey = ZMQ_CURVE_SERVERKEY
+    static let zapDomain = ZMQ_ZAP_DOMAIN
 }

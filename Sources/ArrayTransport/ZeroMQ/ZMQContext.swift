@@ -8,6 +8,8 @@ import Synchronization
 public final class ZMQContext {
     let handle: UnsafeMutableRawPointer
     private let terminated = Atomic<Bool>(false)
+    /// The context's ZAP handler, started by the first socket with a ``CurveAllowList``.
+    let zap = Mutex<ZAPHandler?>(nil)
 
     /// A new context with `ioThreads` I/O threads (libzmq's rule of thumb: one per GB/s).
     ///

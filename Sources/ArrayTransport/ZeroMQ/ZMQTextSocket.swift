@@ -18,10 +18,15 @@ public final class ZMQTextSocket {
     private let socket: Mutex<ZMQSocket>
     private let timeout: Duration
 
-    /// A socket whose sends and receives give up after `timeout`.
-    public init(_ role: Role, timeout: Duration) throws(TransportError) {
+    /// A socket whose sends and receives give up after `timeout`; a peer that sends a message
+    /// larger than `maximumMessageBytes` (ZMQ_MAXMSGSIZE) is disconnected.
+    public init(_ role: Role, timeout: Duration, maximumMessageBytes: Int? = nil) throws(TransportError) {
         context = try ZMQContext()
-        socket = Mutex(try ZMQSocket(context, type: role == .replier ? ZMQ.reply : ZMQ.request, lingerMilliseconds: 0))
+        let socket = try ZMQSocket(context, type: role == .replier ? ZMQ.reply : ZMQ.request, lingerMilliseconds: 0)
+        if let maximumMessageBytes {
+            try socket.setOption(ZMQ.maximumMessageSize, int64: Int64(maximumMessageBytes), name: "ZMQ_MAXMSGSIZE")
+        }
+        self.socket = Mutex(socket)
         self.timeout = timeout
     }
 

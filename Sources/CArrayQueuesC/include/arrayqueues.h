@@ -99,8 +99,10 @@ const char *aq_version(void);
 #define AQ_EINVALID_ARRAY -25          /**< An array could not be made (bad dtype, shape or size). */
 #define AQ_EZMQ -26                    /**< A libzmq call failed; see aq_last_errno(). */
 #define AQ_EFAST_PATH_UNAVAILABLE -27  /**< The same-host fast path was required but cannot be used. */
+/* Added to ArrayQueueError later (codes are never renumbered). */
+#define AQ_EUNTRUSTED_OWNER -28        /**< The queue belongs to another user and allow_other_owner is 0. */
 /** Lowest code in use; codes below it may be added by newer libraries. */
-#define AQ_ELAST -27
+#define AQ_ELAST -28
 
 /** A short constant description of `code` ("timed out", "queue is full", ...); never NULL.
  *  Unknown codes give "unknown error". Static storage. Thread-safe. */
@@ -200,6 +202,9 @@ typedef struct aq_queue_options {
     int shape_change;       /**< aq_shape_change, used only when the call creates the queue; default KEEP. */
     int64_t spin_ns;        /**< How long a blocked call spins before it sleeps; default 30000 (30 µs), 0 sleeps at once. */
     uint32_t mode;          /**< Permission bits of a queue the call creates; default 0600 (must include 0600). */
+    int32_t allow_other_owner; /**< 1: open a queue whose shared-memory object belongs to another user (a queue
+                                    shared on purpose, mode 0660); 0 (default): refuse it with AQ_EUNTRUSTED_OWNER,
+                                    since anyone can create a name in /dev/shm before its owner does. */
 } aq_queue_options;
 
 /** Sets `options->size` and every default. */
@@ -217,7 +222,7 @@ void aq_queue_options_init(aq_queue_options *options);
 int aq_queue_create(const char *name, uint64_t capacity, const aq_queue_options *options, aq_queue **queue);
 
 /** Opens the existing queue `name`. `*queue` receives a handle the caller owns.
- *  Errors: AQ_EINVALID_NAME, AQ_EINVALID_ARGUMENT, AQ_ENOT_FOUND, AQ_EFOREIGN,
+ *  Errors: AQ_EINVALID_NAME, AQ_EINVALID_ARGUMENT, AQ_ENOT_FOUND, AQ_EFOREIGN, AQ_EUNTRUSTED_OWNER,
  *  AQ_EINCOMPATIBLE_VERSION, AQ_ECORRUPT, AQ_ESYSTEM. */
 int aq_queue_open(const char *name, const aq_queue_options *options, aq_queue **queue);
 

@@ -53,10 +53,22 @@
 
 /// One process attached to the segment (used to find stale segments and dead peers).
 typedef struct caq_attachment {
-    uint32_t pid;          /* 0 = free entry */
-    uint32_t reserved;
+    uint32_t pid;          /* 0 = free entry; the pid as seen in the process's own pid namespace */
+    uint32_t pid_ns;       /* low 32 bits of the inode of its /proc/self/ns/pid, CAQ_PID_NS_UNKNOWN, or 0 (see below) */
     uint64_t start_time;   /* the process's start time in clock ticks since boot (/proc/PID/stat field 22) */
 } caq_attachment;
+
+/// caq_attachment.pid_ns of a process that holds its slot's advisory lock but could not read its
+/// pid namespace. An entry with pid_ns == 0 was written by a process that holds no lock (layout
+/// version 1 before pid namespaces were recorded): only its pid and start time tell whether it lives.
+#define CAQ_PID_NS_UNKNOWN 0xFFFFFFFFu
+
+// Advisory locks (Linux open-file-description locks, F_OFD_SETLK) on bytes of the segment's file
+// tell whether a process is alive whatever its pid namespace: the kernel drops a lock when the
+// last descriptor of its open file description closes, that is when its process exits.
+// Byte i (0 <= i < CAQ_MAX_ATTACHED) is write-locked by the process in attached[i] if its pid_ns != 0.
+/// Write-locked by the creator from shm_open until init_state is READY.
+#define CAQ_CREATOR_LOCK_BYTE 64u
 
 /// The segment header: one page at offset 0 of the shared-memory object.
 typedef struct caq_segment_header {
@@ -144,6 +156,8 @@ _Static_assert(offsetof(caq_segment_header, space_signal) == 320, "layout");
 _Static_assert(offsetof(caq_segment_header, attached) == 512, "layout");
 _Static_assert(sizeof(caq_segment_header) == CAQ_HEADER_SIZE, "the header is one page");
 _Static_assert(sizeof(caq_attachment) == 16, "layout");
+_Static_assert(offsetof(caq_attachment, pid_ns) == 4, "layout");
+_Static_assert(CAQ_CREATOR_LOCK_BYTE >= CAQ_MAX_ATTACHED, "the creator's lock byte is no slot's");
 _Static_assert(sizeof(caq_record_header) == CAQ_RECORD_HEADER_SIZE, "layout");
 _Static_assert(offsetof(caq_record_header, check) == 56, "layout");
 _Static_assert(CAQ_HEADER_SIZE % CAQ_ALIGNMENT == 0, "the data ring starts aligned");
@@ -160,5 +174,16 @@ int caq_futex_wake(uint32_t *word, int count);
 
 /// A spin-loop hint to the CPU (x86 `pause`, arm `yield`).
 void caq_cpu_relax(void);
+
+/// F_OFD_SETLK: write-locks byte `byte` of the file through `fd`'s open file description, without
+/// waiting. Returns 0, or -errno (-EAGAIN: another open file description holds it).
+int caq_ofd_lock(int fd, uint64_t byte);
+
+/// Releases a lock taken with caq_ofd_lock. Returns 0 or -errno.
+int caq_ofd_unlock(int fd, uint64_t byte);
+
+/// F_OFD_GETLK: 1 if an open file description other than `fd`'s holds a lock on byte `byte`,
+/// 0 if none does, or -errno.
+int caq_ofd_is_locked(int fd, uint64_t byte);
 
 #endif

@@ -9,6 +9,8 @@ struct Serve: AsyncParsableCommand {
         discussion: """
             Each queue is read with the zero-copy borrowing get on a thread of its own; under pubsub each record is copied once into a ZeroMQ message and its slot freed at once; under pushpull (or with --zero-copy) it is sent straight from shared memory and its slot freed when ZeroMQ is done with it. Under pubsub a slow or dead subscriber never blocks the producer: it loses frames at its peer queue, and the relay's memory stays under --byte-budget per stream.
 
+            CURVE: --curve-secret-key-file encrypts every stream; --curve-allowed-clients also refuses clients whose public key is not listed (each refusal is logged at warning level). SIGHUP reloads the allowed keys; clients already connected stay connected.
+
             SIGTERM or SIGINT: stop reading, send the frames in hand and `end`, flush within --linger, exit 0. A restarted relay sends under a new epoch, which subscribers recognise.
 
             Examples:
@@ -32,11 +34,12 @@ struct Serve: AsyncParsableCommand {
                 return
             }
             let logger = LogSetup.bootstrap(level: settings.common.logLevel)
-            let curve = try settings.curveSecretKeyFile.map { file throws(RelayError) in CurveSecurity.server(try readCurveKeys(file: file)) }
+            let reloader = settings.curveAllowList.map { AllowListReloader($0, logger: logger) }
+            defer { withExtendedLifetime(reloader) {} }
             var relays: [QueueRelay] = []
             for route in settings.routes {
                 do throws(TransportError) {
-                    relays.append(try QueueRelay(route: route, settings: settings, curve: curve, logger: logger))
+                    relays.append(try QueueRelay(route: route, settings: settings, curve: settings.curve, logger: logger))
                 } catch {
                     throw RelayError(error.code == .invalidEndpoint || error.code == .invalidArgument ? .configuration : .runtime,
                                      "stream '\(route.stream)': \(error.description)")

@@ -6,7 +6,7 @@ struct Stats: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Print the counters of running relays (Prometheus text format, or a summary).",
         discussion: """
-            Asks the relay's control endpoint. Without a name, endpoint or file, asks every relay whose control socket is in the runtime directory ($RUNTIME_DIRECTORY, $XDG_RUNTIME_DIR or /tmp) or in /run/aq-relay.
+            Asks the relay's control endpoint. Without a name, endpoint or file, asks every relay whose control socket is in the runtime directory ($RUNTIME_DIRECTORY, $XDG_RUNTIME_DIR or the private /tmp/aq-relay-UID) or in /run/aq-relay.
 
             Examples:
               aq-relay stats --summary        one line per stream, with rates

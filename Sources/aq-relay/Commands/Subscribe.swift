@@ -30,14 +30,12 @@ struct Subscribe: AsyncParsableCommand {
                 return
             }
             let logger = LogSetup.bootstrap(level: settings.common.logLevel)
-            var curve: CurveSecurity?
-            if let serverKey = settings.curveServerKey {
-                let keys = try settings.curveSecretKeyFile.map { file throws(RelayError) in try readCurveKeys(file: file) } ?? CurveKeys.generate()
-                curve = .client(keys, serverPublicKey: serverKey)
+            if case let .client(keys, _)? = settings.curve, settings.curveSecretKeyFile == nil {
+                logger.notice("CURVE: without --curve-secret-key-file this run uses a new key pair (public key \(keys.publicKey)); a relay with an allow-list (curve_allowed_clients) refuses it")
             }
             let subscription: Subscription
             do {
-                subscription = try Subscription(settings: settings, curve: curve, logger: logger)
+                subscription = try Subscription(settings: settings, curve: settings.curve, logger: logger)
             } catch let error as TransportError {
                 throw RelayError(error.code == .invalidEndpoint || error.code == .invalidArgument ? .configuration : .runtime, error.description)
             }

@@ -17,8 +17,11 @@ struct CommonOptions: ParsableArguments {
     @Option(help: ArgumentHelp("Seconds between statistics log lines; 0 turns them off. (default: 10)", valueName: "seconds"))
     var statsInterval: Seconds?
 
-    @Option(help: ArgumentHelp("Where `aq-relay stats` reads the counters: ipc:///PATH, tcp://HOST:PORT, or none. (default: ipc://$RUNTIME_DIRECTORY/aq-relay-NAME.sock)", valueName: "endpoint"))
+    @Option(help: ArgumentHelp("Where `aq-relay stats` reads the counters: ipc:///PATH, tcp://HOST:PORT (only with --allow-tcp-control), or none. (default: ipc://$RUNTIME_DIRECTORY/aq-relay-NAME.sock, else $XDG_RUNTIME_DIR, else the private directory /tmp/aq-relay-UID)", valueName: "endpoint"))
     var control: String?
+
+    @Flag(help: "Allow a tcp:// control endpoint, which has no authentication: anyone who can reach it can read the relay's counters.")
+    var allowTcpControl = false
 
     @Option(help: ArgumentHelp("Also write the counters to this file in Prometheus text format at every statistics interval (for node_exporter's textfile collector).", valueName: "file"))
     var metricsFile: String?
@@ -41,6 +44,8 @@ struct CommonSettings: Sendable {
     var metricsFile: String?
     /// The same-host fast path (docs/WIRE.md): pubsub only; serve offers it, subscribe takes it.
     var fastPath: FastPath = .automatic
+    /// Whether a tcp:// control endpoint was asked for explicitly (it has no authentication).
+    var allowTCPControl = false
 
     /// Resolves the settings from the file's top level, then the command line.
     static func resolve(file: ConfigTable?, options: CommonOptions, defaultName: String) throws(RelayError) -> CommonSettings {
@@ -62,6 +67,11 @@ struct CommonSettings: Sendable {
         case let text?: settings.control = try Values.endpoint(text, what: options.control != nil ? "--control" : "\(file!.file) control")
         case nil: settings.control = try defaultControl(name: name)
         }
+        let fileAllowsTCP = try file?.bool("allow_tcp_control")
+        settings.allowTCPControl = options.allowTcpControl || (fileAllowsTCP ?? false)
+        if case .tcp? = settings.control, !settings.allowTCPControl {
+            throw .configuration("the control endpoint \(settings.control!) is tcp://, which has no authentication (anyone who reaches it reads the counters): use an ipc:// path, or opt in with --allow-tcp-control (allow_tcp_control = true)")
+        }
         let fileMetrics = try file?.string("metrics_file")
         settings.metricsFile = options.metricsFile ?? fileMetrics
         let fileFastPath = try file?.string("fast_path").map { text throws(RelayError) in try Values.fastPath(text, what: "\(file!.file) fast_path") }
@@ -78,13 +88,18 @@ struct CommonSettings: Sendable {
     }
 
     /// The directory for control sockets: systemd's RuntimeDirectory, the user's runtime
-    /// directory, or /tmp.
+    /// directory, or else ``privateDirectory``.
     static var runtimeDirectory: String {
         let environment = ProcessInfo.processInfo.environment
         if let directory = environment["RUNTIME_DIRECTORY"]?.split(separator: ":").first { return String(directory) }
         if let directory = environment["XDG_RUNTIME_DIR"], !directory.isEmpty { return directory }
-        return "/tmp"
+        return privateDirectory
     }
+
+    /// `/tmp/aq-relay-UID`: made with mode 0700 by the relay and used only if it belongs to this
+    /// user and no one else may enter it (as tmux and ssh-agent do), so that another user can
+    /// neither squat the control socket nor answer in its place.
+    static var privateDirectory: String { "/tmp/aq-relay-\(getuid())" }
 
     static func defaultControl(name: String) throws(RelayError) -> Endpoint {
         try Values.endpoint("ipc://\(runtimeDirectory)/aq-relay-\(name).sock", what: "the default control endpoint (choose another with --control)")
@@ -98,7 +113,7 @@ struct CommonSettings: Sendable {
             "stats_interval = \(statsInterval?.seconds ?? 0)",
             "control = \(quoted(control?.description ?? "none"))",
             "fast_path = \(quoted(fastPath.rawValue))",
-        ] + (metricsFile.map { ["metrics_file = \(quoted($0))"] } ?? [])
+        ] + (allowTCPControl ? ["allow_tcp_control = true"] : []) + (metricsFile.map { ["metrics_file = \(quoted($0))"] } ?? [])
     }
 }
 

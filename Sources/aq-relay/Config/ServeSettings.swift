@@ -35,8 +35,11 @@ struct ServeOptions: ParsableArguments {
     @Option(help: ArgumentHelp("Create missing queues with this capacity instead of waiting for their producer to create them.", valueName: "size"))
     var createCapacity: ByteSize?
 
-    @Option(help: ArgumentHelp("Encrypt with CURVE as a server: a file holding this relay's Z85 secret key (40 characters).", valueName: "file"))
+    @Option(help: ArgumentHelp("Encrypt with CURVE as a server: a file holding this relay's Z85 secret key (40 characters), readable by its owner only (chmod 600).", valueName: "file"))
     var curveSecretKeyFile: String?
+
+    @Option(help: ArgumentHelp("With --curve-secret-key-file: accept only the CURVE clients whose public keys are in this file, or in the files of this directory (one key per line; reloaded on SIGHUP). (default: any client that knows the relay's public key)", valueName: "path"))
+    var curveAllowedClients: String?
 }
 
 /// Everything `aq-relay serve` runs with, after the file and the command line are merged.
@@ -56,6 +59,10 @@ struct ServeSettings: Sendable {
     var zeroCopyDepth = 2
     var createCapacity: Int?
     var curveSecretKeyFile: String?
+    var curveAllowedClients: String?
+    /// Made from the two files above when the settings are resolved.
+    var curve: CurveSecurity?
+    var curveAllowList: CurveAllowList?
 
     static func resolve(common commonOptions: CommonOptions, serve options: ServeOptions) throws(RelayError) -> ServeSettings {
         let document = try commonOptions.config.map { path throws(RelayError) in try ConfigTable.load(file: path) }
@@ -86,7 +93,7 @@ struct ServeSettings: Sendable {
             sendTimeout: try table?.timeLimit("send_timeout"), heartbeat: try table?.seconds("heartbeat"),
             linger: try table?.seconds("linger"), zeroCopy: try table?.bool("zero_copy"),
             zeroCopyDepth: try table?.integer("zero_copy_depth", in: 1...64), createCapacity: try table?.size("create_capacity"),
-            curveSecretKeyFile: try table?.string("curve_secret_key_file"))
+            curveSecretKeyFile: try table?.string("curve_secret_key_file"), curveAllowedClients: try table?.string("curve_allowed_clients"))
         settings.byteBudget = options.byteBudget?.bytes ?? file.byteBudget ?? settings.byteBudget
         settings.peerQueue = options.peerQueue ?? file.peerQueue ?? settings.peerQueue
         guard (1...1_000_000).contains(settings.peerQueue) else { throw .configuration("--peer-queue must be 1 to 1000000 frames") }
@@ -101,6 +108,11 @@ struct ServeSettings: Sendable {
         settings.zeroCopyDepth = file.zeroCopyDepth ?? settings.zeroCopyDepth
         settings.createCapacity = options.createCapacity?.bytes ?? file.createCapacity
         settings.curveSecretKeyFile = options.curveSecretKeyFile ?? file.curveSecretKeyFile
+        settings.curveAllowedClients = options.curveAllowedClients ?? file.curveAllowedClients
+        if let (security, clients) = try CurveSettings.server(secretKeyFile: settings.curveSecretKeyFile, allowedClients: settings.curveAllowedClients) {
+            settings.curve = security
+            settings.curveAllowList = clients
+        }
         try table?.finish()
         try document?.finish()
         return settings
@@ -134,23 +146,12 @@ struct ServeSettings: Sendable {
                   "zero_copy_depth = \(zeroCopyDepth)"]
         if let createCapacity { lines.append("create_capacity = \(quoted(ByteCount.format(createCapacity).replacingOccurrences(of: " ", with: "")))") }
         if let curveSecretKeyFile { lines.append("curve_secret_key_file = \(quoted(curveSecretKeyFile))") }
+        if let curveAllowedClients { lines.append("curve_allowed_clients = \(quoted(curveAllowedClients))") }
         for route in routes {
             lines += ["", "[[serve.queue]]", "name = \(quoted(route.queue))", "stream = \(quoted(route.stream))"]
             if !route.bind.isEmpty { lines.append("bind = \(quotedList(route.bind.map(\.description)))") }
             if !route.connect.isEmpty { lines.append("connect = \(quotedList(route.connect.map(\.description)))") }
         }
         return lines.joined(separator: "\n")
-    }
-}
-
-/// Reads a CURVE secret key (40 Z85 characters, surrounding white space ignored).
-func readCurveKeys(file: String) throws(RelayError) -> CurveKeys {
-    guard let text = try? String(contentsOfFile: file, encoding: .utf8) else {
-        throw .configuration("cannot read the CURVE secret key file \(file)")
-    }
-    do throws(TransportError) {
-        return try CurveKeys(secretKey: text.trimmingCharacters(in: .whitespacesAndNewlines))
-    } catch {
-        throw .configuration("\(file): \(error.message)")
     }
 }

@@ -44,7 +44,7 @@ struct SubscribeOptions: ParsableArguments {
     @Option(help: ArgumentHelp("Encrypt with CURVE as a client of the relay with this Z85 public key (40 characters).", valueName: "key"))
     var curveServerKey: String?
 
-    @Option(help: ArgumentHelp("With --curve-server-key: a file holding this subscriber's secret key (default: a new key for each run).", valueName: "file"))
+    @Option(help: ArgumentHelp("With --curve-server-key: a file holding this subscriber's secret key, readable by its owner only (chmod 600); needed when the relay has an allow-list. (default: a new key for each run)", valueName: "file"))
     var curveSecretKeyFile: String?
 }
 
@@ -67,6 +67,8 @@ struct SubscribeSettings: Sendable {
     var heartbeat: Duration = .seconds(1)
     var curveServerKey: String?
     var curveSecretKeyFile: String?
+    /// Made from the two above when the settings are resolved.
+    var curve: CurveSecurity?
 
     static func resolve(common commonOptions: CommonOptions, subscribe options: SubscribeOptions) throws(RelayError) -> SubscribeSettings {
         let file = try commonOptions.config.map { path throws(RelayError) in try ConfigTable.load(file: path) }
@@ -122,6 +124,7 @@ struct SubscribeSettings: Sendable {
         if let heartbeat = options.heartbeat?.duration ?? values.heartbeat, heartbeat > .zero { settings.heartbeat = heartbeat }
         settings.curveServerKey = options.curveServerKey ?? values.curveServerKey
         settings.curveSecretKeyFile = options.curveSecretKeyFile ?? values.curveSecretKeyFile
+        settings.curve = try CurveSettings.client(serverKey: settings.curveServerKey, secretKeyFile: settings.curveSecretKeyFile)
         try table?.finish()
         try file?.finish()
         return settings

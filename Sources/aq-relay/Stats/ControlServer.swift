@@ -22,20 +22,21 @@ final class ControlServer: Service {
     private let logger: Logger
     private let stop = StopFlag()
 
+    /// Largest request accepted (ZMQ_MAXMSGSIZE): requests are single words.
+    static let maximumRequestBytes = 256
+
     /// Binds the control endpoint now, so that a busy one fails at start-up. An `ipc://` socket
-    /// file left by a relay that died is replaced; one that answers means the name is taken.
+    /// file left by a relay of this user that died is replaced; one that answers means the name
+    /// is taken; one of another user is never trusted or touched. The private fallback
+    /// directory is made (0700) and checked first.
     init(endpoint: String, name: String, mode: String, sources: [any MetricsSource], logger: Logger) throws(RelayError) {
         if endpoint.hasPrefix("ipc://") {
-            let path = String(endpoint.dropFirst("ipc://".count))
-            if FileManager.default.fileExists(atPath: path) {
-                if let answer = try? ControlClient.request("ping", endpoint: endpoint, timeoutMilliseconds: 300) {
-                    throw .runtime("another aq-relay (\(answer)) is already running with control socket \(path); give this one another --name or --control")
-                }
-                try? FileManager.default.removeItem(atPath: path)
-            }
+            try Self.prepareSocketFile(String(endpoint.dropFirst("ipc://".count)), endpoint: endpoint)
+        } else {
+            logger.warning("control endpoint \(endpoint) has no authentication: anyone who can reach it can read the counters (--allow-tcp-control)")
         }
         do throws(TransportError) {
-            socket = try ZMQTextSocket(.replier, timeout: .milliseconds(250))
+            socket = try ZMQTextSocket(.replier, timeout: .milliseconds(250), maximumMessageBytes: Self.maximumRequestBytes)
             try socket.bind(Endpoint(endpoint))
         } catch {
             throw .runtime("cannot listen for control requests on \(endpoint): \(error); choose another with --control, or --control none")
@@ -45,6 +46,35 @@ final class ControlServer: Service {
         self.mode = mode
         self.sources = sources
         self.logger = logger
+    }
+
+    /// Makes the private directory if the socket goes there, and clears the way for the socket.
+    private static func prepareSocketFile(_ path: String, endpoint: String) throws(RelayError) {
+        let directory = (path as NSString).deletingLastPathComponent
+        if directory == CommonSettings.privateDirectory { try preparePrivateDirectory(directory) }
+        guard let attributes = try? FileManager.default.attributesOfItem(atPath: path) else { return }
+        let owner = (attributes[.ownerAccountID] as? NSNumber)?.uint32Value
+        guard owner == getuid() else {
+            throw .runtime("the control socket \(path) belongs to user \(owner.map(String.init) ?? "?"), not to this user (\(getuid())): another user may have put it there to answer in this relay's place; remove it, or give this relay another --name or --control")
+        }
+        if let answer = try? ControlClient.request("ping", endpoint: endpoint, timeoutMilliseconds: 300) {
+            throw .runtime("another aq-relay (\(answer.prefix(200))) is already running with control socket \(path); give this one another --name or --control")
+        }
+        try? FileManager.default.removeItem(atPath: path)
+    }
+
+    /// Creates `directory` with mode 0700 if it is missing, then checks that it is a directory
+    /// (not a link) of this user that no one else may enter.
+    private static func preparePrivateDirectory(_ directory: String) throws(RelayError) {
+        try? FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: false, attributes: [.posixPermissions: 0o700])
+        guard let attributes = try? FileManager.default.attributesOfItem(atPath: directory) else {
+            throw .runtime("cannot create the control socket directory \(directory); set RUNTIME_DIRECTORY or give --control")
+        }
+        let owner = (attributes[.ownerAccountID] as? NSNumber)?.uint32Value
+        let permissions = (attributes[.posixPermissions] as? NSNumber)?.intValue ?? 0o777
+        guard attributes[.type] as? FileAttributeType == .typeDirectory, owner == getuid(), permissions & 0o077 == 0 else {
+            throw .runtime("the control socket directory \(directory) is not a private directory of this user (owner \(owner.map(String.init) ?? "?"), mode \(String(permissions, radix: 8))): another user may have made it; remove it, or set RUNTIME_DIRECTORY or give --control")
+        }
     }
 
     func run() async throws {

@@ -21,12 +21,14 @@ struct Create: ParsableCommand {
     @Flag(help: "Succeed if the queue exists already.")
     var existOk = false
 
+    @OptionGroup var owner: OwnerOptions
+
     func run() throws {
         guard let modeBits = UInt32(mode, radix: 8) else { throw ValidationError("--mode must be octal, like 600 or 660") }
         try reportingErrors {
             let options = CreateOptions(shapeChange: shapeChange, mode: modeBits)
             let queue = existOk
-                ? try ArrayQueue.openOrCreate(name: name, capacity: capacity.bytes, creating: options)
+                ? try ArrayQueue.openOrCreate(name: name, capacity: capacity.bytes, creating: options, options: owner.queueOptions())
                 : try ArrayQueue.create(name: name, capacity: capacity.bytes, creating: options)
             print("queue \(queue.name): \(ByteCount.format(queue.capacity)) in /dev/shm/aq.\(queue.name)")
         }
@@ -60,14 +62,16 @@ struct Remove: ParsableCommand {
 struct GarbageCollect: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "gc", abstract: "Remove queues that no live process has open.",
-        discussion: "A queue is kept while any process recorded in its table of attached processes is alive. Queues that cannot be read are left alone.")
+        discussion: "A queue is kept while any process recorded in its table of attached processes is alive, in this or another pid namespace. Queues that cannot be read, and queues of other users (unless --allow-other-owner), are left alone.")
 
     @Flag(help: "Only list what would be removed.")
     var dryRun = false
 
+    @OptionGroup var owner: OwnerOptions
+
     func run() throws {
-        let removed = ArrayQueue.removeStale(dryRun: dryRun)
-        for name in removed { print(dryRun ? "would remove \(name)" : "removed \(name)") }
+        let removed = ArrayQueue.removeStale(dryRun: dryRun, options: owner.queueOptions())
+        for name in removed { print(dryRun ? "would remove \(printable(name))" : "removed \(printable(name))") }
         if removed.isEmpty { print("no stale queues") }
     }
 }

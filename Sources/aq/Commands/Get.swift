@@ -15,9 +15,11 @@ struct Get: ParsableCommand {
     @Option(help: "Seconds to wait for each record (default: wait as long as it takes).")
     var timeout: Seconds?
 
+    @OptionGroup var owner: OwnerOptions
+
     func run() throws {
         try reportingErrors {
-            let queue = try ArrayQueue.open(name: name)
+            let queue = try ArrayQueue.open(name: name, options: owner.queueOptions())
             try destination.prepare()
             for _ in 0..<destination.count {
                 let record = try queue.get(timeout: timeout?.duration)

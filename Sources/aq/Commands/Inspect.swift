@@ -10,12 +10,14 @@ struct Inspect: ParsableCommand {
     @Option(help: "Show at most this many records.")
     var limit: Int = 50
 
+    @OptionGroup var owner: OwnerOptions
+
     func run() throws {
         try reportingErrors {
-            let queue = try ArrayQueue.open(name: name)
+            let queue = try ArrayQueue.open(name: name, options: owner.queueOptions())
             let info = queue.info
             let statistics = try queue.statistics()
-            print("queue \(info.name)  (/dev/shm/aq.\(info.name), layout v\(info.layoutVersion))")
+            print("queue \(printable(info.name))  (/dev/shm/aq.\(printable(info.name)), layout v\(info.layoutVersion))")
             print("  capacity      \(ByteCount.format(info.capacity)) (segment \(info.segmentSize) bytes)")
             print("  created       \(info.created) by pid \(info.creatorPID)")
             print("  shape change  \(info.shapeChange.rawValue)")
@@ -23,7 +25,9 @@ struct Inspect: ParsableCommand {
             print("  counters      puts \(statistics.puts)  gets \(statistics.gets)  drops \(statistics.drops)  resets \(statistics.resets)  clears \(statistics.clears)")
             print("  dead peers    abandoned writes \(statistics.abandonedWrites)  lost reads \(statistics.lostReads)")
             print("  next seq      \(statistics.nextSequence)")
-            let attached = queue.attachments().map { "\($0.pid)\($0.isAlive ? "" : " (dead)")" }
+            let attached = queue.attachments().map {
+                "\($0.pid)\($0.isInAnotherPIDNamespace ? " (another pid namespace)" : "")\($0.isAlive ? "" : " (dead)")"
+            }
             print("  attached      \(attached.joined(separator: ", "))")
             let records = try queue.recordSummaries()
             print("records (\(records.count) in the ring, oldest first):")

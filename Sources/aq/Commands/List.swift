@@ -4,7 +4,10 @@ import Glibc
 
 struct List: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "ls", abstract: "List the queues in /dev/shm with their size, contents and attached processes.")
+        commandName: "ls", abstract: "List the queues in /dev/shm with their size, contents and attached processes.",
+        discussion: "Names are printed with control and other unprintable characters escaped (\\x1b, \\u{202e}).")
+
+    @OptionGroup var owner: OwnerOptions
 
     func run() throws {
         let names = ArrayQueue.allNames()
@@ -12,16 +15,18 @@ struct List: ParsableCommand {
             print("no queues")
             return
         }
-        print(row("NAME", "CAPACITY", "USED", "RECORDS", "ATTACHED (pid, † = dead)"))
+        print(row("NAME", "CAPACITY", "USED", "RECORDS", "ATTACHED (pid, † = dead, * = in another pid namespace)"))
         for name in names {
             do throws(ArrayQueueError) {
-                let queue = try ArrayQueue.open(name: name)
+                let queue = try ArrayQueue.open(name: name, options: owner.queueOptions())
                 let statistics = try queue.statistics()
-                let attached = queue.attachments().filter { $0.pid != getpid() }
-                    .map { "\($0.pid)\($0.isAlive ? "" : "†")" }.joined(separator: " ")
-                print(row(name, ByteCount.format(statistics.capacity), ByteCount.format(statistics.bytesUsed), String(statistics.count), attached.isEmpty ? "-" : attached))
+                let attached = queue.attachments().filter { $0.pid != getpid() || $0.isInAnotherPIDNamespace }
+                    .map { "\($0.pid)\($0.isInAnotherPIDNamespace ? "*" : "")\($0.isAlive ? "" : "†")" }.joined(separator: " ")
+                print(row(printable(name), ByteCount.format(statistics.capacity), ByteCount.format(statistics.bytesUsed), String(statistics.count), attached.isEmpty ? "-" : attached))
+            } catch where error.code == .untrustedOwner {
+                print(row(printable(name), "?", "?", "?", "another user's (--allow-other-owner to read it)"))
             } catch {
-                print(row(name, "?", "?", "?", "unreadable: \(error.code.rawValue)"))
+                print(row(printable(name), "?", "?", "?", "unreadable: \(error.code.rawValue)"))
             }
         }
     }

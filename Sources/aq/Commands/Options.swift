@@ -67,6 +67,20 @@ struct OutputOptions: ParsableArguments {
     }
 }
 
+/// Whether to open queues owned by another user (refused by default: anyone can create a name in
+/// `/dev/shm` first).
+struct OwnerOptions: ParsableArguments {
+    @Flag(help: "Open queues whose shared-memory object belongs to another user (for queues shared by a group on purpose). By default such a queue is refused: any local user can create a queue's name first.")
+    var allowOtherOwner = false
+
+    /// Queue options with this choice.
+    func queueOptions(_ options: QueueOptions = QueueOptions()) -> QueueOptions {
+        var options = options
+        options.allowOtherOwner = allowOtherOwner
+        return options
+    }
+}
+
 extension OverflowPolicy: ExpressibleByArgument {}
 extension ShapeChangePolicy: ExpressibleByArgument {}
 
@@ -76,10 +90,10 @@ func reportingErrors<R>(_ body: () throws -> R) throws -> R {
     do {
         return try body()
     } catch let error as TransportError {
-        printError("aq: \(error.description)")
+        printError("aq: \(printable(error.description))")
         throw error.code == .timeout ? ExitCode(3) : ExitCode.failure
     } catch let error as ArrayQueueError {
-        printError("aq: \(error.description)")
+        printError("aq: \(printable(error.description))")
         switch error.code {
         case .timeout: throw ExitCode(3)
         case .notFound: throw ExitCode(4)

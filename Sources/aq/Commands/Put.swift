@@ -27,6 +27,8 @@ struct Put: ParsableCommand {
     @Option(help: "When the queue is full: block, fail, or drop-oldest.")
     var overflow: OverflowPolicy = .block
 
+    @OptionGroup var owner: OwnerOptions
+
     func validate() throws {
         guard `repeat` >= 1 else { throw ValidationError("--repeat must be at least 1") }
     }
@@ -34,7 +36,7 @@ struct Put: ParsableCommand {
     func run() throws {
         try reportingErrors {
             let array = try NPY.read(contentsOf: file)
-            let queue = try ArrayQueue.open(name: name, options: QueueOptions(overflow: overflow))
+            let queue = try ArrayQueue.open(name: name, options: owner.queueOptions(QueueOptions(overflow: overflow)))
             for counter in 0..<`repeat` {
                 try queue.put(
                     array, timestamp: timestamp.map(Timestamp.init(nanosecondsSinceEpoch:)),

@@ -123,6 +123,6 @@ struct Receive: ParsableCommand {
     private func save(_ message: ArrayMessage) throws {
         guard try !destination.save(message.arrays.map { ($0.name, $0.array) }, sequence: message.sequence) else { return }
         let arrays = message.arrays.map { "\($0.name):\($0.array.dtype.typestr)\($0.array.shape)" }.joined(separator: " ")
-        print("stream=\(message.stream) seq=\(message.sequence) t=\(message.timestamp) index=\(message.index.map(String.init) ?? "-") \(arrays)")
+        print("stream=\(printable(message.stream)) seq=\(message.sequence) t=\(message.timestamp) index=\(message.index.map(String.init) ?? "-") \(arrays)")
     }
 }

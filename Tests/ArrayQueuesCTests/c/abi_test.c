@@ -114,7 +114,7 @@ static void test_lifecycle(void) {
     aq_queue_options_init(NULL);
     aq_queue_options_init(&options);
     CHECK(options.size == sizeof options && options.overflow == AQ_OVERFLOW_BLOCK && options.mode == 0600 &&
-          options.spin_ns == 30000 && options.shape_change == AQ_SHAPE_CHANGE_KEEP);
+          options.spin_ns == 30000 && options.shape_change == AQ_SHAPE_CHANGE_KEEP && options.allow_other_owner == 0);
 
     EXPECT(aq_queue_create(NULL, 1 << 20, NULL, &queue), AQ_EINVALID_ARGUMENT);
     CHECK(queue == NULL);

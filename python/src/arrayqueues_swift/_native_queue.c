@@ -59,8 +59,10 @@ static void queue_dealloc(QueueObject *self) {
     PyObject_Free(self);
 }
 
-static int fill_options(aq_queue_options *options, int overflow, int shape_change, long long spin_ns, unsigned int mode) {
+static int fill_options(aq_queue_options *options, int overflow, int shape_change, long long spin_ns, unsigned int mode,
+                        int allow_other_owner) {
     aq_queue_options_init(options);
+    options->allow_other_owner = allow_other_owner ? 1 : 0;
     options->overflow = overflow;
     options->shape_change = shape_change;
     if (spin_ns >= 0) options->spin_ns = spin_ns;
@@ -68,16 +70,19 @@ static int fill_options(aq_queue_options *options, int overflow, int shape_chang
     return 0;
 }
 
-/* _native.open_queue(name, how, capacity, overflow, shape_change, spin_ns, mode); how: 0 create, 1 open, 2 open or create. */
+/* _native.open_queue(name, how, capacity, overflow, shape_change, spin_ns, mode, allow_other_owner);
+ * how: 0 create, 1 open, 2 open or create. */
 PyObject *native_open_queue(PyObject *module, PyObject *args) {
     const char *name;
     int how, overflow, shape_change;
     unsigned long long capacity;
     long long spin_ns;
     unsigned int mode;
-    if (!PyArg_ParseTuple(args, "siKiiLI", &name, &how, &capacity, &overflow, &shape_change, &spin_ns, &mode)) return NULL;
+    int allow_other_owner;
+    if (!PyArg_ParseTuple(args, "siKiiLIp", &name, &how, &capacity, &overflow, &shape_change, &spin_ns, &mode,
+                          &allow_other_owner)) return NULL;
     aq_queue_options options;
-    fill_options(&options, overflow, shape_change, spin_ns, mode);
+    fill_options(&options, overflow, shape_change, spin_ns, mode, allow_other_owner);
     aq_queue *queue = NULL;
     int rc;
     Py_BEGIN_ALLOW_THREADS

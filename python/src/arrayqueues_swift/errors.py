@@ -12,7 +12,7 @@ __all__ = [
     "InvalidShape", "UnsupportedDType", "InvalidName", "InvalidArgument", "QueueNotFound", "QueueExists",
     "ForeignSegment", "IncompatibleVersion", "CorruptSegment", "InsufficientSharedMemory", "InvalidNPY",
     "Cancelled", "SystemCallError", "BufferTooSmall", "Closed", "InvalidEndpoint", "MalformedMessage",
-    "UnsupportedVersion", "Unsupported", "InvalidArray", "ZMQError", "FastPathUnavailable", "CODES",
+    "UnsupportedVersion", "Unsupported", "InvalidArray", "ZMQError", "FastPathUnavailable", "UntrustedOwner", "CODES",
 ]
 
 
@@ -154,6 +154,11 @@ class FastPathUnavailable(ArrayQueuesError, OSError):
     """The same-host fast path was required but cannot be used (``AQ_EFAST_PATH_UNAVAILABLE``)."""
 
 
+class UntrustedOwner(ArrayQueuesError, PermissionError):
+    """The queue's shared-memory object belongs to another user, and the handle was not opened
+    with ``allow_other_owner`` (``AQ_EUNTRUSTED_OWNER``)."""
+
+
 #: The class of each ``AQ_E*`` code. 1001 and 1002 are the extension module's keys for a
 #: timeout of a call that waits for room (put, loan, send) and for a record (get, borrow).
 CODES: dict[int, type[ArrayQueuesError]] = {
@@ -162,5 +167,6 @@ CODES: dict[int, type[ArrayQueuesError]] = {
     -13: IncompatibleVersion, -14: CorruptSegment, -15: InsufficientSharedMemory, -16: InvalidNPY, -17: Cancelled,
     -18: SystemCallError, -19: BufferTooSmall, -20: Closed, -21: InvalidEndpoint, -22: MalformedMessage,
     -23: UnsupportedVersion, -24: Unsupported, -25: InvalidArray, -26: ZMQError, -27: FastPathUnavailable,
+    -28: UntrustedOwner,
     1001: PutTimeout, 1002: GetTimeout,
 }

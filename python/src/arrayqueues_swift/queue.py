@@ -303,13 +303,13 @@ class ArrayQueue:
 
     @classmethod
     def _open(cls, name: str, how: int, capacity: int, overflow: str, shape_change: str, spin: float, mode: int,
-              remove: bool) -> "ArrayQueue":
+              remove: bool, allow_other_owner: bool = False) -> "ArrayQueue":
         if overflow not in _OVERFLOW:
             raise ValueError(f"overflow must be one of {', '.join(_OVERFLOW)}")
         if shape_change not in _SHAPE_CHANGE:
             raise ValueError(f"shape_change must be one of {', '.join(_SHAPE_CHANGE)}")
         handle = _native.open_queue(name, how, int(capacity), _OVERFLOW[overflow], _SHAPE_CHANGE[shape_change],
-                                    int(spin * 1e9), int(mode))
+                                    int(spin * 1e9), int(mode), bool(allow_other_owner))
         return cls(handle, name, overflow, spin, remove)
 
     @classmethod
@@ -332,16 +332,19 @@ class ArrayQueue:
         return cls._open(name, 0, capacity, overflow, shape_change, spin, mode, remove)
 
     @classmethod
-    def open(cls, name: str, *, overflow: str = "block", spin: float = 30e-6) -> "ArrayQueue":
-        """Opens the existing queue ``name``. Raises :class:`QueueNotFound`,
-        :class:`ForeignSegment`, :class:`IncompatibleVersion` or :class:`CorruptSegment`."""
-        return cls._open(name, 1, 0, overflow, "keep", spin, 0, False)
+    def open(cls, name: str, *, overflow: str = "block", spin: float = 30e-6, allow_other_owner: bool = False) -> "ArrayQueue":
+        """Opens the existing queue ``name``. A queue whose shared-memory object belongs to
+        another user is refused (:class:`UntrustedOwner`: anyone can create a name in
+        ``/dev/shm`` first) unless ``allow_other_owner`` (a queue a group shares on purpose).
+        Raises :class:`QueueNotFound`, :class:`UntrustedOwner`, :class:`ForeignSegment`,
+        :class:`IncompatibleVersion` or :class:`CorruptSegment`."""
+        return cls._open(name, 1, 0, overflow, "keep", spin, 0, False, allow_other_owner)
 
     @classmethod
     def open_or_create(cls, name: str, capacity: int, *, overflow: str = "block", shape_change: str = "keep",
-                       spin: float = 30e-6, mode: int = 0o600) -> "ArrayQueue":
+                       spin: float = 30e-6, mode: int = 0o600, allow_other_owner: bool = False) -> "ArrayQueue":
         """Opens the queue ``name``, creating it with ``capacity`` if it does not exist."""
-        return cls._open(name, 2, capacity, overflow, shape_change, spin, mode, False)
+        return cls._open(name, 2, capacity, overflow, shape_change, spin, mode, False, allow_other_owner)
 
     @staticmethod
     def remove(name: str) -> None:
