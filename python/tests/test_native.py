@@ -243,8 +243,11 @@ def test_ctrl_c_ends_a_wait_without_timeout(name, call):
     import textwrap
     import time
 
+    # Python keeps SIGINT ignored if its parent ignored it (as a shell does for background
+    # jobs): install its usual handler explicitly.
     script = textwrap.dedent(f"""
-        import sys
+        import signal, sys
+        signal.signal(signal.SIGINT, signal.default_int_handler)
         import arrayqueues_swift as aq
         q = aq.ArrayQueue.open(sys.argv[1])
         print("waiting", flush=True)
