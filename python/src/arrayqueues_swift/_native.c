@@ -6,8 +6,8 @@
  * transport.py give it its public face. This file: errors, waits, dtypes and buffers, and the
  * module; _native_queue.c: queues, loans and borrows; _native_transport.c: senders and receivers.
  *
- * Why an extension module rather than ctypes or cffi: a put or get through ctypes costs ~10x
- * and through cffi ~4x the time of this module's (measured; see docs/BENCHMARKS.md), which
+ * Why an extension module rather than ctypes or cffi: a put or get through ctypes costs 6-50x
+ * and through cffi 2.6-20x the time of this module's (measured; see docs/BENCHMARKS.md), which
  * decides the rate of small arrays.
  *
  * numpy is used through Python calls only (numpy.empty, numpy.dtype), not its C API, so that
