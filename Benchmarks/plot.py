@@ -63,8 +63,8 @@ def main():
         ("libzmq C API, tcp loopback", series(results, "libzmq-tcp"), dict(color="tab:olive", linewidth=1.2, linestyle=":", marker="h")),
         ("ArrayTransport pub/sub, same-host fast path", series(results, "zmq-fastpath"), dict(color="tab:pink", linewidth=2.0, marker="*")),
     ]
-    colors = ["tab:green", "tab:orange", "tab:red", "tab:purple", "tab:brown"]
-    markers = ["^", "v", "D", "P", "X"]
+    colors = ["navy", "teal", "tab:green", "tab:orange", "tab:red", "tab:purple", "tab:brown"]
+    markers = ["o", "s", "^", "v", "D", "P", "X"]
     for (prefix, name), color, marker in zip(PEERS, colors, markers):
         lines.append((name, best_of(results, [prefix, prefix + "-shallow"]), dict(color=color, marker=marker, linewidth=1.4)))
 

@@ -11,6 +11,8 @@ SIZES = [1 << 10, 64 << 10, 1 << 20, 8 << 20, 64 << 20]
 
 # The peers, in the order they are shown: (scenario prefix, name for people).
 PEERS = [
+    ("peer-arrayqueues-swift-zerocopy", "arrayqueues_swift zero-copy (Python)"),
+    ("peer-arrayqueues-swift", "arrayqueues_swift copy (Python)"),
     ("peer-iceoryx2", "iceoryx2 (Python)"),
     ("peer-arrayqueues", "arrayqueues 1.4.1"),
     ("peer-pyzmq-tcp", "pyzmq, tcp loopback"),

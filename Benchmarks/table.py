@@ -166,7 +166,7 @@ def render(results):
             "copying (`put(array)` / `get()`) against those that deliver an array the receiver owns. "
             "Each side with the ring depth that served it better at that size.", ""]
     out += header("peer", *size_columns())
-    borrowed = {"peer-iceoryx2", "peer-arrayqueues"}
+    borrowed = {"peer-iceoryx2", "peer-arrayqueues", "peer-arrayqueues-swift-zerocopy"}
     for prefix, name in PEERS:
         ours = ["queue-zerocopy", "queue-zerocopy-shallow"] if prefix in borrowed else ["queue-copy", "queue-copy-shallow"]
         cells = []

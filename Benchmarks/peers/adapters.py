@@ -367,4 +367,135 @@ class _IoxPort:
         self.release()
 
 
-PEERS = {peer.name: peer for peer in (MultiprocessingQueue(), OriginalArrayQueues(), FasterFifo(), Iceoryx2(), PyZmqTcp())}
+class ArrayQueuesSwift:
+    """ArrayQueues driven from Python: the ``arrayqueues_swift`` package (``python/``), whose
+    extension module calls the Swift library's C interface. ``put`` copies the array into the
+    queue, ``get`` copies it out into an array the receiver owns (as ArrayQueues' copying
+    consumer). Both wait in the library (spin, then futex), never in Python."""
+
+    name = "arrayqueues-swift"
+    borrowed = False
+
+    def versions(self):
+        from importlib.metadata import version
+
+        import arrayqueues_swift
+
+        return {"arrayqueues-swift": version("arrayqueues-swift"), "ArrayQueues (C library)": arrayqueues_swift.library_version}
+
+    def channel(self, ctx, size, depth):
+        import os
+
+        import arrayqueues_swift as aq
+
+        ArrayQueuesSwift.serial = getattr(ArrayQueuesSwift, "serial", 0) + 1
+        name = f"peer-bench-{os.getpid()}-{ArrayQueuesSwift.serial}"
+        # Room for `depth` records of `size` bytes, each with its header.
+        capacity = max(4096, depth * aq.ArrayQueue.record_size((size,), np.uint8))
+        # Created here, before the workers fork; removed when this process drops it.
+        return aq.ArrayQueue.create(name, capacity, remove=True)
+
+    def sender(self, channel, size, blocking):
+        return _AqsSender(channel)
+
+    def receiver(self, channel, size, blocking):
+        return _AqsReceiver(channel)
+
+
+class _AqsSender:
+    def __init__(self, q):
+        self.put = q.put
+
+    def send(self, array, timeout):
+        import arrayqueues_swift as aq
+
+        try:
+            self.put(array, timeout)
+        except aq.PutTimeout as error:
+            raise Timeout("put timed out") from error
+
+    def close(self):
+        pass
+
+
+class _AqsReceiver:
+    def __init__(self, q):
+        self.get = q.get
+
+    def recv(self, timeout):
+        import arrayqueues_swift as aq
+
+        try:
+            return self.get(timeout)
+        except aq.GetTimeout:
+            return None
+
+    def release(self):
+        pass
+
+    def close(self):
+        pass
+
+
+class ArrayQueuesSwiftZeroCopy(ArrayQueuesSwift):
+    """``arrayqueues_swift`` zero-copy: the producer loans a slot and copies the array into it
+    (``with q.loan(shape, dtype) as slot: slot[...] = array``), the consumer borrows the record in
+    place (``with q.borrow() as view``) and reads every cache line of it, as ArrayQueues'
+    zero-copy consumer and iceoryx2's."""
+
+    name = "arrayqueues-swift-zerocopy"
+    borrowed = True
+
+    def sender(self, channel, size, blocking):
+        return _AqsLoaningSender(channel)
+
+    def receiver(self, channel, size, blocking):
+        return _AqsBorrowingReceiver(channel)
+
+
+class _AqsLoaningSender:
+    def __init__(self, q):
+        self.q = q
+
+    def send(self, array, timeout):
+        import arrayqueues_swift as aq
+
+        try:
+            with self.q.loan(array.shape, array.dtype, timeout) as slot:
+                slot[...] = array
+        except aq.PutTimeout as error:
+            raise Timeout("loan timed out") from error
+
+    def close(self):
+        pass
+
+
+class _AqsBorrowingReceiver:
+    def __init__(self, q):
+        self.q = q
+        self.borrow = None
+
+    def recv(self, timeout):
+        import arrayqueues_swift as aq
+
+        self.borrow = self.q.borrow(timeout)
+        try:
+            return self.borrow.__enter__()
+        except aq.GetTimeout:
+            self.borrow = None
+            return None
+
+    def release(self):
+        if self.borrow is not None:
+            self.borrow.__exit__(None, None, None)
+            self.borrow = None
+
+    def close(self):
+        self.release()
+
+
+PEERS = {
+    peer.name: peer
+    for peer in (MultiprocessingQueue(), OriginalArrayQueues(), FasterFifo(), Iceoryx2(), PyZmqTcp(), ArrayQueuesSwift(),
+                 ArrayQueuesSwiftZeroCopy())
+}

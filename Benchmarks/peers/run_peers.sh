@@ -1,15 +1,18 @@
 #!/usr/bin/env bash
 # Measures the peers of ArrayQueues (Python multiprocessing.Queue, the original arrayqueues 1.4.1,
-# faster-fifo, iceoryx2's Python binding, pyzmq over tcp loopback) and prints one JSON object per
-# line, in aq-bench's schema (see peer_bench.py).
+# faster-fifo, iceoryx2's Python binding, pyzmq over tcp loopback) and ArrayQueues driven from
+# Python (the arrayqueues_swift package of python/, copying and zero-copy), and prints one JSON
+# object per line, in aq-bench's schema (see peer_bench.py).
 #
 #   Benchmarks/peers/run_peers.sh [--quick] [--baselines aq-bench.jsonl] [--aq-bench PATH]
 #   Benchmarks/peers/run_peers.sh --install-only
 #
 # Installs everything from PyPI into virtual environments next to it (Benchmarks/.venv-peers, and
-# Benchmarks/.venv-arrayqueues for arrayqueues 1.4.1, which needs numpy < 2). A peer that cannot be
+# Benchmarks/.venv-arrayqueues for arrayqueues 1.4.1, which needs numpy < 2); arrayqueues_swift is
+# built from this checkout (`pip install ./python`, a release build of the C library). A peer that cannot be
 # installed, or whose run fails, gets a row with a `note` saying why; the others still run.
-# QUICK=1 in the environment is the same as --quick. Progress goes to standard error.
+# QUICK=1 in the environment is the same as --quick; PEERS="a b" measures only those peers.
+# Progress goes to standard error.
 # --baselines: aq-bench's JSON results of the same run (for the ratios); --aq-bench: the aq-bench
 # executable (to measure the raw pipeline next to each figure); --install-only: set up and stop.
 set -uo pipefail
@@ -73,8 +76,14 @@ if make_venv "$peers_venv" && install "$peers_venv" numpy; then
     install "$peers_venv" pyzmq || broken[pyzmq-tcp]="$install_error"
     install "$peers_venv" faster-fifo || broken[faster-fifo]="$install_error"
     install "$peers_venv" iceoryx2 || broken[iceoryx2]="$install_error"
+    if ! install "$peers_venv" --no-deps --force-reinstall "$(dirname "$benchmarks")/python"; then
+        broken[arrayqueues-swift]="$install_error"
+        broken[arrayqueues-swift-zerocopy]="$install_error"
+    fi
 else
-    for peer in mpqueue pyzmq-tcp faster-fifo iceoryx2; do broken[$peer]="${install_error:-cannot create $peers_venv}"; done
+    for peer in mpqueue pyzmq-tcp faster-fifo iceoryx2 arrayqueues-swift arrayqueues-swift-zerocopy; do
+        broken[$peer]="${install_error:-cannot create $peers_venv}"
+    done
 fi
 # arrayqueues 1.4.1 calls np.product, which numpy 2 removed: it gets an environment of its own.
 if ! { make_venv "$aq_venv" && install "$aq_venv" "arrayqueues==1.4.1" "numpy<2"; }; then
@@ -89,7 +98,8 @@ fi
 # One peer at a time, each bounded in time; a failure is a row, not the end of the run.
 limit=1200
 [ ${#quick[@]} -gt 0 ] && limit=600
-for peer in mpqueue arrayqueues faster-fifo iceoryx2 pyzmq-tcp; do
+peers=(${PEERS:-mpqueue arrayqueues faster-fifo iceoryx2 pyzmq-tcp arrayqueues-swift arrayqueues-swift-zerocopy})
+for peer in "${peers[@]}"; do
     if [ -n "${broken[$peer]:-}" ]; then
         failure_row "peer-$peer" "not installed: ${broken[$peer]}"
         continue

@@ -1,0 +1,291 @@
+/*
+ * arrayqueues_swift._native: the extension module over the C interface of ArrayQueues
+ * (arrayqueues.h). It only converts: Python objects to the C calls' arguments and results
+ * back, with the GIL released while a call may wait. Everything a queue does is done by the
+ * Swift library behind the header; the Python classes in __init__.py, queue.py and
+ * transport.py give it its public face. This file: errors, waits, dtypes and buffers, and the
+ * module; _native_queue.c: queues, loans and borrows; _native_transport.c: senders and receivers.
+ *
+ * Why an extension module rather than ctypes or cffi: a put or get through ctypes costs 6-50x
+ * and through cffi 2.6-20x the time of this module's (measured; see docs/BENCHMARKS.md), which
+ * decides the rate of small arrays.
+ *
+ * numpy is used through Python calls only (numpy.empty, numpy.dtype), not its C API, so that
+ * building needs nothing but Python's headers and the library's.
+ */
+#include "_native.h"
+
+/* MARK: - Module state */
+
+static PyObject *numpy_empty;          /* numpy.empty */
+static PyObject *numpy_asarray;        /* numpy.asarray */
+static PyObject *dtype_objects[16];    /* numpy.dtype per aq_dtype code */
+static PyObject *error_classes;        /* dict: code -> exception class (set by _set_errors) */
+static PyObject *base_error;           /* the class for codes missing from the dict */
+static PyObject *order_c;              /* "C" */
+
+/* Raises the Python exception of `code`, with the library's message for this thread. */
+PyObject *raise_code(int code, const char *message) {
+    PyObject *cls = NULL;
+    if (error_classes) {
+        PyObject *key = PyLong_FromLong(code);
+        if (key) {
+            cls = PyDict_GetItemWithError(error_classes, key);
+            Py_DECREF(key);
+        }
+    }
+    if (!cls) cls = base_error ? base_error : PyExc_RuntimeError;
+    PyObject *exception = PyObject_CallFunction(cls, "sii", message, code, aq_last_errno());
+    if (exception) {
+        PyErr_SetObject((PyObject *)Py_TYPE(exception), exception);
+        Py_DECREF(exception);
+    }
+    return NULL;
+}
+
+PyObject *raise_last(int code) {
+    const char *message = aq_last_error_message();
+    return raise_code(code, (message && *message) ? message : aq_strerror(code));
+}
+
+PyObject *raise_wait(int code, int timeout_key) {
+    const char *message = aq_last_error_message();
+    return raise_code(code == AQ_ETIMEOUT ? timeout_key : code, (message && *message) ? message : aq_strerror(code));
+}
+
+/* Timeouts arrive as nanoseconds (negative: forever); a deadline lets a retry use what is left. */
+int64_t monotonic_ns(void) {
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (int64_t)now.tv_sec * 1000000000 + now.tv_nsec;
+}
+
+/* A blocking call of the library ends only when it is done or times out; a signal does not end
+ * it (docs/C_API.md). So that Ctrl-C works, long waits go in slices of at most WAIT_SLICE_NS,
+ * and between slices Python's signal handlers run (KeyboardInterrupt ends the wait). */
+#define WAIT_SLICE_NS 100000000
+
+wait_t wait_begin(int64_t timeout_ns) {
+    wait_t wait = {timeout_ns, timeout_ns > 0 ? monotonic_ns() : 0};
+    return wait;
+}
+
+/* The timeout of the next slice: never 0 unless the caller asked not to wait (a 0 would turn
+ * a timeout into "full" or "empty"). */
+int64_t wait_slice(const wait_t *wait) {
+    if (wait->timeout <= 0) return wait->timeout == 0 ? 0 : WAIT_SLICE_NS;
+    int64_t left = wait->timeout - (monotonic_ns() - wait->started);
+    if (left < 1) left = 1;
+    return left < WAIT_SLICE_NS ? left : WAIT_SLICE_NS;
+}
+
+int timeout_from(PyObject *seconds, int64_t *nanoseconds) {
+    if (seconds == Py_None) {
+        *nanoseconds = AQ_FOREVER;
+        return 0;
+    }
+    double value = PyFloat_AsDouble(seconds);  /* ints and floats (and __float__) */
+    if (value == -1.0 && PyErr_Occurred()) return -1;
+    if (value != value) {
+        PyErr_SetString(PyExc_ValueError, "a timeout is a number of seconds or None, not NaN");
+        return -1;
+    }
+    *nanoseconds = value <= 0 ? 0 : value >= 4e9 ? ((int64_t)1 << 62) : (int64_t)(value * 1e9);
+    return 0;
+}
+
+/* After a slice that timed out: 1 to wait another slice, 0 when the caller's timeout has
+ * passed, -1 when a signal handler raised (the exception is set). Needs the GIL. */
+int wait_again(const wait_t *wait) {
+    if (wait->timeout == 0) return 0;
+    if (wait->timeout > 0 && monotonic_ns() - wait->started >= wait->timeout) return 0;
+    return PyErr_CheckSignals() < 0 ? -1 : 1;
+}
+
+/* MARK: - dtypes and buffers */
+
+/* The aq_dtype of a buffer's struct format (numpy exports native formats without a prefix). */
+int dtype_of_format(const char *format, Py_ssize_t itemsize) {
+    if (!format) return AQ_DTYPE_UINT8;
+    if (*format == '@' || *format == '=' || *format == '<') format++;
+    if (format[0] == 'Z' && format[1] == 'f' && format[2] == 0) return AQ_DTYPE_COMPLEX64;
+    if (format[0] == 'Z' && format[1] == 'd' && format[2] == 0) return AQ_DTYPE_COMPLEX128;
+    if (format[0] == 0 || format[1] != 0) return AQ_EUNSUPPORTED_DTYPE;
+    switch (format[0]) {
+    case '?': return AQ_DTYPE_BOOL;
+    case 'b': return AQ_DTYPE_INT8;
+    case 'B': return AQ_DTYPE_UINT8;
+    case 'h': return AQ_DTYPE_INT16;
+    case 'H': return AQ_DTYPE_UINT16;
+    case 'i': return itemsize == 4 ? AQ_DTYPE_INT32 : AQ_EUNSUPPORTED_DTYPE;
+    case 'I': return itemsize == 4 ? AQ_DTYPE_UINT32 : AQ_EUNSUPPORTED_DTYPE;
+    case 'l': case 'q': return itemsize == 8 ? AQ_DTYPE_INT64 : (itemsize == 4 ? AQ_DTYPE_INT32 : AQ_EUNSUPPORTED_DTYPE);
+    case 'L': case 'Q': return itemsize == 8 ? AQ_DTYPE_UINT64 : (itemsize == 4 ? AQ_DTYPE_UINT32 : AQ_EUNSUPPORTED_DTYPE);
+    case 'e': return AQ_DTYPE_FLOAT16;
+    case 'f': return AQ_DTYPE_FLOAT32;
+    case 'd': return AQ_DTYPE_FLOAT64;
+    default: return AQ_EUNSUPPORTED_DTYPE;
+    }
+}
+
+/* The struct format a buffer of an aq_dtype exports. */
+const char *format_of_dtype(int dtype) {
+    static const char *formats[] = {NULL, "?", "b", "B", "h", "H", "i", "I", "q", "Q", "e", "f", "d", "Zf", "Zd"};
+    return dtype >= 1 && dtype <= 14 ? formats[dtype] : "B";
+}
+
+/* A C-contiguous buffer of `object`, converting it with numpy.asarray(object, order="C") if it
+ * is not one already (a strided view, a list, ...). Fills dtype, ndim and shape. */
+int get_array_buffer(PyObject *object, Py_buffer *view, PyObject **converted, int *dtype, int *ndim, int64_t *shape) {
+    *converted = NULL;
+    if (PyObject_GetBuffer(object, view, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT) < 0) {
+        PyErr_Clear();
+        *converted = PyObject_CallFunctionObjArgs(numpy_asarray, object, Py_None, order_c, NULL);
+        if (!*converted) return -1;
+        if (PyObject_GetBuffer(*converted, view, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT) < 0) {
+            /* numpy exports no buffer for datetimes, strings, objects, ... */
+            PyErr_Clear();
+            Py_CLEAR(*converted);
+            raise_code(AQ_EUNSUPPORTED_DTYPE, "ArrayQueues supports bool, int8-64, uint8-64, float16-64, complex64 and complex128 (little-endian) arrays");
+            return -1;
+        }
+    }
+    *dtype = dtype_of_format(view->format, view->itemsize);
+    if (*dtype < 0) {
+        raise_code(AQ_EUNSUPPORTED_DTYPE, "ArrayQueues supports bool, int8-64, uint8-64, float16-64, complex64 and complex128 (little-endian) arrays");
+        goto fail;
+    }
+    if (view->ndim > AQ_MAX_DIMS) {
+        raise_code(AQ_EINVALID_SHAPE, "an array may have at most 32 dimensions");
+        goto fail;
+    }
+    *ndim = view->ndim;
+    for (int i = 0; i < view->ndim; i++) shape[i] = view->shape[i];
+    if (view->ndim == 0 && view->len != view->itemsize) { /* a 1-d bytes-like object without shape */
+        *ndim = 1;
+        shape[0] = view->len / (view->itemsize ? view->itemsize : 1);
+    }
+    return 0;
+fail:
+    PyBuffer_Release(view);
+    Py_CLEAR(*converted);
+    return -1;
+}
+
+PyObject *shape_tuple(int ndim, const int64_t *shape) {
+    PyObject *tuple = PyTuple_New(ndim);
+    if (!tuple) return NULL;
+    for (int i = 0; i < ndim; i++) {
+        PyObject *extent = PyLong_FromLongLong(shape[i]);
+        if (!extent) { Py_DECREF(tuple); return NULL; }
+        PyTuple_SET_ITEM(tuple, i, extent);
+    }
+    return tuple;
+}
+
+PyObject *dtype_object(int dtype) {
+    if (dtype < 1 || dtype > 14 || !dtype_objects[dtype]) {
+        return raise_code(AQ_EUNSUPPORTED_DTYPE, "a record has an unknown dtype code");
+    }
+    Py_INCREF(dtype_objects[dtype]);
+    return dtype_objects[dtype];
+}
+
+/* A new, uninitialized ndarray and its writable buffer. */
+PyObject *new_array(PyObject *shape, int dtype, Py_buffer *view) {
+    PyObject *dtype_obj = dtype_object(dtype);
+    if (!dtype_obj) return NULL;
+    PyObject *array = PyObject_CallFunctionObjArgs(numpy_empty, shape, dtype_obj, NULL);
+    Py_DECREF(dtype_obj);
+    if (!array) return NULL;
+    if (PyObject_GetBuffer(array, view, PyBUF_WRITABLE | PyBUF_C_CONTIGUOUS) < 0) {
+        Py_DECREF(array);
+        return NULL;
+    }
+    return array;
+}
+/* MARK: - Module */
+
+static PyObject *native_set_errors(PyObject *module, PyObject *args) {
+    PyObject *table, *base;
+    if (!PyArg_ParseTuple(args, "O!O", &PyDict_Type, &table, &base)) return NULL;
+    Py_XSETREF(error_classes, Py_NewRef(table));
+    Py_XSETREF(base_error, Py_NewRef(base));
+    Py_RETURN_NONE;
+}
+
+static PyObject *native_strerror(PyObject *module, PyObject *arg) {
+    return PyUnicode_FromString(aq_strerror((int)PyLong_AsLong(arg)));
+}
+
+static PyObject *native_record_size(PyObject *module, PyObject *args) {
+    int dtype;
+    PyObject *shape_obj;
+    if (!PyArg_ParseTuple(args, "iO!", &dtype, &PyTuple_Type, &shape_obj)) return NULL;
+    int ndim = (int)PyTuple_GET_SIZE(shape_obj);
+    if (ndim > AQ_MAX_DIMS) return raise_code(AQ_EINVALID_SHAPE, "an array may have at most 32 dimensions");
+    int64_t shape[AQ_MAX_DIMS];
+    for (int i = 0; i < ndim; i++) {
+        shape[i] = PyLong_AsLongLong(PyTuple_GET_ITEM(shape_obj, i));
+        if (shape[i] == -1 && PyErr_Occurred()) return NULL;
+    }
+    uint64_t bytes = 0;
+    int rc = aq_queue_record_size(dtype, ndim, shape, &bytes);
+    if (rc < 0) return raise_last(rc);
+    return PyLong_FromUnsignedLongLong(bytes);
+}
+
+static PyObject *native_curve_keypair(PyObject *module, PyObject *unused) {
+    char public_key[AQ_CURVE_KEY_LENGTH + 1], secret_key[AQ_CURVE_KEY_LENGTH + 1];
+    int rc = aq_curve_keypair(public_key, secret_key);
+    if (rc < 0) return raise_last(rc);
+    return Py_BuildValue("(ss)", public_key, secret_key);
+}
+
+static PyMethodDef module_methods[] = {
+    {"open_queue", native_open_queue, METH_VARARGS, "open_queue(name, how, capacity, overflow, shape_change, spin_ns, mode) -> Queue"},
+    {"remove_queue", native_remove_queue, METH_VARARGS, "remove_queue(name)"},
+    {"queue_exists", native_queue_exists, METH_VARARGS, "queue_exists(name) -> bool"},
+    {"open_sender", native_open_sender, METH_VARARGS, "open_sender(...) -> Sender"},
+    {"open_receiver", native_open_receiver, METH_VARARGS, "open_receiver(...) -> Receiver"},
+    {"record_size", native_record_size, METH_VARARGS, "record_size(dtype, shape) -> ring bytes"},
+    {"curve_keypair", native_curve_keypair, METH_NOARGS, "curve_keypair() -> (public, secret)"},
+    {"strerror", native_strerror, METH_O, "strerror(code) -> str"},
+    {"_set_errors", native_set_errors, METH_VARARGS, "_set_errors(table, base)"},
+    {NULL},
+};
+
+static struct PyModuleDef module_definition = {
+    PyModuleDef_HEAD_INIT, "_native", "The C interface of ArrayQueues, for arrayqueues_swift.", -1, module_methods,
+};
+
+PyMODINIT_FUNC PyInit__native(void) {
+    if (aq_abi_version() != AQ_ABI_VERSION) {
+        PyErr_Format(PyExc_ImportError, "libArrayQueuesC has ABI version %d, this module was built for %d", aq_abi_version(), AQ_ABI_VERSION);
+        return NULL;
+    }
+    PyObject *numpy = PyImport_ImportModule("numpy");
+    if (!numpy) return NULL;
+    numpy_empty = PyObject_GetAttrString(numpy, "empty");
+    numpy_asarray = PyObject_GetAttrString(numpy, "asarray");
+    PyObject *dtype = PyObject_GetAttrString(numpy, "dtype");
+    Py_DECREF(numpy);
+    if (!numpy_empty || !numpy_asarray || !dtype) return NULL;
+    for (int code = 1; code <= 14; code++) {
+        dtype_objects[code] = PyObject_CallFunction(dtype, "s", aq_dtype_typestr(code));
+        if (!dtype_objects[code]) { Py_DECREF(dtype); return NULL; }
+    }
+    Py_DECREF(dtype);
+    order_c = PyUnicode_FromString("C");
+    if (PyType_Ready(&QueueType) < 0 || PyType_Ready(&LeaseType) < 0 || PyType_Ready(&SenderType) < 0 ||
+        PyType_Ready(&ReceiverType) < 0) return NULL;
+    PyObject *module = PyModule_Create(&module_definition);
+    if (!module) return NULL;
+    PyModule_AddIntConstant(module, "ABI_VERSION", AQ_ABI_VERSION);
+    PyModule_AddStringConstant(module, "LIBRARY_VERSION", aq_version());
+    PyModule_AddObject(module, "Queue", Py_NewRef((PyObject *)&QueueType));
+    PyModule_AddObject(module, "Lease", Py_NewRef((PyObject *)&LeaseType));
+    PyModule_AddObject(module, "Sender", Py_NewRef((PyObject *)&SenderType));
+    PyModule_AddObject(module, "Receiver", Py_NewRef((PyObject *)&ReceiverType));
+    return module;
+}

@@ -1,0 +1,166 @@
+"""A drop-in replacement for ``arrayqueues.shared_arrays`` (the ``arrayqueues`` package, 1.4.1):
+change the import, keep the program::
+
+    from arrayqueues_swift.shared_arrays import ArrayQueue   # was: from arrayqueues.shared_arrays import ArrayQueue
+
+The classes keep the original's constructors, methods and return values -- ``put(element)``
+raises ``queue.Full`` when there is no room (it never waits), ``get(block=True, timeout=None)``
+raises ``queue.Empty``, ``TimestampedArrayQueue.get`` returns ``(timestamp, array)`` and
+``IndexedArrayQueue.get`` returns ``(timestamp, index, array)`` -- and are handed to a
+``multiprocessing.Process`` the same way, under the fork, spawn and forkserver start methods.
+
+Where the original is broken, these are right:
+
+- ``get`` returns an array the caller owns. The original returns a view of its shared buffer,
+  which later puts overwrite while the caller still uses it.
+- A put of another dtype or shape resets the queue, as the original documents, but cleanly:
+  the waiting arrays are dropped (counted in ``statistics().resets`` and ``drops``) and no
+  array is overwritten under a reader. The original reinterprets the slots of arrays still
+  queued, which corrupts them.
+- Any number of producers and consumers, threads or processes, are safe. The original's slot
+  bookkeeping lives in each producer object, so two producers overwrite each other's arrays.
+- A queue with room for one array works (the original's deadlocks), and ``IndexedArrayQueue``
+  numbers the records of all producers together, from 0.
+- A process killed with ``kill -9`` in the middle of a put or get leaves the queue usable.
+
+Each queue is a named POSIX shared-memory segment (``/dev/shm/aq.arrayqueues-PID-RANDOM``),
+removed when the process that created the queue closes it (``close()``), drops it (garbage
+collection) or exits; a process that crashes leaves it to ``aq gc``. The capacity is
+``max_mbytes`` million bytes (plus 4 KiB, so that one array of exactly that size fits).
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import weakref
+from datetime import datetime
+from typing import Any, Optional, Tuple
+
+import numpy as np
+
+from ._time import local_datetime, timestamp_ns
+from .errors import QueueNotFound
+from .queue import ArrayQueue as _NativeQueue
+
+__all__ = ["ArrayQueue", "TimestampedArrayQueue", "IndexedArrayQueue"]
+
+_PUT_TIMESTAMP = 0x1
+
+
+def _close_and_remove(queue: _NativeQueue, name: str, creator: int) -> None:
+    """Runs once: when the creating object is closed, collected, or at the creator's exit."""
+    queue._handle.close()
+    if os.getpid() == creator:  # never in a forked child that inherited the object
+        try:
+            _NativeQueue.remove(name)
+        except QueueNotFound:
+            pass
+
+
+class ArrayQueue:
+    """A queue of numpy arrays in shared memory, holding up to ``max_mbytes`` MB (10^6 bytes)
+    of them; the ``arrayqueues.shared_arrays.ArrayQueue`` API."""
+
+    def __init__(self, max_mbytes: float = 10) -> None:
+        self.maxbytes = int(max_mbytes * 1000000)
+        self.name = f"arrayqueues-{os.getpid()}-{secrets.token_hex(6)}"
+        self._queue = _NativeQueue.create(self.name, max(self.maxbytes, 0) + 4096, overflow="fail", shape_change="reset")
+        self._creator = True
+        self._finalizer = weakref.finalize(self, _close_and_remove, self._queue, self.name, os.getpid())
+
+    @classmethod
+    def _attach(cls, name: str, maxbytes: int) -> "ArrayQueue":
+        self = cls.__new__(cls)
+        self.maxbytes = maxbytes
+        self.name = name
+        self._queue = _NativeQueue.open(name, overflow="fail")
+        self._creator = False
+        self._finalizer = weakref.finalize(self, self._queue._handle.close)
+        return self
+
+    def __reduce__(self) -> Tuple[Any, ...]:
+        # Pickled by name (multiprocessing under spawn and forkserver): the child opens the
+        # queue; only the creating process removes it.
+        return (_attach, (type(self), self.name, self.maxbytes))
+
+    def put(self, element: np.ndarray) -> None:
+        """Puts a copy of ``element``. Raises ``queue.Full`` if there is no room (it does not
+        wait, as the original). Another dtype or shape than the previous put's resets the queue."""
+        self._queue._handle.put(element, 0)
+
+    def _take(self, block: bool, timeout: Optional[float]) -> Tuple[np.ndarray, int, Optional[int], int]:
+        return self._queue._handle.get_record(timeout if block else 0)
+
+    def get(self, block: bool = True, timeout: Optional[float] = None) -> np.ndarray:
+        """Takes the oldest array, a copy the caller owns. ``block`` and ``timeout`` as
+        ``multiprocessing.Queue.get``; raises ``queue.Empty``."""
+        return self._queue._handle.get(timeout if block else 0)
+
+    def clear(self) -> None:
+        """Empties the queue without reading the arrays."""
+        self._queue.clear()
+
+    def empty(self) -> bool:
+        """Whether no array is waiting."""
+        return self._queue.empty()
+
+    def qsize(self) -> int:
+        """Arrays waiting."""
+        return self._queue.qsize()
+
+    def statistics(self):
+        """The queue's counters (puts, gets, drops, resets, ...); not in the original."""
+        return self._queue.statistics()
+
+    def close(self) -> None:
+        """Closes the queue in this process; in the creating process, also removes it."""
+        self._finalizer()
+
+
+class TimestampedArrayQueue(ArrayQueue):
+    """An ArrayQueue whose records carry a timestamp (``datetime``)."""
+
+    def put(self, element: np.ndarray, timestamp: Optional[datetime] = None) -> None:
+        """Puts a copy of ``element`` with ``timestamp`` (default: ``datetime.now()``)."""
+        if timestamp is None:
+            self._queue._handle.put(element, 0)
+        else:
+            self._queue._handle.put(element, 0, _PUT_TIMESTAMP, timestamp_ns(timestamp), 0)
+
+    def get(self, block: bool = True, timeout: Optional[float] = None) -> Tuple[datetime, np.ndarray]:
+        """Returns ``(timestamp, array)``: the timestamp as a naive local ``datetime``, as
+        ``datetime.now()`` gives (a timestamp given as an aware datetime comes back naive, in
+        local time)."""
+        array, stamp, _, _ = self._take(block, timeout)
+        return local_datetime(stamp), array
+
+
+class IndexedArrayQueue(ArrayQueue):
+    """An ArrayQueue whose records carry a timestamp and an index: the records of all its
+    producers are numbered together, from 0 (the queue's sequence number)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+
+    @property
+    def counter(self) -> int:
+        """The index the next record will get."""
+        return self._queue.statistics().next_sequence
+
+    def put(self, element: np.ndarray, timestamp: Optional[datetime] = None) -> None:
+        """Puts a copy of ``element`` with ``timestamp`` (default: now); its index is its
+        position among all the records put into the queue."""
+        if timestamp is None:
+            self._queue._handle.put(element, 0)
+        else:
+            self._queue._handle.put(element, 0, _PUT_TIMESTAMP, timestamp_ns(timestamp), 0)
+
+    def get(self, block: bool = True, timeout: Optional[float] = None) -> Tuple[datetime, int, np.ndarray]:
+        """Returns ``(timestamp, index, array)``."""
+        array, stamp, _, sequence = self._take(block, timeout)
+        return local_datetime(stamp), sequence, array
+
+
+def _attach(cls: type, name: str, maxbytes: int) -> ArrayQueue:
+    return cls._attach(name, maxbytes)

@@ -1,0 +1,227 @@
+"""Senders and receivers by endpoint (ArrayTransport through the C interface): the same messages
+of named arrays over a local queue (``shm://NAME``), ZeroMQ over tcp or ipc (the arrf/1 wire
+format, readable with pyzmq and numpy alone), publish/subscribe or push/pull, the same-host
+fast path, and CURVE encryption."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as _dt
+import json
+from typing import Any, Iterator, Mapping, Optional, Sequence, Tuple, Union
+
+import numpy as np
+
+from . import _native
+from ._time import Timestamp, timeout_ns, timestamp_ns, utc_datetime
+
+__all__ = ["Sender", "Receiver", "Message", "curve_keypair"]
+
+_PATTERNS = {"pushpull": 0, "push-pull": 0, "pubsub": 1, "pub-sub": 1}
+_ROLES = {None: 0, "bind": 1, "connect": 2}
+_FAST_PATH = {"automatic": 0, "disabled": 1, "required": 2}
+_KINDS = {0: "data", 1: "heartbeat", 2: "end"}
+_DEFAULT = -(2**63)  # AQ_TIMEOUT_DEFAULT
+
+Arrays = Union[np.ndarray, Mapping[str, Any], Sequence[Tuple[str, Any]]]
+
+
+def _choice(table: Mapping[Any, int], value: Any, what: str) -> int:
+    try:
+        return table[value]
+    except KeyError:
+        raise ValueError(f"{what} must be one of {', '.join(str(key) for key in table if key is not None)}") from None
+
+
+def curve_keypair() -> Tuple[str, str]:
+    """A new CURVE key pair, (public, secret), each 40 Z85 characters."""
+    return _native.curve_keypair()
+
+
+@dataclasses.dataclass(frozen=True)
+class Message:
+    """A received message: its arrays (copies the caller owns) and metadata."""
+
+    #: ``"data"``, or with ``events=True`` also ``"heartbeat"`` and ``"end"``.
+    kind: str
+    #: The stream (for shm://, the queue's name).
+    stream: str
+    #: The sending instance (random, new at each sender start).
+    epoch: int
+    #: The message's position in its epoch (None for an event of an epoch that sent no data).
+    sequence: Optional[int]
+    #: When the message was made: nanoseconds since the Unix epoch (the sender's clock).
+    timestamp_ns: int
+    #: The producer's index, or None.
+    index: Optional[int]
+    #: Application metadata (a dict from the message's JSON object).
+    meta: dict
+    #: The arrays by name, in the message's order.
+    arrays: dict
+
+    @property
+    def timestamp(self) -> _dt.datetime:
+        """``timestamp_ns`` as an aware UTC ``datetime``."""
+        return utc_datetime(self.timestamp_ns)
+
+    def __getitem__(self, name: str) -> np.ndarray:
+        return self.arrays[name]
+
+    @property
+    def array(self) -> np.ndarray:
+        """The first array (most messages have one)."""
+        return next(iter(self.arrays.values()))
+
+
+class Sender:
+    """Sends messages of named arrays to an endpoint::
+
+        with Sender("tcp://*:5555", stream="camera0", pattern="pubsub") as sender:
+            sender.send({"frame": frame, "mask": mask}, index=41, meta={"exposure": 0.01})
+
+    ``endpoint``: ``tcp://HOST:PORT`` (PORT may be ``*`` when binding), ``ipc:///PATH`` or
+    ``shm://NAME`` (a local queue, created with ``shm_capacity`` bytes if missing).
+    ``pattern``: ``"pushpull"`` (backpressure; default) or ``"pubsub"`` (fan-out, slow
+    subscribers lose messages, counted). ``role``: ``"bind"`` (default for senders) or
+    ``"connect"``. ``fast_path`` (publishers bound on tcp): ``"automatic"``, ``"disabled"``
+    or ``"required"``. ``send_timeout``: seconds a send may wait for room (None: the
+    transport's default). CURVE: ``curve_secret_key`` alone makes this side the server; with
+    ``curve_server_public_key`` too, a client.
+    """
+
+    __slots__ = ("_handle",)
+
+    def __init__(self, endpoint: str, stream: str = "array", *, pattern: str = "pushpull", role: Optional[str] = None,
+                 fast_path: str = "automatic", send_timeout: Optional[float] = None, byte_budget: int = 0,
+                 expected_message_bytes: int = 0, heartbeat_interval: Optional[float] = None,
+                 linger: Optional[float] = None, shm_capacity: int = 0, curve_secret_key: Optional[str] = None,
+                 curve_server_public_key: Optional[str] = None) -> None:
+        self._handle = _native.open_sender(
+            endpoint, stream, _choice(_PATTERNS, pattern, "pattern"), _choice(_ROLES, role, "role"),
+            _choice(_FAST_PATH, fast_path, "fast_path"), _DEFAULT if send_timeout is None else timeout_ns(send_timeout),
+            int(byte_budget), int(expected_message_bytes), 0 if heartbeat_interval is None else timeout_ns(heartbeat_interval),
+            -1 if linger is None else timeout_ns(linger), int(shm_capacity), curve_secret_key, curve_server_public_key)
+
+    def send(self, arrays: Arrays, *, timestamp: Optional[Timestamp] = None, index: Optional[int] = None,
+             meta: Optional[Mapping[str, Any]] = None) -> Optional[int]:
+        """Sends one message: an array, a mapping of names to arrays, or (name, array) pairs.
+        The arrays are copied; the caller may reuse them at once. Returns the message's
+        sequence number, or None when flow control dropped it (a publisher over its byte
+        budget). Raises :class:`PutTimeout` when a push waits past its send timeout."""
+        if isinstance(arrays, np.ndarray):
+            pairs: Sequence[Tuple[str, Any]] = (("array", arrays),)
+        elif isinstance(arrays, Mapping):
+            pairs = tuple(arrays.items())
+        else:
+            pairs = tuple(arrays)
+        flags = 0
+        stamp = 0
+        number = 0
+        if timestamp is not None:
+            flags = 0x1
+            stamp = timestamp_ns(timestamp)
+        if index is not None:
+            flags |= 0x2
+            number = index
+        status, sequence = self._handle.send(pairs, flags, stamp, number, None if meta is None else json.dumps(dict(meta)))
+        return None if status == 1 else sequence
+
+    @property
+    def endpoint(self) -> str:
+        """The endpoint bound, with a wildcard port resolved (``tcp://0.0.0.0:41234``)."""
+        return self._handle.endpoint()
+
+    def statistics(self) -> dict:
+        """Counters: epoch, sent, dropped, bytes_sent, heartbeats, in_flight_bytes,
+        next_sequence, shared_memory_subscribers, shared_memory_dropped."""
+        return self._handle.statistics()
+
+    def close(self) -> None:
+        """Sends ``end``, waits up to the linger time for queued messages and frees the sender."""
+        self._handle.close()
+
+    def __enter__(self) -> "Sender":
+        return self
+
+    def __exit__(self, *exc_info: Any) -> None:
+        self.close()
+
+
+class Receiver:
+    """Receives messages from an endpoint; ``receive`` returns a :class:`Message` whose arrays
+    are numpy arrays the caller owns::
+
+        with Receiver("tcp://127.0.0.1:5555", pattern="pubsub") as receiver:
+            message = receiver.receive(timeout=1.0)
+            print(receiver.path)        # "shared-memory" on the publisher's host, else "network"
+
+    ``subscriptions``: for pub/sub, stream-name prefixes (default: every stream). ``role``:
+    ``"connect"`` (default for receivers) or ``"bind"``. ``fast_path``: ``"automatic"``
+    (default), ``"disabled"`` or ``"required"``. ``detects_loss``: count sequence gaps as lost
+    (turn off for pullers that share a pusher). Other options as :class:`Sender`.
+    """
+
+    __slots__ = ("_handle",)
+
+    def __init__(self, endpoint: str, *, pattern: str = "pushpull", role: Optional[str] = None,
+                 fast_path: str = "automatic", subscriptions: Sequence[str] = (), detects_loss: bool = True,
+                 fast_path_timeout: Optional[float] = None, linger: Optional[float] = None, shm_capacity: int = 0,
+                 maximum_message_bytes: int = 0, curve_secret_key: Optional[str] = None,
+                 curve_server_public_key: Optional[str] = None) -> None:
+        self._handle = _native.open_receiver(
+            endpoint, _choice(_PATTERNS, pattern, "pattern"), _choice(_ROLES, role, "role"),
+            _choice(_FAST_PATH, fast_path, "fast_path"), 1 if detects_loss else 0, list(subscriptions),
+            0 if fast_path_timeout is None else timeout_ns(fast_path_timeout), -1 if linger is None else timeout_ns(linger),
+            int(shm_capacity), int(maximum_message_bytes), curve_secret_key, curve_server_public_key)
+
+    def receive(self, timeout: Optional[float] = None, *, events: bool = False) -> Optional[Message]:
+        """The next message, waiting up to ``timeout`` seconds (None: no limit); None if
+        nothing arrived in time. With ``events=True`` heartbeats and ends are returned too
+        (``message.kind``). Raises :class:`Closed` after :meth:`close` or :meth:`shutdown`."""
+        received = self._handle.receive(timeout, 1 if events else 0)
+        if received is None:
+            return None
+        kind, stream, epoch, sequence, stamp, index, meta, arrays = received
+        return Message(_KINDS.get(kind, str(kind)), stream, epoch, sequence, stamp, index, json.loads(meta), dict(arrays))
+
+    def __iter__(self) -> Iterator[Message]:
+        """Yields data messages as they come, until the receiver is closed or shut down."""
+        from .errors import Closed
+
+        while True:
+            try:
+                message = self.receive(1.0)
+            except Closed:
+                return
+            if message is not None:
+                yield message
+
+    @property
+    def path(self) -> str:
+        """How data arrives now: ``"network"`` or ``"shared-memory"`` (the same-host fast path)."""
+        return "shared-memory" if self._handle.path() == 1 else "network"
+
+    @property
+    def fast_path_problem(self) -> str:
+        """Why the fast path was most recently not taken or left ("" if it never was)."""
+        return self._handle.fast_path_problem()
+
+    def statistics(self) -> dict:
+        """Counters: received, bytes_received, heartbeats, ends, lost, out_of_order, malformed,
+        epochs_seen, restarts, copied_payloads, silence_ns, peer_is_silent, path (0 network,
+        1 shared memory), received_through_shared_memory, switches_to_shared_memory."""
+        return self._handle.statistics()
+
+    def shutdown(self) -> None:
+        """Makes receives waiting in other threads return (raising :class:`Closed`) soon."""
+        self._handle.shutdown()
+
+    def close(self) -> None:
+        """Stops the receiver and frees it."""
+        self._handle.close()
+
+    def __enter__(self) -> "Receiver":
+        return self
+
+    def __exit__(self, *exc_info: Any) -> None:
+        self.close()

@@ -1,0 +1,133 @@
+"""arrayqueues_swift.shared_arrays: the original arrayqueues API and semantics, and its fixed defects."""
+
+from __future__ import annotations
+
+import datetime
+import multiprocessing
+import queue
+import time
+
+import numpy as np
+import pytest
+
+from arrayqueues_swift import shared_arrays
+
+
+def test_put_raises_full_and_get_raises_empty_as_the_original():
+    q = shared_arrays.ArrayQueue(0.01)  # 10 kB
+    with pytest.raises(queue.Empty):
+        q.get(block=False)
+    with pytest.raises(queue.Empty):
+        q.get(timeout=0.05)
+    block = np.zeros(3000, np.uint8)
+    with pytest.raises(queue.Full):
+        for _ in range(100):
+            q.put(block)
+    assert 3 <= q.qsize() < 100 and not q.empty()
+    q.clear()
+    assert q.empty() and q.qsize() == 0
+    q.close()
+
+
+def test_a_queue_with_room_for_one_array_does_not_deadlock():
+    q = shared_arrays.ArrayQueue(0.004)  # exactly one 4000-byte array
+    for value in range(5):
+        q.put(np.full(4000, value, np.uint8))
+        assert (q.get(timeout=5) == value).all()
+    q.close()
+
+
+def test_get_result_is_not_overwritten_by_later_puts():
+    q = shared_arrays.ArrayQueue(0.02)
+    q.put(np.full(1000, 1, np.uint8))
+    first = q.get(timeout=5)
+    for value in range(2, 60):
+        q.put(np.full(1000, value, np.uint8))
+        q.get(timeout=5)
+    assert (first == 1).all()
+    q.close()
+
+
+def test_a_shape_change_resets_the_queue_cleanly_and_counts_it():
+    q = shared_arrays.ArrayQueue(1)
+    q.put(np.ones((2, 2)))
+    q.put(np.ones((2, 2)))
+    q.put(np.full((3,), 7, np.int16))
+    assert q.qsize() == 1
+    assert (q.get(timeout=5) == 7).all()
+    stats = q.statistics()
+    assert (stats.resets, stats.drops) == (1, 2)
+    q.close()
+
+
+def test_timestamped_returns_timestamp_then_array():
+    q = shared_arrays.TimestampedArrayQueue(1)
+    when = datetime.datetime(2025, 5, 6, 7, 8, 9, 123456)
+    q.put(np.arange(4), when)
+    before = datetime.datetime.now()
+    q.put(np.arange(4))
+    stamp, array = q.get(timeout=5)
+    assert stamp == when and (array == np.arange(4)).all()
+    stamp, _ = q.get(timeout=5)
+    assert abs((stamp - before).total_seconds()) < 60
+    q.close()
+
+
+def test_indexed_numbers_records_from_zero_and_returns_timestamp_index_array():
+    q = shared_arrays.IndexedArrayQueue(1)
+    for value in range(3):
+        q.put(np.full(2, value))
+    got = [q.get(timeout=5) for _ in range(3)]
+    assert [index for _, index, _ in got] == [0, 1, 2]
+    assert all(isinstance(stamp, datetime.datetime) for stamp, _, _ in got)
+    assert [int(array[0]) for _, _, array in got] == [0, 1, 2]
+    assert q.counter == 3
+    q.close()
+
+
+def test_max_mbytes_is_the_capacity_in_millions_of_bytes():
+    q = shared_arrays.ArrayQueue(max_mbytes=2)
+    assert q.maxbytes == 2_000_000 and q._queue.capacity >= 2_000_000
+    q.put(np.zeros(2_000_000, np.uint8))
+    q.close()
+
+
+def _produce(q, producer, count):
+    deadline = time.monotonic() + 60
+    for number in range(count):
+        array = np.full(256, producer * 1_000_000 + number, np.int64)
+        while True:
+            try:
+                q.put(array)  # raises queue.Full instead of waiting, as the original
+                break
+            except queue.Full:
+                assert time.monotonic() < deadline, "the consumers stopped taking arrays"
+                time.sleep(0.001)
+
+
+def _consume(q, results, count):
+    for _ in range(count):
+        _, index, array = q.get(timeout=60)
+        assert (array == array[0]).all()  # never a torn or overwritten array
+        results.put((index, int(array[0])))
+
+
+@pytest.mark.parametrize("method", ["fork", "spawn"])
+def test_several_producers_and_consumers_deliver_every_array_once(method):
+    context = multiprocessing.get_context(method)
+    q = shared_arrays.IndexedArrayQueue(0.05)  # room for ~20 arrays: producers meet Full often
+    results = context.Queue()
+    producers, consumers, per_producer = 2, 2, 150
+    total = producers * per_producer
+    workers = [context.Process(target=_produce, args=(q, p, per_producer)) for p in range(producers)]
+    workers += [context.Process(target=_consume, args=(q, results, total // consumers)) for _ in range(consumers)]
+    for worker in workers:
+        worker.start()
+    got = [results.get(timeout=120) for _ in range(total)]
+    for worker in workers:
+        worker.join(60)
+        assert worker.exitcode == 0
+    values = sorted(value for _, value in got)
+    assert values == sorted(p * 1_000_000 + n for p in range(producers) for n in range(per_producer))
+    assert sorted(index for index, _ in got) == list(range(total))
+    q.close()

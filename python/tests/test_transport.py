@@ -1,0 +1,102 @@
+"""Sender and Receiver over shm:// and tcp://, and a Python subscriber of `aq-relay serve` that
+receives bit-exact and takes the same-host fast path by itself."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import time
+
+import numpy as np
+import pytest
+
+import arrayqueues_swift as aq
+from conftest import DTYPES, same_bits, sample, tool
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def test_shm_sender_and_receiver_carry_multi_array_messages(name):
+    with aq.Receiver(f"shm://{name}", shm_capacity=1 << 20) as receiver, aq.Sender(f"shm://{name}") as sender:
+        arrays = {dtype: sample(dtype, (2, 3), seed=index) for index, dtype in enumerate(DTYPES)}
+        sequence = sender.send(arrays, index=9, meta={"exposure": 0.01})
+        message = receiver.receive(timeout=10)
+        assert message is not None and message.kind == "data" and message.sequence == sequence
+        assert message.index == 9 and message.meta == {"exposure": 0.01}
+        assert list(message.arrays) == DTYPES
+        for dtype, array in arrays.items():
+            assert same_bits(message[dtype], array)
+    aq.ArrayQueue.remove(name)
+
+
+def test_tcp_push_pull_and_receive_timeout():
+    port = _free_port()
+    with aq.Sender(f"tcp://127.0.0.1:{port}", stream="s") as sender, aq.Receiver(f"tcp://127.0.0.1:{port}") as receiver:
+        assert receiver.receive(timeout=0.05) is None
+        frame = sample("uint16", (64, 48))
+        sender.send(frame, index=1)
+        message = receiver.receive(timeout=10)
+        assert message is not None and message.stream == "s" and same_bits(message.array, frame)
+        assert receiver.path == "network"
+
+
+def test_python_subscriber_of_aq_relay_serve_takes_the_fast_path(name):
+    """A relay publishes a queue over tcp; a Python subscriber on the same host switches to
+    shared memory by itself and receives every frame of every dtype bit-exact."""
+    port = _free_port()
+    with aq.ArrayQueue.create(name, 16 << 20, remove=True) as q:
+        relay = subprocess.Popen([tool("aq-relay"), "serve", "--queue", f"{name}=tcp://127.0.0.1:{port}",
+                                  "--control", "none", "--stats-interval", "0", "--log-level", "warning"])
+        try:
+            with aq.Receiver(f"tcp://127.0.0.1:{port}", pattern="pubsub") as receiver:
+                # Pub/sub drops what is published before the subscription reaches the relay:
+                # markers go out until one arrives through shared memory.
+                deadline = time.monotonic() + 60
+                while time.monotonic() < deadline:
+                    q.put(np.zeros(1, np.uint8), timeout=10)
+                    message = receiver.receive(timeout=0.1)
+                    if message is not None and receiver.path == "shared-memory":
+                        break
+                assert receiver.path == "shared-memory", receiver.fast_path_problem
+                lost_before = receiver.statistics()["lost"]  # markers published before the subscription arrived
+                frames = [sample(dtype, (32, 16), seed=index) for index, dtype in enumerate(DTYPES * 3)]
+                for frame in frames:
+                    q.put(frame, timeout=10)
+                received = []
+                while len(received) < len(frames) and time.monotonic() < deadline:
+                    message = receiver.receive(timeout=1)
+                    if message is not None and message.array.shape != (1,):  # markers still in flight
+                        received.append(message.array)
+                assert len(received) == len(frames)
+                for sent, got in zip(frames, received):
+                    assert same_bits(sent, got)
+                statistics = receiver.statistics()
+                assert statistics["received_through_shared_memory"] >= len(frames) and statistics["lost"] == lost_before
+        finally:
+            relay.terminate()
+            relay.wait(30)
+
+
+def test_curve_encrypted_push_pull():
+    server_public, server_secret = aq.curve_keypair()
+    _, client_secret = aq.curve_keypair()
+    assert len(server_public) == 40 and len(server_secret) == 40
+    port = _free_port()
+    with aq.Sender(f"tcp://127.0.0.1:{port}", stream="secret", curve_secret_key=server_secret) as sender, \
+            aq.Receiver(f"tcp://127.0.0.1:{port}", curve_secret_key=client_secret,
+                        curve_server_public_key=server_public) as receiver:
+        frame = sample("float32", (16, 16), seed=5)
+        sender.send({"frame": frame}, index=3)
+        message = receiver.receive(timeout=10)
+        assert message is not None and message.index == 3 and same_bits(message["frame"], frame)
+
+
+def test_bad_endpoints_and_options_raise_typed_errors():
+    with pytest.raises(aq.InvalidEndpoint):
+        aq.Sender("carrier-pigeon://here")
+    with pytest.raises(ValueError):
+        aq.Receiver("tcp://127.0.0.1:1", pattern="broadcast")
