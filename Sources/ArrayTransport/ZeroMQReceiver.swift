@@ -43,16 +43,21 @@ public final class ZeroMQReceiver: ArrayReceiver {
 
     /// How a receiver behaves.
     public struct Options: Sendable {
-        /// Largest message accepted, all frames together (default 1 GiB). Frames larger than this
-        /// make libzmq drop the connection before reading them (ZMQ_MAXMSGSIZE).
+        /// Largest message accepted, all frames together (default 1 GiB). A frame larger than this
+        /// makes libzmq drop the connection before reading it (ZMQ_MAXMSGSIZE); a message whose
+        /// frames together exceed it is counted as malformed and skipped. libzmq 4.3 holds a
+        /// multipart message whole before delivering any frame of it, and bounds only each frame,
+        /// so a peer that never ends a message is not bounded by this (docs/RELIABILITY.md).
         public var maximumMessageBytes: Int
         /// Most arrays one message may carry (default 256).
         public var maximumArrays: Int
-        /// Bytes of messages the receiving queue may hold; with ``expectedMessageBytes`` it sets
-        /// ZMQ_RCVHWM to budget ÷ size messages. Default 256 MiB.
+        /// Bytes of messages the receiving queue may hold for each connected peer: ZMQ_RCVHWM is
+        /// budget ÷ ``expectedMessageBytes`` messages, or budget ÷ ``maximumMessageBytes`` (at
+        /// least 1) if that is unset, which bounds it in bytes whatever peers send. Default 256 MiB.
         public var byteBudget: Int
-        /// The typical message size, if known (see ``byteBudget``). Unset: libzmq's default of
-        /// 1000 messages.
+        /// The typical message size, if known (see ``byteBudget``): more messages are then queued
+        /// (better for small messages), and a peer sending larger ones may exceed the budget by
+        /// up to ``maximumMessageBytes`` ÷ this. Unset: the budget is a bound.
         public var expectedMessageBytes: Int?
         /// The heartbeat interval the senders use (default 1 s).
         public var heartbeatInterval: Duration
@@ -173,9 +178,9 @@ public final class ZeroMQReceiver: ArrayReceiver {
         case .pull: socket = try ZMQSocket(context, type: ZMQ.pull, lingerMilliseconds: Int32(clamping: options.linger.clampedNanoseconds / 1_000_000))
         }
         try socket.setOption(ZMQ.maximumMessageSize, int64: Int64(options.maximumMessageBytes), name: "ZMQ_MAXMSGSIZE")
-        if let expected = options.expectedMessageBytes {
-            try socket.setOption(ZMQ.receiveHighWaterMark, Int32(clamping: max(1, options.byteBudget / expected)), name: "ZMQ_RCVHWM")
-        }
+        // In bytes, not libzmq's default of 1000 messages of any size.
+        let perMessage = options.expectedMessageBytes ?? options.maximumMessageBytes
+        try socket.setOption(ZMQ.receiveHighWaterMark, Int32(clamping: max(1, options.byteBudget / perMessage)), name: "ZMQ_RCVHWM")
         if let curve = options.curve { try socket.configure(curve) }
         if case let .subscribe(prefixes) = pattern {
             for prefix in prefixes { try socket.subscribe(prefix) }

@@ -136,6 +136,14 @@ enum ZMQ {
         return rc == 0 ? 0 : item.revents
     }
 
+    /// `zmq_socket_monitor`: publishes the socket's connection `events` on a PAIR socket bound
+    /// at the inproc `address`.
+    static func monitor(_ socket: UnsafeMutableRawPointer, address: String, events: Int32) throws(TransportError) {
+        guard zmq_socket_monitor(socket, address, events) == 0 else {
+            throw failure("zmq_socket_monitor", "cannot monitor a ZeroMQ socket on '\(address)'")
+        }
+    }
+
     // MARK: Messages
 
     /// `zmq_msg_init`: an empty message.
@@ -240,6 +248,8 @@ enum ZMQ {
 // The option and socket-type numbers ArrayTransport uses, as Swift constants.
 extension ZMQ {
     static let pub = ZMQ_PUB
+    static let xpub = ZMQ_XPUB
+    static let pair = ZMQ_PAIR
     static let sub = ZMQ_SUB
     static let push = ZMQ_PUSH
     static let pull = ZMQ_PULL
@@ -254,6 +264,14 @@ extension ZMQ {
     static let sendHighWaterMark = ZMQ_SNDHWM
     static let receiveHighWaterMark = ZMQ_RCVHWM
     static let maximumMessageSize = ZMQ_MAXMSGSIZE
+    static let xpubManual = ZMQ_XPUB_MANUAL
+    /// TCP_USER_TIMEOUT on Linux: a connection whose sent data (or zero-window probes) stays
+    /// unacknowledged this many milliseconds is dropped by the kernel.
+    static let tcpMaximumRetransmit = ZMQ_TCP_MAXRT
+
+    static let eventConnected = ZMQ_EVENT_CONNECTED
+    static let eventAccepted = ZMQ_EVENT_ACCEPTED
+    static let eventDisconnected = ZMQ_EVENT_DISCONNECTED
     static let subscribe = ZMQ_SUBSCRIBE
     static let unsubscribe = ZMQ_UNSUBSCRIBE
     static let ipv6 = ZMQ_IPV6

@@ -1,0 +1,130 @@
+import ArrayQueues
+import ArrayTransport
+import Foundation
+import Testing
+
+/// Remote peers that misbehave on purpose, against real `aq-relay` processes on loopback: the
+/// peers are small pyzmq programs, each a process of its own (docs/RELIABILITY.md, "Hostile
+/// remote peers").
+@Suite(.serialized, .timeLimit(.minutes(3)))
+struct HostilePeerTests {
+    /// Runs `python3 -c script arguments…` as a child process; killed by `stop()`.
+    final class PythonPeer {
+        let process = Process()
+
+        init(_ script: String, _ arguments: [String]) throws {
+            process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+            process.arguments = ["python3", "-c", script] + arguments
+            process.standardOutput = FileHandle.nullDevice
+            try process.run()
+        }
+
+        func stop() {
+            if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+            process.waitUntilExit()
+        }
+    }
+
+    /// A subscriber that connects, subscribes to everything and never reads (its libzmq queue
+    /// holds one message, its kernel buffer 64 KiB): its TCP window closes and stays closed.
+    static let stalledSubscriber = """
+        import sys, time, zmq
+        s = zmq.Context().socket(zmq.SUB)
+        s.setsockopt(zmq.RCVHWM, 1)
+        s.setsockopt(zmq.RCVBUF, 65536)
+        s.setsockopt(zmq.SUBSCRIBE, b"")
+        s.connect(sys.argv[1])
+        time.sleep(float(sys.argv[2]))
+        """
+
+    /// A subscriber that sends one subscription of `argv[2]` bytes, then waits.
+    static let hugeSubscriber = """
+        import sys, time, zmq
+        s = zmq.Context().socket(zmq.SUB)
+        s.setsockopt(zmq.SUBSCRIBE, b"x" * int(sys.argv[2]))
+        s.connect(sys.argv[1])
+        time.sleep(float(sys.argv[3]))
+        """
+
+    /// The resident set size of process `pid`, in bytes (VmRSS).
+    static func residentBytes(_ pid: Int32) -> Int? {
+        guard let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8),
+              let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmRSS:") }),
+              let kilobytes = Int(line.split(separator: " ", omittingEmptySubsequences: true).dropFirst().first ?? "") else { return nil }
+        return kilobytes * 1024
+    }
+
+    /// Starts `aq-relay serve` relaying a fresh queue on a loopback port; returns the queue, the
+    /// endpoint and the process.
+    static func serve(_ scratch: Scratch, _ extra: [String]) throws -> (queue: String, endpoint: String, relay: Spawned) {
+        let queue = scratch.queue("hostile")
+        let endpoint = "tcp://127.0.0.1:\(try freePort())"
+        _ = try ArrayQueue.create(name: queue, capacity: 64 << 20)
+        let relay = try scratch.start(["serve", "--queue", "\(queue)=\(endpoint)", "--pattern", "pubsub", "--name", "relay",
+                                       "--heartbeat", "0.2", "--stats-interval", "1", "--fast-path", "disabled"] + extra,
+                                      label: "relay-\(UUID().uuidString.prefix(4))")
+        #expect(relay.waitForLog("relaying queue"), "\(relay.errors)")
+        return (queue, endpoint, relay)
+    }
+
+    @Test("two subscribers that never read do not starve a healthy one (1 MiB frames, 8 MiB byte budget)")
+    func stalledSubscribers() throws {
+        let scratch = try Scratch("stalled")
+        defer { scratch.cleanUp() }
+        let (queue, endpoint, relay) = try Self.serve(scratch, ["--byte-budget", "8MiB"])
+        let stalled = try (0..<2).map { _ in try PythonPeer(Self.stalledSubscriber, [endpoint, "120"]) }
+        defer { stalled.forEach { $0.stop() } }
+        let connected = try eventually(within: 20) { (try scratch.metric("aq_relay_peers", instance: "relay") ?? 0) >= 2 }
+        #expect(connected, "the stalled subscribers never connected: \(relay.errors)")
+
+        let healthy = try ZeroMQReceiver(.subscribeAll, connect: [try Endpoint(endpoint)], options: .init(fastPath: .disabled))
+        defer { healthy.close() }
+        // Subscribed once a heartbeat arrives.
+        var heard = false
+        let joinDeadline = Date().addingTimeInterval(20)
+        while !heard && Date() < joinDeadline {
+            if case .heartbeat? = try healthy.receiveEvent(timeout: .milliseconds(500)) { heard = true }
+        }
+        #expect(heard, "the healthy subscriber never heard the relay")
+
+        // The producer is a thread of its own, so that the healthy subscriber reads as frames come.
+        let producer = try ArrayQueue.open(name: queue)
+        let frames = 20
+        let produced = DispatchSemaphore(value: 0)
+        Thread.detachNewThread {
+            for index in 0..<frames {
+                _ = try? producer.put(try NDArray<UInt8>(shape: [1 << 20], repeating: UInt8(index)), index: Int64(index), timeout: .seconds(5))
+                Thread.sleep(forTimeInterval: 0.05)
+            }
+            produced.signal()
+        }
+        defer { _ = produced.wait(timeout: .now() + 30) }
+        var indices = Set<Int64>()
+        let deadline = Date().addingTimeInterval(15)
+        while indices.count < frames && Date() < deadline {
+            if case .message(let message)? = try healthy.receiveEvent(timeout: .milliseconds(500)), let index = message.index {
+                indices.insert(index)
+            }
+        }
+        let missing = Set(0..<Int64(frames)).subtracting(indices).sorted()
+        let lost = healthy.statistics.lost
+        print("HostilePeerTests.stalledSubscribers: the healthy subscriber got \(indices.count) of \(frames) frames (missing \(missing), lost \(lost)); relay peers \(try scratch.metric("aq_relay_peers", instance: "relay") ?? -1), out \(try scratch.metric("aq_relay_records_out_total", instance: "relay") ?? -1), dropped \(try scratch.metric("aq_relay_dropped_total", instance: "relay") ?? -1), in flight \(try scratch.metric("aq_relay_in_flight_bytes", instance: "relay") ?? -1)")
+        #expect(indices.count >= frames - 2, "the healthy subscriber got only \(indices.count) of \(frames) frames")
+    }
+
+    @Test("a 4 MiB subscription costs the relay no memory: the frame is over the publisher's limit and the peer is dropped")
+    func hugeSubscription() throws {
+        let scratch = try Scratch("subscription")
+        defer { scratch.cleanUp() }
+        let (_, endpoint, relay) = try Self.serve(scratch, [])
+        Thread.sleep(forTimeInterval: 0.5)
+        let before = try #require(Self.residentBytes(relay.process.processIdentifier))
+        let peer = try PythonPeer(Self.hugeSubscriber, [endpoint, "\(4 << 20)", "60"])
+        defer { peer.stop() }
+        let dropped = try eventually(within: 20) { (try scratch.metric("aq_relay_peers_disconnected_total", instance: "relay") ?? 0) >= 1 }
+        #expect(dropped, "the peer with a 4 MiB subscription was not dropped: \(relay.errors)")
+        let after = try #require(Self.residentBytes(relay.process.processIdentifier))
+        print("HostilePeerTests.hugeSubscription: relay RSS \(before >> 10) KiB before, \(after >> 10) KiB after")
+        #expect(after - before < 16 << 20, "the relay grew by \((after - before) >> 20) MiB")
+    }
+}
