@@ -117,15 +117,31 @@ struct HostilePeerTests {
         return (queue, endpoint, relay)
     }
 
+    /// Puts `count` frames of 1 MiB with indices from `start`, `pause` seconds apart.
+    static func produce(_ producer: ArrayQueue, _ indices: Range<Int>, pause: Double) throws {
+        for index in indices {
+            try producer.put(try NDArray<UInt8>(shape: [1 << 20], repeating: UInt8(truncatingIfNeeded: index)), index: Int64(index), timeout: .seconds(5))
+            Thread.sleep(forTimeInterval: pause)
+        }
+    }
+
     @Test("two subscribers that never read do not starve a healthy one (1 MiB frames, 8 MiB byte budget)")
     func stalledSubscribers() throws {
         let scratch = try Scratch("stalled")
         defer { scratch.cleanUp() }
         let (queue, endpoint, relay) = try Self.serve(scratch, ["--byte-budget", "8MiB"])
-        let stalled = try (0..<2).map { _ in try PythonPeer(Self.stalledSubscriber, [endpoint, "120"]) }
+        let producer = try ArrayQueue.open(name: queue)
+        // The stalled subscribers join one after the other, so that libzmq holds different
+        // frames for each (up to --peer-queue 8 + 1 apiece): 16 MiB or so, over the budget.
+        var stalled: [PythonPeer] = []
         defer { stalled.forEach { $0.stop() } }
-        let connected = try eventually(within: 20) { (try scratch.metric("aq_relay_peers", instance: "relay") ?? 0) >= 2 }
-        #expect(connected, "the stalled subscribers never connected: \(relay.errors)")
+        for number in 1...2 {
+            stalled.append(try PythonPeer(Self.stalledSubscriber, [endpoint, "120"]))
+            let connected = try eventually(within: 20) { (try scratch.metric("aq_relay_peers", instance: "relay") ?? 0) >= Double(number) }
+            #expect(connected, "stalled subscriber \(number) never connected: \(relay.errors)")
+            Thread.sleep(forTimeInterval: 0.5)   // its subscription is applied at the next heartbeat
+            try Self.produce(producer, (number * 100)..<(number * 100 + 12), pause: 0.02)
+        }
 
         let healthy = try ZeroMQReceiver(.subscribeAll, connect: [try Endpoint(endpoint)], options: .init(fastPath: .disabled))
         defer { healthy.close() }
@@ -138,27 +154,22 @@ struct HostilePeerTests {
         #expect(heard, "the healthy subscriber never heard the relay")
 
         // The producer is a thread of its own, so that the healthy subscriber reads as frames come.
-        let producer = try ArrayQueue.open(name: queue)
         let frames = 20
         let produced = DispatchSemaphore(value: 0)
         Thread.detachNewThread {
-            for index in 0..<frames {
-                _ = try? producer.put(try NDArray<UInt8>(shape: [1 << 20], repeating: UInt8(index)), index: Int64(index), timeout: .seconds(5))
-                Thread.sleep(forTimeInterval: 0.05)
-            }
+            _ = try? Self.produce(producer, 0..<frames, pause: 0.05)
             produced.signal()
         }
         defer { _ = produced.wait(timeout: .now() + 30) }
         var indices = Set<Int64>()
         let deadline = Date().addingTimeInterval(15)
         while indices.count < frames && Date() < deadline {
-            if case .message(let message)? = try healthy.receiveEvent(timeout: .milliseconds(500)), let index = message.index {
+            if case .message(let message)? = try healthy.receiveEvent(timeout: .milliseconds(500)), let index = message.index, index < frames {
                 indices.insert(index)
             }
         }
         let missing = Set(0..<Int64(frames)).subtracting(indices).sorted()
-        let lost = healthy.statistics.lost
-        print("HostilePeerTests.stalledSubscribers: the healthy subscriber got \(indices.count) of \(frames) frames (missing \(missing), lost \(lost)); relay peers \(try scratch.metric("aq_relay_peers", instance: "relay") ?? -1), out \(try scratch.metric("aq_relay_records_out_total", instance: "relay") ?? -1), dropped \(try scratch.metric("aq_relay_dropped_total", instance: "relay") ?? -1), in flight \(try scratch.metric("aq_relay_in_flight_bytes", instance: "relay") ?? -1)")
+        print("HostilePeerTests.stalledSubscribers: the healthy subscriber got \(indices.count) of \(frames) frames (missing \(missing)); relay peers \(try scratch.metric("aq_relay_peers", instance: "relay") ?? -1), out \(try scratch.metric("aq_relay_records_out_total", instance: "relay") ?? -1), dropped \(try scratch.metric("aq_relay_dropped_total", instance: "relay") ?? -1), in flight \(try scratch.metric("aq_relay_in_flight_bytes", instance: "relay") ?? -1)")
         #expect(indices.count >= frames - 2, "the healthy subscriber got only \(indices.count) of \(frames) frames")
     }
 
