@@ -8,6 +8,8 @@ final class SenderCore: Sendable {
         var socket: ZMQSocket
         /// Counts the connected peers, each of which gets its own share of the byte budget.
         var peers: PeerMonitor
+        /// When ``service(_:)`` last ran (monotonic ns).
+        var lastService: Int64 = 0
         var nextSequence: UInt64 = 0
         /// The data headers' text that stays the same from one message to the next.
         var template: DataHeaderTemplate
@@ -100,7 +102,8 @@ final class SenderCore: Sendable {
 
         return try state.withLock { (state: inout State) throws(TransportError) -> SendOutcome in
             guard state.socket.isOpen else { throw TransportError(.closed, "the sender of stream '\(stream)' is closed") }
-            service(&state)
+            // At most once a millisecond: a fast stream of small messages should not pay for it each time.
+            if Sys.monotonicNanoseconds() - state.lastService >= 1_000_000 { service(&state) }
             let sequence = state.nextSequence
             if sendsDataOnNetwork && countsAgainstBudget && !hasBudget(for: payloadBytes) {
                 switch pattern {
@@ -158,6 +161,7 @@ final class SenderCore: Sendable {
     /// Reads what peers sent since the last call: connection events, which count the peers
     /// that share the budget, and a publisher's subscriptions.
     private func service(_ state: inout State) {
+        state.lastService = Sys.monotonicNanoseconds()
         state.peers.drain()
         peerCount.store(state.peers.peers, ordering: .relaxed)
         peersDisconnected.store(state.peers.disconnected, ordering: .relaxed)
