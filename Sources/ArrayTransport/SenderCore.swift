@@ -352,6 +352,7 @@ final class SenderCore: Sendable {
             } catch {
                 logger.warning("cannot send 'end' on stream '\(stream)': \(error)")
             }
+            state.socket.stopMonitor()
             state.socket.close()
             state.peers.close()
         }

@@ -46,8 +46,10 @@ public final class ZeroMQReceiver: ArrayReceiver {
         /// Largest message accepted, all frames together (default 1 GiB). A frame larger than this
         /// makes libzmq drop the connection before reading it (ZMQ_MAXMSGSIZE); a message whose
         /// frames together exceed it is counted as malformed and skipped. libzmq 4.3 holds a
-        /// multipart message whole before delivering any frame of it, and bounds only each frame,
-        /// so a peer that never ends a message is not bounded by this (docs/RELIABILITY.md).
+        /// multipart message whole before delivering any frame of it and bounds only each frame,
+        /// so a tcp connection for which libzmq holds more than ZMQ_RCVHWM + 1 messages of this
+        /// size (plus the kernel's buffer) is dropped instead (``ReceiverStatistics/peersDropped``;
+        /// checked while a receive call runs, docs/RELIABILITY.md).
         public var maximumMessageBytes: Int
         /// Most arrays one message may carry (default 256).
         public var maximumArrays: Int
@@ -119,6 +121,8 @@ public final class ZeroMQReceiver: ArrayReceiver {
 
     struct State: ~Copyable {
         var socket: ZMQSocket
+        /// Drops connections for which libzmq holds more than a queue of messages (an unfinished one).
+        var inbound: InboundGuard
         var tracker = SequenceTracker()
         /// The same-host fast path, if this receiver may take it.
         var link: FastPathLink?
@@ -139,8 +143,8 @@ public final class ZeroMQReceiver: ArrayReceiver {
     private let closed = Atomic<Bool>(false)
     let lastActivity = Atomic<Int64>(Sys.monotonicNanoseconds())
 
-    /// How long one wait lasts before ``close()`` is checked again.
-    private static let waitSliceNanoseconds: Int64 = 100_000_000
+    /// How long one wait lasts before ``close()`` and the ``InboundGuard`` are checked again.
+    static let waitSliceNanoseconds: Int64 = 50_000_000
 
     /// Makes a receiver that binds to `bind` and connects to `connect` (at least one endpoint).
     ///
@@ -180,7 +184,13 @@ public final class ZeroMQReceiver: ArrayReceiver {
         try socket.setOption(ZMQ.maximumMessageSize, int64: Int64(options.maximumMessageBytes), name: "ZMQ_MAXMSGSIZE")
         // In bytes, not libzmq's default of 1000 messages of any size.
         let perMessage = options.expectedMessageBytes ?? options.maximumMessageBytes
-        try socket.setOption(ZMQ.receiveHighWaterMark, Int32(clamping: max(1, options.byteBudget / perMessage)), name: "ZMQ_RCVHWM")
+        let highWaterMark = Int32(clamping: max(1, options.byteBudget / perMessage))
+        try socket.setOption(ZMQ.receiveHighWaterMark, highWaterMark, name: "ZMQ_RCVHWM")
+        let monitorAddress = PeerMonitor.newAddress()
+        try socket.monitor(monitorAddress, events: PeerMonitor.events)
+        let inbound = InboundGuard(
+            monitor: try PeerMonitor(context: context, address: monitorAddress), queuedMessages: Int(highWaterMark),
+            maximumMessageBytes: options.maximumMessageBytes)
         if let curve = options.curve { try socket.configure(curve) }
         if case let .subscribe(prefixes) = pattern {
             for prefix in prefixes { try socket.subscribe(prefix) }
@@ -201,7 +211,7 @@ public final class ZeroMQReceiver: ArrayReceiver {
         self.boundEndpoints = bound
         self.options = options
         self.logger = logger
-        self.state = Mutex(State(socket: socket, link: link))
+        self.state = Mutex(State(socket: socket, inbound: inbound, link: link))
     }
 
     deinit {
@@ -214,7 +224,9 @@ public final class ZeroMQReceiver: ArrayReceiver {
         state.withLock { state in
             if let attempt = state.link?.attempt { FastPathLink.discard(attempt) }
             state.link = nil
+            state.socket.stopMonitor()
             state.socket.close()
+            state.inbound.close()
         }
     }
 
@@ -240,6 +252,7 @@ public final class ZeroMQReceiver: ArrayReceiver {
             let sliceDeadline = deadline.map { min($0, slice) } ?? slice
             let event = try state.withLock { (state: inout State) throws(TransportError) -> ReceiveEvent? in
                 guard state.socket.isOpen else { throw TransportError(.closed, "the receiver is closed") }
+                guardInbound(&state)
                 guard state.link != nil else {
                     guard try state.socket.wait(for: ZMQ.pollIn, deadline: sliceDeadline) else { return nil }
                     return try readMessage(&state).map { accept($0, &state, throughSharedMemory: false) }

@@ -4,7 +4,8 @@ import Foundation
 /// peer its own share of the byte budget, so that peers that stop reading cannot take all of it.
 ///
 /// The events arrive on an inproc PAIR socket; ``drain()`` reads those waiting without blocking.
-/// Set up before the watched socket binds or connects, so that no connection goes uncounted.
+/// Set up before the watched socket binds or connects, so that no connection goes uncounted;
+/// the owner stops monitoring (`ZMQSocket.stopMonitor()`) before it closes this.
 struct PeerMonitor: ~Copyable {
     private var socket: ZMQSocket
     /// Peers connected now.
@@ -23,24 +24,30 @@ struct PeerMonitor: ~Copyable {
     /// the compiler's region checking.)
     init(context: ZMQContext, address: String) throws(TransportError) {
         let socket = try ZMQSocket(context, type: ZMQ.pair, lingerMilliseconds: 0)
+        // libzmq's I/O thread sends events with a blocking send: a full queue would stop it, and
+        // every socket of the context with it. No limit here; events are read often.
+        try socket.setOption(ZMQ.receiveHighWaterMark, 0, name: "ZMQ_RCVHWM")
         try socket.connect(inproc: address)
         self.socket = socket
     }
 
-    /// Reads the events waiting (each is two frames: a 6-byte event and value, and the endpoint).
-    mutating func drain() {
+    /// Reads the events waiting (each is two frames: a 6-byte event and value, and the endpoint),
+    /// and hands each to `observe` with its value (for these events, the connection's descriptor).
+    mutating func drain(_ observe: (_ event: Int32, _ descriptor: Int32) -> Void = { _, _ in }) {
         guard socket.isOpen else { return }
         while let event = try? socket.receive(dontWait: true) {
             var more = event.hasMore
             while more, let rest = try? socket.receive(dontWait: true) { more = rest.hasMore }
-            guard event.count >= 2 else { continue }
-            switch Int32(event.bytes.loadUnaligned(as: UInt16.self)) {
+            guard event.count >= 6 else { continue }
+            let number = Int32(event.bytes.loadUnaligned(as: UInt16.self))
+            switch number {
             case ZMQ.eventAccepted, ZMQ.eventConnected: peers += 1
             case ZMQ.eventDisconnected:
                 peers = max(0, peers - 1)
                 disconnected += 1
             default: break
             }
+            observe(number, event.bytes.loadUnaligned(fromByteOffset: 2, as: Int32.self))
         }
     }
 

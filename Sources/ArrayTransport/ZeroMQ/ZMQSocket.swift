@@ -75,6 +75,11 @@ struct ZMQSocket: ~Copyable {
         try ZMQ.monitor(try open(), address: address, events: events)
     }
 
+    /// Stops publishing connection events (see ``monitor(_:events:)``); harmless if there are none.
+    func stopMonitor() {
+        if let handle { ZMQ.monitorStop(handle) }
+    }
+
     /// Connects to an `inproc://` address (endpoints between sockets of one context).
     func connect(inproc address: String) throws(TransportError) {
         precondition(address.hasPrefix("inproc://"))
