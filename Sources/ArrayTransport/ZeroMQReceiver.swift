@@ -143,8 +143,9 @@ public final class ZeroMQReceiver: ArrayReceiver {
     private let closed = Atomic<Bool>(false)
     let lastActivity = Atomic<Int64>(Sys.monotonicNanoseconds())
 
-    /// How long one wait lasts before ``close()`` and the ``InboundGuard`` are checked again.
-    static let waitSliceNanoseconds: Int64 = 50_000_000
+    /// How long one wait lasts before ``close()`` and the ``InboundGuard`` are checked again: what
+    /// an endless message can add before it is noticed is its rate times this.
+    static let waitSliceNanoseconds: Int64 = 10_000_000
 
     /// Makes a receiver that binds to `bind` and connects to `connect` (at least one endpoint).
     ///

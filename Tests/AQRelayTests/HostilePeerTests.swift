@@ -215,6 +215,7 @@ struct HostilePeerTests {
         let outcome = flooder.line(within: 60) ?? "nothing"
         #expect(outcome.hasPrefix("cut"), "the flood was not cut off: \(outcome)")
         #expect(receiver.waitForLog("dropped a connection"), "\(receiver.errors)")
+        #expect(try eventually(within: 10) { (try scratch.metric("aq_relay_peers_dropped_total", instance: "victim") ?? 0) >= 1 })
         let peak = try #require(Self.residentBytes(receiver.process.processIdentifier, field: "VmHWM"))
         let limit = 9 << 20, overhead = 48 << 20
         print("HostilePeerTests.endlessMultipart: the flood was \(outcome) MB frames of one unfinished message; receiver RSS \(before >> 20) MiB before, peak \(peak >> 20) MiB (allowed: \(limit >> 20) MiB of messages + \(overhead >> 20) MiB overhead)")

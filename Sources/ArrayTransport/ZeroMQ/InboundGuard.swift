@@ -7,7 +7,7 @@
 /// for framing): the difference is what libzmq and the kernel still hold. Past the queue's
 /// worth of complete messages plus one message plus the kernel's receive buffer, the connection is
 /// shut down, and libzmq drops it with the unfinished message. Checked while the application is
-/// in a receive call, every 5 to 50 ms (`ZeroMQReceiver.waitSliceNanoseconds`); ipc://
+/// in a receive call, every 5 to 10 ms (`ZeroMQReceiver.waitSliceNanoseconds`); ipc://
 /// connections are not checked (there is no byte count for them).
 struct InboundGuard: ~Copyable {
     private var monitor: PeerMonitor
