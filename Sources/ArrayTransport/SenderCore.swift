@@ -6,6 +6,10 @@ import Synchronization
 final class SenderCore: Sendable {
     private struct State: ~Copyable {
         var socket: ZMQSocket
+        /// Counts the connected peers, each of which gets its own share of the byte budget.
+        var peers: PeerMonitor
+        /// When ``service(_:)`` last ran (monotonic ns).
+        var lastService: Int64 = 0
         var nextSequence: UInt64 = 0
         /// The data headers' text that stays the same from one message to the next.
         var template: DataHeaderTemplate
@@ -32,6 +36,9 @@ final class SenderCore: Sendable {
     private let bytesSent = Atomic<UInt64>(0)
     private let heartbeatCount = Atomic<UInt64>(0)
     private let nextSequence = Atomic<UInt64>(0)
+    private let peerCount = Atomic<Int>(0)
+    private let peersDisconnected = Atomic<UInt64>(0)
+    private let rejectedSubscriptions = Atomic<UInt64>(0)
 
     /// How long one wait for room lasts before `close()` is checked again.
     private static let waitSliceNanoseconds: Int64 = 100_000_000
@@ -48,7 +55,8 @@ final class SenderCore: Sendable {
     static let offerEvery: UInt64 = 16
 
     init(
-        stream: String, pattern: ZeroMQSender.Pattern, epoch: UInt64, socket: consuming sending ZMQSocket, options: ZeroMQSender.Options,
+        stream: String, pattern: ZeroMQSender.Pattern, epoch: UInt64, socket: consuming sending ZMQSocket, peers: consuming sending PeerMonitor,
+        options: ZeroMQSender.Options,
         logger: Logger, ownedContext: ZMQContext?, fastPath: FastPathPublisher?
     ) {
         self.ownedContext = ownedContext
@@ -61,7 +69,7 @@ final class SenderCore: Sendable {
         self.epoch = epoch
         self.options = options
         self.logger = logger
-        self.state = Mutex(State(socket: socket, template: DataHeaderTemplate(stream: stream, epoch: epoch, offer: fastPath?.offer)))
+        self.state = Mutex(State(socket: socket, peers: peers, template: DataHeaderTemplate(stream: stream, epoch: epoch, offer: fastPath?.offer)))
     }
 
     var statistics: SenderStatistics {
@@ -69,7 +77,9 @@ final class SenderCore: Sendable {
             epoch: epoch, sent: sentCount.load(ordering: .relaxed), dropped: droppedCount.load(ordering: .relaxed),
             bytesSent: bytesSent.load(ordering: .relaxed), heartbeats: heartbeatCount.load(ordering: .relaxed),
             inFlightBytes: inFlight.current, nextSequence: nextSequence.load(ordering: .relaxed),
-            sharedMemorySubscribers: fastPath?.subscriberTotal ?? 0, sharedMemoryDropped: fastPath?.drops ?? 0)
+            sharedMemorySubscribers: fastPath?.subscriberTotal ?? 0, sharedMemoryDropped: fastPath?.drops ?? 0,
+            peers: peerCount.load(ordering: .relaxed), peersDisconnected: peersDisconnected.load(ordering: .relaxed),
+            rejectedSubscriptions: rejectedSubscriptions.load(ordering: .relaxed))
     }
 
     // MARK: Data
@@ -92,6 +102,8 @@ final class SenderCore: Sendable {
 
         return try state.withLock { (state: inout State) throws(TransportError) -> SendOutcome in
             guard state.socket.isOpen else { throw TransportError(.closed, "the sender of stream '\(stream)' is closed") }
+            // At most once a millisecond: a fast stream of small messages should not pay for it each time.
+            if Sys.monotonicNanoseconds() - state.lastService >= 1_000_000 { service(&state) }
             let sequence = state.nextSequence
             if sendsDataOnNetwork && countsAgainstBudget && !hasBudget(for: payloadBytes) {
                 switch pattern {
@@ -136,11 +148,48 @@ final class SenderCore: Sendable {
             meta: meta)
     }
 
-    /// Whether `bytes` more fit the budget. One message always fits when nothing is in flight,
-    /// however large, so that a budget smaller than a message cannot stall the stream.
+    /// Whether `bytes` more fit the budget: the byte budget for each connected peer, so that
+    /// peers that stop reading (libzmq keeps up to a high-water mark of messages for each) cannot
+    /// use up the others' share. One message always fits when nothing is in flight, however
+    /// large, so that a budget smaller than a message cannot stall the stream.
     private func hasBudget(for bytes: Int) -> Bool {
         let current = inFlight.current
-        return current == 0 || current + bytes <= options.byteBudget
+        let (budget, overflow) = options.byteBudget.multipliedReportingOverflow(by: max(1, peerCount.load(ordering: .relaxed)))
+        return current == 0 || overflow || current + bytes <= budget
+    }
+
+    /// Reads what peers sent since the last call: connection events, which count the peers
+    /// that share the budget, and a publisher's subscriptions.
+    private func service(_ state: inout State) {
+        state.lastService = Sys.monotonicNanoseconds()
+        state.peers.drain()
+        peerCount.store(state.peers.peers, ordering: .relaxed)
+        peersDisconnected.store(state.peers.disconnected, ordering: .relaxed)
+        if pattern == .publish { applySubscriptions(state.socket) }
+    }
+
+    /// Applies the (un)subscriptions waiting on the XPUB socket (ZMQ_XPUB_MANUAL) that are
+    /// prefixes of this stream's name, and counts and drops the rest: nothing else could match
+    /// our topic. libzmq applies each to the peer it came from.
+    private func applySubscriptions(_ socket: borrowing ZMQSocket) {
+        while let message = try? socket.receive(dontWait: true) {
+            let bytes = message.bytes
+            guard let kind = bytes.first, kind <= 1, !message.hasMore else {
+                rejectedSubscriptions.add(1, ordering: .relaxed)
+                continue
+            }
+            let prefix = Array(bytes.dropFirst())
+            guard prefix.count <= topic.count, topic.starts(with: prefix) else {
+                if kind == 1 { rejectedSubscriptions.add(1, ordering: .relaxed) }
+                continue
+            }
+            let option = kind == 1 ? ZMQ.subscribe : ZMQ.unsubscribe
+            do throws(TransportError) {
+                try socket.setOption(option, bytes: prefix, name: kind == 1 ? "ZMQ_SUBSCRIBE" : "ZMQ_UNSUBSCRIBE")
+            } catch {
+                logger.warning("stream '\(stream)': cannot apply a subscription: \(error)")
+            }
+        }
     }
 
     private func waitForBudget(_ bytes: Int, deadline: Int64?) throws(TransportError) {
@@ -259,6 +308,7 @@ final class SenderCore: Sendable {
             // sends the offer when due), so skip the heartbeat.
             let sent = state.withLockIfAvailable { (state: inout State) -> Bool in
                 guard state.socket.isOpen else { return false }
+                service(&state)
                 var header = controlHeader(.heartbeat, nextSequence: state.nextSequence)
                 if let fastPath {
                     header.fastPath = nil   // the offer is for the network
@@ -289,6 +339,7 @@ final class SenderCore: Sendable {
         let lingerDeadline = Sys.monotonicNanoseconds() + options.linger.clampedNanoseconds
         state.withLock { (state: inout State) in
             guard state.socket.isOpen else { return }
+            service(&state)
             fastPath?.close(nextSequence: state.nextSequence)
             do throws(TransportError) {
                 let header = controlHeader(.end, nextSequence: state.nextSequence).encodedBytes()
@@ -301,7 +352,9 @@ final class SenderCore: Sendable {
             } catch {
                 logger.warning("cannot send 'end' on stream '\(stream)': \(error)")
             }
+            state.socket.stopMonitor()
             state.socket.close()
+            state.peers.close()
         }
         // Waits (at most the linger period) until libzmq has sent what is still queued.
         ownedContext?.terminate()

@@ -21,6 +21,14 @@ public struct SenderStatistics: Sendable, Hashable {
     /// Messages that a fast-path subscriber's full queue could not take (that subscriber counts
     /// them as lost).
     public var sharedMemoryDropped: UInt64
+    /// Peers connected to the socket now (each has its own share of the byte budget).
+    public var peers: Int = 0
+    /// Connections that ended: peers that left, and peers dropped for breaking the protocol,
+    /// sending a frame over the limit, or taking nothing for ``ZeroMQSender/Options/stalledPeerTimeout``.
+    public var peersDisconnected: UInt64 = 0
+    /// Subscriptions that were not prefixes of the stream's name (and other messages peers sent
+    /// a publisher); each was dropped.
+    public var rejectedSubscriptions: UInt64 = 0
 
     /// Counters with the given values; senders make these.
     public init(
@@ -36,6 +44,20 @@ public struct SenderStatistics: Sendable, Hashable {
         self.nextSequence = nextSequence
         self.sharedMemorySubscribers = sharedMemorySubscribers
         self.sharedMemoryDropped = sharedMemoryDropped
+    }
+
+    /// Counters with the given values, the peers' too; senders make these.
+    public init(
+        epoch: UInt64, sent: UInt64 = 0, dropped: UInt64 = 0, bytesSent: UInt64 = 0, heartbeats: UInt64 = 0,
+        inFlightBytes: Int = 0, nextSequence: UInt64 = 0, sharedMemorySubscribers: Int = 0, sharedMemoryDropped: UInt64 = 0,
+        peers: Int, peersDisconnected: UInt64, rejectedSubscriptions: UInt64
+    ) {
+        self.init(
+            epoch: epoch, sent: sent, dropped: dropped, bytesSent: bytesSent, heartbeats: heartbeats, inFlightBytes: inFlightBytes,
+            nextSequence: nextSequence, sharedMemorySubscribers: sharedMemorySubscribers, sharedMemoryDropped: sharedMemoryDropped)
+        self.peers = peers
+        self.peersDisconnected = peersDisconnected
+        self.rejectedSubscriptions = rejectedSubscriptions
     }
 }
 
@@ -58,6 +80,9 @@ public struct ReceiverStatistics: Sendable, Hashable {
     public var malformed: UInt64 = 0
     /// Why the most recent malformed message was rejected.
     public var lastMalformedReason: String?
+    /// tcp connections dropped because libzmq held more for them than a queue of messages and one
+    /// more (a message that does not end); they may connect again.
+    public var peersDropped: UInt64 = 0
     /// Distinct (stream, epoch) pairs seen: one per sender instance.
     public var epochsSeen: UInt64 = 0
     /// New epochs on a stream that had another one before: a sender restarted (or several

@@ -17,8 +17,11 @@ extension ZeroMQReceiver {
         var frames: [ReceivedFrame] = []
         var frameCount = 0
         var totalBytes = 0
+        var source: Int32?
+        defer { state.inbound.noteDelivered(descriptor: source, bytes: totalBytes, frames: frameCount) }
         while true {
             guard let message = try state.socket.receive(dontWait: true) else { break }
+            if frameCount == 0 { source = message.sourceDescriptor }
             let more = message.hasMore
             frameCount += 1
             totalBytes += message.count
@@ -74,6 +77,17 @@ extension ZeroMQReceiver {
     }
 
     // MARK: - Accounting
+
+    /// Drops the connections for which libzmq holds more than it may (``InboundGuard``): counted
+    /// and logged.
+    func guardInbound(_ state: inout State) {
+        let held = state.inbound.check()
+        guard !held.isEmpty else { return }
+        counters.withLock { $0.statistics.peersDropped += UInt64(held.count) }
+        for bytes in held {
+            logger.warning("dropped a connection: libzmq held \(bytes) bytes of it not yet delivered, more than \(state.inbound.allowance) allowed (a message that does not end?)")
+        }
+    }
 
     /// Counts a valid message (sequence tracking, statistics) and returns its event.
     func accept(_ incoming: IncomingMessage, _ state: inout State, throughSharedMemory: Bool) -> ReceiveEvent {

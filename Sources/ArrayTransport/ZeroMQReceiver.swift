@@ -43,16 +43,23 @@ public final class ZeroMQReceiver: ArrayReceiver {
 
     /// How a receiver behaves.
     public struct Options: Sendable {
-        /// Largest message accepted, all frames together (default 1 GiB). Frames larger than this
-        /// make libzmq drop the connection before reading them (ZMQ_MAXMSGSIZE).
+        /// Largest message accepted, all frames together (default 1 GiB). A frame larger than this
+        /// makes libzmq drop the connection before reading it (ZMQ_MAXMSGSIZE); a message whose
+        /// frames together exceed it is counted as malformed and skipped. libzmq 4.3 holds a
+        /// multipart message whole before delivering any frame of it and bounds only each frame,
+        /// so a tcp connection for which libzmq holds more than ZMQ_RCVHWM + 1 messages of this
+        /// size (plus the kernel's buffer) is dropped instead (``ReceiverStatistics/peersDropped``;
+        /// checked while a receive call runs, docs/RELIABILITY.md).
         public var maximumMessageBytes: Int
         /// Most arrays one message may carry (default 256).
         public var maximumArrays: Int
-        /// Bytes of messages the receiving queue may hold; with ``expectedMessageBytes`` it sets
-        /// ZMQ_RCVHWM to budget ÷ size messages. Default 256 MiB.
+        /// Bytes of messages the receiving queue may hold for each connected peer: ZMQ_RCVHWM is
+        /// budget ÷ ``expectedMessageBytes`` messages, or budget ÷ ``maximumMessageBytes`` (at
+        /// least 1) if that is unset, which bounds it in bytes whatever peers send. Default 256 MiB.
         public var byteBudget: Int
-        /// The typical message size, if known (see ``byteBudget``). Unset: libzmq's default of
-        /// 1000 messages.
+        /// The typical message size, if known (see ``byteBudget``): more messages are then queued
+        /// (better for small messages), and a peer sending larger ones may exceed the budget by
+        /// up to ``maximumMessageBytes`` ÷ this. Unset: the budget is a bound.
         public var expectedMessageBytes: Int?
         /// The heartbeat interval the senders use (default 1 s).
         public var heartbeatInterval: Duration
@@ -119,6 +126,8 @@ public final class ZeroMQReceiver: ArrayReceiver {
 
     struct State: ~Copyable {
         var socket: ZMQSocket
+        /// Drops connections for which libzmq holds more than a queue of messages (an unfinished one).
+        var inbound: InboundGuard
         var tracker = SequenceTracker()
         /// The same-host fast path, if this receiver may take it.
         var link: FastPathLink?
@@ -139,8 +148,9 @@ public final class ZeroMQReceiver: ArrayReceiver {
     private let closed = Atomic<Bool>(false)
     let lastActivity = Atomic<Int64>(Sys.monotonicNanoseconds())
 
-    /// How long one wait lasts before ``close()`` is checked again.
-    private static let waitSliceNanoseconds: Int64 = 100_000_000
+    /// How long one wait lasts before ``close()`` and the ``InboundGuard`` are checked again: what
+    /// an endless message can add before it is noticed is its rate times this.
+    static let waitSliceNanoseconds: Int64 = 10_000_000
 
     /// Makes a receiver that binds to `bind` and connects to `connect` (at least one endpoint).
     ///
@@ -178,9 +188,15 @@ public final class ZeroMQReceiver: ArrayReceiver {
         case .pull: socket = try ZMQSocket(context, type: ZMQ.pull, lingerMilliseconds: Int32(clamping: options.linger.clampedNanoseconds / 1_000_000))
         }
         try socket.setOption(ZMQ.maximumMessageSize, int64: Int64(options.maximumMessageBytes), name: "ZMQ_MAXMSGSIZE")
-        if let expected = options.expectedMessageBytes {
-            try socket.setOption(ZMQ.receiveHighWaterMark, Int32(clamping: max(1, options.byteBudget / expected)), name: "ZMQ_RCVHWM")
-        }
+        // In bytes, not libzmq's default of 1000 messages of any size.
+        let perMessage = options.expectedMessageBytes ?? options.maximumMessageBytes
+        let highWaterMark = Int32(clamping: max(1, options.byteBudget / perMessage))
+        try socket.setOption(ZMQ.receiveHighWaterMark, highWaterMark, name: "ZMQ_RCVHWM")
+        let monitorAddress = PeerMonitor.newAddress()
+        try socket.monitor(monitorAddress, events: PeerMonitor.events)
+        let inbound = InboundGuard(
+            monitor: try PeerMonitor(context: context, address: monitorAddress), queuedMessages: Int(highWaterMark),
+            maximumMessageBytes: options.maximumMessageBytes)
         try socket.secure(options.curve, allowList: options.curveAllowList, binding: bind, logger: logger)
         if case let .subscribe(prefixes) = pattern {
             for prefix in prefixes { try socket.subscribe(prefix) }
@@ -201,7 +217,7 @@ public final class ZeroMQReceiver: ArrayReceiver {
         self.boundEndpoints = bound
         self.options = options
         self.logger = logger
-        self.state = Mutex(State(socket: socket, link: link))
+        self.state = Mutex(State(socket: socket, inbound: inbound, link: link))
     }
 
     deinit {
@@ -214,7 +230,9 @@ public final class ZeroMQReceiver: ArrayReceiver {
         state.withLock { state in
             if let attempt = state.link?.attempt { FastPathLink.discard(attempt) }
             state.link = nil
+            state.socket.stopMonitor()
             state.socket.close()
+            state.inbound.close()
         }
     }
 
@@ -240,6 +258,7 @@ public final class ZeroMQReceiver: ArrayReceiver {
             let sliceDeadline = deadline.map { min($0, slice) } ?? slice
             let event = try state.withLock { (state: inout State) throws(TransportError) -> ReceiveEvent? in
                 guard state.socket.isOpen else { throw TransportError(.closed, "the receiver is closed") }
+                guardInbound(&state)
                 guard state.link != nil else {
                     guard try state.socket.wait(for: ZMQ.pollIn, deadline: sliceDeadline) else { return nil }
                     return try readMessage(&state).map { accept($0, &state, throughSharedMemory: false) }

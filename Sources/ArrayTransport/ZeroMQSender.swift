@@ -9,10 +9,12 @@ public import Logging
 /// sender.close()   // sends "end"
 /// ```
 ///
-/// - ``Pattern/publish`` (PUB): every connected subscriber gets every message. `send` never
-///   blocks: a subscriber that cannot keep up loses messages at its high-water mark (and sees
-///   the gap in the sequence numbers), and if the bytes held for all subscribers exceed the
-///   byte budget the sender drops the message itself (``SendOutcome/dropped(sequence:)``).
+/// - ``Pattern/publish`` (an XPUB socket): every connected subscriber gets every message. `send`
+///   never blocks: a subscriber that cannot keep up loses messages at its high-water mark (and
+///   sees the gap in the sequence numbers), and if the bytes held for all subscribers exceed the
+///   byte budget times the number of connected peers, the sender drops the message itself
+///   (``SendOutcome/dropped(sequence:)``). Only subscriptions that are prefixes of the stream's
+///   name are applied; others are counted (``SenderStatistics/rejectedSubscriptions``) and dropped.
 /// - ``Pattern/push`` (PUSH): each message goes to one connected puller, round robin. `send`
 ///   blocks while the pullers are full or the byte budget is used up, at most
 ///   ``Options/sendTimeout``.
@@ -39,7 +41,8 @@ public final class ZeroMQSender: ArraySender {
     /// How a sender behaves.
     public struct Options: Sendable {
         /// Most payload bytes libzmq may hold for this sender (queued, not yet written to the
-        /// network). Over it, a publisher drops and a pusher waits. Default 256 MiB.
+        /// network), for each connected peer: peers that stop reading hold at most their own
+        /// share, never the others'. Over it, a publisher drops and a pusher waits. Default 256 MiB.
         public var byteBudget: Int
         /// The typical size of a message, if known: the per-peer high-water mark (ZMQ_SNDHWM,
         /// counted in messages) is then set to byte budget ÷ this size, so that each peer's
@@ -65,14 +68,20 @@ public final class ZeroMQSender: ArraySender {
         /// With ``CurveSecurity/server(_:)``: the only clients accepted (ZAP); nil accepts any
         /// client that knows the server's public key.
         public var curveAllowList: CurveAllowList?
+        /// A tcp peer that takes nothing for this long (its receive window stays closed, or it
+        /// does not acknowledge) is disconnected (ZMQ_TCP_MAXRT, TCP_USER_TIMEOUT on Linux),
+        /// which frees what libzmq held for it; it may connect again. nil: never. Default 30 s.
+        public var stalledPeerTimeout: Duration?
 
         /// Options with the documented defaults.
         public init(
             byteBudget: Int = 256 << 20, expectedMessageBytes: Int? = nil, sendTimeout: Duration? = nil,
             heartbeatInterval: Duration? = .seconds(1), linger: Duration = .seconds(1), curve: CurveSecurity? = nil,
-            context: ZMQContext? = nil, fastPath: FastPath = .automatic, curveAllowList: CurveAllowList? = nil
+            context: ZMQContext? = nil, fastPath: FastPath = .automatic, curveAllowList: CurveAllowList? = nil,
+            stalledPeerTimeout: Duration? = .seconds(30)
         ) {
             self.curveAllowList = curveAllowList
+            self.stalledPeerTimeout = stalledPeerTimeout
             self.byteBudget = byteBudget
             self.expectedMessageBytes = expectedMessageBytes
             self.sendTimeout = sendTimeout
@@ -97,6 +106,10 @@ public final class ZeroMQSender: ArraySender {
 
     /// Longest stream name accepted, in UTF-8 bytes.
     public static let maximumStreamLength = 1024
+
+    /// The largest frame a sender accepts from a peer, beyond the stream name's length: room for
+    /// the handshake's commands (CURVE's INITIATE with metadata) and a subscription's framing.
+    static let maximumInboundFrame = 4096
 
     /// Makes a sender that binds to `bind` and connects to `connect` (at least one endpoint).
     ///
@@ -128,8 +141,21 @@ public final class ZeroMQSender: ArraySender {
         }
         let context: ZMQContext
         if let given = options.context { context = given } else { context = try ZMQContext() }
-        let socket = try ZMQSocket(context, type: pattern == .publish ? ZMQ.pub : ZMQ.push,
+        if let timeout = options.stalledPeerTimeout, timeout < .milliseconds(1) {
+            throw TransportError(.invalidArgument, "the stalled-peer timeout must be at least 1 ms, not \(timeout)")
+        }
+        let socket = try ZMQSocket(context, type: pattern == .publish ? ZMQ.xpub : ZMQ.push,
                                    lingerMilliseconds: Int32(clamping: options.linger.clampedNanoseconds / 1_000_000))
+        // Peers send only subscriptions (and the handshake): nothing longer than the stream's
+        // name can match it, so larger frames only cost memory (libzmq's subscription trie).
+        try socket.setOption(ZMQ.maximumMessageSize, int64: Int64(Self.maximumInboundFrame + stream.utf8.count), name: "ZMQ_MAXMSGSIZE")
+        if pattern == .publish { try socket.setOption(ZMQ.xpubManual, 1, name: "ZMQ_XPUB_MANUAL") }
+        if let timeout = options.stalledPeerTimeout {
+            try socket.setOption(ZMQ.tcpMaximumRetransmit, Int32(clamping: timeout.clampedNanoseconds / 1_000_000), name: "ZMQ_TCP_MAXRT")
+        }
+        let monitorAddress = PeerMonitor.newAddress()
+        try socket.monitor(monitorAddress, events: PeerMonitor.events)
+        let peers = try PeerMonitor(context: context, address: monitorAddress)
         if let expected = options.expectedMessageBytes {
             let highWaterMark = Int32(clamping: max(1, options.byteBudget / expected))
             try socket.setOption(ZMQ.sendHighWaterMark, highWaterMark, name: "ZMQ_SNDHWM")
@@ -152,7 +178,7 @@ public final class ZeroMQSender: ArraySender {
             }
         }
         let core = SenderCore(
-            stream: stream, pattern: pattern, epoch: epoch, socket: socket, options: options, logger: logger,
+            stream: stream, pattern: pattern, epoch: epoch, socket: socket, peers: peers, options: options, logger: logger,
             ownedContext: options.context == nil ? context : nil, fastPath: fastPath)
         self.core = core
         if options.heartbeatInterval != nil || fastPath != nil {

@@ -4,6 +4,11 @@
 #define CZEROMQ_SHIM_H
 
 #include <stdint.h>
+#include <string.h>
+#include <errno.h>
+#include <stddef.h>
+#include <sys/socket.h>
+#include <netinet/in.h>
 #include <zmq.h>
 
 /// `zmq_setsockopt` for options whose value is a C `int`.
@@ -33,5 +38,24 @@ static inline int czmq_eterm(void) { return ETERM; }
 
 /// The libzmq-specific error number for "operation not valid in the socket's current state".
 static inline int czmq_efsm(void) { return EFSM; }
+
+/// The bytes the kernel has received on TCP socket `fd` so far: `TCP_INFO`'s
+/// `tcpi_bytes_received`, a u64 at byte 128 of the kernel's `struct tcp_info` (Linux 4.1+; the
+/// struct only ever grows). Glibc's <netinet/tcp.h> does not declare it, and <linux/tcp.h>
+/// clashes with glibc's definition in Swift's module map. -1 with errno set if `fd` is not a TCP
+/// socket or the kernel does not report it.
+static inline int czmq_tcp_bytes_received(int fd, uint64_t *bytes) {
+    enum { czmq_tcp_info_option = 11, czmq_bytes_received_offset = 128 };   /* TCP_INFO */
+    unsigned char info[256];
+    memset(info, 0, sizeof info);
+    socklen_t size = sizeof info;
+    if (getsockopt(fd, IPPROTO_TCP, czmq_tcp_info_option, info, &size) != 0) return -1;
+    if (size < czmq_bytes_received_offset + sizeof *bytes) {
+        errno = ENOPROTOOPT;
+        return -1;
+    }
+    memcpy(bytes, info + czmq_bytes_received_offset, sizeof *bytes);
+    return 0;
+}
 
 #endif

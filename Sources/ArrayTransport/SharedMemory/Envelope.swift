@@ -9,11 +9,27 @@ enum Envelope {
     static let alignment = 64
 
     /// Bytes an envelope of this header and these payload sizes takes, and each payload's offset.
+    /// For sizes of arrays we hold (a sender's own), which cannot overflow.
     static func layout(headerBytes: Int, payloadSizes: [Int]) -> (total: Int, offsets: [Int]) {
+        guard let layout = checkedLayout(headerBytes: headerBytes, payloadSizes: payloadSizes, limit: .max) else {
+            preconditionFailure("an envelope of arrays held in memory cannot exceed Int.max bytes")
+        }
+        return layout
+    }
+
+    /// The layout, or nil if it would exceed `limit` bytes. Every step is checked: the sizes may
+    /// come from a record written by another process, and a sum that wraps must not pass.
+    static func checkedLayout(headerBytes: Int, payloadSizes: [Int], limit: Int) -> (total: Int, offsets: [Int])? {
+        guard headerBytes >= 0, headerBytes <= limit - 4 else { return nil }
         var offset = 4 + headerBytes
         var offsets: [Int] = []
+        offsets.reserveCapacity(payloadSizes.count)
         for size in payloadSizes {
-            offset = (offset + alignment - 1) / alignment * alignment
+            // offset <= limit <= Int.max here, so rounding up can overflow only near Int.max.
+            let (padded, overflow) = offset.addingReportingOverflow(alignment - 1)
+            guard !overflow else { return nil }
+            offset = padded / alignment * alignment
+            guard size >= 0, offset <= limit, size <= limit - offset else { return nil }
             offsets.append(offset)
             offset += size
         }
@@ -39,9 +55,13 @@ enum Envelope {
             throw .malformed("the envelope's header length \(headerBytes) does not fit its \(bytes.count)-byte record")
         }
         let header = try WireHeader.decode(UnsafeRawBufferPointer(rebasing: bytes[4..<(4 + headerBytes)]), maximumArrays: maximumArrays)
-        let (total, offsets) = layout(headerBytes: headerBytes, payloadSizes: header.arrays.map(\.byteCount))
-        guard total == bytes.count else {
-            throw .malformed("the envelope's arrays need \(total) bytes but its record has \(bytes.count)")
+        // A declared size larger than the record is rejected before any sum is formed.
+        if let position = header.arrays.firstIndex(where: { $0.byteCount > bytes.count }) {
+            throw .malformed("arrays[\(position)] of the envelope says nbytes \(header.arrays[position].byteCount), more than its \(bytes.count)-byte record")
+        }
+        guard let (total, offsets) = checkedLayout(headerBytes: headerBytes, payloadSizes: header.arrays.map(\.byteCount), limit: bytes.count),
+              total == bytes.count else {
+            throw .malformed("the envelope's arrays do not fill its \(bytes.count)-byte record exactly")
         }
         var arrays: [NamedArray] = []
         for (wire, offset) in zip(header.arrays, offsets) {

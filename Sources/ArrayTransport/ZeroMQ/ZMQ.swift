@@ -1,4 +1,5 @@
-// Every libzmq call ArrayTransport makes is wrapped here, once. Wrappers return Swift values or
+// Every libzmq call ArrayTransport makes is wrapped here, once (and the few socket calls made on
+// libzmq's own connections, by descriptor). Wrappers return Swift values or
 // throw a `TransportError` that names the C function, `zmq_errno()` and `zmq_strerror`;
 // nothing else in the module calls libzmq.
 import CZeroMQ
@@ -136,6 +137,21 @@ enum ZMQ {
         return rc == 0 ? 0 : item.revents
     }
 
+    /// `zmq_socket_monitor`: publishes the socket's connection `events` on a PAIR socket bound
+    /// at the inproc `address`.
+    static func monitor(_ socket: UnsafeMutableRawPointer, address: String, events: Int32) throws(TransportError) {
+        guard zmq_socket_monitor(socket, address, events) == 0 else {
+            throw failure("zmq_socket_monitor", "cannot monitor a ZeroMQ socket on '\(address)'")
+        }
+    }
+
+    /// `zmq_socket_monitor(socket, NULL, 0)`: stops monitoring (libzmq sends its last event and
+    /// closes its side). Call it before the reading side closes: libzmq's I/O thread blocks on
+    /// an event it cannot deliver.
+    static func monitorStop(_ socket: UnsafeMutableRawPointer) {
+        _ = zmq_socket_monitor(socket, nil, 0)
+    }
+
     // MARK: Messages
 
     /// `zmq_msg_init`: an empty message.
@@ -180,6 +196,33 @@ enum ZMQ {
     /// `zmq_msg_more`: whether more frames of the same multipart message follow.
     static func messageMore(_ message: UnsafeMutablePointer<zmq_msg_t>) -> Bool {
         zmq_msg_more(message) != 0
+    }
+
+    /// `zmq_msg_get(ZMQ_SRCFD)`: the file descriptor of the connection a received frame came
+    /// from, or nil if libzmq does not know it.
+    static func messageSourceDescriptor(_ message: UnsafeMutablePointer<zmq_msg_t>) -> Int32? {
+        let descriptor = zmq_msg_get(message, ZMQ_SRCFD)
+        return descriptor >= 0 ? descriptor : nil
+    }
+
+    /// `getsockopt(TCP_INFO)` on a connection's descriptor (a libzmq engine's): the bytes the
+    /// kernel has received on it; nil if it is not a TCP socket (any more).
+    static func tcpBytesReceived(_ descriptor: Int32) -> UInt64? {
+        var bytes: UInt64 = 0
+        return czmq_tcp_bytes_received(descriptor, &bytes) == 0 ? bytes : nil
+    }
+
+    /// `getsockopt(SO_RCVBUF)`: the size of a socket's kernel receive buffer; nil on failure.
+    static func receiveBufferBytes(_ descriptor: Int32) -> Int? {
+        var value: Int32 = 0
+        var size = socklen_t(MemoryLayout<Int32>.size)
+        return getsockopt(descriptor, SOL_SOCKET, SO_RCVBUF, &value, &size) == 0 ? Int(value) : nil
+    }
+
+    /// `shutdown(SHUT_RDWR)` on a connection's descriptor: libzmq sees the connection end and
+    /// drops it, with whatever it held for it (it closes the descriptor itself).
+    static func shutdownConnection(_ descriptor: Int32) {
+        _ = Glibc.shutdown(descriptor, Int32(SHUT_RDWR))
     }
 
     /// What a send or receive did.
@@ -249,6 +292,8 @@ enum ZMQ {
 // The option and socket-type numbers ArrayTransport uses, as Swift constants.
 extension ZMQ {
     static let pub = ZMQ_PUB
+    static let xpub = ZMQ_XPUB
+    static let pair = ZMQ_PAIR
     static let sub = ZMQ_SUB
     static let push = ZMQ_PUSH
     static let pull = ZMQ_PULL
@@ -263,6 +308,14 @@ extension ZMQ {
     static let sendHighWaterMark = ZMQ_SNDHWM
     static let receiveHighWaterMark = ZMQ_RCVHWM
     static let maximumMessageSize = ZMQ_MAXMSGSIZE
+    static let xpubManual = ZMQ_XPUB_MANUAL
+    /// TCP_USER_TIMEOUT on Linux: a connection whose sent data (or zero-window probes) stays
+    /// unacknowledged this many milliseconds is dropped by the kernel.
+    static let tcpMaximumRetransmit = ZMQ_TCP_MAXRT
+
+    static let eventConnected = ZMQ_EVENT_CONNECTED
+    static let eventAccepted = ZMQ_EVENT_ACCEPTED
+    static let eventDisconnected = ZMQ_EVENT_DISCONNECTED
     static let subscribe = ZMQ_SUBSCRIBE
     static let unsubscribe = ZMQ_UNSUBSCRIBE
     static let ipv6 = ZMQ_IPV6

@@ -67,6 +67,9 @@ struct ZMQMessage: ~Copyable {
     /// The frame's bytes; valid while the message lives.
     var bytes: UnsafeRawBufferPointer { UnsafeRawBufferPointer(start: baseAddress, count: count) }
 
+    /// The descriptor of the connection this received frame came from, if libzmq knows it.
+    var sourceDescriptor: Int32? { ZMQ.messageSourceDescriptor(pointer) }
+
     /// Whether more frames of the same multipart message follow this received frame.
     var hasMore: Bool { ZMQ.messageMore(pointer) }
 

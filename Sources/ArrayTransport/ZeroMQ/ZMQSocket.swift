@@ -70,6 +70,22 @@ struct ZMQSocket: ~Copyable {
         try ZMQ.setOption(try open(), ZMQ.unsubscribe, bytes: Array(prefix.utf8), name: "ZMQ_UNSUBSCRIBE")
     }
 
+    /// Publishes this socket's connection `events` on an inproc PAIR socket bound at `address`.
+    func monitor(_ address: String, events: Int32) throws(TransportError) {
+        try ZMQ.monitor(try open(), address: address, events: events)
+    }
+
+    /// Stops publishing connection events (see ``monitor(_:events:)``); harmless if there are none.
+    func stopMonitor() {
+        if let handle { ZMQ.monitorStop(handle) }
+    }
+
+    /// Connects to an `inproc://` address (endpoints between sockets of one context).
+    func connect(inproc address: String) throws(TransportError) {
+        precondition(address.hasPrefix("inproc://"))
+        try ZMQ.connect(try open(), address)
+    }
+
     // MARK: Endpoints
 
     /// Binds to `endpoint` and returns the address actually bound (a wildcard port resolved).

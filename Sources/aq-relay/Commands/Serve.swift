@@ -7,7 +7,7 @@ struct Serve: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Publish local queues as ZeroMQ streams (one stream per queue, named after it).",
         discussion: """
-            Each queue is read with the zero-copy borrowing get on a thread of its own; under pubsub each record is copied once into a ZeroMQ message and its slot freed at once; under pushpull (or with --zero-copy) it is sent straight from shared memory and its slot freed when ZeroMQ is done with it. Under pubsub a slow or dead subscriber never blocks the producer: it loses frames at its peer queue, and the relay's memory stays under --byte-budget per stream.
+            Each queue is read with the zero-copy borrowing get on a thread of its own; under pubsub each record is copied once into a ZeroMQ message and its slot freed at once; under pushpull (or with --zero-copy) it is sent straight from shared memory and its slot freed when ZeroMQ is done with it. Under pubsub a slow or dead subscriber never blocks the producer: it loses frames at its peer queue, and the relay's memory stays under --byte-budget per stream and connected peer.
 
             CURVE: --curve-secret-key-file encrypts every stream; --curve-allowed-clients also refuses clients whose public key is not listed (each refusal is logged at warning level). SIGHUP reloads the allowed keys; clients already connected stay connected.
 

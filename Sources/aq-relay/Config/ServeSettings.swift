@@ -14,7 +14,7 @@ struct ServeOptions: ParsableArguments {
     @Option(help: ArgumentHelp("pubsub: every subscriber gets every frame, a slow one loses frames and nobody waits; pushpull: each frame to one puller, with backpressure. (default: pubsub)", valueName: "pattern"))
     var pattern: StreamPattern?
 
-    @Option(help: ArgumentHelp("Most payload bytes ZeroMQ may hold per stream (the relay's memory bound); over it a publisher drops frames. (default: 256MiB)", valueName: "size"))
+    @Option(help: ArgumentHelp("Most payload bytes ZeroMQ may hold per stream and connected peer (the relay's memory bound); over it a publisher drops frames. (default: 256MiB)", valueName: "size"))
     var byteBudget: ByteSize?
 
     @Option(help: ArgumentHelp("Frames queued per subscriber (ZMQ_SNDHWM) before that subscriber loses frames. (default: 8)", valueName: "frames"))

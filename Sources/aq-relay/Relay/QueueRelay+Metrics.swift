@@ -15,7 +15,10 @@ extension QueueRelay {
             .counter("aq_relay_errors_total", "Records that could not be relayed because of an error (see the log).", labels: labels, load(counters.failed)),
             .counter("aq_relay_heartbeats_total", "Heartbeats sent (serve) or received (subscribe).", labels: labels, statistics.heartbeats),
             .gauge("aq_relay_in_flight_bytes", "Payload bytes ZeroMQ holds and has not sent yet.", labels: labels, Double(statistics.inFlightBytes)),
-            .gauge("aq_relay_byte_budget_bytes", "Most payload bytes ZeroMQ may hold for the stream.", labels: labels, Double(settings.byteBudget)),
+            .gauge("aq_relay_byte_budget_bytes", "Most payload bytes ZeroMQ may hold for each peer of the stream.", labels: labels, Double(settings.byteBudget)),
+            .gauge("aq_relay_peers", "Peers connected to the stream's socket now.", labels: labels, Double(statistics.peers)),
+            .counter("aq_relay_peers_disconnected_total", "Connections that ended: peers that left, and peers dropped for taking nothing for the stalled-peer timeout or breaking the protocol.", labels: labels, statistics.peersDisconnected),
+            .counter("aq_relay_subscriptions_rejected_total", "Subscriptions that were not prefixes of the stream name (dropped).", labels: labels, statistics.rejectedSubscriptions),
             .gauge("aq_relay_lag_seconds", "Age of the last record when it was handed on: now minus its timestamp.", labels: labels, Double(counters.lagNanoseconds.load(ordering: .relaxed)) / 1e9),
             .gauge("aq_relay_epoch", "The sending epoch: a new one at every start of the relay.", labels: labels, Double(statistics.epoch)),
         ]

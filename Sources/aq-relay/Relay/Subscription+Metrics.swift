@@ -16,6 +16,7 @@ extension Subscription {
             .counter("aq_relay_heartbeats_total", "Heartbeats sent (serve) or received (subscribe).", labels: labels, statistics.heartbeats),
             .counter("aq_relay_lost_total", "Records missing from the sequence numbers: lost on the way (a slow subscriber, a publisher over budget).", labels: labels, statistics.lost),
             .counter("aq_relay_malformed_total", "Messages rejected because they break the arrf/1 wire format.", labels: labels, statistics.malformed),
+            .counter("aq_relay_peers_dropped_total", "tcp connections dropped because libzmq held more for them than a queue of messages and one more (a message that does not end).", labels: labels, statistics.peersDropped),
             .counter("aq_relay_restarts_total", "Times a stream came back with a new epoch (its relay restarted).", labels: labels, statistics.restarts),
             .counter("aq_relay_ends_total", "End messages received (a relay shut down cleanly).", labels: labels, statistics.ends),
             .gauge("aq_relay_peer_silent", "1 when nothing arrived for 3 heartbeat intervals.", labels: labels, statistics.peerIsSilent ? 1 : 0),

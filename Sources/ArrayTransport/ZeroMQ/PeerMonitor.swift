@@ -1,0 +1,57 @@
+import Foundation
+
+/// Counts the peers connected to a socket, from libzmq's monitor events: a sender gives each
+/// peer its own share of the byte budget, so that peers that stop reading cannot take all of it.
+///
+/// The events arrive on an inproc PAIR socket; ``drain()`` reads those waiting without blocking.
+/// Set up before the watched socket binds or connects, so that no connection goes uncounted;
+/// the owner stops monitoring (`ZMQSocket.stopMonitor()`) before it closes this.
+struct PeerMonitor: ~Copyable {
+    private var socket: ZMQSocket
+    /// Peers connected now.
+    private(set) var peers = 0
+    /// Connections that ended (the peer left, or was dropped: stalled, or broke the protocol).
+    private(set) var disconnected: UInt64 = 0
+
+    /// The events counted, for `ZMQSocket.monitor`.
+    static let events = ZMQ.eventAccepted | ZMQ.eventConnected | ZMQ.eventDisconnected
+
+    /// A fresh inproc address to monitor a socket on.
+    static func newAddress() -> String { "inproc://aq-peers-\(UUID().uuidString)" }
+
+    /// Reads the events of a socket that `ZMQSocket.monitor(address, events: PeerMonitor.events)`
+    /// publishes. (It takes the context, not the socket, so that the two stay separate values to
+    /// the compiler's region checking.)
+    init(context: ZMQContext, address: String) throws(TransportError) {
+        let socket = try ZMQSocket(context, type: ZMQ.pair, lingerMilliseconds: 0)
+        // libzmq's I/O thread sends events with a blocking send: a full queue would stop it, and
+        // every socket of the context with it. No limit here; events are read often.
+        try socket.setOption(ZMQ.receiveHighWaterMark, 0, name: "ZMQ_RCVHWM")
+        try socket.connect(inproc: address)
+        self.socket = socket
+    }
+
+    /// Reads the events waiting (each is two frames: a 6-byte event and value, and the endpoint),
+    /// and hands each to `observe` with its value (for these events, the connection's descriptor).
+    mutating func drain(_ observe: (_ event: Int32, _ descriptor: Int32) -> Void = { _, _ in }) {
+        guard socket.isOpen else { return }
+        while let event = try? socket.receive(dontWait: true) {
+            var more = event.hasMore
+            while more, let rest = try? socket.receive(dontWait: true) { more = rest.hasMore }
+            guard event.count >= 6 else { continue }
+            let number = Int32(event.bytes.loadUnaligned(as: UInt16.self))
+            switch number {
+            case ZMQ.eventAccepted, ZMQ.eventConnected: peers += 1
+            case ZMQ.eventDisconnected:
+                peers = max(0, peers - 1)
+                disconnected += 1
+            default: break
+            }
+            observe(number, event.bytes.loadUnaligned(fromByteOffset: 2, as: Int32.self))
+        }
+    }
+
+    mutating func close() {
+        socket.close()
+    }
+}

@@ -1,0 +1,225 @@
+import ArrayQueues
+import ArrayTransport
+import Foundation
+import Testing
+
+/// Remote peers that misbehave on purpose, against real `aq-relay` processes on loopback: the
+/// peers are small pyzmq programs, each a process of its own (docs/RELIABILITY.md, "Hostile
+/// remote peers").
+@Suite(.serialized, .timeLimit(.minutes(3)))
+struct HostilePeerTests {
+    /// Runs `python3 -c script arguments…` as a child process; killed by `stop()`.
+    final class PythonPeer {
+        let process = Process()
+
+        private let output = Pipe()
+        private var text = ""
+
+        init(_ script: String, _ arguments: [String]) throws {
+            process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+            process.arguments = ["python3", "-c", script] + arguments
+            process.standardOutput = output
+            try process.run()
+        }
+
+        /// The next line the peer prints, waiting at most `seconds`.
+        func line(within seconds: Double) -> String? {
+            let deadline = Date().addingTimeInterval(seconds)
+            let descriptor = output.fileHandleForReading.fileDescriptor
+            while !text.contains("\n") && Date() < deadline {
+                var poller = pollfd(fd: descriptor, events: Int16(POLLIN), revents: 0)
+                guard poll(&poller, 1, 100) > 0 else { continue }
+                let chunk = output.fileHandleForReading.availableData
+                if chunk.isEmpty { break }
+                text += String(decoding: chunk, as: UTF8.self)
+            }
+            guard let end = text.firstIndex(of: "\n") else { return nil }
+            defer { text = String(text[text.index(after: end)...]) }
+            return String(text[..<end])
+        }
+
+        func stop() {
+            if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+            process.waitUntilExit()
+        }
+    }
+
+    /// A subscriber that connects, subscribes to everything and never reads (its libzmq queue
+    /// holds one message, its kernel buffer 64 KiB): its TCP window closes and stays closed.
+    static let stalledSubscriber = """
+        import sys, time, zmq
+        s = zmq.Context().socket(zmq.SUB)
+        s.setsockopt(zmq.RCVHWM, 1)
+        s.setsockopt(zmq.RCVBUF, 65536)
+        s.setsockopt(zmq.SUBSCRIBE, b"")
+        s.connect(sys.argv[1])
+        time.sleep(float(sys.argv[2]))
+        """
+
+    /// A subscriber that sends one subscription of `argv[2]` bytes, then waits.
+    static let hugeSubscriber = """
+        import sys, time, zmq
+        s = zmq.Context().socket(zmq.SUB)
+        s.setsockopt(zmq.SUBSCRIBE, b"x" * int(sys.argv[2]))
+        s.connect(sys.argv[1])
+        time.sleep(float(sys.argv[3]))
+        """
+
+    /// A raw ZMTP 3.0 peer (NULL mechanism) posing as a PUB: it listens, prints its port,
+    /// completes the handshake with the one peer that connects, then sends one message that
+    /// never ends: a topic frame and `argv[1]` frames of 1 MB, every one flagged MORE.
+    static let endlessMultipart = """
+        import socket, struct, sys, time
+        listener = socket.socket()
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(1)
+        print(listener.getsockname()[1], flush=True)
+        conn, _ = listener.accept()
+        conn.sendall(b"\\xff" + b"\\x00" * 8 + b"\\x7f" + bytes([3, 0]) + b"NULL".ljust(20, b"\\x00") + b"\\x00" * 32)
+        body = b"\\x05READY\\x0bSocket-Type" + struct.pack(">I", 3) + b"PUB"
+        conn.sendall(bytes([0x04, len(body)]) + body)
+        def read(n):
+            data = b""
+            while len(data) < n:
+                more = conn.recv(n - len(data))
+                if not more: sys.exit("the peer closed the connection")
+                data += more
+            return data
+        read(64)                              # the peer's greeting
+        flags, size = read(2)                 # and its READY: data may follow only after it
+        read(size)
+        conn.sendall(bytes([0x01, 1]) + b"x")
+        frame = b"\\xab" * 1_000_000
+        sent = 0
+        try:
+            for _ in range(int(sys.argv[1])):
+                conn.sendall(bytes([0x03]) + struct.pack(">Q", len(frame)) + frame)
+                sent += 1
+        except OSError:
+            print(f"cut {sent}", flush=True)
+        else:
+            print(f"sent {sent}", flush=True)
+        time.sleep(60)
+        """
+
+    /// The resident set size of process `pid`, in bytes (`VmRSS`, or its peak so far with `VmHWM`).
+    static func residentBytes(_ pid: Int32, field: String = "VmRSS") -> Int? {
+        guard let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8),
+              let line = status.split(separator: "\n").first(where: { $0.hasPrefix(field + ":") }),
+              let kilobytes = Int(line.split(separator: " ", omittingEmptySubsequences: true).dropFirst().first ?? "") else { return nil }
+        return kilobytes * 1024
+    }
+
+    /// Starts `aq-relay serve` relaying a fresh queue on a loopback port; returns the queue, the
+    /// endpoint and the process.
+    static func serve(_ scratch: Scratch, _ extra: [String]) throws -> (queue: String, endpoint: String, relay: Spawned) {
+        let queue = scratch.queue("hostile")
+        let endpoint = "tcp://127.0.0.1:\(try freePort())"
+        _ = try ArrayQueue.create(name: queue, capacity: 64 << 20)
+        let relay = try scratch.start(["serve", "--queue", "\(queue)=\(endpoint)", "--pattern", "pubsub", "--name", "relay",
+                                       "--heartbeat", "0.2", "--stats-interval", "1", "--fast-path", "disabled"] + extra,
+                                      label: "relay-\(UUID().uuidString.prefix(4))")
+        #expect(relay.waitForLog("relaying queue"), "\(relay.errors)")
+        return (queue, endpoint, relay)
+    }
+
+    /// Puts `count` frames of 1 MiB with indices from `start`, `pause` seconds apart.
+    static func produce(_ producer: ArrayQueue, _ indices: Range<Int>, pause: Double) throws {
+        for index in indices {
+            try producer.put(try NDArray<UInt8>(shape: [1 << 20], repeating: UInt8(truncatingIfNeeded: index)), index: Int64(index), timeout: .seconds(5))
+            Thread.sleep(forTimeInterval: pause)
+        }
+    }
+
+    @Test("two subscribers that never read do not starve a healthy one (1 MiB frames, 8 MiB byte budget)")
+    func stalledSubscribers() throws {
+        let scratch = try Scratch("stalled")
+        defer { scratch.cleanUp() }
+        let (queue, endpoint, relay) = try Self.serve(scratch, ["--byte-budget", "8MiB"])
+        let producer = try ArrayQueue.open(name: queue)
+        // The stalled subscribers join one after the other, so that libzmq holds different
+        // frames for each (up to --peer-queue 8 + 1 apiece): 16 MiB or so, over the budget.
+        var stalled: [PythonPeer] = []
+        defer { stalled.forEach { $0.stop() } }
+        for number in 1...2 {
+            stalled.append(try PythonPeer(Self.stalledSubscriber, [endpoint, "120"]))
+            let connected = try eventually(within: 20) { (try scratch.metric("aq_relay_peers", instance: "relay") ?? 0) >= Double(number) }
+            #expect(connected, "stalled subscriber \(number) never connected: \(relay.errors)")
+            Thread.sleep(forTimeInterval: 0.5)   // its subscription is applied at the next heartbeat
+            try Self.produce(producer, (number * 100)..<(number * 100 + 12), pause: 0.02)
+        }
+
+        let healthy = try ZeroMQReceiver(.subscribeAll, connect: [try Endpoint(endpoint)], options: .init(fastPath: .disabled))
+        defer { healthy.close() }
+        // Subscribed once a heartbeat arrives.
+        var heard = false
+        let joinDeadline = Date().addingTimeInterval(20)
+        while !heard && Date() < joinDeadline {
+            if case .heartbeat? = try healthy.receiveEvent(timeout: .milliseconds(500)) { heard = true }
+        }
+        #expect(heard, "the healthy subscriber never heard the relay")
+
+        // The producer is a thread of its own, so that the healthy subscriber reads as frames come.
+        let frames = 20
+        let produced = DispatchSemaphore(value: 0)
+        Thread.detachNewThread {
+            _ = try? Self.produce(producer, 0..<frames, pause: 0.05)
+            produced.signal()
+        }
+        defer { _ = produced.wait(timeout: .now() + 30) }
+        var indices = Set<Int64>()
+        let deadline = Date().addingTimeInterval(15)
+        while indices.count < frames && Date() < deadline {
+            if case .message(let message)? = try healthy.receiveEvent(timeout: .milliseconds(500)), let index = message.index, index < frames {
+                indices.insert(index)
+            }
+        }
+        let missing = Set(0..<Int64(frames)).subtracting(indices).sorted()
+        print("HostilePeerTests.stalledSubscribers: the healthy subscriber got \(indices.count) of \(frames) frames (missing \(missing)); relay peers \(try scratch.metric("aq_relay_peers", instance: "relay") ?? -1), out \(try scratch.metric("aq_relay_records_out_total", instance: "relay") ?? -1), dropped \(try scratch.metric("aq_relay_dropped_total", instance: "relay") ?? -1), in flight \(try scratch.metric("aq_relay_in_flight_bytes", instance: "relay") ?? -1)")
+        #expect(indices.count >= frames - 2, "the healthy subscriber got only \(indices.count) of \(frames) frames")
+    }
+
+    @Test("a 4 MiB subscription costs the relay no memory: the frame is over the publisher's limit and the peer is dropped")
+    func hugeSubscription() throws {
+        let scratch = try Scratch("subscription")
+        defer { scratch.cleanUp() }
+        let (_, endpoint, relay) = try Self.serve(scratch, [])
+        Thread.sleep(forTimeInterval: 0.5)
+        let before = try #require(Self.residentBytes(relay.process.processIdentifier))
+        let peer = try PythonPeer(Self.hugeSubscriber, [endpoint, "\(4 << 20)", "60"])
+        defer { peer.stop() }
+        let dropped = try eventually(within: 20) { (try scratch.metric("aq_relay_peers_disconnected_total", instance: "relay") ?? 0) >= 1 }
+        #expect(dropped, "the peer with a 4 MiB subscription was not dropped: \(relay.errors)")
+        let after = try #require(Self.residentBytes(relay.process.processIdentifier))
+        print("HostilePeerTests.hugeSubscription: relay RSS \(before >> 10) KiB before, \(after >> 10) KiB after")
+        #expect(after - before < 16 << 20, "the relay grew by \((after - before) >> 20) MiB")
+    }
+
+    /// libzmq 4.3 holds a multipart message whole before it delivers any frame, and
+    /// ZMQ_MAXMSGSIZE bounds one frame only: the receiver's ``InboundGuard`` drops a connection
+    /// for which libzmq holds more than a queue of messages and one more.
+    @Test("an endless multipart message from a raw ZMTP peer: the receiver drops it, its memory stays bounded")
+    func endlessMultipart() throws {
+        let scratch = try Scratch("flood")
+        defer { scratch.cleanUp() }
+        let frames = 400
+        let flooder = try PythonPeer(Self.endlessMultipart, ["\(frames)"])
+        defer { flooder.stop() }
+        let port = try #require(flooder.line(within: 20).flatMap { Int($0) })
+        // receive_queue 8 (MiB) of 1 MiB messages: ZMQ_RCVHWM 8, so libzmq may hold 8 + 1 messages.
+        let receiver = try scratch.start(["subscribe", "tcp://127.0.0.1:\(port)", "--queue", scratch.queue("flood"), "--capacity", "16MiB",
+                                          "--name", "victim", "--max-message-size", "1MiB", "--receive-queue", "8", "--fast-path", "disabled"],
+                                         label: "victim")
+        #expect(receiver.waitForLog("receiving"), "\(receiver.errors)")
+        let before = try #require(Self.residentBytes(receiver.process.processIdentifier))
+        let outcome = flooder.line(within: 60) ?? "nothing"
+        #expect(outcome.hasPrefix("cut"), "the flood was not cut off: \(outcome)")
+        #expect(receiver.waitForLog("dropped a connection"), "\(receiver.errors)")
+        #expect(try eventually(within: 10) { (try scratch.metric("aq_relay_peers_dropped_total", instance: "victim") ?? 0) >= 1 })
+        let peak = try #require(Self.residentBytes(receiver.process.processIdentifier, field: "VmHWM"))
+        let limit = 9 << 20, overhead = 48 << 20
+        print("HostilePeerTests.endlessMultipart: the flood was \(outcome) MB frames of one unfinished message; receiver RSS \(before >> 20) MiB before, peak \(peak >> 20) MiB (allowed: \(limit >> 20) MiB of messages + \(overhead >> 20) MiB overhead)")
+        #expect(receiver.isRunning, "the receiver died: \(receiver.errors)")
+        #expect(peak - before <= limit + overhead, "the receiver grew by \((peak - before) >> 20) MiB")
+    }
+}

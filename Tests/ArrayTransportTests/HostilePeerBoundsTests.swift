@@ -1,0 +1,69 @@
+import ArrayQueues
+@testable import ArrayTransport
+import Foundation
+import Testing
+
+/// What a sender does about peers that subscribe to other things or stop reading
+/// (docs/RELIABILITY.md, "Hostile remote peers").
+@Suite("Senders bound what peers can make them hold", .timeLimit(.minutes(2)))
+struct HostilePeerBoundsTests {
+    @Test("a publisher applies only subscriptions that are prefixes of its stream, and counts the others")
+    func subscriptionsOutsideTheStreamAreRejected() throws {
+        let sender = try ZeroMQSender(.publish, stream: "camera0", bind: [try loopbackWildcard()], options: .init(heartbeatInterval: .milliseconds(20)))
+        let receiver = try ZeroMQReceiver(.subscribe(prefixes: ["cam", "lidar", "camera0-and-more"]), connect: sender.boundEndpoints)
+        defer { sender.close(); receiver.close() }
+        try awaitHeartbeat(receiver)
+        try sender.send(try patternArray(.uint8, [16]))
+        #expect(try receiver.receive(timeout: .seconds(10))?.stream == "camera0")
+        #expect(sender.statistics.rejectedSubscriptions == 2)
+        #expect(sender.statistics.peers == 1)
+    }
+
+    @Test("a subscription longer than the limit for inbound frames gets its peer disconnected, not stored")
+    func oversizedSubscriptionDisconnects() throws {
+        let sender = try ZeroMQSender(.publish, stream: "s", bind: [try loopbackWildcard()], options: .init(heartbeatInterval: .milliseconds(20)))
+        defer { sender.close() }
+        let huge = String(repeating: "s", count: ZeroMQSender.maximumInboundFrame + 2)
+        let receiver = try ZeroMQReceiver(.subscribe(prefixes: [huge]), connect: sender.boundEndpoints)
+        defer { receiver.close() }
+        let deadline = ContinuousClock.now + .seconds(10)
+        while sender.statistics.peersDisconnected == 0 && ContinuousClock.now < deadline { Thread.sleep(forTimeInterval: 0.05) }
+        #expect(sender.statistics.peersDisconnected >= 1)
+        #expect(sender.statistics.rejectedSubscriptions == 0)
+    }
+
+    @Test("a tcp peer whose window stays closed is disconnected after the stalled-peer timeout, and counted")
+    func stalledPeerIsDisconnected() throws {
+        let options = ZeroMQSender.Options(expectedMessageBytes: 1 << 20, heartbeatInterval: .milliseconds(50), stalledPeerTimeout: .seconds(1))
+        let sender = try ZeroMQSender(.publish, stream: "stall", bind: [try loopbackWildcard()], options: options)
+        defer { sender.close() }
+        // A real process that subscribes and never reads.
+        let peer = Process()
+        peer.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        peer.arguments = ["python3", "-c", """
+            import sys, time, zmq
+            s = zmq.Context().socket(zmq.SUB)
+            s.setsockopt(zmq.RCVHWM, 1)
+            s.setsockopt(zmq.RCVBUF, 65536)
+            s.setsockopt(zmq.RECONNECT_IVL, 60000)
+            s.setsockopt(zmq.SUBSCRIBE, b"")
+            s.connect(sys.argv[1])
+            time.sleep(60)
+            """, sender.boundEndpoints[0].description]
+        try peer.run()
+        defer { kill(peer.processIdentifier, SIGKILL); peer.waitUntilExit() }
+        var deadline = ContinuousClock.now + .seconds(20)
+        while sender.statistics.peers == 0 && ContinuousClock.now < deadline { Thread.sleep(forTimeInterval: 0.05) }
+        #expect(sender.statistics.peers == 1)
+        Thread.sleep(forTimeInterval: 0.3)   // its subscription is applied at the next heartbeat
+        // 64 MiB, far more than the peer's and the kernel's buffers: its window closes.
+        let frame = try NDArray<UInt8>(shape: [1 << 20], repeating: 1)
+        for _ in 0..<64 { try sender.send(frame) }
+        deadline = ContinuousClock.now + .seconds(15)
+        while sender.statistics.peersDisconnected == 0 && ContinuousClock.now < deadline { Thread.sleep(forTimeInterval: 0.1) }
+        let statistics = sender.statistics
+        #expect(statistics.peersDisconnected == 1 && statistics.peers == 0, "\(statistics)")
+        // What libzmq held for the peer is released with it.
+        #expect(statistics.inFlightBytes == 0)
+    }
+}
