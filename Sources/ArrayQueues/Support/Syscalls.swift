@@ -3,7 +3,7 @@
 // The few that ArrayTransport needs too are SPI, so that they stay wrapped once.
 import CArrayQueuesShims
 @preconcurrency import Glibc
-import SystemPackage
+public import SystemPackage
 
 @_spi(Transport)
 public enum Sys {
@@ -164,7 +164,13 @@ public enum Sys {
 
     /// Names in a directory (without `.` and `..`); empty if it cannot be read.
     static func directoryEntries(_ path: String) -> [String] {
-        guard let directory = opendir(path) else { return [] }
+        (try? listDirectory(path).get()) ?? []
+    }
+
+    /// `opendir`/`readdir`: the names in a directory (without `.` and `..`), or `opendir`'s errno.
+    @_spi(Transport)
+    public static func listDirectory(_ path: String) -> Result<[String], Errno> {
+        guard let directory = opendir(path) else { return .failure(Errno(rawValue: errno)) }
         defer { closedir(directory) }
         var names: [String] = []
         while let entry = readdir(directory) {
@@ -173,7 +179,7 @@ public enum Sys {
             }
             if name != "." && name != ".." { names.append(name) }
         }
-        return names
+        return .success(names)
     }
 
     /// Whether a file exists (`access(F_OK)`).

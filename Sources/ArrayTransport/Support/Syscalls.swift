@@ -60,18 +60,11 @@ enum Sys {
     ///
     /// - Throws: ``TransportError/Code/systemCall`` naming `opendir`.
     static func directoryEntries(_ path: String) throws(TransportError) -> [String] {
-        guard let directory = opendir(path) else {
-            throw TransportError(.systemCall, "cannot list the directory '\(path)'", function: "opendir", errorNumber: errno)
+        switch ArrayQueues.Sys.listDirectory(path) {
+        case .success(let names): return names
+        case .failure(let code):
+            throw TransportError(.systemCall, "cannot list the directory '\(path)'", function: "opendir", errorNumber: code.rawValue)
         }
-        defer { closedir(directory) }
-        var names: [String] = []
-        while let entry = readdir(directory) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
-                String(decoding: raw.prefix(while: { $0 != 0 }), as: UTF8.self)
-            }
-            if name != "." && name != ".." { names.append(name) }
-        }
-        return names
     }
 
     /// `getuid`.
