@@ -92,7 +92,7 @@ struct PayloadTests {
         try FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: secretFile)   // a key others can read is refused
         var pair = try RelayTests.Pair(scratch, pattern: "pushpull")
         try pair.startRelay(["--curve-secret-key-file", secretFile])
-        try pair.startSubscriber(["--curve-server-key", keys.publicKey])
+        try pair.startSubscriber(["--curve-server-key=\(keys.publicKey)"])
         _ = try pair.produce(count: 20)
         let received = try pair.verify(count: 20)
         #expect(received["frames"] == 20 && received["bad"] == 0 && received["disorder"] == 0, "\(received)")

@@ -80,7 +80,7 @@ struct RelaySecurityTests {
 
         var pair = try RelayTests.Pair(scratch, pattern: "pubsub")
         try pair.startRelay(["--curve-secret-key-file", serverFile, "--curve-allowed-clients", clients])
-        try pair.startSubscriber(["--curve-server-key", serverKeys.publicKey, "--curve-secret-key-file", subscriberFile])
+        try pair.startSubscriber(["--curve-server-key=\(serverKeys.publicKey)", "--curve-secret-key-file", subscriberFile])
         let relay = try #require(pair.relay)
         #expect(relay.waitForLog("not on the allow-list"), "\(relay.errors)")
         #expect(try !eventually(within: 2) { (try scratch.metric("aq_relay_heartbeats_total", instance: "subscriber") ?? 0) > 0 },
@@ -91,7 +91,7 @@ struct RelaySecurityTests {
         #expect(relay.waitForLog("reloaded the CURVE allow-list"), "\(relay.errors)")
         // libzmq does not retry a refused handshake: the subscriber connects again.
         pair.stop(pair.subscriber)
-        try pair.startSubscriber(["--curve-server-key", serverKeys.publicKey, "--curve-secret-key-file", subscriberFile])
+        try pair.startSubscriber(["--curve-server-key=\(serverKeys.publicKey)", "--curve-secret-key-file", subscriberFile])
         try pair.awaitConnection()
         _ = try pair.produce(count: 20)
         let received = try pair.verify(count: 20)
@@ -108,7 +108,7 @@ struct RelaySecurityTests {
         let file = try scratch.write("server.key", keys.secretKey + "\n")
         try FileManager.default.setAttributes([.posixPermissions: 0o644], ofItemAtPath: file)
         for arguments in [["serve", "--queue", "q=tcp://127.0.0.1:5555", "--curve-secret-key-file", file, "--check"],
-                          ["subscribe", "tcp://127.0.0.1:5555", "--queue", "q", "--curve-server-key", keys.publicKey, "--curve-secret-key-file", file, "--check"]] {
+                          ["subscribe", "tcp://127.0.0.1:5555", "--queue", "q", "--curve-server-key=\(keys.publicKey)", "--curve-secret-key-file", file, "--check"]] {
             let result = try scratch.run(arguments, timeout: 20)
             #expect(result.status == 2 && result.errors.contains("chmod 600"), "\(result.errors)")
         }

@@ -25,8 +25,13 @@ static void check(int rc, const char *what) {
 
 int main(int argc, char **argv) {
     const char *endpoint = argc > 1 ? argv[1] : "tcp://127.0.0.1:*";
+    /* Defaults, except that closing may wait up to 10 s for the messages to leave (the
+       receiver below starts reading only after the sender is closed). */
+    aq_sender_options options;
+    aq_sender_options_init(&options);
+    options.linger_ns = 10000000000LL;
     aq_sender *sender;
-    check(aq_sender_create(endpoint, "camera0", NULL, &sender), "aq_sender_create");
+    check(aq_sender_create(endpoint, "camera0", &options, &sender), "aq_sender_create");
     char bound[256];
     check(aq_sender_endpoint(sender, bound, sizeof bound), "aq_sender_endpoint");
 
