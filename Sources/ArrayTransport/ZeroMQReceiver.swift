@@ -54,12 +54,13 @@ public final class ZeroMQReceiver: ArrayReceiver {
         /// Most arrays one message may carry (default 256).
         public var maximumArrays: Int
         /// Bytes of messages the receiving queue may hold for each connected peer: ZMQ_RCVHWM is
-        /// budget ÷ ``expectedMessageBytes`` messages, or budget ÷ ``maximumMessageBytes`` (at
-        /// least 1) if that is unset, which bounds it in bytes whatever peers send. Default 256 MiB.
+        /// budget ÷ ``expectedMessageBytes`` messages, or budget ÷ min(``maximumMessageBytes``,
+        /// 256 KiB) if that is unset (at least 1). A peer that sends larger messages than that
+        /// makes libzmq hold up to that many messages of ``maximumMessageBytes`` each: against
+        /// untrusted peers, set ``maximumMessageBytes`` (and ``expectedMessageBytes``) to what the
+        /// stream really carries, as `aq-relay subscribe` does. Default 256 MiB.
         public var byteBudget: Int
-        /// The typical message size, if known (see ``byteBudget``): more messages are then queued
-        /// (better for small messages), and a peer sending larger ones may exceed the budget by
-        /// up to ``maximumMessageBytes`` ÷ this. Unset: the budget is a bound.
+        /// The typical message size, if known (see ``byteBudget``); unset, 256 KiB is assumed.
         public var expectedMessageBytes: Int?
         /// The heartbeat interval the senders use (default 1 s).
         public var heartbeatInterval: Duration
@@ -151,6 +152,10 @@ public final class ZeroMQReceiver: ArrayReceiver {
     /// How long one wait lasts before ``close()`` and the ``InboundGuard`` are checked again: what
     /// an endless message can add before it is noticed is its rate times this.
     static let waitSliceNanoseconds: Int64 = 10_000_000
+    /// The message size the receive high-water mark assumes when ``Options/expectedMessageBytes``
+    /// is not given: 256 KiB, so that the default budget of 256 MiB is about libzmq's own default
+    /// of 1000 messages.
+    static let assumedMessageBytes = 256 << 10
 
     /// Makes a receiver that binds to `bind` and connects to `connect` (at least one endpoint).
     ///
@@ -188,8 +193,11 @@ public final class ZeroMQReceiver: ArrayReceiver {
         case .pull: socket = try ZMQSocket(context, type: ZMQ.pull, lingerMilliseconds: Int32(clamping: options.linger.clampedNanoseconds / 1_000_000))
         }
         try socket.setOption(ZMQ.maximumMessageSize, int64: Int64(options.maximumMessageBytes), name: "ZMQ_MAXMSGSIZE")
-        // In bytes, not libzmq's default of 1000 messages of any size.
-        let perMessage = options.expectedMessageBytes ?? options.maximumMessageBytes
+        // From bytes. Without an expected size, messages are assumed to be at most
+        // `assumedMessageBytes`: deriving the mark from `maximumMessageBytes` alone (1 GiB by
+        // default) gave one message, and libzmq then lost the messages still on their way when
+        // a pusher closed (the C transport example lost its last message and `end`).
+        let perMessage = options.expectedMessageBytes ?? min(options.maximumMessageBytes, Self.assumedMessageBytes)
         let highWaterMark = Int32(clamping: max(1, options.byteBudget / perMessage))
         try socket.setOption(ZMQ.receiveHighWaterMark, highWaterMark, name: "ZMQ_RCVHWM")
         let monitorAddress = PeerMonitor.newAddress()
