@@ -44,6 +44,8 @@ struct ConfigurationTests {
              expectedStatus: 2, expectedText: "--allow-tcp-control"),
         Case(label: "queue mode that is not octal", file: "queue_mode = \"rw-rw----\"\n[subscribe]\nqueue = \"q\"\nconnect = \"tcp://127.0.0.1:5555\"\n",
              arguments: ["subscribe", "--check"], expectedStatus: 2, expectedText: "queue_mode: 'rw-rw----' is not octal permission bits"),
+        Case(label: "queue mode the owner cannot write", file: nil, arguments: ["subscribe", "tcp://127.0.0.1:5555", "--queue", "q", "--queue-mode", "440", "--check"],
+             expectedStatus: 2, expectedText: "--queue-mode: '440' is not octal permission bits that let the owner read and write"),
         Case(label: "allow_other_owner that is not a boolean", file: "allow_other_owner = \"yes\"\n[subscribe]\nqueue = \"q\"\nconnect = \"tcp://127.0.0.1:5555\"\n",
              arguments: ["subscribe", "--check"], expectedStatus: 2, expectedText: "allow_other_owner"),
         Case(label: "missing file", file: nil, arguments: ["serve", "--config", "/nonexistent/aq-relay.toml"], expectedStatus: 2, expectedText: "cannot read configuration file"),
