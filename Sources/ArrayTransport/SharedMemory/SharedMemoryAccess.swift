@@ -20,10 +20,16 @@ public struct SharedMemoryAccess: Sendable, Hashable {
         self.mode = mode
     }
 
+    /// `options` with this choice of owners.
+    public func queueOptions(_ options: QueueOptions = QueueOptions()) -> QueueOptions {
+        var options = options
+        options.allowOtherOwner = allowOtherOwner
+        return options
+    }
+
     /// Opens the queue `name` (refusing another user's unless ``allowOtherOwner``), or creates
     /// it with `capacity` bytes and ``mode``.
-    public func openOrCreate(name: String, capacity: Int) throws(ArrayQueueError) -> ArrayQueue {
-        try ArrayQueue.openOrCreate(
-            name: name, capacity: capacity, creating: CreateOptions(mode: mode), options: QueueOptions(allowOtherOwner: allowOtherOwner))
+    public func openOrCreate(name: String, capacity: Int, options: QueueOptions = QueueOptions()) throws(ArrayQueueError) -> ArrayQueue {
+        try ArrayQueue.openOrCreate(name: name, capacity: capacity, creating: CreateOptions(mode: mode), options: queueOptions(options))
     }
 }

@@ -102,7 +102,7 @@ final class QueueRelay: MetricsSource {
                 let opened = if let capacity = settings.createCapacity {
                     try settings.common.queueAccess.openOrCreate(name: route.queue, capacity: capacity)
                 } else {
-                    try ArrayQueue.open(name: route.queue, options: QueueOptions(allowOtherOwner: settings.common.queueAccess.allowOtherOwner))
+                    try ArrayQueue.open(name: route.queue, options: settings.common.queueAccess.queueOptions())
                 }
                 queue.withLock { $0 = opened }
                 logger.info("relaying queue '\(route.queue)' (\(ByteCount.format(opened.capacity))) as stream '\(route.stream)' on \(endpoints.joined(separator: ", ")) (\(settings.pattern.rawValue), \(settings.zeroCopy ? "zero-copy" : "one copy"))")
