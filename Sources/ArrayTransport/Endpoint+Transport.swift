@@ -23,13 +23,15 @@ extension Endpoint {
     }
 
     /// A receiver for this endpoint: the shared-memory queue for `shm://NAME`, ZeroMQ for
-    /// `tcp://` and `ipc://`.
+    /// `tcp://` and `ipc://`. `sharedMemory` says whose queues to use and the mode of one it
+    /// creates.
     public func makeReceiver(
-        pattern: ZeroMQReceiver.Pattern = .pull, role: ConnectionRole = .connect, zeroMQ: ZeroMQReceiver.Options = .init()
+        pattern: ZeroMQReceiver.Pattern = .pull, role: ConnectionRole = .connect,
+        sharedMemory: SharedMemoryAccess = .init(), zeroMQ: ZeroMQReceiver.Options = .init()
     ) throws(TransportError) -> any ArrayReceiver {
         switch self {
         case let .sharedMemory(name):
-            return try SharedMemoryReceiver(name: name)
+            return try SharedMemoryReceiver(name: name, access: sharedMemory)
         case .tcp, .ipc:
             return try ZeroMQReceiver(pattern, bind: role == .bind ? [self] : [], connect: role == .connect ? [self] : [], options: zeroMQ)
         }

@@ -42,6 +42,12 @@ struct ConfigurationTests {
         Case(label: "tcp control endpoint without opting in", file: nil,
              arguments: ["serve", "--queue", "q=tcp://127.0.0.1:5555", "--control", "tcp://127.0.0.1:7777", "--check"],
              expectedStatus: 2, expectedText: "--allow-tcp-control"),
+        Case(label: "queue mode that is not octal", file: "queue_mode = \"rw-rw----\"\n[subscribe]\nqueue = \"q\"\nconnect = \"tcp://127.0.0.1:5555\"\n",
+             arguments: ["subscribe", "--check"], expectedStatus: 2, expectedText: "queue_mode: 'rw-rw----' is not octal permission bits"),
+        Case(label: "queue mode the owner cannot write", file: nil, arguments: ["subscribe", "tcp://127.0.0.1:5555", "--queue", "q", "--queue-mode", "440", "--check"],
+             expectedStatus: 2, expectedText: "--queue-mode: '440' is not octal permission bits that let the owner read and write"),
+        Case(label: "allow_other_owner that is not a boolean", file: "allow_other_owner = \"yes\"\n[subscribe]\nqueue = \"q\"\nconnect = \"tcp://127.0.0.1:5555\"\n",
+             arguments: ["subscribe", "--check"], expectedStatus: 2, expectedText: "allow_other_owner"),
         Case(label: "missing file", file: nil, arguments: ["serve", "--config", "/nonexistent/aq-relay.toml"], expectedStatus: 2, expectedText: "cannot read configuration file"),
     ]
 
@@ -110,6 +116,28 @@ struct ConfigurationTests {
         for expected in ["log_level = \"warning\"", "connect = [\"tcp://127.0.0.1:6000\"]", "overflow = \"drop-oldest\"", "queue = \"remote\"", "put_timeout = 1.0"] {
             #expect(subscribe.output.contains(expected), "missing \(expected) in:\n\(subscribe.output)")
         }
+    }
+
+    @Test("allow_other_owner and queue_mode: off and 0600 by default, set by the file or the command line, printed by --check")
+    func queueAccess() throws {
+        let scratch = try Scratch("access")
+        defer { scratch.cleanUp() }
+        let plain = try scratch.run(["subscribe", "tcp://127.0.0.1:6000", "--queue", "q", "--check"], timeout: 20)
+        #expect(plain.status == 0, "\(plain.errors)")
+        #expect(plain.output.contains("allow_other_owner = false") && plain.output.contains("queue_mode = \"0600\""), "\(plain.output)")
+        let file = try scratch.write("relay.toml", """
+            allow_other_owner = true
+            queue_mode = "660"
+            [[serve.queue]]
+            name = "camera0"
+            bind = ["tcp://*:5555"]
+            """)
+        let fromFile = try scratch.run(["serve", "--config", file, "--check"], timeout: 20)
+        #expect(fromFile.status == 0, "\(fromFile.errors)")
+        #expect(fromFile.output.contains("allow_other_owner = true") && fromFile.output.contains("queue_mode = \"0660\""), "\(fromFile.output)")
+        let fromOptions = try scratch.run(["serve", "--queue", "q=tcp://*:5555", "--allow-other-owner", "--queue-mode", "640", "--check"], timeout: 20)
+        #expect(fromOptions.status == 0, "\(fromOptions.errors)")
+        #expect(fromOptions.output.contains("allow_other_owner = true") && fromOptions.output.contains("queue_mode = \"0640\""), "\(fromOptions.output)")
     }
 
     @Test("--version and --help with examples")

@@ -49,6 +49,31 @@ struct HostileLocalToolTests {
         #expect(!left.contains("aq.real") && left.contains("aq.aqfp.squat20") && left.contains("aq.own-empty"))
     }
 
+    @Test("aq send/recv shm://: another user's group queue is refused unless --allow-other-owner")
+    func sharedGroupEndpoint() throws {
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("aq-group-\(UUID().uuidString.prefix(8)).npy").path
+        try NPYFile.uint8([5, 6, 7]).write(to: URL(fileURLWithPath: file))
+        defer { try? FileManager.default.removeItem(atPath: file) }
+        chmod(file, 0o644)
+        let run = try inPrivateSharedMemory("""
+            # Room for the default 256 MiB a shm:// endpoint would create with (a tmpfs limit, not memory):
+            # openOrCreate checks for room before it finds that the queue exists.
+            mount -o remount,size=512m /dev/shm
+            $NOBODY $AQ create grp --capacity 1MiB --mode 660
+            $NOBODY $AQ send shm://grp '\(file)' --timeout 5
+            echo "--- mode $(stat -c %a /dev/shm/aq.grp)"
+            echo '--- refused'; $AQ recv shm://grp --timeout 5 2>&1 || echo "status $?"
+            echo '--- allowed'; $AQ recv shm://grp --allow-other-owner --timeout 5
+            """, timeout: 40)
+        #expect(run.status == 0, "\(run.errors)")
+        let parts = run.output.components(separatedBy: "--- ")
+        #expect(parts.count == 4, "\(run.output)")
+        guard parts.count == 4 else { return }
+        #expect(parts[1].hasPrefix("mode 660"), "\(parts[1])")
+        #expect(parts[2].contains("belongs to user 65534") && parts[2].contains("status 1"), "\(parts[2])")
+        #expect(parts[3].contains("stream=grp") && parts[3].contains("[3]"), "\(parts[3])")
+    }
+
     @Test("unfinished files of our own user whose creator lock a live process holds do not stall ls or gc")
     func lockedUnfinishedFiles() throws {
         // Each used to cost `aq ls` the 30 s an opener waits for a creator at work.

@@ -21,4 +21,25 @@ struct SharedMemoryOwnerTests {
         let sending = #expect(throws: TransportError.self) { try SharedMemorySender(name: name) }
         #expect(sending?.code == .invalidEndpoint)
     }
+
+    @Test("with allowOtherOwner a receiver reads another user's queue; a sender creates its queue with the mode asked for")
+    func sharedGroupQueue() throws {
+        let name = "t-shm-group-\(getpid())-\(UUID().uuidString.prefix(8))"
+        let group = SharedMemoryAccess(allowOtherOwner: true, mode: 0o660)
+        let sender = try SharedMemorySender(name: name, options: .init(capacity: 1 << 20, access: group))
+        defer { try? ArrayQueue.remove(name: name) }
+        let array = try NDArray<Float>(shape: [4], elements: [1, 2, 3, 4])
+        try sender.send(array, index: 7)
+        var status = stat()
+        #expect(stat("/dev/shm/aq.\(name)", &status) == 0 && status.st_mode & 0o777 == 0o660)
+        #expect(chown("/dev/shm/aq.\(name)", 65534, 65534) == 0)
+
+        let refused = #expect(throws: TransportError.self) { try Endpoint("shm://\(name)").makeReceiver() }
+        #expect(refused?.queueError?.code == .untrustedOwner)
+        let receiver = try Endpoint("shm://\(name)").makeReceiver(sharedMemory: group)
+        defer { receiver.close() }
+        let message = try #require(try receiver.receive(timeout: .seconds(10)))
+        #expect(message.index == 7 && message.arrays.first?.array == array.erased)
+        sender.close()
+    }
 }

@@ -17,11 +17,13 @@ public final class SharedMemoryReceiver: ArrayReceiver {
     /// Most arrays accepted in one envelope.
     private let maximumArrays: Int
 
-    /// Opens the queue `name`, creating it with `capacity` if it does not exist yet (so that a
-    /// receiver may start before its sender).
-    public init(name: String, capacity: Int = 256 << 20, maximumArrays: Int = 256) throws(TransportError) {
+    /// Opens the queue `name`, creating it with `capacity` (and `access.mode`) if it does not
+    /// exist yet, so that a receiver may start before its sender. A queue owned by another user
+    /// is refused with ``TransportError/Code/invalidEndpoint`` (its `queueError` has code
+    /// `untrustedOwner`) unless `access.allowOtherOwner`.
+    public init(name: String, capacity: Int = 256 << 20, maximumArrays: Int = 256, access: SharedMemoryAccess = SharedMemoryAccess()) throws(TransportError) {
         do throws(ArrayQueueError) {
-            queue = try ArrayQueue.openOrCreate(name: name, capacity: capacity)
+            queue = try access.openOrCreate(name: name, capacity: capacity)
         } catch {
             throw TransportError(error)
         }

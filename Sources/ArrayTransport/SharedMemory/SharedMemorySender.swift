@@ -13,11 +13,15 @@ public final class SharedMemorySender: ArraySender {
         public var capacity: Int
         /// How long `send` waits for room; nil waits without limit.
         public var sendTimeout: Duration?
+        /// Whether to use a queue owned by another user, and the permission bits of a queue this
+        /// sender creates (see ``SharedMemoryAccess``).
+        public var access: SharedMemoryAccess
 
         /// Settings with the given values.
-        public init(capacity: Int = 256 << 20, sendTimeout: Duration? = .seconds(10)) {
+        public init(capacity: Int = 256 << 20, sendTimeout: Duration? = .seconds(10), access: SharedMemoryAccess = SharedMemoryAccess()) {
             self.capacity = capacity
             self.sendTimeout = sendTimeout
+            self.access = access
         }
     }
 
@@ -31,10 +35,13 @@ public final class SharedMemorySender: ArraySender {
     private let bytesSent = Atomic<UInt64>(0)
     private let closed = Atomic<Bool>(false)
 
-    /// Opens the queue `name`, creating it with `options.capacity` if it does not exist.
+    /// Opens the queue `name`, creating it with `options.capacity` (and `options.access.mode`)
+    /// if it does not exist. A queue owned by another user is refused with
+    /// ``TransportError/Code/invalidEndpoint`` (its `queueError` has
+    /// code `untrustedOwner`) unless `options.access.allowOtherOwner`.
     public init(name: String, options: Options = Options()) throws(TransportError) {
         do throws(ArrayQueueError) {
-            queue = try ArrayQueue.openOrCreate(name: name, capacity: options.capacity)
+            queue = try options.access.openOrCreate(name: name, capacity: options.capacity)
         } catch {
             throw TransportError(error)
         }

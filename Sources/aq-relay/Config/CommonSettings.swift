@@ -29,6 +29,12 @@ struct CommonOptions: ParsableArguments {
     @Option(help: ArgumentHelp("Same-host fast path of pubsub streams: automatic (a subscriber on the relay's own host takes the stream through shared memory), disabled (always the network) or required. (default: automatic)", valueName: "mode"))
     var fastPath: FastPath?
 
+    @Flag(help: "Open local queues whose shared-memory object belongs to another user (a producer or consumer of another user sharing a group with the relay). By default such a queue is refused: any local user can create a queue's name first.")
+    var allowOtherOwner = false
+
+    @Option(help: ArgumentHelp("Octal permission bits of the local queues the relay creates (subscribe's queue, serve's with --create-capacity); 660 lets the relay user's group in. (default: 600)", valueName: "bits"))
+    var queueMode: String?
+
     @Flag(help: "Check the configuration, print the effective settings as TOML and exit.")
     var check = false
 }
@@ -46,6 +52,9 @@ struct CommonSettings: Sendable {
     var fastPath: FastPath = .automatic
     /// Whether a tcp:// control endpoint was asked for explicitly (it has no authentication).
     var allowTCPControl = false
+    /// Whose local queues the relay opens and the mode of those it creates; fast-path queues
+    /// ignore it (they always belong to the relay's user).
+    var queueAccess = SharedMemoryAccess()
 
     /// Resolves the settings from the file's top level, then the command line.
     static func resolve(file: ConfigTable?, options: CommonOptions, defaultName: String) throws(RelayError) -> CommonSettings {
@@ -76,6 +85,11 @@ struct CommonSettings: Sendable {
         settings.metricsFile = options.metricsFile ?? fileMetrics
         let fileFastPath = try file?.string("fast_path").map { text throws(RelayError) in try Values.fastPath(text, what: "\(file!.file) fast_path") }
         settings.fastPath = options.fastPath ?? fileFastPath ?? settings.fastPath
+        let fileAllowsOthers = try file?.bool("allow_other_owner")
+        settings.queueAccess.allowOtherOwner = options.allowOtherOwner || (fileAllowsOthers ?? false)
+        let fileMode = try file?.string("queue_mode").map { text throws(RelayError) in try Values.queueMode(text, what: "\(file!.file) queue_mode") }
+        let optionMode = try options.queueMode.map { text throws(RelayError) in try Values.queueMode(text, what: "--queue-mode") }
+        settings.queueAccess.mode = optionMode ?? fileMode ?? settings.queueAccess.mode
         return settings
     }
 
@@ -113,6 +127,8 @@ struct CommonSettings: Sendable {
             "stats_interval = \(statsInterval?.seconds ?? 0)",
             "control = \(quoted(control?.description ?? "none"))",
             "fast_path = \(quoted(fastPath.rawValue))",
+            "allow_other_owner = \(queueAccess.allowOtherOwner)",
+            "queue_mode = \(quoted("0" + String(queueAccess.mode, radix: 8)))",
         ] + (allowTCPControl ? ["allow_tcp_control = true"] : []) + (metricsFile.map { ["metrics_file = \(quoted($0))"] } ?? [])
     }
 }

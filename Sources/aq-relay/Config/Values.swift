@@ -151,4 +151,12 @@ enum Values {
         }
         return policy
     }
+
+    /// Octal permission bits such as "660" or "0660".
+    static func queueMode(_ text: String, what: String) throws(RelayError) -> UInt32 {
+        guard let bits = UInt32(text, radix: 8), bits <= 0o777, bits & 0o600 == 0o600 else {
+            throw .configuration("\(what): '\(text)' is not octal permission bits that let the owner read and write (like \"600\" or \"660\")")
+        }
+        return bits
+    }
 }

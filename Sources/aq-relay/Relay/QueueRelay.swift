@@ -100,9 +100,9 @@ final class QueueRelay: MetricsSource {
         while !stop.isRaised {
             do throws(ArrayQueueError) {
                 let opened = if let capacity = settings.createCapacity {
-                    try ArrayQueue.openOrCreate(name: route.queue, capacity: capacity)
+                    try settings.common.queueAccess.openOrCreate(name: route.queue, capacity: capacity)
                 } else {
-                    try ArrayQueue.open(name: route.queue)
+                    try ArrayQueue.open(name: route.queue, options: settings.common.queueAccess.queueOptions())
                 }
                 queue.withLock { $0 = opened }
                 logger.info("relaying queue '\(route.queue)' (\(ByteCount.format(opened.capacity))) as stream '\(route.stream)' on \(endpoints.joined(separator: ", ")) (\(settings.pattern.rawValue), \(settings.zeroCopy ? "zero-copy" : "one copy"))")
@@ -111,6 +111,8 @@ final class QueueRelay: MetricsSource {
                 if !reported {
                     if error.code == .notFound {
                         logger.notice("waiting for queue '\(route.queue)' to be created by its producer (or give --create-capacity)")
+                    } else if error.code == .untrustedOwner {
+                        logger.error("refusing queue '\(route.queue)', retrying: \(error.message) (aq-relay: --allow-other-owner, or allow_other_owner = true in the configuration file)")
                     } else {
                         logger.error("cannot open queue '\(route.queue)', retrying: \(error)")
                     }

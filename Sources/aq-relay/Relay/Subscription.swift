@@ -27,7 +27,7 @@ final class Subscription: MetricsSource {
     init(settings: SubscribeSettings, curve: CurveSecurity?, logger: Logger) throws {
         self.settings = settings
         self.logger = logger
-        queue = try ArrayQueue.openOrCreate(name: settings.queue, capacity: settings.capacity, options: QueueOptions(overflow: settings.overflow))
+        queue = try settings.common.queueAccess.openOrCreate(name: settings.queue, capacity: settings.capacity, options: QueueOptions(overflow: settings.overflow))
         // ZMQ_RCVHWM is byte budget ÷ expected message size: this pair makes it receive_queue frames.
         let options = ZeroMQReceiver.Options(
             maximumMessageBytes: settings.maximumMessageBytes, byteBudget: settings.receiveQueue << 20, expectedMessageBytes: 1 << 20,

@@ -15,8 +15,7 @@ struct Create: ParsableCommand {
     @Option(help: "On a new dtype or shape: keep everything (keep), or drop waiting records (reset).")
     var shapeChange: ShapeChangePolicy = .keep
 
-    @Option(help: "Octal permission bits of the shared-memory object.")
-    var mode: String = "600"
+    @OptionGroup var mode: ModeOptions
 
     @Flag(help: "Succeed if the queue exists already.")
     var existOk = false
@@ -24,7 +23,7 @@ struct Create: ParsableCommand {
     @OptionGroup var owner: OwnerOptions
 
     func run() throws {
-        guard let modeBits = UInt32(mode, radix: 8) else { throw ValidationError("--mode must be octal, like 600 or 660") }
+        let modeBits = try mode.bits()
         try reportingErrors {
             let options = CreateOptions(shapeChange: shapeChange, mode: modeBits)
             let queue = existOk

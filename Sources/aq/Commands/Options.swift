@@ -82,6 +82,25 @@ struct OwnerOptions: ParsableArguments {
     }
 }
 
+/// The permission bits of a queue the command creates.
+struct ModeOptions: ParsableArguments {
+    @Option(help: "Octal permission bits of a shared-memory object this command creates (660 lets the owner's group in).")
+    var mode: String = "600"
+
+    /// The bits, or a usage error for text that is not octal permission bits.
+    func bits() throws -> UInt32 {
+        guard let bits = UInt32(mode, radix: 8), bits <= 0o777 else { throw ValidationError("--mode must be octal permission bits, like 600 or 660") }
+        return bits
+    }
+}
+
+extension OwnerOptions {
+    /// Access to `shm://` queues with this choice and the mode `creating`.
+    func access(creating mode: ModeOptions) throws -> SharedMemoryAccess {
+        SharedMemoryAccess(allowOtherOwner: allowOtherOwner, mode: try mode.bits())
+    }
+}
+
 extension OverflowPolicy: ExpressibleByArgument {}
 extension ShapeChangePolicy: ExpressibleByArgument {}
 

@@ -49,6 +49,10 @@ struct Send: ParsableCommand {
 
     @OptionGroup var network: NetworkOptions
 
+    @OptionGroup var owner: OwnerOptions
+
+    @OptionGroup var mode: ModeOptions
+
     func validate() throws {
         guard `repeat` >= 1 else { throw ValidationError("--repeat must be at least 1") }
     }
@@ -59,7 +63,7 @@ struct Send: ParsableCommand {
             let target = try Endpoint(endpoint)
             let sender = try target.makeSender(
                 stream: stream, pattern: network.pattern == .pubsub ? .publish : .push, role: network.role ?? .bind,
-                sharedMemory: .init(sendTimeout: network.timeout?.duration),
+                sharedMemory: .init(sendTimeout: network.timeout?.duration, access: try owner.access(creating: mode)),
                 zeroMQ: .init(sendTimeout: network.timeout?.duration, fastPath: network.fastPath))
             defer { sender.close() }
             for counter in 0..<`repeat` {
@@ -86,6 +90,10 @@ struct Receive: ParsableCommand {
 
     @OptionGroup var network: NetworkOptions
 
+    @OptionGroup var owner: OwnerOptions
+
+    @OptionGroup var mode: ModeOptions
+
     @Flag(name: [.short, .long], help: "At the end, print on stderr the path the records took (network or shared-memory) and the receiver's counters.")
     var verbose = false
 
@@ -94,7 +102,7 @@ struct Receive: ParsableCommand {
             let source = try Endpoint(endpoint)
             let receiver = try source.makeReceiver(
                 pattern: network.pattern == .pubsub ? .subscribe(prefixes: [subscribe]) : .pull, role: network.role ?? .connect,
-                zeroMQ: .init(fastPath: network.fastPath))
+                sharedMemory: try owner.access(creating: mode), zeroMQ: .init(fastPath: network.fastPath))
             defer { receiver.close() }
             try destination.prepare()
             for _ in 0..<destination.count {
