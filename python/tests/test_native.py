@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import os
 import pickle
 import queue
 import re
+import subprocess
+import sys
 import threading
 
 import numpy as np
@@ -220,6 +223,24 @@ def test_open_remove_exists_and_pickling_by_name(name):
         aq.ArrayQueue.create("no/slashes", 1 << 20)
     with pytest.raises(aq.InvalidArgument):
         aq.ArrayQueue.create(name, 10)
+
+
+def test_remove_true_removes_the_queue_when_dropped_or_at_exit_but_never_in_a_forked_child(name):
+    q = aq.ArrayQueue.create(name, 1 << 20, remove=True)
+    assert aq.ArrayQueue.exists(name)
+    child = os.fork()
+    if child == 0:  # a child that drops the inherited handle and exits normally
+        del q
+        os._exit(0 if aq.ArrayQueue.exists(name) else 1)
+    assert os.waitpid(child, 0)[1] == 0
+    assert aq.ArrayQueue.exists(name), "a forked child removed its parent's queue"
+    del q
+    assert not aq.ArrayQueue.exists(name), "dropping the creating handle left the queue"
+    # A process that exits with the handle still referenced removes it too.
+    script = f"import arrayqueues_swift as aq; q = aq.ArrayQueue.create({name!r}, 1 << 20, remove=True); print('made')"
+    made = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    assert made.stdout.strip() == "made", made.stderr
+    assert not aq.ArrayQueue.exists(name), "the creating process exited and left the queue"
 
 
 def test_every_error_code_of_the_header_has_an_exception_class():

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as _dt
+import os
+import weakref
 from typing import Any, Iterator, Optional, Sequence, Tuple
 
 import numpy as np
@@ -288,10 +290,11 @@ class ArrayQueue:
 
     The handle pickles by name, so it can be given to a ``multiprocessing.Process`` under any
     start method: the child opens the queue by name. A queue outlives its handles until it is
-    removed with :meth:`remove` (or ``remove=True`` at creation, when the creating handle closes).
+    removed with :meth:`remove`, or, with ``remove=True`` at creation, when the creating handle
+    is closed or dropped or its process exits (a forked child never removes it).
     """
 
-    __slots__ = ("_handle", "_name", "_overflow", "_spin", "_remove_on_close", "__weakref__")
+    __slots__ = ("_handle", "_name", "_overflow", "_spin", "_removal", "__weakref__")
 
     def __init__(self, handle: Any, name: str, overflow: str, spin: float, remove_on_close: bool) -> None:
         """Use :meth:`create`, :meth:`open` or :meth:`open_or_create`."""
@@ -299,7 +302,8 @@ class ArrayQueue:
         self._name = name
         self._overflow = overflow
         self._spin = spin
-        self._remove_on_close = remove_on_close
+        # A finalizer, not __del__: it also runs at interpreter exit, and it names no `self`.
+        self._removal = weakref.finalize(self, _remove_if_creator, name, os.getpid()) if remove_on_close else None
 
     @classmethod
     def _open(cls, name: str, how: int, capacity: int, overflow: str, shape_change: str, spin: float, mode: int,
@@ -324,7 +328,7 @@ class ArrayQueue:
         (a record of another dtype or shape drops the waiting ones, counted in
         ``statistics().resets``). ``spin``: seconds a blocked call spins before it sleeps.
         ``mode``: permission bits of the shared-memory object. ``remove``: remove the queue's
-        name when this handle is closed.
+        name when this handle is closed or dropped, or this process exits (not in forked children).
 
         Raises :class:`QueueExists`, :class:`InvalidName`, :class:`InvalidArgument`,
         :class:`InsufficientSharedMemory` or :class:`SystemCallError`.
@@ -507,11 +511,8 @@ class ArrayQueue:
         if self._handle.closed:
             return
         self._handle.close()
-        if self._remove_on_close:
-            try:
-                _native.remove_queue(self._name)
-            except FileNotFoundError:
-                pass
+        if self._removal is not None:
+            self._removal()
 
     def __enter__(self) -> "ArrayQueue":
         return self
@@ -527,6 +528,16 @@ class ArrayQueue:
     def __repr__(self) -> str:
         state = "closed" if self._handle.closed else f"capacity={self._handle.capacity}"
         return f"<arrayqueues_swift.ArrayQueue {self._name!r} {state}>"
+
+
+def _remove_if_creator(name: str, creator: int) -> None:
+    """Removes the queue `name` unless this is a child forked from its creator."""
+    if os.getpid() != creator:
+        return
+    try:
+        _native.remove_queue(name)
+    except FileNotFoundError:
+        pass
 
 
 def _reopen(name: str, overflow: str, spin: float) -> ArrayQueue:
