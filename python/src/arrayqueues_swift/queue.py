@@ -382,16 +382,7 @@ class ArrayQueue:
         if timestamp is None and index is None:
             self._handle.put(array, timeout)
             return
-        flags = 0
-        stamp = 0
-        number = 0
-        if timestamp is not None:
-            flags = _PUT_TIMESTAMP
-            stamp = timestamp_ns(timestamp)
-        if index is not None:
-            flags |= _PUT_INDEX
-            number = index
-        self._handle.put(array, timeout, flags, stamp, number)
+        self._handle.put(array, timeout, *_stamping(timestamp, index))
 
     def loan(self, shape: Sequence[int], dtype: Any, timeout: Optional[float] = None,
              timestamp: Optional[Timestamp] = None, index: Optional[int] = None) -> _Loan:
@@ -405,15 +396,7 @@ class ArrayQueue:
         see it before. ``frame`` and its views are unusable after the block. Waiting and errors
         as :meth:`put`.
         """
-        flags = 0
-        stamp = 0
-        number = 0
-        if timestamp is not None:
-            flags = _PUT_TIMESTAMP
-            stamp = timestamp_ns(timestamp)
-        if index is not None:
-            flags |= _PUT_INDEX
-            number = index
+        flags, stamp, number = _stamping(timestamp, index)
         extents = (int(shape),) if isinstance(shape, (int, np.integer)) else tuple(int(extent) for extent in shape)
         return _Loan(self, (_dtype_code(dtype), extents, timeout, flags, stamp, number))
 
@@ -528,6 +511,18 @@ class ArrayQueue:
     def __repr__(self) -> str:
         state = "closed" if self._handle.closed else f"capacity={self._handle.capacity}"
         return f"<arrayqueues_swift.ArrayQueue {self._name!r} {state}>"
+
+
+def _stamping(timestamp: Optional[Timestamp], index: Optional[int]) -> Tuple[int, int, int]:
+    """The put flags, timestamp (ns) and index the C interface takes for a record's metadata."""
+    flags = stamp = number = 0
+    if timestamp is not None:
+        flags = _PUT_TIMESTAMP
+        stamp = timestamp_ns(timestamp)
+    if index is not None:
+        flags |= _PUT_INDEX
+        number = index
+    return flags, stamp, number
 
 
 def _remove_if_creator(name: str, creator: int) -> None:
