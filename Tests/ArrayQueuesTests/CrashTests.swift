@@ -189,19 +189,7 @@ struct CrashTests {
                 worker.process.kill()
             }
 
-            var delivered: [Int64] = []
-            for log in try FileManager.default.contentsOfDirectory(at: logs, includingPropertiesForKeys: nil) {
-                let lines = try String(contentsOf: log, encoding: .utf8).split(separator: "\n")
-                #expect(!lines.contains("CORRUPT"), "\(log.lastPathComponent) received a corrupted record")
-                let indices = lines.compactMap { Int64($0) }
-                // A consumer sees each producer's records in the order they were put.
-                for producer in Set(indices.map { $0 >> 32 }) {
-                    let counters = indices.filter { $0 >> 32 == producer }
-                    #expect(counters == counters.sorted(), "\(log.lastPathComponent): producer \(producer) out of order")
-                }
-                delivered += indices
-            }
-            #expect(Set(delivered).count == delivered.count, "\(delivered.count - Set(delivered).count) records were delivered twice")
+            let delivered = try verifiedTortureDeliveries(in: logs, label: "")
             let statistics = try queue.statistics()
             print("kill torture: \(done) kills, \(delivered.count) records delivered intact, \(statistics.puts) committed, \(statistics.abandonedWrites) unfinished writes discarded, \(statistics.lostReads) reads lost with their consumer")
             #expect(delivered.count > kills, "too little traffic to mean anything")

@@ -118,18 +118,7 @@ struct PolicyTortureTests {
                 worker.process.kill()
             }
 
-            var delivered: [Int64] = []
-            for log in try FileManager.default.contentsOfDirectory(at: logs, includingPropertiesForKeys: nil) {
-                let lines = try String(contentsOf: log, encoding: .utf8).split(separator: "\n")
-                #expect(!lines.contains("CORRUPT"), "\(policy): \(log.lastPathComponent) received a corrupted record")
-                let indices = lines.compactMap { Int64($0) }
-                for producer in Set(indices.map { $0 >> 32 }) {
-                    let counters = indices.filter { $0 >> 32 == producer }
-                    #expect(counters == counters.sorted(), "\(policy): \(log.lastPathComponent): producer \(producer) out of order")
-                }
-                delivered += indices
-            }
-            #expect(Set(delivered).count == delivered.count, "\(policy): \(delivered.count - Set(delivered).count) records were delivered twice")
+            let delivered = try verifiedTortureDeliveries(in: logs, label: "\(policy): ")
             let statistics = try queue.statistics()
             print("\(policy) torture: \(done) kills (\(armed) workers armed with a crash point, \(selfKilled) seen dead at it), \(delivered.count) records delivered intact, \(statistics.puts) committed, \(statistics.drops) dropped, \(statistics.resets) resets, \(statistics.clears) clears, \(statistics.abandonedWrites) unfinished writes discarded, \(statistics.lostReads) reads lost; longest delivery gap \(String(format: "%.2f", stalls.longestStall)) s")
             #expect(delivered.count > kills, "too little traffic to mean anything")

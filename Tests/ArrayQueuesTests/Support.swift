@@ -146,3 +146,23 @@ final class Locked<Value> {
 
 // Safe to share: every access to `value` happens inside `withLock`, under `lock`.
 extension Locked: @unchecked Sendable {}
+
+/// Reads the kill tortures' consumer logs (one delivered index per line, or `CORRUPT`) in
+/// `directory` and checks them: no corrupted record, each producer's records in order at each
+/// consumer, and none delivered twice. Returns every delivered index; `label` starts each message.
+func verifiedTortureDeliveries(in directory: URL, label: String) throws -> [Int64] {
+    var delivered: [Int64] = []
+    for log in try FileManager.default.contentsOfDirectory(at: directory, includingPropertiesForKeys: nil) {
+        let lines = try String(contentsOf: log, encoding: .utf8).split(separator: "\n")
+        #expect(!lines.contains("CORRUPT"), "\(label)\(log.lastPathComponent) received a corrupted record")
+        let indices = lines.compactMap { Int64($0) }
+        // A consumer sees each producer's records in the order they were put.
+        for producer in Set(indices.map { $0 >> 32 }) {
+            let counters = indices.filter { $0 >> 32 == producer }
+            #expect(counters == counters.sorted(), "\(label)\(log.lastPathComponent): producer \(producer) out of order")
+        }
+        delivered += indices
+    }
+    #expect(Set(delivered).count == delivered.count, "\(label)\(delivered.count - Set(delivered).count) records were delivered twice")
+    return delivered
+}
