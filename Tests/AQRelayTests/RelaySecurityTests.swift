@@ -32,17 +32,7 @@ final class OwnProcess {
     }
 
     /// Waits at most `timeout` seconds; kills the process after that and returns nil.
-    func wait(timeout: Double) -> Int32? {
-        let deadline = Date().addingTimeInterval(timeout)
-        while process.isRunning && Date() < deadline { Thread.sleep(forTimeInterval: 0.01) }
-        if process.isRunning {
-            kill(process.processIdentifier, SIGKILL)
-            process.waitUntilExit()
-            return nil
-        }
-        process.waitUntilExit()
-        return process.terminationStatus
-    }
+    func wait(timeout: Double) -> Int32? { waitForExit(process, timeout: timeout) }
 }
 
 let canRunAsAnotherUser = getuid() == 0 && FileManager.default.isExecutableFile(atPath: "/usr/bin/setpriv")

@@ -23,11 +23,7 @@ struct SharedGroupTests {
                                                                   "--capacity", "16MiB", "--size", "256", "--count", "\(count)", "--timeout", "20"]
         producer.standardOutput = FileHandle.nullDevice
         try producer.run()
-        let deadline = Date().addingTimeInterval(60)
-        while producer.isRunning && Date() < deadline { Thread.sleep(forTimeInterval: 0.01) }
-        if producer.isRunning { producer.terminate() }
-        producer.waitUntilExit()
-        #expect(producer.terminationStatus == 0)
+        #expect(waitForExit(producer, timeout: 60) == 0)
         var status = stat()
         #expect(stat("/dev/shm/aq.\(source)", &status) == 0 && status.st_uid == 65534)
 

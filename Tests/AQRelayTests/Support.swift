@@ -70,6 +70,19 @@ final class Scratch {
     }
 }
 
+/// Waits at most `timeout` seconds for `process` to exit; kills it after that and returns nil.
+func waitForExit(_ process: Process, timeout: Double) -> Int32? {
+    let deadline = Date().addingTimeInterval(timeout)
+    while process.isRunning && Date() < deadline { Thread.sleep(forTimeInterval: 0.01) }
+    if process.isRunning {
+        kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+        return nil
+    }
+    process.waitUntilExit()
+    return process.terminationStatus
+}
+
 /// A running `aq-relay` process; its output and errors go to files in the scratch directory
 /// (never a pipe that could fill up and stall it).
 final class Spawned {
@@ -104,17 +117,7 @@ final class Spawned {
     }
 
     /// Waits at most `timeout` seconds for the exit; kills the process after that and returns nil.
-    func wait(timeout: Double) -> Int32? {
-        let deadline = Date().addingTimeInterval(timeout)
-        while process.isRunning && Date() < deadline { Thread.sleep(forTimeInterval: 0.01) }
-        if process.isRunning {
-            kill(process.processIdentifier, SIGKILL)
-            process.waitUntilExit()
-            return nil
-        }
-        process.waitUntilExit()
-        return process.terminationStatus
-    }
+    func wait(timeout: Double) -> Int32? { waitForExit(process, timeout: timeout) }
 
     /// Waits until the error output (the log) contains `text`, at most `timeout` seconds.
     func waitForLog(_ text: String, timeout: Double = 20) -> Bool {
