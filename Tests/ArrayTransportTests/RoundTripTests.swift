@@ -166,19 +166,17 @@ struct RoundTripTests {
         #expect(elapsed >= 0.14 && elapsed < 5)
     }
 
-    @Test func closeWakesABlockedReceiver() async throws {
+    @Test func closeWakesABlockedReceiver() throws {
         let (sender, receiver, _) = try Self.pair(.tcp)
         defer { sender.close() }
-        let outcome = Task.detached { () -> TransportError.Code? in
+        let code = outcome(of: { () -> TransportError.Code? in
             do throws(TransportError) {
                 _ = try receiver.receive(timeout: nil)
                 return nil
             } catch {
                 return error.code
             }
-        }
-        try await Task.sleep(for: .milliseconds(100))
-        receiver.close()
-        #expect(await outcome.value == .closed)
+        }, after: 0.1, { receiver.close() }, timeout: 30)
+        #expect(code == .closed)
     }
 }

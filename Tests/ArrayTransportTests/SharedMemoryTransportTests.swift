@@ -81,23 +81,19 @@ struct SharedMemoryTransportTests {
     }
 
     @Test("close() ends a receive blocked in another thread at once")
-    func closeUnblocks() async throws {
+    func closeUnblocks() throws {
         let name = "t-shm-\(getpid())-\(UUID().uuidString.prefix(8))"
         defer { try? ArrayQueue.remove(name: name) }
-        do {
-            let receiver = try SharedMemoryReceiver(name: name)
-            let waiter = Task.detached { () -> String in
-                do throws(TransportError) {
-                    _ = try receiver.receiveEvent(timeout: .seconds(30))
-                    return "returned"
-                } catch {
-                    return error.code == .closed ? "closed" : "\(error)"
-                }
+        let receiver = try SharedMemoryReceiver(name: name)
+        let result = outcome(of: { () -> String in
+            do throws(TransportError) {
+                _ = try receiver.receiveEvent(timeout: .seconds(30))
+                return "returned"
+            } catch {
+                return error.code == .closed ? "closed" : "\(error)"
             }
-            try await Task.sleep(for: .milliseconds(100))
-            receiver.close()
-            #expect(await waiter.value == "closed")
-        }
+        }, after: 0.1, { receiver.close() }, timeout: 30)
+        #expect(result == "closed")
     }
 
     @Test("a receive with nothing to take returns nil after its timeout")

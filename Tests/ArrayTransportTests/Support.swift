@@ -3,6 +3,7 @@ import ArrayQueues
 import Foundation
 import Logging
 import Testing
+import Synchronization
 
 // MARK: - Endpoints
 
@@ -252,4 +253,24 @@ func requirePythonPackages(sourceLocation: SourceLocation = #_sourceLocation) th
         check.terminationStatus == 0,
         "python3 cannot import pyzmq and numpy, which the interop tests need: run scripts/bootstrap (or python3 -m pip install pyzmq numpy). \(message)",
         sourceLocation: sourceLocation)
+}
+
+/// Runs the blocking `call` on a thread of its own, runs `action` after `delay` seconds, and
+/// returns what `call` returned, or nil if it did not return within `timeout` seconds.
+///
+/// A blocking call inside a `Task` holds one of the cooperative pool's threads (two on a
+/// 2-core machine): with other tests doing the same, the task that should unblock it may
+/// not run until the call times out by itself.
+func outcome<T: Sendable>(of call: @escaping @Sendable () -> T, after delay: Double, _ action: () -> Void, timeout: Double) -> T? {
+    let result = Mutex<T?>(nil)
+    let finished = DispatchSemaphore(value: 0)
+    Thread {
+        let value = call()
+        result.withLock { $0 = value }
+        finished.signal()
+    }.start()
+    Thread.sleep(forTimeInterval: delay)
+    action()
+    guard finished.wait(timeout: .now() + timeout) == .success else { return nil }
+    return result.withLock { $0 }
 }
