@@ -1,5 +1,6 @@
 import ArrayQueues
 import ArrayQueuesTestSupport
+import CArrayQueuesShims
 import Foundation
 import Glibc
 import Testing
@@ -64,8 +65,9 @@ struct CrashTests {
     func lockHeldByNobody() throws {
         try withQueue { queue in
             let handle = try FileHandle(forUpdating: URL(fileURLWithPath: "/dev/shm/aq.\(queue.name)"))
-            try handle.seek(toOffset: 64)
-            // A robust mutex's futex word holds its owner's thread id; 0x3FFFFFF0 is no thread.
+            // A robust mutex's futex word (glibc's __data.__lock, the mutex's first field) holds
+            // its owner's thread id; 0x3FFFFFF0 is no thread.
+            try handle.seek(toOffset: UInt64(MemoryLayout<caq_segment_header>.offset(of: \.lock)!))
             handle.write(withUnsafeBytes(of: UInt32(0x3FFF_FFF0).littleEndian) { Data($0) })
             try handle.close()
             let error = #expect(throws: ArrayQueueError.self) { try queue.put(try NDArray<UInt8>(shape: [1], elements: [1])) }
