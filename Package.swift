@@ -87,6 +87,7 @@ let package = Package(
                 "ArrayQueues",
                 "CZeroMQ",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "SystemPackage", package: "swift-system"),
             ],
             swiftSettings: strictSwift
         ),
@@ -100,6 +101,7 @@ let package = Package(
                 "aq",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ComplexModule", package: "swift-numerics"),
+                .product(name: "SystemPackage", package: "swift-system"),
             ],
             exclude: ["python"],
             swiftSettings: strictSwift
