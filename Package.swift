@@ -74,6 +74,7 @@ let package = Package(
         .testTarget(
             name: "ArrayQueuesTests",
             dependencies: ["ArrayQueues", "ArrayQueuesTestSupport", "ArrayQueuesTestHelper"],
+            exclude: ["python"],
             swiftSettings: strictSwift
         ),
         // libzmq from Debian's libzmq3-dev (scripts/bootstrap installs it). No pkgConfig: Debian's
