@@ -53,14 +53,14 @@ public final class ChildProcess: @unchecked Sendable {
     private let outputPipe = Pipe()
     private let errorPipe = Pipe()
     private let collected = Collector()
-    private let outputDone = DispatchSemaphore(value: 0)
-    private let errorsDone = DispatchSemaphore(value: 0)
 
     fileprivate struct Collected {
         var output = Data()
         var errors = Data()
         /// Complete lines that `nextLine` has returned.
         var linesRead = 0
+        /// Pipes read to their end (0, 1 or 2).
+        var pipesClosed = 0
     }
 
     /// What the reader threads collected, shared with them.
@@ -83,20 +83,27 @@ public final class ChildProcess: @unchecked Sendable {
         process.standardOutput = outputPipe
         process.standardError = errorPipe
         try process.run()
-        Self.collect(outputPipe.fileHandleForReading, into: collected, output: true, done: outputDone)
-        Self.collect(errorPipe.fileHandleForReading, into: collected, output: false, done: errorsDone)
+        Self.collect(outputPipe.fileHandleForReading, into: collected, output: true)
+        Self.collect(errorPipe.fileHandleForReading, into: collected, output: false)
     }
 
     /// Reads `handle` to its end on a thread of its own (which keeps `collected` alive).
-    private static func collect(_ handle: FileHandle, into collected: Collector, output: Bool, done: DispatchSemaphore) {
+    private static func collect(_ handle: FileHandle, into collected: Collector, output: Bool) {
         Thread {
             while true {
                 let data = handle.availableData
                 if data.isEmpty { break }
                 collected.state.withLock { output ? $0.output.append(data) : $0.errors.append(data) }
             }
-            done.signal()
+            collected.state.withLock { $0.pipesClosed += 1 }
         }.start()
+    }
+
+    /// Waits at most `seconds` until both pipes are read to their end (they close when the
+    /// process and any child that inherited them have exited); returns whether they were.
+    @discardableResult
+    private func drainPipes(within seconds: Double) -> Bool {
+        eventually(within: seconds, every: 0.002) { collected.state.withLock { $0.pipesClosed == 2 } }
     }
 
     /// The process id.
@@ -135,7 +142,10 @@ public final class ChildProcess: @unchecked Sendable {
             let running = isRunning
             if let line = lines.first(where: { $0.hasPrefix(prefix) }) { return line }
             // Once it has ended, let the reader catch up with what it wrote last.
-            if !running { return outputDone.wait(timeout: .now() + 1) == .success ? lines.first(where: { $0.hasPrefix(prefix) }) : nil }
+            if !running {
+                drainPipes(within: 1)
+                return lines.first(where: { $0.hasPrefix(prefix) })
+            }
             guard Date() < deadline else { return nil }
             Thread.sleep(forTimeInterval: 0.01)
         }
@@ -167,17 +177,22 @@ public final class ChildProcess: @unchecked Sendable {
         if process.isRunning { Glibc.kill(process.processIdentifier, signal) }
     }
 
-    /// Kills the process with SIGKILL and waits for it (bounded: SIGKILL cannot be ignored).
+    /// Kills the process with SIGKILL and waits for it (bounded: SIGKILL cannot be ignored),
+    /// and at most 5 s for the rest of its output.
     public func kill() {
         signal(SIGKILL)
         process.waitUntilExit()
+        drainPipes(within: Self.pipeGraceSeconds)
     }
 
     /// Waits at most `timeout` seconds for the process to end by itself; returns its status, or
-    /// nil (after killing it) if it did not end in time.
+    /// nil (after killing it) if it did not end in time. Either way, what it wrote is collected
+    /// (waiting at most 5 s more for its pipes) when this returns.
     @discardableResult
     public func waitForExit(timeout: Double) -> Int32? {
-        ArrayQueuesTestSupport.waitForExit(process, timeout: timeout)
+        let status = ArrayQueuesTestSupport.waitForExit(process, timeout: timeout)
+        drainPipes(within: Self.pipeGraceSeconds)
+        return status
     }
 
     /// Closes standard input, waits at most `timeout` seconds for the process to end (killing it
@@ -185,9 +200,6 @@ public final class ChildProcess: @unchecked Sendable {
     public func finish(timeout: Double = 60) -> ProcessRun {
         try? input.fileHandleForWriting.close()
         let status = waitForExit(timeout: timeout)
-        let grace = DispatchTime.now() + Self.pipeGraceSeconds
-        _ = outputDone.wait(timeout: grace)
-        _ = errorsDone.wait(timeout: grace)
         return collected.state.withLock {
             ProcessRun(status: status ?? process.terminationStatus, output: String(decoding: $0.output, as: UTF8.self),
                        errors: String(decoding: $0.errors, as: UTF8.self), timedOut: status == nil)
