@@ -54,7 +54,7 @@ let package = Package(
         // Deterministic payloads that tests and the helper process both generate and verify.
         .target(
             name: "ArrayQueuesTestSupport",
-            dependencies: ["ArrayQueues"],
+            dependencies: ["ArrayQueues", "CArrayQueuesShims"],
             path: "Tests/ArrayQueuesTestSupport",
             swiftSettings: strictSwift
         ),

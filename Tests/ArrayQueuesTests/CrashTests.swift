@@ -1,6 +1,5 @@
 import ArrayQueues
 import ArrayQueuesTestSupport
-import CArrayQueuesShims
 import Foundation
 import Glibc
 import Testing
@@ -67,7 +66,7 @@ struct CrashTests {
             let handle = try FileHandle(forUpdating: URL(fileURLWithPath: "/dev/shm/aq.\(queue.name)"))
             // A robust mutex's futex word (glibc's __data.__lock, the mutex's first field) holds
             // its owner's thread id; 0x3FFFFFF0 is no thread.
-            try handle.seek(toOffset: UInt64(MemoryLayout<caq_segment_header>.offset(of: \.lock)!))
+            try handle.seek(toOffset: UInt64(SegmentLayout.header(\.lock)))
             handle.write(withUnsafeBytes(of: UInt32(0x3FFF_FFF0).littleEndian) { Data($0) })
             try handle.close()
             let error = #expect(throws: ArrayQueueError.self) { try queue.put(try NDArray<UInt8>(shape: [1], elements: [1])) }

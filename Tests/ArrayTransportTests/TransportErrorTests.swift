@@ -1,6 +1,6 @@
 import ArrayQueues
 @testable import ArrayTransport
-import CArrayQueuesShims
+import ArrayQueuesTestSupport
 import Foundation
 import Glibc
 import SystemPackage
@@ -32,7 +32,7 @@ struct TransportErrorTests {
         _ = try ArrayQueue.create(name: name, capacity: 65536)
         defer { try? ArrayQueue.remove(name: name) }
         let handle = try FileHandle(forUpdating: URL(fileURLWithPath: "/dev/shm/aq.\(name)"))
-        try handle.seek(toOffset: UInt64(MemoryLayout<caq_segment_header>.offset(of: \.capacity)!))
+        try handle.seek(toOffset: UInt64(SegmentLayout.header(\.capacity)))
         handle.write(withUnsafeBytes(of: UInt64(12345).littleEndian) { Data($0) })
         try handle.close()
 
