@@ -54,7 +54,7 @@ let package = Package(
         // Deterministic payloads that tests and the helper process both generate and verify.
         .target(
             name: "ArrayQueuesTestSupport",
-            dependencies: ["ArrayQueues"],
+            dependencies: ["ArrayQueues", "CArrayQueuesShims"],
             path: "Tests/ArrayQueuesTestSupport",
             swiftSettings: strictSwift
         ),
@@ -74,6 +74,7 @@ let package = Package(
         .testTarget(
             name: "ArrayQueuesTests",
             dependencies: ["ArrayQueues", "ArrayQueuesTestSupport", "ArrayQueuesTestHelper"],
+            exclude: ["python"],
             swiftSettings: strictSwift
         ),
         // libzmq from Debian's libzmq3-dev (scripts/bootstrap installs it). No pkgConfig: Debian's
@@ -87,6 +88,7 @@ let package = Package(
                 "ArrayQueues",
                 "CZeroMQ",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "SystemPackage", package: "swift-system"),
             ],
             swiftSettings: strictSwift
         ),
@@ -100,6 +102,7 @@ let package = Package(
                 "aq",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ComplexModule", package: "swift-numerics"),
+                .product(name: "SystemPackage", package: "swift-system"),
             ],
             exclude: ["python"],
             swiftSettings: strictSwift
@@ -121,7 +124,7 @@ let package = Package(
         // Runs the built `aq-relay` executable as real processes (loopback and ipc:// only).
         .testTarget(
             name: "AQRelayTests",
-            dependencies: ["aq-relay", "ArrayQueues", "ArrayTransport"],
+            dependencies: ["aq-relay", "ArrayQueues", "ArrayTransport", "ArrayQueuesTestSupport"],
             swiftSettings: strictSwift
         ),
         // MARK: The C ABI (issue 11): the header and per-thread error state in C, the

@@ -30,7 +30,9 @@ enum Status {
         }
     }
 
-    /// The code of each transport error, one to one; an error that came from a queue keeps
+    /// The code of each transport error, one to one (the codes a queue error shares its meaning
+    /// with share its C code: timeout, full, not found, corrupt, invalid argument, system call);
+    /// an error that came from a queue keeps
     /// the queue's code (a full or missing `shm://` queue is AQ_EFULL or AQ_ENOT_FOUND), except
     /// that a wait ended by closing is AQ_ECLOSED.
     static func code(_ error: TransportError) -> Int32 {
@@ -47,6 +49,9 @@ enum Status {
         case .zeroMQ: return AQ_EZMQ
         case .systemCall: return AQ_ESYSTEM
         case .fastPathUnavailable: return AQ_EFAST_PATH_UNAVAILABLE
+        case .full: return AQ_EFULL
+        case .notFound: return AQ_ENOT_FOUND
+        case .corruptQueue: return AQ_ECORRUPT
         }
     }
 
@@ -57,7 +62,7 @@ enum Status {
 
     /// Records `error` for this thread and returns its code.
     static func fail(_ error: TransportError) -> Int32 {
-        set(code(error), error.description, errno: error.errorNumber ?? error.queueError?.errno?.rawValue ?? 0)
+        set(code(error), error.description, errno: (error.errno ?? error.queueError?.errno)?.rawValue ?? 0)
     }
 
     /// Records an error of the C interface itself.

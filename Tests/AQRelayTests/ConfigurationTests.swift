@@ -1,3 +1,4 @@
+import ArrayQueuesTestSupport
 import Foundation
 import Testing
 
@@ -69,7 +70,7 @@ struct ConfigurationTests {
     func endpointInUse() throws {
         let scratch = try Scratch("inuse")
         defer { scratch.cleanUp() }
-        let port = try freePort()
+        let port = try freeLoopbackPort()
         let first = try scratch.start(["serve", "--queue", "\(scratch.queue("a"))=tcp://127.0.0.1:\(port)", "--name", "first"], label: "first")
         #expect(first.waitForLog("running"))
         let second = try scratch.run(["serve", "--queue", "\(scratch.queue("b"))=tcp://127.0.0.1:\(port)", "--name", "second"], timeout: 20)

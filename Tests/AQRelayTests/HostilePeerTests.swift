@@ -1,4 +1,5 @@
 import ArrayQueues
+import ArrayQueuesTestSupport
 import ArrayTransport
 import Foundation
 import Testing
@@ -8,40 +9,9 @@ import Testing
 /// remote peers").
 @Suite(.serialized, .timeLimit(.minutes(3)))
 struct HostilePeerTests {
-    /// Runs `python3 -c script arguments…` as a child process; killed by `stop()`.
-    final class PythonPeer {
-        let process = Process()
-
-        private let output = Pipe()
-        private var text = ""
-
-        init(_ script: String, _ arguments: [String]) throws {
-            process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-            process.arguments = ["python3", "-c", script] + arguments
-            process.standardOutput = output
-            try process.run()
-        }
-
-        /// The next line the peer prints, waiting at most `seconds`.
-        func line(within seconds: Double) -> String? {
-            let deadline = Date().addingTimeInterval(seconds)
-            let descriptor = output.fileHandleForReading.fileDescriptor
-            while !text.contains("\n") && Date() < deadline {
-                var poller = pollfd(fd: descriptor, events: Int16(POLLIN), revents: 0)
-                guard poll(&poller, 1, 100) > 0 else { continue }
-                let chunk = output.fileHandleForReading.availableData
-                if chunk.isEmpty { break }
-                text += String(decoding: chunk, as: UTF8.self)
-            }
-            guard let end = text.firstIndex(of: "\n") else { return nil }
-            defer { text = String(text[text.index(after: end)...]) }
-            return String(text[..<end])
-        }
-
-        func stop() {
-            if process.isRunning { kill(process.processIdentifier, SIGKILL) }
-            process.waitUntilExit()
-        }
+    /// Starts `python3 -c script arguments…` as a child process (stopped with `kill()`).
+    static func pythonPeer(_ script: String, _ arguments: [String]) throws -> ChildProcess {
+        try startPython(["-c", script] + arguments)
     }
 
     /// A subscriber that connects, subscribes to everything and never reads (its libzmq queue
@@ -114,7 +84,7 @@ struct HostilePeerTests {
     /// endpoint and the process.
     static func serve(_ scratch: Scratch, _ extra: [String]) throws -> (queue: String, endpoint: String, relay: Spawned) {
         let queue = scratch.queue("hostile")
-        let endpoint = "tcp://127.0.0.1:\(try freePort())"
+        let endpoint = "tcp://127.0.0.1:\(try freeLoopbackPort())"
         _ = try ArrayQueue.create(name: queue, capacity: 64 << 20)
         let relay = try scratch.start(["serve", "--queue", "\(queue)=\(endpoint)", "--pattern", "pubsub", "--name", "relay",
                                        "--heartbeat", "0.2", "--stats-interval", "1", "--fast-path", "disabled"] + extra,
@@ -139,10 +109,10 @@ struct HostilePeerTests {
         let producer = try ArrayQueue.open(name: queue)
         // The stalled subscribers join one after the other, so that libzmq holds different
         // frames for each (up to --peer-queue 8 + 1 apiece): 16 MiB or so, over the budget.
-        var stalled: [PythonPeer] = []
-        defer { stalled.forEach { $0.stop() } }
+        var stalled: [ChildProcess] = []
+        defer { stalled.forEach { $0.kill() } }
         for number in 1...2 {
-            stalled.append(try PythonPeer(Self.stalledSubscriber, [endpoint, "120"]))
+            stalled.append(try Self.pythonPeer(Self.stalledSubscriber, [endpoint, "120"]))
             let connected = try eventually(within: 20) { (try scratch.metric("aq_relay_peers", instance: "relay") ?? 0) >= Double(number) }
             #expect(connected, "stalled subscriber \(number) never connected: \(relay.errors)")
             Thread.sleep(forTimeInterval: 0.5)   // its subscription is applied at the next heartbeat
@@ -186,8 +156,8 @@ struct HostilePeerTests {
         let (_, endpoint, relay) = try Self.serve(scratch, [])
         Thread.sleep(forTimeInterval: 0.5)
         let before = try #require(Self.residentBytes(relay.process.processIdentifier))
-        let peer = try PythonPeer(Self.hugeSubscriber, [endpoint, "\(4 << 20)", "60"])
-        defer { peer.stop() }
+        let peer = try Self.pythonPeer(Self.hugeSubscriber, [endpoint, "\(4 << 20)", "60"])
+        defer { peer.kill() }
         let dropped = try eventually(within: 20) { (try scratch.metric("aq_relay_peers_disconnected_total", instance: "relay") ?? 0) >= 1 }
         #expect(dropped, "the peer with a 4 MiB subscription was not dropped: \(relay.errors)")
         let after = try #require(Self.residentBytes(relay.process.processIdentifier))
@@ -203,16 +173,16 @@ struct HostilePeerTests {
         let scratch = try Scratch("flood")
         defer { scratch.cleanUp() }
         let frames = 400
-        let flooder = try PythonPeer(Self.endlessMultipart, ["\(frames)"])
-        defer { flooder.stop() }
-        let port = try #require(flooder.line(within: 20).flatMap { Int($0) })
+        let flooder = try Self.pythonPeer(Self.endlessMultipart, ["\(frames)"])
+        defer { flooder.kill() }
+        let port = try #require(flooder.nextLine(within: 20).flatMap { Int($0) })
         // receive_queue 8 (MiB) of 1 MiB messages: ZMQ_RCVHWM 8, so libzmq may hold 8 + 1 messages.
         let receiver = try scratch.start(["subscribe", "tcp://127.0.0.1:\(port)", "--queue", scratch.queue("flood"), "--capacity", "16MiB",
                                           "--name", "victim", "--max-message-size", "1MiB", "--receive-queue", "8", "--fast-path", "disabled"],
                                          label: "victim")
         #expect(receiver.waitForLog("receiving"), "\(receiver.errors)")
         let before = try #require(Self.residentBytes(receiver.process.processIdentifier))
-        let outcome = flooder.line(within: 60) ?? "nothing"
+        let outcome = flooder.nextLine(within: 60) ?? "nothing"
         // "sent": the receiver took the whole flood, which the bound below then fails. "nothing":
         // the flood stalled within 60 s (seen once, in a full-suite run on a loaded machine,
         // with the receiver's memory flat); the memory bound is what matters then.

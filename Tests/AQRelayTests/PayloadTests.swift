@@ -1,4 +1,5 @@
 import ArrayQueues
+import ArrayQueuesTestSupport
 import ArrayTransport
 import Foundation
 import Testing
@@ -45,7 +46,7 @@ struct PayloadTests {
         var relays: [Spawned] = []
         for side in ["left", "right"] {
             let source = scratch.queue(side)
-            let endpoint = "tcp://127.0.0.1:\(try freePort())"
+            let endpoint = "tcp://127.0.0.1:\(try freeLoopbackPort())"
             _ = try ArrayQueue.create(name: source, capacity: 16 << 20)
             let relay = try scratch.start(["serve", "--queue", "\(source)=\(endpoint)", "--pattern", "pushpull", "--name", "relay-\(side)"], label: "relay-\(side)")
             #expect(relay.waitForLog("relaying queue"), "\(relay.errors)")

@@ -1,4 +1,5 @@
 import ArrayQueues
+import ArrayQueuesTestSupport
 @_spi(Control) import ArrayTransport
 import Foundation
 import Testing
@@ -6,44 +7,27 @@ import Testing
 /// An `aq-relay` process started the way the test says: without a runtime directory in its
 /// environment, as another user (`setpriv`), or in a mount namespace of its own (`unshare`).
 final class OwnProcess {
-    let process = Process()
-    private let errorsPath: String
+    let child: ChildProcess
 
     /// Runs `command` (the relay's path is `relayExecutable.path`) with `XDG_RUNTIME_DIR` and
-    /// `RUNTIME_DIRECTORY` removed from the environment; its stderr goes to a file in `scratch`.
+    /// `RUNTIME_DIRECTORY` removed from the environment.
     init(_ command: [String], scratch: Scratch, label: String) throws {
-        errorsPath = scratch.path("\(label).err")
-        _ = FileManager.default.createFile(atPath: errorsPath, contents: nil)
-        process.executableURL = URL(fileURLWithPath: command[0])
-        process.arguments = Array(command.dropFirst())
-        var environment = ProcessInfo.processInfo.environment
-        environment["XDG_RUNTIME_DIR"] = nil
-        environment["RUNTIME_DIRECTORY"] = nil
-        process.environment = environment
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle(forWritingAtPath: errorsPath)
-        try process.run()
+        child = try ChildProcess(command[0], Array(command.dropFirst()), unsetting: ["XDG_RUNTIME_DIR", "RUNTIME_DIRECTORY"])
     }
 
-    var errors: String { (try? String(contentsOfFile: errorsPath, encoding: .utf8)) ?? "" }
+    var process: Process { child.process }
+    var errors: String { child.errors }
 
-    func signal(_ signal: Int32) {
-        if process.isRunning { kill(process.processIdentifier, signal) }
-    }
+    func signal(_ signal: Int32) { child.signal(signal) }
 
     /// Waits at most `timeout` seconds; kills the process after that and returns nil.
-    func wait(timeout: Double) -> Int32? { waitForExit(process, timeout: timeout) }
+    func wait(timeout: Double) -> Int32? { child.waitForExit(timeout: timeout) }
 }
 
 let canRunAsAnotherUser = getuid() == 0 && FileManager.default.isExecutableFile(atPath: "/usr/bin/setpriv")
 let canUnshareMounts: Bool = {
     guard getuid() == 0, FileManager.default.isExecutableFile(atPath: "/usr/bin/unshare") else { return false }
-    let probe = Process()
-    probe.executableURL = URL(fileURLWithPath: "/usr/bin/unshare")
-    probe.arguments = ["--mount", "sh", "-c", "mount -t tmpfs tmpfs /tmp"]
-    guard (try? probe.run()) != nil else { return false }
-    probe.waitUntilExit()
-    return probe.terminationStatus == 0
+    return (try? runProcess("/usr/bin/unshare", ["--mount", "sh", "-c", "mount -t tmpfs tmpfs /tmp"], timeout: 10).status) == 0
 }()
 
 @Suite("aq-relay against hostile users: CURVE allow-lists, key files, the control socket", .serialized, .timeLimit(.minutes(3)))
@@ -118,13 +102,13 @@ struct RelaySecurityTests {
         let squatSocket = "/tmp/aq-relay-\(name).sock"
         // The squatter: another user's relay answering the ping where the old default put the socket.
         let squatter = try OwnProcess(["/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", relayExecutable.path, "serve",
-                                       "--queue", "\(squatQueue)=tcp://127.0.0.1:\(try freePort())", "--create-capacity", "1MiB", "--fast-path", "disabled",
+                                       "--queue", "\(squatQueue)=tcp://127.0.0.1:\(try freeLoopbackPort())", "--create-capacity", "1MiB", "--fast-path", "disabled",
                                        "--name", name, "--control", "ipc://\(squatSocket)"], scratch: scratch, label: "squatter")
         defer { squatter.signal(SIGTERM); _ = squatter.wait(timeout: 10) }
         #expect(eventually(within: 20) { squatter.errors.contains("running") }, "\(squatter.errors)")
 
         let queue = scratch.queue("real")
-        let relay = try OwnProcess([relayExecutable.path, "serve", "--queue", "\(queue)=tcp://127.0.0.1:\(try freePort())", "--create-capacity", "1MiB",
+        let relay = try OwnProcess([relayExecutable.path, "serve", "--queue", "\(queue)=tcp://127.0.0.1:\(try freeLoopbackPort())", "--create-capacity", "1MiB",
                                     "--fast-path", "disabled", "--name", name], scratch: scratch, label: "relay")
         let privateSocket = "/tmp/aq-relay-\(getuid())/aq-relay-\(name).sock"
         #expect(eventually(within: 20) { relay.errors.contains(privateSocket) || !relay.process.isRunning }, "\(relay.errors)")
@@ -136,7 +120,7 @@ struct RelaySecurityTests {
         #expect(relay.wait(timeout: 15) == 0, "\(relay.errors)")
 
         // Told to use the shared /tmp explicitly, the relay does not trust or remove another user's socket.
-        let told = try OwnProcess([relayExecutable.path, "serve", "--queue", "\(queue)=tcp://127.0.0.1:\(try freePort())", "--fast-path", "disabled",
+        let told = try OwnProcess([relayExecutable.path, "serve", "--queue", "\(queue)=tcp://127.0.0.1:\(try freeLoopbackPort())", "--fast-path", "disabled",
                                    "--name", name, "--control", "ipc://\(squatSocket)"], scratch: scratch, label: "told")
         #expect(told.wait(timeout: 20) == 1)
         #expect(told.errors.contains("belongs to user 65534"), "\(told.errors)")
@@ -151,7 +135,7 @@ struct RelaySecurityTests {
         // A private /tmp (mount namespace) where another user made /tmp/aq-relay-UID first.
         let script = "mount -t tmpfs tmpfs /tmp && mkdir -m 0777 /tmp/aq-relay-$(id -u) && chown 65534:65534 /tmp/aq-relay-$(id -u) && exec \"$0\" \"$@\""
         let relay = try OwnProcess(["/usr/bin/unshare", "--mount", "sh", "-c", script, relayExecutable.path, "serve",
-                                    "--queue", "\(queue)=tcp://127.0.0.1:\(try freePort())", "--create-capacity", "1MiB", "--fast-path", "disabled",
+                                    "--queue", "\(queue)=tcp://127.0.0.1:\(try freeLoopbackPort())", "--create-capacity", "1MiB", "--fast-path", "disabled",
                                     "--name", "dir"], scratch: scratch, label: "relay")
         #expect(relay.wait(timeout: 20) == 1, "\(relay.errors)")
         #expect(relay.errors.contains("is not a private directory of this user"), "\(relay.errors)")

@@ -1,4 +1,5 @@
 import ArrayQueues
+import ArrayQueuesTestSupport
 import Foundation
 import Testing
 
@@ -22,7 +23,7 @@ struct RelayTests {
             self.pattern = pattern
             source = scratch.queue("a")
             target = scratch.queue("b")
-            endpoint = "tcp://127.0.0.1:\(try freePort())"
+            endpoint = "tcp://127.0.0.1:\(try freeLoopbackPort())"
             _ = try ArrayQueue.create(name: source, capacity: capacity)
         }
 

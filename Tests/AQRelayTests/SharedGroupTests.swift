@@ -1,4 +1,5 @@
 import ArrayQueues
+import ArrayQueuesTestSupport
 import Foundation
 import Testing
 
@@ -13,7 +14,7 @@ struct SharedGroupTests {
         let scratch = try Scratch("group")
         defer { scratch.cleanUp() }
         let source = scratch.queue("a"), target = scratch.queue("b")
-        let endpoint = "tcp://127.0.0.1:\(try freePort())"
+        let endpoint = "tcp://127.0.0.1:\(try freeLoopbackPort())"
         let count = 40
 
         // The producer, as nobody, creates the queue (owning it) and fills it.

@@ -1,4 +1,5 @@
 import ArrayQueues
+import ArrayQueuesTestSupport
 import Foundation
 import Testing
 
@@ -70,54 +71,26 @@ final class Scratch {
     }
 }
 
-/// Waits at most `timeout` seconds for `process` to exit; kills it after that and returns nil.
-func waitForExit(_ process: Process, timeout: Double) -> Int32? {
-    let deadline = Date().addingTimeInterval(timeout)
-    while process.isRunning && Date() < deadline { Thread.sleep(forTimeInterval: 0.01) }
-    if process.isRunning {
-        kill(process.processIdentifier, SIGKILL)
-        process.waitUntilExit()
-        return nil
-    }
-    process.waitUntilExit()
-    return process.terminationStatus
-}
-
-/// A running `aq-relay` process; its output and errors go to files in the scratch directory
-/// (never a pipe that could fill up and stall it).
+/// A running `aq-relay` process, with its control sockets in the scratch directory; its output
+/// is collected while it runs (``ChildProcess``), so a full pipe never stalls it.
 final class Spawned {
-    let process = Process()
+    let child: ChildProcess
     let label: String
-    private let outputPath: String
-    private let errorsPath: String
 
     init(_ arguments: [String], scratch: Scratch, label: String) throws {
         self.label = label
-        outputPath = scratch.path("\(label).out")
-        errorsPath = scratch.path("\(label).err")
-        _ = FileManager.default.createFile(atPath: outputPath, contents: nil)
-        _ = FileManager.default.createFile(atPath: errorsPath, contents: nil)
-        process.executableURL = relayExecutable
-        process.arguments = arguments
-        var environment = ProcessInfo.processInfo.environment
-        environment["XDG_RUNTIME_DIR"] = scratch.directory.path
-        environment["RUNTIME_DIRECTORY"] = nil
-        process.environment = environment
-        process.standardOutput = FileHandle(forWritingAtPath: outputPath)
-        process.standardError = FileHandle(forWritingAtPath: errorsPath)
-        try process.run()
+        child = try ChildProcess(relayExecutable.path, arguments, environment: ["XDG_RUNTIME_DIR": scratch.directory.path], unsetting: ["RUNTIME_DIRECTORY"])
     }
 
-    var isRunning: Bool { process.isRunning }
-    var output: String { (try? String(contentsOfFile: outputPath, encoding: .utf8)) ?? "" }
-    var errors: String { (try? String(contentsOfFile: errorsPath, encoding: .utf8)) ?? "" }
+    var process: Process { child.process }
+    var isRunning: Bool { child.isRunning }
+    var output: String { child.output }
+    var errors: String { child.errors }
 
-    func signal(_ signal: Int32) {
-        if process.isRunning { kill(process.processIdentifier, signal) }
-    }
+    func signal(_ signal: Int32) { child.signal(signal) }
 
     /// Waits at most `timeout` seconds for the exit; kills the process after that and returns nil.
-    func wait(timeout: Double) -> Int32? { waitForExit(process, timeout: timeout) }
+    func wait(timeout: Double) -> Int32? { child.waitForExit(timeout: timeout) }
 
     /// Waits until the error output (the log) contains `text`, at most `timeout` seconds.
     func waitForLog(_ text: String, timeout: Double = 20) -> Bool {
@@ -137,30 +110,4 @@ func keyValues(in output: String) -> [String: Double] {
         if parts.count == 2, let value = Double(parts[1]) { values[String(parts[0])] = value }
     }
     return values
-}
-
-/// Polls `condition` every 20 ms until it holds or `seconds` pass; returns whether it held.
-func eventually(within seconds: Double, _ condition: () throws -> Bool) rethrows -> Bool {
-    let deadline = Date().addingTimeInterval(seconds)
-    while Date() < deadline {
-        if try condition() { return true }
-        Thread.sleep(forTimeInterval: 0.02)
-    }
-    return try condition()
-}
-
-/// A TCP port on 127.0.0.1 that was free a moment ago.
-func freePort() throws -> Int {
-    let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-    defer { close(descriptor) }
-    var address = sockaddr_in()
-    address.sin_family = sa_family_t(AF_INET)
-    address.sin_addr.s_addr = inet_addr("127.0.0.1")
-    address.sin_port = 0
-    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-    let bound = withUnsafeMutablePointer(to: &address) { pointer in
-        pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(descriptor, $0, length) == 0 && getsockname(descriptor, $0, &length) == 0 }
-    }
-    guard bound else { throw POSIXError(.EADDRNOTAVAIL) }
-    return Int(UInt16(bigEndian: address.sin_port))
 }

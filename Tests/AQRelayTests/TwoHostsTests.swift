@@ -1,3 +1,4 @@
+import ArrayQueuesTestSupport
 import Foundation
 import Testing
 
@@ -10,31 +11,15 @@ struct TwoHostsTests {
 
     static var available: Bool {
         guard getuid() == 0, FileManager.default.isExecutableFile(atPath: script) else { return false }
-        let probe = Process()
-        probe.executableURL = URL(fileURLWithPath: "/bin/sh")
-        probe.arguments = ["-c", "command -v ip >/dev/null && command -v unshare >/dev/null && ip netns list >/dev/null 2>&1"]
-        guard (try? probe.run()) != nil else { return false }
-        probe.waitUntilExit()
-        return probe.terminationStatus == 0
+        let probe = "command -v ip >/dev/null && command -v unshare >/dev/null && ip netns list >/dev/null 2>&1"
+        return (try? runProcess("/bin/sh", ["-c", probe], timeout: 10).status) == 0
     }
 
     @Test("producer + relay on host A, Swift and Python subscribers on host B: every array arrives bit-exact", .enabled(if: available))
     func twoHosts() throws {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: Self.script)
-        var environment = ProcessInfo.processInfo.environment
-        environment["AQ_RELAY"] = relayExecutable.path
-        process.environment = environment
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = output
-        try process.run()
-        let killer = DispatchWorkItem { process.terminate() }
-        DispatchQueue.global().asyncAfter(deadline: .now() + 400, execute: killer)
-        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        killer.cancel()
-        #expect(process.terminationStatus == 0, "\(text)")
+        let run = try runProcess(Self.script, [], timeout: 400, environment: ["AQ_RELAY": relayExecutable.path])
+        let text = run.output + run.errors
+        #expect(run.status == 0 && !run.timedOut, "\(text)")
         #expect(text.contains("two-hosts: PASS"), "\(text)")
     }
 }

@@ -15,16 +15,9 @@ struct AQToolTests {
     }
 
     func python(_ script: String) throws -> String {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", "-c", script]
-        let output = Pipe()
-        process.standardOutput = output
-        try process.run()
-        let data = output.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        #expect(process.terminationStatus == 0, "python3 with numpy is required (scripts/bootstrap installs it)")
-        return String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        let run = try runPython(["-c", script], timeout: 60)
+        #expect(run.status == 0, "python3 with numpy is required (scripts/bootstrap installs it): \(run.errors)")
+        return run.output.trimmingCharacters(in: .whitespacesAndNewlines)
     }
 
     func temporaryDirectory() throws -> URL {
@@ -80,7 +73,7 @@ struct AQToolTests {
         defer { try? FileManager.default.removeItem(at: directory) }
         let source = directory.appendingPathComponent("in.npy").path
         _ = try python("import numpy as np; np.save('\(source)', np.linspace(0, 1, 1_000_000, dtype='<f8').reshape(1000, 1000))")
-        let port = 20000 + Int(getpid() % 20000)
+        let port = try freeLoopbackPort()
         let endpoint = switch kind {
         case "tcp": (send: "tcp://127.0.0.1:\(port)", receive: "tcp://127.0.0.1:\(port)")
         case "ipc": (send: "ipc://\(directory.path)/stream.sock", receive: "ipc://\(directory.path)/stream.sock")
@@ -88,14 +81,11 @@ struct AQToolTests {
         }
         defer { if kind == "shm" { _ = try? aq(["rm", "--force", "t-tool-stream-\(getpid())"]) } }
         let out = directory.appendingPathComponent("out").path
-        let receiver = Process()
-        receiver.executableURL = Self.executable
-        receiver.arguments = ["recv", endpoint.receive, "--count", "5", "--out-dir", out, "--timeout", "30"]
-        try receiver.run()
+        let receiver = try ChildProcess(Self.executable.path, ["recv", endpoint.receive, "--count", "5", "--out-dir", out, "--timeout", "30"])
         let sender = try aq(["send", endpoint.send, source, "--repeat", "5", "--timeout", "30"])
         #expect(sender.status == 0, "\(sender.errors)")
-        receiver.waitUntilExit()
-        #expect(receiver.terminationStatus == 0)
+        let received = receiver.finish(timeout: 60)
+        #expect(received.status == 0 && !received.timedOut, "\(received.errors)")
         let same = try python("""
             import numpy as np, glob
             a = np.load('\(source)')

@@ -12,10 +12,10 @@ struct CraftedSegmentToolTests {
         .deletingLastPathComponent().appendingPathComponent("aq")
 
     static let crafted: [(String, [(Int, UInt64)])] = [
-        ("capacity 0x7FFFFFFFFFFFF000", [(16, 0x7FFF_FFFF_FFFF_F000), (24, 0x8000_0000_0000_0000)]),
-        ("cursors at 2^64 − 64", [(112, UInt64.max - 63), (120, UInt64.max - 63), (128, UInt64.max - 63)]),
-        ("first record timestamp Int64.min", [(4096 + 24, 0x8000_0000_0000_0000)]),
-        ("created_ns Int64.min", [(32, 0x8000_0000_0000_0000)]),
+        ("capacity 0x7FFFFFFFFFFFF000", [(SegmentLayout.header(\.capacity), 0x7FFF_FFFF_FFFF_F000), (SegmentLayout.header(\.segment_size), 0x8000_0000_0000_0000)]),
+        ("cursors at 2^64 − 64", [(SegmentLayout.header(\.read), UInt64.max - 63), (SegmentLayout.header(\.tail), UInt64.max - 63), (SegmentLayout.header(\.head), UInt64.max - 63)]),
+        ("first record timestamp Int64.min", [(SegmentLayout.firstRecord(\.timestamp_ns), 0x8000_0000_0000_0000)]),
+        ("created_ns Int64.min", [(SegmentLayout.header(\.created_ns), 0x8000_0000_0000_0000)]),
     ]
 
     @Test("aq ls and aq inspect survive crafted segments", arguments: 0..<crafted.count)

@@ -24,7 +24,7 @@ struct HostileLocalToolTests {
     @Test("empty files of another user and of nobody's making do not stall ls, gc and a fast-path publisher's start; gc leaves them alone")
     func squatters() throws {
         // Each empty file used to cost every opener a 2 s wait: 21 of them, three times, far beyond the bound.
-        let port = 30000 + Int(getpid() % 20000)
+        let port = try freeLoopbackPort()
         let file = FileManager.default.temporaryDirectory.appendingPathComponent("aq-squat-\(UUID().uuidString.prefix(8)).npy").path
         try NPYFile.uint8([5, 6, 7]).write(to: URL(fileURLWithPath: file))
         defer { try? FileManager.default.removeItem(atPath: file) }
@@ -156,27 +156,23 @@ enum NPYFile {
 extension HostileLocalToolTests {
     /// Starts a peer that binds PUSH on `port` and sends one record of uint8 arrays with these
     /// names (JSON string literals); the caller runs `aq recv` against it.
-    func sendingPeer(port: Int, names: [String]) throws -> Process {
+    func sendingPeer(port: Int, names: [String]) throws -> ChildProcess {
         let arrays = names.map { #"{"name": \#($0), "dtype": "|u1", "shape": [4], "order": "C", "nbytes": 4, "codec": "raw"}"# }
-        let peer = Process()
-        peer.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        peer.arguments = ["python3", "-c", """
+        return try startPython(["-c", """
             import json, time, zmq
             s = zmq.Context.instance().socket(zmq.PUSH); s.setsockopt(zmq.LINGER, 5000); s.bind("tcp://127.0.0.1:\(port)")
             h = {"proto": "arrf/1", "kind": "data", "stream": "s", "epoch": 5, "seq": 0, "t_ns": time.time_ns(),
                  "arrays": [\(arrays.joined(separator: ", "))]}
             s.send_multipart([b"s", json.dumps(h).encode()] + [bytes([0, 1, 2, 3])] * \(names.count)); s.close()
-            """]
-        try peer.run()
-        return peer
+            """])
     }
 
     @Test("array names from the network are printed escaped by aq recv")
     func escapedArrayNamesFromTheNetwork() throws {
-        let port = 20000 + Int((getpid() + 7919) % 20000)
+        let port = try freeLoopbackPort()
         // One record whose array is named with a screen-clearing escape.
         let peer = try sendingPeer(port: port, names: [#""\u001b[2Jx""#])
-        defer { if peer.isRunning { kill(peer.processIdentifier, SIGKILL) }; peer.waitUntilExit() }
+        defer { peer.kill() }
         let run = try runProcess(AQToolTests.executable.path, ["recv", "tcp://127.0.0.1:\(port)", "--count", "1", "--timeout", "20"], timeout: 30)
         #expect(run.status == 0, "\(run.errors)")
         #expect(run.output.contains("\\x1b[2Jx:|u1[4]"), "aq recv printed: \(run.output.debugDescription)")
@@ -185,11 +181,11 @@ extension HostileLocalToolTests {
 
     @Test("aq recv --out-dir keeps array names from the network to one printable file name in the directory")
     func arrayNamesAsFileNames() throws {
-        let port = 20000 + Int((getpid() + 7927) % 20000)
+        let port = try freeLoopbackPort()
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("aq-names-\(UUID().uuidString.prefix(8))")
         defer { try? FileManager.default.removeItem(at: directory) }
         let peer = try sendingPeer(port: port, names: [#""../../up""#, #""bell\u0007""#])
-        defer { if peer.isRunning { kill(peer.processIdentifier, SIGKILL) }; peer.waitUntilExit() }
+        defer { peer.kill() }
         let run = try runProcess(AQToolTests.executable.path, ["recv", "tcp://127.0.0.1:\(port)", "--count", "1", "--timeout", "20", "--out-dir", directory.path], timeout: 30)
         #expect(run.status == 0, "\(run.errors)")
         let files = (try? FileManager.default.contentsOfDirectory(atPath: directory.path).sorted()) ?? []

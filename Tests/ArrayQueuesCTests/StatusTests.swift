@@ -10,8 +10,12 @@ struct StatusTests {
     func codesAreOneToOne() {
         let queueCodes = ArrayQueueError.Code.allCases.map(Status.code)
         #expect(Set(queueCodes).count == queueCodes.count, "\(queueCodes)")
-        // A timeout, a bad argument and a failed system call mean the same in both modules.
-        let shared: [TransportError.Code: ArrayQueueError.Code] = [.timeout: .timeout, .invalidArgument: .invalidArgument, .systemCall: .systemCall]
+        // These mean the same in both modules (the C codes stay as they were before the
+        // transport had full, notFound and corruptQueue of its own).
+        let shared: [TransportError.Code: ArrayQueueError.Code] = [
+            .timeout: .timeout, .invalidArgument: .invalidArgument, .systemCall: .systemCall,
+            .full: .full, .notFound: .notFound, .corruptQueue: .corruptSegment,
+        ]
         for (transport, queue) in shared {
             #expect(Status.code(TransportError(transport, "x")) == Status.code(queue))
         }

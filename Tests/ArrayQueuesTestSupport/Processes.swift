@@ -1,4 +1,5 @@
-import Foundation
+public import Foundation
+@preconcurrency import Glibc
 import Synchronization
 
 /// What a finished process left.
@@ -9,31 +10,203 @@ public struct ProcessRun: Sendable {
     public let output: String
     /// Everything it wrote to standard error.
     public let errors: String
+    /// Whether it was killed for running past its time limit.
+    public let timedOut: Bool
 }
 
-/// Runs the program at `path` with `arguments`, killing it after `timeout` seconds. Standard
-/// output and standard error are read at the same time, so a chatty program cannot block on a
-/// full pipe.
-public func runProcess(_ path: String, _ arguments: [String], timeout: Double) throws -> ProcessRun {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: path)
-    process.arguments = arguments
-    let output = Pipe(), errors = Pipe()
-    process.standardOutput = output
-    process.standardError = errors
-    try process.run()
-    let killer = DispatchWorkItem { process.terminate() }
-    DispatchQueue.global().asyncAfter(deadline: .now() + timeout, execute: killer)
-    let errorText = Mutex("")
-    let errorsDone = DispatchSemaphore(value: 0)
-    DispatchQueue.global().async {
-        let data = errors.fileHandleForReading.readDataToEndOfFile()
-        errorText.withLock { $0 = String(decoding: data, as: UTF8.self) }
-        errorsDone.signal()
+/// Runs the program at `path` with `arguments` (and `environment` added to this process's),
+/// killing it after `timeout` seconds. Standard input is empty; standard output and standard
+/// error are read at the same time, so a chatty program cannot block on a full pipe.
+public func runProcess(_ path: String, _ arguments: [String], timeout: Double, environment: [String: String] = [:]) throws -> ProcessRun {
+    try ChildProcess(path, arguments, environment: environment).finish(timeout: timeout)
+}
+
+/// Waits at most `timeout` seconds for `process` to exit; after that stops it (SIGTERM, so that
+/// a script can clean up, then SIGKILL after 2 s, which cannot be ignored) and returns nil.
+/// Otherwise returns its exit status.
+@discardableResult
+public func waitForExit(_ process: Process, timeout: Double) -> Int32? {
+    let deadline = Date().addingTimeInterval(timeout)
+    while process.isRunning && Date() < deadline { Thread.sleep(forTimeInterval: 0.005) }
+    if process.isRunning {
+        kill(process.processIdentifier, SIGTERM)
+        let grace = Date().addingTimeInterval(2)
+        while process.isRunning && Date() < grace { Thread.sleep(forTimeInterval: 0.005) }
+        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+        process.waitUntilExit()
+        return nil
     }
-    let outputData = output.fileHandleForReading.readDataToEndOfFile()
     process.waitUntilExit()
-    killer.cancel()
-    errorsDone.wait()
-    return ProcessRun(status: process.terminationStatus, output: String(decoding: outputData, as: UTF8.self), errors: errorText.withLock { $0 })
+    return process.terminationStatus
+}
+
+/// A running child process whose output is collected while it runs: standard output also by
+/// lines, for tests that wait for what it prints. Every wait on it has a bound, including the
+/// reading of its pipes after it exits (a grandchild may hold them open).
+public final class ChildProcess: @unchecked Sendable {
+    // Safety: the collected output lives in a Mutex; the Process and the pipes are set up in
+    // init and then only used through their thread-safe calls (isRunning, write, kill).
+
+    /// The process (for its pid and termination reason; wait with the methods here).
+    public let process = Process()
+    private let input = Pipe()
+    private let outputPipe = Pipe()
+    private let errorPipe = Pipe()
+    private let collected = Collector()
+
+    fileprivate struct Collected {
+        var output = Data()
+        var errors = Data()
+        /// Complete lines that `nextLine` has returned.
+        var linesRead = 0
+        /// Pipes read to their end (0, 1 or 2).
+        var pipesClosed = 0
+    }
+
+    /// What the reader threads collected, shared with them.
+    private final class Collector: Sendable {
+        let state = Mutex(Collected())
+    }
+
+    /// How long the pipes may stay open after the process ended.
+    private static let pipeGraceSeconds = 5.0
+
+    /// Starts the program at `path` with `arguments`; `environment` is added to this process's
+    /// environment, the variables in `unsetting` are removed from it.
+    public init(_ path: String, _ arguments: [String], environment: [String: String] = [:], unsetting: Set<String> = []) throws {
+        process.executableURL = URL(fileURLWithPath: path)
+        process.arguments = arguments
+        if !environment.isEmpty || !unsetting.isEmpty {
+            process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }.filter { !unsetting.contains($0.key) }
+        }
+        process.standardInput = input
+        process.standardOutput = outputPipe
+        process.standardError = errorPipe
+        try process.run()
+        Self.collect(outputPipe.fileHandleForReading, into: collected, output: true)
+        Self.collect(errorPipe.fileHandleForReading, into: collected, output: false)
+    }
+
+    /// Reads `handle` to its end on a thread of its own (which keeps `collected` alive).
+    private static func collect(_ handle: FileHandle, into collected: Collector, output: Bool) {
+        Thread {
+            while true {
+                let data = handle.availableData
+                if data.isEmpty { break }
+                collected.state.withLock { output ? $0.output.append(data) : $0.errors.append(data) }
+            }
+            collected.state.withLock { $0.pipesClosed += 1 }
+        }.start()
+    }
+
+    /// Waits at most `seconds` until both pipes are read to their end (they close when the
+    /// process and any child that inherited them have exited); returns whether they were.
+    @discardableResult
+    private func drainPipes(within seconds: Double) -> Bool {
+        eventually(within: seconds, every: 0.002) { collected.state.withLock { $0.pipesClosed == 2 } }
+    }
+
+    /// The process id.
+    public var pid: Int32 { process.processIdentifier }
+
+    /// Whether the process is still running.
+    public var isRunning: Bool { process.isRunning }
+
+    /// Standard output so far.
+    public var output: String { collected.state.withLock { String(decoding: $0.output, as: UTF8.self) } }
+
+    /// Standard error so far.
+    public var errors: String { collected.state.withLock { String(decoding: $0.errors, as: UTF8.self) } }
+
+    /// The complete lines of standard output so far.
+    public var lines: [String] {
+        collected.state.withLock { Self.completeLines($0.output) }
+    }
+
+    private static func completeLines(_ data: Data) -> [String] {
+        var lines = String(decoding: data, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+        lines.removeLast()  // the text after the last newline (empty if it ends with one)
+        return lines
+    }
+
+    /// Whether an output line starting with `prefix` has appeared.
+    public func hasLine(prefix: String) -> Bool {
+        lines.contains { $0.hasPrefix(prefix) }
+    }
+
+    /// The first output line starting with `prefix`, waiting at most `seconds` (less if the
+    /// process ends without printing it).
+    public func waitForLine(prefix: String, within seconds: Double = 30) -> String? {
+        let deadline = Date().addingTimeInterval(seconds)
+        while true {
+            let running = isRunning
+            if let line = lines.first(where: { $0.hasPrefix(prefix) }) { return line }
+            // Once it has ended, let the reader catch up with what it wrote last.
+            if !running {
+                drainPipes(within: 1)
+                return lines.first(where: { $0.hasPrefix(prefix) })
+            }
+            guard Date() < deadline else { return nil }
+            Thread.sleep(forTimeInterval: 0.01)
+        }
+    }
+
+    /// The next output line not returned before, waiting at most `seconds`.
+    public func nextLine(within seconds: Double) -> String? {
+        let deadline = Date().addingTimeInterval(seconds)
+        while true {
+            let line: String? = collected.state.withLock { state in
+                let lines = Self.completeLines(state.output)
+                guard state.linesRead < lines.count else { return nil }
+                state.linesRead += 1
+                return lines[state.linesRead - 1]
+            }
+            if let line { return line }
+            guard Date() < deadline, isRunning else { return nil }
+            Thread.sleep(forTimeInterval: 0.01)
+        }
+    }
+
+    /// Writes one line to the process's standard input.
+    public func writeLine(_ line: String) {
+        input.fileHandleForWriting.write(Data((line + "\n").utf8))
+    }
+
+    /// Sends `signal` if the process still runs.
+    public func signal(_ signal: Int32) {
+        if process.isRunning { Glibc.kill(process.processIdentifier, signal) }
+    }
+
+    /// Kills the process with SIGKILL and waits for it (bounded: SIGKILL cannot be ignored),
+    /// and at most 5 s for the rest of its output.
+    public func kill() {
+        signal(SIGKILL)
+        process.waitUntilExit()
+        drainPipes(within: Self.pipeGraceSeconds)
+    }
+
+    /// Waits at most `timeout` seconds for the process to end by itself; returns its status, or
+    /// nil (after killing it) if it did not end in time. Either way, what it wrote is collected
+    /// (waiting at most 5 s more for its pipes) when this returns.
+    @discardableResult
+    public func waitForExit(timeout: Double) -> Int32? {
+        let status = ArrayQueuesTestSupport.waitForExit(process, timeout: timeout)
+        drainPipes(within: Self.pipeGraceSeconds)
+        return status
+    }
+
+    /// Closes standard input, waits at most `timeout` seconds for the process to end (killing it
+    /// after that) and returns all it wrote.
+    public func finish(timeout: Double = 60) -> ProcessRun {
+        try? input.fileHandleForWriting.close()
+        let status = waitForExit(timeout: timeout)
+        return collected.state.withLock {
+            ProcessRun(status: status ?? process.terminationStatus, output: String(decoding: $0.output, as: UTF8.self),
+                       errors: String(decoding: $0.errors, as: UTF8.self), timedOut: status == nil)
+        }
+    }
+
+    deinit {
+        if process.isRunning { kill() }
+    }
 }

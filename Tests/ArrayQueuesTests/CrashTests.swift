@@ -64,8 +64,9 @@ struct CrashTests {
     func lockHeldByNobody() throws {
         try withQueue { queue in
             let handle = try FileHandle(forUpdating: URL(fileURLWithPath: "/dev/shm/aq.\(queue.name)"))
-            try handle.seek(toOffset: 64)
-            // A robust mutex's futex word holds its owner's thread id; 0x3FFFFFF0 is no thread.
+            // A robust mutex's futex word (glibc's __data.__lock, the mutex's first field) holds
+            // its owner's thread id; 0x3FFFFFF0 is no thread.
+            try handle.seek(toOffset: UInt64(SegmentLayout.header(\.lock)))
             handle.write(withUnsafeBytes(of: UInt32(0x3FFF_FFF0).littleEndian) { Data($0) })
             try handle.close()
             let error = #expect(throws: ArrayQueueError.self) { try queue.put(try NDArray<UInt8>(shape: [1], elements: [1])) }
@@ -97,26 +98,15 @@ struct CrashTests {
         let helper = HelperProcess.executable.path
         let name = uniqueQueueName("small")
         let script = "mount -t tmpfs -o size=256k tmpfs /dev/shm && exec \(helper) create \(name) 1048576"
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/unshare")
-        process.arguments = ["--mount", "--propagation", "private", "/bin/sh", "-c", script]
-        let output = Pipe()
-        process.standardOutput = output
-        try process.run()
-        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        #expect(process.terminationStatus == 0)
-        #expect(text.trimmingCharacters(in: .whitespacesAndNewlines) == "insufficientSharedMemory")
+        let run = try runProcess("/usr/bin/unshare", ["--mount", "--propagation", "private", "/bin/sh", "-c", script], timeout: 60)
+        #expect(run.status == 0, "\(run.errors)")
+        #expect(run.output.trimmingCharacters(in: .whitespacesAndNewlines) == "insufficientSharedMemory")
     }
 
     static let canMountPrivateTmpfs: Bool = {
         guard getuid() == 0, FileManager.default.isExecutableFile(atPath: "/usr/bin/unshare") else { return false }
-        let probe = Process()
-        probe.executableURL = URL(fileURLWithPath: "/usr/bin/unshare")
-        probe.arguments = ["--mount", "--propagation", "private", "/bin/sh", "-c", "mount -t tmpfs -o size=64k tmpfs /dev/shm"]
-        guard (try? probe.run()) != nil else { return false }
-        probe.waitUntilExit()
-        return probe.terminationStatus == 0
+        let probe = ["--mount", "--propagation", "private", "/bin/sh", "-c", "mount -t tmpfs -o size=64k tmpfs /dev/shm"]
+        return (try? runProcess("/usr/bin/unshare", probe, timeout: 10).status) == 0
     }()
 
     @Test("creating a queue whose users all died says it is stale; gc removes it, and never one in use")

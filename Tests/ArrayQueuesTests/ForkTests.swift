@@ -1,4 +1,5 @@
 @testable import ArrayQueues
+import ArrayQueuesTestSupport
 import Foundation
 import Glibc
 import Testing
@@ -7,16 +8,6 @@ import Testing
 /// Python's multiprocessing does (issue 12 review): a child is a process of its own.
 @Suite(.serialized, .timeLimit(.minutes(2)))
 struct ForkTests {
-    /// Waits (at most `seconds`) until `condition` holds.
-    static func eventually(_ seconds: Double = 20, _ condition: () throws -> Bool) rethrows -> Bool {
-        let deadline = Date().addingTimeInterval(seconds)
-        while Date() < deadline {
-            if try condition() { return true }
-            usleep(10_000)
-        }
-        return try condition()
-    }
-
     @Test("a forked child writing through its parent's handle is not swept when the parent exits")
     func childWriterOutlivesParent() throws {
         try withQueue { queue in
@@ -24,7 +15,7 @@ struct ForkTests {
             defer { _ = parent.waitForExit(timeout: 30) }
             // The parent exits at once; its child is inside the fill for 5 s.
             let parentPID = UInt32(parent.process.processIdentifier)
-            #expect(Self.eventually {
+            #expect(eventually(within: 20) {
                 (try? queue.recordSummaries())?.first?.state == .writing && !ProcessIdentity(pid: parentPID, startTime: 0).isAlive
             })
             #expect(try queue.recoverFromDeadPeers() == false)

@@ -34,16 +34,6 @@ struct HostileLocalTests {
         #expect(run.status == 0, "\(arguments) failed: \(run.errors)", sourceLocation: sourceLocation)
     }
 
-    /// Waits (at most `seconds`) until `condition` holds.
-    static func eventually(_ seconds: Double = 20, _ condition: () throws -> Bool) rethrows -> Bool {
-        let deadline = Date().addingTimeInterval(seconds)
-        while Date() < deadline {
-            if try condition() { return true }
-            usleep(10_000)
-        }
-        return try condition()
-    }
-
     // MARK: Owner
 
     @Test("a segment created by another user is refused unless the caller allows other owners; stale checks leave it alone",
@@ -139,7 +129,7 @@ struct HostileLocalTests {
         let name = uniqueQueueName("slow")
         let creator = try HelperProcess(["create-slowly", name, "65536", "3"])
         defer { try? ArrayQueue.remove(name: name) }
-        #expect(Self.eventually { SharedMemorySegment.creatorState(objectName: "/aq.\(name)") == .creating })
+        #expect(eventually(within: 20) { SharedMemorySegment.creatorState(objectName: "/aq.\(name)") == .creating })
         let queue = try ArrayQueue.open(name: name)
         #expect(queue.capacity == 65536)
         #expect(creator.finish(timeout: 30).output.contains("created"))
@@ -163,7 +153,7 @@ struct HostileLocalTests {
     func consumerInAnotherPIDNamespaceIsWoken() throws {
         try withQueue { queue in
             let consumer = try HelperProcess(["wait-get", queue.name, "30"], launcher: Self.inNewPIDNamespace)
-            #expect(Self.eventually { queue.attachments().count == 2 })
+            #expect(eventually(within: 20) { queue.attachments().count == 2 })
             let attached = queue.attachments().filter { $0.pid != getpid() }
             #expect(attached.count == 1 && attached.allSatisfy { $0.isAlive && $0.isInAnotherPIDNamespace })
             usleep(300_000)  // let it register as a watcher and sleep
@@ -181,7 +171,7 @@ struct HostileLocalTests {
         _ = try ArrayQueue.create(name: name, capacity: 65536)
         defer { try? ArrayQueue.remove(name: name) }
         let consumer = try HelperProcess(["wait-get", name, "30"], launcher: Self.inNewPIDNamespace)
-        #expect(Self.eventually { (try? ArrayQueue.open(name: name))?.attachments().count == 2 })
+        #expect(eventually(within: 20) { (try? ArrayQueue.open(name: name))?.attachments().count == 2 })
         #expect(ArrayQueue.isStale(name: name) == false)
         #expect(!ArrayQueue.removeStale(dryRun: true).contains(name))
         try ArrayQueue.open(name: name).put(try NDArray<UInt8>(shape: [1], elements: [1]))
@@ -193,7 +183,7 @@ struct HostileLocalTests {
     func writerInAnotherPIDNamespace() throws {
         try withQueue { queue in
             let writer = try HelperProcess(["hold-write", queue.name, "3"], launcher: Self.inNewPIDNamespace)
-            #expect(Self.eventually { (try? queue.recordSummaries())?.first?.state == .writing })
+            #expect(eventually(within: 20) { (try? queue.recordSummaries())?.first?.state == .writing })
             #expect(try queue.recoverFromDeadPeers() == false)
             #expect(try queue.statistics().abandonedWrites == 0)
             #expect(writer.finish(timeout: 30).output.contains("written"))

@@ -1,4 +1,5 @@
 @testable import ArrayQueues
+import ArrayQueuesTestSupport
 import Foundation
 import Testing
 
@@ -72,7 +73,7 @@ struct SegmentTests {
         _ = try ArrayQueue.create(name: name, capacity: 4096)
         defer { try? ArrayQueue.remove(name: name) }
         let handle = try FileHandle(forUpdating: URL(fileURLWithPath: "/dev/shm/aq.\(name)"))
-        try handle.seek(toOffset: 8)
+        try handle.seek(toOffset: UInt64(SegmentLayout.header(\.layout_version)))
         handle.write(Data([99, 0, 0, 0]))
         try handle.close()
         let error = #expect(throws: ArrayQueueError.self) { try ArrayQueue.open(name: name) }

@@ -1,4 +1,5 @@
 import ArrayQueues
+import ArrayQueuesTestSupport
 import Foundation
 import Glibc
 import Testing
@@ -19,11 +20,10 @@ func withQueue<R>(
     return try body(queue)
 }
 
-/// A running instance of the test helper executable (Tests/ArrayQueuesTestHelper).
-final class HelperProcess: @unchecked Sendable {
-    let process = Process()
-    private let output = Pipe()
-    private let errors = Pipe()
+/// A running instance of the test helper executable (Tests/ArrayQueuesTestHelper), its output
+/// collected while it runs (``ChildProcess``: every wait on it is bounded).
+final class HelperProcess: Sendable {
+    let child: ChildProcess
 
     /// The helper binary sits next to the test bundle in the build folder.
     static let executable: URL = {
@@ -35,76 +35,41 @@ final class HelperProcess: @unchecked Sendable {
     /// the launcher runs it. `environment` is added to this process's environment.
     init(_ arguments: [String], launcher: [String] = [], environment: [String: String] = [:]) throws {
         if let program = launcher.first {
-            process.executableURL = URL(fileURLWithPath: program)
-            process.arguments = launcher.dropFirst() + [Self.executable.path] + arguments
+            child = try ChildProcess(program, launcher.dropFirst() + [Self.executable.path] + arguments, environment: environment)
         } else {
-            process.executableURL = Self.executable
-            process.arguments = arguments
+            child = try ChildProcess(Self.executable.path, arguments, environment: environment)
         }
-        if !environment.isEmpty {
-            process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
-        }
-        process.standardOutput = output
-        process.standardError = errors
-        try process.run()
     }
 
-    var isRunning: Bool { process.isRunning }
+    /// The process (for its pid and how it ended).
+    var process: Process { child.process }
+
+    var isRunning: Bool { child.isRunning }
 
     /// Kills the helper with SIGKILL and waits for it (bounded: SIGKILL cannot be ignored).
-    func kill() {
-        Glibc.kill(process.processIdentifier, SIGKILL)
-        _ = output.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-    }
+    func kill() { child.kill() }
 
     /// Waits at most `timeout` seconds for the helper to end by itself; returns how it ended,
     /// or nil (after killing it) if it did not end in time.
     func waitForExit(timeout: Double) -> (reason: Process.TerminationReason, status: Int32)? {
-        let done = DispatchSemaphore(value: 0)
-        let output = self.output
-        DispatchQueue.global().async {
-            _ = output.fileHandleForReading.readDataToEndOfFile()
-            done.signal()
-        }
-        guard done.wait(timeout: .now() + timeout) == .success else {
-            kill()
-            return nil
-        }
-        process.waitUntilExit()
+        guard child.waitForExit(timeout: timeout) != nil else { return nil }
         return (process.terminationReason, process.terminationStatus)
     }
 
-    /// Standard error so far (for failure messages; call after the helper ended).
-    var errorOutput: String {
-        String(decoding: errors.fileHandleForReading.availableData, as: UTF8.self)
-    }
+    /// Standard error so far (for failure messages).
+    var errorOutput: String { child.errors }
 
     /// Waits for the helper to exit (killing it after `timeout` seconds) and returns its
     /// exit status and standard output. Records a test failure on a non-zero exit.
     func finish(timeout: Double = 120, sourceLocation: SourceLocation = #_sourceLocation) -> (status: Int32, output: String) {
-        let done = DispatchSemaphore(value: 0)
-        nonisolated(unsafe) var data = Data()
-        nonisolated(unsafe) var errorData = Data()
-        let output = self.output, errors = self.errors
-        DispatchQueue.global().async {
-            errorData = errors.fileHandleForReading.readDataToEndOfFile()
-        }
-        DispatchQueue.global().async {
-            data = output.fileHandleForReading.readDataToEndOfFile()
-            done.signal()
-        }
-        if done.wait(timeout: .now() + timeout) == .timedOut {
-            Glibc.kill(process.processIdentifier, SIGKILL)
+        let run = child.finish(timeout: timeout)
+        if run.timedOut {
             Issue.record("helper \(process.arguments ?? []) did not finish within \(timeout) s; killed", sourceLocation: sourceLocation)
-            done.wait()
         }
-        process.waitUntilExit()
-        let status = process.terminationStatus
-        if status != 0 {
-            Issue.record("helper \(process.arguments ?? []) exited with \(status): \(String(decoding: errorData, as: UTF8.self))", sourceLocation: sourceLocation)
+        if run.status != 0 {
+            Issue.record("helper \(process.arguments ?? []) exited with \(run.status): \(run.errors)", sourceLocation: sourceLocation)
         }
-        return (status, String(decoding: data, as: UTF8.self))
+        return (run.status, run.output)
     }
 }
 

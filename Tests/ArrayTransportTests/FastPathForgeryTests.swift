@@ -3,6 +3,7 @@ import ArrayQueuesTestSupport
 @testable import ArrayTransport
 import Foundation
 import Glibc
+import SystemPackage
 import Testing
 
 /// A raw ZeroMQ socket with optional CURVE, played by the test: a publisher that sends
@@ -51,7 +52,7 @@ final class SharedMemoryCreations {
     init() throws {
         fd = inotify_init1(Int32(IN_NONBLOCK | IN_CLOEXEC))
         guard fd >= 0, inotify_add_watch(fd, "/dev/shm", UInt32(IN_CREATE)) >= 0 else {
-            throw TransportError(.systemCall, "cannot watch /dev/shm", function: "inotify_add_watch", errorNumber: errno)
+            throw TransportError(.systemCall, "cannot watch /dev/shm", function: "inotify_add_watch", errno: Errno(rawValue: errno))
         }
     }
 

@@ -1,4 +1,5 @@
 import ArrayQueues
+import ArrayQueuesTestSupport
 @testable import ArrayTransport
 import Foundation
 import Testing

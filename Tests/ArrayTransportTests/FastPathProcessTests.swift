@@ -82,7 +82,7 @@ struct FastPathProcessTests {
         defer { try? FileManager.default.removeItem(at: directory) }
         let file = directory.appendingPathComponent("a.npy").path
         try NPY.write(try patternArray(.uint16, [64, 64]), to: file)
-        let endpoint = "tcp://127.0.0.1:\(try unusedLoopbackPort())"
+        let endpoint = "tcp://127.0.0.1:\(try freeLoopbackPort())"
         let publisher = Process()
         publisher.executableURL = URL(fileURLWithPath: aqExecutable)
         publisher.arguments = ["send", endpoint, file, "--repeat", "1000000000", "--pattern", "pubsub"]

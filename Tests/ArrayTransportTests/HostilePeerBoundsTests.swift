@@ -1,4 +1,5 @@
 import ArrayQueues
+import ArrayQueuesTestSupport
 @testable import ArrayTransport
 import Foundation
 import Testing
@@ -38,9 +39,7 @@ struct HostilePeerBoundsTests {
         let sender = try ZeroMQSender(.publish, stream: "stall", bind: [try loopbackWildcard()], options: options)
         defer { sender.close() }
         // A real process that subscribes and never reads.
-        let peer = Process()
-        peer.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        peer.arguments = ["python3", "-c", """
+        let peer = try startPython(["-c", """
             import sys, time, zmq
             s = zmq.Context().socket(zmq.SUB)
             s.setsockopt(zmq.RCVHWM, 1)
@@ -49,9 +48,8 @@ struct HostilePeerBoundsTests {
             s.setsockopt(zmq.SUBSCRIBE, b"")
             s.connect(sys.argv[1])
             time.sleep(60)
-            """, sender.boundEndpoints[0].description]
-        try peer.run()
-        defer { kill(peer.processIdentifier, SIGKILL); peer.waitUntilExit() }
+            """, sender.boundEndpoints[0].description])
+        defer { peer.kill() }
         var deadline = ContinuousClock.now + .seconds(20)
         while sender.statistics.peers == 0 && ContinuousClock.now < deadline { Thread.sleep(forTimeInterval: 0.05) }
         #expect(sender.statistics.peers == 1)

@@ -1,4 +1,5 @@
 import ArrayQueues
+import ArrayQueuesTestSupport
 @testable import ArrayTransport
 import ComplexModule
 import Foundation
@@ -19,9 +20,9 @@ struct PythonInteropTests {
         let count = 20
         let sender = try ZeroMQSender(.publish, stream: "interop", bind: [try loopbackWildcard()], options: .init(heartbeatInterval: .milliseconds(20)))
         defer { sender.close() }
-        let script = try PythonScript("sub_check.py", [sender.boundEndpoints[0].description, String(count + 1)])
-        guard script.waitForLine(prefix: "READY", seconds: 30) != nil else {
-            let result = script.finish(seconds: 5)
+        let script = try pythonScript("sub_check.py", [sender.boundEndpoints[0].description, String(count + 1)])
+        guard script.waitForLine(prefix: "READY", within: 30) != nil else {
+            let result = script.finish(timeout: 5)
             Issue.record("the Python subscriber never got ready: status \(result.status)\n\(result.output)\n\(result.errors)")
             return
         }
@@ -44,7 +45,7 @@ struct PythonInteropTests {
         try sender.send(values, timestamp: Timestamp(nanosecondsSinceEpoch: 1_764_028_800_123_456_789 + Int64(count)), index: Int64(count),
                         meta: ["kind": "values", "i": .integer(Int64(count))])
         sender.close()
-        let result = script.finish(seconds: 60)
+        let result = script.finish(timeout: 60)
         #expect(result.status == 0, "sub_check.py failed:\n\(result.output)\n\(result.errors)")
         #expect(result.output.contains("OK \(count + 1)"), "\(result.output)")
     }
@@ -52,9 +53,9 @@ struct PythonInteropTests {
     @Test func swiftSubscriberReadsPythonArraysBitExact() throws {
         try requirePythonPackages()
         let count = 20
-        let script = try PythonScript("pub_send.py", [String(count)])
-        guard let line = script.waitForLine(prefix: "ENDPOINT", seconds: 30) else {
-            let result = script.finish(seconds: 5)
+        let script = try pythonScript("pub_send.py", [String(count)])
+        guard let line = script.waitForLine(prefix: "ENDPOINT", within: 30) else {
+            let result = script.finish(timeout: 5)
             Issue.record("the Python publisher did not start: status \(result.status)\n\(result.output)\n\(result.errors)")
             return
         }
@@ -75,7 +76,7 @@ struct PythonInteropTests {
             }
         }
         script.writeLine("DONE")
-        let result = script.finish(seconds: 30)
+        let result = script.finish(timeout: 30)
         #expect(result.status == 0, "pub_send.py failed:\n\(result.output)\n\(result.errors)")
         try #require(messages.count == count + 1, "received \(messages.count) of \(count + 1) messages; python said:\n\(result.output)\n\(result.errors)")
 
@@ -113,7 +114,7 @@ struct PythonInteropTests {
         let count = 500
         let receiver = try ZeroMQReceiver(.pull, bind: [try loopbackWildcard()], options: .init(maximumArrays: 8), logger: quietLogger)
         defer { receiver.close() }
-        let script = try PythonScript("fuzz.py", [receiver.boundEndpoints[0].description, String(count), "20251125", "8"])
+        let script = try pythonScript("fuzz.py", [receiver.boundEndpoints[0].description, String(count), "20251125", "8"])
         var final: ArrayMessage?
         let deadline = Date().addingTimeInterval(90)
         var quietRoundsAfterExit = 0
@@ -124,7 +125,7 @@ struct PythonInteropTests {
                 quietRoundsAfterExit += 1   // the script is gone and nothing more arrives
             }
         }
-        let result = script.finish(seconds: 30)
+        let result = script.finish(timeout: 30)
         #expect(result.status == 0, "fuzz.py failed:\n\(result.output)\n\(result.errors)")
         #expect(final != nil, "the valid message after the garbage never arrived")
         let statistics = receiver.statistics

@@ -1,4 +1,5 @@
 import ArrayQueues
+import ArrayQueuesTestSupport
 @testable import ArrayTransport
 import Foundation
 import Logging
@@ -57,16 +58,6 @@ let interopDTypes: [DType] = [
 ]
 
 // MARK: - Waiting
-
-/// Polls `condition` every 10 ms until it holds or `seconds` pass; returns whether it held.
-func eventually(within seconds: Double = 10, _ condition: () throws -> Bool) rethrows -> Bool {
-    let deadline = Date().addingTimeInterval(seconds)
-    while Date() < deadline {
-        if try condition() { return true }
-        Thread.sleep(forTimeInterval: 0.01)
-    }
-    return try condition()
-}
 
 /// Receives events until a heartbeat arrives (proof that a subscription is in place), at most 10 s.
 func awaitHeartbeat(_ receiver: some ArrayReceiver, sourceLocation: SourceLocation = #_sourceLocation) throws {
@@ -149,110 +140,14 @@ func wireHeader(
 /// The folder holding the Python interop scripts.
 let pythonDirectory = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("python")
 
-/// A Python script running as a child process, with its standard streams captured.
-final class PythonScript: @unchecked Sendable {
-    // Safety: `lines`, `errorText` and `exited` are only touched with `lock` held; the Process
-    // and pipes are set up in init and then used from the test's thread only.
-    private let process = Process()
-    private let input = Pipe()
-    private let output = Pipe()
-    private let errors = Pipe()
-    private let lock = NSLock()
-    private var lines: [String] = []
-    private var partial = Data()
-    private var errorData = Data()
-    private let outputDone = DispatchSemaphore(value: 0)
-    private let errorDone = DispatchSemaphore(value: 0)
-
-    init(_ script: String, _ arguments: [String]) throws {
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", "-u", pythonDirectory.appendingPathComponent(script).path] + arguments
-        process.standardInput = input
-        process.standardOutput = output
-        process.standardError = errors
-        try process.run()
-        let outputHandle = output.fileHandleForReading, errorHandle = errors.fileHandleForReading
-        DispatchQueue.global().async { [self] in
-            while true {
-                let data = outputHandle.availableData
-                if data.isEmpty { break }
-                lock.withLock {
-                    partial.append(data)
-                    while let newline = partial.firstIndex(of: 0x0A) {
-                        lines.append(String(decoding: partial[partial.startIndex..<newline], as: UTF8.self))
-                        partial.removeSubrange(partial.startIndex...newline)
-                    }
-                }
-            }
-            outputDone.signal()
-        }
-        DispatchQueue.global().async { [self] in
-            let data = errorHandle.readDataToEndOfFile()
-            lock.withLock { errorData = data }
-            errorDone.signal()
-        }
-    }
-
-    /// The first output line starting with `prefix`, waiting at most `seconds`.
-    func waitForLine(prefix: String, seconds: Double = 30) -> String? {
-        let deadline = Date().addingTimeInterval(seconds)
-        while Date() < deadline {
-            if let line = lock.withLock({ lines.first(where: { $0.hasPrefix(prefix) }) }) { return line }
-            if !process.isRunning, lock.withLock({ lines.first(where: { $0.hasPrefix(prefix) }) }) == nil {
-                Thread.sleep(forTimeInterval: 0.05)
-                return lock.withLock { lines.first(where: { $0.hasPrefix(prefix) }) }
-            }
-            Thread.sleep(forTimeInterval: 0.01)
-        }
-        return nil
-    }
-
-    /// Whether the script is still running.
-    var isRunning: Bool { process.isRunning }
-
-    /// Whether an output line starting with `prefix` has appeared.
-    func hasLine(prefix: String) -> Bool {
-        lock.withLock { lines.contains(where: { $0.hasPrefix(prefix) }) }
-    }
-
-    /// Writes one line to the script's standard input.
-    func writeLine(_ line: String) {
-        input.fileHandleForWriting.write(Data((line + "\n").utf8))
-    }
-
-    /// Waits for the script to exit (killing it after `seconds`) and returns its status and output.
-    func finish(seconds: Double = 60) -> (status: Int32, output: String, errors: String) {
-        try? input.fileHandleForWriting.close()
-        let deadline = Date().addingTimeInterval(seconds)
-        while process.isRunning && Date() < deadline { Thread.sleep(forTimeInterval: 0.02) }
-        if process.isRunning {
-            process.terminate()
-            Thread.sleep(forTimeInterval: 0.5)
-            if process.isRunning { kill(process.processIdentifier, SIGKILL) }
-        }
-        process.waitUntilExit()
-        _ = outputDone.wait(timeout: .now() + 5)
-        _ = errorDone.wait(timeout: .now() + 5)
-        return lock.withLock {
-            (process.terminationStatus, lines.joined(separator: "\n"), String(decoding: errorData, as: UTF8.self))
-        }
-    }
+/// Starts `python/SCRIPT arguments…` as a child process (bounded waits: ``ChildProcess``).
+func pythonScript(_ script: String, _ arguments: [String]) throws -> ChildProcess {
+    try startPython([pythonDirectory.appendingPathComponent(script).path] + arguments)
 }
 
 /// Fails the test (never skips it) if python3 cannot import pyzmq and numpy.
-func requirePythonPackages(sourceLocation: SourceLocation = #_sourceLocation) throws {
-    let check = Process()
-    check.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-    check.arguments = ["python3", "-c", "import zmq, numpy"]
-    let errors = Pipe()
-    check.standardError = errors
-    try check.run()
-    let message = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-    check.waitUntilExit()
-    try #require(
-        check.terminationStatus == 0,
-        "python3 cannot import pyzmq and numpy, which the interop tests need: run scripts/bootstrap (or python3 -m pip install pyzmq numpy). \(message)",
-        sourceLocation: sourceLocation)
+func requirePythonPackages() throws {
+    try requirePython(importing: ["zmq", "numpy"])
 }
 
 /// Runs the blocking `call` on a thread of its own, runs `action` after `delay` seconds, and

@@ -1,7 +1,8 @@
 // Every C library call of ArrayTransport other than libzmq's is wrapped here, once (libzmq's are
-// in ZeroMQ/ZMQ.swift), or forwarded to ArrayQueues' wrappers. Nothing else in the module calls C.
+// in ZeroMQ/LibZMQ/ZMQ.swift), or forwarded to ArrayQueues' wrappers. Nothing else in the module calls C.
 @_spi(Transport) import ArrayQueues
 @preconcurrency import Glibc
+import SystemPackage
 
 enum Sys {
     // MARK: Clocks and files (wrapped in ArrayQueues)
@@ -23,10 +24,10 @@ enum Sys {
     ///   ``TransportError/Code/invalidArgument`` for a file that is not regular or is too large.
     static func readFile(_ path: String, limit: Int) throws(TransportError) -> (bytes: [UInt8], mode: mode_t, owner: uid_t) {
         let fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY)
-        guard fd >= 0 else { throw TransportError(.systemCall, "cannot open '\(path)'", function: "open", errorNumber: errno) }
+        guard fd >= 0 else { throw TransportError(.systemCall, "cannot open '\(path)'", function: "open", errno: Errno(rawValue: errno)) }
         defer { _ = Glibc.close(fd) }
         var status = stat()
-        guard fstat(fd, &status) == 0 else { throw TransportError(.systemCall, "cannot inspect '\(path)'", function: "fstat", errorNumber: errno) }
+        guard fstat(fd, &status) == 0 else { throw TransportError(.systemCall, "cannot inspect '\(path)'", function: "fstat", errno: Errno(rawValue: errno)) }
         guard status.st_mode & S_IFMT == S_IFREG else { throw TransportError(.invalidArgument, "'\(path)' is not a regular file") }
         guard status.st_size <= limit else { throw TransportError(.invalidArgument, "'\(path)' is larger than \(limit) bytes") }
         var bytes = [UInt8](repeating: 0, count: Int(status.st_size))
@@ -34,7 +35,7 @@ enum Sys {
         while filled < bytes.count {
             let count = bytes.withUnsafeMutableBytes { read(fd, $0.baseAddress! + filled, $0.count - filled) }
             if count < 0 && errno == EINTR { continue }
-            guard count >= 0 else { throw TransportError(.systemCall, "cannot read '\(path)'", function: "read", errorNumber: errno) }
+            guard count >= 0 else { throw TransportError(.systemCall, "cannot read '\(path)'", function: "read", errno: Errno(rawValue: errno)) }
             if count == 0 { break }
             filled += count
         }
@@ -63,7 +64,7 @@ enum Sys {
         switch ArrayQueues.Sys.listDirectory(path) {
         case .success(let names): return names
         case .failure(let code):
-            throw TransportError(.systemCall, "cannot list the directory '\(path)'", function: "opendir", errorNumber: code.rawValue)
+            throw TransportError(.systemCall, "cannot list the directory '\(path)'", function: "opendir", errno: code)
         }
     }
 
@@ -93,7 +94,7 @@ enum Sys {
         }, start)
         guard rc == 0 else {
             Unmanaged<Start>.fromOpaque(start).release()
-            throw TransportError(.systemCall, "cannot start thread '\(name)'", function: "pthread_create", errorNumber: rc)
+            throw TransportError(.systemCall, "cannot start thread '\(name)'", function: "pthread_create", errno: Errno(rawValue: rc))
         }
         pthread_detach(thread)
     }

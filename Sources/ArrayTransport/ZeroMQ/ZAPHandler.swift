@@ -36,7 +36,7 @@ final class ZAPHandler: Sendable {
         } catch {
             ZMQ.close(socket)
             throw TransportError(error.code, "cannot start the ZAP handler that enforces a CURVE allow-list (is another bound to \(Self.endpoint) in this context?): \(error.message)",
-                                 function: error.function, errorNumber: error.errorNumber)
+                                 function: error.function, errno: error.errno)
         }
         let handle = SocketHandle(pointer: socket)
         do {

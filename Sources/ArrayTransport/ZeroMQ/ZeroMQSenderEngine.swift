@@ -2,8 +2,9 @@ import ArrayQueues
 import Logging
 import Synchronization
 
-/// A ``ZeroMQSender``'s state and socket, shared with its heartbeat and fast-path threads.
-final class SenderCore: Sendable {
+/// The engine of a ``ZeroMQSender``: its socket, byte budget, sequence numbers and heartbeats,
+/// shared with the sender's heartbeat and fast-path threads.
+final class ZeroMQSenderEngine: Sendable {
     private struct State: ~Copyable {
         var socket: ZMQSocket
         /// Counts the connected peers, each of which gets its own share of the byte budget.

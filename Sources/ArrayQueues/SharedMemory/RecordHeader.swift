@@ -8,7 +8,8 @@ import Synchronization
 struct RecordHeader {
     let raw: UnsafeMutableRawPointer
 
-    /// The states a record moves through (docs/LAYOUT.md).
+    /// The states a record moves through (docs/LAYOUT.md). The raw values are the C header's
+    /// `CAQ_STATE_*` (an enum needs literals; LayoutTests checks that they agree).
     enum State: UInt32 {
         case writing = 0x5752_4954  // CAQ_STATE_WRITING
         case ready = 0x5245_4459  // CAQ_STATE_READY

@@ -4,6 +4,7 @@
 // nothing else in the module calls libzmq.
 import CZeroMQ
 @preconcurrency import Glibc
+import SystemPackage
 
 enum ZMQ {
     // MARK: Errors and capabilities
@@ -19,7 +20,7 @@ enum ZMQ {
 
     /// A ``TransportError/Code/zeroMQ`` error for `function`, with the current `zmq_errno()`.
     static func failure(_ function: String, _ message: String, errorNumber: Int32 = zmq_errno()) -> TransportError {
-        TransportError(.zeroMQ, message, function: function, errorNumber: errorNumber)
+        TransportError(.zeroMQ, message, function: function, errno: Errno(rawValue: errorNumber))
     }
 
     static let wouldBlock: Int32 = EAGAIN

@@ -102,7 +102,7 @@ public final class ZeroMQSender: ArraySender {
     /// The endpoints bound, with wildcard ports resolved (for example `tcp://127.0.0.1:41234`).
     public let boundEndpoints: [Endpoint]
 
-    private let core: SenderCore
+    private let core: ZeroMQSenderEngine
 
     /// Longest stream name accepted, in UTF-8 bytes.
     public static let maximumStreamLength = 1024
@@ -177,7 +177,7 @@ public final class ZeroMQSender: ArraySender {
                 logger.info("stream '\(stream)': no same-host fast path, subscribers on this host use the network: \(error.message)")
             }
         }
-        let core = SenderCore(
+        let core = ZeroMQSenderEngine(
             stream: stream, pattern: pattern, epoch: epoch, socket: socket, peers: peers, options: options, logger: logger,
             ownedContext: options.context == nil ? context : nil, fastPath: fastPath)
         self.core = core
