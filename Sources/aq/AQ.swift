@@ -1,3 +1,5 @@
+import AQCommandLine
+import ArrayRelay
 import ArgumentParser
 
 /// `aq`: create, fill, drain and inspect ArrayQueues shared-memory queues from a shell.
@@ -17,7 +19,7 @@ struct AQ: ParsableCommand {
               aq send tcp://*:5555 frame.npy --repeat 10   serve arrays over the network
               aq recv tcp://127.0.0.1:5555 --count 10      receive them (also shm://QUEUE, ipc:///PATH)
             """,
-        version: "0.1.0",
+        version: arrayQueuesVersion,
         subcommands: [Demo.self, Create.self, Put.self, Get.self, List.self, Inspect.self, Remove.self, GarbageCollect.self, Send.self, Receive.self, DemoWorker.self]
     )
 }

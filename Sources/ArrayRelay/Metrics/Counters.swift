@@ -1,26 +1,39 @@
 import ArrayQueues
 import Foundation
-import Synchronization
+public import Synchronization
 
 /// The counters of one relayed queue, written by its threads.
-final class ServeCounters: Sendable {
-    let taken = Atomic<UInt64>(0)
-    let sent = Atomic<UInt64>(0)
-    let bytesSent = Atomic<UInt64>(0)
-    let droppedBudget = Atomic<UInt64>(0)
-    let droppedTimeout = Atomic<UInt64>(0)
-    let failed = Atomic<UInt64>(0)
-    let lagNanoseconds = Atomic<Int64>(0)
+public final class ServeCounters: Sendable {
+    /// Records taken from the queue.
+    public let taken = Atomic<UInt64>(0)
+    /// Records handed to ZeroMQ.
+    public let sent = Atomic<UInt64>(0)
+    /// Payload bytes handed to ZeroMQ.
+    public let bytesSent = Atomic<UInt64>(0)
+    /// Records dropped over the byte budget.
+    public let droppedBudget = Atomic<UInt64>(0)
+    /// Records dropped after a timeout.
+    public let droppedTimeout = Atomic<UInt64>(0)
+    /// Records lost to errors.
+    public let failed = Atomic<UInt64>(0)
+    /// Age of the last record when handed on.
+    public let lagNanoseconds = Atomic<Int64>(0)
 }
 
 /// The counters of a subscription, written by its thread.
-final class SubscribeCounters: Sendable {
-    let put = Atomic<UInt64>(0)
-    let bytesPut = Atomic<UInt64>(0)
-    let droppedFull = Atomic<UInt64>(0)
-    let droppedTimeout = Atomic<UInt64>(0)
-    let failed = Atomic<UInt64>(0)
-    let lagNanoseconds = Atomic<Int64>(0)
+public final class SubscribeCounters: Sendable {
+    /// Records put into the local queue.
+    public let put = Atomic<UInt64>(0)
+    /// Payload bytes put.
+    public let bytesPut = Atomic<UInt64>(0)
+    /// Records dropped: queue full.
+    public let droppedFull = Atomic<UInt64>(0)
+    /// Records dropped after a timeout.
+    public let droppedTimeout = Atomic<UInt64>(0)
+    /// Records lost to errors.
+    public let failed = Atomic<UInt64>(0)
+    /// Age of the last record when handed on.
+    public let lagNanoseconds = Atomic<Int64>(0)
 }
 
 /// Frames and bytes per second between two sets of samples.

@@ -2,7 +2,8 @@ import ArrayQueues
 import Synchronization
 
 extension QueueRelay {
-    func samples() -> [Sample] {
+    /// The stream's counters and its queue's state.
+    public func samples() -> [Sample] {
         let labels = [("stream", route.stream), ("queue", route.queue)]
         let statistics = sender.statistics
         func load(_ counter: borrowing Atomic<UInt64>) -> UInt64 { counter.load(ordering: .relaxed) }
@@ -28,7 +29,8 @@ extension QueueRelay {
         return samples
     }
 
-    func summary(previous: [Sample]?, seconds: Double) -> String {
+    /// One line for the periodic log.
+    public func summary(previous: [Sample]?, seconds: Double) -> String {
         let now = samples()
         let rate = Rates(now: now, previous: previous, seconds: seconds)
         let dropped = Int(now.total("aq_relay_dropped_total"))

@@ -1,7 +1,7 @@
 import ArrayQueues
-import ArrayTransport
+public import ArrayTransport
 import Foundation
-import Logging
+public import Logging
 import Synchronization
 
 /// One local queue relayed as one ZeroMQ stream (`aq-relay serve`).
@@ -17,12 +17,16 @@ import Synchronization
 ///
 /// Memory stays bounded in bytes: the sender drops (pubsub) or waits (pushpull) once its byte
 /// budget is in flight, and each subscriber's ZeroMQ queue holds at most `peer_queue` frames.
-final class QueueRelay: MetricsSource {
-    let route: QueueRoute
-    let settings: ServeSettings
-    let sender: ZeroMQSender
+public final class QueueRelay: MetricsSource {
+    /// The queue and its stream.
+    public let route: QueueRoute
+    /// What the relay runs with.
+    public let settings: ServeSettings
+    /// The stream's ZeroMQ sender.
+    public let sender: ZeroMQSender
     private let logger: Logger
-    let counters = ServeCounters()
+    /// The relay's own counters.
+    public let counters = ServeCounters()
     /// The queue, once opened (read by the metrics).
     let queue = Mutex<ArrayQueue?>(nil)
     private let stop = StopFlag()
@@ -36,7 +40,7 @@ final class QueueRelay: MetricsSource {
 
     /// Makes the stream's sender: binds or connects its endpoints now, so that a bad or busy
     /// endpoint fails at start-up.
-    init(route: QueueRoute, settings: ServeSettings, curve: CurveSecurity?, logger: Logger) throws(TransportError) {
+    public init(route: QueueRoute, settings: ServeSettings, curve: CurveSecurity?, logger: Logger) throws(TransportError) {
         self.route = route
         self.settings = settings
         var logger = logger
@@ -54,11 +58,11 @@ final class QueueRelay: MetricsSource {
     }
 
     /// Where subscribers reach this stream (wildcard ports resolved).
-    var endpoints: [String] { (sender.boundEndpoints + route.connect).map(\.description) }
+    public var endpoints: [String] { (sender.boundEndpoints + route.connect).map(\.description) }
 
     /// Starts relaying (opening the queue first, waiting for it if it does not exist yet). A
     /// queue that is removed while the relay reads it is drained, then reopened by name.
-    func start() {
+    public func start() {
         let opener = WorkerThread.start(name: "aq-relay \(route.queue)") { [self] in
             while let opened = openQueue() {
                 let extra = settings.zeroCopy ? settings.zeroCopyDepth - 1 : 0
@@ -77,7 +81,7 @@ final class QueueRelay: MetricsSource {
 
     /// Stops taking records, lets the frames in hand go out, sends `end` and flushes what ZeroMQ
     /// still holds, each within the linger period.
-    func shutdown() async {
+    public func shutdown() async {
         stop.raise()
         let closer = WorkerThread.start(name: "aq-relay close") { [self] in
             if turn.lock(before: Date(timeIntervalSinceNow: settings.linger.seconds)) {

@@ -2,7 +2,8 @@ import ArrayQueues
 import Synchronization
 
 extension Subscription {
-    func samples() -> [Sample] {
+    /// The subscription's counters and its queue's state.
+    public func samples() -> [Sample] {
         let labels = [("stream", settings.streams == [""] ? "*" : settings.streams.joined(separator: ",")), ("queue", settings.queue)]
         let statistics = receiver.statistics
         func load(_ counter: borrowing Atomic<UInt64>) -> UInt64 { counter.load(ordering: .relaxed) }
@@ -29,7 +30,8 @@ extension Subscription {
         return samples
     }
 
-    func summary(previous: [Sample]?, seconds: Double) -> String {
+    /// One line for the periodic log.
+    public func summary(previous: [Sample]?, seconds: Double) -> String {
         let now = samples()
         let rate = Rates(now: now, previous: previous, seconds: seconds)
         let dropped = Int(now.total("aq_relay_dropped_total"))

@@ -1,7 +1,7 @@
-import ArrayQueues
-import ArrayTransport
+public import ArrayQueues
+public import ArrayTransport
 import Foundation
-import Logging
+public import Logging
 import Synchronization
 
 /// Remote streams written into a local queue (`aq-relay subscribe`), so that local consumers
@@ -12,19 +12,23 @@ import Synchronization
 /// the stream name, epoch and sequence (docs/WIRE.md). Receiving adopts ZeroMQ's
 /// buffers, so the put is the only copy. A relay that restarts shows up as a new epoch and the
 /// subscriber simply carries on; gaps in sequence numbers are counted as lost.
-final class Subscription: MetricsSource {
-    let settings: SubscribeSettings
-    let receiver: ZeroMQReceiver
-    let queue: ArrayQueue
+public final class Subscription: MetricsSource {
+    /// What the subscription runs with.
+    public let settings: SubscribeSettings
+    /// The ZeroMQ receiver.
+    public let receiver: ZeroMQReceiver
+    /// The local queue written into.
+    public let queue: ArrayQueue
     private let logger: Logger
-    let counters = SubscribeCounters()
+    /// The subscription's own counters.
+    public let counters = SubscribeCounters()
     private let stop = StopFlag()
     private let thread = Mutex<WorkerThread?>(nil)
     private let dropWarnings = Throttle()
     private let errorWarnings = Throttle()
 
     /// Opens (or creates) the local queue and connects or binds the endpoints.
-    init(settings: SubscribeSettings, curve: CurveSecurity?, logger: Logger) throws {
+    public init(settings: SubscribeSettings, curve: CurveSecurity?, logger: Logger) throws {
         self.settings = settings
         self.logger = logger
         queue = try settings.common.queueAccess.openOrCreate(name: settings.queue, capacity: settings.capacity, options: QueueOptions(overflow: settings.overflow))
@@ -38,14 +42,14 @@ final class Subscription: MetricsSource {
     }
 
     /// Starts receiving on a thread of its own.
-    func start() {
+    public func start() {
         let endpoints = (settings.connect.map { "\($0)" } + settings.bind.map { "bound \($0)" }).joined(separator: ", ")
         logger.info("receiving \(settings.streams == [""] ? "every stream" : "streams \(settings.streams)") from \(endpoints) (\(settings.pattern.rawValue)) into queue '\(settings.queue)' (\(ByteCount.format(queue.capacity)), overflow \(settings.overflow.rawValue))")
         thread.withLock { $0 = WorkerThread.start(name: "aq-relay subscribe") { [self] in run() } }
     }
 
     /// Stops receiving after the message in hand is put (or dropped), and closes the socket.
-    func shutdown() async {
+    public func shutdown() async {
         stop.raise()
         if let thread = thread.withLock({ $0 }) { await thread.join() }
         receiver.close()

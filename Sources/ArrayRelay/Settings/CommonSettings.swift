@@ -1,63 +1,58 @@
-import ArgumentParser
-import ArrayTransport
+public import ArrayTransport
 import Foundation
-import Logging
+public import Logging
 
-/// Options every long-running command takes; each overrides the configuration file's value.
-struct CommonOptions: ParsableArguments {
-    @Option(name: .shortAndLong, help: ArgumentHelp("A TOML configuration file (see deploy/aq-relay.example.toml); command-line options override its values.", valueName: "file"))
-    var config: String?
+/// What a command line sets for every long-running command: each value that is not nil (or
+/// a flag that is true) overrides the configuration file's.
+public struct CommonOverrides: Sendable {
+    /// This instance's name.
+    public var name: String?
+    /// The log level.
+    public var logLevel: Logger.Level?
+    /// Seconds between statistics lines; zero turns them off.
+    public var statsInterval: Duration?
+    /// The control endpoint, or `none`.
+    public var control: String?
+    /// Allow a tcp:// control endpoint.
+    public var allowTCPControl = false
+    /// Where to write the counters in Prometheus text format.
+    /// A file to rewrite with the counters at every statistics interval.
+    public var metricsFile: String?
+    /// The same-host fast path.
+    public var fastPath: FastPath?
+    /// Open queues of other users.
+    public var allowOtherOwner = false
+    /// Octal permission bits of created queues, as typed.
+    public var queueMode: String?
 
-    @Option(help: ArgumentHelp("This instance's name: it names the control socket and labels logs and metrics. (default: derived from the queue)", valueName: "name"))
-    var name: String?
-
-    @Option(help: ArgumentHelp("Log level: trace, debug, info, notice, warning, error or critical. (default: info)", valueName: "level"))
-    var logLevel: Logger.Level?
-
-    @Option(help: ArgumentHelp("Seconds between statistics log lines; 0 turns them off. (default: 10)", valueName: "seconds"))
-    var statsInterval: Seconds?
-
-    @Option(help: ArgumentHelp("Where `aq-relay stats` reads the counters: ipc:///PATH, tcp://HOST:PORT (only with --allow-tcp-control), or none. (default: ipc://$RUNTIME_DIRECTORY/aq-relay-NAME.sock, else $XDG_RUNTIME_DIR, else the private directory /tmp/aq-relay-UID)", valueName: "endpoint"))
-    var control: String?
-
-    @Flag(help: "Allow a tcp:// control endpoint, which has no authentication: anyone who can reach it can read the relay's counters.")
-    var allowTcpControl = false
-
-    @Option(help: ArgumentHelp("Also write the counters to this file in Prometheus text format at every statistics interval (for node_exporter's textfile collector).", valueName: "file"))
-    var metricsFile: String?
-
-    @Option(help: ArgumentHelp("Same-host fast path of pubsub streams: automatic (a subscriber on the relay's own host takes the stream through shared memory), disabled (always the network) or required. (default: automatic)", valueName: "mode"))
-    var fastPath: FastPath?
-
-    @Flag(help: "Open local queues whose shared-memory object belongs to another user (a producer or consumer of another user sharing a group with the relay). By default such a queue is refused: any local user can create a queue's name first.")
-    var allowOtherOwner = false
-
-    @Option(help: ArgumentHelp("Octal permission bits of the local queues the relay creates (subscribe's queue, serve's with --create-capacity); 660 lets the relay user's group in. (default: 600)", valueName: "bits"))
-    var queueMode: String?
-
-    @Flag(help: "Check the configuration, print the effective settings as TOML and exit.")
-    var check = false
+    /// Nothing overridden.
+    public init() {}
 }
 
 /// Settings of the daemon itself, whatever it relays.
-struct CommonSettings: Sendable {
-    var name: String
-    var logLevel: Logger.Level = .info
+public struct CommonSettings: Sendable {
+    /// The instance name (labels logs and metrics; names the control socket).
+    public var name: String
+    /// The log level.
+    public var logLevel: Logger.Level = .info
     /// nil: no periodic statistics.
-    var statsInterval: Duration? = .seconds(10)
+    public var statsInterval: Duration? = .seconds(10)
     /// nil: no control socket.
-    var control: Endpoint?
-    var metricsFile: String?
+    public var control: Endpoint?
+    public var metricsFile: String?
     /// The same-host fast path (docs/WIRE.md): pubsub only; serve offers it, subscribe takes it.
-    var fastPath: FastPath = .automatic
+    public var fastPath: FastPath = .automatic
     /// Whether a tcp:// control endpoint was asked for explicitly (it has no authentication).
-    var allowTCPControl = false
+    public var allowTCPControl = false
     /// Whose local queues the relay opens and the mode of those it creates; fast-path queues
     /// ignore it (they always belong to the relay's user).
-    var queueAccess = SharedMemoryAccess()
+    public var queueAccess = SharedMemoryAccess()
+
+    /// Defaults, under `name`.
+    public init(name: String) { self.name = name }
 
     /// Resolves the settings from the file's top level, then the command line.
-    static func resolve(file: ConfigTable?, options: CommonOptions, defaultName: String) throws(RelayError) -> CommonSettings {
+    public static func resolve(file: ConfigTable?, options: CommonOverrides, defaultName: String) throws(RelayError) -> CommonSettings {
         let fileName = try file?.string("name")
         let name = options.name ?? fileName ?? defaultName
         try checkName(name, what: options.name != nil ? "--name" : (file?.has("name") == true ? "\(file!.file) name" : "the instance name"))
@@ -66,7 +61,7 @@ struct CommonSettings: Sendable {
         let fileLevel = try file?.string("log_level").map { text throws(RelayError) in try Values.logLevel(text, what: "\(file!.file) log_level") }
         settings.logLevel = options.logLevel ?? fileLevel ?? settings.logLevel
         let fileInterval = try file?.seconds("stats_interval")
-        if let interval = options.statsInterval?.duration ?? fileInterval {
+        if let interval = options.statsInterval ?? fileInterval {
             settings.statsInterval = interval == .zero ? nil : interval
         }
         let fileControl = try file?.string("control")
@@ -77,7 +72,7 @@ struct CommonSettings: Sendable {
         case nil: settings.control = try defaultControl(name: name)
         }
         let fileAllowsTCP = try file?.bool("allow_tcp_control")
-        settings.allowTCPControl = options.allowTcpControl || (fileAllowsTCP ?? false)
+        settings.allowTCPControl = options.allowTCPControl || (fileAllowsTCP ?? false)
         if case .tcp? = settings.control, !settings.allowTCPControl {
             throw .configuration("the control endpoint \(settings.control!) is tcp://, which has no authentication (anyone who reaches it reads the counters): use an ipc:// path, or opt in with --allow-tcp-control (allow_tcp_control = true)")
         }
@@ -93,8 +88,8 @@ struct CommonSettings: Sendable {
         return settings
     }
 
-    /// Names are used in file names and metric labels: keep them plain.
-    static func checkName(_ name: String, what: String) throws(RelayError) {
+    /// Throws unless `name` is a plain name (names are used in file names and metric labels).
+    public static func checkName(_ name: String, what: String) throws(RelayError) {
         let allowed = name.unicodeScalars.allSatisfy { $0.isASCII && (CharacterSet.alphanumerics.contains($0) || "._-".unicodeScalars.contains($0)) }
         guard !name.isEmpty, name.utf8.count <= 64, allowed, !name.hasPrefix(".") else {
             throw .configuration("\(what): '\(name)' is not a valid name: use 1 to 64 letters, digits, '.', '_' or '-'")
@@ -103,7 +98,7 @@ struct CommonSettings: Sendable {
 
     /// The directory for control sockets: systemd's RuntimeDirectory, the user's runtime
     /// directory, or else ``privateDirectory``.
-    static var runtimeDirectory: String {
+    public static var runtimeDirectory: String {
         let environment = ProcessInfo.processInfo.environment
         if let directory = environment["RUNTIME_DIRECTORY"]?.split(separator: ":").first { return String(directory) }
         if let directory = environment["XDG_RUNTIME_DIR"], !directory.isEmpty { return directory }
@@ -113,14 +108,15 @@ struct CommonSettings: Sendable {
     /// `/tmp/aq-relay-UID`: made with mode 0700 by the relay and used only if it belongs to this
     /// user and no one else may enter it (as tmux and ssh-agent do), so that another user can
     /// neither squat the control socket nor answer in its place.
-    static var privateDirectory: String { "/tmp/aq-relay-\(getuid())" }
+    public static var privateDirectory: String { "/tmp/aq-relay-\(getuid())" }
 
-    static func defaultControl(name: String) throws(RelayError) -> Endpoint {
+    /// The control endpoint of the relay called `name`, where `aq-relay stats` looks for it.
+    public static func defaultControl(name: String) throws(RelayError) -> Endpoint {
         try Values.endpoint("ipc://\(runtimeDirectory)/aq-relay-\(name).sock", what: "the default control endpoint (choose another with --control)")
     }
 
     /// The settings as TOML lines (for `--check`).
-    var toml: [String] {
+    public var toml: [String] {
         [
             "name = \(quoted(name))",
             "log_level = \(quoted(logLevel.rawValue))",
@@ -134,7 +130,7 @@ struct CommonSettings: Sendable {
 }
 
 /// A TOML basic string.
-func quoted(_ text: String) -> String {
+public func quoted(_ text: String) -> String {
     var escaped = ""
     for scalar in text.unicodeScalars {
         switch scalar {
@@ -154,6 +150,6 @@ func quoted(_ text: String) -> String {
 }
 
 /// A TOML array of strings.
-func quotedList(_ items: [String]) -> String {
+public func quotedList(_ items: [String]) -> String {
     "[" + items.map(quoted).joined(separator: ", ") + "]"
 }

@@ -1,78 +1,105 @@
+public import ArrayTransport
 import ArrayQueues
-import ArrayTransport
-import Foundation
-import TOMLKit
 
-/// One table of a TOML configuration file, read key by key with typed accessors. Every
+/// A value of a configuration file, independent of the file's syntax: the executable parses
+/// TOML into this tree, and ``ConfigTable`` reads it with typed accessors.
+public enum ConfigValue: Sendable, Equatable {
+    case string(String)
+    case integer(Int)
+    case float(Double)
+    case bool(Bool)
+    case array([ConfigValue])
+    case table([String: ConfigValue])
+    /// A value the settings never take (a date, a time), kept for the error message.
+    case other(type: String, text: String)
+
+    var string: String? { if case .string(let text) = self { text } else { nil } }
+    var int: Int? { if case .integer(let number) = self { number } else { nil } }
+    var double: Double? { if case .float(let number) = self { number } else { nil } }
+    var bool: Bool? { if case .bool(let flag) = self { flag } else { nil } }
+    var array: [ConfigValue]? { if case .array(let items) = self { items } else { nil } }
+    var table: [String: ConfigValue]? { if case .table(let entries) = self { entries } else { nil } }
+
+    /// The value's kind, as the file's format calls it.
+    var type: String {
+        switch self {
+        case .string: "string"
+        case .integer: "integer"
+        case .float: "float"
+        case .bool: "boolean"
+        case .array: "array"
+        case .table: "table"
+        case .other(let type, _): type
+        }
+    }
+
+    /// A short rendering for error messages.
+    var debugDescription: String {
+        switch self {
+        case .string(let text): quoted(text)
+        case .integer(let number): "\(number)"
+        case .float(let number): "\(number)"
+        case .bool(let flag): "\(flag)"
+        case .array(let items): "[" + items.map(\.debugDescription).joined(separator: ", ") + "]"
+        case .table(let entries): "{" + entries.keys.sorted().joined(separator: ", ") + "}"
+        case .other(_, let text): text
+        }
+    }
+}
+
+/// One table of a configuration file, read key by key with typed accessors. Every
 /// problem is one line naming the file, the table and the key; keys that nothing read are
 /// reported by ``finish()`` (a misspelt key must not be silently ignored).
-///
-/// Why TOML: it is a documented, widely known format (https://toml.io) that people edit by
-/// hand, with comments, without the indentation traps of YAML; JSON has no comments.
-final class ConfigTable {
-    let file: String
+public final class ConfigTable {
+    /// The file the table came from (for messages).
+    public let file: String
     /// `serve`, `serve.queue[2]`, or "" for the top level.
-    let path: String
-    private let table: TOMLTable
+    public let path: String
+    private let table: [String: ConfigValue]
     private var read: Set<String> = []
 
-    private init(file: String, path: String, table: TOMLTable) {
+    /// The top-level table of `file`, whose content is `table`.
+    public init(file: String, path: String = "", table: [String: ConfigValue]) {
         self.file = file
         self.path = path
         self.table = table
     }
 
-    /// Reads and parses `file`.
-    static func load(file: String) throws(RelayError) -> ConfigTable {
-        let text: String
-        do {
-            text = try String(contentsOfFile: file, encoding: .utf8)
-        } catch {
-            let reason = (error as NSError).localizedFailureReason ?? (FileManager.default.fileExists(atPath: file) ? "it is not readable UTF-8 text" : "no such file")
-            throw .configuration("cannot read configuration file \(file): \(reason)")
-        }
-        do {
-            return ConfigTable(file: file, path: "", table: try TOMLTable(string: text))
-        } catch let error as TOMLParseError {
-            let position = error.source.begin
-            throw .configuration("\(file):\(position.line):\(position.column): not valid TOML: \(error.description)")
-        } catch {
-            throw .configuration("\(file): not valid TOML: \(error)")
-        }
-    }
-
     private var location: String { path.isEmpty ? file : "\(file) [\(path)]" }
 
     /// An error about `key` of this table.
-    func problem(_ key: String, _ message: String) -> RelayError {
+    public func problem(_ key: String, _ message: String) -> RelayError {
         .configuration("\(location) \(key): \(message)")
     }
 
     /// Whether the table has `key` (without marking it read).
-    func has(_ key: String) -> Bool { table.contains(key: key) }
+    public func has(_ key: String) -> Bool { table[key] != nil }
 
-    private func value(_ key: String) -> (any TOMLValueConvertible)? {
+    private func value(_ key: String) -> ConfigValue? {
         read.insert(key)
         return table[key]
     }
 
-    private func mismatch(_ key: String, expected: String, got value: any TOMLValueConvertible) -> RelayError {
+    private func mismatch(_ key: String, expected: String, got value: ConfigValue) -> RelayError {
         problem(key, "expected \(expected), not a \(value.type) (\(value.debugDescription.prefix(60)))")
     }
 
-    func string(_ key: String) throws(RelayError) -> String? {
+    /// The string at `key`, or nil if the table has none.
+    public func string(_ key: String) throws(RelayError) -> String? {
         guard let value = value(key) else { return nil }
         guard let text = value.string else { throw mismatch(key, expected: "a string", got: value) }
         return text
     }
 
-    func bool(_ key: String) throws(RelayError) -> Bool? {
+    /// The boolean at `key`, or nil.
+    public func bool(_ key: String) throws(RelayError) -> Bool? {
         guard let value = value(key) else { return nil }
         guard let flag = value.bool else { throw mismatch(key, expected: "true or false", got: value) }
         return flag
     }
 
-    func integer(_ key: String, in range: ClosedRange<Int>) throws(RelayError) -> Int? {
+    /// The integer at `key` within `range`, or nil.
+    public func integer(_ key: String, in range: ClosedRange<Int>) throws(RelayError) -> Int? {
         guard let value = value(key) else { return nil }
         guard let number = value.int else { throw mismatch(key, expected: "an integer", got: value) }
         guard range.contains(number) else { throw problem(key, "\(number) is out of range \(range.lowerBound)…\(range.upperBound)") }
@@ -80,7 +107,7 @@ final class ConfigTable {
     }
 
     /// A size: a string with a unit (`"256MiB"`) or an integer number of bytes.
-    func size(_ key: String) throws(RelayError) -> Int? {
+    public func size(_ key: String) throws(RelayError) -> Int? {
         guard let value = value(key) else { return nil }
         if let number = value.int, number > 0 { return number }
         if let text = value.string, let size = ByteSize(argument: text) { return size.bytes }
@@ -88,7 +115,7 @@ final class ConfigTable {
     }
 
     /// Seconds: an integer or a floating-point number, at least 0.
-    func seconds(_ key: String) throws(RelayError) -> Duration? {
+    public func seconds(_ key: String) throws(RelayError) -> Duration? {
         guard let value = value(key) else { return nil }
         guard let number = value.double ?? value.int.map(Double.init), let seconds = Seconds(number) else {
             throw problem(key, "expected a number of seconds (0 or more), not \(value.debugDescription.prefix(60))")
@@ -97,7 +124,7 @@ final class ConfigTable {
     }
 
     /// A time limit: seconds, or the string `"forever"`.
-    func timeLimit(_ key: String) throws(RelayError) -> TimeLimit? {
+    public func timeLimit(_ key: String) throws(RelayError) -> TimeLimit? {
         if let value = table[key], value.string == "forever" {
             read.insert(key)
             return TimeLimit(nil)
@@ -107,7 +134,7 @@ final class ConfigTable {
     }
 
     /// A list of strings; a single string counts as a list of one.
-    func strings(_ key: String) throws(RelayError) -> [String]? {
+    public func strings(_ key: String) throws(RelayError) -> [String]? {
         guard let value = value(key) else { return nil }
         if let text = value.string { return [text] }
         guard let array = value.array else { throw mismatch(key, expected: "a string or a list of strings", got: value) }
@@ -119,7 +146,8 @@ final class ConfigTable {
         return strings
     }
 
-    func endpoints(_ key: String) throws(RelayError) -> [Endpoint]? {
+    /// The endpoints at `key` (a string or a list), or nil.
+    public func endpoints(_ key: String) throws(RelayError) -> [Endpoint]? {
         guard let texts = try strings(key) else { return nil }
         var endpoints: [Endpoint] = []
         for text in texts { endpoints.append(try Values.endpoint(text, what: "\(location) \(key)")) }
@@ -127,14 +155,14 @@ final class ConfigTable {
     }
 
     /// A sub-table (`[serve]`).
-    func table(_ key: String) throws(RelayError) -> ConfigTable? {
+    public func table(_ key: String) throws(RelayError) -> ConfigTable? {
         guard let value = value(key) else { return nil }
         guard let table = value.table else { throw mismatch(key, expected: "a table ([\(key)])", got: value) }
         return ConfigTable(file: file, path: path.isEmpty ? key : "\(path).\(key)", table: table)
     }
 
     /// An array of tables (`[[serve.queue]]`).
-    func tables(_ key: String) throws(RelayError) -> [ConfigTable]? {
+    public func tables(_ key: String) throws(RelayError) -> [ConfigTable]? {
         guard let value = value(key) else { return nil }
         guard let array = value.array else { throw mismatch(key, expected: "an array of tables ([[\(path).\(key)]])", got: value) }
         var tables: [ConfigTable] = []
@@ -146,12 +174,12 @@ final class ConfigTable {
     }
 
     /// Marks `keys` as known without reading them (sections another command reads).
-    func allow(_ keys: String...) {
+    public func allow(_ keys: String...) {
         read.formUnion(keys)
     }
 
     /// Fails on the first key that was never read: it is misspelt or misplaced.
-    func finish() throws(RelayError) {
+    public func finish() throws(RelayError) {
         if let unknown = table.keys.sorted().first(where: { !read.contains($0) }) {
             let known = read.sorted().joined(separator: ", ")
             throw .configuration("\(location): unknown key '\(unknown)' (known here: \(known))")

@@ -1,17 +1,17 @@
-import ArrayTransport
+public import ArrayTransport
 import Dispatch
 import Foundation
-import Logging
+public import Logging
 
 /// The CURVE part of `serve`'s and `subscribe`'s settings, checked as a whole when the
 /// settings are resolved, so that `--check` reports a half-configured CURVE (exit status 2)
 /// instead of a relay that runs in plain text.
-enum CurveSettings {
+public enum CurveSettings {
     /// A relay's server security: its secret key, and the clients it accepts.
     ///
     /// - Throws: a configuration error for an allow-list without a secret key, or a key file
     ///   that is unreadable, too open, or holds no valid key.
-    static func server(secretKeyFile: String?, allowedClients: String?) throws(RelayError) -> (CurveSecurity, CurveAllowList?)? {
+    public static func server(secretKeyFile: String?, allowedClients: String?) throws(RelayError) -> (CurveSecurity, CurveAllowList?)? {
         guard let secretKeyFile else {
             if let allowedClients {
                 throw .configuration("curve_allowed_clients (\(allowedClients)) needs curve_secret_key_file too: without the relay's secret key there is no CURVE, and an allow-list would protect nothing")
@@ -28,7 +28,7 @@ enum CurveSettings {
     ///
     /// - Throws: a configuration error for a secret key without the relay's public key, a bad
     ///   public key, or a key file that is unreadable, too open, or holds no valid key.
-    static func client(serverKey: String?, secretKeyFile: String?) throws(RelayError) -> CurveSecurity? {
+    public static func client(serverKey: String?, secretKeyFile: String?) throws(RelayError) -> CurveSecurity? {
         guard let serverKey else {
             if let secretKeyFile {
                 throw .configuration("curve_secret_key_file (\(secretKeyFile)) needs curve_server_key too: without the relay's public key the subscriber would connect in plain text")
@@ -47,7 +47,8 @@ enum CurveSettings {
         }
     }
 
-    static func readAllowList(_ path: String) throws(RelayError) -> CurveAllowList {
+    /// Reads an allow-list file or directory.
+    public static func readAllowList(_ path: String) throws(RelayError) -> CurveAllowList {
         do throws(TransportError) {
             return try CurveAllowList(contentsOf: path)
         } catch {
@@ -58,7 +59,7 @@ enum CurveSettings {
 
 /// Reads a CURVE secret key file: refused if group or others may read it (see
 /// `CurveKeys(secretKeyFile:)`).
-func readCurveKeys(file: String) throws(RelayError) -> CurveKeys {
+public func readCurveKeys(file: String) throws(RelayError) -> CurveKeys {
     do throws(TransportError) {
         return try CurveKeys(secretKeyFile: file)
     } catch {
@@ -68,10 +69,11 @@ func readCurveKeys(file: String) throws(RelayError) -> CurveKeys {
 
 /// Reloads an allow-list when the process gets SIGHUP; a list that fails to load is logged and
 /// the old keys stay in force.
-final class AllowListReloader {
+public final class AllowListReloader {
     private let source: any DispatchSourceSignal
 
-    init(_ list: CurveAllowList, logger: Logger) {
+    /// Starts reloading `list` on SIGHUP (and ignores SIGHUP's default action).
+    public init(_ list: CurveAllowList, logger: Logger) {
         // Dispatch delivers the signal; its default action (exit) must be off.
         signal(SIGHUP, SIG_IGN)
         source = DispatchSource.makeSignalSource(signal: SIGHUP, queue: .global())

@@ -1,71 +1,70 @@
-import ArgumentParser
 import ArrayQueues
-import ArrayTransport
+public import ArrayTransport
 import Foundation
 
-/// `aq-relay serve`'s own options; each overrides the `[serve]` table of the configuration file.
-struct ServeOptions: ParsableArguments {
-    @Option(name: .customLong("queue"), help: ArgumentHelp("Relay local queue NAME as stream NAME on ENDPOINT (tcp://HOST:PORT or ipc:///PATH); repeat for several queues. Replaces the file's queues.", valueName: "name=endpoint"))
-    var queues: [String] = []
+/// What `aq-relay serve`'s command line sets; each value that is not nil overrides the
+/// `[serve]` table of the configuration file.
+public struct ServeOverrides: Sendable {
+    /// `NAME=ENDPOINT` routes; replace the file's queues when not empty.
+    public var queues: [String] = []
+    /// Connect to the routes' endpoints instead of binding them.
+    public var connect = false
+    /// The ZeroMQ pattern.
+    public var pattern: StreamPattern?
+    /// Most payload bytes ZeroMQ may hold per stream and peer.
+    public var byteBudget: Int?
+    /// Frames queued per subscriber.
+    public var peerQueue: Int?
+    /// pushpull: how long to wait for a puller.
+    public var sendTimeout: TimeLimit?
+    /// Idleness before a heartbeat; zero sends none.
+    public var heartbeat: Duration?
+    /// Time allowed at shutdown to deliver what is queued.
+    public var linger: Duration?
+    /// Send straight from shared memory.
+    public var zeroCopy: Bool?
+    /// Create missing queues with this capacity.
+    public var createCapacity: Int?
+    /// The relay's CURVE secret key file.
+    public var curveSecretKeyFile: String?
+    /// The CURVE clients accepted.
+    public var curveAllowedClients: String?
 
-    @Flag(help: "Connect to the --queue endpoints instead of binding them (when the receivers bind).")
-    var connect = false
-
-    @Option(help: ArgumentHelp("pubsub: every subscriber gets every frame, a slow one loses frames and nobody waits; pushpull: each frame to one puller, with backpressure. (default: pubsub)", valueName: "pattern"))
-    var pattern: StreamPattern?
-
-    @Option(help: ArgumentHelp("Most payload bytes ZeroMQ may hold per stream and connected peer (the relay's memory bound); over it a publisher drops frames. (default: 256MiB)", valueName: "size"))
-    var byteBudget: ByteSize?
-
-    @Option(help: ArgumentHelp("Frames queued per subscriber (ZMQ_SNDHWM) before that subscriber loses frames. (default: 8)", valueName: "frames"))
-    var peerQueue: Int?
-
-    @Option(help: ArgumentHelp("pushpull: seconds to wait for a puller before the frame is dropped, or 'forever' to hold the producer back. (default: forever)", valueName: "seconds"))
-    var sendTimeout: TimeLimit?
-
-    @Option(help: ArgumentHelp("Seconds of idleness before a heartbeat; 0 sends none. (default: 1)", valueName: "seconds"))
-    var heartbeat: Seconds?
-
-    @Option(help: ArgumentHelp("Seconds allowed at shutdown to deliver queued frames and the end message. (default: 2)", valueName: "seconds"))
-    var linger: Seconds?
-
-    @Flag(inversion: .prefixedNo, help: "Send frames straight from the queue's shared memory, holding each slot until ZeroMQ has sent it, instead of copying it once and freeing the slot at once. (default: on for pushpull, whose backpressure reaches the producer anyway; off for pubsub, where a stalled subscriber would pin slots)")
-    var zeroCopy: Bool?
-
-    @Option(help: ArgumentHelp("Create missing queues with this capacity instead of waiting for their producer to create them.", valueName: "size"))
-    var createCapacity: ByteSize?
-
-    @Option(help: ArgumentHelp("Encrypt with CURVE as a server: a file holding this relay's Z85 secret key (40 characters), readable by its owner only (chmod 600).", valueName: "file"))
-    var curveSecretKeyFile: String?
-
-    @Option(help: ArgumentHelp("With --curve-secret-key-file: accept only the CURVE clients whose public keys are in this file, or in the files of this directory (one key per line; reloaded on SIGHUP). (default: any client that knows the relay's public key)", valueName: "path"))
-    var curveAllowedClients: String?
+    /// Nothing overridden.
+    public init() {}
 }
 
 /// Everything `aq-relay serve` runs with, after the file and the command line are merged.
-struct ServeSettings: Sendable {
-    var common: CommonSettings
-    var routes: [QueueRoute]
-    var pattern: StreamPattern = .pubsub
-    var byteBudget = 256 << 20
-    var peerQueue = 8
+public struct ServeSettings: Sendable {
+    public var common: CommonSettings
+    public var routes: [QueueRoute]
+    public var pattern: StreamPattern = .pubsub
+    public var byteBudget = 256 << 20
+    public var peerQueue = 8
     /// pushpull: nil waits for a puller without limit.
-    var sendTimeout: Duration? = nil
-    var heartbeat: Duration? = .seconds(1)
-    var linger: Duration = .seconds(2)
-    /// Send from shared memory; by default only with push/pull (see ``ServeOptions/zeroCopy``).
-    var zeroCopy = false
+    public var sendTimeout: Duration? = nil
+    public var heartbeat: Duration? = .seconds(1)
+    public var linger: Duration = .seconds(2)
+    /// Send from shared memory; by default only with push/pull (see ``ServeOverrides/zeroCopy``).
+    public var zeroCopy = false
     /// Frames in flight at once in zero-copy mode (each holds a queue slot).
-    var zeroCopyDepth = 2
-    var createCapacity: Int?
-    var curveSecretKeyFile: String?
-    var curveAllowedClients: String?
+    public var zeroCopyDepth = 2
+    public var createCapacity: Int?
+    public var curveSecretKeyFile: String?
+    public var curveAllowedClients: String?
     /// Made from the two files above when the settings are resolved.
-    var curve: CurveSecurity?
-    var curveAllowList: CurveAllowList?
+    public var curve: CurveSecurity?
+    public var curveAllowList: CurveAllowList?
 
-    static func resolve(common commonOptions: CommonOptions, serve options: ServeOptions) throws(RelayError) -> ServeSettings {
-        let document = try commonOptions.config.map { path throws(RelayError) in try ConfigTable.load(file: path) }
+    /// Defaults for `routes`, under `common`.
+    public init(common: CommonSettings, routes: [QueueRoute]) {
+        self.common = common
+        self.routes = routes
+    }
+
+    /// Merges the configuration file (`document`, if any), the command line and the defaults,
+    /// and checks the result as a whole; reads the CURVE key files it names.
+    public static func resolve(document: ConfigTable?, common commonOptions: CommonOverrides, serve options: ServeOverrides) throws(RelayError) -> ServeSettings {
         let table = try document?.table("serve")
         document?.allow("subscribe")
 
@@ -94,19 +93,19 @@ struct ServeSettings: Sendable {
             linger: try table?.seconds("linger"), zeroCopy: try table?.bool("zero_copy"),
             zeroCopyDepth: try table?.integer("zero_copy_depth", in: 1...64), createCapacity: try table?.size("create_capacity"),
             curveSecretKeyFile: try table?.string("curve_secret_key_file"), curveAllowedClients: try table?.string("curve_allowed_clients"))
-        settings.byteBudget = options.byteBudget?.bytes ?? file.byteBudget ?? settings.byteBudget
+        settings.byteBudget = options.byteBudget ?? file.byteBudget ?? settings.byteBudget
         settings.peerQueue = options.peerQueue ?? file.peerQueue ?? settings.peerQueue
         guard (1...1_000_000).contains(settings.peerQueue) else { throw .configuration("--peer-queue must be 1 to 1000000 frames") }
         if let limit = options.sendTimeout ?? file.sendTimeout { settings.sendTimeout = limit.duration }
-        if let heartbeat = options.heartbeat?.duration ?? file.heartbeat {
+        if let heartbeat = options.heartbeat ?? file.heartbeat {
             settings.heartbeat = heartbeat == .zero ? nil : heartbeat
         }
-        settings.linger = options.linger?.duration ?? file.linger ?? settings.linger
+        settings.linger = options.linger ?? file.linger ?? settings.linger
         // Push/pull holds the producer back when pullers are slow whatever the mode, so pinning a
         // slot costs nothing more there; pub/sub must never let a stalled subscriber pin slots.
         settings.zeroCopy = options.zeroCopy ?? file.zeroCopy ?? (settings.pattern == .pushpull)
         settings.zeroCopyDepth = file.zeroCopyDepth ?? settings.zeroCopyDepth
-        settings.createCapacity = options.createCapacity?.bytes ?? file.createCapacity
+        settings.createCapacity = options.createCapacity ?? file.createCapacity
         settings.curveSecretKeyFile = options.curveSecretKeyFile ?? file.curveSecretKeyFile
         settings.curveAllowedClients = options.curveAllowedClients ?? file.curveAllowedClients
         if let (security, clients) = try CurveSettings.server(secretKeyFile: settings.curveSecretKeyFile, allowedClients: settings.curveAllowedClients) {
@@ -133,7 +132,7 @@ struct ServeSettings: Sendable {
     }
 
     /// The effective settings as TOML (printed by `--check`).
-    var toml: String {
+    public var toml: String {
         var lines = common.toml
         lines += ["", "[serve]",
                   "pattern = \(quoted(pattern.rawValue))",

@@ -1,77 +1,74 @@
-import ArgumentParser
-import ArrayQueues
-import ArrayTransport
+public import ArrayQueues
+public import ArrayTransport
 import Foundation
 
-/// `aq-relay subscribe`'s own options; each overrides the `[subscribe]` table of the file.
-struct SubscribeOptions: ParsableArguments {
-    @Argument(help: ArgumentHelp("Relays to receive from (tcp://HOST:PORT or ipc:///PATH). Replaces the file's endpoints.", valueName: "endpoint"))
-    var endpoints: [String] = []
+/// What `aq-relay subscribe`'s command line sets; each value that is not nil overrides the
+/// `[subscribe]` table of the configuration file.
+public struct SubscribeOverrides: Sendable {
+    /// Relays to receive from; replace the file's endpoints when not empty.
+    public var endpoints: [String] = []
+    /// Bind the endpoints instead of connecting.
+    public var bind = false
+    /// The local queue.
+    public var queue: String?
+    /// Stream-name prefixes (pubsub).
+    public var streams: [String] = []
+    /// The ZeroMQ pattern.
+    public var pattern: StreamPattern?
+    /// Capacity of the local queue if created.
+    public var capacity: Int?
+    /// The local queue's overflow policy.
+    public var overflow: OverflowPolicy?
+    /// How long a put waits for room.
+    public var putTimeout: TimeLimit?
+    /// Write envelopes.
+    public var envelopes = false
+    /// Frames ZeroMQ may buffer on arrival.
+    public var receiveQueue: Int?
+    /// Largest message accepted.
+    public var maxMessageSize: Int?
+    /// The relay's heartbeat interval.
+    public var heartbeat: Duration?
+    /// The relay's CURVE public key.
+    public var curveServerKey: String?
+    /// This subscriber's CURVE secret key file.
+    public var curveSecretKeyFile: String?
 
-    @Flag(help: "Bind the endpoints instead of connecting to them (when the relays connect).")
-    var bind = false
-
-    @Option(name: .customLong("queue"), help: ArgumentHelp("The local queue to write into (created if missing).", valueName: "name"))
-    var queue: String?
-
-    @Option(name: .customLong("stream"), help: ArgumentHelp("pubsub: receive only streams whose name starts with this; repeat for several. (default: every stream)", valueName: "prefix"))
-    var streams: [String] = []
-
-    @Option(help: ArgumentHelp("pubsub or pushpull; must match the relay's. (default: pubsub)", valueName: "pattern"))
-    var pattern: StreamPattern?
-
-    @Option(help: ArgumentHelp("Capacity of the local queue if it has to be created. (default: 256MiB)", valueName: "size"))
-    var capacity: ByteSize?
-
-    @Option(help: ArgumentHelp("When the local queue is full: block (wait up to --put-timeout, then drop the frame), fail (drop the new frame at once) or drop-oldest. (default: block)", valueName: "policy"))
-    var overflow: OverflowPolicy?
-
-    @Option(help: ArgumentHelp("block: seconds to wait for room in the local queue, or 'forever'. (default: forever with pushpull, 1 with pubsub)", valueName: "seconds"))
-    var putTimeout: TimeLimit?
-
-    @Flag(help: "Write every message as an envelope that keeps its stream name, epoch and sequence number (read the queue with ArrayTransport's shm:// receiver or `aq recv shm://NAME`), so that several streams in one queue stay apart. (default: a message of one array without metadata becomes a plain record that any queue consumer reads)")
-    var envelopes = false
-
-    @Option(help: ArgumentHelp("Frames ZeroMQ may buffer on arrival (ZMQ_RCVHWM). (default: 8)", valueName: "frames"))
-    var receiveQueue: Int?
-
-    @Option(help: ArgumentHelp("Largest message accepted; larger ones make ZeroMQ drop the connection. (default: 1GiB)", valueName: "size"))
-    var maxMessageSize: ByteSize?
-
-    @Option(help: ArgumentHelp("The relay's heartbeat interval in seconds: after 3 silent intervals the relay counts as silent. (default: 1)", valueName: "seconds"))
-    var heartbeat: Seconds?
-
-    @Option(help: ArgumentHelp("Encrypt with CURVE as a client of the relay with this Z85 public key (40 characters).", valueName: "key"))
-    var curveServerKey: String?
-
-    @Option(help: ArgumentHelp("With --curve-server-key: a file holding this subscriber's secret key, readable by its owner only (chmod 600); needed when the relay has an allow-list. (default: a new key for each run)", valueName: "file"))
-    var curveSecretKeyFile: String?
+    /// Nothing overridden.
+    public init() {}
 }
 
 /// Everything `aq-relay subscribe` runs with.
-struct SubscribeSettings: Sendable {
-    var common: CommonSettings
-    var pattern: StreamPattern = .pubsub
-    var connect: [Endpoint] = []
-    var bind: [Endpoint] = []
-    var streams: [String] = [""]
-    var queue: String
-    var capacity = 256 << 20
-    var overflow: OverflowPolicy = .block
+public struct SubscribeSettings: Sendable {
+    public var common: CommonSettings
+    public var pattern: StreamPattern = .pubsub
+    public var connect: [Endpoint] = []
+    public var bind: [Endpoint] = []
+    public var streams: [String] = [""]
+    public var queue: String
+    public var capacity = 256 << 20
+    public var overflow: OverflowPolicy = .block
     /// nil: wait without limit.
-    var putTimeout: Duration?
-    /// Keep stream, epoch and sequence in every record (see ``SubscribeOptions/envelopes``).
-    var envelopes = false
-    var receiveQueue = 8
-    var maximumMessageBytes = 1 << 30
-    var heartbeat: Duration = .seconds(1)
-    var curveServerKey: String?
-    var curveSecretKeyFile: String?
+    public var putTimeout: Duration?
+    /// Keep stream, epoch and sequence in every record (see ``SubscribeOverrides/envelopes``).
+    public var envelopes = false
+    public var receiveQueue = 8
+    public var maximumMessageBytes = 1 << 30
+    public var heartbeat: Duration = .seconds(1)
+    public var curveServerKey: String?
+    public var curveSecretKeyFile: String?
     /// Made from the two above when the settings are resolved.
-    var curve: CurveSecurity?
+    public var curve: CurveSecurity?
 
-    static func resolve(common commonOptions: CommonOptions, subscribe options: SubscribeOptions) throws(RelayError) -> SubscribeSettings {
-        let file = try commonOptions.config.map { path throws(RelayError) in try ConfigTable.load(file: path) }
+    /// Defaults for writing into `queue`, under `common`.
+    public init(common: CommonSettings, queue: String) {
+        self.common = common
+        self.queue = queue
+    }
+
+    /// Merges the configuration file (`file`, if any), the command line and the defaults, and
+    /// checks the result as a whole; reads the CURVE key file it names.
+    public static func resolve(document file: ConfigTable?, common commonOptions: CommonOverrides, subscribe options: SubscribeOverrides) throws(RelayError) -> SubscribeSettings {
         let table = try file?.table("subscribe")
         file?.allow("serve")
         let where_ = table.map { "\($0.file) [subscribe]" } ?? "the configuration"
@@ -109,7 +106,7 @@ struct SubscribeSettings: Sendable {
             envelopes: try table?.bool("envelopes"), receiveQueue: try table?.integer("receive_queue", in: 1...1_000_000), maximumMessage: try table?.size("max_message_size"),
             heartbeat: try table?.seconds("heartbeat"), curveServerKey: try table?.string("curve_server_key"),
             curveSecretKeyFile: try table?.string("curve_secret_key_file"))
-        settings.capacity = options.capacity?.bytes ?? values.capacity ?? settings.capacity
+        settings.capacity = options.capacity ?? values.capacity ?? settings.capacity
         guard (ArrayQueue.minimumCapacity...ArrayQueue.maximumCapacity).contains(settings.capacity) else {
             throw .configuration("queue capacity \(ByteCount.format(settings.capacity)) is out of range \(ByteCount.format(ArrayQueue.minimumCapacity))…\(ByteCount.format(ArrayQueue.maximumCapacity))")
         }
@@ -120,8 +117,8 @@ struct SubscribeSettings: Sendable {
         settings.envelopes = options.envelopes || (values.envelopes ?? false)
         settings.receiveQueue = options.receiveQueue ?? values.receiveQueue ?? settings.receiveQueue
         guard (1...1_000_000).contains(settings.receiveQueue) else { throw .configuration("--receive-queue must be 1 to 1000000 frames") }
-        settings.maximumMessageBytes = options.maxMessageSize?.bytes ?? values.maximumMessage ?? settings.maximumMessageBytes
-        if let heartbeat = options.heartbeat?.duration ?? values.heartbeat, heartbeat > .zero { settings.heartbeat = heartbeat }
+        settings.maximumMessageBytes = options.maxMessageSize ?? values.maximumMessage ?? settings.maximumMessageBytes
+        if let heartbeat = options.heartbeat ?? values.heartbeat, heartbeat > .zero { settings.heartbeat = heartbeat }
         settings.curveServerKey = options.curveServerKey ?? values.curveServerKey
         settings.curveSecretKeyFile = options.curveSecretKeyFile ?? values.curveSecretKeyFile
         settings.curve = try CurveSettings.client(serverKey: settings.curveServerKey, secretKeyFile: settings.curveSecretKeyFile)
@@ -131,7 +128,7 @@ struct SubscribeSettings: Sendable {
     }
 
     /// The effective settings as TOML (printed by `--check`).
-    var toml: String {
+    public var toml: String {
         var lines = common.toml
         lines += ["", "[subscribe]",
                   "queue = \(quoted(queue))",

@@ -2,7 +2,7 @@ import Synchronization
 
 /// Lets a repeated message through at most once per interval and counts what it held back,
 /// so that a flood of identical warnings becomes one line every few seconds.
-final class Throttle: Sendable {
+public final class Throttle: Sendable {
     private struct State {
         var last: ContinuousClock.Instant?
         var suppressed = 0
@@ -11,12 +11,13 @@ final class Throttle: Sendable {
     private let interval: Duration
     private let state = Mutex(State())
 
-    init(every interval: Duration = .seconds(10)) {
+    /// Lets one message through per `interval`.
+    public init(every interval: Duration = .seconds(10)) {
         self.interval = interval
     }
 
     /// nil when the message should be held back; otherwise how many were held back since the last one.
-    func admit() -> Int? {
+    public func admit() -> Int? {
         let now = ContinuousClock.now
         return state.withLock { state in
             if let last = state.last, now - last < interval {
@@ -32,5 +33,5 @@ final class Throttle: Sendable {
 
 extension Int {
     /// ` (and 12 more since the last report)`, or nothing.
-    var andMore: String { self > 0 ? " (and \(self) more since the last report)" : "" }
+    public var andMore: String { self > 0 ? " (and \(self) more since the last report)" : "" }
 }

@@ -3,7 +3,7 @@ import Synchronization
 
 /// A dedicated thread for blocking work (queue waits, socket waits), so that the cooperative
 /// thread pool is never blocked; async code awaits its end with ``join()``.
-final class WorkerThread: Sendable {
+public final class WorkerThread: Sendable {
     private struct State {
         var finished = false
         var waiters: [CheckedContinuation<Void, Never>] = []
@@ -14,7 +14,7 @@ final class WorkerThread: Sendable {
     private init() {}
 
     /// Starts `body` on a new thread named `name`.
-    static func start(name: String, _ body: @escaping @Sendable () -> Void) -> WorkerThread {
+    public static func start(name: String, _ body: @escaping @Sendable () -> Void) -> WorkerThread {
         let worker = WorkerThread()
         let thread = Thread {
             body()
@@ -26,10 +26,10 @@ final class WorkerThread: Sendable {
     }
 
     /// Whether the body has returned.
-    var isFinished: Bool { state.withLock { $0.finished } }
+    public var isFinished: Bool { state.withLock { $0.finished } }
 
     /// Suspends until the body has returned.
-    func join() async {
+    public func join() async {
         await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
             let resumeNow = state.withLock { state -> Bool in
                 if state.finished { return true }
@@ -42,7 +42,7 @@ final class WorkerThread: Sendable {
 
     /// Blocks the calling (non-async) thread until the body returned or `timeout` passed;
     /// returns whether it returned.
-    func join(timeout: Duration) -> Bool {
+    public func join(timeout: Duration) -> Bool {
         let deadline = ContinuousClock.now + timeout
         while !isFinished {
             if ContinuousClock.now >= deadline { return false }
@@ -62,17 +62,20 @@ final class WorkerThread: Sendable {
 }
 
 /// A one-shot flag that threads wait on with a bound (the relay's "stop now").
-final class StopFlag: Sendable {
+public final class StopFlag: Sendable {
     private let raised = Atomic<Bool>(false)
 
+    /// A flag not yet raised.
+    public init() {}
+
     /// Whether ``raise()`` was called.
-    var isRaised: Bool { raised.load(ordering: .acquiring) }
+    public var isRaised: Bool { raised.load(ordering: .acquiring) }
 
     /// Raises the flag; idempotent.
-    func raise() { raised.store(true, ordering: .releasing) }
+    public func raise() { raised.store(true, ordering: .releasing) }
 
     /// Sleeps up to `duration`, waking early (within 10 ms) when the flag is raised.
-    func sleep(_ duration: Duration) {
+    public func sleep(_ duration: Duration) {
         let deadline = ContinuousClock.now + duration
         while !isRaised, ContinuousClock.now < deadline {
             Thread.sleep(forTimeInterval: min(0.01, max(0, (deadline - ContinuousClock.now).seconds)))
@@ -82,12 +85,12 @@ final class StopFlag: Sendable {
 
 extension Duration {
     /// The duration in seconds, as a floating-point number.
-    var seconds: Double {
+    public var seconds: Double {
         Double(components.seconds) + Double(components.attoseconds) / 1e18
     }
 
     /// A duration of `seconds` (finite, non-negative; clamped to about 30 years).
-    static func seconds(double seconds: Double) -> Duration {
+    public static func seconds(double seconds: Double) -> Duration {
         .nanoseconds(Int64(min(max(seconds, 0), 1e9) * 1e9))
     }
 }

@@ -1,3 +1,5 @@
+import AQCommandLine
+import ArrayRelay
 import ArgumentParser
 import Foundation
 
@@ -31,7 +33,7 @@ struct Stats: AsyncParsableCommand {
     var timeout: Seconds = Seconds(.seconds(2))
 
     func run() async throws {
-        try await reportingErrors {
+        try reportingErrors("aq-relay") {
             let endpoints = try targets()
             guard !endpoints.isEmpty else {
                 throw RelayError.runtime("no running relay found: no aq-relay-*.sock in \(CommonSettings.runtimeDirectory) or /run/aq-relay (give --control ENDPOINT)")
@@ -63,7 +65,7 @@ struct Stats: AsyncParsableCommand {
         }
         if let config {
             var found: [String] = []
-            let file = try ConfigTable.load(file: config)
+            let file = try TOMLFile.load(config)
             guard let common = try? CommonOptions.parse(["--config", config]), let serve = try? ServeOptions.parse([]),
                   let subscribe = try? SubscribeOptions.parse([]) else { return [] }
             if file.has("serve"), let control = try ServeSettings.resolve(common: common, serve: serve).common.control {

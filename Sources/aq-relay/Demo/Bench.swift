@@ -1,3 +1,5 @@
+import AQCommandLine
+import ArrayRelay
 import ArgumentParser
 import ArrayQueues
 import Foundation
@@ -58,7 +60,7 @@ struct Bench: AsyncParsableCommand {
     }
 
     func run() async throws {
-        try await reportingErrors {
+        try reportingErrors("aq-relay") {
             let frameBytes = size * size * 2
             let report = BenchReport(json: json, rounds: rounds, seconds: seconds, frameBytes: frameBytes, warmupFrames: warmupFrames)
             report.start(size: size)

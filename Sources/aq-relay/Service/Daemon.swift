@@ -1,17 +1,8 @@
+import AQCommandLine
+import ArrayRelay
 import Foundation
 import Logging
 import ServiceLifecycle
-
-/// What `serve` and `subscribe` run: pipelines that start, report and shut down gracefully.
-protocol Pipeline: MetricsSource {
-    /// Starts the pipeline's threads.
-    func start()
-    /// Stops taking new work, finishes the work in hand, flushes, and returns when done.
-    func shutdown() async
-}
-
-extension QueueRelay: Pipeline {}
-extension Subscription: Pipeline {}
 
 /// Runs pipelines under swift-service-lifecycle: SIGTERM and SIGINT start a graceful
 /// shutdown, in reverse order of start — the pipelines first (stop reading, flush, send `end`),
@@ -30,7 +21,7 @@ enum Daemon {
         // Generous: the pipelines bound their own flushing by the linger period.
         configuration.maximumGracefulShutdownDuration = .seconds(30)
         let group = ServiceGroup(configuration: configuration)
-        logger.info("aq-relay \(AQRelay.version) \(mode) '\(settings.name)' running (pid \(getpid())); SIGTERM or SIGINT stops it gracefully")
+        logger.info("aq-relay \(arrayQueuesVersion) \(mode) '\(settings.name)' running (pid \(getpid())); SIGTERM or SIGINT stops it gracefully")
         try await group.run()
         logger.info("aq-relay \(mode) '\(settings.name)' stopped")
     }

@@ -1,3 +1,5 @@
+import AQCommandLine
+import ArrayRelay
 import ArrayQueues
 @_spi(Control) import ArrayTransport
 import Foundation
@@ -103,7 +105,7 @@ final class ControlServer: Service {
             let reply: String
             switch request.trimmingCharacters(in: .whitespacesAndNewlines) {
             case "metrics":
-                reply = PrometheusText.render(ProcessMetrics.samples(name: name, mode: mode) + sources.flatMap { $0.samples() })
+                reply = PrometheusText.render(ProcessMetrics.samples(name: name, mode: mode, version: arrayQueuesVersion) + sources.flatMap { $0.samples() })
             case "summary":
                 reply = snapshots.summary(name: name, mode: mode)
             case "ping":
@@ -144,7 +146,7 @@ struct Snapshots {
 
     func summary(name: String, mode: String) -> String {
         let seconds = (ContinuousClock.now - previousTime).seconds
-        var lines = ["aq-relay \(mode) \(name), up \(Int(ProcessMetrics.samples(name: name, mode: mode).value("aq_relay_uptime_seconds"))) s, \(ByteCount.formatResident())"]
+        var lines = ["aq-relay \(mode) \(name), up \(Int(ProcessMetrics.samples(name: name, mode: mode, version: arrayQueuesVersion).value("aq_relay_uptime_seconds"))) s, \(ByteCount.formatResident())"]
         for (position, source) in sources.enumerated() {
             lines.append("  " + source.summary(previous: previous?[position], seconds: seconds))
         }

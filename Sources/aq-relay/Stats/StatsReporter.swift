@@ -1,3 +1,5 @@
+import AQCommandLine
+import ArrayRelay
 import Foundation
 @preconcurrency import Glibc
 import Logging
@@ -37,7 +39,7 @@ struct StatsReporter: Service {
             }
         }
         if let metricsFile {
-            let text = PrometheusText.render(ProcessMetrics.samples(name: name, mode: mode) + sources.flatMap { $0.samples() })
+            let text = PrometheusText.render(ProcessMetrics.samples(name: name, mode: mode, version: arrayQueuesVersion) + sources.flatMap { $0.samples() })
             // Written beside and renamed, so that readers never see half a file.
             let temporary = metricsFile + ".tmp"
             do {

@@ -3,7 +3,7 @@
 /// bidirectional overrides) and other unprintable ones appear as `\x1b` or `\u{202e}` escapes, so
 /// that nobody can move the cursor, rewrite the screen or hide text in our output. A backslash
 /// is doubled, so the escaped form is unambiguous.
-func printable(_ text: String) -> String {
+public func printable(_ text: String) -> String {
     var result = ""
     result.reserveCapacity(text.utf8.count)
     for scalar in text.unicodeScalars {
