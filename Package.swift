@@ -26,6 +26,12 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
         .package(url: "https://github.com/LebJe/TOMLKit", from: "0.6.0"),
+        // Issue 15: /metrics over HTTP (swift-prometheus on swift-metrics, FlyingFox for a light
+        // HTTP server) and DocC catalogs (swift package generate-documentation).
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        .package(url: "https://github.com/swhitty/FlyingFox", from: "0.27.1"),
+        .package(url: "https://github.com/swiftlang/swift-docc-plugin", from: "1.5.0"),
     ],
     targets: [
         // futex wrappers and the one definition of the shared-memory layout.
@@ -121,6 +127,8 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "TOMLKit", package: "TOMLKit"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
             ],
             swiftSettings: strictSwift
         ),
@@ -129,7 +137,13 @@ let package = Package(
         // argument parsing: the executable turns those into ConfigTable and the overrides).
         .target(
             name: "ArrayRelay",
-            dependencies: ["ArrayQueues", "ArrayTransport", .product(name: "Logging", package: "swift-log")],
+            dependencies: [
+                "ArrayQueues",
+                "ArrayTransport",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "FlyingFox", package: "FlyingFox"),
+            ],
             swiftSettings: strictSwift
         ),
         // The command-line support of `aq` and `aq-relay`: argument types, the error reporter and

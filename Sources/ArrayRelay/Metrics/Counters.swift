@@ -1,4 +1,4 @@
-import ArrayQueues
+public import ArrayQueues
 import Foundation
 public import Synchronization
 
@@ -54,14 +54,29 @@ struct Rates {
     }
 }
 
-/// The local queue's own state, as samples.
-enum QueueMetrics {
-    static func samples(_ statistics: QueueStatistics, labels: [(String, String)]) -> [Sample] {
-        [
-            .gauge("aq_relay_queue_records", "Records waiting in the local queue.", labels: labels, Double(statistics.count)),
-            .gauge("aq_relay_queue_bytes_used", "Bytes of the local queue's ring in use.", labels: labels, Double(statistics.bytesUsed)),
-            .gauge("aq_relay_queue_capacity_bytes", "Bytes of the local queue's ring.", labels: labels, Double(statistics.capacity)),
-            .counter("aq_relay_queue_drops_total", "Records the local queue dropped (drop-oldest, clear, reset).", labels: labels, statistics.drops),
+/// A queue's state and counters, as samples: the relay's local queue (`aq_relay_queue_…`) and
+/// every queue of the host in `aq metrics` (`aq_queue_…`) read the same header fields.
+public enum QueueMetrics {
+    /// The samples of `statistics` under `labels`, named `prefix_…`; `attachments`, when given,
+    /// adds the attached processes (alive and dead).
+    public static func samples(_ statistics: QueueStatistics, attachments: [QueueAttachment]? = nil, labels: [(String, String)], prefix: String = "aq_relay_queue") -> [Sample] {
+        var samples: [Sample] = [
+            .gauge("\(prefix)_records", "Records waiting in the queue.", labels: labels, Double(statistics.count)),
+            .gauge("\(prefix)_bytes_used", "Bytes of the queue's ring in use.", labels: labels, Double(statistics.bytesUsed)),
+            .gauge("\(prefix)_capacity_bytes", "Bytes of the queue's ring.", labels: labels, Double(statistics.capacity)),
+            .counter("\(prefix)_drops_total", "Records the queue dropped (drop-oldest, clear, reset).", labels: labels, statistics.drops),
         ]
+        guard let attachments else { return samples }
+        samples += [
+            .counter("\(prefix)_puts_total", "Records committed since the queue was created.", labels: labels, statistics.puts),
+            .counter("\(prefix)_gets_total", "Records consumed since the queue was created.", labels: labels, statistics.gets),
+            .counter("\(prefix)_resets_total", "Resets by the reset-on-shape-change policy.", labels: labels, statistics.resets),
+            .counter("\(prefix)_clears_total", "Calls of clear().", labels: labels, statistics.clears),
+            .counter("\(prefix)_abandoned_writes_total", "Records discarded because their producer died before finishing them.", labels: labels, statistics.abandonedWrites),
+            .counter("\(prefix)_lost_reads_total", "Records lost because their consumer died while reading them.", labels: labels, statistics.lostReads),
+            .gauge("\(prefix)_attached_processes", "Processes attached to the queue, by whether they are still running.", labels: labels + [("state", "alive")], Double(attachments.filter(\.isAlive).count)),
+            .gauge("\(prefix)_attached_processes", "Processes attached to the queue, by whether they are still running.", labels: labels + [("state", "dead")], Double(attachments.filter { !$0.isAlive }.count)),
+        ]
+        return samples
     }
 }

@@ -36,45 +36,13 @@ public struct Sample: Sendable {
     }
 }
 
-/// Anything whose counters the control socket, the metrics file and the periodic log report.
+/// Anything whose counters `/metrics`, the metrics file and the periodic log report.
 public protocol MetricsSource: Sendable {
     /// The current values.
     func samples() -> [Sample]
     /// One human-readable line for the periodic log, given the values of the previous line
     /// (for rates) and the seconds since then.
     func summary(previous: [Sample]?, seconds: Double) -> String
-}
-
-/// The Prometheus text exposition format (version 0.0.4): `# HELP`, `# TYPE`, then the samples.
-public enum PrometheusText {
-    /// The samples as text, grouped by name in first-seen order.
-    public static func render(_ samples: [Sample]) -> String {
-        var order: [String] = []
-        var groups: [String: [Sample]] = [:]
-        for sample in samples {
-            if groups[sample.name] == nil { order.append(sample.name) }
-            groups[sample.name, default: []].append(sample)
-        }
-        var text = ""
-        for name in order {
-            let group = groups[name]!
-            text += "# HELP \(name) \(group[0].help)\n# TYPE \(name) \(group[0].kind.rawValue)\n"
-            for sample in group {
-                let labels = sample.labels.isEmpty ? "" : "{" + sample.labels.map { "\($0.0)=\"\(escape($0.1))\"" }.joined(separator: ",") + "}"
-                text += "\(name)\(labels) \(format(sample.value))\n"
-            }
-        }
-        return text
-    }
-
-    private static func escape(_ value: String) -> String {
-        value.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"").replacingOccurrences(of: "\n", with: "\\n")
-    }
-
-    private static func format(_ value: Double) -> String {
-        if value == value.rounded(), abs(value) < 1e15 { return String(Int64(value)) }
-        return String(value)
-    }
 }
 
 extension Array where Element == Sample {

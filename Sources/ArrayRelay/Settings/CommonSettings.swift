@@ -73,8 +73,8 @@ public struct CommonSettings: Sendable {
         }
         let fileAllowsTCP = try file?.bool("allow_tcp_control")
         settings.allowTCPControl = options.allowTCPControl || (fileAllowsTCP ?? false)
-        if case .tcp? = settings.control, !settings.allowTCPControl {
-            throw .configuration("the control endpoint \(settings.control!) is tcp://, which has no authentication (anyone who reaches it reads the counters): use an ipc:// path, or opt in with --allow-tcp-control (allow_tcp_control = true)")
+        if case let .tcp(host, _)? = settings.control, !isLoopback(host), !settings.allowTCPControl {
+            throw .configuration("the control endpoint \(settings.control!) is tcp:// beyond this host, which has no authentication (anyone who reaches it reads the counters): use 127.0.0.1, an ipc:// path, or opt in with --allow-tcp-control (allow_tcp_control = true)")
         }
         let fileMetrics = try file?.string("metrics_file")
         settings.metricsFile = options.metricsFile ?? fileMetrics
@@ -86,6 +86,11 @@ public struct CommonSettings: Sendable {
         let optionMode = try options.queueMode.map { text throws(RelayError) in try Values.queueMode(text, what: "--queue-mode") }
         settings.queueAccess.mode = optionMode ?? fileMode ?? settings.queueAccess.mode
         return settings
+    }
+
+    /// Whether `host` names this host's loopback interface (127.0.0.0/8, ::1, localhost).
+    public static func isLoopback(_ host: String) -> Bool {
+        host == "localhost" || host.hasPrefix("127.") || host == "::1" || host == "[::1]"
     }
 
     /// Throws unless `name` is a plain name (names are used in file names and metric labels).

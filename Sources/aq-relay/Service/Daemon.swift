@@ -2,20 +2,26 @@ import AQCommandLine
 import ArrayRelay
 import Foundation
 import Logging
+import Metrics
+import Prometheus
 import ServiceLifecycle
 
 /// Runs pipelines under swift-service-lifecycle: SIGTERM and SIGINT start a graceful
 /// shutdown, in reverse order of start — the pipelines first (stop reading, flush, send `end`),
-/// then the statistics (a last line), then the control socket.
+/// then the statistics (a last line), then the metrics server.
 enum Daemon {
     static func run(mode: String, settings: CommonSettings, pipelines: [any Pipeline], logger: Logger) async throws {
         _ = ProcessMetrics.started  // the uptime counts from here
+        // One registry for /metrics, the metrics file and anything the process records through
+        // swift-metrics.
+        let export = PrometheusExport()
+        MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: export.registry))
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = []
         if let control = settings.control {
-            services.append(.init(service: try ControlServer(endpoint: control.description, name: settings.name, mode: mode, sources: pipelines, logger: logger)))
+            services.append(.init(service: try await MetricsService(endpoint: control, name: settings.name, mode: mode, sources: pipelines, export: export, logger: logger)))
         }
         services.append(.init(service: StatsReporter(
-            interval: settings.statsInterval, metricsFile: settings.metricsFile, name: settings.name, mode: mode, sources: pipelines, logger: logger)))
+            interval: settings.statsInterval, metricsFile: settings.metricsFile, name: settings.name, mode: mode, sources: pipelines, export: export, logger: logger)))
         services.append(.init(service: PipelineService(pipelines: pipelines), successTerminationBehavior: .gracefullyShutdownGroup))
         var configuration = ServiceGroupConfiguration(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
         // Generous: the pipelines bound their own flushing by the linger period.
