@@ -169,7 +169,7 @@ let package = Package(
         // Runs the built `aq-relay` executable as real processes (loopback and ipc:// only).
         .testTarget(
             name: "AQRelayTests",
-            dependencies: ["aq-relay", "ArrayQueues", "ArrayTransport"],
+            dependencies: ["aq-relay", "ArrayQueues", "ArrayTransport", "ArrayQueuesTestSupport"],
             swiftSettings: strictSwift
         ),
         // MARK: The C ABI (issue 11): the header and per-thread error state in C, the

@@ -100,7 +100,7 @@ import Testing
         Bad(label: "queue without endpoint", entries: ["serve": .table(["queue": .array([.table(["name": .string("q")])])])], expected: "needs at least one endpoint"),
         Bad(label: "stream twice", entries: ["serve": .table(["queue": .array([queueTable("q", bind: "tcp://*:5555"), queueTable("q", bind: "tcp://*:5556")])])], expected: "relayed twice"),
         Bad(label: "nothing to relay", entries: [:], expected: "no queue to relay"),
-        Bad(label: "tcp control without opting in", entries: ["control": .string("tcp://127.0.0.1:7777"), "serve": .table(["queue": .array([queueTable("q", bind: "tcp://*:5555")])])], expected: "allow_tcp_control"),
+        Bad(label: "tcp control beyond loopback without opting in", entries: ["control": .string("tcp://*:7777"), "serve": .table(["queue": .array([queueTable("q", bind: "tcp://*:5555")])])], expected: "allow_tcp_control"),
         Bad(label: "queue mode the owner cannot write", entries: ["queue_mode": .string("440"), "serve": .table(["queue": .array([queueTable("q", bind: "tcp://*:5555")])])], expected: "not octal permission bits that let the owner read and write"),
         Bad(label: "a date where a string belongs", entries: ["name": .other(type: "date", text: "2026-12-06"), "serve": .table(["queue": .array([queueTable("q", bind: "tcp://*:5555")])])], expected: "name: expected a string, not a date"),
     ]
