@@ -32,6 +32,9 @@ public final class MetricsServer: Sendable {
         public static let prometheusContentType = "text/plain; version=0.0.4; charset=utf-8"
     }
 
+    /// The most bytes of one request the server buffers.
+    public static let maximumRequestBytes = 64 << 10
+
     /// Where the server listens, as given.
     public let endpoint: Endpoint
     private let server: HTTPServer
@@ -46,7 +49,10 @@ public final class MetricsServer: Sendable {
     public init(endpoint: Endpoint, pages: [Page]) throws(RelayError) {
         self.endpoint = endpoint
         let address = try Self.socketAddress(endpoint)
-        server = HTTPServer(address: address, timeout: 5, logger: .disabled)
+        // A client gets 5 s per request and at most 64 KiB of request buffered (GETs need a
+        // few hundred bytes): a local client cannot make the server hold much.
+        server = HTTPServer(config: HTTPServer.Configuration(
+            address: address, timeout: 5, sharedRequestReplaySize: Self.maximumRequestBytes, logger: .disabled))
         handler = PagesHandler(pages: pages)
     }
 
