@@ -32,9 +32,19 @@ import Testing
         #expect(c.split(separator: ".").count == 3 && c.split(separator: ".").allSatisfy { Int($0) != nil })
     }
 
+    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+
+    @Test("the Python package, which has to state its version in its own files, states AQ_VERSION")
+    func python() throws {
+        let project = try String(contentsOf: Self.root.appendingPathComponent("python/pyproject.toml"), encoding: .utf8)
+        #expect(project.contains("\nversion = \"\(AQ_VERSION)\"\n"))
+        let module = try String(contentsOf: Self.root.appendingPathComponent("python/src/arrayqueues_swift/__init__.py"), encoding: .utf8)
+        #expect(module.contains("__version__ = \"\(AQ_VERSION)\""))
+    }
+
     @Test("CHANGELOG.md's latest release is AQ_VERSION")
     func changelog() throws {
-        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let root = Self.root
         let text = try String(contentsOf: root.appendingPathComponent("CHANGELOG.md"), encoding: .utf8)
         let release = text.split(separator: "\n").first { $0.hasPrefix("## [") && !$0.hasPrefix("## [Unreleased]") }
         #expect(release?.hasPrefix("## [\(AQ_VERSION)]") == true, "\(release ?? "no release heading")")

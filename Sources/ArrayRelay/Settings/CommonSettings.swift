@@ -13,7 +13,7 @@ public struct CommonOverrides: Sendable {
     public var statsInterval: Duration?
     /// The control endpoint, or `none`.
     public var control: String?
-    /// Allow a tcp:// control endpoint.
+    /// Allow a tcp:// control address beyond loopback.
     public var allowTCPControl = false
     /// Where to write the counters in Prometheus text format.
     /// A file to rewrite with the counters at every statistics interval.
@@ -37,12 +37,12 @@ public struct CommonSettings: Sendable {
     public var logLevel: Logger.Level = .info
     /// nil: no periodic statistics.
     public var statsInterval: Duration? = .seconds(10)
-    /// nil: no control socket.
+    /// Where the counters are served over HTTP (an ipc:// socket file or a tcp:// address); nil: nowhere.
     public var control: Endpoint?
     public var metricsFile: String?
     /// The same-host fast path (docs/WIRE.md): pubsub only; serve offers it, subscribe takes it.
     public var fastPath: FastPath = .automatic
-    /// Whether a tcp:// control endpoint was asked for explicitly (it has no authentication).
+    /// Whether a tcp:// control address beyond loopback was asked for explicitly (it has no authentication).
     public var allowTCPControl = false
     /// Whose local queues the relay opens and the mode of those it creates; fast-path queues
     /// ignore it (they always belong to the relay's user).

@@ -19,10 +19,10 @@ struct CommonOptions: ParsableArguments {
     @Option(help: ArgumentHelp("Seconds between statistics log lines; 0 turns them off. (default: 10)", valueName: "seconds"))
     var statsInterval: Seconds?
 
-    @Option(help: ArgumentHelp("Where `aq-relay stats` reads the counters: ipc:///PATH, tcp://HOST:PORT (only with --allow-tcp-control), or none. (default: ipc://$RUNTIME_DIRECTORY/aq-relay-NAME.sock, else $XDG_RUNTIME_DIR, else the private directory /tmp/aq-relay-UID)", valueName: "endpoint"))
+    @Option(help: ArgumentHelp("Where the relay serves its counters over HTTP (GET /metrics, Prometheus text; also read by `aq-relay stats`): ipc:///PATH (HTTP over a Unix socket), tcp://HOST:PORT (beyond loopback only with --allow-tcp-control), or none. (default: ipc://$RUNTIME_DIRECTORY/aq-relay-NAME.sock, else $XDG_RUNTIME_DIR, else the private directory /tmp/aq-relay-UID)", valueName: "endpoint"))
     var control: String?
 
-    @Flag(help: "Allow a tcp:// control endpoint, which has no authentication: anyone who can reach it can read the relay's counters.")
+    @Flag(help: "Allow a tcp:// control address beyond loopback, which has no authentication: anyone who can reach it can read the relay's counters.")
     var allowTcpControl = false
 
     @Option(help: ArgumentHelp("Also write the counters to this file in Prometheus text format at every statistics interval (for node_exporter's textfile collector).", valueName: "file"))
