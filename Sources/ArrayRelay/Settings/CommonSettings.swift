@@ -39,6 +39,7 @@ public struct CommonSettings: Sendable {
     public var statsInterval: Duration? = .seconds(10)
     /// Where the counters are served over HTTP (an ipc:// socket file or a tcp:// address); nil: nowhere.
     public var control: Endpoint?
+    /// A file rewritten with the counters at every statistics interval (node_exporter's textfile collector).
     public var metricsFile: String?
     /// The same-host fast path (docs/WIRE.md): pubsub only; serve offers it, subscribe takes it.
     public var fastPath: FastPath = .automatic

@@ -36,24 +36,35 @@ public struct ServeOverrides: Sendable {
 
 /// Everything `aq-relay serve` runs with, after the file and the command line are merged.
 public struct ServeSettings: Sendable {
+    /// The daemon's own settings.
     public var common: CommonSettings
+    /// The queues to relay and their streams.
     public var routes: [QueueRoute]
+    /// The ZeroMQ pattern.
     public var pattern: StreamPattern = .pubsub
+    /// Most payload bytes ZeroMQ may hold per stream and connected peer.
     public var byteBudget = 256 << 20
+    /// Frames queued per subscriber (ZMQ_SNDHWM is the budget divided by this).
     public var peerQueue = 8
     /// pushpull: nil waits for a puller without limit.
     public var sendTimeout: Duration? = nil
+    /// Idleness before a heartbeat; nil sends none.
     public var heartbeat: Duration? = .seconds(1)
+    /// Time allowed at shutdown to deliver queued frames and `end`.
     public var linger: Duration = .seconds(2)
     /// Send from shared memory; by default only with push/pull (see ``ServeOverrides/zeroCopy``).
     public var zeroCopy = false
     /// Frames in flight at once in zero-copy mode (each holds a queue slot).
     public var zeroCopyDepth = 2
+    /// Create missing queues with this capacity instead of waiting for their producer.
     public var createCapacity: Int?
+    /// The relay's CURVE secret key file.
     public var curveSecretKeyFile: String?
+    /// The file or directory of CURVE client keys accepted.
     public var curveAllowedClients: String?
     /// Made from the two files above when the settings are resolved.
     public var curve: CurveSecurity?
+    /// The accepted client keys, read from ``curveAllowedClients``.
     public var curveAllowList: CurveAllowList?
 
     /// Defaults for `routes`, under `common`.

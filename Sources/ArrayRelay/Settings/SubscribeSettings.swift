@@ -40,22 +40,35 @@ public struct SubscribeOverrides: Sendable {
 
 /// Everything `aq-relay subscribe` runs with.
 public struct SubscribeSettings: Sendable {
+    /// The daemon's own settings.
     public var common: CommonSettings
+    /// The ZeroMQ pattern; must match the relay's.
     public var pattern: StreamPattern = .pubsub
+    /// Relays to connect to.
     public var connect: [Endpoint] = []
+    /// Endpoints to bind (when the relays connect).
     public var bind: [Endpoint] = []
+    /// Stream-name prefixes to receive (pubsub); `[""]` is every stream.
     public var streams: [String] = [""]
+    /// The local queue written into.
     public var queue: String
+    /// Capacity of the local queue if it has to be created.
     public var capacity = 256 << 20
+    /// The local queue's overflow policy.
     public var overflow: OverflowPolicy = .block
     /// nil: wait without limit.
     public var putTimeout: Duration?
     /// Keep stream, epoch and sequence in every record (see ``SubscribeOverrides/envelopes``).
     public var envelopes = false
+    /// Frames ZeroMQ may buffer on arrival.
     public var receiveQueue = 8
+    /// Largest message accepted; a larger one drops the connection.
     public var maximumMessageBytes = 1 << 30
+    /// The relay's heartbeat interval (silence is three of them).
     public var heartbeat: Duration = .seconds(1)
+    /// The relay's CURVE public key.
     public var curveServerKey: String?
+    /// This subscriber's CURVE secret key file.
     public var curveSecretKeyFile: String?
     /// Made from the two above when the settings are resolved.
     public var curve: CurveSecurity?
