@@ -22,8 +22,6 @@ struct AQRelay: AsyncParsableCommand {
                   (on another machine) the stream → local queue camera0
               aq-relay stats --summary
                   counters of every relay running here
-              aq-relay bench
-                  relay throughput against publishing directly
 
             Exit status: 0 success, 1 failure while running, 2 bad configuration or options. See deploy/aq-relay.example.toml for every setting and deploy/aq-relay.service for systemd.
             """,
