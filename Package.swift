@@ -14,6 +14,8 @@ let package = Package(
         .executable(name: "aq", targets: ["aq"]),
         .library(name: "ArrayTransport", targets: ["ArrayTransport"]),
         .executable(name: "aq-relay", targets: ["aq-relay"]),
+        // The relay as a library (issue 15): embed a queue's relay or subscription in a program.
+        .library(name: "ArrayRelay", targets: ["ArrayRelay"]),
         // The C ABI (include/arrayqueues.h, docs/C_API.md): libArrayQueuesC.so.
         .library(name: "ArrayQueuesC", type: .dynamic, targets: ["ArrayQueuesC"]),
     ],
@@ -24,6 +26,12 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
         .package(url: "https://github.com/LebJe/TOMLKit", from: "0.6.0"),
+        // Issue 15: /metrics over HTTP (swift-prometheus on swift-metrics, FlyingFox for a light
+        // HTTP server) and DocC catalogs (swift package generate-documentation).
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        .package(url: "https://github.com/swhitty/FlyingFox", from: "0.27.1"),
+        .package(url: "https://github.com/swiftlang/swift-docc-plugin", from: "1.5.0"),
     ],
     targets: [
         // futex wrappers and the one definition of the shared-memory layout.
@@ -44,6 +52,8 @@ let package = Package(
             dependencies: [
                 "ArrayQueues",
                 "ArrayTransport",
+                "ArrayRelay",
+                "AQCommandLine",
                 "DemoFrames",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
@@ -113,12 +123,50 @@ let package = Package(
             dependencies: [
                 "ArrayQueues",
                 "ArrayTransport",
+                "ArrayRelay",
+                "AQCommandLine",
                 "DemoFrames",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "TOMLKit", package: "TOMLKit"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
             ],
+            swiftSettings: strictSwift
+        ),
+        // MARK: Issue 15: the relay as a library, and what both executables share.
+        // The relay pump, its counters and metrics, and settings resolution (no TOML, no
+        // argument parsing: the executable turns those into ConfigTable and the overrides).
+        .target(
+            name: "ArrayRelay",
+            dependencies: [
+                "ArrayQueues",
+                "ArrayTransport",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "FlyingFox", package: "FlyingFox"),
+            ],
+            swiftSettings: strictSwift
+        ),
+        // The command-line support of `aq` and `aq-relay`: argument types, the error reporter and
+        // exit statuses, and the version (read from the C header, its one place).
+        .target(
+            name: "AQCommandLine",
+            dependencies: [
+                "ArrayQueues",
+                "ArrayTransport",
+                "ArrayRelay",
+                "CArrayQueuesC",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strictSwift
+        ),
+        // In-process tests of the pump, the settings and the command-line values.
+        .testTarget(
+            name: "ArrayRelayTests",
+            dependencies: ["ArrayRelay", "AQCommandLine", "ArrayQueues", "ArrayTransport", "CArrayQueuesC", "aq", "aq-relay"],
             swiftSettings: strictSwift
         ),
         // Runs the built `aq-relay` executable as real processes (loopback and ipc:// only).

@@ -81,5 +81,4 @@ const char *aq_dtype_typestr(int dtype) {
     return dtype > 0 && dtype < AQC_DTYPE_COUNT ? dtype_typestrs[dtype] : NULL;
 }
 
-// Keep in step with the `aq` and `aq-relay` version strings.
-const char *aq_version(void) { return "0.1.0"; }
+const char *aq_version(void) { return AQ_VERSION; }

@@ -1,10 +1,10 @@
+import AQCommandLine
+import ArrayRelay
 import ArgumentParser
 
 /// `aq-relay`: bridges local ArrayQueues queues and remote machines over ZeroMQ.
 @main
 struct AQRelay: AsyncParsableCommand {
-    static let version = "0.1.0"
-
     static let configuration = CommandConfiguration(
         commandName: "aq-relay",
         abstract: "Bridge local shared-memory array queues to remote machines over ZeroMQ, and back.",
@@ -22,12 +22,10 @@ struct AQRelay: AsyncParsableCommand {
                   (on another machine) the stream → local queue camera0
               aq-relay stats --summary
                   counters of every relay running here
-              aq-relay bench
-                  relay throughput against publishing directly
 
             Exit status: 0 success, 1 failure while running, 2 bad configuration or options. See deploy/aq-relay.example.toml for every setting and deploy/aq-relay.service for systemd.
             """,
-        version: version,
+        version: arrayQueuesVersion,
         subcommands: [Serve.self, Subscribe.self, Stats.self, Demo.self, Bench.self, DemoWorker.self]
     )
 }

@@ -1,8 +1,10 @@
+import AQCommandLine
+import ArrayRelay
 import ArgumentParser
 
 /// `aq`: create, fill, drain and inspect ArrayQueues shared-memory queues from a shell.
 @main
-struct AQ: ParsableCommand {
+struct AQ: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "aq",
         abstract: "Shared-memory queues of N-dimensional arrays.",
@@ -16,8 +18,9 @@ struct AQ: ParsableCommand {
               aq gc                                    remove queues no live process uses
               aq send tcp://*:5555 frame.npy --repeat 10   serve arrays over the network
               aq recv tcp://127.0.0.1:5555 --count 10      receive them (also shm://QUEUE, ipc:///PATH)
+              aq metrics --listen 127.0.0.1:9465       every queue's counters for Prometheus (HTTP /metrics)
             """,
-        version: "0.1.0",
-        subcommands: [Demo.self, Create.self, Put.self, Get.self, List.self, Inspect.self, Remove.self, GarbageCollect.self, Send.self, Receive.self, DemoWorker.self]
+        version: arrayQueuesVersion,
+        subcommands: [Demo.self, Create.self, Put.self, Get.self, List.self, Inspect.self, Remove.self, GarbageCollect.self, Send.self, Receive.self, Metrics.self, DemoWorker.self]
     )
 }

@@ -1,3 +1,4 @@
+import CArrayQueuesC
 import ArrayQueuesTestSupport
 import Foundation
 
@@ -51,7 +52,7 @@ enum CToolchain {
         let pc = template.replacingOccurrences(of: "@PREFIX@", with: prefix.path)
             .replacingOccurrences(of: "@LIBDIR@", with: lib.path)
             .replacingOccurrences(of: "@INCLUDEDIR@", with: include.path)
-            .replacingOccurrences(of: "@VERSION@", with: "0.1.0")
+            .replacingOccurrences(of: "@VERSION@", with: AQ_VERSION)
         try pc.write(to: lib.appendingPathComponent("pkgconfig/arrayqueues.pc"), atomically: true, encoding: .utf8)
         return prefix
     }

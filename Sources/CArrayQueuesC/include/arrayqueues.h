@@ -57,10 +57,15 @@ extern "C" {
  *  struct's meaning changes incompatibly (adding functions or trailing struct fields does not). */
 #define AQ_ABI_VERSION 1
 
+/** The release version of ArrayQueues: this library, the `aq` and `aq-relay` tools and the
+ *  Swift packages. Its one definition: the tools, the pkg-config file and the C library take it
+ *  from here (CHANGELOG.md lists the releases). */
+#define AQ_VERSION "0.1.0"
+
 /** The ABI version of the loaded library; compare with AQ_ABI_VERSION at start-up. */
 int aq_abi_version(void);
 
-/** The library's version, for example "0.1.0". Static storage: never free it. */
+/** The loaded library's version (AQ_VERSION when it was built). Static storage: never free it. */
 const char *aq_version(void);
 
 /* ------------------------------------------------------------------------------------------ */

@@ -1,3 +1,5 @@
+import AQCommandLine
+import ArrayRelay
 import ArgumentParser
 import ArrayTransport
 import Logging
@@ -27,7 +29,7 @@ struct Serve: AsyncParsableCommand {
     @OptionGroup var serve: ServeOptions
 
     func run() async throws {
-        try await reportingErrors {
+        try await reportingErrors("aq-relay") {
             let settings = try ServeSettings.resolve(common: common, serve: serve)
             if common.check {
                 print(settings.toml)

@@ -1,12 +1,15 @@
+import AQCommandLine
+import ArrayRelay
 import ArgumentParser
 import Foundation
 
-/// `aq-relay stats`: reads the counters of running relays through their control endpoints.
+/// `aq-relay stats`: reads the counters of running relays from their control endpoints: the
+/// same HTTP `/metrics` page that Prometheus scrapes.
 struct Stats: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Print the counters of running relays (Prometheus text format, or a summary).",
         discussion: """
-            Asks the relay's control endpoint. Without a name, endpoint or file, asks every relay whose control socket is in the runtime directory ($RUNTIME_DIRECTORY, $XDG_RUNTIME_DIR or the private /tmp/aq-relay-UID) or in /run/aq-relay.
+            Reads the relay's /metrics page (or /summary) over HTTP from its control endpoint: an ipc:// socket file (HTTP over a Unix socket; curl --unix-socket PATH http://localhost/metrics shows the same) or a tcp:// address. Without a name, endpoint or file, asks every relay whose control socket is in the runtime directory ($RUNTIME_DIRECTORY, $XDG_RUNTIME_DIR or the private /tmp/aq-relay-UID) or in /run/aq-relay.
 
             Examples:
               aq-relay stats --summary        one line per stream, with rates
@@ -31,7 +34,7 @@ struct Stats: AsyncParsableCommand {
     var timeout: Seconds = Seconds(.seconds(2))
 
     func run() async throws {
-        try await reportingErrors {
+        try await reportingErrors("aq-relay") {
             let endpoints = try targets()
             guard !endpoints.isEmpty else {
                 throw RelayError.runtime("no running relay found: no aq-relay-*.sock in \(CommonSettings.runtimeDirectory) or /run/aq-relay (give --control ENDPOINT)")
@@ -40,7 +43,7 @@ struct Stats: AsyncParsableCommand {
             var lastError: RelayError?
             for endpoint in endpoints {
                 do throws(RelayError) {
-                    let answer = try ControlClient.request(summary ? "summary" : "metrics", endpoint: endpoint, timeoutMilliseconds: Int32(timeout.duration.seconds * 1000))
+                    let answer = try await MetricsClient.get(summary ? "/summary" : "/metrics", from: try Values.endpoint(endpoint, what: "--control"), timeout: timeout.duration)
                     if endpoints.count > 1 && !summary { print("# \(endpoint)") }
                     print(answer, terminator: answer.hasSuffix("\n") ? "" : "\n")
                     answered += 1
@@ -63,7 +66,7 @@ struct Stats: AsyncParsableCommand {
         }
         if let config {
             var found: [String] = []
-            let file = try ConfigTable.load(file: config)
+            let file = try TOMLFile.load(config)
             guard let common = try? CommonOptions.parse(["--config", config]), let serve = try? ServeOptions.parse([]),
                   let subscribe = try? SubscribeOptions.parse([]) else { return [] }
             if file.has("serve"), let control = try ServeSettings.resolve(common: common, serve: serve).common.control {

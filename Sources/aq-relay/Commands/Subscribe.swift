@@ -1,3 +1,5 @@
+import AQCommandLine
+import ArrayRelay
 import ArgumentParser
 import ArrayQueues
 import ArrayTransport
@@ -23,7 +25,7 @@ struct Subscribe: AsyncParsableCommand {
     @OptionGroup var subscribe: SubscribeOptions
 
     func run() async throws {
-        try await reportingErrors {
+        try await reportingErrors("aq-relay") {
             let settings = try SubscribeSettings.resolve(common: common, subscribe: subscribe)
             if common.check {
                 print(settings.toml)

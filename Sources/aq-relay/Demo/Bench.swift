@@ -1,3 +1,5 @@
+import AQCommandLine
+import ArrayRelay
 import ArgumentParser
 import ArrayQueues
 import Foundation
@@ -5,7 +7,7 @@ import Foundation
 /// `aq-relay bench`: the relay's throughput against publishing directly, in the same run.
 struct Bench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Measure the relay's throughput against a producer that publishes directly (same run, tcp loopback).",
+        abstract: "Internal (aq-bench's relay scenario): the relay's throughput against a producer that publishes directly (same run, tcp loopback).",
         discussion: """
               direct      producer ──tcp──▶ receiver
               relay       producer ─▶ queue ─▶ aq-relay serve ──tcp──▶ receiver
@@ -14,7 +16,8 @@ struct Bench: AsyncParsableCommand {
             Every box is a process; ZeroMQ push/pull over tcp loopback. Both producers copy each frame once from a pool made in advance (as a camera's DMA would write it); the receiver checks every frame's size and order and every Nth frame's checksum, and times the frames after the first --warmup-frames (while the queues fill). Rounds alternate the modes; the median of each mode is reported. Build with -c release.
 
             --json prints, instead of text, one JSON object per line: one per round and mode ({"round", "mode": "direct" | "relay" | "zero-copy", "gbps", "frames" (timed), "seconds", "frame_bytes"}), then a summary ({"summary": true, "median_gbps", "min_gbps", "max_gbps", "median_ratio_to_direct" (the median of the per-round ratios), by mode; "rounds", "frame_bytes", "seconds", "warmup_frames"}).
-            """)
+            """,
+        shouldDisplay: false)
 
     @Option(help: "Frame height and width (uint16): 2048 gives 8 MiB frames.") var size = 2048
     @Option(help: "Seconds per measurement.") var seconds: Double = 3
@@ -58,7 +61,7 @@ struct Bench: AsyncParsableCommand {
     }
 
     func run() async throws {
-        try await reportingErrors {
+        try reportingErrors("aq-relay") {
             let frameBytes = size * size * 2
             let report = BenchReport(json: json, rounds: rounds, seconds: seconds, frameBytes: frameBytes, warmupFrames: warmupFrames)
             report.start(size: size)

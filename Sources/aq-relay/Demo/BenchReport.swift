@@ -1,3 +1,5 @@
+import AQCommandLine
+import ArrayRelay
 import ArrayQueues
 import ArrayTransport
 import Foundation

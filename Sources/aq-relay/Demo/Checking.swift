@@ -1,3 +1,5 @@
+import AQCommandLine
+import ArrayRelay
 import ArgumentParser
 @preconcurrency import Glibc
 import ArrayQueues

@@ -1,3 +1,5 @@
+import AQCommandLine
+import ArrayRelay
 import ArrayQueues
 import Dispatch
 import Foundation

@@ -1,3 +1,5 @@
+import AQCommandLine
+import ArrayRelay
 @preconcurrency import Glibc
 import ArgumentParser
 import ArrayQueues
@@ -27,7 +29,7 @@ struct Demo: AsyncParsableCommand {
     }
 
     func run() async throws {
-        try await reportingErrors {
+        try await reportingErrors("aq-relay") {
             let name = "aq-relay-demo-\(getpid())"
             let frameBytes = size * size * 2
             let queue = try ArrayQueue.create(name: name, capacity: capacity.bytes)

@@ -1,3 +1,5 @@
+import AQCommandLine
+import ArrayRelay
 import ArgumentParser
 import ArrayQueues
 import ArrayTransport

@@ -1,3 +1,5 @@
+import AQCommandLine
+import ArrayRelay
 import Foundation
 @preconcurrency import Glibc
 import Logging
@@ -11,6 +13,7 @@ struct StatsReporter: Service {
     let name: String
     let mode: String
     let sources: [any MetricsSource]
+    let export: PrometheusExport
     let logger: Logger
     let warnings = Throttle(every: .seconds(60))
 
@@ -37,7 +40,7 @@ struct StatsReporter: Service {
             }
         }
         if let metricsFile {
-            let text = PrometheusText.render(ProcessMetrics.samples(name: name, mode: mode) + sources.flatMap { $0.samples() })
+            let text = export.render(ProcessMetrics.samples(name: name, mode: mode, version: arrayQueuesVersion) + sources.flatMap { $0.samples() })
             // Written beside and renamed, so that readers never see half a file.
             let temporary = metricsFile + ".tmp"
             do {

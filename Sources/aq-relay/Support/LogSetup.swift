@@ -1,3 +1,5 @@
+import AQCommandLine
+import ArrayRelay
 import Logging
 
 enum LogSetup {

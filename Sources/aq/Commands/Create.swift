@@ -1,3 +1,5 @@
+import AQCommandLine
+import ArrayRelay
 import ArgumentParser
 import ArrayQueues
 
@@ -24,7 +26,7 @@ struct Create: ParsableCommand {
 
     func run() throws {
         let modeBits = try mode.bits()
-        try reportingErrors {
+        try reportingErrors("aq") {
             let options = CreateOptions(shapeChange: shapeChange, mode: modeBits)
             let queue = existOk
                 ? try ArrayQueue.openOrCreate(name: name, capacity: capacity.bytes, creating: options, options: owner.queueOptions())
@@ -46,7 +48,7 @@ struct Remove: ParsableCommand {
     var force = false
 
     func run() throws {
-        try reportingErrors {
+        try reportingErrors("aq") {
             for name in names {
                 do throws(ArrayQueueError) {
                     try ArrayQueue.remove(name: name)

@@ -1,3 +1,5 @@
+import AQCommandLine
+import ArrayRelay
 import ArgumentParser
 import ArrayQueues
 import Foundation
@@ -18,7 +20,7 @@ struct Get: ParsableCommand {
     @OptionGroup var owner: OwnerOptions
 
     func run() throws {
-        try reportingErrors {
+        try reportingErrors("aq") {
             let queue = try ArrayQueue.open(name: name, options: owner.queueOptions())
             try destination.prepare()
             for _ in 0..<destination.count {

@@ -1,3 +1,5 @@
+import AQCommandLine
+import ArrayRelay
 import ArgumentParser
 import ArrayQueues
 
@@ -13,7 +15,7 @@ struct Inspect: ParsableCommand {
     @OptionGroup var owner: OwnerOptions
 
     func run() throws {
-        try reportingErrors {
+        try reportingErrors("aq") {
             let queue = try ArrayQueue.open(name: name, options: owner.queueOptions())
             let info = queue.info
             let statistics = try queue.statistics()

@@ -1,3 +1,5 @@
+import AQCommandLine
+import ArrayRelay
 import ArgumentParser
 import ArrayQueues
 
@@ -34,7 +36,7 @@ struct Put: ParsableCommand {
     }
 
     func run() throws {
-        try reportingErrors {
+        try reportingErrors("aq") {
             let array = try NPY.read(contentsOf: file)
             let queue = try ArrayQueue.open(name: name, options: owner.queueOptions(QueueOptions(overflow: overflow)))
             for counter in 0..<`repeat` {

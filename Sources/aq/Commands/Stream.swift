@@ -1,6 +1,8 @@
-public import ArgumentParser
+import AQCommandLine
+import ArgumentParser
 import ArrayQueues
-public import ArrayTransport
+import ArrayRelay
+import ArrayTransport
 import Foundation
 
 /// How `aq send` and `aq recv` use a network endpoint.
@@ -17,14 +19,6 @@ struct NetworkOptions: ParsableArguments {
     @Option(help: "Same-host fast path for pub/sub: automatic (shared memory when both ends share /dev/shm), disabled (network only) or required (shared memory only).")
     var fastPath: FastPath = .automatic
 }
-
-extension FastPath: ExpressibleByArgument {}
-
-enum StreamPattern: String, ExpressibleByArgument, CaseIterable {
-    case pushpull, pubsub
-}
-
-extension ConnectionRole: ExpressibleByArgument {}
 
 struct Send: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -58,7 +52,7 @@ struct Send: ParsableCommand {
     }
 
     func run() throws {
-        try reportingErrors {
+        try reportingErrors("aq") {
             let array = try NPY.read(contentsOf: file)
             let target = try Endpoint(endpoint)
             let sender = try target.makeSender(
@@ -98,7 +92,7 @@ struct Receive: ParsableCommand {
     var verbose = false
 
     func run() throws {
-        try reportingErrors {
+        try reportingErrors("aq") {
             let source = try Endpoint(endpoint)
             let receiver = try source.makeReceiver(
                 pattern: network.pattern == .pubsub ? .subscribe(prefixes: [subscribe]) : .pull, role: network.role ?? .connect,

@@ -1,3 +1,5 @@
+import AQCommandLine
+import ArrayRelay
 import ArgumentParser
 import ArrayQueues
 import DemoFrames
@@ -27,7 +29,7 @@ struct Demo: ParsableCommand {
     func run() throws {
         let name = "aq-demo-\(getpid())"
         let frameBytes = size * size * 2
-        try reportingErrors {
+        try reportingErrors("aq") {
             let queue = try ArrayQueue.create(name: name, capacity: capacity.bytes)
             defer { try? ArrayQueue.remove(name: name) }
             print("aq demo: two processes stream \(size)×\(size) uint16 frames (\(ByteCount.format(frameBytes)) each) through queue '\(name)' (\(ByteCount.format(queue.capacity))) for \(seconds) s")
@@ -96,7 +98,7 @@ struct DemoWorker: ParsableCommand {
     static let endOfStream: Int64 = -1
 
     func run() throws {
-        try reportingErrors {
+        try reportingErrors("aq") {
             let queue = try ArrayQueue.open(name: queueName)
             switch role {
             case .produce: try produce(queue)

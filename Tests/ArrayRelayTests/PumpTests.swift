@@ -1,0 +1,137 @@
+import ArrayQueues
+import ArrayRelay
+import ArrayTransport
+import Foundation
+import Logging
+import Testing
+
+/// The relay pump in-process: a ``QueueRelay`` reads queue A and sends it over tcp loopback, a
+/// ``Subscription`` writes it into queue B, in this test's own process, as a program that
+/// embeds the relay would run them.
+@Suite(.serialized, .timeLimit(.minutes(2)))
+struct PumpTests {
+    static func name(_ label: String) -> String {
+        "t-arelay-\(getpid())-\(label)-\(UInt32.random(in: 0...UInt32.max))"
+    }
+
+    static var quiet: Logger {
+        var logger = Logger(label: "test") { _ in SwiftLogNoOpLogHandler() }
+        logger.logLevel = .critical
+        if ProcessInfo.processInfo.environment["AQ_TEST_LOG"] != nil { logger = Logger(label: "test") }
+        return logger
+    }
+
+    /// Takes `count` records from `queue`, each within `timeout`, and checks their payloads.
+    static func expectRecords(_ queue: ArrayQueue, count: Int, first: Int = 0) throws {
+        for position in first..<(first + count) {
+            let record = try queue.get(timeout: .seconds(20))
+            #expect(record.index == Int64(position))
+            #expect(try record.array.typed(as: Int32.self).elements == payload(position))
+        }
+    }
+
+    static func payload(_ position: Int) -> [Int32] { (0..<64).map { Int32(position * 1000 + $0) } }
+
+    @Test("serve → subscribe in one process: push/pull delivers every record intact and in order; pub/sub counts what it loses", arguments: [StreamPattern.pushpull, .pubsub])
+    func relayInProcess(_ pattern: StreamPattern) async throws {
+        let source = Self.name("a"), target = Self.name("b")
+        let input = try ArrayQueue.create(name: source, capacity: 1 << 20)
+        defer { try? ArrayQueue.remove(name: source) }
+        defer { try? ArrayQueue.remove(name: target) }
+
+        var common = CommonSettings(name: source)
+        common.fastPath = .disabled
+        common.control = nil
+        var serve = ServeSettings(common: common, routes: [QueueRoute(queue: source, stream: "s", bind: [try Endpoint("tcp://127.0.0.1:*")], connect: [])])
+        serve.pattern = pattern
+        serve.zeroCopy = pattern == .pushpull
+        let relay = try QueueRelay(route: serve.routes[0], settings: serve, curve: nil, logger: Self.quiet)
+        var subscribe = SubscribeSettings(common: common, queue: target)
+        subscribe.pattern = pattern
+        subscribe.connect = [try Endpoint(relay.endpoints[0])]
+        subscribe.capacity = 1 << 20
+        subscribe.putTimeout = .seconds(10)
+        // Heartbeats count against the subscriber's receive queue (in messages): room for many, so
+        // that a thread of this test stalled by a loaded machine does not lose a record to them.
+        subscribe.receiveQueue = 64
+        let subscription = try Subscription(settings: subscribe, curve: nil, logger: Self.quiet)
+        relay.start()
+        subscription.start()
+
+        if pattern == .pubsub {
+            // A subscription takes a moment to reach the publisher: probe until one arrives.
+            var probes = 0
+            while (try? subscription.queue.get(timeout: .milliseconds(100))) == nil {
+                probes += 1
+                try #require(probes < 200, "the subscription never received a probe")
+                try input.put(NDArray<Int32>(shape: [1], elements: [-1]), index: -1)
+            }
+            while (try? subscription.queue.get(timeout: .milliseconds(300))) != nil {}
+        }
+        let count = 50
+        if pattern == .pushpull {
+            // Backpressure: a burst larger than every queue on the way loses nothing.
+            for position in 0..<count {
+                try input.put(NDArray<Int32>(shape: [8, 8], elements: Self.payload(position)), index: Int64(position), timeout: .seconds(10))
+            }
+            try Self.expectRecords(subscription.queue, count: count)
+        } else {
+            // Pub/sub never waits for a subscriber: what it loses is counted, never hidden. In
+            // lockstep (one record in flight) loss is rare; every record that arrives must be
+            // intact and in order, and arrived + lost must account for every record sent.
+            var arrived = 0
+            var last = -1
+            for position in 0..<count {
+                try input.put(NDArray<Int32>(shape: [8, 8], elements: Self.payload(position)), index: Int64(position), timeout: .seconds(10))
+                guard let record = try? subscription.queue.get(timeout: .seconds(3)) else { continue }
+                let index = Int(record.index ?? -2)
+                #expect(index > last && index <= position, "record \(index) after \(last), \(position) sent")
+                #expect(try record.array.typed(as: Int32.self).elements == Self.payload(index))
+                last = index
+                arrived += 1
+            }
+            // The next heartbeat (1 s) carries the sequence that reveals a loss at the end.
+            let deadline = ContinuousClock.now + .seconds(5)
+            while Double(arrived) + subscription.samples().value("aq_relay_lost_total") < Double(count), ContinuousClock.now < deadline {
+                try await Task.sleep(for: .milliseconds(50))
+            }
+            #expect(Double(arrived) + subscription.samples().value("aq_relay_lost_total") == Double(count))
+            #expect(arrived > 0)
+        }
+
+        let relayed = relay.samples()
+        #expect(relayed.value("aq_relay_records_out_total") >= Double(count))
+        #expect(relayed.total("aq_relay_dropped_total") == 0)
+        if pattern == .pushpull { #expect(subscription.samples().value("aq_relay_lost_total") == 0) }
+        await relay.shutdown()
+        await subscription.shutdown()
+        #expect(subscription.samples().value("aq_relay_ends_total") >= 1 || pattern == .pushpull)
+    }
+
+    @Test("a relay started before its queue exists waits for it, then relays it")
+    func waitsForQueue() async throws {
+        let source = Self.name("late"), target = Self.name("late-b")
+        defer { try? ArrayQueue.remove(name: source) }
+        defer { try? ArrayQueue.remove(name: target) }
+        var common = CommonSettings(name: source)
+        common.fastPath = .disabled
+        var serve = ServeSettings(common: common, routes: [QueueRoute(queue: source, stream: "late", bind: [try Endpoint("tcp://127.0.0.1:*")], connect: [])])
+        serve.pattern = .pushpull
+        let relay = try QueueRelay(route: serve.routes[0], settings: serve, curve: nil, logger: Self.quiet)
+        var subscribe = SubscribeSettings(common: common, queue: target)
+        subscribe.pattern = .pushpull
+        subscribe.connect = [try Endpoint(relay.endpoints[0])]
+        subscribe.capacity = 1 << 20
+        let subscription = try Subscription(settings: subscribe, curve: nil, logger: Self.quiet)
+        relay.start()
+        subscription.start()
+        try await Task.sleep(for: .milliseconds(300))
+        let input = try ArrayQueue.create(name: source, capacity: 1 << 20)
+        for position in 0..<5 {
+            try input.put(NDArray<Int32>(shape: [8, 8], elements: Self.payload(position)), index: Int64(position), timeout: .seconds(10))
+        }
+        try Self.expectRecords(subscription.queue, count: 5)
+        await relay.shutdown()
+        await subscription.shutdown()
+    }
+}

@@ -1,0 +1,69 @@
+import AQCommandLine
+import ArgumentParser
+import ArrayQueues
+import ArrayRelay
+import ArrayTransport
+import Testing
+
+/// The command-line values both executables share: one parser and one set of bounds each.
+@Suite struct ValueTests {
+    @Test("ByteSize: units, and never 0 or negative")
+    func byteSize() {
+        #expect(ByteSize(argument: "64MiB")?.bytes == 64 << 20)
+        #expect(ByteSize(argument: "1.5GB")?.bytes == 1_500_000_000)
+        #expect(ByteSize(argument: "4096")?.bytes == 4096)
+        #expect(ByteSize(argument: "1")?.bytes == 1)
+        #expect(ByteSize(argument: "0") == nil)
+        #expect(ByteSize(argument: "0MiB") == nil)
+        #expect(ByteSize(argument: "-1") == nil)
+        #expect(ByteSize(argument: "lots") == nil)
+    }
+
+    @Test("Seconds: 0 through 1e9, finite")
+    func seconds() {
+        #expect(Seconds(argument: "0")?.duration == .zero)
+        #expect(Seconds(argument: "0.25")?.duration == .milliseconds(250))
+        #expect(Seconds(argument: "1e7")?.duration == .seconds(10_000_000))
+        #expect(Seconds(argument: "1e9")?.duration == .seconds(1_000_000_000))
+        #expect(Seconds(argument: "1.000001e9") == nil)
+        #expect(Seconds(argument: "-0.5") == nil)
+        #expect(Seconds(argument: "inf") == nil)
+        #expect(Seconds(argument: "nan") == nil)
+        #expect(Seconds.maximum == 1e9)
+    }
+
+    @Test("TimeLimit: seconds or forever")
+    func timeLimit() {
+        #expect(TimeLimit(argument: "forever")?.duration == nil)
+        #expect(TimeLimit(argument: "forever") != nil)
+        #expect(TimeLimit(argument: "2")?.duration == .seconds(2))
+        #expect(TimeLimit(argument: "never") == nil)
+        #expect(TimeLimit(argument: "2e9") == nil)
+    }
+
+    @Test("patterns and queue modes parse the same for both tools")
+    func patternsAndModes() {
+        #expect(StreamPattern(argument: "pubsub") == .pubsub)
+        #expect(StreamPattern(argument: "pushpull") == .pushpull)
+        #expect(StreamPattern(argument: "fanout") == nil)
+        #expect(QueueMode(argument: "660")?.bits == 0o660)
+        #expect(QueueMode(argument: "0600")?.bits == 0o600)
+        #expect(QueueMode(argument: "440") == nil)
+        #expect(QueueMode(argument: "1777") == nil)
+        #expect(QueueMode(argument: "rw") == nil)
+    }
+
+    @Test("exit statuses: one table for both tools")
+    func exitStatuses() {
+        #expect(ExitStatus.of(RelayError.configuration("x")) == 2)
+        #expect(ExitStatus.of(RelayError.runtime("x")) == 1)
+        #expect(ExitStatus.of(ArrayQueueError(.timeout, "x")) == 3)
+        #expect(ExitStatus.of(ArrayQueueError(.notFound, "x")) == 4)
+        #expect(ExitStatus.of(ArrayQueueError(.invalidName, "x")) == 2)
+        #expect(ExitStatus.of(ArrayQueueError(.full, "x")) == 1)
+        #expect(ExitStatus.of(TransportError(.invalidEndpoint, "x")) == 2)
+        #expect(ExitStatus.of(TransportError(.timeout, "x")) == 3)
+        #expect(ExitStatus.of(TransportError(.invalidEndpoint, "x", queueError: ArrayQueueError(.untrustedOwner, "x"))) == 1)
+        #expect(ExitStatus.of(TransportError(.invalidEndpoint, "x", queueError: ArrayQueueError(.notFound, "x"))) == 4)
+    }
+}
