@@ -80,6 +80,20 @@ struct SegmentTests {
         #expect(error?.message.contains("99") == true)
     }
 
+    @Test("a layout-version-1 segment (before broadcast queues) is refused, naming version 1 and what to do")
+    func versionOne() throws {
+        let name = uniqueQueueName("version1")
+        _ = try ArrayQueue.create(name: name, capacity: 4096)
+        defer { try? ArrayQueue.remove(name: name) }
+        let handle = try FileHandle(forUpdating: URL(fileURLWithPath: "/dev/shm/aq.\(name)"))
+        try handle.seek(toOffset: 8)
+        handle.write(Data([1, 0, 0, 0]))
+        try handle.close()
+        let error = #expect(throws: ArrayQueueError.self) { try ArrayQueue.open(name: name) }
+        #expect(error?.code == .incompatibleVersion)
+        #expect(error?.message.contains("layout version 1;") == true && error?.message.contains("create it again") == true, "\(String(describing: error))")
+    }
+
     @Test("a truncated segment is reported as corrupt, not a crash")
     func truncatedSegment() throws {
         let name = uniqueQueueName("truncated")
