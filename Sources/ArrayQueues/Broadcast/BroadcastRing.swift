@@ -66,16 +66,24 @@ extension Ring {
         }
     }
 
+    /// Records freed at most per call once every subscriber is past them: enough that most puts
+    /// then find room at once, few enough to keep the lock hold short and the history that
+    /// subscribers joining at `.oldest` see.
+    static let freeBatch = 64
+
     /// Frees the record at `head` (after `reserve`'s reclaim, one that is not done or filler) if
     /// no subscriber needs it any more: lossless subscribers must be past it; drop-policy
-    /// subscribers still at it are skipped past it and count it lost. Returns whether it freed it.
+    /// subscribers still at it are skipped past it and count it lost. When every subscriber is
+    /// past it, also frees the records after it that they all passed (up to ``freeBatch``).
+    /// Returns whether it freed any.
     private func freeOldest() throws(ArrayQueueError) -> Bool {
         let (head, _, tail) = try cursors()
         guard head < tail else { return false }
         let (record, state) = try validatedRecord(at: head, tail: tail)
         guard state == .ready else { return false }
         let next = head + UInt64(record.length)
-        let behind = try subscribers(head: head, tail: tail).filter { $0.cursor <= head }
+        let subscribers = try subscribers(head: head, tail: tail)
+        let behind = subscribers.filter { $0.cursor <= head }
         guard behind.allSatisfy({ $0.policy == .drop && !$0.isBorrowing }) else { return false }
         for subscriber in behind {
             try skip(subscriber.slot, to: next, losing: 1)
@@ -90,6 +98,21 @@ extension Ring {
         if !behind.isEmpty {
             header.drops.pointee.wrappingAdd(1, ordering: .relaxed)
             crashPoint(.broadcastFreeCounted)
+            return true
+        }
+        // Every subscriber is past `head` (with none, history is kept: one record at a time).
+        guard let passed = subscribers.map(\.cursor).min() else { return true }
+        var position = next
+        var freed = 1
+        while position < passed && freed < Self.freeBatch {
+            let (record, state) = try validatedRecord(at: position, tail: tail)
+            if state == .ready {
+                crashPoint(.broadcastFreeBegin)
+                record.setState(.done)
+                crashPoint(.broadcastFreeDone)
+                freed += 1
+            }
+            position += UInt64(record.length)
         }
         return true
     }
