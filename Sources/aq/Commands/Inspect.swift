@@ -22,7 +22,9 @@ struct Inspect: ParsableCommand {
             print("  created       \(info.created) by pid \(info.creatorPID)")
             print("  mode          \(info.isBroadcast ? "broadcast (every subscriber reads every record)" : "shared (each record goes to one consumer)")")
             print("  shape change  \(info.shapeChange.rawValue)")
-            print("  used          \(ByteCount.format(statistics.bytesUsed)), \(statistics.count) records waiting")
+            // A broadcast queue keeps records its subscribers have read until room is needed.
+            let held = info.isBroadcast ? "records held (read or not)" : "records waiting"
+            print("  used          \(ByteCount.format(statistics.bytesUsed)), \(statistics.count) \(held)")
             print("  counters      puts \(statistics.puts)  gets \(statistics.gets)  drops \(statistics.drops)  resets \(statistics.resets)  clears \(statistics.clears)")
             print("  dead peers    abandoned writes \(statistics.abandonedWrites)  lost reads \(statistics.lostReads)")
             print("  next seq      \(statistics.nextSequence)")
