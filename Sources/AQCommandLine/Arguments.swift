@@ -19,6 +19,8 @@ extension StreamPattern: ExpressibleByArgument {}
 extension Logger.Level: @retroactive ExpressibleByArgument {}
 extension OverflowPolicy: ExpressibleByArgument {}
 extension ShapeChangePolicy: ExpressibleByArgument {}
+extension SubscriberPolicy: ExpressibleByArgument {}
+extension SubscriberStart: ExpressibleByArgument {}
 extension FastPath: ExpressibleByArgument {}
 extension ConnectionRole: ExpressibleByArgument {}
 

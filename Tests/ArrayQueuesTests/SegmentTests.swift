@@ -13,7 +13,7 @@ struct SegmentTests {
         #expect(ArrayQueue.exists(name: name))
         #expect(ArrayQueue.allNames().contains(name))
         let info = queue.info
-        #expect(info.creatorPID == getpid() && info.layoutVersion == 1 && info.segmentSize == 4096 + 102_400)
+        #expect(info.creatorPID == getpid() && info.layoutVersion == 2 && info.segmentSize == 4096 + 102_400)
         #expect(queue.attachments().map(\.pid) == [getpid()])
         let other = try ArrayQueue.open(name: name)
         #expect(other.capacity == queue.capacity)
@@ -79,6 +79,20 @@ struct SegmentTests {
         let error = #expect(throws: ArrayQueueError.self) { try ArrayQueue.open(name: name) }
         #expect(error?.code == .incompatibleVersion)
         #expect(error?.message.contains("99") == true)
+    }
+
+    @Test("a layout-version-1 segment (before broadcast queues) is refused, naming version 1 and what to do")
+    func versionOne() throws {
+        let name = uniqueQueueName("version1")
+        _ = try ArrayQueue.create(name: name, capacity: 4096)
+        defer { try? ArrayQueue.remove(name: name) }
+        let handle = try FileHandle(forUpdating: URL(fileURLWithPath: "/dev/shm/aq.\(name)"))
+        try handle.seek(toOffset: 8)
+        handle.write(Data([1, 0, 0, 0]))
+        try handle.close()
+        let error = #expect(throws: ArrayQueueError.self) { try ArrayQueue.open(name: name) }
+        #expect(error?.code == .incompatibleVersion)
+        #expect(error?.message.contains("layout version 1;") == true && error?.message.contains("create it again") == true, "\(String(describing: error))")
     }
 
     @Test("a truncated segment is reported as corrupt, not a crash")

@@ -178,6 +178,8 @@ struct Worker: ParsableCommand {
         case .libzmqReceive: try ZeroMQWorkers.receiveLibzmq(task)
         case .transportSend: try ZeroMQWorkers.sendTransport(task)
         case .transportReceive: try ZeroMQWorkers.receiveTransport(task)
+        case .fanoutProduce: try Fanout.produce(task)
+        case .fanoutSubscribe: try Fanout.subscribe(task)
         }
     }
 }

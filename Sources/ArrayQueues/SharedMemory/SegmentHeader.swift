@@ -132,7 +132,8 @@ struct SegmentHeader {
             throw ArrayQueueError(.corruptSegment, "queue '\(name)' has an invalid initialization state 0x\(String(state, radix: 16))")
         }
         guard layoutVersion == CAQ_LAYOUT_VERSION else {
-            throw ArrayQueueError(.incompatibleVersion, "queue '\(name)' uses segment layout version \(layoutVersion); this build of ArrayQueues reads version \(CAQ_LAYOUT_VERSION) only")
+            let hint = layoutVersion < CAQ_LAYOUT_VERSION ? " (it was made by an older build: remove it and create it again)" : ""
+            throw ArrayQueueError(.incompatibleVersion, "queue '\(name)' uses segment layout version \(layoutVersion); this build of ArrayQueues reads version \(CAQ_LAYOUT_VERSION) only\(hint)")
         }
         // The raw u64s, bounded before any arithmetic: a crafted capacity near 2^63 or 2^64
         // must give an error, not an overflow trap.

@@ -1,4 +1,4 @@
-import ArrayQueues
+public import ArrayQueues
 public import ArrayTransport
 import Foundation
 
@@ -29,6 +29,9 @@ public struct ServeOverrides: Sendable {
     public var curveSecretKeyFile: String?
     /// The CURVE clients accepted.
     public var curveAllowedClients: String?
+
+    /// How to read a broadcast queue: "block" or "drop".
+    public var subscriberPolicy: String?
 
     /// Nothing overridden.
     public init() {}
@@ -62,6 +65,8 @@ public struct ServeSettings: Sendable {
     public var curveSecretKeyFile: String?
     /// The file or directory of CURVE client keys accepted.
     public var curveAllowedClients: String?
+    /// How the relay reads a broadcast queue (as one more subscriber).
+    public var subscriberPolicy: SubscriberPolicy = .block
     /// Made from the two files above when the settings are resolved.
     public var curve: CurveSecurity?
     /// The accepted client keys, read from ``curveAllowedClients``.
@@ -103,7 +108,8 @@ public struct ServeSettings: Sendable {
             sendTimeout: try table?.timeLimit("send_timeout"), heartbeat: try table?.seconds("heartbeat"),
             linger: try table?.seconds("linger"), zeroCopy: try table?.bool("zero_copy"),
             zeroCopyDepth: try table?.integer("zero_copy_depth", in: 1...64), createCapacity: try table?.size("create_capacity"),
-            curveSecretKeyFile: try table?.string("curve_secret_key_file"), curveAllowedClients: try table?.string("curve_allowed_clients"))
+            curveSecretKeyFile: try table?.string("curve_secret_key_file"), curveAllowedClients: try table?.string("curve_allowed_clients"),
+            subscriberPolicy: try table?.string("subscriber_policy"))
         settings.byteBudget = options.byteBudget ?? file.byteBudget ?? settings.byteBudget
         settings.peerQueue = options.peerQueue ?? file.peerQueue ?? settings.peerQueue
         guard (1...1_000_000).contains(settings.peerQueue) else { throw .configuration("--peer-queue must be 1 to 1000000 frames") }
@@ -119,6 +125,12 @@ public struct ServeSettings: Sendable {
         settings.createCapacity = options.createCapacity ?? file.createCapacity
         settings.curveSecretKeyFile = options.curveSecretKeyFile ?? file.curveSecretKeyFile
         settings.curveAllowedClients = options.curveAllowedClients ?? file.curveAllowedClients
+        if let text = options.subscriberPolicy ?? file.subscriberPolicy {
+            guard let policy = SubscriberPolicy(rawValue: text) else {
+                throw .configuration("subscriber policy '\(text)' is neither 'block' nor 'drop'")
+            }
+            settings.subscriberPolicy = policy
+        }
         if let (security, clients) = try CurveSettings.server(secretKeyFile: settings.curveSecretKeyFile, allowedClients: settings.curveAllowedClients) {
             settings.curve = security
             settings.curveAllowList = clients
@@ -153,7 +165,8 @@ public struct ServeSettings: Sendable {
                   "heartbeat = \(heartbeat?.seconds ?? 0)",
                   "linger = \(linger.seconds)",
                   "zero_copy = \(zeroCopy)",
-                  "zero_copy_depth = \(zeroCopyDepth)"]
+                  "zero_copy_depth = \(zeroCopyDepth)",
+                  "subscriber_policy = \(quoted(subscriberPolicy.rawValue))"]
         if let createCapacity { lines.append("create_capacity = \(quoted(ByteCount.format(createCapacity).replacingOccurrences(of: " ", with: "")))") }
         if let curveSecretKeyFile { lines.append("curve_secret_key_file = \(quoted(curveSecretKeyFile))") }
         if let curveAllowedClients { lines.append("curve_allowed_clients = \(quoted(curveAllowedClients))") }

@@ -43,6 +43,9 @@ struct ServeOptions: ParsableArguments {
     @Option(help: ArgumentHelp("With --curve-secret-key-file: accept only the CURVE clients whose public keys are in this file, or in the files of this directory (one key per line; reloaded on SIGHUP). (default: any client that knows the relay's public key)", valueName: "path"))
     var curveAllowedClients: String?
 
+    @Option(help: ArgumentHelp("Broadcast queues: relay as a lossless subscriber that producers wait for (block), or as a live one that is skipped ahead when the network falls behind (drop). (default: block)", valueName: "block|drop"))
+    var subscriberPolicy: String?
+
     /// What these options override.
     var overrides: ServeOverrides {
         var overrides = ServeOverrides()
@@ -58,6 +61,7 @@ struct ServeOptions: ParsableArguments {
         overrides.createCapacity = createCapacity?.bytes
         overrides.curveSecretKeyFile = curveSecretKeyFile
         overrides.curveAllowedClients = curveAllowedClients
+        overrides.subscriberPolicy = subscriberPolicy
         return overrides
     }
 }

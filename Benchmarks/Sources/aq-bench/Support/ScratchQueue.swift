@@ -9,10 +9,10 @@ final class ScratchQueue {
 
     private static let counter = Atomic<Int>(0)
 
-    init(_ tag: String, capacity: Int, options: QueueOptions = QueueOptions()) throws(ArrayQueueError) {
+    init(_ tag: String, capacity: Int, creating: CreateOptions = CreateOptions(), options: QueueOptions = QueueOptions()) throws(ArrayQueueError) {
         let serial = Self.counter.wrappingAdd(1, ordering: .relaxed).newValue
         name = "aq-bench-\(Sys.processID())-\(serial)-\(tag)"
-        queue = try ArrayQueue.create(name: name, capacity: capacity, options: options)
+        queue = try ArrayQueue.create(name: name, capacity: capacity, creating: creating, options: options)
     }
 
     deinit {

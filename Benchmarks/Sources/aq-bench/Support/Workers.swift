@@ -35,6 +35,10 @@ enum WorkerRole: String, CaseIterable, ExpressibleByArgument {
     case transportSend = "transport-send"
     /// Receives records with ArrayTransport's `ZeroMQReceiver` and touches each payload's first word.
     case transportReceive = "transport-receive"
+    /// Writes records into a broadcast queue (queue-fanout).
+    case fanoutProduce = "fanout-produce"
+    /// A lossless subscriber of a broadcast queue that touches each record (queue-fanout).
+    case fanoutSubscribe = "fanout-subscribe"
 }
 
 /// One worker's assignment, passed to it on its command line.
