@@ -29,8 +29,10 @@ public struct ArrayRecord: Sendable, Equatable {
 public struct BorrowedRecord: ~Copyable {
     /// The element type.
     public let dtype: DType
-    /// The array's shape.
-    public let shape: [Int]
+    /// The array's shape, stored inline: reading it allocates nothing.
+    public let extents: InlineShape
+    /// The array's shape as an `[Int]` (allocates one; ``extents`` does not).
+    public var shape: [Int] { Array(extents) }
     /// Queue-wide sequence number.
     public let sequence: UInt64
     /// When the record was made.
