@@ -58,7 +58,11 @@ extension ArrayQueue {
             return nil
         }
         defer { ring.release(record) }
-        // Straight from the record (one shape array, one storage), not through a BorrowedRecord.
+        return try copy(record)
+    }
+
+    /// An owned copy of a claimed record, straight from the ring (one shape array, one storage).
+    func copy(_ record: RecordHeader) throws(ArrayQueueError) -> ArrayRecord {
         let shape = record.shape
         guard let dtype = DType(rawValue: record.dtypeCode),
               Shape.validByteCount(shape, dtype: dtype) == record.payloadByteCount else {

@@ -56,8 +56,10 @@ public struct BorrowedRecord: ~Copyable {
 
     /// An owned copy of the record.
     public func copy() -> ArrayRecord {
-        // The header was validated when the record was claimed, so the shape and size agree.
-        let array = try! AnyNDArray(dtype: dtype, shape: shape, copying: bytes)
+        // The record was checked when it was claimed: its dtype, shape and size agree.
+        let storage = ArrayStorage(byteCount: bytes.count)
+        if let source = bytes.baseAddress, bytes.count > 0 { storage.bytes.copyMemory(from: source, byteCount: bytes.count) }
+        let array = AnyNDArray(dtype: dtype, shape: shape, storage: storage)
         return ArrayRecord(array: array, sequence: sequence, timestamp: timestamp, index: index, isEnvelope: isEnvelope)
     }
 }
