@@ -114,6 +114,7 @@ extension ArrayQueue {
     }
 
     /// Checks a record of `dtype` and `shape` against the queue and describes it for the ring.
+    @inline(__always)
     func request(dtype: DType, shape: [Int], timestamp: Timestamp?, index: Int64?, flags: UInt16 = 0) throws(ArrayQueueError) -> Ring.Request {
         let payloadBytes = try Shape.byteCount(shape, dtype: dtype)
         let length = try Self.recordSize(dtype: dtype, shape: shape)
@@ -135,6 +136,7 @@ extension ArrayQueue {
     }
 
     /// Reserves a record for `request`; nil only when not `blocking` and there is no room.
+    @inline(__always)
     func reserve(_ request: Ring.Request, blocking: Bool, deadline: Int64?) throws(ArrayQueueError) -> Ring.Reservation? {
         let dropOldest = options.overflow == .dropOldest
         let me = ProcessIdentity.current
