@@ -22,10 +22,12 @@ public func aqQueuePutMany(
         }
         guard data != nil || byteCount == 0 || count == 0 else { throw ArrayQueueError(.invalidArgument, "data is NULL") }
         let (timeout, blocking) = Arguments.timeout(timeoutNanoseconds)
-        let done = try handle.queue.putRecords(dtype: dtype, shape: shape, count: count, timeout: timeout, blocking: blocking) { number, payload in
-            if byteCount > 0 { payload.baseAddress!.copyMemory(from: data! + number * byteCount, byteCount: byteCount) }
-            put?.pointee = number + 1
-        }
+        let done = try handle.queue.putRecords(
+            dtype: dtype, shape: shape, count: count, timeout: timeout, blocking: blocking,
+            fill: { number, payload in
+                if byteCount > 0 { payload.baseAddress!.copyMemory(from: data! + number * byteCount, byteCount: byteCount) }
+            },
+            published: { put?.pointee = $0 })
         if done == 0 && count > 0 {
             throw ArrayQueueError(.full, "queue '\(handle.queue.name)' has no room for a \(dtype) array of shape \(shape) now")
         }

@@ -40,10 +40,12 @@ extension ArrayQueue {
 
     /// Puts `count` records, in order, reserving as many as there is room for under one hold
     /// of the lock (at most ``batchLimit``), then letting `fill` write each and publishing it,
-    /// outside the lock. Returns how many were put: all of them when `blocking`, unless it throws.
+    /// outside the lock; `published` hears how many are in the queue after each. Returns how
+    /// many were put: all of them when `blocking`, unless it throws.
     func putMany(
         count: Int, blocking: Bool, deadline: Int64?,
-        request: (Int) throws(ArrayQueueError) -> Ring.Request, fill: (Int, UnsafeMutableRawBufferPointer) -> Void
+        request: (Int) throws(ArrayQueueError) -> Ring.Request, fill: (Int, UnsafeMutableRawBufferPointer) -> Void,
+        published: (Int) -> Void = { _ in }
     ) throws(ArrayQueueError) -> Int {
         let dropOldest = options.overflow == .dropOldest
         let me = ProcessIdentity.current
@@ -59,7 +61,7 @@ extension ArrayQueue {
             reservations.removeAll(keepingCapacity: true)
             try ring.withLock(deadline: deadline) { () throws(ArrayQueueError) in
                 for request in requests {
-                    guard let reservation = try ring.reserve(request, dropOldest: dropOldest, owner: me) else { break }
+                    guard let reservation = try reserveHoldingLock(request, dropOldest: dropOldest, owner: me) else { break }
                     reservations.append(reservation)
                 }
             }
@@ -78,6 +80,7 @@ extension ArrayQueue {
                     throw error
                 }
                 put += 1
+                published(put)
             }
         }
         return put

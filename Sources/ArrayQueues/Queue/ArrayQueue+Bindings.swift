@@ -164,17 +164,18 @@ extension ArrayQueue {
 extension ArrayQueue {
     /// Puts `count` records of one `dtype` and `shape` (the call's time, no index), reserving
     /// as many as there is room for under one hold of the lock and letting `fill` write record
-    /// `number`'s payload in place before publishing it. Blocking and `timeout` as
+    /// `number`'s payload in place before publishing it; `published` hears how many are in the
+    /// queue after each (also before an error is thrown). Blocking and `timeout` as
     /// ``reserveRecord(dtype:shape:timestamp:index:timeout:blocking:)``, the timeout bounding
     /// the whole call. Returns how many were put (fewer than `count` only when not `blocking`).
     @_spi(Bindings)
     public func putRecords(
         dtype: DType, shape: [Int], count: Int, timeout: Duration?, blocking: Bool,
-        fill: (_ number: Int, _ payload: UnsafeMutableRawBufferPointer) -> Void
+        fill: (_ number: Int, _ payload: UnsafeMutableRawBufferPointer) -> Void, published: (Int) -> Void = { _ in }
     ) throws(ArrayQueueError) -> Int {
         guard count >= 0 else { throw ArrayQueueError(.invalidArgument, "cannot put \(count) records") }
         let request = try request(dtype: dtype, shape: shape, timestamp: .now(), index: nil)
-        return try putMany(count: count, blocking: blocking, deadline: try Self.deadline(after: timeout), request: { _ in request }, fill: fill)
+        return try putMany(count: count, blocking: blocking, deadline: try Self.deadline(after: timeout), request: { _ in request }, fill: fill, published: published)
     }
 
     /// Takes up to `maximumCount` records whose payloads fit, one after the other, in

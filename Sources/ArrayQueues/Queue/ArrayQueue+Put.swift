@@ -142,7 +142,7 @@ extension ArrayQueue {
         let me = ProcessIdentity.current
         // A local function rather than a closure value: its context stays on the stack.
         func attempt() throws(ArrayQueueError) -> Ring.Reservation? {
-            try ring.withLock(deadline: deadline) { () throws(ArrayQueueError) in try ring.reserve(request, dropOldest: dropOldest, owner: me) }
+            try ring.withLock(deadline: deadline) { () throws(ArrayQueueError) in try reserveHoldingLock(request, dropOldest: dropOldest, owner: me) }
         }
         if let reservation = try attempt() { return reservation }
         if !blocking || options.overflow == .fail {
@@ -156,5 +156,12 @@ extension ArrayQueue {
             ring.header.spaceSignal, deadline: deadline, checkingDeadPeers: true, cancellation: nil,
             describe: { "put of a \(ByteCount.format(request.payloadBytes)) array into queue '\(name)' (full: \(fullness))" },
             attempt)
+    }
+
+    /// Reserves room for `request` while the caller holds the lock: the one place where single
+    /// and batched puts reach the ring.
+    @inline(__always)
+    func reserveHoldingLock(_ request: Ring.Request, dropOldest: Bool, owner: ProcessIdentity) throws(ArrayQueueError) -> Ring.Reservation? {
+        try ring.reserve(request, dropOldest: dropOldest, owner: owner)
     }
 }
