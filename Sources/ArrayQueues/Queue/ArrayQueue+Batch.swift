@@ -14,19 +14,18 @@ extension ArrayQueue {
     /// - Throws: as `put`. When it throws, the arrays before the one that failed are in the
     ///   queue; ``tryPut(contentsOf:)`` reports how many it put.
     public func put(contentsOf arrays: some Collection<AnyNDArray>, timeout: Duration? = nil) throws(ArrayQueueError) {
-        let arrays = Array(arrays)
-        _ = try putMany(count: arrays.count, blocking: true, deadline: try Self.deadline(after: timeout), arrays)
+        _ = try putMany(Array(arrays), blocking: true, deadline: try Self.deadline(after: timeout))
     }
 
     /// Puts copies of as many of `arrays` as there is room for now (or, under `.dropOldest`,
     /// after dropping old records), in order, from the first; never waits. Returns how many.
     @discardableResult
     public func tryPut(contentsOf arrays: some Collection<AnyNDArray>) throws(ArrayQueueError) -> Int {
-        let arrays = Array(arrays)
-        return try putMany(count: arrays.count, blocking: false, deadline: nil, arrays)
+        return try putMany(Array(arrays), blocking: false, deadline: nil)
     }
 
-    private func putMany(count: Int, blocking: Bool, deadline: Int64?, _ arrays: [AnyNDArray]) throws(ArrayQueueError) -> Int {
+    /// Puts copies of `arrays` (see ``putMany(count:blocking:deadline:request:fill:published:)``).
+    private func putMany(_ arrays: [AnyNDArray], blocking: Bool, deadline: Int64?) throws(ArrayQueueError) -> Int {
         let timestamp = Timestamp.now()
         return try putMany(
             count: arrays.count, blocking: blocking, deadline: deadline,
