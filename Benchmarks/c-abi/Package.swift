@@ -15,5 +15,11 @@ let package = Package(
             ],
             swiftSettings: [.swiftLanguageMode(.v6)]
         ),
+        // One path's put/get pairs in one process, for callgrind and the malloc_count.so preload.
+        .executableTarget(
+            name: "ops-count",
+            dependencies: [.product(name: "ArrayQueues", package: "ArrayQueues")],
+            swiftSettings: [.swiftLanguageMode(.v6)]
+        ),
     ]
 )

@@ -135,7 +135,7 @@ public func aqLoanAbort(_ loan: OpaquePointer?) {
 }
 
 /// Fills a C record description from a claimed record, without allocating.
-private func describe(_ view: RecordView, into info: UnsafeMutablePointer<aq_record_info>) {
+func describe(_ view: RecordView, into info: UnsafeMutablePointer<aq_record_info>) {
     info.pointee.dtype = Int32(view.dtypeCode)
     info.pointee.ndim = Int32(view.dimensionCount)
     withUnsafeMutableBytes(of: &info.pointee.shape) { extents in
@@ -145,7 +145,7 @@ private func describe(_ view: RecordView, into info: UnsafeMutablePointer<aq_rec
 }
 
 /// Fills a C record description from metadata copied out of the ring.
-private func describe(_ metadata: RecordMetadata, into info: UnsafeMutablePointer<aq_record_info>) {
+func describe(_ metadata: RecordMetadata, into info: UnsafeMutablePointer<aq_record_info>) {
     info.pointee.dtype = Int32(metadata.dtypeCode)
     info.pointee.ndim = Int32(metadata.shape.count)
     withUnsafeMutableBytes(of: &info.pointee.shape) { extents in

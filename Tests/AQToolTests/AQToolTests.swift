@@ -60,6 +60,25 @@ struct AQToolTests {
         #expect(try aq(["rm", name]).status == 4)
     }
 
+    @Test("aq put --batch and aq get --batch move 600 records in batches, in order")
+    func batches() throws {
+        let directory = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let name = "t-tool-batch-\(getpid())"
+        let source = directory.appendingPathComponent("in.npy").path
+        _ = try python("import numpy as np; np.save('\(source)', np.arange(4, dtype='<f4'))")
+        #expect(try aq(["create", name, "--capacity", "1MiB"]).status == 0)
+        defer { _ = try? aq(["rm", "--force", name]) }
+        #expect(try aq(["put", name, source, "--repeat", "2", "--batch", "--index", "1"]).status != 0)
+        let put = try aq(["put", name, source, "--repeat", "600", "--batch", "--timeout", "10"])
+        #expect(put.status == 0 && put.output.contains("put 600 ×") && put.output.contains("(600 waiting)"), "\(put.output)")
+        let got = try aq(["get", name, "--count", "600", "--batch", "--timeout", "10"])
+        let lines = got.output.split(separator: "\n").filter { $0.hasPrefix("seq=") }
+        #expect(got.status == 0 && lines.count == 600)
+        #expect(lines.first?.hasPrefix("seq=0 ") == true && lines.last?.hasPrefix("seq=599 ") == true)
+        #expect(try aq(["get", name, "--batch", "--timeout", "0.1"]).status == 3)
+    }
+
     @Test("aq demo streams frames between two processes and verifies them")
     func demo() throws {
         let run = try aq(["demo", "--seconds", "1", "--size", "256"], timeout: 120)

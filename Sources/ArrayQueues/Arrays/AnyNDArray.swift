@@ -75,6 +75,15 @@ public struct AnyNDArray: Sendable {
         return try body(UnsafeMutableRawBufferPointer(start: storage.bytes, count: storage.byteCount))
     }
 
+    /// Becomes an array of `dtype` and `extents` holding a copy of `bytes` (their size),
+    /// writing into this array's memory when nothing else uses it and it has that size.
+    mutating func replace(dtype: DType, extents: InlineShape, with bytes: UnsafeRawBufferPointer) {
+        let reusable = storage.ownsBytes && storage.byteCount == bytes.count && isKnownUniquelyReferenced(&storage)
+        let target = reusable ? storage : ArrayStorage(byteCount: bytes.count)
+        if let source = bytes.baseAddress, bytes.count > 0 { target.bytes.copyMemory(from: source, byteCount: bytes.count) }
+        self = AnyNDArray(dtype: dtype, shape: shape.elementsEqual(extents) ? shape : Array(extents), storage: target)
+    }
+
     /// This array as an ``NDArray`` of `Element`, sharing its storage.
     ///
     /// - Throws: ``ArrayQueueError/Code/dtypeMismatch`` if `Element.dtype` is not ``dtype``.

@@ -45,6 +45,9 @@ final class ArrayStorage {
         return clone
     }
 
+    /// Whether these bytes were allocated here (not adopted), so that they may be rewritten.
+    var ownsBytes: Bool { release == nil }
+
     var buffer: UnsafeRawBufferPointer { UnsafeRawBufferPointer(start: bytes, count: byteCount) }
 
     deinit {

@@ -33,4 +33,18 @@ public enum Shape {
         }
         return bytes
     }
+
+    /// The byte size of a C-order array of `dtype` and `shape`, or nil if the shape is invalid
+    /// (as ``byteCount(_:dtype:)`` checks it, without building an error or allocating).
+    static func validByteCount(_ shape: some Collection<Int>, dtype: DType) -> Int? {
+        guard shape.count <= maxDimensions else { return nil }
+        var bytes = dtype.itemSize
+        for extent in shape {
+            guard extent >= 0 else { return nil }
+            let (product, overflow) = bytes.multipliedReportingOverflow(by: extent)
+            guard !overflow else { return nil }
+            bytes = product
+        }
+        return bytes
+    }
 }

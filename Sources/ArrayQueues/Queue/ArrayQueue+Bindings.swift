@@ -161,3 +161,83 @@ extension ArrayQueue {
         return bytes == record.payloadByteCount
     }
 }
+
+extension ArrayQueue {
+    /// Puts `count` records of one `dtype` and `shape` (the call's time, no index), reserving
+    /// as many as there is room for under one hold of the lock and letting `fill` write record
+    /// `number`'s payload in place before publishing it; `published` hears how many are in the
+    /// queue after each (also before an error is thrown). Blocking and `timeout` as
+    /// ``reserveRecord(dtype:shape:timestamp:index:timeout:blocking:)``, the timeout bounding
+    /// the whole call. Returns how many were put (fewer than `count` only when not `blocking`).
+    @_spi(Bindings)
+    public func putRecords(
+        dtype: DType, shape: [Int], count: Int, timeout: Duration?, blocking: Bool,
+        fill: (_ number: Int, _ payload: UnsafeMutableRawBufferPointer) -> Void, published: (Int) -> Void = { _ in }
+    ) throws(ArrayQueueError) -> Int {
+        guard count >= 0 else { throw ArrayQueueError(.invalidArgument, "cannot put \(count) records") }
+        let request = try request(dtype: dtype, shape: shape, timestamp: .now(), index: nil)
+        return try putMany(count: count, blocking: blocking, deadline: try Self.deadline(after: timeout), request: { _ in request }, fill: fill, published: published)
+    }
+
+    /// Takes up to `maximumCount` records whose payloads fit, one after the other, in
+    /// `byteBudget` bytes when each starts at a multiple of `alignment`: waits for the first as
+    /// ``claimRecord(maximumPayloadBytes:timeout:blocking:)`` does, then claims what else is
+    /// waiting under one hold of the lock. `body` reads each claimed record and the offset it
+    /// goes to; the record is released after it. A record that does not fit stays in the
+    /// queue; if it is the first, its metadata is returned in `tooLarge`.
+    ///
+    /// - Throws: as `claimRecord`, after lending the records claimed before the error.
+    @_spi(Bindings)
+    public func takeRecords(
+        upTo maximumCount: Int, byteBudget: Int, alignment: Int, timeout: Duration?, blocking: Bool,
+        _ body: (_ record: RecordView, _ offset: Int) -> Void
+    ) throws(ArrayQueueError) -> (count: Int, tooLarge: RecordMetadata?) {
+        guard maximumCount >= 1, byteBudget >= 0, alignment >= 1, alignment & (alignment - 1) == 0 else {
+            throw ArrayQueueError(.invalidArgument, "a batch needs room for at least one record and a power-of-two alignment")
+        }
+        let first: RecordView
+        switch try claimRecord(maximumPayloadBytes: byteBudget, timeout: timeout, blocking: blocking) {
+        case let .claimed(view): first = view
+        case let .tooLarge(metadata): return (0, metadata)
+        case .empty: return (0, nil)
+        }
+        body(first, 0)
+        release(first)
+        var count = 1
+        // No overflow: payloads fit in byteBudget (below Int.max / 2), and alignUp adds less than `alignment`.
+        let byteBudget = Swift.min(byteBudget, Int.max / 2)
+        var used = alignUp(first.payload.count, to: alignment)
+        let me = ProcessIdentity.current
+        var claimed: [RecordHeader] = []
+        var failure: ArrayQueueError?
+        while count < maximumCount && used <= byteBudget && failure == nil {
+            var offsets: [Int] = []
+            do {
+                try ring.withLock { () throws(ArrayQueueError) in
+                    var tooLarge: RecordHeader?
+                    while count + claimed.count < maximumCount, claimed.count < Self.batchLimit, used <= byteBudget,
+                          let record = try ring.claim(expecting: nil, maximumPayloadBytes: byteBudget - used, owner: me, tooLarge: &tooLarge) {
+                        claimed.append(record)
+                        offsets.append(used)
+                        used = alignUp(used + record.payloadByteCount, to: alignment)
+                    }
+                }
+            } catch {
+                failure = error
+            }
+            if claimed.isEmpty { break }
+            for (record, offset) in zip(claimed, offsets) {
+                if Self.isConsistent(record) {
+                    body(RecordView(record: record, sequence: record.sequence), offset)
+                    count += 1
+                } else {
+                    failure = failure ?? ArrayQueueError(.corruptSegment, "record \(record.sequence) of queue '\(name)' has an inconsistent dtype (code \(record.dtypeCode)), shape and size \(record.payloadByteCount); it was discarded")
+                }
+                ring.release(record)
+            }
+            claimed.removeAll(keepingCapacity: true)
+        }
+        if let failure { throw failure }
+        return (count, nil)
+    }
+}

@@ -26,20 +26,30 @@ extension ArrayQueue {
     /// queue is empty.
     ///
     /// Other consumers keep taking records while `body` runs.
+    @inlinable
     public func get<Result>(timeout: Duration? = nil, _ body: (borrowing BorrowedRecord) throws -> Result) throws -> Result {
-        try take(blocking: true, timeout: timeout, body)!
+        var result: Result?
+        // Inlined into the caller, so that it is specialised for `Result` there: the lending
+        // itself is not generic, and a get that finds a record allocates nothing.
+        _ = try lend(blocking: true, timeout: timeout) { record in result = try body(record) }
+        return result!
     }
 
     /// Lends the oldest record to `body` if there is one; never waits. Returns nil if the queue is empty.
+    @inlinable
     public func tryGet<Result>(_ body: (borrowing BorrowedRecord) throws -> Result) throws -> Result? {
-        try take(blocking: false, timeout: nil, body)
+        var result: Result?
+        _ = try lend(blocking: false, timeout: nil) { record in result = try body(record) }
+        return result
     }
 
     /// Lends the oldest record to `body` like ``get(timeout:_:)``, giving up with
     /// ``ArrayQueueError/Code/cancelled`` once `cancellation` is cancelled (and consumers woken).
     @_spi(Transport)
     public func get<Result>(timeout: Duration?, cancellation: Cancellation, _ body: (borrowing BorrowedRecord) throws -> Result) throws -> Result {
-        try take(blocking: true, timeout: timeout, cancellation: cancellation, body)!
+        var result: Result?
+        _ = try lend(blocking: true, timeout: timeout, cancellation: cancellation) { record in result = try body(record) }
+        return result!
     }
 
     /// Claims a record and returns an owned copy of it, freeing its room.
@@ -48,26 +58,49 @@ extension ArrayQueue {
             return nil
         }
         defer { ring.release(record) }
-        return try borrowed(record).copy()
+        return try copy(record)
     }
 
-    /// Claims a record, lends it to `body`, frees it.
-    private func take<Result>(
-        blocking: Bool, timeout: Duration?, cancellation: Cancellation? = nil, _ body: (borrowing BorrowedRecord) throws -> Result
-    ) throws -> Result? {
+    /// An owned copy of a claimed record, straight from the ring (one shape array, one storage).
+    func copy(_ record: RecordHeader) throws(ArrayQueueError) -> ArrayRecord {
+        let shape = record.shape
+        guard let dtype = DType(rawValue: record.dtypeCode),
+              Shape.validByteCount(shape, dtype: dtype) == record.payloadByteCount else {
+            throw inconsistent(record, shape: shape)
+        }
+        let storage = ArrayStorage(byteCount: record.payloadByteCount)
+        storage.bytes.copyMemory(from: record.payload, byteCount: record.payloadByteCount)
+        return ArrayRecord(
+            array: AnyNDArray(dtype: dtype, shape: shape, storage: storage), sequence: record.sequence,
+            timestamp: Timestamp(nanosecondsSinceEpoch: record.timestampNanoseconds), index: record.index, isEnvelope: record.isEnvelope)
+    }
+
+    /// Claims a record, lends it to `body`, frees it. Returns false if there was none (only
+    /// when not `blocking`).
+    @usableFromInline
+    func lend(blocking: Bool, timeout: Duration?, _ body: (borrowing BorrowedRecord) throws -> Void) throws -> Bool {
+        try lend(blocking: blocking, timeout: timeout, cancellation: nil, body)
+    }
+
+    /// `lend`, giving up once `cancellation` is cancelled.
+    func lend(
+        blocking: Bool, timeout: Duration?, cancellation: Cancellation?, _ body: (borrowing BorrowedRecord) throws -> Void
+    ) throws -> Bool {
         guard let record = try claim(expecting: nil, blocking: blocking, timeout: timeout, cancellation: cancellation) else {
-            return nil
+            return false
         }
         defer { ring.release(record) }
-        return try body(borrowed(record))
+        try body(borrowed(record))
+        return true
     }
 
-    private func claim(expecting dtype: DType?, blocking: Bool, timeout: Duration?, cancellation: Cancellation?) throws(ArrayQueueError) -> RecordHeader? {
+    func claim(expecting dtype: DType?, blocking: Bool, timeout: Duration?, cancellation: Cancellation?) throws(ArrayQueueError) -> RecordHeader? {
         try refuseConsumerOfBroadcast()
         let deadline = try Self.deadline(after: timeout)
         let me = ProcessIdentity.current
-        let attempt = { () throws(ArrayQueueError) -> RecordHeader? in
-            try self.ring.withLock(deadline: deadline) { () throws(ArrayQueueError) in try self.ring.claim(expecting: dtype, owner: me) }
+        // A local function rather than a closure value: its context stays on the stack.
+        func attempt() throws(ArrayQueueError) -> RecordHeader? {
+            try ring.withLock(deadline: deadline) { () throws(ArrayQueueError) in try ring.claim(expecting: dtype, owner: me) }
         }
         // Records are usually waiting: claim without entering the wait loop at all.
         if let record = try attempt() { return record }
@@ -79,15 +112,21 @@ extension ArrayQueue {
 
     /// The claimed record as a `BorrowedRecord`. A record whose dtype or shape does not
     /// match its size cannot have been written by ArrayQueues: it is reported (and freed by the caller).
+    /// The shape is copied out of the ring once, so what the record says cannot change later.
     func borrowed(_ record: RecordHeader) throws(ArrayQueueError) -> BorrowedRecord {
-        let shape = record.shape
+        let extents = record.extents
         guard let dtype = DType(rawValue: record.dtypeCode),
-              (try? Shape.byteCount(shape, dtype: dtype)) == record.payloadByteCount else {
-            throw ArrayQueueError(.corruptSegment, "record \(record.sequence) of queue '\(name)' has an inconsistent dtype (code \(record.dtypeCode)), shape \(shape) and size \(record.payloadByteCount); it was discarded")
+              Shape.validByteCount(extents, dtype: dtype) == record.payloadByteCount else {
+            throw inconsistent(record, shape: Array(extents))
         }
         return BorrowedRecord(
-            dtype: dtype, shape: shape, sequence: record.sequence,
+            dtype: dtype, extents: extents, sequence: record.sequence,
             timestamp: Timestamp(nanosecondsSinceEpoch: record.timestampNanoseconds), index: record.index,
             isEnvelope: record.isEnvelope, bytes: UnsafeRawBufferPointer(start: record.payload, count: record.payloadByteCount))
+    }
+
+    /// The error for a claimed record whose dtype, shape and size disagree (the caller frees it).
+    private func inconsistent(_ record: RecordHeader, shape: [Int]) -> ArrayQueueError {
+        ArrayQueueError(.corruptSegment, "record \(record.sequence) of queue '\(name)' has an inconsistent dtype (code \(record.dtypeCode)), shape \(shape) and size \(record.payloadByteCount); it was discarded")
     }
 }

@@ -113,28 +113,36 @@ extension ArrayQueue {
         return result
     }
 
-    /// Reserves a record; nil only when not `blocking` and there is no room.
-    func reserve(
-        dtype: DType, shape: [Int], timestamp: Timestamp?, index: Int64?, blocking: Bool, timeout: Duration?,
-        flags: UInt16 = 0
-    ) throws(ArrayQueueError) -> Ring.Reservation? {
+    /// Checks a record of `dtype` and `shape` against the queue and describes it for the ring.
+    @inline(__always)
+    func request(dtype: DType, shape: [Int], timestamp: Timestamp?, index: Int64?, flags: UInt16 = 0) throws(ArrayQueueError) -> Ring.Request {
         let payloadBytes = try Shape.byteCount(shape, dtype: dtype)
         let length = try Self.recordSize(dtype: dtype, shape: shape)
         guard length <= capacity else {
             throw ArrayQueueError(.oversize, "a \(dtype) array of shape \(shape) (\(ByteCount.format(payloadBytes))) needs \(length) bytes in the ring, but queue '\(name)' holds only \(capacity) bytes")
         }
-        let deadline = try Self.deadline(after: timeout)
-        let request = Ring.Request(
+        return Ring.Request(
             dtype: dtype, shape: shape, payloadBytes: payloadBytes, length: length,
             timestamp: (timestamp ?? .now()).nanosecondsSinceEpoch, index: index, flags: flags)
+    }
+
+    /// Reserves a record; nil only when not `blocking` and there is no room.
+    func reserve(
+        dtype: DType, shape: [Int], timestamp: Timestamp?, index: Int64?, blocking: Bool, timeout: Duration?,
+        flags: UInt16 = 0
+    ) throws(ArrayQueueError) -> Ring.Reservation? {
+        let request = try request(dtype: dtype, shape: shape, timestamp: timestamp, index: index, flags: flags)
+        return try reserve(request, blocking: blocking, deadline: try Self.deadline(after: timeout))
+    }
+
+    /// Reserves a record for `request`; nil only when not `blocking` and there is no room.
+    @inline(__always)
+    func reserve(_ request: Ring.Request, blocking: Bool, deadline: Int64?) throws(ArrayQueueError) -> Ring.Reservation? {
         let dropOldest = options.overflow == .dropOldest
         let me = ProcessIdentity.current
         // A local function rather than a closure value: its context stays on the stack.
         func attempt() throws(ArrayQueueError) -> Ring.Reservation? {
-            try ring.withLock(deadline: deadline) { () throws(ArrayQueueError) in
-                // Broadcast queues free room by their subscribers' cursors (Broadcast/BroadcastRing.swift).
-                ring.header.isBroadcast ? try ring.broadcastReserve(request, owner: me) : try ring.reserve(request, dropOldest: dropOldest, owner: me)
-            }
+            try ring.withLock(deadline: deadline) { () throws(ArrayQueueError) in try reserveHoldingLock(request, dropOldest: dropOldest, owner: me) }
         }
         if let reservation = try attempt() { return reservation }
         if !blocking || options.overflow == .fail {
@@ -146,7 +154,15 @@ extension ArrayQueue {
         }
         return try waitUntil(
             ring.header.spaceSignal, deadline: deadline, checkingDeadPeers: true, cancellation: nil,
-            describe: { "put of a \(ByteCount.format(payloadBytes)) array into queue '\(name)' (full: \(fullness))" },
+            describe: { "put of a \(ByteCount.format(request.payloadBytes)) array into queue '\(name)' (full: \(fullness))" },
             attempt)
+    }
+
+    /// Reserves room for `request` while the caller holds the lock: the one place where single
+    /// and batched puts reach the ring.
+    @inline(__always)
+    func reserveHoldingLock(_ request: Ring.Request, dropOldest: Bool, owner: ProcessIdentity) throws(ArrayQueueError) -> Ring.Reservation? {
+        // Broadcast queues free room by their subscribers' cursors (Broadcast/BroadcastRing.swift).
+        ring.header.isBroadcast ? try ring.broadcastReserve(request, owner: owner) : try ring.reserve(request, dropOldest: dropOldest, owner: owner)
     }
 }

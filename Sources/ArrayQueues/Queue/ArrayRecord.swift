@@ -29,8 +29,10 @@ public struct ArrayRecord: Sendable, Equatable {
 public struct BorrowedRecord: ~Copyable {
     /// The element type.
     public let dtype: DType
-    /// The array's shape.
-    public let shape: [Int]
+    /// The array's shape, stored inline: reading it allocates nothing.
+    public let extents: InlineShape
+    /// The array's shape as an `[Int]` (allocates one; ``extents`` does not).
+    public var shape: [Int] { Array(extents) }
     /// Queue-wide sequence number.
     public let sequence: UInt64
     /// When the record was made.
@@ -54,8 +56,10 @@ public struct BorrowedRecord: ~Copyable {
 
     /// An owned copy of the record.
     public func copy() -> ArrayRecord {
-        // The header was validated when the record was claimed, so the shape and size agree.
-        let array = try! AnyNDArray(dtype: dtype, shape: shape, copying: bytes)
+        // The record was checked when it was claimed: its dtype, shape and size agree.
+        let storage = ArrayStorage(byteCount: bytes.count)
+        if let source = bytes.baseAddress, bytes.count > 0 { storage.bytes.copyMemory(from: source, byteCount: bytes.count) }
+        let array = AnyNDArray(dtype: dtype, shape: shape, storage: storage)
         return ArrayRecord(array: array, sequence: sequence, timestamp: timestamp, index: index, isEnvelope: isEnvelope)
     }
 }

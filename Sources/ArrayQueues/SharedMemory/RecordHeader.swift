@@ -57,6 +57,12 @@ struct RecordHeader {
         return (0..<dimensionCount).map { Int(truncatingIfNeeded: extents[$0]) }
     }
 
+    /// The shape, copied out inline (`dimensionCount` was validated to be at most 32).
+    var extents: InlineShape {
+        let extents = (raw + Self.fixedSize).assumingMemoryBound(to: UInt64.self)
+        return InlineShape(count: min(dimensionCount, Shape.maxDimensions)) { Int(truncatingIfNeeded: extents[$0]) }
+    }
+
     var payload: UnsafeMutableRawPointer { raw + payloadOffset }
 
     func setOwner(_ owner: ProcessIdentity) {

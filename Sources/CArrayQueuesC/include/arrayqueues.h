@@ -343,6 +343,31 @@ int64_t aq_queue_count(aq_queue *queue);
 /** 1 if no record is waiting, 0 if one is, or a negative error. */
 int aq_queue_is_empty(aq_queue *queue);
 
+/** Puts copies of `count` arrays of one dtype and shape, stored back to back at `data`
+ *  (`count` × `nbytes` bytes; `nbytes` is one array's size), in order. Room for as many as
+ *  fit is reserved under one hold of the queue lock (at most 256 at a time): for small
+ *  arrays a fraction of the cost of aq_queue_put() each. Every record gets the time of the
+ *  call and no index. Waits for room as aq_queue_put(), `timeout_ns` bounding the whole
+ *  call; with `timeout_ns` 0 it puts what fits now and returns AQ_OK (AQ_EFULL if nothing
+ *  fit). `*put` (may be NULL) receives how many were put, also when the call fails.
+ *  Errors: those of aq_queue_put(), and AQ_EINVALID_ARGUMENT for a `count` whose bytes
+ *  exceed the address space. */
+int aq_queue_put_many(aq_queue *queue, int dtype, int ndim, const int64_t *shape, const void *data, size_t nbytes,
+                      size_t count, int64_t timeout_ns, size_t *put);
+
+/** Takes up to `max_records` records, copying their payloads into `buffer` (`capacity`
+ *  bytes) one after the other, each at a multiple of 64 bytes: record i's payload is at
+ *  `buffer + offsets[i]`, its metadata in `infos[i]` (both arrays hold `max_records`
+ *  entries), and `*count` (may be NULL) receives how many were taken, also when the call
+ *  fails. Waits for the first record as aq_queue_get() does, then takes what else is
+ *  waiting and fits, claiming them under one hold of the queue lock. A record that does not
+ *  fit in the rest of the buffer stays in the queue; if the first does not fit, `infos[0]`
+ *  describes it and the call returns AQ_EBUFFER_TOO_SMALL, as aq_queue_get() does.
+ *  Errors: those of aq_queue_get(), AQ_EINVALID_ARGUMENT for NULL infos or offsets or
+ *  `max_records` 0. */
+int aq_queue_get_many(aq_queue *queue, void *buffer, size_t capacity, aq_record_info *infos, size_t *offsets,
+                      size_t max_records, size_t *count, int64_t timeout_ns);
+
 /** Drops every waiting record, for every process; returns how many, or a negative error.
  *  Records being written or read are not affected. */
 int64_t aq_queue_clear(aq_queue *queue);

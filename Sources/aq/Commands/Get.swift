@@ -27,6 +27,9 @@ struct Get: ParsableCommand {
     @Option(help: "Broadcast queues: start at the newest record, the oldest one the queue holds, or the next one put.")
     var start: SubscriberStart = .newest
 
+    @Flag(help: "Shared queues: take the records in batches of up to 256 under one hold of the queue lock (waiting, up to --timeout, for the first of each batch).")
+    var batch = false
+
     @OptionGroup var owner: OwnerOptions
 
     func run() throws {
@@ -34,12 +37,21 @@ struct Get: ParsableCommand {
             let queue = try ArrayQueue.open(name: name, options: owner.queueOptions())
             try destination.prepare()
             let subscriber = queue.isBroadcast ? try queue.subscribe(policy: policy, start: start) : nil
-            for _ in 0..<destination.count {
-                let record = try subscriber?.get(timeout: timeout?.duration) ?? queue.get(timeout: timeout?.duration)
-                if try !destination.save([("array", record.array)], sequence: record.sequence) {
+            var left = destination.count
+            while left > 0 {
+                let records = if let subscriber {
+                    [try subscriber.get(timeout: timeout?.duration)]
+                } else if batch {
+                    try queue.get(upTo: min(left, 256), timeout: timeout?.duration)
+                } else {
+                    [try queue.get(timeout: timeout?.duration)]
+                }
+                for record in records {
+                    guard try !destination.save([("array", record.array)], sequence: record.sequence) else { continue }
                     let index = record.index.map(String.init) ?? "-"
                     print("seq=\(record.sequence) t=\(record.timestamp) index=\(index) dtype=\(record.array.dtype.typestr) shape=\(record.array.shape)")
                 }
+                left -= records.count
             }
             if let subscriber, subscriber.lost > 0 {
                 FileHandle.standardError.write(Data("aq get: skipped \(subscriber.lost) records this reader fell behind on (--policy drop)\n".utf8))

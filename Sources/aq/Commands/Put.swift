@@ -29,17 +29,27 @@ struct Put: ParsableCommand {
     @Option(help: "When the queue is full: block, fail, or drop-oldest.")
     var overflow: OverflowPolicy = .block
 
+    @Flag(help: "Put the repeats in batches of up to 256 under one hold of the queue lock; the records of a batch share its time (not with --index or --timestamp).")
+    var batch = false
+
     @OptionGroup var owner: OwnerOptions
 
     func validate() throws {
         guard `repeat` >= 1 else { throw ValidationError("--repeat must be at least 1") }
+        guard !batch || (index == nil && timestamp == nil) else { throw ValidationError("--batch gives no index and one time per batch: not with --index or --timestamp") }
     }
 
     func run() throws {
         try reportingErrors("aq") {
             let array = try NPY.read(contentsOf: file)
             let queue = try ArrayQueue.open(name: name, options: owner.queueOptions(QueueOptions(overflow: overflow)))
-            for counter in 0..<`repeat` {
+            var left = batch ? `repeat` : 0
+            while left > 0 {
+                let count = min(left, 256)
+                try queue.put(contentsOf: repeatElement(array, count: count), timeout: timeout?.duration)
+                left -= count
+            }
+            for counter in 0..<(batch ? 0 : `repeat`) {
                 try queue.put(
                     array, timestamp: timestamp.map(Timestamp.init(nanosecondsSinceEpoch:)),
                     index: index.map { $0 + Int64(counter) }, timeout: timeout?.duration)

@@ -436,6 +436,70 @@ static void test_loans_and_borrows(void) {
 }
 
 /* A process that dies holding a loan or a borrow: the queue frees that room. */
+/* aq_queue_put_many and aq_queue_get_many: order, offsets, a partial batch, the errors. */
+static void test_batches(void) {
+    aq_queue *queue;
+    EXPECT(aq_queue_create(queue_name("batch"), 64 << 10, NULL, &queue), AQ_OK);
+    int64_t shape[1] = {10};
+    int16_t data[300][10];
+    for (int i = 0; i < 300; i++)
+        for (int j = 0; j < 10; j++) data[i][j] = (int16_t)(i * 10 + j);
+    size_t put = 99, count = 99;
+    aq_record_info infos[300];
+    size_t offsets[300];
+    char buffer[300 * 64];
+
+    EXPECT(aq_queue_put_many(NULL, AQ_DTYPE_INT16, 1, shape, data, 20, 3, 0, &put), AQ_EINVALID_ARGUMENT);
+    CHECK(put == 0);
+    EXPECT(aq_queue_put_many(queue, AQ_DTYPE_INT16, 1, shape, data, 19, 3, 0, &put), AQ_EINVALID_ARGUMENT);
+    EXPECT(aq_queue_put_many(queue, AQ_DTYPE_INT16, 1, shape, NULL, 20, 3, 0, &put), AQ_EINVALID_ARGUMENT);
+    EXPECT(aq_queue_put_many(queue, AQ_DTYPE_INT16, 1, shape, data, 20, SIZE_MAX / 8, 0, &put), AQ_EINVALID_ARGUMENT);
+    EXPECT(aq_queue_put_many(queue, 99, 1, shape, data, 20, 3, 0, &put), AQ_EUNSUPPORTED_DTYPE);
+    EXPECT(aq_queue_get_many(queue, buffer, sizeof buffer, infos, offsets, 10, &count, 0), AQ_EEMPTY);
+    CHECK(count == 0);
+    EXPECT(aq_queue_get_many(queue, buffer, sizeof buffer, infos, offsets, 10, &count, 5 * MS), AQ_ETIMEOUT);
+    EXPECT(aq_queue_get_many(queue, buffer, sizeof buffer, NULL, offsets, 10, &count, 0), AQ_EINVALID_ARGUMENT);
+    EXPECT(aq_queue_get_many(queue, buffer, sizeof buffer, infos, NULL, 10, &count, 0), AQ_EINVALID_ARGUMENT);
+    EXPECT(aq_queue_get_many(queue, buffer, sizeof buffer, infos, offsets, 0, &count, 0), AQ_EINVALID_ARGUMENT);
+    EXPECT(aq_queue_get_many(queue, NULL, 8, infos, offsets, 10, &count, 0), AQ_EINVALID_ARGUMENT);
+    EXPECT(aq_queue_count(queue), 0);
+
+    /* 300 records of 20 bytes take 192 bytes of ring each: a 64 KiB ring holds 341. */
+    EXPECT(aq_queue_put_many(queue, AQ_DTYPE_INT16, 1, shape, data, 20, 300, 1000 * MS, &put), AQ_OK);
+    CHECK(put == 300);
+    EXPECT(aq_queue_count(queue), 300);
+    /* A buffer of 5 slots of 64 bytes takes 5; a budget of 100 bytes takes 2 (at 0 and 64). */
+    EXPECT(aq_queue_get_many(queue, buffer, 5 * 64, infos, offsets, 300, &count, 0), AQ_OK);
+    CHECK(count == 5);
+    for (size_t i = 0; i < count; i++)
+        CHECK(offsets[i] == i * 64 && infos[i].nbytes == 20 && infos[i].ndim == 1 && infos[i].shape[0] == 10 &&
+              infos[i].sequence == i && memcmp(buffer + offsets[i], data[i], 20) == 0);
+    EXPECT(aq_queue_get_many(queue, buffer, 100, infos, offsets, 300, &count, 0), AQ_OK);
+    CHECK(count == 2 && offsets[1] == 64 && infos[1].sequence == 6 && memcmp(buffer + 64, data[6], 20) == 0);
+    /* Too small for the first: it stays, described in infos[0]. */
+    EXPECT(aq_queue_get_many(queue, buffer, 19, infos, offsets, 300, &count, 0), AQ_EBUFFER_TOO_SMALL);
+    CHECK(count == 0 && infos[0].nbytes == 20 && infos[0].sequence == 7);
+    EXPECT(aq_queue_get_many(queue, buffer, sizeof buffer, infos, offsets, 300, &count, -1), AQ_OK);
+    CHECK(count == 293);
+    int in_order = 1;
+    for (size_t i = 0; i < count; i++)
+        in_order &= infos[i].sequence == 7 + i && memcmp(buffer + offsets[i], data[7 + i], 20) == 0;
+    CHECK(in_order);
+    EXPECT(aq_queue_count(queue), 0);
+
+    /* A full queue: with timeout 0 the call puts what fits; nothing fits is AQ_EFULL. */
+    EXPECT(aq_queue_put_many(queue, AQ_DTYPE_INT16, 1, shape, data, 20, 300, 0, &put), AQ_OK);
+    EXPECT(aq_queue_put_many(queue, AQ_DTYPE_INT16, 1, shape, data, 20, 300, 0, &put), AQ_OK);
+    CHECK(put > 0 && put < 300);
+    EXPECT(aq_queue_put_many(queue, AQ_DTYPE_INT16, 1, shape, data, 20, 300, 0, &put), AQ_EFULL);
+    CHECK(put == 0);
+    EXPECT(aq_queue_put_many(queue, AQ_DTYPE_INT16, 1, shape, data, 20, 300, 5 * MS, &put), AQ_ETIMEOUT);
+    EXPECT(aq_queue_put_many(queue, AQ_DTYPE_INT16, 1, shape, data, 20, 0, 0, &put), AQ_OK);
+    CHECK(put == 0);
+    aq_queue_close(queue);
+    EXPECT(aq_queue_remove(queue_name("batch")), AQ_OK);
+}
+
 static void test_dead_peers(void) {
     aq_queue *queue;
     EXPECT(aq_queue_create(queue_name("f"), 64 << 10, NULL, &queue), AQ_OK);
@@ -973,6 +1037,7 @@ int main(void) {
     RUN(test_put_and_get);
     RUN(test_policies);
     RUN(test_loans_and_borrows);
+    RUN(test_batches);
     RUN(test_dead_peers);  /* forks: before any transport thread exists */
     RUN(test_errors_are_per_thread);
     RUN(test_threads);

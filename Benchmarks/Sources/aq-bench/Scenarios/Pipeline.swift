@@ -181,6 +181,56 @@ enum Pipeline {
         control.slot(task.slot).store(records: records, first: first, last: last, checksum: checksum)
     }
 
+    /// `produce` with `put(contentsOf:)`, 64 copies of the prepared array per call.
+    static func produceBatches(_ task: WorkerTask) throws {
+        let queue = try ArrayQueue.open(name: try task.queueName())
+        let control = ControlBlock(try SharedRegion(opening: task.control))
+        let array = try AnyNDArray(dtype: .uint8, shape: [task.size]) { (bytes: UnsafeMutableRawBufferPointer) throws(Never) in
+            for index in bytes.indices { bytes[index] = UInt8(truncatingIfNeeded: index &* 31) }
+        }
+        let batch = Array(repeating: array, count: 64)
+        try control.arriveAndWait()
+        let start = Sys.monotonicNanoseconds()
+        let duration = Int64(task.seconds * 1e9)
+        let hardEnd = start + duration + 30_000_000_000
+        var end = task.warmup == 0 ? start + duration : .max
+        var sent = 0
+        var now = start
+        while sent < task.count && (sent < task.warmup + minimumRecords || now < end) && now < hardEnd {
+            try queue.put(contentsOf: batch, timeout: .seconds(30))
+            let before = sent
+            sent += batch.count
+            now = Sys.monotonicNanoseconds()
+            if before < task.warmup && sent >= task.warmup { end = now + duration }
+        }
+        control.slot(task.slot).store(records: sent, first: start, last: now, checksum: 0)
+    }
+
+    /// `consume` with `drain(upTo: 256)`, touching each record's first word.
+    static func consumeBatches(_ task: WorkerTask) throws {
+        let queue = try ArrayQueue.open(name: try task.queueName())
+        let control = ControlBlock(try SharedRegion(opening: task.control))
+        try control.arriveAndWait()
+        var received = 0
+        var records = 0
+        var first: Int64 = 0
+        var last: Int64 = 0
+        var checksum: UInt64 = 0
+        var ended = false
+        while !ended && received <= task.count {
+            try queue.drain(upTo: 256, timeout: .seconds(30)) { record in
+                guard !ended, record.bytes.count > 0 else { ended = true; return }
+                checksum ^= touch(record.bytes)
+                received += 1
+            }
+            guard received > task.warmup else { continue }
+            let now = Sys.monotonicNanoseconds()
+            if first == 0 { first = now; records = received }
+            last = now
+        }
+        control.slot(task.slot).store(records: received - records, first: first, last: last, checksum: checksum)
+    }
+
     /// Reads one 64-bit word of every 64-byte cache line (the payload is 64-byte aligned).
     static func scan(_ bytes: UnsafeRawBufferPointer) -> UInt64 {
         guard let base = bytes.baseAddress, bytes.count >= 8 else { return touch(bytes) }

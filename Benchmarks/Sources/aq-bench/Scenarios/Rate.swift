@@ -6,6 +6,8 @@ import Synchronization
 ///   memory, both sides spinning: `copyMemory` into a slot and a release store of the tail;
 ///   the consumer reads the first word and advances the head.
 /// - `queue-1k-rate`: copying `put(array)`, borrowing `get { }` that reads the first word.
+/// - `queue-1k-rate-batched`: `put(contentsOf:)` of 64 records, `drain(upTo: 256)` reading
+///   each one's first word.
 enum Rate {
     static let sizes = [1024, 4]
 
@@ -28,6 +30,12 @@ enum Rate {
             var row = result.row("queue-1k-rate")
             row.compare(with: baselineName(size), value: baseline, unit: "records/s", figure: result.recordsPerSecond)
             bench.emit(row)
+            let batched = try Pipeline.bestOfQueue(
+                bench, tag: "rate-batched", size: size, capacity: 64 << 20, seconds: bench.budget.rateSeconds,
+                repetitions: bench.budget.streamRepetitions, produce: .produceBatch, consume: .consumeBatch)
+            var batchedRow = batched.row("queue-1k-rate-batched")
+            batchedRow.compare(with: baselineName(size), value: baseline, unit: "records/s", figure: batched.recordsPerSecond)
+            bench.emit(batchedRow)
         }
     }
 

@@ -16,7 +16,7 @@ struct Scenario {
             Scenario(name: "spsc-ring-rate", summary: "minimal spinning shared-memory ring, records/s (baseline of queue-1k-rate)", run: Rate.ring),
             Scenario(name: "queue-copy", summary: "put(array) / get(), 1 producer 1 consumer process, deep and shallow ring, GB/s vs memcpy and shm-pipeline", run: Throughput.queueCopy),
             Scenario(name: "queue-zerocopy", summary: "put(dtype:shape:fill:) / get { } reading every cache line, both rings, GB/s vs memcpy and shm-pipeline", run: Throughput.queueZeroCopy),
-            Scenario(name: "queue-1k-rate", summary: "1 KiB and 4 B records, put(array) / get { }, records/s vs spsc-ring-rate", run: Rate.queue),
+            Scenario(name: "queue-1k-rate", summary: "1 KiB and 4 B records, put(array) / get { } and in batches (put(contentsOf:) / drain), records/s vs spsc-ring-rate", run: Rate.queue),
             Scenario(name: "queue-pingpong-parked", summary: "8-byte records through two queues, spin 0, RTT vs futex-pingpong", run: PingPong.queueParked),
             Scenario(name: "queue-pingpong-spinning", summary: "8-byte records through two queues, default spin, RTT vs spin-pingpong", run: PingPong.queueSpinning),
             Scenario(name: "queue-mpmc-2x2", summary: "2 producer and 2 consumer processes, copying paths, GB/s vs memcpy", run: Throughput.mpmc(producers: 2, consumers: 2)),

@@ -19,6 +19,10 @@ enum WorkerRole: String, CaseIterable, ExpressibleByArgument {
     case consumeScan = "consume-scan"
     /// Borrows each record and reads its first word.
     case consumeTouch = "consume-touch"
+    /// Puts copies of a prepared array 64 at a time (`put(contentsOf:)`).
+    case produceBatch = "produce-batch"
+    /// Borrows up to 256 records at a time (`drain(upTo:)`) and reads each one's first word.
+    case consumeBatch = "consume-batch"
     /// Producer of the raw shared-memory ring baseline.
     case ringProduce = "ring-produce"
     /// Consumer of the raw shared-memory ring baseline.
