@@ -31,7 +31,16 @@ DTYPES: dict[np.dtype, int] = {
 }
 
 
+#: DTYPES keyed by the dtype objects numpy hands out for them (the usual argument), so that a
+#: loan per frame does not pay for np.dtype() and a dtype's hash.
+_CODES_BY_ID: dict[int, int] = {id(dtype): code for dtype, code in DTYPES.items()}
+_KEEP_ALIVE = list(DTYPES)  # the ids above stay those of these objects
+
+
 def _dtype_code(dtype: Any) -> int:
+    code = _CODES_BY_ID.get(id(dtype))
+    if code is not None:
+        return code
     try:
         return DTYPES[np.dtype(dtype)]
     except KeyError:
@@ -89,6 +98,10 @@ def _plain(value: Any) -> Any:
     return value
 
 
+_GETITEM = np.ndarray.__getitem__
+_SETITEM = np.ndarray.__setitem__
+
+
 class _LeasedArray(np.ndarray):
     """An ndarray over a record in shared memory, valid only while its loan or borrow lasts.
 
@@ -144,11 +157,11 @@ class _LeasedArray(np.ndarray):
 
     def __getitem__(self, key: Any) -> Any:
         self._check()
-        return super().__getitem__(key)
+        return _GETITEM(self, key)
 
     def __setitem__(self, key: Any, value: Any) -> None:
         self._check()
-        super().__setitem__(key, _plain(value))
+        _SETITEM(self, key, value if type(value) is np.ndarray else _plain(value))
 
     def __repr__(self) -> str:
         self._check()
@@ -397,20 +410,30 @@ class ArrayQueue:
         as :meth:`put`.
         """
         flags, stamp, number = _stamping(timestamp, index)
-        extents = (int(shape),) if isinstance(shape, (int, np.integer)) else tuple(int(extent) for extent in shape)
+        extents = (int(shape),) if isinstance(shape, (int, np.integer)) else tuple(map(int, shape))
         return _Loan(self, (_dtype_code(dtype), extents, timeout, flags, stamp, number))
 
     # MARK: Getting
 
-    def get(self, timeout: Optional[float] = None) -> np.ndarray:
+    def get(self, timeout: Optional[float] = None, out: Optional[np.ndarray] = None) -> np.ndarray:
         """Takes the oldest record and returns its array, a copy the caller owns. Waits up to
         ``timeout`` seconds (None: no limit, 0: not at all). Raises :class:`GetTimeout` or
-        :class:`Empty` (both ``queue.Empty``)."""
-        return self._handle.get(timeout)
+        :class:`Empty` (both ``queue.Empty``).
 
-    def get_record(self, timeout: Optional[float] = None) -> Record:
+        ``out``: a writable, C-contiguous array to copy the record into, reused from call to
+        call (``frame = queue.get(out=frame)``). It is returned when the record has its dtype
+        and shape; otherwise a new array is returned and ``out``'s contents are unspecified.
+        Without ``out``, arrays of 1 MiB and more come from memory this process reuses once
+        the previous arrays are gone, so a stream of large frames does not pay for fresh
+        pages on every get.
+        """
+        if out is None:
+            return self._handle.get(timeout)
+        return self._handle.get(timeout, out)
+
+    def get_record(self, timeout: Optional[float] = None, out: Optional[np.ndarray] = None) -> Record:
         """Like :meth:`get`, with the record's timestamp, index and sequence number."""
-        array, stamp, index, sequence = self._handle.get_record(timeout)
+        array, stamp, index, sequence = self._handle.get_record(timeout, out)
         return Record(array, stamp, index, sequence)
 
     def borrow(self, timeout: Optional[float] = None) -> _Borrow:
