@@ -450,7 +450,24 @@ static PyGetSetDef lease_getset[] = {
     {NULL},
 };
 
+/* array(cls) -> cls.__new__(cls, shape, dtype, self): the ndarray (subclass) over the record,
+ * made here in one call because a stream of small records pays for every Python step. */
+static PyObject *lease_array(LeaseObject *self, PyObject *cls) {
+    if (!PyType_Check(cls)) { PyErr_SetString(PyExc_TypeError, "array() takes an ndarray subclass"); return NULL; }
+    PyObject *shape = shape_tuple(self->info.ndim, self->info.shape);
+    if (!shape) return NULL;
+    PyObject *dtype = dtype_object(self->info.dtype);
+    if (!dtype) { Py_DECREF(shape); return NULL; }
+    PyObject *make = PyObject_GetAttrString(cls, "__new__");
+    PyObject *array = make ? PyObject_CallFunctionObjArgs(make, cls, shape, dtype, (PyObject *)self, NULL) : NULL;
+    Py_XDECREF(make);
+    Py_DECREF(shape);
+    Py_DECREF(dtype);
+    return array;
+}
+
 static PyMethodDef lease_methods[] = {
+    {"array", (PyCFunction)lease_array, METH_O, "array(cls) -> an array of class cls (an ndarray subclass) over the record."},
     {"commit", (PyCFunction)lease_commit, METH_NOARGS, "Publishes a loaned record."},
     {"release", (PyCFunction)lease_release, METH_NOARGS, "Ends a borrow, or aborts an uncommitted loan."},
     {NULL},

@@ -130,13 +130,18 @@ class _LeasedArray(np.ndarray):
         return base
 
     def _check(self) -> None:
-        lease = self._lease()
+        # _lease(), inlined: every indexing and ufunc call of a lent array runs this.
+        lease = self.base
+        while lease is not None and type(lease) is not _LEASE:
+            lease = getattr(lease, "base", None)
         if lease is not None and not lease.active:
             raise Closed("this array was lent by a queue for a `with` block that has ended: its memory belongs to "
                          "the queue again; copy what you need inside the block", -20)
 
     def __array_ufunc__(self, ufunc: np.ufunc, method: str, *inputs: Any, **kwargs: Any) -> Any:
-        inputs = tuple(_plain(value) for value in inputs)
+        inputs = tuple([_plain(value) for value in inputs])
+        if not kwargs:  # the common case, without the bookkeeping of `out`
+            return getattr(ufunc, method)(*inputs)
         out = kwargs.get("out")
         if out is not None:
             kwargs["out"] = tuple(_plain(value) for value in out)
@@ -252,17 +257,16 @@ class BorrowedArray(_LeasedArray):
 
 
 class _Loan:
-    __slots__ = ("_queue", "_arguments", "_lease")
+    __slots__ = ("_loan", "_arguments", "_lease")
 
-    def __init__(self, queue: "ArrayQueue", arguments: tuple) -> None:
-        self._queue = queue
+    def __init__(self, handle: Any, arguments: tuple) -> None:
+        self._loan = handle.loan
         self._arguments = arguments
         self._lease: Any = None
 
     def __enter__(self) -> LoanedArray:
-        lease = self._queue._handle.loan(*self._arguments)
-        self._lease = lease
-        return np.ndarray.__new__(LoanedArray, lease.shape, lease.dtype, buffer=lease)
+        lease = self._lease = self._loan(*self._arguments)
+        return lease.array(LoanedArray)
 
     def __exit__(self, kind: Any, value: Any, traceback: Any) -> None:
         if kind is None:
@@ -272,17 +276,16 @@ class _Loan:
 
 
 class _Borrow:
-    __slots__ = ("_queue", "_timeout", "_lease")
+    __slots__ = ("_borrow", "_timeout", "_lease")
 
-    def __init__(self, queue: "ArrayQueue", timeout: Optional[float]) -> None:
-        self._queue = queue
+    def __init__(self, handle: Any, timeout: Optional[float]) -> None:
+        self._borrow = handle.borrow
         self._timeout = timeout
         self._lease: Any = None
 
     def __enter__(self) -> BorrowedArray:
-        lease = self._queue._handle.borrow(self._timeout)
-        self._lease = lease
-        return np.ndarray.__new__(BorrowedArray, lease.shape, lease.dtype, buffer=lease)
+        lease = self._lease = self._borrow(self._timeout)
+        return lease.array(BorrowedArray)
 
     def __exit__(self, kind: Any, value: Any, traceback: Any) -> None:
         self._lease.release()
@@ -411,7 +414,7 @@ class ArrayQueue:
         """
         flags, stamp, number = _stamping(timestamp, index)
         extents = (int(shape),) if isinstance(shape, (int, np.integer)) else tuple(map(int, shape))
-        return _Loan(self, (_dtype_code(dtype), extents, timeout, flags, stamp, number))
+        return _Loan(self._handle, (_dtype_code(dtype), extents, timeout, flags, stamp, number))
 
     # MARK: Getting
 
@@ -445,7 +448,7 @@ class ArrayQueue:
         The record's room goes back to producers when the block ends; ``frame`` and its views
         are unusable afterwards (they raise :class:`Closed`). Waiting and errors as :meth:`get`.
         """
-        return _Borrow(self, timeout)
+        return _Borrow(self._handle, timeout)
 
     def records(self, timeout: Optional[float] = None) -> Iterator[Record]:
         """Yields records as they come; stops when none arrives within ``timeout`` seconds
