@@ -5,7 +5,8 @@ one run (run_peers.sh's JSON lines, or a results.jsonl that contains them).
     python3 Benchmarks/peers/python_table.py peers.jsonl [docs/BENCHMARKS.md]
 
 Replaces the text between `<!-- python:begin -->` and `<!-- python:end -->`; prints it if the
-file is not given. Every ratio divides two figures of the same run. Standard library only.
+file is not given. Every ratio divides two figures of the same run; a run of several rounds
+(run_peers.sh with ROUNDS=N) gives each figure's best round. Standard library only.
 """
 
 import json
@@ -51,8 +52,10 @@ def best(rows, scenario, size, field="gbps"):
     return max(found) if found else None
 
 
-def find(rows, scenario):
-    return next((row for row in rows if row["scenario"] == scenario), None)
+def fastest(rows, scenario):
+    """The row of `scenario` with the lowest p50 (of several rounds, ROUNDS=N), or None."""
+    found = [row for row in rows if row["scenario"] == scenario and row.get("p50_us") is not None]
+    return min(found, key=lambda row: row["p50_us"]) if found else None
 
 
 def number(value):
@@ -99,12 +102,11 @@ def tables(rows):
                 cells.append(times(mine / theirs) if mine and theirs else "–")
             same = (like == "lends") == lends
             out.append(f"| {name} | {api}{' (like for like)' if same else ''} | " + " | ".join(cells) + " |")
-    out += ["", "1 KiB arrays per second (deep ring) and the blocking round trip of an 8-byte array:", "",
+    out += ["", "1 KiB arrays per second (deep ring) and the blocking round trip of an 8-byte array (p99 of the round with the best p50):", "",
             "| system | 1 KiB arrays/s | round trip p50 µs | p99 µs |", "| --- | ---: | ---: | ---: |"]
     for scenario, name in present:
-        rate = find(rows, scenario + "-rate")
-        ping = find(rows, scenario + "-pingpong")
-        per_second = rate.get("records_per_s") if rate else None
+        per_second = best(rows, scenario + "-rate", 1024, "records_per_s")
+        ping = fastest(rows, scenario + "-pingpong")
         out.append(f"| {name} | {number(per_second)} | {number(ping.get('p50_us') if ping else None)} | "
                    f"{number(ping.get('p99_us') if ping else None)} |")
     notes = [row for row in rows if row.get("note") and any(row["scenario"].startswith(s) for s, _ in OURS + PEERS)]
