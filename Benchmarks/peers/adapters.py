@@ -404,14 +404,15 @@ class ArrayQueuesSwift:
 
 class _AqsSender:
     def __init__(self, q):
-        self.put = q.put
-
-    def send(self, array, timeout):
         import arrayqueues_swift as aq
 
+        self.put = q.put
+        self.timeout_error = aq.PutTimeout
+
+    def send(self, array, timeout):
         try:
             self.put(array, timeout)
-        except aq.PutTimeout as error:
+        except self.timeout_error as error:
             raise Timeout("put timed out") from error
 
     def close(self):
@@ -420,14 +421,15 @@ class _AqsSender:
 
 class _AqsReceiver:
     def __init__(self, q):
-        self.get = q.get
-
-    def recv(self, timeout):
         import arrayqueues_swift as aq
 
+        self.get = q.get
+        self.timeout_error = aq.GetTimeout
+
+    def recv(self, timeout):
         try:
             return self.get(timeout)
-        except aq.GetTimeout:
+        except self.timeout_error:
             return None
 
     def release(self):
@@ -455,15 +457,16 @@ class ArrayQueuesSwiftZeroCopy(ArrayQueuesSwift):
 
 class _AqsLoaningSender:
     def __init__(self, q):
-        self.q = q
-
-    def send(self, array, timeout):
         import arrayqueues_swift as aq
 
+        self.loan = q.loan
+        self.timeout_error = aq.PutTimeout
+
+    def send(self, array, timeout):
         try:
-            with self.q.loan(array.shape, array.dtype, timeout) as slot:
+            with self.loan(array.shape, array.dtype, timeout) as slot:
                 slot[...] = array
-        except aq.PutTimeout as error:
+        except self.timeout_error as error:
             raise Timeout("loan timed out") from error
 
     def close(self):
@@ -472,16 +475,17 @@ class _AqsLoaningSender:
 
 class _AqsBorrowingReceiver:
     def __init__(self, q):
-        self.q = q
-        self.borrow = None
-
-    def recv(self, timeout):
         import arrayqueues_swift as aq
 
+        self.q = q
+        self.borrow = None
+        self.timeout_error = aq.GetTimeout
+
+    def recv(self, timeout):
         self.borrow = self.q.borrow(timeout)
         try:
             return self.borrow.__enter__()
-        except aq.GetTimeout:
+        except self.timeout_error:
             self.borrow = None
             return None
 

@@ -5,7 +5,8 @@ one run (run_peers.sh's JSON lines, or a results.jsonl that contains them).
     python3 Benchmarks/peers/python_table.py peers.jsonl [docs/BENCHMARKS.md]
 
 Replaces the text between `<!-- python:begin -->` and `<!-- python:end -->`; prints it if the
-file is not given. Every ratio divides two figures of the same run. Standard library only.
+file is not given. Every ratio divides two figures of the same run; a run of several rounds
+(run_peers.sh with ROUNDS=N) gives each figure's best round. Standard library only.
 """
 
 import json
@@ -18,6 +19,11 @@ OURS = [("peer-arrayqueues-swift", "arrayqueues_swift, `put` / `get` (copies)"),
 PEERS = [("peer-iceoryx2", "iceoryx2 (Python)"), ("peer-arrayqueues", "arrayqueues 1.4.1"),
          ("peer-mpqueue", "multiprocessing.Queue"), ("peer-pyzmq-tcp", "pyzmq, tcp loopback"),
          ("peer-faster-fifo", "faster-fifo")]
+#: Peers whose consumer gets a view of shared memory (the others deliver an array it owns).
+LENDING = {"peer-iceoryx2", "peer-arrayqueues"}
+#: Our rows in the ratio table: scenario, API, and what kind of consumer it pairs with.
+COMPARED = [("peer-arrayqueues-swift-zerocopy", "`loan` / `borrow`", "lends"),
+            ("peer-arrayqueues-swift", "`put` / `get`", "owns")]
 BEGIN, END = "<!-- python:begin -->", "<!-- python:end -->"
 
 
@@ -46,8 +52,10 @@ def best(rows, scenario, size, field="gbps"):
     return max(found) if found else None
 
 
-def find(rows, scenario):
-    return next((row for row in rows if row["scenario"] == scenario), None)
+def fastest(rows, scenario):
+    """The row of `scenario` with the lowest p50 (of several rounds, ROUNDS=N), or None."""
+    found = [row for row in rows if row["scenario"] == scenario and row.get("p50_us") is not None]
+    return min(found, key=lambda row: row["p50_us"]) if found else None
 
 
 def number(value):
@@ -75,23 +83,30 @@ def tables(rows):
            "| --- |" + " ---: |" * len(SIZES)]
     for scenario, name in present:
         out.append(f"| {name} | " + " | ".join(number(best(rows, scenario, size)) for size in SIZES) + " |")
-    out += ["", "arrayqueues_swift (the better of its two APIs at each size) ÷ each peer, same run:", "",
-            "| peer | " + " | ".join(label(size) for size in SIZES) + " |", "| --- |" + " ---: |" * len(SIZES)]
+    out += ["", "arrayqueues_swift ÷ each peer, same run, per API. *Like for like* pairs consumers that get the same "
+            "thing: a view of the record in shared memory, read in full (iceoryx2, the original `arrayqueues`), or an "
+            "array the consumer owns (`multiprocessing.Queue`, pyzmq, faster-fifo). The copying API against a peer that "
+            "lends views does one copy more than that peer:", "",
+            "| peer | arrayqueues_swift API | " + " | ".join(label(size) for size in SIZES) + " |",
+            "| --- | --- |" + " ---: |" * len(SIZES)]
     for scenario, name in PEERS:
         if not any(r["scenario"].startswith(scenario) for r in rows):
             continue
-        cells = []
-        for size in SIZES:
-            mine = [value for value in (best(rows, ours, size) for ours, _ in OURS) if value is not None]
-            theirs = best(rows, scenario, size)
-            cells.append(times(max(mine) / theirs) if mine and theirs else "–")
-        out.append(f"| {name} | " + " | ".join(cells) + " |")
-    out += ["", "1 KiB arrays per second (deep ring) and the blocking round trip of an 8-byte array:", "",
+        lends = scenario in LENDING
+        for ours, api, like in COMPARED:
+            if not any(r["scenario"].startswith(ours) for r in rows) or (not lends and like == "lends"):
+                continue
+            cells = []
+            for size in SIZES:
+                mine, theirs = best(rows, ours, size), best(rows, scenario, size)
+                cells.append(times(mine / theirs) if mine and theirs else "–")
+            same = (like == "lends") == lends
+            out.append(f"| {name} | {api}{' (like for like)' if same else ''} | " + " | ".join(cells) + " |")
+    out += ["", "1 KiB arrays per second (deep ring) and the blocking round trip of an 8-byte array (p99 of the round with the best p50):", "",
             "| system | 1 KiB arrays/s | round trip p50 µs | p99 µs |", "| --- | ---: | ---: | ---: |"]
     for scenario, name in present:
-        rate = find(rows, scenario + "-rate")
-        ping = find(rows, scenario + "-pingpong")
-        per_second = rate.get("records_per_s") if rate else None
+        per_second = best(rows, scenario + "-rate", 1024, "records_per_s")
+        ping = fastest(rows, scenario + "-pingpong")
         out.append(f"| {name} | {number(per_second)} | {number(ping.get('p50_us') if ping else None)} | "
                    f"{number(ping.get('p99_us') if ping else None)} |")
     notes = [row for row in rows if row.get("note") and any(row["scenario"].startswith(s) for s, _ in OURS + PEERS)]

@@ -11,7 +11,9 @@
 # Benchmarks/.venv-arrayqueues for arrayqueues 1.4.1, which needs numpy < 2); arrayqueues_swift is
 # built from this checkout (`pip install ./python`, a release build of the C library). A peer that cannot be
 # installed, or whose run fails, gets a row with a `note` saying why; the others still run.
-# QUICK=1 in the environment is the same as --quick; PEERS="a b" measures only those peers.
+# QUICK=1 in the environment is the same as --quick; PEERS="a b" measures only those peers;
+# ROUNDS=N measures the peers N times in turn (a, b, a, b, ...), so that a slow or fast phase
+# of a shared machine does not fall on one peer alone (python_table.py takes each figure's best).
 # Progress goes to standard error.
 # --baselines: aq-bench's JSON results of the same run (for the ratios); --aq-bench: the aq-bench
 # executable (to measure the raw pipeline next to each figure); --install-only: set up and stop.
@@ -99,23 +101,27 @@ fi
 limit=1200
 [ ${#quick[@]} -gt 0 ] && limit=600
 peers=(${PEERS:-mpqueue arrayqueues faster-fifo iceoryx2 pyzmq-tcp arrayqueues-swift arrayqueues-swift-zerocopy})
-for peer in "${peers[@]}"; do
-    if [ -n "${broken[$peer]:-}" ]; then
-        failure_row "peer-$peer" "not installed: ${broken[$peer]}"
-        continue
-    fi
-    venv="$peers_venv"
-    [ "$peer" = arrayqueues ] && venv="$aq_venv"
-    log "measuring $peer"
-    output="$(mktemp)"
-    timeout --kill-after=10 "$limit" "$venv/bin/python" "$here/peer_bench.py" --peer "$peer" \
-        ${quick[@]+"${quick[@]}"} ${baselines[@]+"${baselines[@]}"} ${aq_bench[@]+"${aq_bench[@]}"} > "$output"
-    status=$?
-    cat "$output"
-    if [ "$status" -ne 0 ]; then
-        reason="exited with status $status"
-        [ "$status" -eq 124 ] && reason="did not finish within $limit s and was stopped"
-        failure_row "peer-$peer" "peer_bench.py $reason; rows above it, if any, are complete"
-    fi
-    rm -f "$output"
+rounds="${ROUNDS:-1}"
+for ((round = 1; round <= rounds; round++)); do
+    [ "$rounds" -gt 1 ] && log "round $round of $rounds"
+    for peer in "${peers[@]}"; do
+        if [ -n "${broken[$peer]:-}" ]; then
+            failure_row "peer-$peer" "not installed: ${broken[$peer]}"
+            continue
+        fi
+        venv="$peers_venv"
+        [ "$peer" = arrayqueues ] && venv="$aq_venv"
+        log "measuring $peer"
+        output="$(mktemp)"
+        timeout --kill-after=10 "$limit" "$venv/bin/python" "$here/peer_bench.py" --peer "$peer" \
+            ${quick[@]+"${quick[@]}"} ${baselines[@]+"${baselines[@]}"} ${aq_bench[@]+"${aq_bench[@]}"} > "$output"
+        status=$?
+        cat "$output"
+        if [ "$status" -ne 0 ]; then
+            reason="exited with status $status"
+            [ "$status" -eq 124 ] && reason="did not finish within $limit s and was stopped"
+            failure_row "peer-$peer" "peer_bench.py $reason; rows above it, if any, are complete"
+        fi
+        rm -f "$output"
+    done
 done

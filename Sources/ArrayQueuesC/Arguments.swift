@@ -47,12 +47,36 @@ enum Arguments {
     static func duration(_ nanoseconds: Int64) -> Duration? {
         nanoseconds < 0 ? nil : .nanoseconds(nanoseconds)
     }
+}
 
-    /// Checks that an options struct is at least as large as version 1 of it.
-    static func checkSize(_ size: Int, of type: String, minimum: Int) throws(ArrayQueueError) {
+/// Options structs whose first field is their `size`: versions of the header add fields at
+/// the end only, so a caller's struct is a prefix of ours. Reading or writing never goes past
+/// the caller's `size`, and fields the caller's version lacks keep their defaults.
+enum VersionedStruct {
+    /// The caller's struct, read up to its `size`, which must be at least `minimum` (the size
+    /// of version 1); the fields after it come from `defaults`.
+    static func read<Struct>(_ pointer: UnsafePointer<Struct>, of type: String, minimum: Int, defaults: Struct) throws(ArrayQueueError) -> Struct {
+        // Every version starts with `size_t size`, so this load stays inside the caller's struct.
+        let size = UnsafeRawPointer(pointer).load(as: Int.self)
         guard size >= minimum else {
             throw ArrayQueueError(.invalidArgument, "\(type).size is \(size), smaller than any version of the struct (\(minimum)); initialize it with \(type)_init")
         }
+        var value = defaults
+        withUnsafeMutableBytes(of: &value) { bytes in
+            bytes.baseAddress!.copyMemory(from: pointer, byteCount: min(size, MemoryLayout<Struct>.size))
+        }
+        return value
+    }
+
+    /// Writes the first `size` bytes of `defaults` (at most the whole struct) to `pointer`,
+    /// with `size` set to what was written; writes nothing if `size` cannot hold the `size` field.
+    static func initialize<Struct>(_ pointer: UnsafeMutablePointer<Struct>, size: Int, with defaults: Struct) {
+        let written = min(size, MemoryLayout<Struct>.size)
+        guard written >= MemoryLayout<Int>.size else { return }
+        withUnsafeBytes(of: defaults) { bytes in
+            UnsafeMutableRawPointer(pointer).copyMemory(from: bytes.baseAddress!, byteCount: written)
+        }
+        UnsafeMutableRawPointer(pointer).storeBytes(of: written, as: Int.self)
     }
 }
 

@@ -19,8 +19,8 @@ struct QueueSettings {
 
     init(_ pointer: UnsafePointer<aq_queue_options>?) throws(ArrayQueueError) {
         guard let pointer else { return }
-        let c = pointer.pointee
-        try Arguments.checkSize(c.size, of: "aq_queue_options", minimum: MemoryLayout<aq_queue_options>.size)
+        // One version so far: the whole struct.
+        let c = try VersionedStruct.read(pointer, of: "aq_queue_options", minimum: MemoryLayout<aq_queue_options>.size, defaults: queueDefaults())
         switch c.overflow {
         case Int32(AQ_OVERFLOW_BLOCK.rawValue): options.overflow = .block
         case Int32(AQ_OVERFLOW_FAIL.rawValue): options.overflow = .fail
@@ -39,16 +39,21 @@ struct QueueSettings {
     }
 }
 
-@c(aq_queue_options_init)
-public func aqQueueOptionsInit(_ options: UnsafeMutablePointer<aq_queue_options>?) {
-    guard let options else { return }
+/// The defaults of every field of `aq_queue_options`.
+private func queueDefaults() -> aq_queue_options {
     let defaults = QueueOptions(), creating = CreateOptions()
     let spin = defaults.spin.components
-    options.pointee = aq_queue_options(
+    return aq_queue_options(
         size: MemoryLayout<aq_queue_options>.size, overflow: Int32(AQ_OVERFLOW_BLOCK.rawValue),
         shape_change: Int32(AQ_SHAPE_CHANGE_KEEP.rawValue),
         spin_ns: spin.seconds * 1_000_000_000 + spin.attoseconds / 1_000_000_000, mode: creating.mode,
         allow_other_owner: defaults.allowOtherOwner ? 1 : 0)
+}
+
+@c(aq_queue_options_init)
+public func aqQueueOptionsInit(_ options: UnsafeMutablePointer<aq_queue_options>?) {
+    guard let options else { return }
+    options.pointee = queueDefaults()
 }
 
 /// Opens a queue the way `open` says and hands out a handle; the shared body of create/open.

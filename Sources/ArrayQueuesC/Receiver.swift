@@ -24,7 +24,9 @@ public func aqReceiverCreate(
         let made: any ArrayReceiver
         switch parsed {
         case let .sharedMemory(name):
-            made = try SharedMemoryReceiver(name: name, capacity: settings.sharedMemoryCapacity, maximumArrays: settings.zeroMQ.maximumArrays)
+            made = try SharedMemoryReceiver(
+                name: name, capacity: settings.sharedMemoryCapacity, maximumArrays: settings.zeroMQ.maximumArrays,
+                access: settings.sharedMemoryAccess)
         case .tcp, .ipc:
             made = try ZeroMQReceiver(
                 settings.publishSubscribe ? .subscribe(prefixes: settings.prefixes) : .pull,

@@ -22,29 +22,57 @@ private func nanoseconds(_ duration: Duration) -> Int64 {
     return seconds * 1_000_000_000 + attoseconds / 1_000_000_000
 }
 
-@c(aq_sender_options_init)
-public func aqSenderOptionsInit(_ options: UnsafeMutablePointer<aq_sender_options>?) {
-    guard let options else { return }
+/// The defaults of every field of `aq_sender_options`, with `size` the whole struct's.
+private func senderDefaults() -> aq_sender_options {
     let z = ZeroMQSender.Options(), shm = SharedMemorySender.Options()
-    options.pointee = aq_sender_options(
+    return aq_sender_options(
         size: MemoryLayout<aq_sender_options>.size, pattern: Int32(AQ_PATTERN_PUSH_PULL.rawValue), role: Int32(AQ_ROLE_DEFAULT.rawValue),
         fast_path: Int32(AQ_FAST_PATH_AUTOMATIC.rawValue), byte_budget: Int64(z.byteBudget), expected_message_bytes: 0,
         send_timeout_ns: timeoutDefault, heartbeat_interval_ns: z.heartbeatInterval.map(nanoseconds) ?? -1,
-        linger_ns: nanoseconds(z.linger), curve_secret_key: nil, curve_server_public_key: nil, shm_capacity: Int64(shm.capacity))
+        linger_ns: nanoseconds(z.linger), curve_secret_key: nil, curve_server_public_key: nil, shm_capacity: Int64(shm.capacity),
+        shm_mode: shm.access.mode, shm_allow_other_owner: shm.access.allowOtherOwner ? 1 : 0)
 }
 
-@c(aq_receiver_options_init)
-public func aqReceiverOptionsInit(_ options: UnsafeMutablePointer<aq_receiver_options>?) {
-    guard let options else { return }
-    let z = ZeroMQReceiver.Options()
-    options.pointee = aq_receiver_options(
+/// The defaults of every field of `aq_receiver_options`, with `size` the whole struct's.
+private func receiverDefaults() -> aq_receiver_options {
+    let z = ZeroMQReceiver.Options(), access = SharedMemoryAccess()
+    return aq_receiver_options(
         size: MemoryLayout<aq_receiver_options>.size, pattern: Int32(AQ_PATTERN_PUSH_PULL.rawValue), role: Int32(AQ_ROLE_DEFAULT.rawValue),
         fast_path: Int32(AQ_FAST_PATH_AUTOMATIC.rawValue), detects_loss: z.detectsLoss ? 1 : 0, subscriptions: nil, subscription_count: 0,
         maximum_message_bytes: Int64(z.maximumMessageBytes), maximum_arrays: Int64(z.maximumArrays), byte_budget: Int64(z.byteBudget),
         expected_message_bytes: 0, heartbeat_interval_ns: nanoseconds(z.heartbeatInterval),
         missed_heartbeats: Int64(z.missedHeartbeatsBeforeSilent), linger_ns: nanoseconds(z.linger), curve_secret_key: nil,
         curve_server_public_key: nil, fast_path_capacity: Int64(z.fastPathCapacity), fast_path_timeout_ns: nanoseconds(z.fastPathTimeout),
-        shm_capacity: 256 << 20)
+        shm_capacity: 256 << 20, shm_mode: access.mode, shm_allow_other_owner: access.allowOtherOwner ? 1 : 0)
+}
+
+/// Sizes of version 1 of the option structs: the offset of the first field version 2 added.
+let senderOptionsSizeV1 = MemoryLayout<aq_sender_options>.offset(of: \aq_sender_options.shm_mode)!
+let receiverOptionsSizeV1 = MemoryLayout<aq_receiver_options>.offset(of: \aq_receiver_options.shm_mode)!
+
+@c(aq_sender_options_init_sized)
+public func aqSenderOptionsInitSized(_ options: UnsafeMutablePointer<aq_sender_options>?, _ size: Int) {
+    guard let options else { return }
+    VersionedStruct.initialize(options, size: size, with: senderDefaults())
+}
+
+/// The function programs built against version 1 of the header call (the header's macro of
+/// the same name calls `aq_sender_options_init_sized`): their struct ends before `shm_mode`.
+@c(aq_sender_options_init)
+public func aqSenderOptionsInit(_ options: UnsafeMutablePointer<aq_sender_options>?) {
+    aqSenderOptionsInitSized(options, senderOptionsSizeV1)
+}
+
+@c(aq_receiver_options_init_sized)
+public func aqReceiverOptionsInitSized(_ options: UnsafeMutablePointer<aq_receiver_options>?, _ size: Int) {
+    guard let options else { return }
+    VersionedStruct.initialize(options, size: size, with: receiverDefaults())
+}
+
+/// For programs built against version 1 of the header, as ``aqSenderOptionsInit(_:)``.
+@c(aq_receiver_options_init)
+public func aqReceiverOptionsInit(_ options: UnsafeMutablePointer<aq_receiver_options>?) {
+    aqReceiverOptionsInitSized(options, receiverOptionsSizeV1)
 }
 
 /// Conversions shared by both option structs.
@@ -96,9 +124,13 @@ enum TransportArguments {
         return size
     }
 
-    static func checkSize(_ size: Int, of type: String, minimum: Int) throws(TransportError) {
-        guard size >= minimum else {
-            throw TransportError(.invalidArgument, "\(type).size is \(size), smaller than any version of the struct (\(minimum)); initialize it with \(type)_init")
+    /// The caller's options struct, read up to its `size` (at least version 1's), with the
+    /// fields of later versions it does not have set to their defaults.
+    static func read<Struct>(_ pointer: UnsafePointer<Struct>, of type: String, minimum: Int, defaults: Struct) throws(TransportError) -> Struct {
+        do throws(ArrayQueueError) {
+            return try VersionedStruct.read(pointer, of: type, minimum: minimum, defaults: defaults)
+        } catch {
+            throw TransportError(.invalidArgument, error.message)
         }
     }
 }
@@ -112,8 +144,7 @@ struct SenderSettings {
 
     init(_ pointer: UnsafePointer<aq_sender_options>?) throws(TransportError) {
         guard let pointer else { return }
-        let c = pointer.pointee
-        try TransportArguments.checkSize(c.size, of: "aq_sender_options", minimum: MemoryLayout<aq_sender_options>.size)
+        let c = try TransportArguments.read(pointer, of: "aq_sender_options", minimum: senderOptionsSizeV1, defaults: senderDefaults())
         publishSubscribe = try TransportArguments.isPublishSubscribe(c.pattern)
         role = try TransportArguments.role(c.role, default: .bind)
         zeroMQ.fastPath = try TransportArguments.fastPath(c.fast_path)
@@ -129,6 +160,7 @@ struct SenderSettings {
         zeroMQ.linger = .nanoseconds(c.linger_ns)
         zeroMQ.curve = try TransportArguments.curve(secret: c.curve_secret_key, serverPublic: c.curve_server_public_key)
         sharedMemory.capacity = try TransportArguments.size(c.shm_capacity, "shm_capacity")
+        sharedMemory.access = SharedMemoryAccess(allowOtherOwner: c.shm_allow_other_owner != 0, mode: c.shm_mode)
     }
 }
 
@@ -139,11 +171,11 @@ struct ReceiverSettings {
     var prefixes = [""]
     var zeroMQ = ZeroMQReceiver.Options()
     var sharedMemoryCapacity = 256 << 20
+    var sharedMemoryAccess = SharedMemoryAccess()
 
     init(_ pointer: UnsafePointer<aq_receiver_options>?) throws(TransportError) {
         guard let pointer else { return }
-        let c = pointer.pointee
-        try TransportArguments.checkSize(c.size, of: "aq_receiver_options", minimum: MemoryLayout<aq_receiver_options>.size)
+        let c = try TransportArguments.read(pointer, of: "aq_receiver_options", minimum: receiverOptionsSizeV1, defaults: receiverDefaults())
         publishSubscribe = try TransportArguments.isPublishSubscribe(c.pattern)
         role = try TransportArguments.role(c.role, default: .connect)
         zeroMQ.fastPath = try TransportArguments.fastPath(c.fast_path)
@@ -175,5 +207,6 @@ struct ReceiverSettings {
         zeroMQ.fastPathCapacity = try TransportArguments.size(c.fast_path_capacity, "fast_path_capacity")
         zeroMQ.fastPathTimeout = .nanoseconds(c.fast_path_timeout_ns)
         sharedMemoryCapacity = try TransportArguments.size(c.shm_capacity, "shm_capacity")
+        sharedMemoryAccess = SharedMemoryAccess(allowOtherOwner: c.shm_allow_other_owner != 0, mode: c.shm_mode)
     }
 }

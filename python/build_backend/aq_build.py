@@ -2,16 +2,17 @@
 
 ``pip install ./python`` and ``pip wheel ./python`` call ``build_wheel``, which
 
-1. builds the C library of ArrayQueues in release mode at the repository root
-   (``swift build -c release --product ArrayQueuesC``; the root is this file's grandparent's
-   parent, where ``Package.swift`` is);
-2. compiles the extension module ``arrayqueues_swift._native`` (``_native*.c``) against its header
-   (``Sources/CArrayQueuesC/include/arrayqueues.h``) and the Python headers;
+1. builds the C library of ArrayQueues exactly as C users get it, with ``scripts/c-library``
+   of the repository root (this file's grandparent's parent, where ``Package.swift`` is) into a
+   scratch prefix: release mode, the Swift runtime linked statically (``-static-stdlib``),
+   stripped. There is one way to build the library, and the wheel ships that library;
+2. compiles the extension module ``arrayqueues_swift._native`` (``_native*.c``) against the
+   header that prefix holds (``arrayqueues.h``) and the Python headers;
 3. bundles ``libArrayQueuesC.so`` and every shared library it needs that a machine of the same
-   kind does not always have -- the Swift runtime, libzmq and libzmq's own dependencies --
-   into ``arrayqueues_swift/_libs``, with ``load-order.txt`` (dependencies first) that the
-   package reads to load them when it is imported. The wheel therefore runs where neither
-   Swift nor libzmq is installed;
+   kind does not always have -- libzmq and libzmq's own dependencies; the Swift runtime is
+   inside the library already -- into ``arrayqueues_swift/_libs``, with ``load-order.txt``
+   (dependencies first) that the package reads to load them when it is imported. The wheel
+   therefore runs where neither Swift nor libzmq is installed;
 4. writes the wheel (``cpXY-cpXY-linux_<arch>``).
 
 Nothing is downloaded. Editable installs and source distributions are not supported.
@@ -37,7 +38,6 @@ PRODUCT = "ArrayQueuesC"
 PYTHON_DIR = Path(__file__).resolve().parent.parent
 ROOT = PYTHON_DIR.parent
 SOURCE = PYTHON_DIR / "src" / PACKAGE
-HEADER_DIR = ROOT / "Sources" / "CArrayQueuesC" / "include"
 
 # Libraries every Linux machine of this kind has (the manylinux policy's list): not bundled.
 SYSTEM_LIBRARIES = re.compile(
@@ -72,16 +72,17 @@ def _project() -> tuple[str, str, list[str], str, str]:
     return value("name"), value("version"), dependencies, value("description"), value("requires-python")
 
 
-def _swift_library() -> Path:
+def _swift_library(prefix: Path) -> Path:
+    """Runs ``scripts/c-library PREFIX`` (the one build of the C library, see its header) and
+    returns the library it installed; the header is in ``PREFIX/include``."""
     if not (ROOT / "Package.swift").exists():
         raise RuntimeError(f"no Package.swift in {ROOT}: build from a checkout of ArrayQueues")
     if shutil.which("swift") is None:
         raise RuntimeError("swift is not on PATH: building arrayqueues-swift needs Swift 6 (install a wheel built elsewhere otherwise)")
-    _run(["swift", "build", "-c", "release", "--product", PRODUCT], cwd=ROOT)
-    bin_path = Path(_run(["swift", "build", "-c", "release", "--show-bin-path"], cwd=ROOT).strip().splitlines()[-1])
-    library = bin_path / f"lib{PRODUCT}.so"
+    _run(["bash", str(ROOT / "scripts" / "c-library"), str(prefix)], cwd=ROOT)
+    library = prefix / "lib" / f"lib{PRODUCT}.so"
     if not library.exists():
-        raise RuntimeError(f"swift build did not make {library}")
+        raise RuntimeError(f"scripts/c-library did not make {library}")
     return library
 
 
@@ -115,7 +116,7 @@ def _bundle(library: Path, destination: Path) -> list[str]:
     return order
 
 
-def _compile_extension(library_dir: Path, output: Path) -> None:
+def _compile_extension(library_dir: Path, header_dir: Path, output: Path) -> None:
     paths = sysconfig.get_paths()
     compiler = os.environ.get("CC") or (sysconfig.get_config_var("CC") or "cc").split()[0]
     if shutil.which(compiler) is None:
@@ -123,7 +124,7 @@ def _compile_extension(library_dir: Path, output: Path) -> None:
     _run([
         compiler, "-O2", "-g0", "-fPIC", "-shared", "-std=c11", "-fvisibility=hidden",
         "-Wall", "-Wextra", "-Werror", "-Wno-missing-field-initializers", "-Wno-unused-parameter",
-        "-I", paths["include"], "-I", str(HEADER_DIR),
+        "-I", paths["include"], "-I", str(header_dir),
         *(str(path) for path in sorted(SOURCE.glob("_native*.c"))), "-o", str(output),
         "-L", str(library_dir), f"-l{PRODUCT}", "-Wl,-rpath,$ORIGIN/_libs", "-Wl,--as-needed",
     ])
@@ -168,12 +169,13 @@ def prepare_metadata_for_build_wheel(metadata_directory, config_settings=None):
 def build_wheel(wheel_directory, config_settings=None, metadata_directory=None):
     name, version, dependencies, summary, python = _project()
     tag = _tag()
-    library = _swift_library()
     with tempfile.TemporaryDirectory(prefix="aq-wheel-") as scratch:
+        prefix = Path(scratch) / "prefix"
+        library = _swift_library(prefix)
         stage = Path(scratch) / PACKAGE
         shutil.copytree(SOURCE, stage, ignore=shutil.ignore_patterns("*.c", "*.h", "__pycache__", "*.pyc", "*.so"))
         _bundle(library, stage / "_libs")
-        _compile_extension(stage / "_libs", stage / f"_native{sysconfig.get_config_var('EXT_SUFFIX')}")
+        _compile_extension(stage / "_libs", prefix / "include", stage / f"_native{sysconfig.get_config_var('EXT_SUFFIX')}")
 
         info = f"{DISTRIBUTION}-{version}.dist-info"
         wheel_name = f"{DISTRIBUTION}-{version}-{tag}.whl"

@@ -39,6 +39,59 @@ def test_get_returns_an_array_the_caller_owns(name):
         first[0, 0] = 99  # writable, ours
 
 
+def test_large_arrays_are_owned_and_their_memory_is_reused_when_they_go(name):
+    size = 6 << 20  # from 1 MiB, get's arrays come from memory this process keeps for reuse
+    source = (np.arange(size) % 251).astype(np.uint8).reshape(3, -1)
+    with aq.ArrayQueue.create(name, 4 * aq.ArrayQueue.record_size(source.shape, np.uint8)) as q:
+        kept, kept_bytes = aq._native._pool_state()
+        q.put(source)
+        first = q.get(timeout=5)
+        assert type(first) is np.ndarray and first.flags.writeable and first.flags.c_contiguous
+        assert same_bits(first, source)
+        assert aq._native._pool_state() == (kept, kept_bytes)  # in use, not kept
+        q.put(source + 1)
+        second = q.get(timeout=5)  # a different buffer: the first array still lives
+        first[...] = 7
+        assert same_bits(second, source + 1) and (first == 7).all()
+        del first
+        buffers, held = aq._native._pool_state()
+        assert buffers == kept + 1 and held > kept_bytes  # kept for the next large get
+        q.put(source)
+        third = q.get(timeout=5)  # reuses it
+        assert aq._native._pool_state() == (kept, kept_bytes) and same_bits(third, source)
+        view = third[1:]
+        del third
+        assert aq._native._pool_state() == (kept, kept_bytes)  # a view keeps the memory alive
+        assert same_bits(view, source[1:])
+        assert pickle.loads(pickle.dumps(view)).tobytes() == source[1:].tobytes()
+
+
+def test_get_into_a_callers_array(name):
+    with aq.ArrayQueue.create(name, 1 << 20) as q:
+        out = np.zeros((4, 5), np.float32)
+        q.put(sample("float32", (4, 5)))
+        result = q.get(timeout=5, out=out)
+        assert result is out and same_bits(out, sample("float32", (4, 5)))
+        q.put(sample("float32", (4, 5), seed=1), index=3)
+        record = q.get_record(timeout=5, out=out)
+        assert record.array is out and record.index == 3 and same_bits(out, sample("float32", (4, 5), seed=1))
+        # Another dtype or shape: a new array, and the record is not lost, whether it fits in out or not.
+        q.put(sample("int16", (2, 2)))
+        q.put(sample("float64", (10, 10)))
+        smaller, larger = q.get(timeout=5, out=out), q.get(timeout=5, out=out)
+        assert smaller is not out and same_bits(smaller, sample("int16", (2, 2)))
+        assert larger is not out and same_bits(larger, sample("float64", (10, 10)))
+        read_only = np.zeros(20, np.float32)
+        read_only.flags.writeable = False
+        q.put(sample("float32", (4, 5)))
+        for bad in (np.zeros(40, np.float32)[::2], read_only, b"bytes"):
+            with pytest.raises(ValueError):
+                q.get(timeout=5, out=bad)
+        assert same_bits(q.get(timeout=5), sample("float32", (4, 5)))  # still there
+        with pytest.raises(aq.Empty):
+            q.get(timeout=0, out=out)
+
+
 def test_records_carry_timestamp_index_and_sequence(name):
     import datetime
 

@@ -3,6 +3,7 @@ receives bit-exact and takes the same-host fast path by itself."""
 
 from __future__ import annotations
 
+import os
 import socket
 import subprocess
 import time
@@ -31,6 +32,47 @@ def test_shm_sender_and_receiver_carry_multi_array_messages(name):
         for dtype, array in arrays.items():
             assert same_bits(message[dtype], array)
     aq.ArrayQueue.remove(name)
+
+
+def _mode(name: str) -> int:
+    return os.stat(f"/dev/shm/aq.{name}").st_mode & 0o777
+
+
+def test_shm_mode_sets_the_permissions_of_a_queue_the_endpoint_creates(name):
+    with aq.Sender(f"shm://{name}", shm_capacity=1 << 20, shm_mode=0o660):
+        assert _mode(name) == 0o660
+    aq.ArrayQueue.remove(name)
+    with aq.Receiver(f"shm://{name}", shm_capacity=1 << 20, shm_mode=0o640):
+        assert _mode(name) == 0o640
+    aq.ArrayQueue.remove(name)
+    with pytest.raises(aq.InvalidArgument):
+        aq.Sender(f"shm://{name}", shm_mode=0o060)  # would lock its creator out
+    assert not aq.ArrayQueue.exists(name)
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="creating a queue as another user needs root")
+def test_a_queue_of_another_user_needs_shm_allow_other_owner(name):
+    child = os.fork()
+    if child == 0:  # as nobody: create the queue (readable and writable by all), then leave
+        code = 1
+        try:
+            os.setresgid(65534, 65534, 65534)
+            os.setresuid(65534, 65534, 65534)
+            aq.ArrayQueue.create(name, 1 << 20, mode=0o666).close()
+            code = 0
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(child, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    with pytest.raises(aq.UntrustedOwner):
+        aq.Sender(f"shm://{name}")
+    with pytest.raises(aq.UntrustedOwner):
+        aq.Receiver(f"shm://{name}")
+    with aq.Receiver(f"shm://{name}", shm_allow_other_owner=True) as receiver, \
+            aq.Sender(f"shm://{name}", shm_allow_other_owner=True) as sender:
+        sender.send(sample("uint16", (3, 3)))
+        message = receiver.receive(timeout=10)
+        assert message is not None and same_bits(message["array"], sample("uint16", (3, 3)))
 
 
 def test_tcp_push_pull_and_receive_timeout():

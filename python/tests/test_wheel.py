@@ -1,6 +1,7 @@
 """The wheel (``pip wheel ./python``) runs where neither Swift nor libzmq is installed: it is
 installed into a fresh virtual environment and used in a private mount namespace in which
-/opt/swift is an empty directory and the system's libzmq an empty file."""
+/opt/swift is an empty directory and the system's libzmq an empty file. And the package ships
+the C library as ``scripts/c-library`` builds it for C users."""
 
 from __future__ import annotations
 
@@ -47,4 +48,26 @@ def test_the_wheel_runs_without_swift_and_without_libzmq(tmp_path):
     done = subprocess.run(["unshare", "--mount", "--propagation", "private", "sh", "-c", script],
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stdout + done.stderr
-    assert "wheel ok" in done.stdout and "libzmq.so.5" in done.stdout and "libswiftCore.so" in done.stdout
+    assert "wheel ok" in done.stdout and "libzmq.so.5" in done.stdout and "libArrayQueuesC.so" in done.stdout
+    # The Swift runtime is inside libArrayQueuesC.so (scripts/c-library links it statically).
+    assert "libswift" not in done.stdout, done.stdout
+
+
+def test_the_package_ships_the_library_scripts_c_library_builds():
+    """The installed package's library is the one ``scripts/c-library`` makes for C users (the
+    build backend runs that script): the Swift runtime linked in statically, so no Swift
+    library is bundled next to it and it needs none; libzmq is bundled."""
+    import arrayqueues_swift
+
+    libs = os.path.join(os.path.dirname(arrayqueues_swift.__file__), "_libs")
+    bundled = sorted(os.listdir(libs))
+    assert "libArrayQueuesC.so" in bundled and "libzmq.so.5" in bundled, bundled
+    assert not [name for name in bundled if name.startswith(("libswift", "libFoundation", "libdispatch"))], bundled
+    order = open(os.path.join(libs, "load-order.txt")).read().split()
+    assert order[-1] == "libArrayQueuesC.so" and sorted(order) == sorted(name for name in bundled if name != "load-order.txt")
+    readelf = shutil.which("readelf")
+    if readelf:
+        dynamic = subprocess.run([readelf, "-d", os.path.join(libs, "libArrayQueuesC.so")], capture_output=True,
+                                 text=True, timeout=60, check=True).stdout
+        needed = [line.split("[")[-1].rstrip("]") for line in dynamic.splitlines() if "(NEEDED)" in line]
+        assert "libzmq.so.5" in needed and not [name for name in needed if "swift" in name or "Foundation" in name], needed

@@ -29,8 +29,11 @@
  *   handle they came from and stay valid until it is freed.
  * - Options structs start with a `size` field; initialize them with the matching
  *   `*_init` function, which sets `size` and every default, then change what you need.
- *   Passing NULL means "all defaults". Output structs with a `size` field are filled up
- *   to that size (set it to `sizeof` the struct), so that newer libraries can add fields.
+ *   Passing NULL means "all defaults". Newer versions of the header add fields at the end
+ *   of a struct only; the library reads as many bytes as `size` says and gives the fields
+ *   past them their defaults, so a program built against an older header keeps working.
+ *   Output structs with a `size` field are filled up to that size (set it to `sizeof` the
+ *   struct), so that newer libraries can add fields.
  * - Thread safety: queues, senders and receivers may be used from several threads at
  *   once (receives on one receiver are serialized). A loan or a borrow belongs to one
  *   thread at a time. A message is immutable and may be read from several threads; it
@@ -481,10 +484,28 @@ typedef struct aq_sender_options {
     const char *curve_server_public_key; /**< With a secret key: NULL makes this side the CURVE server; the
                                               server's public key makes it a client. */
     int64_t shm_capacity;             /**< shm://: capacity of the queue if the sender creates it; default 256 MiB. */
+    /* Version 2 of the struct (the library defaults these for a `size` of version 1): */
+    uint32_t shm_mode;                /**< shm://: permission bits of a queue the sender creates; default 0600
+                                           (must include 0600; 0660 lets a group share it). */
+    int32_t shm_allow_other_owner;    /**< shm://: 1 opens a queue whose shared-memory object belongs to another
+                                           user (a queue shared on purpose); 0 (default) refuses it with
+                                           AQ_EUNTRUSTED_OWNER, as aq_queue_options.allow_other_owner. */
 } aq_sender_options;
 
-/** Sets `options->size` and every default. */
+/** The `size` of version 1 of aq_sender_options (before `shm_mode`), still accepted. */
+#define AQ_SENDER_OPTIONS_SIZE_V1 offsetof(aq_sender_options, shm_mode)
+
+/** Sets the first `size` bytes of `*options` (at most sizeof(aq_sender_options)): `size` and
+ *  every default. The aq_sender_options_init() macro passes the sizeof this header knows. */
+void aq_sender_options_init_sized(aq_sender_options *options, size_t size);
+
+/** Programs built against version 1 of this header call this function, which sets the
+ *  fields of version 1 only; the macro below sends newer programs to
+ *  aq_sender_options_init_sized(), so that a library never writes past a caller's struct. */
 void aq_sender_options_init(aq_sender_options *options);
+
+/** Sets `options->size` and every default. */
+#define aq_sender_options_init(options) aq_sender_options_init_sized((options), sizeof(aq_sender_options))
 
 /** Makes a sender of the stream `stream` (1 to 1024 bytes, not NULL; ignored for shm://, where
  *  the queue name is the stream) on `endpoint`: "tcp://HOST:PORT" (PORT may be * when binding), "ipc:///PATH" or
@@ -570,10 +591,22 @@ typedef struct aq_receiver_options {
     int64_t fast_path_capacity;       /**< Smallest capacity of the fast-path queue; default 64 MiB. */
     int64_t fast_path_timeout_ns;     /**< With AQ_FAST_PATH_REQUIRED: time allowed to switch; default 5 s. */
     int64_t shm_capacity;             /**< shm://: capacity of the queue if the receiver creates it; default 256 MiB. */
+    /* Version 2 of the struct (the library defaults these for a `size` of version 1): */
+    uint32_t shm_mode;                /**< As in aq_sender_options: for a queue the receiver creates. */
+    int32_t shm_allow_other_owner;    /**< As in aq_sender_options. */
 } aq_receiver_options;
 
-/** Sets `options->size` and every default. */
+/** The `size` of version 1 of aq_receiver_options (before `shm_mode`), still accepted. */
+#define AQ_RECEIVER_OPTIONS_SIZE_V1 offsetof(aq_receiver_options, shm_mode)
+
+/** Sets the first `size` bytes of `*options`, as aq_sender_options_init_sized(). */
+void aq_receiver_options_init_sized(aq_receiver_options *options, size_t size);
+
+/** For programs built against version 1 of this header, as aq_sender_options_init(). */
 void aq_receiver_options_init(aq_receiver_options *options);
+
+/** Sets `options->size` and every default. */
+#define aq_receiver_options_init(options) aq_receiver_options_init_sized((options), sizeof(aq_receiver_options))
 
 /** Makes a receiver on `endpoint` (as for aq_sender_create()). For shm:// the queue is
  *  created if it does not exist yet, so a receiver may start before its sender. `options`

@@ -10,14 +10,13 @@
  * and through cffi 2.6-20x the time of this module's (measured; see docs/BENCHMARKS.md), which
  * decides the rate of small arrays.
  *
- * numpy is used through Python calls only (numpy.empty, numpy.dtype), not its C API, so that
+ * numpy is used through Python calls only (numpy.empty, numpy.ndarray, numpy.dtype), not its C API, so that
  * building needs nothing but Python's headers and the library's.
  */
 #include "_native.h"
 
 /* MARK: - Module state */
 
-static PyObject *numpy_empty;          /* numpy.empty */
 static PyObject *numpy_asarray;        /* numpy.asarray */
 static PyObject *dtype_objects[16];    /* numpy.dtype per aq_dtype code */
 static PyObject *error_classes;        /* dict: code -> exception class (set by _set_errors) */
@@ -191,19 +190,6 @@ PyObject *dtype_object(int dtype) {
     return dtype_objects[dtype];
 }
 
-/* A new, uninitialized ndarray and its writable buffer. */
-PyObject *new_array(PyObject *shape, int dtype, Py_buffer *view) {
-    PyObject *dtype_obj = dtype_object(dtype);
-    if (!dtype_obj) return NULL;
-    PyObject *array = PyObject_CallFunctionObjArgs(numpy_empty, shape, dtype_obj, NULL);
-    Py_DECREF(dtype_obj);
-    if (!array) return NULL;
-    if (PyObject_GetBuffer(array, view, PyBUF_WRITABLE | PyBUF_C_CONTIGUOUS) < 0) {
-        Py_DECREF(array);
-        return NULL;
-    }
-    return array;
-}
 /* MARK: - Module */
 
 static PyObject *native_set_errors(PyObject *module, PyObject *args) {
@@ -251,6 +237,7 @@ static PyMethodDef module_methods[] = {
     {"record_size", native_record_size, METH_VARARGS, "record_size(dtype, shape) -> ring bytes"},
     {"curve_keypair", native_curve_keypair, METH_NOARGS, "curve_keypair() -> (public, secret)"},
     {"strerror", native_strerror, METH_O, "strerror(code) -> str"},
+    {"_pool_state", native_pool_state, METH_NOARGS, "_pool_state() -> (buffers, bytes) kept for reuse by large gets"},
     {"_set_errors", native_set_errors, METH_VARARGS, "_set_errors(table, base)"},
     {NULL},
 };
@@ -266,11 +253,11 @@ PyMODINIT_FUNC PyInit__native(void) {
     }
     PyObject *numpy = PyImport_ImportModule("numpy");
     if (!numpy) return NULL;
-    numpy_empty = PyObject_GetAttrString(numpy, "empty");
     numpy_asarray = PyObject_GetAttrString(numpy, "asarray");
     PyObject *dtype = PyObject_GetAttrString(numpy, "dtype");
+    int buffers = buffers_init(numpy);
     Py_DECREF(numpy);
-    if (!numpy_empty || !numpy_asarray || !dtype) return NULL;
+    if (!numpy_asarray || !dtype || buffers < 0) { Py_XDECREF(dtype); return NULL; }
     for (int code = 1; code <= 14; code++) {
         dtype_objects[code] = PyObject_CallFunction(dtype, "s", aq_dtype_typestr(code));
         if (!dtype_objects[code]) { Py_DECREF(dtype); return NULL; }

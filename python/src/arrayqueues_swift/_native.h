@@ -1,7 +1,7 @@
 /*
  * The parts of arrayqueues_swift._native shared by its files: _native.c (errors, waits, dtypes
- * and buffers, the module), _native_queue.c (queues, loans, borrows) and _native_transport.c
- * (senders, receivers). Built with -fvisibility=hidden: nothing here leaves the module.
+ * and buffers, the module), _native_buffers.c (the arrays a get returns), _native_queue.c
+ * (queues, loans, borrows) and _native_transport.c (senders, receivers). Built with -fvisibility=hidden: nothing here leaves the module.
  */
 #ifndef ARRAYQUEUES_SWIFT_NATIVE_H
 #define ARRAYQUEUES_SWIFT_NATIVE_H
@@ -41,7 +41,11 @@ const char *format_of_dtype(int dtype);
 int get_array_buffer(PyObject *object, Py_buffer *view, PyObject **converted, int *dtype, int *ndim, int64_t *shape);
 PyObject *shape_tuple(int ndim, const int64_t *shape);
 PyObject *dtype_object(int dtype);
+
+/* Arrays a get returns (_native_buffers.c): numpy.empty, or reusable memory for large ones. */
 PyObject *new_array(PyObject *shape, int dtype, Py_buffer *view);
+int buffers_init(PyObject *numpy);
+PyObject *native_pool_state(PyObject *module, PyObject *unused);
 
 /* The types and module functions of _native_queue.c and _native_transport.c. */
 extern PyTypeObject QueueType, LeaseType, SenderType, ReceiverType;

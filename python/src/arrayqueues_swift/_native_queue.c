@@ -143,15 +143,44 @@ static PyObject *queue_put(QueueObject *self, PyObject *const *args, Py_ssize_t 
     Py_RETURN_NONE;
 }
 
-/* Takes the next record into a new array. */
-static PyObject *queue_take(QueueObject *self, int64_t timeout_ns, aq_record_info *info) {
-    if (queue_enter(self) < 0) return NULL;
-    wait_t wait = wait_begin(timeout_ns);
+/* The writable, C-contiguous buffer of a caller's `out` array and its dtype and shape. */
+static int out_buffer(PyObject *out, Py_buffer *view, int *dtype, int *ndim, int64_t *shape) {
+    if (PyObject_GetBuffer(out, view, PyBUF_WRITABLE | PyBUF_C_CONTIGUOUS | PyBUF_FORMAT) < 0) {
+        PyErr_Clear();
+        PyErr_SetString(PyExc_ValueError, "out must be a writable, C-contiguous array");
+        return -1;
+    }
+    *dtype = dtype_of_format(view->format, view->itemsize);
+    if (*dtype < 0 || view->ndim > AQ_MAX_DIMS) {
+        PyBuffer_Release(view);
+        raise_code(AQ_EUNSUPPORTED_DTYPE, "out must have a dtype ArrayQueues carries and at most 32 dimensions");
+        return -1;
+    }
+    *ndim = view->ndim;
+    for (int i = 0; i < view->ndim; i++) shape[i] = view->shape[i];
+    return 0;
+}
+
+/* Takes the next record into an array: `out` (may be NULL) if the record has its dtype and
+ * shape, otherwise a new one. Without `out`, the array is allocated before the call with the
+ * previous record's format, which saves a second call when records keep it (the common case). */
+static PyObject *queue_take(QueueObject *self, int64_t timeout_ns, PyObject *out, aq_record_info *info) {
     PyObject *array = NULL;
     Py_buffer view = {0};
-    if (self->last_shape_tuple) {
+    int want_dtype = 0, want_ndim = -1;
+    int64_t want_shape[AQ_MAX_DIMS];
+    if (out) {
+        if (out_buffer(out, &view, &want_dtype, &want_ndim, want_shape) < 0) return NULL;
+        array = Py_NewRef(out);
+    }
+    if (queue_enter(self) < 0) goto fail_unentered;
+    wait_t wait = wait_begin(timeout_ns);
+    if (!out && self->last_shape_tuple) {
         array = new_array(self->last_shape_tuple, self->last_dtype, &view);
         if (!array) goto fail;
+        want_dtype = self->last_dtype;
+        want_ndim = self->last_ndim;
+        memcpy(want_shape, self->last_shape, sizeof(int64_t) * (size_t)want_ndim);
     }
     for (;;) {
         int rc;
@@ -166,8 +195,8 @@ static PyObject *queue_take(QueueObject *self, int64_t timeout_ns, aq_record_inf
             if (again > 0) continue;
             if (again < 0) goto fail;
         }
-        int same = rc == 0 && array && info->dtype == self->last_dtype && info->ndim == self->last_ndim &&
-                   memcmp(info->shape, self->last_shape, sizeof(int64_t) * (size_t)info->ndim) == 0;
+        int same = rc == 0 && array && info->dtype == want_dtype && info->ndim == want_ndim &&
+                   memcmp(info->shape, want_shape, sizeof(int64_t) * (size_t)info->ndim) == 0;
         if (rc == 0 && same) break;
         if (rc < 0 && rc != AQ_EBUFFER_TOO_SMALL) { raise_wait(rc, GET_TIMEOUT); goto fail; }
         /* Another format: remember it, and either reinterpret the bytes received (rc == 0) or
@@ -175,9 +204,10 @@ static PyObject *queue_take(QueueObject *self, int64_t timeout_ns, aq_record_inf
         PyObject *shape = shape_tuple(info->ndim, info->shape);
         if (!shape) goto fail;
         Py_XSETREF(self->last_shape_tuple, shape);
-        self->last_dtype = info->dtype;
-        self->last_ndim = info->ndim;
+        self->last_dtype = want_dtype = info->dtype;
+        self->last_ndim = want_ndim = info->ndim;
         memcpy(self->last_shape, info->shape, sizeof(int64_t) * (size_t)info->ndim);
+        memcpy(want_shape, info->shape, sizeof(int64_t) * (size_t)info->ndim);
         Py_buffer fresh;
         PyObject *replacement = new_array(shape, info->dtype, &fresh);
         if (!replacement) goto fail;
@@ -191,16 +221,25 @@ static PyObject *queue_take(QueueObject *self, int64_t timeout_ns, aq_record_inf
     queue_leave(self);
     return array;
 fail:
-    if (array) { PyBuffer_Release(&view); Py_DECREF(array); }
     queue_leave(self);
+fail_unentered:
+    if (array) { PyBuffer_Release(&view); Py_DECREF(array); }
     return NULL;
 }
 
-static PyObject *queue_get(QueueObject *self, PyObject *arg) {
+/* The arguments of get and get_record: (timeout[, out]); out None or absent: a new array. */
+static int take_arguments(PyObject *const *args, Py_ssize_t nargs, int64_t *timeout_ns, PyObject **out) {
+    if (nargs != 1 && nargs != 2) { PyErr_SetString(PyExc_TypeError, "takes a timeout and an optional out array"); return -1; }
+    *out = nargs == 2 && args[1] != Py_None ? args[1] : NULL;
+    return timeout_from(args[0], timeout_ns);
+}
+
+static PyObject *queue_get(QueueObject *self, PyObject *const *args, Py_ssize_t nargs) {
     int64_t timeout_ns;
-    if (timeout_from(arg, &timeout_ns) < 0) return NULL;
+    PyObject *out;
+    if (take_arguments(args, nargs, &timeout_ns, &out) < 0) return NULL;
     aq_record_info info;
-    return queue_take(self, timeout_ns, &info);
+    return queue_take(self, timeout_ns, out, &info);
 }
 
 static PyObject *index_or_none(const aq_record_info *info) {
@@ -208,12 +247,13 @@ static PyObject *index_or_none(const aq_record_info *info) {
     Py_RETURN_NONE;
 }
 
-/* get_record(timeout) -> (array, timestamp_ns, index or None, sequence) */
-static PyObject *queue_get_record(QueueObject *self, PyObject *arg) {
+/* get_record(timeout[, out]) -> (array, timestamp_ns, index or None, sequence) */
+static PyObject *queue_get_record(QueueObject *self, PyObject *const *args, Py_ssize_t nargs) {
     int64_t timeout_ns;
-    if (timeout_from(arg, &timeout_ns) < 0) return NULL;
+    PyObject *out;
+    if (take_arguments(args, nargs, &timeout_ns, &out) < 0) return NULL;
     aq_record_info info;
-    PyObject *array = queue_take(self, timeout_ns, &info);
+    PyObject *array = queue_take(self, timeout_ns, out, &info);
     if (!array) return NULL;
     PyObject *index = index_or_none(&info);
     PyObject *result = Py_BuildValue("(NLNK)", array, (long long)info.timestamp_ns, index, (unsigned long long)info.sequence);
@@ -410,7 +450,24 @@ static PyGetSetDef lease_getset[] = {
     {NULL},
 };
 
+/* array(cls) -> cls.__new__(cls, shape, dtype, self): the ndarray (subclass) over the record,
+ * made here in one call because a stream of small records pays for every Python step. */
+static PyObject *lease_array(LeaseObject *self, PyObject *cls) {
+    if (!PyType_Check(cls)) { PyErr_SetString(PyExc_TypeError, "array() takes an ndarray subclass"); return NULL; }
+    PyObject *shape = shape_tuple(self->info.ndim, self->info.shape);
+    if (!shape) return NULL;
+    PyObject *dtype = dtype_object(self->info.dtype);
+    if (!dtype) { Py_DECREF(shape); return NULL; }
+    PyObject *make = PyObject_GetAttrString(cls, "__new__");
+    PyObject *array = make ? PyObject_CallFunctionObjArgs(make, cls, shape, dtype, (PyObject *)self, NULL) : NULL;
+    Py_XDECREF(make);
+    Py_DECREF(shape);
+    Py_DECREF(dtype);
+    return array;
+}
+
 static PyMethodDef lease_methods[] = {
+    {"array", (PyCFunction)lease_array, METH_O, "array(cls) -> an array of class cls (an ndarray subclass) over the record."},
     {"commit", (PyCFunction)lease_commit, METH_NOARGS, "Publishes a loaned record."},
     {"release", (PyCFunction)lease_release, METH_NOARGS, "Ends a borrow, or aborts an uncommitted loan."},
     {NULL},
@@ -522,8 +579,8 @@ static PyObject *queue_get_capacity(QueueObject *self, void *unused) {
 
 static PyMethodDef queue_methods[] = {
     {"put", (PyCFunction)(void (*)(void))queue_put, METH_FASTCALL, "put(array, timeout[, flags, timestamp_ns, index]); timeout in seconds or None"},
-    {"get", (PyCFunction)queue_get, METH_O, "get(timeout) -> ndarray"},
-    {"get_record", (PyCFunction)queue_get_record, METH_O, "get_record(timeout) -> (ndarray, timestamp_ns, index, sequence)"},
+    {"get", (PyCFunction)(void (*)(void))queue_get, METH_FASTCALL, "get(timeout[, out]) -> ndarray"},
+    {"get_record", (PyCFunction)(void (*)(void))queue_get_record, METH_FASTCALL, "get_record(timeout[, out]) -> (ndarray, timestamp_ns, index, sequence)"},
     {"loan", (PyCFunction)(void (*)(void))queue_loan, METH_FASTCALL, "loan(dtype, shape, timeout, flags, timestamp_ns, index) -> Lease"},
     {"borrow", (PyCFunction)queue_borrow, METH_O, "borrow(timeout) -> Lease"},
     {"count", (PyCFunction)queue_count, METH_NOARGS, "Records waiting."},

@@ -27,14 +27,17 @@ static const char *optional_string(PyObject *object) {
 
 /* _native.open_sender(endpoint, stream, pattern, role, fast_path, send_timeout_ns, byte_budget,
  *                     expected_message_bytes, heartbeat_interval_ns, linger_ns, shm_capacity,
- *                     curve_secret_key, curve_server_public_key); 0 for the numeric defaults. */
+ *                     curve_secret_key, curve_server_public_key, shm_mode, shm_allow_other_owner);
+ * 0 for the numeric defaults. */
 PyObject *native_open_sender(PyObject *module, PyObject *args) {
     const char *endpoint, *stream;
-    int pattern, role, fast_path;
+    int pattern, role, fast_path, shm_allow_other_owner;
     long long send_timeout_ns, byte_budget, expected, heartbeat, linger, shm_capacity;
+    unsigned int shm_mode;
     PyObject *secret, *server_public;
-    if (!PyArg_ParseTuple(args, "ssiiiLLLLLLOO", &endpoint, &stream, &pattern, &role, &fast_path, &send_timeout_ns,
-                          &byte_budget, &expected, &heartbeat, &linger, &shm_capacity, &secret, &server_public)) return NULL;
+    if (!PyArg_ParseTuple(args, "ssiiiLLLLLLOOIp", &endpoint, &stream, &pattern, &role, &fast_path, &send_timeout_ns,
+                          &byte_budget, &expected, &heartbeat, &linger, &shm_capacity, &secret, &server_public, &shm_mode,
+                          &shm_allow_other_owner)) return NULL;
     aq_sender_options options;
     aq_sender_options_init(&options);
     options.pattern = pattern;
@@ -46,6 +49,8 @@ PyObject *native_open_sender(PyObject *module, PyObject *args) {
     if (heartbeat != 0) options.heartbeat_interval_ns = heartbeat;
     if (linger >= 0) options.linger_ns = linger;
     if (shm_capacity > 0) options.shm_capacity = shm_capacity;
+    options.shm_mode = shm_mode;
+    options.shm_allow_other_owner = shm_allow_other_owner;
     options.curve_secret_key = optional_string(secret);
     options.curve_server_public_key = optional_string(server_public);
     if (PyErr_Occurred()) return NULL;
@@ -203,11 +208,13 @@ static void receiver_dealloc(ReceiverObject *self) {
  *                       curve_secret_key, curve_server_public_key); 0 or negative for the numeric defaults. */
 PyObject *native_open_receiver(PyObject *module, PyObject *args) {
     const char *endpoint;
-    int pattern, role, fast_path, detects_loss;
+    int pattern, role, fast_path, detects_loss, shm_allow_other_owner;
     PyObject *subscriptions, *secret, *server_public;
     long long fast_path_timeout, linger, shm_capacity, maximum_bytes;
-    if (!PyArg_ParseTuple(args, "siiiiOLLLLOO", &endpoint, &pattern, &role, &fast_path, &detects_loss, &subscriptions,
-                          &fast_path_timeout, &linger, &shm_capacity, &maximum_bytes, &secret, &server_public)) return NULL;
+    unsigned int shm_mode;
+    if (!PyArg_ParseTuple(args, "siiiiOLLLLOOIp", &endpoint, &pattern, &role, &fast_path, &detects_loss, &subscriptions,
+                          &fast_path_timeout, &linger, &shm_capacity, &maximum_bytes, &secret, &server_public, &shm_mode,
+                          &shm_allow_other_owner)) return NULL;
     aq_receiver_options options;
     aq_receiver_options_init(&options);
     options.pattern = pattern;
@@ -218,6 +225,8 @@ PyObject *native_open_receiver(PyObject *module, PyObject *args) {
     if (linger >= 0) options.linger_ns = linger;
     if (shm_capacity > 0) options.shm_capacity = shm_capacity;
     if (maximum_bytes > 0) options.maximum_message_bytes = maximum_bytes;
+    options.shm_mode = shm_mode;
+    options.shm_allow_other_owner = shm_allow_other_owner;
     options.curve_secret_key = optional_string(secret);
     options.curve_server_public_key = optional_string(server_public);
     PyObject *items = PySequence_Fast(subscriptions, "subscriptions must be a sequence of strings");

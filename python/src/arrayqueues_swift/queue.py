@@ -31,7 +31,16 @@ DTYPES: dict[np.dtype, int] = {
 }
 
 
+#: DTYPES keyed by the dtype objects numpy hands out for them (the usual argument), so that a
+#: loan per frame does not pay for np.dtype() and a dtype's hash.
+_CODES_BY_ID: dict[int, int] = {id(dtype): code for dtype, code in DTYPES.items()}
+_KEEP_ALIVE = list(DTYPES)  # the ids above stay those of these objects
+
+
 def _dtype_code(dtype: Any) -> int:
+    code = _CODES_BY_ID.get(id(dtype))
+    if code is not None:
+        return code
     try:
         return DTYPES[np.dtype(dtype)]
     except KeyError:
@@ -89,6 +98,10 @@ def _plain(value: Any) -> Any:
     return value
 
 
+_GETITEM = np.ndarray.__getitem__
+_SETITEM = np.ndarray.__setitem__
+
+
 class _LeasedArray(np.ndarray):
     """An ndarray over a record in shared memory, valid only while its loan or borrow lasts.
 
@@ -117,13 +130,18 @@ class _LeasedArray(np.ndarray):
         return base
 
     def _check(self) -> None:
-        lease = self._lease()
+        # _lease(), inlined: every indexing and ufunc call of a lent array runs this.
+        lease = self.base
+        while lease is not None and type(lease) is not _LEASE:
+            lease = getattr(lease, "base", None)
         if lease is not None and not lease.active:
             raise Closed("this array was lent by a queue for a `with` block that has ended: its memory belongs to "
                          "the queue again; copy what you need inside the block", -20)
 
     def __array_ufunc__(self, ufunc: np.ufunc, method: str, *inputs: Any, **kwargs: Any) -> Any:
-        inputs = tuple(_plain(value) for value in inputs)
+        inputs = tuple([_plain(value) for value in inputs])
+        if not kwargs:  # the common case, without the bookkeeping of `out`
+            return getattr(ufunc, method)(*inputs)
         out = kwargs.get("out")
         if out is not None:
             kwargs["out"] = tuple(_plain(value) for value in out)
@@ -144,11 +162,11 @@ class _LeasedArray(np.ndarray):
 
     def __getitem__(self, key: Any) -> Any:
         self._check()
-        return super().__getitem__(key)
+        return _GETITEM(self, key)
 
     def __setitem__(self, key: Any, value: Any) -> None:
         self._check()
-        super().__setitem__(key, _plain(value))
+        _SETITEM(self, key, value if type(value) is np.ndarray else _plain(value))
 
     def __repr__(self) -> str:
         self._check()
@@ -239,17 +257,16 @@ class BorrowedArray(_LeasedArray):
 
 
 class _Loan:
-    __slots__ = ("_queue", "_arguments", "_lease")
+    __slots__ = ("_loan", "_arguments", "_lease")
 
-    def __init__(self, queue: "ArrayQueue", arguments: tuple) -> None:
-        self._queue = queue
+    def __init__(self, handle: Any, arguments: tuple) -> None:
+        self._loan = handle.loan
         self._arguments = arguments
         self._lease: Any = None
 
     def __enter__(self) -> LoanedArray:
-        lease = self._queue._handle.loan(*self._arguments)
-        self._lease = lease
-        return np.ndarray.__new__(LoanedArray, lease.shape, lease.dtype, buffer=lease)
+        lease = self._lease = self._loan(*self._arguments)
+        return lease.array(LoanedArray)
 
     def __exit__(self, kind: Any, value: Any, traceback: Any) -> None:
         if kind is None:
@@ -259,17 +276,16 @@ class _Loan:
 
 
 class _Borrow:
-    __slots__ = ("_queue", "_timeout", "_lease")
+    __slots__ = ("_borrow", "_timeout", "_lease")
 
-    def __init__(self, queue: "ArrayQueue", timeout: Optional[float]) -> None:
-        self._queue = queue
+    def __init__(self, handle: Any, timeout: Optional[float]) -> None:
+        self._borrow = handle.borrow
         self._timeout = timeout
         self._lease: Any = None
 
     def __enter__(self) -> BorrowedArray:
-        lease = self._queue._handle.borrow(self._timeout)
-        self._lease = lease
-        return np.ndarray.__new__(BorrowedArray, lease.shape, lease.dtype, buffer=lease)
+        lease = self._lease = self._borrow(self._timeout)
+        return lease.array(BorrowedArray)
 
     def __exit__(self, kind: Any, value: Any, traceback: Any) -> None:
         self._lease.release()
@@ -397,20 +413,30 @@ class ArrayQueue:
         as :meth:`put`.
         """
         flags, stamp, number = _stamping(timestamp, index)
-        extents = (int(shape),) if isinstance(shape, (int, np.integer)) else tuple(int(extent) for extent in shape)
-        return _Loan(self, (_dtype_code(dtype), extents, timeout, flags, stamp, number))
+        extents = (int(shape),) if isinstance(shape, (int, np.integer)) else tuple(map(int, shape))
+        return _Loan(self._handle, (_dtype_code(dtype), extents, timeout, flags, stamp, number))
 
     # MARK: Getting
 
-    def get(self, timeout: Optional[float] = None) -> np.ndarray:
+    def get(self, timeout: Optional[float] = None, out: Optional[np.ndarray] = None) -> np.ndarray:
         """Takes the oldest record and returns its array, a copy the caller owns. Waits up to
         ``timeout`` seconds (None: no limit, 0: not at all). Raises :class:`GetTimeout` or
-        :class:`Empty` (both ``queue.Empty``)."""
-        return self._handle.get(timeout)
+        :class:`Empty` (both ``queue.Empty``).
 
-    def get_record(self, timeout: Optional[float] = None) -> Record:
+        ``out``: a writable, C-contiguous array to copy the record into, reused from call to
+        call (``frame = queue.get(out=frame)``). It is returned when the record has its dtype
+        and shape; otherwise a new array is returned and ``out``'s contents are unspecified.
+        Without ``out``, arrays of 1 MiB and more come from memory this process reuses once
+        the previous arrays are gone, so a stream of large frames does not pay for fresh
+        pages on every get.
+        """
+        if out is None:
+            return self._handle.get(timeout)
+        return self._handle.get(timeout, out)
+
+    def get_record(self, timeout: Optional[float] = None, out: Optional[np.ndarray] = None) -> Record:
         """Like :meth:`get`, with the record's timestamp, index and sequence number."""
-        array, stamp, index, sequence = self._handle.get_record(timeout)
+        array, stamp, index, sequence = self._handle.get_record(timeout, out)
         return Record(array, stamp, index, sequence)
 
     def borrow(self, timeout: Optional[float] = None) -> _Borrow:
@@ -422,7 +448,7 @@ class ArrayQueue:
         The record's room goes back to producers when the block ends; ``frame`` and its views
         are unusable afterwards (they raise :class:`Closed`). Waiting and errors as :meth:`get`.
         """
-        return _Borrow(self, timeout)
+        return _Borrow(self._handle, timeout)
 
     def records(self, timeout: Optional[float] = None) -> Iterator[Record]:
         """Yields records as they come; stops when none arrives within ``timeout`` seconds

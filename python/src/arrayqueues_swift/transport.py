@@ -80,7 +80,9 @@ class Sender:
             sender.send({"frame": frame, "mask": mask}, index=41, meta={"exposure": 0.01})
 
     ``endpoint``: ``tcp://HOST:PORT`` (PORT may be ``*`` when binding), ``ipc:///PATH`` or
-    ``shm://NAME`` (a local queue, created with ``shm_capacity`` bytes if missing).
+    ``shm://NAME`` (a local queue, created with ``shm_capacity`` bytes and permission bits
+    ``shm_mode`` if missing; a queue another user owns is refused with :class:`UntrustedOwner`
+    unless ``shm_allow_other_owner``, for a queue a group shares on purpose).
     ``pattern``: ``"pushpull"`` (backpressure; default) or ``"pubsub"`` (fan-out, slow
     subscribers lose messages, counted). ``role``: ``"bind"`` (default for senders) or
     ``"connect"``. ``fast_path`` (publishers bound on tcp): ``"automatic"``, ``"disabled"``
@@ -95,12 +97,14 @@ class Sender:
                  fast_path: str = "automatic", send_timeout: Optional[float] = None, byte_budget: int = 0,
                  expected_message_bytes: int = 0, heartbeat_interval: Optional[float] = None,
                  linger: Optional[float] = None, shm_capacity: int = 0, curve_secret_key: Optional[str] = None,
-                 curve_server_public_key: Optional[str] = None) -> None:
+                 curve_server_public_key: Optional[str] = None, shm_mode: int = 0o600,
+                 shm_allow_other_owner: bool = False) -> None:
         self._handle = _native.open_sender(
             endpoint, stream, _choice(_PATTERNS, pattern, "pattern"), _choice(_ROLES, role, "role"),
             _choice(_FAST_PATH, fast_path, "fast_path"), _DEFAULT if send_timeout is None else timeout_ns(send_timeout),
             int(byte_budget), int(expected_message_bytes), 0 if heartbeat_interval is None else timeout_ns(heartbeat_interval),
-            -1 if linger is None else timeout_ns(linger), int(shm_capacity), curve_secret_key, curve_server_public_key)
+            -1 if linger is None else timeout_ns(linger), int(shm_capacity), curve_secret_key, curve_server_public_key,
+            int(shm_mode), bool(shm_allow_other_owner))
 
     def send(self, arrays: Arrays, *, timestamp: Optional[Timestamp] = None, index: Optional[int] = None,
              meta: Optional[Mapping[str, Any]] = None) -> Optional[int]:
@@ -158,7 +162,8 @@ class Receiver:
     ``subscriptions``: for pub/sub, stream-name prefixes (default: every stream). ``role``:
     ``"connect"`` (default for receivers) or ``"bind"``. ``fast_path``: ``"automatic"``
     (default), ``"disabled"`` or ``"required"``. ``detects_loss``: count sequence gaps as lost
-    (turn off for pullers that share a pusher). Other options as :class:`Sender`.
+    (turn off for pullers that share a pusher). Other options, among them ``shm_mode`` and
+    ``shm_allow_other_owner`` for ``shm://``, as :class:`Sender`.
     """
 
     __slots__ = ("_handle",)
@@ -167,12 +172,14 @@ class Receiver:
                  fast_path: str = "automatic", subscriptions: Sequence[str] = (), detects_loss: bool = True,
                  fast_path_timeout: Optional[float] = None, linger: Optional[float] = None, shm_capacity: int = 0,
                  maximum_message_bytes: int = 0, curve_secret_key: Optional[str] = None,
-                 curve_server_public_key: Optional[str] = None) -> None:
+                 curve_server_public_key: Optional[str] = None, shm_mode: int = 0o600,
+                 shm_allow_other_owner: bool = False) -> None:
         self._handle = _native.open_receiver(
             endpoint, _choice(_PATTERNS, pattern, "pattern"), _choice(_ROLES, role, "role"),
             _choice(_FAST_PATH, fast_path, "fast_path"), 1 if detects_loss else 0, list(subscriptions),
             0 if fast_path_timeout is None else timeout_ns(fast_path_timeout), -1 if linger is None else timeout_ns(linger),
-            int(shm_capacity), int(maximum_message_bytes), curve_secret_key, curve_server_public_key)
+            int(shm_capacity), int(maximum_message_bytes), curve_secret_key, curve_server_public_key, int(shm_mode),
+            bool(shm_allow_other_owner))
 
     def receive(self, timeout: Optional[float] = None, *, events: bool = False) -> Optional[Message]:
         """The next message, waiting up to ``timeout`` seconds (None: no limit); None if

@@ -1,0 +1,21 @@
+import ArrayQueuesTestSupport
+import Foundation
+import Testing
+
+/// A C program built with a copy of version 1 of the transport options structs: the library
+/// accepts their size and defaults the fields version 2 added, never writes past them, and
+/// the new `shm_mode` and `shm_allow_other_owner` fields work (the other-owner part as root).
+@Suite
+struct OptionsVersionTests {
+    @Test("options structs of version 1 still work; shm_mode and shm_allow_other_owner of version 2 apply")
+    func optionsVersions() throws {
+        let prefix = try CToolchain.makePrefix()
+        defer { try? FileManager.default.removeItem(at: prefix) }
+        let (program, build) = try CToolchain.compile("Tests/ArrayQueuesCTests/c/options_versions_test.c", prefix: prefix)
+        try #require(build.status == 0, "cc failed: \(build.errors)")
+        let run = try runProcess(program, [], timeout: 60)
+        #expect(run.status == 0, "\(run.errors)")
+        #expect(run.output.contains(", 0 failures"), "\(run.output)")
+        #expect(!run.errors.contains("FAIL"), "\(run.errors)")
+    }
+}

@@ -1,0 +1,239 @@
+/*
+ * Versions of the options structs: a program built against version 1 of arrayqueues.h (whose
+ * aq_sender_options and aq_receiver_options end at shm_capacity) keeps working with this
+ * library, and the fields version 2 added (shm_mode, shm_allow_other_owner) do what they say.
+ * Run by ArrayQueuesCTests (compiled with pkg-config); prints one line per failed check and a
+ * summary, and exits 0 only if every check passed.
+ */
+#define _GNU_SOURCE
+#include <arrayqueues.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+static int checks, failures;
+
+#define CHECK(cond)                                                                                            \
+    do {                                                                                                       \
+        checks++;                                                                                              \
+        if (!(cond)) {                                                                                         \
+            failures++;                                                                                        \
+            fprintf(stderr, "FAIL %s:%d: %s (last error %d: %s)\n", __FILE__, __LINE__, #cond, aq_last_error_code(), \
+                    aq_last_error_message());                                                                  \
+        }                                                                                                      \
+    } while (0)
+
+/* aq_sender_options and aq_receiver_options as version 1 of the header declared them. */
+typedef struct {
+    size_t size;
+    int pattern, role, fast_path;
+    int64_t byte_budget, expected_message_bytes, send_timeout_ns, heartbeat_interval_ns, linger_ns;
+    const char *curve_secret_key, *curve_server_public_key;
+    int64_t shm_capacity;
+} v1_sender_options;
+
+typedef struct {
+    size_t size;
+    int pattern, role, fast_path, detects_loss;
+    const char *const *subscriptions;
+    size_t subscription_count;
+    int64_t maximum_message_bytes, maximum_arrays, byte_budget, expected_message_bytes, heartbeat_interval_ns,
+        missed_heartbeats, linger_ns;
+    const char *curve_secret_key, *curve_server_public_key;
+    int64_t fast_path_capacity, fast_path_timeout_ns, shm_capacity;
+} v1_receiver_options;
+
+static char prefix[64];
+
+static const char *queue_name(const char *suffix) {
+    static char name[128];
+    snprintf(name, sizeof name, "%s-%s", prefix, suffix);
+    return name;
+}
+
+static char endpoint_text[160];
+
+static const char *endpoint(const char *suffix) {
+    snprintf(endpoint_text, sizeof endpoint_text, "shm://%s", queue_name(suffix));
+    return endpoint_text;
+}
+
+/* Permission bits of the queue's shared-memory object, or -1. */
+static int queue_mode(const char *suffix) {
+    char path[192];
+    snprintf(path, sizeof path, "/dev/shm/aq.%s", queue_name(suffix));
+    struct stat status;
+    return stat(path, &status) == 0 ? (int)(status.st_mode & 0777) : -1;
+}
+
+static void test_version_1_programs(void) {
+    CHECK(sizeof(v1_sender_options) == AQ_SENDER_OPTIONS_SIZE_V1);
+    CHECK(sizeof(v1_receiver_options) == AQ_RECEIVER_OPTIONS_SIZE_V1);
+    CHECK(sizeof(v1_sender_options) < sizeof(aq_sender_options));
+
+    /* The function an old program calls writes version 1's fields and nothing after them. */
+    struct {
+        v1_sender_options options;
+        unsigned char guard[64];
+    } sender_frame;
+    memset(&sender_frame, 0xA5, sizeof sender_frame);
+    (aq_sender_options_init)((aq_sender_options *)&sender_frame.options);
+    CHECK(sender_frame.options.size == sizeof(v1_sender_options));
+    CHECK(sender_frame.options.shm_capacity == 256 << 20 && sender_frame.options.send_timeout_ns == AQ_TIMEOUT_DEFAULT);
+    int untouched = 1;
+    for (size_t i = 0; i < sizeof sender_frame.guard; i++) untouched &= sender_frame.guard[i] == 0xA5;
+    CHECK(untouched);
+
+    struct {
+        v1_receiver_options options;
+        unsigned char guard[64];
+    } receiver_frame;
+    memset(&receiver_frame, 0xA5, sizeof receiver_frame);
+    (aq_receiver_options_init)((aq_receiver_options *)&receiver_frame.options);
+    CHECK(receiver_frame.options.size == sizeof(v1_receiver_options) && receiver_frame.options.maximum_arrays == 256);
+    untouched = 1;
+    for (size_t i = 0; i < sizeof receiver_frame.guard; i++) untouched &= receiver_frame.guard[i] == 0xA5;
+    CHECK(untouched);
+
+    /* A version-1 struct is accepted: the library reads its size and defaults shm_mode (0600)
+     * and shm_allow_other_owner (0); the guard bytes after it (0xA5...) are never read. */
+    receiver_frame.options.shm_capacity = 1 << 20;
+    aq_receiver *receiver = NULL;
+    CHECK(aq_receiver_create(endpoint("v1"), (const aq_receiver_options *)&receiver_frame.options, &receiver) == AQ_OK);
+    CHECK(queue_mode("v1") == 0600);
+    aq_sender *sender = NULL;
+    CHECK(aq_sender_create(endpoint("v1"), "ignored", (const aq_sender_options *)&sender_frame.options, &sender) == AQ_OK);
+    int64_t shape[1] = {3};
+    int32_t values[3] = {7, 8, 9};
+    aq_array array = {.name = "array", .dtype = AQ_DTYPE_INT32, .ndim = 1, .shape = shape, .data = values, .nbytes = sizeof values};
+    CHECK(aq_sender_send(sender, &array, 1, 0, 0, 0, NULL, NULL) == AQ_OK);
+    aq_message *message = NULL;
+    CHECK(aq_receiver_receive(receiver, 5000 * 1000 * 1000LL, 0, &message) == AQ_OK);
+    aq_array received;
+    CHECK(message && aq_message_array(message, 0, &received) == AQ_OK && received.nbytes == sizeof values &&
+          memcmp(received.data, values, sizeof values) == 0);
+    aq_message_free(message);
+    aq_sender_close(sender);
+    aq_receiver_close(receiver);
+    CHECK(aq_queue_remove(queue_name("v1")) == AQ_OK);
+
+    /* Smaller than version 1: refused, nothing created. */
+    sender_frame.options.size = AQ_SENDER_OPTIONS_SIZE_V1 - 8;
+    CHECK(aq_sender_create(endpoint("short"), "s", (const aq_sender_options *)&sender_frame.options, &sender) == AQ_EINVALID_ARGUMENT);
+    receiver_frame.options.size = sizeof(size_t);
+    CHECK(aq_receiver_create(endpoint("short"), (const aq_receiver_options *)&receiver_frame.options, &receiver) == AQ_EINVALID_ARGUMENT);
+    CHECK(!aq_queue_exists(queue_name("short")));
+}
+
+static void test_sized_initialization(void) {
+    aq_sender_options sender_options;
+    aq_sender_options_init(&sender_options);  /* the macro: this header's size */
+    CHECK(sender_options.size == sizeof sender_options && sender_options.shm_mode == 0600 &&
+          sender_options.shm_allow_other_owner == 0);
+    aq_receiver_options receiver_options;
+    aq_receiver_options_init(&receiver_options);
+    CHECK(receiver_options.size == sizeof receiver_options && receiver_options.shm_mode == 0600 &&
+          receiver_options.shm_allow_other_owner == 0);
+
+    /* A program built against a later header passes a larger size: the library writes what it
+     * knows and says so in `size`; a size that cannot even hold `size` writes nothing. */
+    struct {
+        aq_sender_options options;
+        unsigned char later[32];
+    } larger;
+    memset(&larger, 0xA5, sizeof larger);
+    aq_sender_options_init_sized(&larger.options, sizeof larger);
+    CHECK(larger.options.size == sizeof(aq_sender_options) && larger.later[0] == 0xA5 && larger.later[31] == 0xA5);
+    memset(&larger, 0xA5, sizeof larger);
+    aq_sender_options_init_sized(&larger.options, 4);
+    CHECK(((unsigned char *)&larger)[0] == 0xA5);
+    aq_sender_options_init_sized(NULL, sizeof larger);
+    aq_receiver_options_init_sized(NULL, sizeof receiver_options);
+}
+
+static void test_shm_mode(void) {
+    aq_sender_options sender_options;
+    aq_sender_options_init(&sender_options);
+    sender_options.shm_capacity = 1 << 20;
+    sender_options.shm_mode = 0660;
+    aq_sender *sender = NULL;
+    CHECK(aq_sender_create(endpoint("mode"), "s", &sender_options, &sender) == AQ_OK);
+    CHECK(queue_mode("mode") == 0660);
+    aq_sender_close(sender);
+    CHECK(aq_queue_remove(queue_name("mode")) == AQ_OK);
+
+    aq_receiver_options receiver_options;
+    aq_receiver_options_init(&receiver_options);
+    receiver_options.shm_capacity = 1 << 20;
+    receiver_options.shm_mode = 0640;
+    aq_receiver *receiver = NULL;
+    CHECK(aq_receiver_create(endpoint("mode-r"), &receiver_options, &receiver) == AQ_OK);
+    CHECK(queue_mode("mode-r") == 0640);
+    aq_receiver_close(receiver);
+    CHECK(aq_queue_remove(queue_name("mode-r")) == AQ_OK);
+
+    /* A mode without 0600 would lock the creator out: refused, nothing created. */
+    sender_options.shm_mode = 0060;
+    CHECK(aq_sender_create(endpoint("bad-mode"), "s", &sender_options, &sender) == AQ_EINVALID_ARGUMENT);
+    CHECK(!aq_queue_exists(queue_name("bad-mode")));
+}
+
+/* Another user (nobody, through setresuid as root) creates a queue; this process refuses it
+ * unless shm_allow_other_owner. */
+static void test_other_owner(void) {
+    if (geteuid() != 0) {
+        fprintf(stderr, "options_versions_test: not root: the other-owner checks are skipped\n");
+        return;
+    }
+    pid_t child = fork();
+    if (child == 0) {
+        if (setresgid(65534, 65534, 65534) != 0 || setresuid(65534, 65534, 65534) != 0) _exit(3);
+        aq_queue_options options;
+        aq_queue_options_init(&options);
+        options.mode = 0666;
+        aq_queue *queue = NULL;
+        _exit(aq_queue_create(queue_name("other"), 1 << 20, &options, &queue) == AQ_OK ? 0 : 4);
+    }
+    int status = 0;
+    CHECK(child > 0 && waitpid(child, &status, 0) == child && WIFEXITED(status) && WEXITSTATUS(status) == 0);
+
+    aq_sender *sender = NULL;
+    aq_receiver *receiver = NULL;
+    CHECK(aq_sender_create(endpoint("other"), "s", NULL, &sender) == AQ_EUNTRUSTED_OWNER && sender == NULL);
+    CHECK(aq_receiver_create(endpoint("other"), NULL, &receiver) == AQ_EUNTRUSTED_OWNER && receiver == NULL);
+    aq_sender_options sender_options;
+    aq_sender_options_init(&sender_options);
+    sender_options.shm_allow_other_owner = 1;
+    aq_receiver_options receiver_options;
+    aq_receiver_options_init(&receiver_options);
+    receiver_options.shm_allow_other_owner = 1;
+    CHECK(aq_sender_create(endpoint("other"), "s", &sender_options, &sender) == AQ_OK);
+    CHECK(aq_receiver_create(endpoint("other"), &receiver_options, &receiver) == AQ_OK);
+    int64_t shape[1] = {2};
+    double values[2] = {1.5, -2.5};
+    aq_array array = {.name = "array", .dtype = AQ_DTYPE_FLOAT64, .ndim = 1, .shape = shape, .data = values, .nbytes = sizeof values};
+    CHECK(sender && aq_sender_send(sender, &array, 1, 0, 0, 0, NULL, NULL) == AQ_OK);
+    aq_message *message = NULL;
+    CHECK(receiver && aq_receiver_receive(receiver, 5000 * 1000 * 1000LL, 0, &message) == AQ_OK);
+    aq_array received;
+    CHECK(message && aq_message_array(message, 0, &received) == AQ_OK && memcmp(received.data, values, sizeof values) == 0);
+    aq_message_free(message);
+    aq_sender_close(sender);
+    aq_receiver_close(receiver);
+    CHECK(aq_queue_remove(queue_name("other")) == AQ_OK);
+}
+
+int main(void) {
+    snprintf(prefix, sizeof prefix, "c-options-%d-%ld", (int)getpid(), (long)time(NULL) % 100000);
+    test_other_owner();  /* forks: first, before anything could have started a thread */
+    test_version_1_programs();
+    test_sized_initialization();
+    test_shm_mode();
+    printf("options_versions_test: %d checks, %d failures\n", checks, failures);
+    return failures == 0 ? 0 : 1;
+}
