@@ -1,5 +1,3 @@
-import Foundation
-
 /// Counts the peers connected to a socket, from libzmq's monitor events: a sender gives each
 /// peer its own share of the byte budget, so that peers that stop reading cannot take all of it.
 ///
@@ -16,8 +14,14 @@ struct PeerMonitor: ~Copyable {
     /// The events counted, for `ZMQSocket.monitor`.
     static let events = ZMQ.eventAccepted | ZMQ.eventConnected | ZMQ.eventDisconnected
 
-    /// A fresh inproc address to monitor a socket on.
-    static func newAddress() -> String { "inproc://aq-peers-\(UUID().uuidString)" }
+    /// A fresh inproc address to monitor a socket on: 128 random bits, so that two monitors of
+    /// one context never share an address. (No Foundation here: its UUID alone would link ICU's
+    /// data, tens of megabytes, into the C library and the Python wheel.)
+    static func newAddress() -> String {
+        var generator = SystemRandomNumberGenerator()
+        let words = (generator.next() as UInt64, generator.next() as UInt64)
+        return "inproc://aq-peers-\(String(words.0, radix: 16))-\(String(words.1, radix: 16))"
+    }
 
     /// Reads the events of a socket that `ZMQSocket.monitor(address, events: PeerMonitor.events)`
     /// publishes. (It takes the context, not the socket, so that the two stay separate values to
