@@ -14,8 +14,7 @@ extension FastPathLink {
     func start(
         stream: String, epoch: UInt64, bootID: String, registry registryName: String, nonce: String, offeredServerKey: String?
     ) throws(TransportError) -> Attempt {
-        guard nonce.count == 32, nonce.utf8.allSatisfy({ (48...57).contains($0) || (97...102).contains($0) }),
-              registryName == HostIdentity.registryName(nonce: nonce) else {
+        guard HostIdentity.isRandomHex(Substring(nonce), bits: 128), registryName == HostIdentity.registryName(nonce: nonce) else {
             throw TransportError(.fastPathUnavailable, "the publisher's fast path offer is not well formed (registry '\(registryName.prefix(80))', nonce '\(nonce.prefix(40))')")
         }
         if let serverKey, offeredServerKey != serverKey {
@@ -44,7 +43,7 @@ extension FastPathLink {
             throw TransportError(.fastPathUnavailable, "cannot register in the publisher's registry '\(registryName)': \(error.message)")
         }
         return Attempt(
-            stream: stream, epoch: epoch, nonce: nonce, serverKey: serverKey, queueName: queueName, queue: queue, registry: registry,
+            stream: stream, epoch: epoch, nonce: nonce, serverKey: serverKey, queueName: queueName, queue: queue, pull: pull, registry: registry,
             publisherPID: registry.info.creatorPID, deadline: Sys.monotonicNanoseconds() + Self.helloTimeoutNanoseconds)
     }
 
@@ -55,15 +54,7 @@ extension FastPathLink {
         let unavailable = { (why: String) in
             TransportError(.fastPathUnavailable, "cannot open the publisher's registry '\(name)': it \(why), so its /dev/shm is not this process's, or the offer is forged")
         }
-        guard let path = try? ArrayQueue.segmentPath(name: name), let file = Sys.linkStatus(path) else { throw unavailable("does not exist") }
-        guard file.isRegularFile, file.size > 0 else { throw unavailable("is not a finished queue") }
-        guard file.owner == Sys.userID else { throw unavailable("belongs to user \(file.owner), not to this process's user \(Sys.userID)") }
-        let registry: ArrayQueue
-        do throws(ArrayQueueError) {
-            registry = try ArrayQueue.open(name: name)
-        } catch {
-            throw unavailable("fails to open (\(error.message))")
-        }
+        let registry = try openOwn(name, unavailable)
         guard registry.info.capacity == FastPathPublisher.registryCapacity else {
             throw unavailable("is not a registry (capacity \(registry.info.capacity) bytes)")
         }
@@ -74,11 +65,41 @@ extension FastPathLink {
         return registry
     }
 
-    /// The publisher's hello, if it is in the queue yet: the first `seq` the queue will bring.
+    /// Opens the queue `name` after checking, before opening, that it is a non-empty regular
+    /// file of this process's user; `unavailable` makes the error for what is wrong with it.
+    private static func openOwn(_ name: String, _ unavailable: (String) -> TransportError) throws(TransportError) -> ArrayQueue {
+        guard let path = try? ArrayQueue.segmentPath(name: name), let file = Sys.linkStatus(path) else { throw unavailable("does not exist") }
+        guard file.isRegularFile, file.size > 0 else { throw unavailable("is not a finished queue") }
+        guard file.owner == Sys.userID else { throw unavailable("belongs to user \(file.owner), not to this process's user \(Sys.userID)") }
+        do throws(ArrayQueueError) {
+            return try ArrayQueue.open(name: name)
+        } catch {
+            throw unavailable("fails to open (\(error.message))")
+        }
+    }
+
+    /// Opens the shared queue a pusher's hello names: it must have the name made for the
+    /// pusher's nonce, belong to this user and have been created by the registry's creator.
+    private static func openShared(_ name: String?, _ attempt: Attempt) throws(TransportError) -> ArrayQueue {
+        let expected = HostIdentity.sharedQueueName(nonce: attempt.nonce)
+        let unavailable = { (why: String) in
+            TransportError(.fastPathUnavailable, "cannot use the pusher's shared queue '\(expected)': it \(why)")
+        }
+        guard name == expected else { throw unavailable("is not the queue the hello names ('\((name ?? "none").prefix(80))')") }
+        let shared = try openOwn(expected, unavailable)
+        guard shared.info.creatorPID == attempt.publisherPID else {
+            throw unavailable("was made by pid \(shared.info.creatorPID), not by the pusher (pid \(attempt.publisherPID))")
+        }
+        return shared
+    }
+
+    /// The publisher's hello, if it is in the queue yet: the first `seq` the queue (a puller's:
+    /// the pusher's shared queue, opened here) will bring.
     ///
     /// - Throws: ``TransportError/Code/fastPathUnavailable`` if the first record is anything but
-    ///   a hello with the publisher's nonce (the second proof of a shared `/dev/shm`).
-    static func readHello(_ attempt: Attempt) throws(TransportError) -> UInt64? {
+    ///   a hello with the publisher's nonce (the second proof of a shared `/dev/shm`), or a
+    ///   puller's shared queue fails its checks.
+    static func readHello(_ attempt: Attempt) throws(TransportError) -> (cut: UInt64, shared: ArrayQueue?)? {
         let header: WireHeader?
         do {
             header = try attempt.queue.tryGet { record throws(TransportError) -> WireHeader in
@@ -89,11 +110,11 @@ extension FastPathLink {
             throw TransportError(.fastPathUnavailable, "the first record in the queue '\(attempt.queueName)' is not the publisher's hello: \(error)")
         }
         guard let header else { return nil }
-        guard case let .hello(nonce, serverKey)? = header.fastPath, nonce == attempt.nonce, header.stream == attempt.stream, header.epoch == attempt.epoch,
-              attempt.serverKey == nil || serverKey == attempt.serverKey else {
+        guard case let .hello(nonce, serverKey, queue)? = header.fastPath, nonce == attempt.nonce, header.stream == attempt.stream, header.epoch == attempt.epoch,
+              attempt.serverKey == nil || serverKey == attempt.serverKey, attempt.pull || queue == nil, header.sequence >= WireHeader.noSequence else {
             throw TransportError(.fastPathUnavailable, "the first record in the queue '\(attempt.queueName)' is not the hello of the publisher that made the offer")
         }
-        return UInt64(header.sequence + 1)
+        return (UInt64(header.sequence + 1), attempt.pull ? try openShared(queue, attempt) : nil)
     }
 
     /// Why the publisher can no longer feed the queue, or nil while it can: its registry was
@@ -104,13 +125,15 @@ extension FastPathLink {
         return alive ? nil : "the publisher's process (pid \(attempt.publisherPID)) is gone"
     }
 
-    /// Removes the subscriber's queue of `attempt`, and the publisher's registry too if the
-    /// publisher's process is gone (a publisher that died leaves it behind).
+    /// Removes the subscriber's queue of `attempt`, and the publisher's registry (and a
+    /// pusher's shared queue) too if the publisher's process is gone (one that died leaves
+    /// them behind).
     static func discard(_ attempt: Attempt) {
         try? ArrayQueue.remove(name: attempt.queueName)
         if !attempt.registry.isRemoved,
            !attempt.registry.attachments().contains(where: { $0.pid == attempt.publisherPID && $0.isAlive }) {
             try? ArrayQueue.remove(name: attempt.registry.name)
+            if let shared = attempt.shared, !shared.isRemoved { try? ArrayQueue.remove(name: shared.name) }
         }
     }
 }

@@ -1,7 +1,7 @@
 import ArrayQueues
 
-/// A subscriber's side of the same-host fast path (docs/WIRE.md, "The same-host fast path"):
-/// the phase it is in and the queues it uses. It lives in the receiver's state, behind its lock;
+/// A subscriber's or puller's side of the same-host fast path (docs/WIRE.md, "The same-host
+/// fast path"): the phase it is in and the queues it uses. It lives in the receiver's state, behind its lock;
 /// ``ZeroMQReceiver`` drives it.
 struct FastPathLink {
     /// One try to take one publisher's offer.
@@ -11,9 +11,13 @@ struct FastPathLink {
         let nonce: String
         /// The CURVE public key the hello must carry (the server's the receiver connects to).
         let serverKey: String?
-        /// The subscriber's own queue, which the publisher feeds.
+        /// The receiver's own queue: a subscriber's messages, or a puller's handshake and `leave`.
         let queueName: String
         let queue: ArrayQueue
+        /// Whether the receiver is a puller: its messages come from the pusher's shared queue.
+        let pull: Bool
+        /// A puller's: the pusher's shared queue, opened when its hello named it.
+        var shared: ArrayQueue?
         /// The publisher's registry, kept open to tell whether the publisher is still there.
         let registry: ArrayQueue
         let publisherPID: Int32
@@ -43,8 +47,12 @@ struct FastPathLink {
     /// the receiver one cheap check every so often, not one queue per offer.
     static let firstBackoffNanoseconds: Int64 = 500_000_000
     static let longestBackoffNanoseconds: Int64 = 30_000_000_000
+    /// A puller's own queue: the hello, `leave` and heartbeats.
+    static let pullerQueueCapacity = 64 << 10
 
     let mode: FastPath
+    /// Whether the receiver is a puller (see ``Attempt/pull``).
+    let pull: Bool
     /// The CURVE public key of the server this receiver connects to, if CURVE is on: offers and
     /// hellos must carry it.
     let serverKey: String?
@@ -69,8 +77,9 @@ struct FastPathLink {
     /// Why the fast path was last not taken, or left.
     var problem: String?
 
-    init(mode: FastPath, minimumCapacity: Int, serverKey: String? = nil) {
+    init(mode: FastPath, minimumCapacity: Int, serverKey: String? = nil, pull: Bool = false) {
         self.mode = mode
+        self.pull = pull
         self.minimumCapacity = minimumCapacity
         self.serverKey = serverKey
     }
@@ -131,8 +140,9 @@ struct FastPathLink {
     }
 
     /// The capacity of a new subscriber queue: the minimum, or room for four of the largest
-    /// messages seen so far.
+    /// messages seen so far. A puller's own queue carries only marks.
     var queueCapacity: Int {
-        min(ArrayQueue.maximumCapacity, max(minimumCapacity, 4 * (largestMessage + 64 * 1024)))
+        if pull { return Self.pullerQueueCapacity }
+        return min(ArrayQueue.maximumCapacity, max(minimumCapacity, 4 * (largestMessage + 64 * 1024)))
     }
 }

@@ -2,13 +2,20 @@ import ArrayQueues
 import Logging
 import Synchronization
 
-/// A publisher's side of the same-host fast path (docs/WIRE.md, "The same-host fast path").
+/// A sender's side of the same-host fast path (docs/WIRE.md, "The same-host fast path").
 ///
-/// It owns a small registry queue, `aqfp.<nonce>`, which its heartbeats offer. A subscriber on
-/// this host puts the name of a queue of its own there; the registry thread opens that queue,
-/// and from then on every message the publisher sends is also put into it, under the sender's
-/// lock, so that its order is the socket's. A full subscriber queue loses the message (the
-/// subscriber sees the gap): the publisher never waits for a subscriber.
+/// It owns a small registry queue, `aqfp.<nonce>`, which its heartbeats offer. A receiver on
+/// this host puts the name of a queue of its own there; the registry thread opens that queue
+/// and greets it with a hello.
+///
+/// - A publisher then puts every message it sends into that queue too, under the sender's
+///   lock, so that its order is the socket's. A full subscriber queue loses the message (the
+///   subscriber sees the gap): the publisher never waits for a subscriber.
+/// - A pusher also owns one data queue, `aqfp.<nonce>.shared`, which its hello names. While at
+///   least one puller of this host is attached, every message goes into that queue instead of
+///   the socket (``push(_:arrays:deadline:isClosing:)``): the local pullers share its records,
+///   and a full queue makes the pusher wait. The pullers' own queues carry only the handshake
+///   and `leave`.
 final class FastPathPublisher: Sendable {
     /// What the heartbeats carry in their `fastpath` key.
     let offer: FastPathControl
@@ -18,15 +25,19 @@ final class FastPathPublisher: Sendable {
     private let serverKey: String?
     private let registryName: String
     private let registry: ArrayQueue
-    private let stream: String
-    private let epoch: UInt64
-    private let logger: Logger
+    let stream: String
+    let epoch: UInt64
+    let logger: Logger
     private let subscribers = Mutex<[Subscriber]>([])
     private let stopped = Atomic<Bool>(false)
     private let dropCount = Atomic<UInt64>(0)
     private let subscriberCount = Atomic<Int>(0)
+    /// A pusher's data queue, which its local pullers share; nil for a publisher.
+    let sharedQueue: ArrayQueue?
+    /// Set once a pusher gave up its data queue (``retire(reason:)``): no offers, no attaches.
+    let retired = Atomic<Bool>(false)
 
-    private struct Subscriber {
+    struct Subscriber {
         let name: String
         let queue: ArrayQueue
         let pid: Int32
@@ -40,11 +51,11 @@ final class FastPathPublisher: Sendable {
     /// How long `end` may wait for room in a subscriber's queue when the publisher closes.
     static let endWait: Duration = .milliseconds(200)
 
-    /// Creates the registry.
+    /// Creates the registry, and a pusher's data queue of `sharedCapacity` bytes (nil for a publisher).
     ///
     /// - Throws: ``TransportError/Code/fastPathUnavailable`` when the host identity cannot be
-    ///   read or the registry cannot be created.
-    init(stream: String, epoch: UInt64, serverKey: String?, logger: Logger) throws(TransportError) {
+    ///   read or a queue cannot be created.
+    init(stream: String, epoch: UInt64, serverKey: String?, sharedCapacity: Int? = nil, logger: Logger) throws(TransportError) {
         guard let bootID = HostIdentity.bootID else {
             throw TransportError(.fastPathUnavailable, "the fast path needs the host's boot id, but /proc/sys/kernel/random/boot_id cannot be read")
         }
@@ -56,6 +67,17 @@ final class FastPathPublisher: Sendable {
         } catch {
             throw TransportError(.fastPathUnavailable, "cannot create the fast path's registry queue '\(name)': \(error.message)")
         }
+        if let sharedCapacity {
+            let sharedName = HostIdentity.sharedQueueName(nonce: nonce)
+            do throws(ArrayQueueError) {
+                sharedQueue = try ArrayQueue.create(name: sharedName, capacity: min(ArrayQueue.maximumCapacity, max(ArrayQueue.minimumCapacity, sharedCapacity)))
+            } catch {
+                try? ArrayQueue.remove(name: name)
+                throw TransportError(.fastPathUnavailable, "cannot create the fast path's shared queue '\(sharedName)': \(error.message)")
+            }
+        } else {
+            sharedQueue = nil
+        }
         self.nonce = nonce
         self.serverKey = serverKey
         self.registryName = name
@@ -65,8 +87,10 @@ final class FastPathPublisher: Sendable {
         self.offer = .offer(bootID: bootID, registry: name, nonce: nonce, serverKey: serverKey)
     }
 
-    /// Subscriber queues being fed now.
+    /// Subscriber queues being fed now (pullers attached, for a pusher).
     var subscriberTotal: Int { subscriberCount.load(ordering: .relaxed) }
+    /// The offer for the heartbeats, or nil once a pusher retired its fast path.
+    var currentOffer: FastPathControl? { retired.load(ordering: .relaxed) ? nil : offer }
     /// Messages a full subscriber queue could not take.
     var drops: UInt64 { dropCount.load(ordering: .relaxed) }
 
@@ -101,7 +125,9 @@ final class FastPathPublisher: Sendable {
 
     /// Opens a subscriber's queue: only names made for this registry's nonce are accepted.
     private func open(_ name: String) -> ArrayQueue? {
-        guard name.hasPrefix(HostIdentity.subscriberPrefix(nonce: nonce)),
+        // Only `<prefix><16 hex digits>`: never the registry or a pusher's shared queue.
+        let prefix = HostIdentity.subscriberPrefix(nonce: nonce)
+        guard name.hasPrefix(prefix), HostIdentity.isRandomHex(name.dropFirst(prefix.count), bits: 64), !retired.load(ordering: .relaxed),
               !subscribers.withLock({ $0.contains { $0.name == name } }) else {
             logger.debug("stream '\(stream)': ignored a fast path registration for queue '\(name)'")
             return nil
@@ -115,15 +141,18 @@ final class FastPathPublisher: Sendable {
     }
 
     /// Starts feeding `queue`; call it under the sender's lock. Puts the hello record (the nonce,
-    /// and the last `seq` before the first message the queue will get).
-    func attach(_ queue: ArrayQueue, name: String, nextSequence: UInt64) {
-        guard !stopped.load(ordering: .acquiring) else { return }
-        let hello = WireHeader.mark(.heartbeat, stream: stream, epoch: epoch, nextSequence: nextSequence, fastPath: .hello(nonce: nonce, serverKey: serverKey))
+    /// and the last `seq` before the first message the queue, or a pusher's shared queue, will
+    /// bring). Returns whether it did.
+    @discardableResult
+    func attach(_ queue: ArrayQueue, name: String, nextSequence: UInt64) -> Bool {
+        guard !stopped.load(ordering: .acquiring), !retired.load(ordering: .relaxed) else { return false }
+        let greeting = FastPathControl.hello(nonce: nonce, serverKey: serverKey, queue: sharedQueue?.name)
+        let hello = WireHeader.mark(.heartbeat, stream: stream, epoch: epoch, nextSequence: nextSequence, fastPath: greeting)
         do throws(ArrayQueueError) {
             guard try queue.tryPutEnvelope(hello, arrays: []) else { throw ArrayQueueError(.full, "the queue is full") }
         } catch {
             logger.info("stream '\(stream)': cannot greet the subscriber queue '\(name)': \(error.message)")
-            return
+            return false
         }
         let pid = queue.info.creatorPID
         let count = subscribers.withLock { list in
@@ -131,7 +160,8 @@ final class FastPathPublisher: Sendable {
             return list.count
         }
         subscriberCount.store(count, ordering: .relaxed)
-        logger.info("stream '\(stream)': a subscriber on this host (pid \(pid)) takes messages from seq \(nextSequence) on through shared memory ('\(name)')")
+        logger.info("stream '\(stream)': a receiver on this host (pid \(pid)) takes messages from seq \(nextSequence) on through shared memory ('\(sharedQueue?.name ?? name)')")
+        return true
     }
 
     /// Drops subscribers whose queue was removed or whose process is gone, and removes the
@@ -152,6 +182,16 @@ final class FastPathPublisher: Sendable {
             if dead { try? ArrayQueue.remove(name: name) }
             logger.info("stream '\(stream)': stopped feeding the shared-memory queue '\(name)': \(reason)")
         }
+    }
+
+    /// Stops feeding every queue; returns the subscribers that were fed.
+    func detachAll() -> [Subscriber] {
+        let list = subscribers.withLock { list in
+            defer { list = [] }
+            return list
+        }
+        subscriberCount.store(0, ordering: .relaxed)
+        return list
     }
 
     private func remove(where condition: (Subscriber) -> Bool) {
@@ -192,13 +232,19 @@ final class FastPathPublisher: Sendable {
     func close(nextSequence: UInt64) {
         guard !stopped.exchange(true, ordering: .acquiringAndReleasing) else { return }
         let end = WireHeader.mark(.end, stream: stream, epoch: epoch, nextSequence: nextSequence)
-        let list = subscribers.withLock { list in
-            defer { list = [] }
-            return list
-        }
-        subscriberCount.store(0, ordering: .relaxed)
-        for subscriber in list {
-            try? subscriber.queue.putEnvelope(end, arrays: [], timeout: Self.endWait)
+        let list = detachAll()
+        if let sharedQueue {
+            // One `end` for each puller, after the data: each takes one and goes back to the network.
+            let deadline = Sys.monotonicNanoseconds() + Self.endWait.clampedNanoseconds
+            for _ in list {
+                try? sharedQueue.putEnvelope(end, arrays: [], timeout: .nanoseconds(max(0, deadline - Sys.monotonicNanoseconds())))
+            }
+            // Pullers that have it mapped keep reading what is left.
+            try? ArrayQueue.remove(name: sharedQueue.name)
+        } else {
+            for subscriber in list {
+                try? subscriber.queue.putEnvelope(end, arrays: [], timeout: Self.endWait)
+            }
         }
         try? ArrayQueue.remove(name: registryName)
     }
