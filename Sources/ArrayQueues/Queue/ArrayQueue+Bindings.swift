@@ -104,6 +104,7 @@ extension ArrayQueue {
     ///   (also for a record whose dtype, shape and size disagree; it is freed).
     @_spi(Bindings)
     public func claimRecord(maximumPayloadBytes: Int, timeout: Duration?, blocking: Bool) throws(ArrayQueueError) -> ClaimResult {
+        try refuseConsumerOfBroadcast()
         let deadline = try Self.deadline(after: timeout)
         let me = ProcessIdentity.current
         // A local function rather than a closure value: its context stays on the stack, so a

@@ -63,6 +63,7 @@ extension ArrayQueue {
     }
 
     private func claim(expecting dtype: DType?, blocking: Bool, timeout: Duration?, cancellation: Cancellation?) throws(ArrayQueueError) -> RecordHeader? {
+        try refuseConsumerOfBroadcast()
         let deadline = try Self.deadline(after: timeout)
         let me = ProcessIdentity.current
         let attempt = { () throws(ArrayQueueError) -> RecordHeader? in
@@ -78,7 +79,7 @@ extension ArrayQueue {
 
     /// The claimed record as a `BorrowedRecord`. A record whose dtype or shape does not
     /// match its size cannot have been written by ArrayQueues: it is reported (and freed by the caller).
-    private func borrowed(_ record: RecordHeader) throws(ArrayQueueError) -> BorrowedRecord {
+    func borrowed(_ record: RecordHeader) throws(ArrayQueueError) -> BorrowedRecord {
         let shape = record.shape
         guard let dtype = DType(rawValue: record.dtypeCode),
               (try? Shape.byteCount(shape, dtype: dtype)) == record.payloadByteCount else {

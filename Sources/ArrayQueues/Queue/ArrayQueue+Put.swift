@@ -131,7 +131,10 @@ extension ArrayQueue {
         let me = ProcessIdentity.current
         // A local function rather than a closure value: its context stays on the stack.
         func attempt() throws(ArrayQueueError) -> Ring.Reservation? {
-            try ring.withLock(deadline: deadline) { () throws(ArrayQueueError) in try ring.reserve(request, dropOldest: dropOldest, owner: me) }
+            try ring.withLock(deadline: deadline) { () throws(ArrayQueueError) in
+                // Broadcast queues free room by their subscribers' cursors (Broadcast/BroadcastRing.swift).
+                ring.header.isBroadcast ? try ring.broadcastReserve(request, owner: me) : try ring.reserve(request, dropOldest: dropOldest, owner: me)
+            }
         }
         if let reservation = try attempt() { return reservation }
         if !blocking || options.overflow == .fail {

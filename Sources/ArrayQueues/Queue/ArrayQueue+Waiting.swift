@@ -85,7 +85,7 @@ extension ArrayQueue {
         let last = Int64(bitPattern: ring.header.lastRecovery.pointee.load(ordering: .relaxed))
         let (elapsed, overflow) = Sys.monotonicNanoseconds().subtractingReportingOverflow(last)
         guard overflow || elapsed < 0 || elapsed >= Self.deadPeerCheckInterval else { return false }
-        return try ring.withLock(deadline: deadline) { () throws(ArrayQueueError) in try ring.sweepDeadPeers() }
+        return try ring.withLock(deadline: deadline) { () throws(ArrayQueueError) in try ring.sweepDeadPeersAndSubscribers() }
     }
 
     /// Wakes every consumer of this queue (in every process) so that they re-check their

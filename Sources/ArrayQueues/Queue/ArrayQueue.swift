@@ -76,6 +76,9 @@ public final class ArrayQueue {
         guard createOptions.mode & ~0o777 == 0, createOptions.mode & 0o600 == 0o600 else {
             throw ArrayQueueError(.invalidArgument, "mode 0o\(String(createOptions.mode, radix: 8)) must be permission bits that let the owner read and write")
         }
+        guard !(createOptions.broadcast && createOptions.shapeChange == .reset) else {
+            throw ArrayQueueError(.invalidArgument, "a broadcast queue cannot drop its records on a shape change (its subscribers each read every record); use shapeChange .keep")
+        }
         let ringBytes = alignUp(capacity, to: 4096)
         let segmentSize = Int(CAQ_HEADER_SIZE) + ringBytes
         let segment: SharedMemorySegment
@@ -89,7 +92,8 @@ public final class ArrayQueue {
         }
         beforeInitializing()
         let header = SegmentHeader(raw: segment.base)
-        let flags = createOptions.shapeChange == .reset ? CAQ_FLAG_RESET_ON_SHAPE_CHANGE : 0
+        let flags = (createOptions.shapeChange == .reset ? CAQ_FLAG_RESET_ON_SHAPE_CHANGE : 0)
+            | (createOptions.broadcast ? CAQ_FLAG_BROADCAST : 0)
         do {
             try header.initialize(capacity: ringBytes, segmentSize: segmentSize, flags: flags)
         } catch {
@@ -281,7 +285,7 @@ public final class ArrayQueue {
         return QueueInfo(
             name: name, capacity: capacity, segmentSize: header.segmentSize, layoutVersion: Int(header.layoutVersion),
             creatorPID: Int32(bitPattern: header.creatorPID), created: Timestamp(nanosecondsSinceEpoch: header.createdNanoseconds),
-            shapeChange: header.flags & CAQ_FLAG_RESET_ON_SHAPE_CHANGE != 0 ? .reset : .keep)
+            shapeChange: header.flags & CAQ_FLAG_RESET_ON_SHAPE_CHANGE != 0 ? .reset : .keep, isBroadcast: isBroadcast)
     }
 
     /// The processes that have the queue open, as recorded in its segment.
@@ -293,9 +297,12 @@ public final class ArrayQueue {
 
     /// Drops every waiting record, for every process; returns how many were dropped.
     /// Records being written or read at the time are not affected.
+    /// On a broadcast queue, every subscriber skips to the newest end (counting what it lost),
+    /// except past a record it is reading.
     @discardableResult
     public func clear() throws(ArrayQueueError) -> Int {
-        try ring.withLock { () throws(ArrayQueueError) in try ring.clear() }
+        if isBroadcast { return try broadcastClear() }
+        return try ring.withLock { () throws(ArrayQueueError) in try ring.clear() }
     }
 
     /// Frees the records of processes that died while writing or reading them (done
@@ -303,7 +310,7 @@ public final class ArrayQueue {
     /// anything was freed.
     @discardableResult
     public func recoverFromDeadPeers() throws(ArrayQueueError) -> Bool {
-        try ring.withLock { () throws(ArrayQueueError) in try ring.sweepDeadPeers() }
+        try ring.withLock { () throws(ArrayQueueError) in try ring.sweepDeadPeersAndSubscribers() }
     }
 }
 

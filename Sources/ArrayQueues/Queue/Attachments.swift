@@ -166,6 +166,12 @@ enum Attachments {
         if let descriptor = last.lockDescriptor { Sys.close(descriptor) }
     }
 
+    /// The descriptor through which this process holds its lock bytes in `ring`'s segment (its
+    /// attachment slot's, and its broadcast subscriptions'); nil if it has none.
+    static func lockDescriptor(_ ring: Ring) -> Int32? {
+        shares.withLock { $0[key(ring)]?.lockDescriptor }
+    }
+
     /// Whether an attached process is alive. Entries that hold a slot lock are judged by it;
     /// whatever cannot be checked counts as alive.
     static func liveness(_ entry: Entry, lockDescriptor: Int32?) -> Liveness {

@@ -91,6 +91,50 @@ public enum CrashPoint: String, CaseIterable, Sendable {
     case repairReadStored = "repair.read-stored"
     case repairSwept = "repair.swept"
     case repairNotified = "repair.notified"
+
+    // Broadcast queues (Broadcast/BroadcastRing.swift, under the lock): subscribing and leaving,
+    // freeing the oldest record for a producer, skipping a drop-policy subscriber (and finishing
+    // a skip a dead process left staged), lending and giving back, reaping dead subscribers, clear().
+    case broadcastJoinBegin = "broadcast-join.begin"
+    case broadcastJoinSlotWritten = "broadcast-join.slot-written"
+    case broadcastJoinActive = "broadcast-join.active"
+    case broadcastJoinCounted = "broadcast-join.counted"
+    case broadcastLeaveBegin = "broadcast-leave.begin"
+    case broadcastLeaveFreed = "broadcast-leave.freed"
+    case broadcastLeaveCounted = "broadcast-leave.counted"
+    case broadcastLeaveNotified = "broadcast-leave.notified"
+    case broadcastFreeBegin = "broadcast-free.begin"
+    case broadcastFreeFlagged = "broadcast-free.flagged"
+    case broadcastFreeDone = "broadcast-free.done"
+    case broadcastFreeCounted = "broadcast-free.counted"
+    case broadcastSkipBegin = "broadcast-skip.begin"
+    case broadcastSkipLostStaged = "broadcast-skip.lost-staged"
+    case broadcastSkipCursorStaged = "broadcast-skip.cursor-staged"
+    case broadcastSkipLostStored = "broadcast-skip.lost-stored"
+    case broadcastSkipCursorStored = "broadcast-skip.cursor-stored"
+    case broadcastSkipFinished = "broadcast-skip.finished"
+    case broadcastFinishBegin = "broadcast-finish.begin"
+    case broadcastFinishLostStored = "broadcast-finish.lost-stored"
+    case broadcastFinishCursorStored = "broadcast-finish.cursor-stored"
+    case broadcastFinishCleared = "broadcast-finish.cleared"
+    case broadcastBorrowBegin = "broadcast-borrow.begin"
+    case broadcastBorrowCursorStored = "broadcast-borrow.cursor-stored"
+    case broadcastBorrowBorrowing = "broadcast-borrow.borrowing"
+    case broadcastReleaseBegin = "broadcast-release.begin"
+    case broadcastReleaseCursorStored = "broadcast-release.cursor-stored"
+    case broadcastReleaseIdle = "broadcast-release.idle"
+    case broadcastReleaseCounted = "broadcast-release.counted"
+    case broadcastReleaseNotified = "broadcast-release.notified"
+    case broadcastReapBegin = "broadcast-reap.begin"
+    case broadcastReapFreed = "broadcast-reap.freed"
+    case broadcastReapCounted = "broadcast-reap.counted"
+    case broadcastReapNotified = "broadcast-reap.notified"
+    case broadcastClearBegin = "broadcast-clear.begin"
+    case broadcastClearCounted = "broadcast-clear.counted"
+    case broadcastClearNotified = "broadcast-clear.notified"
+
+    /// Whether the point belongs to the broadcast protocol (walked on a broadcast queue).
+    public var isBroadcast: Bool { rawValue.hasPrefix("broadcast-") }
 }
 
 /// Dies here if this process was started with `AQ_CRASH_POINT` naming `point` (debug builds

@@ -59,10 +59,15 @@ public struct CreateOptions: Sendable, Hashable {
     public var shapeChange: ShapeChangePolicy
     /// Permission bits of the shared-memory object (0600: only the creating user).
     public var mode: UInt32
+    /// Whether the queue is a broadcast queue: every subscriber (``ArrayQueue/subscribe(policy:start:)``)
+    /// reads every record, instead of each record going to one consumer. Cannot be combined with
+    /// the `.reset` shape-change policy.
+    public var broadcast: Bool
 
     /// Settings with the given values.
-    public init(shapeChange: ShapeChangePolicy = .keep, mode: UInt32 = 0o600) {
+    public init(shapeChange: ShapeChangePolicy = .keep, mode: UInt32 = 0o600, broadcast: Bool = false) {
         self.shapeChange = shapeChange
         self.mode = mode
+        self.broadcast = broadcast
     }
 }

@@ -51,4 +51,7 @@ public struct QueueInfo: Sendable, Hashable {
     public var created: Timestamp
     /// The shape-change policy chosen at creation.
     public var shapeChange: ShapeChangePolicy
+    /// Whether every subscriber reads every record (a broadcast queue) rather than each
+    /// record going to one consumer.
+    public var isBroadcast: Bool = false
 }

@@ -16,7 +16,7 @@
 
 /// "AQSEGMNT" read as a little-endian 64-bit integer.
 #define CAQ_MAGIC 0x544E4D4745535141ULL
-#define CAQ_LAYOUT_VERSION 1u
+#define CAQ_LAYOUT_VERSION 2u
 /// Size of the segment header; the data ring starts right after it.
 #define CAQ_HEADER_SIZE 4096u
 /// Every record, payload and ring position is a multiple of this.
@@ -24,6 +24,8 @@
 #define CAQ_MAX_DIMS 32u
 /// Capacity of the attached-process table in the header.
 #define CAQ_MAX_ATTACHED 64u
+/// Capacity of the subscriber table of a broadcast queue.
+#define CAQ_MAX_SUBSCRIBERS 32u
 /// Fixed part of a record header; the shape follows it.
 #define CAQ_RECORD_HEADER_SIZE 64u
 /// Stamped into every record header (xor its sequence number) to catch garbage.
@@ -42,6 +44,15 @@
 
 // Bits of caq_segment_header.flags.
 #define CAQ_FLAG_RESET_ON_SHAPE_CHANGE 1u
+#define CAQ_FLAG_BROADCAST 2u   /* every subscriber reads every record (the subscriber table) */
+
+// Values of caq_subscriber.state. Anything else (0 included) is a free slot.
+#define CAQ_SUBSCRIBER_IDLE 0x53554249u       /* "SUBI": subscribed, holding no record */
+#define CAQ_SUBSCRIBER_BORROWING 0x53554242u  /* "SUBB": reading the record at its cursor in place */
+
+// Values of caq_subscriber.policy (anything else reads as BLOCK, the safe choice).
+#define CAQ_POLICY_BLOCK 1u  /* lossless: producers wait for this subscriber */
+#define CAQ_POLICY_DROP 2u   /* live: producers skip it ahead and count what it lost */
 
 // Bits of caq_record_header.flags.
 #define CAQ_RECORD_HAS_INDEX 1u
@@ -69,6 +80,28 @@ typedef struct caq_attachment {
 // Byte i (0 <= i < CAQ_MAX_ATTACHED) is write-locked by the process in attached[i] if its pid_ns != 0.
 /// Write-locked by the creator from shm_open until init_state is READY.
 #define CAQ_CREATOR_LOCK_BYTE 64u
+/// Byte CAQ_SUBSCRIBER_LOCK_BYTE + i is write-locked by the process in subscribers[i] if its pid_ns != 0.
+#define CAQ_SUBSCRIBER_LOCK_BYTE 128u
+
+/// One subscriber of a broadcast queue (guarded by the queue lock). Its owner fields mean what
+/// caq_attachment's do. A slot is taken by writing every field but `state`, then `state`; it is
+/// freed by one store of 0 to `state`.
+///
+/// A skip (a producer moving a drop-policy subscriber ahead) first stages its outcome in
+/// skip_lost and skip_cursor, then stores lost and cursor, then clears skip_cursor: whoever next
+/// reads the slot under the lock finishes a skip whose process died, so `lost` stays exact.
+typedef struct caq_subscriber {
+    uint32_t state;        /* 0   CAQ_SUBSCRIBER_*; any other value: free */
+    uint32_t policy;       /* 4   CAQ_POLICY_* */
+    uint32_t pid;          /* 8   owner, as in caq_attachment */
+    uint32_t pid_ns;       /* 12 */
+    uint64_t start_time;   /* 16 */
+    uint64_t cursor;       /* 24  ring position of the next record it reads (or is reading) */
+    uint64_t delivered;    /* 32  records it has read and released */
+    uint64_t lost;         /* 40  records it was skipped past (drop policy, clear) */
+    uint64_t skip_cursor;  /* 48  a staged skip's new cursor; 0: no skip under way */
+    uint64_t skip_lost;    /* 56  a staged skip's new lost count */
+} caq_subscriber;
 
 /// The segment header: one page at offset 0 of the shared-memory object.
 typedef struct caq_segment_header {
@@ -124,7 +157,13 @@ typedef struct caq_segment_header {
 
     // Attached processes, guarded by the lock.
     caq_attachment attached[CAQ_MAX_ATTACHED]; /* 512 .. 1536 */
-    uint8_t pad6[CAQ_HEADER_SIZE - 512 - CAQ_MAX_ATTACHED * sizeof(caq_attachment)];
+
+    // Broadcast queues only (CAQ_FLAG_BROADCAST), guarded by the lock.
+    uint64_t subscribers_joined;    /* 1536 subscriptions taken since creation */
+    uint64_t subscribers_left;      /* 1544 subscriptions given up by their owner */
+    uint64_t subscribers_reaped;    /* 1552 subscriptions freed because their owner died */
+    uint8_t pad7[2048 - 1560];
+    caq_subscriber subscribers[CAQ_MAX_SUBSCRIBERS]; /* 2048 .. 4096 */
 } caq_segment_header;
 
 /// The fixed part of every record in the data ring. The shape (ndim × uint64) follows at
@@ -154,6 +193,11 @@ _Static_assert(offsetof(caq_segment_header, gets) == 192, "layout");
 _Static_assert(offsetof(caq_segment_header, data_signal) == 256, "layout");
 _Static_assert(offsetof(caq_segment_header, space_signal) == 320, "layout");
 _Static_assert(offsetof(caq_segment_header, attached) == 512, "layout");
+_Static_assert(offsetof(caq_segment_header, subscribers_joined) == 1536, "layout");
+_Static_assert(offsetof(caq_segment_header, subscribers) == 2048, "layout");
+_Static_assert(sizeof(caq_subscriber) == 64, "layout");
+_Static_assert(offsetof(caq_subscriber, cursor) == 24, "layout");
+_Static_assert(CAQ_SUBSCRIBER_LOCK_BYTE > CAQ_CREATOR_LOCK_BYTE, "subscriber lock bytes are no other lock's");
 _Static_assert(sizeof(caq_segment_header) == CAQ_HEADER_SIZE, "the header is one page");
 _Static_assert(sizeof(caq_attachment) == 16, "layout");
 _Static_assert(offsetof(caq_attachment, pid_ns) == 4, "layout");

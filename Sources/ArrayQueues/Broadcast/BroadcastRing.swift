@@ -1,0 +1,312 @@
+import CArrayQueuesShims
+import Synchronization
+
+/// The broadcast protocol over a ring (docs/LAYOUT.md, "Broadcast queues").
+///
+/// Records keep `Ring`'s format, reservation and commit. A committed record stays READY while
+/// any subscriber may still read it: each subscriber has its own cursor in the subscriber
+/// table, and a record's room is reclaimed only once every subscriber's cursor is past it
+/// (a subscriber reading a record in place keeps its cursor at it until it releases it, so
+/// many subscribers read one record at once). Records every subscriber has passed stay
+/// until a producer needs their room, for subscribers that join at the oldest record.
+///
+/// Every function here runs under the queue lock, and every store leaves a state that a
+/// newcomer accepts (the crash-point walk checks each). Every value read from the table is
+/// validated before use: cursors against the ring's, states and policies against their codes.
+extension Ring {
+    /// A taken subscriber slot as read (and validated) under the lock.
+    struct Subscriber {
+        let slot: SubscriberSlot
+        let policy: SubscriberPolicy
+        let isBorrowing: Bool
+        /// Its cursor, moved up to `head` if it lags (everything before `head` is done or filler).
+        let cursor: UInt64
+    }
+
+    /// Slot `index` as a validated subscriber, nil if free. Finishes first a skip its producer
+    /// died in the middle of, so that `cursor` and `lost` agree.
+    func subscriber(_ index: Int, head: UInt64, tail: UInt64) throws(ArrayQueueError) -> Subscriber? {
+        let slot = header.subscriber(index)
+        guard slot.isTaken else { return nil }
+        try finishSkip(slot, tail: tail)
+        let cursor = slot.cursor.pointee.load(ordering: .relaxed)
+        guard cursor <= tail, cursor % UInt64(RecordHeader.alignment) == 0 else {
+            throw broadcastCorrupt("subscriber \(index) has cursor \(cursor) beyond the ring's end \(tail)")
+        }
+        return Subscriber(
+            slot: slot, policy: SubscriberPolicy(code: slot.policy.pointee.load(ordering: .relaxed)),
+            isBorrowing: slot.state.pointee.load(ordering: .relaxed) == CAQ_SUBSCRIBER_BORROWING, cursor: max(cursor, head))
+    }
+
+    /// Every taken slot, validated.
+    func subscribers(head: UInt64, tail: UInt64) throws(ArrayQueueError) -> [Subscriber] {
+        var found: [Subscriber] = []
+        for index in 0..<SegmentHeader.subscriberCapacity {
+            if let subscriber = try subscriber(index, head: head, tail: tail) { found.append(subscriber) }
+        }
+        return found
+    }
+
+    func broadcastCorrupt(_ detail: String) -> ArrayQueueError {
+        ArrayQueueError(.corruptSegment, "broadcast queue '\(name)' is corrupt: \(detail)")
+    }
+
+    // MARK: - Producers
+
+    /// `reserve` for a broadcast queue: when there is no room, frees the oldest record if every
+    /// subscriber is past it or may be skipped past it, and tries again. Nil when a lossless
+    /// subscriber (or one reading in place, or an unfinished write) holds the oldest record.
+    func broadcastReserve(_ request: Request, owner: ProcessIdentity) throws(ArrayQueueError) -> Reservation? {
+        while true {
+            if let reservation = try reserve(request, dropOldest: false, owner: owner) { return reservation }
+            guard try freeOldest() else { return nil }
+        }
+    }
+
+    /// Frees the record at `head` (after `reserve`'s reclaim, one that is not done or filler) if
+    /// no subscriber needs it any more: lossless subscribers must be past it; drop-policy
+    /// subscribers still at it are skipped past it and count it lost. Returns whether it freed it.
+    private func freeOldest() throws(ArrayQueueError) -> Bool {
+        let (head, _, tail) = try cursors()
+        guard head < tail else { return false }
+        let (record, state) = try validatedRecord(at: head, tail: tail)
+        guard state == .ready else { return false }
+        let next = head + UInt64(record.length)
+        let behind = try subscribers(head: head, tail: tail).filter { $0.cursor <= head }
+        guard behind.allSatisfy({ $0.policy == .drop && !$0.isBorrowing }) else { return false }
+        for subscriber in behind {
+            try skip(subscriber.slot, to: next, losing: 1)
+        }
+        crashPoint(.broadcastFreeBegin)
+        if !behind.isEmpty {
+            record.addFlags(CAQ_RECORD_DROPPED)
+            crashPoint(.broadcastFreeFlagged)
+        }
+        record.setState(.done)
+        crashPoint(.broadcastFreeDone)
+        if !behind.isEmpty {
+            header.drops.pointee.wrappingAdd(1, ordering: .relaxed)
+            crashPoint(.broadcastFreeCounted)
+        }
+        return true
+    }
+
+    /// Moves `slot`'s cursor to `cursor`, adding `count` to what it lost. Staged first, so that a
+    /// process killed in between leaves a skip the next reader of the slot finishes.
+    private func skip(_ slot: SubscriberSlot, to cursor: UInt64, losing count: UInt64) throws(ArrayQueueError) {
+        let lost = slot.lost.pointee.load(ordering: .relaxed) &+ count
+        crashPoint(.broadcastSkipBegin)
+        slot.skipLost.pointee.store(lost, ordering: .relaxed)
+        crashPoint(.broadcastSkipLostStaged)
+        slot.skipCursor.pointee.store(cursor, ordering: .relaxed)
+        crashPoint(.broadcastSkipCursorStaged)
+        slot.lost.pointee.store(lost, ordering: .relaxed)
+        crashPoint(.broadcastSkipLostStored)
+        slot.cursor.pointee.store(cursor, ordering: .relaxed)
+        crashPoint(.broadcastSkipCursorStored)
+        slot.skipCursor.pointee.store(0, ordering: .relaxed)
+        crashPoint(.broadcastSkipFinished)
+    }
+
+    /// Completes a skip staged in `slot` by a process that died before finishing it (a staged
+    /// cursor of 0 means none: no skip moves a cursor to the ring's very start).
+    private func finishSkip(_ slot: SubscriberSlot, tail: UInt64) throws(ArrayQueueError) {
+        let cursor = slot.skipCursor.pointee.load(ordering: .relaxed)
+        guard cursor != 0 else { return }
+        guard cursor <= tail, cursor % UInt64(RecordHeader.alignment) == 0 else {
+            throw broadcastCorrupt("subscriber \(slot.index) has a staged cursor \(cursor) beyond the ring's end \(tail)")
+        }
+        crashPoint(.broadcastFinishBegin)
+        slot.lost.pointee.store(slot.skipLost.pointee.load(ordering: .relaxed), ordering: .relaxed)
+        crashPoint(.broadcastFinishLostStored)
+        slot.cursor.pointee.store(cursor, ordering: .relaxed)
+        crashPoint(.broadcastFinishCursorStored)
+        slot.skipCursor.pointee.store(0, ordering: .relaxed)
+        crashPoint(.broadcastFinishCleared)
+    }
+
+    // MARK: - Subscribing and leaving
+
+    /// Takes a free slot for the calling process, locking its byte through `lockDescriptor` so that
+    /// its death is seen whatever its pid namespace. Returns the slot's index.
+    func join(policy: SubscriberPolicy, start: SubscriberStart, lockDescriptor: Int32?) throws(ArrayQueueError) -> Int {
+        var free = (0..<SegmentHeader.subscriberCapacity).filter { !header.subscriber($0).isTaken }
+        if free.isEmpty, try reapDeadSubscribers() {
+            free = (0..<SegmentHeader.subscriberCapacity).filter { !header.subscriber($0).isTaken }
+        }
+        guard !free.isEmpty else {
+            throw ArrayQueueError(.full, "broadcast queue '\(name)' has \(SegmentHeader.subscriberCapacity) subscribers already, the most it holds")
+        }
+        let (head, _, tail) = try cursors()
+        let cursor = try startPosition(start, head: head, tail: tail)
+        // A byte someone else holds (a forked child of a former subscriber) calls for the next slot;
+        // without any lock the slot records no namespace and is judged by its pid.
+        let (index, locked) = free.lazy.map { index in
+            (index, lockDescriptor.flatMap { Sys.lockByte($0, UInt64(CAQ_SUBSCRIBER_LOCK_BYTE) + UInt64(index)) })
+        }.first { $0.1 != false } ?? (free[0], nil)
+        let slot = header.subscriber(index)
+        crashPoint(.broadcastJoinBegin)
+        slot.writeSubscriber(
+            policy: policy, owner: .current, pidNamespace: locked == true ? ProcessIdentity.currentPIDNamespace : 0, cursor: cursor)
+        crashPoint(.broadcastJoinSlotWritten)
+        slot.state.pointee.store(CAQ_SUBSCRIBER_IDLE, ordering: .releasing)
+        crashPoint(.broadcastJoinActive)
+        header.subscribersJoined.pointee.wrappingAdd(1, ordering: .relaxed)
+        crashPoint(.broadcastJoinCounted)
+        return index
+    }
+
+    /// The cursor a new subscriber starts at.
+    private func startPosition(_ start: SubscriberStart, head: UInt64, tail: UInt64) throws(ArrayQueueError) -> UInt64 {
+        switch start {
+        case .oldest:
+            return head
+        case .next:
+            return tail
+        case .newest:
+            var newest = tail
+            var position = head
+            while position < tail {
+                let (record, state) = try validatedRecord(at: position, tail: tail)
+                if state == .ready { newest = position }
+                position += UInt64(record.length)
+            }
+            return newest
+        }
+    }
+
+    /// Frees the calling process's slot `index` (its byte is unlocked by the caller afterwards).
+    func leave(_ index: Int) {
+        let slot = header.subscriber(index)
+        guard slot.isOwnedByCurrentProcess else { return }
+        crashPoint(.broadcastLeaveBegin)
+        slot.state.pointee.store(0, ordering: .releasing)
+        crashPoint(.broadcastLeaveFreed)
+        header.subscribersLeft.pointee.wrappingAdd(1, ordering: .relaxed)
+        crashPoint(.broadcastLeaveCounted)
+        header.spaceSignal.notify()
+        crashPoint(.broadcastLeaveNotified)
+    }
+
+    /// Frees the slots of subscribers whose process died (whatever they were reading is then
+    /// released with them). Returns whether it freed any.
+    @discardableResult
+    func reapDeadSubscribers() throws(ArrayQueueError) -> Bool {
+        let lock = Attachments.lockDescriptor(self)
+        var reaped = false
+        for index in 0..<SegmentHeader.subscriberCapacity {
+            let slot = header.subscriber(index)
+            guard slot.isTaken, Attachments.liveness(slot.owner, lockDescriptor: lock) != .alive else { continue }
+            crashPoint(.broadcastReapBegin)
+            slot.state.pointee.store(0, ordering: .releasing)
+            crashPoint(.broadcastReapFreed)
+            header.subscribersReaped.pointee.wrappingAdd(1, ordering: .relaxed)
+            crashPoint(.broadcastReapCounted)
+            reaped = true
+        }
+        if reaped {
+            header.spaceSignal.notify()
+            crashPoint(.broadcastReapNotified)
+        }
+        return reaped
+    }
+
+    // MARK: - Reading
+
+    /// A record lent to a subscriber: where it is, and its length as validated when it was lent.
+    struct Loan {
+        let record: RecordHeader
+        let position: UInt64
+        let length: Int
+    }
+
+    /// The calling process's slot `index`, or an error if it is no longer its (reaped as dead:
+    /// only a hostile or confused peer does that to a live process).
+    private func ownSlot(_ index: Int) throws(ArrayQueueError) -> SubscriberSlot {
+        let slot = header.subscriber(index)
+        guard slot.isOwnedByCurrentProcess else {
+            throw ArrayQueueError(.notFound, "subscriber \(index) of broadcast queue '\(name)' was detached by another process (it judged this one dead); subscribe again")
+        }
+        return slot
+    }
+
+    /// Lends the next committed record at or after subscriber `index`'s cursor, moving the cursor
+    /// over done and filler records; nil if there is none yet (or an unfinished write comes first).
+    func borrow(_ index: Int) throws(ArrayQueueError) -> Loan? {
+        let slot = try ownSlot(index)
+        let (head, _, tail) = try cursors()
+        guard let subscriber = try subscriber(index, head: head, tail: tail), !subscriber.isBorrowing else {
+            throw ArrayQueueError(.invalidArgument, "subscriber \(index) of broadcast queue '\(name)' is already reading a record; release it first")
+        }
+        var position = subscriber.cursor
+        var found: Loan?
+        walk: while position < tail {
+            let (record, state) = try validatedRecord(at: position, tail: tail)
+            switch state {
+            case .ready:
+                found = Loan(record: record, position: position, length: record.length)
+                break walk
+            case .writing, .reading:
+                break walk
+            case .done, .skip:
+                position += UInt64(record.length)
+            }
+        }
+        if position != slot.cursor.pointee.load(ordering: .relaxed) {
+            crashPoint(.broadcastBorrowBegin)
+            slot.cursor.pointee.store(position, ordering: .relaxed)
+            crashPoint(.broadcastBorrowCursorStored)
+        }
+        if found != nil {
+            crashPoint(.broadcastBorrowBegin)
+            slot.state.pointee.store(CAQ_SUBSCRIBER_BORROWING, ordering: .releasing)
+            crashPoint(.broadcastBorrowBorrowing)
+        }
+        return found
+    }
+
+    /// Gives back subscriber `index`'s loan: its cursor moves past the record, and producers
+    /// waiting for room are told. Nothing happens if a skip or a reap took the slot meanwhile.
+    func giveBack(_ index: Int, _ loan: Loan) throws(ArrayQueueError) {
+        let slot = try ownSlot(index)
+        guard slot.state.pointee.load(ordering: .relaxed) == CAQ_SUBSCRIBER_BORROWING,
+              slot.cursor.pointee.load(ordering: .relaxed) == loan.position else { return }
+        crashPoint(.broadcastReleaseBegin)
+        slot.cursor.pointee.store(loan.position + UInt64(loan.length), ordering: .relaxed)
+        crashPoint(.broadcastReleaseCursorStored)
+        slot.state.pointee.store(CAQ_SUBSCRIBER_IDLE, ordering: .releasing)
+        crashPoint(.broadcastReleaseIdle)
+        slot.delivered.pointee.wrappingAdd(1, ordering: .relaxed)
+        crashPoint(.broadcastReleaseCounted)
+        header.spaceSignal.notify()
+        crashPoint(.broadcastReleaseNotified)
+    }
+
+    // MARK: - Clearing
+
+    /// `clear()` on a broadcast queue: every subscriber not reading in place skips to the end,
+    /// counting the committed records it skips as lost. Returns the records skipped, summed.
+    func broadcastClear() throws(ArrayQueueError) -> Int {
+        let (head, _, tail) = try cursors()
+        crashPoint(.broadcastClearBegin)
+        header.clears.pointee.wrappingAdd(1, ordering: .relaxed)
+        crashPoint(.broadcastClearCounted)
+        var skipped = 0
+        for subscriber in try subscribers(head: head, tail: tail) where !subscriber.isBorrowing && subscriber.cursor < tail {
+            var count: UInt64 = 0
+            var position = subscriber.cursor
+            while position < tail {
+                let (record, state) = try validatedRecord(at: position, tail: tail)
+                if state == .ready { count += 1 }
+                position += UInt64(record.length)
+            }
+            try skip(subscriber.slot, to: tail, losing: count)
+            skipped += Int(count)
+        }
+        if skipped > 0 {
+            header.spaceSignal.notify()
+            crashPoint(.broadcastClearNotified)
+        }
+        return skipped
+    }
+}

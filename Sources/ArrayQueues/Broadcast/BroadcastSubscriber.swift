@@ -1,0 +1,159 @@
+import CArrayQueuesShims
+import Synchronization
+
+/// A subscriber of a broadcast queue (``ArrayQueue/subscribe(policy:start:)``): it reads every
+/// record in order, exactly once, in place.
+///
+/// ```swift
+/// let queue = try ArrayQueue.open(name: "camera0")
+/// let viewer = try queue.subscribe(policy: .drop, start: .newest)
+/// try viewer.get(timeout: .seconds(1)) { frame in show(frame.bytes) }
+/// ```
+///
+/// It holds its slot in the queue until ``detach()`` or until it goes away. It reads one record
+/// at a time; its calls may come from any thread, but one record must be released before the
+/// next is taken (a second read meanwhile throws ``ArrayQueueError/Code/invalidArgument``).
+public final class BroadcastSubscriber: Sendable {
+    /// The queue it reads.
+    public let queue: ArrayQueue
+    /// Its policy when it falls behind.
+    public let policy: SubscriberPolicy
+    /// Its slot in the queue's subscriber table.
+    public let slot: Int
+    private let detached = Atomic<Bool>(false)
+
+    init(queue: ArrayQueue, slot: Int, policy: SubscriberPolicy) {
+        self.queue = queue
+        self.slot = slot
+        self.policy = policy
+    }
+
+    deinit {
+        detach()
+    }
+
+    /// Gives up the subscription: producers stop waiting for it. Done when it goes away, too;
+    /// further reads throw ``ArrayQueueError/Code/notFound``.
+    public func detach() {
+        guard !detached.exchange(true, ordering: .acquiringAndReleasing) else { return }
+        let ring = queue.ring
+        let slot = slot
+        try? ring.withLock { () throws(ArrayQueueError) in ring.leave(slot) }
+        if let lock = Attachments.lockDescriptor(ring) {
+            Sys.unlockByte(lock, ring.header.subscriber(slot).lockByte)
+        }
+    }
+
+    /// Records producers skipped it past (drop policy) or `clear()` dropped before it read them.
+    public var lost: UInt64 { queue.ring.header.subscriber(slot).lost.pointee.load(ordering: .relaxed) }
+    /// Records it has read.
+    public var delivered: UInt64 { queue.ring.header.subscriber(slot).delivered.pointee.load(ordering: .relaxed) }
+
+    // MARK: - Reading
+
+    /// The next record, copied out (its room is freed for producers once every subscriber is past it).
+    ///
+    /// - Parameter timeout: how long to wait for one; nil waits without limit.
+    /// - Throws: ``ArrayQueueError/Code/timeout``, ``ArrayQueueError/Code/notFound`` once detached.
+    public func get(timeout: Duration? = nil) throws(ArrayQueueError) -> ArrayRecord {
+        let loan = try borrow(timeout: timeout)
+        return loan.record.copy()
+    }
+
+    /// The next record copied out, if one is waiting; never waits.
+    public func tryGet() throws(ArrayQueueError) -> ArrayRecord? {
+        guard let loan = try tryBorrow() else { return nil }
+        return loan.record.copy()
+    }
+
+    /// Lends the next record to `body`, in place in shared memory (other subscribers may be
+    /// reading it at the same time), and releases it when `body` returns.
+    public func get<Result>(timeout: Duration? = nil, _ body: (borrowing BorrowedRecord) throws -> Result) throws -> Result {
+        let loan = try borrow(timeout: timeout)
+        return try body(loan.record)
+    }
+
+    /// Lends the next record to `body` if one is waiting; never waits.
+    public func tryGet<Result>(_ body: (borrowing BorrowedRecord) throws -> Result) throws -> Result? {
+        guard let loan = try tryBorrow() else { return nil }
+        return try body(loan.record)
+    }
+
+    /// `get(timeout:_:)`, giving up with ``ArrayQueueError/Code/cancelled`` once `cancellation`
+    /// is cancelled (and the queue's readers woken with ``ArrayQueue/wakeConsumers()``).
+    @_spi(Transport)
+    public func get<Result>(timeout: Duration?, cancellation: Cancellation, _ body: (borrowing BorrowedRecord) throws -> Result) throws -> Result {
+        let loan = try lend(blocking: true, timeout: timeout, cancellation: cancellation)!
+        return try body(loan.record)
+    }
+
+    /// Borrows the next record until the loan is released (``BroadcastLoan/release()``, or when
+    /// it goes away): for readers that hand a record on before they are done with it.
+    public func borrow(timeout: Duration? = nil) throws(ArrayQueueError) -> BroadcastLoan {
+        try lend(blocking: true, timeout: timeout, cancellation: nil)!
+    }
+
+    /// Borrows the next record if one is waiting; never waits.
+    public func tryBorrow() throws(ArrayQueueError) -> BroadcastLoan? {
+        try lend(blocking: false, timeout: nil, cancellation: nil)
+    }
+
+    private func lend(blocking: Bool, timeout: Duration?, cancellation: Cancellation?) throws(ArrayQueueError) -> BroadcastLoan? {
+        guard !detached.load(ordering: .acquiring) else {
+            throw ArrayQueueError(.notFound, "subscriber \(slot) of broadcast queue '\(queue.name)' was detached")
+        }
+        let ring = queue.ring
+        let slot = slot
+        let deadline = try ArrayQueue.deadline(after: timeout)
+        func attempt() throws(ArrayQueueError) -> Ring.Loan? {
+            try ring.withLock(deadline: deadline) { () throws(ArrayQueueError) in try ring.borrow(slot) }
+        }
+        var found = try attempt()
+        if found == nil, blocking {
+            // Producers' sweeps free records of dead writers; a subscriber waiting at one sweeps too.
+            found = try queue.waitUntil(
+                ring.header.dataSignal, deadline: deadline, checkingDeadPeers: true, cancellation: cancellation,
+                describe: { "get from broadcast queue '\(queue.name)' by subscriber \(slot) (nothing new)" }, attempt)
+        }
+        guard let found else { return nil }
+        let record: BorrowedRecord
+        do {
+            record = try queue.borrowed(found.record)
+        } catch {
+            // Skipped, never delivered: its dtype, shape and size disagree.
+            try? give(back: found)
+            throw error
+        }
+        return BroadcastLoan(subscriber: self, loan: found, record: record)
+    }
+
+    /// Ends a loan: the cursor moves past its record.
+    func give(back loan: Ring.Loan) throws(ArrayQueueError) {
+        let ring = queue.ring
+        let slot = slot
+        try ring.withLock { () throws(ArrayQueueError) in try ring.giveBack(slot, loan) }
+    }
+}
+
+/// A record borrowed by a ``BroadcastSubscriber``, read in place in shared memory. Producers
+/// cannot reuse its room until it is released: by ``release()`` or when the loan goes away.
+public struct BroadcastLoan: ~Copyable {
+    let subscriber: BroadcastSubscriber
+    let loan: Ring.Loan
+    /// The record (valid until the loan ends; do not let its buffers escape).
+    public let record: BorrowedRecord
+
+    init(subscriber: BroadcastSubscriber, loan: Ring.Loan, record: consuming BorrowedRecord) {
+        self.subscriber = subscriber
+        self.loan = loan
+        self.record = record
+    }
+
+    /// Releases the record: the subscriber's cursor moves past it.
+    public consuming func release() {}
+
+    deinit {
+        // A loan of a detached subscriber has nothing to give back.
+        try? subscriber.give(back: loan)
+    }
+}

@@ -1,0 +1,162 @@
+@testable import ArrayQueues
+import ArrayQueuesTestSupport
+import Foundation
+import Testing
+
+/// Broadcast queues in one process: delivery, policies, joining and leaving, the table's bounds.
+@Suite("Broadcast queues in one process")
+struct BroadcastTests {
+    private static let broadcast = CreateOptions(broadcast: true)
+
+    private func frame(_ counter: Int, bytes: Int = 1000) throws -> AnyNDArray {
+        try Pattern.array(dtype: .uint8, shape: [bytes], seed: UInt64(counter))
+    }
+
+    @Test("every block subscriber gets every record, in order, exactly once, while the ring wraps many times")
+    func everySubscriberGetsEverything() throws {
+        try withQueue(capacity: 16 << 10, creating: Self.broadcast) { queue in
+            let subscribers = try (0..<3).map { _ in try queue.subscribe(policy: .block, start: .next) }
+            var next = [Int](repeating: 0, count: subscribers.count)
+            let total = 200
+            var put = 0
+            // A ring of 16 KiB holds about 14 records: the producer must wait for the slowest reader.
+            while next.contains(where: { $0 < total }) {
+                while put < total, try queue.tryPut(frame(put), index: Int64(put)) { put += 1 }
+                for (i, subscriber) in subscribers.enumerated() where Int.random(in: 0..<3) > 0 {
+                    while let record = try subscriber.tryGet() {
+                        #expect(record.index == Int64(next[i]))
+                        #expect(record.array == (try frame(next[i])))
+                        next[i] += 1
+                    }
+                }
+            }
+            #expect(put == total)
+            for subscriber in subscribers {
+                #expect(subscriber.delivered == UInt64(total) && subscriber.lost == 0)
+            }
+        }
+    }
+
+    @Test("a block subscriber makes a producer wait (bounded by its timeout); detaching it lets the producer go on")
+    func blockSubscriberHoldsProducer() throws {
+        try withQueue(capacity: 8 << 10, creating: Self.broadcast) { queue in
+            let slow = try queue.subscribe(policy: .block, start: .next)
+            var put = 0
+            while try queue.tryPut(frame(put), index: Int64(put)) { put += 1 }
+            #expect(put > 2)
+            #expect(throws: ArrayQueueError.self) { try queue.put(try frame(put), timeout: .milliseconds(50)) }
+            slow.detach()
+            try queue.put(try frame(put), timeout: .seconds(5))
+            #expect(throws: ArrayQueueError.self) { _ = try slow.tryGet() }
+        }
+    }
+
+    @Test("a drop subscriber is skipped ahead and counts exactly what it lost; a block subscriber beside it loses nothing")
+    func dropCountsExactly() throws {
+        try withQueue(capacity: 8 << 10, creating: Self.broadcast) { queue in
+            let viewer = try queue.subscribe(policy: .drop, start: .next)
+            let recorder = try queue.subscribe(policy: .block, start: .next)
+            var seen: [Int64] = []
+            for counter in 0..<100 {
+                try queue.put(frame(counter), index: Int64(counter), timeout: .seconds(5))
+                // The recorder keeps up; the viewer reads one record in ten.
+                #expect(try recorder.get(timeout: .seconds(1)).index == Int64(counter))
+                if counter % 10 == 9, let record = try viewer.tryGet() { seen.append(record.index!) }
+            }
+            while let record = try viewer.tryGet() { seen.append(record.index!) }
+            #expect(seen == seen.sorted() && Set(seen).count == seen.count)
+            #expect(UInt64(seen.count) + viewer.lost == 100, "delivered \(seen.count), lost \(viewer.lost)")
+            #expect(viewer.lost > 0 && recorder.lost == 0)
+            let state = try queue.broadcastState()
+            #expect(state.subscribers.map(\.lost).sorted() == [0, viewer.lost])
+        }
+    }
+
+    @Test("many subscribers borrow one record at once; its room comes back only after the last releases it")
+    func sharedBorrow() throws {
+        try withQueue(capacity: 8 << 10, creating: Self.broadcast) { queue in
+            let readers = try (0..<3).map { _ in try queue.subscribe(start: .next) }
+            try queue.put(frame(0, bytes: 3000), index: 0)
+            let first = try readers[0].borrow(timeout: .seconds(1))
+            let second = try readers[1].borrow(timeout: .seconds(1))
+            let third = try readers[2].borrow(timeout: .seconds(1))
+            #expect(first.record.bytes.baseAddress == second.record.bytes.baseAddress, "every subscriber reads the same bytes in place")
+            #expect(first.record.bytes.baseAddress == third.record.bytes.baseAddress)
+            #expect(try queue.broadcastState().subscribers.allSatisfy(\.isReading))
+            first.release()
+            second.release()
+            // One loan still holds record 0: a second record fits, a third as large does not.
+            try queue.put(frame(1, bytes: 3000), index: 1)
+            let fitsWhileHeld = try queue.tryPut(frame(2, bytes: 3000))
+            #expect(!fitsWhileHeld)
+            third.release()
+            let fitsBeforeRead = try queue.tryPut(frame(2, bytes: 3000))
+            #expect(fitsBeforeRead, "record 0's room came back with its last release")
+            for reader in readers { #expect(try reader.get(timeout: .seconds(1)).index == 1) }
+            try queue.put(frame(2, bytes: 3000), timeout: .seconds(1))
+        }
+    }
+
+    @Test("start positions: oldest retained, newest committed, next reserved")
+    func startPositions() throws {
+        try withQueue(capacity: 64 << 10, creating: Self.broadcast) { queue in
+            for counter in 0..<5 { try queue.put(frame(counter), index: Int64(counter)) }
+            let oldest = try queue.subscribe(start: .oldest)
+            let newest = try queue.subscribe(start: .newest)
+            let next = try queue.subscribe(start: .next)
+            try queue.put(frame(5), index: 5)
+            #expect(try oldest.get(timeout: .seconds(1)).index == 0)
+            #expect(try newest.get(timeout: .seconds(1)).index == 4)
+            #expect(try next.get(timeout: .seconds(1)).index == 5)
+        }
+    }
+
+    @Test("subscribers join and leave while records stream; each sees a gap-free run from its start")
+    func joinAndLeave() throws {
+        try withQueue(capacity: 16 << 10, creating: Self.broadcast) { queue in
+            var active: [(subscriber: BroadcastSubscriber, next: Int64?)] = []
+            for counter in 0..<300 {
+                if counter % 25 == 0 { active.append((try queue.subscribe(start: .next), nil)) }
+                if counter % 40 == 39, !active.isEmpty { active.removeFirst().subscriber.detach() }
+                try queue.put(frame(counter, bytes: 500), index: Int64(counter), timeout: .seconds(5))
+                for i in active.indices {
+                    while let record = try active[i].subscriber.tryGet() {
+                        if let expected = active[i].next { #expect(record.index == expected) }
+                        active[i].next = record.index! + 1
+                    }
+                }
+            }
+            let state = try queue.broadcastState()
+            #expect(state.subscribers.count == active.count && state.joined == 12 && state.left == 7)
+        }
+    }
+
+    @Test("the table holds 32 subscribers; the 33rd gets a clear error, and a freed slot is reused")
+    func tableBound() throws {
+        try withQueue(capacity: 8 << 10, creating: Self.broadcast) { queue in
+            var subscribers = try (0..<32).map { _ in try queue.subscribe() }
+            #expect { try queue.subscribe() } throws: { ($0 as? ArrayQueueError)?.code == .full }
+            subscribers.removeLast()
+            subscribers.append(try queue.subscribe())
+        }
+    }
+
+    @Test("get and clear on a broadcast queue; subscribe on a plain one; broadcast with the reset policy")
+    func misuse() throws {
+        try withQueue(capacity: 8 << 10, creating: Self.broadcast) { queue in
+            try queue.put(frame(0))
+            #expect { try queue.tryGet() } throws: { ($0 as? ArrayQueueError)?.code == .invalidArgument }
+            let subscriber = try queue.subscribe(start: .oldest)
+            try queue.put(frame(1))
+            #expect(try queue.clear() == 2)
+            let after = try subscriber.tryGet()
+            #expect(subscriber.lost == 2 && after == nil)
+            #expect(queue.info.isBroadcast)
+        }
+        _ = try withQueue(capacity: 8 << 10) { queue in
+            #expect { try queue.subscribe() } throws: { ($0 as? ArrayQueueError)?.code == .invalidArgument }
+        }
+        #expect { try ArrayQueue.create(name: uniqueQueueName("bcast-reset"), capacity: 8192, creating: CreateOptions(shapeChange: .reset, broadcast: true)) }
+            throws: { ($0 as? ArrayQueueError)?.code == .invalidArgument }
+    }
+}
