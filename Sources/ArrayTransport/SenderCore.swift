@@ -100,7 +100,9 @@ final class SenderCore: Sendable {
             if named.array.byteCount >= zeroCopyThreshold { countsAgainstBudget = true }
         }
         let deadline = Duration.deadline(after: options.sendTimeout)
+        fastPath?.noteMessage(bytes: payloadBytes)
         func deliverToFastPath(_ fastPath: FastPathPublisher, sequence: UInt64) {
+            guard fastPath.subscriberTotal > 0 else { return }
             fastPath.deliver(dataHeader(arrays, sequence: sequence, timestamp: timestamp, index: index, meta: meta), arrays: arrays.map(\.array))
         }
 
@@ -109,7 +111,7 @@ final class SenderCore: Sendable {
             // At most once a millisecond: a fast stream of small messages should not pay for it each time.
             if Sys.monotonicNanoseconds() - state.lastService >= 1_000_000 { service(&state) }
             let sequence = state.nextSequence
-            if pattern == .push, let fastPath, fastPath.sharedQueue != nil,
+            if pattern == .push, let fastPath, fastPath.subscriberTotal > 0 || state.sharedSince != nil,
                try pushThroughSharedMemory(fastPath, &state, dataHeader(arrays, sequence: sequence, timestamp: timestamp, index: index, meta: meta),
                                            arrays: arrays, deadline: deadline) {
                 offerIfDue(&state.socket, nextSequence: sequence + 1)

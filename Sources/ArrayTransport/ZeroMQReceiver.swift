@@ -81,9 +81,9 @@ public final class ZeroMQReceiver: ArrayReceiver {
         /// exactly one endpoint and binds none; others always use the network. Only a subscriber
         /// may require it. Default ``FastPath/automatic``.
         public var fastPath: FastPath
-        /// Smallest capacity of the receiver's fast-path queue, in bytes (default 64 MiB); it is
-        /// made larger to hold four of the largest messages seen before the switch. A message
-        /// larger than the queue sends the receiver back to the network (and is lost).
+        /// No longer used: the receivers on a host share the sender's data queue, whose size
+        /// the sender chooses (``ZeroMQSender/Options/fastPathCapacity``). Kept so that code
+        /// (and the C interface) that sets it still builds; it is checked, then ignored.
         public var fastPathCapacity: Int
         /// With ``FastPath/required``: how long the receiver may take to switch to shared memory
         /// before `receiveEvent` fails with ``TransportError/Code/fastPathUnavailable`` (and
@@ -218,8 +218,7 @@ public final class ZeroMQReceiver: ArrayReceiver {
 
         var link: FastPathLink?
         if mayTakeFastPath {
-            link = FastPathLink(
-                mode: options.fastPath, minimumCapacity: options.fastPathCapacity, serverKey: options.curve?.serverPublicKey, pull: isPuller)
+            link = FastPathLink(mode: options.fastPath, serverKey: options.curve?.serverPublicKey, pull: isPuller)
             if options.fastPath == .required {
                 link?.requiredDeadline = Sys.monotonicNanoseconds() + options.fastPathTimeout.clampedNanoseconds
             }

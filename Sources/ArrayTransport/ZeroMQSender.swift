@@ -69,9 +69,10 @@ public final class ZeroMQSender: ArraySender {
         /// the offer goes out at least every ``heartbeatInterval`` (every second if that is nil),
         /// busy or not. Default ``FastPath/automatic``.
         public var fastPath: FastPath
-        /// A pusher's fast path: the capacity of the queue its pullers on this host share, in
-        /// bytes (default 64 MiB). A message larger than that sends those pullers back to the
-        /// network for good, once they have emptied the queue.
+        /// The fast path: the smallest capacity of the queue that the receivers on this host
+        /// share, in bytes (default 64 MiB); it is made, at the first registration, large enough
+        /// for four of the largest messages sent so far. A message larger than the queue sends
+        /// them back to the network (a pusher's pullers for good, once they have emptied it).
         public var fastPathCapacity: Int
         /// With ``CurveSecurity/server(_:)``: the only clients accepted (ZAP); nil accepts any
         /// client that knows the server's public key.
@@ -186,7 +187,7 @@ public final class ZeroMQSender: ArraySender {
             do throws(TransportError) {
                 fastPath = try FastPathPublisher(
                     stream: stream, epoch: epoch, serverKey: options.curve?.serverPublicKey,
-                    sharedCapacity: pattern == .push ? options.fastPathCapacity : nil, logger: logger)
+                    push: pattern == .push, sharedCapacity: options.fastPathCapacity, logger: logger)
             } catch where options.fastPath == .automatic {
                 logger.info("stream '\(stream)': no same-host fast path, subscribers on this host use the network: \(error.message)")
             }

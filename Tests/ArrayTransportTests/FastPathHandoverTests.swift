@@ -10,15 +10,17 @@ struct FastPathHandoverTests {
     static let stream = "handover"
     static let epoch: UInt64 = 4242
 
-    /// A publisher played by the test: a raw PUB socket, and a registry queue.
+    /// A publisher played by the test: a raw PUB socket, a registry queue and a broadcast queue.
     struct FakePublisher {
         let peer: RawPeer
         let nonce = HostIdentity.randomHex()
         let registry: ArrayQueue
+        let shared: ArrayQueue
 
         init() throws {
             peer = try RawPeer(type: ZMQ.pub, bind: try loopbackWildcard())
             registry = try ArrayQueue.create(name: HostIdentity.registryName(nonce: nonce), capacity: 64 << 10)
+            shared = try ArrayQueue.create(name: HostIdentity.sharedQueueName(nonce: nonce), capacity: 1 << 20, creating: CreateOptions(broadcast: true))
         }
 
         func data(_ sequence: Int) throws -> (WireHeader, [AnyNDArray]) {
@@ -61,7 +63,10 @@ struct FastPathHandoverTests {
     @Test("nothing lost, repeated or reordered whether the socket runs ahead of the queue or behind it", arguments: Race.allCases)
     func handover(race: Race) throws {
         let publisher = try FakePublisher()
-        defer { try? ArrayQueue.remove(name: publisher.registry.name) }
+        defer {
+            try? ArrayQueue.remove(name: publisher.registry.name)
+            try? ArrayQueue.remove(name: publisher.shared.name)
+        }
         let receiver = try ZeroMQReceiver(
             .subscribeAll, connect: [try #require(publisher.peer.bound)], options: .init(heartbeatInterval: .milliseconds(100)), logger: quietLogger)
         defer { receiver.close() }
@@ -75,7 +80,7 @@ struct FastPathHandoverTests {
         let queue = try publisher.takeRegistration()
 
         let cut = race == .networkAhead ? 5 : 10
-        let hello = WireHeader.mark(.heartbeat, stream: Self.stream, epoch: Self.epoch, nextSequence: UInt64(cut), fastPath: .hello(nonce: publisher.nonce))
+        let hello = WireHeader.mark(.heartbeat, stream: Self.stream, epoch: Self.epoch, nextSequence: UInt64(cut), fastPath: .hello(nonce: publisher.nonce, queue: publisher.shared.name))
         func sendOnNetwork(_ range: Range<Int>) throws {
             for sequence in range {
                 let (header, arrays) = try publisher.data(sequence)
@@ -95,7 +100,7 @@ struct FastPathHandoverTests {
         }
         for sequence in cut..<15 {
             let (header, arrays) = try publisher.data(sequence)
-            try queue.putEnvelope(header, arrays: arrays, timeout: .seconds(1))
+            try publisher.shared.putEnvelope(header, arrays: arrays, timeout: .seconds(1))
         }
         while delivered.count < 15, let message = try receiver.receive(timeout: .seconds(5)) {
             #expect(message.arrays[0].array == (try publisher.data(Int(message.sequence)).1[0]))

@@ -5,17 +5,18 @@ import Synchronization
 /// A sender's side of the same-host fast path (docs/WIRE.md, "The same-host fast path").
 ///
 /// It owns a small registry queue, `aqfp.<nonce>`, which its heartbeats offer. A receiver on
-/// this host puts the name of a queue of its own there; the registry thread opens that queue
-/// and greets it with a hello.
+/// this host puts the name of a small queue of its own there; the registry thread opens that
+/// queue, makes the sender's one data queue, `aqfp.<nonce>.shared`, if it is not there yet, and
+/// greets the receiver with a hello that names it. The receivers' own queues carry only the
+/// handshake and `leave`.
 ///
-/// - A publisher then puts every message it sends into that queue too, under the sender's
-///   lock, so that its order is the socket's. A full subscriber queue loses the message (the
-///   subscriber sees the gap): the publisher never waits for a subscriber.
-/// - A pusher also owns one data queue, `aqfp.<nonce>.shared`, which its hello names. While at
-///   least one puller of this host is attached, every message goes into that queue instead of
-///   the socket (``push(_:arrays:deadline:isClosing:)``): the local pullers share its records,
-///   and a full queue makes the pusher wait. The pullers' own queues carry only the handshake
-///   and `leave`.
+/// - A publisher's data queue is a broadcast queue: while a subscriber of this host is attached,
+///   every message it sends is put there once, under the sender's lock (so that its order is
+///   the socket's), and every local subscriber reads it in place, as a `drop` subscriber: the
+///   publisher never waits for one, and one that falls behind skips and sees the gap.
+/// - A pusher's data queue is a plain queue: while at least one puller of this host is attached,
+///   every message goes into it instead of the socket (``push(_:arrays:deadline:isClosing:)``):
+///   the local pullers share its records, and a full queue makes the pusher wait.
 final class FastPathPublisher: Sendable {
     /// What the heartbeats carry in their `fastpath` key.
     let offer: FastPathControl
@@ -32,8 +33,14 @@ final class FastPathPublisher: Sendable {
     private let stopped = Atomic<Bool>(false)
     private let dropCount = Atomic<UInt64>(0)
     private let subscriberCount = Atomic<Int>(0)
-    /// A pusher's data queue, which its local pullers share; nil for a publisher.
-    let sharedQueue: ArrayQueue?
+    /// Whether the sender is a pusher (its data queue is a plain queue, not a broadcast queue).
+    let isPush: Bool
+    /// The smallest capacity of the data queue, in bytes.
+    private let sharedCapacity: Int
+    /// The largest message the sender has sent, in bytes: the data queue holds four of them.
+    private let largestMessage = Atomic<Int>(0)
+    /// The data queue, made at the first registration.
+    private let shared = Mutex<ArrayQueue?>(nil)
     /// Set once a pusher gave up its data queue (``retire(reason:)``): no offers, no attaches.
     let retired = Atomic<Bool>(false)
 
@@ -51,11 +58,12 @@ final class FastPathPublisher: Sendable {
     /// How long `end` may wait for room in a subscriber's queue when the publisher closes.
     static let endWait: Duration = .milliseconds(200)
 
-    /// Creates the registry, and a pusher's data queue of `sharedCapacity` bytes (nil for a publisher).
+    /// Creates the registry; the data queue, of at least `sharedCapacity` bytes, is made at the
+    /// first registration.
     ///
     /// - Throws: ``TransportError/Code/fastPathUnavailable`` when the host identity cannot be
-    ///   read or a queue cannot be created.
-    init(stream: String, epoch: UInt64, serverKey: String?, sharedCapacity: Int? = nil, logger: Logger) throws(TransportError) {
+    ///   read or the registry cannot be created.
+    init(stream: String, epoch: UInt64, serverKey: String?, push: Bool, sharedCapacity: Int, logger: Logger) throws(TransportError) {
         guard let bootID = HostIdentity.bootID else {
             throw TransportError(.fastPathUnavailable, "the fast path needs the host's boot id, but /proc/sys/kernel/random/boot_id cannot be read")
         }
@@ -67,17 +75,8 @@ final class FastPathPublisher: Sendable {
         } catch {
             throw TransportError(.fastPathUnavailable, "cannot create the fast path's registry queue '\(name)': \(error.message)")
         }
-        if let sharedCapacity {
-            let sharedName = HostIdentity.sharedQueueName(nonce: nonce)
-            do throws(ArrayQueueError) {
-                sharedQueue = try ArrayQueue.create(name: sharedName, capacity: min(ArrayQueue.maximumCapacity, max(ArrayQueue.minimumCapacity, sharedCapacity)))
-            } catch {
-                try? ArrayQueue.remove(name: name)
-                throw TransportError(.fastPathUnavailable, "cannot create the fast path's shared queue '\(sharedName)': \(error.message)")
-            }
-        } else {
-            sharedQueue = nil
-        }
+        self.isPush = push
+        self.sharedCapacity = sharedCapacity
         self.nonce = nonce
         self.serverKey = serverKey
         self.registryName = name
@@ -87,11 +86,19 @@ final class FastPathPublisher: Sendable {
         self.offer = .offer(bootID: bootID, registry: name, nonce: nonce, serverKey: serverKey)
     }
 
-    /// Subscriber queues being fed now (pullers attached, for a pusher).
+    /// The data queue, once made.
+    var sharedQueue: ArrayQueue? { shared.withLock { $0 } }
+
+    /// Notes the size of a message the sender sends (for the data queue's capacity).
+    func noteMessage(bytes: Int) {
+        if bytes > largestMessage.load(ordering: .relaxed) { largestMessage.store(bytes, ordering: .relaxed) }
+    }
+
+    /// Receivers attached now.
     var subscriberTotal: Int { subscriberCount.load(ordering: .relaxed) }
     /// The offer for the heartbeats, or nil once a pusher retired its fast path.
     var currentOffer: FastPathControl? { retired.load(ordering: .relaxed) ? nil : offer }
-    /// Messages a full subscriber queue could not take.
+    /// Messages the data queue could not take at once (a publisher's).
     var drops: UInt64 { dropCount.load(ordering: .relaxed) }
 
     // MARK: Registry thread
@@ -101,7 +108,7 @@ final class FastPathPublisher: Sendable {
     /// ``attach(_:name:nextSequence:)`` under the sender's lock; drops subscribers that are gone.
     func serve(attach: (ArrayQueue, String) -> Void) {
         while !stopped.load(ordering: .acquiring) {
-            if let name = takeRegistration(), let queue = open(name) { attach(queue, name) }
+            if let name = takeRegistration(), let queue = open(name), makeSharedQueue() { attach(queue, name) }
             sweep()
         }
     }
@@ -120,6 +127,24 @@ final class FastPathPublisher: Sendable {
         } catch {
             logger.debug("stream '\(stream)': skipped an unreadable fast path registration: \(error)")
             return nil
+        }
+    }
+
+    /// Makes the data queue unless it is there: a broadcast queue for a publisher, a plain one
+    /// for a pusher, holding at least four of the largest messages sent so far. Returns
+    /// whether it is there.
+    private func makeSharedQueue() -> Bool {
+        guard sharedQueue == nil else { return true }
+        let name = HostIdentity.sharedQueueName(nonce: nonce)
+        let (four, overflow) = (largestMessage.load(ordering: .relaxed) + 64 << 10).multipliedReportingOverflow(by: 4)
+        let capacity = overflow ? ArrayQueue.maximumCapacity : min(ArrayQueue.maximumCapacity, max(sharedCapacity, four))
+        do throws(ArrayQueueError) {
+            let queue = try ArrayQueue.create(name: name, capacity: capacity, creating: CreateOptions(broadcast: !isPush))
+            shared.withLock { $0 = queue }
+            return true
+        } catch {
+            logger.warning("stream '\(stream)': cannot create the fast path's data queue '\(name)' of \(capacity) bytes; receivers on this host stay on the network: \(error.message)")
+            return false
         }
     }
 
@@ -146,7 +171,8 @@ final class FastPathPublisher: Sendable {
     @discardableResult
     func attach(_ queue: ArrayQueue, name: String, nextSequence: UInt64) -> Bool {
         guard !stopped.load(ordering: .acquiring), !retired.load(ordering: .relaxed) else { return false }
-        let greeting = FastPathControl.hello(nonce: nonce, serverKey: serverKey, queue: sharedQueue?.name)
+        guard let sharedQueue else { return false }
+        let greeting = FastPathControl.hello(nonce: nonce, serverKey: serverKey, queue: sharedQueue.name)
         let hello = WireHeader.mark(.heartbeat, stream: stream, epoch: epoch, nextSequence: nextSequence, fastPath: greeting)
         do throws(ArrayQueueError) {
             guard try queue.tryPutEnvelope(hello, arrays: []) else { throw ArrayQueueError(.full, "the queue is full") }
@@ -160,7 +186,7 @@ final class FastPathPublisher: Sendable {
             return list.count
         }
         subscriberCount.store(count, ordering: .relaxed)
-        logger.info("stream '\(stream)': a receiver on this host (pid \(pid)) takes messages from seq \(nextSequence) on through shared memory ('\(sharedQueue?.name ?? name)')")
+        logger.info("stream '\(stream)': a receiver on this host (pid \(pid)) takes messages from seq \(nextSequence) on through shared memory ('\(sharedQueue.name)')")
         return true
     }
 
@@ -204,47 +230,37 @@ final class FastPathPublisher: Sendable {
 
     // MARK: Feeding (under the sender's lock)
 
-    /// Puts one message or mark into every subscriber queue that has room now. A queue that
-    /// can never take it (too small, or broken) gets a `leave` record and is dropped.
+    /// A publisher's: puts one message or mark into the broadcast queue, once for all local
+    /// subscribers, if it has room now (it has, unless a subscriber is still reading the oldest
+    /// record: `drop` subscribers are skipped past the rest). A message the queue can never take
+    /// (too large, or a broken queue) sends every subscriber a `leave`: they go back to the network.
     func deliver(_ header: WireHeader, arrays: [AnyNDArray]) {
-        guard subscriberCount.load(ordering: .relaxed) > 0 else { return }
-        var leaving: [(Subscriber, String)] = []
-        subscribers.withLock { list in
-            for subscriber in list {
-                do throws(ArrayQueueError) {
-                    if try !subscriber.queue.tryPutEnvelope(header, arrays: arrays) { dropCount.add(1, ordering: .relaxed) }
-                } catch {
-                    leaving.append((subscriber, error.message))
-                }
+        guard !isPush, subscriberCount.load(ordering: .relaxed) > 0, let sharedQueue else { return }
+        do throws(ArrayQueueError) {
+            if try !sharedQueue.tryPutEnvelope(header, arrays: arrays) { dropCount.add(1, ordering: .relaxed) }
+        } catch {
+            let leave = WireHeader.mark(.heartbeat, stream: stream, epoch: epoch, nextSequence: UInt64(max(0, header.sequence)), fastPath: .leave(reason: error.message))
+            for subscriber in detachAll() {
+                _ = try? subscriber.queue.tryPutEnvelope(leave, arrays: [])
             }
-        }
-        guard !leaving.isEmpty else { return }
-        remove { subscriber in leaving.contains { $0.0.name == subscriber.name } }
-        for (subscriber, reason) in leaving {
-            let leave = WireHeader.mark(.heartbeat, stream: stream, epoch: epoch, nextSequence: UInt64(max(0, header.sequence)), fastPath: .leave(reason: reason))
-            _ = try? subscriber.queue.tryPutEnvelope(leave, arrays: [])
-            logger.warning("stream '\(stream)': the subscriber queue '\(subscriber.name)' cannot take seq \(header.sequence) (\(reason)); that subscriber goes back to the network")
+            logger.warning("stream '\(stream)': the shared queue '\(sharedQueue.name)' cannot take seq \(header.sequence) (\(error.message)); the subscribers on this host go back to the network")
         }
     }
 
-    /// Puts `end` into every subscriber queue (waiting a little for room), stops the registry
-    /// thread and removes the registry; call it under the sender's lock.
+    /// Puts `end` into the data queue (once for all subscribers, once per puller; waiting a
+    /// little for room), stops the registry thread and removes the registry and the data queue's
+    /// name (receivers that have it open read what is left); call it under the sender's lock.
     func close(nextSequence: UInt64) {
         guard !stopped.exchange(true, ordering: .acquiringAndReleasing) else { return }
         let end = WireHeader.mark(.end, stream: stream, epoch: epoch, nextSequence: nextSequence)
         let list = detachAll()
         if let sharedQueue {
-            // One `end` for each puller, after the data: each takes one and goes back to the network.
+            // After the data. A puller takes one and goes back to the network; every subscriber reads the one.
             let deadline = Sys.monotonicNanoseconds() + Self.endWait.clampedNanoseconds
-            for _ in list {
+            for _ in 0..<(isPush ? list.count : min(1, list.count)) {
                 try? sharedQueue.putEnvelope(end, arrays: [], timeout: .nanoseconds(max(0, deadline - Sys.monotonicNanoseconds())))
             }
-            // Pullers that have it mapped keep reading what is left.
             try? ArrayQueue.remove(name: sharedQueue.name)
-        } else {
-            for subscriber in list {
-                try? subscriber.queue.putEnvelope(end, arrays: [], timeout: Self.endWait)
-            }
         }
         try? ArrayQueue.remove(name: registryName)
     }

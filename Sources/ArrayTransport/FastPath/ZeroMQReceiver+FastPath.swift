@@ -54,9 +54,9 @@ extension ZeroMQReceiver {
             }
         case let .awaitingHello(attempt):
             do throws(TransportError) {
-                if let (cut, shared) = try FastPathLink.readHello(attempt) {
-                    var draining = attempt
-                    draining.shared = shared
+                var greeted = attempt
+                if let cut = try FastPathLink.readHello(&greeted) {
+                    var draining = greeted
                     draining.deadline = now + max(FastPathLink.helloTimeoutNanoseconds, 2 * options.heartbeatInterval.clampedNanoseconds)
                     state.link?.phase = .draining(draining, cut: cut)
                     if link.mode == .required || cut == 0 || link.networkSeen >= Int64(cut) - 1 { completeSwitch(&state) }
@@ -191,18 +191,28 @@ extension ZeroMQReceiver {
 
     // MARK: Shared memory
 
-    /// Takes the next record from the receiver's queue, waiting until `sliceDeadline`.
+    /// Takes the next record from the publisher's broadcast queue, waiting until `sliceDeadline`;
+    /// first looks for a `leave` in the subscriber's own queue.
     private func receiveFromQueue(_ state: inout State, _ attempt: FastPathLink.Attempt, until sliceDeadline: Int64) -> ReceiveEvent? {
+        if let reason = Self.leaveReason(in: attempt.queue) {
+            leaveFastPath(&state, reason: "the publisher stopped feeding the queue: \(reason)")
+            return nil
+        }
+        guard let subscription = attempt.subscription else {
+            leaveFastPath(&state, reason: "not subscribed to the publisher's broadcast queue")
+            return nil
+        }
         let wait = Duration.nanoseconds(max(0, sliceDeadline - Sys.monotonicNanoseconds()))
         let incoming: IncomingMessage
         do {
-            incoming = try attempt.queue.get(timeout: wait) { record throws(TransportError) -> IncomingMessage in
+            incoming = try subscription.get(timeout: wait) { record throws(TransportError) -> IncomingMessage in
                 guard record.isEnvelope else { throw .malformed("the fast path's queue holds a plain array record; it carries envelopes only") }
                 let (header, arrays) = try Envelope.read(record.bytes, maximumArrays: options.maximumArrays)
                 return IncomingMessage(header: header, arrays: arrays)
             }
         } catch let error as ArrayQueueError where error.code == .timeout {
-            if let reason = FastPathLink.publisherGone(attempt), attempt.queue.isEmpty {
+            // Nothing came during the wait: if the publisher is gone, nothing will.
+            if let reason = FastPathLink.publisherGone(attempt) {
                 leaveFastPath(&state, reason: reason)
             }
             return nil

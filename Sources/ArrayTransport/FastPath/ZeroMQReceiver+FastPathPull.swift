@@ -55,9 +55,9 @@ extension ZeroMQReceiver {
         return event
     }
 
-    /// The reason of a `leave` waiting in a puller's own queue, if there is one; other records
-    /// there (heartbeats) are taken and ignored.
-    private static func leaveReason(in queue: ArrayQueue) -> String? {
+    /// The reason of a `leave` waiting in a receiver's own queue, if there is one; other records
+    /// there are taken and ignored.
+    static func leaveReason(in queue: ArrayQueue) -> String? {
         let reason = try? queue.tryGet { record throws(TransportError) -> String? in
             guard record.isEnvelope else { return nil }
             guard case let .leave(reason)? = try Envelope.read(record.bytes, maximumArrays: 0).0.fastPath else { return nil }
