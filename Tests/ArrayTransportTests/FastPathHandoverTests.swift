@@ -17,10 +17,29 @@ struct FastPathHandoverTests {
         let registry: ArrayQueue
         let shared: ArrayQueue
 
-        init() throws {
+        init(broadcast: Bool = true) throws {
             peer = try RawPeer(type: ZMQ.pub, bind: try loopbackWildcard())
             registry = try ArrayQueue.create(name: HostIdentity.registryName(nonce: nonce), capacity: 64 << 10)
-            shared = try ArrayQueue.create(name: HostIdentity.sharedQueueName(nonce: nonce), capacity: 1 << 20, creating: CreateOptions(broadcast: true))
+            shared = try ArrayQueue.create(name: HostIdentity.sharedQueueName(nonce: nonce), capacity: 1 << 20, creating: CreateOptions(broadcast: broadcast))
+        }
+
+        func remove() {
+            try? ArrayQueue.remove(name: registry.name)
+            try? ArrayQueue.remove(name: shared.name)
+        }
+
+        /// A subscriber connected to this publisher, registered after its offer: its own queue.
+        func connectSubscriber() throws -> (ZeroMQReceiver, ArrayQueue) {
+            let receiver = try ZeroMQReceiver(
+                .subscribeAll, connect: [try #require(peer.bound)], options: .init(heartbeatInterval: .milliseconds(100)), logger: quietLogger)
+            // Subscribed once a plain heartbeat gets through; then the offer makes the receiver register.
+            #expect(eventually(within: 10) {
+                try? sendOnNetwork(heartbeat(after: -1, offer: false))
+                return (try? receiver.receiveEvent(timeout: .milliseconds(20))).flatMap { $0 } != nil
+            })
+            try sendOnNetwork(heartbeat(after: -1, offer: true))
+            _ = try receiver.receiveEvent(timeout: .milliseconds(200))
+            return (receiver, try takeRegistration())
         }
 
         func data(_ sequence: Int) throws -> (WireHeader, [AnyNDArray]) {
@@ -63,21 +82,9 @@ struct FastPathHandoverTests {
     @Test("nothing lost, repeated or reordered whether the socket runs ahead of the queue or behind it", arguments: Race.allCases)
     func handover(race: Race) throws {
         let publisher = try FakePublisher()
-        defer {
-            try? ArrayQueue.remove(name: publisher.registry.name)
-            try? ArrayQueue.remove(name: publisher.shared.name)
-        }
-        let receiver = try ZeroMQReceiver(
-            .subscribeAll, connect: [try #require(publisher.peer.bound)], options: .init(heartbeatInterval: .milliseconds(100)), logger: quietLogger)
+        defer { publisher.remove() }
+        let (receiver, queue) = try publisher.connectSubscriber()
         defer { receiver.close() }
-        // Subscribed once a plain heartbeat gets through; then the offer makes the receiver register.
-        #expect(eventually(within: 10) {
-            try? publisher.sendOnNetwork(publisher.heartbeat(after: -1, offer: false))
-            return (try? receiver.receiveEvent(timeout: .milliseconds(20))).flatMap { $0 } != nil
-        })
-        try publisher.sendOnNetwork(publisher.heartbeat(after: -1, offer: true))
-        _ = try receiver.receiveEvent(timeout: .milliseconds(200))
-        let queue = try publisher.takeRegistration()
 
         let cut = race == .networkAhead ? 5 : 10
         let hello = WireHeader.mark(.heartbeat, stream: Self.stream, epoch: Self.epoch, nextSequence: UInt64(cut), fastPath: .hello(nonce: publisher.nonce, queue: publisher.shared.name))
@@ -112,5 +119,33 @@ struct FastPathHandoverTests {
         #expect(receiver.path == .sharedMemory)
         #expect(statistics.lost == 0 && statistics.outOfOrder == 0)
         #expect(statistics.receivedThroughSharedMemory == 5)
+    }
+
+    /// What is wrong with the data queue a hello names.
+    enum BadDataQueue: String, CaseIterable, CustomStringConvertible {
+        /// A plain queue under the publisher's data queue name (a pusher's kind).
+        case notBroadcast
+        /// Another name than the one made for the publisher's nonce.
+        case otherName
+        var description: String { rawValue }
+    }
+
+    @Test("a hello naming a data queue that fails a check leaves the subscriber on the network, with the reason", arguments: BadDataQueue.allCases)
+    func badDataQueue(_ bad: BadDataQueue) throws {
+        let publisher = try FakePublisher(broadcast: bad != .notBroadcast)
+        defer { publisher.remove() }
+        let (receiver, queue) = try publisher.connectSubscriber()
+        defer { receiver.close() }
+        let named = bad == .otherName ? publisher.shared.name + "2" : publisher.shared.name
+        let hello = WireHeader.mark(.heartbeat, stream: Self.stream, epoch: Self.epoch, nextSequence: 0, fastPath: .hello(nonce: publisher.nonce, queue: named))
+        try queue.putEnvelope(hello, arrays: [], timeout: .seconds(1))
+        #expect(eventually(within: 5) {
+            _ = try? receiver.receiveEvent(timeout: .milliseconds(20))
+            return receiver.statistics.fastPathProblem != nil
+        })
+        let problem = receiver.statistics.fastPathProblem ?? ""
+        #expect(problem.contains(bad == .notBroadcast ? "is not a broadcast queue" : "not the publisher's broadcast queue"), "\(problem)")
+        #expect(receiver.path == .network)
+        #expect(!ArrayQueue.exists(name: queue.name), "the subscriber removed its own queue")
     }
 }
