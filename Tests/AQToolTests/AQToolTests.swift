@@ -105,3 +105,43 @@ struct AQToolTests {
         #expect(same == "5 True")
     }
 }
+
+extension AQToolTests {
+    @Test("a broadcast queue: create --broadcast, two aq get subscribers each read every record; the default start is the newest record; ls and inspect show the mode and the subscribers")
+    func broadcastCommands() throws {
+        let directory = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let name = "t-tool-bcast-\(getpid())"
+        let source = directory.appendingPathComponent("in.npy").path
+        _ = try python("import numpy as np; np.save('\(source)', np.arange(12, dtype='<u2').reshape(3, 4))")
+        let created = try aq(["create", name, "--capacity", "1MiB", "--broadcast"])
+        #expect(created.status == 0 && created.output.contains("broadcast queue"))
+        defer { _ = try? aq(["rm", "--force", name]) }
+        #expect(try aq(["create", "\(name)-x", "--broadcast", "--shape-change", "reset"]).status != 0)
+        #expect(try aq(["put", name, source, "--repeat", "3", "--index", "10"]).status == 0)
+        for policy in ["block", "drop"] {
+            let read = try aq(["get", name, "--policy", policy, "--start", "oldest", "--count", "3", "--timeout", "5"])
+            #expect(read.status == 0 && (10...12).allSatisfy { read.output.contains("index=\($0)") }, "\(policy): \(read.output) \(read.errors)")
+        }
+        let newest = try aq(["get", name, "--timeout", "5"])
+        #expect(newest.output.contains("index=12") && !newest.output.contains("index=11"), "the default start is the newest record: \(newest.output)")
+        let plain = try aq(["ls"]).output.split(separator: "\n").first { $0.hasPrefix(name + " ") }
+        #expect(plain?.contains("bcast/0") == true, "\(String(describing: plain))")
+        // A subscriber waiting in another process shows up in inspect.
+        let waiting = Process()
+        waiting.executableURL = Self.executable
+        waiting.arguments = ["get", name, "--start", "next", "--timeout", "20"]
+        waiting.standardOutput = FileHandle.nullDevice
+        try waiting.run()
+        defer { if waiting.isRunning { waiting.terminate() } }
+        var inspect = ""
+        for _ in 0..<200 where !inspect.contains("subscribers   1") {
+            usleep(50_000)
+            inspect = try aq(["inspect", name]).output
+        }
+        #expect(inspect.contains("mode          broadcast") && inspect.contains("subscribers   1") && inspect.contains("block  delivered 0  lost 0"), "\(inspect)")
+        #expect(try aq(["put", name, source]).status == 0)
+        waiting.waitUntilExit()
+        #expect(waiting.terminationStatus == 0)
+    }
+}

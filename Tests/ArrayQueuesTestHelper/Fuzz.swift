@@ -48,7 +48,9 @@ extension Helper {
     ]
 
     /// Header fields and record fields (relative to a record start) worth a u64 edge value.
-    static let headerFields = [16, 24, 32, 112, 120, 128, 136, 144, 152, 160, 168, 176, 184, 192, 200, 208, 256, 320, 520]
+    /// The broadcast part: its counters, then cursor, lost and the staged skip of subscriber slots 0 and 1.
+    static let headerFields = [16, 24, 32, 112, 120, 128, 136, 144, 152, 160, 168, 176, 184, 192, 200, 208, 256, 320, 520,
+                               1536, 2048 + 24, 2048 + 40, 2048 + 48, 2048 + 56, 2112 + 24, 2112 + 48]
     static let recordFields = [8, 16, 24, 32, 40, 64, 72]
 
     /// Writes one hostile value: a field set to an edge value, the capacity and segment size
@@ -87,6 +89,7 @@ extension Helper {
             _ = queue.attachments().map { "\($0.pid) \($0.isAlive)" }
             _ = queue.count
             _ = queue.bytesUsed
+            if queue.isBroadcast { return try exerciseBroadcast(queue) }
             for _ in 0..<4 { _ = try queue.tryGet() }
             _ = try queue.tryPut(try NDArray<UInt8>(shape: [100], repeating: 1))
             _ = try queue.get(timeout: .zero)
@@ -94,5 +97,25 @@ extension Helper {
         } catch {
             return error.code.rawValue
         }
+    }
+
+    /// What `exercise` does on a broadcast queue: the table as `aq inspect` reads it, a
+    /// subscriber of each policy reading, a put that may skip or wait, clear and the sweep.
+    private static func exerciseBroadcast(_ queue: ArrayQueue) throws(ArrayQueueError) -> String {
+        let state = try queue.broadcastState()
+        _ = state.subscribers.map { "\($0.pid) \($0.delivered) \($0.lost) \($0.pending) \($0.isAlive)" }
+        let viewer = try queue.subscribe(policy: .drop, start: .oldest)
+        let recorder = try queue.subscribe(policy: .block, start: .newest)
+        for _ in 0..<4 {
+            _ = try viewer.tryGet()
+            _ = try recorder.tryGet()
+        }
+        _ = try queue.tryPut(try NDArray<UInt8>(shape: [100], repeating: 1))
+        _ = try viewer.get(timeout: .zero)
+        _ = try queue.clear()
+        try queue.recoverFromDeadPeers()
+        viewer.detach()
+        recorder.detach()
+        return "ok"
     }
 }

@@ -15,6 +15,7 @@
 //   crash-walk, walk-check, hold-lock, put-retrying  the crash-point walk and liveness roles (CrashWalk.swift)
 //   exercise QUEUE                                   every operation once on a (crafted) segment; print the outcome
 //   torture ROLE QUEUE ...                           the kill torture of every policy (Torture.swift)
+//   bcast-…                                          broadcast subscribers and the broadcast walk (BroadcastRoles.swift)
 @_spi(Testing) import ArrayQueues
 import ArrayQueuesTestSupport
 @preconcurrency import Glibc
@@ -24,7 +25,7 @@ enum Helper {
     static func main() {
         let arguments = CommandLine.arguments
         guard arguments.count >= 3 else { fail("usage: ArrayQueuesTestHelper COMMAND QUEUE ...") }
-        if HostileRoles.run(arguments) { return }
+        if HostileRoles.run(arguments) || BroadcastRoles.run(arguments) { return }
         if arguments[1] == "create" {
             create(name: arguments[2], capacity: integer(arguments, 3))
             return

@@ -97,6 +97,22 @@ struct BroadcastTests {
         }
     }
 
+    @Test("detach while a record is lent: the slot is kept until the loan ends, then given up; a second borrow meanwhile is refused")
+    func detachWhileLent() throws {
+        try withQueue(capacity: 8 << 10, creating: Self.broadcast) { queue in
+            let subscriber = try queue.subscribe(start: .next)
+            try queue.put(frame(0), index: 0)
+            let loan = try subscriber.borrow(timeout: .seconds(1))
+            #expect { _ = try subscriber.tryBorrow() } throws: { ($0 as? ArrayQueueError)?.code == .invalidArgument }
+            subscriber.detach()
+            #expect(try queue.broadcastState().subscribers.map(\.isReading) == [true], "the loan still holds its record")
+            #expect(loan.record.index == 0)
+            loan.release()
+            #expect(try queue.broadcastState().subscribers.isEmpty)
+            #expect { try subscriber.tryGet() } throws: { ($0 as? ArrayQueueError)?.code == .notFound }
+        }
+    }
+
     @Test("start positions: oldest retained, newest committed, next reserved")
     func startPositions() throws {
         try withQueue(capacity: 64 << 10, creating: Self.broadcast) { queue in

@@ -73,21 +73,24 @@ struct CrashTests {
         }
     }
 
-    @Test("random bytes written into a live segment: every operation returns or throws a typed error, quickly")
-    func fuzzSegment() throws {
-        let iterations = Int(ProcessInfo.processInfo.environment["AQ_FUZZ_ITERATIONS"] ?? "") ?? 5000
+    @Test("random bytes written into a live segment (plain, or broadcast with subscribers): every operation returns or throws a typed error, quickly", arguments: [false, true])
+    func fuzzSegment(broadcast: Bool) throws {
+        let iterations = Int(ProcessInfo.processInfo.environment["AQ_FUZZ_ITERATIONS"] ?? "") ?? (broadcast ? 2000 : 5000)
         let seed = UInt64(ProcessInfo.processInfo.environment["AQ_FUZZ_SEED"] ?? "") ?? UInt64.random(in: 1..<1 << 40)
         print("segment fuzz: seed \(seed), \(iterations) iterations (AQ_FUZZ_SEED / AQ_FUZZ_ITERATIONS to change)")
-        try withQueue(capacity: 64 << 10) { queue in
+        try withQueue(capacity: 64 << 10, creating: CreateOptions(broadcast: broadcast)) { queue in
+            // On a broadcast queue: a subscriber of each policy in this process, one behind, one caught up.
+            let subscribers = broadcast ? [try queue.subscribe(policy: .block, start: .oldest), try queue.subscribe(policy: .drop, start: .next)] : []
             for index in 0..<20 {
                 try queue.put(try Pattern.array(dtype: [.uint8, .float32, .int64][index % 3], shape: Pattern.varyingShape(counter: index, elements: 90), seed: UInt64(index)), index: Int64(index))
             }
-            _ = try queue.get()
+            _ = try subscribers.first?.get() ?? queue.get()
             let fuzzer = try HelperProcess(["fuzz", queue.name, String(seed), String(iterations)])
             let (status, output) = fuzzer.finish(timeout: 300)
             #expect(status == 0, "the fuzzer crashed or hung with seed \(seed)")
             print("segment fuzz outcomes: \(output)")
             #expect(output.contains("ok="), "no iteration left the queue usable: the fuzzer corrupted too much to be useful")
+            withExtendedLifetime(subscribers) {}
         }
     }
 

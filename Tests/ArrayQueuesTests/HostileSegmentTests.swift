@@ -24,6 +24,14 @@ struct HostileSegmentTests {
         ("first record timestamp Int64.min", [(4096 + 24, 0x8000_0000_0000_0000)]),
         ("first record shape 2^62 × …", [(4096 + 64, 1 << 62)]),
         ("counters at UInt64.max", [(136, UInt64.max), (152, UInt64.max), (192, UInt64.max)]),
+        // Broadcast queues: flags (offset 44) = broadcast; subscriber slot 0 at 2048 (state, policy,
+        // pid, pid_ns, start time, cursor, delivered, lost, skip cursor, skip lost).
+        ("broadcast, subscriber 0 of no process with cursor 2^64 − 64", [(40, 2 << 32), (2048, 1 << 32 | 0x5355_4249), (2056, 0x3FFF_FFF0), (2072, UInt64.max - 63)]),
+        ("broadcast, subscriber 0 reading at cursor Int.max rounded to 64, policy garbage", [(40, 2 << 32), (2048, 0xDEAD << 32 | 0x5355_4242), (2056, 1), (2072, 0x7FFF_FFFF_FFFF_FFC0)]),
+        ("broadcast, a staged skip to 2^63 with lost UInt64.max", [(40, 2 << 32), (2048, 2 << 32 | 0x5355_4249), (2056, 1), (2096, 1 << 63), (2104, UInt64.max)]),
+        ("broadcast, a staged skip to 64 past the tail, counters at UInt64.max", [(40, 2 << 32), (2048, 2 << 32 | 0x5355_4249), (2056, 1), (2080, UInt64.max), (2088, UInt64.max), (2096, 1 << 20), (1536, UInt64.max)]),
+        ("broadcast, subscriber 31 unaligned cursor 63", [(40, 2 << 32), (2048 + 31 * 64, 1 << 32 | 0x5355_4249), (2048 + 31 * 64 + 8, 1), (2048 + 31 * 64 + 24, 63)]),
+        ("flags with every bit set (broadcast and reset both)", [(40, 0xFFFF_FFFF << 32)]),
     ]
 
     @Test("every crafted segment: open, inspect, statistics, get and put each return or throw a typed error, and the lock stays usable", arguments: 0..<crafted.count)

@@ -27,7 +27,10 @@ extension Ring {
     /// died in the middle of, so that `cursor` and `lost` agree.
     func subscriber(_ index: Int, head: UInt64, tail: UInt64) throws(ArrayQueueError) -> Subscriber? {
         let slot = header.subscriber(index)
-        guard slot.isTaken else { return nil }
+        // One acquiring load of the state, then the cursor: a give-back (which takes no lock)
+        // stores its cursor before it stores IDLE, so IDLE here comes with the cursor past the record.
+        let state = slot.state.pointee.load(ordering: .acquiring)
+        guard state == CAQ_SUBSCRIBER_IDLE || state == CAQ_SUBSCRIBER_BORROWING else { return nil }
         try finishSkip(slot, tail: tail)
         let cursor = slot.cursor.pointee.load(ordering: .relaxed)
         guard cursor <= tail, cursor % UInt64(RecordHeader.alignment) == 0 else {
@@ -35,7 +38,7 @@ extension Ring {
         }
         return Subscriber(
             slot: slot, policy: SubscriberPolicy(code: slot.policy.pointee.load(ordering: .relaxed)),
-            isBorrowing: slot.state.pointee.load(ordering: .relaxed) == CAQ_SUBSCRIBER_BORROWING, cursor: max(cursor, head))
+            isBorrowing: state == CAQ_SUBSCRIBER_BORROWING, cursor: max(cursor, head))
     }
 
     /// Every taken slot, validated.
@@ -266,10 +269,12 @@ extension Ring {
     }
 
     /// Gives back subscriber `index`'s loan: its cursor moves past the record, and producers
-    /// waiting for room are told. Nothing happens if a skip or a reap took the slot meanwhile.
+    /// waiting for room are told. Takes no lock: while a slot is BORROWING only its owner writes
+    /// it (skips and clears pass a reading subscriber by, and only a dead owner's slot is
+    /// reaped). The cursor is stored before the state, so whoever sees IDLE sees the new cursor.
     func giveBack(_ index: Int, _ loan: Loan) throws(ArrayQueueError) {
         let slot = try ownSlot(index)
-        guard slot.state.pointee.load(ordering: .relaxed) == CAQ_SUBSCRIBER_BORROWING,
+        guard slot.state.pointee.load(ordering: .acquiring) == CAQ_SUBSCRIBER_BORROWING,
               slot.cursor.pointee.load(ordering: .relaxed) == loan.position else { return }
         crashPoint(.broadcastReleaseBegin)
         slot.cursor.pointee.store(loan.position + UInt64(loan.length), ordering: .relaxed)

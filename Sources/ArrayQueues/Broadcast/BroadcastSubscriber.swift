@@ -20,7 +20,9 @@ public final class BroadcastSubscriber: Sendable {
     public let policy: SubscriberPolicy
     /// Its slot in the queue's subscriber table.
     public let slot: Int
-    private let detached = Atomic<Bool>(false)
+    /// Whether a loan is out, and whether `detach()` was called: the slot is given up only once
+    /// no loan is out, since a give-back takes no queue lock and must not touch a slot given up.
+    private let lifecycle = Mutex<(lent: Bool, detached: Bool, left: Bool)>((false, false, false))
 
     init(queue: ArrayQueue, slot: Int, policy: SubscriberPolicy) {
         self.queue = queue
@@ -35,7 +37,17 @@ public final class BroadcastSubscriber: Sendable {
     /// Gives up the subscription: producers stop waiting for it. Done when it goes away, too;
     /// further reads throw ``ArrayQueueError/Code/notFound``.
     public func detach() {
-        guard !detached.exchange(true, ordering: .acquiringAndReleasing) else { return }
+        let leaveNow = lifecycle.withLock { state in
+            state.detached = true
+            guard !state.lent, !state.left else { return false }
+            state.left = true
+            return true
+        }
+        if leaveNow { leave() }
+    }
+
+    /// Frees the slot and its lock byte.
+    private func leave() {
         let ring = queue.ring
         let slot = slot
         try? ring.withLock { () throws(ArrayQueueError) in ring.leave(slot) }
@@ -99,23 +111,30 @@ public final class BroadcastSubscriber: Sendable {
     }
 
     private func lend(blocking: Bool, timeout: Duration?, cancellation: Cancellation?) throws(ArrayQueueError) -> BroadcastLoan? {
-        guard !detached.load(ordering: .acquiring) else {
+        // Marked lent before the slot is touched, so that a concurrent `detach()` waits for the loan.
+        let mayLend = lifecycle.withLock { state -> Bool? in
+            guard !state.detached else { return nil }
+            guard !state.lent else { return false }
+            state.lent = true
+            return true
+        }
+        guard let mayLend else {
             throw ArrayQueueError(.notFound, "subscriber \(slot) of broadcast queue '\(queue.name)' was detached")
         }
-        let ring = queue.ring
-        let slot = slot
-        let deadline = try ArrayQueue.deadline(after: timeout)
-        func attempt() throws(ArrayQueueError) -> Ring.Loan? {
-            try ring.withLock(deadline: deadline) { () throws(ArrayQueueError) in try ring.borrow(slot) }
+        guard mayLend else {
+            throw ArrayQueueError(.invalidArgument, "subscriber \(slot) of broadcast queue '\(queue.name)' is already reading a record; release it first")
         }
-        var found = try attempt()
-        if found == nil, blocking {
-            // Producers' sweeps free records of dead writers; a subscriber waiting at one sweeps too.
-            found = try queue.waitUntil(
-                ring.header.dataSignal, deadline: deadline, checkingDeadPeers: true, cancellation: cancellation,
-                describe: { "get from broadcast queue '\(queue.name)' by subscriber \(slot) (nothing new)" }, attempt)
+        let found: Ring.Loan?
+        do {
+            found = try nextLoan(blocking: blocking, timeout: timeout, cancellation: cancellation)
+        } catch {
+            endLoan()
+            throw error
         }
-        guard let found else { return nil }
+        guard let found else {
+            endLoan()
+            return nil
+        }
         let record: BorrowedRecord
         do {
             record = try queue.borrowed(found.record)
@@ -127,11 +146,37 @@ public final class BroadcastSubscriber: Sendable {
         return BroadcastLoan(subscriber: self, loan: found, record: record)
     }
 
-    /// Ends a loan: the cursor moves past its record.
-    func give(back loan: Ring.Loan) throws(ArrayQueueError) {
+    /// The next record lent by the ring, waiting for one if `blocking`.
+    private func nextLoan(blocking: Bool, timeout: Duration?, cancellation: Cancellation?) throws(ArrayQueueError) -> Ring.Loan? {
         let ring = queue.ring
         let slot = slot
-        try ring.withLock { () throws(ArrayQueueError) in try ring.giveBack(slot, loan) }
+        let deadline = try ArrayQueue.deadline(after: timeout)
+        func attempt() throws(ArrayQueueError) -> Ring.Loan? {
+            try ring.withLock(deadline: deadline) { () throws(ArrayQueueError) in try ring.borrow(slot) }
+        }
+        if let found = try attempt() { return found }
+        guard blocking else { return nil }
+        // Producers' sweeps free records of dead writers; a subscriber waiting at one sweeps too.
+        return try queue.waitUntil(
+            ring.header.dataSignal, deadline: deadline, checkingDeadPeers: true, cancellation: cancellation,
+            describe: { "get from broadcast queue '\(queue.name)' by subscriber \(slot) (nothing new)" }, attempt)
+    }
+
+    /// Ends a loan: the cursor moves past its record (without the queue lock).
+    func give(back loan: Ring.Loan) throws(ArrayQueueError) {
+        defer { endLoan() }
+        try queue.ring.giveBack(slot, loan)
+    }
+
+    /// Marks no loan out; gives up the slot if `detach()` was called meanwhile.
+    private func endLoan() {
+        let leaveNow = lifecycle.withLock { state in
+            state.lent = false
+            guard state.detached, !state.left else { return false }
+            state.left = true
+            return true
+        }
+        if leaveNow { leave() }
     }
 }
 

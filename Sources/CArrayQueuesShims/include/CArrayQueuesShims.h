@@ -83,7 +83,8 @@ typedef struct caq_attachment {
 /// Byte CAQ_SUBSCRIBER_LOCK_BYTE + i is write-locked by the process in subscribers[i] if its pid_ns != 0.
 #define CAQ_SUBSCRIBER_LOCK_BYTE 128u
 
-/// One subscriber of a broadcast queue (guarded by the queue lock). Its owner fields mean what
+/// One subscriber of a broadcast queue (guarded by the queue lock, except that its owner gives
+/// back a record, BORROWING → IDLE with cursor first, without it). Its owner fields mean what
 /// caq_attachment's do. A slot is taken by writing every field but `state`, then `state`; it is
 /// freed by one store of 0 to `state`.
 ///

@@ -40,6 +40,9 @@ struct ServeOptions: ParsableArguments {
 
     @Option(help: ArgumentHelp("With --curve-secret-key-file: accept only the CURVE clients whose public keys are in this file, or in the files of this directory (one key per line; reloaded on SIGHUP). (default: any client that knows the relay's public key)", valueName: "path"))
     var curveAllowedClients: String?
+
+    @Option(help: ArgumentHelp("Broadcast queues: relay as a lossless subscriber that producers wait for (block), or as a live one that is skipped ahead when the network falls behind (drop). (default: block)", valueName: "block|drop"))
+    var subscriberPolicy: String?
 }
 
 /// Everything `aq-relay serve` runs with, after the file and the command line are merged.
@@ -60,6 +63,8 @@ struct ServeSettings: Sendable {
     var createCapacity: Int?
     var curveSecretKeyFile: String?
     var curveAllowedClients: String?
+    /// How the relay reads a broadcast queue (as one more subscriber).
+    var subscriberPolicy: SubscriberPolicy = .block
     /// Made from the two files above when the settings are resolved.
     var curve: CurveSecurity?
     var curveAllowList: CurveAllowList?
@@ -93,7 +98,8 @@ struct ServeSettings: Sendable {
             sendTimeout: try table?.timeLimit("send_timeout"), heartbeat: try table?.seconds("heartbeat"),
             linger: try table?.seconds("linger"), zeroCopy: try table?.bool("zero_copy"),
             zeroCopyDepth: try table?.integer("zero_copy_depth", in: 1...64), createCapacity: try table?.size("create_capacity"),
-            curveSecretKeyFile: try table?.string("curve_secret_key_file"), curveAllowedClients: try table?.string("curve_allowed_clients"))
+            curveSecretKeyFile: try table?.string("curve_secret_key_file"), curveAllowedClients: try table?.string("curve_allowed_clients"),
+            subscriberPolicy: try table?.string("subscriber_policy"))
         settings.byteBudget = options.byteBudget?.bytes ?? file.byteBudget ?? settings.byteBudget
         settings.peerQueue = options.peerQueue ?? file.peerQueue ?? settings.peerQueue
         guard (1...1_000_000).contains(settings.peerQueue) else { throw .configuration("--peer-queue must be 1 to 1000000 frames") }
@@ -109,6 +115,12 @@ struct ServeSettings: Sendable {
         settings.createCapacity = options.createCapacity?.bytes ?? file.createCapacity
         settings.curveSecretKeyFile = options.curveSecretKeyFile ?? file.curveSecretKeyFile
         settings.curveAllowedClients = options.curveAllowedClients ?? file.curveAllowedClients
+        if let text = options.subscriberPolicy ?? file.subscriberPolicy {
+            guard let policy = SubscriberPolicy(rawValue: text) else {
+                throw .configuration("subscriber policy '\(text)' is neither 'block' nor 'drop'")
+            }
+            settings.subscriberPolicy = policy
+        }
         if let (security, clients) = try CurveSettings.server(secretKeyFile: settings.curveSecretKeyFile, allowedClients: settings.curveAllowedClients) {
             settings.curve = security
             settings.curveAllowList = clients
@@ -143,7 +155,8 @@ struct ServeSettings: Sendable {
                   "heartbeat = \(heartbeat?.seconds ?? 0)",
                   "linger = \(linger.seconds)",
                   "zero_copy = \(zeroCopy)",
-                  "zero_copy_depth = \(zeroCopyDepth)"]
+                  "zero_copy_depth = \(zeroCopyDepth)",
+                  "subscriber_policy = \(quoted(subscriberPolicy.rawValue))"]
         if let createCapacity { lines.append("create_capacity = \(quoted(ByteCount.format(createCapacity).replacingOccurrences(of: " ", with: "")))") }
         if let curveSecretKeyFile { lines.append("curve_secret_key_file = \(quoted(curveSecretKeyFile))") }
         if let curveAllowedClients { lines.append("curve_allowed_clients = \(quoted(curveAllowedClients))") }

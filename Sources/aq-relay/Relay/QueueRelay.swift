@@ -60,12 +60,13 @@ final class QueueRelay: MetricsSource {
     /// queue that is removed while the relay reads it is drained, then reopened by name.
     func start() {
         let opener = WorkerThread.start(name: "aq-relay \(route.queue)") { [self] in
-            while let opened = openQueue() {
-                let extra = settings.zeroCopy ? settings.zeroCopyDepth - 1 : 0
+            while let (opened, subscriber) = openQueue() {
+                // A broadcast queue's subscriber reads one record at a time: one thread.
+                let extra = settings.zeroCopy && subscriber == nil ? settings.zeroCopyDepth - 1 : 0
                 let helpers = (0..<extra).map { number in
-                    WorkerThread.start(name: "aq-relay \(route.queue) \(number + 2)") { [self] in pump(opened) }
+                    WorkerThread.start(name: "aq-relay \(route.queue) \(number + 2)") { [self] in pump(opened, nil) }
                 }
-                pump(opened)
+                pump(opened, subscriber)
                 for helper in helpers { while !helper.join(timeout: .seconds(1)) {} }
                 queue.withLock { $0 = nil }
                 if stop.isRaised { return }
@@ -95,7 +96,9 @@ final class QueueRelay: MetricsSource {
 
     // MARK: - Threads
 
-    private func openQueue() -> ArrayQueue? {
+    /// Opens the queue; a broadcast queue is read as one more subscriber (with the configured
+    /// policy, from the oldest record it holds), so that local readers keep every record too.
+    private func openQueue() -> (ArrayQueue, BroadcastSubscriber?)? {
         var reported = false
         while !stop.isRaised {
             do throws(ArrayQueueError) {
@@ -104,9 +107,11 @@ final class QueueRelay: MetricsSource {
                 } else {
                     try ArrayQueue.open(name: route.queue, options: settings.common.queueAccess.queueOptions())
                 }
+                let subscriber = opened.isBroadcast ? try opened.subscribe(policy: settings.subscriberPolicy, start: .oldest) : nil
                 queue.withLock { $0 = opened }
-                logger.info("relaying queue '\(route.queue)' (\(ByteCount.format(opened.capacity))) as stream '\(route.stream)' on \(endpoints.joined(separator: ", ")) (\(settings.pattern.rawValue), \(settings.zeroCopy ? "zero-copy" : "one copy"))")
-                return opened
+                let reading = subscriber.map { "as a \($0.policy.rawValue) subscriber, " } ?? ""
+                logger.info("relaying queue '\(route.queue)' (\(ByteCount.format(opened.capacity))) as stream '\(route.stream)' on \(endpoints.joined(separator: ", ")) (\(reading)\(settings.pattern.rawValue), \(settings.zeroCopy ? "zero-copy" : "one copy"))")
+                return (opened, subscriber)
             } catch {
                 if !reported {
                     if error.code == .notFound {
@@ -126,7 +131,7 @@ final class QueueRelay: MetricsSource {
 
     /// Takes records and hands them to ZeroMQ until stopped, or until the queue, idle, turns
     /// out to have been removed.
-    private func pump(_ queue: ArrayQueue) {
+    private func pump(_ queue: ArrayQueue, _ subscriber: BroadcastSubscriber?) {
         var nextRemovalCheck = ContinuousClock.now
         while true {
             turn.lock()
@@ -137,12 +142,12 @@ final class QueueRelay: MetricsSource {
             var holdsTurn = true
             do {
                 if settings.zeroCopy {
-                    try relayInPlace(queue) {
+                    try relayInPlace(queue, subscriber) {
                         turn.unlock()
                         holdsTurn = false
                     }
                 } else {
-                    try relayCopy(queue)
+                    try relayCopy(queue, subscriber)
                 }
             } catch let error as ArrayQueueError where error.code == .timeout {
                 if ContinuousClock.now >= nextRemovalCheck {
@@ -168,15 +173,15 @@ final class QueueRelay: MetricsSource {
     }
 
     /// One copy out of the slot, which is freed before the network is involved.
-    private func relayCopy(_ queue: ArrayQueue) throws {
-        let outgoing = try queue.get(timeout: .milliseconds(100)) { record in try Outgoing(copying: record) }
+    private func relayCopy(_ queue: ArrayQueue, _ subscriber: BroadcastSubscriber?) throws {
+        let outgoing = try take(queue, subscriber) { record in try Outgoing(copying: record) }
         counters.taken.add(1, ordering: .relaxed)
         if let outgoing { send(outgoing) }
     }
 
     /// No copy: ZeroMQ reads the slot in place, and the slot is held until libzmq releases it.
-    private func relayInPlace(_ queue: ArrayQueue, handedOver: () -> Void) throws {
-        try queue.get(timeout: .milliseconds(100)) { record in
+    private func relayInPlace(_ queue: ArrayQueue, _ subscriber: BroadcastSubscriber?, handedOver: () -> Void) throws {
+        try take(queue, subscriber) { record in
             counters.taken.add(1, ordering: .relaxed)
             guard !record.isEnvelope, let base = record.bytes.baseAddress, record.bytes.count > 0 else {
                 if let outgoing = try Outgoing(copying: record) { send(outgoing) }
@@ -188,6 +193,13 @@ final class QueueRelay: MetricsSource {
             handedOver()
             released.wait()
         }
+    }
+
+    /// Lends the next record (waiting 100 ms at most): as a subscriber of a broadcast queue, else
+    /// as one of the queue's consumers.
+    private func take<Result>(_ queue: ArrayQueue, _ subscriber: BroadcastSubscriber?, _ body: (borrowing BorrowedRecord) throws -> Result) throws -> Result {
+        if let subscriber { return try subscriber.get(timeout: .milliseconds(100), body) }
+        return try queue.get(timeout: .milliseconds(100), body)
     }
 
     /// Sends an array over the slot's bytes; returns once only libzmq references them.

@@ -15,6 +15,9 @@ struct Create: ParsableCommand {
     @Option(help: "On a new dtype or shape: keep everything (keep), or drop waiting records (reset).")
     var shapeChange: ShapeChangePolicy = .keep
 
+    @Flag(help: "Make a broadcast queue: every subscriber (aq get, aq-relay serve, …) reads every record.")
+    var broadcast = false
+
     @OptionGroup var mode: ModeOptions
 
     @Flag(help: "Succeed if the queue exists already.")
@@ -25,11 +28,11 @@ struct Create: ParsableCommand {
     func run() throws {
         let modeBits = try mode.bits()
         try reportingErrors {
-            let options = CreateOptions(shapeChange: shapeChange, mode: modeBits)
+            let options = CreateOptions(shapeChange: shapeChange, mode: modeBits, broadcast: broadcast)
             let queue = existOk
                 ? try ArrayQueue.openOrCreate(name: name, capacity: capacity.bytes, creating: options, options: owner.queueOptions())
                 : try ArrayQueue.create(name: name, capacity: capacity.bytes, creating: options)
-            print("queue \(queue.name): \(ByteCount.format(queue.capacity)) in /dev/shm/aq.\(queue.name)")
+            print("\(queue.isBroadcast ? "broadcast queue" : "queue") \(queue.name): \(ByteCount.format(queue.capacity)) in /dev/shm/aq.\(queue.name)")
         }
     }
 }

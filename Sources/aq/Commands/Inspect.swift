@@ -20,6 +20,7 @@ struct Inspect: ParsableCommand {
             print("queue \(printable(info.name))  (/dev/shm/aq.\(printable(info.name)), layout v\(info.layoutVersion))")
             print("  capacity      \(ByteCount.format(info.capacity)) (segment \(info.segmentSize) bytes)")
             print("  created       \(info.created) by pid \(info.creatorPID)")
+            print("  mode          \(info.isBroadcast ? "broadcast (every subscriber reads every record)" : "shared (each record goes to one consumer)")")
             print("  shape change  \(info.shapeChange.rawValue)")
             print("  used          \(ByteCount.format(statistics.bytesUsed)), \(statistics.count) records waiting")
             print("  counters      puts \(statistics.puts)  gets \(statistics.gets)  drops \(statistics.drops)  resets \(statistics.resets)  clears \(statistics.clears)")
@@ -29,6 +30,14 @@ struct Inspect: ParsableCommand {
                 "\($0.pid)\($0.isInAnotherPIDNamespace ? " (another pid namespace)" : "")\($0.isAlive ? "" : " (dead)")"
             }
             print("  attached      \(attached.joined(separator: ", "))")
+            if info.isBroadcast {
+                let state = try queue.broadcastState()
+                print("  subscribers   \(state.subscribers.count) (joined \(state.joined), left \(state.left), reaped as dead \(state.reaped))")
+                for subscriber in state.subscribers {
+                    let flags = (subscriber.isReading ? " reading" : "") + (subscriber.isAlive ? "" : " (dead)")
+                    print("    slot \(subscriber.slot)  pid \(subscriber.pid)  \(subscriber.policy.rawValue)  delivered \(subscriber.delivered)  lost \(subscriber.lost)  pending \(subscriber.pending)\(flags)")
+                }
+            }
             let records = try queue.recordSummaries()
             print("records (\(records.count) in the ring, oldest first):")
             for record in records.prefix(limit) {

@@ -103,6 +103,8 @@ extension OwnerOptions {
 
 extension OverflowPolicy: ExpressibleByArgument {}
 extension ShapeChangePolicy: ExpressibleByArgument {}
+extension SubscriberPolicy: ExpressibleByArgument {}
+extension SubscriberStart: ExpressibleByArgument {}
 
 /// Runs `body`, turning a library error into one readable line on stderr and an exit code
 /// that scripts can test: 3 for a timeout, 4 for a queue that does not exist, 1 otherwise.
