@@ -74,6 +74,8 @@ struct FastPathLink {
     var networkSeen: Int64 = -1
     /// With ``FastPath/required``: when the receiver must be on shared memory (monotonic ns).
     var requiredDeadline: Int64?
+    /// A puller on shared memory: when it last looked at its socket (monotonic ns).
+    var lastSocketCheck: Int64 = 0
     /// Why the fast path was last not taken, or left.
     var problem: String?
 

@@ -191,13 +191,10 @@ extension ZeroMQReceiver {
 
     // MARK: Shared memory
 
-    /// Takes the next record from the publisher's broadcast queue, waiting until `sliceDeadline`;
-    /// first looks for a `leave` in the subscriber's own queue.
+    /// Takes the next record from the publisher's broadcast queue, waiting until `sliceDeadline`.
+    /// A `leave` in the subscriber's own queue is looked for when the broadcast queue brought
+    /// nothing: the publisher puts nothing there after it.
     private func receiveFromQueue(_ state: inout State, _ attempt: FastPathLink.Attempt, until sliceDeadline: Int64) -> ReceiveEvent? {
-        if let reason = Self.leaveReason(in: attempt.queue) {
-            leaveFastPath(&state, reason: "the publisher stopped feeding the queue: \(reason)")
-            return nil
-        }
         guard let subscription = attempt.subscription else {
             leaveFastPath(&state, reason: "not subscribed to the publisher's broadcast queue")
             return nil
@@ -212,7 +209,9 @@ extension ZeroMQReceiver {
             }
         } catch let error as ArrayQueueError where error.code == .timeout {
             // Nothing came during the wait: if the publisher is gone, nothing will.
-            if let reason = FastPathLink.publisherGone(attempt) {
+            if let reason = Self.leaveReason(in: attempt.queue) {
+                leaveFastPath(&state, reason: "the publisher stopped feeding the queue: \(reason)")
+            } else if let reason = FastPathLink.publisherGone(attempt) {
                 leaveFastPath(&state, reason: reason)
             }
             return nil

@@ -1,23 +1,25 @@
 import ArrayQueues
 
 extension ZeroMQReceiver {
-    /// One bounded step of a puller on shared memory: the socket first (it brings heartbeats,
-    /// and any message the pusher sent there before the puller's cut), then the puller's own
-    /// queue (a `leave`), then the pusher's shared queue, waiting until `sliceDeadline`.
+    /// One bounded step of a puller on shared memory: the socket first, at most once a
+    /// millisecond (it brings heartbeats, and any message the pusher sent there before the
+    /// puller's cut), then the pusher's shared queue, waiting until `sliceDeadline`; when that
+    /// brought nothing, the puller's own queue (a `leave`, which the pusher puts only once the
+    /// shared queue is empty).
     ///
     /// `end` on the socket is not delivered: the shared queue brings one for each puller after
     /// the data, and the socket's would overtake them.
     func receiveFromSharedQueue(_ state: inout State, _ attempt: FastPathLink.Attempt, until sliceDeadline: Int64) throws(TransportError) -> ReceiveEvent? {
-        if let incoming = try readMessage(&state) {
-            guard incoming.header.kind != .end else {
-                lastActivity.store(Sys.monotonicNanoseconds(), ordering: .relaxed)
-                return nil
+        let now = Sys.monotonicNanoseconds()
+        if now - (state.link?.lastSocketCheck ?? 0) >= Self.socketCheckNanoseconds {
+            state.link?.lastSocketCheck = now
+            if let incoming = try readMessage(&state) {
+                guard incoming.header.kind != .end else {
+                    lastActivity.store(now, ordering: .relaxed)
+                    return nil
+                }
+                return admitFromNetwork(incoming, &state)
             }
-            return admitFromNetwork(incoming, &state)
-        }
-        if let reason = Self.leaveReason(in: attempt.queue) {
-            leaveFastPath(&state, reason: "the pusher stopped feeding this host's pullers: \(reason)")
-            return nil
         }
         guard let shared = attempt.shared else {
             leaveFastPath(&state, reason: "the pusher's shared queue is not open")
@@ -32,7 +34,10 @@ extension ZeroMQReceiver {
                 return IncomingMessage(header: header, arrays: arrays)
             }
         } catch let error as ArrayQueueError where error.code == .timeout {
-            if let reason = FastPathLink.publisherGone(attempt), shared.isEmpty {
+            state.link?.lastSocketCheck = 0
+            if let reason = Self.leaveReason(in: attempt.queue) {
+                leaveFastPath(&state, reason: "the pusher stopped feeding this host's pullers: \(reason)")
+            } else if let reason = FastPathLink.publisherGone(attempt), shared.isEmpty {
                 leaveFastPath(&state, reason: reason)
             }
             return nil
@@ -54,6 +59,9 @@ extension ZeroMQReceiver {
         }
         return event
     }
+
+    /// How often a puller on shared memory looks at its socket.
+    static let socketCheckNanoseconds: Int64 = 1_000_000
 
     /// The reason of a `leave` waiting in a receiver's own queue, if there is one; other records
     /// there are taken and ignored.
