@@ -89,12 +89,17 @@ extension ZeroMQReceiver {
         if let attempt = link.attempt, attempt.stream == header.stream, attempt.epoch == header.epoch {
             state.link?.networkSeen = max(link.networkSeen, header.sequence)
             if link.pull {
-                // A pusher's marks on the socket run ahead of the shared queue's records (which
-                // the sequence tracker would count as lost), and its `end` comes through the
-                // queue once the hello is there: the socket's data is delivered, and that is all.
+                // A pusher's marks on the socket may run ahead of the shared queue's records
+                // (which the sequence tracker would count as lost): a heartbeat is delivered only
+                // while the shared queue is empty (everything before it was taken), and `end`
+                // comes through the queue once the hello is there. The socket's data always is.
                 var isAwaitingHello = false
                 if case .awaitingHello = link.phase { isAwaitingHello = true }
-                admit = header.kind == .data || (header.kind == .end && isAwaitingHello)
+                switch header.kind {
+                case .data: admit = true
+                case .end: admit = isAwaitingHello
+                case .heartbeat: admit = attempt.shared?.isEmpty ?? false
+                }
                 if !admit { lastActivity.store(Sys.monotonicNanoseconds(), ordering: .relaxed) }
             } else if case let .draining(_, cut) = link.phase {
                 // While draining, the queue brings the cut and what follows (marks at the message
