@@ -180,7 +180,7 @@ struct FastPathForgeryTests {
 
     @Test("failed attempts back off: 0.5 s, doubling up to 30 s; a success clears it")
     func backoff() {
-        var link = FastPathLink(mode: .automatic, minimumCapacity: 1 << 20)
+        var link = FastPathLink(mode: .automatic)
         #expect(link.mayAttempt(now: 0))
         var waits: [Int64] = []
         for _ in 0..<10 {

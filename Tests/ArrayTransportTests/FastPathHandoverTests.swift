@@ -11,15 +11,36 @@ struct FastPathHandoverTests {
     static let stream = "handover"
     static let epoch: UInt64 = 4242
 
-    /// A publisher played by the test: a raw PUB socket, and a registry queue.
+    /// A publisher played by the test: a raw PUB socket, a registry queue and a broadcast queue.
     struct FakePublisher {
         let peer: RawPeer
         let nonce = HostIdentity.randomHex()
         let registry: ArrayQueue
+        let shared: ArrayQueue
 
-        init() throws {
+        init(broadcast: Bool = true) throws {
             peer = try RawPeer(type: ZMQ.pub, bind: try loopbackWildcard())
             registry = try ArrayQueue.create(name: HostIdentity.registryName(nonce: nonce), capacity: 64 << 10)
+            shared = try ArrayQueue.create(name: HostIdentity.sharedQueueName(nonce: nonce), capacity: 1 << 20, creating: CreateOptions(broadcast: broadcast))
+        }
+
+        func remove() {
+            try? ArrayQueue.remove(name: registry.name)
+            try? ArrayQueue.remove(name: shared.name)
+        }
+
+        /// A subscriber connected to this publisher, registered after its offer: its own queue.
+        func connectSubscriber() throws -> (ZeroMQReceiver, ArrayQueue) {
+            let receiver = try ZeroMQReceiver(
+                .subscribeAll, connect: [try #require(peer.bound)], options: .init(heartbeatInterval: .milliseconds(100)), logger: quietLogger)
+            // Subscribed once a plain heartbeat gets through; then the offer makes the receiver register.
+            #expect(eventually(within: 10) {
+                try? sendOnNetwork(heartbeat(after: -1, offer: false))
+                return (try? receiver.receiveEvent(timeout: .milliseconds(20))).flatMap { $0 } != nil
+            })
+            try sendOnNetwork(heartbeat(after: -1, offer: true))
+            _ = try receiver.receiveEvent(timeout: .milliseconds(200))
+            return (receiver, try takeRegistration())
         }
 
         func data(_ sequence: Int) throws -> (WireHeader, [AnyNDArray]) {
@@ -62,21 +83,12 @@ struct FastPathHandoverTests {
     @Test("nothing lost, repeated or reordered whether the socket runs ahead of the queue or behind it", arguments: Race.allCases)
     func handover(race: Race) throws {
         let publisher = try FakePublisher()
-        defer { try? ArrayQueue.remove(name: publisher.registry.name) }
-        let receiver = try ZeroMQReceiver(
-            .subscribeAll, connect: [try #require(publisher.peer.bound)], options: .init(heartbeatInterval: .milliseconds(100)), logger: quietLogger)
+        defer { publisher.remove() }
+        let (receiver, queue) = try publisher.connectSubscriber()
         defer { receiver.close() }
-        // Subscribed once a plain heartbeat gets through; then the offer makes the receiver register.
-        #expect(eventually(within: 10) {
-            try? publisher.sendOnNetwork(publisher.heartbeat(after: -1, offer: false))
-            return (try? receiver.receiveEvent(timeout: .milliseconds(20))).flatMap { $0 } != nil
-        })
-        try publisher.sendOnNetwork(publisher.heartbeat(after: -1, offer: true))
-        _ = try receiver.receiveEvent(timeout: .milliseconds(200))
-        let queue = try publisher.takeRegistration()
 
         let cut = race == .networkAhead ? 5 : 10
-        let hello = WireHeader.mark(.heartbeat, stream: Self.stream, epoch: Self.epoch, nextSequence: UInt64(cut), fastPath: .hello(nonce: publisher.nonce))
+        let hello = WireHeader.mark(.heartbeat, stream: Self.stream, epoch: Self.epoch, nextSequence: UInt64(cut), fastPath: .hello(nonce: publisher.nonce, queue: publisher.shared.name))
         func sendOnNetwork(_ range: Range<Int>) throws {
             for sequence in range {
                 let (header, arrays) = try publisher.data(sequence)
@@ -96,7 +108,7 @@ struct FastPathHandoverTests {
         }
         for sequence in cut..<15 {
             let (header, arrays) = try publisher.data(sequence)
-            try queue.putEnvelope(header, arrays: arrays, timeout: .seconds(1))
+            try publisher.shared.putEnvelope(header, arrays: arrays, timeout: .seconds(1))
         }
         while delivered.count < 15, let message = try receiver.receive(timeout: .seconds(5)) {
             #expect(message.arrays[0].array == (try publisher.data(Int(message.sequence)).1[0]))
@@ -108,5 +120,33 @@ struct FastPathHandoverTests {
         #expect(receiver.path == .sharedMemory)
         #expect(statistics.lost == 0 && statistics.outOfOrder == 0)
         #expect(statistics.receivedThroughSharedMemory == 5)
+    }
+
+    /// What is wrong with the data queue a hello names.
+    enum BadDataQueue: String, CaseIterable, CustomStringConvertible {
+        /// A plain queue under the publisher's data queue name (a pusher's kind).
+        case notBroadcast
+        /// Another name than the one made for the publisher's nonce.
+        case otherName
+        var description: String { rawValue }
+    }
+
+    @Test("a hello naming a data queue that fails a check leaves the subscriber on the network, with the reason", arguments: BadDataQueue.allCases)
+    func badDataQueue(_ bad: BadDataQueue) throws {
+        let publisher = try FakePublisher(broadcast: bad != .notBroadcast)
+        defer { publisher.remove() }
+        let (receiver, queue) = try publisher.connectSubscriber()
+        defer { receiver.close() }
+        let named = bad == .otherName ? publisher.shared.name + "2" : publisher.shared.name
+        let hello = WireHeader.mark(.heartbeat, stream: Self.stream, epoch: Self.epoch, nextSequence: 0, fastPath: .hello(nonce: publisher.nonce, queue: named))
+        try queue.putEnvelope(hello, arrays: [], timeout: .seconds(1))
+        #expect(eventually(within: 5) {
+            _ = try? receiver.receiveEvent(timeout: .milliseconds(20))
+            return receiver.statistics.fastPathProblem != nil
+        })
+        let problem = receiver.statistics.fastPathProblem ?? ""
+        #expect(problem.contains(bad == .notBroadcast ? "is not a broadcast queue" : "not the publisher's broadcast queue"), "\(problem)")
+        #expect(receiver.path == .network)
+        #expect(!ArrayQueue.exists(name: queue.name), "the subscriber removed its own queue")
     }
 }

@@ -9,14 +9,15 @@ import Testing
 struct FastPathTests {
     static let quick = Duration.milliseconds(100)
 
-    func publisher(_ fastPath: FastPath = .automatic, stream: String = "fp") throws -> ZeroMQSender {
-        try ZeroMQSender(.publish, stream: stream, bind: [try loopbackWildcard()], options: .init(heartbeatInterval: Self.quick, fastPath: fastPath))
+    func publisher(_ fastPath: FastPath = .automatic, stream: String = "fp", capacity: Int = 64 << 20) throws -> ZeroMQSender {
+        try ZeroMQSender(
+            .publish, stream: stream, bind: [try loopbackWildcard()], options: .init(heartbeatInterval: Self.quick, fastPath: fastPath, fastPathCapacity: capacity))
     }
 
-    func subscriber(to sender: ZeroMQSender, _ fastPath: FastPath = .automatic, capacity: Int = 64 << 20) throws -> ZeroMQReceiver {
+    func subscriber(to sender: ZeroMQSender, _ fastPath: FastPath = .automatic) throws -> ZeroMQReceiver {
         try ZeroMQReceiver(
             .subscribeAll, connect: sender.boundEndpoints,
-            options: .init(heartbeatInterval: Self.quick, fastPath: fastPath, fastPathCapacity: capacity, fastPathTimeout: .seconds(5)),
+            options: .init(heartbeatInterval: Self.quick, fastPath: fastPath, fastPathTimeout: .seconds(5)),
             logger: quietLogger)
     }
 
@@ -62,6 +63,47 @@ struct FastPathTests {
         #expect(statistics.receivedThroughSharedMemory < statistics.received, "nothing came through the network before the switch")
         #expect(statistics.lost == 0 && statistics.outOfOrder == 0 && statistics.malformed == 0)
         #expect(sender.statistics.sharedMemorySubscribers == 1)
+    }
+
+    @Test("subscribers joining one after another share the publisher's one broadcast queue, and each gets everything in order from its switch on")
+    func subscribersShareOneBroadcastQueue() throws {
+        let sender = try publisher()
+        let paced = PacedPublisher(sender, pause: 0.0005)
+        paced.start()
+        defer { paced.stop(); sender.close() }
+        var receivers: [ZeroMQReceiver] = []
+        defer { receivers.forEach { $0.close() } }
+        var sequences: [[UInt64]] = []
+        for _ in 0..<3 {
+            // Each joins while the others read the queue: it subscribes before it registers.
+            receivers.append(try subscriber(to: sender))
+            sequences.append([])
+            let deadline = Date().addingTimeInterval(20)
+            while receivers.last?.path != .sharedMemory || sequences.last!.count < 50, Date() < deadline {
+                for (position, receiver) in receivers.enumerated() {
+                    while let message = try receiver.receive(timeout: .milliseconds(1)) { sequences[position].append(message.sequence) }
+                }
+            }
+        }
+        for _ in 0..<200 {
+            for (position, receiver) in receivers.enumerated() {
+                while let message = try receiver.receive(timeout: .milliseconds(1)) { sequences[position].append(message.sequence) }
+            }
+        }
+        paced.stop()
+        for (position, receiver) in receivers.enumerated() {
+            while let message = try receiver.receive(timeout: .milliseconds(300)) { sequences[position].append(message.sequence) }
+            expectConsecutive(sequences[position])
+            let statistics = receiver.statistics
+            #expect(receiver.path == .sharedMemory && statistics.receivedThroughSharedMemory > 0)
+            #expect(statistics.lost == 0 && statistics.outOfOrder == 0, "subscriber \(position): lost \(statistics.lost)")
+        }
+        #expect(sender.statistics.sharedMemorySubscribers == 3)
+        let shared = ArrayQueue.allNames().filter { name in
+            guard name.hasPrefix("aqfp."), name.hasSuffix(".shared"), let queue = try? ArrayQueue.open(name: name) else { return false }
+            return queue.info.creatorPID == getpid() && (try? queue.broadcastState())?.subscribers.count == 3
+        }
+        #expect(shared.count == 1, "one broadcast queue for the three subscribers: \(shared)")
     }
 
     @Test("end reaches a switched subscriber through shared memory, which then goes back to the network")
@@ -144,17 +186,17 @@ struct FastPathTests {
         #expect(error?.code == .invalidArgument)
     }
 
-    @Test("a message too large for the subscriber's queue sends it back to the network, and the loss is counted")
+    @Test("a message too large for the publisher's broadcast queue sends the subscriber back to the network, and the loss is counted")
     func oversizeGoesBackToNetwork() throws {
-        let sender = try publisher()
-        let receiver = try subscriber(to: sender, capacity: ArrayQueue.minimumCapacity)
+        let sender = try publisher(capacity: ArrayQueue.minimumCapacity)
+        let receiver = try subscriber(to: sender)
         let paced = PacedPublisher(sender, pause: 0.001)
         paced.start()
         defer { paced.stop(); sender.close(); receiver.close() }
         #expect(try receiveUntilSwitched(receiver))
         paced.stop()
         while try receiver.receive(timeout: .milliseconds(200)) != nil {}
-        // Four times the largest message seen plus 64 KiB each: 4 MiB does not fit.
+        // Four times the largest message sent before the first registration plus 64 KiB each: 4 MiB does not fit.
         let big = try patternArray(.uint16, [2048, 1024], message: 0)
         let bigSequence = try sender.send(big).sequence
         #expect(eventually(within: 10) { _ = try? receiver.receive(timeout: .milliseconds(10)); return receiver.path == .network })
@@ -169,7 +211,8 @@ struct FastPathTests {
     @Test("the fastpath header key round-trips, and forms a reader does not know are ignored")
     func controlKey() throws {
         let controls: [FastPathControl] = [
-            .offer(bootID: "b", registry: "aqfp.0123", nonce: "0123"), .register(queue: "aqfp.0123.ab"), .hello(nonce: "0123"), .leave(reason: "why"),
+            .offer(bootID: "b", registry: "aqfp.0123", nonce: "0123"), .register(queue: "aqfp.0123.ab"), .hello(nonce: "0123"),
+            .hello(nonce: "0123", serverKey: "k", queue: "aqfp.0123.shared"), .leave(reason: "why"),
         ]
         for control in controls {
             let header = WireHeader.mark(.heartbeat, stream: "s", epoch: 7, nextSequence: 3, fastPath: control)
@@ -184,16 +227,13 @@ struct FastPathTests {
 
     @Test("deduplication: a message delivered on one path is not delivered again from the other")
     func deduplication() {
-        var link = FastPathLink(mode: .automatic, minimumCapacity: 1 << 20)
+        var link = FastPathLink(mode: .automatic)
         func data(_ sequence: Int64, epoch: UInt64 = 5) -> WireHeader {
             WireHeader(kind: .data, stream: "s", epoch: epoch, sequence: sequence, timestampNanoseconds: 0, index: nil, arrays: [], meta: [:])
         }
-        for sequence in Int64(0)...9 { link.noteDelivered(data(sequence), bytes: 100) }
+        for sequence in Int64(0)...9 { link.noteDelivered(data(sequence)) }
         #expect(link.wasDelivered(data(9)) && link.wasDelivered(data(3)))
         #expect(!link.wasDelivered(data(10)))
         #expect(!link.wasDelivered(data(3, epoch: 6)), "another epoch is another sender")
-        #expect(link.queueCapacity == 1 << 20)
-        link.noteDelivered(data(10), bytes: 1 << 20)
-        #expect(link.queueCapacity == 4 * ((1 << 20) + 64 * 1024))
     }
 }

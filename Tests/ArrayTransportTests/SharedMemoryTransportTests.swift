@@ -11,6 +11,43 @@ struct SharedMemoryTransportTests {
         return try body(name)
     }
 
+    @Test("on shm://, pub/sub is a broadcast queue: every subscriber gets every record in order; push/pull shares a plain queue's records")
+    func patternsMeanTheSame() throws {
+        try withStream { name in
+            let endpoint = Endpoint.sharedMemory(name: name)
+            let subscribers = [try endpoint.makeReceiver(pattern: .subscribeAll), try endpoint.makeReceiver(pattern: .subscribeAll)]
+            let publisher = try endpoint.makeSender(stream: name, pattern: .publish, sharedMemory: .init(capacity: 1 << 20))
+            #expect(try ArrayQueue.open(name: name).isBroadcast)
+            for value in 0..<50 { try publisher.send(try NDArray<Int32>(shape: [4], repeating: Int32(value))) }
+            for subscriber in subscribers {
+                var values: [Int32] = []
+                while values.count < 50, let message = try subscriber.receive(timeout: .seconds(1)) {
+                    values.append(try message["array"]!.typed(as: Int32.self).elements[0])
+                }
+                #expect(values == (0..<50).map(Int32.init))
+                #expect(subscriber.statistics.lost == 0)
+            }
+            publisher.close()
+            subscribers.forEach { $0.close() }
+            // The other kind of queue under that name is refused, with the reason.
+            let refused = #expect(throws: TransportError.self) { try endpoint.makeSender(stream: name, pattern: .push) }
+            #expect(refused?.message.contains("is a broadcast queue") == true, "\(refused?.message ?? "")")
+        }
+        try withStream { name in
+            let endpoint = Endpoint.sharedMemory(name: name)
+            let pusher = try endpoint.makeSender(stream: name, pattern: .push, sharedMemory: .init(capacity: 1 << 20))
+            let pullers = [try endpoint.makeReceiver(pattern: .pull), try endpoint.makeReceiver(pattern: .pull)]
+            for value in 0..<20 { try pusher.send(try NDArray<Int32>(shape: [1], repeating: Int32(value))) }
+            var taken: [Int32] = []
+            for puller in pullers {
+                for _ in 0..<10 { taken.append(try #require(try puller.receive(timeout: .seconds(1)))["array"]!.typed(as: Int32.self).elements[0]) }
+            }
+            #expect(taken.sorted() == (0..<20).map(Int32.init), "each record to one puller")
+            let refused = #expect(throws: TransportError.self) { try endpoint.makeReceiver(pattern: .subscribeAll) }
+            #expect(refused?.message.contains("is a plain queue") == true, "\(refused?.message ?? "")")
+        }
+    }
+
     @Test("one array per record travels as a plain queue record, bit-exact, for every dtype", arguments: DType.allCases)
     func singleArrays(dtype: DType) throws {
         try withStream { name in

@@ -9,7 +9,8 @@ enum FastPathControl: Equatable {
     case register(queue: String)
     /// The first record in a subscriber's queue: the publisher's nonce (and its CURVE public key,
     /// if it is a CURVE server). Only a process that opened the subscriber's queue can write it.
-    case hello(nonce: String, serverKey: String? = nil)
+    /// A pusher's hello also names the queue its local pullers share (`queue`).
+    case hello(nonce: String, serverKey: String? = nil, queue: String? = nil)
     /// In a subscriber's queue: the publisher stops feeding it, and says why.
     case leave(reason: String)
 
@@ -21,9 +22,10 @@ enum FastPathControl: Equatable {
             fields = ["boot_id": .string(bootID), "registry": .string(registry), "nonce": .string(nonce)]
             if let serverKey { fields["server_key"] = .string(serverKey) }
         case let .register(queue): fields = ["register": .string(queue)]
-        case let .hello(nonce, serverKey):
+        case let .hello(nonce, serverKey, queue):
             fields = ["hello": .string(nonce)]
             if let serverKey { fields["server_key"] = .string(serverKey) }
+            if let queue { fields["queue"] = .string(queue) }
         case let .leave(reason): fields = ["leave": .string(reason)]
         }
         return .object(fields)
@@ -36,7 +38,7 @@ enum FastPathControl: Equatable {
         if let queue = fields["register"]?.stringValue {
             self = .register(queue: queue)
         } else if let nonce = fields["hello"]?.stringValue {
-            self = .hello(nonce: nonce, serverKey: fields["server_key"]?.stringValue)
+            self = .hello(nonce: nonce, serverKey: fields["server_key"]?.stringValue, queue: fields["queue"]?.stringValue)
         } else if let reason = fields["leave"]?.stringValue {
             self = .leave(reason: reason)
         } else if let bootID = fields["boot_id"]?.stringValue, let registry = fields["registry"]?.stringValue,

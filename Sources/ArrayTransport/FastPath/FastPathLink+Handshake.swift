@@ -14,8 +14,7 @@ extension FastPathLink {
     func start(
         stream: String, epoch: UInt64, bootID: String, registry registryName: String, nonce: String, offeredServerKey: String?
     ) throws(TransportError) -> Attempt {
-        guard nonce.count == 32, nonce.utf8.allSatisfy({ (48...57).contains($0) || (97...102).contains($0) }),
-              registryName == HostIdentity.registryName(nonce: nonce) else {
+        guard HostIdentity.isRandomHex(Substring(nonce), bits: 128), registryName == HostIdentity.registryName(nonce: nonce) else {
             throw TransportError(.fastPathUnavailable, "the publisher's fast path offer is not well formed (registry '\(registryName.prefix(80))', nonce '\(nonce.prefix(40))')")
         }
         if let serverKey, offeredServerKey != serverKey {
@@ -28,24 +27,34 @@ extension FastPathLink {
             throw TransportError(.fastPathUnavailable, "the publisher runs on another host (boot id \(bootID.prefix(40)), here \(ownBootID))")
         }
         let registry = try Self.openRegistry(registryName)
+        let publisherPID = registry.info.creatorPID
+        // A publisher's broadcast queue that is there already (other subscribers of this host use
+        // it): subscribed now, before registering, it keeps every record from the cut on.
+        var subscription: BroadcastSubscriber?
+        if !pull, ArrayQueue.exists(name: HostIdentity.sharedQueueName(nonce: nonce)) {
+            subscription = try? Self.subscribe(HostIdentity.sharedQueueName(nonce: nonce), nonce: nonce, publisherPID: publisherPID, start: .next)
+        }
         HostIdentity.removeStaleQueues()
         let queueName = HostIdentity.subscriberPrefix(nonce: nonce) + HostIdentity.randomHex(bits: 64)
         let queue: ArrayQueue
         do throws(ArrayQueueError) {
-            queue = try ArrayQueue.create(name: queueName, capacity: queueCapacity)
+            queue = try ArrayQueue.create(name: queueName, capacity: Self.ownQueueCapacity)
         } catch {
-            throw TransportError(.fastPathUnavailable, "cannot create the shared-memory queue '\(queueName)' of \(queueCapacity) bytes: \(error.message)")
+            subscription?.detach()
+            throw TransportError(.fastPathUnavailable, "cannot create the shared-memory queue '\(queueName)': \(error.message)")
         }
         let registration = WireHeader.mark(.heartbeat, stream: stream, epoch: epoch, nextSequence: 0, fastPath: .register(queue: queueName))
         do throws(ArrayQueueError) {
             try registry.putEnvelope(registration, arrays: [], timeout: .milliseconds(100))
         } catch {
             try? ArrayQueue.remove(name: queueName)
+            subscription?.detach()
             throw TransportError(.fastPathUnavailable, "cannot register in the publisher's registry '\(registryName)': \(error.message)")
         }
         return Attempt(
-            stream: stream, epoch: epoch, nonce: nonce, serverKey: serverKey, queueName: queueName, queue: queue, registry: registry,
-            publisherPID: registry.info.creatorPID, deadline: Sys.monotonicNanoseconds() + Self.helloTimeoutNanoseconds)
+            stream: stream, epoch: epoch, nonce: nonce, serverKey: serverKey, queueName: queueName, queue: queue, pull: pull,
+            subscription: subscription, registry: registry, publisherPID: publisherPID,
+            deadline: Sys.monotonicNanoseconds() + Self.helloTimeoutNanoseconds)
     }
 
     /// Opens the publisher's registry after checking, before opening, that it is a non-empty
@@ -55,15 +64,7 @@ extension FastPathLink {
         let unavailable = { (why: String) in
             TransportError(.fastPathUnavailable, "cannot open the publisher's registry '\(name)': it \(why), so its /dev/shm is not this process's, or the offer is forged")
         }
-        guard let path = try? ArrayQueue.segmentPath(name: name), let file = Sys.linkStatus(path) else { throw unavailable("does not exist") }
-        guard file.isRegularFile, file.size > 0 else { throw unavailable("is not a finished queue") }
-        guard file.owner == Sys.userID else { throw unavailable("belongs to user \(file.owner), not to this process's user \(Sys.userID)") }
-        let registry: ArrayQueue
-        do throws(ArrayQueueError) {
-            registry = try ArrayQueue.open(name: name)
-        } catch {
-            throw unavailable("fails to open (\(error.message))")
-        }
+        let registry = try openOwn(name, unavailable)
         guard registry.info.capacity == FastPathPublisher.registryCapacity else {
             throw unavailable("is not a registry (capacity \(registry.info.capacity) bytes)")
         }
@@ -74,11 +75,55 @@ extension FastPathLink {
         return registry
     }
 
-    /// The publisher's hello, if it is in the queue yet: the first `seq` the queue will bring.
+    /// Opens the queue `name` after checking, before opening, that it is a non-empty regular
+    /// file of this process's user; `unavailable` makes the error for what is wrong with it.
+    private static func openOwn(_ name: String, _ unavailable: (String) -> TransportError) throws(TransportError) -> ArrayQueue {
+        guard let path = try? ArrayQueue.segmentPath(name: name), let file = Sys.linkStatus(path) else { throw unavailable("does not exist") }
+        guard file.isRegularFile, file.size > 0 else { throw unavailable("is not a finished queue") }
+        guard file.owner == Sys.userID else { throw unavailable("belongs to user \(file.owner), not to this process's user \(Sys.userID)") }
+        do throws(ArrayQueueError) {
+            return try ArrayQueue.open(name: name)
+        } catch {
+            throw unavailable("fails to open (\(error.message))")
+        }
+    }
+
+    /// Opens the data queue a sender's hello names: it must have the name made for the sender's
+    /// nonce, belong to this user, have been created by the registry's creator, and be a
+    /// broadcast queue for a subscriber, a plain one for a puller.
+    private static func openShared(_ name: String?, nonce: String, publisherPID: Int32, broadcast: Bool) throws(TransportError) -> ArrayQueue {
+        let expected = HostIdentity.sharedQueueName(nonce: nonce)
+        let unavailable = { (why: String) in
+            TransportError(.fastPathUnavailable, "cannot use the sender's data queue '\(expected)': it \(why)")
+        }
+        guard name == expected else { throw unavailable("is not the queue the hello names ('\((name ?? "none").prefix(80))')") }
+        let shared = try openOwn(expected, unavailable)
+        guard shared.info.creatorPID == publisherPID else {
+            throw unavailable("was made by pid \(shared.info.creatorPID), not by the sender (pid \(publisherPID))")
+        }
+        guard shared.isBroadcast == broadcast else { throw unavailable(broadcast ? "is not a broadcast queue" : "is a broadcast queue") }
+        return shared
+    }
+
+    /// Opens a publisher's broadcast queue (``openShared(_:nonce:publisherPID:broadcast:)``) and
+    /// subscribes to it with the `drop` policy: a publisher never waits for a subscriber.
+    private static func subscribe(_ name: String?, nonce: String, publisherPID: Int32, start: SubscriberStart) throws(TransportError) -> BroadcastSubscriber {
+        let queue = try openShared(name, nonce: nonce, publisherPID: publisherPID, broadcast: true)
+        do throws(ArrayQueueError) {
+            return try queue.subscribe(policy: .drop, start: start)
+        } catch {
+            throw TransportError(.fastPathUnavailable, "cannot subscribe to the publisher's broadcast queue '\(queue.name)': \(error.message)")
+        }
+    }
+
+    /// The sender's hello, if it is in the queue yet: the cut, the first `seq` that the data
+    /// queue brings; and the data queue it names, opened (a puller's) or subscribed to (a
+    /// subscriber's, unless it subscribed before it registered), into `attempt`.
     ///
     /// - Throws: ``TransportError/Code/fastPathUnavailable`` if the first record is anything but
-    ///   a hello with the publisher's nonce (the second proof of a shared `/dev/shm`).
-    static func readHello(_ attempt: Attempt) throws(TransportError) -> UInt64? {
+    ///   a hello with the sender's nonce (the second proof of a shared `/dev/shm`), or the data
+    ///   queue fails its checks.
+    static func readHello(_ attempt: inout Attempt) throws(TransportError) -> UInt64? {
         let header: WireHeader?
         do {
             header = try attempt.queue.tryGet { record throws(TransportError) -> WireHeader in
@@ -89,9 +134,17 @@ extension FastPathLink {
             throw TransportError(.fastPathUnavailable, "the first record in the queue '\(attempt.queueName)' is not the publisher's hello: \(error)")
         }
         guard let header else { return nil }
-        guard case let .hello(nonce, serverKey)? = header.fastPath, nonce == attempt.nonce, header.stream == attempt.stream, header.epoch == attempt.epoch,
-              attempt.serverKey == nil || serverKey == attempt.serverKey else {
+        guard case let .hello(nonce, serverKey, queue)? = header.fastPath, nonce == attempt.nonce, header.stream == attempt.stream, header.epoch == attempt.epoch,
+              attempt.serverKey == nil || serverKey == attempt.serverKey, header.sequence >= WireHeader.noSequence else {
             throw TransportError(.fastPathUnavailable, "the first record in the queue '\(attempt.queueName)' is not the hello of the publisher that made the offer")
+        }
+        if attempt.pull {
+            attempt.shared = try openShared(queue, nonce: attempt.nonce, publisherPID: attempt.publisherPID, broadcast: false)
+        } else if attempt.subscription == nil {
+            // Made at this registration: no other subscriber has read past the cut yet.
+            attempt.subscription = try subscribe(queue, nonce: attempt.nonce, publisherPID: attempt.publisherPID, start: .oldest)
+        } else if queue != attempt.subscription?.queue.name {
+            throw TransportError(.fastPathUnavailable, "the hello names the queue '\((queue ?? "none").prefix(80))', not the publisher's broadcast queue")
         }
         return UInt64(header.sequence + 1)
     }
@@ -104,13 +157,16 @@ extension FastPathLink {
         return alive ? nil : "the publisher's process (pid \(attempt.publisherPID)) is gone"
     }
 
-    /// Removes the subscriber's queue of `attempt`, and the publisher's registry too if the
-    /// publisher's process is gone (a publisher that died leaves it behind).
+    /// Removes the subscriber's queue of `attempt`, and the publisher's registry (and a
+    /// pusher's shared queue) too if the publisher's process is gone (one that died leaves
+    /// them behind).
     static func discard(_ attempt: Attempt) {
+        attempt.subscription?.detach()
         try? ArrayQueue.remove(name: attempt.queueName)
         if !attempt.registry.isRemoved,
            !attempt.registry.attachments().contains(where: { $0.pid == attempt.publisherPID && $0.isAlive }) {
             try? ArrayQueue.remove(name: attempt.registry.name)
+            if let shared = attempt.shared ?? attempt.subscription?.queue, !shared.isRemoved { try? ArrayQueue.remove(name: shared.name) }
         }
     }
 }

@@ -1,7 +1,7 @@
 import ArrayQueues
 
-/// A subscriber's side of the same-host fast path (docs/WIRE.md, "The same-host fast path"):
-/// the phase it is in and the queues it uses. It lives in the receiver's state, behind its lock;
+/// A subscriber's or puller's side of the same-host fast path (docs/WIRE.md, "The same-host
+/// fast path"): the phase it is in and the queues it uses. It lives in the receiver's state, behind its lock;
 /// ``ZeroMQReceiver`` drives it.
 struct FastPathLink {
     /// One try to take one publisher's offer.
@@ -11,9 +11,17 @@ struct FastPathLink {
         let nonce: String
         /// The CURVE public key the hello must carry (the server's the receiver connects to).
         let serverKey: String?
-        /// The subscriber's own queue, which the publisher feeds.
+        /// The receiver's own queue: the handshake and `leave`.
         let queueName: String
         let queue: ArrayQueue
+        /// Whether the receiver is a puller: its messages come from the pusher's plain data queue.
+        let pull: Bool
+        /// A puller's: the pusher's data queue, opened when its hello named it.
+        var shared: ArrayQueue?
+        /// A subscriber's: its subscription to the publisher's broadcast queue, taken before it
+        /// registered if that queue was there already (so that it misses nothing from the cut
+        /// on), else when the hello named it.
+        var subscription: BroadcastSubscriber?
         /// The publisher's registry, kept open to tell whether the publisher is still there.
         let registry: ArrayQueue
         let publisherPID: Int32
@@ -43,8 +51,12 @@ struct FastPathLink {
     /// the receiver one cheap check every so often, not one queue per offer.
     static let firstBackoffNanoseconds: Int64 = 500_000_000
     static let longestBackoffNanoseconds: Int64 = 30_000_000_000
+    /// A receiver's own queue: the hello and `leave`.
+    static let ownQueueCapacity = 64 << 10
 
     let mode: FastPath
+    /// Whether the receiver is a puller (see ``Attempt/pull``).
+    let pull: Bool
     /// The CURVE public key of the server this receiver connects to, if CURVE is on: offers and
     /// hellos must carry it.
     let serverKey: String?
@@ -52,8 +64,6 @@ struct FastPathLink {
     var nextAttemptAllowed: Int64 = .min
     /// Attempts that failed in a row.
     var failures = 0
-    /// The smallest capacity of a subscriber queue, in bytes.
-    let minimumCapacity: Int
     var phase: Phase = .network
     /// Publishers (by nonce) whose offer was tried, successfully or not: not tried again.
     private(set) var settled: [String] = []
@@ -62,16 +72,16 @@ struct FastPathLink {
     var delivered: (stream: String, epoch: UInt64, sequence: Int64)?
     /// The highest `seq` the socket has shown, of any kind, for the attempt's epoch.
     var networkSeen: Int64 = -1
-    /// The largest data message seen, in bytes: a subscriber queue is made to hold several.
-    var largestMessage = 0
     /// With ``FastPath/required``: when the receiver must be on shared memory (monotonic ns).
     var requiredDeadline: Int64?
+    /// A puller on shared memory: when it last looked at its socket (monotonic ns).
+    var lastSocketCheck: Int64 = 0
     /// Why the fast path was last not taken, or left.
     var problem: String?
 
-    init(mode: FastPath, minimumCapacity: Int, serverKey: String? = nil) {
+    init(mode: FastPath, serverKey: String? = nil, pull: Bool = false) {
         self.mode = mode
-        self.minimumCapacity = minimumCapacity
+        self.pull = pull
         self.serverKey = serverKey
     }
 
@@ -105,8 +115,7 @@ struct FastPathLink {
     }
 
     /// Records a data message delivered (from either path).
-    mutating func noteDelivered(_ header: WireHeader, bytes: Int) {
-        largestMessage = max(largestMessage, bytes)
+    mutating func noteDelivered(_ header: WireHeader) {
         if let last = delivered, last.stream == header.stream, last.epoch == header.epoch {
             delivered?.sequence = max(last.sequence, header.sequence)
         } else if attempt == nil {
@@ -128,11 +137,5 @@ struct FastPathLink {
         guard !settled.contains(nonce) else { return }
         settled.append(nonce)
         if settled.count > Self.settledCapacity { settled.removeFirst() }
-    }
-
-    /// The capacity of a new subscriber queue: the minimum, or room for four of the largest
-    /// messages seen so far.
-    var queueCapacity: Int {
-        min(ArrayQueue.maximumCapacity, max(minimumCapacity, 4 * (largestMessage + 64 * 1024)))
     }
 }

@@ -2,13 +2,21 @@ import ArrayQueues
 import Logging
 import Synchronization
 
-/// A publisher's side of the same-host fast path (docs/WIRE.md, "The same-host fast path").
+/// A sender's side of the same-host fast path (docs/WIRE.md, "The same-host fast path").
 ///
-/// It owns a small registry queue, `aqfp.<nonce>`, which its heartbeats offer. A subscriber on
-/// this host puts the name of a queue of its own there; the registry thread opens that queue,
-/// and from then on every message the publisher sends is also put into it, under the sender's
-/// lock, so that its order is the socket's. A full subscriber queue loses the message (the
-/// subscriber sees the gap): the publisher never waits for a subscriber.
+/// It owns a small registry queue, `aqfp.<nonce>`, which its heartbeats offer. A receiver on
+/// this host puts the name of a small queue of its own there; the registry thread opens that
+/// queue, makes the sender's one data queue, `aqfp.<nonce>.shared`, if it is not there yet, and
+/// greets the receiver with a hello that names it. The receivers' own queues carry only the
+/// handshake and `leave`.
+///
+/// - A publisher's data queue is a broadcast queue: while a subscriber of this host is attached,
+///   every message it sends is put there once, under the sender's lock (so that its order is
+///   the socket's), and every local subscriber reads it in place, as a `drop` subscriber: the
+///   publisher never waits for one, and one that falls behind skips and sees the gap.
+/// - A pusher's data queue is a plain queue: while at least one puller of this host is attached,
+///   every message goes into it instead of the socket (``push(_:arrays:deadline:isClosing:)``):
+///   the local pullers share its records, and a full queue makes the pusher wait.
 final class FastPathPublisher: Sendable {
     /// What the heartbeats carry in their `fastpath` key.
     let offer: FastPathControl
@@ -18,15 +26,25 @@ final class FastPathPublisher: Sendable {
     private let serverKey: String?
     private let registryName: String
     private let registry: ArrayQueue
-    private let stream: String
-    private let epoch: UInt64
-    private let logger: Logger
+    let stream: String
+    let epoch: UInt64
+    let logger: Logger
     private let subscribers = Mutex<[Subscriber]>([])
     private let stopped = Atomic<Bool>(false)
     private let dropCount = Atomic<UInt64>(0)
     private let subscriberCount = Atomic<Int>(0)
+    /// Whether the sender is a pusher (its data queue is a plain queue, not a broadcast queue).
+    let isPush: Bool
+    /// The smallest capacity of the data queue, in bytes.
+    private let sharedCapacity: Int
+    /// The largest message the sender has sent, in bytes: the data queue holds four of them.
+    private let largestMessage = Atomic<Int>(0)
+    /// The data queue, made at the first registration.
+    private let shared = Mutex<ArrayQueue?>(nil)
+    /// Set once a pusher gave up its data queue (``retire(reason:)``): no offers, no attaches.
+    let retired = Atomic<Bool>(false)
 
-    private struct Subscriber {
+    struct Subscriber {
         let name: String
         let queue: ArrayQueue
         let pid: Int32
@@ -40,11 +58,12 @@ final class FastPathPublisher: Sendable {
     /// How long `end` may wait for room in a subscriber's queue when the publisher closes.
     static let endWait: Duration = .milliseconds(200)
 
-    /// Creates the registry.
+    /// Creates the registry; the data queue, of at least `sharedCapacity` bytes, is made at the
+    /// first registration.
     ///
     /// - Throws: ``TransportError/Code/fastPathUnavailable`` when the host identity cannot be
     ///   read or the registry cannot be created.
-    init(stream: String, epoch: UInt64, serverKey: String?, logger: Logger) throws(TransportError) {
+    init(stream: String, epoch: UInt64, serverKey: String?, push: Bool, sharedCapacity: Int, logger: Logger) throws(TransportError) {
         guard let bootID = HostIdentity.bootID else {
             throw TransportError(.fastPathUnavailable, "the fast path needs the host's boot id, but /proc/sys/kernel/random/boot_id cannot be read")
         }
@@ -56,6 +75,8 @@ final class FastPathPublisher: Sendable {
         } catch {
             throw TransportError(.fastPathUnavailable, "cannot create the fast path's registry queue '\(name)': \(error.message)")
         }
+        self.isPush = push
+        self.sharedCapacity = sharedCapacity
         self.nonce = nonce
         self.serverKey = serverKey
         self.registryName = name
@@ -65,9 +86,19 @@ final class FastPathPublisher: Sendable {
         self.offer = .offer(bootID: bootID, registry: name, nonce: nonce, serverKey: serverKey)
     }
 
-    /// Subscriber queues being fed now.
+    /// The data queue, once made.
+    var sharedQueue: ArrayQueue? { shared.withLock { $0 } }
+
+    /// Notes the size of a message the sender sends (for the data queue's capacity).
+    func noteMessage(bytes: Int) {
+        if bytes > largestMessage.load(ordering: .relaxed) { largestMessage.store(bytes, ordering: .relaxed) }
+    }
+
+    /// Receivers attached now.
     var subscriberTotal: Int { subscriberCount.load(ordering: .relaxed) }
-    /// Messages a full subscriber queue could not take.
+    /// The offer for the heartbeats, or nil once a pusher retired its fast path.
+    var currentOffer: FastPathControl? { retired.load(ordering: .relaxed) ? nil : offer }
+    /// Messages the data queue could not take at once (a publisher's).
     var drops: UInt64 { dropCount.load(ordering: .relaxed) }
 
     // MARK: Registry thread
@@ -77,7 +108,7 @@ final class FastPathPublisher: Sendable {
     /// ``attach(_:name:nextSequence:)`` under the sender's lock; drops subscribers that are gone.
     func serve(attach: (ArrayQueue, String) -> Void) {
         while !stopped.load(ordering: .acquiring) {
-            if let name = takeRegistration(), let queue = open(name) { attach(queue, name) }
+            if let name = takeRegistration(), let queue = open(name), makeSharedQueue() { attach(queue, name) }
             sweep()
         }
     }
@@ -99,9 +130,29 @@ final class FastPathPublisher: Sendable {
         }
     }
 
+    /// Makes the data queue unless it is there: a broadcast queue for a publisher, a plain one
+    /// for a pusher, holding at least four of the largest messages sent so far. Returns
+    /// whether it is there.
+    private func makeSharedQueue() -> Bool {
+        guard sharedQueue == nil else { return true }
+        let name = HostIdentity.sharedQueueName(nonce: nonce)
+        let (four, overflow) = (largestMessage.load(ordering: .relaxed) + 64 << 10).multipliedReportingOverflow(by: 4)
+        let capacity = overflow ? ArrayQueue.maximumCapacity : min(ArrayQueue.maximumCapacity, max(sharedCapacity, four))
+        do throws(ArrayQueueError) {
+            let queue = try ArrayQueue.create(name: name, capacity: capacity, creating: CreateOptions(broadcast: !isPush))
+            shared.withLock { $0 = queue }
+            return true
+        } catch {
+            logger.warning("stream '\(stream)': cannot create the fast path's data queue '\(name)' of \(capacity) bytes; receivers on this host stay on the network: \(error.message)")
+            return false
+        }
+    }
+
     /// Opens a subscriber's queue: only names made for this registry's nonce are accepted.
     private func open(_ name: String) -> ArrayQueue? {
-        guard name.hasPrefix(HostIdentity.subscriberPrefix(nonce: nonce)),
+        // Only `<prefix><16 hex digits>`: never the registry or a pusher's shared queue.
+        let prefix = HostIdentity.subscriberPrefix(nonce: nonce)
+        guard name.hasPrefix(prefix), HostIdentity.isRandomHex(name.dropFirst(prefix.count), bits: 64), !retired.load(ordering: .relaxed),
               !subscribers.withLock({ $0.contains { $0.name == name } }) else {
             logger.debug("stream '\(stream)': ignored a fast path registration for queue '\(name)'")
             return nil
@@ -115,15 +166,19 @@ final class FastPathPublisher: Sendable {
     }
 
     /// Starts feeding `queue`; call it under the sender's lock. Puts the hello record (the nonce,
-    /// and the last `seq` before the first message the queue will get).
-    func attach(_ queue: ArrayQueue, name: String, nextSequence: UInt64) {
-        guard !stopped.load(ordering: .acquiring) else { return }
-        let hello = WireHeader.mark(.heartbeat, stream: stream, epoch: epoch, nextSequence: nextSequence, fastPath: .hello(nonce: nonce, serverKey: serverKey))
+    /// and the last `seq` before the first message the queue, or a pusher's shared queue, will
+    /// bring). Returns whether it did.
+    @discardableResult
+    func attach(_ queue: ArrayQueue, name: String, nextSequence: UInt64) -> Bool {
+        guard !stopped.load(ordering: .acquiring), !retired.load(ordering: .relaxed) else { return false }
+        guard let sharedQueue else { return false }
+        let greeting = FastPathControl.hello(nonce: nonce, serverKey: serverKey, queue: sharedQueue.name)
+        let hello = WireHeader.mark(.heartbeat, stream: stream, epoch: epoch, nextSequence: nextSequence, fastPath: greeting)
         do throws(ArrayQueueError) {
             guard try queue.tryPutEnvelope(hello, arrays: []) else { throw ArrayQueueError(.full, "the queue is full") }
         } catch {
             logger.info("stream '\(stream)': cannot greet the subscriber queue '\(name)': \(error.message)")
-            return
+            return false
         }
         let pid = queue.info.creatorPID
         let count = subscribers.withLock { list in
@@ -131,7 +186,8 @@ final class FastPathPublisher: Sendable {
             return list.count
         }
         subscriberCount.store(count, ordering: .relaxed)
-        logger.info("stream '\(stream)': a subscriber on this host (pid \(pid)) takes messages from seq \(nextSequence) on through shared memory ('\(name)')")
+        logger.info("stream '\(stream)': a receiver on this host (pid \(pid)) takes messages from seq \(nextSequence) on through shared memory ('\(sharedQueue.name)')")
+        return true
     }
 
     /// Drops subscribers whose queue was removed or whose process is gone, and removes the
@@ -154,6 +210,16 @@ final class FastPathPublisher: Sendable {
         }
     }
 
+    /// Stops feeding every queue; returns the subscribers that were fed.
+    func detachAll() -> [Subscriber] {
+        let list = subscribers.withLock { list in
+            defer { list = [] }
+            return list
+        }
+        subscriberCount.store(0, ordering: .relaxed)
+        return list
+    }
+
     private func remove(where condition: (Subscriber) -> Bool) {
         let count = subscribers.withLock { list in
             list.removeAll(where: condition)
@@ -164,41 +230,37 @@ final class FastPathPublisher: Sendable {
 
     // MARK: Feeding (under the sender's lock)
 
-    /// Puts one message or mark into every subscriber queue that has room now. A queue that
-    /// can never take it (too small, or broken) gets a `leave` record and is dropped.
+    /// A publisher's: puts one message or mark into the broadcast queue, once for all local
+    /// subscribers, if it has room now (it has, unless a subscriber is still reading the oldest
+    /// record: `drop` subscribers are skipped past the rest). A message the queue can never take
+    /// (too large, or a broken queue) sends every subscriber a `leave`: they go back to the network.
     func deliver(_ header: WireHeader, arrays: [AnyNDArray]) {
-        guard subscriberCount.load(ordering: .relaxed) > 0 else { return }
-        var leaving: [(Subscriber, String)] = []
-        subscribers.withLock { list in
-            for subscriber in list {
-                do throws(ArrayQueueError) {
-                    if try !subscriber.queue.tryPutEnvelope(header, arrays: arrays) { dropCount.add(1, ordering: .relaxed) }
-                } catch {
-                    leaving.append((subscriber, error.message))
-                }
+        guard !isPush, subscriberCount.load(ordering: .relaxed) > 0, let sharedQueue else { return }
+        do throws(ArrayQueueError) {
+            if try !sharedQueue.tryPutEnvelope(header, arrays: arrays) { dropCount.add(1, ordering: .relaxed) }
+        } catch {
+            let leave = WireHeader.mark(.heartbeat, stream: stream, epoch: epoch, nextSequence: UInt64(max(0, header.sequence)), fastPath: .leave(reason: error.message))
+            for subscriber in detachAll() {
+                _ = try? subscriber.queue.tryPutEnvelope(leave, arrays: [])
             }
-        }
-        guard !leaving.isEmpty else { return }
-        remove { subscriber in leaving.contains { $0.0.name == subscriber.name } }
-        for (subscriber, reason) in leaving {
-            let leave = WireHeader.mark(.heartbeat, stream: stream, epoch: epoch, nextSequence: UInt64(max(0, header.sequence)), fastPath: .leave(reason: reason))
-            _ = try? subscriber.queue.tryPutEnvelope(leave, arrays: [])
-            logger.warning("stream '\(stream)': the subscriber queue '\(subscriber.name)' cannot take seq \(header.sequence) (\(reason)); that subscriber goes back to the network")
+            logger.warning("stream '\(stream)': the shared queue '\(sharedQueue.name)' cannot take seq \(header.sequence) (\(error.message)); the subscribers on this host go back to the network")
         }
     }
 
-    /// Puts `end` into every subscriber queue (waiting a little for room), stops the registry
-    /// thread and removes the registry; call it under the sender's lock.
+    /// Puts `end` into the data queue (once for all subscribers, once per puller; waiting a
+    /// little for room), stops the registry thread and removes the registry and the data queue's
+    /// name (receivers that have it open read what is left); call it under the sender's lock.
     func close(nextSequence: UInt64) {
         guard !stopped.exchange(true, ordering: .acquiringAndReleasing) else { return }
         let end = WireHeader.mark(.end, stream: stream, epoch: epoch, nextSequence: nextSequence)
-        let list = subscribers.withLock { list in
-            defer { list = [] }
-            return list
-        }
-        subscriberCount.store(0, ordering: .relaxed)
-        for subscriber in list {
-            try? subscriber.queue.putEnvelope(end, arrays: [], timeout: Self.endWait)
+        let list = detachAll()
+        if let sharedQueue {
+            // After the data. A puller takes one and goes back to the network; every subscriber reads the one.
+            let deadline = Sys.monotonicNanoseconds() + Self.endWait.clampedNanoseconds
+            for _ in 0..<(isPush ? list.count : min(1, list.count)) {
+                try? sharedQueue.putEnvelope(end, arrays: [], timeout: .nanoseconds(max(0, deadline - Sys.monotonicNanoseconds())))
+            }
+            try? ArrayQueue.remove(name: sharedQueue.name)
         }
         try? ArrayQueue.remove(name: registryName)
     }

@@ -24,6 +24,15 @@ enum HostIdentity {
 
     /// The start of the names of the subscriber queues of the publisher with `nonce`.
     static func subscriberPrefix(nonce: String) -> String { "aqfp.\(nonce)." }
+
+    /// The data queue that the local pullers of the pusher with `nonce` share (no subscriber
+    /// queue's name: theirs end in hexadecimal digits).
+    static func sharedQueueName(nonce: String) -> String { "aqfp.\(nonce).shared" }
+
+    /// Whether `text` is what ``randomHex(bits:)`` makes.
+    static func isRandomHex(_ text: Substring, bits: Int) -> Bool {
+        text.utf8.count == bits / 4 && text.utf8.allSatisfy { (48...57).contains($0) || (97...102).contains($0) }
+    }
 }
 
 extension String {

@@ -1,7 +1,7 @@
 import ArrayQueues
 
-/// The subscriber's side of the same-host fast path, driven from `receiveEvent` under the
-/// receiver's lock (docs/WIRE.md, "The same-host fast path").
+/// The subscriber's (and puller's) side of the same-host fast path, driven from `receiveEvent`
+/// under the receiver's lock (docs/WIRE.md, "The same-host fast path").
 ///
 /// 1. *Network*: messages come from the socket. A heartbeat offering the fast path with this
 ///    host's boot id starts an attempt: a queue of the receiver's own, registered in the
@@ -14,6 +14,11 @@ import ArrayQueues
 ///    and one that the socket delivered already is discarded. `end`, a `leave` from the
 ///    publisher, or the publisher's disappearance send the receiver back to step 1.
 ///
+/// A puller differs: a pusher sends each message one way only, so nothing is discarded as
+/// delivered and the socket delivers all it brings; its hello names the shared queue, whose
+/// records start at the cut; and on shared memory the socket stays connected (it brings the
+/// heartbeats) — see ``receiveFromSharedQueue(_:_:until:)``.
+///
 /// A failure at any step is logged with its reason and leaves the receiver on the network
 /// (with ``FastPath/required``, it delivers nothing from the network and reports the reason
 /// if it has not switched within ``ZeroMQReceiver/Options/fastPathTimeout``).
@@ -22,7 +27,8 @@ extension ZeroMQReceiver {
     func receiveWithFastPath(_ state: inout State, until sliceDeadline: Int64) throws(TransportError) -> ReceiveEvent? {
         try advanceFastPath(&state)
         if case let .sharedMemory(attempt)? = state.link?.phase {
-            return receiveFromQueue(&state, attempt, until: sliceDeadline)
+            return attempt.pull ? try receiveFromSharedQueue(&state, attempt, until: sliceDeadline)
+                : receiveFromQueue(&state, attempt, until: sliceDeadline)
         }
         var deadline = sliceDeadline
         if case .awaitingHello? = state.link?.phase {
@@ -48,8 +54,9 @@ extension ZeroMQReceiver {
             }
         case let .awaitingHello(attempt):
             do throws(TransportError) {
-                if let cut = try FastPathLink.readHello(attempt) {
-                    var draining = attempt
+                var greeted = attempt
+                if let cut = try FastPathLink.readHello(&greeted) {
+                    var draining = greeted
                     draining.deadline = now + max(FastPathLink.helloTimeoutNanoseconds, 2 * options.heartbeatInterval.clampedNanoseconds)
                     state.link?.phase = .draining(draining, cut: cut)
                     if link.mode == .required || cut == 0 || link.networkSeen >= Int64(cut) - 1 { completeSwitch(&state) }
@@ -70,7 +77,7 @@ extension ZeroMQReceiver {
     }
 
     /// The network's part: takes offers, and delivers what the phase lets through.
-    private func admitFromNetwork(_ incoming: IncomingMessage, _ state: inout State) -> ReceiveEvent? {
+    func admitFromNetwork(_ incoming: IncomingMessage, _ state: inout State) -> ReceiveEvent? {
         let header = incoming.header
         // Heartbeats carry the offer, and so do some data headers (a busy stream's heartbeats
         // may be lost at the high-water mark).
@@ -81,13 +88,26 @@ extension ZeroMQReceiver {
         var admit = true
         if let attempt = link.attempt, attempt.stream == header.stream, attempt.epoch == header.epoch {
             state.link?.networkSeen = max(link.networkSeen, header.sequence)
-            // While draining, the queue brings the cut and what follows (marks at the message
-            // before the cut included: the queue may bring them too).
-            if case let .draining(_, cut) = link.phase {
+            if link.pull {
+                // A pusher's marks on the socket may run ahead of the shared queue's records
+                // (which the sequence tracker would count as lost): a heartbeat is delivered only
+                // while the shared queue is empty (everything before it was taken), and `end`
+                // comes through the queue once the hello is there. The socket's data always is.
+                var isAwaitingHello = false
+                if case .awaitingHello = link.phase { isAwaitingHello = true }
+                switch header.kind {
+                case .data: admit = true
+                case .end: admit = isAwaitingHello
+                case .heartbeat: admit = attempt.shared?.isEmpty ?? false
+                }
+                if !admit { lastActivity.store(Sys.monotonicNanoseconds(), ordering: .relaxed) }
+            } else if case let .draining(_, cut) = link.phase {
+                // While draining, the queue brings the cut and what follows (marks at the message
+                // before the cut included: the queue may bring them too).
                 admit = header.sequence < Int64(cut) - (header.kind == .data ? 0 : 1)
             }
         }
-        if link.mode == .required || link.wasDelivered(header) {
+        if link.mode == .required || (!link.pull && link.wasDelivered(header)) {
             admit = false
             lastActivity.store(Sys.monotonicNanoseconds(), ordering: .relaxed)
         }
@@ -148,13 +168,13 @@ extension ZeroMQReceiver {
 
     /// Goes back to (or stays on) the network: removes the attempt's queue and, if the socket's
     /// subscriptions were dropped, restores them.
-    private func leaveFastPath(_ state: inout State, reason: String, quietly: Bool = false) {
+    func leaveFastPath(_ state: inout State, reason: String, quietly: Bool = false) {
         guard let link = state.link, let attempt = link.attempt else { return }
         let wasSwitched = link.isOnSharedMemory
         FastPathLink.discard(attempt)
         state.link?.phase = .network
         if !wasSwitched && !quietly { state.link?.noteAttempt(succeeded: false, now: Sys.monotonicNanoseconds()) }
-        if wasSwitched {
+        if wasSwitched && !link.pull {
             // What reached the socket while it had no subscriptions is dropped by libzmq when
             // read now; afterwards, new messages arrive again.
             while (try? state.socket.receive(dontWait: true)) != nil {}
@@ -176,18 +196,27 @@ extension ZeroMQReceiver {
 
     // MARK: Shared memory
 
-    /// Takes the next record from the receiver's queue, waiting until `sliceDeadline`.
+    /// Takes the next record from the publisher's broadcast queue, waiting until `sliceDeadline`.
+    /// A `leave` in the subscriber's own queue is looked for when the broadcast queue brought
+    /// nothing: the publisher puts nothing there after it.
     private func receiveFromQueue(_ state: inout State, _ attempt: FastPathLink.Attempt, until sliceDeadline: Int64) -> ReceiveEvent? {
+        guard let subscription = attempt.subscription else {
+            leaveFastPath(&state, reason: "not subscribed to the publisher's broadcast queue")
+            return nil
+        }
         let wait = Duration.nanoseconds(max(0, sliceDeadline - Sys.monotonicNanoseconds()))
         let incoming: IncomingMessage
         do {
-            incoming = try attempt.queue.get(timeout: wait) { record throws(TransportError) -> IncomingMessage in
+            incoming = try subscription.get(timeout: wait) { record throws(TransportError) -> IncomingMessage in
                 guard record.isEnvelope else { throw .malformed("the fast path's queue holds a plain array record; it carries envelopes only") }
                 let (header, arrays) = try Envelope.read(record.bytes, maximumArrays: options.maximumArrays)
                 return IncomingMessage(header: header, arrays: arrays)
             }
         } catch let error as ArrayQueueError where error.code == .timeout {
-            if let reason = FastPathLink.publisherGone(attempt), attempt.queue.isEmpty {
+            // Nothing came during the wait: if the publisher is gone, nothing will.
+            if let reason = Self.leaveReason(in: attempt.queue) {
+                leaveFastPath(&state, reason: "the publisher stopped feeding the queue: \(reason)")
+            } else if let reason = FastPathLink.publisherGone(attempt) {
                 leaveFastPath(&state, reason: reason)
             }
             return nil

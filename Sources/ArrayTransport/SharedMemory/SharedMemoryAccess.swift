@@ -28,8 +28,18 @@ public struct SharedMemoryAccess: Sendable, Hashable {
     }
 
     /// Opens the queue `name` (refusing another user's unless ``allowOtherOwner``), or creates
-    /// it with `capacity` bytes and ``mode``.
-    public func openOrCreate(name: String, capacity: Int, options: QueueOptions = QueueOptions()) throws(ArrayQueueError) -> ArrayQueue {
-        try ArrayQueue.openOrCreate(name: name, capacity: capacity, creating: CreateOptions(mode: mode), options: queueOptions(options))
+    /// it with `capacity` bytes and ``mode``; a broadcast queue if `broadcast`.
+    ///
+    /// - Throws: ``ArrayQueues/ArrayQueueError/Code/invalidArgument`` if the queue there is a
+    ///   broadcast queue and `broadcast` is false, or the other way round.
+    public func openOrCreate(name: String, capacity: Int, broadcast: Bool = false, options: QueueOptions = QueueOptions()) throws(ArrayQueueError) -> ArrayQueue {
+        let queue = try ArrayQueue.openOrCreate(
+            name: name, capacity: capacity, creating: CreateOptions(mode: mode, broadcast: broadcast), options: queueOptions(options))
+        guard queue.isBroadcast == broadcast else {
+            throw ArrayQueueError(.invalidArgument, broadcast
+                ? "queue '\(name)' is a plain queue, whose records are shared among its readers: pub/sub on shm:// needs a broadcast queue (aq create --broadcast)"
+                : "queue '\(name)' is a broadcast queue, where every subscriber reads every record: push/pull on shm:// needs a plain queue")
+        }
+        return queue
     }
 }

@@ -1,17 +1,21 @@
-@_spi(Transport) import ArrayQueues
+@_spi(Transport) public import ArrayQueues
 import Synchronization
 
 /// Receives a stream from a named shared-memory queue (`shm://NAME`).
 ///
 /// Plain array records arrive as messages of one array named `"array"`, with the queue-wide
 /// sequence number and the queue's creation time as epoch; envelopes arrive as the sender
-/// made them. Several receivers on one queue share its records (each record goes to one of
+/// made them. Several receivers on a plain queue share its records (each record goes to one of
 /// them), so sequence gaps are not losses here: the queue's own counters (drops, dead peers)
-/// tell about those.
+/// tell about those. A receiver with a `subscription` policy (pub/sub) subscribes to a
+/// broadcast queue instead and reads every record from the moment it subscribed;
+/// ``ReceiverStatistics/lost`` counts the records a `drop` subscriber skipped.
 public final class SharedMemoryReceiver: ArrayReceiver {
     /// The queue's name.
     public let stream: String
     private let queue: ArrayQueue
+    /// The subscription to a broadcast queue (pub/sub); nil for a plain queue.
+    private let subscriber: BroadcastSubscriber?
     private let cancellation = Cancellation()
     private let counters = Mutex(ReceiverStatistics())
     /// Most arrays accepted in one envelope.
@@ -20,10 +24,17 @@ public final class SharedMemoryReceiver: ArrayReceiver {
     /// Opens the queue `name`, creating it with `capacity` (and `access.mode`) if it does not
     /// exist yet, so that a receiver may start before its sender. A queue owned by another user
     /// is refused with ``TransportError/Code/invalidEndpoint`` (its `queueError` has code
-    /// `untrustedOwner`) unless `access.allowOtherOwner`.
-    public init(name: String, capacity: Int = 256 << 20, maximumArrays: Int = 256, access: SharedMemoryAccess = SharedMemoryAccess()) throws(TransportError) {
+    /// `untrustedOwner`) unless `access.allowOtherOwner`. With `subscription`, the queue is a
+    /// broadcast queue, subscribed to with that policy from the next record on; a queue there
+    /// of the other kind is refused.
+    public init(
+        name: String, capacity: Int = 256 << 20, maximumArrays: Int = 256, access: SharedMemoryAccess = SharedMemoryAccess(),
+        subscription: SubscriberPolicy? = nil
+    ) throws(TransportError) {
         do throws(ArrayQueueError) {
-            queue = try access.openOrCreate(name: name, capacity: capacity)
+            let queue = try access.openOrCreate(name: name, capacity: capacity, broadcast: subscription != nil)
+            subscriber = try subscription.map { policy throws(ArrayQueueError) in try queue.subscribe(policy: policy, start: .next) }
+            self.queue = queue
         } catch {
             throw TransportError(error)
         }
@@ -37,9 +48,10 @@ public final class SharedMemoryReceiver: ArrayReceiver {
         while true {
             guard !cancellation.isCancelled else { throw TransportError(.closed, "the receiver of queue '\(stream)' is closed") }
             do {
-                return try queue.get(timeout: max(deadline - .now, .zero), cancellation: cancellation) { record throws(TransportError) -> ReceiveEvent in
-                    try event(from: record, epoch: epoch)
-                }
+                let wait = max(deadline - .now, .zero)
+                let body = { (record: borrowing BorrowedRecord) throws(TransportError) -> ReceiveEvent in try self.event(from: record, epoch: epoch) }
+                if let subscriber { return try subscriber.get(timeout: wait, cancellation: cancellation, body) }
+                return try queue.get(timeout: wait, cancellation: cancellation, body)
             } catch let error as ArrayQueueError {
                 if error.code == .timeout { return nil }
                 throw TransportError(error)
@@ -66,12 +78,17 @@ public final class SharedMemoryReceiver: ArrayReceiver {
         return event
     }
 
-    public var statistics: ReceiverStatistics { counters.withLock { $0 } }
+    public var statistics: ReceiverStatistics {
+        var statistics = counters.withLock { $0 }
+        if let subscriber { statistics.lost = subscriber.lost }
+        return statistics
+    }
 
     /// Stops receiving; a `receiveEvent` blocked in another thread returns at once with
     /// ``TransportError/Code/closed``.
     public func close() {
         cancellation.cancel()
+        subscriber?.detach()
         queue.wakeConsumers()
     }
 }

@@ -5,7 +5,9 @@ import Synchronization
 ///
 /// A record of one array without metadata becomes a plain queue record, which any
 /// `ArrayQueue` consumer can take too; other records travel as envelopes. The queue's
-/// backpressure applies: `send` waits for room up to ``Options/sendTimeout``.
+/// backpressure applies: `send` waits for room up to ``Options/sendTimeout``. With
+/// ``Options/broadcast`` (pub/sub), the queue is a broadcast queue: every subscriber reads
+/// every record, and `send` waits only for `block` subscribers.
 public final class SharedMemorySender: ArraySender {
     /// Settings of a shared-memory sender.
     public struct Options: Sendable {
@@ -16,9 +18,15 @@ public final class SharedMemorySender: ArraySender {
         /// Whether to use a queue owned by another user, and the permission bits of a queue this
         /// sender creates (see ``SharedMemoryAccess``).
         public var access: SharedMemoryAccess
+        /// Whether the queue is a broadcast queue (pub/sub) rather than a plain one (push/pull);
+        /// a queue there of the other kind is refused with ``TransportError/Code/invalidEndpoint``.
+        public var broadcast: Bool
 
         /// Settings with the given values.
-        public init(capacity: Int = 256 << 20, sendTimeout: Duration? = .seconds(10), access: SharedMemoryAccess = SharedMemoryAccess()) {
+        public init(
+            capacity: Int = 256 << 20, sendTimeout: Duration? = .seconds(10), access: SharedMemoryAccess = SharedMemoryAccess(), broadcast: Bool = false
+        ) {
+            self.broadcast = broadcast
             self.capacity = capacity
             self.sendTimeout = sendTimeout
             self.access = access
@@ -41,7 +49,7 @@ public final class SharedMemorySender: ArraySender {
     /// code `untrustedOwner`) unless `options.access.allowOtherOwner`.
     public init(name: String, options: Options = Options()) throws(TransportError) {
         do throws(ArrayQueueError) {
-            queue = try options.access.openOrCreate(name: name, capacity: options.capacity)
+            queue = try options.access.openOrCreate(name: name, capacity: options.capacity, broadcast: options.broadcast)
         } catch {
             throw TransportError(error)
         }

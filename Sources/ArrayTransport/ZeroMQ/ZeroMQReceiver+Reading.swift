@@ -96,7 +96,7 @@ extension ZeroMQReceiver {
         let observation = state.tracker.observe(header, now: now)
         lastActivity.store(now, ordering: .relaxed)
         let bytes = incoming.arrays.reduce(0) { $0 + $1.array.byteCount }
-        if header.kind == .data { state.link?.noteDelivered(header, bytes: bytes) }
+        if header.kind == .data { state.link?.noteDelivered(header) }
         counters.withLock { counters in
             var statistics = counters.statistics
             if options.detectsLoss { statistics.lost += observation.lost }

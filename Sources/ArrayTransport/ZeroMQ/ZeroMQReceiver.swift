@@ -21,10 +21,11 @@ import Synchronization
 /// Payloads of 4 KiB or more are adopted without copying: the arrays delivered own the ZeroMQ
 /// frames and close them when the last array using them goes away.
 ///
-/// A subscriber that connects to one publisher takes the same-host fast path when the
-/// publisher offers it (``Options/fastPath``, ``FastPath``): it then receives through a
-/// shared-memory queue of its own, without losing, repeating or reordering a message at the
-/// switch; ``path`` and ``ReceiverStatistics/path`` tell which path is in use, and the switch,
+/// A subscriber that connects to one publisher, or a puller that connects to one pusher, takes
+/// the same-host fast path when the sender offers it (``Options/fastPath``, ``FastPath``): a
+/// subscriber then receives through a shared-memory queue of its own, a puller through the
+/// queue that the pusher's pullers on this host share, without losing, repeating or
+/// reordering a message at the switch; ``path`` and ``ReceiverStatistics/path`` tell which path is in use, and the switch,
 /// or the reason for staying on (or going back to) the network, is logged at `info` level.
 ///
 /// Safe to use from several threads; receives are serialized.
@@ -76,12 +77,13 @@ public final class ZeroMQReceiver: ArrayReceiver {
         public var curve: CurveSecurity?
         /// The ZeroMQ context; nil uses ``ZMQContext/shared()``.
         public var context: ZMQContext?
-        /// The same-host fast path (``FastPath``), for a subscriber that connects to exactly one
-        /// endpoint and binds none; others always use the network. Default ``FastPath/automatic``.
+        /// The same-host fast path (``FastPath``), for a subscriber or puller that connects to
+        /// exactly one endpoint and binds none; others always use the network. Only a subscriber
+        /// may require it. Default ``FastPath/automatic``.
         public var fastPath: FastPath
-        /// Smallest capacity of the receiver's fast-path queue, in bytes (default 64 MiB); it is
-        /// made larger to hold four of the largest messages seen before the switch. A message
-        /// larger than the queue sends the receiver back to the network (and is lost).
+        /// No longer used: the receivers on a host share the sender's data queue, whose size
+        /// the sender chooses (``ZeroMQSender/Options/fastPathCapacity``). Kept so that code
+        /// (and the C interface) that sets it still builds; it is checked, then ignored.
         public var fastPathCapacity: Int
         /// With ``FastPath/required``: how long the receiver may take to switch to shared memory
         /// before `receiveEvent` fails with ``TransportError/Code/fastPathUnavailable`` (and
@@ -178,8 +180,9 @@ public final class ZeroMQReceiver: ArrayReceiver {
         }
         var prefixes: [String] = []
         if case let .subscribe(subscribed) = pattern { prefixes = subscribed }
-        let mayTakeFastPath = !prefixes.isEmpty && bind.isEmpty && connect.count == 1 && options.fastPath != .disabled
-        if options.fastPath == .required && !mayTakeFastPath {
+        let isPuller = pattern == .pull
+        let mayTakeFastPath = (!prefixes.isEmpty || isPuller) && bind.isEmpty && connect.count == 1 && options.fastPath != .disabled
+        if options.fastPath == .required && (!mayTakeFastPath || isPuller) {
             throw TransportError(.invalidArgument, "the fast path can be required only by a subscriber that connects to exactly one endpoint and binds none")
         }
         guard options.fastPathCapacity >= ArrayQueue.minimumCapacity, options.fastPathTimeout > .zero else {
@@ -215,7 +218,7 @@ public final class ZeroMQReceiver: ArrayReceiver {
 
         var link: FastPathLink?
         if mayTakeFastPath {
-            link = FastPathLink(mode: options.fastPath, minimumCapacity: options.fastPathCapacity, serverKey: options.curve?.serverPublicKey)
+            link = FastPathLink(mode: options.fastPath, serverKey: options.curve?.serverPublicKey, pull: isPuller)
             if options.fastPath == .required {
                 link?.requiredDeadline = Sys.monotonicNanoseconds() + options.fastPathTimeout.clampedNanoseconds
             }

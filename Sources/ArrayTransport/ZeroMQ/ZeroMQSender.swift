@@ -24,11 +24,15 @@ public import Logging
 /// heartbeat every ``Options/heartbeatInterval`` from a background thread; all socket use is
 /// serialized by a lock. Safe to use from several threads.
 ///
-/// A publisher that binds also offers the same-host fast path (``Options/fastPath``): its
-/// heartbeats name a registry queue in `/dev/shm`, and subscribers on this host that register
-/// there get every message through a shared-memory queue of their own instead of the socket
-/// (see ``FastPath``). While messages flow, such a publisher still sends a heartbeat at least
-/// once per heartbeat interval, so that subscribers joining a busy stream see the offer.
+/// A publisher or pusher that binds also offers the same-host fast path (``Options/fastPath``):
+/// its heartbeats name a registry queue in `/dev/shm`, and receivers on this host that register
+/// there get their messages through shared memory instead of the socket (see ``FastPath``): a
+/// subscriber through a queue of its own that gets every message, the pullers through one
+/// queue they share. While pullers of this host are attached, a pusher puts every message into
+/// that queue and none on the socket, waiting for room as it waits for pullers (pullers on
+/// other hosts get messages again once the local ones are gone). While messages flow, such a
+/// sender still sends a heartbeat at least once per heartbeat interval, so that receivers
+/// joining a busy stream see the offer.
 public final class ZeroMQSender: ArraySender {
     /// The ZeroMQ pattern.
     public enum Pattern: Sendable, Hashable {
@@ -60,11 +64,16 @@ public final class ZeroMQSender: ArraySender {
         /// terminates so that messages still queued are sent (within ``linger``) before it returns,
         /// even if the process exits right after.
         public var context: ZMQContext?
-        /// The same-host fast path of a publisher that binds (``FastPath``); ignored by pushers
-        /// and by publishers that only connect. With it, a heartbeat carrying the offer goes out
-        /// at least every ``heartbeatInterval`` (every second if that is nil), busy or not.
-        /// Default ``FastPath/automatic``.
+        /// The same-host fast path of a sender that binds (``FastPath``); ignored by senders
+        /// that only connect, and only a publisher may require it. With it, a heartbeat carrying
+        /// the offer goes out at least every ``heartbeatInterval`` (every second if that is nil),
+        /// busy or not. Default ``FastPath/automatic``.
         public var fastPath: FastPath
+        /// The fast path: the smallest capacity of the queue that the receivers on this host
+        /// share, in bytes (default 64 MiB); it is made, at the first registration, large enough
+        /// for four of the largest messages sent so far. A message larger than the queue sends
+        /// them back to the network (a pusher's pullers for good, once they have emptied it).
+        public var fastPathCapacity: Int
         /// With ``CurveSecurity/server(_:)``: the only clients accepted (ZAP); nil accepts any
         /// client that knows the server's public key.
         public var curveAllowList: CurveAllowList?
@@ -78,8 +87,9 @@ public final class ZeroMQSender: ArraySender {
             byteBudget: Int = 256 << 20, expectedMessageBytes: Int? = nil, sendTimeout: Duration? = nil,
             heartbeatInterval: Duration? = .seconds(1), linger: Duration = .seconds(1), curve: CurveSecurity? = nil,
             context: ZMQContext? = nil, fastPath: FastPath = .automatic, curveAllowList: CurveAllowList? = nil,
-            stalledPeerTimeout: Duration? = .seconds(30)
+            stalledPeerTimeout: Duration? = .seconds(30), fastPathCapacity: Int = 64 << 20
         ) {
+            self.fastPathCapacity = fastPathCapacity
             self.curveAllowList = curveAllowList
             self.stalledPeerTimeout = stalledPeerTimeout
             self.byteBudget = byteBudget
@@ -129,14 +139,17 @@ public final class ZeroMQSender: ArraySender {
         guard !bind.isEmpty || !connect.isEmpty else {
             throw TransportError(.invalidArgument, "a sender needs at least one endpoint to bind or connect to")
         }
+        guard options.fastPathCapacity >= ArrayQueue.minimumCapacity else {
+            throw TransportError(.invalidArgument, "the fast path's capacity must be at least \(ArrayQueue.minimumCapacity) bytes, not \(options.fastPathCapacity)")
+        }
         guard options.byteBudget > 0 else {
             throw TransportError(.invalidArgument, "the byte budget must be positive, not \(options.byteBudget)")
         }
         if let expected = options.expectedMessageBytes, expected <= 0 {
             throw TransportError(.invalidArgument, "the expected message size must be positive, not \(expected)")
         }
-        let offersFastPath = pattern == .publish && !bind.isEmpty && options.fastPath != .disabled
-        if options.fastPath == .required && !offersFastPath {
+        let offersFastPath = !bind.isEmpty && options.fastPath != .disabled
+        if options.fastPath == .required && (!offersFastPath || pattern != .publish) {
             throw TransportError(.invalidArgument, "the fast path can be required only by a publisher that binds an endpoint")
         }
         let context: ZMQContext
@@ -172,7 +185,9 @@ public final class ZeroMQSender: ArraySender {
         var fastPath: FastPathPublisher?
         if offersFastPath {
             do throws(TransportError) {
-                fastPath = try FastPathPublisher(stream: stream, epoch: epoch, serverKey: options.curve?.serverPublicKey, logger: logger)
+                fastPath = try FastPathPublisher(
+                    stream: stream, epoch: epoch, serverKey: options.curve?.serverPublicKey,
+                    push: pattern == .push, sharedCapacity: options.fastPathCapacity, logger: logger)
             } catch where options.fastPath == .automatic {
                 logger.info("stream '\(stream)': no same-host fast path, subscribers on this host use the network: \(error.message)")
             }

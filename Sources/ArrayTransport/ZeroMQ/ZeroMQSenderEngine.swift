@@ -16,6 +16,10 @@ final class ZeroMQSenderEngine: Sendable {
         var template: DataHeaderTemplate
         /// The header being sent, its capacity kept between messages.
         var header: [UInt8] = []
+        /// A pusher with the fast path: the first `seq` that went into the shared queue since
+        /// pullers of this host attached (the cut their hellos name); nil while the socket
+        /// carries the data.
+        var sharedSince: UInt64?
     }
 
     let stream: String
@@ -97,7 +101,9 @@ final class ZeroMQSenderEngine: Sendable {
             if named.array.byteCount >= zeroCopyThreshold { countsAgainstBudget = true }
         }
         let deadline = Duration.deadline(after: options.sendTimeout)
+        fastPath?.noteMessage(bytes: payloadBytes)
         func deliverToFastPath(_ fastPath: FastPathPublisher, sequence: UInt64) {
+            guard fastPath.subscriberTotal > 0 else { return }
             fastPath.deliver(dataHeader(arrays, sequence: sequence, timestamp: timestamp, index: index, meta: meta), arrays: arrays.map(\.array))
         }
 
@@ -106,6 +112,17 @@ final class ZeroMQSenderEngine: Sendable {
             // At most once a millisecond: a fast stream of small messages should not pay for it each time.
             if Sys.monotonicNanoseconds() - state.lastService >= 1_000_000 { service(&state) }
             let sequence = state.nextSequence
+            if pattern == .push, let fastPath, fastPath.subscriberTotal > 0 || state.sharedSince != nil,
+               try pushThroughSharedMemory(fastPath, &state, dataHeader(arrays, sequence: sequence, timestamp: timestamp, index: index, meta: meta),
+                                           arrays: arrays, deadline: deadline) {
+                offerIfDue(&state.socket, nextSequence: sequence + 1)
+                state.nextSequence += 1
+                nextSequence.store(state.nextSequence, ordering: .relaxed)
+                sentCount.add(1, ordering: .relaxed)
+                bytesSent.add(UInt64(payloadBytes), ordering: .relaxed)
+                lastActivity.store(Sys.monotonicNanoseconds(), ordering: .relaxed)
+                return .sent(sequence: sequence)
+            }
             if sendsDataOnNetwork && countsAgainstBudget && !hasBudget(for: payloadBytes) {
                 switch pattern {
                 case .publish:
@@ -125,11 +142,11 @@ final class ZeroMQSenderEngine: Sendable {
                 // the one that gains most from shared memory.
                 state.template.write(
                     arrays, sequence: sequence, timestampNanoseconds: timestamp.nanosecondsSinceEpoch, index: index, meta: meta,
-                    offering: fastPath != nil && sequence % Self.offerEvery == 0, into: &state.header)
+                    offering: fastPath?.currentOffer != nil && sequence % Self.offerEvery == 0, into: &state.header)
                 try transmit(&state.socket, header: state.header, arrays: arrays, deadline: deadline)
             }
             if let fastPath {
-                deliverToFastPath(fastPath, sequence: sequence)
+                if pattern == .publish { deliverToFastPath(fastPath, sequence: sequence) }
                 offerIfDue(&state.socket, nextSequence: sequence + 1)
             }
             state.nextSequence += 1
@@ -138,6 +155,48 @@ final class ZeroMQSenderEngine: Sendable {
             bytesSent.add(UInt64(payloadBytes), ordering: .relaxed)
             lastActivity.store(Sys.monotonicNanoseconds(), ordering: .relaxed)
             return .sent(sequence: sequence)
+        }
+    }
+
+    /// A pusher's fast path: puts the message into the shared queue while pullers of this host
+    /// are attached (true). Otherwise (false: the caller sends it on the socket) first moves
+    /// what they left in the queue onto the socket, in order; and if the queue can never take
+    /// this message, waits until the pullers emptied it and retires the fast path, so that
+    /// nothing on the socket overtakes a record still in the queue.
+    private func pushThroughSharedMemory(
+        _ fastPath: FastPathPublisher, _ state: inout State, _ header: WireHeader, arrays: [NamedArray], deadline: Int64?
+    ) throws(TransportError) -> Bool {
+        if fastPath.subscriberTotal > 0 {
+            if state.sharedSince == nil { state.sharedSince = state.nextSequence }
+            switch try fastPath.push(header, arrays: arrays.map(\.array), deadline: deadline, isClosing: { closing.load(ordering: .relaxed) }) {
+            case .put:
+                return true
+            case .noPullers:
+                break
+            case let .unusable(reason):
+                try waitUntilSharedQueueEmpties(fastPath, deadline: deadline)
+                fastPath.retire(reason: "the shared queue cannot take seq \(header.sequence): \(reason)", nextSequence: state.nextSequence)
+                state.sharedSince = nil
+                return false
+            }
+        }
+        guard state.sharedSince != nil else { return false }
+        while let (leftover, leftoverArrays) = fastPath.takeLeftover() {
+            try transmit(&state.socket, header: leftover.encodedBytes(), arrays: leftoverArrays, deadline: deadline)
+        }
+        state.sharedSince = nil
+        return false
+    }
+
+    private func waitUntilSharedQueueEmpties(_ fastPath: FastPathPublisher, deadline: Int64?) throws(TransportError) {
+        var pause: Int64 = 20_000
+        while !fastPath.sharedQueueIsEmpty && fastPath.subscriberTotal > 0 {
+            guard !closing.load(ordering: .relaxed) else { throw TransportError(.closed, "the sender of stream '\(stream)' was closed while waiting") }
+            if let deadline, Sys.monotonicNanoseconds() >= deadline {
+                throw TransportError(.timeout, "the pullers on this host did not empty the shared queue of stream '\(stream)' in time")
+            }
+            Sys.sleep(nanoseconds: pause)
+            pause = min(pause * 2, 1_000_000)
         }
     }
 
@@ -258,7 +317,7 @@ final class ZeroMQSenderEngine: Sendable {
 
     /// A heartbeat (with the fast path's offer, if any) or end.
     private func controlHeader(_ kind: WireHeader.Kind, nextSequence: UInt64) -> WireHeader {
-        WireHeader.mark(kind, stream: stream, epoch: epoch, nextSequence: nextSequence, fastPath: kind == .heartbeat ? fastPath?.offer : nil)
+        WireHeader.mark(kind, stream: stream, epoch: epoch, nextSequence: nextSequence, fastPath: kind == .heartbeat ? fastPath?.currentOffer : nil)
     }
 
     /// Sends a heartbeat with the fast path's offer if none went out for a heartbeat interval:
@@ -272,11 +331,23 @@ final class ZeroMQSenderEngine: Sendable {
         }
     }
 
-    /// Starts feeding a subscriber queue of the fast path, between two messages.
+    /// Starts feeding a subscriber queue of the fast path, between two messages. A puller's cut
+    /// is where the shared queue's records start; its socket may still hold messages before
+    /// it, so a mark at the current `seq` goes to every connected peer (PUSH deals them round
+    /// robin, one per peer): the puller has read all of its earlier messages once it sees one.
     func attachFastPathSubscriber(_ queue: ArrayQueue, name: String) {
         state.withLock { (state: inout State) in
-            guard state.socket.isOpen else { return }
-            fastPath?.attach(queue, name: name, nextSequence: state.nextSequence)
+            guard state.socket.isOpen, let fastPath else { return }
+            guard pattern == .push else {
+                fastPath.attach(queue, name: name, nextSequence: state.nextSequence)
+                return
+            }
+            let cut = state.sharedSince ?? state.nextSequence
+            guard fastPath.attach(queue, name: name, nextSequence: cut) else { return }
+            state.sharedSince = cut
+            state.peers.drain()
+            let mark = controlHeader(.heartbeat, nextSequence: state.nextSequence).encodedBytes()
+            for _ in 0..<max(1, state.peers.peers) { _ = try? sendControl(&state.socket, header: mark) }
         }
     }
 

@@ -16,7 +16,7 @@ struct NetworkOptions: ParsableArguments {
     @Option(help: "Seconds to wait for each record or for room (default: as long as it takes).")
     var timeout: Seconds?
 
-    @Option(help: "Same-host fast path for pub/sub: automatic (shared memory when both ends share /dev/shm), disabled (network only) or required (shared memory only).")
+    @Option(help: "Same-host fast path: automatic (shared memory when both ends share /dev/shm), disabled (network only) or required (shared memory only; pub/sub).")
     var fastPath: FastPath = .automatic
 }
 

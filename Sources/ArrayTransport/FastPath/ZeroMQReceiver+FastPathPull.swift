@@ -1,0 +1,76 @@
+import ArrayQueues
+
+extension ZeroMQReceiver {
+    /// One bounded step of a puller on shared memory: the socket first, at most once a
+    /// millisecond (it brings heartbeats, and any message the pusher sent there before the
+    /// puller's cut), then the pusher's shared queue, waiting until `sliceDeadline`; when that
+    /// brought nothing, the puller's own queue (a `leave`, which the pusher puts only once the
+    /// shared queue is empty).
+    ///
+    /// `end` on the socket is not delivered: the shared queue brings one for each puller after
+    /// the data, and the socket's would overtake them.
+    func receiveFromSharedQueue(_ state: inout State, _ attempt: FastPathLink.Attempt, until sliceDeadline: Int64) throws(TransportError) -> ReceiveEvent? {
+        let now = Sys.monotonicNanoseconds()
+        if now - (state.link?.lastSocketCheck ?? 0) >= Self.socketCheckNanoseconds {
+            state.link?.lastSocketCheck = now
+            if let incoming = try readMessage(&state) {
+                guard incoming.header.kind != .end else {
+                    lastActivity.store(now, ordering: .relaxed)
+                    return nil
+                }
+                return admitFromNetwork(incoming, &state)
+            }
+        }
+        guard let shared = attempt.shared else {
+            leaveFastPath(&state, reason: "the pusher's shared queue is not open")
+            return nil
+        }
+        let wait = Duration.nanoseconds(max(0, sliceDeadline - Sys.monotonicNanoseconds()))
+        let incoming: IncomingMessage
+        do {
+            incoming = try shared.get(timeout: wait) { record throws(TransportError) -> IncomingMessage in
+                guard record.isEnvelope else { throw .malformed("the pusher's shared queue holds a plain array record; it carries envelopes only") }
+                let (header, arrays) = try Envelope.read(record.bytes, maximumArrays: options.maximumArrays)
+                return IncomingMessage(header: header, arrays: arrays)
+            }
+        } catch let error as ArrayQueueError where error.code == .timeout {
+            state.link?.lastSocketCheck = 0
+            if let reason = Self.leaveReason(in: attempt.queue) {
+                leaveFastPath(&state, reason: "the pusher stopped feeding this host's pullers: \(reason)")
+            } else if let reason = FastPathLink.publisherGone(attempt), shared.isEmpty {
+                leaveFastPath(&state, reason: reason)
+            }
+            return nil
+        } catch let error as TransportError {
+            reject(error)
+            return nil
+        } catch {
+            leaveFastPath(&state, reason: "the shared queue '\(shared.name)' cannot be read: \(error)")
+            return nil
+        }
+        let header = incoming.header
+        guard header.stream == attempt.stream, header.epoch == attempt.epoch, header.fastPath == nil else {
+            reject(.malformed("the pusher's shared queue brought stream '\(header.stream)' epoch \(header.epoch) (\(header.fastPath == nil ? "data" : "a handshake record")), not data of '\(attempt.stream)' epoch \(attempt.epoch)"))
+            return nil
+        }
+        let event = accept(incoming, &state, throughSharedMemory: true)
+        if header.kind == .end {
+            leaveFastPath(&state, reason: "the pusher closed the stream", quietly: true)
+        }
+        return event
+    }
+
+    /// How often a puller on shared memory looks at its socket.
+    static let socketCheckNanoseconds: Int64 = 1_000_000
+
+    /// The reason of a `leave` waiting in a receiver's own queue, if there is one; other records
+    /// there are taken and ignored.
+    static func leaveReason(in queue: ArrayQueue) -> String? {
+        let reason = try? queue.tryGet { record throws(TransportError) -> String? in
+            guard record.isEnvelope else { return nil }
+            guard case let .leave(reason)? = try Envelope.read(record.bytes, maximumArrays: 0).0.fastPath else { return nil }
+            return reason
+        }
+        return reason ?? nil
+    }
+}

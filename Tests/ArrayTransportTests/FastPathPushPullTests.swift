@@ -1,0 +1,219 @@
+import ArrayQueues
+import ArrayQueuesTestSupport
+@testable import ArrayTransport
+import Foundation
+import Synchronization
+import Testing
+
+/// The same-host fast path of push/pull: pullers on the pusher's host share one queue of the
+/// pusher's. `aq recv` runs as separate puller processes; this process pushes.
+@Suite("Same-host fast path for push/pull", .serialized, .timeLimit(.minutes(3)))
+struct FastPathPushPullTests {
+    static let count = 400
+    static let quick = Duration.milliseconds(100)
+
+    func pusher(capacity: Int = 64 << 20) throws -> ZeroMQSender {
+        try ZeroMQSender(
+            .push, stream: "pp", bind: [try loopbackWildcard()],
+            options: .init(sendTimeout: .seconds(5), heartbeatInterval: Self.quick, fastPathCapacity: capacity))
+    }
+
+    func puller(of sender: ZeroMQSender) throws -> ZeroMQReceiver {
+        try ZeroMQReceiver(.pull, connect: sender.boundEndpoints, options: .init(heartbeatInterval: Self.quick, detectsLoss: false), logger: quietLogger)
+    }
+
+    /// Runs one `aq recv --pattern pushpull` process per entry of `privateSharedMemory` (true:
+    /// in a /dev/shm of its own), each taking `count` records into a directory, while this
+    /// process pushes paced pattern arrays.
+    func pullInProcesses(_ privateSharedMemory: [Bool], count: Int = Self.count) throws -> [(run: ProcessRun, saved: [(sequence: UInt64, array: AnyNDArray)])] {
+        let sender = try pusher()
+        let paced = PacedPublisher(sender, pause: 0.001)
+        paced.start()
+        defer { paced.stop(); sender.close() }
+        let directories = try privateSharedMemory.map { _ in try temporaryDirectory("pull") }
+        defer { for directory in directories { try? FileManager.default.removeItem(at: directory) } }
+        let endpoint = sender.boundEndpoints[0].description
+        let runs = Mutex<[Int: ProcessRun]>([:])
+        let group = DispatchGroup()
+        for (position, isPrivate) in privateSharedMemory.enumerated() {
+            DispatchQueue.global().async(group: group) {
+                let arguments = ["recv", endpoint, "--pattern", "pushpull", "--count", "\(count)", "--out-dir", directories[position].path, "--verbose"]
+                if let run = try? runAQ(arguments, privateSharedMemory: isPrivate) { runs.withLock { $0[position] = run } }
+            }
+        }
+        #expect(group.wait(timeout: .now() + 90) == .success)
+        paced.stop()
+        let finished = runs.withLock { $0 }
+        return try privateSharedMemory.indices.map { position in
+            let run = try #require(finished[position], "puller \(position) did not run")
+            return (run, try savedArrays(in: directories[position]))
+        }
+    }
+
+    func expectPatternArrays(_ saved: [(sequence: UInt64, array: AnyNDArray)], sourceLocation: SourceLocation = #_sourceLocation) throws {
+        for (sequence, array) in saved {
+            #expect(array == (try patternArray(.uint16, [64, 64], message: Int(sequence))), "array \(sequence) differs", sourceLocation: sourceLocation)
+        }
+    }
+
+    @Test("a puller process on the pusher's host switches to shared memory: everything bit-exact, nothing lost, repeated or reordered")
+    func sameHost() throws {
+        let (run, saved) = try pullInProcesses([false])[0]
+        #expect(run.status == 0, "\(run.errors)")
+        #expect(summaryValue("path", in: run.errors) == "shared-memory", "\(run.errors)")
+        #expect(summaryValue("lost", in: run.errors) == "0" && summaryValue("out-of-order", in: run.errors) == "0", "\(run.errors)")
+        let throughSharedMemory = Int(summaryValue("through-shared-memory", in: run.errors) ?? "") ?? 0
+        #expect(throughSharedMemory > 0 && throughSharedMemory <= Self.count)
+        #expect(run.errors.contains("switched to shared memory"), "the switch is logged")
+        #expect(saved.count == Self.count)
+        expectConsecutive(saved.map(\.sequence))
+        try expectPatternArrays(saved)
+    }
+
+    @Test("a puller process with a private /dev/shm stays on the network and receives everything bit-exact",
+          .enabled(if: canUsePrivateSharedMemory, "needs root and a working `unshare --mount` to give the puller a private /dev/shm"))
+    func privateSharedMemory() throws {
+        let (run, saved) = try pullInProcesses([true])[0]
+        #expect(run.status == 0, "\(run.errors)")
+        #expect(summaryValue("path", in: run.errors) == "network", "\(run.errors)")
+        #expect(summaryValue("through-shared-memory", in: run.errors) == "0" && summaryValue("lost", in: run.errors) == "0")
+        #expect(run.errors.contains("cannot open the publisher's registry"), "the reason is logged: \(run.errors)")
+        #expect(saved.count == Self.count)
+        expectConsecutive(saved.map(\.sequence))
+        try expectPatternArrays(saved)
+    }
+
+    @Test("two puller processes on the pusher's host share its queue: each record reaches one of them, each in order")
+    func twoLocalPullers() throws {
+        let results = try pullInProcesses([false, false])
+        for (run, saved) in results {
+            #expect(run.status == 0, "\(run.errors)")
+            #expect(summaryValue("path", in: run.errors) == "shared-memory", "\(run.errors)")
+            #expect(saved.count == Self.count)
+            let sequences = saved.map(\.sequence)
+            #expect(zip(sequences, sequences.dropFirst()).allSatisfy { $0 < $1 }, "one puller's records are in order")
+            try expectPatternArrays(saved)
+        }
+        let first = Set(results[0].saved.map(\.sequence)), second = Set(results[1].saved.map(\.sequence))
+        #expect(first.isDisjoint(with: second), "no record reached both pullers: \(first.intersection(second).sorted().prefix(5))")
+        // Until the first puller stopped, every record reached one of them.
+        let both = first.union(second)
+        let end = min(first.max() ?? 0, second.max() ?? 0)
+        let missing = ((both.min() ?? 0)...max(end, both.min() ?? 0)).filter { !both.contains($0) }
+        #expect(missing.isEmpty, "records \(missing.prefix(5)) reached neither puller")
+    }
+
+    @Test("when the pusher closes, each switched puller gets everything sent before, then end through shared memory")
+    func endThroughSharedMemory() throws {
+        let sender = try pusher()
+        let pullers = [try puller(of: sender), try puller(of: sender)]
+        defer { sender.close(); pullers.forEach { $0.close() } }
+        let received = Mutex<[[UInt64]]>([[], []])
+        let ended = Atomic<Int>(0)
+        for (position, puller) in pullers.enumerated() {
+            Thread.detachNewThread {
+                let deadline = Date().addingTimeInterval(30)
+                while Date() < deadline {
+                    switch try? puller.receiveEvent(timeout: .milliseconds(100)) {
+                    case let .message(message)?: received.withLock { $0[position].append(message.sequence) }
+                    case .end?: ended.add(1, ordering: .relaxed); return
+                    default: continue
+                    }
+                }
+            }
+        }
+        var sent = 0
+        let switchDeadline = Date().addingTimeInterval(20)
+        while pullers.contains(where: { $0.path != .sharedMemory }) && Date() < switchDeadline {
+            try sender.send(try patternArray(.uint16, [64, 64], message: sent))
+            sent += 1
+            Thread.sleep(forTimeInterval: 0.001)
+        }
+        #expect(pullers.allSatisfy { $0.path == .sharedMemory })
+        #expect(sender.statistics.sharedMemorySubscribers == 2)
+        for _ in 0..<200 {
+            try sender.send(try patternArray(.uint16, [64, 64], message: sent))
+            sent += 1
+        }
+        sender.close()
+        #expect(eventually(within: 20) { ended.load(ordering: .relaxed) == 2 })
+        let lists = received.withLock { $0 }
+        #expect(Set(lists[0] + lists[1]) == Set((0..<sent).map(UInt64.init)) && lists[0].count + lists[1].count == sent, "every record reached exactly one puller")
+        for list in lists { #expect(zip(list, list.dropFirst()).allSatisfy { $0 < $1 }) }
+        #expect(pullers.allSatisfy { $0.statistics.receivedThroughSharedMemory > 0 })
+    }
+
+    @Test("a message larger than the shared queue sends the pullers back to the network for good, in order and without loss")
+    func oversizeRetiresTheSharedQueue() throws {
+        let sender = try pusher(capacity: 1 << 20)
+        let receiver = try puller(of: sender)
+        defer { sender.close(); receiver.close() }
+        var sequences: [UInt64] = []
+        var sent = 0
+        let switchDeadline = Date().addingTimeInterval(20)
+        while receiver.path != .sharedMemory && Date() < switchDeadline {
+            try sender.send(try patternArray(.uint16, [64, 64], message: sent))
+            sent += 1
+            while let message = try receiver.receive(timeout: .milliseconds(1)) { sequences.append(message.sequence) }
+        }
+        try #require(receiver.path == .sharedMemory)
+        // 4 MiB: it can never fit the 1 MiB queue. The pusher waits until the puller emptied it.
+        let big = try patternArray(.uint16, [2048, 1024], message: sent)
+        let bigSent = outcome(of: { (try? sender.send(big)) != nil }, after: 0, {
+            while sequences.count < sent + 1, let message = try? receiver.receive(timeout: .seconds(10)) {
+                let array = message.arrays[0].array
+                #expect(array == (try? patternArray(array.dtype, array.shape, message: Int(message.sequence))), "message \(message.sequence) differs")
+                sequences.append(message.sequence)
+            }
+        }, timeout: 10)
+        #expect(bigSent == true)
+        expectConsecutive(sequences)
+        #expect(sequences.count == sent + 1)
+        // The `leave` in the puller's own queue is read once the socket has nothing more.
+        #expect(eventually(within: 10) { _ = try? receiver.receive(timeout: .milliseconds(10)); return receiver.path == .network })
+        #expect(receiver.statistics.fastPathProblem?.contains("shared queue cannot take") == true, "\(receiver.statistics.fastPathProblem ?? "")")
+        #expect(sender.statistics.sharedMemorySubscribers == 0)
+        // And it stays there: no more offers.
+        try sender.send(try patternArray(.uint16, [64, 64], message: sent + 1))
+        #expect(try receiver.receive(timeout: .seconds(5))?.sequence == UInt64(sent + 1))
+        #expect(receiver.path == .network)
+    }
+
+    @Test("a puller whose pusher is killed (kill -9) goes back to the network and removes the queues left behind")
+    func pusherKilled() throws {
+        let directory = try temporaryDirectory("kill")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let file = directory.appendingPathComponent("a.npy").path
+        try NPY.write(try patternArray(.uint16, [64, 64]), to: file)
+        let endpoint = "tcp://127.0.0.1:\(try freeLoopbackPort())"
+        let pusher = Process()
+        pusher.executableURL = URL(fileURLWithPath: aqExecutable)
+        pusher.arguments = ["send", endpoint, file, "--repeat", "1000000000", "--pattern", "pushpull"]
+        pusher.standardOutput = FileHandle.nullDevice
+        pusher.standardError = FileHandle.nullDevice
+        try pusher.run()
+        defer {
+            if pusher.isRunning { kill(pusher.processIdentifier, SIGKILL) }
+            pusher.waitUntilExit()
+        }
+        let receiver = try ZeroMQReceiver(.pull, connect: [try Endpoint(endpoint)], logger: quietLogger)
+        defer { receiver.close() }
+        let switchDeadline = Date().addingTimeInterval(20)
+        while receiver.path != .sharedMemory, Date() < switchDeadline { _ = try receiver.receive(timeout: .milliseconds(50)) }
+        try #require(receiver.path == .sharedMemory)
+        let registries = ArrayQueue.allNames().filter { name in
+            name.hasPrefix("aqfp.") && name.count == 37 && (try? ArrayQueue.open(name: name))?.info.creatorPID == pusher.processIdentifier
+        }
+        try #require(registries.count == 1, "\(registries)")
+        #expect(ArrayQueue.exists(name: registries[0] + ".shared"))
+
+        kill(pusher.processIdentifier, SIGKILL)
+        pusher.waitUntilExit()
+        let fallbackDeadline = Date().addingTimeInterval(10)
+        while receiver.path != .network, Date() < fallbackDeadline { _ = try receiver.receive(timeout: .milliseconds(50)) }
+        #expect(receiver.path == .network)
+        #expect(receiver.statistics.fastPathProblem?.contains("is gone") == true, "\(receiver.statistics.fastPathProblem ?? "")")
+        #expect(receiver.statistics.outOfOrder == 0)
+        #expect(ArrayQueue.allNames().filter { $0.hasPrefix(registries[0]) }.isEmpty, "the registry and the shared and own queues are removed")
+    }
+}
