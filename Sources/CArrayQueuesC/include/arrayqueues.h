@@ -18,7 +18,8 @@
  *   reported with an error code; they never crash the process.
  * - Handles are opaque pointers. Each is freed by exactly one call, named on the function
  *   that makes it (`aq_queue_close`, `aq_loan_commit` or `aq_loan_abort`,
- *   `aq_borrow_release`, `aq_message_free`, `aq_sender_close`, `aq_receiver_close`).
+ *   `aq_borrow_release`, `aq_subscriber_close`, `aq_message_free`, `aq_sender_close`,
+ *   `aq_receiver_close`).
  *   Using a handle after that call is undefined behaviour, as with `free`. The free
  *   functions accept NULL and do nothing.
  * - Handles keep what they need alive: a loan, borrow or message stays valid after the

@@ -98,6 +98,20 @@ static void test_every_subscriber_gets_every_record(void) {
 
     /* A consumer's get would take records away from the subscribers. */
     CHECK(aq_queue_get(queue, NULL, 0, &info, 0) == AQ_EINVALID_ARGUMENT);
+    aq_record_info infos[4];
+    size_t offsets[4], count = 9;
+    CHECK(aq_queue_get_many(queue, NULL, 0, infos, offsets, 4, &count, 0) == AQ_EINVALID_ARGUMENT && count == 0);
+
+    /* A batch of puts reaches every subscriber too. */
+    const int64_t shape[1] = {4};
+    int32_t batch[3][4] = {{100, 101, 102, 103}, {200, 201, 202, 203}, {300, 301, 302, 303}};
+    size_t put = 0;
+    CHECK(aq_queue_put_many(queue, AQ_DTYPE_INT32, 1, shape, batch, sizeof batch[0], 3, AQ_FOREVER, &put) == AQ_OK && put == 3);
+    for (int i = 0; i < 3; i++) {
+        int32_t got[4] = {0};
+        CHECK(aq_subscriber_get(copier, got, sizeof got, &info, 0) == AQ_OK && got[2] == batch[i][2]);
+        CHECK(aq_subscriber_get(borrower, got, sizeof got, &info, 0) == AQ_OK && got[3] == batch[i][3]);
+    }
 
     aq_subscriber_close(copier);
     aq_subscriber_close(borrower);
