@@ -45,6 +45,7 @@ PyObject *dtype_object(int dtype);
 
 /* Arrays a get returns (_native_buffers.c): numpy.empty, or reusable memory for large ones. */
 PyObject *new_array(PyObject *shape, int dtype, Py_buffer *view);
+PyObject *array_rows(PyObject *buffer, int dtype, int ndim, const int64_t *shape, size_t count, size_t stride);
 int buffers_init(PyObject *numpy);
 PyObject *native_pool_state(PyObject *module, PyObject *unused);
 

@@ -50,11 +50,38 @@ static size_t round64(uint64_t value) { return (size_t)((value + 63) & ~(uint64_
 /* The most bytes one get_many asks for by itself (a larger first record gets its size). */
 #define BATCH_BYTES_LIMIT ((size_t)64 << 20)
 
-/* get_many(max_count, timeout, record_bytes) -> (buffer, [(offset, dtype, shape, timestamp_ns,
- * index, sequence), ...]): the records' payloads copied into one uint8 array, each at a
- * multiple of 64 bytes. The buffer holds max_count records of `record_bytes` (a guess: the
- * caller passes the largest record it has seen); a first record larger than that is asked for
- * again with a buffer of its size (it stays in the queue meanwhile). */
+/* The arrays of a batch copied into `buffer`: views of it when the records have one dtype and
+ * shape and lie at equal distances (what put_many makes), otherwise an array of each. */
+static PyObject *batch_arrays(PyObject *buffer, const char *bytes, const aq_record_info *infos, const size_t *offsets, size_t count) {
+    const aq_record_info *first = &infos[0];
+    size_t stride = count > 1 ? offsets[1] - offsets[0] : 64;
+    int uniform = offsets[0] == 0 && stride > 0;
+    for (size_t i = 1; uniform && i < count; i++) {
+        uniform = infos[i].dtype == first->dtype && infos[i].ndim == first->ndim &&
+                  memcmp(infos[i].shape, first->shape, sizeof(int64_t) * (size_t)first->ndim) == 0 && offsets[i] == i * stride;
+    }
+    if (uniform) return array_rows(buffer, first->dtype, first->ndim, first->shape, count, stride);
+    PyObject *arrays = PyList_New((Py_ssize_t)count);
+    if (!arrays) return NULL;
+    for (size_t i = 0; i < count; i++) {
+        PyObject *shape = shape_tuple(infos[i].ndim, infos[i].shape);
+        if (!shape) { Py_DECREF(arrays); return NULL; }
+        Py_buffer view;
+        PyObject *array = new_array(shape, infos[i].dtype, &view);
+        Py_DECREF(shape);
+        if (!array) { Py_DECREF(arrays); return NULL; }
+        if (infos[i].nbytes) memcpy(view.buf, bytes + offsets[i], (size_t)infos[i].nbytes);
+        PyBuffer_Release(&view);
+        PyList_SET_ITEM(arrays, (Py_ssize_t)i, array);
+    }
+    return arrays;
+}
+
+/* get_many(max_count, timeout, record_bytes) -> (arrays, largest record's bytes): the records'
+ * payloads are copied into one buffer, each at a multiple of 64 bytes. The buffer holds
+ * max_count records of `record_bytes` (a guess: the caller passes the largest record it has
+ * seen); a first record larger than that is asked for again with a buffer of its size (it
+ * stays in the queue meanwhile). */
 PyObject *queue_get_many(QueueObject *self, PyObject *const *args, Py_ssize_t nargs) {
     if (nargs != 3) { PyErr_SetString(PyExc_TypeError, "get_many takes 3 arguments"); return NULL; }
     Py_ssize_t max_count = PyLong_AsSsize_t(args[0]);
@@ -103,16 +130,11 @@ PyObject *queue_get_many(QueueObject *self, PyObject *const *args, Py_ssize_t na
         if (rc < 0) { raise_wait(rc, GET_TIMEOUT); goto fail; }
         break;
     }
-    PyObject *entries = PyList_New((Py_ssize_t)count);
-    if (!entries) goto fail;
-    for (size_t i = 0; i < count; i++) {
-        PyObject *entry = Py_BuildValue("(niNLNK)", (Py_ssize_t)offsets[i], (int)infos[i].dtype,
-                                        shape_tuple(infos[i].ndim, infos[i].shape), (long long)infos[i].timestamp_ns,
-                                        index_or_none(&infos[i]), (unsigned long long)infos[i].sequence);
-        if (!entry) { Py_DECREF(entries); goto fail; }
-        PyList_SET_ITEM(entries, (Py_ssize_t)i, entry);
-    }
-    result = Py_BuildValue("(ON)", buffer, entries);
+    PyObject *arrays = batch_arrays(buffer, view.buf, infos, offsets, count);
+    if (!arrays) goto fail;
+    uint64_t largest = 0;
+    for (size_t i = 0; i < count; i++) largest = infos[i].nbytes > largest ? infos[i].nbytes : largest;
+    result = Py_BuildValue("(NK)", arrays, (unsigned long long)largest);
 fail:
     queue_leave(self);
 fail_unentered:

@@ -35,8 +35,6 @@ DTYPES: dict[np.dtype, int] = {
 #: loan per frame does not pay for np.dtype() and a dtype's hash.
 _CODES_BY_ID: dict[int, int] = {id(dtype): code for dtype, code in DTYPES.items()}
 _KEEP_ALIVE = list(DTYPES)  # the ids above stay those of these objects
-#: The dtype of each code (records get_many returns).
-_DTYPE_OF_CODE: dict[int, np.dtype] = {code: dtype for dtype, code in DTYPES.items()}
 
 
 def _dtype_code(dtype: Any) -> int:
@@ -442,18 +440,12 @@ class ArrayQueue:
     def get_many(self, max_count: int, timeout: Optional[float] = None) -> list:
         """Takes up to ``max_count`` records: waits up to ``timeout`` seconds for the first, as
         :meth:`get` does, then takes what else is waiting, under one hold of the queue lock.
-        Returns their arrays, oldest first (at least one; copies the caller owns, which share
-        one buffer). Records larger than the ones seen so far may be left for the next call.
+        Returns their arrays, oldest first (at least one): copies the caller owns -- records of
+        one dtype and shape are views of one buffer, kept while any of them lives. Records
+        larger than the ones seen so far may be left for the next call.
         Raises as :meth:`get`."""
-        buffer, entries = self._handle.get_many(int(max_count), timeout, self._record_bytes)
-        arrays = []
-        largest = self._record_bytes
-        for offset, dtype, shape, _stamp, _index, _sequence in entries:
-            kind = _DTYPE_OF_CODE[dtype]
-            nbytes = kind.itemsize * int(np.prod(shape, dtype=np.int64))
-            largest = max(largest, nbytes)
-            arrays.append(buffer[offset:offset + nbytes].view(kind).reshape(shape))
-        self._record_bytes = largest
+        arrays, largest = self._handle.get_many(int(max_count), timeout, self._record_bytes)
+        self._record_bytes = max(self._record_bytes, largest)
         return arrays
 
 
