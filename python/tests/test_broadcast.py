@@ -65,6 +65,21 @@ def test_large_records_and_iteration(name):
         assert same_bits(got[0], big) and same_bits(got[1], big[:10])
 
 
+def test_get_follows_records_of_changing_dtype_and_shape(name):
+    # Each get allocates the previous record's format first: a smaller record is reinterpreted,
+    # a larger one is asked for again (kept by the subscriber meanwhile), an empty one is fine.
+    arrays = [sample("uint8", (10,)), sample("float64", (50, 3), seed=1), sample("float64", (50, 3), seed=2),
+              sample("int16", (2,), seed=3), np.zeros((0, 4), np.float32), sample("complex128", (7, 7), seed=4),
+              sample("bool", (3, 3), seed=5)]
+    with aq.ArrayQueue.create(name, 1 << 20, broadcast=True) as q, q.subscribe(start="next") as subscriber:
+        for i, array in enumerate(arrays):
+            q.put(array, index=i)
+        for i, array in enumerate(arrays):
+            record = subscriber.get_record(timeout=5)
+            assert record.index == i and same_bits(record.array, array)
+        assert subscriber.delivered == len(arrays)
+
+
 def test_drop_policy_counts_what_it_lost(name):
     with aq.ArrayQueue.create(name, 64 << 10, broadcast=True) as q, q.subscribe(policy="drop", start="next") as viewer:
         for i in range(300):

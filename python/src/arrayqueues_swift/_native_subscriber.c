@@ -8,6 +8,12 @@ typedef struct {
     aq_subscriber *subscriber;
     int busy;                  /* a call is in progress with the GIL released (one at a time) */
     int closing;               /* close() was called; the handle goes when busy is 0 */
+    /* The previous record's format: get allocates it before it asks, which saves the call
+     * that asks for the size when records keep their dtype and shape (as queue handles do). */
+    int last_dtype;
+    int last_ndim;
+    int64_t last_shape[AQ_MAX_DIMS];
+    PyObject *last_shape_tuple;
 } SubscriberObject;
 
 static void subscriber_finish_close(SubscriberObject *self) {
@@ -55,50 +61,74 @@ PyObject *queue_subscribe(QueueObject *self, PyObject *args) {
     object->subscriber = subscriber;
     object->busy = 0;
     object->closing = 0;
+    object->last_dtype = 0;
+    object->last_ndim = -1;
+    object->last_shape_tuple = NULL;
     return (PyObject *)object;
 }
 
 static void subscriber_dealloc(SubscriberObject *self) {
     if (self->subscriber) aq_subscriber_close(self->subscriber);
+    Py_CLEAR(self->last_shape_tuple);
     Py_DECREF(self->owner);
     PyObject_Free(self);
 }
 
-/* get(timeout) -> (array, timestamp_ns, index or None, sequence): the next record's metadata
- * first (the subscriber keeps the record), then a copy into an array of its size. */
+/* get(timeout) -> (array, timestamp_ns, index or None, sequence): the next record copied into
+ * an array of the previous record's format, allocated before the call; a record of another
+ * format is copied or, if it did not fit, asked for again (the subscriber keeps it meanwhile). */
 static PyObject *subscriber_get(SubscriberObject *self, PyObject *arg) {
     int64_t timeout_ns;
     if (timeout_from(arg, &timeout_ns) < 0) return NULL;
     if (subscriber_enter(self) < 0) return NULL;
     aq_record_info info;
-    int rc, again = 0;
-    wait_t wait = wait_begin(timeout_ns);
-    do {
-        int64_t slice = wait_slice(&wait);
-        Py_BEGIN_ALLOW_THREADS
-        rc = aq_subscriber_get(self->subscriber, NULL, 0, &info, slice);
-        Py_END_ALLOW_THREADS
-    } while (rc == AQ_ETIMEOUT && (again = wait_again(&wait)) > 0);
     PyObject *array = NULL;
-    if (again < 0) goto done;
-    if (rc < 0 && rc != AQ_EBUFFER_TOO_SMALL) { raise_wait(rc, GET_TIMEOUT); goto done; }
-    PyObject *shape = shape_tuple(info.ndim, info.shape);
-    if (!shape) goto done;
-    Py_buffer view;
-    array = new_array(shape, info.dtype, &view);
-    Py_DECREF(shape);
-    if (!array) goto done;  /* the subscriber keeps the record for the next call */
-    if (rc == AQ_EBUFFER_TOO_SMALL) {
+    Py_buffer view = {0};
+    if (self->last_shape_tuple) {
+        array = new_array(self->last_shape_tuple, self->last_dtype, &view);
+        if (!array) goto fail;
+    }
+    wait_t wait = wait_begin(timeout_ns);
+    int64_t slice = wait_slice(&wait);
+    for (;;) {
+        int rc;
         Py_BEGIN_ALLOW_THREADS
-        rc = aq_subscriber_get(self->subscriber, view.buf, (size_t)view.len, &info, 0);
+        rc = aq_subscriber_get(self->subscriber, array ? view.buf : NULL, array ? (size_t)view.len : 0, &info, slice);
         Py_END_ALLOW_THREADS
+        if (rc == AQ_ETIMEOUT) {
+            int again = wait_again(&wait);
+            if (again < 0) goto fail;
+            if (again > 0) { slice = wait_slice(&wait); continue; }
+        }
+        if (rc < 0 && rc != AQ_EBUFFER_TOO_SMALL) { raise_wait(rc, GET_TIMEOUT); goto fail; }
+        int same = rc == 0 && array && info.dtype == self->last_dtype && info.ndim == self->last_ndim &&
+                   memcmp(info.shape, self->last_shape, sizeof(int64_t) * (size_t)info.ndim) == 0;
+        if (same) break;
+        /* Another format: remember it, and either reinterpret the bytes received (rc == 0) or
+         * allocate the right array and ask again at once (the subscriber kept the record). */
+        PyObject *shape = shape_tuple(info.ndim, info.shape);
+        if (!shape) goto fail;
+        Py_XSETREF(self->last_shape_tuple, shape);
+        self->last_dtype = info.dtype;
+        self->last_ndim = info.ndim;
+        memcpy(self->last_shape, info.shape, sizeof(int64_t) * (size_t)info.ndim);
+        Py_buffer fresh;
+        PyObject *replacement = new_array(shape, info.dtype, &fresh);
+        if (!replacement) goto fail;
+        if (rc == 0 && info.nbytes) memcpy(fresh.buf, view.buf, (size_t)info.nbytes);
+        if (array) { PyBuffer_Release(&view); Py_DECREF(array); }
+        array = replacement;
+        view = fresh;
+        if (rc == 0) break;
+        slice = 0;
     }
     PyBuffer_Release(&view);
-    if (rc < 0) { Py_CLEAR(array); raise_last(rc); goto done; }
-done:
     subscriber_leave(self);
-    if (!array) return NULL;
     return Py_BuildValue("(NLNK)", array, (long long)info.timestamp_ns, index_or_none(&info), (unsigned long long)info.sequence);
+fail:
+    if (array) { PyBuffer_Release(&view); Py_DECREF(array); }
+    subscriber_leave(self);
+    return NULL;
 }
 
 /* borrow(timeout) -> Lease (read-only) */
