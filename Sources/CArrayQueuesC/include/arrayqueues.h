@@ -411,7 +411,8 @@ typedef enum aq_subscriber_start {
  *  `aq create --broadcast`) with an aq_subscriber_policy and an aq_subscriber_start; `*subscriber`
  *  receives a handle the caller owns. It holds one of the queue's 32 subscriber slots until
  *  aq_subscriber_close(); a process that dies holding it is detached by the queue. On a
- *  broadcast queue aq_queue_get() and aq_queue_borrow() return AQ_EINVALID_ARGUMENT.
+ *  broadcast queue aq_queue_get(), aq_queue_borrow() and aq_queue_get_many() return
+ *  AQ_EINVALID_ARGUMENT (a consumer would take records away from the subscribers).
  *  Errors: AQ_EINVALID_ARGUMENT (NULL, an unknown policy or start, a queue that is not a
  *  broadcast queue), AQ_EFULL (every slot taken), AQ_ECORRUPT. */
 int aq_queue_subscribe(aq_queue *queue, int policy, int start, aq_subscriber **subscriber);
