@@ -3,9 +3,11 @@ process and across processes, with Swift's `aq put` or a Python producer."""
 
 from __future__ import annotations
 
+import signal
 import subprocess
 import sys
 import textwrap
+import threading
 
 import numpy as np
 import pytest
@@ -131,6 +133,66 @@ def test_refusals_and_close(name):
         for subscriber in subscribers:
             subscriber.close()
         assert "closed" in repr(subscribers[0])
+
+
+def test_one_thread_at_a_time(name):
+    with aq.ArrayQueue.create(name, 1 << 20, broadcast=True) as q, q.subscribe(start="next") as subscriber:
+        waiting = threading.Event()
+        outcome = []
+
+        def wait_for_a_record():
+            waiting.set()
+            outcome.append(subscriber.get(timeout=10))
+
+        reader = threading.Thread(target=wait_for_a_record)
+        reader.start()
+        assert waiting.wait(10)
+        # The reader is (or is about to be) inside get: another thread's call is refused.
+        refused = False
+        for _ in range(200):
+            try:
+                subscriber.get(timeout=0)
+            except RuntimeError:
+                refused = True
+                break
+            except aq.Empty:
+                threading.Event().wait(0.005)
+        assert refused
+        q.put(np.arange(3))
+        reader.join(10)
+        assert not reader.is_alive() and same_bits(outcome[0], np.arange(3))
+
+
+# A subscriber that borrows a record and holds it until it is killed.
+HOLDER = textwrap.dedent("""
+    import sys, time
+    import arrayqueues_swift as aq
+    q = aq.ArrayQueue.open(sys.argv[1])
+    subscriber = q.subscribe(policy="block", start="oldest")
+    with subscriber.borrow(timeout=30):
+        print("holding", flush=True)
+        time.sleep(60)
+""")
+
+
+def test_a_killed_subscriber_holding_a_borrow_stops_holding_producers(name):
+    with aq.ArrayQueue.create(name, 64 << 10, broadcast=True) as q:
+        q.put(np.zeros(1024, np.uint8))
+        holder = subprocess.Popen([sys.executable, "-c", HOLDER, name], stdout=subprocess.PIPE, text=True)
+        try:
+            assert holder.stdout.readline().strip() == "holding"
+            with q.subscribe(policy="block", start="next") as survivor:
+                holder.send_signal(signal.SIGKILL)
+                holder.wait(timeout=10)
+                # Far more than the ring holds: the dead subscriber's slot and record are freed
+                # by a producer that waits, and the living subscriber keeps up.
+                for i in range(200):
+                    q.put(np.full(1024, i % 256, np.uint8), timeout=10)
+                    assert survivor.get(timeout=10)[0] == i % 256
+                assert survivor.lost == 0
+        finally:
+            holder.kill()
+            holder.wait(timeout=10)
 
 
 # A subscriber process: subscribes, says "ready", reads `count` records and prints each
