@@ -229,7 +229,7 @@ static PyObject *native_curve_keypair(PyObject *module, PyObject *unused) {
 }
 
 static PyMethodDef module_methods[] = {
-    {"open_queue", native_open_queue, METH_VARARGS, "open_queue(name, how, capacity, overflow, shape_change, spin_ns, mode) -> Queue"},
+    {"open_queue", native_open_queue, METH_VARARGS, "open_queue(name, how, capacity, overflow, shape_change, spin_ns, mode, allow_other_owner[, broadcast]) -> Queue"},
     {"remove_queue", native_remove_queue, METH_VARARGS, "remove_queue(name)"},
     {"queue_exists", native_queue_exists, METH_VARARGS, "queue_exists(name) -> bool"},
     {"open_sender", native_open_sender, METH_VARARGS, "open_sender(...) -> Sender"},

@@ -7,13 +7,16 @@ import dataclasses
 import datetime as _dt
 import os
 import weakref
-from typing import Any, Iterator, Optional, Sequence, Tuple
+from typing import TYPE_CHECKING, Any, Iterator, Optional, Sequence, Tuple
 
 import numpy as np
 
 from . import _native
 from ._time import Timestamp, timestamp_ns, utc_datetime
 from .errors import Closed, GetTimeout
+
+if TYPE_CHECKING:
+    from .broadcast import Subscriber
 
 __all__ = ["ArrayQueue", "Record", "QueueStatistics", "LoanedArray", "BorrowedArray", "DTYPES"]
 
