@@ -19,8 +19,7 @@ struct QueueSettings {
 
     init(_ pointer: UnsafePointer<aq_queue_options>?) throws(ArrayQueueError) {
         guard let pointer else { return }
-        // One version so far: the whole struct.
-        let c = try VersionedStruct.read(pointer, of: "aq_queue_options", minimum: MemoryLayout<aq_queue_options>.size, defaults: queueDefaults())
+        let c = try VersionedStruct.read(pointer, of: "aq_queue_options", minimum: queueOptionsSizeV1, defaults: queueDefaults())
         switch c.overflow {
         case Int32(AQ_OVERFLOW_BLOCK.rawValue): options.overflow = .block
         case Int32(AQ_OVERFLOW_FAIL.rawValue): options.overflow = .fail
@@ -36,6 +35,7 @@ struct QueueSettings {
         options.spin = .nanoseconds(c.spin_ns)
         creating.mode = c.mode
         options.allowOtherOwner = c.allow_other_owner != 0
+        creating.broadcast = c.broadcast != 0
     }
 }
 
@@ -47,13 +47,23 @@ private func queueDefaults() -> aq_queue_options {
         size: MemoryLayout<aq_queue_options>.size, overflow: Int32(AQ_OVERFLOW_BLOCK.rawValue),
         shape_change: Int32(AQ_SHAPE_CHANGE_KEEP.rawValue),
         spin_ns: spin.seconds * 1_000_000_000 + spin.attoseconds / 1_000_000_000, mode: creating.mode,
-        allow_other_owner: defaults.allowOtherOwner ? 1 : 0)
+        allow_other_owner: defaults.allowOtherOwner ? 1 : 0, broadcast: creating.broadcast ? 1 : 0)
 }
 
+/// The size of version 1 of `aq_queue_options`: the offset of `broadcast`, which version 2 added.
+let queueOptionsSizeV1 = MemoryLayout<aq_queue_options>.offset(of: \aq_queue_options.broadcast)!
+
+@c(aq_queue_options_init_sized)
+public func aqQueueOptionsInitSized(_ options: UnsafeMutablePointer<aq_queue_options>?, _ size: Int) {
+    guard let options else { return }
+    VersionedStruct.initialize(options, size: size, with: queueDefaults())
+}
+
+/// The function programs built against version 1 of the header call (the header's macro of
+/// the same name calls `aq_queue_options_init_sized`): their struct ends before `broadcast`.
 @c(aq_queue_options_init)
 public func aqQueueOptionsInit(_ options: UnsafeMutablePointer<aq_queue_options>?) {
-    guard let options else { return }
-    options.pointee = queueDefaults()
+    aqQueueOptionsInitSized(options, queueOptionsSizeV1)
 }
 
 /// Opens a queue the way `open` says and hands out a handle; the shared body of create/open.

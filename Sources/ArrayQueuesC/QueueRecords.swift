@@ -21,18 +21,36 @@ final class LoanHandle {
     }
 }
 
-/// What an `aq_borrow *` points to: a claimed record, released when the handle goes away.
+/// What an `aq_borrow *` points to: a claimed record of a queue, or a record a broadcast
+/// subscriber borrowed (`aq_subscriber_borrow`), released when the handle goes away.
 final class BorrowHandle {
-    let queue: ArrayQueue
-    let view: RecordView
+    let queue: ArrayQueue?
+    let view: RecordView?
+    /// A subscriber's loan, its description and payload (for `aq_borrow_info` and `aq_borrow_data`).
+    private var loan: BroadcastLoan?
+    let broadcastInfo: aq_record_info
+    let broadcastData: UnsafeRawPointer?
 
     init(queue: ArrayQueue, view: RecordView) {
         self.queue = queue
         self.view = view
+        self.broadcastInfo = aq_record_info()
+        self.broadcastData = nil
+    }
+
+    init(loan: consuming BroadcastLoan) {
+        var info = aq_record_info()
+        describe(loan.record, into: &info)
+        self.broadcastInfo = info
+        self.broadcastData = loan.record.bytes.baseAddress
+        self.queue = nil
+        self.view = nil
+        self.loan = consume loan
     }
 
     deinit {
-        queue.release(view)
+        if let queue, let view { queue.release(view) }
+        // A subscriber's loan is given back when `loan` goes away.
     }
 }
 
@@ -227,14 +245,17 @@ public func aqQueueBorrow(
 @c(aq_borrow_data)
 public func aqBorrowData(_ borrow: OpaquePointer?) -> UnsafeRawPointer? {
     guard let borrow else { return nil }
-    return UnsafeRawPointer(Handle.get(borrow, as: BorrowHandle.self).view.payload.baseAddress)
+    let handle = Handle.get(borrow, as: BorrowHandle.self)
+    guard let view = handle.view else { return handle.broadcastData }
+    return UnsafeRawPointer(view.payload.baseAddress)
 }
 
 @c(aq_borrow_info)
 public func aqBorrowInfo(_ borrow: OpaquePointer?, _ info: UnsafeMutablePointer<aq_record_info>?) -> Int32 {
     guard let borrow else { return Status.null("borrow", in: "aq_borrow_info") }
     guard let info else { return Status.null("info", in: "aq_borrow_info") }
-    describe(Handle.get(borrow, as: BorrowHandle.self).view, into: info)
+    let handle = Handle.get(borrow, as: BorrowHandle.self)
+    if let view = handle.view { describe(view, into: info) } else { info.pointee = handle.broadcastInfo }
     return AQ_OK
 }
 

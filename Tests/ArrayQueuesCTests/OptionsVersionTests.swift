@@ -2,9 +2,9 @@ import ArrayQueuesTestSupport
 import Foundation
 import Testing
 
-/// A C program built with a copy of version 1 of the transport options structs: the library
+/// A C program built with a copy of version 1 of the queue and transport options structs: the library
 /// accepts their size and defaults the fields version 2 added, never writes past them, and
-/// the new `shm_mode` and `shm_allow_other_owner` fields work (the other-owner part as root).
+/// the new `shm_mode`, `shm_allow_other_owner` and `broadcast` fields work (the other-owner part as root).
 @Suite
 struct OptionsVersionTests {
     @Test("options structs of version 1 still work; shm_mode and shm_allow_other_owner of version 2 apply")

@@ -18,7 +18,8 @@
  *   reported with an error code; they never crash the process.
  * - Handles are opaque pointers. Each is freed by exactly one call, named on the function
  *   that makes it (`aq_queue_close`, `aq_loan_commit` or `aq_loan_abort`,
- *   `aq_borrow_release`, `aq_message_free`, `aq_sender_close`, `aq_receiver_close`).
+ *   `aq_borrow_release`, `aq_subscriber_close`, `aq_message_free`, `aq_sender_close`,
+ *   `aq_receiver_close`).
  *   Using a handle after that call is undefined behaviour, as with `free`. The free
  *   functions accept NULL and do nothing.
  * - Handles keep what they need alive: a loan, borrow or message stays valid after the
@@ -213,10 +214,25 @@ typedef struct aq_queue_options {
     int32_t allow_other_owner; /**< 1: open a queue whose shared-memory object belongs to another user (a queue
                                     shared on purpose, mode 0660); 0 (default): refuse it with AQ_EUNTRUSTED_OWNER,
                                     since anyone can create a name in /dev/shm before its owner does. */
+    /* Version 2 of the struct (the library defaults these for a `size` of version 1): */
+    int32_t broadcast;      /**< 1: a queue the call creates is a broadcast queue, where every subscriber
+                                 (aq_queue_subscribe()) reads every record; 0 (default): consumers share the
+                                 records. Needs shape_change KEEP. */
 } aq_queue_options;
 
-/** Sets `options->size` and every default. */
+/** The `size` of version 1 of aq_queue_options (before `broadcast`), still accepted. */
+#define AQ_QUEUE_OPTIONS_SIZE_V1 offsetof(aq_queue_options, broadcast)
+
+/** Sets the first `size` bytes of `*options` (at most sizeof(aq_queue_options)): `size` and
+ *  every default. The aq_queue_options_init() macro passes the sizeof this header knows. */
+void aq_queue_options_init_sized(aq_queue_options *options, size_t size);
+
+/** Programs built against version 1 of this header call this function, which sets the
+ *  fields of version 1 only (see aq_sender_options_init()). */
 void aq_queue_options_init(aq_queue_options *options);
+
+/** Sets `options->size` and every default. */
+#define aq_queue_options_init(options) aq_queue_options_init_sized((options), sizeof(aq_queue_options))
 
 /** Smallest and largest queue capacity in bytes. */
 #define AQ_MIN_CAPACITY 4096
@@ -370,6 +386,67 @@ int aq_queue_put_many(aq_queue *queue, int dtype, int ndim, const int64_t *shape
  *  `max_records` 0. */
 int aq_queue_get_many(aq_queue *queue, void *buffer, size_t capacity, aq_record_info *infos, size_t *offsets,
                       size_t max_records, size_t *count, int64_t timeout_ns);
+
+/* Broadcast queues ------------------------------------------------------------------------- */
+
+/** A subscriber of a broadcast queue: it reads every record committed from its start on, in
+ *  order, exactly once, while other subscribers read the same records. Used by one thread at
+ *  a time. Freed by aq_subscriber_close(). */
+typedef struct aq_subscriber aq_subscriber;
+
+/** What producers do when a subscriber falls a whole ring behind. */
+typedef enum aq_subscriber_policy {
+    AQ_SUBSCRIBER_BLOCK = 0,      /**< Lossless: producers wait for it (each up to its timeout), as a recorder wants. */
+    AQ_SUBSCRIBER_DROP = 1        /**< Live: producers skip it ahead; it counts what it lost, as a viewer wants. */
+} aq_subscriber_policy;
+
+/** Where a new subscriber starts reading. */
+typedef enum aq_subscriber_start {
+    AQ_START_NEWEST = 0,          /**< At the newest committed record the ring holds (or the next one). */
+    AQ_START_OLDEST = 1,          /**< At the oldest record the ring still holds. */
+    AQ_START_NEXT = 2             /**< At the next record reserved after subscribing. */
+} aq_subscriber_start;
+
+/** Subscribes to the broadcast queue (created with aq_queue_options.broadcast = 1, or
+ *  `aq create --broadcast`) with an aq_subscriber_policy and an aq_subscriber_start; `*subscriber`
+ *  receives a handle the caller owns. It holds one of the queue's 32 subscriber slots until
+ *  aq_subscriber_close(); a process that dies holding it is detached by the queue. On a
+ *  broadcast queue aq_queue_get(), aq_queue_borrow() and aq_queue_get_many() return
+ *  AQ_EINVALID_ARGUMENT (a consumer would take records away from the subscribers).
+ *  Errors: AQ_EINVALID_ARGUMENT (NULL, an unknown policy or start, a queue that is not a
+ *  broadcast queue), AQ_EFULL (every slot taken), AQ_ECORRUPT. */
+int aq_queue_subscribe(aq_queue *queue, int policy, int start, aq_subscriber **subscriber);
+
+/** Copies the subscriber's next record into `buffer` (`capacity` bytes); `*info` receives its
+ *  metadata. Waits up to `timeout_ns` for one (0: never, then AQ_EEMPTY). If the payload is
+ *  larger than `capacity`, `*info` describes it and the call returns AQ_EBUFFER_TOO_SMALL: the
+ *  subscriber keeps the record (producers cannot reuse its room meanwhile) and the next
+ *  aq_subscriber_get() or aq_subscriber_borrow() returns it, so a caller allocates
+ *  `info->nbytes` bytes and calls again. `buffer` may be NULL when `capacity` is 0.
+ *  Errors: AQ_EEMPTY, AQ_ETIMEOUT, AQ_EBUFFER_TOO_SMALL, AQ_EINVALID_ARGUMENT (NULL subscriber
+ *  or info, NULL buffer with capacity > 0, a borrow of this subscriber not yet released),
+ *  AQ_ECORRUPT. */
+int aq_subscriber_get(aq_subscriber *subscriber, void *buffer, size_t capacity, aq_record_info *info, int64_t timeout_ns);
+
+/** Lends the subscriber's next record in place, without copying, as aq_queue_borrow() does:
+ *  `*data` (may be NULL if not wanted) the read-only payload, `*info` (may be NULL) its
+ *  metadata, `*borrow` a handle the caller owns; aq_borrow_data(), aq_borrow_info() and
+ *  aq_borrow_release() work on it. Other subscribers may read the same record meanwhile; the
+ *  subscriber moves past it at aq_borrow_release(), and takes no other record until then.
+ *  Waiting and errors as aq_subscriber_get() (no AQ_EBUFFER_TOO_SMALL). */
+int aq_subscriber_borrow(aq_subscriber *subscriber, int64_t timeout_ns, aq_record_info *info, const void **data,
+                         aq_borrow **borrow);
+
+/** Records producers skipped this subscriber past (AQ_SUBSCRIBER_DROP) or aq_queue_clear()
+ *  dropped before it read them, or AQ_EINVALID_ARGUMENT for NULL. */
+int64_t aq_subscriber_lost(const aq_subscriber *subscriber);
+
+/** Records this subscriber has read, or AQ_EINVALID_ARGUMENT for NULL. */
+int64_t aq_subscriber_delivered(const aq_subscriber *subscriber);
+
+/** Gives up the subscription (producers stop waiting for it; a borrow still out keeps its
+ *  record until released, then the slot is freed) and frees the handle. NULL does nothing. */
+void aq_subscriber_close(aq_subscriber *subscriber);
 
 /** Drops every waiting record, for every process; returns how many, or a negative error.
  *  Records being written or read are not affected. */

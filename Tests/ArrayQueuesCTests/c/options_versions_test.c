@@ -1,7 +1,8 @@
 /*
  * Versions of the options structs: a program built against version 1 of arrayqueues.h (whose
- * aq_sender_options and aq_receiver_options end at shm_capacity) keeps working with this
- * library, and the fields version 2 added (shm_mode, shm_allow_other_owner) do what they say.
+ * aq_sender_options and aq_receiver_options end at shm_capacity, and aq_queue_options at
+ * allow_other_owner) keeps working with this library, and the fields version 2 added
+ * (shm_mode, shm_allow_other_owner; broadcast) do what they say.
  * Run by ArrayQueuesCTests (compiled with pkg-config); prints one line per failed check and a
  * summary, and exits 0 only if every check passed.
  */
@@ -47,6 +48,15 @@ typedef struct {
     const char *curve_secret_key, *curve_server_public_key;
     int64_t fast_path_capacity, fast_path_timeout_ns, shm_capacity;
 } v1_receiver_options;
+
+/* aq_queue_options as version 1 of the header declared it. */
+typedef struct {
+    size_t size;
+    int overflow, shape_change;
+    int64_t spin_ns;
+    uint32_t mode;
+    int32_t allow_other_owner;
+} v1_queue_options;
 
 static char prefix[64];
 
@@ -128,6 +138,45 @@ static void test_version_1_programs(void) {
     receiver_frame.options.size = sizeof(size_t);
     CHECK(aq_receiver_create(endpoint("short"), (const aq_receiver_options *)&receiver_frame.options, &receiver) == AQ_EINVALID_ARGUMENT);
     CHECK(!aq_queue_exists(queue_name("short")));
+}
+
+static void test_queue_options_versions(void) {
+    CHECK(sizeof(v1_queue_options) == AQ_QUEUE_OPTIONS_SIZE_V1);
+    CHECK(sizeof(v1_queue_options) < sizeof(aq_queue_options));
+    struct {
+        v1_queue_options options;
+        unsigned char guard[64];
+    } frame;
+    memset(&frame, 0xA5, sizeof frame);
+    (aq_queue_options_init)((aq_queue_options *)&frame.options);
+    CHECK(frame.options.size == sizeof(v1_queue_options) && frame.options.mode == 0600 && frame.options.spin_ns == 30000);
+    int untouched = 1;
+    for (size_t i = 0; i < sizeof frame.guard; i++) untouched &= frame.guard[i] == 0xA5;
+    CHECK(untouched);
+    /* A version-1 struct makes a plain queue (broadcast defaults to 0; the guard is not read). */
+    aq_queue *queue = NULL;
+    CHECK(aq_queue_create(queue_name("queue-v1"), 1 << 20, (const aq_queue_options *)&frame.options, &queue) == AQ_OK);
+    aq_subscriber *subscriber = NULL;
+    CHECK(aq_queue_subscribe(queue, AQ_SUBSCRIBER_BLOCK, AQ_START_NEWEST, &subscriber) == AQ_EINVALID_ARGUMENT);
+    aq_queue_close(queue);
+    CHECK(aq_queue_remove(queue_name("queue-v1")) == AQ_OK);
+
+    /* Version 2: broadcast applies. */
+    aq_queue_options options;
+    aq_queue_options_init(&options);
+    CHECK(options.size == sizeof options && options.broadcast == 0);
+    options.broadcast = 1;
+    CHECK(aq_queue_create(queue_name("queue-v2"), 1 << 20, &options, &queue) == AQ_OK);
+    CHECK(aq_queue_subscribe(queue, AQ_SUBSCRIBER_BLOCK, AQ_START_NEWEST, &subscriber) == AQ_OK);
+    aq_subscriber_close(subscriber);
+    aq_queue_close(queue);
+    CHECK(aq_queue_remove(queue_name("queue-v2")) == AQ_OK);
+
+    /* Smaller than version 1: refused. */
+    frame.options.size = AQ_QUEUE_OPTIONS_SIZE_V1 - 4;
+    CHECK(aq_queue_create(queue_name("queue-short"), 1 << 20, (const aq_queue_options *)&frame.options, &queue) == AQ_EINVALID_ARGUMENT);
+    CHECK(!aq_queue_exists(queue_name("queue-short")));
+    aq_queue_options_init_sized(NULL, sizeof options);
 }
 
 static void test_sized_initialization(void) {
@@ -232,6 +281,7 @@ int main(void) {
     snprintf(prefix, sizeof prefix, "c-options-%d-%ld", (int)getpid(), (long)time(NULL) % 100000);
     test_other_owner();  /* forks: first, before anything could have started a thread */
     test_version_1_programs();
+    test_queue_options_versions();
     test_sized_initialization();
     test_shm_mode();
     printf("options_versions_test: %d checks, %d failures\n", checks, failures);

@@ -36,6 +36,7 @@ from . import _native  # noqa: E402  (after the bundled libraries are loaded)
 from .errors import *  # noqa: E402,F401,F403
 from .errors import CODES as _CODES, ArrayQueuesError  # noqa: E402
 from .queue import DTYPES, ArrayQueue, BorrowedArray, LoanedArray, QueueStatistics, Record  # noqa: E402
+from .broadcast import Subscriber  # noqa: E402
 from .transport import Message, Receiver, Sender, curve_keypair  # noqa: E402
 
 _native._set_errors(_CODES, ArrayQueuesError)
@@ -46,6 +47,6 @@ __version__ = "0.1.0"
 library_version: str = _native.LIBRARY_VERSION
 
 __all__ = [
-    "ArrayQueue", "Record", "QueueStatistics", "LoanedArray", "BorrowedArray", "DTYPES",
+    "ArrayQueue", "Record", "QueueStatistics", "LoanedArray", "BorrowedArray", "DTYPES", "Subscriber",
     "Sender", "Receiver", "Message", "curve_keypair", "library_version", "ArrayQueuesError",
 ] + list(errors.__all__)  # noqa: F405

@@ -229,7 +229,7 @@ static PyObject *native_curve_keypair(PyObject *module, PyObject *unused) {
 }
 
 static PyMethodDef module_methods[] = {
-    {"open_queue", native_open_queue, METH_VARARGS, "open_queue(name, how, capacity, overflow, shape_change, spin_ns, mode) -> Queue"},
+    {"open_queue", native_open_queue, METH_VARARGS, "open_queue(name, how, capacity, overflow, shape_change, spin_ns, mode, allow_other_owner[, broadcast]) -> Queue"},
     {"remove_queue", native_remove_queue, METH_VARARGS, "remove_queue(name)"},
     {"queue_exists", native_queue_exists, METH_VARARGS, "queue_exists(name) -> bool"},
     {"open_sender", native_open_sender, METH_VARARGS, "open_sender(...) -> Sender"},
@@ -264,7 +264,7 @@ PyMODINIT_FUNC PyInit__native(void) {
     }
     Py_DECREF(dtype);
     order_c = PyUnicode_FromString("C");
-    if (PyType_Ready(&QueueType) < 0 || PyType_Ready(&LeaseType) < 0 || PyType_Ready(&SenderType) < 0 ||
+    if (PyType_Ready(&QueueType) < 0 || PyType_Ready(&LeaseType) < 0 || PyType_Ready(&SubscriberType) < 0 || PyType_Ready(&SenderType) < 0 ||
         PyType_Ready(&ReceiverType) < 0) return NULL;
     PyObject *module = PyModule_Create(&module_definition);
     if (!module) return NULL;
@@ -272,6 +272,7 @@ PyMODINIT_FUNC PyInit__native(void) {
     PyModule_AddStringConstant(module, "LIBRARY_VERSION", aq_version());
     PyModule_AddObject(module, "Queue", Py_NewRef((PyObject *)&QueueType));
     PyModule_AddObject(module, "Lease", Py_NewRef((PyObject *)&LeaseType));
+    PyModule_AddObject(module, "Subscriber", Py_NewRef((PyObject *)&SubscriberType));
     PyModule_AddObject(module, "Sender", Py_NewRef((PyObject *)&SenderType));
     PyModule_AddObject(module, "Receiver", Py_NewRef((PyObject *)&ReceiverType));
     return module;

@@ -151,3 +151,37 @@ PyObject *new_array(PyObject *shape, int dtype, Py_buffer *view) {
     }
     return array;
 }
+
+/* `count` arrays of one dtype and shape lying `stride` bytes apart in `buffer` (an object that
+ * exports a buffer), as a list of views of one strided array over it: numpy makes each row in
+ * C, which costs a fraction of an array made per record. */
+PyObject *array_rows(PyObject *buffer, int dtype, int ndim, const int64_t *shape, size_t count, size_t stride) {
+    PyObject *dtype_obj = dtype_object(dtype);
+    if (!dtype_obj) return NULL;
+    PyObject *extents = PyTuple_New(ndim + 1), *strides = PyTuple_New(ndim + 1);
+    PyObject *rows = NULL;
+    if (!extents || !strides) goto done;
+    PyTuple_SET_ITEM(extents, 0, PyLong_FromSize_t(count));
+    PyTuple_SET_ITEM(strides, 0, PyLong_FromSize_t(stride));
+    Py_ssize_t step = aq_dtype_itemsize(dtype);
+    for (int i = ndim - 1; i >= 0; i--) {
+        PyTuple_SET_ITEM(extents, i + 1, PyLong_FromLongLong(shape[i]));
+        PyTuple_SET_ITEM(strides, i + 1, PyLong_FromSsize_t(step));
+        step *= (Py_ssize_t)shape[i];
+    }
+    for (int i = 0; i <= ndim; i++) {
+        if (!PyTuple_GET_ITEM(extents, i) || !PyTuple_GET_ITEM(strides, i)) goto done;
+    }
+    PyObject *offset = PyLong_FromLong(0);
+    if (!offset) goto done;
+    PyObject *all = PyObject_CallFunctionObjArgs(numpy_ndarray, extents, dtype_obj, buffer, offset, strides, NULL);
+    Py_DECREF(offset);
+    if (!all) goto done;
+    rows = PySequence_List(all);
+    Py_DECREF(all);
+done:
+    Py_XDECREF(extents);
+    Py_XDECREF(strides);
+    Py_DECREF(dtype_obj);
+    return rows;
+}

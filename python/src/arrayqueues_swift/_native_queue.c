@@ -3,22 +3,9 @@
 
 /* MARK: - Queue */
 
-typedef struct {
-    PyObject_HEAD
-    aq_queue *queue;
-    int busy;            /* calls in progress with the GIL released */
-    int closing;         /* close() was called; the handle goes when busy and dependents are 0 */
-    Py_ssize_t dependents; /* loans and borrows that may still have arrays over the mapping */
-    /* The previous record's format: the next get allocates it before it asks, which saves a
-     * second call when records keep their dtype and shape (the common case). */
-    int last_dtype;
-    int last_ndim;
-    int64_t last_shape[AQ_MAX_DIMS];
-    PyObject *last_shape_tuple;
-} QueueObject;
 
 
-static void queue_finish_close(QueueObject *self) {
+void queue_finish_close(QueueObject *self) {
     if (self->queue && self->closing && self->busy == 0 && self->dependents == 0) {
         aq_queue *queue = self->queue;
         self->queue = NULL;
@@ -26,7 +13,7 @@ static void queue_finish_close(QueueObject *self) {
     }
 }
 
-static int queue_enter(QueueObject *self) {
+int queue_enter(QueueObject *self) {
     if (!self->queue || self->closing) {
         raise_code(AQ_ECLOSED, "the queue handle is closed");
         return -1;
@@ -35,7 +22,7 @@ static int queue_enter(QueueObject *self) {
     return 0;
 }
 
-static void queue_leave(QueueObject *self) {
+void queue_leave(QueueObject *self) {
     self->busy--;
     queue_finish_close(self);
 }
@@ -70,7 +57,7 @@ static int fill_options(aq_queue_options *options, int overflow, int shape_chang
     return 0;
 }
 
-/* _native.open_queue(name, how, capacity, overflow, shape_change, spin_ns, mode, allow_other_owner);
+/* _native.open_queue(name, how, capacity, overflow, shape_change, spin_ns, mode, allow_other_owner, broadcast);
  * how: 0 create, 1 open, 2 open or create. */
 PyObject *native_open_queue(PyObject *module, PyObject *args) {
     const char *name;
@@ -78,11 +65,12 @@ PyObject *native_open_queue(PyObject *module, PyObject *args) {
     unsigned long long capacity;
     long long spin_ns;
     unsigned int mode;
-    int allow_other_owner;
-    if (!PyArg_ParseTuple(args, "siKiiLIp", &name, &how, &capacity, &overflow, &shape_change, &spin_ns, &mode,
-                          &allow_other_owner)) return NULL;
+    int allow_other_owner, broadcast = 0;
+    if (!PyArg_ParseTuple(args, "siKiiLIp|p", &name, &how, &capacity, &overflow, &shape_change, &spin_ns, &mode,
+                          &allow_other_owner, &broadcast)) return NULL;
     aq_queue_options options;
     fill_options(&options, overflow, shape_change, spin_ns, mode, allow_other_owner);
+    options.broadcast = broadcast ? 1 : 0;
     aq_queue *queue = NULL;
     int rc;
     Py_BEGIN_ALLOW_THREADS
@@ -242,7 +230,7 @@ static PyObject *queue_get(QueueObject *self, PyObject *const *args, Py_ssize_t 
     return queue_take(self, timeout_ns, out, &info);
 }
 
-static PyObject *index_or_none(const aq_record_info *info) {
+PyObject *index_or_none(const aq_record_info *info) {
     if (info->has_index) return PyLong_FromLongLong(info->index);
     Py_RETURN_NONE;
 }
@@ -262,22 +250,9 @@ static PyObject *queue_get_record(QueueObject *self, PyObject *const *args, Py_s
 
 /* MARK: - Loans and borrows: buffers over a record in shared memory */
 
-typedef struct {
-    PyObject_HEAD
-    QueueObject *owner;  /* keeps the mapping (through the queue handle) while arrays may point into it */
-    aq_loan *loan;       /* for a loan */
-    aq_borrow *borrow;   /* for a borrow */
-    void *data;
-    size_t nbytes;
-    int writable;
-    int active;          /* 1 until commit/abort/release */
-    aq_record_info info;
-    Py_ssize_t shape[AQ_MAX_DIMS];
-    Py_ssize_t strides[AQ_MAX_DIMS];
-} LeaseObject;
 
 
-static LeaseObject *lease_new(QueueObject *owner, const aq_record_info *info) {
+LeaseObject *lease_new(QueueObject *owner, const aq_record_info *info) {
     LeaseObject *self = PyObject_New(LeaseObject, &LeaseType);
     if (!self) return NULL;
     Py_INCREF(owner);
@@ -583,6 +558,9 @@ static PyMethodDef queue_methods[] = {
     {"get_record", (PyCFunction)(void (*)(void))queue_get_record, METH_FASTCALL, "get_record(timeout[, out]) -> (ndarray, timestamp_ns, index, sequence)"},
     {"loan", (PyCFunction)(void (*)(void))queue_loan, METH_FASTCALL, "loan(dtype, shape, timeout, flags, timestamp_ns, index) -> Lease"},
     {"borrow", (PyCFunction)queue_borrow, METH_O, "borrow(timeout) -> Lease"},
+    {"put_many", (PyCFunction)(void (*)(void))queue_put_many, METH_FASTCALL, "put_many(arrays, timeout) -> how many were put"},
+    {"get_many", (PyCFunction)(void (*)(void))queue_get_many, METH_FASTCALL, "get_many(max_count, timeout, record_bytes) -> (buffer, entries)"},
+    {"subscribe", (PyCFunction)queue_subscribe, METH_VARARGS, "subscribe(policy, start) -> Subscriber"},
     {"count", (PyCFunction)queue_count, METH_NOARGS, "Records waiting."},
     {"is_empty", (PyCFunction)queue_is_empty, METH_NOARGS, "Whether no record is waiting."},
     {"clear", (PyCFunction)queue_clear, METH_NOARGS, "Drops the waiting records; returns how many."},

@@ -7,13 +7,16 @@ import dataclasses
 import datetime as _dt
 import os
 import weakref
-from typing import Any, Iterator, Optional, Sequence, Tuple
+from typing import TYPE_CHECKING, Any, Iterator, Optional, Sequence, Tuple
 
 import numpy as np
 
 from . import _native
 from ._time import Timestamp, timestamp_ns, utc_datetime
 from .errors import Closed, GetTimeout
+
+if TYPE_CHECKING:
+    from .broadcast import Subscriber
 
 __all__ = ["ArrayQueue", "Record", "QueueStatistics", "LoanedArray", "BorrowedArray", "DTYPES"]
 
@@ -310,7 +313,7 @@ class ArrayQueue:
     is closed or dropped or its process exits (a forked child never removes it).
     """
 
-    __slots__ = ("_handle", "_name", "_overflow", "_spin", "_removal", "__weakref__")
+    __slots__ = ("_handle", "_name", "_overflow", "_spin", "_removal", "_record_bytes", "__weakref__")
 
     def __init__(self, handle: Any, name: str, overflow: str, spin: float, remove_on_close: bool) -> None:
         """Use :meth:`create`, :meth:`open` or :meth:`open_or_create`."""
@@ -318,23 +321,24 @@ class ArrayQueue:
         self._name = name
         self._overflow = overflow
         self._spin = spin
+        self._record_bytes = 0  # the largest record get_many has seen: its next buffer's guess
         # A finalizer, not __del__: it also runs at interpreter exit, and it names no `self`.
         self._removal = weakref.finalize(self, _remove_if_creator, name, os.getpid()) if remove_on_close else None
 
     @classmethod
     def _open(cls, name: str, how: int, capacity: int, overflow: str, shape_change: str, spin: float, mode: int,
-              remove: bool, allow_other_owner: bool = False) -> "ArrayQueue":
+              remove: bool, allow_other_owner: bool = False, broadcast: bool = False) -> "ArrayQueue":
         if overflow not in _OVERFLOW:
             raise ValueError(f"overflow must be one of {', '.join(_OVERFLOW)}")
         if shape_change not in _SHAPE_CHANGE:
             raise ValueError(f"shape_change must be one of {', '.join(_SHAPE_CHANGE)}")
         handle = _native.open_queue(name, how, int(capacity), _OVERFLOW[overflow], _SHAPE_CHANGE[shape_change],
-                                    int(spin * 1e9), int(mode), bool(allow_other_owner))
+                                    int(spin * 1e9), int(mode), bool(allow_other_owner), bool(broadcast))
         return cls(handle, name, overflow, spin, remove)
 
     @classmethod
     def create(cls, name: str, capacity: int, *, overflow: str = "block", shape_change: str = "keep",
-               spin: float = 30e-6, mode: int = 0o600, remove: bool = False) -> "ArrayQueue":
+               spin: float = 30e-6, mode: int = 0o600, remove: bool = False, broadcast: bool = False) -> "ArrayQueue":
         """Creates the queue ``name`` whose ring holds ``capacity`` bytes (rounded up to 4 KiB;
         records take their payload plus a header of about 200 bytes, 64-byte aligned).
 
@@ -345,11 +349,13 @@ class ArrayQueue:
         ``statistics().resets``). ``spin``: seconds a blocked call spins before it sleeps.
         ``mode``: permission bits of the shared-memory object. ``remove``: remove the queue's
         name when this handle is closed or dropped, or this process exits (not in forked children).
+        ``broadcast``: make a broadcast queue, where every subscriber (:meth:`subscribe`) reads
+        every record; ``get`` and ``borrow`` refuse it (needs ``shape_change="keep"``).
 
         Raises :class:`QueueExists`, :class:`InvalidName`, :class:`InvalidArgument`,
         :class:`InsufficientSharedMemory` or :class:`SystemCallError`.
         """
-        return cls._open(name, 0, capacity, overflow, shape_change, spin, mode, remove)
+        return cls._open(name, 0, capacity, overflow, shape_change, spin, mode, remove, broadcast=broadcast)
 
     @classmethod
     def open(cls, name: str, *, overflow: str = "block", spin: float = 30e-6, allow_other_owner: bool = False) -> "ArrayQueue":
@@ -362,9 +368,10 @@ class ArrayQueue:
 
     @classmethod
     def open_or_create(cls, name: str, capacity: int, *, overflow: str = "block", shape_change: str = "keep",
-                       spin: float = 30e-6, mode: int = 0o600, allow_other_owner: bool = False) -> "ArrayQueue":
-        """Opens the queue ``name``, creating it with ``capacity`` if it does not exist."""
-        return cls._open(name, 2, capacity, overflow, shape_change, spin, mode, False, allow_other_owner)
+                       spin: float = 30e-6, mode: int = 0o600, allow_other_owner: bool = False,
+                       broadcast: bool = False) -> "ArrayQueue":
+        """Opens the queue ``name``, creating it with ``capacity`` (and ``broadcast``) if it does not exist."""
+        return cls._open(name, 2, capacity, overflow, shape_change, spin, mode, False, allow_other_owner, broadcast)
 
     @staticmethod
     def remove(name: str) -> None:
@@ -416,7 +423,34 @@ class ArrayQueue:
         extents = (int(shape),) if isinstance(shape, (int, np.integer)) else tuple(map(int, shape))
         return _Loan(self._handle, (_dtype_code(dtype), extents, timeout, flags, stamp, number))
 
+    def put_many(self, arrays: Any, timeout: Optional[float] = None) -> int:
+        """Puts copies of many arrays of one dtype and shape: ``arrays`` is an array whose first
+        axis counts them (``arrays[i]`` is one record), or a sequence of equal arrays (stacked
+        first). Room for as many as fit is taken under one hold of the queue lock, so small
+        records cost a fraction of a :meth:`put` each. Every record gets the time of the call
+        and no index.
+
+        Returns how many were put, in order: all of them, unless ``timeout`` (seconds; None: no
+        limit, 0: not at all) ran out first. Raises :class:`PutTimeout` or :class:`Full` only
+        when none could be put; :class:`Oversize`, :class:`UnsupportedDType`, :class:`InvalidShape`.
+        """
+        if isinstance(arrays, (list, tuple)):
+            arrays = np.stack([np.asarray(array) for array in arrays]) if arrays else np.empty((0,))
+        return self._handle.put_many(arrays, timeout)
+
     # MARK: Getting
+
+    def get_many(self, max_count: int, timeout: Optional[float] = None) -> list:
+        """Takes up to ``max_count`` records: waits up to ``timeout`` seconds for the first, as
+        :meth:`get` does, then takes what else is waiting, under one hold of the queue lock.
+        Returns their arrays, oldest first (at least one): copies the caller owns -- records of
+        one dtype and shape are views of one buffer, kept while any of them lives. Records
+        larger than the ones seen so far may be left for the next call.
+        Raises as :meth:`get`."""
+        arrays, largest = self._handle.get_many(int(max_count), timeout, self._record_bytes)
+        self._record_bytes = max(self._record_bytes, largest)
+        return arrays
+
 
     def get(self, timeout: Optional[float] = None, out: Optional[np.ndarray] = None) -> np.ndarray:
         """Takes the oldest record and returns its array, a copy the caller owns. Waits up to
@@ -464,6 +498,26 @@ class ArrayQueue:
         get = self._handle.get
         while True:
             yield get(None)
+
+    # MARK: Broadcast
+
+    def subscribe(self, policy: str = "block", start: str = "newest") -> "Subscriber":
+        """Subscribes to this broadcast queue (made with ``create(..., broadcast=True)`` or
+        ``aq create --broadcast``): the :class:`Subscriber` reads every record from its start on.
+
+        ``policy``: ``"block"`` (lossless: producers wait for it, as a recorder wants) or
+        ``"drop"`` (live: producers skip it ahead, and it counts what it lost, as a viewer
+        wants). ``start``: ``"newest"`` committed record, ``"oldest"`` one the queue holds, or
+        ``"next"`` one put. Raises :class:`InvalidArgument` for a queue that is not a broadcast
+        queue, :class:`Full` when its 32 subscriber slots are taken.
+        """
+        from .broadcast import POLICIES, STARTS, Subscriber
+
+        if policy not in POLICIES:
+            raise ValueError(f"policy must be one of {', '.join(POLICIES)}")
+        if start not in STARTS:
+            raise ValueError(f"start must be one of {', '.join(STARTS)}")
+        return Subscriber(self._handle.subscribe(POLICIES[policy], STARTS[start]), self._name, policy, start)
 
     # MARK: State
 

@@ -1,0 +1,114 @@
+"""Subscribers of broadcast queues: every subscriber reads every record (issue 14).
+
+The protocol is the Swift library's (``BroadcastSubscriber``), reached through the C
+interface's ``aq_subscriber``; this module only gives it a Python face.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Iterator, Optional
+
+import numpy as np
+
+from .errors import GetTimeout
+from .queue import Record, _Borrow
+
+__all__ = ["Subscriber", "POLICIES", "STARTS"]
+
+#: What producers do when a subscriber falls a ring behind (``aq_subscriber_policy``).
+POLICIES = {"block": 0, "drop": 1}
+#: Where a new subscriber starts reading (``aq_subscriber_start``).
+STARTS = {"newest": 0, "oldest": 1, "next": 2}
+
+
+class Subscriber:
+    """A subscriber of a broadcast queue (:meth:`ArrayQueue.subscribe`): it reads every record
+    committed from its start on, in order, exactly once, while other subscribers -- in this
+    process or others, in Python, Swift or C -- read the same records::
+
+        with queue.subscribe(policy="drop", start="newest") as viewer:
+            for frame in viewer:               # copies the caller owns
+                show(frame)
+
+    ``get`` copies a record out; ``borrow`` lends it in place, read-only, until the ``with``
+    block ends. It holds one of the queue's 32 subscriber slots until :meth:`close` (or until
+    it is dropped, or its process dies). It reads one record at a time: use it from one thread
+    at a time (a second thread's call raises ``RuntimeError``).
+    """
+
+    __slots__ = ("_handle", "_queue_name", "policy", "start")
+
+    def __init__(self, handle: Any, queue_name: str, policy: str, start: str) -> None:
+        """Use :meth:`ArrayQueue.subscribe`."""
+        self._handle = handle
+        self._queue_name = queue_name
+        self.policy = policy  #: ``"block"`` or ``"drop"``.
+        self.start = start    #: ``"newest"``, ``"oldest"`` or ``"next"``.
+
+    def get(self, timeout: Optional[float] = None) -> np.ndarray:
+        """The next record's array, a copy the caller owns. Waits up to ``timeout`` seconds
+        (None: no limit, 0: not at all). Raises :class:`GetTimeout` or :class:`Empty` (both
+        ``queue.Empty``), :class:`Closed` after :meth:`close`."""
+        return self._handle.get(timeout)[0]
+
+    def get_record(self, timeout: Optional[float] = None) -> Record:
+        """Like :meth:`get`, with the record's timestamp, index and sequence number."""
+        array, stamp, index, sequence = self._handle.get(timeout)
+        return Record(array, stamp, index, sequence)
+
+    def borrow(self, timeout: Optional[float] = None) -> _Borrow:
+        """Lends the next record in place, read-only, without a copy (other subscribers may
+        read it at the same time)::
+
+            with subscriber.borrow(timeout=1.0) as frame:    # a BorrowedArray
+                recorder.write(frame)
+
+        The subscriber moves past the record when the block ends; ``frame`` and its views are
+        unusable afterwards (they raise :class:`Closed`). Waiting and errors as :meth:`get`."""
+        return _Borrow(self._handle, timeout)
+
+    def records(self, timeout: Optional[float] = None) -> Iterator[Record]:
+        """Yields records as they come; stops when none arrives within ``timeout`` seconds
+        (None: never stops by itself)."""
+        while True:
+            try:
+                yield self.get_record(timeout)
+            except GetTimeout:
+                return
+
+    def __iter__(self) -> Iterator[np.ndarray]:
+        """Yields arrays as they come, waiting for each without limit."""
+        get = self._handle.get
+        while True:
+            yield get(None)[0]
+
+    @property
+    def lost(self) -> int:
+        """Records producers skipped this subscriber past (policy ``"drop"``), or that
+        ``clear()`` dropped before it read them."""
+        return self._handle.lost
+
+    @property
+    def delivered(self) -> int:
+        """Records this subscriber has read."""
+        return self._handle.delivered
+
+    @property
+    def closed(self) -> bool:
+        """Whether :meth:`close` was called."""
+        return self._handle.closed
+
+    def close(self) -> None:
+        """Gives up the subscription: producers stop waiting for it (a borrow still open keeps
+        its record until its block ends). Idempotent."""
+        self._handle.close()
+
+    def __enter__(self) -> "Subscriber":
+        return self
+
+    def __exit__(self, *exc_info: Any) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        state = "closed" if self._handle.closed else f"policy={self.policy!r}"
+        return f"<arrayqueues_swift.Subscriber of {self._queue_name!r} {state}>"

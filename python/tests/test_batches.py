@@ -1,0 +1,65 @@
+"""Batches from Python (issue 16): put_many and get_many over aq_queue_put_many / get_many."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import arrayqueues_swift as aq
+from conftest import same_bits, sample
+
+
+def test_put_many_then_get_many_in_order(name):
+    batch = sample("int32", (100, 16), seed=1)
+    with aq.ArrayQueue.create(name, 1 << 20) as q:
+        assert q.put_many(batch) == 100
+        assert q.qsize() == 100
+        got = []
+        while len(got) < 100:
+            arrays = q.get_many(64, timeout=5)
+            assert 1 <= len(arrays) <= 64
+            got.extend(arrays)
+        assert all(same_bits(array, row) for array, row in zip(got, batch))
+        # Arrays the caller owns: writing one leaves the others alone.
+        got[0][...] = -1
+        assert all(same_bits(array, row) for array, row in zip(got[1:], batch[1:]))
+        assert q.empty()
+        q.put(batch[7])
+        (only,) = q.get_many(10, timeout=5)
+        assert same_bits(only, batch[7])
+        with pytest.raises(aq.Empty):
+            q.get_many(10, timeout=0)
+        with pytest.raises(aq.GetTimeout):
+            q.get_many(10, timeout=0.01)
+
+
+def test_get_many_takes_records_put_one_by_one_of_several_shapes(name):
+    arrays = [sample("float64", (n, 3), seed=n) for n in range(1, 8)] + [sample("uint8", (200_000,), seed=9)]
+    with aq.ArrayQueue.create(name, 4 << 20) as q:
+        for array in arrays:
+            q.put(array)
+        got = []
+        while len(got) < len(arrays):
+            got.extend(q.get_many(100, timeout=5))
+        # Each is a separate array the caller owns: writing one leaves the others alone.
+        got[0][...] = 0
+        assert all(same_bits(a, b) for a, b in zip(got[1:], arrays[1:]))
+        assert same_bits(got[-1], arrays[-1])
+
+
+def test_put_many_accepts_a_list_and_stops_when_full(name):
+    with aq.ArrayQueue.create(name, 64 << 10) as q:
+        rows = [np.full(1000, i, np.uint8) for i in range(200)]
+        put = q.put_many(rows, timeout=0)
+        assert 0 < put < 200 and q.qsize() == put
+        with pytest.raises(aq.Full):
+            q.put_many(rows[put:], timeout=0)
+        with pytest.raises(aq.PutTimeout):
+            q.put_many(rows[put:], timeout=0.01)
+        first = q.get_many(put, timeout=1)
+        assert [int(array[0]) for array in first] == list(range(len(first)))
+        assert q.put_many(np.empty((0, 4), np.int8)) == 0
+        with pytest.raises(aq.InvalidShape):
+            q.put_many(np.int32(3))
+        with pytest.raises(ValueError):
+            q.get_many(0)
