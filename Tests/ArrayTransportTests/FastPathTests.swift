@@ -132,6 +132,32 @@ struct FastPathTests {
         #expect(receiver.statistics.lost == 0 && receiver.statistics.ends == 1)
     }
 
+    @Test("end put while a switched subscriber polls without waiting still comes through shared memory (it reads the queue before it leaves for a publisher that is gone)")
+    func endWhilePolling() throws {
+        // Polling with a zero timeout, the subscriber spends most of its time between finding the
+        // queue empty and looking for the publisher's registry: the close lands there in most rounds.
+        for _ in 0..<5 {
+            let sender = try publisher()
+            let receiver = try subscriber(to: sender)
+            let paced = PacedPublisher(sender, pause: 0.001)
+            paced.start()
+            defer { paced.stop(); sender.close(); receiver.close() }
+            #expect(try receiveUntilSwitched(receiver))
+            let sent = paced.stop()
+            var end: StreamMark?
+            let deadline = Date().addingTimeInterval(10)
+            // Everything sent is taken (until 100 ms bring nothing), then the publisher closes.
+            while Date() < deadline, try receiver.receiveEvent(timeout: .milliseconds(100)) != nil {}
+            Thread.detachNewThread { Thread.sleep(forTimeInterval: 0.02); sender.close() }
+            while end == nil, Date() < deadline {
+                if case let .end(mark)? = try receiver.receiveEvent(timeout: .zero) { end = mark }
+            }
+            let mark = try #require(end, "no end arrived (sent \(sent), path \(receiver.path), \(receiver.statistics); sender \(sender.statistics))")
+            #expect(mark.lastSequence == UInt64(sent - 1))
+            #expect(receiver.statistics.lost == 0 && receiver.statistics.ends == 1)
+        }
+    }
+
     @Test("with the fast path disabled on either side, messages stay on the network", arguments: [(FastPath.disabled, FastPath.automatic), (.automatic, .disabled)])
     func disabled(publisherMode: FastPath, subscriberMode: FastPath) throws {
         let sender = try publisher(publisherMode)
