@@ -2,6 +2,7 @@ import ArrayQueues
 import ArrayQueuesTestSupport
 @testable import ArrayTransport
 import Foundation
+import Synchronization
 import Testing
 
 /// The same-host fast path with publisher and subscriber in this process (they share /dev/shm).
@@ -232,6 +233,37 @@ struct FastPathTests {
         let after = try #require(try receiver.receive(timeout: .seconds(5)))
         #expect(after.sequence == bigSequence + 1)
         #expect(receiver.statistics.lost == 1 && receiver.statistics.outOfOrder == 0)
+    }
+
+    @Test("a message sent right before one too large for the broadcast queue reaches a subscriber polling without waiting before it leaves")
+    func lastRecordBeforeLeave() throws {
+        // As for `end`: the `leave` in its own queue lands, in most rounds, between the subscriber
+        // finding the broadcast queue empty and its look at its own queue, in some rounds.
+        for _ in 0..<10 {
+            let sender = try publisher(capacity: ArrayQueue.minimumCapacity)
+            let receiver = try subscriber(to: sender)
+            let paced = PacedPublisher(sender, pause: 0.001)
+            paced.start()
+            defer { paced.stop(); sender.close(); receiver.close() }
+            #expect(try receiveUntilSwitched(receiver))
+            paced.stop()
+            while try receiver.receive(timeout: .milliseconds(200)) != nil {}
+            let small = try patternArray(.uint16, [64, 64], message: 0)
+            let big = try patternArray(.uint16, [2048, 1024], message: 0)   // does not fit (see above)
+            let smallSequence = Atomic<UInt64>(.max)
+            Thread.detachNewThread {
+                Thread.sleep(forTimeInterval: 0.02)
+                if let sequence = try? sender.send(small).sequence { smallSequence.store(sequence, ordering: .relaxed) }
+                _ = try? sender.send(big)
+            }
+            var received: [UInt64] = []
+            let deadline = Date().addingTimeInterval(10)
+            while receiver.path == .sharedMemory, Date() < deadline {
+                if case let .message(message)? = try receiver.receiveEvent(timeout: .zero) { received.append(message.sequence) }
+            }
+            #expect(receiver.path == .network)
+            #expect(received == [smallSequence.load(ordering: .relaxed)], "received \(received) through shared memory")
+        }
     }
 
     @Test("the fastpath header key round-trips, and forms a reader does not know are ignored")

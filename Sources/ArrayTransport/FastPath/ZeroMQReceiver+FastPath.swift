@@ -209,17 +209,19 @@ extension ZeroMQReceiver {
         do {
             if let taken = try take(from: subscription, waiting: wait) {
                 incoming = taken
-            } else if let reason = Self.leaveReason(in: attempt.queue) {
-                // Nothing came during the wait: if the publisher is gone, nothing will.
-                leaveFastPath(&state, reason: "the publisher stopped feeding the queue: \(reason)")
-                return nil
-            } else if let reason = FastPathLink.publisherGone(attempt) {
-                // A closing publisher puts `end` into the queue before it removes its registry, so
-                // its `end` may have come since the wait ended: what the queue holds comes first.
+            } else if let reason = attempt.pendingLeave
+                        ?? Self.leaveReason(in: attempt.queue).map({ "the publisher stopped feeding the queue: \($0)" })
+                        ?? FastPathLink.publisherGone(attempt) {
+                // Nothing came during the wait, and nothing more will. But the publisher puts a
+                // `leave` after its last record, and `end` before it removes its registry: records
+                // may have come since the wait ended, and what the queue holds comes first.
                 guard let taken = try take(from: subscription, waiting: nil) else {
                     leaveFastPath(&state, reason: reason)
                     return nil
                 }
+                var leaving = attempt
+                leaving.pendingLeave = reason
+                state.link?.phase = .sharedMemory(leaving)
                 incoming = taken
             } else {
                 return nil
