@@ -2,6 +2,7 @@ import ArrayQueues
 import ArrayQueuesTestSupport
 @testable import ArrayTransport
 import Foundation
+import Synchronization
 import Testing
 
 /// The same-host fast path with publisher and subscriber in this process (they share /dev/shm).
@@ -132,6 +133,32 @@ struct FastPathTests {
         #expect(receiver.statistics.lost == 0 && receiver.statistics.ends == 1)
     }
 
+    @Test("end put while a switched subscriber polls without waiting still comes through shared memory (it reads the queue before it leaves for a publisher that is gone)")
+    func endWhilePolling() throws {
+        // Polling with a zero timeout, the subscriber spends most of its time between finding the
+        // queue empty and looking for the publisher's registry: the close lands there in most rounds.
+        for _ in 0..<5 {
+            let sender = try publisher()
+            let receiver = try subscriber(to: sender)
+            let paced = PacedPublisher(sender, pause: 0.001)
+            paced.start()
+            defer { paced.stop(); sender.close(); receiver.close() }
+            #expect(try receiveUntilSwitched(receiver))
+            let sent = paced.stop()
+            var end: StreamMark?
+            let deadline = Date().addingTimeInterval(10)
+            // Everything sent is taken (until 100 ms bring nothing), then the publisher closes.
+            while Date() < deadline, try receiver.receiveEvent(timeout: .milliseconds(100)) != nil {}
+            Thread.detachNewThread { Thread.sleep(forTimeInterval: 0.02); sender.close() }
+            while end == nil, Date() < deadline {
+                if case let .end(mark)? = try receiver.receiveEvent(timeout: .zero) { end = mark }
+            }
+            let mark = try #require(end, "no end arrived (sent \(sent), path \(receiver.path), \(receiver.statistics); sender \(sender.statistics))")
+            #expect(mark.lastSequence == UInt64(sent - 1))
+            #expect(receiver.statistics.lost == 0 && receiver.statistics.ends == 1)
+        }
+    }
+
     @Test("with the fast path disabled on either side, messages stay on the network", arguments: [(FastPath.disabled, FastPath.automatic), (.automatic, .disabled)])
     func disabled(publisherMode: FastPath, subscriberMode: FastPath) throws {
         let sender = try publisher(publisherMode)
@@ -206,6 +233,37 @@ struct FastPathTests {
         let after = try #require(try receiver.receive(timeout: .seconds(5)))
         #expect(after.sequence == bigSequence + 1)
         #expect(receiver.statistics.lost == 1 && receiver.statistics.outOfOrder == 0)
+    }
+
+    @Test("a message sent right before one too large for the broadcast queue reaches a subscriber polling without waiting before it leaves")
+    func lastRecordBeforeLeave() throws {
+        // As for `end`: the `leave` in its own queue lands, in most rounds, between the subscriber
+        // finding the broadcast queue empty and its look at its own queue, in some rounds.
+        for _ in 0..<10 {
+            let sender = try publisher(capacity: ArrayQueue.minimumCapacity)
+            let receiver = try subscriber(to: sender)
+            let paced = PacedPublisher(sender, pause: 0.001)
+            paced.start()
+            defer { paced.stop(); sender.close(); receiver.close() }
+            #expect(try receiveUntilSwitched(receiver))
+            paced.stop()
+            while try receiver.receive(timeout: .milliseconds(200)) != nil {}
+            let small = try patternArray(.uint16, [64, 64], message: 0)
+            let big = try patternArray(.uint16, [2048, 1024], message: 0)   // does not fit (see above)
+            let smallSequence = Atomic<UInt64>(.max)
+            Thread.detachNewThread {
+                Thread.sleep(forTimeInterval: 0.02)
+                if let sequence = try? sender.send(small).sequence { smallSequence.store(sequence, ordering: .relaxed) }
+                _ = try? sender.send(big)
+            }
+            var received: [UInt64] = []
+            let deadline = Date().addingTimeInterval(10)
+            while receiver.path == .sharedMemory, Date() < deadline {
+                if case let .message(message)? = try receiver.receiveEvent(timeout: .zero) { received.append(message.sequence) }
+            }
+            #expect(receiver.path == .network)
+            #expect(received == [smallSequence.load(ordering: .relaxed)], "received \(received) through shared memory")
+        }
     }
 
     @Test("the fastpath header key round-trips, and forms a reader does not know are ignored")

@@ -58,12 +58,45 @@ extension Ring {
 
     /// `reserve` for a broadcast queue: when there is no room, frees the oldest record if every
     /// subscriber is past it or may be skipped past it, and tries again. Nil when a lossless
-    /// subscriber (or one reading in place, or an unfinished write) holds the oldest record.
+    /// subscriber (or one reading in place, or an unfinished write) holds a record that must go
+    /// to make room; then nothing is freed and no subscriber is skipped, so that a producer
+    /// refused again and again (one that only tries) takes no records from drop subscribers.
     func broadcastReserve(_ request: Request, owner: ProcessIdentity) throws(ArrayQueueError) -> Reservation? {
+        if let reservation = try reserve(request, dropOldest: false, owner: owner) { return reservation }
+        guard try roomCanBeMade(for: request.length) else { return nil }
         while true {
-            if let reservation = try reserve(request, dropOldest: false, owner: owner) { return reservation }
             guard try freeOldest() else { return nil }
+            if let reservation = try reserve(request, dropOldest: false, owner: owner) { return reservation }
         }
+    }
+
+    /// Whether freeing records from the head one after another, as ``freeOldest()`` does, makes
+    /// room for a record of `length` bytes before it reaches one it may not free. Frees nothing
+    /// (reading the table only finishes skips that dead producers left half-done).
+    private func roomCanBeMade(for length: Int) throws(ArrayQueueError) -> Bool {
+        let (head, _, tail) = try cursors()
+        let subscribers = try subscribers(head: head, tail: tail)
+        var position = head
+        while position < tail {
+            // `reserve`'s test, with the head at `position`.
+            let offset = Int(tail % UInt64(capacity))
+            let gap = offset + length > capacity ? capacity - offset : 0
+            if Int(tail - position) + gap + length <= capacity { return true }
+            let (record, state) = try validatedRecord(at: position, tail: tail)
+            switch state {
+            case .done, .skip:
+                break
+            case .ready:
+                // Every subscriber not past it must be a drop subscriber that is not reading in place.
+                let holds = subscribers.contains { $0.cursor <= position && ($0.policy != .drop || $0.isBorrowing) }
+                if holds { return false }
+            case .writing, .reading:
+                return false
+            }
+            position += UInt64(record.length)
+        }
+        // Everything freed: `reclaim` starts the next record at the next lap's start.
+        return length <= capacity
     }
 
     /// Records freed at most per call once every subscriber is past them: enough that most puts

@@ -27,6 +27,9 @@ struct FastPathLink {
         let publisherPID: Int32
         /// When the phase under way must be over (monotonic nanoseconds).
         var deadline: Int64
+        /// A subscriber's: why it must leave the fast path, once it has read what the broadcast
+        /// queue still holds (a `leave` taken from its own queue, or the publisher gone).
+        var pendingLeave: String? = nil
     }
 
     /// Where the subscriber stands.

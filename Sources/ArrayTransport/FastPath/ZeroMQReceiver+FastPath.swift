@@ -207,19 +207,25 @@ extension ZeroMQReceiver {
         let wait = Duration.nanoseconds(max(0, sliceDeadline - Sys.monotonicNanoseconds()))
         let incoming: IncomingMessage
         do {
-            incoming = try subscription.get(timeout: wait) { record throws(TransportError) -> IncomingMessage in
-                guard record.isEnvelope else { throw .malformed("the fast path's queue holds a plain array record; it carries envelopes only") }
-                let (header, arrays) = try Envelope.read(record.bytes, maximumArrays: options.maximumArrays)
-                return IncomingMessage(header: header, arrays: arrays)
+            if let taken = try take(from: subscription, waiting: wait) {
+                incoming = taken
+            } else if let reason = attempt.pendingLeave
+                        ?? Self.leaveReason(in: attempt.queue).map({ "the publisher stopped feeding the queue: \($0)" })
+                        ?? FastPathLink.publisherGone(attempt) {
+                // Nothing came during the wait, and nothing more will. But the publisher puts a
+                // `leave` after its last record, and `end` before it removes its registry: records
+                // may have come since the wait ended, and what the queue holds comes first.
+                guard let taken = try take(from: subscription, waiting: nil) else {
+                    leaveFastPath(&state, reason: reason)
+                    return nil
+                }
+                var leaving = attempt
+                leaving.pendingLeave = reason
+                state.link?.phase = .sharedMemory(leaving)
+                incoming = taken
+            } else {
+                return nil
             }
-        } catch let error as ArrayQueueError where error.code == .timeout {
-            // Nothing came during the wait: if the publisher is gone, nothing will.
-            if let reason = Self.leaveReason(in: attempt.queue) {
-                leaveFastPath(&state, reason: "the publisher stopped feeding the queue: \(reason)")
-            } else if let reason = FastPathLink.publisherGone(attempt) {
-                leaveFastPath(&state, reason: reason)
-            }
-            return nil
         } catch let error as TransportError {
             reject(error)
             return nil
@@ -243,5 +249,21 @@ extension ZeroMQReceiver {
             leaveFastPath(&state, reason: "the publisher closed the stream", quietly: true)
         }
         return event
+    }
+
+    /// The next record of the broadcast queue as a message, waiting up to `wait` for one (nil:
+    /// not at all); nil if none came.
+    private func take(from subscription: BroadcastSubscriber, waiting wait: Duration?) throws -> IncomingMessage? {
+        let read = { [maximumArrays = options.maximumArrays] (record: borrowing BorrowedRecord) throws(TransportError) -> IncomingMessage in
+            guard record.isEnvelope else { throw .malformed("the fast path's queue holds a plain array record; it carries envelopes only") }
+            let (header, arrays) = try Envelope.read(record.bytes, maximumArrays: maximumArrays)
+            return IncomingMessage(header: header, arrays: arrays)
+        }
+        guard let wait else { return try subscription.tryGet(read) }
+        do {
+            return try subscription.get(timeout: wait, read)
+        } catch let error as ArrayQueueError where error.code == .timeout {
+            return nil
+        }
     }
 }
