@@ -4,7 +4,7 @@
  * failed check and a summary, and exits 0 only if every check passed.
  */
 #define _GNU_SOURCE
-#include <arrayqueues.h>
+#include "check.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -17,30 +17,6 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
-
-static int checks, failures;
-
-#define CHECK(cond)                                                                                            \
-    do {                                                                                                       \
-        checks++;                                                                                              \
-        if (!(cond)) {                                                                                         \
-            failures++;                                                                                        \
-            fprintf(stderr, "FAIL %s:%d: %s (last error %d: %s)\n", __FILE__, __LINE__, #cond, aq_last_error_code(), \
-                    aq_last_error_message());                                                                  \
-        }                                                                                                      \
-    } while (0)
-
-/* The call returns `code`, and on failure the thread's last error says so with a message. */
-#define EXPECT(call, code)                                                                                     \
-    do {                                                                                                       \
-        long long got_ = (long long)(call);                                                                    \
-        checks++;                                                                                              \
-        if (got_ != (code) || ((code) < 0 && (aq_last_error_code() != (code) || aq_last_error_message()[0] == 0))) { \
-            failures++;                                                                                        \
-            fprintf(stderr, "FAIL %s:%d: %s returned %lld (%s), expected %d (%s); last error: %s\n", __FILE__, __LINE__, \
-                    #call, got_, aq_strerror((int)got_), (code), aq_strerror(code), aq_last_error_message());  \
-        }                                                                                                      \
-    } while (0)
 
 static const int64_t MS = 1000 * 1000;
 static char prefix[64];
@@ -1047,6 +1023,5 @@ int main(void) {
     RUN(test_curve);
     RUN(test_shared_memory_transport);
     RUN(test_fast_path);
-    printf("abi_test: %d checks, %d failures\n", checks, failures);
-    return failures == 0 ? 0 : 1;
+    return CHECK_SUMMARY("abi_test");
 }

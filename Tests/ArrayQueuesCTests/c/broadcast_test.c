@@ -4,25 +4,13 @@
  * error paths. Run by ArrayQueuesCTests (compiled with pkg-config); prints one line per failed
  * check and a summary, and exits 0 only if every check passed.
  */
-#include <arrayqueues.h>
+#include "check.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
-
-static int checks, failures;
-
-#define CHECK(cond)                                                                                            \
-    do {                                                                                                       \
-        checks++;                                                                                              \
-        if (!(cond)) {                                                                                         \
-            failures++;                                                                                        \
-            fprintf(stderr, "FAIL %s:%d: %s (last error %d: %s)\n", __FILE__, __LINE__, #cond, aq_last_error_code(), \
-                    aq_last_error_message());                                                                  \
-        }                                                                                                      \
-    } while (0)
 
 #define MS (1000 * 1000LL)
 
@@ -248,6 +236,5 @@ int main(void) {
     test_buffer_too_small_keeps_the_record();
     test_policies();
     test_errors_and_lifetimes();
-    printf("broadcast_test: %d checks, %d failures\n", checks, failures);
-    return failures == 0 ? 0 : 1;
+    return CHECK_SUMMARY("broadcast_test");
 }

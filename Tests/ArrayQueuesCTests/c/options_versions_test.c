@@ -7,7 +7,7 @@
  * summary, and exits 0 only if every check passed.
  */
 #define _GNU_SOURCE
-#include <arrayqueues.h>
+#include "check.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,18 +16,6 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
-
-static int checks, failures;
-
-#define CHECK(cond)                                                                                            \
-    do {                                                                                                       \
-        checks++;                                                                                              \
-        if (!(cond)) {                                                                                         \
-            failures++;                                                                                        \
-            fprintf(stderr, "FAIL %s:%d: %s (last error %d: %s)\n", __FILE__, __LINE__, #cond, aq_last_error_code(), \
-                    aq_last_error_message());                                                                  \
-        }                                                                                                      \
-    } while (0)
 
 /* aq_sender_options and aq_receiver_options as version 1 of the header declared them. */
 typedef struct {
@@ -284,6 +272,5 @@ int main(void) {
     test_queue_options_versions();
     test_sized_initialization();
     test_shm_mode();
-    printf("options_versions_test: %d checks, %d failures\n", checks, failures);
-    return failures == 0 ? 0 : 1;
+    return CHECK_SUMMARY("options_versions_test");
 }
