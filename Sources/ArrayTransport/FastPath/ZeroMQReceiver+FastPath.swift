@@ -255,9 +255,7 @@ extension ZeroMQReceiver {
     /// not at all); nil if none came.
     private func take(from subscription: BroadcastSubscriber, waiting wait: Duration?) throws -> IncomingMessage? {
         let read = { [maximumArrays = options.maximumArrays] (record: borrowing BorrowedRecord) throws(TransportError) -> IncomingMessage in
-            guard record.isEnvelope else { throw .malformed("the fast path's queue holds a plain array record; it carries envelopes only") }
-            let (header, arrays) = try Envelope.read(record.bytes, maximumArrays: maximumArrays)
-            return IncomingMessage(header: header, arrays: arrays)
+            try Self.message(in: record, of: "the fast path's queue", maximumArrays: maximumArrays)
         }
         guard let wait else { return try subscription.tryGet(read) }
         do {
@@ -265,5 +263,13 @@ extension ZeroMQReceiver {
         } catch let error as ArrayQueueError where error.code == .timeout {
             return nil
         }
+    }
+
+    /// A record of a fast-path data queue (named `queue` in the error) as a message: the
+    /// queue carries transport envelopes only.
+    static func message(in record: borrowing BorrowedRecord, of queue: String, maximumArrays: Int) throws(TransportError) -> IncomingMessage {
+        guard record.isEnvelope else { throw .malformed("\(queue) holds a plain array record; it carries envelopes only") }
+        let (header, arrays) = try Envelope.read(record.bytes, maximumArrays: maximumArrays)
+        return IncomingMessage(header: header, arrays: arrays)
     }
 }

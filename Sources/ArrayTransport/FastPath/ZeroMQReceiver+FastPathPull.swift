@@ -29,9 +29,7 @@ extension ZeroMQReceiver {
         let incoming: IncomingMessage
         do {
             incoming = try shared.get(timeout: wait) { record throws(TransportError) -> IncomingMessage in
-                guard record.isEnvelope else { throw .malformed("the pusher's shared queue holds a plain array record; it carries envelopes only") }
-                let (header, arrays) = try Envelope.read(record.bytes, maximumArrays: options.maximumArrays)
-                return IncomingMessage(header: header, arrays: arrays)
+                try Self.message(in: record, of: "the pusher's shared queue", maximumArrays: options.maximumArrays)
             }
         } catch let error as ArrayQueueError where error.code == .timeout {
             state.link?.lastSocketCheck = 0
