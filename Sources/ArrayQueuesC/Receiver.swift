@@ -26,7 +26,7 @@ public func aqReceiverCreate(
         case let .sharedMemory(name):
             made = try SharedMemoryReceiver(
                 name: name, capacity: settings.sharedMemoryCapacity, maximumArrays: settings.zeroMQ.maximumArrays,
-                access: settings.sharedMemoryAccess)
+                access: settings.sharedMemoryAccess, subscription: settings.publishSubscribe ? .drop : nil)
         case .tcp, .ipc:
             made = try ZeroMQReceiver(
                 settings.publishSubscribe ? .subscribe(prefixes: settings.prefixes) : .pull,

@@ -30,7 +30,10 @@ public func aqSenderCreate(
         var resolved = parsed.description
         switch parsed {
         case let .sharedMemory(name):
-            made = try SharedMemorySender(name: name, options: settings.sharedMemory)
+            // The pattern means what it means in Swift: publish/subscribe on a broadcast queue.
+            var options = settings.sharedMemory
+            options.broadcast = settings.publishSubscribe
+            made = try SharedMemorySender(name: name, options: options)
         case .tcp, .ipc:
             let zeroMQ = try ZeroMQSender(
                 settings.publishSubscribe ? .publish : .push, stream: String(cString: stream),

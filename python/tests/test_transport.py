@@ -34,6 +34,32 @@ def test_shm_sender_and_receiver_carry_multi_array_messages(name):
     aq.ArrayQueue.remove(name)
 
 
+def test_shm_patterns_mean_what_they_mean_on_the_network(name):
+    """shm:// publish/subscribe: every subscriber gets every message (a broadcast queue);
+    push/pull: the pullers share the messages of a plain queue."""
+    with aq.Receiver(f"shm://{name}", pattern="pubsub", shm_capacity=1 << 20) as first, \
+            aq.Receiver(f"shm://{name}", pattern="pubsub") as second, \
+            aq.Sender(f"shm://{name}", pattern="pubsub") as sender:
+        for index in range(20):
+            sender.send({"x": np.full(4, index, dtype=np.int32)}, index=index)
+        for receiver in (first, second):
+            got = [receiver.receive(timeout=10) for _ in range(20)]
+            assert [message.index for message in got] == list(range(20))
+            assert all(int(message.array[0]) == message.index for message in got)
+    aq.ArrayQueue.remove(name)
+
+    pulled = f"{name}-p"
+    with aq.Receiver(f"shm://{pulled}", shm_capacity=1 << 20) as first, aq.Receiver(f"shm://{pulled}") as second, \
+            aq.Sender(f"shm://{pulled}") as sender:
+        for index in range(20):
+            sender.send({"x": np.full(4, index, dtype=np.int32)}, index=index)
+        taken = [first.receive(timeout=10).index for _ in range(10)]
+        taken += [second.receive(timeout=10).index for _ in range(10)]
+        assert sorted(taken) == list(range(20))
+        assert second.receive(timeout=0.2) is None
+    aq.ArrayQueue.remove(pulled)
+
+
 def _mode(name: str) -> int:
     return os.stat(f"/dev/shm/aq.{name}").st_mode & 0o777
 

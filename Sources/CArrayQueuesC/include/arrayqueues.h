@@ -520,7 +520,9 @@ typedef struct aq_receiver aq_receiver;
 /** One received message or event. Immutable. Freed by aq_message_free(). */
 typedef struct aq_message aq_message;
 
-/** ZeroMQ patterns (ignored for shm:// endpoints). */
+/** Patterns. On shm:// endpoints they mean the same: push/pull shares the records of a plain
+ *  queue among its receivers; publish/subscribe uses a broadcast queue whose receivers each read
+ *  every record from when they start (as drop subscribers: a slow one skips, counted as lost). */
 typedef enum aq_pattern {
     AQ_PATTERN_PUSH_PULL = 0,    /**< Push/pull: senders wait when pullers are behind (default). */
     AQ_PATTERN_PUB_SUB = 1       /**< Publish/subscribe: slow subscribers lose messages; senders never wait. */
