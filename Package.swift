@@ -166,7 +166,7 @@ let package = Package(
         // In-process tests of the pump, the settings and the command-line values.
         .testTarget(
             name: "ArrayRelayTests",
-            dependencies: ["ArrayRelay", "AQCommandLine", "ArrayQueues", "ArrayTransport", "CArrayQueuesC", "aq", "aq-relay"],
+            dependencies: ["ArrayRelay", "AQCommandLine", "ArrayQueues", "ArrayQueuesTestSupport", "ArrayTransport", "CArrayQueuesC", "aq", "aq-relay"],
             swiftSettings: strictSwift
         ),
         // Runs the built `aq-relay` executable as real processes (loopback and ipc:// only).

@@ -1,6 +1,7 @@
 import ArrayQueues
 import ArrayRelay
 import ArrayTransport
+import ArrayQueuesTestSupport
 import Foundation
 import Logging
 import Testing
@@ -31,6 +32,38 @@ struct PumpTests {
     }
 
     static func payload(_ position: Int) -> [Int32] { (0..<64).map { Int32(position * 1000 + $0) } }
+
+    @Test("a relay that reads a broadcast queue as a drop subscriber counts what it was skipped past: taken + skipped = put")
+    func skippedSubscriberIsCounted() async throws {
+        let source = Self.name("bcast")
+        let input = try ArrayQueue.create(name: source, capacity: 64 << 10, creating: CreateOptions(broadcast: true))
+        defer { try? ArrayQueue.remove(name: source) }
+        var common = CommonSettings(name: source)
+        common.fastPath = .disabled
+        common.control = nil
+        var serve = ServeSettings(common: common, routes: [QueueRoute(queue: source, stream: "s", bind: [try Endpoint("tcp://127.0.0.1:*")], connect: [])])
+        serve.pattern = .pushpull
+        serve.zeroCopy = false
+        serve.subscriberPolicy = .drop
+        // No puller: every send waits 5 ms and is dropped, so the relay falls behind the producer.
+        serve.sendTimeout = .milliseconds(5)
+        let relay = try QueueRelay(route: serve.routes[0], settings: serve, curve: nil, logger: Self.quiet)
+        relay.start()
+        // Counted from the relay's subscription on: wait until it has subscribed.
+        #expect(eventually(within: 20) { (try? input.broadcastState().subscribers.count) == 1 })
+        let count = 600
+        for position in 0..<count {
+            try input.put(NDArray<Int32>(shape: [64], elements: Self.payload(position)), index: Int64(position), timeout: .seconds(10))
+        }
+        let accounted = eventually(within: 30) {
+            let samples = relay.samples()
+            return samples.value("aq_relay_records_in_total") + samples.value("aq_relay_subscriber_skipped_total") == Double(count)
+        }
+        let samples = relay.samples()
+        #expect(accounted, "taken \(samples.value("aq_relay_records_in_total")), skipped \(samples.value("aq_relay_subscriber_skipped_total")) of \(count)")
+        #expect(samples.value("aq_relay_subscriber_skipped_total") > 0)
+        await relay.shutdown()
+    }
 
     @Test("serve → subscribe in one process: push/pull delivers every record intact and in order; pub/sub counts what it loses", arguments: [StreamPattern.pushpull, .pubsub])
     func relayInProcess(_ pattern: StreamPattern) async throws {

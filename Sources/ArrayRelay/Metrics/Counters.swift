@@ -18,6 +18,9 @@ public final class ServeCounters: Sendable {
     public let failed = Atomic<UInt64>(0)
     /// Age of the last record when handed on.
     public let lagNanoseconds = Atomic<Int64>(0)
+    /// Records of a broadcast queue that the relay's subscriber was skipped past (its `drop`
+    /// policy, or a `clear`): the subscriber's own count, read after each take.
+    public let skipped = Atomic<UInt64>(0)
 }
 
 /// The counters of a subscription, written by its thread.

@@ -13,6 +13,7 @@ extension QueueRelay {
             .counter("aq_relay_bytes_out_total", "Payload bytes of the records out.", labels: labels, load(counters.bytesSent)),
             .counter("aq_relay_dropped_total", "Records the relay dropped, by reason.", labels: labels + [("reason", "byte_budget")], load(counters.droppedBudget)),
             .counter("aq_relay_dropped_total", "Records the relay dropped, by reason.", labels: labels + [("reason", "send_timeout")], load(counters.droppedTimeout)),
+            .counter("aq_relay_subscriber_skipped_total", "Records of a broadcast queue the relay's subscriber was skipped past (drop policy, or clear).", labels: labels, load(counters.skipped)),
             .counter("aq_relay_errors_total", "Records that could not be relayed because of an error (see the log).", labels: labels, load(counters.failed)),
             .counter("aq_relay_heartbeats_total", "Heartbeats sent (serve) or received (subscribe).", labels: labels, statistics.heartbeats),
             .gauge("aq_relay_in_flight_bytes", "Payload bytes ZeroMQ holds and has not sent yet.", labels: labels, Double(statistics.inFlightBytes)),

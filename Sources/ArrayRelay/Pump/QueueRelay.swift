@@ -202,7 +202,10 @@ public final class QueueRelay: MetricsSource {
     /// Lends the next record (waiting 100 ms at most): as a subscriber of a broadcast queue, else
     /// as one of the queue's consumers.
     private func take<Result>(_ queue: ArrayQueue, _ subscriber: BroadcastSubscriber?, _ body: (borrowing BorrowedRecord) throws -> Result) throws -> Result {
-        if let subscriber { return try subscriber.get(timeout: .milliseconds(100), body) }
+        if let subscriber {
+            defer { counters.skipped.store(subscriber.lost, ordering: .relaxed) }
+            return try subscriber.get(timeout: .milliseconds(100), body)
+        }
         return try queue.get(timeout: .milliseconds(100), body)
     }
 
