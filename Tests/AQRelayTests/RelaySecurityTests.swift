@@ -1,6 +1,6 @@
 import ArrayQueues
 import ArrayQueuesTestSupport
-@_spi(Control) import ArrayTransport
+import ArrayTransport
 import Foundation
 import Testing
 
