@@ -116,12 +116,7 @@ final class ZeroMQSenderEngine: Sendable {
                try pushThroughSharedMemory(fastPath, &state, dataHeader(arrays, sequence: sequence, timestamp: timestamp, index: index, meta: meta),
                                            arrays: arrays, deadline: deadline) {
                 offerIfDue(&state.socket, nextSequence: sequence + 1)
-                state.nextSequence += 1
-                nextSequence.store(state.nextSequence, ordering: .relaxed)
-                sentCount.add(1, ordering: .relaxed)
-                bytesSent.add(UInt64(payloadBytes), ordering: .relaxed)
-                lastActivity.store(Sys.monotonicNanoseconds(), ordering: .relaxed)
-                return .sent(sequence: sequence)
+                return countSent(&state, sequence: sequence, payloadBytes: payloadBytes)
             }
             if sendsDataOnNetwork && countsAgainstBudget && !hasBudget(for: payloadBytes) {
                 switch pattern {
@@ -149,13 +144,19 @@ final class ZeroMQSenderEngine: Sendable {
                 if pattern == .publish { deliverToFastPath(fastPath, sequence: sequence) }
                 offerIfDue(&state.socket, nextSequence: sequence + 1)
             }
-            state.nextSequence += 1
-            nextSequence.store(state.nextSequence, ordering: .relaxed)
-            sentCount.add(1, ordering: .relaxed)
-            bytesSent.add(UInt64(payloadBytes), ordering: .relaxed)
-            lastActivity.store(Sys.monotonicNanoseconds(), ordering: .relaxed)
-            return .sent(sequence: sequence)
+            return countSent(&state, sequence: sequence, payloadBytes: payloadBytes)
         }
+    }
+
+    /// Counts message `sequence` as sent, whichever way it went (socket or shared memory): the
+    /// next sequence number, the counters and the time of the last activity.
+    private func countSent(_ state: inout State, sequence: UInt64, payloadBytes: Int) -> SendOutcome {
+        state.nextSequence += 1
+        nextSequence.store(state.nextSequence, ordering: .relaxed)
+        sentCount.add(1, ordering: .relaxed)
+        bytesSent.add(UInt64(payloadBytes), ordering: .relaxed)
+        lastActivity.store(Sys.monotonicNanoseconds(), ordering: .relaxed)
+        return .sent(sequence: sequence)
     }
 
     /// A pusher's fast path: puts the message into the shared queue while pullers of this host
