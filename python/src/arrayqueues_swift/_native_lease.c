@@ -1,0 +1,676 @@
+/*
+ * arrayqueues_swift._native: loans and borrows, and the arrays they lend.
+ *
+ * `queue.loan(...)`, `queue.borrow(...)` and `subscriber.borrow(...)` return a Lease, which is
+ * its own context manager: __enter__ reserves (loan) or takes (borrow) the record and returns
+ * an array over it in shared memory; __exit__ commits the loan (or aborts it when the block
+ * raised) or releases the borrow. A Lease is entered once.
+ *
+ * The arrays are instances of LoanedArray and BorrowedArray, ndarray subclasses made here (as
+ * heap types whose base is numpy.ndarray) so that the checks that make them unusable after
+ * their block run in C: indexing, the buffer protocol (memoryview, bytes), len, truth and
+ * number conversions, repr and str, iteration, __array_ufunc__ (every ufunc and the methods
+ * made of ufuncs: sum, mean, ==, +=, ...) and __array_function__ (numpy's functions), and the
+ * copying methods. A Python subclass paid a Python call for each of them; for a 1 KiB record
+ * that was most of the cost of a borrow.
+ *
+ * The lease is found at the root of an array's `base` chain, where numpy keeps it for every
+ * view, so views made inside the block are checked too and nothing is stored per view.
+ * numpy.asarray / numpy.array of the array itself and `a.view(numpy.ndarray)` make plain arrays
+ * without asking the subclass: those are not caught (they never touch unmapped memory: every
+ * lease keeps its queue handle, and so the mapping, alive).
+ */
+#include "_native.h"
+
+static PyTypeObject *ndarray_type;       /* numpy.ndarray */
+static PyObject *ndarray_view;           /* numpy.ndarray.view */
+static PyObject *ndarray_copy;           /* numpy.ndarray.copy */
+static PyObject *ndarray_array_function; /* numpy.ndarray.__array_function__ */
+static PyTypeObject *lent_type, *loaned_type, *borrowed_type;
+static PyObject *str_base, *str_out, *str_call, *str_at, *readonly_message, *utc_datetime;
+
+/* MARK: - Finding an array's lease */
+
+/* The first fields of numpy's array object (PyArrayObject_fields, the same since numpy 1.7 and
+ * part of numpy's ABI: its headers read `base` this way in every compiled extension). Reading
+ * the field costs a load where the attribute costs a lookup; lent_arrays_init checks the layout
+ * on real arrays and uses the attribute if it does not hold. */
+typedef struct {
+    PyObject_HEAD
+    char *data;
+    int nd;
+    Py_ssize_t *dimensions;
+    Py_ssize_t *strides;
+    PyObject *base;
+} ndarray_head;
+static int base_field_checked;
+
+/* The array's base (borrowed: the array holds it), or NULL. */
+static PyObject *array_base(PyObject *array) {
+    if (base_field_checked) return ((ndarray_head *)array)->base;
+    PyObject *base = PyObject_GetAttr(array, str_base);
+    if (!base) { PyErr_Clear(); return NULL; }
+    Py_DECREF(base);
+    return base == Py_None ? NULL : base;
+}
+
+static LeaseObject *lease_of(PyObject *array) {
+    PyObject *base = array_base(array);
+    while (base) {
+        if (Py_TYPE(base) == &LeaseType) return (LeaseObject *)base;
+        if (!PyObject_TypeCheck(base, ndarray_type)) return NULL;
+        base = array_base(base);
+    }
+    return NULL;
+}
+
+#define IS_LENT(object) PyObject_TypeCheck(object, lent_type)
+
+/* 0 if `array` may be used: it is over no lease, or over one still in force. */
+static int check(PyObject *array) {
+    LeaseObject *lease = lease_of(array);
+    if (lease && lease->state != LEASE_ACTIVE) {
+        raise_code(AQ_ECLOSED, "this array was lent by a queue for a `with` block that has ended: its memory belongs to "
+                               "the queue again; copy what you need inside the block");
+        return -1;
+    }
+    return 0;
+}
+
+/* A plain ndarray over the same memory (new reference). */
+static PyObject *plain(PyObject *array) {
+    PyObject *args[2] = {array, (PyObject *)ndarray_type};
+    return PyObject_Vectorcall(ndarray_view, args, 2, NULL);
+}
+
+/* A plain ndarray with a copy of the data (new reference). */
+static PyObject *plain_copy(PyObject *array) {
+    PyObject *view = plain(array);
+    if (!view) return NULL;
+    PyObject *copy = PyObject_CallOneArg(ndarray_copy, view);
+    Py_DECREF(view);
+    return copy;
+}
+
+/* `value` itself, or a plain view of it if it is a lent array in force (new reference). */
+static PyObject *unlent(PyObject *value) {
+    if (!IS_LENT(value)) return Py_NewRef(value);
+    if (check(value) < 0) return NULL;
+    return plain(value);
+}
+
+/* MARK: - The checked slots */
+
+static PyObject *lent_subscript(PyObject *self, PyObject *key) {
+    if (check(self) < 0) return NULL;
+    return ndarray_type->tp_as_mapping->mp_subscript(self, key);
+}
+
+static int lent_ass_subscript(PyObject *self, PyObject *key, PyObject *value) {
+    if (check(self) < 0 || (value && IS_LENT(value) && check(value) < 0)) return -1;
+    return ndarray_type->tp_as_mapping->mp_ass_subscript(self, key, value);
+}
+
+static PyObject *lent_item(PyObject *self, Py_ssize_t index) {
+    if (check(self) < 0) return NULL;
+    return ndarray_type->tp_as_sequence->sq_item(self, index);
+}
+
+static Py_ssize_t lent_length(PyObject *self) {
+    if (check(self) < 0) return -1;
+    return ndarray_type->tp_as_mapping->mp_length(self);
+}
+
+static int lent_contains(PyObject *self, PyObject *value) {
+    if (check(self) < 0) return -1;
+    return ndarray_type->tp_as_sequence->sq_contains(self, value);
+}
+
+static int lent_bool(PyObject *self) {
+    if (check(self) < 0) return -1;
+    return ndarray_type->tp_as_number->nb_bool(self);
+}
+
+static PyObject *lent_int(PyObject *self) {
+    if (check(self) < 0) return NULL;
+    return ndarray_type->tp_as_number->nb_int(self);
+}
+
+static PyObject *lent_float(PyObject *self) {
+    if (check(self) < 0) return NULL;
+    return ndarray_type->tp_as_number->nb_float(self);
+}
+
+static PyObject *lent_index(PyObject *self) {
+    if (check(self) < 0) return NULL;
+    return ndarray_type->tp_as_number->nb_index(self);
+}
+
+static int lent_getbuffer(PyObject *self, Py_buffer *view, int flags) {
+    if (check(self) < 0) { view->obj = NULL; return -1; }
+    return ndarray_type->tp_as_buffer->bf_getbuffer(self, view, flags);
+}
+
+/* repr, str and iteration work on a plain view (iteration on a copy: its rows stay valid). */
+static PyObject *lent_unary(PyObject *self, PyObject *(*function)(PyObject *), int copied) {
+    if (check(self) < 0) return NULL;
+    PyObject *array = copied ? plain_copy(self) : plain(self);
+    if (!array) return NULL;
+    PyObject *result = function(array);
+    Py_DECREF(array);
+    return result;
+}
+
+static PyObject *lent_repr(PyObject *self) { return lent_unary(self, PyObject_Repr, 0); }
+static PyObject *lent_str(PyObject *self) { return lent_unary(self, PyObject_Str, 0); }
+static PyObject *lent_iter(PyObject *self) { return lent_unary(self, PyObject_GetIter, 1); }
+
+/* __array_ufunc__(ufunc, method, *inputs, **kwargs): checks the lent arrays among the inputs
+ * and `out`, and runs the ufunc on plain views of them. An `out` is returned as given (so that
+ * `slot += 1` leaves `slot` a LoanedArray). */
+static PyObject *lent_array_ufunc(PyObject *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames) {
+    if (nargs < 2) { PyErr_SetString(PyExc_TypeError, "__array_ufunc__(ufunc, method, *inputs, **kwargs)"); return NULL; }
+    Py_ssize_t inputs = nargs - 2, keywords = kwnames ? PyTuple_GET_SIZE(kwnames) : 0, total = inputs + keywords;
+    PyObject *small[8], **call = total <= 8 ? small : PyMem_Malloc(sizeof(PyObject *) * (size_t)total);
+    if (!call) return PyErr_NoMemory();
+    PyObject *out = NULL, *callable = NULL, *result = NULL;
+    Py_ssize_t made = 0;
+    for (; made < inputs; made++) {
+        if (!(call[made] = unlent(args[2 + made]))) goto done;
+    }
+    for (Py_ssize_t k = 0; k < keywords; k++, made++) {
+        PyObject *value = args[nargs + k];
+        if (PyUnicode_Compare(PyTuple_GET_ITEM(kwnames, k), str_out) == 0 && PyTuple_Check(value)) {
+            out = value;
+            PyObject *converted = PyTuple_New(PyTuple_GET_SIZE(value));
+            if (!converted) goto done;
+            for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(value); i++) {
+                PyObject *item = unlent(PyTuple_GET_ITEM(value, i));
+                if (!item) { Py_DECREF(converted); goto done; }
+                PyTuple_SET_ITEM(converted, i, item);
+            }
+            call[made] = converted;
+        } else {
+            call[made] = Py_NewRef(value);
+        }
+    }
+    PyObject *method = args[1];
+    callable = PyUnicode_Compare(method, str_call) == 0 ? Py_NewRef(args[0]) : PyObject_GetAttr(args[0], method);
+    if (!callable) goto done;
+    result = PyObject_Vectorcall(callable, call, (size_t)inputs, kwnames);
+    if (result && out && PyUnicode_Compare(method, str_at) != 0) {
+        Py_SETREF(result, Py_NewRef(PyTuple_GET_SIZE(out) == 1 ? PyTuple_GET_ITEM(out, 0) : out));
+    }
+done:
+    for (Py_ssize_t i = 0; i < made; i++) Py_DECREF(call[i]);
+    if (call != small) PyMem_Free(call);
+    Py_XDECREF(callable);
+    return result;
+}
+
+/* __array_function__(func, types, args, kwargs): checks the lent arrays among the arguments
+ * (and in lists and tuples of them, as numpy.concatenate takes), then lets ndarray's run it. */
+static PyObject *lent_array_function(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
+    if (nargs != 4 || !PyTuple_Check(args[2])) {
+        PyErr_SetString(PyExc_TypeError, "__array_function__(func, types, args, kwargs)");
+        return NULL;
+    }
+    PyObject *arguments = args[2];
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(arguments); i++) {
+        PyObject *value = PyTuple_GET_ITEM(arguments, i);
+        if (IS_LENT(value)) {
+            if (check(value) < 0) return NULL;
+        } else if (PyList_Check(value) || PyTuple_Check(value)) {
+            for (Py_ssize_t j = 0; j < PySequence_Fast_GET_SIZE(value); j++) {
+                PyObject *item = PySequence_Fast_GET_ITEM(value, j);
+                if (IS_LENT(item) && check(item) < 0) return NULL;
+            }
+        }
+    }
+    PyObject *call[5] = {self, args[0], args[1], args[2], args[3]};
+    return PyObject_Vectorcall(ndarray_array_function, call, 5, NULL);
+}
+
+/* The ndarray methods that read or write the data in other ways: checked, then run on a plain
+ * view (the copying ones return plain arrays, which stay valid after the block). */
+enum { G_TOBYTES, G_TOLIST, G_ITEM, G_FILL, G_TOFILE, G_DUMP, G_DUMPS, G_BYTESWAP, G_COMPLEX, G_FORMAT, G_COPY, G_ASTYPE,
+       G_REDUCE, G_REDUCE_EX, GUARDED };
+static const char *const guarded_names[GUARDED] = {"tobytes", "tolist", "item", "fill", "tofile", "dump", "dumps",
+    "byteswap", "__complex__", "__format__", "copy", "astype", "__reduce__", "__reduce_ex__"};
+static PyObject *guarded_methods[GUARDED];
+
+static PyObject *call_guarded(PyObject *self, int which, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames) {
+    if (check(self) < 0) return NULL;
+    /* pickling a lent array pickles a copy */
+    PyObject *target = which == G_REDUCE || which == G_REDUCE_EX ? plain_copy(self) : plain(self);
+    if (!target) return NULL;
+    Py_ssize_t total = nargs + (kwnames ? PyTuple_GET_SIZE(kwnames) : 0);
+    PyObject *small[8], **call = total < 8 ? small : PyMem_Malloc(sizeof(PyObject *) * (size_t)(total + 1));
+    if (!call) { Py_DECREF(target); return PyErr_NoMemory(); }
+    call[0] = target;
+    for (Py_ssize_t i = 0; i < total; i++) call[i + 1] = args[i];
+    PyObject *result = PyObject_Vectorcall(guarded_methods[which], call, (size_t)nargs + 1, kwnames);
+    if (call != small) PyMem_Free(call);
+    Py_DECREF(target);
+    return result;
+}
+
+#define GUARDED_METHOD(function, which) \
+    static PyObject *function(PyObject *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames) { \
+        return call_guarded(self, which, args, nargs, kwnames); \
+    }
+GUARDED_METHOD(lent_tobytes, G_TOBYTES)
+GUARDED_METHOD(lent_tolist, G_TOLIST)
+GUARDED_METHOD(lent_item_method, G_ITEM)
+GUARDED_METHOD(lent_fill, G_FILL)
+GUARDED_METHOD(lent_tofile, G_TOFILE)
+GUARDED_METHOD(lent_dump, G_DUMP)
+GUARDED_METHOD(lent_dumps, G_DUMPS)
+GUARDED_METHOD(lent_byteswap, G_BYTESWAP)
+GUARDED_METHOD(lent_complex, G_COMPLEX)
+GUARDED_METHOD(lent_format, G_FORMAT)
+GUARDED_METHOD(lent_copy, G_COPY)
+GUARDED_METHOD(lent_astype, G_ASTYPE)
+GUARDED_METHOD(lent_reduce, G_REDUCE)
+GUARDED_METHOD(lent_reduce_ex, G_REDUCE_EX)
+
+/* __copy__() and __deepcopy__(memo): a plain copy. */
+static PyObject *lent_copy_any(PyObject *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames) {
+    return call_guarded(self, G_COPY, args, 0, NULL);
+}
+
+#define FAST_KEYWORDS(function) (PyCFunction)(void (*)(void))function, METH_FASTCALL | METH_KEYWORDS
+static PyMethodDef lent_methods[] = {
+    {"__array_ufunc__", FAST_KEYWORDS(lent_array_ufunc), "Runs the ufunc on plain views, after checking the lease."},
+    {"__array_function__", (PyCFunction)(void (*)(void))lent_array_function, METH_FASTCALL, "Checks the lease, then as numpy.ndarray."},
+    {"tobytes", FAST_KEYWORDS(lent_tobytes), "As numpy.ndarray.tobytes; raises Closed after the block."},
+    {"tolist", FAST_KEYWORDS(lent_tolist), "As numpy.ndarray.tolist; raises Closed after the block."},
+    {"item", FAST_KEYWORDS(lent_item_method), "As numpy.ndarray.item; raises Closed after the block."},
+    {"fill", FAST_KEYWORDS(lent_fill), "As numpy.ndarray.fill; raises Closed after the block."},
+    {"tofile", FAST_KEYWORDS(lent_tofile), "As numpy.ndarray.tofile; raises Closed after the block."},
+    {"dump", FAST_KEYWORDS(lent_dump), "As numpy.ndarray.dump (of a copy); raises Closed after the block."},
+    {"dumps", FAST_KEYWORDS(lent_dumps), "As numpy.ndarray.dumps (of a copy); raises Closed after the block."},
+    {"byteswap", FAST_KEYWORDS(lent_byteswap), "As numpy.ndarray.byteswap; raises Closed after the block."},
+    {"__complex__", FAST_KEYWORDS(lent_complex), NULL},
+    {"__format__", FAST_KEYWORDS(lent_format), NULL},
+    {"copy", FAST_KEYWORDS(lent_copy), "An ordinary array with a copy of the data; raises Closed after the block."},
+    {"astype", FAST_KEYWORDS(lent_astype), "As numpy.ndarray.astype, an ordinary array; raises Closed after the block."},
+    {"__reduce__", FAST_KEYWORDS(lent_reduce), NULL},
+    {"__reduce_ex__", FAST_KEYWORDS(lent_reduce_ex), NULL},
+    {"__copy__", FAST_KEYWORDS(lent_copy_any), NULL},
+    {"__deepcopy__", FAST_KEYWORDS(lent_copy_any), NULL},
+    {NULL},
+};
+
+static PyType_Slot lent_slots[] = {
+    {Py_tp_doc, (void *)"An ndarray over a record in shared memory, valid only while its loan or borrow lasts.\n\n"
+        "After the `with` block, indexing it, printing it, converting it, iterating it, reading it through the buffer "
+        "protocol (memoryview, bytes) or passing it to any numpy function or ufunc raises "
+        "arrayqueues_swift.Closed, and so do views of it made inside the block. Copies (.copy(), ufunc results) are "
+        "ordinary arrays that stay valid. numpy.asarray(a), numpy.array(a) and a.view(numpy.ndarray) make plain "
+        "arrays without asking it: those are not caught after the block (they never touch unmapped memory)."},
+    {Py_tp_methods, lent_methods},
+    {Py_tp_repr, lent_repr},
+    {Py_tp_str, lent_str},
+    {Py_tp_iter, lent_iter},
+    {Py_mp_subscript, lent_subscript},
+    {Py_mp_ass_subscript, lent_ass_subscript},
+    {Py_mp_length, lent_length},
+    {Py_sq_length, lent_length},
+    {Py_sq_item, lent_item},
+    {Py_sq_contains, lent_contains},
+    {Py_nb_bool, lent_bool},
+    {Py_nb_int, lent_int},
+    {Py_nb_float, lent_float},
+    {Py_nb_index, lent_index},
+    {Py_bf_getbuffer, lent_getbuffer},
+    {0, NULL},
+};
+
+/* MARK: - A borrowed array's metadata */
+
+static LeaseObject *metadata_lease(PyObject *self) {
+    LeaseObject *lease = lease_of(self);
+    if (!lease) PyErr_SetString(PyExc_AttributeError, "this array is not over a borrowed record");
+    return lease;
+}
+
+static PyObject *borrowed_timestamp_ns(PyObject *self, void *unused) {
+    LeaseObject *lease = metadata_lease(self);
+    return lease ? PyLong_FromLongLong(lease->info.timestamp_ns) : NULL;
+}
+
+static PyObject *borrowed_timestamp(PyObject *self, void *unused) {
+    LeaseObject *lease = metadata_lease(self);
+    if (!lease) return NULL;
+    if (!utc_datetime) {
+        PyObject *module = PyImport_ImportModule("arrayqueues_swift._time");
+        if (!module) return NULL;
+        utc_datetime = PyObject_GetAttrString(module, "utc_datetime");
+        Py_DECREF(module);
+        if (!utc_datetime) return NULL;
+    }
+    PyObject *nanoseconds = PyLong_FromLongLong(lease->info.timestamp_ns);
+    if (!nanoseconds) return NULL;
+    PyObject *result = PyObject_CallOneArg(utc_datetime, nanoseconds);
+    Py_DECREF(nanoseconds);
+    return result;
+}
+
+static PyObject *borrowed_index(PyObject *self, void *unused) {
+    LeaseObject *lease = metadata_lease(self);
+    return lease ? index_or_none(&lease->info) : NULL;
+}
+
+static PyObject *borrowed_sequence(PyObject *self, void *unused) {
+    LeaseObject *lease = metadata_lease(self);
+    return lease ? PyLong_FromUnsignedLongLong(lease->info.sequence) : NULL;
+}
+
+static PyGetSetDef borrowed_getset[] = {
+    {"timestamp_ns", borrowed_timestamp_ns, NULL, "Nanoseconds since the Unix epoch (the producer's clock).", NULL},
+    {"timestamp", borrowed_timestamp, NULL, "The record's time as an aware UTC datetime.", NULL},
+    {"index", borrowed_index, NULL, "The producer's index, or None.", NULL},
+    {"sequence", borrowed_sequence, NULL, "The queue-wide sequence number.", NULL},
+    {NULL},
+};
+
+static PyType_Slot loaned_slots[] = {
+    {Py_tp_doc, (void *)"The writable array of `with queue.loan(shape, dtype) as a:` -- a slot of the queue. Fill it "
+        "inside the block; it is published when the block ends (discarded if the block raises), and unusable afterwards."},
+    {0, NULL},
+};
+
+static PyType_Slot borrowed_slots[] = {
+    {Py_tp_doc, (void *)"The read-only array of `with queue.borrow() as a:` -- a record in place in the queue, with its "
+        "metadata (timestamp_ns, timestamp, index, sequence). Unusable after the block, when the record's room is given "
+        "back to producers."},
+    {Py_tp_getset, borrowed_getset},
+    {0, NULL},
+};
+
+/* MARK: - Leases */
+
+static LeaseObject *lease_alloc(QueueObject *owner, PyObject *reader) {
+    LeaseObject *self = PyObject_New(LeaseObject, &LeaseType);
+    if (!self) return NULL;
+    self->owner = (QueueObject *)Py_NewRef(owner);
+    owner->dependents++;
+    self->reader = Py_XNewRef(reader);
+    self->state = LEASE_NEW;
+    self->writable = reader == NULL;
+    self->loan = NULL;
+    self->borrow = NULL;
+    self->data = NULL;
+    self->nbytes = 0;
+    self->timeout_ns = AQ_FOREVER;
+    self->flags = 0;
+    self->stamp = 0;
+    self->index = 0;
+    self->shape_tuple = NULL;
+    memset(&self->info, 0, sizeof self->info);
+    return self;
+}
+
+/* loan(shape, dtype[, timeout, timestamp, index]) -> Lease: checks the arguments now; the slot
+ * is reserved by __enter__. */
+PyObject *lease_loan(QueueObject *queue, PyObject *const *args, Py_ssize_t nargs) {
+    if (nargs < 2 || nargs > 5) { PyErr_SetString(PyExc_TypeError, "loan(shape, dtype[, timeout, timestamp, index])"); return NULL; }
+    aq_record_info info = {0};
+    PyObject *shape = NULL;
+    int64_t timeout_ns = AQ_FOREVER, stamp = 0, index = 0;
+    int flags = 0;
+    if (shape_from(args[0], &info.ndim, info.shape, &shape) < 0) return NULL;
+    if ((info.dtype = dtype_code(args[1])) < 0 || (nargs > 2 && timeout_from(args[2], &timeout_ns) < 0) ||
+        stamping_from(nargs > 3 ? args[3] : Py_None, nargs > 4 ? args[4] : Py_None, &flags, &stamp, &index) < 0) {
+        Py_DECREF(shape);
+        return NULL;
+    }
+    LeaseObject *self = lease_alloc(queue, NULL);
+    if (!self) { Py_DECREF(shape); return NULL; }
+    self->info = info;
+    self->shape_tuple = shape;
+    self->timeout_ns = timeout_ns;
+    self->flags = flags;
+    self->stamp = stamp;
+    self->index = index;
+    return (PyObject *)self;
+}
+
+/* borrow(timeout) -> Lease of a queue handle or a subscriber: the record is taken by __enter__. */
+PyObject *lease_borrow(PyObject *reader, PyObject *timeout) {
+    int64_t timeout_ns;
+    if (timeout_from(timeout, &timeout_ns) < 0) return NULL;
+    LeaseObject *self = lease_alloc(((ReaderObject *)reader)->owner, reader);
+    if (self) self->timeout_ns = timeout_ns;
+    return (PyObject *)self;
+}
+
+/* Reserves the loan's slot; 0, or -1 with an exception set. */
+static int lease_reserve(LeaseObject *self) {
+    QueueObject *queue = self->owner;
+    if (queue_enter(queue) < 0) return -1;
+    aq_record_info *info = &self->info;
+    void *data = NULL;
+    size_t nbytes = 0;
+    aq_loan *loan = NULL;
+    int rc, again = 0;
+    wait_t wait = wait_begin(self->timeout_ns);
+    do {
+        int64_t slice = wait_slice(&wait);
+        Py_BEGIN_ALLOW_THREADS
+        rc = aq_queue_loan(queue->queue, info->dtype, info->ndim, info->shape, slice, self->flags, self->stamp, self->index,
+                           &data, &nbytes, &loan);
+        Py_END_ALLOW_THREADS
+    } while (rc == AQ_ETIMEOUT && (again = wait_again(&wait)) > 0);
+    queue_leave(queue);
+    if (again < 0) return -1;
+    if (rc < 0) { raise_wait(rc, PUT_TIMEOUT); return -1; }
+    self->loan = loan;
+    self->data = data;
+    self->nbytes = info->nbytes = nbytes;
+    return 0;
+}
+
+/* Takes the borrow's record; 0, or -1 with an exception set. */
+static int lease_take(LeaseObject *self) {
+    ReaderObject *reader = (ReaderObject *)self->reader;
+    const reader_ops *ops = reader->ops;
+    if (ops->enter(self->reader) < 0) return -1;
+    const void *data = NULL;
+    aq_borrow *borrow = NULL;
+    int rc, again = 0;
+    wait_t wait = wait_begin(self->timeout_ns);
+    do {
+        int64_t slice = wait_slice(&wait);
+        Py_BEGIN_ALLOW_THREADS
+        rc = ops->borrow(self->reader, slice, &self->info, &data, &borrow);
+        Py_END_ALLOW_THREADS
+    } while (rc == AQ_ETIMEOUT && (again = wait_again(&wait)) > 0);
+    ops->leave(self->reader);
+    if (again < 0) return -1;
+    if (rc < 0) { raise_wait(rc, GET_TIMEOUT); return -1; }
+    self->borrow = borrow;
+    self->data = (void *)data;
+    self->nbytes = (size_t)self->info.nbytes;
+    /* The shape tuple of the reader's previous record serves when the format repeats. */
+    format_cache *last = &reader->last;
+    const aq_record_info *info = &self->info;
+    if (last->shape_tuple && last->dtype == info->dtype && last->ndim == info->ndim &&
+        memcmp(last->shape, info->shape, sizeof(int64_t) * (size_t)info->ndim) == 0) {
+        self->shape_tuple = Py_NewRef(last->shape_tuple);
+    } else if (!(self->shape_tuple = shape_tuple(info->ndim, info->shape))) {
+        return -1;
+    }
+    return 0;
+}
+
+/* Gives the record back: releases a borrow, aborts a loan that was not committed. */
+static void lease_end(LeaseObject *self) {
+    self->state = LEASE_ENDED;
+    if (self->borrow) { aq_borrow_release(self->borrow); self->borrow = NULL; }
+    if (self->loan) { aq_loan_abort(self->loan); self->loan = NULL; }
+}
+
+static PyObject *lease_enter(LeaseObject *self, PyObject *unused) {
+    if (self->state != LEASE_NEW) {
+        PyErr_SetString(PyExc_RuntimeError, "a loan or borrow is entered once: call loan() or borrow() again");
+        return NULL;
+    }
+    self->state = LEASE_WAITING;  /* another thread's __enter__ is refused meanwhile */
+    if ((self->writable ? lease_reserve(self) : lease_take(self)) < 0) {
+        lease_end(self);
+        return NULL;
+    }
+    const aq_record_info *info = &self->info;
+    Py_ssize_t stride = aq_dtype_itemsize(info->dtype);
+    for (int i = info->ndim - 1; i >= 0; i--) {
+        self->shape[i] = (Py_ssize_t)info->shape[i];
+        self->strides[i] = stride;
+        stride *= info->shape[i] > 0 ? (Py_ssize_t)info->shape[i] : 1;
+    }
+    self->state = LEASE_ACTIVE;
+    /* ndarray.__new__(type, shape, dtype, buffer=self): numpy takes the memory through this
+     * object's buffer and keeps the object as the array's base. */
+    PyTypeObject *type = self->writable ? loaned_type : borrowed_type;
+    PyObject *dtype = dtype_object(info->dtype);
+    PyObject *args = dtype ? PyTuple_Pack(3, self->shape_tuple, dtype, (PyObject *)self) : NULL;
+    Py_XDECREF(dtype);
+    PyObject *array = args ? type->tp_new(type, args, NULL) : NULL;
+    Py_XDECREF(args);
+    if (!array) lease_end(self);
+    return array;
+}
+
+/* __exit__(type, value, traceback): commits a loan if the block ended without an exception,
+ * else aborts it; releases a borrow. Never suppresses the exception. */
+static PyObject *lease_exit(LeaseObject *self, PyObject *const *args, Py_ssize_t nargs) {
+    if (self->state != LEASE_ACTIVE) Py_RETURN_NONE;
+    if (self->loan && nargs >= 1 && args[0] == Py_None) {
+        aq_loan *loan = self->loan;
+        self->loan = NULL;
+        self->state = LEASE_ENDED;
+        int rc = aq_loan_commit(loan);
+        if (rc < 0) return raise_last(rc);
+        Py_RETURN_NONE;
+    }
+    lease_end(self);
+    Py_RETURN_NONE;
+}
+
+static void lease_dealloc(LeaseObject *self) {
+    lease_end(self);
+    QueueObject *owner = self->owner;
+    owner->dependents--;
+    queue_finish_close(owner);
+    Py_DECREF(owner);
+    Py_XDECREF(self->reader);
+    Py_XDECREF(self->shape_tuple);
+    PyObject_Free(self);
+}
+
+static int lease_getbuffer(LeaseObject *self, Py_buffer *view, int flags) {
+    if (self->state != LEASE_ACTIVE) {
+        raise_code(AQ_ECLOSED, "this loan or borrow has ended: its memory belongs to the queue again");
+        view->obj = NULL;
+        return -1;
+    }
+    if ((flags & PyBUF_WRITABLE) && !self->writable) {
+        /* numpy asks for a writable buffer first and takes this answer as "read-only" */
+        PyErr_SetObject(PyExc_BufferError, readonly_message);
+        view->obj = NULL;
+        return -1;
+    }
+    view->buf = self->data;
+    view->obj = Py_NewRef((PyObject *)self);
+    view->len = (Py_ssize_t)self->nbytes;
+    view->readonly = !self->writable;
+    view->itemsize = aq_dtype_itemsize(self->info.dtype);
+    view->format = (flags & PyBUF_FORMAT) ? (char *)format_of_dtype(self->info.dtype) : NULL;
+    view->ndim = self->info.ndim;
+    view->shape = (flags & PyBUF_ND) ? self->shape : NULL;
+    view->strides = (flags & PyBUF_STRIDES) == PyBUF_STRIDES ? self->strides : NULL;
+    view->suboffsets = NULL;
+    view->internal = NULL;
+    return 0;
+}
+
+static PyBufferProcs lease_buffer = {(getbufferproc)lease_getbuffer, NULL};
+
+static PyObject *lease_get_active(LeaseObject *self, void *unused) { return PyBool_FromLong(self->state == LEASE_ACTIVE); }
+static PyObject *lease_get_nbytes(LeaseObject *self, void *unused) { return PyLong_FromSize_t(self->nbytes); }
+
+static PyGetSetDef lease_getset[] = {
+    {"active", (getter)lease_get_active, NULL, "Whether the record is lent now (between __enter__ and __exit__).", NULL},
+    {"nbytes", (getter)lease_get_nbytes, NULL, "Payload bytes.", NULL},
+    {NULL},
+};
+
+static PyMethodDef lease_methods[] = {
+    {"__enter__", (PyCFunction)lease_enter, METH_NOARGS, "Reserves (loan) or takes (borrow) the record; returns the array over it."},
+    {"__exit__", (PyCFunction)(void (*)(void))lease_exit, METH_FASTCALL, "Commits the loan (aborts it after an exception) or releases the borrow."},
+    {NULL},
+};
+
+PyTypeObject LeaseType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "arrayqueues_swift._native.Lease",
+    .tp_basicsize = sizeof(LeaseObject),
+    .tp_dealloc = (destructor)lease_dealloc,
+    .tp_as_buffer = &lease_buffer,
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_doc = "A loan (a slot to write, published at the end of the `with` block) or a borrow (a record to read in place), "
+              "as a context manager entered once.",
+    .tp_methods = lease_methods,
+    .tp_getset = lease_getset,
+};
+
+/* MARK: - Set-up */
+
+static PyTypeObject *make_type(PyType_Spec *spec, PyTypeObject *base) {
+    PyObject *bases = PyTuple_Pack(1, (PyObject *)base);
+    if (!bases) return NULL;
+    PyObject *type = PyType_FromSpecWithBases(spec, bases);
+    Py_DECREF(bases);
+    return (PyTypeObject *)type;
+}
+
+/* Whether ndarray_head matches numpy's layout: a view's base field is the array it views. */
+static int check_base_field(PyObject *numpy) {
+    PyObject *array = PyObject_CallMethod(numpy, "zeros", "i", 4);
+    PyObject *view = array ? PyObject_CallMethod(array, "reshape", "ii", 2, 2) : NULL;
+    int ok = view && ((ndarray_head *)array)->base == NULL && ((ndarray_head *)view)->base == array &&
+             ((ndarray_head *)view)->nd == 2 && ((ndarray_head *)view)->dimensions[0] == 2;
+    Py_XDECREF(view);
+    Py_XDECREF(array);
+    PyErr_Clear();
+    return ok;
+}
+
+int lent_arrays_init(PyObject *numpy, PyObject *module) {
+    static PyType_Spec lent_spec = {"arrayqueues_swift._native.LentArray", 0, 0, Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE, lent_slots};
+    static PyType_Spec loaned_spec = {"arrayqueues_swift.LoanedArray", 0, 0, Py_TPFLAGS_DEFAULT, loaned_slots};
+    static PyType_Spec borrowed_spec = {"arrayqueues_swift.BorrowedArray", 0, 0, Py_TPFLAGS_DEFAULT, borrowed_slots};
+    ndarray_type = (PyTypeObject *)PyObject_GetAttrString(numpy, "ndarray");
+    if (!ndarray_type || !PyType_Check(ndarray_type)) return -1;
+    ndarray_view = PyObject_GetAttrString((PyObject *)ndarray_type, "view");
+    ndarray_copy = PyObject_GetAttrString((PyObject *)ndarray_type, "copy");
+    ndarray_array_function = PyObject_GetAttrString((PyObject *)ndarray_type, "__array_function__");
+    if (!ndarray_view || !ndarray_copy || !ndarray_array_function) return -1;
+    for (int i = 0; i < GUARDED; i++) {
+        if (!(guarded_methods[i] = PyObject_GetAttrString((PyObject *)ndarray_type, guarded_names[i]))) return -1;
+    }
+    str_base = PyUnicode_InternFromString("base");
+    str_out = PyUnicode_InternFromString("out");
+    str_call = PyUnicode_InternFromString("__call__");
+    str_at = PyUnicode_InternFromString("at");
+    readonly_message = PyUnicode_FromString("a borrowed record is read-only");
+    if (!str_base || !str_out || !str_call || !str_at || !readonly_message) return -1;
+    base_field_checked = check_base_field(numpy);
+    if (!(lent_type = make_type(&lent_spec, ndarray_type)) || !(loaned_type = make_type(&loaned_spec, lent_type)) ||
+        !(borrowed_type = make_type(&borrowed_spec, lent_type))) return -1;
+    if (PyModule_AddObject(module, "LentArray", Py_NewRef((PyObject *)lent_type)) < 0 ||
+        PyModule_AddObject(module, "LoanedArray", Py_NewRef((PyObject *)loaned_type)) < 0 ||
+        PyModule_AddObject(module, "BorrowedArray", Py_NewRef((PyObject *)borrowed_type)) < 0) return -1;
+    return 0;
+}
