@@ -446,63 +446,47 @@ PyObject *lease_borrow(PyObject *reader, PyObject *timeout) {
     return (PyObject *)self;
 }
 
-/* Reserves the loan's slot; 0, or -1 with an exception set. */
-static int lease_reserve(LeaseObject *self) {
-    QueueObject *queue = self->owner;
-    if (queue_enter(queue) < 0) return -1;
+/* Reserves the loan's slot or takes the borrow's record, waiting in slices (_native.c);
+ * 0, or -1 with an exception set. */
+static int lease_acquire(LeaseObject *self) {
+    PyObject *reader = self->writable ? (PyObject *)self->owner : self->reader;  /* a loan's is its queue */
+    const reader_ops *ops = ((ReaderObject *)reader)->ops;
+    if (ops->enter(reader) < 0) return -1;
     aq_record_info *info = &self->info;
-    void *data = NULL;
+    const void *data = NULL;
     size_t nbytes = 0;
     aq_loan *loan = NULL;
-    int rc, again = 0;
-    wait_t wait = wait_begin(self->timeout_ns);
-    do {
-        int64_t slice = wait_slice(&wait);
-        Py_BEGIN_ALLOW_THREADS
-        rc = aq_queue_loan(queue->queue, info->dtype, info->ndim, info->shape, slice, self->flags, self->stamp, self->index,
-                           &data, &nbytes, &loan);
-        Py_END_ALLOW_THREADS
-    } while (rc == AQ_ETIMEOUT && (again = wait_again(&wait)) > 0);
-    queue_leave(queue);
-    if (again < 0) return -1;
-    if (rc < 0) { raise_wait(rc, PUT_TIMEOUT); return -1; }
-    self->loan = loan;
-    self->data = data;
-    self->nbytes = info->nbytes = nbytes;
-    return 0;
-}
-
-/* Takes the borrow's record; 0, or -1 with an exception set. */
-static int lease_take(LeaseObject *self) {
-    ReaderObject *reader = (ReaderObject *)self->reader;
-    const reader_ops *ops = reader->ops;
-    if (ops->enter(self->reader) < 0) return -1;
-    const void *data = NULL;
     aq_borrow *borrow = NULL;
     int rc, again = 0;
     wait_t wait = wait_begin(self->timeout_ns);
     do {
         int64_t slice = wait_slice(&wait);
         Py_BEGIN_ALLOW_THREADS
-        rc = ops->borrow(self->reader, slice, &self->info, &data, &borrow);
+        if (self->writable) {
+            rc = aq_queue_loan(self->owner->queue, info->dtype, info->ndim, info->shape, slice, self->flags, self->stamp,
+                               self->index, (void **)&data, &nbytes, &loan);
+        } else {
+            rc = ops->borrow(reader, slice, info, &data, &borrow);
+        }
         Py_END_ALLOW_THREADS
     } while (rc == AQ_ETIMEOUT && (again = wait_again(&wait)) > 0);
-    ops->leave(self->reader);
+    ops->leave(reader);
     if (again < 0) return -1;
-    if (rc < 0) { raise_wait(rc, GET_TIMEOUT); return -1; }
+    if (rc < 0) { raise_wait(rc, self->writable ? PUT_TIMEOUT : GET_TIMEOUT); return -1; }
+    self->loan = loan;
     self->borrow = borrow;
     self->data = (void *)data;
-    self->nbytes = (size_t)self->info.nbytes;
-    /* The shape tuple of the reader's previous record serves when the format repeats. */
-    format_cache *last = &reader->last;
-    const aq_record_info *info = &self->info;
+    if (self->writable) info->nbytes = nbytes;
+    self->nbytes = (size_t)info->nbytes;
+    if (self->shape_tuple) return 0;  /* a loan's, from its arguments */
+    /* A borrow's: the shape tuple of the reader's previous record serves when the format repeats. */
+    format_cache *last = &((ReaderObject *)reader)->last;
     if (last->shape_tuple && last->dtype == info->dtype && last->ndim == info->ndim &&
         memcmp(last->shape, info->shape, sizeof(int64_t) * (size_t)info->ndim) == 0) {
         self->shape_tuple = Py_NewRef(last->shape_tuple);
-    } else if (!(self->shape_tuple = shape_tuple(info->ndim, info->shape))) {
-        return -1;
+        return 0;
     }
-    return 0;
+    return (self->shape_tuple = shape_tuple(info->ndim, info->shape)) ? 0 : -1;
 }
 
 /* Gives the record back: releases a borrow, aborts a loan that was not committed. */
@@ -518,7 +502,7 @@ static PyObject *lease_enter(LeaseObject *self, PyObject *unused) {
         return NULL;
     }
     self->state = LEASE_WAITING;  /* another thread's __enter__ is refused meanwhile */
-    if ((self->writable ? lease_reserve(self) : lease_take(self)) < 0) {
+    if (lease_acquire(self) < 0) {
         lease_end(self);
         return NULL;
     }
