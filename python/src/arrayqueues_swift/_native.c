@@ -11,7 +11,8 @@
  * decides the rate of small arrays.
  *
  * numpy is used through Python calls only (numpy.empty, numpy.ndarray, numpy.dtype), not its C API, so that
- * building needs nothing but Python's headers and the library's.
+ * building needs nothing but Python's headers and the library's. The one exception is reading an
+ * array's `base` field, whose layout _native_lease.c checks on real arrays when the module loads.
  */
 #include "_native.h"
 
