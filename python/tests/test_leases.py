@@ -98,7 +98,9 @@ def test_a_lease_is_entered_once(name):
     lambda a: bytes(a), lambda a: len(a), lambda a: 3.0 in a, lambda a: bool(a[:1]),
     lambda a: a.item(0), lambda a: format(a[:1]), lambda a: copy.copy(a), lambda a: copy.deepcopy(a),
     lambda a: pickle.dumps(a), lambda a: a.astype(np.float32), lambda a: iter(a), lambda a: np.frombuffer(a),
-    lambda a: np.concatenate([a]), lambda a: np.add(a, 1, out=np.empty(8)),
+    lambda a: np.concatenate([a]), lambda a: np.add(a, 1, out=np.empty(8)), lambda a: a.argmax(),
+    lambda a: a.flatten(), lambda a: a.take([1, 2]), lambda a: a.dot(a), lambda a: a.nonzero(), lambda a: a.max(),
+    lambda a: a.cumsum(), lambda a: a.clip(1, 2), lambda a: a.__array__(),
 ])
 def test_a_borrowed_array_raises_after_the_block_however_it_is_read(name, use):
     with aq.ArrayQueue.create(name, 1 << 20) as q:
@@ -136,6 +138,8 @@ def test_a_borrowed_array_is_read_only_and_keeps_its_metadata(name):
             assert view.timestamp.year == 1970
             assert type(view.copy()) is np.ndarray and type(view + 1) is np.ndarray
             assert repr(view) == repr(np.arange(6, dtype=np.int32)) and list(view) == list(range(6))
+            for kept in (pickle.loads(pickle.dumps(view)), copy.deepcopy(view), view.flatten()):
+                assert type(kept) is np.ndarray and (kept == np.arange(6)).all()
         assert view.index == 11  # metadata stays readable
         with pytest.raises(AttributeError):
             aq.BorrowedArray((2,), np.uint8).index  # not over a record

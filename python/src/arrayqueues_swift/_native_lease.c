@@ -231,12 +231,16 @@ static PyObject *lent_array_function(PyObject *self, PyObject *const *args, Py_s
     return PyObject_Vectorcall(ndarray_array_function, call, 5, NULL);
 }
 
-/* The ndarray methods that read or write the data in other ways: checked, then run on a plain
- * view (the copying ones return plain arrays, which stay valid after the block). */
+/* The ndarray methods that read or write the data without a ufunc: checked, then run on a plain
+ * view (the copying ones return plain arrays, which stay valid after the block). Methods made
+ * of ufuncs (sum, max, mean, clip, cumsum, ...) are checked by __array_ufunc__. */
 enum { G_TOBYTES, G_TOLIST, G_ITEM, G_FILL, G_TOFILE, G_DUMP, G_DUMPS, G_BYTESWAP, G_COMPLEX, G_FORMAT, G_COPY, G_ASTYPE,
-       G_REDUCE, G_REDUCE_EX, GUARDED };
+       G_REDUCE, G_REDUCE_EX, G_ARGMAX, G_ARGMIN, G_ARGSORT, G_ARGPARTITION, G_SORT, G_PARTITION, G_SEARCHSORTED,
+       G_NONZERO, G_TAKE, G_COMPRESS, G_REPEAT, G_CHOOSE, G_FLATTEN, G_DOT, G_PUT, G_ARRAY, G_DLPACK, GUARDED };
 static const char *const guarded_names[GUARDED] = {"tobytes", "tolist", "item", "fill", "tofile", "dump", "dumps",
-    "byteswap", "__complex__", "__format__", "copy", "astype", "__reduce__", "__reduce_ex__"};
+    "byteswap", "__complex__", "__format__", "copy", "astype", "__reduce__", "__reduce_ex__", "argmax", "argmin",
+    "argsort", "argpartition", "sort", "partition", "searchsorted", "nonzero", "take", "compress", "repeat", "choose",
+    "flatten", "dot", "put", "__array__", "__dlpack__"};
 static PyObject *guarded_methods[GUARDED];
 
 static PyObject *call_guarded(PyObject *self, int which, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames) {
@@ -273,6 +277,23 @@ GUARDED_METHOD(lent_copy, G_COPY)
 GUARDED_METHOD(lent_astype, G_ASTYPE)
 GUARDED_METHOD(lent_reduce, G_REDUCE)
 GUARDED_METHOD(lent_reduce_ex, G_REDUCE_EX)
+GUARDED_METHOD(lent_argmax, G_ARGMAX)
+GUARDED_METHOD(lent_argmin, G_ARGMIN)
+GUARDED_METHOD(lent_argsort, G_ARGSORT)
+GUARDED_METHOD(lent_argpartition, G_ARGPARTITION)
+GUARDED_METHOD(lent_sort, G_SORT)
+GUARDED_METHOD(lent_partition, G_PARTITION)
+GUARDED_METHOD(lent_searchsorted, G_SEARCHSORTED)
+GUARDED_METHOD(lent_nonzero, G_NONZERO)
+GUARDED_METHOD(lent_take, G_TAKE)
+GUARDED_METHOD(lent_compress, G_COMPRESS)
+GUARDED_METHOD(lent_repeat, G_REPEAT)
+GUARDED_METHOD(lent_choose, G_CHOOSE)
+GUARDED_METHOD(lent_flatten, G_FLATTEN)
+GUARDED_METHOD(lent_dot, G_DOT)
+GUARDED_METHOD(lent_put, G_PUT)
+GUARDED_METHOD(lent_array, G_ARRAY)
+GUARDED_METHOD(lent_dlpack, G_DLPACK)
 
 /* __copy__() and __deepcopy__(memo): a plain copy. */
 static PyObject *lent_copy_any(PyObject *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames) {
@@ -297,6 +318,23 @@ static PyMethodDef lent_methods[] = {
     {"astype", FAST_KEYWORDS(lent_astype), "As numpy.ndarray.astype, an ordinary array; raises Closed after the block."},
     {"__reduce__", FAST_KEYWORDS(lent_reduce), NULL},
     {"__reduce_ex__", FAST_KEYWORDS(lent_reduce_ex), NULL},
+    {"argmax", FAST_KEYWORDS(lent_argmax), "As numpy.ndarray.argmax; raises Closed after the block."},
+    {"argmin", FAST_KEYWORDS(lent_argmin), "As numpy.ndarray.argmin; raises Closed after the block."},
+    {"argsort", FAST_KEYWORDS(lent_argsort), "As numpy.ndarray.argsort; raises Closed after the block."},
+    {"argpartition", FAST_KEYWORDS(lent_argpartition), "As numpy.ndarray.argpartition; raises Closed after the block."},
+    {"sort", FAST_KEYWORDS(lent_sort), "As numpy.ndarray.sort; raises Closed after the block."},
+    {"partition", FAST_KEYWORDS(lent_partition), "As numpy.ndarray.partition; raises Closed after the block."},
+    {"searchsorted", FAST_KEYWORDS(lent_searchsorted), "As numpy.ndarray.searchsorted; raises Closed after the block."},
+    {"nonzero", FAST_KEYWORDS(lent_nonzero), "As numpy.ndarray.nonzero; raises Closed after the block."},
+    {"take", FAST_KEYWORDS(lent_take), "As numpy.ndarray.take; raises Closed after the block."},
+    {"compress", FAST_KEYWORDS(lent_compress), "As numpy.ndarray.compress; raises Closed after the block."},
+    {"repeat", FAST_KEYWORDS(lent_repeat), "As numpy.ndarray.repeat; raises Closed after the block."},
+    {"choose", FAST_KEYWORDS(lent_choose), "As numpy.ndarray.choose; raises Closed after the block."},
+    {"flatten", FAST_KEYWORDS(lent_flatten), "As numpy.ndarray.flatten, an ordinary array; raises Closed after the block."},
+    {"dot", FAST_KEYWORDS(lent_dot), "As numpy.ndarray.dot; raises Closed after the block."},
+    {"put", FAST_KEYWORDS(lent_put), "As numpy.ndarray.put; raises Closed after the block."},
+    {"__array__", FAST_KEYWORDS(lent_array), NULL},
+    {"__dlpack__", FAST_KEYWORDS(lent_dlpack), NULL},
     {"__copy__", FAST_KEYWORDS(lent_copy_any), NULL},
     {"__deepcopy__", FAST_KEYWORDS(lent_copy_any), NULL},
     {NULL},
@@ -305,7 +343,8 @@ static PyMethodDef lent_methods[] = {
 static PyType_Slot lent_slots[] = {
     {Py_tp_doc, (void *)"An ndarray over a record in shared memory, valid only while its loan or borrow lasts.\n\n"
         "After the `with` block, indexing it, printing it, converting it, iterating it, reading it through the buffer "
-        "protocol (memoryview, bytes) or passing it to any numpy function or ufunc raises "
+        "protocol (memoryview, bytes), calling a method that reads its data, or passing it to any numpy function or "
+        "ufunc raises "
         "arrayqueues_swift.Closed, and so do views of it made inside the block. Copies (.copy(), ufunc results) are "
         "ordinary arrays that stay valid. numpy.asarray(a), numpy.array(a) and a.view(numpy.ndarray) make plain "
         "arrays without asking it: those are not caught after the block (they never touch unmapped memory)."},
