@@ -7,7 +7,7 @@ import dataclasses
 import datetime as _dt
 import os
 import weakref
-from typing import TYPE_CHECKING, Any, Iterator, Optional, Sequence, Tuple
+from typing import TYPE_CHECKING, Any, ContextManager, Iterator, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -99,7 +99,7 @@ class _Reader:
         """Like :meth:`get`, with the record's timestamp, index and sequence number."""
         return Record(*self._handle.get_record(timeout, out))
 
-    def borrow(self, timeout: Optional[float] = None) -> Any:
+    def borrow(self, timeout: Optional[float] = None) -> ContextManager[BorrowedArray]:
         """Takes the next record and lends it in place, read-only, without a copy::
 
             with queue.borrow(timeout=1.0) as frame:     # a BorrowedArray
@@ -239,7 +239,7 @@ class ArrayQueue(_Reader):
         self._handle.put(array, timeout, timestamp, index)
 
     def loan(self, shape: Sequence[int], dtype: Any, timeout: Optional[float] = None,
-             timestamp: Optional[Timestamp] = None, index: Optional[int] = None) -> Any:
+             timestamp: Optional[Timestamp] = None, index: Optional[int] = None) -> ContextManager[LoanedArray]:
         """Reserves a slot for an array of ``shape`` and ``dtype`` and lends it for writing in
         place, without an intermediate copy::
 
