@@ -171,12 +171,14 @@ static PyObject *lent_iter(PyObject *self) { return lent_unary(self, PyObject_Ge
 static PyObject *lent_array_ufunc(PyObject *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames) {
     if (nargs < 2) { PyErr_SetString(PyExc_TypeError, "__array_ufunc__(ufunc, method, *inputs, **kwargs)"); return NULL; }
     Py_ssize_t inputs = nargs - 2, keywords = kwnames ? PyTuple_GET_SIZE(kwnames) : 0, total = inputs + keywords;
-    PyObject *small[8], **call = total <= 8 ? small : PyMem_Malloc(sizeof(PyObject *) * (size_t)total);
+    /* call[0] is the ufunc (the method's self), then the inputs, then the keyword values */
+    PyObject *small[9], **call = total < 9 ? small : PyMem_Malloc(sizeof(PyObject *) * (size_t)(total + 1));
     if (!call) return PyErr_NoMemory();
-    PyObject *out = NULL, *callable = NULL, *result = NULL;
+    PyObject *out = NULL, *result = NULL, *method = args[1];
     Py_ssize_t made = 0;
+    call[0] = args[0];
     for (; made < inputs; made++) {
-        if (!(call[made] = unlent(args[2 + made]))) goto done;
+        if (!(call[1 + made] = unlent(args[2 + made]))) goto done;
     }
     for (Py_ssize_t k = 0; k < keywords; k++, made++) {
         PyObject *value = args[nargs + k];
@@ -189,22 +191,22 @@ static PyObject *lent_array_ufunc(PyObject *self, PyObject *const *args, Py_ssiz
                 if (!item) { Py_DECREF(converted); goto done; }
                 PyTuple_SET_ITEM(converted, i, item);
             }
-            call[made] = converted;
+            call[1 + made] = converted;
         } else {
-            call[made] = Py_NewRef(value);
+            call[1 + made] = Py_NewRef(value);
         }
     }
-    PyObject *method = args[1];
-    callable = PyUnicode_Compare(method, str_call) == 0 ? Py_NewRef(args[0]) : PyObject_GetAttr(args[0], method);
-    if (!callable) goto done;
-    result = PyObject_Vectorcall(callable, call, (size_t)inputs, kwnames);
+    if (PyUnicode_Compare(method, str_call) == 0) {
+        result = PyObject_Vectorcall(args[0], call + 1, (size_t)inputs | PY_VECTORCALL_ARGUMENTS_OFFSET, kwnames);
+    } else {  /* reduce, accumulate, reduceat, outer, at: without making a bound method */
+        result = PyObject_VectorcallMethod(method, call, (size_t)inputs + 1, kwnames);
+    }
     if (result && out && PyUnicode_Compare(method, str_at) != 0) {
         Py_SETREF(result, Py_NewRef(PyTuple_GET_SIZE(out) == 1 ? PyTuple_GET_ITEM(out, 0) : out));
     }
 done:
-    for (Py_ssize_t i = 0; i < made; i++) Py_DECREF(call[i]);
+    for (Py_ssize_t i = 0; i < made; i++) Py_DECREF(call[1 + i]);
     if (call != small) PyMem_Free(call);
-    Py_XDECREF(callable);
     return result;
 }
 
