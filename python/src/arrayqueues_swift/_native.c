@@ -12,7 +12,7 @@
  *
  * numpy is used through Python calls only (numpy.empty, numpy.ndarray, numpy.dtype), not its C API, so that
  * building needs nothing but Python's headers and the library's. The one exception is reading an
- * array's `base` field, whose layout _native_lease.c checks on real arrays when the module loads.
+ * array's `base` field, whose layout _native_lent.c checks on real arrays when the module loads.
  */
 #include "_native.h"
 
@@ -355,7 +355,7 @@ PyMODINIT_FUNC PyInit__native(void) {
         PyTuple_SET_ITEM(dtypes, code - 1, Py_NewRef(dtype_objects[code]));
     }
     order_c = PyUnicode_FromString("C");
-    if (PyType_Ready(&QueueType) < 0 || PyType_Ready(&LeaseType) < 0 || PyType_Ready(&SubscriberType) < 0 || PyType_Ready(&SenderType) < 0 ||
+    if (PyType_Ready(&QueueType) < 0 || leases_init() < 0 || PyType_Ready(&SubscriberType) < 0 || PyType_Ready(&SenderType) < 0 ||
         PyType_Ready(&ReceiverType) < 0) { Py_DECREF(numpy); Py_DECREF(dtypes); return NULL; }
     PyObject *module = PyModule_Create(&module_definition);
     if (!module || lent_arrays_init(numpy, module) < 0) { Py_DECREF(numpy); Py_DECREF(dtypes); Py_XDECREF(module); return NULL; }

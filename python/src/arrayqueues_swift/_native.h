@@ -1,11 +1,11 @@
 /*
  * The parts of arrayqueues_swift._native shared by its files: _native.c (errors, waits, dtypes,
  * shapes, timestamps, the module), _native_buffers.c (the arrays a get returns),
- * _native_reader.c (get, get_record and borrow of queues and subscribers alike),
- * _native_queue.c (queue handles), _native_subscriber.c (broadcast subscribers),
- * _native_lease.c (loans, borrows and the arrays they lend), _native_batches.c (put_many,
- * get_many) and _native_transport.c (senders, receivers). Built with -fvisibility=hidden:
- * nothing here leaves the module.
+ * _native_reader.c (get and get_record of queues and subscribers alike), _native_queue.c
+ * (queue handles), _native_subscriber.c (broadcast subscribers), _native_lease.c (loans and
+ * borrows), _native_lent.c (the arrays they lend), _native_batches.c (put_many, get_many) and
+ * _native_transport.c (senders, receivers). Built with -fvisibility=hidden: nothing here leaves
+ * the module.
  */
 #ifndef ARRAYQUEUES_SWIFT_NATIVE_H
 #define ARRAYQUEUES_SWIFT_NATIVE_H
@@ -134,6 +134,9 @@ typedef struct {
 } LeaseObject;
 PyObject *lease_loan(QueueObject *queue, PyObject *const *args, Py_ssize_t nargs);
 PyObject *lease_borrow(PyObject *reader, PyObject *timeout);  /* borrow(timeout) of any reader */
+int leases_init(void);
+/* The arrays leases lend (_native_lent.c), made by lent_arrays_init. */
+extern PyTypeObject *LoanedArrayType, *BorrowedArrayType;
 int lent_arrays_init(PyObject *numpy, PyObject *module);
 PyObject *index_or_none(const aq_record_info *info);
 

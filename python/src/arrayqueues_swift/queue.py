@@ -31,7 +31,7 @@ DTYPES: dict[np.dtype, int] = {dtype: code for code, dtype in enumerate(_native.
 #: The arrays ``loan`` and ``borrow`` lend: ndarray subclasses over a record in shared memory,
 #: made by the extension module, which checks in C that their ``with`` block has not ended
 #: each time they are indexed, converted, read through the buffer protocol, or passed to a
-#: numpy function or ufunc (see ``_native_lease.c``).
+#: numpy function or ufunc (see ``_native_lent.c``).
 LoanedArray = _native.LoanedArray
 BorrowedArray = _native.BorrowedArray
 
