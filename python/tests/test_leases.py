@@ -5,7 +5,10 @@ once their block has ended."""
 from __future__ import annotations
 
 import copy
+import os
 import pickle
+import subprocess
+import sys
 import threading
 
 import numpy as np
@@ -208,3 +211,32 @@ def test_leases_of_one_queue_from_many_threads(name):
             thread.join(60)
         assert not errors and not any(thread.is_alive() for thread in threads)
         assert sorted(seen) == sorted(t * 1000 + n for t in range(2) for n in range(200))
+
+
+# Without numpy's C API table (ARRAYQUEUES_SWIFT_NO_NUMPY_API), lent arrays are made by
+# ndarray.__new__ over the lease's buffer: the same arrays, the same checks.
+WITHOUT_NUMPY_API = """
+import sys
+import numpy as np
+import arrayqueues_swift as aq
+assert aq._native._NUMPY_API == 0
+with aq.ArrayQueue.create(sys.argv[1], 1 << 20, remove=True) as q:
+    with q.loan((2, 3), np.int16, index=4) as slot:
+        assert isinstance(slot, aq.LoanedArray) and slot.flags.writeable
+        slot[...] = np.arange(6).reshape(2, 3)
+    with q.borrow(timeout=5) as view:
+        assert isinstance(view, aq.BorrowedArray) and not view.flags.writeable and view.index == 4
+        assert int(view.sum()) == 15 and view.base.active
+    try:
+        view[0]
+    except aq.Closed:
+        print("closed")
+"""
+
+
+def test_lent_arrays_are_the_same_without_numpys_c_api(name):
+    assert aq._native._NUMPY_API == 1  # this numpy's table is used
+    environment = dict(os.environ, ARRAYQUEUES_SWIFT_NO_NUMPY_API="1")
+    done = subprocess.run([sys.executable, "-c", WITHOUT_NUMPY_API, name], capture_output=True, text=True, timeout=60,
+                          env=environment)
+    assert done.returncode == 0 and done.stdout.strip() == "closed", done.stderr

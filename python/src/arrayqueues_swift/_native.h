@@ -138,6 +138,8 @@ int leases_init(void);
 /* The arrays leases lend (_native_lent.c), made by lent_arrays_init. */
 extern PyTypeObject *LoanedArrayType, *BorrowedArrayType;
 int lent_arrays_init(PyObject *numpy, PyObject *module);
+/* A LoanedArray or BorrowedArray over an active lease's record, with the lease as its base. */
+PyObject *lent_array_new(LeaseObject *lease);
 PyObject *index_or_none(const aq_record_info *info);
 
 /* The types and module functions of the other files. */

@@ -136,14 +136,7 @@ static PyObject *lease_enter(LeaseObject *self, PyObject *unused) {
         stride *= info->shape[i] > 0 ? (Py_ssize_t)info->shape[i] : 1;
     }
     self->state = LEASE_ACTIVE;
-    /* ndarray.__new__(type, shape, dtype, buffer=self): numpy takes the memory through this
-     * object's buffer and keeps the object as the array's base. */
-    PyTypeObject *type = self->writable ? LoanedArrayType : BorrowedArrayType;
-    PyObject *dtype = dtype_object(info->dtype);
-    PyObject *args = dtype ? PyTuple_Pack(3, self->shape_tuple, dtype, (PyObject *)self) : NULL;
-    Py_XDECREF(dtype);
-    PyObject *array = args ? type->tp_new(type, args, NULL) : NULL;
-    Py_XDECREF(args);
+    PyObject *array = lent_array_new(self);  /* its base is this lease */
     if (!array) lease_end(self);
     return array;
 }

@@ -17,6 +17,8 @@
  */
 #include "_native.h"
 
+#include <stdlib.h>
+
 PyTypeObject *LoanedArrayType, *BorrowedArrayType;
 static PyTypeObject *ndarray_type;       /* numpy.ndarray */
 static PyObject *ndarray_view;           /* numpy.ndarray.view */
@@ -426,6 +428,73 @@ static PyType_Slot borrowed_slots[] = {
     {0, NULL},
 };
 
+/* MARK: - Making a lent array */
+
+/* numpy's C API is a table of function pointers that numpy publishes as the capsule
+ * `_ARRAY_API`; extensions compiled against numpy's headers call through it. This module is
+ * compiled without numpy's headers (building needs only Python's), so it takes the two entries
+ * it uses by their positions, which numpy keeps fixed within an ABI version
+ * (numpy/_core/code_generators/numpy_api.py: "Whenever you change one index, you break the
+ * ABI") -- and only for the ABI versions it knows, checked as numpy's own import_array() does,
+ * and only if the table's ndarray type is numpy.ndarray. Otherwise (or with the environment
+ * variable ARRAYQUEUES_SWIFT_NO_NUMPY_API set) the arrays are made by calling ndarray.__new__,
+ * which parses its arguments and asks the lease for its buffer (about 200 ns more per block). */
+#define NUMPY_ABI_1 0x01000009u
+#define NUMPY_ABI_2 0x02000000u
+#define API_GET_ABI_VERSION 0
+#define API_NDARRAY_TYPE 2
+#define API_NEW_FROM_DESCR 94  /* PyArray_NewFromDescr; steals the descr */
+#define API_SET_BASE_OBJECT 282 /* PyArray_SetBaseObject; steals the base */
+#define NPY_WRITEABLE 0x0400
+typedef PyObject *(*new_from_descr_function)(PyTypeObject *, PyObject *, int, const Py_ssize_t *, const Py_ssize_t *, void *,
+                                             int, PyObject *);
+typedef int (*set_base_object_function)(PyObject *, PyObject *);
+static new_from_descr_function new_from_descr;
+static set_base_object_function set_base_object;
+
+static void numpy_api_init(void) {
+    const char *disabled = getenv("ARRAYQUEUES_SWIFT_NO_NUMPY_API");  /* the other way, for its test */
+    if (disabled && *disabled) return;
+    PyObject *module = PyImport_ImportModule("numpy._core._multiarray_umath");  /* numpy 2 */
+    if (!module) {
+        PyErr_Clear();
+        module = PyImport_ImportModule("numpy.core._multiarray_umath");  /* numpy 1 */
+    }
+    PyObject *capsule = module ? PyObject_GetAttrString(module, "_ARRAY_API") : NULL;
+    void **table = capsule && PyCapsule_CheckExact(capsule) ? PyCapsule_GetPointer(capsule, NULL) : NULL;
+    if (table && table[API_NDARRAY_TYPE] == (void *)ndarray_type) {
+        unsigned int abi = ((unsigned int (*)(void))table[API_GET_ABI_VERSION])();
+        if (abi == NUMPY_ABI_1 || abi == NUMPY_ABI_2) {
+            new_from_descr = (new_from_descr_function)table[API_NEW_FROM_DESCR];
+            set_base_object = (set_base_object_function)table[API_SET_BASE_OBJECT];
+        }
+    }
+    Py_XDECREF(capsule);
+    Py_XDECREF(module);
+    PyErr_Clear();  /* without the table, the arrays are made the slower way */
+}
+
+PyObject *lent_array_new(LeaseObject *lease) {
+    PyTypeObject *type = lease->writable ? LoanedArrayType : BorrowedArrayType;
+    PyObject *dtype = dtype_object(lease->info.dtype);
+    if (!dtype) return NULL;
+    if (!new_from_descr) {  /* ndarray.__new__(type, shape, dtype, buffer=lease) */
+        PyObject *args = PyTuple_Pack(3, lease->shape_tuple, dtype, (PyObject *)lease);
+        Py_DECREF(dtype);
+        PyObject *array = args ? type->tp_new(type, args, NULL) : NULL;
+        Py_XDECREF(args);
+        return array;
+    }
+    PyObject *array = new_from_descr(type, dtype, lease->info.ndim, lease->shape, lease->strides, lease->data,
+                                     lease->writable ? NPY_WRITEABLE : 0, NULL);
+    if (!array) return NULL;
+    if (set_base_object(array, Py_NewRef((PyObject *)lease)) < 0) {
+        Py_DECREF(array);
+        return NULL;
+    }
+    return array;
+}
+
 /* MARK: - Set-up */
 
 static PyTypeObject *make_type(PyType_Spec *spec, PyTypeObject *base) {
@@ -467,9 +536,11 @@ int lent_arrays_init(PyObject *numpy, PyObject *module) {
     str_at = PyUnicode_InternFromString("at");
     if (!str_base || !str_out || !str_call || !str_at) return -1;
     base_field_checked = check_base_field(numpy);
+    numpy_api_init();
     if (!(lent_type = make_type(&lent_spec, ndarray_type)) || !(LoanedArrayType = make_type(&loaned_spec, lent_type)) ||
         !(BorrowedArrayType = make_type(&borrowed_spec, lent_type))) return -1;
-    if (PyModule_AddObject(module, "LentArray", Py_NewRef((PyObject *)lent_type)) < 0 ||
+    if (PyModule_AddIntConstant(module, "_NUMPY_API", new_from_descr != NULL) < 0 ||
+        PyModule_AddObject(module, "LentArray", Py_NewRef((PyObject *)lent_type)) < 0 ||
         PyModule_AddObject(module, "LoanedArray", Py_NewRef((PyObject *)LoanedArrayType)) < 0 ||
         PyModule_AddObject(module, "BorrowedArray", Py_NewRef((PyObject *)BorrowedArrayType)) < 0) return -1;
     return 0;
