@@ -11,8 +11,9 @@
  * decides the rate of small arrays.
  *
  * numpy is used through Python calls only (numpy.empty, numpy.ndarray, numpy.dtype), not its C API, so that
- * building needs nothing but Python's headers and the library's. The one exception is reading an
- * array's `base` field, whose layout _native_lent.c checks on real arrays when the module loads.
+ * building needs nothing but Python's headers and the library's. The exceptions, for lent arrays
+ * (_native_lent.c): reading an array's `base` field, and numpy's PyArray_NewFromDescr and
+ * PyArray_SetBaseObject taken from its C API table; both are checked when the module loads.
  */
 #include "_native.h"
 
