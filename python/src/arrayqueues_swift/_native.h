@@ -140,6 +140,9 @@ extern PyTypeObject *LoanedArrayType, *BorrowedArrayType;
 int lent_arrays_init(PyObject *numpy, PyObject *module);
 /* A LoanedArray or BorrowedArray over an active lease's record, with the lease as its base. */
 PyObject *lent_array_new(LeaseObject *lease);
+/* numpy.empty(shape, dtype) through numpy's C API table, or NULL without an exception when the
+ * module does not use the table. */
+PyObject *numpy_api_empty(int dtype, PyObject *shape);
 PyObject *index_or_none(const aq_record_info *info);
 
 /* The types and module functions of the other files. */

@@ -495,6 +495,20 @@ PyObject *lent_array_new(LeaseObject *lease) {
     return array;
 }
 
+/* A new, uninitialized plain ndarray of `dtype` (a code) and `shape` (a tuple), as
+ * numpy.empty, through numpy's C API table; NULL without an exception when the table is not
+ * used (the caller calls numpy.empty then). */
+PyObject *numpy_api_empty(int dtype, PyObject *shape) {
+    Py_ssize_t ndim = PyTuple_GET_SIZE(shape), dims[AQ_MAX_DIMS];
+    if (!new_from_descr || ndim > AQ_MAX_DIMS) return NULL;
+    for (Py_ssize_t i = 0; i < ndim; i++) {
+        dims[i] = PyLong_AsSsize_t(PyTuple_GET_ITEM(shape, i));
+        if (dims[i] == -1 && PyErr_Occurred()) return NULL;
+    }
+    PyObject *descr = dtype_object(dtype);
+    return descr ? new_from_descr(ndarray_type, descr, (int)ndim, dims, NULL, NULL, 0, NULL) : NULL;
+}
+
 /* MARK: - Set-up */
 
 static PyTypeObject *make_type(PyType_Spec *spec, PyTypeObject *base) {
