@@ -214,7 +214,8 @@ def test_leases_of_one_queue_from_many_threads(name):
 
 
 # Without numpy's C API table (ARRAYQUEUES_SWIFT_NO_NUMPY_API), lent arrays are made by
-# ndarray.__new__ over the lease's buffer: the same arrays, the same checks.
+# ndarray.__new__ over the lease's buffer and copies by numpy.empty: the same arrays, the same
+# checks.
 WITHOUT_NUMPY_API = """
 import sys
 import numpy as np
@@ -227,6 +228,8 @@ with aq.ArrayQueue.create(sys.argv[1], 1 << 20, remove=True) as q:
     with q.borrow(timeout=5) as view:
         assert isinstance(view, aq.BorrowedArray) and not view.flags.writeable and view.index == 4
         assert int(view.sum()) == 15 and view.base.active
+    q.put(np.arange(5, dtype=np.float32))
+    assert (q.get(timeout=5) == np.arange(5)).all()  # numpy.empty for the copy
     try:
         view[0]
     except aq.Closed:
