@@ -2,16 +2,18 @@
  * arrayqueues_swift._native: the extension module over the C interface of ArrayQueues
  * (arrayqueues.h). It only converts: Python objects to the C calls' arguments and results
  * back, with the GIL released while a call may wait. Everything a queue does is done by the
- * Swift library behind the header; the Python classes in __init__.py, queue.py and
- * transport.py give it its public face. This file: errors, waits, dtypes and buffers, and the
- * module; _native_queue.c: queues, loans and borrows; _native_transport.c: senders and receivers.
+ * Swift library behind the header; the Python classes in __init__.py, queue.py, broadcast.py
+ * and transport.py give it its public face. This file: errors, waits, dtypes, shapes and
+ * timestamps, and the module; the others are listed in _native.h.
  *
  * Why an extension module rather than ctypes or cffi: a put or get through ctypes costs 6-50x
  * and through cffi 2.6-20x the time of this module's (measured; see docs/BENCHMARKS.md), which
  * decides the rate of small arrays.
  *
  * numpy is used through Python calls only (numpy.empty, numpy.ndarray, numpy.dtype), not its C API, so that
- * building needs nothing but Python's headers and the library's.
+ * building needs nothing but Python's headers and the library's. The exceptions, for lent arrays
+ * (_native_lent.c): reading an array's `base` field, and numpy's PyArray_NewFromDescr and
+ * PyArray_SetBaseObject taken from its C API table; both are checked when the module loads.
  */
 #include "_native.h"
 
@@ -19,6 +21,9 @@
 
 static PyObject *numpy_asarray;        /* numpy.asarray */
 static PyObject *dtype_objects[16];    /* numpy.dtype per aq_dtype code */
+static PyObject *scalar_types[16];     /* its scalar type (numpy.uint8, ...) per aq_dtype code */
+static PyObject *numpy_dtype;          /* numpy.dtype */
+static PyObject *timestamp_function;   /* arrayqueues_swift._time.timestamp_ns, imported when first needed */
 static PyObject *error_classes;        /* dict: code -> exception class (set by _set_errors) */
 static PyObject *base_error;           /* the class for codes missing from the dict */
 static PyObject *order_c;              /* "C" */
@@ -190,6 +195,96 @@ PyObject *dtype_object(int dtype) {
     return dtype_objects[dtype];
 }
 
+int dtype_code(PyObject *dtype) {
+    for (int code = 1; code <= 14; code++) {  /* the usual arguments: numpy's own objects */
+        if (dtype == dtype_objects[code] || dtype == scalar_types[code]) return code;
+    }
+    PyObject *converted = PyObject_CallOneArg(numpy_dtype, dtype);
+    if (!converted) return -1;
+    for (int code = 1; code <= 14; code++) {
+        int equal = PyObject_RichCompareBool(converted, dtype_objects[code], Py_EQ);
+        if (equal != 0) {
+            Py_DECREF(converted);
+            return equal < 0 ? -1 : code;
+        }
+    }
+    PyObject *text = PyObject_Str(converted);
+    Py_DECREF(converted);
+    if (!text) return -1;
+    char message[200];
+    snprintf(message, sizeof message, "dtype %s is not carried by ArrayQueues", PyUnicode_AsUTF8(text) ? PyUnicode_AsUTF8(text) : "?");
+    Py_DECREF(text);
+    PyErr_Clear();
+    raise_code(AQ_EUNSUPPORTED_DTYPE, message);
+    return -1;
+}
+
+int shape_from(PyObject *shape, int *ndim, int64_t *extents, PyObject **tuple) {
+    if (tuple) *tuple = NULL;
+    if (!PyTuple_Check(shape) && !PyList_Check(shape) && PyIndex_Check(shape)) {  /* one extent: int, numpy.int64, ... */
+        PyObject *extent = PyNumber_Index(shape);
+        if (extent) {
+            extents[0] = PyLong_AsLongLong(extent);
+            Py_DECREF(extent);
+            if (extents[0] == -1 && PyErr_Occurred()) return -1;
+            *ndim = 1;
+            return tuple ? ((*tuple = shape_tuple(1, extents)) ? 0 : -1) : 0;
+        }
+        if (!PySequence_Check(shape)) return -1;
+        PyErr_Clear();  /* an array of extents, say */
+    }
+    PyObject *items = PySequence_Fast(shape, "the shape must be an int or a sequence of ints");
+    if (!items) return -1;
+    Py_ssize_t count = PySequence_Fast_GET_SIZE(items);
+    int exact = PyTuple_CheckExact(shape);
+    if (count > AQ_MAX_DIMS) {
+        Py_DECREF(items);
+        raise_code(AQ_EINVALID_SHAPE, "an array may have at most 32 dimensions");
+        return -1;
+    }
+    for (Py_ssize_t i = 0; i < count; i++) {
+        PyObject *item = PySequence_Fast_GET_ITEM(items, i);
+        exact = exact && PyLong_CheckExact(item);
+        extents[i] = PyLong_AsLongLong(item);
+        if (extents[i] == -1 && PyErr_Occurred()) { Py_DECREF(items); return -1; }
+    }
+    Py_DECREF(items);
+    *ndim = (int)count;
+    if (!tuple) return 0;
+    *tuple = exact ? Py_NewRef(shape) : shape_tuple(*ndim, extents);  /* numpy takes a tuple of ints as it is */
+    return *tuple ? 0 : -1;
+}
+
+int stamping_from(PyObject *timestamp, PyObject *index, int *flags, int64_t *timestamp_ns, int64_t *index_value) {
+    *flags = 0;
+    *timestamp_ns = *index_value = 0;
+    if (timestamp != Py_None) {
+        if (PyLong_CheckExact(timestamp)) {
+            *timestamp_ns = PyLong_AsLongLong(timestamp);
+        } else {
+            if (!timestamp_function) {
+                PyObject *module = PyImport_ImportModule("arrayqueues_swift._time");
+                if (!module) return -1;
+                timestamp_function = PyObject_GetAttrString(module, "timestamp_ns");
+                Py_DECREF(module);
+                if (!timestamp_function) return -1;
+            }
+            PyObject *nanoseconds = PyObject_CallOneArg(timestamp_function, timestamp);
+            if (!nanoseconds) return -1;
+            *timestamp_ns = PyLong_AsLongLong(nanoseconds);
+            Py_DECREF(nanoseconds);
+        }
+        if (*timestamp_ns == -1 && PyErr_Occurred()) return -1;
+        *flags |= AQ_PUT_TIMESTAMP;
+    }
+    if (index != Py_None) {
+        *index_value = PyLong_AsLongLong(index);
+        if (*index_value == -1 && PyErr_Occurred()) return -1;
+        *flags |= AQ_PUT_INDEX;
+    }
+    return 0;
+}
+
 /* MARK: - Module */
 
 static PyObject *native_set_errors(PyObject *module, PyObject *args) {
@@ -204,17 +299,12 @@ static PyObject *native_strerror(PyObject *module, PyObject *arg) {
     return PyUnicode_FromString(aq_strerror((int)PyLong_AsLong(arg)));
 }
 
-static PyObject *native_record_size(PyObject *module, PyObject *args) {
-    int dtype;
-    PyObject *shape_obj;
-    if (!PyArg_ParseTuple(args, "iO!", &dtype, &PyTuple_Type, &shape_obj)) return NULL;
-    int ndim = (int)PyTuple_GET_SIZE(shape_obj);
-    if (ndim > AQ_MAX_DIMS) return raise_code(AQ_EINVALID_SHAPE, "an array may have at most 32 dimensions");
+/* record_size(shape, dtype) */
+static PyObject *native_record_size(PyObject *module, PyObject *const *args, Py_ssize_t nargs) {
+    if (nargs != 2) { PyErr_SetString(PyExc_TypeError, "record_size(shape, dtype)"); return NULL; }
+    int ndim, dtype;
     int64_t shape[AQ_MAX_DIMS];
-    for (int i = 0; i < ndim; i++) {
-        shape[i] = PyLong_AsLongLong(PyTuple_GET_ITEM(shape_obj, i));
-        if (shape[i] == -1 && PyErr_Occurred()) return NULL;
-    }
+    if (shape_from(args[0], &ndim, shape, NULL) < 0 || (dtype = dtype_code(args[1])) < 0) return NULL;
     uint64_t bytes = 0;
     int rc = aq_queue_record_size(dtype, ndim, shape, &bytes);
     if (rc < 0) return raise_last(rc);
@@ -234,7 +324,7 @@ static PyMethodDef module_methods[] = {
     {"queue_exists", native_queue_exists, METH_VARARGS, "queue_exists(name) -> bool"},
     {"open_sender", native_open_sender, METH_VARARGS, "open_sender(...) -> Sender"},
     {"open_receiver", native_open_receiver, METH_VARARGS, "open_receiver(...) -> Receiver"},
-    {"record_size", native_record_size, METH_VARARGS, "record_size(dtype, shape) -> ring bytes"},
+    {"record_size", (PyCFunction)(void (*)(void))native_record_size, METH_FASTCALL, "record_size(shape, dtype) -> ring bytes"},
     {"curve_keypair", native_curve_keypair, METH_NOARGS, "curve_keypair() -> (public, secret)"},
     {"strerror", native_strerror, METH_O, "strerror(code) -> str"},
     {"_pool_state", native_pool_state, METH_NOARGS, "_pool_state() -> (buffers, bytes) kept for reuse by large gets"},
@@ -254,20 +344,24 @@ PyMODINIT_FUNC PyInit__native(void) {
     PyObject *numpy = PyImport_ImportModule("numpy");
     if (!numpy) return NULL;
     numpy_asarray = PyObject_GetAttrString(numpy, "asarray");
-    PyObject *dtype = PyObject_GetAttrString(numpy, "dtype");
-    int buffers = buffers_init(numpy);
-    Py_DECREF(numpy);
-    if (!numpy_asarray || !dtype || buffers < 0) { Py_XDECREF(dtype); return NULL; }
+    numpy_dtype = PyObject_GetAttrString(numpy, "dtype");
+    if (!numpy_asarray || !numpy_dtype || buffers_init(numpy) < 0) { Py_DECREF(numpy); return NULL; }
+    /* The dtypes are the library's (aq_dtype_typestr): the one table of them. */
+    PyObject *dtypes = PyTuple_New(14);
+    if (!dtypes) { Py_DECREF(numpy); return NULL; }
     for (int code = 1; code <= 14; code++) {
-        dtype_objects[code] = PyObject_CallFunction(dtype, "s", aq_dtype_typestr(code));
-        if (!dtype_objects[code]) { Py_DECREF(dtype); return NULL; }
+        dtype_objects[code] = PyObject_CallFunction(numpy_dtype, "s", aq_dtype_typestr(code));
+        scalar_types[code] = dtype_objects[code] ? PyObject_GetAttrString(dtype_objects[code], "type") : NULL;
+        if (!scalar_types[code]) { Py_DECREF(numpy); Py_DECREF(dtypes); return NULL; }
+        PyTuple_SET_ITEM(dtypes, code - 1, Py_NewRef(dtype_objects[code]));
     }
-    Py_DECREF(dtype);
     order_c = PyUnicode_FromString("C");
-    if (PyType_Ready(&QueueType) < 0 || PyType_Ready(&LeaseType) < 0 || PyType_Ready(&SubscriberType) < 0 || PyType_Ready(&SenderType) < 0 ||
-        PyType_Ready(&ReceiverType) < 0) return NULL;
+    if (PyType_Ready(&QueueType) < 0 || leases_init() < 0 || PyType_Ready(&SubscriberType) < 0 || PyType_Ready(&SenderType) < 0 ||
+        PyType_Ready(&ReceiverType) < 0) { Py_DECREF(numpy); Py_DECREF(dtypes); return NULL; }
     PyObject *module = PyModule_Create(&module_definition);
-    if (!module) return NULL;
+    if (!module || lent_arrays_init(numpy, module) < 0) { Py_DECREF(numpy); Py_DECREF(dtypes); Py_XDECREF(module); return NULL; }
+    Py_DECREF(numpy);
+    PyModule_AddObject(module, "DTYPES", dtypes);  /* the dtype of code c is DTYPES[c - 1] */
     PyModule_AddIntConstant(module, "ABI_VERSION", AQ_ABI_VERSION);
     PyModule_AddStringConstant(module, "LIBRARY_VERSION", aq_version());
     PyModule_AddObject(module, "Queue", Py_NewRef((PyObject *)&QueueType));

@@ -1,8 +1,11 @@
 /*
- * The parts of arrayqueues_swift._native shared by its files: _native.c (errors, waits, dtypes
- * and buffers, the module), _native_buffers.c (the arrays a get returns), _native_queue.c
- * (queues, loans, borrows), _native_subscriber.c (broadcast subscribers), _native_batches.c
- * (put_many, get_many) and _native_transport.c (senders, receivers). Built with -fvisibility=hidden: nothing here leaves the module.
+ * The parts of arrayqueues_swift._native shared by its files: _native.c (errors, waits, dtypes,
+ * shapes, timestamps, the module), _native_buffers.c (the arrays a get returns),
+ * _native_reader.c (get and get_record of queues and subscribers alike), _native_queue.c
+ * (queue handles), _native_subscriber.c (broadcast subscribers), _native_lease.c (loans and
+ * borrows), _native_lent.c (the arrays they lend), _native_batches.c (put_many, get_many) and
+ * _native_transport.c (senders, receivers). Built with -fvisibility=hidden: nothing here leaves
+ * the module.
  */
 #ifndef ARRAYQUEUES_SWIFT_NATIVE_H
 #define ARRAYQUEUES_SWIFT_NATIVE_H
@@ -42,6 +45,16 @@ const char *format_of_dtype(int dtype);
 int get_array_buffer(PyObject *object, Py_buffer *view, PyObject **converted, int *dtype, int *ndim, int64_t *shape);
 PyObject *shape_tuple(int ndim, const int64_t *shape);
 PyObject *dtype_object(int dtype);
+/* The aq_dtype code of a dtype argument (a numpy dtype, a scalar type such as numpy.uint8, or
+ * anything numpy.dtype() takes); -1 with UnsupportedDType (or numpy's error) set otherwise. */
+int dtype_code(PyObject *dtype);
+/* A shape argument (an int or a sequence of ints) as extents, and as a tuple of ints for numpy
+ * (`tuple` may be NULL). -1 with an exception set for anything else. */
+int shape_from(PyObject *shape, int *ndim, int64_t *extents, PyObject **tuple);
+/* The AQ_PUT_* flags, timestamp and index of a record from the Python arguments: timestamp
+ * None (now), nanoseconds as an int, or anything _time.timestamp_ns takes (a datetime, seconds
+ * as a float); index None or an int. -1 with an exception set. */
+int stamping_from(PyObject *timestamp, PyObject *index, int *flags, int64_t *timestamp_ns, int64_t *index_value);
 
 /* Arrays a get returns (_native_buffers.c): numpy.empty, or reusable memory for large ones. */
 PyObject *new_array(PyObject *shape, int dtype, Py_buffer *view);
@@ -49,43 +62,92 @@ PyObject *array_rows(PyObject *buffer, int dtype, int ndim, const int64_t *shape
 int buffers_init(PyObject *numpy);
 PyObject *native_pool_state(PyObject *module, PyObject *unused);
 
-/* A queue handle (_native_queue.c) and the loans and borrows it lends, also those of its
- * broadcast subscribers (_native_subscriber.c). */
+/* The dtype and shape of the previous record a reader took: its next get allocates that array
+ * before it asks, which saves a second call when records keep their format (the common case). */
 typedef struct {
-    PyObject_HEAD
+    int dtype;
+    int ndim;            /* -1 before the first record */
+    int64_t shape[AQ_MAX_DIMS];
+    PyObject *shape_tuple;
+} format_cache;
+
+/* What records are read from -- a queue handle or a broadcast subscriber (both kinds of object
+ * start with ReaderHead) -- so that get, get_record and borrow are written once. `get` and
+ * `borrow` are called without the GIL, between `enter` (which may refuse with an exception
+ * set) and `leave`. */
+typedef struct {
+    int (*enter)(PyObject *reader);
+    void (*leave)(PyObject *reader);
+    int (*get)(PyObject *reader, void *buffer, size_t capacity, aq_record_info *info, int64_t timeout_ns);
+    int (*borrow)(PyObject *reader, int64_t timeout_ns, aq_record_info *info, const void **data, aq_borrow **borrow);
+} reader_ops;
+
+struct QueueObject;
+#define ReaderHead \
+    PyObject_HEAD \
+    const reader_ops *ops; \
+    struct QueueObject *owner; /* the queue handle whose mapping the records are in (itself for a queue) */ \
+    format_cache last;
+
+typedef struct { ReaderHead } ReaderObject;
+
+/* get(timeout[, out]) -> ndarray and get_record(timeout[, out]) -> (ndarray, timestamp_ns,
+ * index or None, sequence), for any reader. */
+PyObject *reader_get(PyObject *self, PyObject *const *args, Py_ssize_t nargs);
+PyObject *reader_get_record(PyObject *self, PyObject *const *args, Py_ssize_t nargs);
+void format_cache_clear(format_cache *cache);
+
+/* A queue handle (_native_queue.c). */
+typedef struct QueueObject {
+    ReaderHead
     aq_queue *queue;
     int busy;            /* calls in progress with the GIL released */
     int closing;         /* close() was called; the handle goes when busy and dependents are 0 */
     Py_ssize_t dependents; /* loans and borrows that may still have arrays over the mapping */
-    /* The previous record's format: the next get allocates it before it asks, which saves a
-     * second call when records keep their dtype and shape (the common case). */
-    int last_dtype;
-    int last_ndim;
-    int64_t last_shape[AQ_MAX_DIMS];
-    PyObject *last_shape_tuple;
 } QueueObject;
 void queue_finish_close(QueueObject *self);
 int queue_enter(QueueObject *self);
 void queue_leave(QueueObject *self);
 
+/* Loans and borrows (_native_lease.c): each its own context manager, whose __enter__ reserves
+ * or takes the record and returns a LoanedArray or BorrowedArray over it, and whose __exit__
+ * commits, aborts or releases it. The arrays find their lease at the root of their base chain. */
+enum { LEASE_NEW, LEASE_WAITING, LEASE_ACTIVE, LEASE_ENDED };
 typedef struct {
     PyObject_HEAD
+    PyObject *reader;    /* the queue handle or subscriber a borrow takes from (NULL for a loan) */
     QueueObject *owner;  /* keeps the mapping (through the queue handle) while arrays may point into it */
-    aq_loan *loan;       /* for a loan */
-    aq_borrow *borrow;   /* for a borrow */
+    int state;           /* LEASE_* */
+    int writable;        /* a loan */
+    aq_loan *loan;       /* while a loan is active */
+    aq_borrow *borrow;   /* while a borrow is active */
     void *data;
     size_t nbytes;
-    int writable;
-    int active;          /* 1 until commit/abort/release */
+    int64_t timeout_ns;  /* of __enter__ */
+    int flags;           /* a loan's AQ_PUT_* flags, timestamp and index */
+    int64_t stamp;
+    int64_t index;
+    PyObject *shape_tuple; /* the array's shape (a loan's from its arguments) */
     aq_record_info info;
     Py_ssize_t shape[AQ_MAX_DIMS];
     Py_ssize_t strides[AQ_MAX_DIMS];
 } LeaseObject;
-LeaseObject *lease_new(QueueObject *owner, const aq_record_info *info);
+PyObject *lease_loan(QueueObject *queue, PyObject *const *args, Py_ssize_t nargs);
+PyObject *lease_borrow(PyObject *reader, PyObject *timeout);  /* borrow(timeout) of any reader */
+int leases_init(void);
+/* The arrays leases lend (_native_lent.c), made by lent_arrays_init. */
+extern PyTypeObject *LoanedArrayType, *BorrowedArrayType;
+int lent_arrays_init(PyObject *numpy, PyObject *module);
+/* A LoanedArray or BorrowedArray over an active lease's record, with the lease as its base. */
+PyObject *lent_array_new(LeaseObject *lease);
+/* numpy.empty(shape, dtype) through numpy's C API table, or NULL without an exception when the
+ * module does not use the table. */
+PyObject *numpy_api_empty(int dtype, PyObject *shape);
 PyObject *index_or_none(const aq_record_info *info);
 
-/* The types and module functions of _native_queue.c and _native_transport.c. */
+/* The types and module functions of the other files. */
 extern PyTypeObject QueueType, LeaseType, SubscriberType, SenderType, ReceiverType;
+extern const reader_ops queue_reader_ops, subscriber_reader_ops;
 PyObject *queue_subscribe(QueueObject *self, PyObject *args);
 PyObject *queue_put_many(QueueObject *self, PyObject *const *args, Py_ssize_t nargs);
 PyObject *queue_get_many(QueueObject *self, PyObject *const *args, Py_ssize_t nargs);

@@ -1,10 +1,11 @@
 /* arrayqueues_swift._native: the memory of the arrays a copying get returns.
  *
- * Small arrays come from numpy.empty. Large ones (LARGE_ARRAY bytes and more) live in a
- * Buffer, an object of this module whose memory is kept for reuse when the last array over it
- * goes away: a fresh multi-megabyte allocation comes from the kernel as pages it must zero
- * and fault in before the copy can write them (for 64 MiB: as much time again as the copy, and
- * thousands of page faults), and a stream of frames reuses the same few sizes. This is the
+ * Small arrays come from numpy.empty (through numpy's C API table where _native_lent.c uses
+ * it). Large ones (LARGE_ARRAY bytes and more) live in a Buffer, an object of this module whose
+ * memory is kept for reuse when the last array over it goes away: a fresh multi-megabyte
+ * allocation comes from the kernel as pages it must zero and fault in before the copy can write
+ * them (for 64 MiB: as much time again as the copy, and thousands of page faults), and a stream
+ * of frames reuses the same few sizes. This is the
  * policy of the Swift library's own copying get (ArrayStorage and LargeBufferPool in
  * Sources/ArrayQueues/Arrays): huge-page-aligned memory advised to use transparent huge pages
  * from 4 MiB, and a pool bounded in buffers and bytes. The pool is guarded by the GIL: it is
@@ -141,7 +142,8 @@ PyObject *new_array(PyObject *shape, int dtype, Py_buffer *view) {
             Py_DECREF(buffer);  /* the array holds it as its base */
         }
     } else {
-        array = PyObject_CallFunctionObjArgs(numpy_empty, shape, dtype_obj, NULL);
+        array = numpy_api_empty(dtype, shape);
+        if (!array && !PyErr_Occurred()) array = PyObject_CallFunctionObjArgs(numpy_empty, shape, dtype_obj, NULL);
     }
     Py_DECREF(dtype_obj);
     if (!array) return NULL;

@@ -1,19 +1,13 @@
-/* arrayqueues_swift._native: subscribers of broadcast queues (aq_subscriber). Their borrows
- * are Lease objects of the queue handle they came from, as the queue's own borrows are. */
+/* arrayqueues_swift._native: subscribers of broadcast queues (aq_subscriber). They are readers
+ * as queue handles are (get, get_record and borrow are written once, in _native_reader.c and
+ * _native_lease.c); their borrows are leases of the queue handle they came from. */
 #include "_native.h"
 
 typedef struct {
-    PyObject_HEAD
-    QueueObject *owner;        /* the queue handle: borrows are its leases */
+    ReaderHead                 /* owner: the queue handle (a reference) */
     aq_subscriber *subscriber;
     int busy;                  /* a call is in progress with the GIL released (one at a time) */
     int closing;               /* close() was called; the handle goes when busy is 0 */
-    /* The previous record's format: get allocates it before it asks, which saves the call
-     * that asks for the size when records keep their dtype and shape (as queue handles do). */
-    int last_dtype;
-    int last_ndim;
-    int64_t last_shape[AQ_MAX_DIMS];
-    PyObject *last_shape_tuple;
 } SubscriberObject;
 
 static void subscriber_finish_close(SubscriberObject *self) {
@@ -43,6 +37,19 @@ static void subscriber_leave(SubscriberObject *self) {
     subscriber_finish_close(self);
 }
 
+static int reader_enter(PyObject *self) { return subscriber_enter((SubscriberObject *)self); }
+static void reader_leave(PyObject *self) { subscriber_leave((SubscriberObject *)self); }
+
+static int reader_get_call(PyObject *self, void *buffer, size_t capacity, aq_record_info *info, int64_t timeout_ns) {
+    return aq_subscriber_get(((SubscriberObject *)self)->subscriber, buffer, capacity, info, timeout_ns);
+}
+
+static int reader_borrow_call(PyObject *self, int64_t timeout_ns, aq_record_info *info, const void **data, aq_borrow **borrow) {
+    return aq_subscriber_borrow(((SubscriberObject *)self)->subscriber, timeout_ns, info, data, borrow);
+}
+
+const reader_ops subscriber_reader_ops = {reader_enter, reader_leave, reader_get_call, reader_borrow_call};
+
 /* subscribe(policy, start) -> Subscriber */
 PyObject *queue_subscribe(QueueObject *self, PyObject *args) {
     int policy, start;
@@ -57,106 +64,21 @@ PyObject *queue_subscribe(QueueObject *self, PyObject *args) {
     if (rc < 0) return raise_last(rc);
     SubscriberObject *object = PyObject_New(SubscriberObject, &SubscriberType);
     if (!object) { aq_subscriber_close(subscriber); return NULL; }
+    object->ops = &subscriber_reader_ops;
     object->owner = (QueueObject *)Py_NewRef(self);
+    object->last.shape_tuple = NULL;
+    format_cache_clear(&object->last);
     object->subscriber = subscriber;
     object->busy = 0;
     object->closing = 0;
-    object->last_dtype = 0;
-    object->last_ndim = -1;
-    object->last_shape_tuple = NULL;
     return (PyObject *)object;
 }
 
 static void subscriber_dealloc(SubscriberObject *self) {
     if (self->subscriber) aq_subscriber_close(self->subscriber);
-    Py_CLEAR(self->last_shape_tuple);
+    format_cache_clear(&self->last);
     Py_DECREF(self->owner);
     PyObject_Free(self);
-}
-
-/* get(timeout) -> (array, timestamp_ns, index or None, sequence): the next record copied into
- * an array of the previous record's format, allocated before the call; a record of another
- * format is copied or, if it did not fit, asked for again (the subscriber keeps it meanwhile). */
-static PyObject *subscriber_get(SubscriberObject *self, PyObject *arg) {
-    int64_t timeout_ns;
-    if (timeout_from(arg, &timeout_ns) < 0) return NULL;
-    if (subscriber_enter(self) < 0) return NULL;
-    aq_record_info info;
-    PyObject *array = NULL;
-    Py_buffer view = {0};
-    if (self->last_shape_tuple) {
-        array = new_array(self->last_shape_tuple, self->last_dtype, &view);
-        if (!array) goto fail;
-    }
-    wait_t wait = wait_begin(timeout_ns);
-    int64_t slice = wait_slice(&wait);
-    for (;;) {
-        int rc;
-        Py_BEGIN_ALLOW_THREADS
-        rc = aq_subscriber_get(self->subscriber, array ? view.buf : NULL, array ? (size_t)view.len : 0, &info, slice);
-        Py_END_ALLOW_THREADS
-        if (rc == AQ_ETIMEOUT) {
-            int again = wait_again(&wait);
-            if (again < 0) goto fail;
-            if (again > 0) { slice = wait_slice(&wait); continue; }
-        }
-        if (rc < 0 && rc != AQ_EBUFFER_TOO_SMALL) { raise_wait(rc, GET_TIMEOUT); goto fail; }
-        int same = rc == 0 && array && info.dtype == self->last_dtype && info.ndim == self->last_ndim &&
-                   memcmp(info.shape, self->last_shape, sizeof(int64_t) * (size_t)info.ndim) == 0;
-        if (same) break;
-        /* Another format: remember it, and either reinterpret the bytes received (rc == 0) or
-         * allocate the right array and ask again at once (the subscriber kept the record). */
-        PyObject *shape = shape_tuple(info.ndim, info.shape);
-        if (!shape) goto fail;
-        Py_XSETREF(self->last_shape_tuple, shape);
-        self->last_dtype = info.dtype;
-        self->last_ndim = info.ndim;
-        memcpy(self->last_shape, info.shape, sizeof(int64_t) * (size_t)info.ndim);
-        Py_buffer fresh;
-        PyObject *replacement = new_array(shape, info.dtype, &fresh);
-        if (!replacement) goto fail;
-        if (rc == 0 && info.nbytes) memcpy(fresh.buf, view.buf, (size_t)info.nbytes);
-        if (array) { PyBuffer_Release(&view); Py_DECREF(array); }
-        array = replacement;
-        view = fresh;
-        if (rc == 0) break;
-        slice = 0;
-    }
-    PyBuffer_Release(&view);
-    subscriber_leave(self);
-    return Py_BuildValue("(NLNK)", array, (long long)info.timestamp_ns, index_or_none(&info), (unsigned long long)info.sequence);
-fail:
-    if (array) { PyBuffer_Release(&view); Py_DECREF(array); }
-    subscriber_leave(self);
-    return NULL;
-}
-
-/* borrow(timeout) -> Lease (read-only) */
-static PyObject *subscriber_borrow(SubscriberObject *self, PyObject *arg) {
-    int64_t timeout_ns;
-    if (timeout_from(arg, &timeout_ns) < 0) return NULL;
-    if (subscriber_enter(self) < 0) return NULL;
-    aq_record_info info;
-    const void *data = NULL;
-    aq_borrow *borrow = NULL;
-    int rc, again = 0;
-    wait_t wait = wait_begin(timeout_ns);
-    do {
-        int64_t slice = wait_slice(&wait);
-        Py_BEGIN_ALLOW_THREADS
-        rc = aq_subscriber_borrow(self->subscriber, slice, &info, &data, &borrow);
-        Py_END_ALLOW_THREADS
-    } while (rc == AQ_ETIMEOUT && (again = wait_again(&wait)) > 0);
-    subscriber_leave(self);
-    if (again < 0) return NULL;
-    if (rc < 0) return raise_wait(rc, GET_TIMEOUT);
-    LeaseObject *lease = lease_new(self->owner, &info);
-    if (!lease) { aq_borrow_release(borrow); return NULL; }
-    lease->borrow = borrow;
-    lease->data = (void *)data;
-    lease->nbytes = (size_t)info.nbytes;
-    lease->writable = 0;
-    return (PyObject *)lease;
 }
 
 static PyObject *subscriber_close(SubscriberObject *self, PyObject *unused) {
@@ -177,8 +99,9 @@ static PyObject *subscriber_get_delivered(SubscriberObject *self, void *unused) 
 static PyObject *subscriber_get_closed(SubscriberObject *self, void *unused) { return PyBool_FromLong(!self->subscriber || self->closing); }
 
 static PyMethodDef subscriber_methods[] = {
-    {"get", (PyCFunction)subscriber_get, METH_O, "get(timeout) -> (ndarray, timestamp_ns, index, sequence)"},
-    {"borrow", (PyCFunction)subscriber_borrow, METH_O, "borrow(timeout) -> Lease"},
+    {"get", (PyCFunction)(void (*)(void))reader_get, METH_FASTCALL, "get(timeout[, out]) -> ndarray"},
+    {"get_record", (PyCFunction)(void (*)(void))reader_get_record, METH_FASTCALL, "get_record(timeout[, out]) -> (ndarray, timestamp_ns, index, sequence)"},
+    {"borrow", (PyCFunction)lease_borrow, METH_O, "borrow(timeout) -> Lease"},
     {"close", (PyCFunction)subscriber_close, METH_NOARGS, "Gives up the subscription and frees the handle."},
     {NULL},
 };

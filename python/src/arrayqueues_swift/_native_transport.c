@@ -72,14 +72,15 @@ static int sender_check(SenderObject *self) {
     return 0;
 }
 
-/* send(arrays: sequence of (name, array), flags, timestamp_ns, index, meta_json or None) -> (status, sequence) */
+/* send(arrays: sequence of (name, array), timestamp, index, meta_json or None) -> (status, sequence);
+ * timestamp and index as put takes them (None: now, none). */
 static PyObject *sender_send(SenderObject *self, PyObject *const *args, Py_ssize_t nargs) {
-    if (nargs != 5) { PyErr_SetString(PyExc_TypeError, "send takes 5 arguments"); return NULL; }
+    if (nargs != 4) { PyErr_SetString(PyExc_TypeError, "send takes 4 arguments"); return NULL; }
     if (sender_check(self) < 0) return NULL;
-    int flags = (int)PyLong_AsLong(args[1]);
-    int64_t timestamp_ns = PyLong_AsLongLong(args[2]);
-    int64_t index = PyLong_AsLongLong(args[3]);
-    const char *meta = optional_string(args[4]);
+    int flags;
+    int64_t timestamp_ns, index;
+    if (stamping_from(args[1], args[2], &flags, &timestamp_ns, &index) < 0) return NULL;
+    const char *meta = optional_string(args[3]);
     if (PyErr_Occurred()) return NULL;
     PyObject *items = PySequence_Fast(args[0], "arrays must be a sequence of (name, array) pairs");
     if (!items) return NULL;
@@ -160,7 +161,7 @@ static PyObject *sender_close(SenderObject *self, PyObject *unused) {
 }
 
 static PyMethodDef sender_methods[] = {
-    {"send", (PyCFunction)(void (*)(void))sender_send, METH_FASTCALL, "send(arrays, flags, timestamp_ns, index, meta_json) -> (status, sequence)"},
+    {"send", (PyCFunction)(void (*)(void))sender_send, METH_FASTCALL, "send(arrays, timestamp, index, meta_json) -> (status, sequence)"},
     {"endpoint", (PyCFunction)sender_endpoint, METH_NOARGS, "The bound endpoint."},
     {"statistics", (PyCFunction)sender_statistics, METH_NOARGS, "Counters, as a dict."},
     {"close", (PyCFunction)sender_close, METH_NOARGS, "Sends end and frees the sender."},

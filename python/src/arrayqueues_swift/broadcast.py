@@ -6,12 +6,9 @@ interface's ``aq_subscriber``; this module only gives it a Python face.
 
 from __future__ import annotations
 
-from typing import Any, Iterator, Optional
+from typing import Any
 
-import numpy as np
-
-from .errors import GetTimeout
-from .queue import Record, _Borrow
+from .queue import _Reader
 
 __all__ = ["Subscriber", "POLICIES", "STARTS"]
 
@@ -21,7 +18,7 @@ POLICIES = {"block": 0, "drop": 1}
 STARTS = {"newest": 0, "oldest": 1, "next": 2}
 
 
-class Subscriber:
+class Subscriber(_Reader):
     """A subscriber of a broadcast queue (:meth:`ArrayQueue.subscribe`): it reads every record
     committed from its start on, in order, exactly once, while other subscribers -- in this
     process or others, in Python, Swift or C -- read the same records::
@@ -30,13 +27,15 @@ class Subscriber:
             for frame in viewer:               # copies the caller owns
                 show(frame)
 
-    ``get`` copies a record out; ``borrow`` lends it in place, read-only, until the ``with``
-    block ends. It holds one of the queue's 32 subscriber slots until :meth:`close` (or until
-    it is dropped, or its process dies). It reads one record at a time: use it from one thread
-    at a time (a second thread's call raises ``RuntimeError``).
+    ``get`` and ``get_record`` copy a record out; ``borrow`` lends it in place, read-only, until
+    the ``with`` block ends (other subscribers may read it at the same time); ``records`` and
+    iteration yield them as they come -- all as a queue's own. It holds one of the queue's 32
+    subscriber slots until :meth:`close` (or until it is dropped, or its process dies). It reads
+    one record at a time: use it from one thread at a time (a second thread's call raises
+    ``RuntimeError``).
     """
 
-    __slots__ = ("_handle", "_queue_name", "policy", "start")
+    __slots__ = ("_queue_name", "policy", "start")
 
     def __init__(self, handle: Any, queue_name: str, policy: str, start: str) -> None:
         """Use :meth:`ArrayQueue.subscribe`."""
@@ -44,43 +43,6 @@ class Subscriber:
         self._queue_name = queue_name
         self.policy = policy  #: ``"block"`` or ``"drop"``.
         self.start = start    #: ``"newest"``, ``"oldest"`` or ``"next"``.
-
-    def get(self, timeout: Optional[float] = None) -> np.ndarray:
-        """The next record's array, a copy the caller owns. Waits up to ``timeout`` seconds
-        (None: no limit, 0: not at all). Raises :class:`GetTimeout` or :class:`Empty` (both
-        ``queue.Empty``), :class:`Closed` after :meth:`close`."""
-        return self._handle.get(timeout)[0]
-
-    def get_record(self, timeout: Optional[float] = None) -> Record:
-        """Like :meth:`get`, with the record's timestamp, index and sequence number."""
-        array, stamp, index, sequence = self._handle.get(timeout)
-        return Record(array, stamp, index, sequence)
-
-    def borrow(self, timeout: Optional[float] = None) -> _Borrow:
-        """Lends the next record in place, read-only, without a copy (other subscribers may
-        read it at the same time)::
-
-            with subscriber.borrow(timeout=1.0) as frame:    # a BorrowedArray
-                recorder.write(frame)
-
-        The subscriber moves past the record when the block ends; ``frame`` and its views are
-        unusable afterwards (they raise :class:`Closed`). Waiting and errors as :meth:`get`."""
-        return _Borrow(self._handle, timeout)
-
-    def records(self, timeout: Optional[float] = None) -> Iterator[Record]:
-        """Yields records as they come; stops when none arrives within ``timeout`` seconds
-        (None: never stops by itself)."""
-        while True:
-            try:
-                yield self.get_record(timeout)
-            except GetTimeout:
-                return
-
-    def __iter__(self) -> Iterator[np.ndarray]:
-        """Yields arrays as they come, waiting for each without limit."""
-        get = self._handle.get
-        while True:
-            yield get(None)[0]
 
     @property
     def lost(self) -> int:

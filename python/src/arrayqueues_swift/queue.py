@@ -7,49 +7,33 @@ import dataclasses
 import datetime as _dt
 import os
 import weakref
-from typing import TYPE_CHECKING, Any, Iterator, Optional, Sequence, Tuple
+from typing import TYPE_CHECKING, Any, ContextManager, Iterator, Optional, Sequence, Tuple
 
 import numpy as np
 
 from . import _native
-from ._time import Timestamp, timestamp_ns, utc_datetime
-from .errors import Closed, GetTimeout
+from ._time import Timestamp, utc_datetime
+from .errors import GetTimeout
 
 if TYPE_CHECKING:
     from .broadcast import Subscriber
 
 __all__ = ["ArrayQueue", "Record", "QueueStatistics", "LoanedArray", "BorrowedArray", "DTYPES"]
 
-_PUT_TIMESTAMP = 0x1
-_PUT_INDEX = 0x2
+
 _OVERFLOW = {"block": 0, "fail": 1, "drop-oldest": 2}
 _SHAPE_CHANGE = {"keep": 0, "reset": 1}
 
-#: The dtypes a queue carries, with their codes in the C interface (``aq_dtype``).
-DTYPES: dict[np.dtype, int] = {
-    np.dtype(typestr): code
-    for code, typestr in enumerate(
-        ["|b1", "|i1", "|u1", "<i2", "<u2", "<i4", "<u4", "<i8", "<u8", "<f2", "<f4", "<f8", "<c8", "<c16"], start=1
-    )
-}
+#: The dtypes a queue carries, with their codes in the C interface (``aq_dtype``), as the
+#: library names them (``aq_dtype_typestr``).
+DTYPES: dict[np.dtype, int] = {dtype: code for code, dtype in enumerate(_native.DTYPES, start=1)}
 
-
-#: DTYPES keyed by the dtype objects numpy hands out for them (the usual argument), so that a
-#: loan per frame does not pay for np.dtype() and a dtype's hash.
-_CODES_BY_ID: dict[int, int] = {id(dtype): code for dtype, code in DTYPES.items()}
-_KEEP_ALIVE = list(DTYPES)  # the ids above stay those of these objects
-
-
-def _dtype_code(dtype: Any) -> int:
-    code = _CODES_BY_ID.get(id(dtype))
-    if code is not None:
-        return code
-    try:
-        return DTYPES[np.dtype(dtype)]
-    except KeyError:
-        from .errors import UnsupportedDType
-
-        raise UnsupportedDType(f"dtype {np.dtype(dtype)} is not carried by ArrayQueues", -7) from None
+#: The arrays ``loan`` and ``borrow`` lend: ndarray subclasses over a record in shared memory,
+#: made by the extension module, which checks in C that their ``with`` block has not ended
+#: each time they are indexed, converted, read through the buffer protocol, or passed to a
+#: numpy function or ufunc (see ``_native_lent.c``).
+LoanedArray = _native.LoanedArray
+BorrowedArray = _native.BorrowedArray
 
 
 @dataclasses.dataclass(frozen=True)
@@ -88,216 +72,66 @@ class QueueStatistics:
     next_sequence: int     #: The sequence number of the next record.
 
 
-# MARK: - Arrays over shared memory that cannot be used after their block
+# MARK: - Reading: what queues and subscribers share
 
 
-_LEASE = _native.Lease
+class _Reader:
+    """get, get_record, borrow, records and iteration, for queue handles and subscribers alike
+    (the extension module implements them once for both)."""
 
+    __slots__ = ("_handle",)
 
-def _plain(value: Any) -> Any:
-    if isinstance(value, _LeasedArray):
-        value._check()
-        return value.view(np.ndarray)
-    return value
+    def get(self, timeout: Optional[float] = None, out: Optional[np.ndarray] = None) -> np.ndarray:
+        """Takes the next record and returns its array, a copy the caller owns. Waits up to
+        ``timeout`` seconds (None: no limit, 0: not at all). Raises :class:`GetTimeout` or
+        :class:`Empty` (both ``queue.Empty``), :class:`Closed` after :meth:`close`.
 
+        ``out``: a writable, C-contiguous array to copy the record into, reused from call to
+        call (``frame = queue.get(out=frame)``). It is returned when the record has its dtype
+        and shape; otherwise a new array is returned and ``out``'s contents are unspecified.
+        Without ``out``, arrays of 1 MiB and more come from memory this process reuses once
+        the previous arrays are gone, so a stream of large frames does not pay for fresh
+        pages on every get.
+        """
+        return self._handle.get(timeout, out)
 
-_GETITEM = np.ndarray.__getitem__
-_SETITEM = np.ndarray.__setitem__
+    def get_record(self, timeout: Optional[float] = None, out: Optional[np.ndarray] = None) -> Record:
+        """Like :meth:`get`, with the record's timestamp, index and sequence number."""
+        return Record(*self._handle.get_record(timeout, out))
 
+    def borrow(self, timeout: Optional[float] = None) -> ContextManager[BorrowedArray]:
+        """Takes the next record and lends it in place, read-only, without a copy::
 
-class _LeasedArray(np.ndarray):
-    """An ndarray over a record in shared memory, valid only while its loan or borrow lasts.
+            with queue.borrow(timeout=1.0) as frame:     # a BorrowedArray
+                display.show(frame, frame.timestamp)
 
-    After the ``with`` block, indexing it, printing it, converting it or passing it to any numpy
-    function or ufunc raises :class:`~arrayqueues_swift.errors.Closed`, and so do views of it
-    (slices, reshapes, ``.view(dtype)``) made inside the block. Copies (``.copy()``,
-    ``np.array(a)``, ufunc results) are ordinary arrays that stay valid.
+        The record's room goes back to producers (a subscriber moves past it) when the block
+        ends; ``frame`` and its views are unusable afterwards (they raise :class:`Closed`). The
+        returned context manager is entered once. Waiting and errors as :meth:`get`.
+        """
+        return self._handle.borrow(timeout)
 
-    Not intercepted, because numpy and Python read an ndarray's memory without asking it:
-    ``np.array(a)``, ``np.asarray(a)``, ``a.view(np.ndarray)``, ``memoryview(a)`` and ``bytes(a)``
-    after the block, and plain arrays made from it with them inside the block. They never crash
-    (the extension module keeps the queue mapped while any array over it exists) but see what
-    the queue has put there since.
+    def records(self, timeout: Optional[float] = None) -> Iterator[Record]:
+        """Yields records as they come; stops when none arrives within ``timeout`` seconds
+        (None: never stops by itself)."""
+        get_record = self._handle.get_record
+        while True:
+            try:
+                yield Record(*get_record(timeout))
+            except GetTimeout:
+                return
 
-    The lease (the extension module's loan or borrow, which exports the memory) is found at
-    the root of the array's ``base`` chain, where numpy keeps it for every view; nothing is
-    stored per view, so making views costs what it costs for any ndarray.
-    """
-
-    __slots__ = ()
-
-    def _lease(self) -> Any:
-        base = self.base
-        while base is not None and type(base) is not _LEASE:
-            base = getattr(base, "base", None)
-        return base
-
-    def _check(self) -> None:
-        # _lease(), inlined: every indexing and ufunc call of a lent array runs this.
-        lease = self.base
-        while lease is not None and type(lease) is not _LEASE:
-            lease = getattr(lease, "base", None)
-        if lease is not None and not lease.active:
-            raise Closed("this array was lent by a queue for a `with` block that has ended: its memory belongs to "
-                         "the queue again; copy what you need inside the block", -20)
-
-    def __array_ufunc__(self, ufunc: np.ufunc, method: str, *inputs: Any, **kwargs: Any) -> Any:
-        inputs = tuple([_plain(value) for value in inputs])
-        if not kwargs:  # the common case, without the bookkeeping of `out`
-            return getattr(ufunc, method)(*inputs)
-        out = kwargs.get("out")
-        if out is not None:
-            kwargs["out"] = tuple(_plain(value) for value in out)
-        result = getattr(ufunc, method)(*inputs, **kwargs)
-        if out is not None and method != "at":
-            return out[0] if len(out) == 1 else out
-        return result
-
-    def __array_function__(self, func: Any, types: Any, args: Any, kwargs: Any) -> Any:
-        for value in args:
-            if isinstance(value, _LeasedArray):
-                value._check()
-            elif isinstance(value, (list, tuple)):
-                for item in value:
-                    if isinstance(item, _LeasedArray):
-                        item._check()
-        return super().__array_function__(func, types, args, kwargs)
-
-    def __getitem__(self, key: Any) -> Any:
-        self._check()
-        return _GETITEM(self, key)
-
-    def __setitem__(self, key: Any, value: Any) -> None:
-        self._check()
-        _SETITEM(self, key, value if type(value) is np.ndarray else _plain(value))
-
-    def __repr__(self) -> str:
-        self._check()
-        return repr(self.view(np.ndarray))
-
-    def __str__(self) -> str:
-        self._check()
-        return str(self.view(np.ndarray))
-
-    def __iter__(self) -> Iterator[Any]:
-        self._check()
-        return iter(self.view(np.ndarray).copy())
-
-    def copy(self, order: str = "C") -> np.ndarray:  # type: ignore[override]
-        """An ordinary array with a copy of the data."""
-        self._check()
-        return self.view(np.ndarray).copy(order)
-
-    def astype(self, dtype: Any, *args: Any, **kwargs: Any) -> np.ndarray:  # type: ignore[override]
-        self._check()
-        return self.view(np.ndarray).astype(dtype, *args, **kwargs)
-
-    def __reduce__(self) -> Any:
-        self._check()
-        return self.view(np.ndarray).copy().__reduce__()
-
-    def __reduce_ex__(self, protocol: Any) -> Any:
-        return self.__reduce__()
-
-    def __copy__(self) -> np.ndarray:
-        return self.copy()
-
-    def __deepcopy__(self, memo: Any) -> np.ndarray:
-        return self.copy()
-
-
-def _guard(name: str) -> None:
-    method = getattr(np.ndarray, name)
-
-    def guarded(self: _LeasedArray, *args: Any, **kwargs: Any) -> Any:
-        self._check()
-        return method(self.view(np.ndarray), *args, **kwargs)
-
-    guarded.__name__ = name
-    guarded.__doc__ = method.__doc__
-    setattr(_LeasedArray, name, guarded)
-
-
-for _name in ("tobytes", "tolist", "item", "fill", "tofile", "dump", "dumps", "byteswap", "__float__", "__int__",
-              "__complex__", "__bool__", "__index__", "__contains__", "__format__", "__len__"):
-    _guard(_name)
-
-
-class LoanedArray(_LeasedArray):
-    """The writable array of ``with queue.loan(shape, dtype) as a:`` -- a slot of the queue.
-    Fill it inside the block; it is published when the block ends (discarded if the block
-    raises), and unusable afterwards."""
-
-    __slots__ = ()
-
-
-class BorrowedArray(_LeasedArray):
-    """The read-only array of ``with queue.borrow() as a:`` -- a record in place in the queue,
-    with its metadata (``timestamp_ns``, ``timestamp``, ``index``, ``sequence``). Unusable after
-    the block, when the record's room is given back to producers."""
-
-    __slots__ = ()
-
-    @property
-    def timestamp_ns(self) -> int:
-        """Nanoseconds since the Unix epoch (the producer's clock)."""
-        return self._lease().timestamp_ns
-
-    @property
-    def timestamp(self) -> _dt.datetime:
-        """The record's time as an aware UTC ``datetime``."""
-        return utc_datetime(self._lease().timestamp_ns)
-
-    @property
-    def index(self) -> Optional[int]:
-        """The producer's index, or None."""
-        return self._lease().index
-
-    @property
-    def sequence(self) -> int:
-        """The queue-wide sequence number."""
-        return self._lease().sequence
-
-
-class _Loan:
-    __slots__ = ("_loan", "_arguments", "_lease")
-
-    def __init__(self, handle: Any, arguments: tuple) -> None:
-        self._loan = handle.loan
-        self._arguments = arguments
-        self._lease: Any = None
-
-    def __enter__(self) -> LoanedArray:
-        lease = self._lease = self._loan(*self._arguments)
-        return lease.array(LoanedArray)
-
-    def __exit__(self, kind: Any, value: Any, traceback: Any) -> None:
-        if kind is None:
-            self._lease.commit()
-        else:
-            self._lease.release()
-
-
-class _Borrow:
-    __slots__ = ("_borrow", "_timeout", "_lease")
-
-    def __init__(self, handle: Any, timeout: Optional[float]) -> None:
-        self._borrow = handle.borrow
-        self._timeout = timeout
-        self._lease: Any = None
-
-    def __enter__(self) -> BorrowedArray:
-        lease = self._lease = self._borrow(self._timeout)
-        return lease.array(BorrowedArray)
-
-    def __exit__(self, kind: Any, value: Any, traceback: Any) -> None:
-        self._lease.release()
+    def __iter__(self) -> Iterator[np.ndarray]:
+        """Yields arrays as they come, waiting for each without limit (``for frame in queue:``)."""
+        get = self._handle.get
+        while True:
+            yield get(None)
 
 
 # MARK: - The queue
 
 
-class ArrayQueue:
+class ArrayQueue(_Reader):
     """A named queue of numpy arrays in POSIX shared memory (``/dev/shm/aq.NAME``), shared by
     any number of producer and consumer threads and processes of the host, and with Swift and C
     programs using the same queue.
@@ -313,7 +147,7 @@ class ArrayQueue:
     is closed or dropped or its process exits (a forked child never removes it).
     """
 
-    __slots__ = ("_handle", "_name", "_overflow", "_spin", "_removal", "_record_bytes", "__weakref__")
+    __slots__ = ("_name", "_overflow", "_spin", "_removal", "_record_bytes", "__weakref__")
 
     def __init__(self, handle: Any, name: str, overflow: str, spin: float, remove_on_close: bool) -> None:
         """Use :meth:`create`, :meth:`open` or :meth:`open_or_create`."""
@@ -387,7 +221,7 @@ class ArrayQueue:
     @staticmethod
     def record_size(shape: Sequence[int], dtype: Any) -> int:
         """Ring bytes a record of ``shape`` and ``dtype`` takes (compare with ``capacity``)."""
-        return _native.record_size(_dtype_code(dtype), tuple(int(extent) for extent in shape))
+        return _native.record_size(shape, dtype)
 
     # MARK: Putting
 
@@ -402,13 +236,10 @@ class ArrayQueue:
         at all). Raises :class:`PutTimeout` or :class:`Full` (both ``queue.Full``),
         :class:`Oversize`, :class:`UnsupportedDType` or :class:`InvalidShape`.
         """
-        if timestamp is None and index is None:
-            self._handle.put(array, timeout)
-            return
-        self._handle.put(array, timeout, *_stamping(timestamp, index))
+        self._handle.put(array, timeout, timestamp, index)
 
     def loan(self, shape: Sequence[int], dtype: Any, timeout: Optional[float] = None,
-             timestamp: Optional[Timestamp] = None, index: Optional[int] = None) -> _Loan:
+             timestamp: Optional[Timestamp] = None, index: Optional[int] = None) -> ContextManager[LoanedArray]:
         """Reserves a slot for an array of ``shape`` and ``dtype`` and lends it for writing in
         place, without an intermediate copy::
 
@@ -416,12 +247,11 @@ class ArrayQueue:
                 camera.read_into(frame)      # fills the slot in shared memory
 
         The record is published when the block ends, or discarded if it raises. Consumers never
-        see it before. ``frame`` and its views are unusable after the block. Waiting and errors
-        as :meth:`put`.
+        see it before. ``frame`` and its views are unusable after the block. The returned
+        context manager is entered once. Waiting and errors as :meth:`put`; a dtype or shape
+        the queue cannot carry raises here, at the call.
         """
-        flags, stamp, number = _stamping(timestamp, index)
-        extents = (int(shape),) if isinstance(shape, (int, np.integer)) else tuple(map(int, shape))
-        return _Loan(self._handle, (_dtype_code(dtype), extents, timeout, flags, stamp, number))
+        return self._handle.loan(shape, dtype, timeout, timestamp, index)
 
     def put_many(self, arrays: Any, timeout: Optional[float] = None) -> int:
         """Puts copies of many arrays of one dtype and shape: ``arrays`` is an array whose first
@@ -451,53 +281,6 @@ class ArrayQueue:
         self._record_bytes = max(self._record_bytes, largest)
         return arrays
 
-
-    def get(self, timeout: Optional[float] = None, out: Optional[np.ndarray] = None) -> np.ndarray:
-        """Takes the oldest record and returns its array, a copy the caller owns. Waits up to
-        ``timeout`` seconds (None: no limit, 0: not at all). Raises :class:`GetTimeout` or
-        :class:`Empty` (both ``queue.Empty``).
-
-        ``out``: a writable, C-contiguous array to copy the record into, reused from call to
-        call (``frame = queue.get(out=frame)``). It is returned when the record has its dtype
-        and shape; otherwise a new array is returned and ``out``'s contents are unspecified.
-        Without ``out``, arrays of 1 MiB and more come from memory this process reuses once
-        the previous arrays are gone, so a stream of large frames does not pay for fresh
-        pages on every get.
-        """
-        if out is None:
-            return self._handle.get(timeout)
-        return self._handle.get(timeout, out)
-
-    def get_record(self, timeout: Optional[float] = None, out: Optional[np.ndarray] = None) -> Record:
-        """Like :meth:`get`, with the record's timestamp, index and sequence number."""
-        array, stamp, index, sequence = self._handle.get_record(timeout, out)
-        return Record(array, stamp, index, sequence)
-
-    def borrow(self, timeout: Optional[float] = None) -> _Borrow:
-        """Takes the oldest record and lends it in place, read-only, without a copy::
-
-            with queue.borrow(timeout=1.0) as frame:     # a BorrowedArray
-                display.show(frame, frame.timestamp)
-
-        The record's room goes back to producers when the block ends; ``frame`` and its views
-        are unusable afterwards (they raise :class:`Closed`). Waiting and errors as :meth:`get`.
-        """
-        return _Borrow(self._handle, timeout)
-
-    def records(self, timeout: Optional[float] = None) -> Iterator[Record]:
-        """Yields records as they come; stops when none arrives within ``timeout`` seconds
-        (None: never stops by itself)."""
-        while True:
-            try:
-                yield self.get_record(timeout)
-            except GetTimeout:
-                return
-
-    def __iter__(self) -> Iterator[np.ndarray]:
-        """Yields arrays as they come, waiting for each without limit (``for frame in queue:``)."""
-        get = self._handle.get
-        while True:
-            yield get(None)
 
     # MARK: Broadcast
 
@@ -591,18 +374,6 @@ class ArrayQueue:
     def __repr__(self) -> str:
         state = "closed" if self._handle.closed else f"capacity={self._handle.capacity}"
         return f"<arrayqueues_swift.ArrayQueue {self._name!r} {state}>"
-
-
-def _stamping(timestamp: Optional[Timestamp], index: Optional[int]) -> Tuple[int, int, int]:
-    """The put flags, timestamp (ns) and index the C interface takes for a record's metadata."""
-    flags = stamp = number = 0
-    if timestamp is not None:
-        flags = _PUT_TIMESTAMP
-        stamp = timestamp_ns(timestamp)
-    if index is not None:
-        flags |= _PUT_INDEX
-        number = index
-    return flags, stamp, number
 
 
 def _remove_if_creator(name: str, creator: int) -> None:

@@ -39,13 +39,11 @@ from typing import Any, Optional, Tuple
 
 import numpy as np
 
-from ._time import local_datetime, timestamp_ns
+from ._time import local_datetime
 from .errors import QueueNotFound
 from .queue import ArrayQueue as _NativeQueue
 
 __all__ = ["ArrayQueue", "TimestampedArrayQueue", "IndexedArrayQueue"]
-
-_PUT_TIMESTAMP = 0x1
 
 
 def _close_and_remove(queue: _NativeQueue, name: str, creator: int) -> None:
@@ -123,10 +121,7 @@ class TimestampedArrayQueue(ArrayQueue):
 
     def put(self, element: np.ndarray, timestamp: Optional[datetime] = None) -> None:
         """Puts a copy of ``element`` with ``timestamp`` (default: ``datetime.now()``)."""
-        if timestamp is None:
-            self._queue._handle.put(element, 0)
-        else:
-            self._queue._handle.put(element, 0, _PUT_TIMESTAMP, timestamp_ns(timestamp), 0)
+        self._queue._handle.put(element, 0, timestamp)
 
     def get(self, block: bool = True, timeout: Optional[float] = None) -> Tuple[datetime, np.ndarray]:
         """Returns ``(timestamp, array)``: the timestamp as a naive local ``datetime``, as
@@ -151,10 +146,7 @@ class IndexedArrayQueue(ArrayQueue):
     def put(self, element: np.ndarray, timestamp: Optional[datetime] = None) -> None:
         """Puts a copy of ``element`` with ``timestamp`` (default: now); its index is its
         position among all the records put into the queue."""
-        if timestamp is None:
-            self._queue._handle.put(element, 0)
-        else:
-            self._queue._handle.put(element, 0, _PUT_TIMESTAMP, timestamp_ns(timestamp), 0)
+        self._queue._handle.put(element, 0, timestamp)
 
     def get(self, block: bool = True, timeout: Optional[float] = None) -> Tuple[datetime, int, np.ndarray]:
         """Returns ``(timestamp, index, array)``."""

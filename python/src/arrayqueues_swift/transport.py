@@ -13,7 +13,7 @@ from typing import Any, Iterator, Mapping, Optional, Sequence, Tuple, Union
 import numpy as np
 
 from . import _native
-from ._time import Timestamp, timeout_ns, timestamp_ns, utc_datetime
+from ._time import Timestamp, timeout_ns, utc_datetime
 
 __all__ = ["Sender", "Receiver", "Message", "curve_keypair"]
 
@@ -118,16 +118,7 @@ class Sender:
             pairs = tuple(arrays.items())
         else:
             pairs = tuple(arrays)
-        flags = 0
-        stamp = 0
-        number = 0
-        if timestamp is not None:
-            flags = 0x1
-            stamp = timestamp_ns(timestamp)
-        if index is not None:
-            flags |= 0x2
-            number = index
-        status, sequence = self._handle.send(pairs, flags, stamp, number, None if meta is None else json.dumps(dict(meta)))
+        status, sequence = self._handle.send(pairs, timestamp, index, None if meta is None else json.dumps(dict(meta)))
         return None if status == 1 else sequence
 
     @property
