@@ -7,7 +7,9 @@ import ArrayQueuesTestSupport
 extension Helper {
     /// The lock's own bytes are left alone: a lock word naming a live thread that never
     /// releases it is indistinguishable from a busy queue (see docs/RELIABILITY.md).
-    static let lockBytes = 64..<112
+    static let lockBytes = SegmentLayout.lockBytes
+    /// Offsets below come from `CArrayQueuesShims.h`.
+    private typealias L = SegmentLayout
 
     static func fuzz(name: String, seed: UInt64, iterations: Int) throws {
         let path = "/dev/shm/aq.\(name)"
@@ -22,9 +24,9 @@ extension Helper {
         var outcomes: [String: Int] = [:]
         for _ in 0..<iterations {
             pristine.withUnsafeBytes { base.copyMemory(from: $0.baseAddress!, byteCount: size) }
-            // Mostly the header page and the first records, where the structure is.
+            // Mostly the header page and the first records (2 KiB of them), where the structure is.
             for _ in 0..<(1 + Int(random.next() % 8)) {
-                var offset = Int(random.next() % UInt64(random.next() % 3 == 0 ? size : min(size, 4096 + 2048)))
+                var offset = Int(random.next() % UInt64(random.next() % 3 == 0 ? size : min(size, L.headerSize + 2048)))
                 if lockBytes.contains(offset) { offset = lockBytes.upperBound }
                 let value = random.next()
                 base.storeBytes(of: UInt8(truncatingIfNeeded: value), toByteOffset: offset, as: UInt8.self)
@@ -47,11 +49,20 @@ extension Helper {
         0xFFFF_FFFF_FFFF_F000, 0xFFFF_FFFF_FFFF_FFC0, UInt64.max, UInt64.max - 63, 1 << 40, (1 << 40) + 4096, 1 << 62, 1 << 63 - 64,
     ]
 
-    /// Header fields and record fields (relative to a record start) worth a u64 edge value.
-    /// The broadcast part: its counters, then cursor, lost and the staged skip of subscriber slots 0 and 1.
-    static let headerFields = [16, 24, 32, 112, 120, 128, 136, 144, 152, 160, 168, 176, 184, 192, 200, 208, 256, 320, 520,
-                               1536, 2048 + 24, 2048 + 40, 2048 + 48, 2048 + 56, 2112 + 24, 2112 + 48]
-    static let recordFields = [8, 16, 24, 32, 40, 64, 72]
+    /// Header fields and record fields (relative to a record start) worth a u64 edge value:
+    /// the sizes, cursors and counters; the two wake-up words (with their watcher counts); the
+    /// first attached process's start time; the broadcast part: its first counter, then cursor,
+    /// lost and the staged skip of subscriber slot 0, and cursor and skip cursor of slot 1.
+    static let headerFields = [
+        L.header(\.capacity), L.header(\.segment_size), L.header(\.created_ns), L.header(\.read), L.header(\.tail), L.header(\.head),
+        L.header(\.next_seq), L.header(\.shape_signature), L.header(\.puts), L.header(\.drops), L.header(\.resets), L.header(\.clears),
+        L.header(\.abandoned_writes), L.header(\.gets), L.header(\.lost_reads), L.header(\.last_recovery_ns),
+        L.header(\.data_signal), L.header(\.space_signal), L.attachment(0, \.start_time),
+        L.header(\.subscribers_joined), L.subscriber(0, \.cursor), L.subscriber(0, \.lost), L.subscriber(0, \.skip_cursor),
+        L.subscriber(0, \.skip_lost), L.subscriber(1, \.cursor), L.subscriber(1, \.skip_cursor),
+    ]
+    /// Length, sequence number, timestamp, index, payload size and the first two extents.
+    static let recordFields = [L.record(\.length), L.record(\.seq), L.record(\.timestamp_ns), L.record(\.index), L.record(\.payload_bytes), L.extent(0), L.extent(1)]
 
     /// Writes one hostile value: a field set to an edge value, the capacity and segment size
     /// made consistent with each other at an edge, or all three cursors at one edge value (a
@@ -62,14 +73,15 @@ extension Helper {
         case 0:
             base.storeBytes(of: value, toByteOffset: headerFields[Int(random.next() % UInt64(headerFields.count))], as: UInt64.self)
         case 1:
-            base.storeBytes(of: value, toByteOffset: 16, as: UInt64.self)
-            base.storeBytes(of: value &+ 4096, toByteOffset: 24, as: UInt64.self)
+            base.storeBytes(of: value, toByteOffset: L.header(\.capacity), as: UInt64.self)
+            base.storeBytes(of: value &+ UInt64(L.headerSize), toByteOffset: L.header(\.segment_size), as: UInt64.self)
         case 2:
-            let cursor = value & ~63
-            for offset in [112, 120, 128] { base.storeBytes(of: cursor, toByteOffset: offset, as: UInt64.self) }
+            let cursor = value & ~UInt64(L.alignment - 1)
+            for offset in [L.header(\.read), L.header(\.tail), L.header(\.head)] { base.storeBytes(of: cursor, toByteOffset: offset, as: UInt64.self) }
         default:
-            // A record header in the first few KiB of the ring (records start 64-aligned).
-            let record = 4096 + 64 * Int(random.next() % UInt64(min(64, (size - 4096) / 64 - 2)))
+            // A record header among the first 64 places of the ring (records start aligned).
+            let places = min(64, (size - L.headerSize) / L.alignment - 2)
+            let record = L.headerSize + L.alignment * Int(random.next() % UInt64(places))
             base.storeBytes(of: value, toByteOffset: record + recordFields[Int(random.next() % UInt64(recordFields.count))], as: UInt64.self)
         }
     }

@@ -25,14 +25,22 @@ extension Helper {
 
     static func tortureConsume(_ queue: ArrayQueue, log path: String, seed: UInt64) throws {
         var random = SplitMix(seed: seed)
+        try consumeAndLog(queue, log: path, random: &random) { random in random.next() % 4 == 0 ? UInt32(random.next() % 300) : 0 }
+    }
+
+    /// Takes records until killed, half of them borrowed (pausing inside for the microseconds
+    /// `dawdle` draws) and half copied, and logs each one's index, or `CORRUPT` (then exits 3)
+    /// for a payload that is not the one its index stands for.
+    static func consumeAndLog(_ queue: ArrayQueue, log path: String, random: inout SplitMix, dawdle: (inout SplitMix) -> UInt32) throws {
         let log = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o600)
         guard log >= 0 else { fail("cannot open \(path)") }
         while true {
             let index: Int64
             if random.next() % 2 == 0 {
+                let pause = dawdle(&random)
                 index = try queue.get(timeout: .seconds(30)) { record -> Int64 in
                     let valid = record.index.map { Pattern.verify(record.bytes, seed: UInt64(bitPattern: $0)) } ?? false
-                    pauseSometimes(&random)
+                    if pause > 0 { usleep(pause) }
                     return valid ? record.index! : -1
                 }
             } else {
@@ -116,25 +124,7 @@ extension Helper {
     }
 
     private static func tortureConsumeMixed(_ queue: ArrayQueue, log path: String, random: inout SplitMix) throws {
-        let log = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o600)
-        guard log >= 0 else { fail("cannot open \(path)") }
-        while true {
-            let index: Int64
-            if random.next() % 2 == 0 {
-                let dawdle = random.next() % 3 == 0 ? UInt32(random.next() % 2_000) : 0
-                index = try queue.get(timeout: .seconds(30)) { record -> Int64 in
-                    let valid = record.index.map { Pattern.verify(record.bytes, seed: UInt64(bitPattern: $0)) } ?? false
-                    if dawdle > 0 { usleep(dawdle) }
-                    return valid ? record.index! : -1
-                }
-            } else {
-                let record = try queue.get(timeout: .seconds(30))
-                let valid = record.array.withUnsafeBytes { Pattern.verify($0, seed: UInt64(bitPattern: record.index ?? 0)) }
-                index = valid && record.index != nil ? record.index! : -1
-            }
-            let line = index < 0 ? "CORRUPT\n" : "\(index)\n"
-            _ = line.withCString { write(log, $0, strlen($0)) }
-            if index < 0 { exit(3) }
-        }
+        // One borrow in three dawdles up to 2 ms, holding its record while others put and clear.
+        try consumeAndLog(queue, log: path, random: &random) { random in random.next() % 3 == 0 ? UInt32(random.next() % 2_000) : 0 }
     }
 }

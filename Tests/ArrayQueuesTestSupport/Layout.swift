@@ -6,9 +6,25 @@ public enum SegmentLayout {
     /// Size of the segment header: the data ring, and its first record, start here.
     public static let headerSize = Int(CAQ_HEADER_SIZE)
 
+    /// Every record, payload and ring position is a multiple of this.
+    public static let alignment = Int(CAQ_ALIGNMENT)
+
     /// Offset of a field of the segment header.
     public static func header<T>(_ field: KeyPath<caq_segment_header, T>) -> Int {
         MemoryLayout<caq_segment_header>.offset(of: field)!
+    }
+
+    /// The bytes of the queue lock, with the padding that keeps the cursors after it.
+    public static var lockBytes: Range<Int> { header(\.lock)..<header(\.read) }
+
+    /// Offset of a field of entry `slot` of the attached-process table.
+    public static func attachment<T>(_ slot: Int, _ field: KeyPath<caq_attachment, T>) -> Int {
+        header(\.attached) + slot * MemoryLayout<caq_attachment>.stride + MemoryLayout<caq_attachment>.offset(of: field)!
+    }
+
+    /// Offset of a field of slot `slot` of a broadcast queue's subscriber table.
+    public static func subscriber<T>(_ slot: Int, _ field: KeyPath<caq_subscriber, T>) -> Int {
+        header(\.subscribers) + slot * MemoryLayout<caq_subscriber>.stride + MemoryLayout<caq_subscriber>.offset(of: field)!
     }
 
     /// Offset of a field of a record header, from the record's start.

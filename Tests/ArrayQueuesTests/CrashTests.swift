@@ -139,63 +139,30 @@ struct CrashTests {
 
     @Test("torture: producers and consumers SIGKILLed at random points; nothing corrupted, nothing delivered twice, the queue keeps working")
     func killTorture() throws {
-        let environment = ProcessInfo.processInfo.environment
-        let kills = Int(environment["AQ_TORTURE_KILLS"] ?? "") ?? 200
-        let seed = UInt64(environment["AQ_TORTURE_SEED"] ?? "") ?? UInt64.random(in: 1..<1 << 40)
-        print("kill torture: \(kills) kills, seed \(seed) (AQ_TORTURE_KILLS / AQ_TORTURE_SEED to change)")
-        var random = SplitMix(seed: seed)
-        let logs = FileManager.default.temporaryDirectory.appendingPathComponent("aq-torture-\(getpid())-\(seed)")
-        try FileManager.default.createDirectory(at: logs, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: logs) }
+        let torture = try KillTorture("kill", defaultKills: 200)
+        defer { torture.cleanUp() }
+        var random = SplitMix(seed: torture.seed)
 
         try withQueue(capacity: 256 << 10) { queue in
             var incarnation = 0
-            func spawn(producer: Bool) throws -> HelperProcess {
+            func spawn(producer: Bool, _ random: inout SplitMix) throws -> HelperProcess {
                 incarnation += 1
                 let workerSeed = String(random.next() % 1_000_000)
                 return try HelperProcess(producer
                     ? ["torture-produce", queue.name, String(incarnation), workerSeed]
-                    : ["torture-consume", queue.name, logs.appendingPathComponent("consumer-\(incarnation).log").path, workerSeed])
+                    : ["torture-consume", queue.name, torture.log("consumer-\(incarnation)"), workerSeed])
             }
-            var workers = try (0..<6).map { try (producer: $0 < 3, process: spawn(producer: $0 < 3)) }
-            var stalls = StallDetector(logs: logs)
-            let deadline = Date().addingTimeInterval(max(120, Double(kills) * 0.1))
-            var done = 0
-            while done < kills && Date() < deadline {
-                usleep(UInt32(random.next() % 15_000))
-                let flowing = stalls.check()
-                #expect(flowing, "no record delivered for over 2 s while producers were alive")
-                let victim = Int(random.next() % UInt64(workers.count))
-                let worker = workers[victim]
-                #expect(worker.process.isRunning, "a worker died by itself: \(worker.process.errorOutput)")
-                worker.process.kill()
-                workers[victim] = (worker.producer, try spawn(producer: worker.producer))
-                done += 1
-            }
-            #expect(done == kills, "only \(done) kills within the time limit")
-
+            var workers = try (0..<6).map { try (role: $0 < 3, process: spawn(producer: $0 < 3, &random)) }
+            let (done, _, _) = try torture.killAtRandom(&workers, random: &random, respawn: spawn)
             // Stop the producers, let the consumers drain what was committed, stop them too.
-            for worker in workers where worker.producer { worker.process.kill() }
-            let drainDeadline = Date().addingTimeInterval(30)
-            while !queue.isEmpty && Date() < drainDeadline { usleep(10_000) }
-            #expect(queue.isEmpty, "the consumers stopped taking records")
-            for worker in workers where !worker.producer {
-                #expect(worker.process.isRunning, "a consumer died by itself: \(worker.process.errorOutput)")
-                worker.process.kill()
-            }
+            torture.drain(queue, workers) { isProducer in !isProducer }
 
-            let delivered = try verifiedTortureDeliveries(in: logs, label: "")
+            let delivered = try verifiedTortureDeliveries(in: torture.logs, label: "")
             let statistics = try queue.statistics()
             print("kill torture: \(done) kills, \(delivered.count) records delivered intact, \(statistics.puts) committed, \(statistics.abandonedWrites) unfinished writes discarded, \(statistics.lostReads) reads lost with their consumer")
-            #expect(delivered.count > kills, "too little traffic to mean anything")
+            #expect(delivered.count > torture.kills, "too little traffic to mean anything")
             #expect(UInt64(delivered.count) <= statistics.puts)
-
-            // Afterwards the queue works as if nothing happened.
-            let consumer = try HelperProcess(["consume", queue.name, "500"])
-            let producer = try HelperProcess(["produce", queue.name, "999", "500", "3000"])
-            #expect(producer.finish(timeout: 60).status == 0)
-            let after = ConsumedRecord.parse(consumer.finish(timeout: 60).output)
-            #expect(after.map(\.counter) == Array(0..<500))
+            try KillTorture.expectQueueWorks(queue, count: 500)
         }
     }
 }

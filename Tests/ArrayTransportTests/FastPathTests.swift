@@ -293,5 +293,44 @@ struct FastPathTests {
         #expect(link.wasDelivered(data(9)) && link.wasDelivered(data(3)))
         #expect(!link.wasDelivered(data(10)))
         #expect(!link.wasDelivered(data(3, epoch: 6)), "another epoch is another sender")
+        // A mark says which message was the last sent: one from before the last delivered is stale.
+        func mark(_ kind: WireHeader.Kind, after sequence: Int64) -> WireHeader {
+            .mark(kind, stream: "s", epoch: 5, nextSequence: UInt64(sequence + 1))
+        }
+        #expect(link.wasDelivered(mark(.heartbeat, after: 8)) && link.wasDelivered(mark(.heartbeat, after: 3)))
+        #expect(!link.wasDelivered(mark(.heartbeat, after: 9)) && !link.wasDelivered(mark(.end, after: 9)))
+        #expect(!link.wasDelivered(mark(.heartbeat, after: 12)))
+    }
+
+    @Test("subscribers joining a broadcast queue that others read while heartbeats are frequent: the heartbeats from before their cut, which their subscription brings, count as nothing")
+    func joiningSubscribersSkipStaleHeartbeats() throws {
+        // A heartbeat every millisecond: the broadcast queue holds some between a joining
+        // subscriber's subscription (taken before it registers) and its cut.
+        let sender = try ZeroMQSender(
+            .publish, stream: "fp", bind: [try loopbackWildcard()], options: .init(heartbeatInterval: .milliseconds(1), fastPath: .automatic))
+        let paced = PacedPublisher(sender, pause: 0.0005)
+        paced.start()
+        defer { paced.stop(); sender.close() }
+        var receivers: [ZeroMQReceiver] = []
+        defer { receivers.forEach { $0.close() } }
+        for _ in 0..<4 {
+            let receiver = try subscriber(to: sender)
+            receivers.append(receiver)
+            let deadline = Date().addingTimeInterval(20)
+            var afterSwitch = 0
+            while afterSwitch < 50, Date() < deadline {
+                for other in receivers {
+                    for _ in 0..<64 {
+                        guard let event = try other.receiveEvent(timeout: .milliseconds(1)) else { break }
+                        if other === receiver, case .message = event, receiver.path == .sharedMemory { afterSwitch += 1 }
+                    }
+                }
+            }
+            #expect(afterSwitch >= 50, "the subscriber did not switch to shared memory and receive there")
+        }
+        for (position, receiver) in receivers.enumerated() {
+            let statistics = receiver.statistics
+            #expect(statistics.outOfOrder == 0 && statistics.lost == 0, "subscriber \(position): \(statistics.outOfOrder) out of order, \(statistics.lost) lost")
+        }
     }
 }

@@ -7,27 +7,19 @@ extension QueueRelay {
         let labels = [("stream", route.stream), ("queue", route.queue)]
         let statistics = sender.statistics
         func load(_ counter: borrowing Atomic<UInt64>) -> UInt64 { counter.load(ordering: .relaxed) }
-        var samples: [Sample] = [
-            .counter("aq_relay_records_in_total", "Records taken from the local queue (serve) or received from the network (subscribe).", labels: labels, load(counters.taken)),
-            .counter("aq_relay_records_out_total", "Records handed to ZeroMQ (serve) or put into the local queue (subscribe).", labels: labels, load(counters.sent)),
-            .counter("aq_relay_bytes_out_total", "Payload bytes of the records out.", labels: labels, load(counters.bytesSent)),
-            .counter("aq_relay_dropped_total", "Records the relay dropped, by reason.", labels: labels + [("reason", "byte_budget")], load(counters.droppedBudget)),
-            .counter("aq_relay_dropped_total", "Records the relay dropped, by reason.", labels: labels + [("reason", "send_timeout")], load(counters.droppedTimeout)),
+        let common = PipelineSamples(
+            recordsIn: load(counters.taken), recordsOut: load(counters.sent), bytesOut: load(counters.bytesSent),
+            dropped: [("byte_budget", load(counters.droppedBudget)), ("send_timeout", load(counters.droppedTimeout))],
+            errors: load(counters.failed), heartbeats: statistics.heartbeats, lagNanoseconds: counters.lagNanoseconds.load(ordering: .relaxed))
+        return common.samples(labels: labels, queue: queue.withLock { $0 }) + [
             .counter("aq_relay_subscriber_skipped_total", "Records of a broadcast queue the relay's subscriber was skipped past (drop policy, or clear).", labels: labels, load(counters.skipped)),
-            .counter("aq_relay_errors_total", "Records that could not be relayed because of an error (see the log).", labels: labels, load(counters.failed)),
-            .counter("aq_relay_heartbeats_total", "Heartbeats sent (serve) or received (subscribe).", labels: labels, statistics.heartbeats),
             .gauge("aq_relay_in_flight_bytes", "Payload bytes ZeroMQ holds and has not sent yet.", labels: labels, Double(statistics.inFlightBytes)),
             .gauge("aq_relay_byte_budget_bytes", "Most payload bytes ZeroMQ may hold for each peer of the stream.", labels: labels, Double(settings.byteBudget)),
             .gauge("aq_relay_peers", "Peers connected to the stream's socket now.", labels: labels, Double(statistics.peers)),
             .counter("aq_relay_peers_disconnected_total", "Connections that ended: peers that left, and peers dropped for taking nothing for the stalled-peer timeout or breaking the protocol.", labels: labels, statistics.peersDisconnected),
             .counter("aq_relay_subscriptions_rejected_total", "Subscriptions that were not prefixes of the stream name (dropped).", labels: labels, statistics.rejectedSubscriptions),
-            .gauge("aq_relay_lag_seconds", "Age of the last record when it was handed on: now minus its timestamp.", labels: labels, Double(counters.lagNanoseconds.load(ordering: .relaxed)) / 1e9),
             .gauge("aq_relay_epoch", "The sending epoch: a new one at every start of the relay.", labels: labels, Double(statistics.epoch)),
         ]
-        if let queue = queue.withLock({ $0 }), let queueStatistics = try? queue.statistics() {
-            samples += QueueMetrics.samples(queueStatistics, labels: labels)
-        }
-        return samples
     }
 
     /// One line for the periodic log.

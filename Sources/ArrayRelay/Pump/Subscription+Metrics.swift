@@ -7,14 +7,11 @@ extension Subscription {
         let labels = [("stream", settings.streams == [""] ? "*" : settings.streams.joined(separator: ",")), ("queue", settings.queue)]
         let statistics = receiver.statistics
         func load(_ counter: borrowing Atomic<UInt64>) -> UInt64 { counter.load(ordering: .relaxed) }
-        var samples: [Sample] = [
-            .counter("aq_relay_records_in_total", "Records taken from the local queue (serve) or received from the network (subscribe).", labels: labels, statistics.received),
-            .counter("aq_relay_records_out_total", "Records handed to ZeroMQ (serve) or put into the local queue (subscribe).", labels: labels, load(counters.put)),
-            .counter("aq_relay_bytes_out_total", "Payload bytes of the records out.", labels: labels, load(counters.bytesPut)),
-            .counter("aq_relay_dropped_total", "Records the relay dropped, by reason.", labels: labels + [("reason", "queue_full")], load(counters.droppedFull)),
-            .counter("aq_relay_dropped_total", "Records the relay dropped, by reason.", labels: labels + [("reason", "put_timeout")], load(counters.droppedTimeout)),
-            .counter("aq_relay_errors_total", "Records that could not be relayed because of an error (see the log).", labels: labels, load(counters.failed)),
-            .counter("aq_relay_heartbeats_total", "Heartbeats sent (serve) or received (subscribe).", labels: labels, statistics.heartbeats),
+        let common = PipelineSamples(
+            recordsIn: statistics.received, recordsOut: load(counters.put), bytesOut: load(counters.bytesPut),
+            dropped: [("queue_full", load(counters.droppedFull)), ("put_timeout", load(counters.droppedTimeout))],
+            errors: load(counters.failed), heartbeats: statistics.heartbeats, lagNanoseconds: counters.lagNanoseconds.load(ordering: .relaxed))
+        return common.samples(labels: labels, queue: queue) + [
             .counter("aq_relay_lost_total", "Records missing from the sequence numbers: lost on the way (a slow subscriber, a publisher over budget).", labels: labels, statistics.lost),
             .counter("aq_relay_malformed_total", "Messages rejected because they break the arrf/1 wire format.", labels: labels, statistics.malformed),
             .counter("aq_relay_peers_dropped_total", "tcp connections dropped because libzmq held more for them than a queue of messages and one more (a message that does not end).", labels: labels, statistics.peersDropped),
@@ -22,12 +19,7 @@ extension Subscription {
             .counter("aq_relay_ends_total", "End messages received (a relay shut down cleanly).", labels: labels, statistics.ends),
             .gauge("aq_relay_peer_silent", "1 when nothing arrived for 3 heartbeat intervals.", labels: labels, statistics.peerIsSilent ? 1 : 0),
             .gauge("aq_relay_silence_seconds", "Seconds since the last message of any kind.", labels: labels, statistics.silence.seconds),
-            .gauge("aq_relay_lag_seconds", "Age of the last record when it was handed on: now minus its timestamp.", labels: labels, Double(counters.lagNanoseconds.load(ordering: .relaxed)) / 1e9),
         ]
-        if let queueStatistics = try? queue.statistics() {
-            samples += QueueMetrics.samples(queueStatistics, labels: labels)
-        }
-        return samples
     }
 
     /// One line for the periodic log.

@@ -151,34 +151,28 @@ public enum Values {
 
     /// A swift-log level by its name.
     public static func logLevel(_ text: String, what: String) throws(RelayError) -> Logger.Level {
-        guard let level = Logger.Level(rawValue: text) else {
-            throw .configuration("\(what): '\(text)' is not a log level (\(Logger.Level.allCases.map(\.rawValue).joined(separator: ", ")))")
-        }
-        return level
+        try named(text, what: what, "a log level (\(Logger.Level.allCases.map(\.rawValue).joined(separator: ", ")))")
     }
 
     /// `pubsub` or `pushpull`.
     public static func pattern(_ text: String, what: String) throws(RelayError) -> StreamPattern {
-        guard let pattern = StreamPattern(rawValue: text) else {
-            throw .configuration("\(what): '\(text)' is not a pattern (pubsub or pushpull)")
-        }
-        return pattern
+        try named(text, what: what, "a pattern (pubsub or pushpull)")
     }
 
     /// `automatic`, `disabled` or `required`.
     public static func fastPath(_ text: String, what: String) throws(RelayError) -> FastPath {
-        guard let mode = FastPath(rawValue: text) else {
-            throw .configuration("\(what): '\(text)' is not a fast-path mode (automatic, disabled or required)")
-        }
-        return mode
+        try named(text, what: what, "a fast-path mode (automatic, disabled or required)")
     }
 
     /// `block`, `fail` or `drop-oldest`.
     public static func overflow(_ text: String, what: String) throws(RelayError) -> OverflowPolicy {
-        guard let policy = OverflowPolicy(rawValue: text) else {
-            throw .configuration("\(what): '\(text)' is not an overflow policy (block, fail or drop-oldest)")
-        }
-        return policy
+        try named(text, what: what, "an overflow policy (block, fail or drop-oldest)")
+    }
+
+    /// The value called `text`, or an error saying that it is not `expected`.
+    private static func named<Value: RawRepresentable<String>>(_ text: String, what: String, _ expected: String) throws(RelayError) -> Value {
+        guard let value = Value(rawValue: text) else { throw .configuration("\(what): '\(text)' is not \(expected)") }
+        return value
     }
 
     /// Octal permission bits such as "660" or "0660".

@@ -126,10 +126,14 @@ struct FastPathLink {
         }
     }
 
-    /// Whether a data message of this stream, epoch and `seq` was delivered already.
+    /// Whether a message of this stream and epoch is behind what was delivered: a data message
+    /// at or before the last one delivered (the other path brought it), or a mark (heartbeat or
+    /// end) from before it. A subscriber that joins a broadcast queue others read subscribes
+    /// before it registers, so the queue may bring heartbeats from before the cut, which the
+    /// socket has overtaken; delivered, they would count as out of order.
     func wasDelivered(_ header: WireHeader) -> Bool {
-        guard header.kind == .data, let last = delivered else { return false }
-        return last.stream == header.stream && last.epoch == header.epoch && header.sequence <= last.sequence
+        guard let last = delivered, last.stream == header.stream, last.epoch == header.epoch else { return false }
+        return header.kind == .data ? header.sequence <= last.sequence : header.sequence < last.sequence
     }
 
     /// Whether the offer of the publisher with `nonce` was tried already.

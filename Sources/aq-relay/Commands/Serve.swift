@@ -31,11 +31,7 @@ struct Serve: AsyncParsableCommand {
     func run() async throws {
         try await reportingErrors("aq-relay") {
             let settings = try ServeSettings.resolve(common: common, serve: serve)
-            if common.check {
-                print(settings.toml)
-                return
-            }
-            let logger = LogSetup.bootstrap(level: settings.common.logLevel)
+            guard let logger = common.checkOrStartLogging(settings.common, toml: settings.toml) else { return }
             let reloader = settings.curveAllowList.map { AllowListReloader($0, logger: logger) }
             defer { withExtendedLifetime(reloader) {} }
             var relays: [QueueRelay] = []
@@ -43,8 +39,7 @@ struct Serve: AsyncParsableCommand {
                 do throws(TransportError) {
                     relays.append(try QueueRelay(route: route, settings: settings, curve: settings.curve, logger: logger))
                 } catch {
-                    throw RelayError(error.code == .invalidEndpoint || error.code == .invalidArgument ? .configuration : .runtime,
-                                     "stream '\(route.stream)': \(error.description)")
+                    throw RelayError(startingPipeline: error, "stream '\(route.stream)': ")
                 }
             }
             try await Daemon.run(mode: "serve", settings: settings.common, pipelines: relays, logger: logger)

@@ -27,11 +27,7 @@ struct Subscribe: AsyncParsableCommand {
     func run() async throws {
         try await reportingErrors("aq-relay") {
             let settings = try SubscribeSettings.resolve(common: common, subscribe: subscribe)
-            if common.check {
-                print(settings.toml)
-                return
-            }
-            let logger = LogSetup.bootstrap(level: settings.common.logLevel)
+            guard let logger = common.checkOrStartLogging(settings.common, toml: settings.toml) else { return }
             if case let .client(keys, _)? = settings.curve, settings.curveSecretKeyFile == nil {
                 logger.notice("CURVE: without --curve-secret-key-file this run uses a new key pair (public key \(keys.publicKey)); a relay with an allow-list (curve_allowed_clients) refuses it")
             }
@@ -39,7 +35,7 @@ struct Subscribe: AsyncParsableCommand {
             do {
                 subscription = try Subscription(settings: settings, curve: settings.curve, logger: logger)
             } catch let error as TransportError {
-                throw RelayError(error.code == .invalidEndpoint || error.code == .invalidArgument ? .configuration : .runtime, error.description)
+                throw RelayError(startingPipeline: error)
             }
             try await Daemon.run(mode: "subscribe", settings: settings.common, pipelines: [subscription], logger: logger)
         }

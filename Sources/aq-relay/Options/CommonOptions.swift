@@ -45,6 +45,16 @@ struct CommonOptions: ParsableArguments {
         try config.map { path throws(RelayError) in try TOMLFile.load(path) }
     }
 
+    /// With --check, prints the effective settings (`toml`) and returns nil: the command stops
+    /// there. Otherwise sets up logging at the settings' level and returns the logger.
+    func checkOrStartLogging(_ settings: CommonSettings, toml: @autoclosure () -> String) -> Logger? {
+        if check {
+            print(toml())
+            return nil
+        }
+        return LogSetup.bootstrap(level: settings.logLevel)
+    }
+
     /// What these options override.
     var overrides: CommonOverrides {
         var overrides = CommonOverrides()

@@ -1,5 +1,6 @@
 import AQCommandLine
 import ArrayRelay
+import ArrayTransport
 import Foundation
 import Logging
 import Metrics
@@ -43,5 +44,13 @@ struct PipelineService: Service {
         await withTaskGroup(of: Void.self) { group in
             for pipeline in pipelines { group.addTask { await pipeline.shutdown() } }
         }
+    }
+}
+
+extension RelayError {
+    /// A pipeline that could not start: a bad endpoint or option is the configuration's fault
+    /// (exit status 2), anything else the run's.
+    init(startingPipeline error: TransportError, _ prefix: String = "") {
+        self.init(error.code == .invalidEndpoint || error.code == .invalidArgument ? .configuration : .runtime, prefix + error.description)
     }
 }
