@@ -11,18 +11,35 @@ struct BorrowingMisuseTests {
     /// The build directory holding the test bundle, its `Modules` and the C targets' module maps.
     static let buildDirectory = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().deletingLastPathComponent()
 
+    /// The module maps of the C modules the built Swift modules import: the package's own C
+    /// targets (made by SwiftPM in the build directory, and CZeroMQ's) and its dependencies'.
+    static let moduleMaps: [String] = {
+        let files = FileManager.default
+        var maps = [packageRoot.appendingPathComponent("Sources/CZeroMQ/module.modulemap").path]
+        for entry in (try? files.contentsOfDirectory(atPath: buildDirectory.path)) ?? [] where entry.hasSuffix(".build") {
+            let map = buildDirectory.appendingPathComponent(entry).appendingPathComponent("module.modulemap").path
+            if files.fileExists(atPath: map) { maps.append(map) }
+        }
+        // The checkouts are next to the triple's directory: .build/checkouts, .build/<triple>/debug.
+        let checkouts = buildDirectory.deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("checkouts")
+        if let walker = files.enumerator(atPath: checkouts.path) {
+            while let path = walker.nextObject() as? String {
+                if path.hasSuffix("include/module.modulemap") { maps.append(checkouts.appendingPathComponent(path).path) }
+            }
+        }
+        return maps
+    }()
+
     /// Compiles `source` (after `import ArrayTransport`) through SIL diagnostics; the exit status and output.
     func compile(_ source: String) throws -> ProcessRun {
         let file = FileManager.default.temporaryDirectory.appendingPathComponent("aqt-misuse-\(getpid())-\(UUID().uuidString.prefix(8)).swift")
         try ("import ArrayQueues\nimport ArrayTransport\n" + source).write(to: file, atomically: true, encoding: .utf8)
         defer { try? FileManager.default.removeItem(at: file) }
         var arguments = ["swiftc", "-emit-sil", "-o", "/dev/null", "-swift-version", "6", "-I", Self.buildDirectory.appendingPathComponent("Modules").path]
-        for map in [Self.buildDirectory.appendingPathComponent("CArrayQueuesShims.build/module.modulemap").path,
-                    Self.packageRoot.appendingPathComponent("Sources/CZeroMQ/module.modulemap").path]
-        where FileManager.default.fileExists(atPath: map) {
-            arguments += ["-Xcc", "-fmodule-map-file=\(map)"]
+        for map in Self.moduleMaps {
+            arguments += ["-Xcc", "-fmodule-map-file=\(map)", "-Xcc", "-I", "-Xcc", URL(fileURLWithPath: map).deletingLastPathComponent().path]
         }
-        arguments += ["-Xcc", "-I", "-Xcc", Self.packageRoot.appendingPathComponent("Sources/CArrayQueuesShims/include").path, file.path]
+        arguments.append(file.path)
         return try runProcess("/usr/bin/env", arguments, timeout: 120)
     }
 
@@ -50,11 +67,11 @@ struct BorrowingMisuseTests {
         let keptMessage = try compile("""
             func leak(_ receiver: any ArrayReceiver) throws {
                 var kept: BorrowedArrayMessage? = nil
-                _ = try receiver.receive(timeout: .zero) { message in kept = message }
+                _ = try receiver.receive(timeout: .zero) { message in kept = .some(message) }
                 _ = kept
             }
             """)
         #expect(keptMessage.status != 0)
-        #expect(keptMessage.errors.contains("message"), "\(keptMessage.errors)")
+        #expect(keptMessage.errors.contains("'message' is borrowed and cannot be consumed"), "\(keptMessage.errors)")
     }
 }
