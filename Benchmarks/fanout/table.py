@@ -2,7 +2,8 @@
 """Markdown table of run.sh's JSON lines: per size and subscriber count, the slowest subscriber's
 GB/s (median over rounds) for each build (this-borrow, this-copy, baseline), and the ratio of each
 of this build's rows to the baseline per round (paired by round: they ran back to back), as
-median (min–max). Lines of older runs with "build": "this" count as this-copy."""
+median (min–max). Lines of older runs with "build": "this" count as this-copy; lines of several
+runs in one file are told apart by their "run" (default 1)."""
 import json
 import statistics
 import sys
@@ -17,7 +18,7 @@ def main():
     loads = [row["load"] for row in rows if "load" in row]
     for row in rows:
         build = "this-copy" if row.get("build") == "this" else row.get("build")
-        figures[(row["size_bytes"], row["subscribers"])][(build, row["round"])] = row
+        figures[(row["size_bytes"], row["subscribers"])][(build, (row.get("run", 1), row["round"]))] = row
     if loads:
         print(f"Load average (1 min) during the run: {min(loads):.1f}–{max(loads):.1f}, median {statistics.median(loads):.1f}.\n")
     print("| size | subscribers | borrowing (this): GB/s (msgs/s) | copying (this): GB/s (msgs/s) | baseline (f235fcb, copying): GB/s (msgs/s) "
