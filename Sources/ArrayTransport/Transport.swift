@@ -226,7 +226,10 @@ extension ArrayReceiver {
     /// ```
     ///
     /// The message counts as received whatever `body` does, and if `body` throws, its error is
-    /// rethrown after the message was released.
+    /// rethrown after the message was released. While `body` runs, the record's room in a
+    /// shared-memory queue cannot be reused: a fast-path publisher that needs it drops messages
+    /// rather than wait (its subscribers count them as lost), other producers wait for room. Copy
+    /// what you keep, and do not receive from the same receiver inside `body`.
     /// - Returns: what `body` returned, or nil when the timeout passed first.
     /// - Throws: ``TransportError`` as ``receive(timeout:)`` does, or what `body` throws.
     @discardableResult
