@@ -15,7 +15,9 @@ struct BorrowingReceiveTests {
     func holds(_ message: borrowing BorrowedArrayMessage, _ expected: AnyNDArray, at position: Int = 0) -> Bool {
         guard message.arrays[position].dtype == expected.dtype, message.arrays[position].shape == expected.shape else { return false }
         return message.withBytes(of: position) { span in
-            span.withUnsafeBytes { lent in expected.withUnsafeBytes { lent.elementsEqual($0) } }
+            span.withUnsafeBytes { lent in
+                expected.withUnsafeBytes { lent.count == $0.count && (lent.isEmpty || memcmp(lent.baseAddress!, $0.baseAddress!, lent.count) == 0) }
+            }
         }
     }
 
@@ -154,6 +156,44 @@ struct BorrowingReceiveTests {
         let statistics = receiver.statistics
         #expect(receiver.path == .sharedMemory && statistics.receivedThroughSharedMemory >= 200)
         #expect(statistics.malformed == 0)
+    }
+
+    @Test("a pusher process (aq send): this process's puller borrows every record, first from tcp, then in place from the shared queue, all bit-exact and in order")
+    func pusherProcess() throws {
+        let count = 600
+        let array = try patternArray(.uint16, [512, 1024], message: 5)   // 1 MiB
+        let directory = try temporaryDirectory("borrow")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let file = directory.appendingPathComponent("frame.npy").path
+        try NPY.write(array, to: file)
+        // A free port: bound, then given up (the pusher binds it again).
+        let probe = try ZeroMQSender(.push, stream: "probe", bind: [try loopbackWildcard()], options: .init(fastPath: .disabled))
+        let port = try #require(probe.boundEndpoints.first?.port)
+        probe.close()
+        let pusher = try ChildProcess(aqExecutable, ["send", "tcp://127.0.0.1:\(port)", file, "--repeat", "\(count)", "--stream", "borrow-proc"])
+        defer { if pusher.isRunning { pusher.kill() } }
+        let receiver = try ZeroMQReceiver(
+            .pull, connect: [try Endpoint("tcp://127.0.0.1:\(port)")],
+            options: .init(byteBudget: 4 << 20, expectedMessageBytes: 1 << 20), logger: quietLogger)
+        defer { receiver.close() }
+        var indices: [Int64] = []
+        var intact = 0
+        let deadline = Date().addingTimeInterval(60)
+        while indices.count < count, Date() < deadline {
+            // Slowly until on shared memory, so that the pusher (held back by its queue) is still sending then.
+            if receiver.path != .sharedMemory { Thread.sleep(forTimeInterval: 0.002) }
+            let index = try receiver.receive(timeout: .milliseconds(200)) { message -> Int64? in
+                if holds(message, array) { intact += 1 }
+                return message.index
+            }
+            if let index { indices.append(index ?? -1) }
+        }
+        #expect(indices == (0..<Int64(count)).map { $0 }, "every record once, in order")
+        #expect(intact == count, "\(count - intact) records differ")
+        let statistics = receiver.statistics
+        #expect(receiver.path == .sharedMemory && statistics.receivedThroughSharedMemory > 0 && statistics.receivedThroughSharedMemory < UInt64(count),
+                "the puller borrowed from both paths: \(statistics.receivedThroughSharedMemory) of \(count) through shared memory, problem: \(statistics.fastPathProblem ?? "none")")
+        #expect(pusher.waitForExit(timeout: 30) == 0, "\(pusher.errors)")
     }
 
     // MARK: - shm://
