@@ -5,6 +5,9 @@
 import PackageDescription
 
 let root = Context.environment["AQ_PACKAGE_ROOT"] ?? "../.."
+// A library before the borrowing receive (issue 14's baseline) builds with AQ_BASELINE_API set:
+// then only the copying subscriber exists.
+let borrowing: [SwiftSetting] = Context.environment["AQ_BASELINE_API"] == nil ? [.define("BORROWING_RECEIVE")] : []
 
 let package = Package(
     name: "FanOutBenchmark",
@@ -20,7 +23,7 @@ let package = Package(
                 .product(name: "ArrayTransport", package: "ArrayQueues"),
                 .product(name: "Logging", package: "swift-log"),
             ],
-            swiftSettings: [.swiftLanguageMode(.v6)]
+            swiftSettings: [.swiftLanguageMode(.v6)] + borrowing
         ),
     ]
 )

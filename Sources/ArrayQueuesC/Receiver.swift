@@ -69,6 +69,41 @@ public func aqReceiverReceive(
     }
 }
 
+@c(aq_receiver_receive_lent)
+public func aqReceiverReceiveLent(
+    _ receiver: OpaquePointer?, _ timeoutNanoseconds: Int64, _ flags: Int32, _ callback: aq_lent_message_fn?, _ context: UnsafeMutableRawPointer?
+) -> Int32 {
+    guard let receiver else { return Status.null("receiver", in: "aq_receiver_receive_lent") }
+    guard let callback else { return Status.null("callback", in: "aq_receiver_receive_lent") }
+    guard flags & ~AQ_RECEIVE_EVENTS == 0 else {
+        return Status.fail(AQ_EINVALID_ARGUMENT, "aq_receiver_receive_lent: unknown flags 0x\(String(flags, radix: 16))")
+    }
+    let source = Handle.get(receiver, as: ReceiverHandle.self).receiver
+    let timeout: Duration? = timeoutNanoseconds < 0 ? nil : .nanoseconds(timeoutNanoseconds)
+    // The handle lives for the callback only; its pointers are the lent bytes.
+    func lend(_ handle: MessageHandle) {
+        let message = Handle.make(handle)
+        callback(message, context)
+        Handle.free(message, as: MessageHandle.self)
+    }
+    do {
+        let lent: Bool
+        if flags & AQ_RECEIVE_EVENTS != 0 {
+            lent = try source.lendEvent(timeout: timeout) { lend(MessageHandle(lent: $0)) }
+        } else {
+            lent = try source.receive(timeout: timeout) { lend(MessageHandle(lent: $0)) } != nil
+        }
+        guard lent else {
+            return Status.fail(AQ_ETIMEOUT, "no message arrived within \(timeout.map { "\($0)" } ?? "the wait")")
+        }
+        return AQ_OK
+    } catch let error as TransportError {
+        return Status.fail(error)
+    } catch {
+        return Status.fail(AQ_EINVALID_ARGUMENT, "aq_receiver_receive_lent: \(error)")
+    }
+}
+
 @c(aq_receiver_statistics_get)
 public func aqReceiverStatisticsGet(_ receiver: OpaquePointer?, _ statistics: UnsafeMutablePointer<aq_receiver_statistics>?) -> Int32 {
     guard let receiver else { return Status.null("receiver", in: "aq_receiver_statistics_get") }

@@ -146,14 +146,22 @@ extension ArraySender {
 /// Receives records. ZeroMQ (``ZeroMQReceiver``) and shared memory implement it.
 ///
 /// Use ``receive(timeout:)`` from a thread of your own, or iterate ``messages(stopAtEnd:)``
-/// from async code (the blocking receives then run on a dedicated thread).
+/// from async code (the blocking receives then run on a dedicated thread). To read the arrays
+/// where they arrived instead of in a copy of your own, use the borrowing receives,
+/// ``receive(timeout:_:)`` and ``receiveEvent(timeout:_:)``: the arrays are then views into
+/// the shared-memory queue's record or the received ZeroMQ frames, valid inside the closure.
 public protocol ArrayReceiver: Sendable {
-    /// Waits for the next data, heartbeat or end message, at most `timeout` (nil: no limit).
+    /// Waits for the next data, heartbeat or end message, at most `timeout` (nil: no limit),
+    /// and lends it to `body`: its arrays stay where they arrived (the record in a shared-memory
+    /// queue, or the received frames) until `body` returns. Every receive is built on this one.
     ///
     /// Malformed messages are counted in ``statistics`` and skipped; they never end the wait.
-    /// - Returns: the event, or nil when the timeout passed first.
-    /// - Throws: ``TransportError/Code/closed`` once the receiver is closed.
-    func receiveEvent(timeout: Duration?) throws(TransportError) -> ReceiveEvent?
+    /// A message lent to `body` counts as received (in ``statistics``, and for sequence
+    /// tracking) whatever `body` does; the next receive delivers the next message.
+    /// - Returns: true once `body` was called, false when the timeout passed first.
+    /// - Throws: ``TransportError/Code/closed`` once the receiver is closed, and the errors each
+    ///   transport documents.
+    func lendEvent(timeout: Duration?, to body: (borrowing BorrowedReceiveEvent) -> Void) throws(TransportError) -> Bool
 
     /// Counters and state, as of now.
     var statistics: ReceiverStatistics { get }
@@ -164,20 +172,96 @@ public protocol ArrayReceiver: Sendable {
 }
 
 extension ArrayReceiver {
+    /// Waits for the next data, heartbeat or end message, at most `timeout` (nil: no limit),
+    /// and returns it with its arrays owned (copied out of shared memory; large payloads of
+    /// ZeroMQ frames are adopted without a copy).
+    ///
+    /// Malformed messages are counted in ``statistics`` and skipped; they never end the wait.
+    /// - Returns: the event, or nil when the timeout passed first.
+    /// - Throws: ``TransportError/Code/closed`` once the receiver is closed.
+    public func receiveEvent(timeout: Duration?) throws(TransportError) -> ReceiveEvent? {
+        var event: ReceiveEvent?
+        _ = try lendEvent(timeout: timeout) { event = $0.copy() }
+        return event
+    }
+
+    /// Waits for the next data, heartbeat or end message, at most `timeout` (nil: no limit), and
+    /// lends it to `body` without copying its arrays (see ``BorrowedArrayMessage``).
+    ///
+    /// The message counts as received whatever `body` does, and if `body` throws, its error is
+    /// rethrown after the message was released.
+    /// - Returns: what `body` returned, or nil when the timeout passed first.
+    /// - Throws: ``TransportError`` as ``receiveEvent(timeout:)`` does, or what `body` throws.
+    @discardableResult
+    public func receiveEvent<Result>(timeout: Duration?, _ body: (borrowing BorrowedReceiveEvent) throws -> Result) throws -> Result? {
+        var outcome: Swift.Result<Result, any Error>?
+        _ = try lendEvent(timeout: timeout) { event in
+            do { outcome = .success(try body(event)) } catch { outcome = .failure(error) }
+        }
+        return try outcome?.get()
+    }
+
     /// Waits for the next data message, at most `timeout` (nil: no limit); heartbeats and end
     /// messages are counted in ``ArrayReceiver/statistics`` and passed over.
     ///
-    /// - Returns: the message, or nil when the timeout passed first.
+    /// - Returns: the message, with its arrays owned (see ``receiveEvent(timeout:)``), or nil
+    ///   when the timeout passed first.
     /// - Throws: ``TransportError/Code/closed`` once the receiver is closed.
     public func receive(timeout: Duration?) throws(TransportError) -> ArrayMessage? {
+        var message: ArrayMessage?
+        _ = try lendMessage(timeout: timeout) { message = $0.copy() }
+        return message
+    }
+
+    /// Waits for the next data message, at most `timeout` (nil: no limit), and lends it to `body`
+    /// without copying its arrays: they are read in place in the shared-memory queue's record or
+    /// in the received ZeroMQ frames, and are valid only inside `body` (see
+    /// ``BorrowedArrayMessage``). Heartbeats and end messages are counted in
+    /// ``ArrayReceiver/statistics`` and passed over.
+    ///
+    /// ```swift
+    /// let total = try receiver.receive(timeout: .seconds(1)) { message in
+    ///     try message.withElements(of: 0, as: Float.self) { values in values.count }
+    /// }
+    /// ```
+    ///
+    /// The message counts as received whatever `body` does, and if `body` throws, its error is
+    /// rethrown after the message was released. While `body` runs, the record's room in a
+    /// shared-memory queue cannot be reused: a fast-path publisher that needs it drops messages
+    /// rather than wait (its subscribers count them as lost), other producers wait for room. Copy
+    /// what you keep, and do not receive from the same receiver inside `body`.
+    /// - Returns: what `body` returned, or nil when the timeout passed first.
+    /// - Throws: ``TransportError`` as ``receive(timeout:)`` does, or what `body` throws.
+    @discardableResult
+    public func receive<Result>(timeout: Duration?, _ body: (borrowing BorrowedArrayMessage) throws -> Result) throws -> Result? {
+        var outcome: Swift.Result<Result, any Error>?
+        _ = try lendMessage(timeout: timeout) { message in
+            do { outcome = .success(try body(message)) } catch { outcome = .failure(error) }
+        }
+        return try outcome?.get()
+    }
+
+    /// Lends the next data message to `body`, passing over marks, until `timeout`; whether
+    /// one was lent.
+    private func lendMessage(timeout: Duration?, to body: (borrowing BorrowedArrayMessage) -> Void) throws(TransportError) -> Bool {
         let deadline = Duration.deadline(after: timeout)
         while true {
             let remaining = deadline.map { Duration.nanoseconds(max(0, $0 - Sys.monotonicNanoseconds())) }
-            switch try receiveEvent(timeout: remaining) {
-            case let .message(message)?: return message
-            case .heartbeat?, .end?: if let deadline, Sys.monotonicNanoseconds() >= deadline { return nil }
-            case nil: return nil
+            var lent = false
+            let found = try lendEvent(timeout: remaining) { event in
+                switch event {
+                case .message(let message):
+                    lent = true
+                    body(message)
+                case .heartbeat:
+                    break
+                case .end:
+                    break
+                }
             }
+            if lent { return true }
+            if !found { return false }
+            if let deadline, Sys.monotonicNanoseconds() >= deadline { return false }
         }
     }
 

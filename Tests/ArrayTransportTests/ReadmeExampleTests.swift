@@ -34,5 +34,13 @@ import Testing
         let message = try #require(received)
         #expect(message["frame"] == frame.erased && message["mask"] == mask.erased)
         #expect(message.index == 41 && message.meta["exposure"] == .number(0.01))
+        // The README's borrowing receive reads the next one in place.
+        try send()
+        var shown: [UInt16] = []
+        func show(_ pixels: Span<UInt16>) { for position in pixels.indices { shown.append(pixels[position]) } }
+        try receiver.receive(timeout: .seconds(1)) { message in
+            try message.withElements(of: 0, as: UInt16.self) { pixels in show(pixels) }
+        }
+        #expect(shown == frame.elements)
     }
 }

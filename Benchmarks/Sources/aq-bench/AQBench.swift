@@ -182,6 +182,7 @@ struct Worker: ParsableCommand {
         case .transportReceive: try ZeroMQWorkers.receiveTransport(task)
         case .fanoutProduce: try Fanout.produce(task)
         case .fanoutSubscribe: try Fanout.subscribe(task)
+        case .fanoutSubscribeTouch: try Fanout.subscribe(task, touch: true)
         }
     }
 }

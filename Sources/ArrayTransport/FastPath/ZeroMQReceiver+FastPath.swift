@@ -23,20 +23,20 @@ import ArrayQueues
 /// (with ``FastPath/required``, it delivers nothing from the network and reports the reason
 /// if it has not switched within ``ZeroMQReceiver/Options/fastPathTimeout``).
 extension ZeroMQReceiver {
-    /// One bounded step of `receiveEvent` for a receiver that may take the fast path.
-    func receiveWithFastPath(_ state: inout State, until sliceDeadline: Int64) throws(TransportError) -> ReceiveEvent? {
+    /// One bounded step of `lendEvent` for a receiver that may take the fast path; whether it
+    /// lent an event to `body`.
+    func receiveWithFastPath(_ state: inout State, until sliceDeadline: Int64, to body: Lend) throws(TransportError) -> Bool {
         try advanceFastPath(&state)
         if case let .sharedMemory(attempt)? = state.link?.phase {
-            return attempt.pull ? try receiveFromSharedQueue(&state, attempt, until: sliceDeadline)
-                : receiveFromQueue(&state, attempt, until: sliceDeadline)
+            return attempt.pull ? try receiveFromSharedQueue(&state, attempt, until: sliceDeadline, to: body)
+                : receiveFromQueue(&state, attempt, until: sliceDeadline, to: body)
         }
         var deadline = sliceDeadline
         if case .awaitingHello? = state.link?.phase {
             deadline = min(deadline, Sys.monotonicNanoseconds() + 2_000_000)   // look for the hello often
         }
-        guard try state.socket.wait(for: ZMQ.pollIn, deadline: deadline) else { return nil }
-        guard let incoming = try readMessage(&state) else { return nil }
-        return admitFromNetwork(incoming, &state)
+        guard try state.socket.wait(for: ZMQ.pollIn, deadline: deadline), let incoming = try readMessage(&state) else { return false }
+        return admitFromNetwork(incoming, &state, to: body)
     }
 
     // MARK: Phases
@@ -76,15 +76,15 @@ extension ZeroMQReceiver {
         }
     }
 
-    /// The network's part: takes offers, and delivers what the phase lets through.
-    func admitFromNetwork(_ incoming: IncomingMessage, _ state: inout State) -> ReceiveEvent? {
+    /// The network's part: takes offers, and lends to `body` what the phase lets through.
+    func admitFromNetwork(_ incoming: IncomingMessage, _ state: inout State, to body: Lend) -> Bool {
         let header = incoming.header
         // Heartbeats carry the offer, and so do some data headers (a busy stream's heartbeats
         // may be lost at the high-water mark).
         if header.kind != .end, case let .offer(bootID, registry, nonce, serverKey)? = header.fastPath {
             consider(header, bootID: bootID, registry: registry, nonce: nonce, serverKey: serverKey, &state)
         }
-        guard let link = state.link else { return accept(incoming, &state, throughSharedMemory: false) }
+        guard let link = state.link else { return accept(incoming, &state, throughSharedMemory: false, to: body) }
         var admit = true
         if let attempt = link.attempt, attempt.stream == header.stream, attempt.epoch == header.epoch {
             state.link?.networkSeen = max(link.networkSeen, header.sequence)
@@ -111,7 +111,7 @@ extension ZeroMQReceiver {
             admit = false
             lastActivity.store(Sys.monotonicNanoseconds(), ordering: .relaxed)
         }
-        let event = admit ? accept(incoming, &state, throughSharedMemory: false) : nil
+        let lent = admit && accept(incoming, &state, throughSharedMemory: false, to: body)
         switch state.link?.phase {
         case let .draining(_, cut)? where (state.link?.networkSeen ?? -1) >= Int64(cut) - 1:
             completeSwitch(&state)
@@ -120,7 +120,7 @@ extension ZeroMQReceiver {
         default:
             break
         }
-        return event
+        return lent
     }
 
     /// Starts an attempt for an offer on the network, unless one is under way, this
@@ -196,80 +196,88 @@ extension ZeroMQReceiver {
 
     // MARK: Shared memory
 
-    /// Takes the next record from the publisher's broadcast queue, waiting until `sliceDeadline`.
-    /// A `leave` in the subscriber's own queue is looked for when the broadcast queue brought
-    /// nothing: the publisher puts nothing there after it.
-    private func receiveFromQueue(_ state: inout State, _ attempt: FastPathLink.Attempt, until sliceDeadline: Int64) -> ReceiveEvent? {
+    /// Lends the next record of the publisher's broadcast queue to `body`, in place, waiting
+    /// until `sliceDeadline`; whether it lent one. A `leave` in the subscriber's own queue is
+    /// looked for when the broadcast queue brought nothing: the publisher puts nothing there after it.
+    private func receiveFromQueue(_ state: inout State, _ attempt: FastPathLink.Attempt, until sliceDeadline: Int64, to body: Lend) -> Bool {
         guard let subscription = attempt.subscription else {
             leaveFastPath(&state, reason: "not subscribed to the publisher's broadcast queue")
-            return nil
+            return false
         }
         let wait = Duration.nanoseconds(max(0, sliceDeadline - Sys.monotonicNanoseconds()))
-        let incoming: IncomingMessage
+        var lent = false
         do {
-            if let taken = try take(from: subscription, waiting: wait) {
-                incoming = taken
-            } else if let reason = attempt.pendingLeave
-                        ?? Self.leaveReason(in: attempt.queue).map({ "the publisher stopped feeding the queue: \($0)" })
-                        ?? FastPathLink.publisherGone(attempt) {
-                // Nothing came during the wait, and nothing more will. But the publisher puts a
-                // `leave` after its last record, and `end` before it removes its registry: records
-                // may have come since the wait ended, and what the queue holds comes first.
-                guard let taken = try take(from: subscription, waiting: nil) else {
-                    leaveFastPath(&state, reason: reason)
-                    return nil
-                }
-                var leaving = attempt
-                leaving.pendingLeave = reason
-                state.link?.phase = .sharedMemory(leaving)
-                incoming = taken
-            } else {
-                return nil
-            }
+            if try take(from: subscription, waiting: wait, { lent = admitFromQueue($0, &state, attempt, to: body) }) { return lent }
+            guard let reason = attempt.pendingLeave
+                    ?? Self.leaveReason(in: attempt.queue).map({ "the publisher stopped feeding the queue: \($0)" })
+                    ?? FastPathLink.publisherGone(attempt) else { return false }
+            // Nothing came during the wait, and nothing more will. But the publisher puts a
+            // `leave` after its last record, and `end` before it removes its registry: records
+            // may have come since the wait ended, and what the queue holds comes first.
+            var leaving = attempt
+            leaving.pendingLeave = reason
+            state.link?.phase = .sharedMemory(leaving)
+            if try take(from: subscription, waiting: nil, { lent = admitFromQueue($0, &state, leaving, to: body) }) { return lent }
+            leaveFastPath(&state, reason: reason)
+            return false
         } catch let error as TransportError {
             reject(error)
-            return nil
+            return false
         } catch {
             leaveFastPath(&state, reason: "the queue '\(attempt.queueName)' cannot be read: \(error)")
-            return nil
+            return false
         }
+    }
+
+    /// A record of the broadcast queue, while it is lent: lent on to `body` unless it is a
+    /// handshake record, of another stream, or delivered by the network already.
+    private func admitFromQueue(_ incoming: IncomingMessage, _ state: inout State, _ attempt: FastPathLink.Attempt, to body: Lend) -> Bool {
         let header = incoming.header
         guard header.stream == attempt.stream, header.epoch == attempt.epoch else {
             reject(.malformed("the fast path's queue brought stream '\(header.stream)' epoch \(header.epoch), not '\(attempt.stream)' epoch \(attempt.epoch)"))
-            return nil
+            return false
         }
         if case let .leave(reason)? = header.fastPath {
             leaveFastPath(&state, reason: "the publisher stopped feeding the queue: \(reason)")
-            return nil
+            return false
         }
-        if case .hello? = header.fastPath { return nil }
-        guard !(state.link?.wasDelivered(header) ?? false) else { return nil }
-        let event = accept(incoming, &state, throughSharedMemory: true)
+        if case .hello? = header.fastPath { return false }
+        guard !(state.link?.wasDelivered(header) ?? false) else { return false }
+        let lent = accept(incoming, &state, throughSharedMemory: true, to: body)
         if header.kind == .end {
             leaveFastPath(&state, reason: "the publisher closed the stream", quietly: true)
         }
-        return event
+        return lent
     }
 
-    /// The next record of the broadcast queue as a message, waiting up to `wait` for one (nil:
-    /// not at all); nil if none came.
-    private func take(from subscription: BroadcastSubscriber, waiting wait: Duration?) throws -> IncomingMessage? {
-        let read = { [maximumArrays = options.maximumArrays] (record: borrowing BorrowedRecord) throws(TransportError) -> IncomingMessage in
-            try Self.message(in: record, of: "the fast path's queue", maximumArrays: maximumArrays)
+    /// Lends the next record of the broadcast queue as a message to `handle`, waiting up to
+    /// `wait` for one (nil: not at all); false if none came.
+    private func take(from subscription: BroadcastSubscriber, waiting wait: Duration?, _ handle: (IncomingMessage) -> Void) throws -> Bool {
+        let maximumArrays = options.maximumArrays
+        // The closures return a value and throw untyped errors: a typed-throwing closure
+        // returning Void crashes Swift 6.3's IR generation when it is passed as a generic body.
+        guard let wait else {
+            return try subscription.tryGet { (record: borrowing BorrowedRecord) throws -> Bool in
+                handle(try Self.message(in: record, of: "the fast path's queue", maximumArrays: maximumArrays))
+                return true
+            } ?? false
         }
-        guard let wait else { return try subscription.tryGet(read) }
         do {
-            return try subscription.get(timeout: wait, read)
+            return try subscription.get(timeout: wait) { (record: borrowing BorrowedRecord) throws -> Bool in
+                handle(try Self.message(in: record, of: "the fast path's queue", maximumArrays: maximumArrays))
+                return true
+            }
         } catch let error as ArrayQueueError where error.code == .timeout {
-            return nil
+            return false
         }
     }
 
-    /// A record of a fast-path data queue (named `queue` in the error) as a message: the
-    /// queue carries transport envelopes only.
+    /// A record of a fast-path data queue (named `queue` in the error) as a message whose
+    /// arrays are read in place (valid while the record is lent): the queue carries transport
+    /// envelopes only.
     static func message(in record: borrowing BorrowedRecord, of queue: String, maximumArrays: Int) throws(TransportError) -> IncomingMessage {
         guard record.isEnvelope else { throw .malformed("\(queue) holds a plain array record; it carries envelopes only") }
-        let (header, arrays) = try Envelope.read(record.bytes, maximumArrays: maximumArrays)
-        return IncomingMessage(header: header, arrays: arrays)
+        let (header, payloads) = try Envelope.parse(record.bytes, maximumArrays: maximumArrays)
+        return IncomingMessage(header: header, payloads: payloads)
     }
 }

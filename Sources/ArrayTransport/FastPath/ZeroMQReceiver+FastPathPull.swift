@@ -9,27 +9,30 @@ extension ZeroMQReceiver {
     ///
     /// `end` on the socket is not delivered: the shared queue brings one for each puller after
     /// the data, and the socket's would overtake them.
-    func receiveFromSharedQueue(_ state: inout State, _ attempt: FastPathLink.Attempt, until sliceDeadline: Int64) throws(TransportError) -> ReceiveEvent? {
+    func receiveFromSharedQueue(_ state: inout State, _ attempt: FastPathLink.Attempt, until sliceDeadline: Int64, to body: Lend) throws(TransportError) -> Bool {
         let now = Sys.monotonicNanoseconds()
         if now - (state.link?.lastSocketCheck ?? 0) >= Self.socketCheckNanoseconds {
             state.link?.lastSocketCheck = now
             if let incoming = try readMessage(&state) {
                 guard incoming.header.kind != .end else {
                     lastActivity.store(now, ordering: .relaxed)
-                    return nil
+                    return false
                 }
-                return admitFromNetwork(incoming, &state)
+                return admitFromNetwork(incoming, &state, to: body)
             }
         }
         guard let shared = attempt.shared else {
             leaveFastPath(&state, reason: "the pusher's shared queue is not open")
-            return nil
+            return false
         }
         let wait = Duration.nanoseconds(max(0, sliceDeadline - Sys.monotonicNanoseconds()))
-        let incoming: IncomingMessage
+        let maximumArrays = options.maximumArrays
+        let lent: Bool
         do {
-            incoming = try shared.get(timeout: wait) { record throws(TransportError) -> IncomingMessage in
-                try Self.message(in: record, of: "the pusher's shared queue", maximumArrays: options.maximumArrays)
+            // A value and untyped errors: see `take(from:waiting:_:)`.
+            lent = try shared.get(timeout: wait) { (record: borrowing BorrowedRecord) throws -> Bool in
+                let incoming = try Self.message(in: record, of: "the pusher's shared queue", maximumArrays: maximumArrays)
+                return admitFromSharedQueue(incoming, &state, attempt, to: body)
             }
         } catch let error as ArrayQueueError where error.code == .timeout {
             state.link?.lastSocketCheck = 0
@@ -38,24 +41,30 @@ extension ZeroMQReceiver {
             } else if let reason = FastPathLink.publisherGone(attempt), shared.isEmpty {
                 leaveFastPath(&state, reason: reason)
             }
-            return nil
+            return false
         } catch let error as TransportError {
             reject(error)
-            return nil
+            return false
         } catch {
             leaveFastPath(&state, reason: "the shared queue '\(shared.name)' cannot be read: \(error)")
-            return nil
+            return false
         }
+        return lent
+    }
+
+    /// A record of the pusher's shared queue, while it is lent: lent on to `body` if it is data
+    /// (or `end`) of the stream the hello was for.
+    private func admitFromSharedQueue(_ incoming: IncomingMessage, _ state: inout State, _ attempt: FastPathLink.Attempt, to body: Lend) -> Bool {
         let header = incoming.header
         guard header.stream == attempt.stream, header.epoch == attempt.epoch, header.fastPath == nil else {
             reject(.malformed("the pusher's shared queue brought stream '\(header.stream)' epoch \(header.epoch) (\(header.fastPath == nil ? "data" : "a handshake record")), not data of '\(attempt.stream)' epoch \(attempt.epoch)"))
-            return nil
+            return false
         }
-        let event = accept(incoming, &state, throughSharedMemory: true)
+        let lent = accept(incoming, &state, throughSharedMemory: true, to: body)
         if header.kind == .end {
             leaveFastPath(&state, reason: "the pusher closed the stream", quietly: true)
         }
-        return event
+        return lent
     }
 
     /// How often a puller on shared memory looks at its socket.

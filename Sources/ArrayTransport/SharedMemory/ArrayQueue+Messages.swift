@@ -73,14 +73,20 @@ extension BorrowedRecord {
     /// - Throws: ``TransportError/Code/malformedMessage`` for an envelope that breaks the rules
     ///   (each length is checked against the record), with more than `maximumArrays` arrays.
     public func event(stream: String, epoch: UInt64, maximumArrays: Int = 256) throws(TransportError) -> ReceiveEvent {
+        try lentEvent(stream: stream, epoch: epoch, maximumArrays: maximumArrays).copy()
+    }
+
+    /// The transport event this record holds, its arrays read in place (valid while the record
+    /// is lent); see ``event(stream:epoch:maximumArrays:)``.
+    func lentEvent(stream: String, epoch: UInt64, maximumArrays: Int) throws(TransportError) -> BorrowedReceiveEvent {
         guard isEnvelope else {
-            let copy = copy()
-            return .message(ArrayMessage(
-                stream: stream, arrays: [NamedArray("array", copy.array)], timestamp: copy.timestamp, index: copy.index,
-                sequence: copy.sequence, epoch: epoch))
+            let description = ArrayDescription(name: "array", dtype: dtype, shape: shape, byteCount: bytes.count)
+            return .message(BorrowedArrayMessage(
+                stream: stream, arrays: [description], payloads: [LentPayload(bytes: bytes, keeper: .record)], timestamp: timestamp,
+                index: index, meta: [:], sequence: sequence, epoch: epoch))
         }
-        let (header, arrays) = try Envelope.read(bytes, maximumArrays: maximumArrays)
-        return header.event(arrays: arrays)
+        let (header, payloads) = try Envelope.parse(bytes, maximumArrays: maximumArrays)
+        return header.lentEvent(payloads: payloads)
     }
 }
 

@@ -49,6 +49,13 @@ enum Envelope {
 
     /// Parses an envelope, checking every length against the record, and copies the arrays out.
     static func read(_ bytes: UnsafeRawBufferPointer, maximumArrays: Int) throws(TransportError) -> (WireHeader, [NamedArray]) {
+        let (header, payloads) = try parse(bytes, maximumArrays: maximumArrays)
+        return (header, zip(header.arrays, payloads).map { NamedArray($0.name, $1.owned(dtype: $0.dtype, shape: $0.shape)) })
+    }
+
+    /// Parses an envelope, checking every length against the record: its header, and each
+    /// array's bytes in place in `bytes` (lent: valid as long as the record is).
+    static func parse(_ bytes: UnsafeRawBufferPointer, maximumArrays: Int) throws(TransportError) -> (WireHeader, [LentPayload]) {
         guard bytes.count >= 4 else { throw .malformed("the envelope record has \(bytes.count) bytes, too few for its header length") }
         let headerBytes = Int(UInt32(littleEndian: bytes.loadUnaligned(as: UInt32.self)))
         guard headerBytes <= WireHeader.maximumHeaderBytes, 4 + headerBytes <= bytes.count else {
@@ -63,15 +70,17 @@ enum Envelope {
               total == bytes.count else {
             throw .malformed("the envelope's arrays do not fill its \(bytes.count)-byte record exactly")
         }
-        var arrays: [NamedArray] = []
-        for (wire, offset) in zip(header.arrays, offsets) {
+        var payloads: [LentPayload] = []
+        payloads.reserveCapacity(offsets.count)
+        for (position, (wire, offset)) in zip(header.arrays, offsets).enumerated() {
             let payload = UnsafeRawBufferPointer(rebasing: bytes[offset..<(offset + wire.byteCount)])
-            do throws(ArrayQueueError) {
-                arrays.append(NamedArray(wire.name, try AnyNDArray(dtype: wire.dtype, shape: wire.shape, copying: payload)))
-            } catch {
-                throw TransportError(error)
+            // Records start on 64-byte boundaries and so do payloads: a view is aligned unless
+            // the record is not where a queue puts records.
+            if let base = payload.baseAddress, Int(bitPattern: base) % wire.dtype.alignment != 0 {
+                throw .malformed("arrays[\(position)] of the envelope is not aligned for \(wire.dtype)")
             }
+            payloads.append(LentPayload(bytes: payload, keeper: .record))
         }
-        return (header, arrays)
+        return (header, payloads)
     }
 }

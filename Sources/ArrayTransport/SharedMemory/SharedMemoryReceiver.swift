@@ -42,18 +42,33 @@ public final class SharedMemoryReceiver: ArrayReceiver {
         self.maximumArrays = maximumArrays
     }
 
-    public func receiveEvent(timeout: Duration?) throws(TransportError) -> ReceiveEvent? {
+    /// Waits for the next record, at most `timeout`, and lends it to `body` in place in the
+    /// queue (a subscriber's read of a broadcast queue, or a record taken from a plain queue);
+    /// its room is freed when `body` returns. Malformed envelopes are counted and skipped.
+    ///
+    /// - Throws: ``TransportError/Code/closed`` once the receiver is closed, and the queue's
+    ///   errors as ``TransportError/Code/invalidEndpoint`` (a corrupt segment, say).
+    public func lendEvent(timeout: Duration?, to body: (borrowing BorrowedReceiveEvent) -> Void) throws(TransportError) -> Bool {
         let deadline = ContinuousClock.now + (timeout ?? .seconds(1 << 40))
         let epoch = UInt64(bitPattern: queue.info.created.nanosecondsSinceEpoch)
         while true {
             guard !cancellation.isCancelled else { throw TransportError(.closed, "the receiver of queue '\(stream)' is closed") }
             do {
                 let wait = max(deadline - .now, .zero)
-                let body = { (record: borrowing BorrowedRecord) throws(TransportError) -> ReceiveEvent in try self.event(from: record, epoch: epoch) }
-                if let subscriber { return try subscriber.get(timeout: wait, cancellation: cancellation, body) }
-                return try queue.get(timeout: wait, cancellation: cancellation, body)
+                // A value and untyped errors: a typed-throwing closure returning Void crashes
+                // Swift 6.3's IR generation when it is passed as a generic body.
+                if let subscriber {
+                    return try subscriber.get(timeout: wait, cancellation: cancellation) { (record: borrowing BorrowedRecord) throws -> Bool in
+                        try self.lend(record, epoch: epoch, to: body)
+                        return true
+                    }
+                }
+                return try queue.get(timeout: wait, cancellation: cancellation) { (record: borrowing BorrowedRecord) throws -> Bool in
+                    try self.lend(record, epoch: epoch, to: body)
+                    return true
+                }
             } catch let error as ArrayQueueError {
-                if error.code == .timeout { return nil }
+                if error.code == .timeout { return false }
                 throw TransportError(error)
             } catch let error as TransportError {
                 // A malformed envelope was taken from the queue (and freed): count it, wait on.
@@ -64,18 +79,28 @@ public final class SharedMemoryReceiver: ArrayReceiver {
         }
     }
 
-    private func event(from record: borrowing BorrowedRecord, epoch: UInt64) throws(TransportError) -> ReceiveEvent {
-        let event = try record.event(stream: stream, epoch: epoch, maximumArrays: maximumArrays)
+    /// Counts the record's event and lends it to `body`.
+    private func lend(_ record: borrowing BorrowedRecord, epoch: UInt64, to body: (borrowing BorrowedReceiveEvent) -> Void) throws(TransportError) {
+        let event = try record.lentEvent(stream: stream, epoch: epoch, maximumArrays: maximumArrays)
+        let kind: WireHeader.Kind
+        var bytes = 0
+        switch event {
+        case .message(let message):
+            kind = .data
+            bytes = message.arrays.reduce(0) { $0 + $1.byteCount }
+        case .heartbeat: kind = .heartbeat
+        case .end: kind = .end
+        }
         counters.withLock { counters in
-            switch event {
-            case .message(let message):
+            switch kind {
+            case .data:
                 counters.received += 1
-                counters.bytesReceived += UInt64(message.arrays.reduce(0) { $0 + $1.array.byteCount })
+                counters.bytesReceived += UInt64(bytes)
             case .heartbeat: counters.heartbeats += 1
             case .end: counters.ends += 1
             }
         }
-        return event
+        body(event)
     }
 
     public var statistics: ReceiverStatistics {

@@ -1,14 +1,15 @@
 import ArrayQueues
 
 extension WireHeader {
-    /// The event a receiver delivers for this header and its decoded arrays.
-    func event(arrays: [NamedArray]) -> ReceiveEvent {
+    /// The event a receiver lends for this header and the bytes of its arrays (one payload per
+    /// entry of ``arrays``, checked against it).
+    func lentEvent(payloads: [LentPayload]) -> BorrowedReceiveEvent {
         let timestamp = Timestamp(nanosecondsSinceEpoch: timestampNanoseconds)
         switch kind {
         case .data:
-            return .message(ArrayMessage(
-                stream: stream, arrays: arrays, timestamp: timestamp, index: index, meta: meta,
-                sequence: UInt64(max(sequence, 0)), epoch: epoch))
+            return .message(BorrowedArrayMessage(
+                stream: stream, arrays: arrays.map { ArrayDescription(name: $0.name, dtype: $0.dtype, shape: $0.shape, byteCount: $0.byteCount) },
+                payloads: payloads, timestamp: timestamp, index: index, meta: meta, sequence: UInt64(max(sequence, 0)), epoch: epoch))
         case .heartbeat, .end:
             let mark = StreamMark(
                 stream: stream, epoch: epoch, lastSequence: sequence < 0 ? nil : UInt64(sequence), timestamp: timestamp)

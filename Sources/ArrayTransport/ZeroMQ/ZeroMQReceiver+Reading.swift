@@ -3,7 +3,8 @@ import ArrayQueues
 /// A message that passed every check of docs/WIRE.md, not yet accounted for.
 struct IncomingMessage {
     var header: WireHeader
-    var arrays: [NamedArray]
+    /// Each array's bytes, in place (in a received frame, or lent by a queue), aligned for its dtype.
+    var payloads: [LentPayload]
     /// Large payloads that had to be copied (misaligned frames).
     var copiedPayloads: UInt64 = 0
 }
@@ -62,16 +63,16 @@ extension ZeroMQReceiver {
         guard payloads == header.arrays.count else {
             throw .malformed("the header lists \(header.arrays.count) arrays but \(payloads) payload frames follow")
         }
-        var incoming = IncomingMessage(header: header, arrays: [])
-        incoming.arrays.reserveCapacity(payloads)
+        var incoming = IncomingMessage(header: header, payloads: [])
+        incoming.payloads.reserveCapacity(payloads)
         for (position, wire) in header.arrays.enumerated() {
             let frame = frames[2 + position]
             guard frame.count == wire.byteCount else {
                 throw .malformed("arrays[\(position)] ('\(wire.name)') says nbytes \(wire.byteCount), but its payload frame has \(frame.count) bytes")
             }
-            let (array, copiedLarge) = try frame.array(dtype: wire.dtype, shape: wire.shape)
+            let (payload, copiedLarge) = try frame.payload(dtype: wire.dtype, shape: wire.shape)
             if copiedLarge { incoming.copiedPayloads += 1 }
-            incoming.arrays.append(NamedArray(wire.name, array))
+            incoming.payloads.append(payload)
         }
         return incoming
     }
@@ -89,13 +90,14 @@ extension ZeroMQReceiver {
         }
     }
 
-    /// Counts a valid message (sequence tracking, statistics) and returns its event.
-    func accept(_ incoming: IncomingMessage, _ state: inout State, throughSharedMemory: Bool) -> ReceiveEvent {
+    /// Counts a valid message (sequence tracking, statistics) and lends its event to `body`;
+    /// returns true (it was lent).
+    func accept(_ incoming: IncomingMessage, _ state: inout State, throughSharedMemory: Bool, to body: Lend) -> Bool {
         let header = incoming.header
         let now = Sys.monotonicNanoseconds()
         let observation = state.tracker.observe(header, now: now)
         lastActivity.store(now, ordering: .relaxed)
-        let bytes = incoming.arrays.reduce(0) { $0 + $1.array.byteCount }
+        let bytes = header.arrays.reduce(0) { $0 + $1.byteCount }
         if header.kind == .data { state.link?.noteDelivered(header) }
         counters.withLock { counters in
             var statistics = counters.statistics
@@ -120,7 +122,8 @@ extension ZeroMQReceiver {
         if observation.lost > 0 && options.detectsLoss {
             logger.debug("stream '\(header.stream)' lost \(observation.lost) messages before seq \(header.sequence)")
         }
-        return header.event(arrays: incoming.arrays)
+        body(header.lentEvent(payloads: incoming.payloads))
+        return true
     }
 
     /// Counts a malformed message and logs it, at most once a second.

@@ -18,8 +18,12 @@ import Synchronization
 /// ``ReceiverStatistics/malformed``, logged (at most once a second, with a count of the rest)
 /// and skipped; the receiver keeps going. Unknown header keys are ignored.
 ///
-/// Payloads of 4 KiB or more are adopted without copying: the arrays delivered own the ZeroMQ
-/// frames and close them when the last array using them goes away.
+/// The borrowing receives (``ArrayReceiver/receive(timeout:_:)``) lend each message with its
+/// arrays in place: in the received ZeroMQ frames, or on the fast path in the record of the
+/// shared-memory queue, which every local subscriber of a publisher reads at the same time. The
+/// owned receives copy on top of that: payloads of 4 KiB or more in frames are adopted without
+/// copying (the arrays own the frames and close them when the last array using them goes away),
+/// records in shared memory are copied out.
 ///
 /// A subscriber that connects to one publisher, or a puller that connects to one pusher, takes
 /// the same-host fast path when the sender offers it (``Options/fastPath``, ``FastPath``): a
@@ -256,28 +260,35 @@ public final class ZeroMQReceiver: ArrayReceiver {
         return statistics
     }
 
-    /// Waits for the next data, heartbeat or end message, at most `timeout` (nil: no limit).
-    /// Malformed messages are counted and skipped.
+    /// What a receive does with the event it found: the borrowing receive's body.
+    typealias Lend = (borrowing BorrowedReceiveEvent) -> Void
+
+    /// Waits for the next data, heartbeat or end message, at most `timeout` (nil: no limit), and
+    /// lends it to `body`: its arrays are the received frames, or the record in the fast path's
+    /// queue, read in place. Malformed messages are counted and skipped.
     ///
-    /// - Returns: the event, or nil when the timeout passed first.
-    /// - Throws: ``TransportError/Code/closed`` once the receiver is closed, or a failing libzmq call.
-    public func receiveEvent(timeout: Duration?) throws(TransportError) -> ReceiveEvent? {
+    /// `body` runs while this receiver's receives are serialized: a ``close()`` from another
+    /// thread waits until it returns.
+    /// - Returns: true once `body` was called, false when the timeout passed first.
+    /// - Throws: ``TransportError/Code/closed`` once the receiver is closed,
+    ///   ``TransportError/Code/fastPathUnavailable`` (a required fast path), or a failing libzmq call.
+    public func lendEvent(timeout: Duration?, to body: (borrowing BorrowedReceiveEvent) -> Void) throws(TransportError) -> Bool {
         let deadline = Duration.deadline(after: timeout)
         while true {
             guard !closed.load(ordering: .acquiring) else { throw TransportError(.closed, "the receiver is closed") }
             let slice = Sys.monotonicNanoseconds() + Self.waitSliceNanoseconds
             let sliceDeadline = deadline.map { min($0, slice) } ?? slice
-            let event = try state.withLock { (state: inout State) throws(TransportError) -> ReceiveEvent? in
+            let lent = try state.withLock { (state: inout State) throws(TransportError) -> Bool in
                 guard state.socket.isOpen else { throw TransportError(.closed, "the receiver is closed") }
                 guardInbound(&state)
                 guard state.link != nil else {
-                    guard try state.socket.wait(for: ZMQ.pollIn, deadline: sliceDeadline) else { return nil }
-                    return try readMessage(&state).map { accept($0, &state, throughSharedMemory: false) }
+                    guard try state.socket.wait(for: ZMQ.pollIn, deadline: sliceDeadline), let incoming = try readMessage(&state) else { return false }
+                    return accept(incoming, &state, throughSharedMemory: false, to: body)
                 }
-                return try receiveWithFastPath(&state, until: sliceDeadline)
+                return try receiveWithFastPath(&state, until: sliceDeadline, to: body)
             }
-            if let event { return event }
-            if let deadline, Sys.monotonicNanoseconds() >= deadline { return nil }
+            if lent { return true }
+            if let deadline, Sys.monotonicNanoseconds() >= deadline { return false }
         }
     }
 }

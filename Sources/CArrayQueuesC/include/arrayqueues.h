@@ -709,6 +709,20 @@ typedef enum aq_event {
  *  AQ_EFAST_PATH_UNAVAILABLE, AQ_EINVALID_ARGUMENT. */
 int aq_receiver_receive(aq_receiver *receiver, int64_t timeout_ns, int flags, aq_message **message);
 
+/** Called by aq_receiver_receive_lent() with a message lent to it: read it with
+ *  aq_message_info_get() and aq_message_array(), whose pointers (the arrays' `data` included)
+ *  are valid only until the callback returns. The callback must not free the message, keep it,
+ *  or receive from the same receiver. `context` is the caller's, passed through. */
+typedef void (*aq_lent_message_fn)(aq_message *message, void *context);
+
+/** Waits up to `timeout_ns` for the next message (as aq_receiver_receive(), with the same
+ *  flags) and lends it to `callback` without copying its arrays: their `data` point into the
+ *  received ZeroMQ frames or, on the same-host fast path and shm://, into the record in shared
+ *  memory, which stays reserved until the callback returns. The message counts as received once
+ *  lent. Errors: AQ_ETIMEOUT (the callback was not called), AQ_ECLOSED,
+ *  AQ_EFAST_PATH_UNAVAILABLE, AQ_EINVALID_ARGUMENT (NULL receiver or callback, unknown flags). */
+int aq_receiver_receive_lent(aq_receiver *receiver, int64_t timeout_ns, int flags, aq_lent_message_fn callback, void *context);
+
 /** How data arrives. */
 typedef enum aq_path {
     AQ_PATH_NETWORK = 0,         /**< Through the ZeroMQ socket (or a shm:// queue). */

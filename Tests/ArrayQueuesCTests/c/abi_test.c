@@ -604,6 +604,38 @@ static void test_threads(void) {
 
 /* ---------------------------------------------------------------------------------------- */
 
+/* Checks message `i` of round_trip(). */
+static void check_round_trip_message(aq_message *message, int64_t i, const char *stream) {
+    aq_message_info info = {.size = sizeof info};
+    EXPECT(aq_message_info_get(message, &info), AQ_OK);
+    CHECK(info.kind == AQ_EVENT_DATA && strcmp(info.stream, stream) == 0 && info.sequence == (uint64_t)i &&
+          info.has_sequence == 1 && info.timestamp_ns == 1000 + i && info.has_index == 1 && info.index == 10 * i &&
+          info.array_count == 2 && info.epoch != 0);
+    CHECK(strstr(info.meta_json, "\"gain\":2.5") != NULL && strstr(info.meta_json, "\"camera\":\"left\"") != NULL);
+    aq_array image, mask;
+    EXPECT(aq_message_array(message, 0, &image), AQ_OK);
+    EXPECT(aq_message_array(message, 1, &mask), AQ_OK);
+    EXPECT(aq_message_array(message, 2, &mask), AQ_EINVALID_ARGUMENT);
+    EXPECT(aq_message_array(message, 0, NULL), AQ_EINVALID_ARGUMENT);
+    CHECK(strcmp(image.name, "image") == 0 && image.dtype == AQ_DTYPE_INT16 && image.ndim == 3 && image.shape[0] == 2 &&
+          image.shape[1] == 3 && image.shape[2] == 4 && image.nbytes == 48 && ((const int16_t *)image.data)[23] == 11 + i);
+    CHECK(strcmp(mask.name, "array") == 0 && mask.dtype == AQ_DTYPE_BOOL && mask.ndim == 1 && mask.shape[0] == 5 &&
+          ((const uint8_t *)mask.data)[4] == i);
+}
+
+/* What aq_receiver_receive_lent() lends to check_lent(). */
+typedef struct lent_check {
+    int64_t i;
+    const char *stream;
+    int calls;
+} lent_check;
+
+static void check_lent(aq_message *message, void *context) {
+    lent_check *check = context;
+    check->calls += 1;
+    check_round_trip_message(message, check->i, check->stream);
+}
+
 static void test_transport_arguments(void) {
     aq_sender *sender = (aq_sender *)&sender;
     aq_receiver *receiver = (aq_receiver *)&receiver;
@@ -718,6 +750,12 @@ static void test_transport_arguments(void) {
     EXPECT(aq_receiver_receive(receiver, 0, 0x8, &message), AQ_EINVALID_ARGUMENT);
     EXPECT(aq_receiver_receive(receiver, 0, 0, NULL), AQ_EINVALID_ARGUMENT);
     EXPECT(aq_receiver_receive(NULL, 0, 0, &message), AQ_EINVALID_ARGUMENT);
+    lent_check never = {.i = 0, .stream = "", .calls = 0};
+    EXPECT(aq_receiver_receive_lent(receiver, 10 * MS, 0, check_lent, &never), AQ_ETIMEOUT);
+    EXPECT(aq_receiver_receive_lent(receiver, 0, 0x8, check_lent, &never), AQ_EINVALID_ARGUMENT);
+    EXPECT(aq_receiver_receive_lent(receiver, 0, 0, NULL, &never), AQ_EINVALID_ARGUMENT);
+    EXPECT(aq_receiver_receive_lent(NULL, 0, 0, check_lent, &never), AQ_EINVALID_ARGUMENT);
+    CHECK(never.calls == 0);
     EXPECT(aq_receiver_path(receiver), AQ_PATH_NETWORK);
     EXPECT(aq_receiver_path(NULL), AQ_EINVALID_ARGUMENT);
     char problem[256];
@@ -739,7 +777,8 @@ static void test_transport_arguments(void) {
     aq_message_free(NULL);
 }
 
-/* Sends `count` two-array messages and checks them on arrival. */
+/* Sends `count` two-array messages and checks them on arrival: the even ones received as
+ * copies of their own, the odd ones lent in place. */
 static void round_trip(aq_sender *sender, aq_receiver *receiver, int count, const char *stream) {
     for (int64_t i = 0; i < count; i++) {
         int64_t image_shape[3] = {2, 3, 4}, mask_shape[1] = {5};
@@ -757,24 +796,16 @@ static void round_trip(aq_sender *sender, aq_receiver *receiver, int count, cons
         memset(image, 0, sizeof image);  /* the sender copied them */
     }
     for (int64_t i = 0; i < count; i++) {
+        if (i % 2 == 1) {
+            lent_check check = {.i = i, .stream = stream, .calls = 0};
+            EXPECT(aq_receiver_receive_lent(receiver, 10000 * MS, 0, check_lent, &check), AQ_OK);
+            CHECK(check.calls == 1);
+            continue;
+        }
         aq_message *message = NULL;
         EXPECT(aq_receiver_receive(receiver, 10000 * MS, 0, &message), AQ_OK);
         if (message == NULL) return;
-        aq_message_info info = {.size = sizeof info};
-        EXPECT(aq_message_info_get(message, &info), AQ_OK);
-        CHECK(info.kind == AQ_EVENT_DATA && strcmp(info.stream, stream) == 0 && info.sequence == (uint64_t)i &&
-              info.has_sequence == 1 && info.timestamp_ns == 1000 + i && info.has_index == 1 && info.index == 10 * i &&
-              info.array_count == 2 && info.epoch != 0);
-        CHECK(strstr(info.meta_json, "\"gain\":2.5") != NULL && strstr(info.meta_json, "\"camera\":\"left\"") != NULL);
-        aq_array image, mask;
-        EXPECT(aq_message_array(message, 0, &image), AQ_OK);
-        EXPECT(aq_message_array(message, 1, &mask), AQ_OK);
-        EXPECT(aq_message_array(message, 2, &mask), AQ_EINVALID_ARGUMENT);
-        EXPECT(aq_message_array(message, 0, NULL), AQ_EINVALID_ARGUMENT);
-        CHECK(strcmp(image.name, "image") == 0 && image.dtype == AQ_DTYPE_INT16 && image.ndim == 3 && image.shape[0] == 2 &&
-              image.shape[1] == 3 && image.shape[2] == 4 && image.nbytes == 48 && ((const int16_t *)image.data)[23] == 11 + i);
-        CHECK(strcmp(mask.name, "array") == 0 && mask.dtype == AQ_DTYPE_BOOL && mask.ndim == 1 && mask.shape[0] == 5 &&
-              ((const uint8_t *)mask.data)[4] == i);
+        check_round_trip_message(message, i, stream);
         aq_message_free(message);
     }
 }

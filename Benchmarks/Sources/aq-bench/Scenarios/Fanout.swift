@@ -5,40 +5,53 @@ import ArrayQueues
 /// every cache line, as the subscribers of the iceoryx2 peer in `peers/fanout_peers.py` do). The figure is the producer's rate after a warm-up pass over the ring; the
 /// baseline is the same producer with one subscriber, measured in alternation (1, 2, 4, 1, 2,
 /// 4, …; the best of each counts), since only figures taken moments apart compare well here.
+///
+/// `queue-fanout-touch` is the same with subscribers that read one word of each record: the
+/// producer's own cost (it writes each record once, whatever the number of subscribers), where
+/// `queue-fanout` on a machine with few cores measures the subscribers' reads as well.
 enum Fanout {
     static let sizes = [1 << 10, 1 << 20, 8 << 20]
     static let subscriberCounts = [1, 2, 4]
 
     static func run(_ bench: Bench) throws {
+        try run(bench, touch: false)
+    }
+
+    static func runTouch(_ bench: Bench) throws {
+        try run(bench, touch: true)
+    }
+
+    static func run(_ bench: Bench, touch: Bool) throws {
+        let name = touch ? "queue-fanout-touch" : "queue-fanout"
         for requested in sizes {
             let fitted = try ScratchQueue.fit(size: requested)
             if let note = fitted.note { bench.reporter.note(note) }
             var best: [Int: Pipeline.Result] = [:]
             for _ in 0..<bench.budget.streamRepetitions {
                 for subscribers in subscriberCounts {
-                    let result = try measure(bench, size: fitted.size, capacity: fitted.capacity, subscribers: subscribers)
+                    let result = try measure(bench, size: fitted.size, capacity: fitted.capacity, subscribers: subscribers, touch: touch)
                     if result.gbps > best[subscribers]?.gbps ?? -1 { best[subscribers] = result }
                 }
             }
-            guard let one = best[1] else { throw BenchError("queue-fanout: no repetition ran") }
+            guard let one = best[1] else { throw BenchError("\(name): no repetition ran") }
             for subscribers in subscriberCounts {
                 guard let result = best[subscribers] else { continue }
-                var row = result.row("queue-fanout-\(subscribers)sub")
+                var row = result.row("\(name)-\(subscribers)sub")
                 row.note = fitted.note
-                row.compare(with: "queue-fanout-1sub", value: one.recordsPerSecond, unit: "records/s", figure: result.recordsPerSecond)
+                row.compare(with: "\(name)-1sub", value: one.recordsPerSecond, unit: "records/s", figure: result.recordsPerSecond)
                 bench.emit(row)
             }
         }
     }
 
     /// One run: the producer's records and time after its warm-up.
-    static func measure(_ bench: Bench, size: Int, capacity: Int, subscribers: Int) throws -> Pipeline.Result {
+    static func measure(_ bench: Bench, size: Int, capacity: Int, subscribers: Int, touch: Bool) throws -> Pipeline.Result {
         let scratch = try ScratchQueue("fanout", capacity: capacity, creating: CreateOptions(broadcast: true))
         let control = ControlBlock(try SharedRegion(creatingSize: ControlBlock.size))
         let ringPass = capacity / (try ArrayQueue.recordSize(dtype: .uint8, shape: [size]))
         var workers = Workers()
         for index in 0..<subscribers {
-            _ = try workers.spawn(WorkerTask(role: .fanoutSubscribe, control: control.region.name, slot: index + 1, queue: scratch.name, size: size))
+            _ = try workers.spawn(WorkerTask(role: touch ? .fanoutSubscribeTouch : .fanoutSubscribe, control: control.region.name, slot: index + 1, queue: scratch.name, size: size))
         }
         let producer = try workers.spawn(WorkerTask(
             role: .fanoutProduce, control: control.region.name, slot: 0, queue: scratch.name, size: size,
@@ -78,8 +91,9 @@ enum Fanout {
         control.slot(task.slot).store(records: sent - task.warmup, first: first, last: now, checksum: 0)
     }
 
-    /// Reads every record in place as a lossless subscriber until the end marker.
-    static func subscribe(_ task: WorkerTask) throws {
+    /// Reads every record in place as a lossless subscriber until the end marker: one word of
+    /// every cache line, or with `touch` only the first word.
+    static func subscribe(_ task: WorkerTask, touch: Bool = false) throws {
         let queue = try ArrayQueue.open(name: try task.queueName())
         let subscriber = try queue.subscribe(policy: .block, start: .oldest)
         let control = ControlBlock(try SharedRegion(opening: task.control))
@@ -88,7 +102,7 @@ enum Fanout {
         var checksum: UInt64 = 0
         while true {
             let size = try subscriber.get(timeout: .seconds(60)) { record in
-                checksum ^= Pipeline.scan(record.bytes)
+                checksum ^= touch ? (record.bytes.count >= 8 ? record.bytes.loadUnaligned(as: UInt64.self) : 0) : Pipeline.scan(record.bytes)
                 return record.bytes.count
             }
             if size == 0 { break }

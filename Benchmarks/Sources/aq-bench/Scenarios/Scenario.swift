@@ -22,6 +22,7 @@ struct Scenario {
             Scenario(name: "queue-mpmc-2x2", summary: "2 producer and 2 consumer processes, copying paths, GB/s vs memcpy", run: Throughput.mpmc(producers: 2, consumers: 2)),
             Scenario(name: "queue-mpmc-4x4", summary: "4 producer and 4 consumer processes, copying paths, GB/s vs memcpy", run: Throughput.mpmc(producers: 4, consumers: 4)),
             Scenario(name: "queue-fanout", summary: "1 producer, 1/2/4 lossless subscriber processes of a broadcast queue reading every cache line in place, 1 KiB, 1 MiB, 8 MiB: the producer's records/s vs with 1 subscriber", run: Fanout.run),
+            Scenario(name: "queue-fanout-touch", summary: "as queue-fanout, but the subscribers read one word of each record: the producer's own cost (it writes once), records/s vs with 1 subscriber", run: Fanout.runTouch),
             Scenario(name: "zmq-tcp", summary: "ArrayTransport push/pull over tcp loopback (and pub/sub at 8 MiB), GB/s vs libzmq's C API in alternation", run: ZeroMQBench.tcp),
             Scenario(name: "zmq-ipc", summary: "ArrayTransport push/pull over ipc://, GB/s vs libzmq's C API in alternation", run: ZeroMQBench.ipc),
             Scenario(name: "zmq-curve", summary: "ArrayTransport push/pull, 8 MiB over tcp loopback with CURVE, GB/s vs without CURVE in alternation", run: ZeroMQBench.curve),

@@ -41,8 +41,10 @@ enum WorkerRole: String, CaseIterable, ExpressibleByArgument {
     case transportReceive = "transport-receive"
     /// Writes records into a broadcast queue (queue-fanout).
     case fanoutProduce = "fanout-produce"
-    /// A lossless subscriber of a broadcast queue that touches each record (queue-fanout).
+    /// A lossless subscriber of a broadcast queue that reads every cache line of each record (queue-fanout).
     case fanoutSubscribe = "fanout-subscribe"
+    /// A lossless subscriber of a broadcast queue that reads one word of each record (queue-fanout-touch).
+    case fanoutSubscribeTouch = "fanout-subscribe-touch"
 }
 
 /// One worker's assignment, passed to it on its command line.

@@ -65,8 +65,8 @@ extension ZMQMessage {
     }
 }
 
-/// One received frame, kept on the heap so that arrays can adopt its bytes; the frame is
-/// closed when the last array using it goes away.
+/// One received frame, kept on the heap so that a lent message can view its bytes and arrays
+/// can adopt them; the frame is closed when the last user goes away.
 final class ReceivedFrame {
     let message: ZMQMessage
 
@@ -77,23 +77,17 @@ final class ReceivedFrame {
     var bytes: UnsafeRawBufferPointer { message.bytes }
     var count: Int { message.count }
 
-    /// The frame's bytes as an array of `dtype` and `shape`, adopted without copying when
-    /// they are at least ``zeroCopyThreshold`` long and aligned for `dtype`, else copied.
-    /// Returns whether a large payload had to be copied (because it was misaligned).
-    func array(dtype: DType, shape: [Int]) throws(TransportError) -> (array: AnyNDArray, copiedLarge: Bool) {
-        let alignment = dtype.alignment
-        if count >= zeroCopyThreshold, let base = message.baseAddress, Int(bitPattern: base) % alignment == 0 {
-            do throws(ArrayQueueError) {
-                let array = try AnyNDArray(dtype: dtype, shape: shape, adopting: base, byteCount: count) { [self] _ in
-                    withExtendedLifetime(self) {}
-                }
-                return (array, false)
-            } catch {
-                throw TransportError(error)
-            }
+    /// The frame's bytes as the payload of an array of `dtype` and `shape` (whose size is the
+    /// frame's): lent in place when they are aligned for `dtype`, else copied into an array of
+    /// the receiver's own. Returns whether a large payload (at least ``zeroCopyThreshold``
+    /// bytes) had to be copied.
+    func payload(dtype: DType, shape: [Int]) throws(TransportError) -> (payload: LentPayload, copiedLarge: Bool) {
+        guard let base = message.baseAddress, count > 0, Int(bitPattern: base) % dtype.alignment != 0 else {
+            return (LentPayload(bytes: bytes, keeper: .frame(self)), false)
         }
         do throws(ArrayQueueError) {
-            return (try AnyNDArray(dtype: dtype, shape: shape, copying: bytes), count >= zeroCopyThreshold)
+            let copy = try AnyNDArray(dtype: dtype, shape: shape, copying: bytes)
+            return (LentPayload(bytes: copy.withUnsafeBytes { $0 }, keeper: .array(copy)), count >= zeroCopyThreshold)
         } catch {
             throw TransportError(error)
         }
