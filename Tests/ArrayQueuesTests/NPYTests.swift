@@ -240,7 +240,7 @@ struct NPYTests {
     }
 
     /// A pipe has no size to check against; it is read to its end and then decoded.
-    @Test("reads from a pipe", .timeLimit(.minutes(1)))
+    @Test("reads from a pipe", .timeLimit(.minutes(10)))
     func readsFIFO() throws {
         try NPYFixtures.withTemporaryDirectory { directory in
             let path = directory.appendingPathComponent("fifo.npy").path

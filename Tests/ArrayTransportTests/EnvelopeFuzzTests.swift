@@ -6,7 +6,7 @@ import Testing
 
 /// Envelope records come from shared memory, which any process with write access may have
 /// written: every declared size is hostile. A bad envelope is counted and skipped, never a trap.
-@Suite("Crafted envelope records", .timeLimit(.minutes(1)))
+@Suite("Crafted envelope records", .timeLimit(.minutes(10)))
 struct EnvelopeFuzzTests {
     /// An envelope record: the u32 header length, the header's JSON, then `payloadBytes` bytes.
     static func record(header: [String: JSONValue], payloadBytes: Int) -> [UInt8] {

@@ -6,7 +6,7 @@ import Testing
 
 /// The switch from the socket to the queue, played step by step by a hand-made publisher, so
 /// that the socket can be made to run ahead of the queue or behind it on purpose.
-@Suite("Same-host fast path: the handover", .timeLimit(.minutes(1)))
+@Suite("Same-host fast path: the handover", .timeLimit(.minutes(10)))
 struct FastPathHandoverTests {
     static let stream = "handover"
     static let epoch: UInt64 = 4242

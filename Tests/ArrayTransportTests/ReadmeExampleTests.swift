@@ -4,7 +4,7 @@ import Testing
 
 /// The README's ArrayTransport example, as written there (on a free loopback port).
 @Suite struct ReadmeExampleTests {
-    @Test("the README example sends two named arrays with metadata and a subscriber receives them", .timeLimit(.minutes(1)))
+    @Test("the README example sends two named arrays with metadata and a subscriber receives them", .timeLimit(.minutes(10)))
     func readmeExample() async throws {
         let frame = try NDArray<UInt16>(shape: [4, 4], repeating: 7)
         let mask = try NDArray<Bool>(shape: [4, 4], repeating: true)
