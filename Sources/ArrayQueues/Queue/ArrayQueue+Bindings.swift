@@ -107,12 +107,18 @@ extension ArrayQueue {
         try refuseConsumerOfBroadcast()
         let deadline = try Self.deadline(after: timeout)
         let me = ProcessIdentity.current
+        var probe = Ring.ArrivalProbe()
         // A local function rather than a closure value: its context stays on the stack, so a
         // get that finds a record allocates nothing.
         func attempt() throws(ArrayQueueError) -> ClaimResult? {
-            try ring.withLock(deadline: deadline) { () throws(ArrayQueueError) -> ClaimResult? in
+            switch try ring.claimWithoutLock(expecting: nil, maximumPayloadBytes: maximumPayloadBytes, owner: me, probe: &probe) {
+            case let .claimed(record): return .claimed(RecordView(record: record, sequence: record.sequence))
+            case .empty: return nil
+            case .needsLock: break
+            }
+            return try ring.withLock(deadline: deadline) { () throws(ArrayQueueError) -> ClaimResult? in
                 var tooLarge: RecordHeader?
-                if let record = try ring.claim(expecting: nil, maximumPayloadBytes: maximumPayloadBytes, owner: me, tooLarge: &tooLarge) {
+                if let record = try ring.claim(expecting: nil, maximumPayloadBytes: maximumPayloadBytes, owner: me, tooLarge: &tooLarge, probe: &probe) {
                     return .claimed(RecordView(record: record, sequence: record.sequence))
                 }
                 // Left in the queue, unclaimed, under this lock hold: no consumer can miss it.
@@ -124,7 +130,7 @@ extension ArrayQueue {
             guard blocking else { return .empty }
             found = try waitUntil(
                 ring.header.dataSignal, deadline: deadline, checkingDeadPeers: false, cancellation: nil,
-                describe: { "get from queue '\(name)' (empty)" }, attempt)
+                describe: { "get from queue '\(name)' (empty)" }, arrived: { self.ring.hasArrival(&probe) }, attempt)
         }
         if case let .claimed(view)? = found, !Self.isConsistent(view.record) {
             ring.release(view.record)

@@ -98,16 +98,27 @@ extension ArrayQueue {
         try refuseConsumerOfBroadcast()
         let deadline = try Self.deadline(after: timeout)
         let me = ProcessIdentity.current
+        var probe = Ring.ArrivalProbe()
         // A local function rather than a closure value: its context stays on the stack.
         func attempt() throws(ArrayQueueError) -> RecordHeader? {
-            try ring.withLock(deadline: deadline) { () throws(ArrayQueueError) in try ring.claim(expecting: dtype, owner: me) }
+            // The record at `read` is claimed without the lock when it is READY; the walk under
+            // the lock handles everything else.
+            switch try ring.claimWithoutLock(expecting: dtype, maximumPayloadBytes: .max, owner: me, probe: &probe) {
+            case let .claimed(record): return record
+            case .empty: return nil
+            case .needsLock: break
+            }
+            return try ring.withLock(deadline: deadline) { () throws(ArrayQueueError) in
+                var tooLarge: RecordHeader?
+                return try ring.claim(expecting: dtype, maximumPayloadBytes: .max, owner: me, tooLarge: &tooLarge, probe: &probe)
+            }
         }
         // Records are usually waiting: claim without entering the wait loop at all.
         if let record = try attempt() { return record }
         guard blocking else { return nil }
         return try waitUntil(
             ring.header.dataSignal, deadline: deadline, checkingDeadPeers: false, cancellation: cancellation,
-            describe: { "get from queue '\(name)' (empty)" }, attempt)
+            describe: { "get from queue '\(name)' (empty)" }, arrived: { self.ring.hasArrival(&probe) }, attempt)
     }
 
     /// The claimed record as a `BorrowedRecord`. A record whose dtype or shape does not
