@@ -391,47 +391,23 @@ struct Ring {
     // MARK: - Consumers
 
     /// Where a consumer that found no record looks while it spins, instead of the data signal
-    /// (docs/LAYOUT.md, "Waiting and notifying"): the place of the next record (`tail` when it
-    /// looked) with the word found there then, and the first record that was still being written.
+    /// (docs/LAYOUT.md, "Waiting and notifying"): the end of the records it walked, and the
+    /// first of them that was still being written.
     struct ArrivalProbe {
         var tail: UInt64 = 0
         var writing: UInt64?
-        /// `state` and `owner_pid` at `tail` when the probe was taken (stale bytes: the next
-        /// record is not there yet); the producer's reservation changes them.
-        var seen: UInt64 = 0
-        var polls: UInt32 = 0
     }
 
-    /// A probe at `tail`, with the record being written at `writing` if any.
-    func arrivalProbe(tail: UInt64, writing: UInt64? = nil) -> ArrivalProbe {
-        ArrivalProbe(tail: tail, writing: writing, seen: record(at: tail).stateAndOwner)
-    }
-
-    /// Whether a record may have become claimable since `probe` was taken. A hint read without
-    /// the lock (the claim decides), from the lines the next record will be written to: the
-    /// record being written, if any, until it is no longer WRITING; otherwise the first word at
-    /// the old tail, until a reservation changes it (confirmed by `tail`), and then that record
-    /// until it is no longer WRITING. `tail` itself (the lock's line, which the producer writes
-    /// under the lock) is read only when that word changed, and on every 64th poll in case the
-    /// new word equals the stale one.
+    /// Whether a record may have become claimable since `probe` was taken: the record being
+    /// written was published (or freed), or a record was reserved at the old tail and is no
+    /// longer being written. A hint read without the lock (the claim decides); it follows a
+    /// record reserved at the old tail while it is written, so that the consumer tries once.
     func hasArrival(_ probe: inout ArrivalProbe) -> Bool {
-        probe.polls &+= 1
-        let periodic = probe.polls & 63 == 0
-        if let writing = probe.writing {
-            if record(at: writing).rawState != CAQ_STATE_WRITING { return true }
-            // Another producer may have published a record after the one being written.
-            return periodic && header.tail.pointee.load(ordering: .acquiring) != probe.tail
-        }
-        let word = record(at: probe.tail).stateAndOwner
-        guard word != probe.seen || periodic else { return false }
-        // A changed word with `tail` not yet moved is a reservation under way: `tail` is read on
-        // each poll until it moves (a short window), so that the record is found at once.
+        if let writing = probe.writing, record(at: writing).rawState != CAQ_STATE_WRITING { return true }
         let tail = header.tail.pointee.load(ordering: .acquiring)
         guard tail != probe.tail else { return false }
-        // Records were reserved since: the first starts at the old tail (a filler, or a record).
-        if RecordHeader.state(of: record(at: probe.tail).stateAndOwner) == .writing {
-            probe.writing = probe.tail
-            probe.tail = tail
+        if probe.writing == nil, record(at: probe.tail).rawState == CAQ_STATE_WRITING {
+            probe = ArrivalProbe(tail: tail, writing: probe.tail)
             return false
         }
         return true
@@ -499,7 +475,7 @@ struct Ring {
             position = next
         }
         advanceRead(from: read, to: newRead)
-        probe = arrivalProbe(tail: tail, writing: firstWriting)
+        probe = ArrivalProbe(tail: tail, writing: firstWriting)
         return nil
     }
 
@@ -548,7 +524,7 @@ struct Ring {
             guard read <= tail, tail <= maximumPosition, tail - read <= UInt64(capacity),
                   read % alignment == 0, tail % alignment == 0 else { return .needsLock }
             if read == tail {
-                probe = arrivalProbe(tail: tail)
+                probe = ArrivalProbe(tail: tail)
                 return .empty
             }
             let record = record(at: read)
