@@ -13,7 +13,7 @@ struct SegmentTests {
         #expect(ArrayQueue.exists(name: name))
         #expect(ArrayQueue.allNames().contains(name))
         let info = queue.info
-        #expect(info.creatorPID == getpid() && info.layoutVersion == 3 && info.segmentSize == 4096 + 102_400)
+        #expect(info.creatorPID == getpid() && info.layoutVersion == 2 && info.segmentSize == 4096 + 102_400)
         #expect(queue.attachments().map(\.pid) == [getpid()])
         let other = try ArrayQueue.open(name: name)
         #expect(other.capacity == queue.capacity)

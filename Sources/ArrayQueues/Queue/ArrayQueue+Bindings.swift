@@ -107,18 +107,12 @@ extension ArrayQueue {
         try refuseConsumerOfBroadcast()
         let deadline = try Self.deadline(after: timeout)
         let me = ProcessIdentity.current
-        var probe = Ring.ArrivalProbe()
         // A local function rather than a closure value: its context stays on the stack, so a
         // get that finds a record allocates nothing.
         func attempt() throws(ArrayQueueError) -> ClaimResult? {
-            switch try ring.claimWithoutLock(expecting: nil, maximumPayloadBytes: maximumPayloadBytes, owner: me, probe: &probe) {
-            case let .claimed(record): return .claimed(RecordView(record: record, sequence: record.sequence))
-            case .empty: return nil
-            case .needsLock: break
-            }
-            return try ring.withLock(deadline: deadline) { () throws(ArrayQueueError) -> ClaimResult? in
+            try ring.withLock(deadline: deadline) { () throws(ArrayQueueError) -> ClaimResult? in
                 var tooLarge: RecordHeader?
-                if let record = try ring.claim(expecting: nil, maximumPayloadBytes: maximumPayloadBytes, owner: me, tooLarge: &tooLarge, probe: &probe) {
+                if let record = try ring.claim(expecting: nil, maximumPayloadBytes: maximumPayloadBytes, owner: me, tooLarge: &tooLarge) {
                     return .claimed(RecordView(record: record, sequence: record.sequence))
                 }
                 // Left in the queue, unclaimed, under this lock hold: no consumer can miss it.
@@ -130,9 +124,9 @@ extension ArrayQueue {
             guard blocking else { return .empty }
             found = try waitUntil(
                 ring.header.dataSignal, deadline: deadline, checkingDeadPeers: false, cancellation: nil,
-                describe: { "get from queue '\(name)' (empty)" }, arrived: { self.ring.hasArrival(&probe) }, attempt)
+                describe: { "get from queue '\(name)' (empty)" }, attempt)
         }
-        if case let .claimed(view)? = found, !view.record.isConsistent {
+        if case let .claimed(view)? = found, !Self.isConsistent(view.record) {
             ring.release(view.record)
             throw ArrayQueueError(.corruptSegment, "record \(view.sequence) of queue '\(name)' has an inconsistent dtype (code \(view.dtypeCode)), shape and size \(view.record.payloadByteCount); it was discarded")
         }
@@ -150,6 +144,21 @@ extension ArrayQueue {
     @_spi(Bindings)
     public func release(_ view: RecordView) {
         ring.release(view.record)
+    }
+
+    /// Whether a claimed record's dtype and shape give its payload size (without allocating;
+    /// the same check as `get`'s).
+    private static func isConsistent(_ record: RecordHeader) -> Bool {
+        guard let dtype = DType(rawValue: record.dtypeCode) else { return false }
+        let extents = (record.raw + RecordHeader.fixedSize).assumingMemoryBound(to: UInt64.self)
+        var bytes = dtype.itemSize
+        for axis in 0..<record.dimensionCount {
+            guard extents[axis] <= UInt64(Int.max) else { return false }
+            let (product, overflow) = bytes.multipliedReportingOverflow(by: Int(extents[axis]))
+            guard !overflow else { return false }
+            bytes = product
+        }
+        return bytes == record.payloadByteCount
     }
 }
 
@@ -218,7 +227,7 @@ extension ArrayQueue {
             }
             if claimed.isEmpty { break }
             for (record, offset) in zip(claimed, offsets) {
-                if record.isConsistent {
+                if Self.isConsistent(record) {
                     body(RecordView(record: record, sequence: record.sequence), offset)
                     count += 1
                 } else {

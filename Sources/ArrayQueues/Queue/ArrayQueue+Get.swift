@@ -98,39 +98,29 @@ extension ArrayQueue {
         try refuseConsumerOfBroadcast()
         let deadline = try Self.deadline(after: timeout)
         let me = ProcessIdentity.current
-        var probe = Ring.ArrivalProbe()
         // A local function rather than a closure value: its context stays on the stack.
         func attempt() throws(ArrayQueueError) -> RecordHeader? {
-            // The record at `read` is claimed without the lock when it is READY; the walk under
-            // the lock handles everything else.
-            switch try ring.claimWithoutLock(expecting: dtype, maximumPayloadBytes: .max, owner: me, probe: &probe) {
-            case let .claimed(record): return record
-            case .empty: return nil
-            case .needsLock: break
-            }
-            return try ring.withLock(deadline: deadline) { () throws(ArrayQueueError) in
-                var tooLarge: RecordHeader?
-                return try ring.claim(expecting: dtype, maximumPayloadBytes: .max, owner: me, tooLarge: &tooLarge, probe: &probe)
-            }
+            try ring.withLock(deadline: deadline) { () throws(ArrayQueueError) in try ring.claim(expecting: dtype, owner: me) }
         }
         // Records are usually waiting: claim without entering the wait loop at all.
         if let record = try attempt() { return record }
         guard blocking else { return nil }
         return try waitUntil(
             ring.header.dataSignal, deadline: deadline, checkingDeadPeers: false, cancellation: cancellation,
-            describe: { "get from queue '\(name)' (empty)" }, arrived: { self.ring.hasArrival(&probe) }, attempt)
+            describe: { "get from queue '\(name)' (empty)" }, attempt)
     }
 
     /// The claimed record as a `BorrowedRecord`. A record whose dtype or shape does not
     /// match its size cannot have been written by ArrayQueues: it is reported (and freed by the caller).
     /// The shape is copied out of the ring once, so what the record says cannot change later.
     func borrowed(_ record: RecordHeader) throws(ArrayQueueError) -> BorrowedRecord {
-        // Checked in the ring, then copied once: an InlineShape is 264 bytes.
-        guard record.isConsistent, let dtype = DType(rawValue: record.dtypeCode) else {
-            throw inconsistent(record, shape: record.shape)
+        let extents = record.extents
+        guard let dtype = DType(rawValue: record.dtypeCode),
+              Shape.validByteCount(extents, dtype: dtype) == record.payloadByteCount else {
+            throw inconsistent(record, shape: Array(extents))
         }
         return BorrowedRecord(
-            dtype: dtype, extents: record.extents, sequence: record.sequence,
+            dtype: dtype, extents: extents, sequence: record.sequence,
             timestamp: Timestamp(nanosecondsSinceEpoch: record.timestampNanoseconds), index: record.index,
             isEnvelope: record.isEnvelope, bytes: UnsafeRawBufferPointer(start: record.payload, count: record.payloadByteCount))
     }

@@ -56,7 +56,6 @@ public enum CrashPoint: String, CaseIterable, Sendable {
     // Publishing a filled record, or giving it back (no lock).
     case commitBegin = "commit.begin"
     case commitCounted = "commit.counted"
-    case commitOwnerCleared = "commit.owner-cleared"
     case commitReady = "commit.ready"
     case commitNotified = "commit.notified"
     case abandonBegin = "abandon.begin"
@@ -64,7 +63,7 @@ public enum CrashPoint: String, CaseIterable, Sendable {
     case abandonDone = "abandon.done"
     case abandonNotified = "abandon.notified"
 
-    // Claiming (under the lock, or without it at `read`) and releasing (no lock).
+    // Claiming (under the lock) and releasing (no lock).
     case claimBegin = "claim.begin"
     case claimOwnerSet = "claim.owner-set"
     case claimReading = "claim.reading"

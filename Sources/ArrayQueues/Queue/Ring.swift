@@ -66,13 +66,10 @@ struct Ring {
             while rc == EBUSY || rc == ETIMEDOUT {
                 let remaining = limit - Sys.monotonicNanoseconds()
                 guard remaining > 0 else { throw lockTimeout(waited: Sys.monotonicNanoseconds() - start) }
-                let slice = min(remaining, 1_000_000_000)
-                rc = Sys.mutexLock(lock, nanoseconds: slice)
-                // Critical sections take microseconds. A lock held a whole second by a thread that
-                // does not exist cannot be released by anyone: the lock word is garbage. (After a
-                // shorter wait, cut by the caller's deadline, an owner of 0 is a lock released a
-                // moment ago, not garbage: that wait ends as a timeout.)
-                if rc == ETIMEDOUT, slice == 1_000_000_000, case let owner = Sys.mutexOwner(lock), owner == 0 || !Sys.processExists(owner) {
+                rc = Sys.mutexLock(lock, nanoseconds: min(remaining, 1_000_000_000))
+                // Critical sections take microseconds. A lock held this long by a thread that does
+                // not exist cannot be released by anyone: the lock word is garbage.
+                if rc == ETIMEDOUT, case let owner = Sys.mutexOwner(lock), owner == 0 || !Sys.processExists(owner) {
                     throw ArrayQueueError(.corruptSegment, "the lock of queue '\(name)' is held by thread \(owner), which does not exist; the segment is corrupt")
                 }
             }
@@ -236,11 +233,6 @@ struct Ring {
         crashPoint(.commitBegin)
         header.puts.pointee.wrappingAdd(1, ordering: .relaxed)
         crashPoint(.commitCounted)
-        // A consumer claims by one compare-exchange of `state` and `owner_pid`, then stores its
-        // start time: until then this 0 makes a sweep judge it by its pid alone, never by the
-        // writer's start time (which would make a live reader look like a reused pid).
-        reservation.record.setOwner(start: 0)
-        crashPoint(.commitOwnerCleared)
         let published = reservation.record.exchangeState(from: .writing, to: .ready)
         crashPoint(.commitReady)
         guard published else {
@@ -313,8 +305,8 @@ struct Ring {
             case .done, .skip:
                 position += UInt64(record.length)
             case .ready:
-                // False if a consumer claimed it meanwhile (without the lock): then it holds the head.
-                return drop(record)
+                drop(record)
+                return true
             case .writing, .reading:
                 return false
             }
@@ -322,19 +314,15 @@ struct Ring {
         return false
     }
 
-    /// Drops a READY record (under the lock): flag, then READY → DONE by compare-exchange,
-    /// since a consumer may be claiming it without the lock; then the count. Returns false if
-    /// the consumer won (its record then carries the flag, which nothing reads on a claimed record).
-    @discardableResult
-    private func drop(_ record: RecordHeader) -> Bool {
+    /// Marks a READY record dropped (under the lock, so no consumer can be claiming it).
+    private func drop(_ record: RecordHeader) {
         crashPoint(.dropBegin)
         record.addFlags(CAQ_RECORD_DROPPED)
         crashPoint(.dropFlagged)
-        guard record.exchangeState(from: .ready, to: .done) else { return false }
+        record.setState(.done)
         crashPoint(.dropDone)
         header.drops.pointee.wrappingAdd(1, ordering: .relaxed)
         crashPoint(.dropCounted)
-        return true
     }
 
     /// Drops every committed, unclaimed record; returns how many (under the lock).
@@ -345,7 +333,8 @@ struct Ring {
         var position = read
         while position < tail {
             let (record, state) = try validatedRecord(at: position, tail: tail)
-            if state == .ready, drop(record) {
+            if state == .ready {
+                drop(record)
                 dropped += 1
             }
             position += UInt64(record.length)
@@ -393,60 +382,25 @@ struct Ring {
 
     // MARK: - Consumers
 
-    /// Where a consumer that found no record looks while it spins, instead of the data signal
-    /// (docs/LAYOUT.md, "Waiting and notifying"): the end of the records it walked, and the
-    /// first of them that was still being written.
-    struct ArrivalProbe {
-        var tail: UInt64 = 0
-        var writing: UInt64?
-    }
-
-    /// Whether a record may have become claimable since `probe` was taken: the record being
-    /// written was published (or freed), or a record was reserved at the old tail and is no
-    /// longer being written. A hint read without the lock (the claim decides); it follows a
-    /// record reserved at the old tail while it is written, so that the consumer tries once.
-    func hasArrival(_ probe: inout ArrivalProbe) -> Bool {
-        if let writing = probe.writing, record(at: writing).rawState != CAQ_STATE_WRITING { return true }
-        let tail = header.tail.pointee.load(ordering: .acquiring)
-        guard tail != probe.tail else { return false }
-        if probe.writing == nil, record(at: probe.tail).rawState == CAQ_STATE_WRITING {
-            probe = ArrivalProbe(tail: tail, writing: probe.tail)
-            return false
-        }
-        return true
-    }
-
     /// Claims the oldest committed record (under the lock). Records still being written are
     /// skipped, so a slow producer does not hold up the others; each producer's records stay
     /// in order because it reserves them in order. With `expecting`, a record of another
     /// dtype is left in the queue and reported as a mismatch.
     func claim(expecting dtype: DType?, owner: ProcessIdentity) throws(ArrayQueueError) -> RecordHeader? {
         var tooLarge: RecordHeader?
-        var probe = ArrivalProbe()
-        return try claim(expecting: dtype, maximumPayloadBytes: .max, owner: owner, tooLarge: &tooLarge, probe: &probe)
-    }
-
-    /// `claim`, leaving a record whose payload exceeds `maximumPayloadBytes` in the queue (below).
-    func claim(
-        expecting dtype: DType?, maximumPayloadBytes: Int, owner: ProcessIdentity, tooLarge: inout RecordHeader?
-    ) throws(ArrayQueueError) -> RecordHeader? {
-        var probe = ArrivalProbe()
-        return try claim(expecting: dtype, maximumPayloadBytes: maximumPayloadBytes, owner: owner, tooLarge: &tooLarge, probe: &probe)
+        return try claim(expecting: dtype, maximumPayloadBytes: .max, owner: owner, tooLarge: &tooLarge)
     }
 
     /// `claim`, leaving a record whose payload exceeds `maximumPayloadBytes` in the queue,
     /// unclaimed, and returning it in `tooLarge` instead (for bindings that read into a buffer
-    /// of their caller's: nothing is claimed that would then have to be given back). When it
-    /// claims nothing, `probe` tells where to look for the next record.
+    /// of their caller's: nothing is claimed that would then have to be given back).
     func claim(
-        expecting dtype: DType?, maximumPayloadBytes: Int, owner: ProcessIdentity, tooLarge: inout RecordHeader?,
-        probe: inout ArrivalProbe
+        expecting dtype: DType?, maximumPayloadBytes: Int, owner: ProcessIdentity, tooLarge: inout RecordHeader?
     ) throws(ArrayQueueError) -> RecordHeader? {
         let (read, tail) = try consumerCursors()
         var position = read
         var newRead = read
         var contiguous = true
-        var firstWriting: UInt64?
         while position < tail {
             let (record, state) = try validatedRecord(at: position, tail: tail)
             let next = position + UInt64(record.length)
@@ -462,15 +416,15 @@ struct Ring {
                     tooLarge = record
                     return nil
                 }
-                // Consumers claiming without the lock compete for it: one compare-exchange decides.
-                let claimed = take(record, owner: owner)
+                crashPoint(.claimBegin)
+                record.setOwner(owner)
+                crashPoint(.claimOwnerSet)
+                record.setState(.reading)
+                crashPoint(.claimReading)
                 if contiguous { newRead = next }
-                if claimed {
-                    advanceRead(from: read, to: newRead)
-                    return record
-                }
+                advanceRead(from: read, to: newRead)
+                return record
             case .writing:
-                if firstWriting == nil { firstWriting = position }
                 contiguous = false
             case .reading, .done, .skip:
                 if contiguous { newRead = next }
@@ -478,93 +432,7 @@ struct Ring {
             position = next
         }
         advanceRead(from: read, to: newRead)
-        probe = ArrivalProbe(tail: tail, writing: firstWriting)
         return nil
-    }
-
-    /// Claims `record` if it is READY: state and owner pid in one compare-exchange, then the
-    /// owner's start time. False if another consumer took it first (or it is no longer READY).
-    private func take(_ record: RecordHeader, owner: ProcessIdentity) -> Bool {
-        let word = record.stateAndOwner
-        guard RecordHeader.state(of: word) == .ready else { return false }
-        crashPoint(.claimBegin)
-        guard record.exchangeState(from: word, toReadingBy: owner) else { return false }
-        crashPoint(.claimReading)
-        record.setOwner(start: owner.startTime)
-        crashPoint(.claimOwnerSet)
-        return true
-    }
-
-    /// What ``claimWithoutLock(expecting:maximumPayloadBytes:owner:probe:)`` found.
-    enum QuickClaim {
-        /// The record at `read`, now claimed.
-        case claimed(RecordHeader)
-        /// No record at all (`read == tail`); `probe` says where the next one will be.
-        case empty
-        /// Anything else (a record being written or claimed at `read`, a filler, a dtype or size
-        /// the caller refuses, a lost race, a header that does not validate): the locked walk decides.
-        case needsLock
-    }
-
-    /// Claims the record at `read` without the lock when it is READY (docs/LAYOUT.md, "Get"):
-    /// the common case of a consumer that keeps up. The claim is one compare-exchange of the
-    /// record's state and owner; `read` then moves past it by a compare-exchange that succeeds
-    /// only if `read` still points at it.
-    ///
-    /// Why the record claimed is the one at `read`: `read` is checked again just before the
-    /// claim, and while `read` is at a record, `head` (which only grows, and stays at or before
-    /// `read`) cannot pass it, so its room cannot be reused. A consumer delayed between that check
-    /// and the claim by a whole lap of the ring may claim a later record at the same place; its
-    /// sequence number tells, and then `read` is left alone (that record is delivered as any
-    /// record claimed by the walk would be, if its header is sane).
-    func claimWithoutLock(
-        expecting dtype: DType?, maximumPayloadBytes: Int, owner: ProcessIdentity, probe: inout ArrivalProbe
-    ) throws(ArrayQueueError) -> QuickClaim {
-        let alignment = UInt64(RecordHeader.alignment)
-        for _ in 0..<4 {
-            let read = header.read.pointee.load(ordering: .acquiring)
-            let tail = header.tail.pointee.load(ordering: .acquiring)
-            guard read <= tail, tail <= maximumPosition, tail - read <= UInt64(capacity),
-                  read % alignment == 0, tail % alignment == 0 else { return .needsLock }
-            if read == tail {
-                probe = ArrivalProbe(tail: tail)
-                return .empty
-            }
-            let record = record(at: read)
-            guard record.state == .ready, let (_, state) = try? validatedRecord(at: read, tail: tail), state == .ready,
-                  dtype.map({ $0.rawValue == record.dtypeCode }) ?? true, record.payloadByteCount <= maximumPayloadBytes else {
-                return .needsLock
-            }
-            let sequence = record.sequence
-            let length = record.length
-            // `read` still here: the record above was the one at `read`, not a later one at its place.
-            guard header.read.pointee.load(ordering: .acquiring) == read else { continue }
-            guard take(record, owner: owner) else { continue }
-            guard record.sequence == sequence, record.length == length else {
-                // A later record at the same place (see above): delivered as it is, if sane.
-                guard headerIsSane(record, offset: Int(read % UInt64(capacity))) else {
-                    throw corrupt("a record claimed at position \(read) has an invalid header")
-                }
-                return .claimed(record)
-            }
-            // No overflow: validatedRecord checked read + length ≤ tail.
-            crashPoint(.claimWalked)
-            _ = header.read.pointee.compareExchange(expected: read, desired: read + UInt64(length), ordering: .acquiringAndReleasing)
-            crashPoint(.claimReadStored)
-            return .claimed(record)
-        }
-        return .needsLock
-    }
-
-    /// Whether a claimed record's header is sane on its own (for a record whose position is not
-    /// known): it ends within the ring from `offset`, and its check word, shape and payload agree.
-    private func headerIsSane(_ record: RecordHeader, offset: Int) -> Bool {
-        let length = record.length
-        let payloadEnd = record.payloadOffset.addingReportingOverflow(record.payloadByteCount)
-        return length >= RecordHeader.fixedSize && length % RecordHeader.alignment == 0 && length <= capacity - offset
-            && record.checkIsValid && record.dimensionCount <= Shape.maxDimensions && record.payloadByteCount >= 0
-            && record.payloadOffset == RecordHeader.payloadOffset(dimensions: record.dimensionCount)
-            && !payloadEnd.overflow && payloadEnd.partialValue <= length
     }
 
     /// Stores the consumers' cursor if a claim walk moved it.

@@ -16,7 +16,7 @@
 
 /// "AQSEGMNT" read as a little-endian 64-bit integer.
 #define CAQ_MAGIC 0x544E4D4745535141ULL
-#define CAQ_LAYOUT_VERSION 3u
+#define CAQ_LAYOUT_VERSION 2u
 /// Size of the segment header; the data ring starts right after it.
 #define CAQ_HEADER_SIZE 4096u
 /// Every record, payload and ring position is a multiple of this.
@@ -170,8 +170,6 @@ typedef struct caq_segment_header {
 /// The fixed part of every record in the data ring. The shape (ndim × uint64) follows at
 /// offset 64; the payload starts at payload_offset, a multiple of CAQ_ALIGNMENT.
 typedef struct caq_record_header {
-    // state and owner_pid form one little-endian u64 (state in the low half): a consumer
-    // claims a READY record by one 64-bit compare-exchange of both (layout version 3).
     uint32_t state;            /* 0   atomic: CAQ_STATE_* */
     uint32_t owner_pid;        /* 4   writer while WRITING, reader while READING */
     uint64_t length;           /* 8   bytes from this header to the next record (header, shape, payload, padding) */
@@ -184,7 +182,7 @@ typedef struct caq_record_header {
     uint8_t ndim;              /* 53  0 ... CAQ_MAX_DIMS */
     uint16_t flags;            /* 54  CAQ_RECORD_* */
     uint32_t check;            /* 56  CAQ_RECORD_CHECK ^ (uint32_t)seq */
-    uint32_t owner_start;      /* 60  low 32 bits of the owner's start time (pid reuse check); 0: unknown, judge by pid */
+    uint32_t owner_start;      /* 60  low 32 bits of the owner's start time (pid reuse check) */
 } caq_record_header;
 
 _Static_assert(sizeof(pthread_mutex_t) <= 48, "the lock and two cursors must share a cache line");
@@ -207,11 +205,6 @@ _Static_assert(offsetof(caq_attachment, pid_ns) == 4, "layout");
 _Static_assert(CAQ_CREATOR_LOCK_BYTE >= CAQ_MAX_ATTACHED, "the creator's lock byte is no slot's");
 _Static_assert(sizeof(caq_record_header) == CAQ_RECORD_HEADER_SIZE, "layout");
 _Static_assert(offsetof(caq_record_header, check) == 56, "layout");
-_Static_assert(offsetof(caq_record_header, owner_pid) == 4 && _Alignof(caq_record_header) == 8,
-               "state and owner_pid are claimed together by one aligned 64-bit compare-exchange");
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
-#error "the segment layout is little-endian"
-#endif
 _Static_assert(CAQ_HEADER_SIZE % CAQ_ALIGNMENT == 0, "the data ring starts aligned");
 
 // MARK: - Calls Swift cannot make directly
