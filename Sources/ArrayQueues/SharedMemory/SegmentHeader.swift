@@ -34,55 +34,54 @@ struct SegmentHeader {
     var creatorPID: UInt32 { fields.pointee.creator_pid }
     var flags: UInt32 { fields.pointee.flags }
 
-    private static let initStateOffset = offset(\.init_state)
-    var initState: UnsafeMutablePointer<Atomic<UInt32>> { atomic32(Self.initStateOffset) }
+    var initState: UnsafeMutablePointer<Atomic<UInt32>> { atomic32(Self.offset(\.init_state)) }
 
-    var lock: UnsafeMutablePointer<pthread_mutex_t> { (raw + Self.offset(\.lock)).assumingMemoryBound(to: pthread_mutex_t.self) }
+    /// The fields every put and get touches, located once here: a `static let` offset costs a
+    /// `swift_once` check per use, and a key-path offset a runtime call.
+    let lock: UnsafeMutablePointer<pthread_mutex_t>
 
     /// The start of the data ring.
     var data: UnsafeMutableRawPointer { raw + Int(CAQ_HEADER_SIZE) }
 
     // MARK: Cursors (guarded by the lock)
 
-    private static let headOffset = offset(\.head)
-    private static let readOffset = offset(\.read)
-    private static let tailOffset = offset(\.tail)
-    private static let nextSeqOffset = offset(\.next_seq)
-    private static let shapeSignatureOffset = offset(\.shape_signature)
-    private static let lastRecoveryOffset = offset(\.last_recovery_ns)
-
-    var head: UnsafeMutablePointer<Atomic<UInt64>> { atomic64(Self.headOffset) }
-    var read: UnsafeMutablePointer<Atomic<UInt64>> { atomic64(Self.readOffset) }
-    var tail: UnsafeMutablePointer<Atomic<UInt64>> { atomic64(Self.tailOffset) }
-    var nextSequence: UnsafeMutablePointer<Atomic<UInt64>> { atomic64(Self.nextSeqOffset) }
-    var shapeSignature: UnsafeMutablePointer<Atomic<UInt64>> { atomic64(Self.shapeSignatureOffset) }
-    var lastRecovery: UnsafeMutablePointer<Atomic<UInt64>> { atomic64(Self.lastRecoveryOffset) }
+    let head: UnsafeMutablePointer<Atomic<UInt64>>
+    let read: UnsafeMutablePointer<Atomic<UInt64>>
+    let tail: UnsafeMutablePointer<Atomic<UInt64>>
+    let nextSequence: UnsafeMutablePointer<Atomic<UInt64>>
+    let shapeSignature: UnsafeMutablePointer<Atomic<UInt64>>
+    let lastRecovery: UnsafeMutablePointer<Atomic<UInt64>>
 
     // MARK: Statistics
 
-    private static let putsOffset = offset(\.puts)
-    private static let getsOffset = offset(\.gets)
-    private static let dropsOffset = offset(\.drops)
-    private static let resetsOffset = offset(\.resets)
-    private static let clearsOffset = offset(\.clears)
-    private static let abandonedWritesOffset = offset(\.abandoned_writes)
-    private static let lostReadsOffset = offset(\.lost_reads)
-
-    var puts: UnsafeMutablePointer<Atomic<UInt64>> { atomic64(Self.putsOffset) }
-    var gets: UnsafeMutablePointer<Atomic<UInt64>> { atomic64(Self.getsOffset) }
-    var drops: UnsafeMutablePointer<Atomic<UInt64>> { atomic64(Self.dropsOffset) }
-    var resets: UnsafeMutablePointer<Atomic<UInt64>> { atomic64(Self.resetsOffset) }
-    var clears: UnsafeMutablePointer<Atomic<UInt64>> { atomic64(Self.clearsOffset) }
-    var abandonedWrites: UnsafeMutablePointer<Atomic<UInt64>> { atomic64(Self.abandonedWritesOffset) }
-    var lostReads: UnsafeMutablePointer<Atomic<UInt64>> { atomic64(Self.lostReadsOffset) }
+    let puts: UnsafeMutablePointer<Atomic<UInt64>>
+    let gets: UnsafeMutablePointer<Atomic<UInt64>>
+    let drops: UnsafeMutablePointer<Atomic<UInt64>>
+    var resets: UnsafeMutablePointer<Atomic<UInt64>> { atomic64(Self.offset(\.resets)) }
+    var clears: UnsafeMutablePointer<Atomic<UInt64>> { atomic64(Self.offset(\.clears)) }
+    var abandonedWrites: UnsafeMutablePointer<Atomic<UInt64>> { atomic64(Self.offset(\.abandoned_writes)) }
+    var lostReads: UnsafeMutablePointer<Atomic<UInt64>> { atomic64(Self.offset(\.lost_reads)) }
 
     // MARK: Wake-up words
 
-    private static let dataSignalOffset = offset(\.data_signal)
-    private static let spaceSignalOffset = offset(\.space_signal)
+    let dataSignal: WakeSignal
+    let spaceSignal: WakeSignal
 
-    var dataSignal: WakeSignal { WakeSignal(raw + Self.dataSignalOffset) }
-    var spaceSignal: WakeSignal { WakeSignal(raw + Self.spaceSignalOffset) }
+    init(raw: UnsafeMutableRawPointer) {
+        self.raw = raw
+        lock = (raw + Self.offset(\.lock)).assumingMemoryBound(to: pthread_mutex_t.self)
+        head = (raw + Self.offset(\.head)).assumingMemoryBound(to: Atomic<UInt64>.self)
+        read = (raw + Self.offset(\.read)).assumingMemoryBound(to: Atomic<UInt64>.self)
+        tail = (raw + Self.offset(\.tail)).assumingMemoryBound(to: Atomic<UInt64>.self)
+        nextSequence = (raw + Self.offset(\.next_seq)).assumingMemoryBound(to: Atomic<UInt64>.self)
+        shapeSignature = (raw + Self.offset(\.shape_signature)).assumingMemoryBound(to: Atomic<UInt64>.self)
+        lastRecovery = (raw + Self.offset(\.last_recovery_ns)).assumingMemoryBound(to: Atomic<UInt64>.self)
+        puts = (raw + Self.offset(\.puts)).assumingMemoryBound(to: Atomic<UInt64>.self)
+        gets = (raw + Self.offset(\.gets)).assumingMemoryBound(to: Atomic<UInt64>.self)
+        drops = (raw + Self.offset(\.drops)).assumingMemoryBound(to: Atomic<UInt64>.self)
+        dataSignal = WakeSignal(raw + Self.offset(\.data_signal))
+        spaceSignal = WakeSignal(raw + Self.offset(\.space_signal))
+    }
 
     // MARK: Attached processes
 

@@ -11,9 +11,16 @@ import Synchronization
 /// makes the registration and the notifier's load see each other: no wake-up is lost.
 struct WakeSignal {
     let word: UnsafeMutableRawPointer
+    // Located once (a `static let` offset would cost a `swift_once` check per notify).
+    private let value: UnsafeMutablePointer<Atomic<UInt32>>
+    private let watchers: UnsafeMutablePointer<Atomic<UInt32>>
+    private let sleepers: UnsafeMutablePointer<Atomic<UInt32>>
 
     init(_ word: UnsafeMutableRawPointer) {
         self.word = word
+        value = word.assumingMemoryBound(to: Atomic<UInt32>.self)
+        watchers = (word + Self.watchersOffset).assumingMemoryBound(to: Atomic<UInt32>.self)
+        sleepers = (word + Self.sleepersOffset).assumingMemoryBound(to: Atomic<UInt32>.self)
     }
 
     /// Where the counts are, from the word: taken from `data_signal`'s fields in the C header;
@@ -25,9 +32,6 @@ struct WakeSignal {
         MemoryLayout<caq_segment_header>.offset(of: field)!
     }
 
-    private var value: UnsafeMutablePointer<Atomic<UInt32>> { word.assumingMemoryBound(to: Atomic<UInt32>.self) }
-    private var watchers: UnsafeMutablePointer<Atomic<UInt32>> { (word + Self.watchersOffset).assumingMemoryBound(to: Atomic<UInt32>.self) }
-    private var sleepers: UnsafeMutablePointer<Atomic<UInt32>> { (word + Self.sleepersOffset).assumingMemoryBound(to: Atomic<UInt32>.self) }
 
     /// The current value of the word.
     var current: UInt32 { value.pointee.load(ordering: .sequentiallyConsistent) }
