@@ -126,7 +126,7 @@ extension ArrayQueue {
                 ring.header.dataSignal, deadline: deadline, checkingDeadPeers: false, cancellation: nil,
                 describe: { "get from queue '\(name)' (empty)" }, attempt)
         }
-        if case let .claimed(view)? = found, !Self.isConsistent(view.record) {
+        if case let .claimed(view)? = found, !view.record.isConsistent {
             ring.release(view.record)
             throw ArrayQueueError(.corruptSegment, "record \(view.sequence) of queue '\(name)' has an inconsistent dtype (code \(view.dtypeCode)), shape and size \(view.record.payloadByteCount); it was discarded")
         }
@@ -144,21 +144,6 @@ extension ArrayQueue {
     @_spi(Bindings)
     public func release(_ view: RecordView) {
         ring.release(view.record)
-    }
-
-    /// Whether a claimed record's dtype and shape give its payload size (without allocating;
-    /// the same check as `get`'s).
-    private static func isConsistent(_ record: RecordHeader) -> Bool {
-        guard let dtype = DType(rawValue: record.dtypeCode) else { return false }
-        let extents = (record.raw + RecordHeader.fixedSize).assumingMemoryBound(to: UInt64.self)
-        var bytes = dtype.itemSize
-        for axis in 0..<record.dimensionCount {
-            guard extents[axis] <= UInt64(Int.max) else { return false }
-            let (product, overflow) = bytes.multipliedReportingOverflow(by: Int(extents[axis]))
-            guard !overflow else { return false }
-            bytes = product
-        }
-        return bytes == record.payloadByteCount
     }
 }
 
@@ -227,7 +212,7 @@ extension ArrayQueue {
             }
             if claimed.isEmpty { break }
             for (record, offset) in zip(claimed, offsets) {
-                if Self.isConsistent(record) {
+                if record.isConsistent {
                     body(RecordView(record: record, sequence: record.sequence), offset)
                     count += 1
                 } else {

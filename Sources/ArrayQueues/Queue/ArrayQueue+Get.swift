@@ -114,13 +114,12 @@ extension ArrayQueue {
     /// match its size cannot have been written by ArrayQueues: it is reported (and freed by the caller).
     /// The shape is copied out of the ring once, so what the record says cannot change later.
     func borrowed(_ record: RecordHeader) throws(ArrayQueueError) -> BorrowedRecord {
-        let extents = record.extents
-        guard let dtype = DType(rawValue: record.dtypeCode),
-              Shape.validByteCount(extents, dtype: dtype) == record.payloadByteCount else {
-            throw inconsistent(record, shape: Array(extents))
+        // Checked in the ring, then copied once: an InlineShape is 264 bytes.
+        guard record.isConsistent, let dtype = DType(rawValue: record.dtypeCode) else {
+            throw inconsistent(record, shape: record.shape)
         }
         return BorrowedRecord(
-            dtype: dtype, extents: extents, sequence: record.sequence,
+            dtype: dtype, extents: record.extents, sequence: record.sequence,
             timestamp: Timestamp(nanosecondsSinceEpoch: record.timestampNanoseconds), index: record.index,
             isEnvelope: record.isEnvelope, bytes: UnsafeRawBufferPointer(start: record.payload, count: record.payloadByteCount))
     }

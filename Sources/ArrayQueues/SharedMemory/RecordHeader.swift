@@ -65,6 +65,21 @@ struct RecordHeader {
 
     var payload: UnsafeMutableRawPointer { raw + payloadOffset }
 
+    /// Whether its dtype is known and its shape's size is its payload size, read from the ring
+    /// without copying the shape (a claimed record is checked so before it is lent).
+    var isConsistent: Bool {
+        guard let dtype = DType(rawValue: dtypeCode), dimensionCount <= Shape.maxDimensions else { return false }
+        let extents = (raw + Self.fixedSize).assumingMemoryBound(to: UInt64.self)
+        var bytes = dtype.itemSize
+        for axis in 0..<dimensionCount {
+            guard extents[axis] <= UInt64(Int.max) else { return false }
+            let (product, overflow) = bytes.multipliedReportingOverflow(by: Int(extents[axis]))
+            guard !overflow else { return false }
+            bytes = product
+        }
+        return bytes == payloadByteCount
+    }
+
     func setOwner(_ owner: ProcessIdentity) {
         fields.pointee.owner_pid = owner.pid
         fields.pointee.owner_start = UInt32(truncatingIfNeeded: owner.startTime)
