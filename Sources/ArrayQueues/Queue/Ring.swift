@@ -66,10 +66,13 @@ struct Ring {
             while rc == EBUSY || rc == ETIMEDOUT {
                 let remaining = limit - Sys.monotonicNanoseconds()
                 guard remaining > 0 else { throw lockTimeout(waited: Sys.monotonicNanoseconds() - start) }
-                rc = Sys.mutexLock(lock, nanoseconds: min(remaining, 1_000_000_000))
-                // Critical sections take microseconds. A lock held this long by a thread that does
-                // not exist cannot be released by anyone: the lock word is garbage.
-                if rc == ETIMEDOUT, case let owner = Sys.mutexOwner(lock), owner == 0 || !Sys.processExists(owner) {
+                let slice = min(remaining, 1_000_000_000)
+                rc = Sys.mutexLock(lock, nanoseconds: slice)
+                // Critical sections take microseconds. A lock held a whole second by a thread that
+                // does not exist cannot be released by anyone: the lock word is garbage. (After a
+                // shorter wait, cut by the caller's deadline, an owner of 0 is a lock released a
+                // moment ago, not garbage: that wait ends as a timeout.)
+                if rc == ETIMEDOUT, slice == 1_000_000_000, case let owner = Sys.mutexOwner(lock), owner == 0 || !Sys.processExists(owner) {
                     throw ArrayQueueError(.corruptSegment, "the lock of queue '\(name)' is held by thread \(owner), which does not exist; the segment is corrupt")
                 }
             }
