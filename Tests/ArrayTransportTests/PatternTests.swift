@@ -136,13 +136,17 @@ struct PatternTests {
         // Drain what arrived; the gaps show up as lost, and the end message reveals a lost tail.
         sender.close()
         var received = 0
+        var sawEnd = false
         while let event = try receiver.receiveEvent(timeout: .seconds(2)) {
             if case .message = event { received += 1 }
-            if case .end = event { break }
+            if case .end = event { sawEnd = true; break }
         }
         let statistics = receiver.statistics
         #expect(statistics.received == UInt64(received))
-        #expect(statistics.lost > 0)
+        // Drops between received messages are gaps; a dropped tail shows only through the end
+        // message, which the publisher may drop too when its budget is still full (a CI run
+        // once saw no end and `lost` 0): then every drop was in the tail.
+        #expect(statistics.lost > 0 || !sawEnd)
         #expect(statistics.received + statistics.lost <= 300)
     }
 }
