@@ -88,11 +88,12 @@ struct FastPathPushPullTests {
         // Each puller takes five times as many records as the single-puller tests: under a loaded
         // CI run, one puller once took all of 400 over tcp before its switch (pusher seq 1420),
         // and this test is about sharing the queue once both have switched.
-        let results = try pullInProcesses([false, false], count: 5 * Self.count)
+        let count = 5 * Self.count
+        let results = try pullInProcesses([false, false], count: count)
         for (run, saved) in results {
             #expect(run.status == 0, "\(run.errors)")
             #expect(summaryValue("path", in: run.errors) == "shared-memory", "\(run.errors)")
-            #expect(saved.count == 5 * Self.count)
+            #expect(saved.count == count)
             let sequences = saved.map(\.sequence)
             #expect(zip(sequences, sequences.dropFirst()).allSatisfy { $0 < $1 }, "one puller's records are in order")
             try expectPatternArrays(saved)
