@@ -161,8 +161,12 @@ extension ArrayQueue {
     /// Reserves room for `request` while the caller holds the lock: the one place where single
     /// and batched puts reach the ring.
     @inline(__always)
-    func reserveHoldingLock(_ request: Ring.Request, dropOldest: Bool, owner: ProcessIdentity) throws(ArrayQueueError) -> Ring.Reservation? {
+    func reserveHoldingLock(
+        _ request: Ring.Request, dropOldest: Bool, owner: ProcessIdentity, reclaimingFirst: Bool = true
+    ) throws(ArrayQueueError) -> Ring.Reservation? {
         // Broadcast queues free room by their subscribers' cursors (Broadcast/BroadcastRing.swift).
-        ring.header.isBroadcast ? try ring.broadcastReserve(request, owner: owner) : try ring.reserve(request, dropOldest: dropOldest, owner: owner)
+        ring.header.isBroadcast
+            ? try ring.broadcastReserve(request, owner: owner)
+            : try ring.reserve(request, dropOldest: dropOldest, owner: owner, reclaimingFirst: reclaimingFirst)
     }
 }
