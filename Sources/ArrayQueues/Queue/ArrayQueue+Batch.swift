@@ -59,10 +59,11 @@ extension ArrayQueue {
             for number in put..<Swift.min(count, put + Self.batchLimit) { requests.append(try request(number)) }
             reservations.removeAll(keepingCapacity: true)
             try ring.withLock(deadline: deadline) { () throws(ArrayQueueError) in
-                for request in requests {
+                // By index: iterating would copy each request, retaining and releasing its shape.
+                for number in requests.indices {
                     // Freed room is reclaimed once per hold of the lock, and again only when a record does not fit.
                     guard let reservation = try reserveHoldingLock(
-                        request, dropOldest: dropOldest, owner: me, reclaimingFirst: reservations.isEmpty) else { break }
+                        requests[number], dropOldest: dropOldest, owner: me, reclaimingFirst: reservations.isEmpty) else { break }
                     reservations.append(reservation)
                 }
             }
