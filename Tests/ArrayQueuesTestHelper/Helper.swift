@@ -13,6 +13,8 @@
 //   fuzz QUEUE SEED ITERATIONS                       corrupt the segment at random, exercise every operation
 //   create-slowly, create-and-die, hold-write        see HostileRoles.swift
 //   crash-walk, walk-check, hold-lock, put-retrying  the crash-point walk and liveness roles (CrashWalk.swift)
+//   batch-put QUEUE COUNT / batch-drain QUEUE        one put(contentsOf:) of COUNT records (record i filled with i) /
+//                                                    one drain(upTo: 256) logging "got I"; run with AQ_CRASH_POINT
 //   exercise QUEUE                                   every operation once on a (crafted) segment; print the outcome
 //   torture ROLE QUEUE ...                           the kill torture of every policy (Torture.swift)
 //   bcast-…                                          broadcast subscribers and the broadcast walk (BroadcastRoles.swift)
@@ -97,6 +99,16 @@ enum Helper {
             try waitGet(queue, seconds: integer(arguments, 0))
         case "crash-walk":
             try crashWalk(queue)
+        case "batch-put":
+            // COUNT uint8 records of 100 bytes, record i filled with i, in one put(contentsOf:).
+            let count = integer(arguments, 0)
+            let arrays = try (0..<count).map { number in
+                try AnyNDArray(dtype: .uint8, shape: [100]) { $0.initializeMemory(as: UInt8.self, repeating: UInt8(truncatingIfNeeded: number)) }
+            }
+            try queue.put(contentsOf: arrays, timeout: .seconds(5))
+        case "batch-drain":
+            // One drain of up to 256 records; logs "got N" (the record's first byte) for each.
+            try queue.drain(upTo: 256, blocking: false) { record in logLine("got \(record.bytes.first ?? 0)") }
         case "hold-lock":
             try holdLock(queue)
         case "put-retrying":

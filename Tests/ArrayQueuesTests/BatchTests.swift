@@ -1,6 +1,8 @@
 @testable import ArrayQueues
 import ArrayQueuesTestSupport
 import Dispatch
+import Glibc
+import Synchronization
 import Testing
 
 @Suite("Batches, get(into:) and the inline shape")
@@ -98,6 +100,62 @@ struct BatchTests {
             #expect(try queue.drain(upTo: 10, blocking: false) { _ in } == 0)
             #expect(queue.count == 0)
             #expect(try queue.statistics().gets == 300)
+        }
+    }
+
+    @Test("a record still being written between committed ones: one drain takes those before and after it (a batch's walk stops at it, the next one passes it), then the record once published")
+    func drainAroundAnUnfinishedRecord() throws {
+        try withQueue { queue in
+            let before = try arrays(3, seed: 10)
+            let after = try arrays(4, seed: 20)
+            try queue.put(contentsOf: before)
+            let entered = DispatchSemaphore(value: 0)
+            let proceed = DispatchSemaphore(value: 0)
+            let finished = DispatchSemaphore(value: 0)
+            DispatchQueue.global().async {
+                _ = try? queue.put(dtype: .uint8, shape: [5]) { bytes in
+                    entered.signal()
+                    _ = proceed.wait(timeout: .now() + 10)
+                    bytes.initializeMemory(as: UInt8.self, repeating: 42)
+                }
+                finished.signal()
+            }
+            #expect(entered.wait(timeout: .now() + 10) == .success)
+            try queue.put(contentsOf: after)
+            var seen: [AnyNDArray] = []
+            #expect(try queue.drain(upTo: 100, blocking: false) { seen.append($0.copy().array) } == 7)
+            #expect(seen == before + after)
+            #expect(try queue.drain(upTo: 100, blocking: false) { _ in } == 0, "the unfinished record is not lent")
+            proceed.signal()
+            #expect(finished.wait(timeout: .now() + 10) == .success)
+            var last: [UInt8] = []
+            #expect(try queue.drain(upTo: 100, blocking: false) { last = Array($0.bytes) } == 1)
+            #expect(last == Array(repeating: 42, count: 5))
+            let statistics = try queue.statistics()
+            #expect(statistics.puts == 8 && statistics.gets == 8)
+        }
+    }
+
+    @Test("a consumer waiting in drain is woken by a batch put from another thread and gets the whole batch in order")
+    func batchWakesAWaitingDrain() throws {
+        try withQueue(capacity: 1 << 20) { queue in
+            let sent = try arrays(64, seed: 30)
+            let received = Mutex<[AnyNDArray]>([])
+            let done = DispatchSemaphore(value: 0)
+            DispatchQueue.global().async {
+                while received.withLock({ $0.count }) < sent.count {
+                    let ok = (try? queue.drain(upTo: 256, timeout: .seconds(10)) { record in
+                        let array = record.copy().array
+                        received.withLock { $0.append(array) }
+                    }) != nil
+                    if !ok { break }
+                }
+                done.signal()
+            }
+            usleep(20_000)  // let the consumer register as a waiter (not needed for correctness)
+            try queue.put(contentsOf: sent, timeout: .seconds(5))
+            #expect(done.wait(timeout: .now() + 20) == .success)
+            #expect(received.withLock { $0 } == sent)
         }
     }
 

@@ -52,6 +52,43 @@ struct CrashPointTests {
                 "missing from LAYOUT.md: \(Set(CrashPoint.allCases.map(\.rawValue)).subtracting(documentedNames).sorted()); not in the code: \(documentedNames.subtracting(CrashPoint.allCases.map(\.rawValue)).sorted())")
     }
 
+    @Test("a producer killed in the middle of a batch of 64, after publishing 10: those 10 are delivered in order, the other 54 discarded; puts over-counts by at most the batch")
+    func producerKilledInABatch() throws {
+        let name = uniqueQueueName("batchput")
+        let queue = try ArrayQueue.create(name: name, capacity: 1 << 20)
+        defer { try? ArrayQueue.remove(name: name) }
+        let victim = try runProcess("/usr/bin/env", ["AQ_CRASH_POINT=commit.ready@10", HelperProcess.executable.path, "batch-put", name, "64"], timeout: 60)
+        #expect(victim.status == SIGKILL, "the helper never reached the point (status \(victim.status), \(victim.errors))")
+        try queue.recoverFromDeadPeers()
+        var firsts: [UInt8] = []
+        try queue.drain(upTo: 256, blocking: false) { record in firsts.append(record.bytes.first ?? 255) }
+        #expect(firsts == (0..<10).map(UInt8.init))
+        let statistics = try queue.statistics()
+        #expect(statistics.abandonedWrites == 54 && statistics.gets == 10)
+        #expect(statistics.puts >= 10 && statistics.puts <= 64)
+        #expect(try queue.recordSummaries().allSatisfy { $0.state != .writing && $0.state != .reading })
+    }
+
+    @Test("a consumer killed in the middle of a drained batch, after freeing 5: the rest of its batch is counted lost and never delivered again; gets is short by at most the batch")
+    func consumerKilledInABatch() throws {
+        let name = uniqueQueueName("batchdrain")
+        let queue = try ArrayQueue.create(name: name, capacity: 1 << 20)
+        defer { try? ArrayQueue.remove(name: name) }
+        let arrays = try (0..<64).map { number in
+            try AnyNDArray(dtype: .uint8, shape: [100]) { $0.initializeMemory(as: UInt8.self, repeating: UInt8(number)) }
+        }
+        try queue.put(contentsOf: arrays)
+        let victim = try runProcess("/usr/bin/env", ["AQ_CRASH_POINT=release.done@5", HelperProcess.executable.path, "batch-drain", name], timeout: 60)
+        #expect(victim.status == SIGKILL, "the helper never reached the point (status \(victim.status), \(victim.errors))")
+        #expect(victim.output.split(separator: "\n") == (0..<5).map { "got \($0)" })
+        try queue.recoverFromDeadPeers()
+        #expect(try queue.drain(upTo: 256, blocking: false) { _ in } == 0, "a record of the dead consumer's batch was delivered again")
+        let statistics = try queue.statistics()
+        #expect(statistics.lostReads == 59 && statistics.gets <= 5 && statistics.bytesUsed == 0)
+        try queue.put(arrays[0])
+        #expect(try queue.drain(upTo: 1, blocking: false) { _ in } == 1, "the queue works after the kill")
+    }
+
     /// Runs a helper that is expected to SIGKILL itself.
     private func runToDeath(_ arguments: [String]) throws {
         let run = try runProcess(HelperProcess.executable.path, arguments, timeout: 30)

@@ -27,6 +27,8 @@ struct LayoutTests {
         #expect(offset(\.data_sleepers) - offset(\.data_signal) == WakeSignal.sleepersOffset)
         #expect(offset(\.space_watchers) - offset(\.space_signal) == WakeSignal.watchersOffset)
         #expect(offset(\.space_sleepers) - offset(\.space_signal) == WakeSignal.sleepersOffset)
-        #expect(WakeSignal.watchersOffset != 0 && WakeSignal.sleepersOffset != 0 && WakeSignal.watchersOffset != WakeSignal.sleepersOffset)
+        #expect(offset(\.data_sleeps) - offset(\.data_signal) == WakeSignal.sleepsOffset)
+        #expect(offset(\.space_sleeps) - offset(\.space_signal) == WakeSignal.sleepsOffset)
+        #expect(Set([0, WakeSignal.watchersOffset, WakeSignal.sleepersOffset, WakeSignal.sleepsOffset]).count == 4)
     }
 }

@@ -1,5 +1,6 @@
 @testable import ArrayQueues
 import ArrayQueuesTestSupport
+import CArrayQueuesShims
 import Foundation
 import Testing
 
@@ -13,7 +14,7 @@ struct SegmentTests {
         #expect(ArrayQueue.exists(name: name))
         #expect(ArrayQueue.allNames().contains(name))
         let info = queue.info
-        #expect(info.creatorPID == getpid() && info.layoutVersion == 2 && info.segmentSize == 4096 + 102_400)
+        #expect(info.creatorPID == getpid() && info.layoutVersion == Int(CAQ_LAYOUT_VERSION) && info.segmentSize == 4096 + 102_400)
         #expect(queue.attachments().map(\.pid) == [getpid()])
         let other = try ArrayQueue.open(name: name)
         #expect(other.capacity == queue.capacity)

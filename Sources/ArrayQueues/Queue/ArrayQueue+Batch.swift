@@ -59,8 +59,11 @@ extension ArrayQueue {
             for number in put..<Swift.min(count, put + Self.batchLimit) { requests.append(try request(number)) }
             reservations.removeAll(keepingCapacity: true)
             try ring.withLock(deadline: deadline) { () throws(ArrayQueueError) in
-                for request in requests {
-                    guard let reservation = try reserveHoldingLock(request, dropOldest: dropOldest, owner: me) else { break }
+                // By index: iterating would copy each request, retaining and releasing its shape.
+                for number in requests.indices {
+                    // Freed room is reclaimed once per hold of the lock, and again only when a record does not fit.
+                    guard let reservation = try reserveHoldingLock(
+                        requests[number], dropOldest: dropOldest, owner: me, reclaimingFirst: reservations.isEmpty) else { break }
                     reservations.append(reservation)
                 }
             }
@@ -69,18 +72,18 @@ extension ArrayQueue {
                 guard let reservation = try reserve(requests[0], blocking: blocking, deadline: deadline) else { return put }
                 reservations.append(reservation)
             }
-            for (number, reservation) in reservations.enumerated() {
-                fill(put, UnsafeMutableRawBufferPointer(start: reservation.record.payload, count: reservation.record.payloadByteCount))
-                do {
-                    try ring.commit(reservation)
-                } catch {
-                    // Reserved records nobody will fill would hold their room for as long as this process lives.
-                    for unfilled in reservations[(number + 1)...] { ring.abandon(unfilled) }
-                    throw error
-                }
-                put += 1
-                published(put)
-            }
+            // Each record is filled and published in turn; consumers are notified once for the batch.
+            var filled = put
+            try ring.commit(
+                reservations,
+                filling: { reservation in
+                    fill(filled, UnsafeMutableRawBufferPointer(start: reservation.record.payload, count: reservation.record.payloadByteCount))
+                    filled += 1
+                },
+                published: {
+                    put += 1
+                    published(put)
+                })
         }
         return put
     }
@@ -134,34 +137,46 @@ extension ArrayQueue {
         guard maximumCount >= 1 else {
             throw ArrayQueueError(.invalidArgument, "a batch takes at least one record (asked for \(maximumCount))")
         }
+        try refuseConsumerOfBroadcast()
+        let deadline = try Self.deadline(after: timeout)
         let me = ProcessIdentity.current
-        // The first record as a single get takes it (waiting if asked for), then batches.
-        guard let first = try claim(expecting: nil, blocking: blocking, timeout: timeout, cancellation: nil) else { return 0 }
-        var claimed: [RecordHeader] = [first]
+        var claimed: [RecordHeader] = []
         claimed.reserveCapacity(Swift.min(maximumCount, Self.batchLimit))
+        /// Claims up to `wanted` records in one walk under the lock; nil if none was waiting.
+        func attempt(_ wanted: Int) throws(ArrayQueueError) -> Bool? {
+            try ring.withLock(deadline: deadline) { () throws(ArrayQueueError) in
+                var tooLarge: RecordHeader?
+                try ring.claim(upTo: wanted, expecting: nil, maximumPayloadBytes: .max, owner: me, tooLarge: &tooLarge) { claimed.append($0) }
+            }
+            return claimed.isEmpty ? nil : true
+        }
+        let first = Swift.min(maximumCount, Self.batchLimit)
+        // Records are usually waiting: claim without entering the wait loop at all.
+        if try attempt(first) == nil {
+            guard blocking else { return 0 }
+            _ = try waitUntil(
+                ring.header.dataSignal, deadline: deadline, checkingDeadPeers: false, cancellation: nil,
+                describe: { "get of up to \(maximumCount) records from queue '\(name)' (empty)" }, { () throws(ArrayQueueError) in try attempt(first) })
+        }
         var taken = 0
         var passed = 0
         var failure: ArrayQueueError?
         while !claimed.isEmpty {
-            for record in claimed {
-                do {
+            // Each record is freed as soon as `body` has it; producers are notified once per batch.
+            ring.release(claimed) { record in
+                do throws(ArrayQueueError) {
                     try body(record)
                     passed += 1
                 } catch {
                     failure = failure ?? error
                 }
-                ring.release(record)
             }
             taken += claimed.count
             claimed.removeAll(keepingCapacity: true)
             let wanted = Swift.min(maximumCount - taken, Self.batchLimit)
             guard wanted > 0, failure == nil else { break }
             do {
-                try ring.withLock { () throws(ArrayQueueError) in
-                    while claimed.count < wanted, let record = try ring.claim(expecting: nil, owner: me) {
-                        claimed.append(record)
-                    }
-                }
+                _ = try attempt(wanted)
             } catch {
                 // What was claimed before the error is still passed on above, so that nothing is lost.
                 failure = error

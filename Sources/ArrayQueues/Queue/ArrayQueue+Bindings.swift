@@ -211,14 +211,16 @@ extension ArrayQueue {
                 failure = error
             }
             if claimed.isEmpty { break }
-            for (record, offset) in zip(claimed, offsets) {
+            // Each record is freed as soon as `body` has it; producers are notified once per batch.
+            var number = 0
+            ring.release(claimed) { record in
                 if record.isConsistent {
-                    body(RecordView(record: record, sequence: record.sequence), offset)
+                    body(RecordView(record: record, sequence: record.sequence), offsets[number])
                     count += 1
                 } else {
                     failure = failure ?? ArrayQueueError(.corruptSegment, "record \(record.sequence) of queue '\(name)' has an inconsistent dtype (code \(record.dtypeCode)), shape and size \(record.payloadByteCount); it was discarded")
                 }
-                ring.release(record)
+                number += 1
             }
             claimed.removeAll(keepingCapacity: true)
         }

@@ -68,8 +68,12 @@ extension ArrayQueue {
 
     /// The ring bytes a record of `dtype` and `shape` needs; compare with ``capacity``.
     public static func recordSize(dtype: DType, shape: [Int]) throws(ArrayQueueError) -> Int {
-        let payload = try Shape.byteCount(shape, dtype: dtype)
-        guard let length = RecordHeader.recordLength(dimensions: shape.count, payloadBytes: payload) else {
+        try recordLength(dtype: dtype, shape: shape, payloadBytes: try Shape.byteCount(shape, dtype: dtype))
+    }
+
+    /// `recordSize` for a shape already checked and sized (`payloadBytes`): a put walks its shape once.
+    static func recordLength(dtype: DType, shape: [Int], payloadBytes: Int) throws(ArrayQueueError) -> Int {
+        guard let length = RecordHeader.recordLength(dimensions: shape.count, payloadBytes: payloadBytes) else {
             throw ArrayQueueError(.oversize, "a \(dtype) array of shape \(shape) is too large for any queue")
         }
         return length
@@ -117,7 +121,7 @@ extension ArrayQueue {
     @inline(__always)
     func request(dtype: DType, shape: [Int], timestamp: Timestamp?, index: Int64?, flags: UInt16 = 0) throws(ArrayQueueError) -> Ring.Request {
         let payloadBytes = try Shape.byteCount(shape, dtype: dtype)
-        let length = try Self.recordSize(dtype: dtype, shape: shape)
+        let length = try Self.recordLength(dtype: dtype, shape: shape, payloadBytes: payloadBytes)
         guard length <= capacity else {
             throw ArrayQueueError(.oversize, "a \(dtype) array of shape \(shape) (\(ByteCount.format(payloadBytes))) needs \(length) bytes in the ring, but queue '\(name)' holds only \(capacity) bytes")
         }
@@ -161,8 +165,12 @@ extension ArrayQueue {
     /// Reserves room for `request` while the caller holds the lock: the one place where single
     /// and batched puts reach the ring.
     @inline(__always)
-    func reserveHoldingLock(_ request: Ring.Request, dropOldest: Bool, owner: ProcessIdentity) throws(ArrayQueueError) -> Ring.Reservation? {
+    func reserveHoldingLock(
+        _ request: Ring.Request, dropOldest: Bool, owner: ProcessIdentity, reclaimingFirst: Bool = true
+    ) throws(ArrayQueueError) -> Ring.Reservation? {
         // Broadcast queues free room by their subscribers' cursors (Broadcast/BroadcastRing.swift).
-        ring.header.isBroadcast ? try ring.broadcastReserve(request, owner: owner) : try ring.reserve(request, dropOldest: dropOldest, owner: owner)
+        ring.header.isBroadcast
+            ? try ring.broadcastReserve(request, owner: owner)
+            : try ring.reserve(request, dropOldest: dropOldest, owner: owner, reclaimingFirst: reclaimingFirst)
     }
 }

@@ -40,11 +40,11 @@ extension ArrayQueue {
     /// that costs no CPU, at most ``recheckInterval`` at a time. Producers (`checkingDeadPeers`)
     /// sweep for dead peers holding room whenever the queue-wide timer is due, including
     /// right before they would time out, so that room comes back whatever their timeout.
+    /// Callers have just made one attempt that failed: the first here comes after registering.
     func waitUntil<T>(
         _ signal: WakeSignal, deadline: Int64?, checkingDeadPeers: Bool, cancellation: Cancellation?,
         describe: () -> String, _ attempt: () throws(ArrayQueueError) -> T?
     ) throws(ArrayQueueError) -> T {
-        if let value = try attempt() { return value }
         let spin = options.spin.components
         let spinNanoseconds = spin.seconds * 1_000_000_000 + spin.attoseconds / 1_000_000_000
         signal.beginWatching()

@@ -192,12 +192,17 @@ struct Ring {
 
     /// Reserves room for `request` at the tail (under the lock). Returns nil when there is
     /// no room now; with `dropOldest`, first drops committed records at the head to make room.
-    func reserve(_ request: Request, dropOldest: Bool, owner: ProcessIdentity) throws(ArrayQueueError) -> Reservation? {
+    ///
+    /// Reclaims freed room first when `reclaimingFirst` (the first record of a hold of the lock,
+    /// so that an empty ring jumps to the next lap), otherwise only when the record does not
+    /// fit: the later records of a batch skip the walk over freed records and the cursor stores.
+    func reserve(_ request: Request, dropOldest: Bool, owner: ProcessIdentity, reclaimingFirst: Bool = true) throws(ArrayQueueError) -> Reservation? {
         crashPoint(.reserveBegin)
         if header.flags & CAQ_FLAG_RESET_ON_SHAPE_CHANGE != 0 {
             try applyResetPolicy(signature: Self.signature(dtype: request.dtype, shape: request.shape))
         }
-        try reclaim()
+        var reclaimed = reclaimingFirst
+        if reclaimed { try reclaim() }
         while true {
             let (head, _, tail) = try cursors()
             let offset = Int(tail % UInt64(capacity))
@@ -225,26 +230,62 @@ struct Ring {
                 crashPoint(.reserveTailStored)
                 return Reservation(record: record, sequence: sequence)
             }
+            if !reclaimed {
+                reclaimed = true
+                try reclaim()
+                continue
+            }
             guard dropOldest, try dropOldestAtHead() else { return nil }
             try reclaim()
         }
     }
 
-    /// Publishes a filled record (no lock needed). `puts` is counted first, so that a process
-    /// killed in between can make it over-count by one, but never count fewer than delivered.
+    /// Publishes a filled record (no lock needed); see ``commit(_:filling:published:)``.
     func commit(_ reservation: Reservation) throws(ArrayQueueError) {
+        try commit(CollectionOfOne(reservation), filling: { _ in }, published: {})
+    }
+
+    /// Publishes reserved records in order (no lock needed): `fill` writes each one's payload
+    /// right before its WRITING → READY, and `published` hears of each after it. `puts` is
+    /// counted for the whole batch first, so that a process killed in between over-counts by
+    /// at most the batch, but never counts fewer than delivered; consumers are notified once,
+    /// after the last. If a record was taken away meanwhile (its process was thought dead), the
+    /// ones after it are given back unfilled and the error is thrown.
+    func commit<Reservations: Collection<Reservation>>(
+        _ reservations: Reservations, filling fill: (Reservation) -> Void, published: () -> Void
+    ) throws(ArrayQueueError) {
+        let count = reservations.count
         crashPoint(.commitBegin)
-        header.puts.pointee.wrappingAdd(1, ordering: .relaxed)
+        header.puts.pointee.wrappingAdd(UInt64(count), ordering: .relaxed)
         crashPoint(.commitCounted)
-        let published = reservation.record.exchangeState(from: .writing, to: .ready)
-        crashPoint(.commitReady)
-        guard published else {
-            header.puts.pointee.wrappingSubtract(1, ordering: .relaxed)
-            crashPoint(.commitCounted)
-            throw corrupt("record \(reservation.sequence) was taken away while it was being written (was this process thought dead?)")
+        var committed = 0
+        var lost: Reservation?
+        for reservation in reservations {
+            if lost != nil {
+                abandon(reservation)
+                continue
+            }
+            fill(reservation)
+            let isReady = reservation.record.exchangeState(from: .writing, to: .ready)
+            crashPoint(.commitReady)
+            if isReady {
+                committed += 1
+                published()
+            } else {
+                lost = reservation
+            }
         }
-        header.dataSignal.notify()
-        crashPoint(.commitNotified)
+        if committed < count {
+            header.puts.pointee.wrappingSubtract(UInt64(count - committed), ordering: .relaxed)
+            crashPoint(.commitCounted)
+        }
+        if committed > 0 {
+            header.dataSignal.notify()
+            crashPoint(.commitNotified)
+        }
+        if let lost {
+            throw corrupt("record \(lost.sequence) was taken away while it was being written (was this process thought dead?)")
+        }
     }
 
     /// Gives a reservation back unpublished (the producer's fill closure threw).
@@ -400,34 +441,53 @@ struct Ring {
     func claim(
         expecting dtype: DType?, maximumPayloadBytes: Int, owner: ProcessIdentity, tooLarge: inout RecordHeader?
     ) throws(ArrayQueueError) -> RecordHeader? {
+        var found: RecordHeader?
+        try claim(upTo: 1, expecting: dtype, maximumPayloadBytes: maximumPayloadBytes, owner: owner, tooLarge: &tooLarge) { found = $0 }
+        return found
+    }
+
+    /// Claims up to `limit` committed records in one walk from `read` (under the lock), passing
+    /// each to `claimed` in queue order, and stores `read` once. Once it has claimed one, the
+    /// walk ends at the next record still being written: the rest of a producer's batch is not
+    /// walked record by record while it is being filled. `expecting` and `maximumPayloadBytes`
+    /// as for one record: a mismatch ends the walk (and is reported only if nothing was claimed).
+    /// Returns how many were claimed. Records claimed before an error stay claimed: `claimed`
+    /// has them.
+    @discardableResult
+    func claim(
+        upTo limit: Int, expecting dtype: DType?, maximumPayloadBytes: Int, owner: ProcessIdentity,
+        tooLarge: inout RecordHeader?, _ claimed: (RecordHeader) -> Void
+    ) throws(ArrayQueueError) -> Int {
         let (read, tail) = try consumerCursors()
         var position = read
         var newRead = read
         var contiguous = true
-        while position < tail {
+        var count = 0
+        walk: while position < tail && count < limit {
             let (record, state) = try validatedRecord(at: position, tail: tail)
             let next = position + UInt64(record.length)
             switch state {
             case .ready:
                 if let dtype, record.dtypeCode != dtype.rawValue {
+                    if count > 0 { break walk }
                     advanceRead(from: read, to: newRead)
                     let found = (try? DType(code: record.dtypeCode))?.description ?? "dtype code \(record.dtypeCode)"
                     throw ArrayQueueError(.dtypeMismatch, "the next record in queue '\(name)' holds \(found), not \(dtype); it stays in the queue")
                 }
                 guard record.payloadByteCount <= maximumPayloadBytes else {
-                    advanceRead(from: read, to: newRead)
-                    tooLarge = record
-                    return nil
+                    if count == 0 { tooLarge = record }
+                    break walk
                 }
                 crashPoint(.claimBegin)
                 record.setOwner(owner)
                 crashPoint(.claimOwnerSet)
                 record.setState(.reading)
                 crashPoint(.claimReading)
+                claimed(record)
+                count += 1
                 if contiguous { newRead = next }
-                advanceRead(from: read, to: newRead)
-                return record
             case .writing:
+                if count > 0 { break walk }
                 contiguous = false
             case .reading, .done, .skip:
                 if contiguous { newRead = next }
@@ -435,7 +495,7 @@ struct Ring {
             position = next
         }
         advanceRead(from: read, to: newRead)
-        return nil
+        return count
     }
 
     /// Stores the consumers' cursor if a claim walk moved it.
@@ -461,10 +521,25 @@ struct Ring {
 
     /// Frees a claimed record after its consumer is done with it (no lock needed).
     func release(_ record: RecordHeader) {
-        crashPoint(.releaseBegin)
-        if record.exchangeState(from: .reading, to: .done) {
-            crashPoint(.releaseDone)
-            header.gets.pointee.wrappingAdd(1, ordering: .relaxed)
+        release(CollectionOfOne(record)) { _ in }
+    }
+
+    /// Lends each claimed record to `read`, then frees it (READING → DONE) at once, so that its
+    /// room can be reclaimed while the rest are read; counts them in `gets` and notifies
+    /// producers once, after the last (no lock needed). A process killed in between leaves
+    /// `gets` short by at most the batch.
+    func release<Records: Collection<RecordHeader>>(_ records: Records, after read: (RecordHeader) -> Void) {
+        var released: UInt64 = 0
+        for record in records {
+            read(record)
+            crashPoint(.releaseBegin)
+            if record.exchangeState(from: .reading, to: .done) {
+                crashPoint(.releaseDone)
+                released += 1
+            }
+        }
+        if released > 0 {
+            header.gets.pointee.wrappingAdd(released, ordering: .relaxed)
             crashPoint(.releaseCounted)
         }
         header.spaceSignal.notify()

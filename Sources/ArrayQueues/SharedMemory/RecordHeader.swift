@@ -58,6 +58,7 @@ struct RecordHeader {
     }
 
     /// The shape, copied out inline (`dimensionCount` was validated to be at most 32).
+    @inline(__always)
     var extents: InlineShape {
         let extents = (raw + Self.fixedSize).assumingMemoryBound(to: UInt64.self)
         return InlineShape(count: min(dimensionCount, Shape.maxDimensions)) { Int(truncatingIfNeeded: extents[$0]) }

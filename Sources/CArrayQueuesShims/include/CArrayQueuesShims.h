@@ -16,7 +16,7 @@
 
 /// "AQSEGMNT" read as a little-endian 64-bit integer.
 #define CAQ_MAGIC 0x544E4D4745535141ULL
-#define CAQ_LAYOUT_VERSION 2u
+#define CAQ_LAYOUT_VERSION 3u
 /// Size of the segment header; the data ring starts right after it.
 #define CAQ_HEADER_SIZE 4096u
 /// Every record, payload and ring position is a multiple of this.
@@ -146,15 +146,19 @@ typedef struct caq_segment_header {
     uint8_t pad2[256 - 216];
 
     // Wake-up words (futex, shared). A word is bumped when something its watchers wait for may
-    // have happened, but only if someone watches; FUTEX_WAKE is called only if someone sleeps.
+    // have happened, but only if someone watches; FUTEX_WAKE is called only if someone sleeps
+    // who may not have been woken yet (the sleep count tells a notifier whether anyone went to
+    // sleep since its last wake-up: docs/LAYOUT.md, "Waiting and notifying").
     uint32_t data_signal;           /* 256 bumped after a record becomes READY */
     uint32_t data_watchers;         /* 260 consumers spinning or sleeping on data_signal */
     uint32_t data_sleepers;         /* 264 consumers in FUTEX_WAIT (or about to be) on data_signal */
-    uint8_t pad3[320 - 268];
+    uint32_t data_sleeps;           /* 268 sleeps begun on data_signal (wrapping count) */
+    uint8_t pad3[320 - 272];
     uint32_t space_signal;          /* 320 bumped after room may have been freed */
     uint32_t space_watchers;        /* 324 producers spinning or sleeping on space_signal */
     uint32_t space_sleepers;        /* 328 producers in FUTEX_WAIT (or about to be) on space_signal */
-    uint8_t pad4[512 - 332];
+    uint32_t space_sleeps;          /* 332 sleeps begun on space_signal (wrapping count) */
+    uint8_t pad4[512 - 336];
 
     // Attached processes, guarded by the lock.
     caq_attachment attached[CAQ_MAX_ATTACHED]; /* 512 .. 1536 */
@@ -192,7 +196,11 @@ _Static_assert(offsetof(caq_segment_header, tail) == 120, "layout");
 _Static_assert(offsetof(caq_segment_header, head) == 128, "layout");
 _Static_assert(offsetof(caq_segment_header, gets) == 192, "layout");
 _Static_assert(offsetof(caq_segment_header, data_signal) == 256, "layout");
+_Static_assert(offsetof(caq_segment_header, data_sleeps) == 268, "layout");
 _Static_assert(offsetof(caq_segment_header, space_signal) == 320, "layout");
+_Static_assert(offsetof(caq_segment_header, space_sleeps) == 332, "layout");
+_Static_assert(offsetof(caq_segment_header, space_sleeps) - offsetof(caq_segment_header, space_signal) ==
+               offsetof(caq_segment_header, data_sleeps) - offsetof(caq_segment_header, data_signal), "both signals alike");
 _Static_assert(offsetof(caq_segment_header, attached) == 512, "layout");
 _Static_assert(offsetof(caq_segment_header, subscribers_joined) == 1536, "layout");
 _Static_assert(offsetof(caq_segment_header, subscribers) == 2048, "layout");
