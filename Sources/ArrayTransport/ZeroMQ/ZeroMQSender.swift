@@ -196,9 +196,9 @@ public final class ZeroMQSender: ArraySender {
             stream: stream, pattern: pattern, epoch: epoch, socket: socket, peers: peers, options: options, logger: logger,
             ownedContext: options.context == nil ? context : nil, fastPath: fastPath)
         self.core = core
-        if options.heartbeatInterval != nil || fastPath != nil {
-            try Sys.spawnThread(name: "aq-heartbeat") { core.runHeartbeats() }
-        }
+        // Always: besides heartbeats, the thread keeps libzmq's commands handled while bytes are
+        // in flight (see `ZeroMQSenderEngine.runHeartbeats()`).
+        try Sys.spawnThread(name: "aq-heartbeat") { core.runHeartbeats() }
         if let fastPath {
             try Sys.spawnThread(name: "aq-fastpath") {
                 fastPath.serve { queue, name in core.attachFastPathSubscriber(queue, name: name) }

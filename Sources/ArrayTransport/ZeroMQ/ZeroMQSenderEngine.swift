@@ -45,6 +45,13 @@ final class ZeroMQSenderEngine: Sendable {
     private let peersDisconnected = Atomic<UInt64>(0)
     private let rejectedSubscriptions = Atomic<UInt64>(0)
 
+    /// When ``service(_:)`` last ran (monotonic ns), for the heartbeat thread.
+    private let lastServiced = Atomic<Int64>(0)
+    /// While payload bytes are in flight, the socket is serviced at least this often, idle or not.
+    static let serviceIntervalNanoseconds: Int64 = 10_000_000
+    /// How long the heartbeat thread sleeps at most, to look whether bytes are in flight.
+    static let housekeepingNanoseconds: Int64 = 100_000_000
+
     /// How long one wait for room lasts before `close()` is checked again.
     private static let waitSliceNanoseconds: Int64 = 100_000_000
 
@@ -221,8 +228,14 @@ final class ZeroMQSenderEngine: Sendable {
 
     /// Reads what peers sent since the last call: connection events, which count the peers
     /// that share the budget, and a publisher's subscriptions.
+    ///
+    /// It also lets libzmq handle its pending commands, which it does only inside a call on the
+    /// socket: a peer that left keeps its pipe, and the zero-copy frames queued in it (counted in
+    /// the byte budget), until the socket acknowledges the pipe's termination.
     private func service(_ state: inout State) {
         state.lastService = Sys.monotonicNanoseconds()
+        lastServiced.store(state.lastService, ordering: .relaxed)
+        state.socket.handleCommands()
         state.peers.drain()
         peerCount.store(state.peers.peers, ordering: .relaxed)
         peersDisconnected.store(state.peers.disconnected, ordering: .relaxed)
@@ -364,6 +377,10 @@ final class ZeroMQSenderEngine: Sendable {
     /// The heartbeat thread's loop: sleeps until the stream has been idle for the interval (or,
     /// with the fast path, until no offer went out for that long), sends a heartbeat on the
     /// socket and into the fast path's queues, and ends when the sender closes.
+    ///
+    /// With or without heartbeats, it also services the socket every
+    /// ``serviceIntervalNanoseconds`` while payload bytes are in flight and no send did: an idle
+    /// sender otherwise never gets back the byte budget that a departed peer's frames hold.
     func runHeartbeats() {
         let idleHeartbeats = options.heartbeatInterval != nil
         var notBefore: Int64 = 0
@@ -373,8 +390,18 @@ final class ZeroMQSenderEngine: Sendable {
             let idleDue = idleHeartbeats ? lastActivity.load(ordering: .relaxed) + heartbeatNanoseconds : .max
             let offerDue = fastPath != nil ? lastOffer.load(ordering: .relaxed) + heartbeatNanoseconds : .max
             let due = max(min(idleDue, offerDue), notBefore)
-            if Sys.monotonicNanoseconds() < due {
-                heartbeatEvents.wait(ticket, deadline: due)
+            let start = Sys.monotonicNanoseconds()
+            if start < due {
+                let serviceDue = inFlight.current > 0
+                    ? lastServiced.load(ordering: .relaxed) + Self.serviceIntervalNanoseconds : start + Self.housekeepingNanoseconds
+                if start >= serviceDue {
+                    state.withLockIfAvailable { (state: inout State) in
+                        if state.socket.isOpen { service(&state) }
+                    }
+                    heartbeatEvents.wait(ticket, deadline: min(due, start + Self.serviceIntervalNanoseconds))
+                } else {
+                    heartbeatEvents.wait(ticket, deadline: min(due, serviceDue))
+                }
                 continue
             }
             // A send in progress holds the lock: the stream is not idle (and the send itself
