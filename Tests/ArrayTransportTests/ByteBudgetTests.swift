@@ -139,4 +139,30 @@ struct ByteBudgetTests {
             #expect(try sender.send(payload) != .dropped(sequence: sender.statistics.nextSequence))
         }
     }
+
+    @Test("a subscriber that stops reading holds at most its share: a publisher without an expected message size keeps feeding the one that reads")
+    func stalledSubscriberHoldsOnlyItsShare() throws {
+        let payload = try patternArray(.uint8, [Self.messageBytes])
+        let sender = try publisher()
+        let stalled = try subscriber(of: sender)
+        let reading = try subscriber(of: sender)
+        defer { sender.close(); stalled.close(); reading.close() }
+        try awaitHeartbeat(stalled)
+        try awaitHeartbeat(reading)
+        let reader = Reader(reading, pause: 0)
+        defer { reader.stop() }
+        // Far more than the kernel's socket buffers and libzmq's default high-water mark of 1000
+        // messages would need to fill up for the stalled one.
+        var sent = 0
+        for _ in 0..<400 {
+            if case .sent = try sender.send(payload) { sent += 1 }
+            Thread.sleep(forTimeInterval: 0.002)
+        }
+        let lastHalf = sender.statistics
+        #expect(eventually { reader.received.load(ordering: .relaxed) >= sent * 9 / 10 },
+                "the reading subscriber got \(reader.received.load(ordering: .relaxed)) of \(sent) sent (\(lastHalf.dropped) dropped, \(lastHalf.inFlightBytes) bytes in flight)")
+        #expect(sent >= 300, "the publisher dropped \(400 - sent) of 400 messages for a subscriber that reads")
+        // The stalled subscriber's pipe holds at most byte budget ÷ message size messages.
+        #expect(sender.statistics.inFlightBytes <= 2 * Self.budget + Self.messageBytes)
+    }
 }
