@@ -50,9 +50,9 @@ public final class ZeroMQSender: ArraySender {
         /// share, never the others'. Over it, a publisher drops and a pusher waits. Default 256 MiB.
         ///
         /// Each peer's queue is bounded too: the high-water mark (ZMQ_SNDHWM, counted in
-        /// messages) is byte budget ÷ ``expectedMessageBytes``, or, without it, goes down (from
-        /// libzmq's 1000) to byte budget ÷ the largest message sent so far, for the peers already
-        /// connected too. A peer that stops reading holds at most that many messages (about one
+        /// messages) is byte budget ÷ ``expectedMessageBytes``, or, without it, follows byte
+        /// budget ÷ the largest of the last 256 to 512 messages (at most libzmq's 1000), for the
+        /// peers already connected too. A peer that stops reading holds at most that many messages (about one
         /// budget) plus the one being written; libzmq drops the rest for that peer alone. A peer
         /// that leaves gives its share back within about 10 ms, even while the sender is idle.
         public var byteBudget: Int

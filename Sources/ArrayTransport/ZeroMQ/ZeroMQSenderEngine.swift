@@ -20,9 +20,13 @@ final class ZeroMQSenderEngine: Sendable {
         /// pullers of this host attached (the cut their hellos name); nil while the socket
         /// carries the data.
         var sharedSince: UInt64?
-        /// The socket's ZMQ_SNDHWM (messages each peer's pipe may hold), lowered as larger
-        /// messages are sent (see ``boundPeerQueues(_:payloadBytes:)``).
+        /// The socket's ZMQ_SNDHWM (messages each peer's pipe may hold), following the largest
+        /// recent message (see ``boundPeerQueues(_:payloadBytes:)``).
         var highWaterMark: Int32
+        /// The largest payload of the current and of the previous window of messages.
+        var largestInWindow = 0
+        var largestInPreviousWindow = 0
+        var messagesInWindow = 0
     }
 
     let stream: String
@@ -159,7 +163,7 @@ final class ZeroMQSenderEngine: Sendable {
                     }
                 }
                 if sendsDataOnNetwork {
-                    if countsAgainstBudget { boundPeerQueues(&state, payloadBytes: payloadBytes) }
+                    if options.expectedMessageBytes == nil { boundPeerQueues(&state, payloadBytes: payloadBytes) }
                     // Every so often a data header carries the offer too: a subscriber that cannot keep
                     // up loses most messages at the high-water mark, heartbeats included, and it is
                     // the one that gains most from shared memory.
@@ -262,20 +266,37 @@ final class ZeroMQSenderEngine: Sendable {
     }
 
     /// Keeps what one peer's pipe may hold within one byte budget: ZMQ_SNDHWM (counted in
-    /// messages) goes down to byte budget ÷ the largest message sent so far, for the pipes that
-    /// exist too (libzmq updates them). A peer that stops reading then holds at most about its
-    /// own share (plus the message being written and the kernel's socket buffer, which are no
-    /// longer libzmq's), whatever the others do; libzmq drops the rest for that peer alone.
+    /// messages) follows byte budget ÷ the largest message of the last ``highWaterMarkWindow``
+    /// to ``highWaterMarkWindow`` × 2 messages (at most libzmq's 1000), for the pipes that exist
+    /// too (libzmq updates them). It goes down at once when a larger message comes, and back up
+    /// only at the end of a window, so that it changes at most twice a window. A peer that stops
+    /// reading then holds at most about its own share (plus the message being written and the
+    /// kernel's socket buffer, which are no longer libzmq's), whatever the others do; libzmq
+    /// drops the rest for that peer alone.
     private func boundPeerQueues(_ state: inout State, payloadBytes: Int) {
-        let fitting = Int32(clamping: max(1, options.byteBudget / max(1, payloadBytes)))
-        guard fitting < state.highWaterMark else { return }
+        func fitting(_ bytes: Int) -> Int32 {
+            Int32(clamping: min(Int(Self.defaultHighWaterMark), max(1, options.byteBudget / max(1, bytes))))
+        }
+        state.largestInWindow = max(state.largestInWindow, payloadBytes)
+        state.messagesInWindow += 1
+        var target = fitting(payloadBytes)
+        if state.messagesInWindow >= Self.highWaterMarkWindow {
+            target = fitting(max(state.largestInWindow, state.largestInPreviousWindow))
+            (state.largestInPreviousWindow, state.largestInWindow, state.messagesInWindow) = (state.largestInWindow, 0, 0)
+        } else if target >= state.highWaterMark {
+            return
+        }
+        guard target != state.highWaterMark else { return }
         do throws(TransportError) {
-            try state.socket.setOption(ZMQ.sendHighWaterMark, fitting, name: "ZMQ_SNDHWM")
-            state.highWaterMark = fitting
+            try state.socket.setOption(ZMQ.sendHighWaterMark, target, name: "ZMQ_SNDHWM")
+            state.highWaterMark = target
         } catch {
-            logger.warning("stream '\(stream)': cannot lower the high-water mark to \(fitting) messages: \(error)")
+            logger.warning("stream '\(stream)': cannot set the high-water mark to \(target) messages: \(error)")
         }
     }
+
+    /// Messages in one window of ``boundPeerQueues(_:payloadBytes:)``.
+    static let highWaterMarkWindow = 256
 
     /// Reads what peers sent since the last call: connection events, which count the peers
     /// that share the budget, and a publisher's subscriptions.
