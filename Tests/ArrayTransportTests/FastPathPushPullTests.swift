@@ -164,6 +164,65 @@ struct FastPathPushPullTests {
         #expect(Set((all.min() ?? 0)...(all.max() ?? 0)) == all, "nothing lost between the first and the last record")
     }
 
+    @Test("when the pusher closes with its shared queue full, each switched puller still gets every record, then end")
+    func endWhenTheSharedQueueIsFull() throws {
+        let shape = [128, 256]   // 64 KiB records: the 1 MiB shared queue holds about 14
+        let sender = try ZeroMQSender(
+            .push, stream: "pp", bind: [try loopbackWildcard()],
+            options: .init(sendTimeout: .milliseconds(300), heartbeatInterval: Self.quick, fastPathCapacity: 1 << 20))
+        let pullers = [try puller(of: sender), try puller(of: sender)]
+        defer { sender.close(); pullers.forEach { $0.close() } }
+        var received: [[UInt64]] = [[], []]
+        let switchDeadline = Date().addingTimeInterval(20)
+        while pullers.contains(where: { $0.path != .sharedMemory }), Date() < switchDeadline {
+            try sender.send(try patternArray(.uint16, shape, message: Int(sender.statistics.nextSequence)))
+            for (position, puller) in pullers.enumerated() {
+                while let message = try puller.receive(timeout: .milliseconds(5)) { received[position].append(message.sequence) }
+            }
+        }
+        try #require(pullers.allSatisfy { $0.path == .sharedMemory })
+        // Nobody reads: the pusher fills the shared queue until a send times out, then closes.
+        var full = false
+        for _ in 0..<100 where !full {
+            let array = try patternArray(.uint16, shape, message: Int(sender.statistics.nextSequence))
+            do throws(TransportError) {
+                try sender.send(array)
+            } catch {
+                #expect(error.code == .timeout)
+                full = true
+            }
+        }
+        try #require(full, "the shared queue never filled")
+        // Then smaller and smaller records, down to none: what room is left is less than a
+        // message without arrays, the size of `end`.
+        var elements = shape[0] * shape[1] / 2
+        while elements > 0 {
+            let array = try patternArray(.uint16, [elements], message: Int(sender.statistics.nextSequence))
+            do throws(TransportError) { try sender.send(array) } catch { elements /= 2 }
+        }
+        var roomForNone = false
+        while !roomForNone {
+            do throws(TransportError) { try sender.send([]) } catch { roomForNone = true }
+        }
+        let total = sender.statistics.nextSequence
+        sender.close()
+        var ended = [false, false]
+        let deadline = Date().addingTimeInterval(15)
+        while ended.contains(false), Date() < deadline {
+            for (position, puller) in pullers.enumerated() where !ended[position] {
+                switch try puller.receiveEvent(timeout: .milliseconds(20)) {
+                case let .message(message)?: received[position].append(message.sequence)
+                case .end?: ended[position] = true
+                default: break
+                }
+            }
+        }
+        #expect(ended == [true, true], "end reached \(ended)")
+        #expect(Set(received[0]).isDisjoint(with: received[1]))
+        #expect(Set(received[0] + received[1]) == Set(0..<total), "every record reached a puller: \(received[0].count) + \(received[1].count) of \(total)")
+        for list in received { #expect(zip(list, list.dropFirst()).allSatisfy { $0 < $1 }) }
+    }
+
     @Test("when the pusher closes, each switched puller gets everything sent before, then end through shared memory")
     func endThroughSharedMemory() throws {
         let sender = try pusher()

@@ -30,8 +30,8 @@ struct FastPathLink {
         /// A subscriber's: why it must leave the fast path, once it has read what the broadcast
         /// queue still holds (a `leave` taken from its own queue, or the publisher gone).
         var pendingLeave: String? = nil
-        /// A subscriber's: the `end` the publisher put into its own queue (the broadcast queue
-        /// had no room for it), delivered once the broadcast queue is read to its end.
+        /// The `end` the sender put into the receiver's own queue (the data queue had no room
+        /// for it), delivered once the data queue is read to its end.
         var pendingEnd: WireHeader? = nil
     }
 

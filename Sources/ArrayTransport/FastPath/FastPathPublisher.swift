@@ -251,10 +251,10 @@ final class FastPathPublisher: Sendable {
     /// little for room), stops the registry thread and removes the registry and the data queue's
     /// name (receivers that have it open read what is left); call it under the sender's lock.
     ///
-    /// A publisher's `end` reaches every attached subscriber: when the broadcast queue has no
-    /// room for it within ``endWait`` (a subscriber still holds the oldest record), it goes into
-    /// each subscriber's own queue instead, which the subscriber reads once it has read what the
-    /// broadcast queue holds. `end` carries the next `seq`, so a subscriber counts the messages
+    /// `end` reaches every attached receiver: when the data queue has no room for it within
+    /// ``endWait`` (a subscriber still holds the oldest record, or the pullers are behind), it
+    /// goes into each receiver's own queue too, which the receiver reads once it has read what
+    /// the data queue holds. `end` carries the next `seq`, so a subscriber counts the messages
     /// the broadcast queue could not take at the end as lost, as over tcp.
     func close(nextSequence: UInt64) {
         guard !stopped.exchange(true, ordering: .acquiringAndReleasing) else { return }
@@ -272,21 +272,22 @@ final class FastPathPublisher: Sendable {
                     break
                 }
             }
-            if !isPush && ends == 0 && !list.isEmpty { deliverEndToOwnQueues(end, list) }
+            if !list.isEmpty && ends < (isPush ? list.count : 1) { deliverEndToOwnQueues(end, list) }
             try? ArrayQueue.remove(name: sharedQueue.name)
         }
         try? ArrayQueue.remove(name: registryName)
     }
 
-    /// A publisher's `end` that the broadcast queue could not take, put into each subscriber's
-    /// own queue (which carries only the hello before it, so it has room).
+    /// An `end` that the data queue could not take (for every puller), put into each
+    /// receiver's own queue (which carries only the hello before it, so it has room). A puller
+    /// takes one `end`: from the shared queue, or from its own once the shared queue is empty.
     private func deliverEndToOwnQueues(_ end: WireHeader, _ list: [Subscriber]) {
         for subscriber in list {
             let put = (try? subscriber.queue.tryPutEnvelope(end, arrays: [])) ?? false
             if !put {
-                logger.warning("stream '\(stream)': neither the broadcast queue nor the own queue of the subscriber on this host (pid \(subscriber.pid)) could take 'end'")
+                logger.warning("stream '\(stream)': neither the data queue nor the own queue of the receiver on this host (pid \(subscriber.pid)) could take 'end'")
             }
         }
-        logger.info("stream '\(stream)': the broadcast queue had no room for 'end'; it went to the \(list.count) subscribers' own queues")
+        logger.info("stream '\(stream)': the data queue had no room for 'end'; it went to the \(list.count) receivers' own queues")
     }
 }
