@@ -107,6 +107,122 @@ struct FastPathPushPullTests {
         #expect(missing.isEmpty, "records \(missing.prefix(5)) reached neither puller")
     }
 
+    @Test("a puller that joins while the pusher waits for room in the shared queue is attached during that wait, and the wait ends")
+    func attachWhileThePusherWaits() throws {
+        // 64 KiB records in a 1 MiB shared queue: it fills at once when its one puller stops reading.
+        let shape = [128, 256]
+        let sender = try ZeroMQSender(
+            .push, stream: "pp", bind: [try loopbackWildcard()],
+            options: .init(sendTimeout: .seconds(30), heartbeatInterval: Self.quick, fastPathCapacity: 1 << 20))
+        let first = try puller(of: sender), second = try puller(of: sender)
+        defer { sender.close(); first.close(); second.close() }
+        // The first puller switches, takes a few records, then stops reading.
+        var firstSequences: [UInt64] = []
+        let switchDeadline = Date().addingTimeInterval(20)
+        while first.path != .sharedMemory || firstSequences.count < 5, Date() < switchDeadline {
+            try sender.send(try patternArray(.uint16, shape, message: Int(sender.statistics.nextSequence)))
+            while let message = try first.receive(timeout: .milliseconds(5)) { firstSequences.append(message.sequence) }
+        }
+        try #require(first.path == .sharedMemory)
+        let total = 200
+        let sent = Atomic<Int>(0), failed = Mutex<String?>(nil), done = Atomic<Bool>(false)
+        Thread.detachNewThread {
+            do {
+                while sent.load(ordering: .relaxed) < total {
+                    try sender.send(try patternArray(.uint16, shape, message: Int(sender.statistics.nextSequence)))
+                    sent.add(1, ordering: .relaxed)
+                }
+            } catch {
+                failed.withLock { $0 = "\(error)" }
+            }
+            done.store(true, ordering: .releasing)
+        }
+        // The pusher now waits for room (the queue holds about 14 records).
+        let started = eventually(within: 10) { sent.load(ordering: .relaxed) > 0 }
+        #expect(started)
+        Thread.sleep(forTimeInterval: 0.3)
+        let sentBefore = sent.load(ordering: .relaxed)
+        #expect(sentBefore < total, "the pusher should be waiting for room")
+        // The second puller sees the offer only if the waiting pusher still makes it, and takes
+        // records only once the waiting pusher attached it.
+        var secondSequences: [UInt64] = []
+        let deadline = Date().addingTimeInterval(10)
+        while !done.load(ordering: .acquiring), Date() < deadline {
+            while let message = try second.receive(timeout: .milliseconds(5)) { secondSequences.append(message.sequence) }
+        }
+        while let message = try second.receive(timeout: .milliseconds(50)) { secondSequences.append(message.sequence) }
+        let finished = done.load(ordering: .acquiring)
+        #expect(finished, "the pusher still waits after 10 s: sent \(sent.load(ordering: .relaxed)) of \(total), second puller on \(second.path) with \(secondSequences.count) records")
+        let failure = failed.withLock { $0 }
+        #expect(failure == nil)
+        #expect(second.path == .sharedMemory && second.statistics.receivedThroughSharedMemory > 0)
+        #expect(zip(secondSequences, secondSequences.dropFirst()).allSatisfy { $0 < $1 }, "in order")
+        while let message = try first.receive(timeout: .milliseconds(50)) { firstSequences.append(message.sequence) }
+        #expect(Set(firstSequences).isDisjoint(with: secondSequences), "no record reached both pullers")
+        let all = Set(firstSequences + secondSequences)
+        #expect(all.count == firstSequences.count + secondSequences.count)
+        #expect(Set((all.min() ?? 0)...(all.max() ?? 0)) == all, "nothing lost between the first and the last record")
+    }
+
+    @Test("when the pusher closes with its shared queue full, each switched puller still gets every record, then end")
+    func endWhenTheSharedQueueIsFull() throws {
+        let shape = [128, 256]   // 64 KiB records: the 1 MiB shared queue holds about 14
+        let sender = try ZeroMQSender(
+            .push, stream: "pp", bind: [try loopbackWildcard()],
+            options: .init(sendTimeout: .milliseconds(300), heartbeatInterval: Self.quick, fastPathCapacity: 1 << 20))
+        let pullers = [try puller(of: sender), try puller(of: sender)]
+        defer { sender.close(); pullers.forEach { $0.close() } }
+        var received: [[UInt64]] = [[], []]
+        let switchDeadline = Date().addingTimeInterval(20)
+        while pullers.contains(where: { $0.path != .sharedMemory }), Date() < switchDeadline {
+            try sender.send(try patternArray(.uint16, shape, message: Int(sender.statistics.nextSequence)))
+            for (position, puller) in pullers.enumerated() {
+                while let message = try puller.receive(timeout: .milliseconds(5)) { received[position].append(message.sequence) }
+            }
+        }
+        try #require(pullers.allSatisfy { $0.path == .sharedMemory })
+        // Nobody reads: the pusher fills the shared queue until a send times out, then closes.
+        var full = false
+        for _ in 0..<100 where !full {
+            let array = try patternArray(.uint16, shape, message: Int(sender.statistics.nextSequence))
+            do throws(TransportError) {
+                try sender.send(array)
+            } catch {
+                #expect(error.code == .timeout)
+                full = true
+            }
+        }
+        try #require(full, "the shared queue never filled")
+        // Then smaller and smaller records, down to none: what room is left is less than a
+        // message without arrays, the size of `end`.
+        var elements = shape[0] * shape[1] / 2
+        while elements > 0 {
+            let array = try patternArray(.uint16, [elements], message: Int(sender.statistics.nextSequence))
+            do throws(TransportError) { try sender.send(array) } catch { elements /= 2 }
+        }
+        var roomForNone = false
+        while !roomForNone {
+            do throws(TransportError) { try sender.send([]) } catch { roomForNone = true }
+        }
+        let total = sender.statistics.nextSequence
+        sender.close()
+        var ended = [false, false]
+        let deadline = Date().addingTimeInterval(15)
+        while ended.contains(false), Date() < deadline {
+            for (position, puller) in pullers.enumerated() where !ended[position] {
+                switch try puller.receiveEvent(timeout: .milliseconds(20)) {
+                case let .message(message)?: received[position].append(message.sequence)
+                case .end?: ended[position] = true
+                default: break
+                }
+            }
+        }
+        #expect(ended == [true, true], "end reached \(ended)")
+        #expect(Set(received[0]).isDisjoint(with: received[1]))
+        #expect(Set(received[0] + received[1]) == Set(0..<total), "every record reached a puller: \(received[0].count) + \(received[1].count) of \(total)")
+        for list in received { #expect(zip(list, list.dropFirst()).allSatisfy { $0 < $1 }) }
+    }
+
     @Test("when the pusher closes, each switched puller gets everything sent before, then end through shared memory")
     func endThroughSharedMemory() throws {
         let sender = try pusher()

@@ -116,7 +116,7 @@ struct PatternTests {
         #expect(try sender.send(payload) == .sent(sequence: UInt64(sent)))
     }
 
-    @Test func publisherDropsOverItsByteBudgetAndReceiversSeeTheLoss() throws {
+    @Test func floodedSubscriberLosesMessagesWithinTheByteBudgetAndSeesTheLoss() throws {
         let messageBytes = 512 << 10
         let sender = try ZeroMQSender(.publish, stream: "flood", bind: [try loopbackWildcard()], options: .init(
             byteBudget: 2 << 20, heartbeatInterval: .milliseconds(20)))
@@ -130,7 +130,8 @@ struct PatternTests {
             if case .dropped = try sender.send(payload) { dropped += 1 }
             #expect(sender.statistics.inFlightBytes <= (2 << 20) + messageBytes)
         }
-        #expect(dropped > 0, "a subscriber that does not read should have made the publisher drop")
+        // The subscriber's pipe holds at most byte budget ÷ message size messages (the publisher
+        // lowers ZMQ_SNDHWM to that): libzmq drops the rest for it, or the publisher does.
         #expect(sender.statistics.dropped == UInt64(dropped))
         #expect(sender.statistics.sent + sender.statistics.dropped == 300)
         // Drain what arrived; the gaps show up as lost, and the end message reveals a lost tail.
@@ -147,6 +148,7 @@ struct PatternTests {
         // message, which the publisher may drop too when its budget is still full (a CI run
         // once saw no end and `lost` 0): then every drop was in the tail.
         #expect(statistics.lost > 0 || !sawEnd)
+        #expect(statistics.received < 300, "a subscriber that did not read during the flood got every message")
         #expect(statistics.received + statistics.lost <= 300)
     }
 }

@@ -30,6 +30,30 @@ struct FastPathLink {
         /// A subscriber's: why it must leave the fast path, once it has read what the broadcast
         /// queue still holds (a `leave` taken from its own queue, or the publisher gone).
         var pendingLeave: String? = nil
+        /// The `end` the sender put into the receiver's own queue (the data queue had no room
+        /// for it), delivered once the data queue is read to its end.
+        var pendingEnd: WireHeader? = nil
+    }
+
+    /// What a publisher puts into a receiver's own queue after the hello.
+    enum Notice {
+        /// It stops feeding the receiver, for this reason.
+        case leave(String)
+        /// It closed the stream; the broadcast queue could not take this `end`.
+        case end(WireHeader)
+    }
+
+    /// The next `leave` or `end` of `attempt`'s stream waiting in its own queue; other
+    /// records there are taken and ignored.
+    static func notice(for attempt: Attempt) -> Notice? {
+        let notice = try? attempt.queue.tryGet { record throws(TransportError) -> Notice? in
+            guard record.isEnvelope else { return nil }
+            let header = try Envelope.read(record.bytes, maximumArrays: 0).0
+            if case let .leave(reason)? = header.fastPath { return .leave(reason) }
+            guard header.kind == .end, header.fastPath == nil, header.stream == attempt.stream, header.epoch == attempt.epoch else { return nil }
+            return .end(header)
+        }
+        return notice ?? nil
     }
 
     /// Where the subscriber stands.

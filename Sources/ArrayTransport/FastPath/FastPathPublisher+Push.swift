@@ -13,15 +13,17 @@ extension FastPathPublisher {
         case unusable(String)
     }
 
-    /// How long one wait for room lasts before `close()`, the deadline and the pullers are checked again.
-    static let pushSliceNanoseconds: Int64 = 100_000_000
+    /// How long one wait for room lasts before `close()`, the deadline, the pullers and new
+    /// registrations are looked at again.
+    static let pushSliceNanoseconds: Int64 = 20_000_000
 
     /// Puts one message into the shared queue, waiting for room until `deadline` (nil: no
-    /// limit) while a local puller is attached; call it under the sender's lock.
+    /// limit) while a local puller is attached; call it under the sender's lock. Between two
+    /// slices of the wait it calls `whileWaiting` (which may attach more pullers).
     ///
     /// - Throws: ``TransportError/Code/timeout`` when the pullers took nothing in time,
-    ///   ``TransportError/Code/closed`` when `isClosing` says so while waiting.
-    func push(_ header: WireHeader, arrays: [AnyNDArray], deadline: Int64?, isClosing: () -> Bool) throws(TransportError) -> PushOutcome {
+    ///   ``TransportError/Code/closed`` when `whileWaiting` returns false (the sender closes).
+    func push(_ header: WireHeader, arrays: [AnyNDArray], deadline: Int64?, whileWaiting: () -> Bool) throws(TransportError) -> PushOutcome {
         guard let sharedQueue else { return .noPullers }
         while true {
             guard subscriberTotal > 0 else { return .noPullers }
@@ -34,7 +36,7 @@ extension FastPathPublisher {
                 try sharedQueue.putEnvelope(header, arrays: arrays, timeout: .nanoseconds(slice - now))
                 return .put
             } catch where error.code == .timeout {
-                if isClosing() { throw TransportError(.closed, "the sender of stream '\(stream)' was closed while waiting") }
+                if !whileWaiting() { throw TransportError(.closed, "the sender of stream '\(stream)' was closed while waiting") }
             } catch {
                 return .unusable(error.message)
             }

@@ -250,6 +250,12 @@ final class FastPathPublisher: Sendable {
     /// Puts `end` into the data queue (once for all subscribers, once per puller; waiting a
     /// little for room), stops the registry thread and removes the registry and the data queue's
     /// name (receivers that have it open read what is left); call it under the sender's lock.
+    ///
+    /// `end` reaches every attached receiver: when the data queue has no room for it within
+    /// ``endWait`` (a subscriber still holds the oldest record, or the pullers are behind), it
+    /// goes into each receiver's own queue too, which the receiver reads once it has read what
+    /// the data queue holds. `end` carries the next `seq`, so a subscriber counts the messages
+    /// the broadcast queue could not take at the end as lost, as over tcp.
     func close(nextSequence: UInt64) {
         guard !stopped.exchange(true, ordering: .acquiringAndReleasing) else { return }
         let end = WireHeader.mark(.end, stream: stream, epoch: epoch, nextSequence: nextSequence)
@@ -257,11 +263,31 @@ final class FastPathPublisher: Sendable {
         if let sharedQueue {
             // After the data. A puller takes one and goes back to the network; every subscriber reads the one.
             let deadline = Sys.monotonicNanoseconds() + Self.endWait.clampedNanoseconds
+            var ends = 0
             for _ in 0..<(isPush ? list.count : min(1, list.count)) {
-                try? sharedQueue.putEnvelope(end, arrays: [], timeout: .nanoseconds(max(0, deadline - Sys.monotonicNanoseconds())))
+                do throws(ArrayQueueError) {
+                    try sharedQueue.putEnvelope(end, arrays: [], timeout: .nanoseconds(max(0, deadline - Sys.monotonicNanoseconds())))
+                    ends += 1
+                } catch {
+                    break
+                }
             }
+            if !list.isEmpty && ends < (isPush ? list.count : 1) { deliverEndToOwnQueues(end, list) }
             try? ArrayQueue.remove(name: sharedQueue.name)
         }
         try? ArrayQueue.remove(name: registryName)
+    }
+
+    /// An `end` that the data queue could not take (for every puller), put into each
+    /// receiver's own queue (which carries only the hello before it, so it has room). A puller
+    /// takes one `end`: from the shared queue, or from its own once the shared queue is empty.
+    private func deliverEndToOwnQueues(_ end: WireHeader, _ list: [Subscriber]) {
+        for subscriber in list {
+            let put = (try? subscriber.queue.tryPutEnvelope(end, arrays: [])) ?? false
+            if !put {
+                logger.warning("stream '\(stream)': neither the data queue nor the own queue of the receiver on this host (pid \(subscriber.pid)) could take 'end'")
+            }
+        }
+        logger.info("stream '\(stream)': the data queue had no room for 'end'; it went to the \(list.count) receivers' own queues")
     }
 }

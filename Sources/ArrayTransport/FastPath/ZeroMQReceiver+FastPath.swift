@@ -208,16 +208,26 @@ extension ZeroMQReceiver {
         var lent = false
         do {
             if try take(from: subscription, waiting: wait, { lent = admitFromQueue($0, &state, attempt, to: body) }) { return lent }
-            guard let reason = attempt.pendingLeave
-                    ?? Self.leaveReason(in: attempt.queue).map({ "the publisher stopped feeding the queue: \($0)" })
-                    ?? FastPathLink.publisherGone(attempt) else { return false }
+            var leaving = attempt
+            if leaving.pendingLeave == nil {
+                switch FastPathLink.notice(for: attempt) {
+                case let .leave(reason)?: leaving.pendingLeave = "the publisher stopped feeding the queue: \(reason)"
+                case let .end(header)?: (leaving.pendingLeave, leaving.pendingEnd) = ("the publisher closed the stream", header)
+                case nil: leaving.pendingLeave = FastPathLink.publisherGone(attempt)
+                }
+            }
+            guard let reason = leaving.pendingLeave else { return false }
             // Nothing came during the wait, and nothing more will. But the publisher puts a
             // `leave` after its last record, and `end` before it removes its registry: records
             // may have come since the wait ended, and what the queue holds comes first.
-            var leaving = attempt
-            leaving.pendingLeave = reason
             state.link?.phase = .sharedMemory(leaving)
             if try take(from: subscription, waiting: nil, { lent = admitFromQueue($0, &state, leaving, to: body) }) { return lent }
+            if let end = leaving.pendingEnd {
+                // The broadcast queue had no room for `end`: it came through the own queue.
+                lent = accept(IncomingMessage(header: end, payloads: []), &state, throughSharedMemory: true, to: body)
+                leaveFastPath(&state, reason: reason, quietly: true)
+                return lent
+            }
             leaveFastPath(&state, reason: reason)
             return false
         } catch let error as TransportError {

@@ -36,9 +36,25 @@ extension ZeroMQReceiver {
             }
         } catch let error as ArrayQueueError where error.code == .timeout {
             state.link?.lastSocketCheck = 0
-            if let reason = Self.leaveReason(in: attempt.queue) {
-                leaveFastPath(&state, reason: "the pusher stopped feeding this host's pullers: \(reason)")
-            } else if let reason = FastPathLink.publisherGone(attempt), shared.isEmpty {
+            var waiting = attempt
+            if waiting.pendingEnd == nil {
+                switch FastPathLink.notice(for: attempt) {
+                case let .leave(reason)?:
+                    leaveFastPath(&state, reason: "the pusher stopped feeding this host's pullers: \(reason)")
+                    return false
+                case let .end(header)?:
+                    // The shared queue had no room for this puller's `end`: it comes after the records there.
+                    waiting.pendingEnd = header
+                    state.link?.phase = .sharedMemory(waiting)
+                case nil:
+                    break
+                }
+            }
+            if let end = waiting.pendingEnd, shared.isEmpty {
+                let lent = accept(IncomingMessage(header: end, payloads: []), &state, throughSharedMemory: true, to: body)
+                leaveFastPath(&state, reason: "the pusher closed the stream", quietly: true)
+                return lent
+            } else if waiting.pendingEnd == nil, let reason = FastPathLink.publisherGone(attempt), shared.isEmpty {
                 leaveFastPath(&state, reason: reason)
             }
             return false
@@ -69,15 +85,4 @@ extension ZeroMQReceiver {
 
     /// How often a puller on shared memory looks at its socket.
     static let socketCheckNanoseconds: Int64 = 1_000_000
-
-    /// The reason of a `leave` waiting in a receiver's own queue, if there is one; other records
-    /// there are taken and ignored.
-    static func leaveReason(in queue: ArrayQueue) -> String? {
-        let reason = try? queue.tryGet { record throws(TransportError) -> String? in
-            guard record.isEnvelope else { return nil }
-            guard case let .leave(reason)? = try Envelope.read(record.bytes, maximumArrays: 0).0.fastPath else { return nil }
-            return reason
-        }
-        return reason ?? nil
-    }
 }

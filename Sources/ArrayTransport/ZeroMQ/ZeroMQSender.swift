@@ -11,8 +11,9 @@ public import Logging
 ///
 /// - ``Pattern/publish`` (an XPUB socket): every connected subscriber gets every message. `send`
 ///   never blocks: a subscriber that cannot keep up loses messages at its high-water mark (and
-///   sees the gap in the sequence numbers), and if the bytes held for all subscribers exceed the
-///   byte budget times the number of connected peers, the sender drops the message itself
+///   sees the gap in the sequence numbers; the mark holds about one byte budget, see
+///   ``Options/byteBudget``), and if the bytes held for all subscribers exceed the byte budget
+///   times the number of connected peers, the sender drops the message itself
 ///   (``SendOutcome/dropped(sequence:)``). Only subscriptions that are prefixes of the stream's
 ///   name are applied; others are counted (``SenderStatistics/rejectedSubscriptions``) and dropped.
 /// - ``Pattern/push`` (PUSH): each message goes to one connected puller, round robin. `send`
@@ -47,10 +48,16 @@ public final class ZeroMQSender: ArraySender {
         /// Most payload bytes libzmq may hold for this sender (queued, not yet written to the
         /// network), for each connected peer: peers that stop reading hold at most their own
         /// share, never the others'. Over it, a publisher drops and a pusher waits. Default 256 MiB.
+        ///
+        /// Each peer's queue is bounded too: the high-water mark (ZMQ_SNDHWM, counted in
+        /// messages) is byte budget ÷ ``expectedMessageBytes``, or, without it, follows byte
+        /// budget ÷ the largest of the last 256 to 512 messages (at most libzmq's 1000), for the
+        /// peers already connected too. A peer that stops reading holds at most that many messages (about one
+        /// budget) plus the one being written; libzmq drops the rest for that peer alone. A peer
+        /// that leaves gives its share back within about 10 ms, even while the sender is idle.
         public var byteBudget: Int
         /// The typical size of a message, if known: the per-peer high-water mark (ZMQ_SNDHWM,
-        /// counted in messages) is then set to byte budget ÷ this size, so that each peer's
-        /// queue is bounded in bytes too. Unset: libzmq's default of 1000 messages.
+        /// counted in messages) is then set to byte budget ÷ this size from the start.
         public var expectedMessageBytes: Int?
         /// Longest a pusher's `send` waits for room (nil: no limit). Publishers never wait.
         public var sendTimeout: Duration?
@@ -196,9 +203,9 @@ public final class ZeroMQSender: ArraySender {
             stream: stream, pattern: pattern, epoch: epoch, socket: socket, peers: peers, options: options, logger: logger,
             ownedContext: options.context == nil ? context : nil, fastPath: fastPath)
         self.core = core
-        if options.heartbeatInterval != nil || fastPath != nil {
-            try Sys.spawnThread(name: "aq-heartbeat") { core.runHeartbeats() }
-        }
+        // Always: besides heartbeats, the thread keeps libzmq's commands handled while bytes are
+        // in flight (see `ZeroMQSenderEngine.runHeartbeats()`).
+        try Sys.spawnThread(name: "aq-heartbeat") { core.runHeartbeats() }
         if let fastPath {
             try Sys.spawnThread(name: "aq-fastpath") {
                 fastPath.serve { queue, name in core.attachFastPathSubscriber(queue, name: name) }

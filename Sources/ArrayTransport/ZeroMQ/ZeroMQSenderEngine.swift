@@ -20,6 +20,13 @@ final class ZeroMQSenderEngine: Sendable {
         /// pullers of this host attached (the cut their hellos name); nil while the socket
         /// carries the data.
         var sharedSince: UInt64?
+        /// The socket's ZMQ_SNDHWM (messages each peer's pipe may hold), following the largest
+        /// recent message (see ``boundPeerQueues(_:payloadBytes:)``).
+        var highWaterMark: Int32
+        /// The largest payload of the current and of the previous window of messages.
+        var largestInWindow = 0
+        var largestInPreviousWindow = 0
+        var messagesInWindow = 0
     }
 
     let stream: String
@@ -44,6 +51,21 @@ final class ZeroMQSenderEngine: Sendable {
     private let peerCount = Atomic<Int>(0)
     private let peersDisconnected = Atomic<UInt64>(0)
     private let rejectedSubscriptions = Atomic<UInt64>(0)
+
+    /// Registrations the fast-path thread handed over: attached by whoever holds the lock next
+    /// (that thread itself when the sender is idle; a send before its message, or while it
+    /// waits for room), so that a pusher waiting for its pullers attaches new ones at once.
+    private let pendingAttaches = Mutex<[(queue: ArrayQueue, name: String)]>([])
+    private let attachRequested = Atomic<Bool>(false)
+    /// When ``service(_:)`` last ran (monotonic ns), for the heartbeat thread.
+    private let lastServiced = Atomic<Int64>(0)
+    /// While payload bytes are in flight, the socket is serviced at least this often, idle or not.
+    static let serviceIntervalNanoseconds: Int64 = 10_000_000
+    /// How long the heartbeat thread sleeps at most, to look whether bytes are in flight.
+    static let housekeepingNanoseconds: Int64 = 100_000_000
+
+    /// libzmq's ZMQ_SNDHWM unless set.
+    static let defaultHighWaterMark: Int32 = 1000
 
     /// How long one wait for room lasts before `close()` is checked again.
     private static let waitSliceNanoseconds: Int64 = 100_000_000
@@ -74,7 +96,10 @@ final class ZeroMQSenderEngine: Sendable {
         self.epoch = epoch
         self.options = options
         self.logger = logger
-        self.state = Mutex(State(socket: socket, peers: peers, template: DataHeaderTemplate(stream: stream, epoch: epoch, offer: fastPath?.offer)))
+        let highWaterMark = options.expectedMessageBytes.map { Int32(clamping: max(1, options.byteBudget / $0)) } ?? Self.defaultHighWaterMark
+        self.state = Mutex(State(
+            socket: socket, peers: peers, template: DataHeaderTemplate(stream: stream, epoch: epoch, offer: fastPath?.offer),
+            highWaterMark: highWaterMark))
     }
 
     var statistics: SenderStatistics {
@@ -111,41 +136,56 @@ final class ZeroMQSenderEngine: Sendable {
             guard state.socket.isOpen else { throw TransportError(.closed, "the sender of stream '\(stream)' is closed") }
             // At most once a millisecond: a fast stream of small messages should not pay for it each time.
             if Sys.monotonicNanoseconds() - state.lastService >= 1_000_000 { service(&state) }
-            let sequence = state.nextSequence
-            if pattern == .push, let fastPath, fastPath.subscriberTotal > 0 || state.sharedSince != nil,
-               try pushThroughSharedMemory(fastPath, &state, dataHeader(arrays, sequence: sequence, timestamp: timestamp, index: index, meta: meta),
-                                           arrays: arrays, deadline: deadline) {
-                offerIfDue(&state.socket, nextSequence: sequence + 1)
+            // A pusher's wait for room on the socket ends when pullers of this host attach: the
+            // message then goes into their shared queue.
+            while true {
+                attachPending(&state)
+                let sequence = state.nextSequence
+                // Waits for room on the socket keep the offers going, and end for an attach.
+                let rerouting: UInt64? = pattern == .push && fastPath != nil ? sequence : nil
+                if pattern == .push, let fastPath, fastPath.subscriberTotal > 0 || state.sharedSince != nil,
+                   try pushThroughSharedMemory(fastPath, &state, dataHeader(arrays, sequence: sequence, timestamp: timestamp, index: index, meta: meta),
+                                               arrays: arrays, deadline: deadline) {
+                    offerIfDue(&state.socket, nextSequence: sequence + 1)
+                    return countSent(&state, sequence: sequence, payloadBytes: payloadBytes)
+                }
+                if sendsDataOnNetwork && countsAgainstBudget && !hasBudget(for: payloadBytes) {
+                    switch pattern {
+                    case .publish:
+                        // Over the network's budget: subscribers on this host still get it.
+                        if let fastPath { deliverToFastPath(fastPath, sequence: sequence) }
+                        state.nextSequence += 1
+                        nextSequence.store(state.nextSequence, ordering: .relaxed)
+                        droppedCount.add(1, ordering: .relaxed)
+                        return .dropped(sequence: sequence)
+                    case .push:
+                        guard try waitForBudget(payloadBytes, deadline: deadline, &state.socket, rerouting: rerouting) else { continue }
+                    }
+                }
+                if sendsDataOnNetwork {
+                    if options.expectedMessageBytes == nil { boundPeerQueues(&state, payloadBytes: payloadBytes) }
+                    // Every so often a data header carries the offer too: a subscriber that cannot keep
+                    // up loses most messages at the high-water mark, heartbeats included, and it is
+                    // the one that gains most from shared memory.
+                    state.template.write(
+                        arrays, sequence: sequence, timestampNanoseconds: timestamp.nanosecondsSinceEpoch, index: index, meta: meta,
+                        offering: fastPath?.currentOffer != nil && sequence % Self.offerEvery < offerSpread, into: &state.header)
+                    guard try transmit(&state.socket, header: state.header, arrays: arrays, deadline: deadline, rerouting: rerouting) else { continue }
+                }
+                if let fastPath {
+                    if pattern == .publish { deliverToFastPath(fastPath, sequence: sequence) }
+                    offerIfDue(&state.socket, nextSequence: sequence + 1)
+                }
                 return countSent(&state, sequence: sequence, payloadBytes: payloadBytes)
             }
-            if sendsDataOnNetwork && countsAgainstBudget && !hasBudget(for: payloadBytes) {
-                switch pattern {
-                case .publish:
-                    // Over the network's budget: subscribers on this host still get it.
-                    if let fastPath { deliverToFastPath(fastPath, sequence: sequence) }
-                    state.nextSequence += 1
-                    nextSequence.store(state.nextSequence, ordering: .relaxed)
-                    droppedCount.add(1, ordering: .relaxed)
-                    return .dropped(sequence: sequence)
-                case .push:
-                    try waitForBudget(payloadBytes, deadline: deadline)
-                }
-            }
-            if sendsDataOnNetwork {
-                // Every so often a data header carries the offer too: a subscriber that cannot keep
-                // up loses most messages at the high-water mark, heartbeats included, and it is
-                // the one that gains most from shared memory.
-                state.template.write(
-                    arrays, sequence: sequence, timestampNanoseconds: timestamp.nanosecondsSinceEpoch, index: index, meta: meta,
-                    offering: fastPath?.currentOffer != nil && sequence % Self.offerEvery == 0, into: &state.header)
-                try transmit(&state.socket, header: state.header, arrays: arrays, deadline: deadline)
-            }
-            if let fastPath {
-                if pattern == .publish { deliverToFastPath(fastPath, sequence: sequence) }
-                offerIfDue(&state.socket, nextSequence: sequence + 1)
-            }
-            return countSent(&state, sequence: sequence, payloadBytes: payloadBytes)
         }
+    }
+
+    /// How many consecutive data headers in every ``offerEvery`` carry the offer: one for a
+    /// publisher (every subscriber gets every message); one per peer for a pusher, whose
+    /// messages are dealt round robin (one in 16 would reach only some of its pullers).
+    private var offerSpread: UInt64 {
+        pattern == .push ? UInt64(max(1, peerCount.load(ordering: .relaxed))) : 1
     }
 
     /// Counts message `sequence` as sent, whichever way it went (socket or shared memory): the
@@ -169,7 +209,13 @@ final class ZeroMQSenderEngine: Sendable {
     ) throws(TransportError) -> Bool {
         if fastPath.subscriberTotal > 0 {
             if state.sharedSince == nil { state.sharedSince = state.nextSequence }
-            switch try fastPath.push(header, arrays: arrays.map(\.array), deadline: deadline, isClosing: { closing.load(ordering: .relaxed) }) {
+            // While the pullers have no room, new ones attach and the offers go on.
+            let outcome = try fastPath.push(header, arrays: arrays.map(\.array), deadline: deadline) { () -> Bool in
+                attachPending(&state)
+                offerIfDue(&state.socket, nextSequence: state.nextSequence)
+                return !closing.load(ordering: .relaxed)
+            }
+            switch outcome {
             case .put:
                 return true
             case .noPullers:
@@ -219,10 +265,49 @@ final class ZeroMQSenderEngine: Sendable {
         return current == 0 || overflow || current + bytes <= budget
     }
 
+    /// Keeps what one peer's pipe may hold within one byte budget: ZMQ_SNDHWM (counted in
+    /// messages) follows byte budget ÷ the largest message of the last ``highWaterMarkWindow``
+    /// to ``highWaterMarkWindow`` × 2 messages (at most libzmq's 1000), for the pipes that exist
+    /// too (libzmq updates them). It goes down at once when a larger message comes, and back up
+    /// only at the end of a window, so that it changes at most twice a window. A peer that stops
+    /// reading then holds at most about its own share (plus the message being written and the
+    /// kernel's socket buffer, which are no longer libzmq's), whatever the others do; libzmq
+    /// drops the rest for that peer alone.
+    private func boundPeerQueues(_ state: inout State, payloadBytes: Int) {
+        func fitting(_ bytes: Int) -> Int32 {
+            Int32(clamping: min(Int(Self.defaultHighWaterMark), max(1, options.byteBudget / max(1, bytes))))
+        }
+        state.largestInWindow = max(state.largestInWindow, payloadBytes)
+        state.messagesInWindow += 1
+        var target = fitting(payloadBytes)
+        if state.messagesInWindow >= Self.highWaterMarkWindow {
+            target = fitting(max(state.largestInWindow, state.largestInPreviousWindow))
+            (state.largestInPreviousWindow, state.largestInWindow, state.messagesInWindow) = (state.largestInWindow, 0, 0)
+        } else if target >= state.highWaterMark {
+            return
+        }
+        guard target != state.highWaterMark else { return }
+        do throws(TransportError) {
+            try state.socket.setOption(ZMQ.sendHighWaterMark, target, name: "ZMQ_SNDHWM")
+            state.highWaterMark = target
+        } catch {
+            logger.warning("stream '\(stream)': cannot set the high-water mark to \(target) messages: \(error)")
+        }
+    }
+
+    /// Messages in one window of ``boundPeerQueues(_:payloadBytes:)``.
+    static let highWaterMarkWindow = 256
+
     /// Reads what peers sent since the last call: connection events, which count the peers
     /// that share the budget, and a publisher's subscriptions.
+    ///
+    /// It also lets libzmq handle its pending commands, which it does only inside a call on the
+    /// socket: a peer that left keeps its pipe, and the zero-copy frames queued in it (counted in
+    /// the byte budget), until the socket acknowledges the pipe's termination.
     private func service(_ state: inout State) {
         state.lastService = Sys.monotonicNanoseconds()
+        lastServiced.store(state.lastService, ordering: .relaxed)
+        state.socket.handleCommands()
         state.peers.drain()
         peerCount.store(state.peers.peers, ordering: .relaxed)
         peersDisconnected.store(state.peers.disconnected, ordering: .relaxed)
@@ -253,24 +338,34 @@ final class ZeroMQSenderEngine: Sendable {
         }
     }
 
-    private func waitForBudget(_ bytes: Int, deadline: Int64?) throws(TransportError) {
+    /// Waits until `bytes` more fit the budget; false if it stopped for an attach (only with
+    /// `rerouting`, the sequence of a pusher's message: the wait sends the offer when due).
+    private func waitForBudget(_ bytes: Int, deadline: Int64?, _ socket: inout ZMQSocket, rerouting: UInt64?) throws(TransportError) -> Bool {
         var pause: Int64 = 20_000
         while !hasBudget(for: bytes) {
             guard !closing.load(ordering: .relaxed) else { throw TransportError(.closed, "the sender of stream '\(stream)' was closed while waiting") }
+            if let sequence = rerouting {
+                if attachRequested.load(ordering: .acquiring) { return false }
+                offerIfDue(&socket, nextSequence: sequence)
+            }
             if let deadline, Sys.monotonicNanoseconds() >= deadline {
                 throw TransportError(.timeout, "no room to send on stream '\(stream)' in time: \(inFlight.current) bytes are still in flight and the budget is \(options.byteBudget)")
             }
             Sys.sleep(nanoseconds: pause)
             pause = min(pause * 2, 1_000_000)
         }
+        return true
     }
 
     /// Sends topic, header and payload frames as one multipart message. The first frame waits for
     /// room (pushers) until `deadline`; once libzmq took it, it takes the rest of the message too.
-    private func transmit(_ socket: inout ZMQSocket, header: [UInt8], arrays: [NamedArray], deadline: Int64?) throws(TransportError) {
+    /// With `rerouting` (see ``waitForBudget(_:deadline:_:rerouting:)``), returns false, having
+    /// sent nothing, when an attach is requested while it waits.
+    @discardableResult
+    private func transmit(_ socket: inout ZMQSocket, header: [UInt8], arrays: [NamedArray], deadline: Int64?, rerouting: UInt64? = nil) throws(TransportError) -> Bool {
         var topic = try Self.frame(copying: topic)
         var headerFrame = try Self.frame(copying: header)
-        try sendFirstFrame(&socket, &topic, more: true, deadline: deadline)
+        guard try sendFirstFrame(&socket, &topic, more: true, deadline: deadline, rerouting: rerouting) else { return false }
         _ = try socket.send(&headerFrame, more: !arrays.isEmpty, dontWait: true)
         for (position, named) in arrays.enumerated() {
             let more = position < arrays.count - 1
@@ -289,13 +384,18 @@ final class ZeroMQSenderEngine: Sendable {
             // `false` here means the peer vanished mid-message; libzmq discards the rest.
             _ = try socket.send(&frame, more: more, dontWait: true)
         }
+        return true
     }
 
-    private func sendFirstFrame(_ socket: inout ZMQSocket, _ frame: inout ZMQMessage, more: Bool, deadline: Int64?) throws(TransportError) {
+    private func sendFirstFrame(_ socket: inout ZMQSocket, _ frame: inout ZMQMessage, more: Bool, deadline: Int64?, rerouting: UInt64?) throws(TransportError) -> Bool {
         while true {
-            if try socket.send(&frame, more: more, dontWait: true) { return }
+            if try socket.send(&frame, more: more, dontWait: true) { return true }
             // Only a pusher without room gets here (a publisher never blocks).
             guard !closing.load(ordering: .relaxed) else { throw TransportError(.closed, "the sender of stream '\(stream)' was closed while waiting") }
+            if let sequence = rerouting {
+                if attachRequested.load(ordering: .acquiring) { return false }
+                offerIfDue(&socket, nextSequence: sequence)
+            }
             let now = Sys.monotonicNanoseconds()
             if let deadline, now >= deadline {
                 throw TransportError(.timeout, "no puller took the message on stream '\(stream)' in time")
@@ -336,20 +436,41 @@ final class ZeroMQSenderEngine: Sendable {
     /// is where the shared queue's records start; its socket may still hold messages before
     /// it, so a mark at the current `seq` goes to every connected peer (PUSH deals them round
     /// robin, one per peer): the puller has read all of its earlier messages once it sees one.
+    ///
+    /// Called by the fast path's thread: hands the queue over to whoever holds the sender's lock
+    /// next, and waits until it is attached (taking the lock itself when it is free).
     func attachFastPathSubscriber(_ queue: ArrayQueue, name: String) {
-        state.withLock { (state: inout State) in
-            guard state.socket.isOpen, let fastPath else { return }
-            guard pattern == .push else {
-                fastPath.attach(queue, name: name, nextSequence: state.nextSequence)
-                return
-            }
-            let cut = state.sharedSince ?? state.nextSequence
-            guard fastPath.attach(queue, name: name, nextSequence: cut) else { return }
-            state.sharedSince = cut
-            state.peers.drain()
-            let mark = controlHeader(.heartbeat, nextSequence: state.nextSequence).encodedBytes()
-            for _ in 0..<max(1, state.peers.peers) { _ = try? sendControl(&state.socket, header: mark) }
+        pendingAttaches.withLock { $0.append((queue, name)) }
+        attachRequested.store(true, ordering: .releasing)
+        while attachRequested.load(ordering: .acquiring) && !closing.load(ordering: .relaxed) {
+            if state.withLockIfAvailable({ (state: inout State) in attachPending(&state) }) != nil { return }
+            Sys.sleep(nanoseconds: 1_000_000)
         }
+    }
+
+    /// Attaches the queues handed over by ``attachFastPathSubscriber(_:name:)``, under the lock.
+    private func attachPending(_ state: inout State) {
+        guard attachRequested.load(ordering: .acquiring) else { return }
+        let pending = pendingAttaches.withLock { list in
+            defer { list = [] }
+            attachRequested.store(false, ordering: .releasing)
+            return list
+        }
+        for (queue, name) in pending { attach(queue, name: name, &state) }
+    }
+
+    private func attach(_ queue: ArrayQueue, name: String, _ state: inout State) {
+        guard state.socket.isOpen, let fastPath else { return }
+        guard pattern == .push else {
+            fastPath.attach(queue, name: name, nextSequence: state.nextSequence)
+            return
+        }
+        let cut = state.sharedSince ?? state.nextSequence
+        guard fastPath.attach(queue, name: name, nextSequence: cut) else { return }
+        state.sharedSince = cut
+        state.peers.drain()
+        let mark = controlHeader(.heartbeat, nextSequence: state.nextSequence).encodedBytes()
+        for _ in 0..<max(1, state.peers.peers) { _ = try? sendControl(&state.socket, header: mark) }
     }
 
     /// Sends a two-frame control message if the socket has room now; returns whether it did.
@@ -364,6 +485,10 @@ final class ZeroMQSenderEngine: Sendable {
     /// The heartbeat thread's loop: sleeps until the stream has been idle for the interval (or,
     /// with the fast path, until no offer went out for that long), sends a heartbeat on the
     /// socket and into the fast path's queues, and ends when the sender closes.
+    ///
+    /// With or without heartbeats, it also services the socket every
+    /// ``serviceIntervalNanoseconds`` while payload bytes are in flight and no send did: an idle
+    /// sender otherwise never gets back the byte budget that a departed peer's frames hold.
     func runHeartbeats() {
         let idleHeartbeats = options.heartbeatInterval != nil
         var notBefore: Int64 = 0
@@ -373,8 +498,18 @@ final class ZeroMQSenderEngine: Sendable {
             let idleDue = idleHeartbeats ? lastActivity.load(ordering: .relaxed) + heartbeatNanoseconds : .max
             let offerDue = fastPath != nil ? lastOffer.load(ordering: .relaxed) + heartbeatNanoseconds : .max
             let due = max(min(idleDue, offerDue), notBefore)
-            if Sys.monotonicNanoseconds() < due {
-                heartbeatEvents.wait(ticket, deadline: due)
+            let start = Sys.monotonicNanoseconds()
+            if start < due {
+                let serviceDue = inFlight.current > 0
+                    ? lastServiced.load(ordering: .relaxed) + Self.serviceIntervalNanoseconds : start + Self.housekeepingNanoseconds
+                if start >= serviceDue {
+                    state.withLockIfAvailable { (state: inout State) in
+                        if state.socket.isOpen { service(&state) }
+                    }
+                    heartbeatEvents.wait(ticket, deadline: min(due, start + Self.serviceIntervalNanoseconds))
+                } else {
+                    heartbeatEvents.wait(ticket, deadline: min(due, serviceDue))
+                }
                 continue
             }
             // A send in progress holds the lock: the stream is not idle (and the send itself

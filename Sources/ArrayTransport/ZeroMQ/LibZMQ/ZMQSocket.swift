@@ -128,6 +128,14 @@ struct ZMQSocket: ~Copyable {
         }
     }
 
+    /// Lets libzmq handle the commands its I/O threads sent this socket (it does so only inside
+    /// calls on the socket): among them the end of a departed peer's pipe, which releases the
+    /// messages queued for that peer.
+    func handleCommands() {
+        guard let handle else { return }
+        _ = try? ZMQ.poll(handle, events: ZMQ.pollIn | ZMQ.pollOut, timeoutMilliseconds: 0)
+    }
+
     /// Sends one frame. Returns false, leaving `message` intact, if the socket cannot take it now
     /// (only with `dontWait`); on success libzmq owns the content.
     func send(_ message: inout ZMQMessage, more: Bool, dontWait: Bool) throws(TransportError) -> Bool {
