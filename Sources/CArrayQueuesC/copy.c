@@ -60,6 +60,7 @@ void aq_copy(void *destination, const void *source, size_t nbytes) {
         size_t head = (64 - (t & 63)) & 63;  /* bytes until the destination is 64-byte aligned */
         memcpy(to, from, head);
         size_t body = (nbytes - head) & ~(size_t)127;
+        __builtin_cpu_init();  /* idempotent; the library may be loaded before the CPU was probed */
         if (__builtin_cpu_supports("avx2")) stream_avx2(to + head, from + head, body);
         else stream_sse2(to + head, from + head, body);
         /* Streaming stores are weakly ordered: fence them before the caller's next store (the
