@@ -6,7 +6,7 @@
 // the host's whole cache (262 MiB here, so 99 MiB), of which the guest gets much less; copies of
 // tens of MiB then use ordinary stores, which read every destination line from memory before
 // writing it (a slot of a ring last touched a lap ago is never cached). Measured on that
-// machine: a 64 MiB copy into a ring slot took 1.4-1.6x as long as with streaming stores,
+// machine: a 64 MiB copy into a ring slot took 1.3-1.6x as long as with streaming stores,
 // and the consumer's read of it afterwards was no slower (docs/BENCHMARKS.md, "ArrayQueues
 // from Python"). Below AQ_COPY_STREAMING_BYTES memcpy is kept: there the destination may be
 // read from the cache soon after, which streaming stores would prevent.
@@ -53,7 +53,7 @@ void aq_copy(void *destination, const void *source, size_t nbytes) {
     const unsigned char *from = source;
 #if defined(__x86_64__)
     /* Overlapping ranges (memcpy's contract excludes them, but a caller's mistake must not
-     * become a torn copy here) and short copies take memcpy. */
+     * become a torn copy here) and short copies take memmove. */
     uintptr_t t = (uintptr_t)to, f = (uintptr_t)from;
     int overlap = t < f + nbytes && f < t + nbytes;
     if (nbytes >= AQ_COPY_STREAMING_BYTES && !overlap) {
