@@ -89,7 +89,7 @@ public func aqQueuePut(
         }
         guard data != nil || byteCount == 0 else { throw ArrayQueueError(.invalidArgument, "data is NULL") }
         let view = try reserve(handle.queue, dtype, shape, timeoutNanoseconds, flags, timestamp, index)
-        if byteCount > 0 { view.payload.baseAddress!.copyMemory(from: data!, byteCount: byteCount) }
+        aq_copy(view.payload.baseAddress, data, byteCount)
         try handle.queue.commit(view)
         return AQ_OK
     } catch {
@@ -205,7 +205,7 @@ public func aqQueueGet(
         switch try claim(handle.queue, limit: capacity, timeoutNanoseconds) {
         case let .claimed(view):
             let payload = view.payload
-            if payload.count > 0 { buffer!.copyMemory(from: payload.baseAddress!, byteCount: payload.count) }
+            aq_copy(buffer, payload.baseAddress, payload.count)
             describe(view, into: info)
             handle.queue.release(view)
             return AQ_OK

@@ -94,7 +94,7 @@ public func aqSubscriberGet(
             handle.pending = consume loan
             return Status.fail(AQ_EBUFFER_TOO_SMALL, "the next record of subscriber \(handle.subscriber.slot) has \(payload.count) bytes, the buffer holds \(capacity); the subscriber keeps it for the next call")
         }
-        if payload.count > 0 { buffer!.copyMemory(from: payload.baseAddress!, byteCount: payload.count) }
+        aq_copy(buffer, payload.baseAddress, payload.count)
         return AQ_OK
     } catch {
         return Status.fail(error)

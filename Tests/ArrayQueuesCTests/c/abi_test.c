@@ -1036,6 +1036,48 @@ static void test_fast_path(void) {
                 (end_.tv_sec - start_.tv_sec) + (end_.tv_nsec - start_.tv_nsec) / 1e9);                        \
     } while (0)
 
+/* aq_copy is memcpy at every length and alignment around AQ_COPY_STREAMING_BYTES (where its
+ * streaming stores start), memmove for overlapping ranges, writes nothing outside; and a put
+ * and a get of that size through a queue (both copy with it) are bit-exact. */
+static void test_large_copies(void) {
+    const size_t streaming = AQ_COPY_STREAMING_BYTES, guard = 256;
+    unsigned char *source = malloc(streaming + 4096), *target = malloc(streaming + 4096 + 2 * guard);
+    CHECK(source != NULL && target != NULL);
+    if (!source || !target) { free(source); free(target); return; }
+    for (size_t i = 0; i < streaming + 4096; i++) source[i] = (unsigned char)(i * 7 + i / 4093);
+    const size_t lengths[] = {streaming - 1, streaming, streaming + 1, streaming + 200};
+    const size_t offsets[][2] = {{0, 0}, {1, 0}, {0, 1}, {33, 63}};
+    for (size_t l = 0; l < sizeof lengths / sizeof *lengths; l++) {
+        for (size_t o = 0; o < sizeof offsets / sizeof *offsets; o++) {
+            memset(target, 0xA5, streaming + 4096 + 2 * guard);
+            unsigned char *to = target + guard + offsets[o][1];
+            aq_copy(to, source + offsets[o][0], lengths[l]);
+            CHECK(memcmp(to, source + offsets[o][0], lengths[l]) == 0);
+            int outside_untouched = 1;
+            for (unsigned char *p = target; p < to; p++) outside_untouched &= *p == 0xA5;
+            for (unsigned char *p = to + lengths[l]; p < target + streaming + 4096 + 2 * guard; p++) outside_untouched &= *p == 0xA5;
+            CHECK(outside_untouched);
+        }
+    }
+    memcpy(target, source, streaming + 4096);  /* overlapping, forwards: memmove's result */
+    aq_copy(target + 1000, target, streaming);
+    CHECK(memcmp(target + 1000, source, streaming) == 0 && memcmp(target, source, 1000) == 0);
+    aq_copy(target, target, 0);
+
+    aq_queue *queue;
+    EXPECT(aq_queue_create(queue_name("large"), 2 * (streaming + 64 * 1024), NULL, &queue), AQ_OK);
+    int64_t shape[1] = {(int64_t)streaming + 3};
+    EXPECT(aq_queue_put(queue, AQ_DTYPE_UINT8, 1, shape, source + 1, streaming + 3, 5000 * MS, 0, 0, 0), AQ_OK);
+    aq_record_info info;
+    memset(target, 0, streaming + 4096);
+    EXPECT(aq_queue_get(queue, target + 5, streaming + 3, &info, 5000 * MS), AQ_OK);
+    CHECK(info.nbytes == streaming + 3 && memcmp(target + 5, source + 1, streaming + 3) == 0);
+    aq_queue_close(queue);
+    EXPECT(aq_queue_remove(queue_name("large")), AQ_OK);
+    free(source);
+    free(target);
+}
+
 int main(void) {
     snprintf(prefix, sizeof prefix, "c-abi-test-%d-%ld", (int)getpid(), (long)time(NULL) % 100000);
     RUN(test_versions_and_errors);
@@ -1045,6 +1087,7 @@ int main(void) {
     RUN(test_policies);
     RUN(test_loans_and_borrows);
     RUN(test_batches);
+    RUN(test_large_copies);
     RUN(test_dead_peers);  /* forks: before any transport thread exists */
     RUN(test_errors_are_per_thread);
     RUN(test_threads);

@@ -104,8 +104,53 @@ static PyObject *lent_subscript(PyObject *self, PyObject *key) {
     return ndarray_type->tp_as_mapping->mp_subscript(self, key);
 }
 
+/* `slot[...] = array` (or `slot[:] = array`) filling a whole loaned record of
+ * AQ_COPY_STREAMING_BYTES or more from a C-contiguous array of the same dtype and shape: copied
+ * by aq_copy, with streaming stores and without the GIL, where numpy would call memmove, whose
+ * ordinary stores first read every line of the ring slot from memory (docs/BENCHMARKS.md,
+ * "ArrayQueues from Python"). 1 if done, 0 if numpy must do it, -1 on error. */
+static int fill_whole_loan(PyObject *self, PyObject *key, PyObject *value) {
+    int whole = key == Py_Ellipsis;
+    if (!whole && PySlice_Check(key)) {
+        PySliceObject *slice = (PySliceObject *)key;
+        whole = slice->start == Py_None && slice->stop == Py_None && slice->step == Py_None;
+    }
+    if (!whole || !base_field_checked || !PyObject_TypeCheck(value, ndarray_type)) return 0;
+    LeaseObject *lease = lease_of(self);
+    if (!lease || !lease->writable || lease->nbytes < AQ_COPY_STREAMING_BYTES ||
+        ((ndarray_head *)self)->data != lease->data) return 0;
+    Py_buffer to, from;
+    if (ndarray_type->tp_as_buffer->bf_getbuffer(self, &to, PyBUF_WRITABLE | PyBUF_C_CONTIGUOUS | PyBUF_FORMAT) < 0) {
+        PyErr_Clear();
+        return 0;
+    }
+    if (PyObject_GetBuffer(value, &from, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT) < 0) {
+        PyBuffer_Release(&to);
+        if (PyErr_ExceptionMatches(PyExc_BufferError) || PyErr_ExceptionMatches(PyExc_ValueError)) {
+            PyErr_Clear();  /* not contiguous, or a dtype the buffer protocol cannot describe */
+            return 0;
+        }
+        return -1;  /* a lent value whose block ended */
+    }
+    int same = to.len == from.len && to.ndim == from.ndim && to.itemsize == from.itemsize &&
+               strcmp(to.format ? to.format : "B", from.format ? from.format : "B") == 0 &&
+               memcmp(to.shape, from.shape, sizeof(Py_ssize_t) * (size_t)to.ndim) == 0;
+    if (same) {
+        Py_BEGIN_ALLOW_THREADS
+        aq_copy(to.buf, from.buf, (size_t)to.len);
+        Py_END_ALLOW_THREADS
+    }
+    PyBuffer_Release(&from);
+    PyBuffer_Release(&to);
+    return same;
+}
+
 static int lent_ass_subscript(PyObject *self, PyObject *key, PyObject *value) {
     if (check(self) < 0 || (value && IS_LENT(value) && check(value) < 0)) return -1;
+    if (value) {
+        int done = fill_whole_loan(self, key, value);
+        if (done != 0) return done < 0 ? -1 : 0;
+    }
     return ndarray_type->tp_as_mapping->mp_ass_subscript(self, key, value);
 }
 

@@ -78,7 +78,7 @@ static PyObject *reader_take(PyObject *self, int64_t timeout_ns, PyObject *out, 
         Py_buffer fresh;
         PyObject *replacement = new_array(shape, info->dtype, &fresh);
         if (!replacement) goto fail;
-        if (rc == 0 && info->nbytes) memcpy(fresh.buf, view.buf, (size_t)info->nbytes);
+        if (rc == 0) aq_copy(fresh.buf, view.buf, (size_t)info->nbytes);
         if (array) { PyBuffer_Release(&view); Py_DECREF(array); }
         array = replacement;
         view = fresh;
