@@ -43,7 +43,8 @@ extension ZeroMQReceiver {
 
     /// Moves on when the hello arrived or a deadline passed.
     private func advanceFastPath(_ state: inout State) throws(TransportError) {
-        guard let link = state.link else { return }
+        // On shared memory (every message, once switched) there is nothing to advance: no copy of the link.
+        guard state.link?.isOnSharedMemory == false, let link = state.link else { return }
         let now = Sys.monotonicNanoseconds()
         switch link.phase {
         case .network:
@@ -205,9 +206,10 @@ extension ZeroMQReceiver {
             return false
         }
         let wait = Duration.nanoseconds(max(0, sliceDeadline - Sys.monotonicNanoseconds()))
+        let cache = state.link?.headerCache ?? WireHeaderCache()
         var lent = false
         do {
-            if try take(from: subscription, waiting: wait, { lent = admitFromQueue($0, &state, attempt, to: body) }) { return lent }
+            if try take(from: subscription, cache: cache, waiting: wait, { lent = admitFromQueue($0, &state, attempt, to: body) }) { return lent }
             guard let reason = attempt.pendingLeave
                     ?? Self.leaveReason(in: attempt.queue).map({ "the publisher stopped feeding the queue: \($0)" })
                     ?? FastPathLink.publisherGone(attempt) else { return false }
@@ -217,7 +219,7 @@ extension ZeroMQReceiver {
             var leaving = attempt
             leaving.pendingLeave = reason
             state.link?.phase = .sharedMemory(leaving)
-            if try take(from: subscription, waiting: nil, { lent = admitFromQueue($0, &state, leaving, to: body) }) { return lent }
+            if try take(from: subscription, cache: cache, waiting: nil, { lent = admitFromQueue($0, &state, leaving, to: body) }) { return lent }
             leaveFastPath(&state, reason: reason)
             return false
         } catch let error as TransportError {
@@ -252,19 +254,19 @@ extension ZeroMQReceiver {
 
     /// Lends the next record of the broadcast queue as a message to `handle`, waiting up to
     /// `wait` for one (nil: not at all); false if none came.
-    private func take(from subscription: BroadcastSubscriber, waiting wait: Duration?, _ handle: (IncomingMessage) -> Void) throws -> Bool {
+    private func take(from subscription: BroadcastSubscriber, cache: WireHeaderCache, waiting wait: Duration?, _ handle: (IncomingMessage) -> Void) throws -> Bool {
         let maximumArrays = options.maximumArrays
         // The closures return a value and throw untyped errors: a typed-throwing closure
         // returning Void crashes Swift 6.3's IR generation when it is passed as a generic body.
         guard let wait else {
             return try subscription.tryGet { (record: borrowing BorrowedRecord) throws -> Bool in
-                handle(try Self.message(in: record, of: "the fast path's queue", maximumArrays: maximumArrays))
+                handle(try Self.message(in: record, of: "the fast path's queue", maximumArrays: maximumArrays, cache: cache))
                 return true
             } ?? false
         }
         do {
             return try subscription.get(timeout: wait) { (record: borrowing BorrowedRecord) throws -> Bool in
-                handle(try Self.message(in: record, of: "the fast path's queue", maximumArrays: maximumArrays))
+                handle(try Self.message(in: record, of: "the fast path's queue", maximumArrays: maximumArrays, cache: cache))
                 return true
             }
         } catch let error as ArrayQueueError where error.code == .timeout {
@@ -274,10 +276,10 @@ extension ZeroMQReceiver {
 
     /// A record of a fast-path data queue (named `queue` in the error) as a message whose
     /// arrays are read in place (valid while the record is lent): the queue carries transport
-    /// envelopes only.
-    static func message(in record: borrowing BorrowedRecord, of queue: String, maximumArrays: Int) throws(TransportError) -> IncomingMessage {
+    /// envelopes only. `cache` keeps the `stream` and `arrays` of the header before.
+    static func message(in record: borrowing BorrowedRecord, of queue: String, maximumArrays: Int, cache: WireHeaderCache) throws(TransportError) -> IncomingMessage {
         guard record.isEnvelope else { throw .malformed("\(queue) holds a plain array record; it carries envelopes only") }
-        let (header, payloads) = try Envelope.parse(record.bytes, maximumArrays: maximumArrays)
+        let (header, payloads) = try Envelope.parse(record.bytes, maximumArrays: maximumArrays, cache: cache)
         return IncomingMessage(header: header, payloads: payloads)
     }
 }

@@ -16,11 +16,14 @@ struct WireHeaderScanner {
 
     /// The reader of the text, shared with the generic parser for the values it hands over.
     var parser: JSONParser
+    /// The `stream` and `arrays` of the receiver's previous header, if it keeps them.
+    var cache: WireHeaderCache? = nil
 
-    /// Reads `bytes` as a header, or returns nil to leave it to the generic path.
-    static func decode(_ bytes: UnsafeRawBufferPointer, maximumArrays: Int) -> WireHeader? {
+    /// Reads `bytes` as a header, or returns nil to leave it to the generic path. With a
+    /// `cache`, a `stream` or `arrays` whose text is the cached one takes the cached value.
+    static func decode(_ bytes: UnsafeRawBufferPointer, maximumArrays: Int, cache: WireHeaderCache? = nil) -> WireHeader? {
         guard bytes.count <= WireHeader.maximumHeaderBytes else { return nil }
-        var scanner = WireHeaderScanner(parser: JSONParser(bytes))
+        var scanner = WireHeaderScanner(parser: JSONParser(bytes), cache: cache)
         return try? scanner.header(maximumArrays: maximumArrays)
     }
 
@@ -65,12 +68,12 @@ struct WireHeaderScanner {
             case .kind:
                 guard let known = try string().withBytes(Self.kind) else { throw GiveUp() }
                 kind = known
-            case .stream: stream = try text(try string())
+            case .stream: stream = try streamValue()
             case .epoch: epoch = try integer()
             case .seq: sequence = try integer()
             case .tNs: timestamp = try integer()
             case .index: index = try nullLiteral() ? nil : integer()
-            case .arrays: arrays = try nullLiteral() ? nil : arrayList(maximumArrays: maximumArrays)
+            case .arrays: arrays = try nullLiteral() ? nil : cachedArrayList(maximumArrays: maximumArrays)
             case .meta:
                 if try !nullLiteral() {
                     guard parser.peek() == UInt8(ascii: "{"), case let .object(members) = try genericValue(depth: 1) else { throw GiveUp() }
@@ -91,6 +94,31 @@ struct WireHeaderScanner {
         return WireHeader(
             kind: kind, stream: stream, epoch: UInt64(epoch), sequence: sequence, timestampNanoseconds: timestamp, index: index,
             arrays: arrays ?? [], meta: meta, fastPath: fastPath.flatMap(FastPathControl.init(json:)))
+    }
+
+    /// `stream`'s value, from the cache when its text (without escapes) is the cached one.
+    private mutating func streamValue() throws(GiveUp) -> String {
+        let token = try string()
+        guard let cache, case let .raw(bytes) = token else { return try text(token) }
+        if let stream = cache.stream(bytes) { return stream }
+        let stream = try text(token)
+        cache.keep(stream: stream, text: bytes)
+        return stream
+    }
+
+    /// `arrays`' list, from the cache when its text is the cached one (``arrayList(maximumArrays:)``
+    /// reads from `[` to its `]` and no further, so the same text reads the same).
+    private mutating func cachedArrayList(maximumArrays: Int) throws(GiveUp) -> [WireHeader.WireArray] {
+        guard let cache else { return try arrayList(maximumArrays: maximumArrays) }
+        let start = parser.position
+        let rest = UnsafeRawBufferPointer(rebasing: parser.bytes[start...])
+        if let (arrays, length) = cache.arrays(at: rest, maximumArrays: maximumArrays) {
+            parser.position += length
+            return arrays
+        }
+        let arrays = try arrayList(maximumArrays: maximumArrays)
+        cache.keep(arrays: arrays, text: UnsafeRawBufferPointer(rebasing: parser.bytes[start..<parser.position]), maximumArrays: maximumArrays)
+        return arrays
     }
 
     /// The key spelled by `bytes`. An escaped key arrives decoded. The generic parser's
