@@ -35,7 +35,8 @@ struct WireHeaderScanner {
             | Key.epoch.rawValue | Key.seq.rawValue | Key.tNs.rawValue
     }
 
-    private mutating func header(maximumArrays: Int) throws(GiveUp) -> WireHeader {
+    /// What the header's members said so far.
+    struct Fields {
         var seen: UInt16 = 0
         var unknownKeys: [String] = []
         var kind = WireHeader.Kind.data
@@ -47,53 +48,78 @@ struct WireHeaderScanner {
         var arrays: [WireHeader.WireArray]?
         var meta: [String: JSONValue] = [:]
         var fastPath: JSONValue?
+    }
 
-        skipSpace()
-        try expect(UInt8(ascii: "{"))
+    private mutating func header(maximumArrays: Int) throws(GiveUp) -> WireHeader {
+        var fields = Fields()
+        // The member whose value is read first, when the text before it was the cached head.
+        var resumeAt: Key?
+        if let cache, let (head, length) = cache.head(of: parser.bytes, maximumArrays: maximumArrays) {
+            // Reading the same text again would end at the same place with the same fields.
+            fields = head
+            parser.position = length
+            skipSpace()
+            resumeAt = .seq
+        } else {
+            skipSpace()
+            try expect(UInt8(ascii: "{"))
+        }
         repeat {
-            skipSpace()
-            let name = try string()
-            let key = name.withBytes(Self.key)
-            skipSpace()
-            try expect(UInt8(ascii: ":"))
-            skipSpace()
-            guard let key else {
-                try skipUnknown(name, seen: &unknownKeys, depth: 1)
-                continue
+            let key: Key
+            if let resumed = resumeAt {
+                key = resumed
+                resumeAt = nil
+            } else {
+                skipSpace()
+                let name = try string()
+                let known = name.withBytes(Self.key)
+                skipSpace()
+                try expect(UInt8(ascii: ":"))
+                skipSpace()
+                guard let known else {
+                    try skipUnknown(name, seen: &fields.unknownKeys, depth: 1)
+                    continue
+                }
+                guard fields.seen & known.rawValue == 0 else { throw GiveUp() }
+                fields.seen |= known.rawValue
+                key = known
+                // A sender's template writes everything before `seq`'s value the same way each time.
+                if key == .seq, let cache {
+                    cache.keep(head: fields, text: UnsafeRawBufferPointer(rebasing: parser.bytes[..<parser.position]), maximumArrays: maximumArrays)
+                }
             }
-            guard seen & key.rawValue == 0 else { throw GiveUp() }
-            seen |= key.rawValue
             switch key {
             case .proto: guard try string().withBytes(Self.isVersionOne) else { throw GiveUp() }
             case .kind:
                 guard let known = try string().withBytes(Self.kind) else { throw GiveUp() }
-                kind = known
-            case .stream: stream = try streamValue()
-            case .epoch: epoch = try integer()
-            case .seq: sequence = try integer()
-            case .tNs: timestamp = try integer()
-            case .index: index = try nullLiteral() ? nil : integer()
-            case .arrays: arrays = try nullLiteral() ? nil : cachedArrayList(maximumArrays: maximumArrays)
+                fields.kind = known
+            case .stream: fields.stream = try streamValue()
+            case .epoch: fields.epoch = try integer()
+            case .seq: fields.sequence = try integer()
+            case .tNs: fields.timestamp = try integer()
+            case .index: fields.index = try nullLiteral() ? nil : integer()
+            case .arrays: fields.arrays = try nullLiteral() ? nil : cachedArrayList(maximumArrays: maximumArrays)
             case .meta:
                 if try !nullLiteral() {
                     guard parser.peek() == UInt8(ascii: "{"), case let .object(members) = try genericValue(depth: 1) else { throw GiveUp() }
-                    meta = members
+                    fields.meta = members
                 }
-            case .fastpath: fastPath = try genericValue(depth: 1)
+            case .fastpath: fields.fastPath = try genericValue(depth: 1)
             }
         } while try nextMember(closing: UInt8(ascii: "}"))
         skipSpace()
-        guard parser.position == parser.bytes.count, seen & Key.required == Key.required else { throw GiveUp() }
+        guard parser.position == parser.bytes.count, fields.seen & Key.required == Key.required else { throw GiveUp() }
 
         // The rules of docs/WIRE.md that span several keys.
-        guard epoch > 0, sequence < Int64.max, sequence >= (kind == .data ? 0 : WireHeader.noSequence) else { throw GiveUp() }
+        let kind = fields.kind, sequence = fields.sequence
+        guard fields.epoch > 0, sequence < Int64.max, sequence >= (kind == .data ? 0 : WireHeader.noSequence) else { throw GiveUp() }
         switch kind {
-        case .data: guard arrays != nil else { throw GiveUp() }
-        case .heartbeat, .end: guard arrays?.isEmpty ?? true else { throw GiveUp() }
+        case .data: guard fields.arrays != nil else { throw GiveUp() }
+        case .heartbeat, .end: guard fields.arrays?.isEmpty ?? true else { throw GiveUp() }
         }
         return WireHeader(
-            kind: kind, stream: stream, epoch: UInt64(epoch), sequence: sequence, timestampNanoseconds: timestamp, index: index,
-            arrays: arrays ?? [], meta: meta, fastPath: fastPath.flatMap(FastPathControl.init(json:)))
+            kind: kind, stream: fields.stream, epoch: UInt64(fields.epoch), sequence: sequence, timestampNanoseconds: fields.timestamp,
+            index: fields.index, arrays: fields.arrays ?? [], meta: fields.meta, fastPath: fields.fastPath.flatMap(FastPathControl.init(json:)))
     }
 
     /// `stream`'s value, from the cache when its text (without escapes) is the cached one.
