@@ -113,6 +113,16 @@ struct FastPathLink {
         }
     }
 
+    /// What a subscriber on shared memory needs for each message.
+    typealias Feed = (subscription: BroadcastSubscriber, stream: String, epoch: UInt64)
+
+    /// A subscriber's on shared memory with its subscription: read without copying the whole
+    /// attempt (several strings and queues), which each message would otherwise pay for.
+    var feed: Feed? {
+        guard case let .sharedMemory(attempt) = phase, !attempt.pull, let subscription = attempt.subscription else { return nil }
+        return (subscription, attempt.stream, attempt.epoch)
+    }
+
     /// Whether the messages come from the subscriber's queue now.
     var isOnSharedMemory: Bool {
         if case .sharedMemory = phase { return true }

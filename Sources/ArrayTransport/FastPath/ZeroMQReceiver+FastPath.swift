@@ -27,9 +27,16 @@ extension ZeroMQReceiver {
     /// lent an event to `body`.
     func receiveWithFastPath(_ state: inout State, until sliceDeadline: Int64, to body: Lend) throws(TransportError) -> Bool {
         try advanceFastPath(&state)
+        // A subscriber on shared memory (every message, once switched): no copy of the attempt.
+        if let feed = state.link?.feed {
+            return receiveFromQueue(&state, feed, until: sliceDeadline, to: body)
+        }
         if case let .sharedMemory(attempt)? = state.link?.phase {
-            return attempt.pull ? try receiveFromSharedQueue(&state, attempt, until: sliceDeadline, to: body)
-                : receiveFromQueue(&state, attempt, until: sliceDeadline, to: body)
+            guard attempt.pull else {
+                leaveFastPath(&state, reason: "not subscribed to the publisher's broadcast queue")
+                return false
+            }
+            return try receiveFromSharedQueue(&state, attempt, until: sliceDeadline, to: body)
         }
         var deadline = sliceDeadline
         if case .awaitingHello? = state.link?.phase {
@@ -200,17 +207,14 @@ extension ZeroMQReceiver {
     /// Lends the next record of the publisher's broadcast queue to `body`, in place, waiting
     /// until `sliceDeadline`; whether it lent one. A `leave` in the subscriber's own queue is
     /// looked for when the broadcast queue brought nothing: the publisher puts nothing there after it.
-    private func receiveFromQueue(_ state: inout State, _ attempt: FastPathLink.Attempt, until sliceDeadline: Int64, to body: Lend) -> Bool {
-        guard let subscription = attempt.subscription else {
-            leaveFastPath(&state, reason: "not subscribed to the publisher's broadcast queue")
-            return false
-        }
+    private func receiveFromQueue(_ state: inout State, _ feed: FastPathLink.Feed, until sliceDeadline: Int64, to body: Lend) -> Bool {
         let wait = Duration.nanoseconds(max(0, sliceDeadline - Sys.monotonicNanoseconds()))
         let cache = state.link?.headerCache ?? WireHeaderCache()
         var lent = false
         do {
-            if try take(from: subscription, cache: cache, waiting: wait, { lent = admitFromQueue($0, &state, attempt, to: body) }) { return lent }
-            guard let reason = attempt.pendingLeave
+            if try take(from: feed.subscription, cache: cache, waiting: wait, { lent = admitFromQueue($0, &state, feed, to: body) }) { return lent }
+            guard case let .sharedMemory(attempt)? = state.link?.phase,
+                  let reason = attempt.pendingLeave
                     ?? Self.leaveReason(in: attempt.queue).map({ "the publisher stopped feeding the queue: \($0)" })
                     ?? FastPathLink.publisherGone(attempt) else { return false }
             // Nothing came during the wait, and nothing more will. But the publisher puts a
@@ -219,24 +223,24 @@ extension ZeroMQReceiver {
             var leaving = attempt
             leaving.pendingLeave = reason
             state.link?.phase = .sharedMemory(leaving)
-            if try take(from: subscription, cache: cache, waiting: nil, { lent = admitFromQueue($0, &state, leaving, to: body) }) { return lent }
+            if try take(from: feed.subscription, cache: cache, waiting: nil, { lent = admitFromQueue($0, &state, feed, to: body) }) { return lent }
             leaveFastPath(&state, reason: reason)
             return false
         } catch let error as TransportError {
             reject(error)
             return false
         } catch {
-            leaveFastPath(&state, reason: "the queue '\(attempt.queueName)' cannot be read: \(error)")
+            leaveFastPath(&state, reason: "the queue '\(state.link?.attempt?.queueName ?? "?")' cannot be read: \(error)")
             return false
         }
     }
 
     /// A record of the broadcast queue, while it is lent: lent on to `body` unless it is a
     /// handshake record, of another stream, or delivered by the network already.
-    private func admitFromQueue(_ incoming: IncomingMessage, _ state: inout State, _ attempt: FastPathLink.Attempt, to body: Lend) -> Bool {
+    private func admitFromQueue(_ incoming: IncomingMessage, _ state: inout State, _ feed: FastPathLink.Feed, to body: Lend) -> Bool {
         let header = incoming.header
-        guard header.stream == attempt.stream, header.epoch == attempt.epoch else {
-            reject(.malformed("the fast path's queue brought stream '\(header.stream)' epoch \(header.epoch), not '\(attempt.stream)' epoch \(attempt.epoch)"))
+        guard header.stream == feed.stream, header.epoch == feed.epoch else {
+            reject(.malformed("the fast path's queue brought stream '\(header.stream)' epoch \(header.epoch), not '\(feed.stream)' epoch \(feed.epoch)"))
             return false
         }
         if case let .leave(reason)? = header.fastPath {
