@@ -81,7 +81,7 @@ struct FastPathLink {
     var lastSocketCheck: Int64 = 0
     /// Why the fast path was last not taken, or left.
     var problem: String?
-    /// The `stream` and `arrays` of the last header read from a data queue (see ``WireHeaderCache``).
+    /// Parts of the last header read from a data queue, for the next (see ``WireHeaderCache``).
     let headerCache = WireHeaderCache()
 
     init(mode: FastPath, serverKey: String? = nil, pull: Bool = false) {

@@ -244,7 +244,7 @@ final class FastPathPublisher: Sendable {
     /// work, not the copy, is the publisher's cost.
     func deliver(_ arrays: [NamedArray], sequence: UInt64, timestamp: Timestamp, index: Int64?, meta: [String: JSONValue]) {
         guard !isPush, subscriberCount.load(ordering: .relaxed) > 0, let sharedQueue else { return }
-        feed(sharedQueue, sequence: sequence) { () throws(ArrayQueueError) -> Bool in
+        putOnce(into: sharedQueue, sequence: sequence) { () throws(ArrayQueueError) -> Bool in
             try envelopeHeader.withLock { header throws(ArrayQueueError) -> Bool in
                 header.template.write(
                     arrays, sequence: sequence, timestampNanoseconds: timestamp.nanosecondsSinceEpoch, index: index, meta: meta,
@@ -257,14 +257,14 @@ final class FastPathPublisher: Sendable {
     /// A publisher's: puts a mark (a heartbeat) into the broadcast queue, as ``deliver(_:sequence:timestamp:index:meta:)``.
     func deliver(mark header: WireHeader) {
         guard !isPush, subscriberCount.load(ordering: .relaxed) > 0, let sharedQueue else { return }
-        feed(sharedQueue, sequence: UInt64(max(0, header.sequence))) { () throws(ArrayQueueError) -> Bool in
+        putOnce(into: sharedQueue, sequence: UInt64(max(0, header.sequence))) { () throws(ArrayQueueError) -> Bool in
             try sharedQueue.tryPutEnvelope(header, arrays: [])
         }
     }
 
     /// Runs `put`, counting a record the queue had no room for; when the queue cannot take it at
     /// all, sends the subscribers back to the network.
-    private func feed(_ sharedQueue: ArrayQueue, sequence: UInt64, _ put: () throws(ArrayQueueError) -> Bool) {
+    private func putOnce(into sharedQueue: ArrayQueue, sequence: UInt64, _ put: () throws(ArrayQueueError) -> Bool) {
         do throws(ArrayQueueError) {
             if try !put() { dropCount.add(1, ordering: .relaxed) }
         } catch {

@@ -280,7 +280,7 @@ extension ZeroMQReceiver {
 
     /// A record of a fast-path data queue (named `queue` in the error) as a message whose
     /// arrays are read in place (valid while the record is lent): the queue carries transport
-    /// envelopes only. `cache` keeps the `stream` and `arrays` of the header before.
+    /// envelopes only. `cache` keeps parts of the header before (see ``WireHeaderCache``).
     static func message(in record: borrowing BorrowedRecord, of queue: String, maximumArrays: Int, cache: WireHeaderCache) throws(TransportError) -> IncomingMessage {
         guard record.isEnvelope else { throw .malformed("\(queue) holds a plain array record; it carries envelopes only") }
         let (header, payloads) = try Envelope.parse(record.bytes, maximumArrays: maximumArrays, cache: cache)
