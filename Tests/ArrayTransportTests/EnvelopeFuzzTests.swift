@@ -67,6 +67,33 @@ struct EnvelopeFuzzTests {
         #expect(throws: TransportError.self) { try Self.read(exact + [0]).get() }
     }
 
+    @Test("the publisher's envelope writer (header bytes from its template, named arrays) writes what the general one writes")
+    func templateEnvelopeIsTheSame() throws {
+        let arrays = [
+            NamedArray("odd", try NDArray<UInt8>(shape: [3], repeating: 3).erased),
+            NamedArray("f", try NDArray<Double>(shape: [2, 5], repeating: 1.5).erased),
+            NamedArray("empty", try NDArray<Int16>(shape: [0], repeating: 0).erased),
+            NamedArray("tail", try NDArray<UInt16>(shape: [7], repeating: 9).erased),
+        ]
+        var template = DataHeaderTemplate(stream: "cam", epoch: 42)
+        for (sequence, meta) in [(0 as UInt64, [:] as [String: JSONValue]), (1, ["k": .string("v")]), (70_000, ["n": .integer(-3)])] {
+            var bytes: [UInt8] = []
+            template.write(arrays, sequence: sequence, timestampNanoseconds: 123, index: 9, meta: meta, into: &bytes)
+            let header = WireHeader(
+                kind: .data, stream: "cam", epoch: 42, sequence: Int64(sequence), timestampNanoseconds: 123, index: 9,
+                arrays: arrays.map { .init(name: $0.name, dtype: $0.array.dtype, shape: $0.array.shape, byteCount: $0.array.byteCount) }, meta: meta)
+            let text = header.encoded()
+            let layout = Envelope.layout(headerBytes: text.utf8.count, payloadSizes: arrays.map(\.array.byteCount))
+            #expect(Envelope.size(headerBytes: bytes.count, arrays: arrays) == layout.total)
+            var general = [UInt8](repeating: 0xEE, count: layout.total)
+            var fast = [UInt8](repeating: 0xEE, count: layout.total)
+            general.withUnsafeMutableBytes { Envelope.write(header: text, arrays: arrays.map(\.array), into: $0) }
+            fast.withUnsafeMutableBytes { Envelope.write(header: bytes, arrays: arrays, into: $0) }
+            #expect(fast == general, "seq \(sequence)")
+            #expect(try Self.read(fast).get() == arrays.count)
+        }
+    }
+
     /// Seeded mutations of valid and hostile envelopes: random declared sizes near the edges of
     /// Int, flipped bytes, header lengths and truncations. Each either reads or is malformed.
     @Test("seeded fuzzing of envelope records never traps")

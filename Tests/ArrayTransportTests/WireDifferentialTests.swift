@@ -16,9 +16,22 @@ struct WireDifferentialTests {
 
     /// Decodes `bytes` both ways and records an issue if they disagree: a header the scanner
     /// takes must be exactly what the generic path makes of it, and `decode` (scanner, then
-    /// generic path) must give the generic path's result or error.
-    static func compare(_ bytes: [UInt8], maximumArrays: Int, mustScan: Bool, tally: inout Tally, label: @autoclosure () -> String) {
+    /// generic path) must give the generic path's result or error. With a `cache` (kept between
+    /// headers, as a receiver keeps it), `decode` through it must give the same, whatever the
+    /// headers before left there.
+    static func compare(
+        _ bytes: [UInt8], maximumArrays: Int, mustScan: Bool, tally: inout Tally, cache: WireHeaderCache? = nil, label: @autoclosure () -> String
+    ) {
         bytes.withUnsafeBytes { raw in
+            if let cache {
+                let cached = Result { () throws(TransportError) -> WireHeader in try WireHeader.decode(raw, maximumArrays: maximumArrays, cache: cache) }
+                let generic = Result { () throws(TransportError) -> WireHeader in try WireHeader.decodeGeneric(raw, maximumArrays: maximumArrays) }
+                switch (cached, generic) {
+                case let (.success(a), .success(b)): #expect(sameHeader(a, b), "\(label()), through the cache: \(String(decoding: bytes, as: UTF8.self))")
+                case let (.failure(a), .failure(b)): #expect(a == b, "\(label()), through the cache: \(a) instead of \(b)")
+                default: Issue.record("\(label()): decode through the cache gave \(cached), the generic path \(generic) for \(String(decoding: bytes, as: UTF8.self))")
+                }
+            }
             let scanned = WireHeaderScanner.decode(raw, maximumArrays: maximumArrays)
             let generic = Result { () throws(TransportError) -> WireHeader in try WireHeader.decodeGeneric(raw, maximumArrays: maximumArrays) }
             let combined = Result { () throws(TransportError) -> WireHeader in try WireHeader.decode(raw, maximumArrays: maximumArrays) }
@@ -47,6 +60,7 @@ struct WireDifferentialTests {
     func generatedHeadersDecodeAlike(seed: UInt64) {
         var generator = HeaderTextGenerator(seed: seed)
         var tally = Tally()
+        let cache = WireHeaderCache()
         for iteration in 0..<5000 {
             generator.plain = true
             let spoilsEntries = generator.chance(0.15)
@@ -58,7 +72,7 @@ struct WireDifferentialTests {
             if generator.chance(0.15) { bytes = generator.damage(bytes) }
             let maximumArrays = generator.chance(0.9) ? 256 : generator.pick([0, 1, 2])
             let mustScan = generator.plain && maximumArrays >= 3
-            Self.compare(bytes, maximumArrays: maximumArrays, mustScan: mustScan, tally: &tally, label: "seed \(seed), iteration \(iteration)")
+            Self.compare(bytes, maximumArrays: maximumArrays, mustScan: mustScan, tally: &tally, cache: cache, label: "seed \(seed), iteration \(iteration)")
         }
         // The generator reaches every outcome, or the comparison says little.
         #expect(tally.scanned > 2000 && tally.genericOnly > 100 && tally.rejected > 1000, "\(tally)")
@@ -88,6 +102,8 @@ struct WireDifferentialTests {
     /// Headers (and their entries) with one value replaced by every odd value in turn.
     @Test func everyOddValueInEveryPlace() {
         var tally = Tally()
+        // One cache for all: most headers share their `arrays` text with the one before.
+        let cache = WireHeaderCache()
         let base = #"{"proto":"arrf/1","kind":"data","stream":"s","epoch":5,"seq":0,"t_ns":1,"index":2,"arrays":[@],"meta":{},"fastpath":null,"x":1}"#
         let entry = #"{"name":"a","dtype":"<f4","shape":[2,3],"nbytes":24,"order":"C","codec":"raw","y":2}"#
         let keys = ["proto", "kind", "stream", "epoch", "seq", "t_ns", "index", "arrays", "meta", "fastpath", "x"]
@@ -96,15 +112,15 @@ struct WireDifferentialTests {
         for value in values {
             for key in keys {
                 let text = replacing(key, with: value, in: base).replacingOccurrences("@", entry)
-                Self.compare(Array(text.utf8), maximumArrays: 8, mustScan: false, tally: &tally, label: "\(key): \(value)")
+                Self.compare(Array(text.utf8), maximumArrays: 8, mustScan: false, tally: &tally, cache: cache, label: "\(key): \(value)")
                 for kind in ["heartbeat", "end"] {
                     let control = replacing(key, with: value, in: replacing("kind", with: "\"\(kind)\"", in: base)).replacingOccurrences("@", "")
-                    Self.compare(Array(control.utf8), maximumArrays: 8, mustScan: false, tally: &tally, label: "\(kind) \(key): \(value)")
+                    Self.compare(Array(control.utf8), maximumArrays: 8, mustScan: false, tally: &tally, cache: cache, label: "\(kind) \(key): \(value)")
                 }
             }
             for key in entryKeys {
                 let text = base.replacingOccurrences("@", replacing(key, with: value, in: entry))
-                Self.compare(Array(text.utf8), maximumArrays: 8, mustScan: false, tally: &tally, label: "arrays[0].\(key): \(value)")
+                Self.compare(Array(text.utf8), maximumArrays: 8, mustScan: false, tally: &tally, cache: cache, label: "arrays[0].\(key): \(value)")
             }
         }
         #expect(tally.scanned > 50 && tally.genericOnly > 10 && tally.rejected > 1000, "\(tally)")

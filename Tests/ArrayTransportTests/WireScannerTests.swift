@@ -187,4 +187,55 @@ struct WireScannerTests {
         ]
         for (name, value) in top + entry { #expect(word(name) == value, "\(name)") }
     }
+    /// A receiver's ``WireHeaderCache`` gives what reading gives: the same header when the
+    /// `stream` and `arrays` text is the one before, and the reader's result or error when it
+    /// differs, is only a prefix of what follows, or was read under another array limit.
+    @Test func cacheGivesWhatReadingGives() throws {
+        let cache = WireHeaderCache()
+        func decode(_ text: String, maximumArrays: Int = 8) -> Result<WireHeader, TransportError> {
+            Array(text.utf8).withUnsafeBytes { raw in
+                Result { () throws(TransportError) -> WireHeader in try WireHeader.decode(raw, maximumArrays: maximumArrays, cache: cache) }
+            }
+        }
+        func expectAlike(_ text: String, maximumArrays: Int = 8) {
+            let cached = decode(text, maximumArrays: maximumArrays)
+            let read = Array(text.utf8).withUnsafeBytes { raw in
+                Result { () throws(TransportError) -> WireHeader in try WireHeader.decode(raw, maximumArrays: maximumArrays) }
+            }
+            switch (cached, read) {
+            case let (.success(a), .success(b)): #expect(sameHeader(a, b), "\(text)")
+            case let (.failure(a), .failure(b)): #expect(a == b, "\(text)")
+            default: Issue.record("\(text): through the cache \(cached), read \(read)")
+            }
+        }
+        let two = #"{"name":"b","dtype":"<u1","shape":[4],"nbytes":4}"#
+        expectAlike(Self.header())
+        let again = try decode(Self.header(seq: "5")).get()
+        #expect(again.sequence == 5 && again.stream == "s" && again.arrays.map(\.shape) == [[2, 3]])
+        expectAlike(Self.header(arrays: "[\(Self.entry),\(two)]"))
+        expectAlike(Self.header(arrays: "[\(Self.entry),\(two)]"), maximumArrays: 1)
+        expectAlike(Self.header(arrays: "[\(Self.entry)]"))
+        // The cached text followed by more than the header allows: the reader's error.
+        expectAlike(Self.header(arrays: "[\(Self.entry)]]"))
+        expectAlike(Self.header(arrays: "[\(Self.entry)] 1"))
+        expectAlike(Self.header(arrays: "[\(Self.entry)],\"meta\":{}"))
+        // Another stream, escaped or not, after the cached one.
+        expectAlike(Self.header().replacingOccurrences(#""stream":"s""#, #""stream":"t""#))
+        expectAlike(Self.header().replacingOccurrences(#""stream":"s""#, #""stream":"\u0073""#))
+        expectAlike(Self.header().replacingOccurrences(#""stream":"s""#, #""stream":"s\u0073""#))
+        #expect(try decode(Self.header()).get().stream == "s")
+        // The head (everything before `seq`'s value): spaced otherwise, a key repeated after it,
+        // another kind, and `arrays` inside it read under another limit.
+        expectAlike(Self.header(seq: "  3"))
+        expectAlike(Self.header(seq: "  4"))
+        expectAlike(Self.header(seq: "5"))
+        expectAlike(Self.header(#""seq":6,"#))
+        expectAlike(Self.header(#""epoch":6,"#))
+        expectAlike(Self.header(kind: "heartbeat", seq: "-1", arrays: "[]"))
+        let arraysFirst = #"{"arrays":[\#(Self.entry),\#(two)],"proto":"arrf/1","kind":"data","stream":"s","epoch":7,"seq":"#
+        expectAlike(arraysFirst + #"0,"t_ns":1}"#)
+        expectAlike(arraysFirst + #"1,"t_ns":1}"#)
+        expectAlike(arraysFirst + #"1,"t_ns":1}"#, maximumArrays: 1)
+        expectAlike(arraysFirst + #"1,"t_ns":1,"arrays":[]}"#)
+    }
 }

@@ -116,25 +116,28 @@ extension Ring {
         guard state == .ready else { return false }
         let next = head + UInt64(record.length)
         let subscribers = try subscribers(head: head, tail: tail)
-        let behind = subscribers.filter { $0.cursor <= head }
-        guard behind.allSatisfy({ $0.policy == .drop && !$0.isBorrowing }) else { return false }
-        for subscriber in behind {
+        // The subscribers still at `head` (no list made: a producer that outruns its `drop`
+        // subscribers comes here for every record).
+        let isBehind = { (subscriber: Subscriber) in subscriber.cursor <= head }
+        guard !subscribers.contains(where: { isBehind($0) && ($0.policy != .drop || $0.isBorrowing) }) else { return false }
+        let anyBehind = subscribers.contains(where: isBehind)
+        for subscriber in subscribers where isBehind(subscriber) {
             try skip(subscriber.slot, to: next, losing: 1)
         }
         crashPoint(.broadcastFreeBegin)
-        if !behind.isEmpty {
+        if anyBehind {
             record.addFlags(CAQ_RECORD_DROPPED)
             crashPoint(.broadcastFreeFlagged)
         }
         record.setState(.done)
         crashPoint(.broadcastFreeDone)
-        if !behind.isEmpty {
+        if anyBehind {
             header.drops.pointee.wrappingAdd(1, ordering: .relaxed)
             crashPoint(.broadcastFreeCounted)
             return true
         }
         // Every subscriber is past `head` (with none, history is kept: one record at a time).
-        guard let passed = subscribers.map(\.cursor).min() else { return true }
+        guard let passed = subscribers.lazy.map(\.cursor).min() else { return true }
         var position = next
         var freed = 1
         while position < passed && freed < Self.freeBatch {

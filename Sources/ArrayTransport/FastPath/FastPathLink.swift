@@ -105,6 +105,8 @@ struct FastPathLink {
     var lastSocketCheck: Int64 = 0
     /// Why the fast path was last not taken, or left.
     var problem: String?
+    /// Parts of the last header read from a data queue, for the next (see ``WireHeaderCache``).
+    let headerCache = WireHeaderCache()
 
     init(mode: FastPath, serverKey: String? = nil, pull: Bool = false) {
         self.mode = mode
@@ -133,6 +135,16 @@ struct FastPathLink {
         case .network: nil
         case let .awaitingHello(attempt), let .draining(attempt, _), let .sharedMemory(attempt): attempt
         }
+    }
+
+    /// What a subscriber on shared memory needs for each message.
+    typealias Feed = (subscription: BroadcastSubscriber, stream: String, epoch: UInt64)
+
+    /// A subscriber's on shared memory with its subscription: read without copying the whole
+    /// attempt (several strings and queues), which each message would otherwise pay for.
+    var feed: Feed? {
+        guard case let .sharedMemory(attempt) = phase, !attempt.pull, let subscription = attempt.subscription else { return nil }
+        return (subscription, attempt.stream, attempt.epoch)
     }
 
     /// Whether the messages come from the subscriber's queue now.

@@ -43,6 +43,9 @@ final class FastPathPublisher: Sendable {
     private let shared = Mutex<ArrayQueue?>(nil)
     /// Set once a pusher gave up its data queue (``retire(reason:)``): no offers, no attaches.
     let retired = Atomic<Bool>(false)
+    /// A publisher's data headers for the broadcast queue, written from a template into bytes kept
+    /// between messages (used under the sender's lock: never contended).
+    private let envelopeHeader: Mutex<(template: DataHeaderTemplate, bytes: [UInt8])>
 
     struct Subscriber {
         let name: String
@@ -84,6 +87,7 @@ final class FastPathPublisher: Sendable {
         self.epoch = epoch
         self.logger = logger
         self.offer = .offer(bootID: bootID, registry: name, nonce: nonce, serverKey: serverKey)
+        self.envelopeHeader = Mutex((DataHeaderTemplate(stream: stream, epoch: epoch), []))
     }
 
     /// The data queue, once made.
@@ -234,16 +238,41 @@ final class FastPathPublisher: Sendable {
     /// subscribers, if it has room now (it has, unless a subscriber is still reading the oldest
     /// record: `drop` subscribers are skipped past the rest). A message the queue can never take
     /// (too large, or a broken queue) sends every subscriber a `leave`: they go back to the network.
-    func deliver(_ header: WireHeader, arrays: [AnyNDArray]) {
+    ///
+    /// Its header is written from a template, as the socket's are (per message only `seq`, `t_ns`,
+    /// `index` and `meta`), and copied into the record with the arrays: at 1 KiB the per-message
+    /// work, not the copy, is the publisher's cost.
+    func deliver(_ arrays: [NamedArray], sequence: UInt64, timestamp: Timestamp, index: Int64?, meta: [String: JSONValue]) {
         guard !isPush, subscriberCount.load(ordering: .relaxed) > 0, let sharedQueue else { return }
+        putOnce(into: sharedQueue, sequence: sequence) { () throws(ArrayQueueError) -> Bool in
+            try envelopeHeader.withLock { header throws(ArrayQueueError) -> Bool in
+                header.template.write(
+                    arrays, sequence: sequence, timestampNanoseconds: timestamp.nanosecondsSinceEpoch, index: index, meta: meta,
+                    into: &header.bytes)
+                return try sharedQueue.tryPutEnvelope(header: header.bytes, arrays: arrays, timestamp: timestamp, index: index)
+            }
+        }
+    }
+
+    /// A publisher's: puts a mark (a heartbeat) into the broadcast queue, as ``deliver(_:sequence:timestamp:index:meta:)``.
+    func deliver(mark header: WireHeader) {
+        guard !isPush, subscriberCount.load(ordering: .relaxed) > 0, let sharedQueue else { return }
+        putOnce(into: sharedQueue, sequence: UInt64(max(0, header.sequence))) { () throws(ArrayQueueError) -> Bool in
+            try sharedQueue.tryPutEnvelope(header, arrays: [])
+        }
+    }
+
+    /// Runs `put`, counting a record the queue had no room for; when the queue cannot take it at
+    /// all, sends the subscribers back to the network.
+    private func putOnce(into sharedQueue: ArrayQueue, sequence: UInt64, _ put: () throws(ArrayQueueError) -> Bool) {
         do throws(ArrayQueueError) {
-            if try !sharedQueue.tryPutEnvelope(header, arrays: arrays) { dropCount.add(1, ordering: .relaxed) }
+            if try !put() { dropCount.add(1, ordering: .relaxed) }
         } catch {
-            let leave = WireHeader.mark(.heartbeat, stream: stream, epoch: epoch, nextSequence: UInt64(max(0, header.sequence)), fastPath: .leave(reason: error.message))
+            let leave = WireHeader.mark(.heartbeat, stream: stream, epoch: epoch, nextSequence: sequence, fastPath: .leave(reason: error.message))
             for subscriber in detachAll() {
                 _ = try? subscriber.queue.tryPutEnvelope(leave, arrays: [])
             }
-            logger.warning("stream '\(stream)': the shared queue '\(sharedQueue.name)' cannot take seq \(header.sequence) (\(error.message)); the subscribers on this host go back to the network")
+            logger.warning("stream '\(stream)': the shared queue '\(sharedQueue.name)' cannot take seq \(sequence) (\(error.message)); the subscribers on this host go back to the network")
         }
     }
 

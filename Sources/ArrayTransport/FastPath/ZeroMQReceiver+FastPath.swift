@@ -27,9 +27,16 @@ extension ZeroMQReceiver {
     /// lent an event to `body`.
     func receiveWithFastPath(_ state: inout State, until sliceDeadline: Int64, to body: Lend) throws(TransportError) -> Bool {
         try advanceFastPath(&state)
+        // A subscriber on shared memory (every message, once switched): no copy of the attempt.
+        if let feed = state.link?.feed {
+            return receiveFromQueue(&state, feed, until: sliceDeadline, to: body)
+        }
         if case let .sharedMemory(attempt)? = state.link?.phase {
-            return attempt.pull ? try receiveFromSharedQueue(&state, attempt, until: sliceDeadline, to: body)
-                : receiveFromQueue(&state, attempt, until: sliceDeadline, to: body)
+            guard attempt.pull else {
+                leaveFastPath(&state, reason: "not subscribed to the publisher's broadcast queue")
+                return false
+            }
+            return try receiveFromSharedQueue(&state, attempt, until: sliceDeadline, to: body)
         }
         var deadline = sliceDeadline
         if case .awaitingHello? = state.link?.phase {
@@ -43,7 +50,8 @@ extension ZeroMQReceiver {
 
     /// Moves on when the hello arrived or a deadline passed.
     private func advanceFastPath(_ state: inout State) throws(TransportError) {
-        guard let link = state.link else { return }
+        // On shared memory (every message, once switched) there is nothing to advance: no copy of the link.
+        guard state.link?.isOnSharedMemory == false, let link = state.link else { return }
         let now = Sys.monotonicNanoseconds()
         switch link.phase {
         case .network:
@@ -199,21 +207,18 @@ extension ZeroMQReceiver {
     /// Lends the next record of the publisher's broadcast queue to `body`, in place, waiting
     /// until `sliceDeadline`; whether it lent one. A `leave` in the subscriber's own queue is
     /// looked for when the broadcast queue brought nothing: the publisher puts nothing there after it.
-    private func receiveFromQueue(_ state: inout State, _ attempt: FastPathLink.Attempt, until sliceDeadline: Int64, to body: Lend) -> Bool {
-        guard let subscription = attempt.subscription else {
-            leaveFastPath(&state, reason: "not subscribed to the publisher's broadcast queue")
-            return false
-        }
+    private func receiveFromQueue(_ state: inout State, _ feed: FastPathLink.Feed, until sliceDeadline: Int64, to body: Lend) -> Bool {
         let wait = Duration.nanoseconds(max(0, sliceDeadline - Sys.monotonicNanoseconds()))
+        let cache = state.link?.headerCache ?? WireHeaderCache()
         var lent = false
         do {
-            if try take(from: subscription, waiting: wait, { lent = admitFromQueue($0, &state, attempt, to: body) }) { return lent }
-            var leaving = attempt
+            if try take(from: feed.subscription, cache: cache, waiting: wait, { lent = admitFromQueue($0, &state, feed, to: body) }) { return lent }
+            guard case var .sharedMemory(leaving)? = state.link?.phase else { return false }
             if leaving.pendingLeave == nil {
-                switch FastPathLink.notice(for: attempt) {
+                switch FastPathLink.notice(for: leaving) {
                 case let .leave(reason)?: leaving.pendingLeave = "the publisher stopped feeding the queue: \(reason)"
                 case let .end(header)?: (leaving.pendingLeave, leaving.pendingEnd) = ("the publisher closed the stream", header)
-                case nil: leaving.pendingLeave = FastPathLink.publisherGone(attempt)
+                case nil: leaving.pendingLeave = FastPathLink.publisherGone(leaving)
                 }
             }
             guard let reason = leaving.pendingLeave else { return false }
@@ -221,7 +226,7 @@ extension ZeroMQReceiver {
             // `leave` after its last record, and `end` before it removes its registry: records
             // may have come since the wait ended, and what the queue holds comes first.
             state.link?.phase = .sharedMemory(leaving)
-            if try take(from: subscription, waiting: nil, { lent = admitFromQueue($0, &state, leaving, to: body) }) { return lent }
+            if try take(from: feed.subscription, cache: cache, waiting: nil, { lent = admitFromQueue($0, &state, feed, to: body) }) { return lent }
             if let end = leaving.pendingEnd {
                 // The broadcast queue had no room for `end`: it came through the own queue.
                 lent = accept(IncomingMessage(header: end, payloads: []), &state, throughSharedMemory: true, to: body)
@@ -234,17 +239,17 @@ extension ZeroMQReceiver {
             reject(error)
             return false
         } catch {
-            leaveFastPath(&state, reason: "the queue '\(attempt.queueName)' cannot be read: \(error)")
+            leaveFastPath(&state, reason: "the queue '\(state.link?.attempt?.queueName ?? "?")' cannot be read: \(error)")
             return false
         }
     }
 
     /// A record of the broadcast queue, while it is lent: lent on to `body` unless it is a
     /// handshake record, of another stream, or delivered by the network already.
-    private func admitFromQueue(_ incoming: IncomingMessage, _ state: inout State, _ attempt: FastPathLink.Attempt, to body: Lend) -> Bool {
+    private func admitFromQueue(_ incoming: IncomingMessage, _ state: inout State, _ feed: FastPathLink.Feed, to body: Lend) -> Bool {
         let header = incoming.header
-        guard header.stream == attempt.stream, header.epoch == attempt.epoch else {
-            reject(.malformed("the fast path's queue brought stream '\(header.stream)' epoch \(header.epoch), not '\(attempt.stream)' epoch \(attempt.epoch)"))
+        guard header.stream == feed.stream, header.epoch == feed.epoch else {
+            reject(.malformed("the fast path's queue brought stream '\(header.stream)' epoch \(header.epoch), not '\(feed.stream)' epoch \(feed.epoch)"))
             return false
         }
         if case let .leave(reason)? = header.fastPath {
@@ -262,19 +267,19 @@ extension ZeroMQReceiver {
 
     /// Lends the next record of the broadcast queue as a message to `handle`, waiting up to
     /// `wait` for one (nil: not at all); false if none came.
-    private func take(from subscription: BroadcastSubscriber, waiting wait: Duration?, _ handle: (IncomingMessage) -> Void) throws -> Bool {
+    private func take(from subscription: BroadcastSubscriber, cache: WireHeaderCache, waiting wait: Duration?, _ handle: (IncomingMessage) -> Void) throws -> Bool {
         let maximumArrays = options.maximumArrays
         // The closures return a value and throw untyped errors: a typed-throwing closure
         // returning Void crashes Swift 6.3's IR generation when it is passed as a generic body.
         guard let wait else {
             return try subscription.tryGet { (record: borrowing BorrowedRecord) throws -> Bool in
-                handle(try Self.message(in: record, of: "the fast path's queue", maximumArrays: maximumArrays))
+                handle(try Self.message(in: record, of: "the fast path's queue", maximumArrays: maximumArrays, cache: cache))
                 return true
             } ?? false
         }
         do {
             return try subscription.get(timeout: wait) { (record: borrowing BorrowedRecord) throws -> Bool in
-                handle(try Self.message(in: record, of: "the fast path's queue", maximumArrays: maximumArrays))
+                handle(try Self.message(in: record, of: "the fast path's queue", maximumArrays: maximumArrays, cache: cache))
                 return true
             }
         } catch let error as ArrayQueueError where error.code == .timeout {
@@ -284,10 +289,10 @@ extension ZeroMQReceiver {
 
     /// A record of a fast-path data queue (named `queue` in the error) as a message whose
     /// arrays are read in place (valid while the record is lent): the queue carries transport
-    /// envelopes only.
-    static func message(in record: borrowing BorrowedRecord, of queue: String, maximumArrays: Int) throws(TransportError) -> IncomingMessage {
+    /// envelopes only. `cache` keeps parts of the header before (see ``WireHeaderCache``).
+    static func message(in record: borrowing BorrowedRecord, of queue: String, maximumArrays: Int, cache: WireHeaderCache) throws(TransportError) -> IncomingMessage {
         guard record.isEnvelope else { throw .malformed("\(queue) holds a plain array record; it carries envelopes only") }
-        let (header, payloads) = try Envelope.parse(record.bytes, maximumArrays: maximumArrays)
+        let (header, payloads) = try Envelope.parse(record.bytes, maximumArrays: maximumArrays, cache: cache)
         return IncomingMessage(header: header, payloads: payloads)
     }
 }

@@ -27,11 +27,12 @@ extension ZeroMQReceiver {
         }
         let wait = Duration.nanoseconds(max(0, sliceDeadline - Sys.monotonicNanoseconds()))
         let maximumArrays = options.maximumArrays
+        let cache = state.link?.headerCache ?? WireHeaderCache()
         let lent: Bool
         do {
             // A value and untyped errors: see `take(from:waiting:_:)`.
             lent = try shared.get(timeout: wait) { (record: borrowing BorrowedRecord) throws -> Bool in
-                let incoming = try Self.message(in: record, of: "the pusher's shared queue", maximumArrays: maximumArrays)
+                let incoming = try Self.message(in: record, of: "the pusher's shared queue", maximumArrays: maximumArrays, cache: cache)
                 return admitFromSharedQueue(incoming, &state, attempt, to: body)
             }
         } catch let error as ArrayQueueError where error.code == .timeout {

@@ -47,6 +47,23 @@ extension ArrayQueue {
         try putEnvelope(header, arrays: arrays, waiting: false, timeout: nil)
     }
 
+    /// Puts an envelope of `header` (a data header already encoded, as a ``DataHeaderTemplate``
+    /// writes it) and `arrays` if the queue has room now; never waits, returns false if it is full.
+    /// The same-host fast path's publisher puts every message this way: no header to encode again,
+    /// no list of arrays or offsets to make.
+    func tryPutEnvelope(header: [UInt8], arrays: [NamedArray], timestamp: Timestamp, index: Int64?) throws(ArrayQueueError) -> Bool {
+        let size = Envelope.size(headerBytes: header.count, arrays: arrays)
+        do {
+            return try tryPutEnvelope(byteCount: size, timestamp: timestamp, index: index) { buffer in
+                Envelope.write(header: header, arrays: arrays, into: buffer)
+            } != nil
+        } catch let error as ArrayQueueError {
+            throw error
+        } catch {
+            preconditionFailure("writing an envelope cannot fail: \(error)")
+        }
+    }
+
     private func putEnvelope(_ header: WireHeader, arrays: [AnyNDArray], waiting: Bool, timeout: Duration?) throws(ArrayQueueError) -> Bool {
         let text = header.encoded()
         let size = Envelope.layout(headerBytes: text.utf8.count, payloadSizes: arrays.map(\.byteCount)).total

@@ -47,6 +47,32 @@ enum Envelope {
         }
     }
 
+    /// Bytes an envelope of a `headerBytes`-byte header and `arrays` takes: ``layout(headerBytes:payloadSizes:)``'s
+    /// total, without making a list (the same-host fast path computes it for every message).
+    static func size(headerBytes: Int, arrays: [NamedArray]) -> Int {
+        var offset = 4 + headerBytes
+        for named in arrays { offset = paddedOffset(offset) + named.array.byteCount }
+        return offset
+    }
+
+    /// Writes a header already encoded (arrf/1 JSON) and copies `arrays` into `buffer`, which has
+    /// ``size(headerBytes:arrays:)`` bytes.
+    static func write(header: [UInt8], arrays: [NamedArray], into buffer: UnsafeMutableRawBufferPointer) {
+        buffer.storeBytes(of: UInt32(header.count).littleEndian, toByteOffset: 0, as: UInt32.self)
+        header.withUnsafeBytes { UnsafeMutableRawBufferPointer(rebasing: buffer[4..<(4 + $0.count)]).copyMemory(from: $0) }
+        var offset = 4 + header.count
+        for named in arrays {
+            offset = paddedOffset(offset)
+            named.array.withUnsafeBytes { UnsafeMutableRawBufferPointer(rebasing: buffer[offset..<(offset + $0.count)]).copyMemory(from: $0) }
+            offset += named.array.byteCount
+        }
+    }
+
+    /// `offset` rounded up to the payloads' alignment (offsets of arrays held in memory: no overflow).
+    private static func paddedOffset(_ offset: Int) -> Int {
+        (offset + alignment - 1) / alignment * alignment
+    }
+
     /// Parses an envelope, checking every length against the record, and copies the arrays out.
     static func read(_ bytes: UnsafeRawBufferPointer, maximumArrays: Int) throws(TransportError) -> (WireHeader, [NamedArray]) {
         let (header, payloads) = try parse(bytes, maximumArrays: maximumArrays)
@@ -54,14 +80,15 @@ enum Envelope {
     }
 
     /// Parses an envelope, checking every length against the record: its header, and each
-    /// array's bytes in place in `bytes` (lent: valid as long as the record is).
-    static func parse(_ bytes: UnsafeRawBufferPointer, maximumArrays: Int) throws(TransportError) -> (WireHeader, [LentPayload]) {
+    /// array's bytes in place in `bytes` (lent: valid as long as the record is). A reader of
+    /// one stream passes a `cache` (see ``WireHeaderCache``).
+    static func parse(_ bytes: UnsafeRawBufferPointer, maximumArrays: Int, cache: WireHeaderCache? = nil) throws(TransportError) -> (WireHeader, [LentPayload]) {
         guard bytes.count >= 4 else { throw .malformed("the envelope record has \(bytes.count) bytes, too few for its header length") }
         let headerBytes = Int(UInt32(littleEndian: bytes.loadUnaligned(as: UInt32.self)))
         guard headerBytes <= WireHeader.maximumHeaderBytes, 4 + headerBytes <= bytes.count else {
             throw .malformed("the envelope's header length \(headerBytes) does not fit its \(bytes.count)-byte record")
         }
-        let header = try WireHeader.decode(UnsafeRawBufferPointer(rebasing: bytes[4..<(4 + headerBytes)]), maximumArrays: maximumArrays)
+        let header = try WireHeader.decode(UnsafeRawBufferPointer(rebasing: bytes[4..<(4 + headerBytes)]), maximumArrays: maximumArrays, cache: cache)
         // A declared size larger than the record is rejected before any sum is formed.
         if let position = header.arrays.firstIndex(where: { $0.byteCount > bytes.count }) {
             throw .malformed("arrays[\(position)] of the envelope says nbytes \(header.arrays[position].byteCount), more than its \(bytes.count)-byte record")

@@ -127,8 +127,8 @@ struct WireHeader: Equatable {
     ///
     /// - Throws: ``TransportError/Code/unsupportedVersion`` for another major version, and
     ///   ``TransportError/Code/malformedMessage`` naming the first rule the header breaks.
-    static func decode(_ bytes: UnsafeRawBufferPointer, maximumArrays: Int) throws(TransportError) -> WireHeader {
-        if let header = WireHeaderScanner.decode(bytes, maximumArrays: maximumArrays) {
+    static func decode(_ bytes: UnsafeRawBufferPointer, maximumArrays: Int, cache: WireHeaderCache? = nil) throws(TransportError) -> WireHeader {
+        if let header = WireHeaderScanner.decode(bytes, maximumArrays: maximumArrays, cache: cache) {
             return header
         }
         return try decodeGeneric(bytes, maximumArrays: maximumArrays)

@@ -16,11 +16,14 @@ struct WireHeaderScanner {
 
     /// The reader of the text, shared with the generic parser for the values it hands over.
     var parser: JSONParser
+    /// The `stream` and `arrays` of the receiver's previous header, if it keeps them.
+    var cache: WireHeaderCache? = nil
 
-    /// Reads `bytes` as a header, or returns nil to leave it to the generic path.
-    static func decode(_ bytes: UnsafeRawBufferPointer, maximumArrays: Int) -> WireHeader? {
+    /// Reads `bytes` as a header, or returns nil to leave it to the generic path. With a
+    /// `cache`, a `stream` or `arrays` whose text is the cached one takes the cached value.
+    static func decode(_ bytes: UnsafeRawBufferPointer, maximumArrays: Int, cache: WireHeaderCache? = nil) -> WireHeader? {
         guard bytes.count <= WireHeader.maximumHeaderBytes else { return nil }
-        var scanner = WireHeaderScanner(parser: JSONParser(bytes))
+        var scanner = WireHeaderScanner(parser: JSONParser(bytes), cache: cache)
         return try? scanner.header(maximumArrays: maximumArrays)
     }
 
@@ -32,7 +35,8 @@ struct WireHeaderScanner {
             | Key.epoch.rawValue | Key.seq.rawValue | Key.tNs.rawValue
     }
 
-    private mutating func header(maximumArrays: Int) throws(GiveUp) -> WireHeader {
+    /// What the header's members said so far.
+    struct Fields {
         var seen: UInt16 = 0
         var unknownKeys: [String] = []
         var kind = WireHeader.Kind.data
@@ -44,53 +48,103 @@ struct WireHeaderScanner {
         var arrays: [WireHeader.WireArray]?
         var meta: [String: JSONValue] = [:]
         var fastPath: JSONValue?
+    }
 
-        skipSpace()
-        try expect(UInt8(ascii: "{"))
+    private mutating func header(maximumArrays: Int) throws(GiveUp) -> WireHeader {
+        var fields = Fields()
+        // The member whose value is read first, when the text before it was the cached head.
+        var resumeAt: Key?
+        if let cache, let (head, length) = cache.head(of: parser.bytes, maximumArrays: maximumArrays) {
+            // Reading the same text again would end at the same place with the same fields.
+            fields = head
+            parser.position = length
+            skipSpace()
+            resumeAt = .seq
+        } else {
+            skipSpace()
+            try expect(UInt8(ascii: "{"))
+        }
         repeat {
-            skipSpace()
-            let name = try string()
-            let key = name.withBytes(Self.key)
-            skipSpace()
-            try expect(UInt8(ascii: ":"))
-            skipSpace()
-            guard let key else {
-                try skipUnknown(name, seen: &unknownKeys, depth: 1)
-                continue
+            let key: Key
+            if let resumed = resumeAt {
+                key = resumed
+                resumeAt = nil
+            } else {
+                skipSpace()
+                let name = try string()
+                let known = name.withBytes(Self.key)
+                skipSpace()
+                try expect(UInt8(ascii: ":"))
+                skipSpace()
+                guard let known else {
+                    try skipUnknown(name, seen: &fields.unknownKeys, depth: 1)
+                    continue
+                }
+                guard fields.seen & known.rawValue == 0 else { throw GiveUp() }
+                fields.seen |= known.rawValue
+                key = known
+                // A sender's template writes everything before `seq`'s value the same way each time.
+                if key == .seq, let cache {
+                    cache.keep(head: fields, text: UnsafeRawBufferPointer(rebasing: parser.bytes[..<parser.position]), maximumArrays: maximumArrays)
+                }
             }
-            guard seen & key.rawValue == 0 else { throw GiveUp() }
-            seen |= key.rawValue
             switch key {
             case .proto: guard try string().withBytes(Self.isVersionOne) else { throw GiveUp() }
             case .kind:
                 guard let known = try string().withBytes(Self.kind) else { throw GiveUp() }
-                kind = known
-            case .stream: stream = try text(try string())
-            case .epoch: epoch = try integer()
-            case .seq: sequence = try integer()
-            case .tNs: timestamp = try integer()
-            case .index: index = try nullLiteral() ? nil : integer()
-            case .arrays: arrays = try nullLiteral() ? nil : arrayList(maximumArrays: maximumArrays)
+                fields.kind = known
+            case .stream: fields.stream = try streamValue()
+            case .epoch: fields.epoch = try integer()
+            case .seq: fields.sequence = try integer()
+            case .tNs: fields.timestamp = try integer()
+            case .index: fields.index = try nullLiteral() ? nil : integer()
+            case .arrays: fields.arrays = try nullLiteral() ? nil : cachedArrayList(maximumArrays: maximumArrays)
             case .meta:
                 if try !nullLiteral() {
                     guard parser.peek() == UInt8(ascii: "{"), case let .object(members) = try genericValue(depth: 1) else { throw GiveUp() }
-                    meta = members
+                    fields.meta = members
                 }
-            case .fastpath: fastPath = try genericValue(depth: 1)
+            case .fastpath: fields.fastPath = try genericValue(depth: 1)
             }
         } while try nextMember(closing: UInt8(ascii: "}"))
         skipSpace()
-        guard parser.position == parser.bytes.count, seen & Key.required == Key.required else { throw GiveUp() }
+        guard parser.position == parser.bytes.count, fields.seen & Key.required == Key.required else { throw GiveUp() }
 
         // The rules of docs/WIRE.md that span several keys.
-        guard epoch > 0, sequence < Int64.max, sequence >= (kind == .data ? 0 : WireHeader.noSequence) else { throw GiveUp() }
+        let kind = fields.kind, sequence = fields.sequence
+        guard fields.epoch > 0, sequence < Int64.max, sequence >= (kind == .data ? 0 : WireHeader.noSequence) else { throw GiveUp() }
         switch kind {
-        case .data: guard arrays != nil else { throw GiveUp() }
-        case .heartbeat, .end: guard arrays?.isEmpty ?? true else { throw GiveUp() }
+        case .data: guard fields.arrays != nil else { throw GiveUp() }
+        case .heartbeat, .end: guard fields.arrays?.isEmpty ?? true else { throw GiveUp() }
         }
         return WireHeader(
-            kind: kind, stream: stream, epoch: UInt64(epoch), sequence: sequence, timestampNanoseconds: timestamp, index: index,
-            arrays: arrays ?? [], meta: meta, fastPath: fastPath.flatMap(FastPathControl.init(json:)))
+            kind: kind, stream: fields.stream, epoch: UInt64(fields.epoch), sequence: sequence, timestampNanoseconds: fields.timestamp,
+            index: fields.index, arrays: fields.arrays ?? [], meta: fields.meta, fastPath: fields.fastPath.flatMap(FastPathControl.init(json:)))
+    }
+
+    /// `stream`'s value, from the cache when its text (without escapes) is the cached one.
+    private mutating func streamValue() throws(GiveUp) -> String {
+        let token = try string()
+        guard let cache, case let .raw(bytes) = token else { return try text(token) }
+        if let stream = cache.stream(bytes) { return stream }
+        let stream = try text(token)
+        cache.keep(stream: stream, text: bytes)
+        return stream
+    }
+
+    /// `arrays`' list, from the cache when its text is the cached one (``arrayList(maximumArrays:)``
+    /// reads from `[` to its `]` and no further, so the same text reads the same).
+    private mutating func cachedArrayList(maximumArrays: Int) throws(GiveUp) -> [WireHeader.WireArray] {
+        guard let cache else { return try arrayList(maximumArrays: maximumArrays) }
+        let start = parser.position
+        let rest = UnsafeRawBufferPointer(rebasing: parser.bytes[start...])
+        if let (arrays, length) = cache.arrays(at: rest, maximumArrays: maximumArrays) {
+            parser.position += length
+            return arrays
+        }
+        let arrays = try arrayList(maximumArrays: maximumArrays)
+        cache.keep(arrays: arrays, text: UnsafeRawBufferPointer(rebasing: parser.bytes[start..<parser.position]), maximumArrays: maximumArrays)
+        return arrays
     }
 
     /// The key spelled by `bytes`. An escaped key arrives decoded. The generic parser's

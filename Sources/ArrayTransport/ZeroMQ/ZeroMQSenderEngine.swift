@@ -129,7 +129,7 @@ final class ZeroMQSenderEngine: Sendable {
         fastPath?.noteMessage(bytes: payloadBytes)
         func deliverToFastPath(_ fastPath: FastPathPublisher, sequence: UInt64) {
             guard fastPath.subscriberTotal > 0 else { return }
-            fastPath.deliver(dataHeader(arrays, sequence: sequence, timestamp: timestamp, index: index, meta: meta), arrays: arrays.map(\.array))
+            fastPath.deliver(arrays, sequence: sequence, timestamp: timestamp, index: index, meta: meta)
         }
 
         return try state.withLock { (state: inout State) throws(TransportError) -> SendOutcome in
@@ -520,7 +520,7 @@ final class ZeroMQSenderEngine: Sendable {
                 var header = controlHeader(.heartbeat, nextSequence: state.nextSequence)
                 if let fastPath {
                     header.fastPath = nil   // the offer is for the network
-                    fastPath.deliver(header, arrays: [])
+                    fastPath.deliver(mark: header)
                     header.fastPath = fastPath.offer
                 }
                 do throws(TransportError) {
