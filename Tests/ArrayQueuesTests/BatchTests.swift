@@ -159,6 +159,23 @@ struct BatchTests {
         }
     }
 
+    @Test("a batch walk that meets a corrupt record after claiming some passes those on and frees them, then throws")
+    func corruptRecordAfterClaimedOnes() throws {
+        try withQueue(capacity: 64 << 10) { queue in
+            let array = try NDArray<UInt8>(shape: [8], repeating: 7).erased
+            try queue.put(contentsOf: Array(repeating: array, count: 4))
+            // Garbage in the fourth record's check word: the walk claims three, then fails there.
+            let size = try ArrayQueue.recordSize(dtype: .uint8, shape: [8])
+            let check = queue.ring.header.data + 3 * size + SegmentLayout.record(\.check)
+            check.storeBytes(of: check.load(as: UInt32.self) ^ 0xFFFF, as: UInt32.self)
+            var lent = 0
+            let error = #expect(throws: ArrayQueueError.self) { try queue.drain(upTo: 10) { _ in lent += 1 } }
+            #expect(error?.code == .corruptSegment)
+            #expect(lent == 3, "the records claimed before the corrupt one are lent, not kept claimed")
+            #expect(queue.ring.header.gets.pointee.load(ordering: .relaxed) == 3, "and freed (statistics() would walk into the corrupt record)")
+        }
+    }
+
     @Test("get(into:) reuses the caller's memory for records of the same size and replaces it otherwise")
     func getInto() throws {
         try withQueue { queue in

@@ -151,16 +151,22 @@ extension ArrayQueue {
             return claimed.isEmpty ? nil : true
         }
         let first = Swift.min(maximumCount, Self.batchLimit)
-        // Records are usually waiting: claim without entering the wait loop at all.
-        if try attempt(first) == nil {
-            guard blocking else { return 0 }
-            _ = try waitUntil(
-                ring.header.dataSignal, deadline: deadline, checkingDeadPeers: false, cancellation: nil,
-                describe: { "get of up to \(maximumCount) records from queue '\(name)' (empty)" }, { () throws(ArrayQueueError) in try attempt(first) })
+        var failure: ArrayQueueError?
+        do {
+            // Records are usually waiting: claim without entering the wait loop at all.
+            if try attempt(first) == nil {
+                guard blocking else { return 0 }
+                _ = try waitUntil(
+                    ring.header.dataSignal, deadline: deadline, checkingDeadPeers: false, cancellation: nil,
+                    describe: { "get of up to \(maximumCount) records from queue '\(name)' (empty)" }, { () throws(ArrayQueueError) in try attempt(first) })
+            }
+        } catch {
+            // A walk that failed part-way keeps what it claimed: pass those on below, then throw.
+            guard !claimed.isEmpty else { throw error }
+            failure = error
         }
         var taken = 0
         var passed = 0
-        var failure: ArrayQueueError?
         while !claimed.isEmpty {
             // Each record is freed as soon as `body` has it; producers are notified once per batch.
             ring.release(claimed) { record in
