@@ -56,6 +56,23 @@ struct FastPathLink {
         return notice ?? nil
     }
 
+    /// Why a receiver must leave the fast path, if it must.
+    enum Departure {
+        /// The publisher said so in the receiver's own queue.
+        case notice(Notice)
+        /// The publisher is gone (closed or dead) without a notice, for this reason.
+        case gone(String)
+    }
+
+    /// A notice in `attempt`'s own queue, or else the publisher gone. The own queue is read
+    /// again once the publisher is found gone: a closing publisher puts its `end` there before
+    /// it removes its registry, and both may happen between the first read and the check.
+    static func departure(for attempt: Attempt) -> Departure? {
+        if let notice = notice(for: attempt) { return .notice(notice) }
+        guard let reason = publisherGone(attempt) else { return nil }
+        return notice(for: attempt).map(Departure.notice) ?? .gone(reason)
+    }
+
     /// Where the subscriber stands.
     enum Phase {
         /// Messages come from the socket; offers are watched for.

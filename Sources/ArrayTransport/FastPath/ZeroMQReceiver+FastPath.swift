@@ -215,10 +215,11 @@ extension ZeroMQReceiver {
             if try take(from: feed.subscription, cache: cache, waiting: wait, { lent = admitFromQueue($0, &state, feed, to: body) }) { return lent }
             guard case var .sharedMemory(leaving)? = state.link?.phase else { return false }
             if leaving.pendingLeave == nil {
-                switch FastPathLink.notice(for: leaving) {
-                case let .leave(reason)?: leaving.pendingLeave = "the publisher stopped feeding the queue: \(reason)"
-                case let .end(header)?: (leaving.pendingLeave, leaving.pendingEnd) = ("the publisher closed the stream", header)
-                case nil: leaving.pendingLeave = FastPathLink.publisherGone(leaving)
+                switch FastPathLink.departure(for: leaving) {
+                case let .notice(.leave(reason))?: leaving.pendingLeave = "the publisher stopped feeding the queue: \(reason)"
+                case let .notice(.end(header))?: (leaving.pendingLeave, leaving.pendingEnd) = ("the publisher closed the stream", header)
+                case let .gone(reason)?: leaving.pendingLeave = reason
+                case nil: break
                 }
             }
             guard let reason = leaving.pendingLeave else { return false }

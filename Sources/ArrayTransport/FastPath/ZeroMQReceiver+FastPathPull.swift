@@ -39,14 +39,19 @@ extension ZeroMQReceiver {
             state.link?.lastSocketCheck = 0
             var waiting = attempt
             if waiting.pendingEnd == nil {
-                switch FastPathLink.notice(for: attempt) {
-                case let .leave(reason)?:
+                switch FastPathLink.departure(for: attempt) {
+                case let .notice(.leave(reason))?:
                     leaveFastPath(&state, reason: "the pusher stopped feeding this host's pullers: \(reason)")
                     return false
-                case let .end(header)?:
+                case let .notice(.end(header))?:
                     // The shared queue had no room for this puller's `end`: it comes after the records there.
                     waiting.pendingEnd = header
                     state.link?.phase = .sharedMemory(waiting)
+                case let .gone(reason)?:
+                    if shared.isEmpty {
+                        leaveFastPath(&state, reason: reason)
+                        return false
+                    }
                 case nil:
                     break
                 }
@@ -55,8 +60,6 @@ extension ZeroMQReceiver {
                 let lent = accept(IncomingMessage(header: end, payloads: []), &state, throughSharedMemory: true, to: body)
                 leaveFastPath(&state, reason: "the pusher closed the stream", quietly: true)
                 return lent
-            } else if waiting.pendingEnd == nil, let reason = FastPathLink.publisherGone(attempt), shared.isEmpty {
-                leaveFastPath(&state, reason: reason)
             }
             return false
         } catch let error as TransportError {
