@@ -54,7 +54,7 @@ public final class ZeroMQSender: ArraySender {
         /// budget ÷ the largest of the last 256 to 512 messages (at most libzmq's 1000), for the
         /// peers already connected too. A peer that stops reading holds at most that many messages (about one
         /// budget) plus the one being written; libzmq drops the rest for that peer alone. A peer
-        /// that leaves gives its share back within about 10 ms, even while the sender is idle.
+        /// that leaves gives its share back within about 0.1 s, even while the sender is idle.
         public var byteBudget: Int
         /// The typical size of a message, if known: the per-peer high-water mark (ZMQ_SNDHWM,
         /// counted in messages) is then set to byte budget ÷ this size from the start.
