@@ -49,6 +49,20 @@ struct ByteBudgetTests {
             byteBudget: Self.budget, expectedMessageBytes: Self.messageBytes, fastPath: .disabled), logger: quietLogger)
     }
 
+    /// A publisher and one subscriber of it that has seen a heartbeat (its subscription is applied).
+    func connectedPair() throws -> (ZeroMQSender, ZeroMQReceiver) {
+        let sender = try publisher()
+        let receiver = try subscriber(of: sender)
+        try awaitHeartbeat(receiver)
+        return (sender, receiver)
+    }
+
+    /// Expects the publisher's in-flight bytes to reach 0 within 10 s; `detail` describes the round.
+    func expectBudgetBack(_ sender: ZeroMQSender, round: Int, _ detail: @autoclosure () -> String) {
+        let recovered = eventually(within: 10) { sender.statistics.inFlightBytes == 0 }
+        #expect(recovered, "round \(round): \(sender.statistics.inFlightBytes) bytes still in flight after 10 s (\(detail()))")
+    }
+
     /// Sends `count` messages as fast as it can; returns how many were dropped.
     func flood(_ sender: ZeroMQSender, _ payload: AnyNDArray, count: Int) throws -> Int {
         var dropped = 0
@@ -62,16 +76,13 @@ struct ByteBudgetTests {
     func readingSubscriberGivesTheBudgetBack() throws {
         let payload = try patternArray(.uint8, [Self.messageBytes])
         for round in 0..<Self.rounds {
-            let sender = try publisher()
-            let receiver = try subscriber(of: sender)
+            let (sender, receiver) = try connectedPair()
             defer { sender.close(); receiver.close() }
-            try awaitHeartbeat(receiver)
             let reader = Reader(receiver, pause: 0.002)
             defer { reader.stop() }
             let dropped = try flood(sender, payload, count: 300)
             let start = Date()
-            let recovered = eventually(within: 10) { sender.statistics.inFlightBytes == 0 }
-            #expect(recovered, "round \(round): \(sender.statistics.inFlightBytes) bytes still in flight after 10 s (\(dropped) dropped, \(reader.received.load(ordering: .relaxed)) read)")
+            expectBudgetBack(sender, round: round, "\(dropped) dropped, \(reader.received.load(ordering: .relaxed)) read")
             #expect(try sender.send(payload) == .sent(sequence: 300), "round \(round): took \(Date().timeIntervalSince(start)) s")
         }
     }
@@ -80,17 +91,14 @@ struct ByteBudgetTests {
     func stalledThenReadingSubscriber() throws {
         let payload = try patternArray(.uint8, [Self.messageBytes])
         for round in 0..<Self.rounds {
-            let sender = try publisher()
-            let receiver = try subscriber(of: sender)
+            let (sender, receiver) = try connectedPair()
             defer { sender.close(); receiver.close() }
-            try awaitHeartbeat(receiver)
             let dropped = try flood(sender, payload, count: 300)
             Thread.sleep(forTimeInterval: 0.3)
             let reader = Reader(receiver, pause: 0)
             defer { reader.stop() }
             _ = try flood(sender, payload, count: 100)
-            let recovered = eventually(within: 10) { sender.statistics.inFlightBytes == 0 }
-            #expect(recovered, "round \(round): \(sender.statistics.inFlightBytes) bytes still in flight after 10 s (\(dropped) dropped, \(reader.received.load(ordering: .relaxed)) read)")
+            expectBudgetBack(sender, round: round, "\(dropped) dropped, \(reader.received.load(ordering: .relaxed)) read")
         }
     }
 
@@ -98,10 +106,8 @@ struct ByteBudgetTests {
     func departedSubscribersGiveTheirShareBack() throws {
         let payload = try patternArray(.uint8, [Self.messageBytes])
         for round in 0..<Self.rounds {
-            let sender = try publisher()
-            let receiver = try subscriber(of: sender)
+            let (sender, receiver) = try connectedPair()
             defer { sender.close(); receiver.close() }
-            try awaitHeartbeat(receiver)
             let reader = Reader(receiver, pause: 0.001)
             defer { reader.stop() }
             for _ in 0..<3 {
@@ -111,8 +117,7 @@ struct ByteBudgetTests {
                 leaving.close()
             }
             _ = try flood(sender, payload, count: 100)
-            let recovered = eventually(within: 10) { sender.statistics.inFlightBytes == 0 }
-            #expect(recovered, "round \(round): \(sender.statistics.inFlightBytes) bytes still in flight after 10 s (peers \(sender.statistics.peers), \(reader.received.load(ordering: .relaxed)) read)")
+            expectBudgetBack(sender, round: round, "peers \(sender.statistics.peers), \(reader.received.load(ordering: .relaxed)) read")
         }
     }
 
@@ -141,8 +146,7 @@ struct ByteBudgetTests {
             } while sender.statistics.inFlightBytes == 0 && floods < 20
             try #require(sender.statistics.inFlightBytes > 0)
             leaving.close()
-            let recovered = eventually(within: 10) { sender.statistics.inFlightBytes == 0 }
-            #expect(recovered, "round \(round): \(sender.statistics.inFlightBytes) bytes still in flight 10 s after the subscriber left (peers \(sender.statistics.peers))")
+            expectBudgetBack(sender, round: round, "the subscriber left; peers \(sender.statistics.peers)")
             #expect(try sender.send(payload) != .dropped(sequence: sender.statistics.nextSequence))
         }
     }

@@ -177,7 +177,7 @@ public final class ZeroMQSender: ArraySender {
         try socket.monitor(monitorAddress, events: PeerMonitor.events)
         let peers = try PeerMonitor(context: context, address: monitorAddress)
         if let expected = options.expectedMessageBytes {
-            let highWaterMark = Int32(clamping: max(1, options.byteBudget / expected))
+            let highWaterMark = ZeroMQSenderEngine.messages(of: expected, fittingIn: options.byteBudget)
             try socket.setOption(ZMQ.sendHighWaterMark, highWaterMark, name: "ZMQ_SNDHWM")
         }
         try socket.secure(options.curve, allowList: options.curveAllowList, binding: bind, logger: logger)

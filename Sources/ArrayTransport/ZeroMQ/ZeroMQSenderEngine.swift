@@ -67,6 +67,12 @@ final class ZeroMQSenderEngine: Sendable {
     /// libzmq's ZMQ_SNDHWM unless set.
     static let defaultHighWaterMark: Int32 = 1000
 
+    /// How many messages of `messageBytes` fit in one byte budget (at least 1): the per-peer
+    /// high-water mark (ZMQ_SNDHWM) that bounds what a peer's pipe holds in bytes.
+    static func messages(of messageBytes: Int, fittingIn budget: Int) -> Int32 {
+        Int32(clamping: max(1, budget / max(1, messageBytes)))
+    }
+
     /// How long one wait for room lasts before `close()` is checked again.
     private static let waitSliceNanoseconds: Int64 = 100_000_000
 
@@ -96,7 +102,7 @@ final class ZeroMQSenderEngine: Sendable {
         self.epoch = epoch
         self.options = options
         self.logger = logger
-        let highWaterMark = options.expectedMessageBytes.map { Int32(clamping: max(1, options.byteBudget / $0)) } ?? Self.defaultHighWaterMark
+        let highWaterMark = options.expectedMessageBytes.map { Self.messages(of: $0, fittingIn: options.byteBudget) } ?? Self.defaultHighWaterMark
         self.state = Mutex(State(
             socket: socket, peers: peers, template: DataHeaderTemplate(stream: stream, epoch: epoch, offer: fastPath?.offer),
             highWaterMark: highWaterMark))
@@ -275,7 +281,7 @@ final class ZeroMQSenderEngine: Sendable {
     /// drops the rest for that peer alone.
     private func boundPeerQueues(_ state: inout State, payloadBytes: Int) {
         func fitting(_ bytes: Int) -> Int32 {
-            Int32(clamping: min(Int(Self.defaultHighWaterMark), max(1, options.byteBudget / max(1, bytes))))
+            min(Self.defaultHighWaterMark, Self.messages(of: bytes, fittingIn: options.byteBudget))
         }
         state.largestInWindow = max(state.largestInWindow, payloadBytes)
         state.messagesInWindow += 1
