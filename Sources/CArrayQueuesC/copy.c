@@ -9,7 +9,10 @@
 // machine: a 64 MiB copy into a ring slot took 1.3-1.6x as long as with streaming stores,
 // and the consumer's read of it afterwards was no slower (docs/BENCHMARKS.md, "ArrayQueues
 // from Python"). Below AQ_COPY_STREAMING_BYTES memcpy is kept: there the destination may be
-// read from the cache soon after, which streaming stores would prevent.
+// read from the cache soon after, which streaming stores would prevent. aq_copy_streaming streams
+// at every size: the Python package fills whole loans of AQ_LOAN_STREAMING_BYTES and more with it,
+// where the producer's copy bounds a zero-copy pipeline (measured at 8 MiB: the producer gained
+// more than the in-place reader lost; for `get`, which also writes what it read, it did not).
 #include "arrayqueues_internal.h"
 
 #include <stdint.h>
@@ -48,16 +51,16 @@ static void stream_sse2(unsigned char *to, const unsigned char *from, size_t cou
 }
 #endif
 
-void aq_copy(void *destination, const void *source, size_t nbytes) {
+void aq_copy_streaming(void *destination, const void *source, size_t nbytes) {
     unsigned char *to = destination;
     const unsigned char *from = source;
 #if defined(__x86_64__)
     /* Overlapping ranges (memcpy's contract excludes them, but a caller's mistake must not
-     * become a torn copy here) and short copies take memmove. */
+     * become a torn copy here) take memmove. */
     uintptr_t t = (uintptr_t)to, f = (uintptr_t)from;
     int overlap = t < f + nbytes && f < t + nbytes;
-    if (nbytes >= AQ_COPY_STREAMING_BYTES && !overlap) {
-        size_t head = (64 - (t & 63)) & 63;  /* bytes until the destination is 64-byte aligned */
+    size_t head = (64 - (t & 63)) & 63;  /* bytes until the destination is 64-byte aligned */
+    if (!overlap && nbytes >= head + 128) {
         memcpy(to, from, head);
         size_t body = (nbytes - head) & ~(size_t)127;
         __builtin_cpu_init();  /* idempotent; the library may be loaded before the CPU was probed */
@@ -71,4 +74,9 @@ void aq_copy(void *destination, const void *source, size_t nbytes) {
     }
 #endif
     if (nbytes > 0) memmove(to, from, nbytes);
+}
+
+void aq_copy(void *destination, const void *source, size_t nbytes) {
+    if (nbytes >= AQ_COPY_STREAMING_BYTES) aq_copy_streaming(destination, source, nbytes);
+    else if (nbytes > 0) memmove(destination, source, nbytes);
 }

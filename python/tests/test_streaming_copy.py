@@ -25,19 +25,32 @@ def streaming_bytes() -> int:
 STREAMING = streaming_bytes()
 
 
+def loan_streaming_bytes() -> int:
+    """AQ_LOAN_STREAMING_BYTES, read from its one definition in the C header."""
+    header = (ROOT / "Sources" / "CArrayQueuesC" / "include" / "arrayqueues.h").read_text()
+    value, shift = re.search(r"#define AQ_LOAN_STREAMING_BYTES \(\(size_t\)(\d+) << (\d+)\)", header).groups()
+    return int(value) << int(shift)
+
+
+LOAN_STREAMING = loan_streaming_bytes()
+
+
 def library() -> ctypes.CDLL:
     lib = ctypes.CDLL(os.path.join(aq._loader.LIBRARY_DIR, "libArrayQueuesC.so"))
-    lib.aq_copy.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_size_t]
-    lib.aq_copy.restype = None
+    for function in (lib.aq_copy, lib.aq_copy_streaming):
+        function.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_size_t]
+        function.restype = None
     return lib
 
 
-@pytest.mark.parametrize("length_delta", [-1, 0, 200])
+@pytest.mark.parametrize("function, length", [("aq_copy", STREAMING - 1), ("aq_copy", STREAMING),
+                                              ("aq_copy", STREAMING + 200), ("aq_copy_streaming", 0),
+                                              ("aq_copy_streaming", 100), ("aq_copy_streaming", 191),
+                                              ("aq_copy_streaming", 4096 + 5), ("aq_copy_streaming", LOAN_STREAMING + 1)])
 @pytest.mark.parametrize("source_offset, destination_offset", [(0, 0), (1, 0), (33, 63)])
-def test_aq_copy_is_memcpy_at_every_alignment_and_length(length_delta, source_offset, destination_offset):
-    copy = library().aq_copy
-    length = STREAMING + length_delta
-    source = np.frombuffer(np.random.default_rng(length_delta + 7).bytes(length + 64), np.uint8)
+def test_aq_copy_is_memcpy_at_every_alignment_and_length(function, length, source_offset, destination_offset):
+    copy = getattr(library(), function)
+    source = np.frombuffer(np.random.default_rng(length + 7).bytes(length + 64), np.uint8)
     target = np.full(length + 256, 0xA5, np.uint8)
     copy(target.ctypes.data + 64 + destination_offset, source.ctypes.data + source_offset, length)
     start = 64 + destination_offset
@@ -45,8 +58,9 @@ def test_aq_copy_is_memcpy_at_every_alignment_and_length(length_delta, source_of
     assert (target[:start] == 0xA5).all() and (target[start + length:] == 0xA5).all()  # nothing outside
 
 
-def test_aq_copy_of_overlapping_ranges_is_memmove():
-    copy = library().aq_copy
+@pytest.mark.parametrize("function", ["aq_copy", "aq_copy_streaming"])
+def test_aq_copy_of_overlapping_ranges_is_memmove(function):
+    copy = getattr(library(), function)
     data = (np.arange(STREAMING + 4096) % 251).astype(np.uint8)
     expected = data.copy()
     expected[1000:1000 + STREAMING] = data[0:STREAMING]
@@ -81,6 +95,20 @@ def test_large_put_get_loan_and_borrow_are_bit_exact(name, offset):
                     slot[key] = frame
                 with q.borrow(timeout=5) as view:
                     assert same_bits(np.array(view), frame)
+
+
+@pytest.mark.parametrize("offset", [0, 1])
+def test_whole_loans_from_the_loan_threshold_on_are_bit_exact(name, offset):
+    frames = [big((LOAN_STREAMING // 2,), np.uint16, offset, seed=3),        # exactly the threshold
+              big((LOAN_STREAMING // 8 + 3,), np.float64, offset, seed=4)]   # more, with a ragged tail
+    capacity = 2 * max(aq.ArrayQueue.record_size(frame.shape, frame.dtype) for frame in frames)
+    with aq.ArrayQueue.create(name, capacity) as q:
+        for frame in frames:
+            assert LOAN_STREAMING <= frame.nbytes < STREAMING
+            with q.loan(frame.shape, frame.dtype, timeout=5) as slot:
+                slot[...] = frame
+            with q.borrow(timeout=5) as view:
+                assert same_bits(view, frame)
 
 
 def test_a_whole_loan_fill_that_is_not_a_plain_copy_keeps_numpys_meaning(name):

@@ -283,6 +283,16 @@ int64_t aq_queue_capacity(const aq_queue *queue);
  *  that overlap are copied as memmove() does. */
 void aq_copy(void *destination, const void *source, size_t nbytes);
 
+/** From this many bytes, the Python package fills a whole loaned record with
+ *  aq_copy_streaming(): a zero-copy pipeline is bound by its producer's copy, whose ordinary
+ *  stores first read every line of the ring slot (docs/BENCHMARKS.md, "ArrayQueues from Python"). */
+#define AQ_LOAN_STREAMING_BYTES ((size_t)8 << 20)
+
+/** aq_copy() with streaming stores whatever the size (on x86-64; memmove() elsewhere, for
+ *  overlapping ranges, and for the unaligned head and the tail): for filling a loaned payload
+ *  that readers will read in place, where the writer's time bounds the pipeline. */
+void aq_copy_streaming(void *destination, const void *source, size_t nbytes);
+
 /** Flags of aq_queue_put() and aq_queue_loan(). */
 #define AQ_PUT_TIMESTAMP 0x1   /**< Use `timestamp_ns` as the record's time (otherwise: now). */
 #define AQ_PUT_INDEX 0x2       /**< Give the record `index` (otherwise it has none). */

@@ -105,8 +105,8 @@ static PyObject *lent_subscript(PyObject *self, PyObject *key) {
 }
 
 /* `slot[...] = array` (or `slot[:] = array`) filling a whole loaned record of
- * AQ_COPY_STREAMING_BYTES or more from a C-contiguous array of the same dtype and shape: copied
- * by aq_copy, with streaming stores and without the GIL, where numpy would call memmove, whose
+ * AQ_LOAN_STREAMING_BYTES or more from a C-contiguous array of the same dtype and shape: copied
+ * by aq_copy_streaming, with streaming stores and without the GIL, where numpy would call memmove, whose
  * ordinary stores first read every line of the ring slot from memory (docs/BENCHMARKS.md,
  * "ArrayQueues from Python"). 1 if done, 0 if numpy must do it, -1 on error. */
 static int fill_whole_loan(PyObject *self, PyObject *key, PyObject *value) {
@@ -117,7 +117,7 @@ static int fill_whole_loan(PyObject *self, PyObject *key, PyObject *value) {
     }
     if (!whole || !base_field_checked || !PyObject_TypeCheck(value, ndarray_type)) return 0;
     LeaseObject *lease = lease_of(self);
-    if (!lease || !lease->writable || lease->nbytes < AQ_COPY_STREAMING_BYTES ||
+    if (!lease || !lease->writable || lease->nbytes < AQ_LOAN_STREAMING_BYTES ||
         ((ndarray_head *)self)->data != lease->data) return 0;
     Py_buffer to, from;
     if (ndarray_type->tp_as_buffer->bf_getbuffer(self, &to, PyBUF_WRITABLE | PyBUF_C_CONTIGUOUS | PyBUF_FORMAT) < 0) {
@@ -137,7 +137,7 @@ static int fill_whole_loan(PyObject *self, PyObject *key, PyObject *value) {
                memcmp(to.shape, from.shape, sizeof(Py_ssize_t) * (size_t)to.ndim) == 0;
     if (same) {
         Py_BEGIN_ALLOW_THREADS
-        aq_copy(to.buf, from.buf, (size_t)to.len);
+        aq_copy_streaming(to.buf, from.buf, (size_t)to.len);
         Py_END_ALLOW_THREADS
     }
     PyBuffer_Release(&from);
