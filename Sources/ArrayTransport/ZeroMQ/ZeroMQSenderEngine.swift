@@ -350,10 +350,7 @@ final class ZeroMQSenderEngine: Sendable {
         var pause: Int64 = 20_000
         while !hasBudget(for: bytes) {
             guard !closing.load(ordering: .relaxed) else { throw TransportError(.closed, "the sender of stream '\(stream)' was closed while waiting") }
-            if let sequence = rerouting {
-                if attachRequested.load(ordering: .acquiring) { return false }
-                offerIfDue(&socket, nextSequence: sequence)
-            }
+            if attachInterrupts(&socket, rerouting: rerouting) { return false }
             if let deadline, Sys.monotonicNanoseconds() >= deadline {
                 throw TransportError(.timeout, "no room to send on stream '\(stream)' in time: \(inFlight.current) bytes are still in flight and the budget is \(options.byteBudget)")
             }
@@ -361,6 +358,15 @@ final class ZeroMQSenderEngine: Sendable {
             pause = min(pause * 2, 1_000_000)
         }
         return true
+    }
+
+    /// In a pusher's wait for room (`rerouting`: its message's sequence, nil for other waits):
+    /// whether an attach was requested, which ends the wait; otherwise sends the offer when due.
+    private func attachInterrupts(_ socket: inout ZMQSocket, rerouting: UInt64?) -> Bool {
+        guard let sequence = rerouting else { return false }
+        if attachRequested.load(ordering: .acquiring) { return true }
+        offerIfDue(&socket, nextSequence: sequence)
+        return false
     }
 
     /// Sends topic, header and payload frames as one multipart message. The first frame waits for
@@ -398,10 +404,7 @@ final class ZeroMQSenderEngine: Sendable {
             if try socket.send(&frame, more: more, dontWait: true) { return true }
             // Only a pusher without room gets here (a publisher never blocks).
             guard !closing.load(ordering: .relaxed) else { throw TransportError(.closed, "the sender of stream '\(stream)' was closed while waiting") }
-            if let sequence = rerouting {
-                if attachRequested.load(ordering: .acquiring) { return false }
-                offerIfDue(&socket, nextSequence: sequence)
-            }
+            if attachInterrupts(&socket, rerouting: rerouting) { return false }
             let now = Sys.monotonicNanoseconds()
             if let deadline, now >= deadline {
                 throw TransportError(.timeout, "no puller took the message on stream '\(stream)' in time")
