@@ -52,26 +52,28 @@ extension ArrayQueue {
     /// The same-host fast path's publisher puts every message this way: no header to encode again,
     /// no list of arrays or offsets to make.
     func tryPutEnvelope(header: [UInt8], arrays: [NamedArray], timestamp: Timestamp, index: Int64?) throws(ArrayQueueError) -> Bool {
-        let size = Envelope.size(headerBytes: header.count, arrays: arrays)
-        do {
-            return try tryPutEnvelope(byteCount: size, timestamp: timestamp, index: index) { buffer in
-                Envelope.write(header: header, arrays: arrays, into: buffer)
-            } != nil
-        } catch let error as ArrayQueueError {
-            throw error
-        } catch {
-            preconditionFailure("writing an envelope cannot fail: \(error)")
-        }
+        try putEnvelope(
+            byteCount: Envelope.size(headerBytes: header.count, arrays: arrays), timestamp: timestamp, index: index, waiting: false,
+            timeout: nil) { buffer in Envelope.write(header: header, arrays: arrays, into: buffer) }
     }
 
     private func putEnvelope(_ header: WireHeader, arrays: [AnyNDArray], waiting: Bool, timeout: Duration?) throws(ArrayQueueError) -> Bool {
         let text = header.encoded()
-        let size = Envelope.layout(headerBytes: text.utf8.count, payloadSizes: arrays.map(\.byteCount)).total
-        let timestamp = Timestamp(nanosecondsSinceEpoch: header.timestampNanoseconds)
-        let write = { (buffer: UnsafeMutableRawBufferPointer) in Envelope.write(header: text, arrays: arrays, into: buffer) }
+        return try putEnvelope(
+            byteCount: Envelope.size(headerBytes: text.utf8.count, payloadSizes: arrays.lazy.map(\.byteCount)),
+            timestamp: Timestamp(nanosecondsSinceEpoch: header.timestampNanoseconds), index: header.index, waiting: waiting,
+            timeout: timeout) { buffer in Envelope.write(header: text, arrays: arrays, into: buffer) }
+    }
+
+    /// Puts an envelope of `byteCount` bytes that `write` fills, waiting for room up to `timeout`
+    /// when `waiting`; whether it was put.
+    private func putEnvelope(
+        byteCount: Int, timestamp: Timestamp, index: Int64?, waiting: Bool, timeout: Duration?,
+        write: (UnsafeMutableRawBufferPointer) -> Void
+    ) throws(ArrayQueueError) -> Bool {
         do {
-            guard waiting else { return try tryPutEnvelope(byteCount: size, timestamp: timestamp, index: header.index, fill: write) != nil }
-            try putEnvelope(byteCount: size, timestamp: timestamp, index: header.index, timeout: timeout, fill: write)
+            guard waiting else { return try tryPutEnvelope(byteCount: byteCount, timestamp: timestamp, index: index, fill: write) != nil }
+            try putEnvelope(byteCount: byteCount, timestamp: timestamp, index: index, timeout: timeout, fill: write)
             return true
         } catch let error as ArrayQueueError {
             throw error

@@ -36,35 +36,39 @@ enum Envelope {
         return (offset, offsets)
     }
 
-    /// Writes the header and copies the arrays into `buffer`, which has `layout(...).total` bytes.
-    static func write(header: String, arrays: [AnyNDArray], into buffer: UnsafeMutableRawBufferPointer) {
-        let headerBytes = Array(header.utf8)
-        buffer.storeBytes(of: UInt32(headerBytes.count).littleEndian, toByteOffset: 0, as: UInt32.self)
-        headerBytes.withUnsafeBytes { UnsafeMutableRawBufferPointer(rebasing: buffer[4..<(4 + $0.count)]).copyMemory(from: $0) }
-        let (_, offsets) = layout(headerBytes: headerBytes.count, payloadSizes: arrays.map(\.byteCount))
-        for (array, offset) in zip(arrays, offsets) {
-            array.withUnsafeBytes { UnsafeMutableRawBufferPointer(rebasing: buffer[offset..<(offset + $0.count)]).copyMemory(from: $0) }
-        }
+    /// Bytes an envelope of a `headerBytes`-byte header and payloads of these sizes takes:
+    /// ``layout(headerBytes:payloadSizes:)``'s total, without making a list (the same-host fast
+    /// path computes it for every message). For arrays held in memory: no overflow.
+    static func size(headerBytes: Int, payloadSizes: some Sequence<Int>) -> Int {
+        var offset = 4 + headerBytes
+        for size in payloadSizes { offset = paddedOffset(offset) + size }
+        return offset
     }
 
-    /// Bytes an envelope of a `headerBytes`-byte header and `arrays` takes: ``layout(headerBytes:payloadSizes:)``'s
-    /// total, without making a list (the same-host fast path computes it for every message).
+    /// ``size(headerBytes:payloadSizes:)`` of named arrays.
     static func size(headerBytes: Int, arrays: [NamedArray]) -> Int {
-        var offset = 4 + headerBytes
-        for named in arrays { offset = paddedOffset(offset) + named.array.byteCount }
-        return offset
+        size(headerBytes: headerBytes, payloadSizes: arrays.lazy.map(\.array.byteCount))
+    }
+
+    /// Writes the header and copies the arrays into `buffer`, which has ``size(headerBytes:payloadSizes:)`` bytes.
+    static func write(header: String, arrays: [AnyNDArray], into buffer: UnsafeMutableRawBufferPointer) {
+        write(header: Array(header.utf8), payloads: arrays, into: buffer)
     }
 
     /// Writes a header already encoded (arrf/1 JSON) and copies `arrays` into `buffer`, which has
     /// ``size(headerBytes:arrays:)`` bytes.
     static func write(header: [UInt8], arrays: [NamedArray], into buffer: UnsafeMutableRawBufferPointer) {
+        write(header: header, payloads: arrays.lazy.map(\.array), into: buffer)
+    }
+
+    private static func write(header: [UInt8], payloads: some Sequence<AnyNDArray>, into buffer: UnsafeMutableRawBufferPointer) {
         buffer.storeBytes(of: UInt32(header.count).littleEndian, toByteOffset: 0, as: UInt32.self)
         header.withUnsafeBytes { UnsafeMutableRawBufferPointer(rebasing: buffer[4..<(4 + $0.count)]).copyMemory(from: $0) }
         var offset = 4 + header.count
-        for named in arrays {
+        for array in payloads {
             offset = paddedOffset(offset)
-            named.array.withUnsafeBytes { UnsafeMutableRawBufferPointer(rebasing: buffer[offset..<(offset + $0.count)]).copyMemory(from: $0) }
-            offset += named.array.byteCount
+            array.withUnsafeBytes { UnsafeMutableRawBufferPointer(rebasing: buffer[offset..<(offset + $0.count)]).copyMemory(from: $0) }
+            offset += array.byteCount
         }
     }
 
