@@ -61,9 +61,7 @@ extension ArrayQueue {
             try ring.withLock(deadline: deadline) { () throws(ArrayQueueError) in
                 // By index: iterating would copy each request, retaining and releasing its shape.
                 for number in requests.indices {
-                    // Freed room is reclaimed once per hold of the lock, and again only when a record does not fit.
-                    guard let reservation = try reserveHoldingLock(
-                        requests[number], dropOldest: dropOldest, owner: me, reclaimingFirst: reservations.isEmpty) else { break }
+                    guard let reservation = try reserveHoldingLock(requests[number], dropOldest: dropOldest, owner: me) else { break }
                     reservations.append(reservation)
                 }
             }
@@ -142,11 +140,22 @@ extension ArrayQueue {
         let me = ProcessIdentity.current
         var claimed: [RecordHeader] = []
         claimed.reserveCapacity(Swift.min(maximumCount, Self.batchLimit))
-        /// Claims up to `wanted` records in one walk under the lock; nil if none was waiting.
+        var probe = Ring.ArrivalProbe()
+        /// Claims up to `wanted` records: one by one at `read` without the lock while they are
+        /// READY there, otherwise in one walk under the lock; nil if none was waiting.
         func attempt(_ wanted: Int) throws(ArrayQueueError) -> Bool? {
-            try ring.withLock(deadline: deadline) { () throws(ArrayQueueError) in
-                var tooLarge: RecordHeader?
-                try ring.claim(upTo: wanted, expecting: nil, maximumPayloadBytes: .max, owner: me, tooLarge: &tooLarge) { claimed.append($0) }
+            quick: while claimed.count < wanted {
+                switch try ring.claimWithoutLock(expecting: nil, maximumPayloadBytes: .max, owner: me, probe: &probe) {
+                case let .claimed(record): claimed.append(record)
+                case .empty: break quick
+                case .needsLock:
+                    guard claimed.isEmpty else { break quick }
+                    try ring.withLock(deadline: deadline) { () throws(ArrayQueueError) in
+                        var tooLarge: RecordHeader?
+                        try ring.claim(upTo: wanted, expecting: nil, maximumPayloadBytes: .max, owner: me, tooLarge: &tooLarge, probe: &probe) { claimed.append($0) }
+                    }
+                    break quick
+                }
             }
             return claimed.isEmpty ? nil : true
         }
@@ -158,7 +167,8 @@ extension ArrayQueue {
                 guard blocking else { return 0 }
                 _ = try waitUntil(
                     ring.header.dataSignal, deadline: deadline, checkingDeadPeers: false, cancellation: nil,
-                    describe: { "get of up to \(maximumCount) records from queue '\(name)' (empty)" }, { () throws(ArrayQueueError) in try attempt(first) })
+                    describe: { "get of up to \(maximumCount) records from queue '\(name)' (empty)" }, arrived: { ring.hasArrival(&probe) },
+                    { () throws(ArrayQueueError) in try attempt(first) })
             }
         } catch {
             // A walk that failed part-way keeps what it claimed: pass those on below, then throw.

@@ -107,24 +107,23 @@ extension ArrayQueue {
         try refuseConsumerOfBroadcast()
         let deadline = try Self.deadline(after: timeout)
         let me = ProcessIdentity.current
+        var probe = Ring.ArrivalProbe()
         // A local function rather than a closure value: its context stays on the stack, so a
         // get that finds a record allocates nothing.
         func attempt() throws(ArrayQueueError) -> ClaimResult? {
-            try ring.withLock(deadline: deadline) { () throws(ArrayQueueError) -> ClaimResult? in
-                var tooLarge: RecordHeader?
-                if let record = try ring.claim(expecting: nil, maximumPayloadBytes: maximumPayloadBytes, owner: me, tooLarge: &tooLarge) {
-                    return .claimed(RecordView(record: record, sequence: record.sequence))
-                }
-                // Left in the queue, unclaimed, under this lock hold: no consumer can miss it.
-                return tooLarge.map { .tooLarge(RecordView(record: $0, sequence: $0.sequence).metadata) }
+            var tooLarge: RecordHeader?
+            if let record = try claimOldest(expecting: nil, maximumPayloadBytes: maximumPayloadBytes, owner: me, deadline: deadline, tooLarge: &tooLarge, probe: &probe) {
+                return .claimed(RecordView(record: record, sequence: record.sequence))
             }
+            // Left in the queue, unclaimed, by the walk under the lock: no consumer can miss it.
+            return tooLarge.map { .tooLarge(RecordView(record: $0, sequence: $0.sequence).metadata) }
         }
         var found = try attempt()
         if found == nil {
             guard blocking else { return .empty }
             found = try waitUntil(
                 ring.header.dataSignal, deadline: deadline, checkingDeadPeers: false, cancellation: nil,
-                describe: { "get from queue '\(name)' (empty)" }, attempt)
+                describe: { "get from queue '\(name)' (empty)" }, arrived: { ring.hasArrival(&probe) }, attempt)
         }
         if case let .claimed(view)? = found, !view.record.isConsistent {
             ring.release(view.record)
@@ -200,8 +199,9 @@ extension ArrayQueue {
             do {
                 try ring.withLock { () throws(ArrayQueueError) in
                     var tooLarge: RecordHeader?
+                    var probe = Ring.ArrivalProbe()
                     while count + claimed.count < maximumCount, claimed.count < Self.batchLimit, used <= byteBudget,
-                          let record = try ring.claim(expecting: nil, maximumPayloadBytes: byteBudget - used, owner: me, tooLarge: &tooLarge) {
+                          let record = try ring.claim(expecting: nil, maximumPayloadBytes: byteBudget - used, owner: me, tooLarge: &tooLarge, probe: &probe) {
                         claimed.append(record)
                         offsets.append(used)
                         used = alignUp(used + record.payloadByteCount, to: alignment)

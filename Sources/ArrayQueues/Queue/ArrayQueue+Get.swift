@@ -98,16 +98,37 @@ extension ArrayQueue {
         try refuseConsumerOfBroadcast()
         let deadline = try Self.deadline(after: timeout)
         let me = ProcessIdentity.current
+        var probe = Ring.ArrivalProbe()
         // A local function rather than a closure value: its context stays on the stack.
         func attempt() throws(ArrayQueueError) -> RecordHeader? {
-            try ring.withLock(deadline: deadline) { () throws(ArrayQueueError) in try ring.claim(expecting: dtype, owner: me) }
+            var tooLarge: RecordHeader?
+            return try claimOldest(expecting: dtype, maximumPayloadBytes: .max, owner: me, deadline: deadline, tooLarge: &tooLarge, probe: &probe)
         }
         // Records are usually waiting: claim without entering the wait loop at all.
         if let record = try attempt() { return record }
         guard blocking else { return nil }
         return try waitUntil(
             ring.header.dataSignal, deadline: deadline, checkingDeadPeers: false, cancellation: cancellation,
-            describe: { "get from queue '\(name)' (empty)" }, attempt)
+            describe: { "get from queue '\(name)' (empty)" }, arrived: { ring.hasArrival(&probe) }, attempt)
+    }
+
+    /// One attempt to claim the oldest record: the record at `read` without the lock when it is
+    /// READY (the common case of a consumer that keeps up: the lock's line stays with the
+    /// producers), otherwise the walk under the lock, which decides everything else. A record
+    /// over `maximumPayloadBytes` is left in the queue and returned in `tooLarge`; when nothing
+    /// is claimed, `probe` tells a waiting consumer where the next record will appear.
+    func claimOldest(
+        expecting dtype: DType?, maximumPayloadBytes: Int, owner: ProcessIdentity, deadline: Int64?,
+        tooLarge: inout RecordHeader?, probe: inout Ring.ArrivalProbe
+    ) throws(ArrayQueueError) -> RecordHeader? {
+        switch try ring.claimWithoutLock(expecting: dtype, maximumPayloadBytes: maximumPayloadBytes, owner: owner, probe: &probe) {
+        case let .claimed(record): return record
+        case .empty: return nil
+        case .needsLock: break
+        }
+        return try ring.withLock(deadline: deadline) { () throws(ArrayQueueError) in
+            try ring.claim(expecting: dtype, maximumPayloadBytes: maximumPayloadBytes, owner: owner, tooLarge: &tooLarge, probe: &probe)
+        }
     }
 
     /// The claimed record as a `BorrowedRecord`. A record whose dtype or shape does not

@@ -40,13 +40,39 @@ extension ArrayQueue {
     /// that costs no CPU, at most ``recheckInterval`` at a time. Producers (`checkingDeadPeers`)
     /// sweep for dead peers holding room whenever the queue-wide timer is due, including
     /// right before they would time out, so that room comes back whatever their timeout.
-    /// Callers have just made one attempt that failed: the first here comes after registering.
+    /// Callers have just made one attempt that failed: the first here comes after registering
+    /// (or after `arrived` says something changed).
+    ///
+    /// With an `arrived` that answers (consumers: ``Ring/hasArrival(_:)``), the spin watches the
+    /// ring itself and does not register on `signal`: a producer's notify then finds no watcher
+    /// and reads no line the consumer wrote. The waiter registers only once the spin is over,
+    /// before it sleeps; from then on the event count's argument (docs/LAYOUT.md) applies unchanged.
     func waitUntil<T>(
         _ signal: WakeSignal, deadline: Int64?, checkingDeadPeers: Bool, cancellation: Cancellation?,
-        describe: () -> String, _ attempt: () throws(ArrayQueueError) -> T?
+        describe: () -> String, arrived: () -> Bool? = { nil }, _ attempt: () throws(ArrayQueueError) -> T?
     ) throws(ArrayQueueError) -> T {
         let spin = options.spin.components
-        let spinNanoseconds = spin.seconds * 1_000_000_000 + spin.attoseconds / 1_000_000_000
+        var spinNanoseconds = spin.seconds * 1_000_000_000 + spin.attoseconds / 1_000_000_000
+        // `arrived` answers nil when the caller has nothing to watch but `signal` (a non-optional,
+        // non-escaping closure: an optional one would escape and box what it captures).
+        if spinNanoseconds > 0, arrived() != nil {
+            let spinEnd = min(Sys.monotonicNanoseconds() + spinNanoseconds, deadline ?? .max)
+            var spins = 0
+            spinning: while true {
+                while arrived() != true {
+                    Sys.cpuRelax()
+                    spins &+= 1
+                    if spins & 63 == 0 {
+                        if cancellation?.isCancelled == true { break spinning }
+                        if Sys.monotonicNanoseconds() >= spinEnd { break spinning }
+                    }
+                }
+                if let value = try attempt() { return value }
+                if Sys.monotonicNanoseconds() >= spinEnd { break }
+            }
+            // Spun once: the sleeps below need no second spin on the word.
+            spinNanoseconds = 0
+        }
         signal.beginWatching()
         defer { signal.endWatching() }
         while true {
