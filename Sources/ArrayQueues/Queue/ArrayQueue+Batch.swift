@@ -61,7 +61,7 @@ extension ArrayQueue {
             try ring.withLock(deadline: deadline) { () throws(ArrayQueueError) in
                 // By index: iterating would copy each request, retaining and releasing its shape.
                 for number in requests.indices {
-                    guard let reservation = try reserveHoldingLock(requests[number], dropOldest: dropOldest, owner: me) else { break }
+                    guard let reservation = try reserveHoldingLock(requests[number], dropOldest: dropOldest, owner: me, reclaimingFirst: reservations.isEmpty) else { break }
                     reservations.append(reservation)
                 }
             }

@@ -166,11 +166,11 @@ extension ArrayQueue {
     /// and batched puts reach the ring.
     @inline(__always)
     func reserveHoldingLock(
-        _ request: Ring.Request, dropOldest: Bool, owner: ProcessIdentity
+        _ request: Ring.Request, dropOldest: Bool, owner: ProcessIdentity, reclaimingFirst: Bool = true
     ) throws(ArrayQueueError) -> Ring.Reservation? {
         // Broadcast queues free room by their subscribers' cursors (Broadcast/BroadcastRing.swift).
         ring.header.isBroadcast
             ? try ring.broadcastReserve(request, owner: owner)
-            : try ring.reserve(request, dropOldest: dropOldest, owner: owner)
+            : try ring.reserve(request, dropOldest: dropOldest, owner: owner, reclaimingFirst: reclaimingFirst)
     }
 }

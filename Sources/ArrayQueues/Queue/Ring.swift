@@ -223,12 +223,13 @@ struct Ring {
     /// producer that keeps finding room never reads the record headers and the `read` cursor
     /// that consumers have just written, which would move their cache lines back to it for
     /// every record; it walks the freed records once a lap instead, in bulk.
-    func reserve(_ request: Request, dropOldest: Bool, owner: ProcessIdentity) throws(ArrayQueueError) -> Reservation? {
+    func reserve(_ request: Request, dropOldest: Bool, owner: ProcessIdentity, reclaimingFirst: Bool = true) throws(ArrayQueueError) -> Reservation? {
         crashPoint(.reserveBegin)
         if header.flags & CAQ_FLAG_RESET_ON_SHAPE_CHANGE != 0 {
             try applyResetPolicy(signature: Self.signature(dtype: request.dtype, shape: request.shape))
         }
-        var reclaimed = false
+        var reclaimed = reclaimingFirst
+        if reclaimed { try reclaim() }
         while true {
             let (head, tail) = try producerCursors()
             let offset = Int(tail % UInt64(capacity))
