@@ -585,8 +585,10 @@ struct Ring {
     /// longer being written. A hint read without the lock (the claim decides); it follows a
     /// record reserved at the old tail while it is written, so that the consumer tries once.
     func hasArrival(_ probe: inout ArrivalProbe) -> Bool {
+        // The record being written is looked at every fourth poll only: each look pulls its
+        // header's line from the producer, who must then take it back to publish the record.
         probe.polls &+= 1
-        if let writing = probe.writing, probe.polls & 15 == 0, record(at: writing).rawState != CAQ_STATE_WRITING { return true }
+        if let writing = probe.writing, probe.polls & 3 == 0, record(at: writing).rawState != CAQ_STATE_WRITING { return true }
         let tail = header.tail.pointee.load(ordering: .acquiring)
         guard tail != probe.tail else { return false }
         if probe.writing == nil, tail > probe.tail, tail - probe.tail <= UInt64(capacity),
