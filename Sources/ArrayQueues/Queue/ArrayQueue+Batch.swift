@@ -143,7 +143,7 @@ extension ArrayQueue {
         var probe = Ring.ArrivalProbe()
         /// Claims up to `wanted` records: one by one at `read` without the lock while they are
         /// READY there, otherwise in one walk under the lock; nil if none was waiting.
-        func attempt(_ wanted: Int) throws(ArrayQueueError) -> Bool? {
+        func attempt(_ wanted: Int, _ probe: inout Ring.ArrivalProbe) throws(ArrayQueueError) -> Bool? {
             quick: while claimed.count < wanted {
                 switch try ring.claimWithoutLock(expecting: nil, maximumPayloadBytes: .max, owner: me, probe: &probe) {
                 case let .claimed(record): claimed.append(record)
@@ -163,12 +163,11 @@ extension ArrayQueue {
         var failure: ArrayQueueError?
         do {
             // Records are usually waiting: claim without entering the wait loop at all.
-            if try attempt(first) == nil {
+            if try attempt(first, &probe) == nil {
                 guard blocking else { return 0 }
-                _ = try waitUntil(
-                    ring.header.dataSignal, deadline: deadline, checkingDeadPeers: false, cancellation: nil,
-                    describe: { "get of up to \(maximumCount) records from queue '\(name)' (empty)" }, arrived: { ring.hasArrival(&probe) },
-                    { () throws(ArrayQueueError) in try attempt(first) })
+                _ = try waitForRecord(
+                    probe: &probe, deadline: deadline, cancellation: nil, describe: { "get of up to \(maximumCount) records from queue '\(name)' (empty)" }
+                ) { (probe: inout Ring.ArrivalProbe) throws(ArrayQueueError) in try attempt(first, &probe) }
             }
         } catch {
             // A walk that failed part-way keeps what it claimed: pass those on below, then throw.
@@ -192,7 +191,7 @@ extension ArrayQueue {
             let wanted = Swift.min(maximumCount - taken, Self.batchLimit)
             guard wanted > 0, failure == nil else { break }
             do {
-                _ = try attempt(wanted)
+                _ = try attempt(wanted, &probe)
             } catch {
                 // What was claimed before the error is still passed on above, so that nothing is lost.
                 failure = error

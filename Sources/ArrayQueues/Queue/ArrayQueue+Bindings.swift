@@ -110,7 +110,7 @@ extension ArrayQueue {
         var probe = Ring.ArrivalProbe()
         // A local function rather than a closure value: its context stays on the stack, so a
         // get that finds a record allocates nothing.
-        func attempt() throws(ArrayQueueError) -> ClaimResult? {
+        func attempt(_ probe: inout Ring.ArrivalProbe) throws(ArrayQueueError) -> ClaimResult? {
             var tooLarge: RecordHeader?
             if let record = try claimOldest(expecting: nil, maximumPayloadBytes: maximumPayloadBytes, owner: me, deadline: deadline, tooLarge: &tooLarge, probe: &probe) {
                 return .claimed(RecordView(record: record, sequence: record.sequence))
@@ -118,12 +118,10 @@ extension ArrayQueue {
             // Left in the queue, unclaimed, by the walk under the lock: no consumer can miss it.
             return tooLarge.map { .tooLarge(RecordView(record: $0, sequence: $0.sequence).metadata) }
         }
-        var found = try attempt()
+        var found = try attempt(&probe)
         if found == nil {
             guard blocking else { return .empty }
-            found = try waitUntil(
-                ring.header.dataSignal, deadline: deadline, checkingDeadPeers: false, cancellation: nil,
-                describe: { "get from queue '\(name)' (empty)" }, arrived: { ring.hasArrival(&probe) }, attempt)
+            found = try waitForRecord(probe: &probe, deadline: deadline, cancellation: nil, describe: { "get from queue '\(name)' (empty)" }, attempt)
         }
         if case let .claimed(view)? = found, !view.record.isConsistent {
             ring.release(view.record)

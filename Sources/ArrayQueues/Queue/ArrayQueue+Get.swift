@@ -100,16 +100,14 @@ extension ArrayQueue {
         let me = ProcessIdentity.current
         var probe = Ring.ArrivalProbe()
         // A local function rather than a closure value: its context stays on the stack.
-        func attempt() throws(ArrayQueueError) -> RecordHeader? {
+        func attempt(_ probe: inout Ring.ArrivalProbe) throws(ArrayQueueError) -> RecordHeader? {
             var tooLarge: RecordHeader?
             return try claimOldest(expecting: dtype, maximumPayloadBytes: .max, owner: me, deadline: deadline, tooLarge: &tooLarge, probe: &probe)
         }
         // Records are usually waiting: claim without entering the wait loop at all.
-        if let record = try attempt() { return record }
+        if let record = try attempt(&probe) { return record }
         guard blocking else { return nil }
-        return try waitUntil(
-            ring.header.dataSignal, deadline: deadline, checkingDeadPeers: false, cancellation: cancellation,
-            describe: { "get from queue '\(name)' (empty)" }, arrived: { ring.hasArrival(&probe) }, attempt)
+        return try waitForRecord(probe: &probe, deadline: deadline, cancellation: cancellation, describe: { "get from queue '\(name)' (empty)" }, attempt)
     }
 
     /// One attempt to claim the oldest record: the record at `read` without the lock when it is

@@ -166,17 +166,25 @@ struct Ring {
     /// and its state, after checking that its header is sane and that it ends within the ring
     /// and at or before `tail`. Callers may then add its length to `position` without overflow.
     func validatedRecord(at position: UInt64, tail: UInt64) throws(ArrayQueueError) -> (RecordHeader, RecordHeader.State) {
+        let (_, state) = try validatedLength(at: position, tail: tail)
         let record = record(at: position)
-        guard let state = record.state else { throw corrupt("record at position \(position) has an invalid state") }
-        let length = record.length
-        let offset = Int(position % UInt64(capacity))
-        guard position < tail, isWithinRing(length: length, offset: offset), UInt64(length) <= tail - position else {
-            throw corrupt("record at position \(position) has an invalid length \(length)")
-        }
-        if state != .skip, !headerIsSane(record, offset: offset) {
+        if state != .skip, !headerIsSane(record, offset: Int(position % UInt64(capacity))) {
             throw corrupt("record at position \(position) has an invalid header")
         }
         return (record, state)
+    }
+
+    /// The length and state of the record at `position` (< `tail`), after checking only what a
+    /// walk that passes freed records needs: a known state, and a length that ends within the
+    /// ring and at or before `tail`. Callers may then add the length to `position` without overflow.
+    func validatedLength(at position: UInt64, tail: UInt64) throws(ArrayQueueError) -> (Int, RecordHeader.State) {
+        let record = record(at: position)
+        guard let state = record.state else { throw corrupt("record at position \(position) has an invalid state") }
+        let length = record.length
+        guard position < tail, isWithinRing(length: length, offset: Int(position % UInt64(capacity))), UInt64(length) <= tail - position else {
+            throw corrupt("record at position \(position) has an invalid length \(length)")
+        }
+        return (length, state)
     }
 
     /// Whether a record of `length` bytes at ring offset `offset` is a whole number of
@@ -339,16 +347,19 @@ struct Ring {
     /// `read` moves before `head`, and the jump to the next lap first covers the rest of
     /// this lap with a filler record, then moves `tail`, `read` and `head` over it.
     func reclaim() throws(ArrayQueueError) {
-        let (head, read, tail) = try cursors()
+        let (head, tail) = try producerCursors()
         var newHead = head
         while newHead < tail {
-            let (record, state) = try validatedRecord(at: newHead, tail: tail)
+            // Only the state and the length are followed here: a freed record's other fields are
+            // never read, so they need no validation (the walks that read records check them).
+            let (length, state) = try validatedLength(at: newHead, tail: tail)
             guard state == .done || state == .skip else { break }
-            newHead += UInt64(record.length)
+            newHead += UInt64(length)
         }
         crashPoint(.reclaimBegin)
         if newHead != head {
-            if read < newHead {
+            // `read` is loaded only now: it is the consumers' line, and usually past newHead already.
+            if header.read.pointee.load(ordering: .relaxed) < newHead {
                 advanceRead(to: newHead)
                 crashPoint(.reclaimReadStored)
             }
