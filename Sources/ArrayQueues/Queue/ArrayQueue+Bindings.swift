@@ -96,8 +96,8 @@ extension ArrayQueue {
     }
 
     /// Claims the oldest record if its payload is at most `maximumPayloadBytes`; a larger one
-    /// is left in the queue (unclaimed, under the same lock hold, so no consumer can miss it)
-    /// and its metadata returned. Waits while the queue is empty when `blocking`, up to
+    /// is left in the queue (unclaimed, so no consumer can miss it) and its metadata, copied
+    /// while the lock kept other consumers from it, returned. Waits while the queue is empty when `blocking`, up to
     /// `timeout` (nil: no limit). A claimed record must be ``release(_:)``d exactly once.
     ///
     /// - Throws: ``ArrayQueueError/Code/timeout``, ``ArrayQueueError/Code/corruptSegment``
@@ -111,12 +111,14 @@ extension ArrayQueue {
         // A local function rather than a closure value: its context stays on the stack, so a
         // get that finds a record allocates nothing.
         func attempt(_ probe: inout Ring.ArrivalProbe) throws(ArrayQueueError) -> ClaimResult? {
-            var tooLarge: RecordHeader?
-            if let record = try claimOldest(expecting: nil, maximumPayloadBytes: maximumPayloadBytes, owner: me, deadline: deadline, tooLarge: &tooLarge, probe: &probe) {
+            var tooLarge: ClaimResult?
+            if let record = try claimOldest(
+                expecting: nil, maximumPayloadBytes: maximumPayloadBytes, owner: me, deadline: deadline, probe: &probe,
+                tooLarge: { tooLarge = .tooLarge(RecordView(record: $0, sequence: $0.sequence).metadata) }) {
                 return .claimed(RecordView(record: record, sequence: record.sequence))
             }
-            // Left in the queue, unclaimed, by the walk under the lock: no consumer can miss it.
-            return tooLarge.map { .tooLarge(RecordView(record: $0, sequence: $0.sequence).metadata) }
+            // Left in the queue, unclaimed; its metadata was copied under the lock, while no consumer could take it.
+            return tooLarge
         }
         var found = try attempt(&probe)
         if found == nil {

@@ -101,8 +101,7 @@ extension ArrayQueue {
         var probe = Ring.ArrivalProbe()
         // A local function rather than a closure value: its context stays on the stack.
         func attempt(_ probe: inout Ring.ArrivalProbe) throws(ArrayQueueError) -> RecordHeader? {
-            var tooLarge: RecordHeader?
-            return try claimOldest(expecting: dtype, maximumPayloadBytes: .max, owner: me, deadline: deadline, tooLarge: &tooLarge, probe: &probe)
+            try claimOldest(expecting: dtype, maximumPayloadBytes: .max, owner: me, deadline: deadline, probe: &probe)
         }
         // Records are usually waiting: claim without entering the wait loop at all.
         if let record = try attempt(&probe) { return record }
@@ -113,11 +112,12 @@ extension ArrayQueue {
     /// One attempt to claim the oldest record: the record at `read` without the lock when it is
     /// READY (the common case of a consumer that keeps up: the lock's line stays with the
     /// producers), otherwise the walk under the lock, which decides everything else. A record
-    /// over `maximumPayloadBytes` is left in the queue and returned in `tooLarge`; when nothing
-    /// is claimed, `probe` tells a waiting consumer where the next record will appear.
+    /// over `maximumPayloadBytes` is left in the queue and shown to `tooLarge` while the lock is
+    /// still held (no consumer can take it meanwhile); when nothing is claimed, `probe` tells a
+    /// waiting consumer where the next record will appear.
     func claimOldest(
         expecting dtype: DType?, maximumPayloadBytes: Int, owner: ProcessIdentity, deadline: Int64?,
-        tooLarge: inout RecordHeader?, probe: inout Ring.ArrivalProbe
+        probe: inout Ring.ArrivalProbe, tooLarge: (RecordHeader) -> Void = { _ in }
     ) throws(ArrayQueueError) -> RecordHeader? {
         switch try ring.claimWithoutLock(expecting: dtype, maximumPayloadBytes: maximumPayloadBytes, owner: owner, probe: &probe) {
         case let .claimed(record): return record
@@ -125,7 +125,10 @@ extension ArrayQueue {
         case .needsLock: break
         }
         return try ring.withLock(deadline: deadline) { () throws(ArrayQueueError) in
-            try ring.claim(expecting: dtype, maximumPayloadBytes: maximumPayloadBytes, owner: owner, tooLarge: &tooLarge, probe: &probe)
+            var large: RecordHeader?
+            let record = try ring.claim(expecting: dtype, maximumPayloadBytes: maximumPayloadBytes, owner: owner, tooLarge: &large, probe: &probe)
+            if let large { tooLarge(large) }
+            return record
         }
     }
 

@@ -70,6 +70,11 @@ public enum CrashPoint: String, CaseIterable, Sendable {
     case claimOwnerSet = "claim.owner-set"
     case claimWalked = "claim.walked"
     case claimReadStored = "claim.read-stored"
+    // Claiming the record at `read` without the lock.
+    case claimQuickBegin = "claim-quick.begin"
+    case claimQuickReading = "claim-quick.reading"
+    case claimQuickOwnerSet = "claim-quick.owner-set"
+    case claimQuickReadStored = "claim-quick.read-stored"
     // Moving `read` forward by compare-exchange (claim walks and reclaim).
     case readAdvanceBegin = "read.advance-begin"
     case readAdvanced = "read.advanced"

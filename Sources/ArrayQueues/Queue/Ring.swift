@@ -165,13 +165,13 @@ struct Ring {
     /// The record at `position` (< `tail`, both validated cursors or positions between them)
     /// and its state, after checking that its header is sane and that it ends within the ring
     /// and at or before `tail`. Callers may then add its length to `position` without overflow.
-    func validatedRecord(at position: UInt64, tail: UInt64) throws(ArrayQueueError) -> (RecordHeader, RecordHeader.State) {
-        let (_, state) = try validatedLength(at: position, tail: tail)
+    func validatedRecord(at position: UInt64, tail: UInt64) throws(ArrayQueueError) -> (RecordHeader, RecordHeader.State, length: Int) {
+        let (length, state) = try validatedLength(at: position, tail: tail)
         let record = record(at: position)
-        if state != .skip, !headerIsSane(record, offset: Int(position % UInt64(capacity))) {
+        if state != .skip, !headerIsSane(record, length: length) {
             throw corrupt("record at position \(position) has an invalid header")
         }
-        return (record, state)
+        return (record, state, length)
     }
 
     /// The length and state of the record at `position` (< `tail`), after checking only what a
@@ -193,15 +193,13 @@ struct Ring {
         length >= RecordHeader.fixedSize && length % RecordHeader.alignment == 0 && length <= capacity - offset
     }
 
-    /// Whether a record header is sane on its own: it ends within the ring from `offset`, and
-    /// its check word, shape and payload agree (for a record whose end is not known to be
-    /// before `tail`, that is claimed without the lock, and for every walk).
-    private func headerIsSane(_ record: RecordHeader, offset: Int) -> Bool {
+    /// Whether a record header is sane, given its `length` as validated: its check word, shape
+    /// and payload agree with each other and fit in that length.
+    private func headerIsSane(_ record: RecordHeader, length: Int) -> Bool {
         let payloadEnd = record.payloadOffset.addingReportingOverflow(record.payloadByteCount)
-        return isWithinRing(length: record.length, offset: offset)
-            && record.checkIsValid && record.dimensionCount <= Shape.maxDimensions && record.payloadByteCount >= 0
+        return record.checkIsValid && record.dimensionCount <= Shape.maxDimensions && record.payloadByteCount >= 0
             && record.payloadOffset == RecordHeader.payloadOffset(dimensions: record.dimensionCount)
-            && !payloadEnd.overflow && payloadEnd.partialValue <= record.length
+            && !payloadEnd.overflow && payloadEnd.partialValue <= length
     }
 
     // MARK: - Producers
@@ -250,7 +248,7 @@ struct Ring {
                     record(at: start).writeSkip(length: gap)
                     crashPoint(.reserveGapSkipWritten)
                     start += UInt64(gap)
-                    header.tail.pointee.store(start, ordering: .relaxed)
+                    header.tail.pointee.store(start, ordering: .releasing)
                     crashPoint(.reserveGapTailStored)
                 }
                 // A sequence number taken by a process that dies before the tail store is skipped, never reused.
@@ -306,7 +304,7 @@ struct Ring {
             // writer's start time (which would make a live reader look like a reused pid).
             reservation.record.setOwner(start: 0)
             crashPoint(.commitOwnerCleared)
-            let isReady = reservation.record.exchangeState(from: .writing, to: .ready)
+            let isReady = reservation.record.publish()
             crashPoint(.commitReady)
             if isReady {
                 committed += 1
@@ -373,7 +371,7 @@ struct Ring {
         crashPoint(.reclaimWrapBegin)
         record(at: tail).writeSkip(length: Int(lapEnd - tail))
         crashPoint(.reclaimWrapSkipWritten)
-        header.tail.pointee.store(lapEnd, ordering: .relaxed)
+        header.tail.pointee.store(lapEnd, ordering: .releasing)
         crashPoint(.reclaimWrapTailStored)
         advanceRead(to: lapEnd)
         crashPoint(.reclaimWrapReadStored)
@@ -387,10 +385,10 @@ struct Ring {
         let (head, _, tail) = try cursors()
         var position = head
         while position < tail {
-            let (record, state) = try validatedRecord(at: position, tail: tail)
+            let (record, state, length) = try validatedRecord(at: position, tail: tail)
             switch state {
             case .done, .skip:
-                position += UInt64(record.length)
+                position += UInt64(length)
             case .ready:
                 // False if a consumer claimed it meanwhile (without the lock): then it holds the head.
                 return drop(record)
@@ -423,11 +421,11 @@ struct Ring {
         var dropped = 0
         var position = read
         while position < tail {
-            let (record, state) = try validatedRecord(at: position, tail: tail)
+            let (record, state, length) = try validatedRecord(at: position, tail: tail)
             if state == .ready, drop(record) {
                 dropped += 1
             }
-            position += UInt64(record.length)
+            position += UInt64(length)
         }
         try reclaim()
         crashPoint(.dropAllReclaimed)
@@ -514,8 +512,8 @@ struct Ring {
         var count = 0
         var firstWriting: UInt64?
         walk: while position < tail && count < limit {
-            let (record, state) = try validatedRecord(at: position, tail: tail)
-            let next = position + UInt64(record.length)
+            let (record, state, length) = try validatedRecord(at: position, tail: tail)
+            let next = position + UInt64(length)
             switch state {
             case .ready:
                 if let dtype, record.dtypeCode != dtype.rawValue {
@@ -626,28 +624,30 @@ struct Ring {
     /// record's state and owner; `read` then moves past it by a compare-exchange that succeeds
     /// only if `read` still points at it.
     ///
-    /// Why the record claimed is the one at `read`: `read` is checked again just before the
-    /// claim, and while `read` is at a record, `head` (which only grows, and stays at or before
-    /// `read`) cannot pass it, so its room cannot be reused. A consumer delayed between that
-    /// check and the claim by a whole lap of the ring may claim a later record at the same
-    /// place; its sequence number tells, and then `read` is left alone (that record is
-    /// delivered as any record claimed by the walk would be, if its header is sane).
+    /// Why the record claimed is the one that was checked: a READY record carries the low 32
+    /// bits of its sequence number where a claimed one names its reader (``RecordHeader/publish()``),
+    /// and the compare-exchange expects READY with the sequence number read when the record was
+    /// checked. A consumer delayed after that check, while the record was taken by another,
+    /// freed, and its room reused by a later record, claims nothing and looks again.
     func claimWithoutLock(
         expecting dtype: DType?, maximumPayloadBytes: Int, owner: ProcessIdentity, probe: inout ArrivalProbe
     ) throws(ArrayQueueError) -> QuickClaim {
         let alignment = UInt64(RecordHeader.alignment)
         for _ in 0..<4 {
-            let read = header.read.pointee.load(ordering: .acquiring)
-            let tail = header.tail.pointee.load(ordering: .acquiring)
+            // Sequentially consistent: after a waiter's registration on the data signal, this
+            // check must see a record a notifier did not announce (docs/LAYOUT.md).
+            let read = header.read.pointee.load(ordering: .sequentiallyConsistent)
+            let tail = header.tail.pointee.load(ordering: .sequentiallyConsistent)
             guard read <= tail, tail <= maximumPosition, tail - read <= UInt64(capacity),
                   read % alignment == 0, tail % alignment == 0 else { return .needsLock }
             if read == tail {
                 probe = ArrivalProbe(tail: tail)
                 return .empty
             }
-            let record = record(at: read)
-            guard let (_, state) = try? validatedRecord(at: read, tail: tail) else { return .needsLock }
-            if state == .writing, read + UInt64(record.length) == tail {
+            guard let (record, state, length) = try? validatedRecord(at: read, tail: tail) else { return .needsLock }
+            // No overflow: validatedRecord checked read + length ≤ tail.
+            let end = read + UInt64(length)
+            if state == .writing, end == tail {
                 // The last record reserved is still being written and nothing follows it: nothing
                 // to claim, and no reason to take the lock (the producer holds its line).
                 probe = ArrivalProbe(tail: tail, writing: read)
@@ -657,22 +657,18 @@ struct Ring {
                   record.payloadByteCount <= maximumPayloadBytes else {
                 return .needsLock
             }
-            let sequence = record.sequence
-            let length = record.length
-            // `read` still here: the record above was the one at `read`, not a later one at its place.
+            // The claim below succeeds only for the record of this sequence number: a consumer
+            // delayed here while the record was taken, freed and its room reused claims nothing.
+            let expected = RecordHeader.readyWord(sequence: record.sequence)
+            // `read` still here: the record above was the one at `read` when it was checked.
             guard header.read.pointee.load(ordering: .acquiring) == read else { continue }
-            guard take(record, owner: owner) else { continue }
-            guard record.sequence == sequence, record.length == length else {
-                // A later record at the same place (see above): delivered as it is, if sane.
-                guard headerIsSane(record, offset: Int(read % UInt64(capacity))) else {
-                    throw corrupt("a record claimed at position \(read) has an invalid header")
-                }
-                return .claimed(record)
-            }
-            // No overflow: validatedRecord checked read + length ≤ tail.
-            crashPoint(.claimWalked)
-            _ = header.read.pointee.compareExchange(expected: read, desired: read + UInt64(length), ordering: .acquiringAndReleasing)
-            crashPoint(.claimReadStored)
+            crashPoint(.claimQuickBegin)
+            guard record.exchangeState(from: expected, toReadingBy: owner) else { continue }
+            crashPoint(.claimQuickReading)
+            record.setOwner(start: owner.startTime)
+            crashPoint(.claimQuickOwnerSet)
+            _ = header.read.pointee.compareExchange(expected: read, desired: end, ordering: .acquiringAndReleasing)
+            crashPoint(.claimQuickReadStored)
             return .claimed(record)
         }
         return .needsLock
@@ -685,9 +681,9 @@ struct Ring {
         var count = 0
         var position = read
         while position < tail && count < limit {
-            let (record, state) = try validatedRecord(at: position, tail: tail)
+            let (_, state, length) = try validatedRecord(at: position, tail: tail)
             if state == .ready { count += 1 }
-            position += UInt64(record.length)
+            position += UInt64(length)
         }
         return count
     }
@@ -735,7 +731,7 @@ struct Ring {
         var freed = false
         var position = head
         while position < tail {
-            let (record, state) = try validatedRecord(at: position, tail: tail)
+            let (record, state, length) = try validatedRecord(at: position, tail: tail)
             switch state {
             case .writing, .reading:
                 let owner = record.owner
@@ -755,7 +751,7 @@ struct Ring {
             case .ready, .done, .skip:
                 break
             }
-            position += UInt64(record.length)
+            position += UInt64(length)
         }
         try reclaim()
         if freed {
@@ -774,9 +770,9 @@ struct Ring {
         // `read` may lag behind a claim the dead process made; recompute it from the records.
         var read = head
         while read < tail {
-            let (record, state) = try validatedRecord(at: read, tail: tail)
+            let (_, state, length) = try validatedRecord(at: read, tail: tail)
             if state == .ready || state == .writing { break }
-            read += UInt64(record.length)
+            read += UInt64(length)
         }
         crashPoint(.repairBegin)
         header.read.pointee.store(read, ordering: .relaxed)

@@ -51,6 +51,23 @@ struct RecordHeader {
     /// The state half of a `stateAndOwner` word, or nil for garbage.
     static func state(of stateAndOwner: UInt64) -> State? { State(rawValue: UInt32(truncatingIfNeeded: stateAndOwner)) }
 
+    /// Publishes a filled record: `state` and `owner_pid` move from WRITING and the writer's pid
+    /// to READY and the low 32 bits of the record's sequence number (``readyWord(sequence:)``),
+    /// in one compare-exchange. False if the record was taken away meanwhile (a sweep thought
+    /// its writer dead). The sequence number in a READY record's owner half is what lets a
+    /// consumer that checked the record without the lock claim exactly that record.
+    func publish() -> Bool {
+        let word = stateAndOwner
+        guard Self.state(of: word) == .writing else { return false }
+        return stateAndOwnerAtomic.pointee.compareExchange(
+            expected: word, desired: Self.readyWord(sequence: sequence), ordering: .sequentiallyConsistent).exchanged
+    }
+
+    /// The `state`/`owner_pid` word of the READY record with sequence number `sequence`.
+    static func readyWord(sequence: UInt64) -> UInt64 {
+        UInt64(State.ready.rawValue) | (sequence & 0xFFFF_FFFF) << 32
+    }
+
     /// Claims a READY record for `owner`: `state` and `owner_pid` move from `word` (as loaded)
     /// to READING and the owner's pid in one compare-exchange, which decides between consumers
     /// claiming with and without the lock. `owner_start` is stored after it
@@ -74,9 +91,10 @@ struct RecordHeader {
     var owner: ProcessIdentity { ProcessIdentity(pid: fields.pointee.owner_pid, startTime: UInt64(fields.pointee.owner_start)) }
     var checkIsValid: Bool { fields.pointee.check == CAQ_RECORD_CHECK ^ UInt32(truncatingIfNeeded: fields.pointee.seq) }
 
+    /// The shape as an `[Int]` (at most ``Shape/maxDimensions`` extents, whatever `ndim` says).
     var shape: [Int] {
         let extents = (raw + Self.fixedSize).assumingMemoryBound(to: UInt64.self)
-        return (0..<dimensionCount).map { Int(truncatingIfNeeded: extents[$0]) }
+        return (0..<min(dimensionCount, Shape.maxDimensions)).map { Int(truncatingIfNeeded: extents[$0]) }
     }
 
     /// The shape, copied out inline (`dimensionCount` was validated to be at most 32).
