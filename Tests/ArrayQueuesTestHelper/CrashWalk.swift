@@ -38,6 +38,16 @@ extension Helper {
         var counter = 0
         // Claims, releases, and the jump to the next lap once the ring is empty.
         while try takeAndLog(queue) {}
+        // A record still being written ahead of a committed one: that claim takes the lock and
+        // passes it (without the lock, a consumer claims only a READY record at `read`).
+        let ahead = try walkArray(counter, bytes: 300)
+        let aheadIndex = Pattern.index(producer: 7, counter: counter)
+        counter += 1
+        try queue.put(dtype: .uint8, shape: [300], index: aheadIndex, timeout: .seconds(5)) { buffer in
+            try walkPut(queue, 300, &counter)
+            _ = try takeAndLog(queue)
+            ahead.withUnsafeBytes { buffer.copyMemory(from: $0) }
+        }
         try walkPut(queue, 1000, &counter)
         // Records of varied sizes; the fourth crosses the end of the ring (a filler first).
         for bytes in [3000, 5000, 6000] { try walkPut(queue, bytes, &counter) }

@@ -15,7 +15,7 @@ public enum SegmentLayout {
     }
 
     /// The bytes of the queue lock, with the padding that keeps the cursors after it.
-    public static var lockBytes: Range<Int> { header(\.lock)..<header(\.read) }
+    public static var lockBytes: Range<Int> { header(\.lock)..<header(\.head) }
 
     /// Offset of a field of entry `slot` of the attached-process table.
     public static func attachment<T>(_ slot: Int, _ field: KeyPath<caq_attachment, T>) -> Int {

@@ -1,6 +1,7 @@
 @testable import ArrayQueues
 import CArrayQueuesShims
 import Dispatch
+import Glibc
 import Synchronization
 import Testing
 
@@ -38,10 +39,11 @@ struct WakeSignalTests {
             }
         }
         for round in 0..<rounds {
-            // Wait (bounded) until the sleeper has begun this round's sleep, then notify twice.
-            var spins = 0
-            while words.count(at: WakeSignal.sleepsOffset) <= UInt32(round) && spins < 10_000_000 { spins += 1 }
-            #expect(spins < 10_000_000, "round \(round): the sleeper never began to sleep")
+            // Wait (bounded by time, not by spins: on a loaded machine the sleeper's thread may
+            // not run for a while) until the sleeper has begun this round's sleep, then notify twice.
+            let giveUp = DispatchTime.now() + 10
+            while words.count(at: WakeSignal.sleepsOffset) <= UInt32(round) && DispatchTime.now() < giveUp { sched_yield() }
+            #expect(words.count(at: WakeSignal.sleepsOffset) > UInt32(round), "round \(round): the sleeper never began to sleep")
             signal.notify()
             signal.notify()
             #expect(woken.wait(timeout: .now() + 5) == .success, "round \(round): a sleeper was not woken")

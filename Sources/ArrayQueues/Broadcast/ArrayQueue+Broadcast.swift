@@ -70,9 +70,9 @@ extension ArrayQueue {
                 var pending = 0
                 var position = subscriber.cursor
                 while position < tail {
-                    let (record, state) = try ring.validatedRecord(at: position, tail: tail)
+                    let (_, state, length) = try ring.validatedRecord(at: position, tail: tail)
                     if state == .ready { pending += 1 }
-                    position += UInt64(record.length)
+                    position += UInt64(length)
                 }
                 let slot = subscriber.slot
                 return SubscriberInfo(

@@ -82,7 +82,7 @@ extension Ring {
             let offset = Int(tail % UInt64(capacity))
             let gap = offset + length > capacity ? capacity - offset : 0
             if Int(tail - position) + gap + length <= capacity { return true }
-            let (record, state) = try validatedRecord(at: position, tail: tail)
+            let (_, state, length) = try validatedRecord(at: position, tail: tail)
             switch state {
             case .done, .skip:
                 break
@@ -93,7 +93,7 @@ extension Ring {
             case .writing, .reading:
                 return false
             }
-            position += UInt64(record.length)
+            position += UInt64(length)
         }
         // Everything freed: `reclaim` starts the next record at the next lap's start.
         return length <= capacity
@@ -112,9 +112,9 @@ extension Ring {
     private func freeOldest() throws(ArrayQueueError) -> Bool {
         let (head, _, tail) = try cursors()
         guard head < tail else { return false }
-        let (record, state) = try validatedRecord(at: head, tail: tail)
+        let (record, state, length) = try validatedRecord(at: head, tail: tail)
         guard state == .ready else { return false }
-        let next = head + UInt64(record.length)
+        let next = head + UInt64(length)
         let subscribers = try subscribers(head: head, tail: tail)
         // The subscribers still at `head` (no list made: a producer that outruns its `drop`
         // subscribers comes here for every record).
@@ -141,14 +141,14 @@ extension Ring {
         var position = next
         var freed = 1
         while position < passed && freed < Self.freeBatch {
-            let (record, state) = try validatedRecord(at: position, tail: tail)
+            let (record, state, length) = try validatedRecord(at: position, tail: tail)
             if state == .ready {
                 crashPoint(.broadcastFreeBegin)
                 record.setState(.done)
                 crashPoint(.broadcastFreeDone)
                 freed += 1
             }
-            position += UInt64(record.length)
+            position += UInt64(length)
         }
         return true
     }
@@ -229,9 +229,9 @@ extension Ring {
             var newest = tail
             var position = head
             while position < tail {
-                let (record, state) = try validatedRecord(at: position, tail: tail)
+                let (_, state, length) = try validatedRecord(at: position, tail: tail)
                 if state == .ready { newest = position }
-                position += UInt64(record.length)
+                position += UInt64(length)
             }
             return newest
         }
@@ -303,15 +303,15 @@ extension Ring {
         var position = subscriber.cursor
         var found: Loan?
         walk: while position < tail {
-            let (record, state) = try validatedRecord(at: position, tail: tail)
+            let (record, state, length) = try validatedRecord(at: position, tail: tail)
             switch state {
             case .ready:
-                found = Loan(record: record, position: position, length: record.length)
+                found = Loan(record: record, position: position, length: length)
                 break walk
             case .writing, .reading:
                 break walk
             case .done, .skip:
-                position += UInt64(record.length)
+                position += UInt64(length)
             }
         }
         if position != slot.cursor.pointee.load(ordering: .relaxed) {
@@ -360,9 +360,9 @@ extension Ring {
             var count: UInt64 = 0
             var position = subscriber.cursor
             while position < tail {
-                let (record, state) = try validatedRecord(at: position, tail: tail)
+                let (_, state, length) = try validatedRecord(at: position, tail: tail)
                 if state == .ready { count += 1 }
-                position += UInt64(record.length)
+                position += UInt64(length)
             }
             try skip(subscriber.slot, to: tail, losing: count)
             skipped += Int(count)

@@ -61,9 +61,7 @@ extension ArrayQueue {
             try ring.withLock(deadline: deadline) { () throws(ArrayQueueError) in
                 // By index: iterating would copy each request, retaining and releasing its shape.
                 for number in requests.indices {
-                    // Freed room is reclaimed once per hold of the lock, and again only when a record does not fit.
-                    guard let reservation = try reserveHoldingLock(
-                        requests[number], dropOldest: dropOldest, owner: me, reclaimingFirst: reservations.isEmpty) else { break }
+                    guard let reservation = try reserveHoldingLock(requests[number], dropOldest: dropOldest, owner: me, reclaimingFirst: reservations.isEmpty) else { break }
                     reservations.append(reservation)
                 }
             }
@@ -142,11 +140,22 @@ extension ArrayQueue {
         let me = ProcessIdentity.current
         var claimed: [RecordHeader] = []
         claimed.reserveCapacity(Swift.min(maximumCount, Self.batchLimit))
-        /// Claims up to `wanted` records in one walk under the lock; nil if none was waiting.
-        func attempt(_ wanted: Int) throws(ArrayQueueError) -> Bool? {
-            try ring.withLock(deadline: deadline) { () throws(ArrayQueueError) in
-                var tooLarge: RecordHeader?
-                try ring.claim(upTo: wanted, expecting: nil, maximumPayloadBytes: .max, owner: me, tooLarge: &tooLarge) { claimed.append($0) }
+        var probe = Ring.ArrivalProbe()
+        /// Claims up to `wanted` records: one by one at `read` without the lock while they are
+        /// READY there, otherwise in one walk under the lock; nil if none was waiting.
+        func attempt(_ wanted: Int, _ probe: inout Ring.ArrivalProbe) throws(ArrayQueueError) -> Bool? {
+            quick: while claimed.count < wanted {
+                switch try ring.claimWithoutLock(expecting: nil, maximumPayloadBytes: .max, owner: me, probe: &probe) {
+                case let .claimed(record): claimed.append(record)
+                case .empty: break quick
+                case .needsLock:
+                    guard claimed.isEmpty else { break quick }
+                    try ring.withLock(deadline: deadline) { () throws(ArrayQueueError) in
+                        var tooLarge: RecordHeader?
+                        try ring.claim(upTo: wanted, expecting: nil, maximumPayloadBytes: .max, owner: me, tooLarge: &tooLarge, probe: &probe) { claimed.append($0) }
+                    }
+                    break quick
+                }
             }
             return claimed.isEmpty ? nil : true
         }
@@ -154,11 +163,11 @@ extension ArrayQueue {
         var failure: ArrayQueueError?
         do {
             // Records are usually waiting: claim without entering the wait loop at all.
-            if try attempt(first) == nil {
+            if try attempt(first, &probe) == nil {
                 guard blocking else { return 0 }
-                _ = try waitUntil(
-                    ring.header.dataSignal, deadline: deadline, checkingDeadPeers: false, cancellation: nil,
-                    describe: { "get of up to \(maximumCount) records from queue '\(name)' (empty)" }, { () throws(ArrayQueueError) in try attempt(first) })
+                _ = try waitForRecord(
+                    probe: &probe, deadline: deadline, cancellation: nil, describe: { "get of up to \(maximumCount) records from queue '\(name)' (empty)" }
+                ) { (probe: inout Ring.ArrivalProbe) throws(ArrayQueueError) in try attempt(first, &probe) }
             }
         } catch {
             // A walk that failed part-way keeps what it claimed: pass those on below, then throw.
@@ -182,7 +191,7 @@ extension ArrayQueue {
             let wanted = Swift.min(maximumCount - taken, Self.batchLimit)
             guard wanted > 0, failure == nil else { break }
             do {
-                _ = try attempt(wanted)
+                _ = try attempt(wanted, &probe)
             } catch {
                 // What was claimed before the error is still passed on above, so that nothing is lost.
                 failure = error

@@ -96,8 +96,8 @@ extension ArrayQueue {
     }
 
     /// Claims the oldest record if its payload is at most `maximumPayloadBytes`; a larger one
-    /// is left in the queue (unclaimed, under the same lock hold, so no consumer can miss it)
-    /// and its metadata returned. Waits while the queue is empty when `blocking`, up to
+    /// is left in the queue (unclaimed, so no consumer can miss it) and its metadata, copied
+    /// while the lock kept other consumers from it, returned. Waits while the queue is empty when `blocking`, up to
     /// `timeout` (nil: no limit). A claimed record must be ``release(_:)``d exactly once.
     ///
     /// - Throws: ``ArrayQueueError/Code/timeout``, ``ArrayQueueError/Code/corruptSegment``
@@ -107,24 +107,23 @@ extension ArrayQueue {
         try refuseConsumerOfBroadcast()
         let deadline = try Self.deadline(after: timeout)
         let me = ProcessIdentity.current
+        var probe = Ring.ArrivalProbe()
         // A local function rather than a closure value: its context stays on the stack, so a
         // get that finds a record allocates nothing.
-        func attempt() throws(ArrayQueueError) -> ClaimResult? {
-            try ring.withLock(deadline: deadline) { () throws(ArrayQueueError) -> ClaimResult? in
-                var tooLarge: RecordHeader?
-                if let record = try ring.claim(expecting: nil, maximumPayloadBytes: maximumPayloadBytes, owner: me, tooLarge: &tooLarge) {
-                    return .claimed(RecordView(record: record, sequence: record.sequence))
-                }
-                // Left in the queue, unclaimed, under this lock hold: no consumer can miss it.
-                return tooLarge.map { .tooLarge(RecordView(record: $0, sequence: $0.sequence).metadata) }
+        func attempt(_ probe: inout Ring.ArrivalProbe) throws(ArrayQueueError) -> ClaimResult? {
+            var tooLarge: ClaimResult?
+            if let record = try claimOldest(
+                expecting: nil, maximumPayloadBytes: maximumPayloadBytes, owner: me, deadline: deadline, probe: &probe,
+                tooLarge: { tooLarge = .tooLarge(RecordView(record: $0, sequence: $0.sequence).metadata) }) {
+                return .claimed(RecordView(record: record, sequence: record.sequence))
             }
+            // Left in the queue, unclaimed; its metadata was copied under the lock, while no consumer could take it.
+            return tooLarge
         }
-        var found = try attempt()
+        var found = try attempt(&probe)
         if found == nil {
             guard blocking else { return .empty }
-            found = try waitUntil(
-                ring.header.dataSignal, deadline: deadline, checkingDeadPeers: false, cancellation: nil,
-                describe: { "get from queue '\(name)' (empty)" }, attempt)
+            found = try waitForRecord(probe: &probe, deadline: deadline, cancellation: nil, describe: { "get from queue '\(name)' (empty)" }, attempt)
         }
         if case let .claimed(view)? = found, !view.record.isConsistent {
             ring.release(view.record)
@@ -200,8 +199,9 @@ extension ArrayQueue {
             do {
                 try ring.withLock { () throws(ArrayQueueError) in
                     var tooLarge: RecordHeader?
+                    var probe = Ring.ArrivalProbe()
                     while count + claimed.count < maximumCount, claimed.count < Self.batchLimit, used <= byteBudget,
-                          let record = try ring.claim(expecting: nil, maximumPayloadBytes: byteBudget - used, owner: me, tooLarge: &tooLarge) {
+                          let record = try ring.claim(expecting: nil, maximumPayloadBytes: byteBudget - used, owner: me, tooLarge: &tooLarge, probe: &probe) {
                         claimed.append(record)
                         offsets.append(used)
                         used = alignUp(used + record.payloadByteCount, to: alignment)

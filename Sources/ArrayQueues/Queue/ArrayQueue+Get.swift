@@ -98,16 +98,38 @@ extension ArrayQueue {
         try refuseConsumerOfBroadcast()
         let deadline = try Self.deadline(after: timeout)
         let me = ProcessIdentity.current
+        var probe = Ring.ArrivalProbe()
         // A local function rather than a closure value: its context stays on the stack.
-        func attempt() throws(ArrayQueueError) -> RecordHeader? {
-            try ring.withLock(deadline: deadline) { () throws(ArrayQueueError) in try ring.claim(expecting: dtype, owner: me) }
+        func attempt(_ probe: inout Ring.ArrivalProbe) throws(ArrayQueueError) -> RecordHeader? {
+            try claimOldest(expecting: dtype, maximumPayloadBytes: .max, owner: me, deadline: deadline, probe: &probe)
         }
         // Records are usually waiting: claim without entering the wait loop at all.
-        if let record = try attempt() { return record }
+        if let record = try attempt(&probe) { return record }
         guard blocking else { return nil }
-        return try waitUntil(
-            ring.header.dataSignal, deadline: deadline, checkingDeadPeers: false, cancellation: cancellation,
-            describe: { "get from queue '\(name)' (empty)" }, attempt)
+        return try waitForRecord(probe: &probe, deadline: deadline, cancellation: cancellation, describe: { "get from queue '\(name)' (empty)" }, attempt)
+    }
+
+    /// One attempt to claim the oldest record: the record at `read` without the lock when it is
+    /// READY (the common case of a consumer that keeps up: the lock's line stays with the
+    /// producers), otherwise the walk under the lock, which decides everything else. A record
+    /// over `maximumPayloadBytes` is left in the queue and shown to `tooLarge` while the lock is
+    /// still held (no consumer can take it meanwhile); when nothing is claimed, `probe` tells a
+    /// waiting consumer where the next record will appear.
+    func claimOldest(
+        expecting dtype: DType?, maximumPayloadBytes: Int, owner: ProcessIdentity, deadline: Int64?,
+        probe: inout Ring.ArrivalProbe, tooLarge: (RecordHeader) -> Void = { _ in }
+    ) throws(ArrayQueueError) -> RecordHeader? {
+        switch try ring.claimWithoutLock(expecting: dtype, maximumPayloadBytes: maximumPayloadBytes, owner: owner, probe: &probe) {
+        case let .claimed(record): return record
+        case .empty: return nil
+        case .needsLock: break
+        }
+        return try ring.withLock(deadline: deadline) { () throws(ArrayQueueError) in
+            var large: RecordHeader?
+            let record = try ring.claim(expecting: dtype, maximumPayloadBytes: maximumPayloadBytes, owner: owner, tooLarge: &large, probe: &probe)
+            if let large { tooLarge(large) }
+            return record
+        }
     }
 
     /// The claimed record as a `BorrowedRecord`. A record whose dtype or shape does not

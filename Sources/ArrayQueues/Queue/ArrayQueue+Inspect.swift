@@ -39,8 +39,8 @@ extension ArrayQueue {
             var summaries: [RecordSummary] = []
             var position = head
             while position < tail {
-                let (record, state) = try ring.validatedRecord(at: position, tail: tail)
-                position += UInt64(record.length)
+                let (record, state, length) = try ring.validatedRecord(at: position, tail: tail)
+                position += UInt64(length)
                 let summaryState: RecordSummary.State
                 switch state {
                 case .skip: continue

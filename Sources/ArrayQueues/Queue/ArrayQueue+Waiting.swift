@@ -35,18 +35,55 @@ extension ArrayQueue {
         return total.overflow ? nil : total.partialValue
     }
 
-    /// Retries `attempt` until it returns a value, waiting on `signal` in between: first a
-    /// short spin (answers within a microsecond when the peer is quick), then a futex sleep
-    /// that costs no CPU, at most ``recheckInterval`` at a time. Producers (`checkingDeadPeers`)
-    /// sweep for dead peers holding room whenever the queue-wide timer is due, including
-    /// right before they would time out, so that room comes back whatever their timeout.
-    /// Callers have just made one attempt that failed: the first here comes after registering.
-    func waitUntil<T>(
-        _ signal: WakeSignal, deadline: Int64?, checkingDeadPeers: Bool, cancellation: Cancellation?,
-        describe: () -> String, _ attempt: () throws(ArrayQueueError) -> T?
+    /// Retries `attempt` until it returns a record, like ``waitUntil(_:deadline:checkingDeadPeers:cancellation:spinning:describe:_:)``
+    /// on the data signal, but spins first on the ring itself (``Ring/hasArrival(_:)`` with
+    /// `probe`, which the caller's last attempt filled) without registering on the signal: a
+    /// producer's notify then finds no watcher and reads no line the consumer wrote. It registers
+    /// only once the spin is over, before it sleeps; from then on the event count's argument
+    /// (docs/LAYOUT.md) applies unchanged. `probe` is passed to each attempt rather than
+    /// captured by it: a variable captured by a closure that is also called directly is boxed
+    /// on the heap, one allocation per get.
+    func waitForRecord<T>(
+        probe: inout Ring.ArrivalProbe, deadline: Int64?, cancellation: Cancellation?, describe: () -> String,
+        _ attempt: (inout Ring.ArrivalProbe) throws(ArrayQueueError) -> T?
     ) throws(ArrayQueueError) -> T {
         let spin = options.spin.components
         let spinNanoseconds = spin.seconds * 1_000_000_000 + spin.attoseconds / 1_000_000_000
+        if spinNanoseconds > 0 {
+            let spinEnd = min(Sys.monotonicNanoseconds() + spinNanoseconds, deadline ?? .max)
+            var spins = 0
+            spinning: while true {
+                while !ring.hasArrival(&probe) {
+                    Sys.cpuRelax()
+                    spins &+= 1
+                    if spins & 63 == 0 {
+                        if cancellation?.isCancelled == true { break spinning }
+                        if Sys.monotonicNanoseconds() >= spinEnd { break spinning }
+                    }
+                }
+                if let value = try attempt(&probe) { return value }
+                if Sys.monotonicNanoseconds() >= spinEnd { break }
+            }
+        }
+        // Spun once already: the registered wait needs no second spin on the word.
+        return try waitUntil(
+            ring.header.dataSignal, deadline: deadline, checkingDeadPeers: false, cancellation: cancellation, spinning: false,
+            describe: describe) { () throws(ArrayQueueError) in try attempt(&probe) }
+    }
+
+    /// Retries `attempt` until it returns a value, waiting on `signal` in between: first a
+    /// short spin while the word is unchanged (answers within a microsecond when the peer is
+    /// quick; not when `spinning` is false), then a futex sleep that costs no CPU, at most
+    /// ``recheckInterval`` at a time. Producers (`checkingDeadPeers`) sweep for dead peers
+    /// holding room whenever the queue-wide timer is due, including right before they would
+    /// time out, so that room comes back whatever their timeout. Callers have just made one
+    /// attempt that failed: the first here comes after registering.
+    func waitUntil<T>(
+        _ signal: WakeSignal, deadline: Int64?, checkingDeadPeers: Bool, cancellation: Cancellation?, spinning: Bool = true,
+        describe: () -> String, _ attempt: () throws(ArrayQueueError) -> T?
+    ) throws(ArrayQueueError) -> T {
+        let spin = options.spin.components
+        let spinNanoseconds = spinning ? spin.seconds * 1_000_000_000 + spin.attoseconds / 1_000_000_000 : 0
         signal.beginWatching()
         defer { signal.endWatching() }
         while true {

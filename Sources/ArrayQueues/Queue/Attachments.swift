@@ -192,12 +192,14 @@ enum Attachments {
     /// A record keeps only a pid and the low bits of a start time. If that pid is not a live
     /// process here, the owner may still be a live process of another pid namespace: it is if
     /// an entry of the table from another namespace, with that pid and start time, is alive.
+    /// A start time of 0 (a reader between its claim and storing its start time, or a writer
+    /// between commit's two stores) matches any start time: such an owner is judged by its pid.
     static func isRecordOwnerAlive(_ owner: ProcessIdentity, in ring: Ring) -> Bool {
         if owner.isAlive { return true }
         let lock = shares.withLock { $0[key(ring)]?.lockDescriptor }
         return entries(ring).contains { entry in
             entry.pid == owner.pid && entry.mayBeInAnotherPIDNamespace
-                && ProcessIdentity.sameStartTime(owner.startTime, entry.startTime)
+                && (owner.startTime == 0 || ProcessIdentity.sameStartTime(owner.startTime, entry.startTime))
                 && liveness(entry, lockDescriptor: lock) == .alive
         }
     }

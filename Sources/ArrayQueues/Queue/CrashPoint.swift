@@ -56,6 +56,7 @@ public enum CrashPoint: String, CaseIterable, Sendable {
     // Publishing a filled record, or giving it back (no lock).
     case commitBegin = "commit.begin"
     case commitCounted = "commit.counted"
+    case commitOwnerCleared = "commit.owner-cleared"
     case commitReady = "commit.ready"
     case commitNotified = "commit.notified"
     case abandonBegin = "abandon.begin"
@@ -63,12 +64,20 @@ public enum CrashPoint: String, CaseIterable, Sendable {
     case abandonDone = "abandon.done"
     case abandonNotified = "abandon.notified"
 
-    // Claiming (under the lock) and releasing (no lock).
+    // Claiming (under the lock, or without it at `read`) and releasing (no lock).
     case claimBegin = "claim.begin"
-    case claimOwnerSet = "claim.owner-set"
     case claimReading = "claim.reading"
+    case claimOwnerSet = "claim.owner-set"
     case claimWalked = "claim.walked"
     case claimReadStored = "claim.read-stored"
+    // Claiming the record at `read` without the lock.
+    case claimQuickBegin = "claim-quick.begin"
+    case claimQuickReading = "claim-quick.reading"
+    case claimQuickOwnerSet = "claim-quick.owner-set"
+    case claimQuickReadStored = "claim-quick.read-stored"
+    // Moving `read` forward by compare-exchange (claim walks and reclaim).
+    case readAdvanceBegin = "read.advance-begin"
+    case readAdvanced = "read.advanced"
     case releaseBegin = "release.begin"
     case releaseDone = "release.done"
     case releaseCounted = "release.counted"

@@ -4,10 +4,12 @@ import Synchronization
 
 /// The queue protocol over a mapped segment (docs/LAYOUT.md, "Protocol").
 ///
-/// Cursor changes happen under the segment's robust lock; payload copies never do. A
+/// Producers reserve under the segment's robust lock; payload copies never happen under it. A
 /// producer reserves a record under the lock, fills it unlocked, and publishes it with one
-/// atomic store. A consumer claims a record under the lock, reads it unlocked, and frees it
-/// with one atomic store; freed space is reclaimed lazily by the next producer that needs it.
+/// atomic store. A consumer claims the record at `read` without the lock when it is ready (one
+/// compare-exchange of its state, one of `read`), and walks the ring under the lock otherwise;
+/// it reads the record unlocked and frees it with one atomic store; freed space is reclaimed
+/// by the next producer that needs it.
 ///
 /// Every walk over the ring validates each record header before following it, so a corrupt
 /// segment produces ``ArrayQueueError/Code/corruptSegment``, never an out-of-bounds access or
@@ -134,6 +136,19 @@ struct Ring {
         return (head, read, tail)
     }
 
+    /// Loads `head` and `tail` only (what a reservation needs: the consumers' line stays put)
+    /// and checks head ≤ tail ≤ ``maximumPosition``, tail − head ≤ capacity and alignment.
+    func producerCursors() throws(ArrayQueueError) -> (head: UInt64, tail: UInt64) {
+        let head = header.head.pointee.load(ordering: .relaxed)
+        let tail = header.tail.pointee.load(ordering: .relaxed)
+        let alignment = UInt64(RecordHeader.alignment)
+        guard head <= tail, tail <= maximumPosition, tail - head <= UInt64(capacity),
+              head % alignment == 0, tail % alignment == 0 else {
+            throw corrupt("cursors out of order (head \(head), tail \(tail), capacity \(capacity))")
+        }
+        return (head, tail)
+    }
+
     /// Loads `read` and `tail` only (what consumers need: the producer-side line stays put)
     /// and checks read ≤ tail ≤ read + capacity, tail ≤ ``maximumPosition`` and alignment.
     func consumerCursors() throws(ArrayQueueError) -> (read: UInt64, tail: UInt64) {
@@ -150,24 +165,41 @@ struct Ring {
     /// The record at `position` (< `tail`, both validated cursors or positions between them)
     /// and its state, after checking that its header is sane and that it ends within the ring
     /// and at or before `tail`. Callers may then add its length to `position` without overflow.
-    func validatedRecord(at position: UInt64, tail: UInt64) throws(ArrayQueueError) -> (RecordHeader, RecordHeader.State) {
+    func validatedRecord(at position: UInt64, tail: UInt64) throws(ArrayQueueError) -> (RecordHeader, RecordHeader.State, length: Int) {
+        let (length, state) = try validatedLength(at: position, tail: tail)
+        let record = record(at: position)
+        if state != .skip, !headerIsSane(record, length: length) {
+            throw corrupt("record at position \(position) has an invalid header")
+        }
+        return (record, state, length)
+    }
+
+    /// The length and state of the record at `position` (< `tail`), after checking only what a
+    /// walk that passes freed records needs: a known state, and a length that ends within the
+    /// ring and at or before `tail`. Callers may then add the length to `position` without overflow.
+    func validatedLength(at position: UInt64, tail: UInt64) throws(ArrayQueueError) -> (Int, RecordHeader.State) {
         let record = record(at: position)
         guard let state = record.state else { throw corrupt("record at position \(position) has an invalid state") }
         let length = record.length
-        let offset = Int(position % UInt64(capacity))
-        guard position < tail, length >= RecordHeader.fixedSize, length % RecordHeader.alignment == 0,
-              length <= capacity - offset, UInt64(length) <= tail - position else {
+        guard position < tail, isWithinRing(length: length, offset: Int(position % UInt64(capacity))), UInt64(length) <= tail - position else {
             throw corrupt("record at position \(position) has an invalid length \(length)")
         }
-        if state != .skip {
-            let payloadEnd = record.payloadOffset.addingReportingOverflow(record.payloadByteCount)
-            guard record.checkIsValid, record.dimensionCount <= Shape.maxDimensions, record.payloadByteCount >= 0,
-                  record.payloadOffset == RecordHeader.payloadOffset(dimensions: record.dimensionCount),
-                  !payloadEnd.overflow, payloadEnd.partialValue <= length else {
-                throw corrupt("record at position \(position) has an invalid header")
-            }
-        }
-        return (record, state)
+        return (length, state)
+    }
+
+    /// Whether a record of `length` bytes at ring offset `offset` is a whole number of
+    /// alignment units, at least a header, and ends within the ring.
+    private func isWithinRing(length: Int, offset: Int) -> Bool {
+        length >= RecordHeader.fixedSize && length % RecordHeader.alignment == 0 && length <= capacity - offset
+    }
+
+    /// Whether a record header is sane, given its `length` as validated: its check word, shape
+    /// and payload agree with each other and fit in that length.
+    private func headerIsSane(_ record: RecordHeader, length: Int) -> Bool {
+        let payloadEnd = record.payloadOffset.addingReportingOverflow(record.payloadByteCount)
+        return record.checkIsValid && record.dimensionCount <= Shape.maxDimensions && record.payloadByteCount >= 0
+            && record.payloadOffset == RecordHeader.payloadOffset(dimensions: record.dimensionCount)
+            && !payloadEnd.overflow && payloadEnd.partialValue <= length
     }
 
     // MARK: - Producers
@@ -193,9 +225,10 @@ struct Ring {
     /// Reserves room for `request` at the tail (under the lock). Returns nil when there is
     /// no room now; with `dropOldest`, first drops committed records at the head to make room.
     ///
-    /// Reclaims freed room first when `reclaimingFirst` (the first record of a hold of the lock,
-    /// so that an empty ring jumps to the next lap), otherwise only when the record does not
-    /// fit: the later records of a batch skip the walk over freed records and the cursor stores.
+    /// Reclaims freed room only when the record does not fit (docs/LAYOUT.md, "Put"): a
+    /// producer that keeps finding room never reads the record headers and the `read` cursor
+    /// that consumers have just written, which would move their cache lines back to it for
+    /// every record; it walks the freed records once a lap instead, in bulk.
     func reserve(_ request: Request, dropOldest: Bool, owner: ProcessIdentity, reclaimingFirst: Bool = true) throws(ArrayQueueError) -> Reservation? {
         crashPoint(.reserveBegin)
         if header.flags & CAQ_FLAG_RESET_ON_SHAPE_CHANGE != 0 {
@@ -204,7 +237,7 @@ struct Ring {
         var reclaimed = reclaimingFirst
         if reclaimed { try reclaim() }
         while true {
-            let (head, _, tail) = try cursors()
+            let (head, tail) = try producerCursors()
             let offset = Int(tail % UInt64(capacity))
             // Payloads are contiguous: a record that would cross the end of the ring starts at 0
             // and a filler record covers the gap.
@@ -215,7 +248,7 @@ struct Ring {
                     record(at: start).writeSkip(length: gap)
                     crashPoint(.reserveGapSkipWritten)
                     start += UInt64(gap)
-                    header.tail.pointee.store(start, ordering: .relaxed)
+                    header.tail.pointee.store(start, ordering: .releasing)
                     crashPoint(.reserveGapTailStored)
                 }
                 // A sequence number taken by a process that dies before the tail store is skipped, never reused.
@@ -266,7 +299,12 @@ struct Ring {
                 continue
             }
             fill(reservation)
-            let isReady = reservation.record.exchangeState(from: .writing, to: .ready)
+            // A consumer claims by one compare-exchange of `state` and `owner_pid`, then stores its
+            // start time: until then this 0 makes a sweep judge it by its pid alone, never by the
+            // writer's start time (which would make a live reader look like a reused pid).
+            reservation.record.setOwner(start: 0)
+            crashPoint(.commitOwnerCleared)
+            let isReady = reservation.record.publish()
             crashPoint(.commitReady)
             if isReady {
                 committed += 1
@@ -307,17 +345,20 @@ struct Ring {
     /// `read` moves before `head`, and the jump to the next lap first covers the rest of
     /// this lap with a filler record, then moves `tail`, `read` and `head` over it.
     func reclaim() throws(ArrayQueueError) {
-        let (head, read, tail) = try cursors()
+        let (head, tail) = try producerCursors()
         var newHead = head
         while newHead < tail {
-            let (record, state) = try validatedRecord(at: newHead, tail: tail)
+            // Only the state and the length are followed here: a freed record's other fields are
+            // never read, so they need no validation (the walks that read records check them).
+            let (length, state) = try validatedLength(at: newHead, tail: tail)
             guard state == .done || state == .skip else { break }
-            newHead += UInt64(record.length)
+            newHead += UInt64(length)
         }
         crashPoint(.reclaimBegin)
         if newHead != head {
-            if read < newHead {
-                header.read.pointee.store(newHead, ordering: .relaxed)
+            // `read` is loaded only now: it is the consumers' line, and usually past newHead already.
+            if header.read.pointee.load(ordering: .relaxed) < newHead {
+                advanceRead(to: newHead)
                 crashPoint(.reclaimReadStored)
             }
             header.head.pointee.store(newHead, ordering: .relaxed)
@@ -330,9 +371,9 @@ struct Ring {
         crashPoint(.reclaimWrapBegin)
         record(at: tail).writeSkip(length: Int(lapEnd - tail))
         crashPoint(.reclaimWrapSkipWritten)
-        header.tail.pointee.store(lapEnd, ordering: .relaxed)
+        header.tail.pointee.store(lapEnd, ordering: .releasing)
         crashPoint(.reclaimWrapTailStored)
-        header.read.pointee.store(lapEnd, ordering: .relaxed)
+        advanceRead(to: lapEnd)
         crashPoint(.reclaimWrapReadStored)
         header.head.pointee.store(lapEnd, ordering: .relaxed)
         crashPoint(.reclaimWrapHeadStored)
@@ -344,13 +385,13 @@ struct Ring {
         let (head, _, tail) = try cursors()
         var position = head
         while position < tail {
-            let (record, state) = try validatedRecord(at: position, tail: tail)
+            let (record, state, length) = try validatedRecord(at: position, tail: tail)
             switch state {
             case .done, .skip:
-                position += UInt64(record.length)
+                position += UInt64(length)
             case .ready:
-                drop(record)
-                return true
+                // False if a consumer claimed it meanwhile (without the lock): then it holds the head.
+                return drop(record)
             case .writing, .reading:
                 return false
             }
@@ -358,15 +399,19 @@ struct Ring {
         return false
     }
 
-    /// Marks a READY record dropped (under the lock, so no consumer can be claiming it).
-    private func drop(_ record: RecordHeader) {
+    /// Drops a READY record (under the lock): flag, then READY → DONE by compare-exchange,
+    /// since a consumer may be claiming it without the lock; then the count. Returns false if
+    /// the consumer won (its record then carries the flag, which nothing reads on a claimed record).
+    @discardableResult
+    private func drop(_ record: RecordHeader) -> Bool {
         crashPoint(.dropBegin)
         record.addFlags(CAQ_RECORD_DROPPED)
         crashPoint(.dropFlagged)
-        record.setState(.done)
+        guard record.exchangeState(from: .ready, to: .done) else { return false }
         crashPoint(.dropDone)
         header.drops.pointee.wrappingAdd(1, ordering: .relaxed)
         crashPoint(.dropCounted)
+        return true
     }
 
     /// Drops every committed, unclaimed record; returns how many (under the lock).
@@ -376,12 +421,11 @@ struct Ring {
         var dropped = 0
         var position = read
         while position < tail {
-            let (record, state) = try validatedRecord(at: position, tail: tail)
-            if state == .ready {
-                drop(record)
+            let (record, state, length) = try validatedRecord(at: position, tail: tail)
+            if state == .ready, drop(record) {
                 dropped += 1
             }
-            position += UInt64(record.length)
+            position += UInt64(length)
         }
         try reclaim()
         crashPoint(.dropAllReclaimed)
@@ -432,17 +476,20 @@ struct Ring {
     /// dtype is left in the queue and reported as a mismatch.
     func claim(expecting dtype: DType?, owner: ProcessIdentity) throws(ArrayQueueError) -> RecordHeader? {
         var tooLarge: RecordHeader?
-        return try claim(expecting: dtype, maximumPayloadBytes: .max, owner: owner, tooLarge: &tooLarge)
+        var probe = ArrivalProbe()
+        return try claim(expecting: dtype, maximumPayloadBytes: .max, owner: owner, tooLarge: &tooLarge, probe: &probe)
     }
 
     /// `claim`, leaving a record whose payload exceeds `maximumPayloadBytes` in the queue,
     /// unclaimed, and returning it in `tooLarge` instead (for bindings that read into a buffer
-    /// of their caller's: nothing is claimed that would then have to be given back).
+    /// of their caller's: nothing is claimed that would then have to be given back). When it
+    /// claims nothing, `probe` tells a waiting consumer where to look for the next record.
     func claim(
-        expecting dtype: DType?, maximumPayloadBytes: Int, owner: ProcessIdentity, tooLarge: inout RecordHeader?
+        expecting dtype: DType?, maximumPayloadBytes: Int, owner: ProcessIdentity, tooLarge: inout RecordHeader?,
+        probe: inout ArrivalProbe
     ) throws(ArrayQueueError) -> RecordHeader? {
         var found: RecordHeader?
-        try claim(upTo: 1, expecting: dtype, maximumPayloadBytes: maximumPayloadBytes, owner: owner, tooLarge: &tooLarge) { found = $0 }
+        try claim(upTo: 1, expecting: dtype, maximumPayloadBytes: maximumPayloadBytes, owner: owner, tooLarge: &tooLarge, probe: &probe) { found = $0 }
         return found
     }
 
@@ -452,20 +499,21 @@ struct Ring {
     /// walked record by record while it is being filled. `expecting` and `maximumPayloadBytes`
     /// as for one record: a mismatch ends the walk (and is reported only if nothing was claimed).
     /// Returns how many were claimed. Records claimed before an error stay claimed: `claimed`
-    /// has them.
+    /// has them. When it claims none, `probe` tells a waiting consumer where to look next.
     @discardableResult
     func claim(
         upTo limit: Int, expecting dtype: DType?, maximumPayloadBytes: Int, owner: ProcessIdentity,
-        tooLarge: inout RecordHeader?, _ claimed: (RecordHeader) -> Void
+        tooLarge: inout RecordHeader?, probe: inout ArrivalProbe, _ claimed: (RecordHeader) -> Void
     ) throws(ArrayQueueError) -> Int {
         let (read, tail) = try consumerCursors()
         var position = read
         var newRead = read
         var contiguous = true
         var count = 0
+        var firstWriting: UInt64?
         walk: while position < tail && count < limit {
-            let (record, state) = try validatedRecord(at: position, tail: tail)
-            let next = position + UInt64(record.length)
+            let (record, state, length) = try validatedRecord(at: position, tail: tail)
+            let next = position + UInt64(length)
             switch state {
             case .ready:
                 if let dtype, record.dtypeCode != dtype.rawValue {
@@ -478,16 +526,15 @@ struct Ring {
                     if count == 0 { tooLarge = record }
                     break walk
                 }
-                crashPoint(.claimBegin)
-                record.setOwner(owner)
-                crashPoint(.claimOwnerSet)
-                record.setState(.reading)
-                crashPoint(.claimReading)
-                claimed(record)
-                count += 1
+                // Consumers claiming without the lock compete for it: one compare-exchange decides.
+                if take(record, owner: owner) {
+                    claimed(record)
+                    count += 1
+                }
                 if contiguous { newRead = next }
             case .writing:
                 if count > 0 { break walk }
+                if firstWriting == nil { firstWriting = position }
                 contiguous = false
             case .reading, .done, .skip:
                 if contiguous { newRead = next }
@@ -495,16 +542,138 @@ struct Ring {
             position = next
         }
         advanceRead(from: read, to: newRead)
+        if count == 0 { probe = ArrivalProbe(tail: tail, writing: firstWriting) }
         return count
+    }
+
+    /// Claims `record` if it is READY: state and owner pid in one compare-exchange, then the
+    /// owner's start time. False if another consumer took it first (or it is no longer READY).
+    private func take(_ record: RecordHeader, owner: ProcessIdentity) -> Bool {
+        let word = record.stateAndOwner
+        guard RecordHeader.state(of: word) == .ready else { return false }
+        crashPoint(.claimBegin)
+        guard record.exchangeState(from: word, toReadingBy: owner) else { return false }
+        crashPoint(.claimReading)
+        record.setOwner(start: owner.startTime)
+        crashPoint(.claimOwnerSet)
+        return true
     }
 
     /// Stores the consumers' cursor if a claim walk moved it.
     private func advanceRead(from read: UInt64, to newRead: UInt64) {
         guard newRead != read else { return }
         crashPoint(.claimWalked)
-        header.read.pointee.store(newRead, ordering: .relaxed)
+        advanceRead(to: newRead)
         crashPoint(.claimReadStored)
     }
+
+    /// Moves `read` forward to `position` unless it is there or past it already: consumers move
+    /// it without the lock, and it never moves back.
+    private func advanceRead(to position: UInt64) {
+        var current = header.read.pointee.load(ordering: .relaxed)
+        crashPoint(.readAdvanceBegin)
+        while current < position {
+            let (exchanged, found) = header.read.pointee.compareExchange(expected: current, desired: position, ordering: .acquiringAndReleasing)
+            crashPoint(.readAdvanced)
+            if exchanged { return }
+            current = found
+        }
+    }
+
+    /// Where a consumer that found no record looks while it spins, instead of the data signal
+    /// (docs/LAYOUT.md, "Waiting and notifying"): the end of the records it walked, and the
+    /// first of them that was still being written.
+    struct ArrivalProbe {
+        var tail: UInt64 = 0
+        var writing: UInt64?
+        var polls: UInt32 = 0
+    }
+
+    /// Whether a record may have become claimable since `probe` was taken: the record being
+    /// written was published (or freed), or a record was reserved at the old tail and is no
+    /// longer being written. A hint read without the lock (the claim decides); it follows a
+    /// record reserved at the old tail while it is written, so that the consumer tries once.
+    func hasArrival(_ probe: inout ArrivalProbe) -> Bool {
+        // The record being written is looked at every fourth poll only: each look pulls its
+        // header's line from the producer, who must then take it back to publish the record.
+        probe.polls &+= 1
+        if let writing = probe.writing, probe.polls & 3 == 0, record(at: writing).rawState != CAQ_STATE_WRITING { return true }
+        let tail = header.tail.pointee.load(ordering: .acquiring)
+        guard tail != probe.tail else { return false }
+        if probe.writing == nil, tail > probe.tail, tail - probe.tail <= UInt64(capacity),
+           record(at: probe.tail).rawState == CAQ_STATE_WRITING {
+            probe = ArrivalProbe(tail: tail, writing: probe.tail)
+            return false
+        }
+        return true
+    }
+
+    /// What ``claimWithoutLock(expecting:maximumPayloadBytes:owner:probe:)`` found.
+    enum QuickClaim {
+        /// The record at `read`, now claimed.
+        case claimed(RecordHeader)
+        /// No record at all (`read == tail`); `probe` says where the next one will be.
+        case empty
+        /// Anything else (a record being written or claimed at `read`, a filler, a dtype or size
+        /// the caller refuses, a lost race, a header that does not validate): the locked walk decides.
+        case needsLock
+    }
+
+    /// Claims the record at `read` without the lock when it is READY (docs/LAYOUT.md, "Get"):
+    /// the common case of a consumer that keeps up. The claim is one compare-exchange of the
+    /// record's state and owner; `read` then moves past it by a compare-exchange that succeeds
+    /// only if `read` still points at it.
+    ///
+    /// Why the record claimed is the one that was checked: a READY record carries the low 32
+    /// bits of its sequence number where a claimed one names its reader (``RecordHeader/publish()``),
+    /// and the compare-exchange expects READY with the sequence number read when the record was
+    /// checked. A consumer delayed after that check, while the record was taken by another,
+    /// freed, and its room reused by a later record, claims nothing and looks again.
+    func claimWithoutLock(
+        expecting dtype: DType?, maximumPayloadBytes: Int, owner: ProcessIdentity, probe: inout ArrivalProbe
+    ) throws(ArrayQueueError) -> QuickClaim {
+        let alignment = UInt64(RecordHeader.alignment)
+        for _ in 0..<4 {
+            // Sequentially consistent: after a waiter's registration on the data signal, this
+            // check must see a record a notifier did not announce (docs/LAYOUT.md).
+            let read = header.read.pointee.load(ordering: .sequentiallyConsistent)
+            let tail = header.tail.pointee.load(ordering: .sequentiallyConsistent)
+            guard read <= tail, tail <= maximumPosition, tail - read <= UInt64(capacity),
+                  read % alignment == 0, tail % alignment == 0 else { return .needsLock }
+            if read == tail {
+                probe = ArrivalProbe(tail: tail)
+                return .empty
+            }
+            guard let (record, state, length) = try? validatedRecord(at: read, tail: tail) else { return .needsLock }
+            // No overflow: validatedRecord checked read + length ≤ tail.
+            let end = read + UInt64(length)
+            if state == .writing, end == tail {
+                // The last record reserved is still being written and nothing follows it: nothing
+                // to claim, and no reason to take the lock (the producer holds its line).
+                probe = ArrivalProbe(tail: tail, writing: read)
+                return .empty
+            }
+            guard state == .ready, dtype.map({ $0.rawValue == record.dtypeCode }) ?? true,
+                  record.payloadByteCount <= maximumPayloadBytes else {
+                return .needsLock
+            }
+            // The claim below succeeds only for the record of this sequence number: a consumer
+            // delayed here while the record was taken, freed and its room reused claims nothing.
+            let expected = RecordHeader.readyWord(sequence: record.sequence)
+            // `read` still here: the record above was the one at `read` when it was checked.
+            guard header.read.pointee.load(ordering: .acquiring) == read else { continue }
+            crashPoint(.claimQuickBegin)
+            guard record.exchangeState(from: expected, toReadingBy: owner) else { continue }
+            crashPoint(.claimQuickReading)
+            record.setOwner(start: owner.startTime)
+            crashPoint(.claimQuickOwnerSet)
+            _ = header.read.pointee.compareExchange(expected: read, desired: end, ordering: .acquiringAndReleasing)
+            crashPoint(.claimQuickReadStored)
+            return .claimed(record)
+        }
+        return .needsLock
+    }
+
 
     /// Counts the committed, unclaimed records, stopping at `limit` (under the lock).
     func countReady(limit: Int = .max) throws(ArrayQueueError) -> Int {
@@ -512,9 +681,9 @@ struct Ring {
         var count = 0
         var position = read
         while position < tail && count < limit {
-            let (record, state) = try validatedRecord(at: position, tail: tail)
+            let (_, state, length) = try validatedRecord(at: position, tail: tail)
             if state == .ready { count += 1 }
-            position += UInt64(record.length)
+            position += UInt64(length)
         }
         return count
     }
@@ -562,7 +731,7 @@ struct Ring {
         var freed = false
         var position = head
         while position < tail {
-            let (record, state) = try validatedRecord(at: position, tail: tail)
+            let (record, state, length) = try validatedRecord(at: position, tail: tail)
             switch state {
             case .writing, .reading:
                 let owner = record.owner
@@ -582,7 +751,7 @@ struct Ring {
             case .ready, .done, .skip:
                 break
             }
-            position += UInt64(record.length)
+            position += UInt64(length)
         }
         try reclaim()
         if freed {
@@ -601,9 +770,9 @@ struct Ring {
         // `read` may lag behind a claim the dead process made; recompute it from the records.
         var read = head
         while read < tail {
-            let (record, state) = try validatedRecord(at: read, tail: tail)
+            let (_, state, length) = try validatedRecord(at: read, tail: tail)
             if state == .ready || state == .writing { break }
-            read += UInt64(record.length)
+            read += UInt64(length)
         }
         crashPoint(.repairBegin)
         header.read.pointee.store(read, ordering: .relaxed)

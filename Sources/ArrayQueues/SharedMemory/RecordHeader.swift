@@ -23,10 +23,16 @@ struct RecordHeader {
 
     private var fields: UnsafeMutablePointer<caq_record_header> { raw.assumingMemoryBound(to: caq_record_header.self) }
     private var stateAtomic: UnsafeMutablePointer<Atomic<UInt32>> { raw.assumingMemoryBound(to: Atomic<UInt32>.self) }
+    /// `state` and `owner_pid` as one little-endian u64 (state in the low half): a claim changes
+    /// both with one compare-exchange, so that a claimed record never names a stale owner.
+    private var stateAndOwnerAtomic: UnsafeMutablePointer<Atomic<UInt64>> { raw.assumingMemoryBound(to: Atomic<UInt64>.self) }
 
     /// The state, or nil if the word holds garbage. Sequentially consistent (a plain load on
     /// x86) because it pairs with `WakeSignal`'s watcher count: see `WakeSignal`.
     var state: State? { State(rawValue: stateAtomic.pointee.load(ordering: .sequentiallyConsistent)) }
+
+    /// The raw state word (acquire), for hints read without the lock: garbage is not an error there.
+    var rawState: UInt32 { stateAtomic.pointee.load(ordering: .acquiring) }
 
     /// Publishes a state change; everything written before is visible to whoever sees it.
     func setState(_ state: State) {
@@ -37,6 +43,39 @@ struct RecordHeader {
     /// that the notifier's following load of the watcher count cannot move before it.
     func exchangeState(from: State, to: State) -> Bool {
         stateAtomic.pointee.compareExchange(expected: from.rawValue, desired: to.rawValue, ordering: .sequentiallyConsistent).exchanged
+    }
+
+    /// `state` (low half) and `owner_pid` (high half), loaded together.
+    var stateAndOwner: UInt64 { stateAndOwnerAtomic.pointee.load(ordering: .sequentiallyConsistent) }
+
+    /// The state half of a `stateAndOwner` word, or nil for garbage.
+    static func state(of stateAndOwner: UInt64) -> State? { State(rawValue: UInt32(truncatingIfNeeded: stateAndOwner)) }
+
+    /// Publishes a filled record: `state` and `owner_pid` move from WRITING and the writer's pid
+    /// to READY and the low 32 bits of the record's sequence number (``readyWord(sequence:)``),
+    /// in one compare-exchange. False if the record was taken away meanwhile (a sweep thought
+    /// its writer dead). The sequence number in a READY record's owner half is what lets a
+    /// consumer that checked the record without the lock claim exactly that record.
+    func publish() -> Bool {
+        let word = stateAndOwner
+        guard Self.state(of: word) == .writing else { return false }
+        return stateAndOwnerAtomic.pointee.compareExchange(
+            expected: word, desired: Self.readyWord(sequence: sequence), ordering: .sequentiallyConsistent).exchanged
+    }
+
+    /// The `state`/`owner_pid` word of the READY record with sequence number `sequence`.
+    static func readyWord(sequence: UInt64) -> UInt64 {
+        UInt64(State.ready.rawValue) | (sequence & 0xFFFF_FFFF) << 32
+    }
+
+    /// Claims a READY record for `owner`: `state` and `owner_pid` move from `word` (as loaded)
+    /// to READING and the owner's pid in one compare-exchange, which decides between consumers
+    /// claiming with and without the lock. `owner_start` is stored after it
+    /// (``setOwner(start:)``); until then it holds 0, which commit stored, and an owner whose
+    /// start time is 0 is judged by its pid alone, so no sweep takes the record from a live reader.
+    func exchangeState(from word: UInt64, toReadingBy owner: ProcessIdentity) -> Bool {
+        let desired = UInt64(State.reading.rawValue) | UInt64(owner.pid) << 32
+        return stateAndOwnerAtomic.pointee.compareExchange(expected: word, desired: desired, ordering: .sequentiallyConsistent).exchanged
     }
 
     var length: Int { Int(truncatingIfNeeded: fields.pointee.length) }
@@ -52,9 +91,10 @@ struct RecordHeader {
     var owner: ProcessIdentity { ProcessIdentity(pid: fields.pointee.owner_pid, startTime: UInt64(fields.pointee.owner_start)) }
     var checkIsValid: Bool { fields.pointee.check == CAQ_RECORD_CHECK ^ UInt32(truncatingIfNeeded: fields.pointee.seq) }
 
+    /// The shape as an `[Int]` (at most ``Shape/maxDimensions`` extents, whatever `ndim` says).
     var shape: [Int] {
         let extents = (raw + Self.fixedSize).assumingMemoryBound(to: UInt64.self)
-        return (0..<dimensionCount).map { Int(truncatingIfNeeded: extents[$0]) }
+        return (0..<min(dimensionCount, Shape.maxDimensions)).map { Int(truncatingIfNeeded: extents[$0]) }
     }
 
     /// The shape, copied out inline (`dimensionCount` was validated to be at most 32).
@@ -81,9 +121,9 @@ struct RecordHeader {
         return bytes == payloadByteCount
     }
 
-    func setOwner(_ owner: ProcessIdentity) {
-        fields.pointee.owner_pid = owner.pid
-        fields.pointee.owner_start = UInt32(truncatingIfNeeded: owner.startTime)
+    /// Stores the low 32 bits of the owner's start time (0: unknown, judged by pid alone).
+    func setOwner(start: UInt64) {
+        fields.pointee.owner_start = UInt32(truncatingIfNeeded: start)
     }
 
     func addFlags(_ flags: UInt32) {

@@ -16,7 +16,7 @@
 
 /// "AQSEGMNT" read as a little-endian 64-bit integer.
 #define CAQ_MAGIC 0x544E4D4745535141ULL
-#define CAQ_LAYOUT_VERSION 3u
+#define CAQ_LAYOUT_VERSION 4u
 /// Size of the segment header; the data ring starts right after it.
 #define CAQ_HEADER_SIZE 4096u
 /// Every record, payload and ring position is a multiple of this.
@@ -119,31 +119,27 @@ typedef struct caq_segment_header {
     uint32_t reserved0;             /* 52 */
     uint8_t pad0[8];                /* 56 */
 
+    // Cache lines are grouped by who writes them on the common path (docs/LAYOUT.md), so that a
+    // producer and a consumer that keep up with each other move as few lines between cores as
+    // possible: producers' lock and cursors, the published end alone, the consumers' cursor.
+
     // The queue lock (a process-shared, robust pthread mutex: 40 bytes on glibc x86-64, 48 on
-    // aarch64) shares its cache line with the two cursors every locker needs, so taking the
-    // lock brings them along.
+    // aarch64), taken by producers for every reservation and by consumers only on rare paths,
+    // shares its line with the producers' state it guards.
     pthread_mutex_t lock;           /* 64 */
     uint8_t pad1[112 - 64 - sizeof(pthread_mutex_t)];
-    // Ring cursors: monotonically increasing byte positions; physical offset = position % capacity.
-    uint64_t read;                  /* 112 every record before it has been claimed, dropped or skipped */
-    uint64_t tail;                  /* 120 end of the reserved bytes; the next record starts here */
+    uint64_t head;                  /* 112 oldest byte still in use; everything before it is free */
+    uint64_t next_seq;              /* 120 sequence number of the next record reserved */
 
-    // Producer-side state (guarded by the lock) and counters (atomic, relaxed): a line of its own,
-    // so that consumers do not pull it back and forth.
-    uint64_t head;                  /* 128 oldest byte still in use; everything before it is free */
-    uint64_t next_seq;              /* 136 sequence number of the next record reserved */
-    uint64_t shape_signature;       /* 144 dtype+shape of the last put, for the reset policy */
-    uint64_t puts;                  /* 152 records committed */
-    uint64_t drops;                 /* 160 records dropped by drop-oldest, clear or reset */
-    uint64_t resets;                /* 168 resets by the shape-change policy */
-    uint64_t clears;                /* 176 calls of clear() */
-    uint64_t abandoned_writes;      /* 184 records discarded because their producer died */
+    // Ring cursors are monotonically increasing byte positions; physical offset = position % capacity.
+    uint64_t tail;                  /* 128 end of the reserved bytes; the next record starts here (stored under the lock) */
+    uint8_t pad2[192 - 136];
 
-    // Consumer-side counters.
-    uint64_t gets;                  /* 192 records consumed */
-    uint64_t lost_reads;            /* 200 records lost because their consumer died */
-    int64_t last_recovery_ns;       /* 208 CLOCK_MONOTONIC of the last dead-peer sweep */
-    uint8_t pad2[256 - 216];
+    // The consumers' line: read moves by compare-exchange, without the lock (docs/LAYOUT.md, "Get").
+    uint64_t read;                  /* 192 every record before it has been claimed, dropped or skipped */
+    uint64_t gets;                  /* 200 records consumed */
+    uint64_t lost_reads;            /* 208 records lost because their consumer died */
+    uint8_t pad3[256 - 216];
 
     // Wake-up words (futex, shared). A word is bumped when something its watchers wait for may
     // have happened, but only if someone watches; FUTEX_WAKE is called only if someone sleeps
@@ -153,12 +149,22 @@ typedef struct caq_segment_header {
     uint32_t data_watchers;         /* 260 consumers spinning or sleeping on data_signal */
     uint32_t data_sleepers;         /* 264 consumers in FUTEX_WAIT (or about to be) on data_signal */
     uint32_t data_sleeps;           /* 268 sleeps begun on data_signal (wrapping count) */
-    uint8_t pad3[320 - 272];
+    uint8_t pad4[320 - 272];
     uint32_t space_signal;          /* 320 bumped after room may have been freed */
     uint32_t space_watchers;        /* 324 producers spinning or sleeping on space_signal */
     uint32_t space_sleepers;        /* 328 producers in FUTEX_WAIT (or about to be) on space_signal */
     uint32_t space_sleeps;          /* 332 sleeps begun on space_signal (wrapping count) */
-    uint8_t pad4[512 - 336];
+    uint8_t pad5[384 - 336];
+
+    // Producer-side counters (atomic, relaxed) and rarely written state.
+    uint64_t shape_signature;       /* 384 dtype+shape of the last put, for the reset policy */
+    uint64_t puts;                  /* 392 records committed */
+    uint64_t drops;                 /* 400 records dropped by drop-oldest, clear or reset */
+    uint64_t resets;                /* 408 resets by the shape-change policy */
+    uint64_t clears;                /* 416 calls of clear() */
+    uint64_t abandoned_writes;      /* 424 records discarded because their producer died */
+    int64_t last_recovery_ns;       /* 432 CLOCK_MONOTONIC of the last dead-peer sweep */
+    uint8_t pad6[512 - 440];
 
     // Attached processes, guarded by the lock.
     caq_attachment attached[CAQ_MAX_ATTACHED]; /* 512 .. 1536 */
@@ -174,6 +180,8 @@ typedef struct caq_segment_header {
 /// The fixed part of every record in the data ring. The shape (ndim × uint64) follows at
 /// offset 64; the payload starts at payload_offset, a multiple of CAQ_ALIGNMENT.
 typedef struct caq_record_header {
+    // state and owner_pid form one little-endian u64 (state in the low half): a consumer
+    // claims a READY record by one 64-bit compare-exchange of both (layout version 4).
     uint32_t state;            /* 0   atomic: CAQ_STATE_* */
     uint32_t owner_pid;        /* 4   writer while WRITING, reader while READING */
     uint64_t length;           /* 8   bytes from this header to the next record (header, shape, payload, padding) */
@@ -186,15 +194,18 @@ typedef struct caq_record_header {
     uint8_t ndim;              /* 53  0 ... CAQ_MAX_DIMS */
     uint16_t flags;            /* 54  CAQ_RECORD_* */
     uint32_t check;            /* 56  CAQ_RECORD_CHECK ^ (uint32_t)seq */
-    uint32_t owner_start;      /* 60  low 32 bits of the owner's start time (pid reuse check) */
+    uint32_t owner_start;      /* 60  low 32 bits of the owner's start time (pid reuse check); 0: unknown, judge by pid */
 } caq_record_header;
 
-_Static_assert(sizeof(pthread_mutex_t) <= 48, "the lock and two cursors must share a cache line");
+_Static_assert(sizeof(pthread_mutex_t) <= 48, "the lock, head and next_seq must share a cache line");
 _Static_assert(offsetof(caq_segment_header, lock) == 64, "layout");
-_Static_assert(offsetof(caq_segment_header, read) == 112, "layout");
-_Static_assert(offsetof(caq_segment_header, tail) == 120, "layout");
-_Static_assert(offsetof(caq_segment_header, head) == 128, "layout");
-_Static_assert(offsetof(caq_segment_header, gets) == 192, "layout");
+_Static_assert(offsetof(caq_segment_header, head) == 112, "layout");
+_Static_assert(offsetof(caq_segment_header, next_seq) == 120, "layout");
+_Static_assert(offsetof(caq_segment_header, tail) == 128, "layout: tail has a cache line of its own");
+_Static_assert(offsetof(caq_segment_header, read) == 192, "layout: the consumers' line");
+_Static_assert(offsetof(caq_segment_header, gets) == 200, "layout");
+_Static_assert(offsetof(caq_segment_header, shape_signature) == 384, "layout");
+_Static_assert(offsetof(caq_segment_header, last_recovery_ns) == 432, "layout");
 _Static_assert(offsetof(caq_segment_header, data_signal) == 256, "layout");
 _Static_assert(offsetof(caq_segment_header, data_sleeps) == 268, "layout");
 _Static_assert(offsetof(caq_segment_header, space_signal) == 320, "layout");
@@ -213,6 +224,11 @@ _Static_assert(offsetof(caq_attachment, pid_ns) == 4, "layout");
 _Static_assert(CAQ_CREATOR_LOCK_BYTE >= CAQ_MAX_ATTACHED, "the creator's lock byte is no slot's");
 _Static_assert(sizeof(caq_record_header) == CAQ_RECORD_HEADER_SIZE, "layout");
 _Static_assert(offsetof(caq_record_header, check) == 56, "layout");
+_Static_assert(offsetof(caq_record_header, owner_pid) == 4 && _Alignof(caq_record_header) == 8,
+               "state and owner_pid are claimed together by one aligned 64-bit compare-exchange");
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
+#error "the segment layout is little-endian"
+#endif
 _Static_assert(CAQ_HEADER_SIZE % CAQ_ALIGNMENT == 0, "the data ring starts aligned");
 
 // MARK: - Calls Swift cannot make directly

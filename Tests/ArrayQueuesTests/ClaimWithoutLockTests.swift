@@ -1,0 +1,167 @@
+import ArrayQueues
+import ArrayQueuesTestSupport
+import Foundation
+import Glibc
+import Testing
+
+/// Consumers claim the record at `read` without the lock (docs/LAYOUT.md, "Get"): these tests
+/// race that claim against everything else that changes READY records, and check the owner
+/// fields the dead-peer sweep judges a claimed record by.
+@Suite(.timeLimit(.minutes(2)))
+struct ClaimWithoutLockTests {
+    /// Reads `count` bytes at `offset` of the queue's segment file.
+    private func segmentBytes(_ name: String, at offset: Int, count: Int) throws -> [UInt8] {
+        let handle = try FileHandle(forReadingFrom: URL(fileURLWithPath: "/dev/shm/aq.\(name)"))
+        defer { try? handle.close() }
+        try handle.seek(toOffset: UInt64(offset))
+        return Array(try handle.read(upToCount: count) ?? Data())
+    }
+
+    private func writeSegment(_ name: String, at offset: Int, _ value: UInt32) throws {
+        let handle = try FileHandle(forUpdating: URL(fileURLWithPath: "/dev/shm/aq.\(name)"))
+        defer { try? handle.close() }
+        try handle.seek(toOffset: UInt64(offset))
+        handle.write(withUnsafeBytes(of: value.littleEndian) { Data($0) })
+    }
+
+    private func u32(_ bytes: [UInt8]) -> UInt32 {
+        bytes.withUnsafeBytes { UInt32(littleEndian: $0.loadUnaligned(as: UInt32.self)) }
+    }
+
+    @Test("commit leaves owner_start 0 on a READY record; a claim stores the reader's pid and start time; a start of 0 is judged by the pid alone")
+    func ownerFields() throws {
+        let name = uniqueQueueName("owner")
+        let queue = try ArrayQueue.create(name: name, capacity: 64 << 10)
+        defer { try? ArrayQueue.remove(name: name) }
+        try queue.put(try NDArray<UInt8>(shape: [100], repeating: 1))
+        let pidOffset = SegmentLayout.headerSize + SegmentLayout.record(\.owner_pid)
+        let startOffset = SegmentLayout.headerSize + SegmentLayout.record(\.owner_start)
+        #expect(u32(try segmentBytes(name, at: startOffset, count: 4)) == 0, "a READY record keeps its writer's start time")
+        #expect(u32(try segmentBytes(name, at: pidOffset, count: 4)) == 0, "a READY record holds the low bits of its sequence number (0), not its writer's pid")
+        try queue.get { _ in
+            // Claimed (without the lock): this process's pid and start time.
+            #expect(u32(try segmentBytes(name, at: pidOffset, count: 4)) == UInt32(getpid()))
+            let start = u32(try segmentBytes(name, at: startOffset, count: 4))
+            #expect(start != 0)
+            // A reader between its claim and its start-time store: alive by its pid, never swept.
+            try writeSegment(name, at: startOffset, 0)
+            #expect(try queue.recoverFromDeadPeers() == false)
+            #expect(try queue.recordSummaries().first?.state == .reading)
+            // The same pid with another start time is a reused pid: swept (the contrast).
+            try writeSegment(name, at: startOffset, start &+ 1)
+            #expect(try queue.recoverFromDeadPeers() == true)
+            #expect(try queue.recordSummaries().allSatisfy { $0.state != .reading })
+        }
+        let statistics = try queue.statistics()
+        #expect(statistics.lostReads == 1 && statistics.gets == 0)
+        // A dead pid with start 0 is dead: its record is swept.
+        try queue.put(try NDArray<UInt8>(shape: [100], repeating: 2))
+        try queue.get { _ in
+            let base = try #require(try recordOffset(queue, name: name, state: .reading))
+            try writeSegment(name, at: base + SegmentLayout.record(\.owner_pid), 4_194_305)  // above any pid_max
+            try writeSegment(name, at: base + SegmentLayout.record(\.owner_start), 0)
+            #expect(try queue.recoverFromDeadPeers() == true)
+        }
+        #expect(try queue.statistics().lostReads == 2)
+    }
+
+    /// The segment-file offset of the first record in `state`, found by walking the ring's
+    /// record lengths from `head` (the test owns the queue, nothing else changes it meanwhile).
+    private func recordOffset(_ queue: ArrayQueue, name: String, state: RecordSummary.State) throws -> Int? {
+        let head = try segmentBytes(name, at: SegmentLayout.header(\.head), count: 8)
+        let tail = try segmentBytes(name, at: SegmentLayout.header(\.tail), count: 8)
+        var position = head.withUnsafeBytes { Int(UInt64(littleEndian: $0.loadUnaligned(as: UInt64.self))) }
+        let end = tail.withUnsafeBytes { Int(UInt64(littleEndian: $0.loadUnaligned(as: UInt64.self))) }
+        let raw = state == .reading ? UInt32(0x5245_4144) : UInt32(0x5245_4459)
+        while position < end {
+            let offset = SegmentLayout.headerSize + position % queue.capacity
+            if u32(try segmentBytes(name, at: offset, count: 4)) == raw { return offset }
+            let length = try segmentBytes(name, at: offset + SegmentLayout.record(\.length), count: 8)
+                .withUnsafeBytes { Int(UInt64(littleEndian: $0.loadUnaligned(as: UInt64.self))) }
+            guard length > 0 else { return nil }
+            position += length
+        }
+        return nil
+    }
+
+    @Test("threads: consumers claiming without the lock race batch takers, clear() and a drop-oldest producer; every record arrives at most once, intact and, for each consumer, in each producer's order; taken + dropped = put")
+    func racesWithEverythingElse() throws {
+        let name = uniqueQueueName("racing")
+        let shared = try ArrayQueue.create(name: name, capacity: 32 << 10)
+        defer { try? ArrayQueue.remove(name: name) }
+        let perProducer = 3000
+        let results = Locked<[Int64]>([])
+        let orderBreaks = Locked<[String]>([])
+        let failures = Locked<[String]>([])
+        let producersDone = Locked<Int>(0)
+        let roles = (0..<7).map { role in
+            { @Sendable in
+                do {
+                    switch role {
+                    case 0, 1:
+                        // Producers; the second drops the oldest records when the ring is full.
+                        let queue = try ArrayQueue.open(name: name, options: QueueOptions(overflow: role == 1 ? .dropOldest : .block))
+                        for counter in 0..<perProducer {
+                            let index = Pattern.index(producer: role, counter: counter)
+                            try queue.put(dtype: .uint8, shape: [64 + counter % 700], index: index, timeout: .seconds(30)) { Pattern.fill($0, seed: UInt64(index)) }
+                        }
+                        producersDone.withLock { $0 += 1 }
+                    case 2:
+                        // clear() now and then, until the producers are done.
+                        while producersDone.withLock({ $0 }) < 2 {
+                            _ = try shared.clear()
+                            usleep(200)
+                        }
+                    default:
+                        // Three consumers claiming singly (mostly without the lock), one in batches;
+                        // they stop once the producers are done and nothing came for 300 ms.
+                        let queue = try ArrayQueue.open(name: name)
+                        var last: [Int: Int64] = [:]
+                        while true {
+                            var taken: [Int64] = []
+                            do {
+                                if role == 6 {
+                                    try queue.drain(upTo: 16, blocking: true, timeout: .milliseconds(300)) { record in
+                                        taken.append(Pattern.verify(record.bytes, seed: UInt64(record.index!)) ? record.index! : -1)
+                                    }
+                                } else {
+                                    taken.append(try queue.get(timeout: .milliseconds(300)) { record -> Int64 in
+                                        Pattern.verify(record.bytes, seed: UInt64(record.index!)) ? record.index! : -1
+                                    })
+                                }
+                            } catch let error as ArrayQueueError where error.code == .timeout {
+                                if producersDone.withLock({ $0 }) == 2 { break }
+                            }
+                            // Within one consumer, each producer's records come in the order it put them.
+                            for index in taken where index >= 0 {
+                                let producer = Int(index >> 32)
+                                if let previous = last[producer], previous >= index {
+                                    orderBreaks.withLock { $0.append("consumer \(role): \(index) after \(previous)") }
+                                }
+                                last[producer] = index
+                            }
+                            results.withLock { $0.append(contentsOf: taken) }
+                        }
+                    }
+                } catch {
+                    failures.withLock { $0.append("thread \(role): \(error)") }
+                }
+            }
+        }
+        let finished = DispatchGroup()
+        for role in roles {
+            finished.enter()
+            Thread.detachNewThread { role(); finished.leave() }
+        }
+        #expect(finished.wait(timeout: .now() + 90) == .success)
+        #expect(failures.withLock { $0 } == [])
+        let all = results.withLock { $0 }
+        #expect(!all.contains(-1), "a record arrived corrupted")
+        #expect(Set(all).count == all.count, "a record arrived twice")
+        #expect(orderBreaks.withLock { $0 } == [], "a consumer saw a producer's records out of order")
+        let statistics = try shared.statistics()
+        #expect(statistics.puts == UInt64(2 * perProducer))
+        #expect(UInt64(all.count) + statistics.drops == statistics.puts, "taken \(all.count) + dropped \(statistics.drops) ≠ put \(statistics.puts)")
+        #expect(statistics.count == 0 && statistics.gets == UInt64(all.count))
+    }
+}
