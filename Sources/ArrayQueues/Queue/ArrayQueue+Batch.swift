@@ -75,7 +75,7 @@ extension ArrayQueue {
             try ring.commit(
                 reservations,
                 filling: { reservation in
-                    fill(filled, UnsafeMutableRawBufferPointer(start: reservation.record.payload, count: reservation.record.payloadByteCount))
+                    fill(filled, reservation.payload)
                     filled += 1
                 },
                 published: {

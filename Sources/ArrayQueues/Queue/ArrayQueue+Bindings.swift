@@ -11,9 +11,9 @@ public struct RecordView {
     public let sequence: UInt64
 
     /// The payload, C order, 64-byte aligned: writable while reserved, read-only once claimed.
-    public var payload: UnsafeMutableRawBufferPointer {
-        UnsafeMutableRawBufferPointer(start: record.payload, count: record.payloadByteCount)
-    }
+    /// Located once, from the producer's request or when the record was claimed and checked:
+    /// never from a second load of a header that another process could change meanwhile.
+    public let payload: UnsafeMutableRawBufferPointer
     /// The element type's code (a ``DType`` raw value; checked when the record was claimed).
     public var dtypeCode: UInt8 { record.dtypeCode }
     /// The number of dimensions (at most ``Shape/maxDimensions``).
@@ -33,8 +33,17 @@ public struct RecordView {
     /// The metadata as an owned value.
     public var metadata: RecordMetadata {
         RecordMetadata(
-            dtypeCode: dtypeCode, shape: record.shape, byteCount: record.payloadByteCount, sequence: sequence,
+            dtypeCode: dtypeCode, shape: record.shape, byteCount: payload.count, sequence: sequence,
             timestamp: timestamp, index: index, isEnvelope: isEnvelope)
+    }
+}
+
+extension RecordMetadata {
+    /// The metadata of a record left in the queue (read under the lock, while no consumer can take it).
+    init(unclaimed record: RecordHeader) {
+        self.init(
+            dtypeCode: record.dtypeCode, shape: record.shape, byteCount: record.payloadByteCount, sequence: record.sequence,
+            timestamp: Timestamp(nanosecondsSinceEpoch: record.timestampNanoseconds), index: record.index, isEnvelope: record.isEnvelope)
     }
 }
 
@@ -80,19 +89,19 @@ extension ArrayQueue {
         guard let reservation = try reserve(dtype: dtype, shape: shape, timestamp: timestamp, index: index, blocking: blocking, timeout: timeout) else {
             return nil
         }
-        return RecordView(record: reservation.record, sequence: reservation.sequence)
+        return RecordView(record: reservation.record, sequence: reservation.sequence, payload: reservation.payload)
     }
 
     /// Publishes a record from ``reserveRecord(dtype:shape:timestamp:index:timeout:blocking:)``.
     @_spi(Bindings)
     public func commit(_ view: RecordView) throws(ArrayQueueError) {
-        try ring.commit(Ring.Reservation(record: view.record, sequence: view.sequence))
+        try ring.commit(Ring.Reservation(record: view.record, sequence: view.sequence, payload: view.payload))
     }
 
     /// Discards a reserved record unpublished.
     @_spi(Bindings)
     public func abandon(_ view: RecordView) {
-        ring.abandon(Ring.Reservation(record: view.record, sequence: view.sequence))
+        ring.abandon(Ring.Reservation(record: view.record, sequence: view.sequence, payload: view.payload))
     }
 
     /// Claims the oldest record if its payload is at most `maximumPayloadBytes`; a larger one
@@ -114,22 +123,25 @@ extension ArrayQueue {
             var tooLarge: ClaimResult?
             if let record = try claimOldest(
                 expecting: nil, maximumPayloadBytes: maximumPayloadBytes, owner: me, deadline: deadline, probe: &probe,
-                tooLarge: { tooLarge = .tooLarge(RecordView(record: $0, sequence: $0.sequence).metadata) }) {
-                return .claimed(RecordView(record: record, sequence: record.sequence))
+                tooLarge: { tooLarge = .tooLarge(RecordMetadata(unclaimed: $0)) }) {
+                guard let payload = ring.claimedPayload(of: record), payload.count <= maximumPayloadBytes else {
+                    ring.release(record)
+                    throw inconsistent(record)
+                }
+                return .claimed(RecordView(record: record, sequence: record.sequence, payload: payload))
             }
             // Left in the queue, unclaimed; its metadata was copied under the lock, while no consumer could take it.
             return tooLarge
         }
-        var found = try attempt(&probe)
-        if found == nil {
-            guard blocking else { return .empty }
-            found = try waitForRecord(probe: &probe, deadline: deadline, cancellation: nil, describe: { "get from queue '\(name)' (empty)" }, attempt)
-        }
-        if case let .claimed(view)? = found, !view.record.isConsistent {
-            ring.release(view.record)
-            throw ArrayQueueError(.corruptSegment, "record \(view.sequence) of queue '\(name)' has an inconsistent dtype (code \(view.dtypeCode)), shape and size \(view.record.payloadByteCount); it was discarded")
-        }
-        return found!
+        if let found = try attempt(&probe) { return found }
+        guard blocking else { return .empty }
+        return try waitForRecord(probe: &probe, deadline: deadline, cancellation: nil, describe: { "get from queue '\(name)' (empty)" }, attempt)
+    }
+
+    /// The error for a claimed record whose dtype, shape and payload disagree, or whose payload
+    /// changed size after the claim checked it (the caller frees it).
+    private func inconsistent(_ record: RecordHeader) -> ArrayQueueError {
+        ArrayQueueError(.corruptSegment, "record \(record.sequence) of queue '\(name)' has an inconsistent dtype (code \(record.dtypeCode)), shape and size \(record.payloadByteCount); it was discarded")
     }
 
     /// Records waiting, counted under the lock up to `limit`, like ``count`` but reporting a
@@ -196,15 +208,19 @@ extension ArrayQueue {
         var failure: ArrayQueueError?
         while count < maximumCount && used <= byteBudget && failure == nil {
             var offsets: [Int] = []
+            // Each payload located once and checked right after its claim; nil: corrupt (freed, reported).
+            var payloads: [UnsafeMutableRawBufferPointer?] = []
             do {
                 try ring.withLock { () throws(ArrayQueueError) in
                     var tooLarge: RecordHeader?
                     var probe = Ring.ArrivalProbe()
                     while count + claimed.count < maximumCount, claimed.count < Self.batchLimit, used <= byteBudget,
                           let record = try ring.claim(expecting: nil, maximumPayloadBytes: byteBudget - used, owner: me, tooLarge: &tooLarge, probe: &probe) {
+                        let payload = ring.claimedPayload(of: record).flatMap { $0.count <= byteBudget - used ? $0 : nil }
                         claimed.append(record)
                         offsets.append(used)
-                        used = alignUp(used + record.payloadByteCount, to: alignment)
+                        payloads.append(payload)
+                        used = alignUp(used + (payload?.count ?? 0), to: alignment)
                     }
                 }
             } catch {
@@ -214,11 +230,11 @@ extension ArrayQueue {
             // Each record is freed as soon as `body` has it; producers are notified once per batch.
             var number = 0
             ring.release(claimed) { record in
-                if record.isConsistent {
-                    body(RecordView(record: record, sequence: record.sequence), offsets[number])
+                if let payload = payloads[number] {
+                    body(RecordView(record: record, sequence: record.sequence, payload: payload), offsets[number])
                     count += 1
                 } else {
-                    failure = failure ?? ArrayQueueError(.corruptSegment, "record \(record.sequence) of queue '\(name)' has an inconsistent dtype (code \(record.dtypeCode)), shape and size \(record.payloadByteCount); it was discarded")
+                    failure = failure ?? inconsistent(record)
                 }
                 number += 1
             }

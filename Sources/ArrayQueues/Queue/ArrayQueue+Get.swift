@@ -64,12 +64,13 @@ extension ArrayQueue {
     /// An owned copy of a claimed record, straight from the ring (one shape array, one storage).
     func copy(_ record: RecordHeader) throws(ArrayQueueError) -> ArrayRecord {
         let shape = record.shape
-        guard let dtype = DType(rawValue: record.dtypeCode),
-              Shape.validByteCount(shape, dtype: dtype) == record.payloadByteCount else {
+        // The shape and the payload are each read once, then checked against each other.
+        guard let dtype = DType(rawValue: record.dtypeCode), let payload = record.payloadBuffer(ringEnd: ring.end),
+              Shape.validByteCount(shape, dtype: dtype) == payload.count else {
             throw inconsistent(record, shape: shape)
         }
-        let storage = ArrayStorage(byteCount: record.payloadByteCount)
-        storage.bytes.copyMemory(from: record.payload, byteCount: record.payloadByteCount)
+        let storage = ArrayStorage(byteCount: payload.count)
+        if let source = payload.baseAddress { storage.bytes.copyMemory(from: source, byteCount: payload.count) }
         return ArrayRecord(
             array: AnyNDArray(dtype: dtype, shape: shape, storage: storage), sequence: record.sequence,
             timestamp: Timestamp(nanosecondsSinceEpoch: record.timestampNanoseconds), index: record.index, isEnvelope: record.isEnvelope)
@@ -134,19 +135,22 @@ extension ArrayQueue {
 
     /// The claimed record as a `BorrowedRecord`. A record whose dtype or shape does not
     /// match its size cannot have been written by ArrayQueues: it is reported (and freed by the caller).
-    /// The shape is copied out of the ring once, so what the record says cannot change later.
-    /// Inlined: built in its caller's frame, the 300-byte record is not copied again on its way
-    /// to the caller's closure (a profile of `drain` found two such copies per record).
+    /// The shape and the payload's place are each read out of the ring once, then checked
+    /// against each other, so what the record says cannot change later (another process may
+    /// write the segment). Inlined: built in its caller's frame, the 300-byte record is not
+    /// copied again on its way to the caller's closure (a profile of `drain` found two such
+    /// copies per record).
     @inline(__always)
     func borrowed(_ record: RecordHeader) throws(ArrayQueueError) -> BorrowedRecord {
-        // Checked in the ring, then copied once: an InlineShape is 264 bytes.
-        guard record.isConsistent, let dtype = DType(rawValue: record.dtypeCode) else {
+        let extents = record.extents
+        guard let dtype = DType(rawValue: record.dtypeCode), let payload = record.payloadBuffer(ringEnd: ring.end),
+              Shape.validByteCount(extents, dtype: dtype) == payload.count else {
             throw inconsistent(record, shape: record.shape)
         }
         return BorrowedRecord(
-            dtype: dtype, extents: record.extents, sequence: record.sequence,
+            dtype: dtype, extents: extents, sequence: record.sequence,
             timestamp: Timestamp(nanosecondsSinceEpoch: record.timestampNanoseconds), index: record.index,
-            isEnvelope: record.isEnvelope, bytes: UnsafeRawBufferPointer(start: record.payload, count: record.payloadByteCount))
+            isEnvelope: record.isEnvelope, bytes: UnsafeRawBufferPointer(payload))
     }
 
     /// The error for a claimed record whose dtype, shape and size disagree (the caller frees it).

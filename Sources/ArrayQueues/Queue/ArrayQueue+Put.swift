@@ -32,7 +32,7 @@ extension ArrayQueue {
 
     /// Copies `array` into its reserved record and publishes it.
     private func copyAndCommit(_ array: AnyNDArray, _ reservation: Ring.Reservation) throws(ArrayQueueError) {
-        array.withUnsafeBytes { reservation.record.payload.copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
+        array.withUnsafeBytes { reservation.payload.copyMemory(from: $0) }
         try ring.commit(reservation)
     }
 
@@ -105,7 +105,7 @@ extension ArrayQueue {
 
     /// Lets `fill` write the reserved payload, then publishes it; discards it if `fill` throws.
     private func fillAndCommit<Result>(_ reservation: Ring.Reservation, _ fill: (UnsafeMutableRawBufferPointer) throws -> Result) throws -> Result {
-        let buffer = UnsafeMutableRawBufferPointer(start: reservation.record.payload, count: reservation.record.payloadByteCount)
+        let buffer = reservation.payload
         let result: Result
         do {
             result = try fill(buffer)

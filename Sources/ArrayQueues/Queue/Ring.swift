@@ -202,12 +202,28 @@ struct Ring {
             && !payloadEnd.overflow && payloadEnd.partialValue <= length
     }
 
+    /// A claimed record's payload, from one load each of its offset and size, if it lies within
+    /// the ring and agrees with the record's dtype and shape; nil otherwise (corrupt). Readers use
+    /// this one answer for every copy and bound: the header may change under them (another
+    /// process can write the segment), and a second load of the size could exceed a buffer
+    /// sized by the first.
+    func claimedPayload(of record: RecordHeader) -> UnsafeMutableRawBufferPointer? {
+        guard let payload = record.payloadBuffer(ringEnd: end), record.isConsistent(payloadBytes: payload.count) else { return nil }
+        return payload
+    }
+
+    /// The end of the data ring.
+    var end: UnsafeMutableRawPointer { header.data + capacity }
+
     // MARK: - Producers
 
     /// A reserved record: the producer fills its payload, then publishes it with `commit`.
     struct Reservation {
         let record: RecordHeader
         let sequence: UInt64
+        /// Where the producer writes, from the request it made: never from the header, which
+        /// another process could change while the payload is written.
+        let payload: UnsafeMutableRawBufferPointer
     }
 
     /// What a producer asks for.
@@ -261,7 +277,9 @@ struct Ring {
                 crashPoint(.reserveHeaderWritten)
                 header.tail.pointee.store(start + UInt64(request.length), ordering: .releasing)
                 crashPoint(.reserveTailStored)
-                return Reservation(record: record, sequence: sequence)
+                let payload = UnsafeMutableRawBufferPointer(
+                    start: record.raw + RecordHeader.payloadOffset(dimensions: request.shape.count), count: request.payloadBytes)
+                return Reservation(record: record, sequence: sequence, payload: payload)
             }
             if !reclaimed {
                 reclaimed = true

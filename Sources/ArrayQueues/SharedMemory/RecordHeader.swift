@@ -106,19 +106,29 @@ struct RecordHeader {
 
     var payload: UnsafeMutableRawPointer { raw + payloadOffset }
 
-    /// Whether its dtype is known and its shape's size is its payload size, read from the ring
+    /// The payload from one load each of `payload_offset` and `payload_bytes`, or nil if it
+    /// does not lie between the shape and `ringEnd`.
+    func payloadBuffer(ringEnd: UnsafeMutableRawPointer) -> UnsafeMutableRawBufferPointer? {
+        let offset = payloadOffset
+        let count = payloadByteCount
+        guard offset >= Self.fixedSize, count >= 0, offset <= ringEnd - raw, count <= ringEnd - (raw + offset) else { return nil }
+        return UnsafeMutableRawBufferPointer(start: raw + offset, count: count)
+    }
+
+    /// Whether its dtype is known and its shape's size is `payloadBytes`, read from the ring
     /// without copying the shape (a claimed record is checked so before it is lent).
-    var isConsistent: Bool {
-        guard let dtype = DType(rawValue: dtypeCode), dimensionCount <= Shape.maxDimensions else { return false }
+    func isConsistent(payloadBytes: Int) -> Bool {
+        let dimensions = dimensionCount
+        guard let dtype = DType(rawValue: dtypeCode), dimensions <= Shape.maxDimensions else { return false }
         let extents = (raw + Self.fixedSize).assumingMemoryBound(to: UInt64.self)
         var bytes = dtype.itemSize
-        for axis in 0..<dimensionCount {
+        for axis in 0..<dimensions {
             guard extents[axis] <= UInt64(Int.max) else { return false }
             let (product, overflow) = bytes.multipliedReportingOverflow(by: Int(extents[axis]))
             guard !overflow else { return false }
             bytes = product
         }
-        return bytes == payloadByteCount
+        return bytes == payloadBytes
     }
 
     /// Stores the low 32 bits of the owner's start time (0: unknown, judged by pid alone).
