@@ -42,11 +42,10 @@ struct QueueSettings {
 /// The defaults of every field of `aq_queue_options`.
 private func queueDefaults() -> aq_queue_options {
     let defaults = QueueOptions(), creating = CreateOptions()
-    let spin = defaults.spin.components
     return aq_queue_options(
         size: MemoryLayout<aq_queue_options>.size, overflow: Int32(AQ_OVERFLOW_BLOCK.rawValue),
         shape_change: Int32(AQ_SHAPE_CHANGE_KEEP.rawValue),
-        spin_ns: spin.seconds * 1_000_000_000 + spin.attoseconds / 1_000_000_000, mode: creating.mode,
+        spin_ns: defaults.spinNanoseconds, mode: creating.mode,
         allow_other_owner: defaults.allowOtherOwner ? 1 : 0, broadcast: creating.broadcast ? 1 : 0)
 }
 

@@ -92,12 +92,15 @@ struct LivenessTests {
         }
     }
 
-    @Test("a lock held forever by a live process: put(timeout: 0.5 s) fails with a timeout naming it, and the queue works once it dies")
+    @Test("a lock held forever by a live process: a record committed before is still taken (without the lock), put(timeout: 0.5 s) fails with a timeout naming it, and the queue works once it dies")
     func lockHeldForever() throws {
         try withQueue { queue in
+            // A record committed before the lock was taken: a consumer claims it without the lock.
+            try queue.put(try NDArray<UInt8>(shape: [3], repeating: 7))
             let holder = try HelperProcess(["hold-lock", queue.name])
             defer { holder.kill() }
             usleep(500_000)
+            #expect(try queue.get(timeout: .milliseconds(100)).array.shape == [3], "the record at read is taken while another process holds the lock")
             let start = Date()
             let error = #expect(throws: ArrayQueueError.self) { try queue.put(try NDArray<UInt8>(shape: [10], repeating: 1), timeout: .milliseconds(500)) }
             let waited = Self.milliseconds(since: start)

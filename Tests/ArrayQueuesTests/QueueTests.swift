@@ -274,12 +274,7 @@ struct QueueTests {
                 }
             }
         }
-        let finished = DispatchGroup()
-        for role in roles {
-            finished.enter()
-            Thread.detachNewThread { role(); finished.leave() }
-        }
-        #expect(finished.wait(timeout: .now() + 120) == .success)
+        #expect(runOnThreads(roles, seconds: 120))
         #expect(failures.withLock { $0 } == [])
         let all = results.withLock { $0 }
         #expect(all.count == 3 * perProducer)

@@ -112,6 +112,17 @@ final class Locked<Value> {
 // Safe to share: every access to `value` happens inside `withLock`, under `lock`.
 extension Locked: @unchecked Sendable {}
 
+/// Runs each of `roles` on a thread of its own and waits for all of them, at most `seconds`;
+/// false if one was still running then.
+func runOnThreads(_ roles: [@Sendable () -> Void], seconds: Int) -> Bool {
+    let finished = DispatchGroup()
+    for role in roles {
+        finished.enter()
+        Thread.detachNewThread { role(); finished.leave() }
+    }
+    return finished.wait(timeout: .now() + .seconds(seconds)) == .success
+}
+
 /// Reads the kill tortures' consumer logs (one delivered index per line, or `CORRUPT`) in
 /// `directory` and checks them: no corrupted record, each producer's records in order at each
 /// consumer, and none delivered twice. Returns every delivered index; `label` starts each message.

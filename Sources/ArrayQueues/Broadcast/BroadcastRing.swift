@@ -82,7 +82,7 @@ extension Ring {
             let offset = Int(tail % UInt64(capacity))
             let gap = offset + length > capacity ? capacity - offset : 0
             if Int(tail - position) + gap + length <= capacity { return true }
-            let (_, state, length) = try validatedRecord(at: position, tail: tail)
+            let (_, state, recordLength) = try validatedRecord(at: position, tail: tail)
             switch state {
             case .done, .skip:
                 break
@@ -93,7 +93,7 @@ extension Ring {
             case .writing, .reading:
                 return false
             }
-            position += UInt64(length)
+            position += UInt64(recordLength)
         }
         // Everything freed: `reclaim` starts the next record at the next lap's start.
         return length <= capacity

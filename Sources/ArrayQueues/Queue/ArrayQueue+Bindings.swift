@@ -14,15 +14,18 @@ public struct RecordView {
     /// Located once, from the producer's request or when the record was claimed and checked:
     /// never from a second load of a header that another process could change meanwhile.
     public let payload: UnsafeMutableRawBufferPointer
+    /// The pid a reserved record was reserved for (0 for a claimed one).
+    let writer: UInt32
     /// The element type's code (a ``DType`` raw value; checked when the record was claimed).
-    public var dtypeCode: UInt8 { record.dtypeCode }
+    public var dtypeCode: UInt8 { dtype.rawValue }
+    /// The element type, as reserved or as checked when the record was claimed.
+    let dtype: DType
+    /// The shape, copied out when the record was reserved or claimed (and checked against the payload then).
+    let extents: InlineShape
     /// The number of dimensions (at most ``Shape/maxDimensions``).
-    public var dimensionCount: Int { record.dimensionCount }
+    public var dimensionCount: Int { extents.count }
     /// The extent of dimension `axis` (`0 ..< dimensionCount`), read without allocating.
-    public func extent(_ axis: Int) -> Int {
-        precondition(axis >= 0 && axis < record.dimensionCount)
-        return Int(truncatingIfNeeded: (record.raw + RecordHeader.fixedSize).load(fromByteOffset: axis * 8, as: UInt64.self))
-    }
+    public func extent(_ axis: Int) -> Int { extents[axis] }
     /// When the record was made.
     public var timestamp: Timestamp { Timestamp(nanosecondsSinceEpoch: record.timestampNanoseconds) }
     /// The producer's frame number, if it gave one.
@@ -33,16 +36,17 @@ public struct RecordView {
     /// The metadata as an owned value.
     public var metadata: RecordMetadata {
         RecordMetadata(
-            dtypeCode: dtypeCode, shape: record.shape, byteCount: payload.count, sequence: sequence,
+            dtypeCode: dtypeCode, shape: Array(extents), byteCount: payload.count, sequence: sequence,
             timestamp: timestamp, index: index, isEnvelope: isEnvelope)
     }
 }
 
 extension RecordMetadata {
-    /// The metadata of a record left in the queue (read under the lock, while no consumer can take it).
+    /// The metadata of a record left in the queue (read under the lock, while no producer can
+    /// reuse its room).
     init(unclaimed record: RecordHeader) {
         self.init(
-            dtypeCode: record.dtypeCode, shape: record.shape, byteCount: record.payloadByteCount, sequence: record.sequence,
+            dtypeCode: record.dtypeCode, shape: record.shape, byteCount: max(record.payloadByteCount, 0), sequence: record.sequence,
             timestamp: Timestamp(nanosecondsSinceEpoch: record.timestampNanoseconds), index: record.index, isEnvelope: record.isEnvelope)
     }
 }
@@ -89,24 +93,26 @@ extension ArrayQueue {
         guard let reservation = try reserve(dtype: dtype, shape: shape, timestamp: timestamp, index: index, blocking: blocking, timeout: timeout) else {
             return nil
         }
-        return RecordView(record: reservation.record, sequence: reservation.sequence, payload: reservation.payload)
+        return RecordView(
+            record: reservation.record, sequence: reservation.sequence, payload: reservation.payload, writer: reservation.writer,
+            dtype: dtype, extents: InlineShape(shape))
     }
 
     /// Publishes a record from ``reserveRecord(dtype:shape:timestamp:index:timeout:blocking:)``.
     @_spi(Bindings)
     public func commit(_ view: RecordView) throws(ArrayQueueError) {
-        try ring.commit(Ring.Reservation(record: view.record, sequence: view.sequence, payload: view.payload))
+        try ring.commit(Ring.Reservation(record: view.record, sequence: view.sequence, payload: view.payload, writer: view.writer))
     }
 
     /// Discards a reserved record unpublished.
     @_spi(Bindings)
     public func abandon(_ view: RecordView) {
-        ring.abandon(Ring.Reservation(record: view.record, sequence: view.sequence, payload: view.payload))
+        ring.abandon(Ring.Reservation(record: view.record, sequence: view.sequence, payload: view.payload, writer: view.writer))
     }
 
     /// Claims the oldest record if its payload is at most `maximumPayloadBytes`; a larger one
     /// is left in the queue (unclaimed, so no consumer can miss it) and its metadata, copied
-    /// while the lock kept other consumers from it, returned. Waits while the queue is empty when `blocking`, up to
+    /// while the lock kept producers from reusing its room, returned. Waits while the queue is empty when `blocking`, up to
     /// `timeout` (nil: no limit). A claimed record must be ``release(_:)``d exactly once.
     ///
     /// - Throws: ``ArrayQueueError/Code/timeout``, ``ArrayQueueError/Code/corruptSegment``
@@ -124,13 +130,13 @@ extension ArrayQueue {
             if let record = try claimOldest(
                 expecting: nil, maximumPayloadBytes: maximumPayloadBytes, owner: me, deadline: deadline, probe: &probe,
                 tooLarge: { tooLarge = .tooLarge(RecordMetadata(unclaimed: $0)) }) {
-                guard let payload = ring.claimedPayload(of: record), payload.count <= maximumPayloadBytes else {
+                guard let (dtype, extents, payload) = ring.claimedLayout(of: record), payload.count <= maximumPayloadBytes else {
                     ring.release(record)
                     throw inconsistent(record)
                 }
-                return .claimed(RecordView(record: record, sequence: record.sequence, payload: payload))
+                return .claimed(RecordView(record: record, sequence: record.sequence, payload: payload, writer: 0, dtype: dtype, extents: extents))
             }
-            // Left in the queue, unclaimed; its metadata was copied under the lock, while no consumer could take it.
+            // Left in the queue; its metadata was copied under the lock, while no producer could reuse its room.
             return tooLarge
         }
         if let found = try attempt(&probe) { return found }
@@ -208,19 +214,19 @@ extension ArrayQueue {
         var failure: ArrayQueueError?
         while count < maximumCount && used <= byteBudget && failure == nil {
             var offsets: [Int] = []
-            // Each payload located once and checked right after its claim; nil: corrupt (freed, reported).
-            var payloads: [UnsafeMutableRawBufferPointer?] = []
+            // Each record's layout read once and checked right after its claim; nil: corrupt (freed, reported).
+            var layouts: [(dtype: DType, extents: InlineShape, payload: UnsafeMutableRawBufferPointer)?] = []
             do {
                 try ring.withLock { () throws(ArrayQueueError) in
                     var tooLarge: RecordHeader?
                     var probe = Ring.ArrivalProbe()
                     while count + claimed.count < maximumCount, claimed.count < Self.batchLimit, used <= byteBudget,
                           let record = try ring.claim(expecting: nil, maximumPayloadBytes: byteBudget - used, owner: me, tooLarge: &tooLarge, probe: &probe) {
-                        let payload = ring.claimedPayload(of: record).flatMap { $0.count <= byteBudget - used ? $0 : nil }
+                        let layout = ring.claimedLayout(of: record).flatMap { $0.payload.count <= byteBudget - used ? $0 : nil }
                         claimed.append(record)
                         offsets.append(used)
-                        payloads.append(payload)
-                        used = alignUp(used + (payload?.count ?? 0), to: alignment)
+                        layouts.append(layout)
+                        used = alignUp(used + (layout?.payload.count ?? 0), to: alignment)
                     }
                 }
             } catch {
@@ -230,8 +236,8 @@ extension ArrayQueue {
             // Each record is freed as soon as `body` has it; producers are notified once per batch.
             var number = 0
             ring.release(claimed) { record in
-                if let payload = payloads[number] {
-                    body(RecordView(record: record, sequence: record.sequence, payload: payload), offsets[number])
+                if let (dtype, extents, payload) = layouts[number] {
+                    body(RecordView(record: record, sequence: record.sequence, payload: payload, writer: 0, dtype: dtype, extents: extents), offsets[number])
                     count += 1
                 } else {
                     failure = failure ?? inconsistent(record)

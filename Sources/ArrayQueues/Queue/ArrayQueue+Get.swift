@@ -63,16 +63,11 @@ extension ArrayQueue {
 
     /// An owned copy of a claimed record, straight from the ring (one shape array, one storage).
     func copy(_ record: RecordHeader) throws(ArrayQueueError) -> ArrayRecord {
-        let shape = record.shape
-        // The shape and the payload are each read once, then checked against each other.
-        guard let dtype = DType(rawValue: record.dtypeCode), let payload = record.payloadBuffer(ringEnd: ring.end),
-              Shape.validByteCount(shape, dtype: dtype) == payload.count else {
-            throw inconsistent(record, shape: shape)
-        }
+        guard let (dtype, extents, payload) = ring.claimedLayout(of: record) else { throw inconsistent(record, shape: record.shape) }
         let storage = ArrayStorage(byteCount: payload.count)
         if let source = payload.baseAddress { storage.bytes.copyMemory(from: source, byteCount: payload.count) }
         return ArrayRecord(
-            array: AnyNDArray(dtype: dtype, shape: shape, storage: storage), sequence: record.sequence,
+            array: AnyNDArray(dtype: dtype, shape: Array(extents), storage: storage), sequence: record.sequence,
             timestamp: Timestamp(nanosecondsSinceEpoch: record.timestampNanoseconds), index: record.index, isEnvelope: record.isEnvelope)
     }
 
@@ -114,8 +109,9 @@ extension ArrayQueue {
     /// READY (the common case of a consumer that keeps up: the lock's line stays with the
     /// producers), otherwise the walk under the lock, which decides everything else. A record
     /// over `maximumPayloadBytes` is left in the queue and shown to `tooLarge` while the lock is
-    /// still held (no consumer can take it meanwhile); when nothing is claimed, `probe` tells a
-    /// waiting consumer where the next record will appear.
+    /// still held (a consumer may claim it meanwhile, but no producer can reuse its room, so its
+    /// header stays intact); when nothing is claimed, `probe` tells a waiting consumer where the
+    /// next record will appear.
     func claimOldest(
         expecting dtype: DType?, maximumPayloadBytes: Int, owner: ProcessIdentity, deadline: Int64?,
         probe: inout Ring.ArrivalProbe, tooLarge: (RecordHeader) -> Void = { _ in }
@@ -142,11 +138,7 @@ extension ArrayQueue {
     /// copies per record).
     @inline(__always)
     func borrowed(_ record: RecordHeader) throws(ArrayQueueError) -> BorrowedRecord {
-        let extents = record.extents
-        guard let dtype = DType(rawValue: record.dtypeCode), let payload = record.payloadBuffer(ringEnd: ring.end),
-              Shape.validByteCount(extents, dtype: dtype) == payload.count else {
-            throw inconsistent(record, shape: record.shape)
-        }
+        guard let (dtype, extents, payload) = ring.claimedLayout(of: record) else { throw inconsistent(record, shape: record.shape) }
         return BorrowedRecord(
             dtype: dtype, extents: extents, sequence: record.sequence,
             timestamp: Timestamp(nanosecondsSinceEpoch: record.timestampNanoseconds), index: record.index,

@@ -47,8 +47,7 @@ extension ArrayQueue {
         probe: inout Ring.ArrivalProbe, deadline: Int64?, cancellation: Cancellation?, describe: () -> String,
         _ attempt: (inout Ring.ArrivalProbe) throws(ArrayQueueError) -> T?
     ) throws(ArrayQueueError) -> T {
-        let spin = options.spin.components
-        let spinNanoseconds = spin.seconds * 1_000_000_000 + spin.attoseconds / 1_000_000_000
+        let spinNanoseconds = options.spinNanoseconds
         if spinNanoseconds > 0 {
             let spinEnd = min(Sys.monotonicNanoseconds() + spinNanoseconds, deadline ?? .max)
             var spins = 0
@@ -82,8 +81,7 @@ extension ArrayQueue {
         _ signal: WakeSignal, deadline: Int64?, checkingDeadPeers: Bool, cancellation: Cancellation?, spinning: Bool = true,
         describe: () -> String, _ attempt: () throws(ArrayQueueError) -> T?
     ) throws(ArrayQueueError) -> T {
-        let spin = options.spin.components
-        let spinNanoseconds = spinning ? spin.seconds * 1_000_000_000 + spin.attoseconds / 1_000_000_000 : 0
+        let spinNanoseconds = spinning ? options.spinNanoseconds : 0
         signal.beginWatching()
         defer { signal.endWatching() }
         while true {

@@ -74,6 +74,7 @@ public enum CrashPoint: String, CaseIterable, Sendable {
     case claimQuickBegin = "claim-quick.begin"
     case claimQuickReading = "claim-quick.reading"
     case claimQuickOwnerSet = "claim-quick.owner-set"
+    case claimQuickReadBegin = "claim-quick.read-begin"
     case claimQuickReadStored = "claim-quick.read-stored"
     // Moving `read` forward by compare-exchange (claim walks and reclaim).
     case readAdvanceBegin = "read.advance-begin"

@@ -26,6 +26,14 @@ public struct QueueOptions: Sendable, Hashable {
     /// well under a microsecond when the peer is quick; sleeping costs a wake-up of tens of
     /// microseconds but no CPU. Zero sleeps at once.
     public var spin: Duration
+
+    /// `spin` in nanoseconds: 0 for a negative spin, and at most a day (a larger one is a
+    /// caller's mistake that must not overflow the arithmetic of a wait).
+    public var spinNanoseconds: Int64 {
+        let (seconds, attoseconds) = spin.components
+        guard seconds >= 0, attoseconds >= 0 else { return 0 }
+        return min(seconds, 86_400) * 1_000_000_000 + attoseconds / 1_000_000_000
+    }
     /// Whether opening accepts a queue whose shared-memory object belongs to another user.
     ///
     /// `/dev/shm` is writable by every user, so anyone can create a queue's name before its

@@ -139,27 +139,30 @@ struct Ring {
     /// Loads `head` and `tail` only (what a reservation needs: the consumers' line stays put)
     /// and checks head ≤ tail ≤ ``maximumPosition``, tail − head ≤ capacity and alignment.
     func producerCursors() throws(ArrayQueueError) -> (head: UInt64, tail: UInt64) {
-        let head = header.head.pointee.load(ordering: .relaxed)
-        let tail = header.tail.pointee.load(ordering: .relaxed)
-        let alignment = UInt64(RecordHeader.alignment)
-        guard head <= tail, tail <= maximumPosition, tail - head <= UInt64(capacity),
-              head % alignment == 0, tail % alignment == 0 else {
-            throw corrupt("cursors out of order (head \(head), tail \(tail), capacity \(capacity))")
-        }
-        return (head, tail)
+        try cursors(header.head, "head", upTo: header.tail)
     }
 
     /// Loads `read` and `tail` only (what consumers need: the producer-side line stays put)
     /// and checks read ≤ tail ≤ read + capacity, tail ≤ ``maximumPosition`` and alignment.
     func consumerCursors() throws(ArrayQueueError) -> (read: UInt64, tail: UInt64) {
-        let read = header.read.pointee.load(ordering: .relaxed)
-        let tail = header.tail.pointee.load(ordering: .relaxed)
+        try cursors(header.read, "read", upTo: header.tail)
+    }
+
+    /// Loads `low`, then `tail`, and checks low ≤ tail ≤ ``maximumPosition``, tail − low ≤
+    /// capacity and the alignment of both (`name` is `low`'s, for the error).
+    /// Sequentially consistent loads (plain loads on x86): the claim without the lock needs
+    /// them to pair with a waiter's registration (docs/LAYOUT.md, "Waiting and notifying").
+    private func cursors(
+        _ low: UnsafeMutablePointer<Atomic<UInt64>>, _ name: String, upTo tail: UnsafeMutablePointer<Atomic<UInt64>>
+    ) throws(ArrayQueueError) -> (UInt64, UInt64) {
+        let start = low.pointee.load(ordering: .sequentiallyConsistent)
+        let end = tail.pointee.load(ordering: .sequentiallyConsistent)
         let alignment = UInt64(RecordHeader.alignment)
-        guard read <= tail, tail <= maximumPosition, tail - read <= UInt64(capacity),
-              read % alignment == 0, tail % alignment == 0 else {
-            throw corrupt("cursors out of order (read \(read), tail \(tail), capacity \(capacity))")
+        guard start <= end, end <= maximumPosition, end - start <= UInt64(capacity),
+              start % alignment == 0, end % alignment == 0 else {
+            throw corrupt("cursors out of order (\(name) \(start), tail \(end), capacity \(capacity))")
         }
-        return (read, tail)
+        return (start, end)
     }
 
     /// The record at `position` (< `tail`, both validated cursors or positions between them)
@@ -202,14 +205,18 @@ struct Ring {
             && !payloadEnd.overflow && payloadEnd.partialValue <= length
     }
 
-    /// A claimed record's payload, from one load each of its offset and size, if it lies within
-    /// the ring and agrees with the record's dtype and shape; nil otherwise (corrupt). Readers use
-    /// this one answer for every copy and bound: the header may change under them (another
-    /// process can write the segment), and a second load of the size could exceed a buffer
-    /// sized by the first.
-    func claimedPayload(of record: RecordHeader) -> UnsafeMutableRawBufferPointer? {
-        guard let payload = record.payloadBuffer(ringEnd: end), record.isConsistent(payloadBytes: payload.count) else { return nil }
-        return payload
+    /// What a reader knows of a claimed record: its dtype, its shape (copied out once) and its
+    /// payload (located from one load each of its offset and size), checked against each other
+    /// and the ring's end; nil if they disagree (corrupt). Readers use this one answer for every
+    /// copy, bound and description: the header may change under them (another process can write
+    /// the segment), and a second load of the size or the shape could exceed a buffer sized by
+    /// the first.
+    @inline(__always)
+    func claimedLayout(of record: RecordHeader) -> (dtype: DType, extents: InlineShape, payload: UnsafeMutableRawBufferPointer)? {
+        let extents = record.extents
+        guard let dtype = DType(rawValue: record.dtypeCode), let payload = record.payloadBuffer(ringEnd: end),
+              Shape.validByteCount(extents, dtype: dtype) == payload.count else { return nil }
+        return (dtype, extents, payload)
     }
 
     /// The end of the data ring.
@@ -224,6 +231,8 @@ struct Ring {
         /// Where the producer writes, from the request it made: never from the header, which
         /// another process could change while the payload is written.
         let payload: UnsafeMutableRawBufferPointer
+        /// The pid it was reserved for: publishing and giving back expect WRITING by this writer.
+        let writer: UInt32
     }
 
     /// What a producer asks for.
@@ -279,7 +288,7 @@ struct Ring {
                 crashPoint(.reserveTailStored)
                 let payload = UnsafeMutableRawBufferPointer(
                     start: record.raw + RecordHeader.payloadOffset(dimensions: request.shape.count), count: request.payloadBytes)
-                return Reservation(record: record, sequence: sequence, payload: payload)
+                return Reservation(record: record, sequence: sequence, payload: payload, writer: owner.pid)
             }
             if !reclaimed {
                 reclaimed = true
@@ -322,7 +331,7 @@ struct Ring {
             // writer's start time (which would make a live reader look like a reused pid).
             reservation.record.setOwner(start: 0)
             crashPoint(.commitOwnerCleared)
-            let isReady = reservation.record.publish()
+            let isReady = reservation.record.publish(sequence: reservation.sequence, writer: reservation.writer)
             crashPoint(.commitReady)
             if isReady {
                 committed += 1
@@ -349,7 +358,7 @@ struct Ring {
         crashPoint(.abandonBegin)
         reservation.record.addFlags(CAQ_RECORD_DROPPED)
         crashPoint(.abandonFlagged)
-        if reservation.record.exchangeState(from: .writing, to: .done) {
+        if reservation.record.abandonUnpublished(writer: reservation.writer) {
             crashPoint(.abandonDone)
             header.spaceSignal.notify()
             crashPoint(.abandonNotified)
@@ -544,8 +553,10 @@ struct Ring {
                     if count == 0 { tooLarge = record }
                     break walk
                 }
-                // Consumers claiming without the lock compete for it: one compare-exchange decides.
-                if take(record, owner: owner) {
+                // Consumers claiming without the lock compete for it: one compare-exchange decides
+                // (positions do not move under the lock, so the word as loaded names this record).
+                if case let word = record.stateAndOwner, RecordHeader.state(of: word) == .ready,
+                   take(record, from: word, owner: owner, quick: false) {
                     claimed(record)
                     count += 1
                 }
@@ -564,16 +575,16 @@ struct Ring {
         return count
     }
 
-    /// Claims `record` if it is READY: state and owner pid in one compare-exchange, then the
-    /// owner's start time. False if another consumer took it first (or it is no longer READY).
-    private func take(_ record: RecordHeader, owner: ProcessIdentity) -> Bool {
-        let word = record.stateAndOwner
-        guard RecordHeader.state(of: word) == .ready else { return false }
-        crashPoint(.claimBegin)
+    /// Claims `record` if its state and owner word still holds `word` (READY, as loaded): state
+    /// and owner pid in one compare-exchange, then the owner's start time. False if another
+    /// consumer took it first, or it is no longer that READY record. `quick`: a claim without
+    /// the lock (its own crash points).
+    private func take(_ record: RecordHeader, from word: UInt64, owner: ProcessIdentity, quick: Bool) -> Bool {
+        if quick { crashPoint(.claimQuickBegin) } else { crashPoint(.claimBegin) }
         guard record.exchangeState(from: word, toReadingBy: owner) else { return false }
-        crashPoint(.claimReading)
+        if quick { crashPoint(.claimQuickReading) } else { crashPoint(.claimReading) }
         record.setOwner(start: owner.startTime)
-        crashPoint(.claimOwnerSet)
+        if quick { crashPoint(.claimQuickOwnerSet) } else { crashPoint(.claimOwnerSet) }
         return true
     }
 
@@ -650,19 +661,22 @@ struct Ring {
     func claimWithoutLock(
         expecting dtype: DType?, maximumPayloadBytes: Int, owner: ProcessIdentity, probe: inout ArrivalProbe
     ) throws(ArrayQueueError) -> QuickClaim {
-        let alignment = UInt64(RecordHeader.alignment)
         for _ in 0..<4 {
             // Sequentially consistent: after a waiter's registration on the data signal, this
             // check must see a record a notifier did not announce (docs/LAYOUT.md).
-            let read = header.read.pointee.load(ordering: .sequentiallyConsistent)
-            let tail = header.tail.pointee.load(ordering: .sequentiallyConsistent)
-            guard read <= tail, tail <= maximumPosition, tail - read <= UInt64(capacity),
-                  read % alignment == 0, tail % alignment == 0 else { return .needsLock }
+            guard let (read, tail) = try? consumerCursors() else {
+                return .needsLock
+            }
             if read == tail {
                 probe = ArrivalProbe(tail: tail)
                 return .empty
             }
-            guard let (record, state, length) = try? validatedRecord(at: read, tail: tail) else { return .needsLock }
+            // The state word first: a READY word holds the low bits of its record's sequence
+            // number, and the header is read after it; the claim then expects this very word, so
+            // it can only take the record that was checked (not one that reused its room since).
+            let record = record(at: read)
+            let word = record.stateAndOwner
+            guard let (_, state, length) = try? validatedRecord(at: read, tail: tail) else { return .needsLock }
             // No overflow: validatedRecord checked read + length ≤ tail.
             let end = read + UInt64(length)
             if state == .writing, end == tail {
@@ -671,20 +685,12 @@ struct Ring {
                 probe = ArrivalProbe(tail: tail, writing: read)
                 return .empty
             }
-            guard state == .ready, dtype.map({ $0.rawValue == record.dtypeCode }) ?? true,
+            guard word == RecordHeader.readyWord(sequence: record.sequence), dtype.map({ $0.rawValue == record.dtypeCode }) ?? true,
                   record.payloadByteCount <= maximumPayloadBytes else {
                 return .needsLock
             }
-            // The claim below succeeds only for the record of this sequence number: a consumer
-            // delayed here while the record was taken, freed and its room reused claims nothing.
-            let expected = RecordHeader.readyWord(sequence: record.sequence)
-            // `read` still here: the record above was the one at `read` when it was checked.
-            guard header.read.pointee.load(ordering: .acquiring) == read else { continue }
-            crashPoint(.claimQuickBegin)
-            guard record.exchangeState(from: expected, toReadingBy: owner) else { continue }
-            crashPoint(.claimQuickReading)
-            record.setOwner(start: owner.startTime)
-            crashPoint(.claimQuickOwnerSet)
+            guard take(record, from: word, owner: owner, quick: true) else { continue }
+            crashPoint(.claimQuickReadBegin)
             _ = header.read.pointee.compareExchange(expected: read, desired: end, ordering: .acquiringAndReleasing)
             crashPoint(.claimQuickReadStored)
             return .claimed(record)
@@ -749,16 +755,19 @@ struct Ring {
         var freed = false
         var position = head
         while position < tail {
-            let (record, state, length) = try validatedRecord(at: position, tail: tail)
-            switch state {
-            case .writing, .reading:
-                let owner = record.owner
+            let (record, _, length) = try validatedRecord(at: position, tail: tail)
+            // State and owner from one load (a READY record's owner half is a sequence number,
+            // not a pid), and freed only if that word is still there.
+            let word = record.stateAndOwner
+            switch RecordHeader.state(of: word) {
+            case let state? where state == .writing || state == .reading:
+                let owner = ProcessIdentity(pid: UInt32(truncatingIfNeeded: word >> 32), startTime: record.ownerStart)
                 let alive = liveness[owner] ?? Attachments.isRecordOwnerAlive(owner, in: self)
                 liveness[owner] = alive
-                if !alive {
+                if !alive, record.stateAndOwner == word {
                     record.addFlags(CAQ_RECORD_ABANDONED)
                     crashPoint(.sweepFlagged)
-                    if record.exchangeState(from: state, to: .done) {
+                    if record.exchangeState(from: word, to: .done) {
                         crashPoint(.sweepFreed)
                         let counter = state == .writing ? header.abandonedWrites : header.lostReads
                         counter.pointee.wrappingAdd(1, ordering: .relaxed)
@@ -766,7 +775,7 @@ struct Ring {
                         freed = true
                     }
                 }
-            case .ready, .done, .skip:
+            default:
                 break
             }
             position += UInt64(length)

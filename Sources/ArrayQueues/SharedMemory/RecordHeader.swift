@@ -51,16 +51,34 @@ struct RecordHeader {
     /// The state half of a `stateAndOwner` word, or nil for garbage.
     static func state(of stateAndOwner: UInt64) -> State? { State(rawValue: UInt32(truncatingIfNeeded: stateAndOwner)) }
 
-    /// Publishes a filled record: `state` and `owner_pid` move from WRITING and the writer's pid
-    /// to READY and the low 32 bits of the record's sequence number (``readyWord(sequence:)``),
-    /// in one compare-exchange. False if the record was taken away meanwhile (a sweep thought
-    /// its writer dead). The sequence number in a READY record's owner half is what lets a
-    /// consumer that checked the record without the lock claim exactly that record.
-    func publish() -> Bool {
-        let word = stateAndOwner
-        guard Self.state(of: word) == .writing else { return false }
-        return stateAndOwnerAtomic.pointee.compareExchange(
-            expected: word, desired: Self.readyWord(sequence: sequence), ordering: .sequentiallyConsistent).exchanged
+    /// Publishes a filled record: `state` and `owner_pid` move from WRITING by `writer` to READY
+    /// and the low 32 bits of its `sequence` (``readyWord(sequence:)``), in one compare-exchange.
+    /// False if the record was taken away meanwhile (a sweep thought its writer dead, and its room
+    /// may hold another writer's record by now). The sequence number in a READY record's owner
+    /// half is what lets a consumer that checked the record without the lock claim exactly it.
+    func publish(sequence: UInt64, writer: UInt32) -> Bool {
+        stateAndOwnerAtomic.pointee.compareExchange(
+            expected: Self.writingWord(writer: writer), desired: Self.readyWord(sequence: sequence), ordering: .sequentiallyConsistent).exchanged
+    }
+
+    /// Gives back an unpublished record: WRITING by `writer` → DONE, in one compare-exchange.
+    /// False if it was taken away meanwhile.
+    func abandonUnpublished(writer: UInt32) -> Bool {
+        stateAndOwnerAtomic.pointee.compareExchange(
+            expected: Self.writingWord(writer: writer), desired: UInt64(State.done.rawValue) | UInt64(writer) << 32,
+            ordering: .sequentiallyConsistent).exchanged
+    }
+
+    /// Moves the state and owner word from `word` (as loaded) to `state` with the same owner
+    /// half, in one compare-exchange: false if anything changed it meanwhile.
+    func exchangeState(from word: UInt64, to state: State) -> Bool {
+        let desired = UInt64(state.rawValue) | word & 0xFFFF_FFFF_0000_0000
+        return stateAndOwnerAtomic.pointee.compareExchange(expected: word, desired: desired, ordering: .sequentiallyConsistent).exchanged
+    }
+
+    /// The `state`/`owner_pid` word of a record being written by `writer`.
+    static func writingWord(writer: UInt32) -> UInt64 {
+        UInt64(State.writing.rawValue) | UInt64(writer) << 32
     }
 
     /// The `state`/`owner_pid` word of the READY record with sequence number `sequence`.
@@ -88,7 +106,9 @@ struct RecordHeader {
     var dimensionCount: Int { Int(fields.pointee.ndim) }
     var flags: UInt16 { fields.pointee.flags }
     var isEnvelope: Bool { fields.pointee.flags & UInt16(CAQ_RECORD_ENVELOPE) != 0 }
-    var owner: ProcessIdentity { ProcessIdentity(pid: fields.pointee.owner_pid, startTime: UInt64(fields.pointee.owner_start)) }
+    var owner: ProcessIdentity { ProcessIdentity(pid: fields.pointee.owner_pid, startTime: ownerStart) }
+    /// The low 32 bits of the owner's start time (0: unknown).
+    var ownerStart: UInt64 { UInt64(fields.pointee.owner_start) }
     var checkIsValid: Bool { fields.pointee.check == CAQ_RECORD_CHECK ^ UInt32(truncatingIfNeeded: fields.pointee.seq) }
 
     /// The shape as an `[Int]` (at most ``Shape/maxDimensions`` extents, whatever `ndim` says).
@@ -113,22 +133,6 @@ struct RecordHeader {
         let count = payloadByteCount
         guard offset >= Self.fixedSize, count >= 0, offset <= ringEnd - raw, count <= ringEnd - (raw + offset) else { return nil }
         return UnsafeMutableRawBufferPointer(start: raw + offset, count: count)
-    }
-
-    /// Whether its dtype is known and its shape's size is `payloadBytes`, read from the ring
-    /// without copying the shape (a claimed record is checked so before it is lent).
-    func isConsistent(payloadBytes: Int) -> Bool {
-        let dimensions = dimensionCount
-        guard let dtype = DType(rawValue: dtypeCode), dimensions <= Shape.maxDimensions else { return false }
-        let extents = (raw + Self.fixedSize).assumingMemoryBound(to: UInt64.self)
-        var bytes = dtype.itemSize
-        for axis in 0..<dimensions {
-            guard extents[axis] <= UInt64(Int.max) else { return false }
-            let (product, overflow) = bytes.multipliedReportingOverflow(by: Int(extents[axis]))
-            guard !overflow else { return false }
-            bytes = product
-        }
-        return bytes == payloadBytes
     }
 
     /// Stores the low 32 bits of the owner's start time (0: unknown, judged by pid alone).

@@ -183,7 +183,7 @@ typedef struct caq_record_header {
     // state and owner_pid form one little-endian u64 (state in the low half): a consumer
     // claims a READY record by one 64-bit compare-exchange of both (layout version 4).
     uint32_t state;            /* 0   atomic: CAQ_STATE_* */
-    uint32_t owner_pid;        /* 4   writer while WRITING, reader while READING */
+    uint32_t owner_pid;        /* 4   writer while WRITING, low 32 bits of seq while READY, reader while READING */
     uint64_t length;           /* 8   bytes from this header to the next record (header, shape, payload, padding) */
     uint64_t seq;              /* 16  queue-wide sequence number, in reservation order */
     int64_t timestamp_ns;      /* 24  nanoseconds since the Unix epoch (UTC) */
