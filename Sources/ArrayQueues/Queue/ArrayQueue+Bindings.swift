@@ -184,7 +184,8 @@ extension ArrayQueue {
     /// Takes up to `maximumCount` records whose payloads fit, one after the other, in
     /// `byteBudget` bytes when each starts at a multiple of `alignment`: waits for the first as
     /// ``claimRecord(maximumPayloadBytes:timeout:blocking:)`` does, then claims what else is
-    /// waiting under one hold of the lock. `body` reads each claimed record and the offset it
+    /// waiting: one by one at `read` without the lock while the records there are ready, or in
+    /// one walk under the lock otherwise. `body` reads each claimed record and the offset it
     /// goes to; the record is released after it. A record that does not fit stays in the
     /// queue; if it is the first, its metadata is returned in `tooLarge`.
     ///
@@ -216,17 +217,29 @@ extension ArrayQueue {
             var offsets: [Int] = []
             // Each record's layout read once and checked right after its claim; nil: corrupt (freed, reported).
             var layouts: [(dtype: DType, extents: InlineShape, payload: UnsafeMutableRawBufferPointer)?] = []
+            /// Whether the batch has room for one more record.
+            func wantsMore() -> Bool { count + claimed.count < maximumCount && claimed.count < Self.batchLimit && used <= byteBudget }
+            func add(_ record: RecordHeader) {
+                let layout = ring.claimedLayout(of: record).flatMap { $0.payload.count <= byteBudget - used ? $0 : nil }
+                claimed.append(record)
+                offsets.append(used)
+                layouts.append(layout)
+                used = alignUp(used + (layout?.payload.count ?? 0), to: alignment)
+            }
+            var probe = Ring.ArrivalProbe()
             do {
-                try ring.withLock { () throws(ArrayQueueError) in
-                    var tooLarge: RecordHeader?
-                    var probe = Ring.ArrivalProbe()
-                    while count + claimed.count < maximumCount, claimed.count < Self.batchLimit, used <= byteBudget,
-                          let record = try ring.claim(expecting: nil, maximumPayloadBytes: byteBudget - used, owner: me, tooLarge: &tooLarge, probe: &probe) {
-                        let layout = ring.claimedLayout(of: record).flatMap { $0.payload.count <= byteBudget - used ? $0 : nil }
-                        claimed.append(record)
-                        offsets.append(used)
-                        layouts.append(layout)
-                        used = alignUp(used + (layout?.payload.count ?? 0), to: alignment)
+                // The records at `read` while they are READY there, without the lock; the walk under it for the rest.
+                while wantsMore(), case let .claimed(record) = try ring.claimWithoutLock(
+                    expecting: nil, maximumPayloadBytes: byteBudget - used, owner: me, probe: &probe) {
+                    add(record)
+                }
+                if claimed.isEmpty {
+                    try ring.withLock { () throws(ArrayQueueError) in
+                        var tooLarge: RecordHeader?
+                        while wantsMore(), let record = try ring.claim(
+                            expecting: nil, maximumPayloadBytes: byteBudget - used, owner: me, tooLarge: &tooLarge, probe: &probe) {
+                            add(record)
+                        }
                     }
                 }
             } catch {
