@@ -22,6 +22,21 @@ public struct InlineShape: RandomAccessCollection, Sendable, Hashable, CustomStr
         for axis in 0..<count { extents[axis] = extent(axis) }
     }
 
+    /// The byte size of a C-order array of `dtype` and this shape, or nil if an extent is
+    /// negative or the size overflows (``Shape/validByteCount(_:dtype:)``, read in place: a
+    /// generic call would copy the 264-byte shape).
+    func validByteCount(dtype: DType) -> Int? {
+        var bytes = dtype.itemSize
+        for axis in 0..<count {
+            let extent = extents[axis]
+            guard extent >= 0 else { return nil }
+            let (product, overflow) = bytes.multipliedReportingOverflow(by: extent)
+            guard !overflow else { return nil }
+            bytes = product
+        }
+        return bytes
+    }
+
     public var startIndex: Int { 0 }
     public var endIndex: Int { count }
 

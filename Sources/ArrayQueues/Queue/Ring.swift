@@ -139,28 +139,27 @@ struct Ring {
     /// Loads `head` and `tail` only (what a reservation needs: the consumers' line stays put)
     /// and checks head ≤ tail ≤ ``maximumPosition``, tail − head ≤ capacity and alignment.
     func producerCursors() throws(ArrayQueueError) -> (head: UInt64, tail: UInt64) {
-        try cursors(header.head, "head", upTo: header.tail)
+        try cursors(header.head, isRead: false)
     }
 
     /// Loads `read` and `tail` only (what consumers need: the producer-side line stays put)
     /// and checks read ≤ tail ≤ read + capacity, tail ≤ ``maximumPosition`` and alignment.
     func consumerCursors() throws(ArrayQueueError) -> (read: UInt64, tail: UInt64) {
-        try cursors(header.read, "read", upTo: header.tail)
+        try cursors(header.read, isRead: true)
     }
 
     /// Loads `low`, then `tail`, and checks low ≤ tail ≤ ``maximumPosition``, tail − low ≤
-    /// capacity and the alignment of both (`name` is `low`'s, for the error).
+    /// capacity and the alignment of both (`low` is `read` or `head`, named in the error).
     /// Sequentially consistent loads (plain loads on x86): the claim without the lock needs
     /// them to pair with a waiter's registration (docs/LAYOUT.md, "Waiting and notifying").
-    private func cursors(
-        _ low: UnsafeMutablePointer<Atomic<UInt64>>, _ name: String, upTo tail: UnsafeMutablePointer<Atomic<UInt64>>
-    ) throws(ArrayQueueError) -> (UInt64, UInt64) {
+    @inline(__always)
+    private func cursors(_ low: UnsafeMutablePointer<Atomic<UInt64>>, isRead: Bool) throws(ArrayQueueError) -> (UInt64, UInt64) {
         let start = low.pointee.load(ordering: .sequentiallyConsistent)
-        let end = tail.pointee.load(ordering: .sequentiallyConsistent)
+        let end = header.tail.pointee.load(ordering: .sequentiallyConsistent)
         let alignment = UInt64(RecordHeader.alignment)
         guard start <= end, end <= maximumPosition, end - start <= UInt64(capacity),
               start % alignment == 0, end % alignment == 0 else {
-            throw corrupt("cursors out of order (\(name) \(start), tail \(end), capacity \(capacity))")
+            throw corrupt("cursors out of order (\(isRead ? "read" : "head") \(start), tail \(end), capacity \(capacity))")
         }
         return (start, end)
     }
@@ -215,7 +214,7 @@ struct Ring {
     func claimedLayout(of record: RecordHeader) -> (dtype: DType, extents: InlineShape, payload: UnsafeMutableRawBufferPointer)? {
         let extents = record.extents
         guard let dtype = DType(rawValue: record.dtypeCode), let payload = record.payloadBuffer(ringEnd: end),
-              Shape.validByteCount(extents, dtype: dtype) == payload.count else { return nil }
+              extents.validByteCount(dtype: dtype) == payload.count else { return nil }
         return (dtype, extents, payload)
     }
 
