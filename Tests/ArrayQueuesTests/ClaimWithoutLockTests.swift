@@ -1,5 +1,6 @@
-import ArrayQueues
+@_spi(Bindings) import ArrayQueues
 import ArrayQueuesTestSupport
+import CArrayQueuesShims
 import Foundation
 import Glibc
 import Testing
@@ -81,9 +82,31 @@ struct ClaimWithoutLockTests {
         let record = try #require(try recordOffset(queue, name: name, state: .ready))
         // As if the room had been reused by the record after it: the claim without the lock expects sequence 0 and fails.
         try writeSegment(name, at: record + SegmentLayout.record(\.owner_pid), 1)
+        // With the lock held elsewhere, only a claim without it could take the record: none does.
+        let holder = try HelperProcess(["hold-lock", name])
+        defer { holder.kill() }
+        usleep(300_000)
+        let error = #expect(throws: ArrayQueueError.self) { try queue.get(timeout: .milliseconds(100)) }
+        #expect(error?.code == .timeout)
+        holder.kill()
         let taken = try queue.tryGet()
-        #expect(taken?.index == 5 && taken?.array.shape == [100])
+        #expect(taken?.index == 5 && taken?.array.shape == [100], "the walk under the lock still delivers it")
         #expect(try queue.tryGet() == nil)
+    }
+
+    @Test("a record taken away while it was being written (its owner changed) is neither published nor given back by its first writer")
+    func publishExpectsItsWriter() throws {
+        let name = uniqueQueueName("writer")
+        let queue = try ArrayQueue.create(name: name, capacity: 64 << 10)
+        defer { try? ArrayQueue.remove(name: name) }
+        let view = try #require(try queue.reserveRecord(dtype: .uint8, shape: [10], timestamp: nil, index: nil, timeout: nil, blocking: false))
+        let record = try #require(try recordOffset(queue, name: name, state: .writing))
+        // Another writer's now (as if a sweep had freed this one's and its room been reserved again).
+        try writeSegment(name, at: record + SegmentLayout.record(\.owner_pid), UInt32(getpid()) &+ 1)
+        let error = #expect(throws: ArrayQueueError.self) { try queue.commit(view) }
+        #expect(error?.code == .corruptSegment)
+        queue.abandon(view)
+        #expect(try queue.recordSummaries().map(\.state) == [.writing], "the other writer's record is left alone")
     }
 
     /// The segment-file offset of the first record in `state`, found by walking the ring's
@@ -93,7 +116,11 @@ struct ClaimWithoutLockTests {
         let tail = try segmentBytes(name, at: SegmentLayout.header(\.tail), count: 8)
         var position = head.withUnsafeBytes { Int(UInt64(littleEndian: $0.loadUnaligned(as: UInt64.self))) }
         let end = tail.withUnsafeBytes { Int(UInt64(littleEndian: $0.loadUnaligned(as: UInt64.self))) }
-        let raw = state == .reading ? UInt32(0x5245_4144) : UInt32(0x5245_4459)
+        let raw: UInt32 = switch state {
+        case .reading: CAQ_STATE_READING
+        case .writing: CAQ_STATE_WRITING
+        default: CAQ_STATE_READY
+        }
         while position < end {
             let offset = SegmentLayout.headerSize + position % queue.capacity
             if u32(try segmentBytes(name, at: offset, count: 4)) == raw { return offset }

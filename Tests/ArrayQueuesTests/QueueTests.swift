@@ -28,12 +28,15 @@ struct QueueTests {
             try queue.put(image)
             try queue.put(try NDArray<Complex<Double>>(shape: [], elements: [Complex(1.5, -2)]))
             try queue.put(try NDArray<Int16>(shape: [0, 4], elements: []))
+            // No bytes whatever the other extent: the consumer counts elements first, as the producer does.
+            try queue.put(try AnyNDArray(dtype: .float64, shape: [1 << 61, 0]) { _ in })
             let back = try queue.get(as: Float.self)
             #expect(back == image)
             #expect(back[1, 2].isNaN && back[0, 1] == 2)
             #expect(try queue.get(as: Complex<Double>.self).elements == [Complex(1.5, -2)])
             let empty = try queue.get(as: Int16.self)
             #expect(empty.shape == [0, 4] && empty.count == 0)
+            #expect(try queue.get().array.shape == [1 << 61, 0])
         }
     }
 

@@ -26,15 +26,18 @@ public struct InlineShape: RandomAccessCollection, Sendable, Hashable, CustomStr
     /// negative or the size overflows (``Shape/validByteCount(_:dtype:)``, read in place: a
     /// generic call would copy the 264-byte shape).
     func validByteCount(dtype: DType) -> Int? {
-        var bytes = dtype.itemSize
+        // Elements first, then bytes, as a producer's `Shape.byteCount` counts them: a shape
+        // with a zero extent holds 0 bytes whatever its other extents.
+        var elements = 1
         for axis in 0..<count {
             let extent = extents[axis]
             guard extent >= 0 else { return nil }
-            let (product, overflow) = bytes.multipliedReportingOverflow(by: extent)
+            let (product, overflow) = elements.multipliedReportingOverflow(by: extent)
             guard !overflow else { return nil }
-            bytes = product
+            elements = product
         }
-        return bytes
+        let (bytes, overflow) = elements.multipliedReportingOverflow(by: dtype.itemSize)
+        return overflow ? nil : bytes
     }
 
     public var startIndex: Int { 0 }

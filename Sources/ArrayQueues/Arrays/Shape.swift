@@ -38,13 +38,6 @@ public enum Shape {
     /// (as ``byteCount(_:dtype:)`` checks it, without building an error or allocating).
     static func validByteCount(_ shape: some Collection<Int>, dtype: DType) -> Int? {
         guard shape.count <= maxDimensions else { return nil }
-        var bytes = dtype.itemSize
-        for extent in shape {
-            guard extent >= 0 else { return nil }
-            let (product, overflow) = bytes.multipliedReportingOverflow(by: extent)
-            guard !overflow else { return nil }
-            bytes = product
-        }
-        return bytes
+        return InlineShape(shape).validByteCount(dtype: dtype)
     }
 }

@@ -229,11 +229,13 @@ extension ArrayQueue {
             var probe = Ring.ArrivalProbe()
             do {
                 // The records at `read` while they are READY there, without the lock; the walk under it for the rest.
-                while wantsMore(), case let .claimed(record) = try ring.claimWithoutLock(
-                    expecting: nil, maximumPayloadBytes: byteBudget - used, owner: me, probe: &probe) {
+                var quick = Ring.QuickClaim.empty
+                while wantsMore() {
+                    quick = try ring.claimWithoutLock(expecting: nil, maximumPayloadBytes: byteBudget - used, owner: me, probe: &probe)
+                    guard case let .claimed(record) = quick else { break }
                     add(record)
                 }
-                if claimed.isEmpty {
+                if claimed.isEmpty, case .needsLock = quick {
                     try ring.withLock { () throws(ArrayQueueError) in
                         var tooLarge: RecordHeader?
                         while wantsMore(), let record = try ring.claim(

@@ -58,7 +58,10 @@ extension ArrayQueue {
             return nil
         }
         defer { ring.release(record) }
-        return try copy(record)
+        let copied = try copy(record)
+        // The dtype was checked before the claim; a record changed since by another process is corrupt.
+        if let dtype, copied.array.dtype != dtype { throw inconsistent(record, shape: copied.array.shape) }
+        return copied
     }
 
     /// An owned copy of a claimed record, straight from the ring (one shape array, one storage).
@@ -124,7 +127,15 @@ extension ArrayQueue {
         return try ring.withLock(deadline: deadline) { () throws(ArrayQueueError) in
             var large: RecordHeader?
             let record = try ring.claim(expecting: dtype, maximumPayloadBytes: maximumPayloadBytes, owner: owner, tooLarge: &large, probe: &probe)
-            if let large { tooLarge(large) }
+            if let large {
+                // A caller that sizes its buffer by the reported size must be able to take it:
+                // a record whose shape and size disagree is dropped as corrupt, not reported.
+                guard ring.claimedLayout(of: large) != nil else {
+                    ring.dropCorrupt(large)
+                    throw inconsistent(large, shape: large.shape)
+                }
+                tooLarge(large)
+            }
             return record
         }
     }

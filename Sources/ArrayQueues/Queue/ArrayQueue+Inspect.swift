@@ -39,8 +39,12 @@ extension ArrayQueue {
             var summaries: [RecordSummary] = []
             var position = head
             while position < tail {
-                let (record, state, length) = try ring.validatedRecord(at: position, tail: tail)
+                let (record, _, length) = try ring.validatedRecord(at: position, tail: tail)
                 position += UInt64(length)
+                // State and owner from one load: consumers claim and producers publish without
+                // the lock, and a READY record's owner half is a sequence number, not a pid.
+                let word = record.stateAndOwner
+                guard let state = RecordHeader.state(of: word) else { continue }
                 let summaryState: RecordSummary.State
                 switch state {
                 case .skip: continue
@@ -53,7 +57,7 @@ extension ArrayQueue {
                 summaries.append(RecordSummary(
                     state: summaryState, sequence: record.sequence, dtype: DType(rawValue: record.dtypeCode), shape: record.shape,
                     byteCount: record.payloadByteCount, timestamp: Timestamp(nanosecondsSinceEpoch: record.timestampNanoseconds),
-                    index: record.index, ownerPID: owned ? Int32(bitPattern: record.owner.pid) : nil))
+                    index: record.index, ownerPID: owned ? Int32(bitPattern: UInt32(truncatingIfNeeded: word >> 32)) : nil))
             }
             return summaries
         }

@@ -329,7 +329,9 @@ struct Ring {
             // A consumer claims by one compare-exchange of `state` and `owner_pid`, then stores its
             // start time: until then this 0 makes a sweep judge it by its pid alone, never by the
             // writer's start time (which would make a live reader look like a reused pid).
-            reservation.record.setOwner(start: 0)
+            if reservation.record.stateAndOwner == RecordHeader.writingWord(writer: reservation.writer) {
+                reservation.record.setOwner(start: 0)
+            }
             crashPoint(.commitOwnerCleared)
             let isReady = reservation.record.publish(sequence: reservation.sequence, writer: reservation.writer)
             crashPoint(.commitReady)
@@ -356,6 +358,8 @@ struct Ring {
     /// Gives a reservation back unpublished (the producer's fill closure threw).
     func abandon(_ reservation: Reservation) {
         crashPoint(.abandonBegin)
+        // Still this writer's (a sweep may have taken it, and its room held another record since).
+        guard reservation.record.stateAndOwner == RecordHeader.writingWord(writer: reservation.writer) else { return }
         reservation.record.addFlags(CAQ_RECORD_DROPPED)
         crashPoint(.abandonFlagged)
         if reservation.record.abandonUnpublished(writer: reservation.writer) {
@@ -424,6 +428,12 @@ struct Ring {
             }
         }
         return false
+    }
+
+    /// Drops a READY record whose dtype, shape and size disagree (under the lock): no consumer
+    /// could ever take it, and one that sizes its buffer by its reported size would retry forever.
+    func dropCorrupt(_ record: RecordHeader) {
+        drop(record)
     }
 
     /// Drops a READY record (under the lock): flag, then READY → DONE by compare-exchange,
@@ -689,6 +699,9 @@ struct Ring {
                   record.payloadByteCount <= maximumPayloadBytes else {
                 return .needsLock
             }
+            // `read` still at this record: since `read` only moves forward, the word loaded above
+            // was then the word of the record at `read`, not of a later one at the same place.
+            guard header.read.pointee.load(ordering: .sequentiallyConsistent) == read else { continue }
             guard take(record, from: word, owner: owner, quick: true) else { continue }
             crashPoint(.claimQuickReadBegin)
             _ = header.read.pointee.compareExchange(expected: read, desired: end, ordering: .acquiringAndReleasing)

@@ -120,7 +120,7 @@ PyObject *queue_get_many(QueueObject *self, PyObject *const *args, Py_ssize_t na
         if (rc == AQ_EBUFFER_TOO_SMALL) {
             /* The first record is larger than the guess: room for max_count of its size, at
              * least one (the library checked that it fits in the queue, so in memory). */
-            per_record = round64(infos[0].nbytes);
+            per_record = round64(infos[0].nbytes ? infos[0].nbytes : 1);  /* never 0: it divides below */
             capacity = (size_t)max_count > BATCH_BYTES_LIMIT / per_record ? BATCH_BYTES_LIMIT : per_record * (size_t)max_count;
             if (capacity < per_record) capacity = per_record;
             PyBuffer_Release(&view);
