@@ -21,6 +21,16 @@ struct Ring {
     /// The largest cursor value accepted: a lap and more of headroom below 2^64, so that no
     /// arithmetic on a validated cursor can overflow, whatever a crafted segment holds.
     let maximumPosition: UInt64
+    /// A value `read` had, seen by this handle: `read` only grows, so it is a lower bound that
+    /// spares a producer's reclaim the load of the consumers' line while it answers.
+    private let readSeen = ReadSeen()
+
+    /// A value of `read` seen before (see `readSeen`).
+    private final class ReadSeen: Sendable {
+        private let value = Atomic<UInt64>(0)
+        var lowerBound: UInt64 { value.load(ordering: .relaxed) }
+        func saw(_ read: UInt64) { value.max(read, ordering: .relaxed) }
+    }
 
     /// A ring over a validated segment mapped whole (`mappedSize` bytes). The capacity comes
     /// from the mapping, not from the header: a process with write access could change the
@@ -386,12 +396,17 @@ struct Ring {
             newHead += UInt64(length)
         }
         crashPoint(.reclaimBegin)
-        if newHead != head {
-            // `read` is loaded only now: it is the consumers' line, and usually past newHead already.
-            if header.read.pointee.load(ordering: .relaxed) < newHead {
+        // `read` is loaded only when a value seen before does not show it at or past the new head:
+        // it is the consumers' line, and loading it for every put moved it here each time.
+        if newHead != head, newHead > readSeen.lowerBound {
+            let read = header.read.pointee.load(ordering: .relaxed)
+            readSeen.saw(read)
+            if read < newHead {
                 advanceRead(to: newHead)
                 crashPoint(.reclaimReadStored)
             }
+        }
+        if newHead != head {
             header.head.pointee.store(newHead, ordering: .relaxed)
             crashPoint(.reclaimHeadStored)
         }
@@ -815,7 +830,9 @@ struct Ring {
             read += UInt64(length)
         }
         crashPoint(.repairBegin)
-        header.read.pointee.store(read, ordering: .relaxed)
+        // Forward only, like every other move of `read`: it can lag behind a dead claimer's
+        // claim, never run past a READY record (every store under the lock keeps that).
+        advanceRead(to: read)
         crashPoint(.repairReadStored)
         try sweepDeadPeers()
         crashPoint(.repairSwept)
