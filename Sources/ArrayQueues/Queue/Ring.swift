@@ -21,6 +21,12 @@ struct Ring {
     /// The largest cursor value accepted: a lap and more of headroom below 2^64, so that no
     /// arithmetic on a validated cursor can overflow, whatever a crafted segment holds.
     let maximumPosition: UInt64
+    /// Bytes in use from which a reservation first reclaims freed room (it always does when a
+    /// record does not fit): a producer then walks the records its consumers freed in groups
+    /// (an eighth of the ring, at most 256 KiB: a walk of microseconds under the lock) rather
+    /// than one by one, each walk pulling the consumers' lines to it once.
+    var reclaimWindow: UInt64 { UInt64(min(capacity / 8, 256 << 10)) }
+
     /// A value `read` had, seen by this handle: `read` only grows, so it is a lower bound that
     /// spares a producer's reclaim the load of the consumers' line while it answers.
     private let readSeen = ReadSeen()
@@ -259,18 +265,21 @@ struct Ring {
     /// Reserves room for `request` at the tail (under the lock). Returns nil when there is
     /// no room now; with `dropOldest`, first drops committed records at the head to make room.
     ///
-    /// Reclaims freed room first when `reclaimingFirst` (the first record of a hold of the lock,
-    /// so that an empty ring jumps to the next lap), otherwise only when the record does not
+    /// Reclaims freed room first when `reclaimingFirst` (the first record of a hold of the lock)
+    /// and ``reclaimWindow`` bytes or more are in use, otherwise only when the record does not
     /// fit: the later records of a batch skip the walk over freed records and the cursor stores.
     /// (Reclaiming only when a record does not fit, once a lap in bulk, was measured: it made
-    /// batches of 1 KiB records slower, each header of the walk a cache miss of its own.)
+    /// batches of 1 KiB records slower, each header of a long walk a cache miss of its own.)
     func reserve(_ request: Request, dropOldest: Bool, owner: ProcessIdentity, reclaimingFirst: Bool = true) throws(ArrayQueueError) -> Reservation? {
         crashPoint(.reserveBegin)
         if header.flags & CAQ_FLAG_RESET_ON_SHAPE_CHANGE != 0 {
             try applyResetPolicy(signature: Self.signature(dtype: request.dtype, shape: request.shape))
         }
-        var reclaimed = reclaimingFirst
-        if reclaimed { try reclaim() }
+        var reclaimed = false
+        if reclaimingFirst, case let (head, tail) = try producerCursors(), tail - head >= reclaimWindow {
+            try reclaim()
+            reclaimed = true
+        }
         while true {
             let (head, tail) = try producerCursors()
             let offset = Int(tail % UInt64(capacity))
