@@ -33,11 +33,4 @@ public enum Shape {
         }
         return bytes
     }
-
-    /// The byte size of a C-order array of `dtype` and `shape`, or nil if the shape is invalid
-    /// (as ``byteCount(_:dtype:)`` checks it, without building an error or allocating).
-    static func validByteCount(_ shape: some Collection<Int>, dtype: DType) -> Int? {
-        guard shape.count <= maxDimensions else { return nil }
-        return InlineShape(shape).validByteCount(dtype: dtype)
-    }
 }

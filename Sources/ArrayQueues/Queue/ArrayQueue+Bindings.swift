@@ -132,7 +132,7 @@ extension ArrayQueue {
                 tooLarge: { tooLarge = .tooLarge(RecordMetadata(unclaimed: $0)) }) {
                 guard let (dtype, extents, payload) = ring.claimedLayout(of: record), payload.count <= maximumPayloadBytes else {
                     ring.release(record)
-                    throw inconsistent(record)
+                    throw inconsistent(record, shape: record.shape)
                 }
                 return .claimed(RecordView(record: record, sequence: record.sequence, payload: payload, writer: 0, dtype: dtype, extents: extents))
             }
@@ -144,11 +144,6 @@ extension ArrayQueue {
         return try waitForRecord(probe: &probe, deadline: deadline, cancellation: nil, describe: { "get from queue '\(name)' (empty)" }, attempt)
     }
 
-    /// The error for a claimed record whose dtype, shape and payload disagree, or whose payload
-    /// changed size after the claim checked it (the caller frees it).
-    private func inconsistent(_ record: RecordHeader) -> ArrayQueueError {
-        ArrayQueueError(.corruptSegment, "record \(record.sequence) of queue '\(name)' has an inconsistent dtype (code \(record.dtypeCode)), shape and size \(record.payloadByteCount); it was discarded")
-    }
 
     /// Records waiting, counted under the lock up to `limit`, like ``count`` but reporting a
     /// corrupt segment instead of answering 0.
@@ -255,7 +250,7 @@ extension ArrayQueue {
                     body(RecordView(record: record, sequence: record.sequence, payload: payload, writer: 0, dtype: dtype, extents: extents), offsets[number])
                     count += 1
                 } else {
-                    failure = failure ?? inconsistent(record)
+                    failure = failure ?? inconsistent(record, shape: record.shape)
                 }
                 number += 1
             }

@@ -149,22 +149,16 @@ extension ArrayQueue {
     /// copies per record).
     @inline(__always)
     func borrowed(_ record: RecordHeader) throws(ArrayQueueError) -> BorrowedRecord {
-        // `claimedLayout`'s check, written out on the record as built: its shape is copied out of
-        // the ring once, straight into it, and checked there (a returned tuple, or a local copy
-        // first, would copy the 264-byte shape again).
-        guard let dtype = DType(rawValue: record.dtypeCode), let payload = record.payloadBuffer(ringEnd: ring.end) else {
-            throw inconsistent(record, shape: record.shape)
-        }
-        let lent = BorrowedRecord(
-            dtype: dtype, extents: record.extents, sequence: record.sequence,
+        guard let (dtype, extents, payload) = ring.claimedLayout(of: record) else { throw inconsistent(record, shape: record.shape) }
+        return BorrowedRecord(
+            dtype: dtype, extents: extents, sequence: record.sequence,
             timestamp: Timestamp(nanosecondsSinceEpoch: record.timestampNanoseconds), index: record.index,
             isEnvelope: record.isEnvelope, bytes: UnsafeRawBufferPointer(payload))
-        guard lent.extents.validByteCount(dtype: dtype) == payload.count else { throw inconsistent(record, shape: Array(lent.extents)) }
-        return lent
     }
 
-    /// The error for a claimed record whose dtype, shape and size disagree (the caller frees it).
-    private func inconsistent(_ record: RecordHeader, shape: [Int]) -> ArrayQueueError {
+    /// The error for a claimed record whose dtype, shape and size disagree, or changed after a
+    /// check (the caller frees it).
+    func inconsistent(_ record: RecordHeader, shape: [Int]) -> ArrayQueueError {
         ArrayQueueError(.corruptSegment, "record \(record.sequence) of queue '\(name)' has an inconsistent dtype (code \(record.dtypeCode)), shape \(shape) and size \(record.payloadByteCount); it was discarded")
     }
 }

@@ -534,17 +534,11 @@ struct Ring {
     /// Claims the oldest committed record (under the lock). Records still being written are
     /// skipped, so a slow producer does not hold up the others; each producer's records stay
     /// in order because it reserves them in order. With `expecting`, a record of another
-    /// dtype is left in the queue and reported as a mismatch.
-    func claim(expecting dtype: DType?, owner: ProcessIdentity) throws(ArrayQueueError) -> RecordHeader? {
-        var tooLarge: RecordHeader?
-        var probe = ArrivalProbe()
-        return try claim(expecting: dtype, maximumPayloadBytes: .max, owner: owner, tooLarge: &tooLarge, probe: &probe)
-    }
-
-    /// `claim`, leaving a record whose payload exceeds `maximumPayloadBytes` in the queue,
-    /// unclaimed, and returning it in `tooLarge` instead (for bindings that read into a buffer
-    /// of their caller's: nothing is claimed that would then have to be given back). When it
-    /// claims nothing, `probe` tells a waiting consumer where to look for the next record.
+    /// dtype is left in the queue and reported as a mismatch. A record whose payload exceeds
+    /// `maximumPayloadBytes` is left in the queue, unclaimed, and returned in `tooLarge` instead
+    /// (for bindings that read into a buffer of their caller's: nothing is claimed that would
+    /// then have to be given back). When it claims nothing, `probe` tells a waiting consumer
+    /// where to look for the next record.
     func claim(
         expecting dtype: DType?, maximumPayloadBytes: Int, owner: ProcessIdentity, tooLarge: inout RecordHeader?,
         probe: inout ArrivalProbe

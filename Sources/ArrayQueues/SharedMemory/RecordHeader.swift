@@ -106,7 +106,6 @@ struct RecordHeader {
     var dimensionCount: Int { Int(fields.pointee.ndim) }
     var flags: UInt16 { fields.pointee.flags }
     var isEnvelope: Bool { fields.pointee.flags & UInt16(CAQ_RECORD_ENVELOPE) != 0 }
-    var owner: ProcessIdentity { ProcessIdentity(pid: fields.pointee.owner_pid, startTime: ownerStart) }
     /// The low 32 bits of the owner's start time (0: unknown).
     var ownerStart: UInt64 { UInt64(fields.pointee.owner_start) }
     var checkIsValid: Bool { fields.pointee.check == CAQ_RECORD_CHECK ^ UInt32(truncatingIfNeeded: fields.pointee.seq) }
