@@ -178,7 +178,7 @@ extension ArrayQueue {
         var passed = 0
         while !claimed.isEmpty {
             // Each record is freed as soon as `body` has it; producers are notified once per batch.
-            ring.release(claimed) { record in
+            ring.release(claimed, reader: me.pid) { record in
                 do throws(ArrayQueueError) {
                     try body(record)
                     passed += 1
@@ -207,8 +207,9 @@ extension ArrayQueue {
     ///
     /// - Throws: as ``get(timeout:)``; `record` is unchanged then.
     public func get(into record: inout ArrayRecord, timeout: Duration? = nil) throws(ArrayQueueError) {
-        guard let claimed = try claim(expecting: nil, blocking: true, timeout: timeout, cancellation: nil) else { return }
-        defer { ring.release(claimed) }
+        let me = ProcessIdentity.current
+        guard let claimed = try claim(expecting: nil, owner: me, blocking: true, timeout: timeout, cancellation: nil) else { return }
+        defer { ring.release(claimed, reader: me.pid) }
         let lent = try borrowed(claimed)
         record.array.replace(dtype: lent.dtype, extents: lent.extents, with: lent.bytes)
         record.sequence = lent.sequence

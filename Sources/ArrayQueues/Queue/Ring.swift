@@ -743,21 +743,22 @@ struct Ring {
         return count
     }
 
-    /// Frees a claimed record after its consumer is done with it (no lock needed).
-    func release(_ record: RecordHeader) {
-        release(CollectionOfOne(record)) { _ in }
+    /// Frees a record that `reader` (a pid) claimed, after it is done with it (no lock needed).
+    func release(_ record: RecordHeader, reader: UInt32) {
+        release(CollectionOfOne(record), reader: reader) { _ in }
     }
 
-    /// Lends each claimed record to `read`, then frees it (READING → DONE) at once, so that its
-    /// room can be reclaimed while the rest are read; counts them in `gets` and notifies
-    /// producers once, after the last (no lock needed). A process killed in between leaves
-    /// `gets` short by at most the batch.
-    func release<Records: Collection<RecordHeader>>(_ records: Records, after read: (RecordHeader) -> Void) {
+    /// Lends each record claimed by `reader` to `read`, then frees it (READING → DONE) at once,
+    /// so that its room can be reclaimed while the rest are read; counts them in `gets` and
+    /// notifies producers once, after the last (no lock needed). A process killed in between
+    /// leaves `gets` short by at most the batch. A record that is no longer `reader`'s (a sweep
+    /// took it from a reader it thought dead) is left alone: its room may hold another's record.
+    func release<Records: Collection<RecordHeader>>(_ records: Records, reader: UInt32, after read: (RecordHeader) -> Void) {
         var released: UInt64 = 0
         for record in records {
             read(record)
             crashPoint(.releaseBegin)
-            if record.exchangeState(from: .reading, to: .done) {
+            if record.finishReading(by: reader) {
                 crashPoint(.releaseDone)
                 released += 1
             }
