@@ -29,14 +29,11 @@ struct Ring {
 
     /// A value `read` had, seen by this handle: `read` only grows, so it is a lower bound that
     /// spares a producer's reclaim the load of the consumers' line while it answers.
-    private let readSeen = ReadSeen()
-
-    /// A value of `read` seen before (see `readSeen`).
-    private final class ReadSeen: Sendable {
-        private let value = Atomic<UInt64>(0)
-        var lowerBound: UInt64 { value.load(ordering: .relaxed) }
-        func saw(_ read: UInt64) { value.max(read, ordering: .relaxed) }
-    }
+    private let readSeen = SeenCursor()
+    /// A value `tail` had, seen by this handle's consumers: `tail` only grows, so a consumer
+    /// behind it claims the record at `read` without loading the line the producer stores
+    /// at every put (``claimWithoutLock(expecting:maximumPayloadBytes:owner:probe:)``).
+    private let tailSeen = SeenCursor()
 
     /// A ring over a validated segment mapped whole (`mappedSize` bytes). The capacity comes
     /// from the mapping, not from the header: a process with write access could change the
@@ -162,6 +159,15 @@ struct Ring {
     /// and checks read ≤ tail ≤ read + capacity, tail ≤ ``maximumPosition`` and alignment.
     func consumerCursors() throws(ArrayQueueError) -> (read: UInt64, tail: UInt64) {
         try cursors(header.read, isRead: true)
+    }
+
+    /// `read` and the tail this handle saw last, if `read` is behind that tail (checked as
+    /// ``consumerCursors()`` checks the real one): nil otherwise, and for a corrupt `read`.
+    private func cursorsBehindSeenTail() -> (read: UInt64, tail: UInt64)? {
+        let read = header.read.pointee.load(ordering: .sequentiallyConsistent)
+        let tail = tailSeen.lowerBound
+        guard read < tail, tail - read <= UInt64(capacity), read % UInt64(RecordHeader.alignment) == 0 else { return nil }
+        return (read, tail)
     }
 
     /// Loads `low`, then `tail`, and checks low ≤ tail ≤ ``maximumPosition``, tail − low ≤
@@ -689,12 +695,18 @@ struct Ring {
     func claimWithoutLock(
         expecting dtype: DType?, maximumPayloadBytes: Int, owner: ProcessIdentity, probe: inout ArrivalProbe
     ) throws(ArrayQueueError) -> QuickClaim {
-        for _ in 0..<4 {
-            // Sequentially consistent: after a waiter's registration on the data signal, this
-            // check must see a record a notifier did not announce (docs/LAYOUT.md).
-            guard let (read, tail) = try? consumerCursors() else {
+        for attempt in 0..<4 {
+            // First against a tail seen before, if `read` is behind it: then the record at `read`
+            // exists (`tail` only grows), and a consumer behind the producer does not pull the
+            // producer's line. Whatever that record turns out to be, a look with the real tail
+            // follows before anything but a claim is concluded. Sequentially consistent: after a
+            // waiter's registration on the data signal, the check that finds nothing must see a
+            // record a notifier did not announce (docs/LAYOUT.md).
+            let seenTail = attempt == 0 ? cursorsBehindSeenTail() : nil
+            guard let (read, tail) = seenTail ?? (try? consumerCursors()) else {
                 return .needsLock
             }
+            if seenTail == nil { tailSeen.saw(tail) }
             if read == tail {
                 probe = ArrivalProbe(tail: tail)
                 return .empty
@@ -704,17 +716,23 @@ struct Ring {
             // it can only take the record that was checked (not one that reused its room since).
             let record = record(at: read)
             let word = record.stateAndOwner
-            guard let (_, state, length) = try? validatedRecord(at: read, tail: tail) else { return .needsLock }
+            guard let (_, state, length) = try? validatedRecord(at: read, tail: tail) else {
+                if seenTail != nil { continue }
+                return .needsLock
+            }
             // No overflow: validatedRecord checked read + length ≤ tail.
             let end = read + UInt64(length)
-            if state == .writing, end == tail {
-                // The last record reserved is still being written and nothing follows it: nothing
-                // to claim, and no reason to take the lock (the producer holds its line).
-                probe = ArrivalProbe(tail: tail, writing: read)
-                return .empty
+            guard word == RecordHeader.readyWord(sequence: record.sequence) else {
+                if seenTail != nil { continue }
+                if state == .writing, end == tail {
+                    // The last record reserved is still being written and nothing follows it: nothing
+                    // to claim, and no reason to take the lock (the producer holds its line).
+                    probe = ArrivalProbe(tail: tail, writing: read)
+                    return .empty
+                }
+                return .needsLock
             }
-            guard word == RecordHeader.readyWord(sequence: record.sequence), dtype.map({ $0.rawValue == record.dtypeCode }) ?? true,
-                  record.payloadByteCount <= maximumPayloadBytes else {
+            guard dtype.map({ $0.rawValue == record.dtypeCode }) ?? true, record.payloadByteCount <= maximumPayloadBytes else {
                 return .needsLock
             }
             // `read` still at this record: since `read` only moves forward, the word loaded above
