@@ -137,13 +137,14 @@ extension ArrayQueue {
         }
         try refuseConsumerOfBroadcast()
         let deadline = try Self.deadline(after: timeout)
-        let me = ProcessIdentity.current
         var claimed: [RecordHeader] = []
         claimed.reserveCapacity(Swift.min(maximumCount, Self.batchLimit))
         var probe = Ring.ArrivalProbe()
         /// Claims up to `wanted` records: one by one at `read` without the lock while they are
         /// READY there, otherwise in one walk under the lock; nil if none was waiting.
         func attempt(_ wanted: Int, _ probe: inout Ring.ArrivalProbe) throws(ArrayQueueError) -> Bool? {
+            // Looked up for each round: `body` may have forked, and a child claims as itself.
+            let me = ProcessIdentity.current
             quick: while claimed.count < wanted {
                 switch try ring.claimWithoutLock(expecting: nil, maximumPayloadBytes: .max, owner: me, probe: &probe) {
                 case let .claimed(record): claimed.append(record)
@@ -178,7 +179,7 @@ extension ArrayQueue {
         var passed = 0
         while !claimed.isEmpty {
             // Each record is freed as soon as `body` has it; producers are notified once per batch.
-            ring.release(claimed, reader: me.pid) { record in
+            ring.release(claimed) { record in
                 do throws(ArrayQueueError) {
                     try body(record)
                     passed += 1
@@ -207,9 +208,8 @@ extension ArrayQueue {
     ///
     /// - Throws: as ``get(timeout:)``; `record` is unchanged then.
     public func get(into record: inout ArrayRecord, timeout: Duration? = nil) throws(ArrayQueueError) {
-        let me = ProcessIdentity.current
-        guard let claimed = try claim(expecting: nil, owner: me, blocking: true, timeout: timeout, cancellation: nil) else { return }
-        defer { ring.release(claimed, reader: me.pid) }
+        guard let claimed = try claim(expecting: nil, blocking: true, timeout: timeout, cancellation: nil) else { return }
+        defer { ring.release(claimed) }
         let lent = try borrowed(claimed)
         record.array.replace(dtype: lent.dtype, extents: lent.extents, with: lent.bytes)
         record.sequence = lent.sequence

@@ -14,9 +14,8 @@ public struct RecordView {
     /// Located once, from the producer's request or when the record was claimed and checked:
     /// never from a second load of a header that another process could change meanwhile.
     public let payload: UnsafeMutableRawBufferPointer
-    /// The pid a reserved record was reserved for, or a claimed one claimed by: only it may
-    /// publish or free the record.
-    let owner: UInt32
+    /// The pid a reserved record was reserved for (0 for a claimed one).
+    let writer: UInt32
     /// The element type's code (a ``DType`` raw value; checked when the record was claimed).
     public var dtypeCode: UInt8 { dtype.rawValue }
     /// The element type, as reserved or as checked when the record was claimed.
@@ -95,20 +94,20 @@ extension ArrayQueue {
             return nil
         }
         return RecordView(
-            record: reservation.record, sequence: reservation.sequence, payload: reservation.payload, owner: reservation.writer,
+            record: reservation.record, sequence: reservation.sequence, payload: reservation.payload, writer: reservation.writer,
             dtype: dtype, extents: InlineShape(shape))
     }
 
     /// Publishes a record from ``reserveRecord(dtype:shape:timestamp:index:timeout:blocking:)``.
     @_spi(Bindings)
     public func commit(_ view: RecordView) throws(ArrayQueueError) {
-        try ring.commit(Ring.Reservation(record: view.record, sequence: view.sequence, payload: view.payload, writer: view.owner))
+        try ring.commit(Ring.Reservation(record: view.record, sequence: view.sequence, payload: view.payload, writer: view.writer))
     }
 
     /// Discards a reserved record unpublished.
     @_spi(Bindings)
     public func abandon(_ view: RecordView) {
-        ring.abandon(Ring.Reservation(record: view.record, sequence: view.sequence, payload: view.payload, writer: view.owner))
+        ring.abandon(Ring.Reservation(record: view.record, sequence: view.sequence, payload: view.payload, writer: view.writer))
     }
 
     /// Claims the oldest record if its payload is at most `maximumPayloadBytes`; a larger one
@@ -132,10 +131,10 @@ extension ArrayQueue {
                 expecting: nil, maximumPayloadBytes: maximumPayloadBytes, owner: me, deadline: deadline, probe: &probe,
                 tooLarge: { tooLarge = .tooLarge(RecordMetadata(unclaimed: $0)) }) {
                 guard let (dtype, extents, payload) = ring.claimedLayout(of: record), payload.count <= maximumPayloadBytes else {
-                    ring.release(record, reader: me.pid)
+                    ring.release(record)
                     throw inconsistent(record, shape: record.shape)
                 }
-                return .claimed(RecordView(record: record, sequence: record.sequence, payload: payload, owner: me.pid, dtype: dtype, extents: extents))
+                return .claimed(RecordView(record: record, sequence: record.sequence, payload: payload, writer: 0, dtype: dtype, extents: extents))
             }
             // Left in the queue; its metadata was copied under the lock, while no producer could reuse its room.
             return tooLarge
@@ -156,7 +155,7 @@ extension ArrayQueue {
     /// Frees a record from ``claimRecord(maximumPayloadBytes:timeout:blocking:)``.
     @_spi(Bindings)
     public func release(_ view: RecordView) {
-        ring.release(view.record, reader: view.owner)
+        ring.release(view.record)
     }
 }
 
@@ -206,10 +205,11 @@ extension ArrayQueue {
         // No overflow: payloads fit in byteBudget (below Int.max / 2), and alignUp adds less than `alignment`.
         let byteBudget = Swift.min(byteBudget, Int.max / 2)
         var used = alignUp(first.payload.count, to: alignment)
-        let me = ProcessIdentity.current
         var claimed: [RecordHeader] = []
         var failure: ArrayQueueError?
         while count < maximumCount && used <= byteBudget && failure == nil {
+            // Looked up for each round: `body` may have forked, and a child claims as itself.
+            let me = ProcessIdentity.current
             var offsets: [Int] = []
             // Each record's layout read once and checked right after its claim; nil: corrupt (freed, reported).
             var layouts: [(dtype: DType, extents: InlineShape, payload: UnsafeMutableRawBufferPointer)?] = []
@@ -246,9 +246,9 @@ extension ArrayQueue {
             if claimed.isEmpty { break }
             // Each record is freed as soon as `body` has it; producers are notified once per batch.
             var number = 0
-            ring.release(claimed, reader: me.pid) { record in
+            ring.release(claimed) { record in
                 if let (dtype, extents, payload) = layouts[number] {
-                    body(RecordView(record: record, sequence: record.sequence, payload: payload, owner: me.pid, dtype: dtype, extents: extents), offsets[number])
+                    body(RecordView(record: record, sequence: record.sequence, payload: payload, writer: 0, dtype: dtype, extents: extents), offsets[number])
                     count += 1
                 } else {
                     failure = failure ?? inconsistent(record, shape: record.shape)

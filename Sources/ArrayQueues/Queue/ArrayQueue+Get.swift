@@ -54,11 +54,10 @@ extension ArrayQueue {
 
     /// Claims a record and returns an owned copy of it, freeing its room.
     func takeCopy(expecting dtype: DType?, blocking: Bool, timeout: Duration?, cancellation: Cancellation?) throws(ArrayQueueError) -> ArrayRecord? {
-        let me = ProcessIdentity.current
-        guard let record = try claim(expecting: dtype, owner: me, blocking: blocking, timeout: timeout, cancellation: cancellation) else {
+        guard let record = try claim(expecting: dtype, blocking: blocking, timeout: timeout, cancellation: cancellation) else {
             return nil
         }
-        defer { ring.release(record, reader: me.pid) }
+        defer { ring.release(record) }
         let copied = try copy(record)
         // The dtype was checked before the claim; a record changed since by another process is corrupt.
         if let dtype, copied.array.dtype != dtype { throw inconsistent(record, shape: copied.array.shape) }
@@ -86,22 +85,18 @@ extension ArrayQueue {
     func lend(
         blocking: Bool, timeout: Duration?, cancellation: Cancellation?, _ body: (borrowing BorrowedRecord) throws -> Void
     ) throws -> Bool {
-        let me = ProcessIdentity.current
-        guard let record = try claim(expecting: nil, owner: me, blocking: blocking, timeout: timeout, cancellation: cancellation) else {
+        guard let record = try claim(expecting: nil, blocking: blocking, timeout: timeout, cancellation: cancellation) else {
             return false
         }
-        defer { ring.release(record, reader: me.pid) }
+        defer { ring.release(record) }
         try body(borrowed(record))
         return true
     }
 
-    /// Claims the oldest record for `me` (who frees it with `ring.release(_:reader:)`); nil only
-    /// when not `blocking` and there is none.
-    func claim(
-        expecting dtype: DType?, owner me: ProcessIdentity, blocking: Bool, timeout: Duration?, cancellation: Cancellation?
-    ) throws(ArrayQueueError) -> RecordHeader? {
+    func claim(expecting dtype: DType?, blocking: Bool, timeout: Duration?, cancellation: Cancellation?) throws(ArrayQueueError) -> RecordHeader? {
         try refuseConsumerOfBroadcast()
         let deadline = try Self.deadline(after: timeout)
+        let me = ProcessIdentity.current
         var probe = Ring.ArrivalProbe()
         // A local function rather than a closure value: its context stays on the stack.
         func attempt(_ probe: inout Ring.ArrivalProbe) throws(ArrayQueueError) -> RecordHeader? {

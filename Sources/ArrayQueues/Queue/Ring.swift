@@ -6,10 +6,11 @@ import Synchronization
 ///
 /// Producers reserve under the segment's robust lock; payload copies never happen under it. A
 /// producer reserves a record under the lock, fills it unlocked, and publishes it with one
-/// atomic store. A consumer claims the record at `read` without the lock when it is ready (one
-/// compare-exchange of its state, one of `read`), and walks the ring under the lock otherwise;
-/// it reads the record unlocked and frees it with one atomic store; freed space is reclaimed
-/// by the next producer that needs it.
+/// compare-exchange (still WRITING by this producer → READY). A consumer claims the record at
+/// `read` without the lock when it is ready (one compare-exchange of its state, one of `read`),
+/// and walks the ring under the lock otherwise; it reads the record unlocked and frees it with
+/// one compare-exchange (still READING by this process → DONE); freed space is reclaimed by
+/// producers, in groups.
 ///
 /// Every walk over the ring validates each record header before following it, so a corrupt
 /// segment produces ``ArrayQueueError/Code/corruptSegment``, never an out-of-bounds access or
@@ -761,17 +762,21 @@ struct Ring {
         return count
     }
 
-    /// Frees a record that `reader` (a pid) claimed, after it is done with it (no lock needed).
-    func release(_ record: RecordHeader, reader: UInt32) {
-        release(CollectionOfOne(record), reader: reader) { _ in }
+    /// Frees a claimed record after its consumer is done with it (no lock needed).
+    func release(_ record: RecordHeader) {
+        release(CollectionOfOne(record)) { _ in }
     }
 
-    /// Lends each record claimed by `reader` to `read`, then frees it (READING → DONE) at once,
-    /// so that its room can be reclaimed while the rest are read; counts them in `gets` and
-    /// notifies producers once, after the last (no lock needed). A process killed in between
-    /// leaves `gets` short by at most the batch. A record that is no longer `reader`'s (a sweep
-    /// took it from a reader it thought dead) is left alone: its room may hold another's record.
-    func release<Records: Collection<RecordHeader>>(_ records: Records, reader: UInt32, after read: (RecordHeader) -> Void) {
+    /// Lends each claimed record to `read`, then frees it (READING → DONE) at once, so that its
+    /// room can be reclaimed while the rest are read; counts them in `gets` and notifies
+    /// producers once, after the last (no lock needed). A process killed in between leaves
+    /// `gets` short by at most the batch.
+    ///
+    /// Only records that this process holds are freed (READING by its pid): one a sweep took
+    /// from a reader it thought dead may hold another reader's record by now, and a child made
+    /// by `fork()` inside a read leaves the records it inherited to the parent that claimed them.
+    func release<Records: Collection<RecordHeader>>(_ records: Records, after read: (RecordHeader) -> Void) {
+        let reader = ProcessIdentity.current.pid
         var released: UInt64 = 0
         for record in records {
             read(record)
