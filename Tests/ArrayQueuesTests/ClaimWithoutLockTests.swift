@@ -109,6 +109,41 @@ struct ClaimWithoutLockTests {
         #expect(try queue.recordSummaries().map(\.state) == [.writing], "the other writer's record is left alone")
     }
 
+    @Test("a consumer frees only a record it still holds: one that another reader claimed since (after a sweep thought this one dead) stays READING, through get { } and the bindings' release alike")
+    func releaseExpectsItsReader() throws {
+        let name = uniqueQueueName("reader")
+        let queue = try ArrayQueue.create(name: name, capacity: 64 << 10)
+        defer { try? ArrayQueue.remove(name: name) }
+        let stranger = UInt32(getpid()) &+ 1
+        try queue.put(try NDArray<UInt8>(shape: [10], repeating: 1))
+        try queue.get { _ in
+            let record = try #require(try recordOffset(queue, name: name, state: .reading))
+            // Another reader's now (as if a sweep had freed this one's and its room been claimed again).
+            try writeSegment(name, at: record + SegmentLayout.record(\.owner_pid), stranger)
+        }
+        #expect(try queue.recordSummaries().map(\.state) == [.reading], "the other reader's record is left alone")
+        #expect(try queue.statistics().gets == 0, "nothing this consumer freed")
+
+        // The bindings' release, on a queue of its own (the first record stays READING above).
+        let bindingsName = uniqueQueueName("reader-c")
+        let bindings = try ArrayQueue.create(name: bindingsName, capacity: 64 << 10)
+        defer { try? ArrayQueue.remove(name: bindingsName) }
+        try bindings.put(try NDArray<UInt8>(shape: [10], repeating: 2))
+        guard case let .claimed(view) = try bindings.claimRecord(maximumPayloadBytes: 1 << 10, timeout: nil, blocking: false) else {
+            Issue.record("no record claimed")
+            return
+        }
+        let record = try #require(try recordOffset(bindings, name: bindingsName, state: .reading))
+        try writeSegment(bindingsName, at: record + SegmentLayout.record(\.owner_pid), stranger)
+        bindings.release(view)
+        #expect(try bindings.recordSummaries().map(\.state) == [.reading], "the bindings' release leaves it alone too")
+        // The contrast: released by its own reader, a record is freed.
+        try writeSegment(bindingsName, at: record + SegmentLayout.record(\.owner_pid), UInt32(getpid()))
+        bindings.release(view)
+        #expect(try bindings.recordSummaries().allSatisfy { $0.state != .reading })
+        #expect(try bindings.statistics().gets == 1)
+    }
+
     /// The segment-file offset of the first record in `state`, found by walking the ring's
     /// record lengths from `head` (the test owns the queue, nothing else changes it meanwhile).
     private func recordOffset(_ queue: ArrayQueue, name: String, state: RecordSummary.State) throws -> Int? {

@@ -13,7 +13,7 @@ struct CrashPointTests {
     /// What counts as a store to shared memory in the protocol's code.
     static let storePatterns = [
         ".store(", "wrappingAdd(", "wrappingSubtract(", "exchangeState(", "compareExchange(", ".exchange(",
-        "setState(", "addFlags(", "setOwner(", "publish(", "abandonUnpublished(", "writeSkip(", "writeReserved(", "writeSubscriber(", "resetWatchers()", ".notify()", ".wakeAll()",
+        "setState(", "addFlags(", "setOwner(", "publish(", "abandonUnpublished(", "finishReading(", "writeSkip(", "writeReserved(", "writeSubscriber(", "resetWatchers()", ".notify()", ".wakeAll()",
     ]
 
     @Test("every store to shared memory in Ring and Attachments has a crash point before it (none since the previous store) and one right after", arguments: ["Ring.swift", "Attachments.swift", "../Broadcast/BroadcastRing.swift"])

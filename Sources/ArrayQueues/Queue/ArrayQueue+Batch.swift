@@ -137,13 +137,14 @@ extension ArrayQueue {
         }
         try refuseConsumerOfBroadcast()
         let deadline = try Self.deadline(after: timeout)
-        let me = ProcessIdentity.current
         var claimed: [RecordHeader] = []
         claimed.reserveCapacity(Swift.min(maximumCount, Self.batchLimit))
         var probe = Ring.ArrivalProbe()
         /// Claims up to `wanted` records: one by one at `read` without the lock while they are
         /// READY there, otherwise in one walk under the lock; nil if none was waiting.
         func attempt(_ wanted: Int, _ probe: inout Ring.ArrivalProbe) throws(ArrayQueueError) -> Bool? {
+            // Looked up for each round: `body` may have forked, and a child claims as itself.
+            let me = ProcessIdentity.current
             quick: while claimed.count < wanted {
                 switch try ring.claimWithoutLock(expecting: nil, maximumPayloadBytes: .max, owner: me, probe: &probe) {
                 case let .claimed(record): claimed.append(record)

@@ -205,10 +205,11 @@ extension ArrayQueue {
         // No overflow: payloads fit in byteBudget (below Int.max / 2), and alignUp adds less than `alignment`.
         let byteBudget = Swift.min(byteBudget, Int.max / 2)
         var used = alignUp(first.payload.count, to: alignment)
-        let me = ProcessIdentity.current
         var claimed: [RecordHeader] = []
         var failure: ArrayQueueError?
         while count < maximumCount && used <= byteBudget && failure == nil {
+            // Looked up for each round: `body` may have forked, and a child claims as itself.
+            let me = ProcessIdentity.current
             var offsets: [Int] = []
             // Each record's layout read once and checked right after its claim; nil: corrupt (freed, reported).
             var layouts: [(dtype: DType, extents: InlineShape, payload: UnsafeMutableRawBufferPointer)?] = []

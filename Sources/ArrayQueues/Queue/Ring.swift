@@ -6,10 +6,11 @@ import Synchronization
 ///
 /// Producers reserve under the segment's robust lock; payload copies never happen under it. A
 /// producer reserves a record under the lock, fills it unlocked, and publishes it with one
-/// atomic store. A consumer claims the record at `read` without the lock when it is ready (one
-/// compare-exchange of its state, one of `read`), and walks the ring under the lock otherwise;
-/// it reads the record unlocked and frees it with one atomic store; freed space is reclaimed
-/// by the next producer that needs it.
+/// compare-exchange (still WRITING by this producer → READY). A consumer claims the record at
+/// `read` without the lock when it is ready (one compare-exchange of its state, one of `read`),
+/// and walks the ring under the lock otherwise; it reads the record unlocked and frees it with
+/// one compare-exchange (still READING by this process → DONE); freed space is reclaimed by
+/// producers, in groups.
 ///
 /// Every walk over the ring validates each record header before following it, so a corrupt
 /// segment produces ``ArrayQueueError/Code/corruptSegment``, never an out-of-bounds access or
@@ -29,14 +30,11 @@ struct Ring {
 
     /// A value `read` had, seen by this handle: `read` only grows, so it is a lower bound that
     /// spares a producer's reclaim the load of the consumers' line while it answers.
-    private let readSeen = ReadSeen()
-
-    /// A value of `read` seen before (see `readSeen`).
-    private final class ReadSeen: Sendable {
-        private let value = Atomic<UInt64>(0)
-        var lowerBound: UInt64 { value.load(ordering: .relaxed) }
-        func saw(_ read: UInt64) { value.max(read, ordering: .relaxed) }
-    }
+    private let readSeen = SeenCursor()
+    /// A value `tail` had, seen by this handle's consumers: `tail` only grows, so a consumer
+    /// behind it claims the record at `read` without loading the line the producer stores
+    /// at every put (``claimWithoutLock(expecting:maximumPayloadBytes:owner:probe:)``).
+    private let tailSeen = SeenCursor()
 
     /// A ring over a validated segment mapped whole (`mappedSize` bytes). The capacity comes
     /// from the mapping, not from the header: a process with write access could change the
@@ -162,6 +160,15 @@ struct Ring {
     /// and checks read ≤ tail ≤ read + capacity, tail ≤ ``maximumPosition`` and alignment.
     func consumerCursors() throws(ArrayQueueError) -> (read: UInt64, tail: UInt64) {
         try cursors(header.read, isRead: true)
+    }
+
+    /// `read` and the tail this handle saw last, if `read` is behind that tail (checked as
+    /// ``consumerCursors()`` checks the real one): nil otherwise, and for a corrupt `read`.
+    private func cursorsBehindSeenTail() -> (read: UInt64, tail: UInt64)? {
+        let read = header.read.pointee.load(ordering: .sequentiallyConsistent)
+        let tail = tailSeen.lowerBound
+        guard read < tail, tail - read <= UInt64(capacity), read % UInt64(RecordHeader.alignment) == 0 else { return nil }
+        return (read, tail)
     }
 
     /// Loads `low`, then `tail`, and checks low ≤ tail ≤ ``maximumPosition``, tail − low ≤
@@ -689,12 +696,18 @@ struct Ring {
     func claimWithoutLock(
         expecting dtype: DType?, maximumPayloadBytes: Int, owner: ProcessIdentity, probe: inout ArrivalProbe
     ) throws(ArrayQueueError) -> QuickClaim {
-        for _ in 0..<4 {
-            // Sequentially consistent: after a waiter's registration on the data signal, this
-            // check must see a record a notifier did not announce (docs/LAYOUT.md).
-            guard let (read, tail) = try? consumerCursors() else {
+        for attempt in 0..<4 {
+            // First against a tail seen before, if `read` is behind it: then the record at `read`
+            // exists (`tail` only grows), and a consumer behind the producer does not pull the
+            // producer's line. Whatever that record turns out to be, a look with the real tail
+            // follows before anything but a claim is concluded. Sequentially consistent: after a
+            // waiter's registration on the data signal, the check that finds nothing must see a
+            // record a notifier did not announce (docs/LAYOUT.md).
+            let seenTail = attempt == 0 ? cursorsBehindSeenTail() : nil
+            guard let (read, tail) = seenTail ?? (try? consumerCursors()) else {
                 return .needsLock
             }
+            if seenTail == nil { tailSeen.saw(tail) }
             if read == tail {
                 probe = ArrivalProbe(tail: tail)
                 return .empty
@@ -704,17 +717,23 @@ struct Ring {
             // it can only take the record that was checked (not one that reused its room since).
             let record = record(at: read)
             let word = record.stateAndOwner
-            guard let (_, state, length) = try? validatedRecord(at: read, tail: tail) else { return .needsLock }
+            guard let (_, state, length) = try? validatedRecord(at: read, tail: tail) else {
+                if seenTail != nil { continue }
+                return .needsLock
+            }
             // No overflow: validatedRecord checked read + length ≤ tail.
             let end = read + UInt64(length)
-            if state == .writing, end == tail {
-                // The last record reserved is still being written and nothing follows it: nothing
-                // to claim, and no reason to take the lock (the producer holds its line).
-                probe = ArrivalProbe(tail: tail, writing: read)
-                return .empty
+            guard word == RecordHeader.readyWord(sequence: record.sequence) else {
+                if seenTail != nil { continue }
+                if state == .writing, end == tail {
+                    // The last record reserved is still being written and nothing follows it: nothing
+                    // to claim, and no reason to take the lock (the producer holds its line).
+                    probe = ArrivalProbe(tail: tail, writing: read)
+                    return .empty
+                }
+                return .needsLock
             }
-            guard word == RecordHeader.readyWord(sequence: record.sequence), dtype.map({ $0.rawValue == record.dtypeCode }) ?? true,
-                  record.payloadByteCount <= maximumPayloadBytes else {
+            guard dtype.map({ $0.rawValue == record.dtypeCode }) ?? true, record.payloadByteCount <= maximumPayloadBytes else {
                 return .needsLock
             }
             // `read` still at this record: since `read` only moves forward, the word loaded above
@@ -752,12 +771,17 @@ struct Ring {
     /// room can be reclaimed while the rest are read; counts them in `gets` and notifies
     /// producers once, after the last (no lock needed). A process killed in between leaves
     /// `gets` short by at most the batch.
+    ///
+    /// Only records that this process holds are freed (READING by its pid): one a sweep took
+    /// from a reader it thought dead may hold another reader's record by now, and a child made
+    /// by `fork()` inside a read leaves the records it inherited to the parent that claimed them.
     func release<Records: Collection<RecordHeader>>(_ records: Records, after read: (RecordHeader) -> Void) {
+        let reader = ProcessIdentity.current.pid
         var released: UInt64 = 0
         for record in records {
             read(record)
             crashPoint(.releaseBegin)
-            if record.exchangeState(from: .reading, to: .done) {
+            if record.finishReading(by: reader) {
                 crashPoint(.releaseDone)
                 released += 1
             }

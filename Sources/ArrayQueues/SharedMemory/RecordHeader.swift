@@ -76,6 +76,16 @@ struct RecordHeader {
         return stateAndOwnerAtomic.pointee.compareExchange(expected: word, desired: desired, ordering: .sequentiallyConsistent).exchanged
     }
 
+    /// Frees a record that `reader` claimed: READING by `reader` → DONE, in one compare-exchange.
+    /// False if the record was taken away meanwhile (a sweep thought its reader dead, and its
+    /// room may hold another reader's record by now): then it is not this reader's to free.
+    func finishReading(by reader: UInt32) -> Bool {
+        let owner = UInt64(reader) << 32
+        return stateAndOwnerAtomic.pointee.compareExchange(
+            expected: UInt64(State.reading.rawValue) | owner, desired: UInt64(State.done.rawValue) | owner,
+            ordering: .sequentiallyConsistent).exchanged
+    }
+
     /// The `state`/`owner_pid` word of a record being written by `writer`.
     static func writingWord(writer: UInt32) -> UInt64 {
         UInt64(State.writing.rawValue) | UInt64(writer) << 32
