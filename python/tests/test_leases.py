@@ -116,6 +116,25 @@ def test_a_borrowed_array_raises_after_the_block_however_it_is_read(name, use):
                 use(array)
 
 
+def test_an_ended_borrow_cannot_be_put_anywhere(name):
+    """put and put_many of an array lent for a block that has ended raise Closed, as reading it
+    does: they must not copy whatever now lies in the queue's room."""
+    other_name = name + "-other"
+    with aq.ArrayQueue.create(name, 1 << 20) as q, aq.ArrayQueue.create(other_name, 1 << 20) as other:
+        try:
+            q.put(np.arange(8, dtype=np.float64))
+            with q.borrow(timeout=5) as view:
+                other.put(view)  # inside the block: a copy of the record
+                reshaped = view.reshape(2, 4)
+            for put in (lambda: other.put(view), lambda: other.put_many([view]), lambda: other.put(reshaped)):
+                with pytest.raises(aq.Closed):
+                    put()
+            assert other.get(timeout=5).tolist() == list(range(8))
+            assert other.empty()
+        finally:
+            aq.ArrayQueue.remove(other_name)
+
+
 def test_a_borrowed_scalar_raises_after_the_block_when_converted(name):
     import operator
 
