@@ -135,6 +135,33 @@ def test_an_ended_borrow_cannot_be_put_anywhere(name):
             aq.ArrayQueue.remove(other_name)
 
 
+def test_a_loan_is_published_only_by_the_process_that_took_it(name):
+    """A child forked inside a loan's block that leaves the block neither publishes nor discards
+    its parent's record: the parent's contents, written after the child left, are what arrives."""
+    with aq.ArrayQueue.create(name, 1 << 20) as q:
+        parent = os.getpid()
+        refused = False
+        try:
+            with q.loan((4,), np.uint8) as slot:
+                slot[:] = 1
+                child = os.fork()
+                if child != 0:
+                    _, status = os.waitpid(child, 0)
+                    assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0, "the child published or crashed"
+                    slot[:] = 2
+        except aq.InvalidArgument:
+            refused = True
+        except BaseException:
+            if os.getpid() != parent:
+                os._exit(2)  # never let the child run pytest's reporting
+            raise
+        if os.getpid() != parent:
+            os._exit(0 if refused else 1)
+        assert not refused
+        assert q.get(timeout=5).tolist() == [2, 2, 2, 2]
+        assert q.empty()
+
+
 def test_a_borrowed_scalar_raises_after_the_block_when_converted(name):
     import operator
 
