@@ -187,6 +187,20 @@ struct QueueTests {
         }
     }
 
+    @Test("the time between two timestamps is exact where it fits in Int64 and held at its bounds where it does not (timestamps are whatever a writer chose)")
+    func timestampDifferences() {
+        func since(_ later: Int64, _ earlier: Int64) -> Int64 {
+            Timestamp(nanosecondsSinceEpoch: later).nanoseconds(since: Timestamp(nanosecondsSinceEpoch: earlier))
+        }
+        #expect(since(5, 3) == 2 && since(3, 5) == -2)
+        #expect(since(0, .min + 1) == .max)
+        #expect(since(1_000, .min) == .max)
+        #expect(since(.min, 1_000) == .min)
+        #expect(since(.max, -1) == .max)
+        #expect(since(-2, .max) == .min)
+        #expect(since(.max, .max) == 0 && since(.min, .min) == 0)
+    }
+
     @Test("sequence numbers increase and taken timestamps follow the clock")
     func sequenceAndTimestamps() throws {
         try withQueue { queue in

@@ -65,13 +65,10 @@ struct PumpTests {
         await relay.shutdown()
     }
 
-    @Test("serve → subscribe in one process: push/pull delivers every record intact and in order; pub/sub counts what it loses", arguments: [StreamPattern.pushpull, .pubsub])
-    func relayInProcess(_ pattern: StreamPattern) async throws {
-        let source = Self.name("a"), target = Self.name("b")
+    /// A source queue `source` relayed by `aq-relay serve` (tcp, no fast path) to a subscription
+    /// that fills `target`, both started in this process; the caller removes both queues.
+    static func relayPair(_ pattern: StreamPattern, source: String, target: String) throws -> (ArrayQueue, QueueRelay, Subscription) {
         let input = try ArrayQueue.create(name: source, capacity: 1 << 20)
-        defer { try? ArrayQueue.remove(name: source) }
-        defer { try? ArrayQueue.remove(name: target) }
-
         var common = CommonSettings(name: source)
         common.fastPath = .disabled
         common.control = nil
@@ -90,6 +87,16 @@ struct PumpTests {
         let subscription = try Subscription(settings: subscribe, curve: nil, logger: Self.quiet)
         relay.start()
         subscription.start()
+
+        return (input, relay, subscription)
+    }
+
+    @Test("serve → subscribe in one process: push/pull delivers every record intact and in order; pub/sub counts what it loses", arguments: [StreamPattern.pushpull, .pubsub])
+    func relayInProcess(_ pattern: StreamPattern) async throws {
+        let source = Self.name("a"), target = Self.name("b")
+        defer { try? ArrayQueue.remove(name: source) }
+        defer { try? ArrayQueue.remove(name: target) }
+        let (input, relay, subscription) = try Self.relayPair(pattern, source: source, target: target)
 
         if pattern == .pubsub {
             // A subscription takes a moment to reach the publisher: probe until one arrives.
@@ -139,6 +146,28 @@ struct PumpTests {
         await relay.shutdown()
         await subscription.shutdown()
         #expect(subscription.samples().value("aq_relay_ends_total") >= 1 || pattern == .pushpull)
+    }
+
+    @Test("records whose timestamps are Int64's extremes are relayed intact, and the lag gauge saturates instead of trapping (a peer chooses t_ns)")
+    func extremeTimestamps() async throws {
+        let source = Self.name("a"), target = Self.name("b")
+        defer { try? ArrayQueue.remove(name: source) }
+        defer { try? ArrayQueue.remove(name: target) }
+        let (input, relay, subscription) = try Self.relayPair(.pushpull, source: source, target: target)
+        let extremes: [Int64] = [.min, .max, -1]
+        for (position, nanoseconds) in extremes.enumerated() {
+            try input.put(
+                NDArray<Int32>(shape: [8, 8], elements: Self.payload(position)),
+                timestamp: Timestamp(nanosecondsSinceEpoch: nanoseconds), index: Int64(position), timeout: .seconds(10))
+        }
+        for (position, nanoseconds) in extremes.enumerated() {
+            let record = try subscription.queue.get(timeout: .seconds(10))
+            #expect(record.index == Int64(position))
+            #expect(record.timestamp.nanosecondsSinceEpoch == nanoseconds)
+            #expect(try record.array.typed(as: Int32.self).elements == Self.payload(position))
+        }
+        await relay.shutdown()
+        await subscription.shutdown()
     }
 
     @Test("a relay started before its queue exists waits for it, then relays it")

@@ -116,6 +116,52 @@ def test_a_borrowed_array_raises_after_the_block_however_it_is_read(name, use):
                 use(array)
 
 
+def test_an_ended_borrow_cannot_be_put_anywhere(name):
+    """put and put_many of an array lent for a block that has ended raise Closed, as reading it
+    does: they must not copy whatever now lies in the queue's room."""
+    other_name = name + "-other"
+    with aq.ArrayQueue.create(name, 1 << 20) as q, aq.ArrayQueue.create(other_name, 1 << 20) as other:
+        try:
+            q.put(np.arange(8, dtype=np.float64))
+            with q.borrow(timeout=5) as view:
+                other.put(view)  # inside the block: a copy of the record
+                reshaped = view.reshape(2, 4)
+            for put in (lambda: other.put(view), lambda: other.put_many([view]), lambda: other.put(reshaped)):
+                with pytest.raises(aq.Closed):
+                    put()
+            assert other.get(timeout=5).tolist() == list(range(8))
+            assert other.empty()
+        finally:
+            aq.ArrayQueue.remove(other_name)
+
+
+def test_a_loan_is_published_only_by_the_process_that_took_it(name):
+    """A child forked inside a loan's block that leaves the block neither publishes nor discards
+    its parent's record: the parent's contents, written after the child left, are what arrives."""
+    with aq.ArrayQueue.create(name, 1 << 20) as q:
+        parent = os.getpid()
+        refused = False
+        try:
+            with q.loan((4,), np.uint8) as slot:
+                slot[:] = 1
+                child = os.fork()
+                if child != 0:
+                    _, status = os.waitpid(child, 0)
+                    assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0, "the child published or crashed"
+                    slot[:] = 2
+        except aq.InvalidArgument:
+            refused = True
+        except BaseException:
+            if os.getpid() != parent:
+                os._exit(2)  # never let the child run pytest's reporting
+            raise
+        if os.getpid() != parent:
+            os._exit(0 if refused else 1)
+        assert not refused
+        assert q.get(timeout=5).tolist() == [2, 2, 2, 2]
+        assert q.empty()
+
+
 def test_a_borrowed_scalar_raises_after_the_block_when_converted(name):
     import operator
 

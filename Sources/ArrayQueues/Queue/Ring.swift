@@ -341,6 +341,11 @@ struct Ring {
         _ reservations: Reservations, filling fill: (Reservation) -> Void, published: () -> Void
     ) throws(ArrayQueueError) {
         let count = reservations.count
+        // Only the process that reserved publishes: a child made by `fork()` while a record was
+        // reserved would otherwise publish its parent's half-written record.
+        if let first = reservations.first, first.writer != ProcessIdentity.current.pid {
+            throw ArrayQueueError(.invalidArgument, "record \(first.sequence) of queue '\(name)' was reserved by process \(first.writer); only that process can publish it (this one was forked from it while the record was reserved)")
+        }
         crashPoint(.commitBegin)
         header.puts.pointee.wrappingAdd(UInt64(count), ordering: .relaxed)
         crashPoint(.commitCounted)
@@ -384,8 +389,10 @@ struct Ring {
     /// Gives a reservation back unpublished (the producer's fill closure threw).
     func abandon(_ reservation: Reservation) {
         crashPoint(.abandonBegin)
-        // Still this writer's (a sweep may have taken it, and its room held another record since).
-        guard reservation.record.stateAndOwner == RecordHeader.writingWord(writer: reservation.writer) else { return }
+        // This process's (a child forked while the record was reserved leaves it to its parent), and
+        // still this writer's (a sweep may have taken it, and its room held another record since).
+        guard reservation.writer == ProcessIdentity.current.pid,
+              reservation.record.stateAndOwner == RecordHeader.writingWord(writer: reservation.writer) else { return }
         reservation.record.addFlags(CAQ_RECORD_DROPPED)
         crashPoint(.abandonFlagged)
         if reservation.record.abandonUnpublished(writer: reservation.writer) {

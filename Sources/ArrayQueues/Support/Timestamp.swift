@@ -13,6 +13,15 @@ public struct Timestamp: Sendable, Hashable, Comparable, CustomStringConvertible
         Timestamp(nanosecondsSinceEpoch: Sys.realtimeNanoseconds())
     }
 
+    /// Nanoseconds from `earlier` to this time, held at `Int64.min` or `Int64.max` where the
+    /// difference does not fit: a record's or a message's timestamp is whatever its writer
+    /// chose, `Int64.min` included, and a lag computed from it must not trap.
+    public func nanoseconds(since earlier: Timestamp) -> Int64 {
+        let (difference, overflow) = nanosecondsSinceEpoch.subtractingReportingOverflow(earlier.nanosecondsSinceEpoch)
+        guard overflow else { return difference }
+        return earlier.nanosecondsSinceEpoch < 0 ? .max : .min
+    }
+
     /// Seconds since the Unix epoch, as a floating-point number (Python's `time.time()`).
     public var secondsSinceEpoch: Double { Double(nanosecondsSinceEpoch) / 1e9 }
 

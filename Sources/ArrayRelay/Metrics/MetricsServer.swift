@@ -32,7 +32,7 @@ public final class MetricsServer: Sendable {
         public static let prometheusContentType = "text/plain; version=0.0.4; charset=utf-8"
     }
 
-    /// The most bytes of one request the server buffers.
+    /// The most bytes of one request body the server buffers (FlyingFox does not bound the headers).
     public static let maximumRequestBytes = 64 << 10
 
     /// Where the server listens, as given.
@@ -49,8 +49,9 @@ public final class MetricsServer: Sendable {
     public init(endpoint: Endpoint, pages: [Page]) throws(RelayError) {
         self.endpoint = endpoint
         let address = try Self.socketAddress(endpoint)
-        // A client gets 5 s per request and at most 64 KiB of request buffered (GETs need a
-        // few hundred bytes): a local client cannot make the server hold much.
+        // A handler gets 5 s, and a request body at most 64 KiB of buffer (GETs need a few hundred
+        // bytes). FlyingFox bounds neither the request line and headers nor a slow client's
+        // reading time: docs/RELIABILITY.md says so, and why tcp beyond loopback is opt-in.
         server = HTTPServer(config: HTTPServer.Configuration(
             address: address, timeout: 5, sharedRequestReplaySize: Self.maximumRequestBytes, logger: .disabled))
         handler = PagesHandler(pages: pages)

@@ -220,7 +220,7 @@ public final class QueueRelay: MetricsSource {
     private func send(_ outgoing: Outgoing) {
         do throws(TransportError) {
             let outcome = try sender.send(outgoing.arrays, timestamp: outgoing.timestamp, index: outgoing.index, meta: outgoing.meta)
-            counters.lagNanoseconds.store(Timestamp.now().nanosecondsSinceEpoch - outgoing.timestamp.nanosecondsSinceEpoch, ordering: .relaxed)
+            counters.lagNanoseconds.store(Timestamp.now().nanoseconds(since: outgoing.timestamp), ordering: .relaxed)
             switch outcome {
             case .sent:
                 counters.sent.add(1, ordering: .relaxed)

@@ -90,7 +90,7 @@ public final class Subscription: MetricsSource {
 
     /// Puts a message into the local queue, honouring the overflow policy and the put timeout.
     private func deliver(_ message: ArrayMessage) {
-        counters.lagNanoseconds.store(Timestamp.now().nanosecondsSinceEpoch - message.timestamp.nanosecondsSinceEpoch, ordering: .relaxed)
+        counters.lagNanoseconds.store(Timestamp.now().nanoseconds(since: message.timestamp), ordering: .relaxed)
         let bytes = message.arrays.reduce(0) { $0 + $1.array.byteCount }
         let deadline = settings.putTimeout.map { ContinuousClock.now + $0 }
         while true {

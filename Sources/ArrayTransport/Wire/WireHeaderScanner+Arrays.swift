@@ -29,7 +29,7 @@ extension WireHeaderScanner {
     /// extents, and `nbytes` equal to product(shape) × item size without overflow.
     private mutating func entry() throws(GiveUp) -> WireHeader.WireArray {
         var seen: UInt8 = 0
-        var unknownKeys: [String] = []
+        var unknownKeys: Set<String> = []
         var name = ""
         var dtype = DType.uint8
         var shape: [Int] = []

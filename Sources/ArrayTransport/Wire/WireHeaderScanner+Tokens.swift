@@ -131,11 +131,11 @@ extension WireHeaderScanner {
     }
 
     /// Skips the value of a key the scanner does not know, checking it as the generic parser
-    /// does. `seen` holds the object's unknown keys so far: a repeated key is malformed.
-    mutating func skipUnknown(_ name: StringToken, seen: inout [String], depth: Int) throws(GiveUp) {
+    /// does. `seen` holds the object's unknown keys so far: a repeated key is malformed. A set, so
+    /// that a header of thousands of distinct unknown keys costs linear time, not quadratic.
+    mutating func skipUnknown(_ name: StringToken, seen: inout Set<String>, depth: Int) throws(GiveUp) {
         let key = try text(name)
-        guard !seen.contains(key) else { throw GiveUp() }
-        seen.append(key)
+        guard seen.insert(key).inserted else { throw GiveUp() }
         _ = try genericValue(depth: depth)
     }
 

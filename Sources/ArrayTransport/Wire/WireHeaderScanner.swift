@@ -38,7 +38,7 @@ struct WireHeaderScanner {
     /// What the header's members said so far.
     struct Fields {
         var seen: UInt16 = 0
-        var unknownKeys: [String] = []
+        var unknownKeys: Set<String> = []
         var kind = WireHeader.Kind.data
         var stream = ""
         var epoch: Int64 = 0

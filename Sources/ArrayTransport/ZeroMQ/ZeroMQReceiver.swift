@@ -256,7 +256,9 @@ public final class ZeroMQReceiver: ArrayReceiver {
         var statistics = counters.withLock { $0.statistics }
         let silence = max(0, Sys.monotonicNanoseconds() - lastActivity.load(ordering: .relaxed))
         statistics.silence = .nanoseconds(silence)
-        statistics.peerIsSilent = statistics.silence > options.heartbeatInterval * options.missedHeartbeatsBeforeSilent
+        // In saturating integers: both are options a caller chose, and `Duration * Int` traps on overflow.
+        let (allowed, overflow) = options.heartbeatInterval.clampedNanoseconds.multipliedReportingOverflow(by: Int64(options.missedHeartbeatsBeforeSilent))
+        statistics.peerIsSilent = overflow ? false : silence > allowed
         return statistics
     }
 

@@ -35,7 +35,7 @@ struct FrameTally {
             lastArrival = now
             timedFrames += 1
         }
-        lags.append(Timestamp.now().nanosecondsSinceEpoch - timestamp.nanosecondsSinceEpoch)
+        lags.append(Timestamp.now().nanoseconds(since: timestamp))
         var good = dtype == .uint16 && shape == [size, size] && index != nil
         if good && frames % max(1, verifyEvery) == 0 {
             good = exact ? Frames.verify(payload, number: Int(index!)) : Frames.verify(payload)
@@ -43,7 +43,13 @@ struct FrameTally {
         if !good { bad += 1 }
         if let index {
             if let last {
-                if index <= last { disorder += 1 } else { gaps += Int(index - last - 1) }
+                if index <= last {
+                    disorder += 1
+                } else {
+                    // index > last: the wrapped difference is exact as an unsigned count, whatever the indices.
+                    let missing = Int(clamping: UInt64(bitPattern: index &- last) - 1)
+                    gaps = gaps.addingReportingOverflow(missing).overflow ? .max : gaps + missing
+                }
             } else {
                 first = index
             }

@@ -129,7 +129,7 @@ struct DemoWorker: ParsableCommand {
             let index = try queue.get(timeout: .seconds(30)) { record -> Int64 in
                 guard let index = record.index, index != Self.endOfStream else { return Self.endOfStream }
                 if start == nil { start = .now }
-                latencies.append(Timestamp.now().nanosecondsSinceEpoch - record.timestamp.nanosecondsSinceEpoch)
+                latencies.append(Timestamp.now().nanoseconds(since: record.timestamp))
                 if record.shape != [size, size] || record.dtype != .uint16 || !Frames.verify(record.bytes) { bad += 1 }
                 return index
             }

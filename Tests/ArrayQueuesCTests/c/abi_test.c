@@ -979,22 +979,52 @@ static void test_shared_memory_transport(void) {
 }
 
 /* A subscriber on the same host as its publisher switches to shared memory. */
+/* Options for a pub/sub sender and a receiver that requires the fast path (1 MiB of it),
+ * both with heartbeats every `interval_ns`; the receiver gives the switch `timeout_ns`. */
+static void fast_path_options(aq_sender_options *sender, aq_receiver_options *receiver, int64_t interval_ns, int64_t timeout_ns) {
+    aq_sender_options_init(sender);
+    sender->pattern = AQ_PATTERN_PUB_SUB;
+    sender->heartbeat_interval_ns = interval_ns;
+    aq_receiver_options_init(receiver);
+    receiver->pattern = AQ_PATTERN_PUB_SUB;
+    receiver->fast_path = AQ_FAST_PATH_REQUIRED;
+    receiver->fast_path_capacity = 1 << 20;
+    receiver->fast_path_timeout_ns = timeout_ns;
+    receiver->heartbeat_interval_ns = interval_ns;
+}
+
+/* Durations that mean "forever" (INT64_MAX ns, and missed heartbeats without limit) are taken as
+ * such: creating, asking for statistics and closing compute deadlines from them, never overflow. */
+static void test_forever_durations(void) {
+    aq_sender_options options;
+    aq_receiver_options receiver_options;
+    fast_path_options(&options, &receiver_options, INT64_MAX, INT64_MAX);
+    options.linger_ns = INT64_MAX;
+    aq_sender *sender;
+    EXPECT(aq_sender_create("tcp://127.0.0.1:*", "forever", &options, &sender), AQ_OK);
+    char endpoint[128];
+    EXPECT(aq_sender_endpoint(sender, endpoint, sizeof endpoint), AQ_OK);
+    receiver_options.missed_heartbeats = INT64_MAX;
+    receiver_options.linger_ns = INT64_MAX;
+    aq_receiver *receiver;
+    EXPECT(aq_receiver_create(endpoint, &receiver_options, &receiver), AQ_OK);
+    aq_receiver_statistics statistics;
+    statistics.size = sizeof statistics;
+    EXPECT(aq_receiver_statistics_get(receiver, &statistics), AQ_OK);
+    CHECK(statistics.peer_is_silent == 0);
+    aq_receiver_close(receiver);
+    /* With nothing queued, a linger of "forever" does not hold the close up. */
+    aq_sender_close(sender);
+}
+
 static void test_fast_path(void) {
     aq_sender_options options;
-    aq_sender_options_init(&options);
-    options.pattern = AQ_PATTERN_PUB_SUB;
-    options.heartbeat_interval_ns = 100 * MS;
+    aq_receiver_options receiver_options;
+    fast_path_options(&options, &receiver_options, 100 * MS, 20000 * MS);
     aq_sender *sender;
     EXPECT(aq_sender_create("tcp://127.0.0.1:*", "fast", &options, &sender), AQ_OK);
     char endpoint[128];
     EXPECT(aq_sender_endpoint(sender, endpoint, sizeof endpoint), AQ_OK);
-    aq_receiver_options receiver_options;
-    aq_receiver_options_init(&receiver_options);
-    receiver_options.pattern = AQ_PATTERN_PUB_SUB;
-    receiver_options.fast_path = AQ_FAST_PATH_REQUIRED;
-    receiver_options.fast_path_capacity = 1 << 20;
-    receiver_options.fast_path_timeout_ns = 20000 * MS;
-    receiver_options.heartbeat_interval_ns = 100 * MS;
     aq_receiver *receiver;
     EXPECT(aq_receiver_create(endpoint, &receiver_options, &receiver), AQ_OK);
     int64_t shape[1] = {2};
@@ -1097,5 +1127,6 @@ int main(void) {
     RUN(test_curve);
     RUN(test_shared_memory_transport);
     RUN(test_fast_path);
+    RUN(test_forever_durations);
     return CHECK_SUMMARY("abi_test");
 }

@@ -39,7 +39,10 @@ PyObject *raise_code(int code, const char *message) {
         }
     }
     if (!cls) cls = base_error ? base_error : PyExc_RuntimeError;
-    PyObject *exception = PyObject_CallFunction(cls, "sii", message, code, aq_last_errno());
+    /* Decoded leniently: the library cuts long messages at a byte count, maybe inside a character. */
+    PyObject *text = PyUnicode_DecodeUTF8(message, (Py_ssize_t)strlen(message), "replace");
+    if (!text) return NULL;
+    PyObject *exception = PyObject_CallFunction(cls, "Nii", text, code, aq_last_errno());
     if (exception) {
         PyErr_SetObject((PyObject *)Py_TYPE(exception), exception);
         Py_DECREF(exception);
@@ -142,6 +145,9 @@ const char *format_of_dtype(int dtype) {
  * is not one already (a strided view, a list, ...). Fills dtype, ndim and shape. */
 int get_array_buffer(PyObject *object, Py_buffer *view, PyObject **converted, int *dtype, int *ndim, int64_t *shape) {
     *converted = NULL;
+    /* An array lent for a block that has ended, or a list of them, raises Closed: numpy.asarray
+     * would read room that belongs to the queue again, maybe to another record by now. */
+    if (refuse_ended_loans(object) < 0) return -1;
     if (PyObject_GetBuffer(object, view, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT) < 0) {
         PyErr_Clear();
         *converted = PyObject_CallFunctionObjArgs(numpy_asarray, object, Py_None, order_c, NULL);
@@ -318,6 +324,13 @@ static PyObject *native_curve_keypair(PyObject *module, PyObject *unused) {
     return Py_BuildValue("(ss)", public_key, secret_key);
 }
 
+/* refuse_ended(object): raises Closed if `object`, or an item of a list or tuple, is an array
+ * lent for a block that has ended (numpy's asarray and stack would copy it unasked). */
+static PyObject *native_refuse_ended(PyObject *module, PyObject *object) {
+    if (refuse_ended_loans(object) < 0) return NULL;
+    Py_RETURN_NONE;
+}
+
 static PyMethodDef module_methods[] = {
     {"open_queue", native_open_queue, METH_VARARGS, "open_queue(name, how, capacity, overflow, shape_change, spin_ns, mode, allow_other_owner[, broadcast]) -> Queue"},
     {"remove_queue", native_remove_queue, METH_VARARGS, "remove_queue(name)"},
@@ -327,6 +340,7 @@ static PyMethodDef module_methods[] = {
     {"record_size", (PyCFunction)(void (*)(void))native_record_size, METH_FASTCALL, "record_size(shape, dtype) -> ring bytes"},
     {"curve_keypair", native_curve_keypair, METH_NOARGS, "curve_keypair() -> (public, secret)"},
     {"strerror", native_strerror, METH_O, "strerror(code) -> str"},
+    {"refuse_ended", native_refuse_ended, METH_O, "refuse_ended(object): raises Closed for an array lent for a block that has ended, or a list or tuple holding one"},
     {"_pool_state", native_pool_state, METH_NOARGS, "_pool_state() -> (buffers, bytes) kept for reuse by large gets"},
     {"_set_errors", native_set_errors, METH_VARARGS, "_set_errors(table, base)"},
     {NULL},

@@ -140,6 +140,9 @@ extern PyTypeObject *LoanedArrayType, *BorrowedArrayType;
 int lent_arrays_init(PyObject *numpy, PyObject *module);
 /* A LoanedArray or BorrowedArray over an active lease's record, with the lease as its base. */
 PyObject *lent_array_new(LeaseObject *lease);
+/* -1 with Closed raised if `object`, or an item of it when it is a list or tuple, is an array
+ * (or a view of one) lent for a block that has ended; 0 otherwise. */
+int refuse_ended_loans(PyObject *object);
 /* numpy.empty(shape, dtype) through numpy's C API table, or NULL without an exception when the
  * module does not use the table. */
 PyObject *numpy_api_empty(int dtype, PyObject *shape);

@@ -75,6 +75,19 @@ static int check(PyObject *array) {
     return 0;
 }
 
+int refuse_ended_loans(PyObject *object) {
+    if (PyList_Check(object) || PyTuple_Check(object)) {
+        /* put_many takes a sequence of arrays: numpy copies its items without asking them. */
+        Py_ssize_t count = PySequence_Fast_GET_SIZE(object);
+        PyObject **items = PySequence_Fast_ITEMS(object);
+        for (Py_ssize_t i = 0; i < count; i++) {
+            if (PyObject_TypeCheck(items[i], ndarray_type) && check(items[i]) < 0) return -1;
+        }
+        return 0;
+    }
+    return PyObject_TypeCheck(object, ndarray_type) ? check(object) : 0;
+}
+
 /* A plain ndarray over the same memory (new reference). */
 static PyObject *plain(PyObject *array) {
     PyObject *args[2] = {array, (PyObject *)ndarray_type};

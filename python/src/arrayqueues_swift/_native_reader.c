@@ -78,6 +78,14 @@ static PyObject *reader_take(PyObject *self, int64_t timeout_ns, PyObject *out, 
         Py_buffer fresh;
         PyObject *replacement = new_array(shape, info->dtype, &fresh);
         if (!replacement) goto fail;
+        if ((size_t)fresh.len < (size_t)info->nbytes) {
+            /* A record described as larger than its shape holds (another process wrote its header
+             * meanwhile): a buffer sized by the shape would be too small again, without end. */
+            PyBuffer_Release(&fresh);
+            Py_DECREF(replacement);
+            raise_code(AQ_ECORRUPT, "a record's shape and size disagree (its header changed while it was read)");
+            goto fail;
+        }
         if (rc == 0) aq_copy(fresh.buf, view.buf, (size_t)info->nbytes);
         if (array) { PyBuffer_Release(&view); Py_DECREF(array); }
         array = replacement;

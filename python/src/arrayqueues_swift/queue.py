@@ -265,6 +265,8 @@ class ArrayQueue(_Reader):
         when none could be put; :class:`Oversize`, :class:`UnsupportedDType`, :class:`InvalidShape`.
         """
         if isinstance(arrays, (list, tuple)):
+            # numpy copies lent arrays without asking them: one whose block has ended raises here.
+            _native.refuse_ended(arrays)
             arrays = np.stack([np.asarray(array) for array in arrays]) if arrays else np.empty((0,))
         return self._handle.put_many(arrays, timeout)
 
