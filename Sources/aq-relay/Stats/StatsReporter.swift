@@ -1,5 +1,6 @@
 import AQCommandLine
 import ArrayRelay
+import ArrayTransport
 import Foundation
 @preconcurrency import Glibc
 import Logging
