@@ -1,6 +1,5 @@
 import AQCommandLine
 import ArrayRelay
-import ArrayTransport
 import Foundation
 @preconcurrency import Glibc
 import Logging
