@@ -45,6 +45,10 @@ struct MalformedTests {
         Case(label: "extra payload", frames: { frames(valid, payloads: [payload, payload]) }, reason: "lists 1 arrays but 2 payload frames"),
         Case(label: "topic only", frames: { [Array("raw".utf8)] }, reason: "has 1 frame"),
         Case(label: "topic mismatch", frames: { frames(valid, topic: "other", payloads: [payload]) }, reason: "topic frame says 'other'"),
+        // The same name to String's ==, other bytes to libzmq's topic filter: compared byte for byte.
+        Case(label: "topic in another Unicode form", frames: {
+            frames(spoiled { $0["stream"] = "caf\u{E9}" }, topic: "cafe\u{301}", payloads: [payload])
+        }, reason: "but the topic frame says"),
         Case(label: "missing key", frames: { frames(spoiled { $0["t_ns"] = nil }, payloads: [payload]) }, reason: "no 't_ns' key"),
         Case(label: "unknown kind", frames: { frames(spoiled { $0["kind"] = "pause" }, payloads: [payload]) }, reason: "unknown message kind"),
         Case(label: "big-endian dtype", frames: { frames(spoiledArray("dtype", ">f4"), payloads: [payload]) }, reason: "unsupported dtype '>f4'"),

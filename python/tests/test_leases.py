@@ -102,6 +102,7 @@ def test_a_lease_is_entered_once(name):
     lambda a: a.item(0), lambda a: format(a[:1]), lambda a: copy.copy(a), lambda a: copy.deepcopy(a),
     lambda a: pickle.dumps(a), lambda a: a.astype(np.float32), lambda a: iter(a), lambda a: np.frombuffer(a),
     lambda a: np.concatenate([a]), lambda a: np.add(a, 1, out=np.empty(8)), lambda a: a.argmax(),
+    lambda a: np.copyto(dst=np.empty(8), src=a), lambda a: np.stack(arrays=[a]),
     lambda a: a.flatten(), lambda a: a.take([1, 2]), lambda a: a.dot(a), lambda a: a.nonzero(), lambda a: a.max(),
     lambda a: a.cumsum(), lambda a: a.clip(1, 2), lambda a: a.__array__(),
 ])

@@ -85,6 +85,35 @@ def test_indexed_numbers_records_from_zero_and_returns_timestamp_index_array():
     q.close()
 
 
+@pytest.mark.parametrize("cls", [shared_arrays.TimestampedArrayQueue, shared_arrays.IndexedArrayQueue])
+def test_a_timestamp_comes_back_as_the_type_it_was_put_with(cls):
+    q = cls(1)
+    when = datetime.datetime(2025, 5, 6, 7, 8, 9, 123456)
+    seconds = time.time()
+    stamps = [when, seconds, int(seconds), -5, None]
+    for stamp in stamps:
+        q.put(np.arange(3), stamp)
+    got = [q.get(timeout=5)[0] for _ in stamps]
+    assert got[0] == when
+    assert isinstance(got[1], float) and abs(got[1] - seconds) < 1e-6
+    assert got[2] == int(seconds) and type(got[2]) is int
+    assert got[3] == -5
+    assert isinstance(got[4], datetime.datetime)
+    assert abs(time.time() - got[1]) < 60  # what the original's users compute
+    with pytest.raises(TypeError):
+        q.put(np.arange(3), "yesterday")
+    q.close()
+
+
+def test_a_non_native_byte_order_is_put_as_the_same_values():
+    q = shared_arrays.ArrayQueue(1)
+    swapped = np.arange(5, dtype=np.float64).astype(np.dtype(np.float64).newbyteorder("S"))
+    q.put(swapped)
+    back = q.get(timeout=5)
+    assert back.dtype.isnative and back.tolist() == [0.0, 1.0, 2.0, 3.0, 4.0]
+    q.close()
+
+
 def test_max_mbytes_is_the_capacity_in_millions_of_bytes():
     q = shared_arrays.ArrayQueue(max_mbytes=2)
     assert q.maxbytes == 2_000_000 and q._queue.capacity >= 2_000_000

@@ -56,7 +56,9 @@ extension ZeroMQReceiver {
             throw .malformed("the topic frame is not valid UTF-8")
         }
         let header = try WireHeader.decode(frames[1].bytes, maximumArrays: options.maximumArrays)
-        guard header.stream == topic else {
+        // Byte for byte, as libzmq filtered the topic: String's == would take a stream in another
+        // Unicode normalisation form for the same name.
+        guard header.stream.utf8.elementsEqual(topic.utf8) else {
             throw .malformed("the header names stream '\(header.stream)' but the topic frame says '\(topic)'")
         }
         let payloads = frames.count - 2
@@ -116,8 +118,9 @@ extension ZeroMQReceiver {
             }
             counters.statistics = statistics
         }
-        if observation.restart {
-            logger.info("stream '\(header.stream)' has a new sender (epoch \(header.epoch))")
+        // At most one line per 10 s: a peer that sends a fresh epoch with every message must not flood the log.
+        if observation.restart, let more = restartLogs.admit() {
+            logger.info("stream '\(header.stream)' has a new sender (epoch \(header.epoch))\(more.andMore)")
         }
         if observation.lost > 0 && options.detectsLoss {
             logger.debug("stream '\(header.stream)' lost \(observation.lost) messages before seq \(header.sequence)")
@@ -128,21 +131,10 @@ extension ZeroMQReceiver {
 
     /// Counts a malformed message and logs it, at most once a second.
     func reject(_ error: TransportError) {
-        let now = Sys.monotonicNanoseconds()
-        let suppressed: Int? = counters.withLock { counters in
+        counters.withLock { counters in
             counters.statistics.malformed += 1
             counters.statistics.lastMalformedReason = error.message
-            if let lastLogged = counters.lastLogged, now - lastLogged < 1_000_000_000 {
-                counters.suppressed += 1
-                return nil
-            }
-            counters.lastLogged = now
-            defer { counters.suppressed = 0 }
-            return counters.suppressed
         }
-        if let suppressed {
-            let more = suppressed > 0 ? " (and \(suppressed) more malformed messages since the last report)" : ""
-            logger.warning("skipped a malformed message: \(error.message)\(more)")
-        }
+        if let more = malformedLogs.admit() { logger.warning("skipped a malformed message: \(error.message)\(more.andMore)") }
     }
 }

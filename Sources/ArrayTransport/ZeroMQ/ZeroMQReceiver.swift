@@ -142,9 +142,11 @@ public final class ZeroMQReceiver: ArrayReceiver {
 
     struct Counters {
         var statistics = ReceiverStatistics()
-        var lastLogged: Int64?
-        var suppressed = 0
     }
+
+    /// Malformed messages are logged at most once a second, new senders once every 10 s.
+    let malformedLogs = Throttle(every: .seconds(1))
+    let restartLogs = Throttle(every: .seconds(10))
 
     let options: Options
     let logger: Logger

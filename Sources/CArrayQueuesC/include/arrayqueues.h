@@ -326,8 +326,9 @@ void *aq_loan_data(const aq_loan *loan);
 size_t aq_loan_nbytes(const aq_loan *loan);
 
 /** Publishes the loaned record and frees the handle (also when it fails).
- *  Errors: AQ_EINVALID_ARGUMENT (NULL), AQ_ECORRUPT (the record was taken away, for example
- *  because this process was thought dead). */
+ *  Errors: AQ_EINVALID_ARGUMENT (NULL, or a loan made by another process: a child made by
+ *  fork() does not publish its parent's record), AQ_ECORRUPT (the record was taken away, for
+ *  example because this process was thought dead). */
 int aq_loan_commit(aq_loan *loan);
 
 /** Discards the loaned record unpublished and frees the handle. NULL does nothing. */

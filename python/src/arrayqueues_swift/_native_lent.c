@@ -268,6 +268,18 @@ done:
 
 /* __array_function__(func, types, args, kwargs): checks the lent arrays among the arguments
  * (and in lists and tuples of them, as numpy.concatenate takes), then lets ndarray's run it. */
+/* check() for an argument of a numpy function: a lent array, or a list or tuple holding one. */
+static int check_argument(PyObject *value) {
+    if (IS_LENT(value)) return check(value);
+    if (PyList_Check(value) || PyTuple_Check(value)) {
+        for (Py_ssize_t j = 0; j < PySequence_Fast_GET_SIZE(value); j++) {
+            PyObject *item = PySequence_Fast_GET_ITEM(value, j);
+            if (IS_LENT(item) && check(item) < 0) return -1;
+        }
+    }
+    return 0;
+}
+
 static PyObject *lent_array_function(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
     if (nargs != 4 || !PyTuple_Check(args[2])) {
         PyErr_SetString(PyExc_TypeError, "__array_function__(func, types, args, kwargs)");
@@ -275,14 +287,14 @@ static PyObject *lent_array_function(PyObject *self, PyObject *const *args, Py_s
     }
     PyObject *arguments = args[2];
     for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(arguments); i++) {
-        PyObject *value = PyTuple_GET_ITEM(arguments, i);
-        if (IS_LENT(value)) {
-            if (check(value) < 0) return NULL;
-        } else if (PyList_Check(value) || PyTuple_Check(value)) {
-            for (Py_ssize_t j = 0; j < PySequence_Fast_GET_SIZE(value); j++) {
-                PyObject *item = PySequence_Fast_GET_ITEM(value, j);
-                if (IS_LENT(item) && check(item) < 0) return NULL;
-            }
+        if (check_argument(PyTuple_GET_ITEM(arguments, i)) < 0) return NULL;
+    }
+    /* Keyword arguments too: np.copyto(dst=array, src=...) writes through one. */
+    if (PyDict_Check(args[3])) {
+        Py_ssize_t position = 0;
+        PyObject *key, *value;
+        while (PyDict_Next(args[3], &position, &key, &value)) {
+            if (check_argument(value) < 0) return NULL;
         }
     }
     PyObject *call[5] = {self, args[0], args[1], args[2], args[3]};

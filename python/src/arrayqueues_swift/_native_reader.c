@@ -79,11 +79,12 @@ static PyObject *reader_take(PyObject *self, int64_t timeout_ns, PyObject *out, 
         PyObject *replacement = new_array(shape, info->dtype, &fresh);
         if (!replacement) goto fail;
         if ((size_t)fresh.len < (size_t)info->nbytes) {
-            /* A record described as larger than its shape holds (another process wrote its header
-             * meanwhile): a buffer sized by the shape would be too small again, without end. */
+            /* A record described as larger than its shape holds (a corrupt or hostile writer changed
+             * its header after the library checked it): a buffer sized by the shape would be too
+             * small again, without end. The next get checks it afresh, and frees it if it still disagrees. */
             PyBuffer_Release(&fresh);
             Py_DECREF(replacement);
-            raise_code(AQ_ECORRUPT, "a record's shape and size disagree (its header changed while it was read)");
+            raise_code(AQ_ECORRUPT, "a record is described as larger than its shape holds (its header was changed by another process)");
             goto fail;
         }
         if (rc == 0) aq_copy(fresh.buf, view.buf, (size_t)info->nbytes);

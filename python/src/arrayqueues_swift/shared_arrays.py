@@ -23,6 +23,20 @@ Where the original is broken, these are right:
   numbers the records of all producers together, from 0.
 - A process killed with ``kill -9`` in the middle of a put or get leaves the queue usable.
 
+Where these differ from the original, because records live in shared memory, not in pickles:
+
+- A timestamp is a ``datetime`` (the default, ``datetime.now()``), seconds since the epoch as a
+  float (``time.time()``) or an int, and comes back as the same type: a datetime as a naive
+  local one (exact to the microsecond), a float rounded to the nanosecond (not always the very
+  same float), an int exactly. The original passes any object through; other objects raise
+  ``TypeError`` here. Which type it was rides in the record's index (0, 1 or 2): other readers
+  of the queue (``aq get``, the native API) see that number as the index.
+- A non-native byte order (``>f8`` on x86) is put as the same values in native order, and comes
+  back so. Arrays of other dtypes than bool, (u)int8-64, float16-64 and complex64/128 (strings,
+  objects, datetime64, structured, longdouble) raise ``UnsupportedDType``.
+- ``IndexedArrayQueue.counter`` is the queue's next index, shared by every producer; it cannot
+  be set.
+
 Each queue is a named POSIX shared-memory segment (``/dev/shm/aq.arrayqueues-PID-RANDOM``),
 removed when the process that created the queue closes it (``close()``), drops it (garbage
 collection) or exits; a process that crashes leaves it to ``aq gc``. The capacity is
@@ -85,7 +99,7 @@ class ArrayQueue:
     def put(self, element: np.ndarray) -> None:
         """Puts a copy of ``element``. Raises ``queue.Full`` if there is no room (it does not
         wait, as the original). Another dtype or shape than the previous put's resets the queue."""
-        self._queue._handle.put(element, 0)
+        self._queue._handle.put(_native_order(element), 0)
 
     def _take(self, block: bool, timeout: Optional[float]) -> Tuple[np.ndarray, int, Optional[int], int]:
         return self._queue._handle.get_record(timeout if block else 0)
@@ -119,16 +133,17 @@ class ArrayQueue:
 class TimestampedArrayQueue(ArrayQueue):
     """An ArrayQueue whose records carry a timestamp (``datetime``)."""
 
-    def put(self, element: np.ndarray, timestamp: Optional[datetime] = None) -> None:
-        """Puts a copy of ``element`` with ``timestamp`` (default: ``datetime.now()``)."""
-        self._queue._handle.put(element, 0, timestamp)
+    def put(self, element: np.ndarray, timestamp: Optional[Any] = None) -> None:
+        """Puts a copy of ``element`` with ``timestamp``: a ``datetime`` (default:
+        ``datetime.now()``), seconds as a float, or an int; ``get`` returns the same type."""
+        self._queue._handle.put(_native_order(element), 0, timestamp, _timestamp_kind(timestamp))
 
-    def get(self, block: bool = True, timeout: Optional[float] = None) -> Tuple[datetime, np.ndarray]:
-        """Returns ``(timestamp, array)``: the timestamp as a naive local ``datetime``, as
-        ``datetime.now()`` gives (a timestamp given as an aware datetime comes back naive, in
-        local time)."""
-        array, stamp, _, _ = self._take(block, timeout)
-        return local_datetime(stamp), array
+    def get(self, block: bool = True, timeout: Optional[float] = None) -> Tuple[Any, np.ndarray]:
+        """Returns ``(timestamp, array)``: the timestamp of the type it was put with; a
+        ``datetime`` as a naive local one, as ``datetime.now()`` gives (an aware one comes back
+        naive, in local time)."""
+        array, stamp, kind, _ = self._take(block, timeout)
+        return _timestamp(stamp, kind), array
 
 
 class IndexedArrayQueue(ArrayQueue):
@@ -143,15 +158,44 @@ class IndexedArrayQueue(ArrayQueue):
         """The index the next record will get."""
         return self._queue.statistics().next_sequence
 
-    def put(self, element: np.ndarray, timestamp: Optional[datetime] = None) -> None:
-        """Puts a copy of ``element`` with ``timestamp`` (default: now); its index is its
-        position among all the records put into the queue."""
-        self._queue._handle.put(element, 0, timestamp)
+    def put(self, element: np.ndarray, timestamp: Optional[Any] = None) -> None:
+        """Puts a copy of ``element`` with ``timestamp`` (as :meth:`TimestampedArrayQueue.put`);
+        its index is its position among all the records put into the queue."""
+        self._queue._handle.put(_native_order(element), 0, timestamp, _timestamp_kind(timestamp))
 
-    def get(self, block: bool = True, timeout: Optional[float] = None) -> Tuple[datetime, int, np.ndarray]:
-        """Returns ``(timestamp, index, array)``."""
-        array, stamp, _, sequence = self._take(block, timeout)
-        return local_datetime(stamp), sequence, array
+    def get(self, block: bool = True, timeout: Optional[float] = None) -> Tuple[Any, int, np.ndarray]:
+        """Returns ``(timestamp, index, array)``, the timestamp of the type it was put with."""
+        array, stamp, kind, sequence = self._take(block, timeout)
+        return _timestamp(stamp, kind), sequence, array
+
+
+# The type a timestamp was put with, kept in the record's index (these queues number records
+# by their sequence number, so the index is free): datetime, float seconds, int as given.
+_DATETIME, _SECONDS, _INTEGER = 0, 1, 2
+
+
+def _timestamp_kind(timestamp: Any) -> int:
+    if isinstance(timestamp, float):
+        return _SECONDS
+    if isinstance(timestamp, int) and not isinstance(timestamp, bool):
+        return _INTEGER
+    return _DATETIME  # None (now) and datetimes; anything else is refused by the put
+
+
+def _timestamp(nanoseconds: int, kind: Optional[int]) -> Any:
+    if kind == _SECONDS:
+        return nanoseconds / 1e9
+    if kind == _INTEGER:
+        return nanoseconds
+    return local_datetime(nanoseconds)
+
+
+def _native_order(element: Any) -> Any:
+    """``element`` with a non-native byte order converted to the native one (same values)."""
+    dtype = getattr(element, "dtype", None)
+    if isinstance(element, np.ndarray) and dtype is not None and dtype.byteorder not in ("=", "|") and not dtype.isnative:
+        return element.astype(dtype.newbyteorder("="))
+    return element
 
 
 def _attach(cls: type, name: str, maxbytes: int) -> ArrayQueue:
