@@ -63,3 +63,27 @@ def test_put_many_accepts_a_list_and_stops_when_full(name):
             q.put_many(np.int32(3))
         with pytest.raises(ValueError):
             q.get_many(0)
+
+
+def test_get_many_returns_what_it_took_before_an_error_then_raises_it(name):
+    """A record whose shape and size disagree (as another user writing the segment could make
+    it) met in the middle of a batch: the records taken before it are returned, the error comes
+    with the next call, and the records after it are still delivered; nothing is lost."""
+    with aq.ArrayQueue.create(name, 1 << 20) as q:
+        for value in range(3):
+            q.put(np.full(64, value, dtype=np.uint8))
+        # Records of 64 bytes and one dimension take 192 bytes of the ring (a 64-byte header, the
+        # shape padded to 128, the payload): the second one's extent is at 4096 + 192 + 64.
+        with open(f"/dev/shm/aq.{name}", "r+b") as segment:
+            segment.seek(4096 + 192 + 64)
+            assert int.from_bytes(segment.read(8), "little") == 64
+            segment.seek(4096 + 192 + 64)
+            segment.write((32).to_bytes(8, "little"))
+        got = [int(array[0]) for array in q.get_many(10, timeout=5)]
+        assert got[0] == 0
+        with pytest.raises(aq.CorruptSegment):
+            q.get_many(10, timeout=5)
+        if not q.empty():
+            got += [int(array[0]) for array in q.get_many(10, timeout=5)]
+        assert got == [0, 2]
+        assert q.empty()

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import socket
 import subprocess
+import threading
 import time
 
 import numpy as np
@@ -168,3 +169,32 @@ def test_bad_endpoints_and_options_raise_typed_errors():
         aq.Sender("carrier-pigeon://here")
     with pytest.raises(ValueError):
         aq.Receiver("tcp://127.0.0.1:1", pattern="broadcast")
+
+
+def test_a_close_during_a_send_takes_effect_when_the_send_returns(name):
+    """Sender.close while another thread waits in send (no room) is not lost: the sender closes
+    as soon as that send returns (it used to do nothing, and the sender lived on)."""
+    sender = aq.Sender(f"shm://{name}", shm_capacity=1 << 16, send_timeout=2.0)
+    try:
+        chunk = np.zeros(40_000, dtype=np.uint8)
+        sender.send(chunk)  # no receiver takes it: the next one finds no room
+        outcome = []
+
+        def send_again():
+            try:
+                sender.send(chunk)
+                outcome.append("sent")
+            except aq.PutTimeout:
+                outcome.append("timeout")
+
+        waiting = threading.Thread(target=send_again)
+        waiting.start()
+        time.sleep(0.3)
+        sender.close()  # returns at once; the send in progress is not cut short
+        waiting.join(timeout=10)
+        assert outcome == ["timeout"]
+        with pytest.raises(aq.Closed):
+            sender.statistics()
+    finally:
+        sender.close()
+        aq.ArrayQueue.remove(name)

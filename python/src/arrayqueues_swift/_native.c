@@ -50,6 +50,20 @@ PyObject *raise_code(int code, const char *message) {
     return NULL;
 }
 
+PyObject *take_raised_exception(void) {
+#if PY_VERSION_HEX >= 0x030C0000
+    return PyErr_GetRaisedException();
+#else
+    PyObject *type, *value, *traceback;
+    PyErr_Fetch(&type, &value, &traceback);
+    PyErr_NormalizeException(&type, &value, &traceback);
+    if (value && traceback) PyException_SetTraceback(value, traceback);
+    Py_XDECREF(type);
+    Py_XDECREF(traceback);
+    return value;
+#endif
+}
+
 PyObject *raise_last(int code) {
     const char *message = aq_last_error_message();
     return raise_code(code, (message && *message) ? message : aq_strerror(code));

@@ -23,6 +23,8 @@
 #define PUT_TIMEOUT 1001
 #define GET_TIMEOUT 1002
 PyObject *raise_code(int code, const char *message);
+/* The exception being raised, cleared (a new reference; NULL if none). */
+PyObject *take_raised_exception(void);
 PyObject *raise_last(int code);
 PyObject *raise_wait(int code, int timeout_key);
 
@@ -104,6 +106,8 @@ typedef struct QueueObject {
     int busy;            /* calls in progress with the GIL released */
     int closing;         /* close() was called; the handle goes when busy and dependents are 0 */
     Py_ssize_t dependents; /* loans and borrows that may still have arrays over the mapping */
+    PyObject *pending_error; /* an error get_many met after it had taken records: those are
+                              * returned first, and the error is raised by the next get_many */
 } QueueObject;
 void queue_finish_close(QueueObject *self);
 int queue_enter(QueueObject *self);

@@ -92,6 +92,14 @@ PyObject *queue_get_many(QueueObject *self, PyObject *const *args, Py_ssize_t na
     unsigned long long guess = PyLong_AsUnsignedLongLong(args[2]);
     if (PyErr_Occurred()) return NULL;
     if ((size_t)max_count > SIZE_MAX / sizeof(aq_record_info)) return PyErr_NoMemory();
+    if (self->pending_error) {
+        /* Met by the last call after it had taken records, which it returned. */
+        PyObject *error = self->pending_error;
+        self->pending_error = NULL;
+        PyErr_SetObject((PyObject *)Py_TYPE(error), error);
+        Py_DECREF(error);
+        return NULL;
+    }
     aq_record_info *infos = PyMem_Malloc(sizeof(aq_record_info) * (size_t)max_count);
     size_t *offsets = PyMem_Malloc(sizeof(size_t) * (size_t)max_count);
     if (!infos || !offsets) { PyMem_Free(infos); PyMem_Free(offsets); return PyErr_NoMemory(); }
@@ -127,7 +135,13 @@ PyObject *queue_get_many(QueueObject *self, PyObject *const *args, Py_ssize_t na
             Py_CLEAR(buffer);
             continue;
         }
-        if (rc < 0) { raise_wait(rc, GET_TIMEOUT); goto fail; }
+        if (rc < 0) {
+            raise_wait(rc, GET_TIMEOUT);
+            if (count == 0) goto fail;
+            /* The records taken before the error are the caller's: returned now, nothing lost;
+             * the error is kept for the next call. */
+            self->pending_error = take_raised_exception();
+        }
         break;
     }
     PyObject *arrays = batch_arrays(buffer, view.buf, infos, offsets, count);

@@ -50,11 +50,13 @@ static PyObject *queue_wrap(aq_queue *queue) {
     self->busy = 0;
     self->closing = 0;
     self->dependents = 0;
+    self->pending_error = NULL;
     return (PyObject *)self;
 }
 
 static void queue_dealloc(QueueObject *self) {
     format_cache_clear(&self->last);
+    Py_XDECREF(self->pending_error);
     if (self->queue) aq_queue_close(self->queue);
     PyObject_Free(self);
 }

@@ -6,18 +6,23 @@
 typedef struct {
     PyObject_HEAD
     aq_sender *sender;
-    int busy;
+    int busy;     /* sends in progress with the GIL released */
+    int closing;  /* close() was called: the sender goes when the last send returns */
 } SenderObject;
 
-
-static void sender_dealloc(SenderObject *self) {
-    if (self->sender) {
+static void sender_finish_close(SenderObject *self) {
+    if (self->sender && self->closing && self->busy == 0) {
         aq_sender *sender = self->sender;
         self->sender = NULL;
         Py_BEGIN_ALLOW_THREADS
         aq_sender_close(sender);
         Py_END_ALLOW_THREADS
     }
+}
+
+static void sender_dealloc(SenderObject *self) {
+    self->closing = 1;
+    sender_finish_close(self);
     PyObject_Free(self);
 }
 
@@ -64,11 +69,12 @@ PyObject *native_open_sender(PyObject *module, PyObject *args) {
     if (!self) { aq_sender_close(sender); return NULL; }
     self->sender = sender;
     self->busy = 0;
+    self->closing = 0;
     return (PyObject *)self;
 }
 
 static int sender_check(SenderObject *self) {
-    if (!self->sender) { raise_code(AQ_ECLOSED, "the sender is closed"); return -1; }
+    if (!self->sender || self->closing) { raise_code(AQ_ECLOSED, "the sender is closed"); return -1; }
     return 0;
 }
 
@@ -116,6 +122,7 @@ static PyObject *sender_send(SenderObject *self, PyObject *const *args, Py_ssize
     rc = aq_sender_send(self->sender, arrays, (size_t)count, flags, timestamp_ns, index, meta, &sequence);
     Py_END_ALLOW_THREADS
     self->busy--;
+    sender_finish_close(self);  /* a close() that came during the send */
     if (rc < 0) { raise_wait(rc, PUT_TIMEOUT); goto done; }
     result = Py_BuildValue("(iK)", rc, (unsigned long long)sequence);
 done:
@@ -149,14 +156,10 @@ static PyObject *sender_statistics(SenderObject *self, PyObject *unused) {
         "shared_memory_dropped", (unsigned long long)s.shared_memory_dropped);
 }
 
+/* Closes now, or, while another thread sends, when that send returns. */
 static PyObject *sender_close(SenderObject *self, PyObject *unused) {
-    if (self->sender && self->busy == 0) {
-        aq_sender *sender = self->sender;
-        self->sender = NULL;
-        Py_BEGIN_ALLOW_THREADS
-        aq_sender_close(sender);
-        Py_END_ALLOW_THREADS
-    }
+    self->closing = 1;
+    sender_finish_close(self);
     Py_RETURN_NONE;
 }
 

@@ -278,7 +278,8 @@ class ArrayQueue(_Reader):
         Returns their arrays, oldest first (at least one): copies the caller owns -- records of
         one dtype and shape are views of one buffer, kept while any of them lives. Records
         larger than the ones seen so far may be left for the next call.
-        Raises as :meth:`get`."""
+        Raises as :meth:`get`; an error met after some records were taken (a corrupt record
+        in the middle of the batch) is raised by the next call, after those records were returned."""
         arrays, largest = self._handle.get_many(int(max_count), timeout, self._record_bytes)
         self._record_bytes = max(self._record_bytes, largest)
         return arrays

@@ -132,7 +132,8 @@ class Sender:
         return self._handle.statistics()
 
     def close(self) -> None:
-        """Sends ``end``, waits up to the linger time for queued messages and frees the sender."""
+        """Sends ``end``, waits up to the linger time for queued messages and frees the sender;
+        while another thread is in :meth:`send`, it does so when that send returns."""
         self._handle.close()
 
     def __enter__(self) -> "Sender":
