@@ -140,7 +140,7 @@ PyObject *queue_get_many(QueueObject *self, PyObject *const *args, Py_ssize_t na
             if (count == 0) goto fail;
             /* The records taken before the error are the caller's: returned now, nothing lost;
              * the error is kept for the next call. */
-            self->pending_error = take_raised_exception();
+            Py_XSETREF(self->pending_error, take_raised_exception());
         }
         break;
     }
