@@ -117,6 +117,20 @@ struct SharedMemoryTransportTests {
         }
     }
 
+    @Test("a message whose header would encode beyond what an envelope holds is refused at the put, not written for readers to skip")
+    func oversizedEnvelopeHeader() throws {
+        try withStream { name in
+            let queue = try ArrayQueue.create(name: name, capacity: 1 << 20)
+            // 20 000 DEL characters: 20 000 bytes as received, 120 000 once escaped as \u007f.
+            let message = ArrayMessage(
+                stream: "s", arrays: [NamedArray("a", try NDArray<UInt8>(shape: [1], elements: [1]).erased)], timestamp: .now(),
+                meta: ["note": .string(String(repeating: "\u{7F}", count: 20_000))], sequence: 0, epoch: 1)
+            let error = #expect(throws: ArrayQueueError.self) { try queue.put(.message(message), asEnvelope: true, timeout: nil) }
+            #expect(error?.code == .invalidArgument)
+            #expect(queue.isEmpty)
+        }
+    }
+
     @Test("close() ends a receive blocked in another thread at once")
     func closeUnblocks() throws {
         let name = "t-shm-\(getpid())-\(UUID().uuidString.prefix(8))"

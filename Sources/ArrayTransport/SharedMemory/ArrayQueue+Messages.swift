@@ -21,7 +21,7 @@ extension ArrayQueue {
                 return
             }
             let header = WireHeader(
-                kind: .data, stream: message.stream, epoch: message.epoch, sequence: Int64(message.sequence),
+                kind: .data, stream: message.stream, epoch: message.epoch, sequence: Int64(clamping: message.sequence),
                 timestampNanoseconds: message.timestamp.nanosecondsSinceEpoch, index: message.index,
                 arrays: message.arrays.map { .init(name: $0.name, dtype: $0.array.dtype, shape: $0.array.shape, byteCount: $0.array.byteCount) },
                 meta: message.meta)
@@ -29,7 +29,7 @@ extension ArrayQueue {
         case .heartbeat(let mark), .end(let mark):
             let header = WireHeader(
                 kind: event.isEnd ? .end : .heartbeat, stream: mark.stream, epoch: mark.epoch,
-                sequence: mark.lastSequence.map { Int64($0) } ?? WireHeader.noSequence,
+                sequence: mark.lastSequence.map { Int64(clamping: $0) } ?? WireHeader.noSequence,
                 timestampNanoseconds: mark.timestamp.nanosecondsSinceEpoch, index: nil, arrays: [], meta: [:])
             try putEnvelope(header, arrays: [], timeout: timeout)
         }
@@ -59,6 +59,12 @@ extension ArrayQueue {
 
     private func putEnvelope(_ header: WireHeader, arrays: [AnyNDArray], waiting: Bool, timeout: Duration?) throws(ArrayQueueError) -> Bool {
         let text = header.encoded()
+        // Readers refuse a longer header: refused here, where it is made, rather than written for
+        // every reader to skip as malformed. A header received within the limit can pass it when
+        // encoded again (escapes, the keys this encoder always writes).
+        guard text.utf8.count <= WireHeader.maximumHeaderBytes else {
+            throw ArrayQueueError(.invalidArgument, "the message's header encodes to \(text.utf8.count) bytes; an envelope holds at most \(WireHeader.maximumHeaderBytes)")
+        }
         return try putEnvelope(
             byteCount: Envelope.size(headerBytes: text.utf8.count, payloadSizes: arrays.lazy.map(\.byteCount)),
             timestamp: Timestamp(nanosecondsSinceEpoch: header.timestampNanoseconds), index: header.index, waiting: waiting,
