@@ -27,9 +27,8 @@ Where these differ from the original, because records live in shared memory, not
 
 - A timestamp is a ``datetime`` (the default, ``datetime.now()``), seconds since the epoch as a
   float (``time.time()``) or an int (numpy's floats and ints are taken as Python's), and comes
-  back as the same type: a datetime as a naive
-  local one (exact to the microsecond), a float rounded to the nanosecond (not always the very
-  same float), an int exactly. The original passes any object through; other objects raise
+  back as the same type: a datetime as a naive local one (exact to the microsecond), a float
+  rounded to the nanosecond (not always the very same float), an int exactly. The original passes any object through; other objects raise
   ``TypeError`` here. Which type it was rides in the record's index (0, 1 or 2): other readers
   of the queue (``aq get``, the native API) see that number as the index.
 - A non-native byte order (``>f8`` on x86) is put as the same values in native order, and comes
