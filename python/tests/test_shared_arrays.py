@@ -90,7 +90,7 @@ def test_a_timestamp_comes_back_as_the_type_it_was_put_with(cls):
     q = cls(1)
     when = datetime.datetime(2025, 5, 6, 7, 8, 9, 123456)
     seconds = time.time()
-    stamps = [when, seconds, int(seconds), -5, None]
+    stamps = [when, seconds, int(seconds), -5, None, np.float64(seconds), np.int64(7)]
     for stamp in stamps:
         q.put(np.arange(3), stamp)
     got = [q.get(timeout=5)[0] for _ in stamps]
@@ -99,6 +99,8 @@ def test_a_timestamp_comes_back_as_the_type_it_was_put_with(cls):
     assert got[2] == int(seconds) and type(got[2]) is int
     assert got[3] == -5
     assert isinstance(got[4], datetime.datetime)
+    assert type(got[5]) is float and abs(got[5] - seconds) < 1e-6  # numpy numbers as Python's
+    assert type(got[6]) is int and got[6] == 7
     assert abs(time.time() - got[1]) < 60  # what the original's users compute
     with pytest.raises(TypeError):
         q.put(np.arange(3), "yesterday")

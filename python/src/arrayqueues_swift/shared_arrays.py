@@ -26,9 +26,9 @@ Where the original is broken, these are right:
 Where these differ from the original, because records live in shared memory, not in pickles:
 
 - A timestamp is a ``datetime`` (the default, ``datetime.now()``), seconds since the epoch as a
-  float (``time.time()``) or an int, and comes back as the same type: a datetime as a naive
-  local one (exact to the microsecond), a float rounded to the nanosecond (not always the very
-  same float), an int exactly. The original passes any object through; other objects raise
+  float (``time.time()``) or an int (numpy's floats and ints are taken as Python's), and comes
+  back as the same type: a datetime as a naive local one (exact to the microsecond), a float
+  rounded to the nanosecond (not always the very same float), an int exactly. The original passes any object through; other objects raise
   ``TypeError`` here. Which type it was rides in the record's index (0, 1 or 2): other readers
   of the queue (``aq get``, the native API) see that number as the index.
 - A non-native byte order (``>f8`` on x86) is put as the same values in native order, and comes
@@ -135,7 +135,9 @@ class TimestampedArrayQueue(ArrayQueue):
 
     def put(self, element: np.ndarray, timestamp: Optional[Any] = None) -> None:
         """Puts a copy of ``element`` with ``timestamp``: a ``datetime`` (default:
-        ``datetime.now()``), seconds as a float, or an int; ``get`` returns the same type."""
+        ``datetime.now()``), seconds as a float, or an int (numpy's too); ``get`` returns the
+        same type (a numpy number as the Python one)."""
+        timestamp = _plain(timestamp)
         self._queue._handle.put(_native_order(element), 0, timestamp, _timestamp_kind(timestamp))
 
     def get(self, block: bool = True, timeout: Optional[float] = None) -> Tuple[Any, np.ndarray]:
@@ -161,6 +163,7 @@ class IndexedArrayQueue(ArrayQueue):
     def put(self, element: np.ndarray, timestamp: Optional[Any] = None) -> None:
         """Puts a copy of ``element`` with ``timestamp`` (as :meth:`TimestampedArrayQueue.put`);
         its index is its position among all the records put into the queue."""
+        timestamp = _plain(timestamp)
         self._queue._handle.put(_native_order(element), 0, timestamp, _timestamp_kind(timestamp))
 
     def get(self, block: bool = True, timeout: Optional[float] = None) -> Tuple[Any, int, np.ndarray]:
@@ -172,6 +175,13 @@ class IndexedArrayQueue(ArrayQueue):
 # The type a timestamp was put with, kept in the record's index (these queues number records
 # by their sequence number, so the index is free): datetime, float seconds, int as given.
 _DATETIME, _SECONDS, _INTEGER = 0, 1, 2
+
+
+def _plain(timestamp: Any) -> Any:
+    """A numpy scalar timestamp (``np.float64(time.time())``, ``np.int64``) as the Python number."""
+    if isinstance(timestamp, (np.floating, np.integer)):
+        return timestamp.item()
+    return timestamp
 
 
 def _timestamp_kind(timestamp: Any) -> int:
