@@ -144,7 +144,6 @@ extension ArrayQueue {
         return try waitForRecord(probe: &probe, deadline: deadline, cancellation: nil, describe: { "get from queue '\(name)' (empty)" }, attempt)
     }
 
-
     /// Records waiting, counted under the lock up to `limit`, like ``count`` but reporting a
     /// corrupt segment instead of answering 0.
     @_spi(Bindings)

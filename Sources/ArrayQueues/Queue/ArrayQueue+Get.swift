@@ -129,9 +129,10 @@ extension ArrayQueue {
             let record = try ring.claim(expecting: dtype, maximumPayloadBytes: maximumPayloadBytes, owner: owner, tooLarge: &large, probe: &probe)
             if let large {
                 // A caller that sizes its buffer by the reported size must be able to take it:
-                // a record whose shape and size disagree is dropped as corrupt, not reported.
+                // a record whose shape and size disagree is dropped as corrupt, not reported (no
+                // consumer could ever take it, and one that sizes its buffer by it would retry forever).
                 guard ring.claimedLayout(of: large) != nil else {
-                    ring.dropCorrupt(large)
+                    ring.drop(large)
                     throw inconsistent(large, shape: large.shape)
                 }
                 tooLarge(large)

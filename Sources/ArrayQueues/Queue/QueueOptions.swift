@@ -30,9 +30,7 @@ public struct QueueOptions: Sendable, Hashable {
     /// `spin` in nanoseconds: 0 for a negative spin, and at most a day (a larger one is a
     /// caller's mistake that must not overflow the arithmetic of a wait).
     public var spinNanoseconds: Int64 {
-        let (seconds, attoseconds) = spin.components
-        guard seconds >= 0, attoseconds >= 0 else { return 0 }
-        return min(seconds, 86_400) * 1_000_000_000 + attoseconds / 1_000_000_000
+        min(spin.clampedNanoseconds, 86_400 * 1_000_000_000)
     }
     /// Whether opening accepts a queue whose shared-memory object belongs to another user.
     ///

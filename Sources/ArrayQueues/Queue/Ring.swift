@@ -468,17 +468,11 @@ struct Ring {
         return false
     }
 
-    /// Drops a READY record whose dtype, shape and size disagree (under the lock): no consumer
-    /// could ever take it, and one that sizes its buffer by its reported size would retry forever.
-    func dropCorrupt(_ record: RecordHeader) {
-        drop(record)
-    }
-
     /// Drops a READY record (under the lock): flag, then READY → DONE by compare-exchange,
     /// since a consumer may be claiming it without the lock; then the count. Returns false if
     /// the consumer won (its record then carries the flag, which nothing reads on a claimed record).
     @discardableResult
-    private func drop(_ record: RecordHeader) -> Bool {
+    func drop(_ record: RecordHeader) -> Bool {
         crashPoint(.dropBegin)
         record.addFlags(CAQ_RECORD_DROPPED)
         crashPoint(.dropFlagged)

@@ -57,43 +57,42 @@ struct RecordHeader {
     /// may hold another writer's record by now). The sequence number in a READY record's owner
     /// half is what lets a consumer that checked the record without the lock claim exactly it.
     func publish(sequence: UInt64, writer: UInt32) -> Bool {
-        stateAndOwnerAtomic.pointee.compareExchange(
-            expected: Self.writingWord(writer: writer), desired: Self.readyWord(sequence: sequence), ordering: .sequentiallyConsistent).exchanged
+        exchangeWord(Self.writingWord(writer: writer), Self.readyWord(sequence: sequence))
     }
 
     /// Gives back an unpublished record: WRITING by `writer` → DONE, in one compare-exchange.
     /// False if it was taken away meanwhile.
     func abandonUnpublished(writer: UInt32) -> Bool {
-        stateAndOwnerAtomic.pointee.compareExchange(
-            expected: Self.writingWord(writer: writer), desired: UInt64(State.done.rawValue) | UInt64(writer) << 32,
-            ordering: .sequentiallyConsistent).exchanged
+        exchangeWord(Self.writingWord(writer: writer), Self.word(.done, owner: writer))
     }
 
     /// Moves the state and owner word from `word` (as loaded) to `state` with the same owner
     /// half, in one compare-exchange: false if anything changed it meanwhile.
     func exchangeState(from word: UInt64, to state: State) -> Bool {
-        let desired = UInt64(state.rawValue) | word & 0xFFFF_FFFF_0000_0000
-        return stateAndOwnerAtomic.pointee.compareExchange(expected: word, desired: desired, ordering: .sequentiallyConsistent).exchanged
+        exchangeWord(word, Self.word(state, owner: UInt32(truncatingIfNeeded: word >> 32)))
     }
 
     /// Frees a record that `reader` claimed: READING by `reader` → DONE, in one compare-exchange.
     /// False if the record was taken away meanwhile (a sweep thought its reader dead, and its
     /// room may hold another reader's record by now): then it is not this reader's to free.
     func finishReading(by reader: UInt32) -> Bool {
-        let owner = UInt64(reader) << 32
-        return stateAndOwnerAtomic.pointee.compareExchange(
-            expected: UInt64(State.reading.rawValue) | owner, desired: UInt64(State.done.rawValue) | owner,
-            ordering: .sequentiallyConsistent).exchanged
+        exchangeWord(Self.word(.reading, owner: reader), Self.word(.done, owner: reader))
+    }
+
+    /// The `state`/`owner_pid` word of a record in `state` whose owner half holds `owner`: one
+    /// little-endian u64, the state in its low half (docs/LAYOUT.md, "Records").
+    static func word(_ state: State, owner: UInt32) -> UInt64 {
+        UInt64(state.rawValue) | UInt64(owner) << 32
     }
 
     /// The `state`/`owner_pid` word of a record being written by `writer`.
     static func writingWord(writer: UInt32) -> UInt64 {
-        UInt64(State.writing.rawValue) | UInt64(writer) << 32
+        word(.writing, owner: writer)
     }
 
     /// The `state`/`owner_pid` word of the READY record with sequence number `sequence`.
     static func readyWord(sequence: UInt64) -> UInt64 {
-        UInt64(State.ready.rawValue) | (sequence & 0xFFFF_FFFF) << 32
+        word(.ready, owner: UInt32(truncatingIfNeeded: sequence))
     }
 
     /// Claims a READY record for `owner`: `state` and `owner_pid` move from `word` (as loaded)
@@ -102,8 +101,13 @@ struct RecordHeader {
     /// (``setOwner(start:)``); until then it holds 0, which commit stored, and an owner whose
     /// start time is 0 is judged by its pid alone, so no sweep takes the record from a live reader.
     func exchangeState(from word: UInt64, toReadingBy owner: ProcessIdentity) -> Bool {
-        let desired = UInt64(State.reading.rawValue) | UInt64(owner.pid) << 32
-        return stateAndOwnerAtomic.pointee.compareExchange(expected: word, desired: desired, ordering: .sequentiallyConsistent).exchanged
+        exchangeWord(word, Self.word(.reading, owner: owner.pid))
+    }
+
+    /// One compare-exchange of the state and owner word; sequentially consistent, as `state`
+    /// is loaded (a notifier's following load of the watcher count must not move before it).
+    private func exchangeWord(_ expected: UInt64, _ desired: UInt64) -> Bool {
+        stateAndOwnerAtomic.pointee.compareExchange(expected: expected, desired: desired, ordering: .sequentiallyConsistent).exchanged
     }
 
     var length: Int { Int(truncatingIfNeeded: fields.pointee.length) }

@@ -18,8 +18,8 @@ final class ZAPHandler: Sendable {
     private struct Registration {
         weak var list: CurveAllowList?
         let logger: Logger
-        var lastLogged: Int64 = .min
-        var suppressed = 0
+        /// Refusals are logged at most once a second per allow-list.
+        let refusalLogs = Throttle(every: .seconds(1))
     }
 
     private let registrations = Mutex<[String: Registration]>([:])
@@ -113,22 +113,9 @@ final class ZAPHandler: Sendable {
 
     /// Logs a refusal at `warning` level, at most once a second per allow-list.
     private func refused(_ domain: String, _ what: String, list: CurveAllowList) {
-        let now = Sys.monotonicNanoseconds()
-        let log: (Logger, Int)? = registrations.withLock { registrations in
-            guard var registration = registrations[domain] else { return nil }
-            defer { registrations[domain] = registration }
-            guard registration.lastLogged == .min || now - registration.lastLogged >= 1_000_000_000 else {
-                registration.suppressed += 1
-                return nil
-            }
-            let suppressed = registration.suppressed
-            registration.lastLogged = now
-            registration.suppressed = 0
-            return (registration.logger, suppressed)
-        }
-        guard let (logger, suppressed) = log else { return }
+        guard let registration = registrations.withLock({ $0[domain] }), let suppressed = registration.refusalLogs.admit() else { return }
         let more = suppressed > 0 ? " (and \(suppressed) more refusals since the last report)" : ""
-        logger.warning("refused \(what)\(more); \(list.deniedCount) refused so far")
+        registration.logger.warning("refused \(what)\(more); \(list.deniedCount) refused so far")
     }
 }
 

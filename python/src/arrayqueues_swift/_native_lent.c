@@ -75,18 +75,21 @@ static int check(PyObject *array) {
     return 0;
 }
 
-int refuse_ended_loans(PyObject *object) {
-    if (PyList_Check(object) || PyTuple_Check(object)) {
-        /* put_many takes a sequence of arrays: numpy copies its items without asking them. */
-        Py_ssize_t count = PySequence_Fast_GET_SIZE(object);
-        PyObject **items = PySequence_Fast_ITEMS(object);
-        for (Py_ssize_t i = 0; i < count; i++) {
-            if (PyObject_TypeCheck(items[i], ndarray_type) && check(items[i]) < 0) return -1;
+/* check() for `value` if it is of `type`, and for the items of `type` of a list or tuple
+ * (numpy copies the items of those without asking them). */
+static int check_items(PyObject *value, PyTypeObject *type) {
+    if (PyObject_TypeCheck(value, type)) return check(value);
+    if (PyList_Check(value) || PyTuple_Check(value)) {
+        for (Py_ssize_t i = 0; i < PySequence_Fast_GET_SIZE(value); i++) {
+            PyObject *item = PySequence_Fast_GET_ITEM(value, i);
+            if (PyObject_TypeCheck(item, type) && check(item) < 0) return -1;
         }
-        return 0;
     }
-    return PyObject_TypeCheck(object, ndarray_type) ? check(object) : 0;
+    return 0;
 }
+
+/* Any ndarray, not only a lent one: a plain view of a lent array finds its lease too. */
+int refuse_ended_loans(PyObject *object) { return check_items(object, ndarray_type); }
 
 /* A plain ndarray over the same memory (new reference). */
 static PyObject *plain(PyObject *array) {
@@ -266,20 +269,9 @@ done:
     return result;
 }
 
-/* __array_function__(func, types, args, kwargs): checks the lent arrays among the arguments
- * (and in lists and tuples of them, as numpy.concatenate takes), then lets ndarray's run it. */
-/* check() for an argument of a numpy function: a lent array, or a list or tuple holding one. */
-static int check_argument(PyObject *value) {
-    if (IS_LENT(value)) return check(value);
-    if (PyList_Check(value) || PyTuple_Check(value)) {
-        for (Py_ssize_t j = 0; j < PySequence_Fast_GET_SIZE(value); j++) {
-            PyObject *item = PySequence_Fast_GET_ITEM(value, j);
-            if (IS_LENT(item) && check(item) < 0) return -1;
-        }
-    }
-    return 0;
-}
-
+/* __array_function__(func, types, args, kwargs): checks the lent arrays among the arguments,
+ * positional and keyword (and in lists and tuples of them, as numpy.concatenate takes), then
+ * lets ndarray's run it. */
 static PyObject *lent_array_function(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
     if (nargs != 4 || !PyTuple_Check(args[2])) {
         PyErr_SetString(PyExc_TypeError, "__array_function__(func, types, args, kwargs)");
@@ -287,14 +279,14 @@ static PyObject *lent_array_function(PyObject *self, PyObject *const *args, Py_s
     }
     PyObject *arguments = args[2];
     for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(arguments); i++) {
-        if (check_argument(PyTuple_GET_ITEM(arguments, i)) < 0) return NULL;
+        if (check_items(PyTuple_GET_ITEM(arguments, i), lent_type) < 0) return NULL;
     }
     /* Keyword arguments too: np.copyto(dst=array, src=...) writes through one. */
     if (PyDict_Check(args[3])) {
         Py_ssize_t position = 0;
         PyObject *key, *value;
         while (PyDict_Next(args[3], &position, &key, &value)) {
-            if (check_argument(value) < 0) return NULL;
+            if (check_items(value, lent_type) < 0) return NULL;
         }
     }
     PyObject *call[5] = {self, args[0], args[1], args[2], args[3]};

@@ -101,6 +101,11 @@ class ArrayQueue:
         wait, as the original). Another dtype or shape than the previous put's resets the queue."""
         self._queue._handle.put(_native_order(element), 0)
 
+    def _put_stamped(self, element: np.ndarray, timestamp: Any) -> None:
+        # The timestamp's type rides in the record's index (see _timestamp_kind).
+        timestamp = _plain(timestamp)
+        self._queue._handle.put(_native_order(element), 0, timestamp, _timestamp_kind(timestamp))
+
     def _take(self, block: bool, timeout: Optional[float]) -> Tuple[np.ndarray, int, Optional[int], int]:
         return self._queue._handle.get_record(timeout if block else 0)
 
@@ -137,8 +142,7 @@ class TimestampedArrayQueue(ArrayQueue):
         """Puts a copy of ``element`` with ``timestamp``: a ``datetime`` (default:
         ``datetime.now()``), seconds as a float, or an int (numpy's too); ``get`` returns the
         same type (a numpy number as the Python one)."""
-        timestamp = _plain(timestamp)
-        self._queue._handle.put(_native_order(element), 0, timestamp, _timestamp_kind(timestamp))
+        self._put_stamped(element, timestamp)
 
     def get(self, block: bool = True, timeout: Optional[float] = None) -> Tuple[Any, np.ndarray]:
         """Returns ``(timestamp, array)``: the timestamp of the type it was put with; a
@@ -163,8 +167,7 @@ class IndexedArrayQueue(ArrayQueue):
     def put(self, element: np.ndarray, timestamp: Optional[Any] = None) -> None:
         """Puts a copy of ``element`` with ``timestamp`` (as :meth:`TimestampedArrayQueue.put`);
         its index is its position among all the records put into the queue."""
-        timestamp = _plain(timestamp)
-        self._queue._handle.put(_native_order(element), 0, timestamp, _timestamp_kind(timestamp))
+        self._put_stamped(element, timestamp)
 
     def get(self, block: bool = True, timeout: Optional[float] = None) -> Tuple[Any, int, np.ndarray]:
         """Returns ``(timestamp, index, array)``, the timestamp of the type it was put with."""
