@@ -77,6 +77,13 @@ struct Ring {
     /// from now), or ``maximumLockWait`` without one, then throws ``ArrayQueueError/Code/timeout``
     /// naming the process that holds it.
     func withLock<R>(deadline: Int64? = nil, _ body: () throws(ArrayQueueError) -> R) throws(ArrayQueueError) -> R {
+        var fixed = Deadline(fixedAt: deadline)
+        return try withLock(deadline: &fixed, body)
+    }
+
+    /// ``withLock(deadline:_:)`` for a call's first attempt: `deadline` is fixed only if the
+    /// lock is busy beyond a short spin.
+    func withLock<R>(deadline: inout Deadline, _ body: () throws(ArrayQueueError) -> R) throws(ArrayQueueError) -> R {
         let lock = header.lock
         var rc = EBUSY
         // The critical sections are a few hundred nanoseconds: spinning briefly beats a futex sleep.
@@ -87,7 +94,7 @@ struct Ring {
         }
         if rc == EBUSY {
             let start = Sys.monotonicNanoseconds()
-            let limit = deadline.map { max($0, start + Self.lockGrace) } ?? start + Self.maximumLockWait
+            let limit = deadline.fix(now: start).map { max($0, start + Self.lockGrace) } ?? start + Self.maximumLockWait
             while rc == EBUSY || rc == ETIMEDOUT {
                 let remaining = limit - Sys.monotonicNanoseconds()
                 guard remaining > 0 else { throw lockTimeout(waited: Sys.monotonicNanoseconds() - start) }
