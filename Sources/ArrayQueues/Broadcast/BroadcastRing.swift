@@ -79,7 +79,7 @@ extension Ring {
         var position = head
         while position < tail {
             // `reserve`'s test, with the head at `position`.
-            let offset = Int(tail % UInt64(capacity))
+            let offset = offset(of: tail)
             let gap = offset + length > capacity ? capacity - offset : 0
             if Int(tail - position) + gap + length <= capacity { return true }
             let (_, state, recordLength) = try validatedRecord(at: position, tail: tail)

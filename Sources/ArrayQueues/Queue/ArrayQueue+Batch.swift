@@ -14,18 +14,18 @@ extension ArrayQueue {
     /// - Throws: as `put`. When it throws, the arrays before the one that failed are in the
     ///   queue; ``tryPut(contentsOf:)`` reports how many it put.
     public func put(contentsOf arrays: some Collection<AnyNDArray>, timeout: Duration? = nil) throws(ArrayQueueError) {
-        _ = try putMany(Array(arrays), blocking: true, deadline: try Self.deadline(after: timeout))
+        _ = try putMany(Array(arrays), blocking: true, deadline: try Deadline(after: timeout))
     }
 
     /// Puts copies of as many of `arrays` as there is room for now (or, under `.dropOldest`,
     /// after dropping old records), in order, from the first; never waits. Returns how many.
     @discardableResult
     public func tryPut(contentsOf arrays: some Collection<AnyNDArray>) throws(ArrayQueueError) -> Int {
-        return try putMany(Array(arrays), blocking: false, deadline: nil)
+        return try putMany(Array(arrays), blocking: false, deadline: Deadline(fixedAt: nil))
     }
 
     /// Puts copies of `arrays` (see ``putMany(count:blocking:deadline:request:fill:published:)``).
-    private func putMany(_ arrays: [AnyNDArray], blocking: Bool, deadline: Int64?) throws(ArrayQueueError) -> Int {
+    private func putMany(_ arrays: [AnyNDArray], blocking: Bool, deadline: Deadline) throws(ArrayQueueError) -> Int {
         let timestamp = Timestamp.now()
         return try putMany(
             count: arrays.count, blocking: blocking, deadline: deadline,
@@ -40,14 +40,16 @@ extension ArrayQueue {
     /// Puts `count` records, in order, reserving as many as there is room for under one hold
     /// of the lock (at most ``batchLimit``), then letting `fill` write each and publishing it,
     /// outside the lock; `published` hears how many are in the queue after each. Returns how
-    /// many were put: all of them when `blocking`, unless it throws.
+    /// many were put: all of them when `blocking`, unless it throws. `deadline` bounds the
+    /// whole call, from when it first waits.
     func putMany(
-        count: Int, blocking: Bool, deadline: Int64?,
+        count: Int, blocking: Bool, deadline: Deadline,
         request: (Int) throws(ArrayQueueError) -> Ring.Request, fill: (Int, UnsafeMutableRawBufferPointer) -> Void,
         published: (Int) -> Void = { _ in }
     ) throws(ArrayQueueError) -> Int {
         let dropOldest = options.overflow == .dropOldest
         let me = ProcessIdentity.current
+        var deadline = deadline
         var requests: [Ring.Request] = []
         var reservations: [Ring.Reservation] = []
         requests.reserveCapacity(Swift.min(count, Self.batchLimit))
@@ -58,7 +60,7 @@ extension ArrayQueue {
             requests.removeAll(keepingCapacity: true)
             for number in put..<Swift.min(count, put + Self.batchLimit) { requests.append(try request(number)) }
             reservations.removeAll(keepingCapacity: true)
-            try ring.withLock(deadline: deadline) { () throws(ArrayQueueError) in
+            try ring.withLock(deadline: &deadline) { () throws(ArrayQueueError) in
                 // By index: iterating would copy each request, retaining and releasing its shape.
                 for number in requests.indices {
                     guard let reservation = try reserveHoldingLock(requests[number], dropOldest: dropOldest, owner: me, reclaimingFirst: reservations.isEmpty) else { break }
@@ -67,7 +69,7 @@ extension ArrayQueue {
             }
             if reservations.isEmpty {
                 // No room for the first: wait (or give up) the way a single put does.
-                guard let reservation = try reserve(requests[0], blocking: blocking, deadline: deadline) else { return put }
+                guard let reservation = try reserve(requests[0], blocking: blocking, deadline: &deadline) else { return put }
                 reservations.append(reservation)
             }
             // Each record is filled and published in turn; consumers are notified once for the batch.
@@ -136,13 +138,14 @@ extension ArrayQueue {
             throw ArrayQueueError(.invalidArgument, "a batch takes at least one record (asked for \(maximumCount))")
         }
         try refuseConsumerOfBroadcast()
-        let deadline = try Self.deadline(after: timeout)
+        var deadline = try Deadline(after: timeout)
         var claimed: [RecordHeader] = []
         claimed.reserveCapacity(Swift.min(maximumCount, Self.batchLimit))
         var probe = Ring.ArrivalProbe()
         /// Claims up to `wanted` records: one by one at `read` without the lock while they are
-        /// READY there, otherwise in one walk under the lock; nil if none was waiting.
-        func attempt(_ wanted: Int, _ probe: inout Ring.ArrivalProbe) throws(ArrayQueueError) -> Bool? {
+        /// READY there, otherwise in one walk under the lock (`deadline` fixed if the lock keeps it
+        /// waiting); nil if none was waiting.
+        func attempt(_ wanted: Int, _ probe: inout Ring.ArrivalProbe, _ deadline: inout Deadline) throws(ArrayQueueError) -> Bool? {
             // Looked up for each round: `body` may have forked, and a child claims as itself.
             let me = ProcessIdentity.current
             quick: while claimed.count < wanted {
@@ -151,7 +154,7 @@ extension ArrayQueue {
                 case .empty: break quick
                 case .needsLock:
                     guard claimed.isEmpty else { break quick }
-                    try ring.withLock(deadline: deadline) { () throws(ArrayQueueError) in
+                    try ring.withLock(deadline: &deadline) { () throws(ArrayQueueError) in
                         var tooLarge: RecordHeader?
                         try ring.claim(upTo: wanted, expecting: nil, maximumPayloadBytes: .max, owner: me, tooLarge: &tooLarge, probe: &probe) { claimed.append($0) }
                     }
@@ -164,11 +167,11 @@ extension ArrayQueue {
         var failure: ArrayQueueError?
         do {
             // Records are usually waiting: claim without entering the wait loop at all.
-            if try attempt(first, &probe) == nil {
+            if try attempt(first, &probe, &deadline) == nil {
                 guard blocking else { return 0 }
                 _ = try waitForRecord(
-                    probe: &probe, deadline: deadline, cancellation: nil, describe: { "get of up to \(maximumCount) records from queue '\(name)' (empty)" }
-                ) { (probe: inout Ring.ArrivalProbe) throws(ArrayQueueError) in try attempt(first, &probe) }
+                    probe: &probe, deadline: &deadline, cancellation: nil, describe: { "get of up to \(maximumCount) records from queue '\(name)' (empty)" }
+                ) { (probe: inout Ring.ArrivalProbe, deadline: inout Deadline) throws(ArrayQueueError) in try attempt(first, &probe, &deadline) }
             }
         } catch {
             // A walk that failed part-way keeps what it claimed: pass those on below, then throw.
@@ -192,7 +195,7 @@ extension ArrayQueue {
             let wanted = Swift.min(maximumCount - taken, Self.batchLimit)
             guard wanted > 0, failure == nil else { break }
             do {
-                _ = try attempt(wanted, &probe)
+                _ = try attempt(wanted, &probe, &deadline)
             } catch {
                 // What was claimed before the error is still passed on above, so that nothing is lost.
                 failure = error

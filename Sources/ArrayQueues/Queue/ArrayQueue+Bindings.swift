@@ -120,15 +120,15 @@ extension ArrayQueue {
     @_spi(Bindings)
     public func claimRecord(maximumPayloadBytes: Int, timeout: Duration?, blocking: Bool) throws(ArrayQueueError) -> ClaimResult {
         try refuseConsumerOfBroadcast()
-        let deadline = try Self.deadline(after: timeout)
+        var deadline = try Deadline(after: timeout)
         let me = ProcessIdentity.current
         var probe = Ring.ArrivalProbe()
         // A local function rather than a closure value: its context stays on the stack, so a
-        // get that finds a record allocates nothing.
-        func attempt(_ probe: inout Ring.ArrivalProbe) throws(ArrayQueueError) -> ClaimResult? {
+        // get that finds a record allocates nothing. `deadline` is fixed if the lock keeps it waiting.
+        func attempt(_ probe: inout Ring.ArrivalProbe, _ deadline: inout Deadline) throws(ArrayQueueError) -> ClaimResult? {
             var tooLarge: ClaimResult?
             if let record = try claimOldest(
-                expecting: nil, maximumPayloadBytes: maximumPayloadBytes, owner: me, deadline: deadline, probe: &probe,
+                expecting: nil, maximumPayloadBytes: maximumPayloadBytes, owner: me, deadline: &deadline, probe: &probe,
                 tooLarge: { tooLarge = .tooLarge(RecordMetadata(unclaimed: $0)) }) {
                 guard let (dtype, extents, payload) = ring.claimedLayout(of: record), payload.count <= maximumPayloadBytes else {
                     ring.release(record)
@@ -139,9 +139,9 @@ extension ArrayQueue {
             // Left in the queue; its metadata was copied under the lock, while no producer could reuse its room.
             return tooLarge
         }
-        if let found = try attempt(&probe) { return found }
+        if let found = try attempt(&probe, &deadline) { return found }
         guard blocking else { return .empty }
-        return try waitForRecord(probe: &probe, deadline: deadline, cancellation: nil, describe: { "get from queue '\(name)' (empty)" }, attempt)
+        return try waitForRecord(probe: &probe, deadline: &deadline, cancellation: nil, describe: { "get from queue '\(name)' (empty)" }, attempt)
     }
 
     /// Records waiting, counted under the lock up to `limit`, like ``count`` but reporting a
@@ -172,7 +172,7 @@ extension ArrayQueue {
     ) throws(ArrayQueueError) -> Int {
         guard count >= 0 else { throw ArrayQueueError(.invalidArgument, "cannot put \(count) records") }
         let request = try request(dtype: dtype, shape: shape, timestamp: .now(), index: nil)
-        return try putMany(count: count, blocking: blocking, deadline: try Self.deadline(after: timeout), request: { _ in request }, fill: fill, published: published)
+        return try putMany(count: count, blocking: blocking, deadline: try Deadline(after: timeout), request: { _ in request }, fill: fill, published: published)
     }
 
     /// Takes up to `maximumCount` records whose payloads fit, one after the other, in

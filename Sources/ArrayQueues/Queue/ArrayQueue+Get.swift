@@ -95,17 +95,17 @@ extension ArrayQueue {
 
     func claim(expecting dtype: DType?, blocking: Bool, timeout: Duration?, cancellation: Cancellation?) throws(ArrayQueueError) -> RecordHeader? {
         try refuseConsumerOfBroadcast()
-        let deadline = try Self.deadline(after: timeout)
+        var deadline = try Deadline(after: timeout)
         let me = ProcessIdentity.current
         var probe = Ring.ArrivalProbe()
         // A local function rather than a closure value: its context stays on the stack.
-        func attempt(_ probe: inout Ring.ArrivalProbe) throws(ArrayQueueError) -> RecordHeader? {
-            try claimOldest(expecting: dtype, maximumPayloadBytes: .max, owner: me, deadline: deadline, probe: &probe)
+        func attempt(_ probe: inout Ring.ArrivalProbe, _ deadline: inout Deadline) throws(ArrayQueueError) -> RecordHeader? {
+            try claimOldest(expecting: dtype, maximumPayloadBytes: .max, owner: me, deadline: &deadline, probe: &probe)
         }
         // Records are usually waiting: claim without entering the wait loop at all.
-        if let record = try attempt(&probe) { return record }
+        if let record = try attempt(&probe, &deadline) { return record }
         guard blocking else { return nil }
-        return try waitForRecord(probe: &probe, deadline: deadline, cancellation: cancellation, describe: { "get from queue '\(name)' (empty)" }, attempt)
+        return try waitForRecord(probe: &probe, deadline: &deadline, cancellation: cancellation, describe: { "get from queue '\(name)' (empty)" }, attempt)
     }
 
     /// One attempt to claim the oldest record: the record at `read` without the lock when it is
@@ -114,9 +114,9 @@ extension ArrayQueue {
     /// over `maximumPayloadBytes` is left in the queue and shown to `tooLarge` while the lock is
     /// still held (a consumer may claim it meanwhile, but no producer can reuse its room, so its
     /// header stays intact); when nothing is claimed, `probe` tells a waiting consumer where the
-    /// next record will appear.
+    /// next record will appear. `deadline` is fixed if the lock keeps it waiting.
     func claimOldest(
-        expecting dtype: DType?, maximumPayloadBytes: Int, owner: ProcessIdentity, deadline: Int64?,
+        expecting dtype: DType?, maximumPayloadBytes: Int, owner: ProcessIdentity, deadline: inout Deadline,
         probe: inout Ring.ArrivalProbe, tooLarge: (RecordHeader) -> Void = { _ in }
     ) throws(ArrayQueueError) -> RecordHeader? {
         switch try ring.claimWithoutLock(expecting: dtype, maximumPayloadBytes: maximumPayloadBytes, owner: owner, probe: &probe) {
@@ -124,7 +124,7 @@ extension ArrayQueue {
         case .empty: return nil
         case .needsLock: break
         }
-        return try ring.withLock(deadline: deadline) { () throws(ArrayQueueError) in
+        return try ring.withLock(deadline: &deadline) { () throws(ArrayQueueError) in
             var large: RecordHeader?
             let record = try ring.claim(expecting: dtype, maximumPayloadBytes: maximumPayloadBytes, owner: owner, tooLarge: &large, probe: &probe)
             if let large {

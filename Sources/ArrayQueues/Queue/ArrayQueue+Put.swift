@@ -136,19 +136,26 @@ extension ArrayQueue {
         flags: UInt16 = 0
     ) throws(ArrayQueueError) -> Ring.Reservation? {
         let request = try request(dtype: dtype, shape: shape, timestamp: timestamp, index: index, flags: flags)
-        return try reserve(request, blocking: blocking, deadline: try Self.deadline(after: timeout))
+        var deadline = try Deadline(after: timeout)
+        return try reserve(request, blocking: blocking, deadline: &deadline)
     }
 
     /// Reserves a record for `request`; nil only when not `blocking` and there is no room.
+    /// `deadline` is fixed when the call first waits.
     @inline(__always)
-    func reserve(_ request: Ring.Request, blocking: Bool, deadline: Int64?) throws(ArrayQueueError) -> Ring.Reservation? {
+    func reserve(_ request: Ring.Request, blocking: Bool, deadline lazyDeadline: inout Deadline) throws(ArrayQueueError) -> Ring.Reservation? {
         let dropOldest = options.overflow == .dropOldest
         let me = ProcessIdentity.current
+        if let reservation = try ring.withLock(deadline: &lazyDeadline, { () throws(ArrayQueueError) in
+            try reserveHoldingLock(request, dropOldest: dropOldest, owner: me)
+        }) {
+            return reservation
+        }
+        let deadline = lazyDeadline.fix()
         // A local function rather than a closure value: its context stays on the stack.
         func attempt() throws(ArrayQueueError) -> Ring.Reservation? {
             try ring.withLock(deadline: deadline) { () throws(ArrayQueueError) in try reserveHoldingLock(request, dropOldest: dropOldest, owner: me) }
         }
-        if let reservation = try attempt() { return reservation }
         if !blocking || options.overflow == .fail {
             if try recoverIfDue(deadline: deadline), let reservation = try attempt() { return reservation }
             if blocking {

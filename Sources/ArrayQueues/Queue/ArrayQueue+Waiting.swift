@@ -23,16 +23,8 @@ extension ArrayQueue {
 
     /// The monotonic deadline for `timeout`; nil waits without limit.
     static func deadline(after timeout: Duration?) throws(ArrayQueueError) -> Int64? {
-        guard let timeout else { return nil }
-        guard timeout >= .zero else {
-            throw ArrayQueueError(.invalidArgument, "a timeout cannot be negative (\(timeout))")
-        }
-        let (seconds, attoseconds) = timeout.components
-        let nanoseconds = seconds.multipliedReportingOverflow(by: 1_000_000_000)
-        guard !nanoseconds.overflow else { return nil }  // centuries: no limit
-        let now = Sys.monotonicNanoseconds()
-        let total = nanoseconds.partialValue.addingReportingOverflow(attoseconds / 1_000_000_000 + now)
-        return total.overflow ? nil : total.partialValue
+        var deadline = try Deadline(after: timeout)
+        return deadline.fix()
     }
 
     /// Retries `attempt` until it returns a record, like ``waitUntil(_:deadline:checkingDeadPeers:cancellation:spinning:describe:_:)``
@@ -43,13 +35,22 @@ extension ArrayQueue {
     /// (docs/LAYOUT.md) applies unchanged. `probe` is passed to each attempt rather than
     /// captured by it: a variable captured by a closure that is also called directly is boxed
     /// on the heap, one allocation per get.
+    ///
+    /// The wait begins here, so `deadline` is fixed here (one clock read serves it and the
+    /// spin); each attempt gets it, fixed, for its lock wait.
     func waitForRecord<T>(
-        probe: inout Ring.ArrivalProbe, deadline: Int64?, cancellation: Cancellation?, describe: () -> String,
-        _ attempt: (inout Ring.ArrivalProbe) throws(ArrayQueueError) -> T?
+        probe: inout Ring.ArrivalProbe, deadline lazyDeadline: inout Deadline, cancellation: Cancellation?, describe: () -> String,
+        _ attempt: (inout Ring.ArrivalProbe, inout Deadline) throws(ArrayQueueError) -> T?
     ) throws(ArrayQueueError) -> T {
-        let spinNanoseconds = options.spinNanoseconds
+        let start = Sys.monotonicNanoseconds()
+        let deadline = lazyDeadline.fix(now: start)
+        func retry(_ probe: inout Ring.ArrivalProbe) throws(ArrayQueueError) -> T? {
+            var fixed = Deadline(fixedAt: deadline)
+            return try attempt(&probe, &fixed)
+        }
+        let spinNanoseconds = self.spinNanoseconds
         if spinNanoseconds > 0 {
-            let spinEnd = min(Sys.monotonicNanoseconds() + spinNanoseconds, deadline ?? .max)
+            let spinEnd = min(start + spinNanoseconds, deadline ?? .max)
             var spins = 0
             spinning: while true {
                 while !ring.hasArrival(&probe) {
@@ -60,14 +61,14 @@ extension ArrayQueue {
                         if Sys.monotonicNanoseconds() >= spinEnd { break spinning }
                     }
                 }
-                if let value = try attempt(&probe) { return value }
+                if let value = try retry(&probe) { return value }
                 if Sys.monotonicNanoseconds() >= spinEnd { break }
             }
         }
         // Spun once already: the registered wait needs no second spin on the word.
         return try waitUntil(
             ring.header.dataSignal, deadline: deadline, checkingDeadPeers: false, cancellation: cancellation, spinning: false,
-            describe: describe) { () throws(ArrayQueueError) in try attempt(&probe) }
+            describe: describe) { () throws(ArrayQueueError) in try retry(&probe) }
     }
 
     /// Retries `attempt` until it returns a value, waiting on `signal` in between: first a
@@ -81,7 +82,7 @@ extension ArrayQueue {
         _ signal: WakeSignal, deadline: Int64?, checkingDeadPeers: Bool, cancellation: Cancellation?, spinning: Bool = true,
         describe: () -> String, _ attempt: () throws(ArrayQueueError) -> T?
     ) throws(ArrayQueueError) -> T {
-        let spinNanoseconds = spinning ? options.spinNanoseconds : 0
+        let spinNanoseconds = spinning ? self.spinNanoseconds : 0
         signal.beginWatching()
         defer { signal.endWatching() }
         while true {

@@ -26,6 +26,9 @@ public final class ArrayQueue {
     public let name: String
     /// This handle's settings.
     public let options: QueueOptions
+    /// `options.spinNanoseconds`, converted once: a `Duration`'s conversion is a 128-bit
+    /// division, and a consumer that keeps up with its producer waits at every get.
+    let spinNanoseconds: Int64
     let ring: Ring
     private let segment: SharedMemorySegment
 
@@ -37,6 +40,7 @@ public final class ArrayQueue {
     private init(name: String, segment: consuming SharedMemorySegment, options: QueueOptions) {
         self.name = name
         self.options = options
+        self.spinNanoseconds = options.spinNanoseconds
         let ring = Ring(header: SegmentHeader(raw: segment.base), mappedSize: segment.size, name: name)
         self.ring = ring
         Attachments.attach(ring, descriptor: segment.descriptor)

@@ -35,6 +35,8 @@ struct Ring {
     /// behind it claims the record at `read` without loading the line the producer stores
     /// at every put (``claimWithoutLock(expecting:maximumPayloadBytes:owner:probe:)``).
     private let tailSeen = SeenCursor()
+    /// The lap positions were last located in: ring offsets without a division.
+    private let lap: LapStart
 
     /// A ring over a validated segment mapped whole (`mappedSize` bytes). The capacity comes
     /// from the mapping, not from the header: a process with write access could change the
@@ -45,10 +47,17 @@ struct Ring {
         self.name = name
         // `validate` bounded the mapping by ArrayQueue.maximumCapacity (2^40) plus the header.
         self.maximumPosition = UInt64.max - 4 * UInt64(truncatingIfNeeded: max(capacity, 0))
+        self.lap = LapStart(capacity: capacity)
     }
 
     func record(at position: UInt64) -> RecordHeader {
-        RecordHeader(raw: header.data + Int(position % UInt64(capacity)))
+        RecordHeader(raw: header.data + offset(of: position))
+    }
+
+    /// Where `position` falls in the ring: `position % capacity`.
+    @inline(__always)
+    func offset(of position: UInt64) -> Int {
+        lap.offset(of: position)
     }
 
     // MARK: - Lock
@@ -68,6 +77,13 @@ struct Ring {
     /// from now), or ``maximumLockWait`` without one, then throws ``ArrayQueueError/Code/timeout``
     /// naming the process that holds it.
     func withLock<R>(deadline: Int64? = nil, _ body: () throws(ArrayQueueError) -> R) throws(ArrayQueueError) -> R {
+        var fixed = Deadline(fixedAt: deadline)
+        return try withLock(deadline: &fixed, body)
+    }
+
+    /// ``withLock(deadline:_:)`` for a call's first attempt: `deadline` is fixed only if the
+    /// lock is busy beyond a short spin.
+    func withLock<R>(deadline: inout Deadline, _ body: () throws(ArrayQueueError) -> R) throws(ArrayQueueError) -> R {
         let lock = header.lock
         var rc = EBUSY
         // The critical sections are a few hundred nanoseconds: spinning briefly beats a futex sleep.
@@ -78,7 +94,7 @@ struct Ring {
         }
         if rc == EBUSY {
             let start = Sys.monotonicNanoseconds()
-            let limit = deadline.map { max($0, start + Self.lockGrace) } ?? start + Self.maximumLockWait
+            let limit = deadline.fix(now: start).map { max($0, start + Self.lockGrace) } ?? start + Self.maximumLockWait
             while rc == EBUSY || rc == ETIMEDOUT {
                 let remaining = limit - Sys.monotonicNanoseconds()
                 guard remaining > 0 else { throw lockTimeout(waited: Sys.monotonicNanoseconds() - start) }
@@ -206,7 +222,7 @@ struct Ring {
         let record = record(at: position)
         guard let state = record.state else { throw corrupt("record at position \(position) has an invalid state") }
         let length = record.length
-        guard position < tail, isWithinRing(length: length, offset: Int(position % UInt64(capacity))), UInt64(length) <= tail - position else {
+        guard position < tail, isWithinRing(length: length, offset: offset(of: position)), UInt64(length) <= tail - position else {
             throw corrupt("record at position \(position) has an invalid length \(length)")
         }
         return (length, state)
@@ -289,7 +305,7 @@ struct Ring {
         }
         while true {
             let (head, tail) = try producerCursors()
-            let offset = Int(tail % UInt64(capacity))
+            let offset = offset(of: tail)
             // Payloads are contiguous: a record that would cross the end of the ring starts at 0
             // and a filler record covers the gap.
             let gap = offset + request.length > capacity ? capacity - offset : 0
@@ -433,10 +449,10 @@ struct Ring {
             header.head.pointee.store(newHead, ordering: .relaxed)
             crashPoint(.reclaimHeadStored)
         }
-        let offset = tail % UInt64(capacity)
+        let offset = offset(of: tail)
         guard newHead == tail, offset != 0 else { return }
         // No overflow: tail ≤ maximumPosition.
-        let lapEnd = tail + (UInt64(capacity) - offset)
+        let lapEnd = tail + UInt64(capacity - offset)
         crashPoint(.reclaimWrapBegin)
         record(at: tail).writeSkip(length: Int(lapEnd - tail))
         crashPoint(.reclaimWrapSkipWritten)

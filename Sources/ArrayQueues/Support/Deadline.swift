@@ -1,0 +1,47 @@
+/// When a call's waiting must end: its timeout, turned into a monotonic instant only when the
+/// call first has to wait.
+///
+/// Reading the clock costs 20–60 ns on a virtual machine that traps `rdtsc` (BENCHMARKS.md,
+/// "A clock read per call"), and turning a `Duration` into nanoseconds costs a 128-bit
+/// division: together as much as the rest of a small put or get. A call that finds room or a
+/// record at once never waits, so it never needs the instant. The timeout therefore counts
+/// from the moment the call first waits (for the lock, for room or for a record), which is at
+/// most one attempt, a fraction of a microsecond, after the call began.
+struct Deadline {
+    /// The timeout, until the instant is fixed; nil for none.
+    private let timeout: Duration?
+    /// The instant, once fixed.
+    private var instant: Int64?
+    private var isFixed: Bool
+
+    /// A deadline `timeout` after the call first waits; nil waits without limit.
+    /// - Throws: ``ArrayQueueError/Code/invalidArgument`` for a negative timeout.
+    init(after timeout: Duration?) throws(ArrayQueueError) {
+        if let timeout, timeout < .zero {
+            throw ArrayQueueError(.invalidArgument, "a timeout cannot be negative (\(timeout))")
+        }
+        self.timeout = timeout
+        self.instant = nil
+        self.isFixed = false
+    }
+
+    /// A deadline already fixed at `instant` (monotonic nanoseconds; nil for none).
+    init(fixedAt instant: Int64?) {
+        self.timeout = nil
+        self.instant = instant
+        self.isFixed = true
+    }
+
+    /// The instant in monotonic nanoseconds (nil for none), fixing it now if it is not yet:
+    /// `now` if the caller has just read the clock, otherwise the clock is read here, and only
+    /// when there is a timeout. Timeouts beyond ``Swift/Duration/longestNanoseconds`` are held there.
+    mutating func fix(now: Int64? = nil) -> Int64? {
+        guard !isFixed else { return instant }
+        isFixed = true
+        if let timeout {
+            // No overflow: monotonic time and the clamped timeout are each below 2^62.
+            instant = (now ?? Sys.monotonicNanoseconds()) + timeout.clampedNanoseconds
+        }
+        return instant
+    }
+}
