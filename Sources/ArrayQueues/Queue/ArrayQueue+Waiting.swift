@@ -21,12 +21,6 @@ extension ArrayQueue {
     /// for at most this long.
     static let recheckInterval: Int64 = 100_000_000
 
-    /// The monotonic deadline for `timeout`; nil waits without limit.
-    static func deadline(after timeout: Duration?) throws(ArrayQueueError) -> Int64? {
-        var deadline = try Deadline(after: timeout)
-        return deadline.fix()
-    }
-
     /// Retries `attempt` until it returns a record, like ``waitUntil(_:deadline:checkingDeadPeers:cancellation:spinning:describe:_:)``
     /// on the data signal, but spins first on the ring itself (``Ring/hasArrival(_:)`` with
     /// `probe`, which the caller's last attempt filled) without registering on the signal: a
