@@ -19,6 +19,21 @@ import Testing
         #expect(ByteSize(argument: "lots") == nil)
     }
 
+    /// The stats line turns samples (doubles) into integers: `lost` counts what a peer's
+    /// forged sequence numbers say, up to 2^64, where `Int(_:)` trapped the relay.
+    @Test("Int(saturating:): any sample converts, held within Int's range")
+    func saturatingSamples() {
+        #expect(Int(saturating: Double(UInt64.max)) == .max)
+        #expect(Int(saturating: 0x1p63) == .max)
+        #expect(Int(saturating: 0x1p62) == 1 << 62)
+        #expect(Int(saturating: -0x1p63) == .min)
+        #expect(Int(saturating: -0x1p70) == .min)
+        #expect(Int(saturating: .infinity) == .max)
+        #expect(Int(saturating: -.infinity) == .min)
+        #expect(Int(saturating: .nan) == 0)
+        #expect(Int(saturating: 41.9) == 41)
+    }
+
     @Test("Seconds: 0 through 1e9, finite")
     func seconds() {
         #expect(Seconds(argument: "0")?.duration == .zero)

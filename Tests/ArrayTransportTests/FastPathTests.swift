@@ -46,6 +46,30 @@ struct FastPathTests {
         return false
     }
 
+    /// The registry thread made the data queue while `close` ran, after `close` had looked for
+    /// it: 64 MiB stayed in /dev/shm after the process ended (3 of 3 runs from Python).
+    @Test("a sender closed right after its first subscriber registers leaves no queue in /dev/shm")
+    func closeDuringRegistrationLeavesNothing() throws {
+        let watcher = try SharedMemoryCreations()
+        for round in 0..<10 {
+            let sender = try publisher(stream: "fp-close-\(round)", capacity: 1 << 20)
+            let receiver = try subscriber(to: sender)
+            // Offers reach the subscriber with the heartbeats; it registers with its first message.
+            Thread.sleep(forTimeInterval: 0.3)
+            #expect(eventually(within: 10) {
+                _ = try? sender.send(try patternArray(.uint16, [64, 64], message: 0))
+                return ((try? receiver.receive(timeout: .milliseconds(20))) ?? nil) != nil
+            })
+            sender.close()
+            receiver.close()
+        }
+        let fastPathNames = watcher.names().filter { $0.hasPrefix("aq.aqfp.") }
+        #expect(!fastPathNames.isEmpty, "no fast path queue was ever made: the test did not race anything")
+        let left = fastPathNames.filter { FileManager.default.fileExists(atPath: "/dev/shm/\($0)") }
+        #expect(left.isEmpty, "left in /dev/shm: \(left)")
+        for name in left { unlink("/dev/shm/\(name)") }
+    }
+
     @Test("a subscriber switches to shared memory mid-stream: nothing lost, repeated or reordered")
     func switchesMidStream() throws {
         let sender = try publisher()

@@ -35,6 +35,25 @@ struct SequenceTests {
         #expect(receiver.statistics.lost == 5)
     }
 
+    /// A peer picks its sequence numbers: three forged jumps of almost 2^63 overflowed the
+    /// `lost` sum and trapped the receiver (and `aq-relay subscribe` with it).
+    @Test func forgedJumpsSaturateLost() throws {
+        let (peer, receiver) = try Self.rawPair()
+        defer { receiver.close() }
+        for epoch: Int64 in 1...3 {
+            try Self.sendData(peer, epoch: epoch, seq: 0)
+            var heartbeat = wireHeader(kind: "heartbeat", epoch: epoch, seq: Int64.max - 1)
+            heartbeat["arrays"] = []
+            try peer.send(topic: "raw", header: .object(heartbeat))
+        }
+        var heartbeats = 0
+        while heartbeats < 3, let event = try receiver.receiveEvent(timeout: .seconds(10)) {
+            if case .heartbeat = event { heartbeats += 1 }
+        }
+        #expect(heartbeats == 3)
+        #expect(receiver.statistics.lost == .max)
+    }
+
     @Test func epochChangeIsARestartNotALoss() throws {
         let (peer, receiver) = try Self.rawPair()
         defer { receiver.close() }

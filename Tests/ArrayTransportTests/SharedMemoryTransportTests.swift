@@ -48,6 +48,37 @@ struct SharedMemoryTransportTests {
         }
     }
 
+    /// Numbers were taken before the put: a send that timed out used one, so `sent` counted it
+    /// and receivers of envelopes saw a gap where nothing was lost.
+    @Test("a send that times out uses no sequence number")
+    func timedOutSendUsesNoNumber() throws {
+        try withStream { name in
+            let sender = try SharedMemorySender(name: name, options: .init(capacity: 4096, sendTimeout: .milliseconds(5)))
+            let array = try NDArray<UInt8>(shape: [1000], repeating: 1).erased
+            var sent: [UInt64] = []
+            var timeouts = 0
+            while timeouts < 3 {
+                do {
+                    if case let .sent(sequence) = try sender.send([NamedArray("a", array)], timestamp: .now(), index: nil, meta: ["n": .number(1)]) {
+                        sent.append(sequence)
+                    }
+                } catch let error as TransportError {
+                    #expect(error.code == .timeout)
+                    timeouts += 1
+                }
+            }
+            #expect(sent == Array(0..<UInt64(sent.count)))
+            #expect(sender.statistics.sent == UInt64(sent.count) && sender.statistics.nextSequence == UInt64(sent.count))
+            let receiver = try SharedMemoryReceiver(name: name)
+            var received: [UInt64] = []
+            while let message = try receiver.receive(timeout: .milliseconds(100)) { received.append(message.sequence) }
+            try sender.send([NamedArray("a", array)], timestamp: .now(), index: nil, meta: ["n": .number(1)])
+            if let message = try receiver.receive(timeout: .seconds(1)) { received.append(message.sequence) }
+            #expect(received == Array(0...UInt64(sent.count)))
+            #expect(receiver.statistics.lost == 0)
+        }
+    }
+
     @Test("one array per record travels as a plain queue record, bit-exact, for every dtype", arguments: DType.allCases)
     func singleArrays(dtype: DType) throws {
         try withStream { name in

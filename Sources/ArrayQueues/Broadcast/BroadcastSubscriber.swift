@@ -150,12 +150,15 @@ public final class BroadcastSubscriber: Sendable {
     private func nextLoan(blocking: Bool, timeout: Duration?, cancellation: Cancellation?) throws(ArrayQueueError) -> Ring.Loan? {
         let ring = queue.ring
         let slot = slot
-        let deadline = try ArrayQueue.deadline(after: timeout)
+        var lazyDeadline = try Deadline(after: timeout)
+        if let found = try ring.withLock(deadline: &lazyDeadline, { () throws(ArrayQueueError) in try ring.borrow(slot) }) {
+            return found
+        }
+        guard blocking else { return nil }
+        let deadline = lazyDeadline.fix()
         func attempt() throws(ArrayQueueError) -> Ring.Loan? {
             try ring.withLock(deadline: deadline) { () throws(ArrayQueueError) in try ring.borrow(slot) }
         }
-        if let found = try attempt() { return found }
-        guard blocking else { return nil }
         // Producers' sweeps free records of dead writers; a subscriber waiting at one sweeps too.
         return try queue.waitUntil(
             ring.header.dataSignal, deadline: deadline, checkingDeadPeers: true, cancellation: cancellation,

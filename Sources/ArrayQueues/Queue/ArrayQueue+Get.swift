@@ -2,7 +2,8 @@ extension ArrayQueue {
     /// Takes the oldest record, copied out of shared memory; waits while the queue is empty.
     ///
     /// The returned array is the caller's own: it is never overwritten by later puts.
-    /// - Parameter timeout: how long to wait; nil waits without limit.
+    /// - Parameter timeout: how long to wait, counted from when the call finds it must wait (a
+    ///   get that finds a record at once reads no clock); nil waits without limit.
     /// - Throws: ``ArrayQueueError/Code/timeout``, or ``ArrayQueueError/Code/corruptSegment``.
     public func get(timeout: Duration? = nil) throws(ArrayQueueError) -> ArrayRecord {
         try takeCopy(expecting: nil, blocking: true, timeout: timeout, cancellation: nil)!

@@ -6,7 +6,9 @@ extension ArrayQueue {
     /// - Parameters:
     ///   - timestamp: the record's time; the current time if nil.
     ///   - index: an optional frame number of the producer's, returned with the record.
-    ///   - timeout: how long to wait for room when the overflow policy is `.block`; nil waits without limit.
+    ///   - timeout: how long to wait for room when the overflow policy is `.block`, counted from
+    ///     when the call finds it must wait (a put that finds room at once reads no clock for
+    ///     it); nil waits without limit.
     /// - Throws: ``ArrayQueueError/Code/oversize`` if the array can never fit,
     ///   ``ArrayQueueError/Code/timeout``, ``ArrayQueueError/Code/full`` under the `.fail` policy.
     public func put(_ array: AnyNDArray, timestamp: Timestamp? = nil, index: Int64? = nil, timeout: Duration? = nil) throws(ArrayQueueError) {

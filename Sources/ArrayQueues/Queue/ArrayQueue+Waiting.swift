@@ -21,12 +21,6 @@ extension ArrayQueue {
     /// for at most this long.
     static let recheckInterval: Int64 = 100_000_000
 
-    /// The monotonic deadline for `timeout`; nil waits without limit.
-    static func deadline(after timeout: Duration?) throws(ArrayQueueError) -> Int64? {
-        var deadline = try Deadline(after: timeout)
-        return deadline.fix()
-    }
-
     /// Retries `attempt` until it returns a record, like ``waitUntil(_:deadline:checkingDeadPeers:cancellation:spinning:describe:_:)``
     /// on the data signal, but spins first on the ring itself (``Ring/hasArrival(_:)`` with
     /// `probe`, which the caller's last attempt filled) without registering on the signal: a
@@ -36,21 +30,22 @@ extension ArrayQueue {
     /// captured by it: a variable captured by a closure that is also called directly is boxed
     /// on the heap, one allocation per get.
     ///
-    /// The wait begins here, so `deadline` is fixed here (one clock read serves it and the
-    /// spin); each attempt gets it, fixed, for its lock wait.
+    /// The spin reads the clock only every 64 pauses: a record that arrives before then (a
+    /// consumer that keeps up waits a fraction of a microsecond) costs no clock read at all.
+    /// `deadline` is fixed at the first read, within microseconds of the wait's start; an
+    /// attempt before then fixes it itself if the lock keeps it waiting.
     func waitForRecord<T>(
-        probe: inout Ring.ArrivalProbe, deadline lazyDeadline: inout Deadline, cancellation: Cancellation?, describe: () -> String,
+        probe: inout Ring.ArrivalProbe, deadline: inout Deadline, cancellation: Cancellation?, describe: () -> String,
         _ attempt: (inout Ring.ArrivalProbe, inout Deadline) throws(ArrayQueueError) -> T?
     ) throws(ArrayQueueError) -> T {
-        let start = Sys.monotonicNanoseconds()
-        let deadline = lazyDeadline.fix(now: start)
-        func retry(_ probe: inout Ring.ArrivalProbe) throws(ArrayQueueError) -> T? {
-            var fixed = Deadline(fixedAt: deadline)
-            return try attempt(&probe, &fixed)
-        }
         let spinNanoseconds = self.spinNanoseconds
         if spinNanoseconds > 0 {
-            let spinEnd = min(start + spinNanoseconds, deadline ?? .max)
+            /// Whether the spin is over, at `now`: the first call fixes the deadline and the spin's end.
+            var spinEnd: Int64?
+            func spinIsOver(now: Int64) -> Bool {
+                if spinEnd == nil { spinEnd = min(now + spinNanoseconds, deadline.fix(now: now) ?? .max) }
+                return now >= spinEnd!
+            }
             var spins = 0
             spinning: while true {
                 while !ring.hasArrival(&probe) {
@@ -58,17 +53,21 @@ extension ArrayQueue {
                     spins &+= 1
                     if spins & 63 == 0 {
                         if cancellation?.isCancelled == true { break spinning }
-                        if Sys.monotonicNanoseconds() >= spinEnd { break spinning }
+                        if spinIsOver(now: Sys.monotonicNanoseconds()) { break spinning }
                     }
                 }
-                if let value = try retry(&probe) { return value }
-                if Sys.monotonicNanoseconds() >= spinEnd { break }
+                if let value = try attempt(&probe, &deadline) { return value }
+                if spinIsOver(now: Sys.monotonicNanoseconds()) { break }
             }
         }
         // Spun once already: the registered wait needs no second spin on the word.
+        let fixed = deadline.fix()
         return try waitUntil(
-            ring.header.dataSignal, deadline: deadline, checkingDeadPeers: false, cancellation: cancellation, spinning: false,
-            describe: describe) { () throws(ArrayQueueError) in try retry(&probe) }
+            ring.header.dataSignal, deadline: fixed, checkingDeadPeers: false, cancellation: cancellation, spinning: false,
+            describe: describe) { () throws(ArrayQueueError) in
+            var lockDeadline = Deadline(fixedAt: fixed)
+            return try attempt(&probe, &lockDeadline)
+        }
     }
 
     /// Retries `attempt` until it returns a value, waiting on `signal` in between: first a

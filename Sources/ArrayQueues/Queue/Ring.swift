@@ -319,7 +319,9 @@ struct Ring {
                     crashPoint(.reserveGapTailStored)
                 }
                 // A sequence number taken by a process that dies before the tail store is skipped, never reused.
-                let sequence = header.nextSequence.pointee.wrappingAdd(1, ordering: .relaxed).oldValue
+                // Only lock holders store it: a load and a store, not a locked read-modify-write.
+                let sequence = header.nextSequence.pointee.load(ordering: .relaxed)
+                header.nextSequence.pointee.store(sequence &+ 1, ordering: .relaxed)
                 crashPoint(.reserveSequenceTaken)
                 let record = record(at: start)
                 record.writeReserved(

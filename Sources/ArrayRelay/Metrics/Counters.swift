@@ -83,3 +83,20 @@ public enum QueueMetrics {
         return samples
     }
 }
+
+extension Int {
+    /// `value` rounded toward zero and held within `Int`'s range (0 for NaN): samples are
+    /// doubles, and a counter a peer drives (messages lost by forged sequence numbers) can
+    /// pass `Int.max`, where `Int(_:)` traps.
+    package init(saturating value: Double) {
+        if value.isNaN {
+            self = 0
+        } else if value >= 0x1p63 {
+            self = .max
+        } else if value < -0x1p63 {
+            self = .min
+        } else {
+            self = Int(value)
+        }
+    }
+}

@@ -26,7 +26,7 @@ extension QueueRelay {
     public func summary(previous: [Sample]?, seconds: Double) -> String {
         let now = samples()
         let rate = Rates(now: now, previous: previous, seconds: seconds)
-        let dropped = Int(now.total("aq_relay_dropped_total"))
-        return "\(route.queue) → \(route.stream): \(Int(now.value("aq_relay_records_out_total"))) frames out (\(rate.frames), \(rate.bytes)), dropped \(dropped), errors \(Int(now.value("aq_relay_errors_total"))), lag \(formatLag(now.value("aq_relay_lag_seconds"))), in flight \(ByteCount.format(Int(now.value("aq_relay_in_flight_bytes")))), queue \(Int(now.value("aq_relay_queue_records"))) waiting"
+        let dropped = Int(saturating: now.total("aq_relay_dropped_total"))
+        return "\(route.queue) → \(route.stream): \(Int(saturating: now.value("aq_relay_records_out_total"))) frames out (\(rate.frames), \(rate.bytes)), dropped \(dropped), errors \(Int(saturating: now.value("aq_relay_errors_total"))), lag \(formatLag(now.value("aq_relay_lag_seconds"))), in flight \(ByteCount.format(Int(saturating: now.value("aq_relay_in_flight_bytes")))), queue \(Int(saturating: now.value("aq_relay_queue_records"))) waiting"
     }
 }

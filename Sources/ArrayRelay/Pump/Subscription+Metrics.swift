@@ -26,7 +26,7 @@ extension Subscription {
     public func summary(previous: [Sample]?, seconds: Double) -> String {
         let now = samples()
         let rate = Rates(now: now, previous: previous, seconds: seconds)
-        let dropped = Int(now.total("aq_relay_dropped_total"))
-        return "→ queue \(settings.queue): \(Int(now.value("aq_relay_records_out_total"))) frames in (\(rate.frames), \(rate.bytes)), lost \(Int(now.value("aq_relay_lost_total"))), dropped \(dropped), malformed \(Int(now.value("aq_relay_malformed_total"))), relay restarts \(Int(now.value("aq_relay_restarts_total"))), lag \(formatLag(now.value("aq_relay_lag_seconds"))), queue \(Int(now.value("aq_relay_queue_records"))) waiting"
+        let dropped = Int(saturating: now.total("aq_relay_dropped_total"))
+        return "→ queue \(settings.queue): \(Int(saturating: now.value("aq_relay_records_out_total"))) frames in (\(rate.frames), \(rate.bytes)), lost \(Int(saturating: now.value("aq_relay_lost_total"))), dropped \(dropped), malformed \(Int(saturating: now.value("aq_relay_malformed_total"))), relay restarts \(Int(saturating: now.value("aq_relay_restarts_total"))), lag \(formatLag(now.value("aq_relay_lag_seconds"))), queue \(Int(saturating: now.value("aq_relay_queue_records"))) waiting"
     }
 }

@@ -136,19 +136,25 @@ final class FastPathPublisher: Sendable {
 
     /// Makes the data queue unless it is there: a broadcast queue for a publisher, a plain one
     /// for a pusher, holding at least four of the largest messages sent so far. Returns
-    /// whether it is there.
+    /// whether it is there; never once `close` has begun.
+    ///
+    /// Made under the lock `close` takes to find the queue it removes, and only while not
+    /// stopped: a queue made by the registry thread while `close` ran would outlive the sender
+    /// in `/dev/shm`, a leak of `fastPathCapacity` bytes that survives the process.
     private func makeSharedQueue() -> Bool {
-        guard sharedQueue == nil else { return true }
-        let name = HostIdentity.sharedQueueName(nonce: nonce)
-        let (four, overflow) = (largestMessage.load(ordering: .relaxed) + 64 << 10).multipliedReportingOverflow(by: 4)
-        let capacity = overflow ? ArrayQueue.maximumCapacity : min(ArrayQueue.maximumCapacity, max(sharedCapacity, four))
-        do throws(ArrayQueueError) {
-            let queue = try ArrayQueue.create(name: name, capacity: capacity, creating: CreateOptions(broadcast: !isPush))
-            shared.withLock { $0 = queue }
-            return true
-        } catch {
-            logger.warning("stream '\(stream)': cannot create the fast path's data queue '\(name)' of \(capacity) bytes; receivers on this host stay on the network: \(error.message)")
-            return false
+        shared.withLock { current in
+            if current != nil { return true }
+            guard !stopped.load(ordering: .acquiring) else { return false }
+            let name = HostIdentity.sharedQueueName(nonce: nonce)
+            let (four, overflow) = (largestMessage.load(ordering: .relaxed) + 64 << 10).multipliedReportingOverflow(by: 4)
+            let capacity = overflow ? ArrayQueue.maximumCapacity : min(ArrayQueue.maximumCapacity, max(sharedCapacity, four))
+            do throws(ArrayQueueError) {
+                current = try ArrayQueue.create(name: name, capacity: capacity, creating: CreateOptions(broadcast: !isPush))
+                return true
+            } catch {
+                logger.warning("stream '\(stream)': cannot create the fast path's data queue '\(name)' of \(capacity) bytes; receivers on this host stay on the network: \(error.message)")
+                return false
+            }
         }
     }
 

@@ -39,7 +39,11 @@ public final class SharedMemorySender: ArraySender {
     public let epoch = UInt64.random(in: 1..<(1 << 53))
     private let queue: ArrayQueue
     private let options: Options
+    /// The number of the next message: stored only once its put succeeded, under `sending`.
     private let nextSequence = Atomic<UInt64>(0)
+    /// Held across a send's put: a send that fails or times out uses no number, and the records
+    /// of concurrent sends enter the queue in the order of their numbers.
+    private let sending = Mutex(())
     private let bytesSent = Atomic<UInt64>(0)
     private let closed = Atomic<Bool>(false)
 
@@ -59,13 +63,17 @@ public final class SharedMemorySender: ArraySender {
 
     @discardableResult
     public func send(_ arrays: [NamedArray], timestamp: Timestamp, index: Int64?, meta: [String: JSONValue]) throws(TransportError) -> SendOutcome {
-        guard !closed.load(ordering: .acquiring) else { throw TransportError(.closed, "the sender of queue '\(stream)' is closed") }
-        let sequence = nextSequence.wrappingAdd(1, ordering: .relaxed).oldValue
-        let message = ArrayMessage(stream: stream, arrays: arrays, timestamp: timestamp, index: index, meta: meta, sequence: sequence, epoch: epoch)
-        do throws(ArrayQueueError) {
-            try queue.put(.message(message), timeout: options.sendTimeout)
-        } catch {
-            throw TransportError(error)
+        let sequence = try sending.withLock { _ throws(TransportError) -> UInt64 in
+            guard !closed.load(ordering: .acquiring) else { throw TransportError(.closed, "the sender of queue '\(stream)' is closed") }
+            let sequence = nextSequence.load(ordering: .relaxed)
+            let message = ArrayMessage(stream: stream, arrays: arrays, timestamp: timestamp, index: index, meta: meta, sequence: sequence, epoch: epoch)
+            do throws(ArrayQueueError) {
+                try queue.put(.message(message), timeout: options.sendTimeout)
+            } catch {
+                throw TransportError(error)
+            }
+            nextSequence.store(sequence &+ 1, ordering: .relaxed)
+            return sequence
         }
         bytesSent.wrappingAdd(UInt64(arrays.reduce(0) { $0 + $1.array.byteCount }), ordering: .relaxed)
         return .sent(sequence: sequence)
@@ -77,6 +85,9 @@ public final class SharedMemorySender: ArraySender {
     }
 
     /// Puts an end marker into the queue (waiting at most a second for room) and stops.
+    ///
+    /// It does not wait for a send blocked in another thread (that one may wait without limit):
+    /// such a send's message may follow the end marker.
     public func close() {
         guard !closed.exchange(true, ordering: .acquiringAndReleasing) else { return }
         let next = nextSequence.load(ordering: .relaxed)

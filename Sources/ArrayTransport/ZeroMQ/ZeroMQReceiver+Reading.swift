@@ -103,7 +103,8 @@ extension ZeroMQReceiver {
         if header.kind == .data { state.link?.noteDelivered(header) }
         counters.withLock { counters in
             var statistics = counters.statistics
-            if options.detectsLoss { statistics.lost += observation.lost }
+            // A peer chooses its sequence numbers: a few forged jumps of 2^63 would overflow a sum.
+            if options.detectsLoss { statistics.lost = statistics.lost.saturatingAdd(observation.lost) }
             if observation.outOfOrder { statistics.outOfOrder += 1 }
             if observation.newEpoch { statistics.epochsSeen += 1 }
             if observation.restart { statistics.restarts += 1 }
@@ -111,7 +112,7 @@ extension ZeroMQReceiver {
             switch header.kind {
             case .data:
                 statistics.received += 1
-                statistics.bytesReceived += UInt64(bytes)
+                statistics.bytesReceived = statistics.bytesReceived.saturatingAdd(UInt64(bytes))
                 if throughSharedMemory { statistics.receivedThroughSharedMemory += 1 }
             case .heartbeat: statistics.heartbeats += 1
             case .end: statistics.ends += 1

@@ -81,7 +81,7 @@ struct Demo: AsyncParsableCommand {
             let timed = received["timed_frames"] ?? 0
             let rate = elapsed > 0 && timed > 1 ? (timed - 1) / elapsed : 0
             print("  producer    \(Int(frames)) frames written in place in shared memory")
-            print("  relay       \(Int(relayed.value("aq_relay_records_out_total"))) frames sent, \(Int(relayed.total("aq_relay_dropped_total"))) dropped")
+            print("  relay       \(Int(saturating: relayed.value("aq_relay_records_out_total"))) frames sent, \(Int(saturating: relayed.total("aq_relay_dropped_total"))) dropped")
             print("  subscriber  \(Int(got)) frames received: checksums bad \(Int(bad)), out of order \(Int(disorder)), lost \(Int(lost)), missing \(Int(frames - got))")
             print(String(format: "  throughput  %.2f GB/s, %.0f frames/s", rate * Double(frameBytes) / 1e9, rate)
                   + "; lag (producer put → subscriber) p50 \(formatLag((received["lag_p50_us"] ?? 0) / 1e6)), p99 \(formatLag((received["lag_p99_us"] ?? 0) / 1e6))")

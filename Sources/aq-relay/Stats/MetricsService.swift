@@ -118,7 +118,7 @@ struct Snapshots: Sendable {
 
     func summary(name: String, mode: String) -> String {
         let seconds = (ContinuousClock.now - previousTime).seconds
-        var lines = ["aq-relay \(mode) \(name), up \(Int(ProcessMetrics.samples(name: name, mode: mode, version: arrayQueuesVersion).value("aq_relay_uptime_seconds"))) s, resident \(ByteCount.format(ProcessMetrics.residentBytes()))"]
+        var lines = ["aq-relay \(mode) \(name), up \(Int(saturating: ProcessMetrics.samples(name: name, mode: mode, version: arrayQueuesVersion).value("aq_relay_uptime_seconds"))) s, resident \(ByteCount.format(ProcessMetrics.residentBytes()))"]
         for (position, source) in sources.enumerated() {
             lines.append("  " + source.summary(previous: previous?[position], seconds: seconds))
         }
