@@ -116,6 +116,13 @@ def test_a_non_native_byte_order_is_put_as_the_same_values():
     q.close()
 
 
+@pytest.mark.parametrize("max_mbytes", [-1, 0, -0.5, float("nan")])
+def test_a_max_mbytes_that_is_not_positive_raises_value_error(max_mbytes):
+    # The original's multiprocessing.Array("c", negative) raises ValueError too.
+    with pytest.raises(ValueError):
+        shared_arrays.ArrayQueue(max_mbytes)
+
+
 def test_max_mbytes_is_the_capacity_in_millions_of_bytes():
     q = shared_arrays.ArrayQueue(max_mbytes=2)
     assert q.maxbytes == 2_000_000 and q._queue.capacity >= 2_000_000

@@ -75,9 +75,11 @@ class ArrayQueue:
     of them; the ``arrayqueues.shared_arrays.ArrayQueue`` API."""
 
     def __init__(self, max_mbytes: float = 10) -> None:
+        if not max_mbytes > 0:  # the original's Array("c", -n) raises ValueError too
+            raise ValueError(f"max_mbytes must be positive, not {max_mbytes!r}")
         self.maxbytes = int(max_mbytes * 1000000)
         self.name = f"arrayqueues-{os.getpid()}-{secrets.token_hex(6)}"
-        self._queue = _NativeQueue.create(self.name, max(self.maxbytes, 0) + 4096, overflow="fail", shape_change="reset")
+        self._queue = _NativeQueue.create(self.name, self.maxbytes + 4096, overflow="fail", shape_change="reset")
         self._creator = True
         self._finalizer = weakref.finalize(self, _close_and_remove, self._queue, self.name, os.getpid())
 
