@@ -39,12 +39,16 @@ Where these differ from the original, because records live in shared memory, not
 
 Each queue is a named POSIX shared-memory segment (``/dev/shm/aq.arrayqueues-PID-RANDOM``),
 removed when the process that created the queue closes it (``close()``), drops it (garbage
-collection) or exits; a process that crashes leaves it to ``aq gc``. The capacity is
+collection) or exits, a multiprocessing child included (after joining its own non-daemon
+children). A queue that was pickled -- handed to a spawn or forkserver child, which opens it by
+name -- is kept until ``close()`` or exit even if dropped, so the child still finds it; a
+process that crashes leaves it to ``aq gc``. The capacity is
 ``max_mbytes`` million bytes (plus 4 KiB, so that one array of exactly that size fits).
 """
 
 from __future__ import annotations
 
+import multiprocessing.util
 import os
 import secrets
 import weakref
@@ -70,6 +74,12 @@ def _close_and_remove(queue: _NativeQueue, name: str, creator: int) -> None:
             pass
 
 
+#: Creating objects that were pickled (handed to a spawn or forkserver child, which opens the
+#: queue by name): kept until close() or exit, so that dropping the object after
+#: ``Process.start()`` cannot remove the queue before the child has opened it.
+_PICKLED: set = set()
+
+
 class ArrayQueue:
     """A queue of numpy arrays in shared memory, holding up to ``max_mbytes`` MB (10^6 bytes)
     of them; the ``arrayqueues.shared_arrays.ArrayQueue`` API."""
@@ -81,7 +91,13 @@ class ArrayQueue:
         self.name = f"arrayqueues-{os.getpid()}-{secrets.token_hex(6)}"
         self._queue = _NativeQueue.create(self.name, self.maxbytes + 4096, overflow="fail", shape_change="reset")
         self._creator = True
-        self._finalizer = weakref.finalize(self, _close_and_remove, self._queue, self.name, os.getpid())
+        # multiprocessing's Finalize, not weakref.finalize: it runs once, on collection or at
+        # exit, as weakref.finalize does, and also when a fork or forkserver child ends (with
+        # os._exit, after running these). It does nothing in another process than the one that
+        # made it, so a forked child never removes its parent's queue. The negative priority
+        # runs it at exit after the non-daemon children were joined, which may still open it.
+        self._finalizer = multiprocessing.util.Finalize(
+            self, _close_and_remove, args=(self._queue, self.name, os.getpid()), exitpriority=-1)
 
     @classmethod
     def _attach(cls, name: str, maxbytes: int) -> "ArrayQueue":
@@ -95,7 +111,9 @@ class ArrayQueue:
 
     def __reduce__(self) -> Tuple[Any, ...]:
         # Pickled by name (multiprocessing under spawn and forkserver): the child opens the
-        # queue; only the creating process removes it.
+        # queue; only the creating process removes it, at close() or exit from now on.
+        if self._creator and self._finalizer.still_active():
+            _PICKLED.add(self)
         return (_attach, (type(self), self.name, self.maxbytes))
 
     def put(self, element: np.ndarray) -> None:
@@ -134,6 +152,8 @@ class ArrayQueue:
 
     def close(self) -> None:
         """Closes the queue in this process; in the creating process, also removes it."""
+        _PICKLED.discard(self)
+        self._queue._handle.close()  # the finalizer does nothing in a forked child
         self._finalizer()
 
 
