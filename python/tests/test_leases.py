@@ -104,7 +104,7 @@ def test_a_lease_is_entered_once(name):
     lambda a: np.concatenate([a]), lambda a: np.add(a, 1, out=np.empty(8)), lambda a: a.argmax(),
     lambda a: np.copyto(dst=np.empty(8), src=a), lambda a: np.stack(arrays=[a]),
     lambda a: a.flatten(), lambda a: a.take([1, 2]), lambda a: a.dot(a), lambda a: a.nonzero(), lambda a: a.max(),
-    lambda a: a.cumsum(), lambda a: a.clip(1, 2), lambda a: a.__array__(),
+    lambda a: a.cumsum(), lambda a: a.clip(1, 2), lambda a: a.__array__(), lambda a: a.flat[0],
 ])
 def test_a_borrowed_array_raises_after_the_block_however_it_is_read(name, use):
     with aq.ArrayQueue.create(name, 1 << 20) as q:
@@ -115,6 +115,28 @@ def test_a_borrowed_array_raises_after_the_block_however_it_is_read(name, use):
         for array in (view, reshaped.ravel()):
             with pytest.raises(aq.Closed):
                 use(array)
+
+
+def test_an_ended_loan_cannot_be_written_through_flat_real_imag_or_setfield(name):
+    """`flat` (read or assigned), assigning `real` or `imag`, and `setfield` write the record's
+    memory without indexing: after the block they raise Closed, so nothing can overwrite the
+    slot a later record took."""
+    with aq.ArrayQueue.create(name, 4096, overflow="fail") as q:
+        with q.loan((50,), np.complex64) as slot:
+            slot.flat = 1  # fine inside
+            slot.flat[0] = 1
+            slot.real, slot.imag = 2, 3
+            slot[:1].setfield(np.complex64(2 + 3j), np.complex64)
+            view = slot[::2]
+        assert (q.get(timeout=5) == 2 + 3j).all()
+        for i in range(5):  # later records take the ended slot's room
+            q.put(np.full(3, i))
+        for write in (lambda: slot.flat, lambda: setattr(slot, "flat", 0xFF), lambda: view.flat,
+                      lambda: setattr(view, "flat", 0xFF), lambda: setattr(slot, "real", 0xFF),
+                      lambda: setattr(view, "imag", 0xFF), lambda: slot.real, lambda: slot.setfield(3.0, np.float64)):
+            with pytest.raises(aq.Closed):
+                write()
+        assert [q.get(timeout=5).tolist() for _ in range(5)] == [[i] * 3 for i in range(5)]
 
 
 def test_an_ended_borrow_cannot_be_put_anywhere(name):

@@ -82,6 +82,90 @@ def test_the_creator_removes_its_queue_when_dropped_or_at_exit(tmp_path):
     assert not aq.ArrayQueue.exists(done.stdout.strip())
 
 
+_KEPT = []
+
+
+def _create_in_child(inherited, names):
+    """Creates two queues in a multiprocessing child and reports their names: one it drops at
+    once, one it keeps until it ends."""
+    names.put(shared_arrays.ArrayQueue(0.1).name)
+    _KEPT.append(shared_arrays.ArrayQueue(0.1))  # still referenced when the child ends
+    names.put(_KEPT[-1].name)
+
+
+@pytest.mark.parametrize("method", ["fork", "forkserver"])
+def test_a_multiprocessing_child_removes_what_it_created_and_nothing_of_its_parent(method):
+    """fork and forkserver children end with os._exit, which skips atexit: the queues they
+    created are removed by multiprocessing's own exit finalizers, and only those."""
+    context = multiprocessing.get_context(method)
+    parents = shared_arrays.ArrayQueue(0.1)
+    names = context.Queue()
+    child = context.Process(target=_create_in_child, args=(parents, names))
+    child.start()
+    created = [names.get(timeout=60), names.get(timeout=60)]
+    child.join(60)
+    assert child.exitcode == 0
+    assert not any(aq.ArrayQueue.exists(created_name) for created_name in created)
+    assert aq.ArrayQueue.exists(parents.name)  # a forked child inherited the object, and left it
+    parents.close()
+    assert not aq.ArrayQueue.exists(parents.name)
+
+
+def test_a_plain_forked_child_leaves_its_parents_queue_at_its_exit(tmp_path):
+    """A child of os.fork() that exits normally runs the exit finalizers it inherited: they
+    see that it is not the creator and leave the queue."""
+    script = textwrap.dedent("""
+        import os, sys
+        from arrayqueues_swift import ArrayQueue as Native
+        from arrayqueues_swift.shared_arrays import ArrayQueue
+        q = ArrayQueue(0.1)
+        child = os.fork()
+        if child == 0:
+            sys.exit(0)  # a normal exit: atexit and multiprocessing's finalizers run
+        os.waitpid(child, 0)
+        print(q.name, Native.exists(q.name))
+    """)
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    queue_name, existed = done.stdout.split()
+    assert existed == "True" and not aq.ArrayQueue.exists(queue_name)
+
+
+PICKLED_THEN_DROPPED = '''
+import gc, multiprocessing, sys
+import numpy as np
+from arrayqueues_swift.shared_arrays import ArrayQueue
+
+def child(q):
+    print(int(q.get(timeout=60).sum()), flush=True)
+
+if __name__ == "__main__":
+    context = multiprocessing.get_context(sys.argv[1])
+    q = ArrayQueue(0.1)
+    print(q.name, flush=True)
+    q.put(np.arange(5))
+    process = context.Process(target=child, args=(q,))
+    process.start()
+    del q  # before the child has opened the queue: it must still find it
+    gc.collect()
+    process.join(60)
+    print(process.exitcode, flush=True)
+'''
+
+
+@pytest.mark.parametrize("method", ["spawn", "forkserver"])
+def test_a_queue_handed_to_a_child_outlives_the_parents_object(tmp_path, method):
+    """Under spawn and forkserver the child opens the queue by name, after the parent may have
+    dropped its object: a pickled queue is kept until close() or the creator's exit."""
+    script = tmp_path / "dropped.py"
+    script.write_text(PICKLED_THEN_DROPPED)
+    done = subprocess.run([sys.executable, str(script), method], capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    queue_name, total, exitcode = done.stdout.split()
+    assert (total, exitcode) == ("10", "0"), done.stderr
+    assert not aq.ArrayQueue.exists(queue_name)  # removed at the creator's exit
+
+
 README_EXAMPLE = '''
 from arrayqueues_swift.shared_arrays import ArrayQueue
 from multiprocessing import Process

@@ -165,6 +165,38 @@ def test_a_blocked_get_wakes_when_another_thread_puts(name):
         assert not reader.is_alive() and (results[0] == np.arange(5)).all()
 
 
+@pytest.mark.parametrize("call", [
+    "empty.get()", "empty.get_record()", "empty.borrow().__enter__()", "empty.get_many(4)",
+    "full.put(np.zeros(3000, np.uint8))", "full.loan((3000,), np.uint8).__enter__()",
+    "full.put_many(np.zeros((1, 3000), np.uint8))", "subscriber.get()", "subscriber.borrow().__enter__()",
+])
+def test_a_wait_without_timeout_ends_with_closed_when_another_thread_closes(name, call):
+    """A call waiting with no timeout reads its handle's close() flag between wait slices: a
+    close() by another thread makes it raise Closed instead of waiting forever."""
+    with aq.ArrayQueue.create(name, 4096, remove=True) as empty, \
+            aq.ArrayQueue.create(name + "-full", 4096, remove=True) as full, \
+            aq.ArrayQueue.create(name + "-broadcast", 4096, broadcast=True, remove=True) as broadcast:
+        full.put(np.zeros(3000, np.uint8))  # no room for another
+        subscriber = broadcast.subscribe(start="next")  # nothing will be put: it waits
+        handle = {"empty": empty, "full": full, "subscriber": subscriber}[call.split(".")[0]]
+        outcome = []
+
+        def waiter():
+            try:
+                eval(call, {"np": np, "empty": empty, "full": full, "subscriber": subscriber})
+                outcome.append("returned")
+            except BaseException as error:  # noqa: BLE001 - the test checks what it was
+                outcome.append(error)
+
+        thread = threading.Thread(target=waiter, daemon=True)
+        thread.start()
+        thread.join(0.5)  # let it enter its wait (were it not there yet, it would raise Closed at the call)
+        assert thread.is_alive(), outcome
+        handle.close()
+        thread.join(30)
+        assert not thread.is_alive() and len(outcome) == 1 and isinstance(outcome[0], aq.Closed), outcome
+
+
 def test_loan_publishes_on_success_and_discards_on_error(name):
     with aq.ArrayQueue.create(name, 1 << 20) as q:
         with q.loan((2, 3), np.float32, index=7) as slot:

@@ -107,6 +107,19 @@ def test_a_timestamp_comes_back_as_the_type_it_was_put_with(cls):
     q.close()
 
 
+def test_timestamps_outside_int64_nanoseconds_or_nan_raise_as_documented():
+    q = shared_arrays.TimestampedArrayQueue(0.1)
+    for stamp in (datetime.datetime(1677, 9, 20), datetime.datetime(2262, 4, 12), 1e10, float("inf"), 2**63):
+        with pytest.raises(OverflowError):
+            q.put(np.zeros(1), stamp)
+    with pytest.raises(ValueError):
+        q.put(np.zeros(1), float("nan"))
+    inside = datetime.datetime(1677, 9, 22)
+    q.put(np.zeros(1), inside)
+    assert q.get(timeout=5)[0] == inside and q.empty()
+    q.close()
+
+
 def test_a_non_native_byte_order_is_put_as_the_same_values():
     q = shared_arrays.ArrayQueue(1)
     swapped = np.arange(5, dtype=np.float64).astype(np.dtype(np.float64).newbyteorder("S"))
@@ -116,10 +129,33 @@ def test_a_non_native_byte_order_is_put_as_the_same_values():
     q.close()
 
 
+@pytest.mark.parametrize("max_mbytes", [-1, 0, -0.5, float("nan")])
+def test_a_max_mbytes_that_is_not_positive_raises_value_error(max_mbytes):
+    # The original's multiprocessing.Array("c", negative) raises ValueError too.
+    with pytest.raises(ValueError):
+        shared_arrays.ArrayQueue(max_mbytes)
+
+
 def test_max_mbytes_is_the_capacity_in_millions_of_bytes():
     q = shared_arrays.ArrayQueue(max_mbytes=2)
     assert q.maxbytes == 2_000_000 and q._queue.capacity >= 2_000_000
     q.put(np.zeros(2_000_000, np.uint8))
+    q.close()
+
+
+@pytest.mark.parametrize("max_mbytes", [0.05, 1])
+@pytest.mark.parametrize("shape, dtype", [((4096,), np.uint8), ((4097,), np.uint8), ((10_000,), np.uint8),
+                                          ((64, 64, 3), np.float32), ((3, 50, 50), np.uint16), ((1, 1, 5000), np.int64)])
+def test_as_many_arrays_of_4_kib_or_more_fit_as_in_the_original(max_mbytes, shape, dtype):
+    """Records take a header and padding beyond the array; the ring's allowance makes up for
+    it from 4 KiB on. The original holds max_mbytes * 10**6 // nbytes arrays."""
+    q = shared_arrays.ArrayQueue(max_mbytes)
+    array = np.zeros(shape, dtype)
+    fitted = 0
+    with pytest.raises(queue.Full):
+        for fitted in range(1, 10_000):
+            q.put(array)
+    assert fitted - 1 >= int(max_mbytes * 1_000_000) // array.nbytes
     q.close()
 
 

@@ -35,6 +35,25 @@ def test_shm_sender_and_receiver_carry_multi_array_messages(name):
     aq.ArrayQueue.remove(name)
 
 
+def test_a_repeated_array_name_is_refused_by_send_and_kept_first_on_receipt(name):
+    """A Message holds its arrays by name, so Sender.send refuses pairs that repeat one rather
+    than have the receiver keep only one of them. The wire format allows repeats (another
+    language's sender may send them): a Receiver keeps the first, as Swift's message[name]."""
+    first, second = np.arange(3), np.arange(3) + 10
+    with aq.Receiver(f"shm://{name}", shm_capacity=1 << 20) as receiver, aq.Sender(f"shm://{name}") as sender:
+        for pairs in ([("a", first), ("a", second)], (("a", first), ("b", first), ("a", second))):
+            with pytest.raises(ValueError, match="'a'"):
+                sender.send(pairs)
+        sender.send([("a", first), ("b", second)])
+        message = receiver.receive(timeout=10)
+        assert list(message.arrays) == ["a", "b"] and (message["b"] == second).all()
+        sender._handle.send((("a", first), ("b", second), ("a", second)), None, None, None)  # below the check
+        message = receiver.receive(timeout=10)
+        assert list(message.arrays) == ["a", "b"] and (message["a"] == first).all()
+        assert receiver.receive(timeout=0) is None
+    aq.ArrayQueue.remove(name)
+
+
 def test_shm_patterns_mean_what_they_mean_on_the_network(name):
     """shm:// publish/subscribe: every subscriber gets every message (a broadcast queue);
     push/pull: the pullers share the messages of a plain queue."""

@@ -83,11 +83,12 @@ int64_t monotonic_ns(void) {
 
 /* A blocking call of the library ends only when it is done or times out; a signal does not end
  * it (docs/C_API.md). So that Ctrl-C works, long waits go in slices of at most WAIT_SLICE_NS,
- * and between slices Python's signal handlers run (KeyboardInterrupt ends the wait). */
+ * and between slices Python's signal handlers run (KeyboardInterrupt ends the wait); so that
+ * another thread's close() ends a wait without a timeout, the `closing` flag is read there too. */
 #define WAIT_SLICE_NS 100000000
 
-wait_t wait_begin(int64_t timeout_ns) {
-    wait_t wait = {timeout_ns, timeout_ns > 0 ? monotonic_ns() : 0};
+wait_t wait_begin(int64_t timeout_ns, const int *closing) {
+    wait_t wait = {timeout_ns, timeout_ns > 0 ? monotonic_ns() : 0, closing};
     return wait;
 }
 
@@ -116,9 +117,14 @@ int timeout_from(PyObject *seconds, int64_t *nanoseconds) {
 }
 
 /* After a slice that timed out: 1 to wait another slice, 0 when the caller's timeout has
- * passed, -1 when a signal handler raised (the exception is set). Needs the GIL. */
+ * passed, -1 when a signal handler raised or the object was closed meanwhile (the exception is
+ * set). Needs the GIL (close() sets the flag under it). */
 int wait_again(const wait_t *wait) {
     if (wait->timeout == 0) return 0;
+    if (wait->closing && *wait->closing) {
+        raise_code(AQ_ECLOSED, "closed by another thread while this call waited");
+        return -1;
+    }
     if (wait->timeout > 0 && monotonic_ns() - wait->started >= wait->timeout) return 0;
     return PyErr_CheckSignals() < 0 ? -1 : 1;
 }

@@ -28,13 +28,15 @@ PyObject *take_raised_exception(void);
 PyObject *raise_last(int code);
 PyObject *raise_wait(int code, int timeout_key);
 
-/* Waits in slices, so that Python's signal handlers run (see _native.c). */
+/* Waits in slices, so that Python's signal handlers run and a close() by another thread ends
+ * the wait (see _native.c). */
 typedef struct {
-    int64_t timeout;  /* the caller's: negative waits without limit, 0 does not wait */
+    int64_t timeout;     /* the caller's: negative waits without limit, 0 does not wait */
     int64_t started;
+    const int *closing;  /* the waited-on object's close() flag, or NULL */
 } wait_t;
 int64_t monotonic_ns(void);
-wait_t wait_begin(int64_t timeout_ns);
+wait_t wait_begin(int64_t timeout_ns, const int *closing);
 int64_t wait_slice(const wait_t *wait);
 int wait_again(const wait_t *wait);
 /* A Python timeout in seconds (None: no limit; 0 or less: do not wait) as nanoseconds
@@ -89,6 +91,7 @@ struct QueueObject;
     PyObject_HEAD \
     const reader_ops *ops; \
     struct QueueObject *owner; /* the queue handle whose mapping the records are in (itself for a queue) */ \
+    int closing;         /* close() was called: calls are refused, and waits end with Closed */ \
     format_cache last;
 
 typedef struct { ReaderHead } ReaderObject;
@@ -103,8 +106,8 @@ void format_cache_clear(format_cache *cache);
 typedef struct QueueObject {
     ReaderHead
     aq_queue *queue;
-    int busy;            /* calls in progress with the GIL released */
-    int closing;         /* close() was called; the handle goes when busy and dependents are 0 */
+    int busy;            /* calls in progress with the GIL released; once closing, the handle
+                          * goes when busy and dependents are 0 */
     Py_ssize_t dependents; /* loans and borrows that may still have arrays over the mapping */
     PyObject *pending_error; /* an error get_many met after it had taken records: those are
                               * returned first, and the error is raised by the next get_many */

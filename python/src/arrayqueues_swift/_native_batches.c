@@ -24,7 +24,7 @@ PyObject *queue_put_many(QueueObject *self, PyObject *const *args, Py_ssize_t na
     if (queue_enter(self) < 0) { PyBuffer_Release(&view); Py_XDECREF(converted); return NULL; }
     size_t done = 0;
     int rc = AQ_OK, again = 0;
-    wait_t wait = wait_begin(timeout_ns);
+    wait_t wait = wait_begin(timeout_ns, &self->closing);
     while (done < count) {
         int64_t slice = wait_slice(&wait);
         size_t put = 0;
@@ -110,7 +110,7 @@ PyObject *queue_get_many(QueueObject *self, PyObject *const *args, Py_ssize_t na
     size_t count = 0;
     int rc, again = 0;
     if (queue_enter(self) < 0) goto fail_unentered;
-    wait_t wait = wait_begin(timeout_ns);
+    wait_t wait = wait_begin(timeout_ns, &self->closing);
     for (;;) {
         if (!buffer) {
             PyObject *shape = Py_BuildValue("(n)", (Py_ssize_t)capacity);

@@ -80,7 +80,7 @@ static int lease_acquire(LeaseObject *self) {
     aq_loan *loan = NULL;
     aq_borrow *borrow = NULL;
     int rc, again = 0;
-    wait_t wait = wait_begin(self->timeout_ns);
+    wait_t wait = wait_begin(self->timeout_ns, &((ReaderObject *)reader)->closing);
     do {
         int64_t slice = wait_slice(&wait);
         Py_BEGIN_ALLOW_THREADS

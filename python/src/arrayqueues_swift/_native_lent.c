@@ -4,7 +4,7 @@
  * LoanedArray and BorrowedArray are ndarray subclasses made here, as heap types whose base is
  * numpy.ndarray, so that the checks that make them unusable after their block run in C:
  * indexing, the buffer protocol (memoryview, bytes), len, truth and number conversions, repr
- * and str, iteration, __array_ufunc__ (every ufunc and the methods made of ufuncs: sum, mean,
+ * and str, iteration, the attributes flat, real and imag, __array_ufunc__ (every ufunc and the methods made of ufuncs: sum, mean,
  * ==, +=, ...), __array_function__ (numpy's functions), and the ndarray methods that read the
  * data otherwise. A Python subclass paid a Python call for each of them; for a 1 KiB record
  * that was most of the cost of a borrow.
@@ -12,8 +12,9 @@
  * The lease is found at the root of an array's `base` chain, where numpy keeps it for every
  * view, so views made inside the block are checked too and nothing is stored per view.
  * numpy.asarray / numpy.array of the array itself and `a.view(numpy.ndarray)` make plain arrays
- * without asking the subclass: those are not caught (they never touch unmapped memory: every
- * lease keeps its queue handle, and so the mapping, alive).
+ * without asking the subclass, and a flat iterator (`a.flat`) or memoryview taken inside the
+ * block is numpy's or Python's object, not the array: none of those is caught after the block
+ * (they never touch unmapped memory: every lease keeps its queue handle, and so the mapping, alive).
  */
 #include "_native.h"
 
@@ -298,11 +299,12 @@ static PyObject *lent_array_function(PyObject *self, PyObject *const *args, Py_s
  * of ufuncs (sum, max, mean, clip, cumsum, ...) are checked by __array_ufunc__. */
 enum { G_TOBYTES, G_TOLIST, G_ITEM, G_FILL, G_TOFILE, G_DUMP, G_DUMPS, G_BYTESWAP, G_COMPLEX, G_FORMAT, G_COPY, G_ASTYPE,
        G_REDUCE, G_REDUCE_EX, G_ARGMAX, G_ARGMIN, G_ARGSORT, G_ARGPARTITION, G_SORT, G_PARTITION, G_SEARCHSORTED,
-       G_NONZERO, G_TAKE, G_COMPRESS, G_REPEAT, G_CHOOSE, G_FLATTEN, G_DOT, G_PUT, G_ARRAY, G_DLPACK, GUARDED };
+       G_NONZERO, G_TAKE, G_COMPRESS, G_REPEAT, G_CHOOSE, G_FLATTEN, G_DOT, G_PUT, G_SETFIELD, G_ARRAY, G_DLPACK,
+       GUARDED };
 static const char *const guarded_names[GUARDED] = {"tobytes", "tolist", "item", "fill", "tofile", "dump", "dumps",
     "byteswap", "__complex__", "__format__", "copy", "astype", "__reduce__", "__reduce_ex__", "argmax", "argmin",
     "argsort", "argpartition", "sort", "partition", "searchsorted", "nonzero", "take", "compress", "repeat", "choose",
-    "flatten", "dot", "put", "__array__", "__dlpack__"};
+    "flatten", "dot", "put", "setfield", "__array__", "__dlpack__"};
 static PyObject *guarded_methods[GUARDED];
 
 static PyObject *call_guarded(PyObject *self, int which, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames) {
@@ -354,6 +356,7 @@ GUARDED_METHOD(lent_choose, G_CHOOSE)
 GUARDED_METHOD(lent_flatten, G_FLATTEN)
 GUARDED_METHOD(lent_dot, G_DOT)
 GUARDED_METHOD(lent_put, G_PUT)
+GUARDED_METHOD(lent_setfield, G_SETFIELD)
 GUARDED_METHOD(lent_array, G_ARRAY)
 GUARDED_METHOD(lent_dlpack, G_DLPACK)
 
@@ -395,6 +398,7 @@ static PyMethodDef lent_methods[] = {
     {"flatten", FAST_KEYWORDS(lent_flatten), "As numpy.ndarray.flatten, an ordinary array; raises Closed after the block."},
     {"dot", FAST_KEYWORDS(lent_dot), "As numpy.ndarray.dot; raises Closed after the block."},
     {"put", FAST_KEYWORDS(lent_put), "As numpy.ndarray.put; raises Closed after the block."},
+    {"setfield", FAST_KEYWORDS(lent_setfield), "As numpy.ndarray.setfield; raises Closed after the block."},
     {"__array__", FAST_KEYWORDS(lent_array), NULL},
     {"__dlpack__", FAST_KEYWORDS(lent_dlpack), NULL},
     {"__copy__", FAST_KEYWORDS(lent_copy_any), NULL},
@@ -402,15 +406,46 @@ static PyMethodDef lent_methods[] = {
     {NULL},
 };
 
+/* ndarray attributes that reach the data in C, without indexing or a ufunc: assigning `flat`,
+ * `real` or `imag` writes it, and `flat` is an iterator that reads and writes it without asking
+ * the array. Checked, read or assigned, then ndarray's. An iterator taken inside the block
+ * outlives it unchecked. */
+enum { D_FLAT, D_REAL, D_IMAG, DESCRIBED };
+static const char *const described_names[DESCRIBED] = {"flat", "real", "imag"};
+static PyObject *ndarray_descriptors[DESCRIBED];
+
+static PyObject *lent_attribute_get(PyObject *self, void *which) {
+    if (check(self) < 0) return NULL;
+    PyObject *descriptor = ndarray_descriptors[(intptr_t)which];
+    return Py_TYPE(descriptor)->tp_descr_get(descriptor, self, (PyObject *)Py_TYPE(self));
+}
+
+static int lent_attribute_set(PyObject *self, PyObject *value, void *which) {
+    if (check(self) < 0 || (value && IS_LENT(value) && check(value) < 0)) return -1;
+    PyObject *descriptor = ndarray_descriptors[(intptr_t)which];
+    return Py_TYPE(descriptor)->tp_descr_set(descriptor, self, value);
+}
+
+static PyGetSetDef lent_getset[] = {
+    {"flat", lent_attribute_get, lent_attribute_set,
+     "As numpy.ndarray.flat; raises Closed after the block (an iterator taken inside the block is not checked).",
+     (void *)D_FLAT},
+    {"real", lent_attribute_get, lent_attribute_set, "As numpy.ndarray.real; raises Closed after the block.", (void *)D_REAL},
+    {"imag", lent_attribute_get, lent_attribute_set, "As numpy.ndarray.imag; raises Closed after the block.", (void *)D_IMAG},
+    {NULL},
+};
+
 static PyType_Slot lent_slots[] = {
     {Py_tp_doc, (void *)"An ndarray over a record in shared memory, valid only while its loan or borrow lasts.\n\n"
         "After the `with` block, indexing it, printing it, converting it, iterating it, reading it through the buffer "
-        "protocol (memoryview, bytes), calling a method that reads its data, or passing it to any numpy function or "
-        "ufunc raises "
+        "protocol (memoryview, bytes), reading or assigning flat, real or imag, calling a method that reads or writes "
+        "its data, or passing it to any numpy function or ufunc raises "
         "arrayqueues_swift.Closed, and so do views of it made inside the block. Copies (.copy(), ufunc results) are "
         "ordinary arrays that stay valid. numpy.asarray(a), numpy.array(a) and a.view(numpy.ndarray) make plain "
-        "arrays without asking it: those are not caught after the block (they never touch unmapped memory)."},
+        "arrays without asking it, and a flat iterator (a.flat) or memoryview taken inside the block is not the "
+        "array: those are not caught after the block (they see later records' bytes, never unmapped memory)."},
     {Py_tp_methods, lent_methods},
+    {Py_tp_getset, lent_getset},
     {Py_tp_repr, lent_repr},
     {Py_tp_str, lent_str},
     {Py_tp_iter, lent_iter},
@@ -603,6 +638,16 @@ int lent_arrays_init(PyObject *numpy, PyObject *module) {
     ndarray_copy = PyObject_GetAttrString((PyObject *)ndarray_type, "copy");
     ndarray_array_function = PyObject_GetAttrString((PyObject *)ndarray_type, "__array_function__");
     if (!ndarray_view || !ndarray_copy || !ndarray_array_function) return -1;
+    for (int i = 0; i < DESCRIBED; i++) {
+        PyObject *descriptor = PyObject_GetAttrString((PyObject *)ndarray_type, described_names[i]);
+        if (!descriptor) return -1;
+        if (!Py_TYPE(descriptor)->tp_descr_get || !Py_TYPE(descriptor)->tp_descr_set) {
+            PyErr_Format(PyExc_TypeError, "numpy.ndarray.%s is not a data descriptor", described_names[i]);
+            Py_DECREF(descriptor);
+            return -1;
+        }
+        ndarray_descriptors[i] = descriptor;
+    }
     for (int i = 0; i < GUARDED; i++) {
         if (!(guarded_methods[i] = PyObject_GetAttrString((PyObject *)ndarray_type, guarded_names[i]))) return -1;
     }

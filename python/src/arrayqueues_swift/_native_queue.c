@@ -127,7 +127,7 @@ static PyObject *queue_put(QueueObject *self, PyObject *const *args, Py_ssize_t 
     if (get_array_buffer(args[0], &view, &converted, &dtype, &ndim, shape) < 0) return NULL;
     if (queue_enter(self) < 0) { PyBuffer_Release(&view); Py_XDECREF(converted); return NULL; }
     int rc, again = 0;
-    wait_t wait = wait_begin(timeout_ns);
+    wait_t wait = wait_begin(timeout_ns, &self->closing);
     do {
         int64_t slice = wait_slice(&wait);
         Py_BEGIN_ALLOW_THREADS

@@ -43,7 +43,7 @@ static PyObject *reader_take(PyObject *self, int64_t timeout_ns, PyObject *out, 
         array = Py_NewRef(out);
     }
     if (reader->ops->enter(self) < 0) goto fail_unentered;
-    wait_t wait = wait_begin(timeout_ns);
+    wait_t wait = wait_begin(timeout_ns, &reader->closing);
     if (!out && last->shape_tuple) {
         array = new_array(last->shape_tuple, last->dtype, &view);
         if (!array) goto fail;

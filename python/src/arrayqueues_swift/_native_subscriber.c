@@ -6,8 +6,8 @@
 typedef struct {
     ReaderHead                 /* owner: the queue handle (a reference) */
     aq_subscriber *subscriber;
-    int busy;                  /* a call is in progress with the GIL released (one at a time) */
-    int closing;               /* close() was called; the handle goes when busy is 0 */
+    int busy;                  /* a call is in progress with the GIL released (one at a time);
+                                * once closing, the handle goes when busy is 0 */
 } SubscriberObject;
 
 static void subscriber_finish_close(SubscriberObject *self) {

@@ -318,7 +318,7 @@ static PyObject *receiver_receive(ReceiverObject *self, PyObject *const *args, P
     if (receiver_enter(self) < 0) return NULL;
     aq_message *message = NULL;
     int rc, again = 0;
-    wait_t wait = wait_begin(timeout_ns);
+    wait_t wait = wait_begin(timeout_ns, &self->closing);
     do {
         int64_t slice = wait_slice(&wait);
         Py_BEGIN_ALLOW_THREADS

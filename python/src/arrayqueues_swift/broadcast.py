@@ -62,7 +62,8 @@ class Subscriber(_Reader):
 
     def close(self) -> None:
         """Gives up the subscription: producers stop waiting for it (a borrow still open keeps
-        its record until its block ends). Idempotent."""
+        its record until its block ends); its gets and borrows waiting in other threads raise
+        :class:`Closed`. Idempotent."""
         self._handle.close()
 
     def __enter__(self) -> "Subscriber":

@@ -84,7 +84,8 @@ class _Reader:
     def get(self, timeout: Optional[float] = None, out: Optional[np.ndarray] = None) -> np.ndarray:
         """Takes the next record and returns its array, a copy the caller owns. Waits up to
         ``timeout`` seconds (None: no limit, 0: not at all). Raises :class:`GetTimeout` or
-        :class:`Empty` (both ``queue.Empty``), :class:`Closed` after :meth:`close`.
+        :class:`Empty` (both ``queue.Empty``), :class:`Closed` after :meth:`close` (also when
+        another thread closes the handle while this call waits, within about 0.1 s).
 
         ``out``: a writable, C-contiguous array to copy the record into, reused from call to
         call (``frame = queue.get(out=frame)``). It is returned when the record has its dtype
@@ -234,7 +235,8 @@ class ArrayQueue(_Reader):
         or nanoseconds as an int; default: now. ``index``: an integer to keep with the record
         (a frame number, say). Waits up to ``timeout`` seconds for room (None: no limit, 0: not
         at all). Raises :class:`PutTimeout` or :class:`Full` (both ``queue.Full``),
-        :class:`Oversize`, :class:`UnsupportedDType` or :class:`InvalidShape`.
+        :class:`Oversize`, :class:`UnsupportedDType` or :class:`InvalidShape`; :class:`Closed`
+        as :meth:`get` does.
         """
         self._handle.put(array, timeout, timestamp, index)
 
@@ -356,7 +358,8 @@ class ArrayQueue(_Reader):
 
     def close(self) -> None:
         """Closes this handle (the mapping goes once its loans and borrows are gone); removes
-        the queue's name too if it was created with ``remove=True``. Idempotent."""
+        the queue's name too if it was created with ``remove=True``. Gets, puts, loans and
+        borrows waiting in other threads raise :class:`Closed`. Idempotent."""
         if self._handle.closed:
             return
         self._handle.close()

@@ -28,23 +28,45 @@ Where these differ from the original, because records live in shared memory, not
 - A timestamp is a ``datetime`` (the default, ``datetime.now()``), seconds since the epoch as a
   float (``time.time()``) or an int (numpy's floats and ints are taken as Python's), and comes
   back as the same type: a datetime as a naive local one (exact to the microsecond), a float
-  rounded to the nanosecond (not always the very same float), an int exactly. The original passes any object through; other objects raise
-  ``TypeError`` here. Which type it was rides in the record's index (0, 1 or 2): other readers
-  of the queue (``aq get``, the native API) see that number as the index.
+  rounded to the nanosecond (not always the very same float), an int exactly. The original
+  passes any object through; other objects raise ``TypeError`` here. Which type it was rides
+  in the record's index (0, 1 or 2): other readers of the queue (``aq get``, the native API)
+  see that number as the index.
+- A timestamp is kept as int64 nanoseconds since the epoch, so it has limits: a datetime
+  outside about 1677-09-21 to 2262-04-11, float seconds beyond about +-9.2e9 (or infinite) and
+  an int outside int64 raise ``OverflowError`` (a datetime near ``datetime.min`` may raise
+  ``ValueError``), and a NaN float raises ``ValueError``.
 - A non-native byte order (``>f8`` on x86) is put as the same values in native order, and comes
   back so. Arrays of other dtypes than bool, (u)int8-64, float16-64 and complex64/128 (strings,
   objects, datetime64, structured, longdouble) raise ``UnsupportedDType``.
 - ``IndexedArrayQueue.counter`` is the queue's next index, shared by every producer; it cannot
   be set.
+- The original's internals are not here: ``array`` (its ``multiprocessing.Array`` buffer),
+  ``view`` (the ``ArrayView`` over it), ``queue`` and ``read_queue`` (the queues of slot
+  numbers), ``last_item`` and ``check_full()`` -- records and their bookkeeping live in the
+  segment. ``put`` raises ``queue.Full`` itself, as the original's does through
+  ``check_full()``; ``statistics()`` gives the counters.
+- ``max_mbytes`` must be positive (``ValueError``; the original's ``ArrayQueue(0)`` makes a
+  queue no array fits in).
+- Each array is a record with a header: 128 bytes for up to 8 dimensions, and the record
+  padded to a multiple of 64 bytes. So that ``max_mbytes`` holds as many arrays of 4 KiB or
+  more (of up to 8 dimensions) as the original's buffer, the ring gets 191 bytes (a record's
+  largest overhead) per 4 KiB of ``max_mbytes`` on top, plus 4 KiB so that one array of
+  exactly ``max_mbytes`` fits, rounded up to 4 KiB: ``ArrayQueue(1)`` has a 1,052,672-byte ring and holds 103 arrays of 10,000 bytes (the
+  original 100) and 249 of 4,096 (244). Smaller arrays fit fewer than in the original: 913 of
+  1,000 bytes (1,000), 4,112 of 100 (10,000), 5,482 of 1 (1,000,000).
 
 Each queue is a named POSIX shared-memory segment (``/dev/shm/aq.arrayqueues-PID-RANDOM``),
 removed when the process that created the queue closes it (``close()``), drops it (garbage
-collection) or exits; a process that crashes leaves it to ``aq gc``. The capacity is
-``max_mbytes`` million bytes (plus 4 KiB, so that one array of exactly that size fits).
+collection) or exits, a multiprocessing child included (after joining its own non-daemon
+children). A queue that was pickled -- handed to a spawn or forkserver child, which opens it by
+name -- is kept until ``close()`` or exit even if dropped, so the child still finds it; a
+process that crashes leaves it to ``aq gc``.
 """
 
 from __future__ import annotations
 
+import multiprocessing.util
 import os
 import secrets
 import weakref
@@ -70,16 +92,43 @@ def _close_and_remove(queue: _NativeQueue, name: str, creator: int) -> None:
             pass
 
 
+#: Bytes a record takes beyond its payload, at most: its header with the shape of up to 8
+#: dimensions (128) and the padding of the record to a multiple of 64 bytes (63).
+_RECORD_OVERHEAD = 191
+
+
+def _ring_bytes(maxbytes: int) -> int:
+    """The ring for ``maxbytes`` of arrays: room for one array of exactly ``maxbytes`` (4 KiB
+    covers its header), plus a record's overhead per 4 KiB, so that it holds as many arrays of
+    4 KiB or more as the original's buffer: at most ``maxbytes // 4096`` of them fit there, and
+    each takes its size plus at most ``_RECORD_OVERHEAD`` here."""
+    return maxbytes + 4096 + _RECORD_OVERHEAD * (maxbytes // 4096)
+
+
+#: Creating objects that were pickled (handed to a spawn or forkserver child, which opens the
+#: queue by name): kept until close() or exit, so that dropping the object after
+#: ``Process.start()`` cannot remove the queue before the child has opened it.
+_PICKLED: set = set()
+
+
 class ArrayQueue:
     """A queue of numpy arrays in shared memory, holding up to ``max_mbytes`` MB (10^6 bytes)
     of them; the ``arrayqueues.shared_arrays.ArrayQueue`` API."""
 
     def __init__(self, max_mbytes: float = 10) -> None:
+        if not max_mbytes > 0:  # the original's Array("c", -n) raises ValueError too
+            raise ValueError(f"max_mbytes must be positive, not {max_mbytes!r}")
         self.maxbytes = int(max_mbytes * 1000000)
         self.name = f"arrayqueues-{os.getpid()}-{secrets.token_hex(6)}"
-        self._queue = _NativeQueue.create(self.name, max(self.maxbytes, 0) + 4096, overflow="fail", shape_change="reset")
+        self._queue = _NativeQueue.create(self.name, _ring_bytes(self.maxbytes), overflow="fail", shape_change="reset")
         self._creator = True
-        self._finalizer = weakref.finalize(self, _close_and_remove, self._queue, self.name, os.getpid())
+        # multiprocessing's Finalize, not weakref.finalize: it runs once, on collection or at
+        # exit, as weakref.finalize does, and also when a fork or forkserver child ends (with
+        # os._exit, after running these). It does nothing in another process than the one that
+        # made it, so a forked child never removes its parent's queue. The negative priority
+        # runs it at exit after the non-daemon children were joined, which may still open it.
+        self._finalizer = multiprocessing.util.Finalize(
+            self, _close_and_remove, args=(self._queue, self.name, os.getpid()), exitpriority=-1)
 
     @classmethod
     def _attach(cls, name: str, maxbytes: int) -> "ArrayQueue":
@@ -93,7 +142,9 @@ class ArrayQueue:
 
     def __reduce__(self) -> Tuple[Any, ...]:
         # Pickled by name (multiprocessing under spawn and forkserver): the child opens the
-        # queue; only the creating process removes it.
+        # queue; only the creating process removes it, at close() or exit from now on.
+        if self._creator and self._finalizer.still_active():
+            _PICKLED.add(self)
         return (_attach, (type(self), self.name, self.maxbytes))
 
     def put(self, element: np.ndarray) -> None:
@@ -132,6 +183,8 @@ class ArrayQueue:
 
     def close(self) -> None:
         """Closes the queue in this process; in the creating process, also removes it."""
+        _PICKLED.discard(self)
+        self._queue._handle.close()  # the finalizer does nothing in a forked child
         self._finalizer()
 
 

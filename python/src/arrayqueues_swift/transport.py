@@ -33,6 +33,17 @@ def _choice(table: Mapping[Any, int], value: Any, what: str) -> int:
         raise ValueError(f"{what} must be one of {', '.join(str(key) for key in table if key is not None)}") from None
 
 
+def _refuse_repeated_names(pairs: Sequence[Any]) -> None:
+    """ValueError if two (name, array) pairs have one name; malformed pairs are left to the
+    native send, which raises TypeError for them."""
+    seen = set()
+    for pair in pairs:
+        if isinstance(pair, tuple) and len(pair) == 2 and isinstance(pair[0], str):
+            if pair[0] in seen:
+                raise ValueError(f"two arrays are named {pair[0]!r}: a message's array names must be unique")
+            seen.add(pair[0])
+
+
 def curve_keypair() -> Tuple[str, str]:
     """A new CURVE key pair, (public, secret), each 40 Z85 characters."""
     return _native.curve_keypair()
@@ -56,7 +67,7 @@ class Message:
     index: Optional[int]
     #: Application metadata (a dict from the message's JSON object).
     meta: dict
-    #: The arrays by name, in the message's order.
+    #: The arrays by name, in the message's order (of a name a non-Python sender repeated, the first).
     arrays: dict
 
     @property
@@ -111,13 +122,16 @@ class Sender:
         """Sends one message: an array, a mapping of names to arrays, or (name, array) pairs.
         The arrays are copied; the caller may reuse them at once. Returns the message's
         sequence number, or None when flow control dropped it (a publisher over its byte
-        budget). Raises :class:`PutTimeout` when a push waits past its send timeout."""
+        budget). Raises :class:`PutTimeout` when a push waits past its send timeout, and
+        ``ValueError`` for pairs that repeat a name: a :class:`Message` holds its arrays by name,
+        so a receiver could not give both back."""
         if isinstance(arrays, np.ndarray):
             pairs: Sequence[Tuple[str, Any]] = (("array", arrays),)
         elif isinstance(arrays, Mapping):
             pairs = tuple(arrays.items())
         else:
             pairs = tuple(arrays)
+            _refuse_repeated_names(pairs)
         status, sequence = self._handle.send(pairs, timestamp, index, None if meta is None else json.dumps(dict(meta)))
         return None if status == 1 else sequence
 
@@ -181,7 +195,12 @@ class Receiver:
         if received is None:
             return None
         kind, stream, epoch, sequence, stamp, index, meta, arrays = received
-        return Message(_KINDS.get(kind, str(kind)), stream, epoch, sequence, stamp, index, json.loads(meta), dict(arrays))
+        # The wire format allows a repeated name (another language's sender may send one): the
+        # first array of a name is kept, as Swift's message[name] gives.
+        by_name: dict = {}
+        for array_name, array in arrays:
+            by_name.setdefault(array_name, array)
+        return Message(_KINDS.get(kind, str(kind)), stream, epoch, sequence, stamp, index, json.loads(meta), by_name)
 
     def __iter__(self) -> Iterator[Message]:
         """Yields data messages as they come, until the receiver is closed or shut down."""
