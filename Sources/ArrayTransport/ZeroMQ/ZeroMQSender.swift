@@ -121,6 +121,10 @@ public final class ZeroMQSender: ArraySender {
 
     private let core: ZeroMQSenderEngine
 
+    /// The nonce of the fast path this sender offers, nil if it offers none: every queue it
+    /// makes is `/dev/shm/aq.aqfp.<nonce>…` (for tests that look for what it leaves behind).
+    var fastPathNonce: String? { core.fastPathNonce }
+
     /// Longest stream name accepted, in UTF-8 bytes.
     public static let maximumStreamLength = 1024
 

@@ -80,6 +80,11 @@ final class ZeroMQSenderEngine: Sendable {
     private let ownedContext: ZMQContext?
     /// The same-host fast path, if this publisher offers it.
     private let fastPath: FastPathPublisher?
+    /// The fast path's nonce (``ZeroMQSender/fastPathNonce``).
+    var fastPathNonce: String? {
+        guard case let .offer(_, _, nonce, _)? = fastPath?.offer else { return nil }
+        return nonce
+    }
     /// Whether data messages go on the socket (not with a required fast path).
     private let sendsDataOnNetwork: Bool
     /// Heartbeats go out after this much idleness, and offers at least this often.
