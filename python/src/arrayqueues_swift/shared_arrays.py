@@ -93,8 +93,9 @@ def _close_and_remove(queue: _NativeQueue, name: str, creator: int) -> None:
 
 
 #: Bytes a record takes beyond its payload, at most: its header with the shape of up to 8
-#: dimensions (128) and the padding of the record to a multiple of 64 bytes (63).
-_RECORD_OVERHEAD = 191
+#: dimensions and the padding of the record to a multiple of 64 bytes (191, from the layout:
+#: a 1-byte array of 8 dimensions takes the most).
+_RECORD_OVERHEAD = _NativeQueue.record_size((1,) * 8, np.uint8) - 1
 
 
 def _ring_bytes(maxbytes: int) -> int:
