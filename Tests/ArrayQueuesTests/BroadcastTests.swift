@@ -157,6 +157,28 @@ struct BroadcastTests {
         }
     }
 
+    @Test("clear() while a record is being written: subscribers lose what is before it, then read it once committed")
+    func clearDuringWrite() throws {
+        try withQueue(capacity: 64 << 10, creating: Self.broadcast) { queue in
+            let viewer = try queue.subscribe(policy: .drop, start: .next)
+            let recorder = try queue.subscribe(policy: .block, start: .next)
+            try queue.put(frame(0), index: 0)
+            var cleared = -1
+            try queue.put(dtype: .uint8, shape: [100], index: 1) { (bytes: UnsafeMutableRawBufferPointer) in
+                cleared = try queue.clear()
+                bytes.initializeMemory(as: UInt8.self, repeating: 1)
+            }
+            try queue.put(frame(2), index: 2)
+            #expect(cleared == 2, "record 0, once for each subscriber")
+            for subscriber in [viewer, recorder] {
+                var got: [Int64] = []
+                while let record = try subscriber.tryGet() { got.append(record.index!) }
+                #expect(got == [1, 2], "the record being written survives the clear")
+                #expect(subscriber.lost == 1 && subscriber.delivered == 2, "delivered + lost is every record committed after its start")
+            }
+        }
+    }
+
     @Test("get and clear on a broadcast queue; subscribe on a plain one; broadcast with the reset policy")
     func misuse() throws {
         try withQueue(capacity: 8 << 10, creating: Self.broadcast) { queue in

@@ -348,8 +348,12 @@ extension Ring {
 
     // MARK: - Clearing
 
-    /// `clear()` on a broadcast queue: every subscriber not reading in place skips to the end,
-    /// counting the committed records it skips as lost. Returns the records skipped, summed.
+    /// `clear()` on a broadcast queue: every subscriber not reading in place skips the committed
+    /// records from its cursor up to the first record still being written (or to the end),
+    /// counting them as lost. Returns the records skipped, summed.
+    ///
+    /// A record being written is not cleared (as on a plain queue): a subscriber skipped past it
+    /// would neither read it nor count it lost once it is committed.
     func broadcastClear() throws(ArrayQueueError) -> Int {
         let (head, _, tail) = try cursors()
         crashPoint(.broadcastClearBegin)
@@ -359,12 +363,18 @@ extension Ring {
         for subscriber in try subscribers(head: head, tail: tail) where !subscriber.isBorrowing && subscriber.cursor < tail {
             var count: UInt64 = 0
             var position = subscriber.cursor
-            while position < tail {
+            walk: while position < tail {
                 let (_, state, length) = try validatedRecord(at: position, tail: tail)
-                if state == .ready { count += 1 }
+                switch state {
+                case .ready: count += 1
+                case .done, .skip: break
+                // Never READING on a broadcast queue unless a peer wrote it: stop there, as `borrow` does.
+                case .writing, .reading: break walk
+                }
                 position += UInt64(length)
             }
-            try skip(subscriber.slot, to: tail, losing: count)
+            guard position > subscriber.cursor else { continue }
+            try skip(subscriber.slot, to: position, losing: count)
             skipped += Int(count)
         }
         if skipped > 0 {
