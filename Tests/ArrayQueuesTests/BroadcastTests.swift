@@ -1,6 +1,8 @@
-@testable import ArrayQueues
+@_spi(Transport) @testable import ArrayQueues
 import ArrayQueuesTestSupport
 import Foundation
+import Glibc
+import Synchronization
 import Testing
 
 /// Broadcast queues in one process: delivery, policies, joining and leaving, the table's bounds.
@@ -176,6 +178,53 @@ struct BroadcastTests {
                 #expect(got == [1, 2], "the record being written survives the clear")
                 #expect(subscriber.lost == 1 && subscriber.delivered == 2, "delivered + lost is every record committed after its start")
             }
+        }
+    }
+
+    /// Whether subscriber slot `slot`'s lock byte is held, as another open file description sees it.
+    private func isSlotByteLocked(_ queue: ArrayQueue, _ slot: Int) throws -> Bool? {
+        let descriptor = open("/dev/shm/aq.\(queue.name)", O_RDWR | O_CLOEXEC)
+        try #require(descriptor >= 0)
+        defer { close(descriptor) }
+        return Sys.isByteLocked(descriptor, queue.ring.header.subscriber(slot).lockByte)
+    }
+
+    @Test("a subscription whose slot a peer freed, then another of this process took, detaches without freeing or unlocking that slot")
+    func detachAfterSlotTakenAgain() throws {
+        try withQueue(capacity: 64 << 10, creating: Self.broadcast) { queue in
+            let first = try queue.subscribe(policy: .block, start: .next)
+            // A peer judges this process dead and frees the slot (as a hostile or confused one may).
+            queue.ring.header.subscriber(first.slot).state.pointee.store(0, ordering: .releasing)
+            let second = try queue.subscribe(policy: .block, start: .next)
+            #expect(second.slot == first.slot)
+            first.detach()
+            #expect(try queue.broadcastState().subscribers.map(\.slot) == [second.slot], "the second subscription keeps its slot")
+            #expect(try isSlotByteLocked(queue, second.slot) == true, "and its byte stays locked")
+            try queue.put(frame(0), index: 0)
+            #expect(try second.tryGet()?.index == 0)
+        }
+    }
+
+    @Test("threads subscribing and detaching at once: a subscription's byte is never found unlocked")
+    func detachSubscribeRace() throws {
+        try withQueue(capacity: 64 << 10, creating: Self.broadcast) { queue in
+            let unlocked = Atomic<Int>(0)
+            let stop = Atomic<Bool>(false)
+            let group = DispatchGroup()
+            for _ in 0..<3 {
+                DispatchQueue.global().async(group: group) {
+                    while !stop.load(ordering: .relaxed) {
+                        guard let subscriber = try? queue.subscribe(policy: .block, start: .next) else { continue }
+                        // Detaching releases the byte after freeing the slot; a join in between would lose its lock.
+                        if (try? isSlotByteLocked(queue, subscriber.slot)) != true { unlocked.add(1, ordering: .relaxed) }
+                        subscriber.detach()
+                    }
+                }
+            }
+            usleep(1_500_000)
+            stop.store(true, ordering: .relaxed)
+            #expect(group.wait(timeout: .now() + 30) == .success)
+            #expect(unlocked.load(ordering: .relaxed) == 0, "subscriptions whose byte was free while they were subscribed")
         }
     }
 

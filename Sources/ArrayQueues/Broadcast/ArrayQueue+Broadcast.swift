@@ -55,8 +55,11 @@ extension ArrayQueue {
             throw ArrayQueueError(.invalidArgument, "queue '\(name)' is not a broadcast queue: take its records with get (or create a broadcast queue: CreateOptions(broadcast: true), `aq create --broadcast`)")
         }
         let lock = Attachments.lockDescriptor(ring)
-        let slot = try ring.withLock { () throws(ArrayQueueError) in try ring.join(policy: policy, start: start, lockDescriptor: lock) }
-        return BroadcastSubscriber(queue: self, slot: slot, policy: policy)
+        let token = Attachments.newSubscriptionToken()
+        let slot = try ring.withLock { () throws(ArrayQueueError) in
+            try ring.join(policy: policy, start: start, lockDescriptor: lock, token: token)
+        }
+        return BroadcastSubscriber(queue: self, slot: slot, policy: policy, token: token)
     }
 
     /// The subscribers and counters of this broadcast queue (empty for other queues).

@@ -20,14 +20,17 @@ public final class BroadcastSubscriber: Sendable {
     public let policy: SubscriberPolicy
     /// Its slot in the queue's subscriber table.
     public let slot: Int
+    /// Tells its slot from one another subscription of this process takes after a peer freed it.
+    private let token: UInt64
     /// Whether a loan is out, and whether `detach()` was called: the slot is given up only once
     /// no loan is out, since a give-back takes no queue lock and must not touch a slot given up.
     private let lifecycle = Mutex<(lent: Bool, detached: Bool, left: Bool)>((false, false, false))
 
-    init(queue: ArrayQueue, slot: Int, policy: SubscriberPolicy) {
+    init(queue: ArrayQueue, slot: Int, policy: SubscriberPolicy, token: UInt64) {
         self.queue = queue
         self.slot = slot
         self.policy = policy
+        self.token = token
     }
 
     deinit {
@@ -46,12 +49,18 @@ public final class BroadcastSubscriber: Sendable {
         if leaveNow { leave() }
     }
 
-    /// Frees the slot and its lock byte.
+    /// Frees the slot and its lock byte, if the slot is still this subscription's.
     private func leave() {
         let ring = queue.ring
         let slot = slot
-        try? ring.withLock { () throws(ArrayQueueError) in ring.leave(slot) }
-        if let lock = Attachments.lockDescriptor(ring) {
+        let token = token
+        let lock = Attachments.lockDescriptor(ring)
+        // The byte is unlocked under the queue lock: once the lock is released, another thread of
+        // this process may take the slot and "lock" the byte through the same descriptor, a lock
+        // an unlock afterwards would drop. Without the queue lock the slot stays until this
+        // process exits (its byte lock goes with it).
+        try? ring.withLock { () throws(ArrayQueueError) in
+            guard ring.leave(slot, token: token), let lock else { return }
             Sys.unlockByte(lock, ring.header.subscriber(slot).lockByte)
         }
     }

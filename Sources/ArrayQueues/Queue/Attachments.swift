@@ -24,7 +24,14 @@ enum Attachments {
         /// The mapping addresses of the open handles.
         var handles: Set<UInt>
         let lockDescriptor: Int32?
+        /// The subscriber slots this process holds, each with the token of the subscription that
+        /// holds it: a slot's pid tells only the process, and a subscription whose slot a peer
+        /// freed must not free (or unlock) the slot another subscription of this process took since.
+        var subscriptions: [Int: UInt64] = [:]
     }
+
+    /// The next subscription token (never 0).
+    private static let nextToken = Atomic<UInt64>(1)
 
     private static let shares = Mutex<[String: Share]>([:])
 
@@ -170,6 +177,29 @@ enum Attachments {
     /// attachment slot's, and its broadcast subscriptions'); nil if it has none.
     static func lockDescriptor(_ ring: Ring) -> Int32? {
         shares.withLock { $0[key(ring)]?.lockDescriptor }
+    }
+
+    /// A token for a new subscription, unique in this process.
+    static func newSubscriptionToken() -> UInt64 {
+        nextToken.add(1, ordering: .relaxed).oldValue
+    }
+
+    /// Records that subscription `token` holds subscriber slot `slot` (under the queue lock).
+    static func holdSubscriberSlot(_ ring: Ring, _ slot: Int, token: UInt64) {
+        shares.withLock { $0[key(ring)]?.subscriptions[slot] = token }
+    }
+
+    /// Forgets that subscription `token` holds subscriber slot `slot` (under the queue lock).
+    /// Returns whether it did: false if another subscription of this process took the slot
+    /// since. With no share (a handle inherited through `fork()`) nothing is known: true.
+    static func releaseSubscriberSlot(_ ring: Ring, _ slot: Int, token: UInt64) -> Bool {
+        shares.withLock { shares in
+            let key = key(ring)
+            guard shares[key] != nil else { return true }
+            guard shares[key]?.subscriptions[slot] == token else { return false }
+            shares[key]?.subscriptions[slot] = nil
+            return true
+        }
     }
 
     /// Whether an attached process is alive. Entries that hold a slot lock are judged by it;
