@@ -1,5 +1,6 @@
 @_spi(Transport) @testable import ArrayQueues
 import ArrayQueuesTestSupport
+import CArrayQueuesShims
 import Foundation
 import Glibc
 import Synchronization
@@ -225,6 +226,58 @@ struct BroadcastTests {
             stop.store(true, ordering: .relaxed)
             #expect(group.wait(timeout: .now() + 30) == .success)
             #expect(unlocked.load(ordering: .relaxed) == 0, "subscriptions whose byte was free while they were subscribed")
+        }
+    }
+
+    @Test("a record whose dtype, shape and size disagree is passed by and counted lost, not delivered")
+    func corruptRecordCountsLost() throws {
+        try withQueue(capacity: 64 << 10, creating: Self.broadcast) { queue in
+            let subscriber = try queue.subscribe(policy: .block, start: .next)
+            try queue.put(frame(0), index: 0)
+            // A peer writes garbage into the committed record's dtype.
+            let (head, _, _) = try queue.ring.cursors()
+            queue.ring.record(at: head).raw.assumingMemoryBound(to: caq_record_header.self).pointee.dtype = 250
+            try queue.put(frame(1), index: 1)
+            #expect { try subscriber.tryGet() } throws: { ($0 as? ArrayQueueError)?.code == .corruptSegment }
+            #expect(subscriber.lost == 1 && subscriber.delivered == 0)
+            #expect(try subscriber.tryGet()?.index == 1)
+            #expect(subscriber.lost == 1 && subscriber.delivered == 1)
+        }
+    }
+
+    @Test("a skip a peer staged in the slot of a subscriber reading in place moves nothing under it; its give-back goes through")
+    func skipStagedWhileBorrowing() throws {
+        try withQueue(capacity: 64 << 10, creating: Self.broadcast) { queue in
+            let subscriber = try queue.subscribe(policy: .block, start: .next)
+            for counter in 0..<3 { try queue.put(frame(counter), index: Int64(counter)) }
+            let loan = try subscriber.borrow(timeout: .seconds(1))
+            #expect(loan.record.index == 0)
+            let (_, _, tail) = try queue.ring.cursors()
+            queue.ring.header.subscriber(subscriber.slot).skipCursor.pointee.store(tail, ordering: .relaxed)
+            // Anyone reading the table under the lock (here: the state, a producer).
+            _ = try queue.broadcastState()
+            try queue.put(frame(3), index: 3)
+            loan.release()
+            #expect(try queue.broadcastState().subscribers.map(\.isReading) == [false], "the give-back matched its cursor")
+            // The staged skip, now on an IDLE slot, may be finished; the subscriber is not stuck.
+            #expect(throws: Never.self) { _ = try subscriber.tryGet() }
+        }
+    }
+
+    @Test("lost and delivered after detach are the subscriber's own, not those of whoever takes its slot next")
+    func countsAfterDetach() throws {
+        try withQueue(capacity: 64 << 10, creating: Self.broadcast) { queue in
+            let first = try queue.subscribe(policy: .drop, start: .next)
+            for counter in 0..<3 { try queue.put(frame(counter), index: Int64(counter)) }
+            _ = try first.get(timeout: .seconds(1))
+            #expect(try queue.clear() == 2)
+            first.detach()
+            let second = try queue.subscribe(policy: .drop, start: .next)
+            #expect(second.slot == first.slot)
+            try queue.put(frame(3), index: 3)
+            _ = try second.get(timeout: .seconds(1))
+            #expect(first.delivered == 1 && first.lost == 2)
+            #expect(second.delivered == 1 && second.lost == 0)
         }
     }
 

@@ -31,7 +31,11 @@ extension Ring {
         // stores its cursor before it stores IDLE, so IDLE here comes with the cursor past the record.
         let state = slot.state.pointee.load(ordering: .acquiring)
         guard state == CAQ_SUBSCRIBER_IDLE || state == CAQ_SUBSCRIBER_BORROWING else { return nil }
-        try finishSkip(slot, tail: tail)
+        // Only IDLE slots are skipped by others. A skip staged in a BORROWING slot is its owner's
+        // own (of a record it could not read), left by its death: the slot goes to the reaper. Or
+        // a peer wrote it: finishing it would move the cursor under the reader, whose give-back
+        // would then never match it, and the slot would stay BORROWING for good.
+        if state == CAQ_SUBSCRIBER_IDLE { try finishSkip(slot, tail: tail) }
         let cursor = slot.cursor.pointee.load(ordering: .relaxed)
         guard cursor <= tail, cursor % UInt64(RecordHeader.alignment) == 0 else {
             throw broadcastCorrupt("subscriber \(index) has cursor \(cursor) beyond the ring's end \(tail)")
@@ -346,6 +350,22 @@ extension Ring {
         crashPoint(.broadcastReleaseIdle)
         slot.delivered.pointee.wrappingAdd(1, ordering: .relaxed)
         crashPoint(.broadcastReleaseCounted)
+        header.spaceSignal.notify()
+        crashPoint(.broadcastReleaseNotified)
+    }
+
+    /// Gives back subscriber `index`'s loan of a record it could not read (its dtype, shape and
+    /// size disagree): its cursor moves past the record, counted lost, not delivered. Under the
+    /// lock, since a producer may skip the slot and store `lost` once it is IDLE again.
+    func giveBackUnread(_ index: Int, _ loan: Loan) throws(ArrayQueueError) {
+        let slot = try ownSlot(index)
+        guard slot.state.pointee.load(ordering: .acquiring) == CAQ_SUBSCRIBER_BORROWING,
+              slot.cursor.pointee.load(ordering: .relaxed) == loan.position else { return }
+        // Staged as any skip; should this process die in it, the BORROWING slot is reaped.
+        try skip(slot, to: loan.position + UInt64(loan.length), losing: 1)
+        crashPoint(.broadcastReleaseBegin)
+        slot.state.pointee.store(CAQ_SUBSCRIBER_IDLE, ordering: .releasing)
+        crashPoint(.broadcastReleaseIdle)
         header.spaceSignal.notify()
         crashPoint(.broadcastReleaseNotified)
     }
