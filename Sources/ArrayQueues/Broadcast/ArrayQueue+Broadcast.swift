@@ -80,7 +80,7 @@ extension ArrayQueue {
                 let slot = subscriber.slot
                 return SubscriberInfo(
                     slot: slot.index, pid: Int32(bitPattern: slot.owner.pid),
-                    isAlive: Attachments.liveness(slot.owner, lockDescriptor: lock) == .alive, policy: subscriber.policy,
+                    isAlive: Attachments.subscriberLiveness(slot.owner, lockDescriptor: lock) == .alive, policy: subscriber.policy,
                     isReading: subscriber.isBorrowing, delivered: slot.delivered.pointee.load(ordering: .relaxed),
                     lost: slot.lost.pointee.load(ordering: .relaxed), pending: pending)
             }

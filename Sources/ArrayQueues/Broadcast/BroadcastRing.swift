@@ -266,7 +266,7 @@ extension Ring {
         var reaped = false
         for index in 0..<SegmentHeader.subscriberCapacity {
             let slot = header.subscriber(index)
-            guard slot.isTaken, Attachments.liveness(slot.owner, lockDescriptor: lock) != .alive else { continue }
+            guard slot.isTaken, Attachments.subscriberLiveness(slot.owner, lockDescriptor: lock) != .alive else { continue }
             crashPoint(.broadcastReapBegin)
             slot.state.pointee.store(0, ordering: .releasing)
             crashPoint(.broadcastReapFreed)

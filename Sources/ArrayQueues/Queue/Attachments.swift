@@ -15,7 +15,8 @@ import Synchronization
 /// advisory lock (an open-file-description lock, which the kernel drops when the process
 /// exits, whatever its namespace) on the byte of the segment file that matches its slot.
 /// An entry that records a namespace is alive exactly while its lock is held; only entries
-/// without one (written by older builds) are judged by pid and start time.
+/// without one (written by older builds) are judged by pid and start time. Broadcast subscribers
+/// recorded in this namespace are judged by pid and start time too (``subscriberLiveness(_:lockDescriptor:)``).
 enum Attachments {
     /// This process's share of one segment: its open handles, and the descriptor (a duplicate
     /// of the first handle's, so that it outlives that handle) through which it holds its
@@ -215,6 +216,18 @@ enum Attachments {
         // A pid of this namespace settles that (and a lock its owner dropped by closing descriptors
         // it did not open).
         return !entry.mayBeInAnotherPIDNamespace && entry.identity.isAlive ? .alive : .dead
+    }
+
+    /// Whether a broadcast subscriber's process is alive: as ``liveness(_:lockDescriptor:)``, except
+    /// that an owner recorded in this pid namespace is judged by its pid and start time even while
+    /// its byte is locked. A child it forked without exec holds that lock too (the descriptor
+    /// survives `fork()`), and would keep a dead subscriber's slot, and with a `.block` one the
+    /// producers, until it exits. Only for an owner of another namespace is the lock the authority.
+    static func subscriberLiveness(_ entry: Entry, lockDescriptor: Int32?) -> Liveness {
+        guard entry.pid != 0, entry.pidNamespace != 0, !entry.mayBeInAnotherPIDNamespace, !entry.isCurrentProcess else {
+            return liveness(entry, lockDescriptor: lockDescriptor)
+        }
+        return entry.identity.isAlive ? .alive : .dead
     }
 
     /// Whether the owner of a record being written or read is alive (for the dead-peer sweep).
