@@ -12,6 +12,8 @@
 //   fork-child-detaches QUEUE              open, fork; the child checks that it sees its parent alive (else it
 //                                          exits 3), drops the inherited handle and exits; then print
 //                                          "attached" or "detached" (is the parent still in the table?)
+//   bcast-die-forked QUEUE SECONDS         subscribe (block, next), fork a child that sleeps SECONDS (no exec:
+//                                          it inherits the slot's lock), print "grandchild PID", SIGKILL itself
 @_spi(Testing) import ArrayQueues
 @preconcurrency import Glibc
 
@@ -63,6 +65,19 @@ enum HostileRoles {
                 var status: Int32 = 0
                 guard child > 0, waitpid(child, &status, 0) == child, status == 0 else { Helper.fail("the child failed (\(status))") }
                 print(queue?.attachments().contains { $0.pid == getpid() } == true ? "attached" : "detached")
+            case "bcast-die-forked":
+                let seconds = Helper.integer(arguments, 3)
+                let queue = try ArrayQueue.open(name: arguments[2])
+                let subscriber = try queue.subscribe(policy: .block, start: .next)
+                let child = forkProcess()
+                if child == 0 {
+                    detachFromTestPipes()
+                    sleep(UInt32(seconds))
+                    _exit(0)
+                }
+                guard child > 0 else { Helper.fail("fork failed") }
+                Helper.logLine("grandchild \(child) slot \(subscriber.slot)")
+                Helper.killSelf()
             default:
                 return false
             }

@@ -1,4 +1,4 @@
-@_spi(Testing) import ArrayQueues
+@_spi(Testing) @testable import ArrayQueues
 import ArrayQueuesTestSupport
 import Foundation
 import Glibc
@@ -105,6 +105,37 @@ struct BroadcastProcessTests {
         let all = try recorder.verifiedIndices()
         #expect(all.count == 2000 && recorded.contains("lost 0"))
         expectGapFree(all, "recorder")
+    }
+
+    @Test("a block subscriber killed while a child it forked (without exec) lives on is reaped by the sweep; puts go on")
+    func killedSubscriberWithForkedChild() throws {
+        try withQueue(capacity: 64 << 10, creating: CreateOptions(broadcast: true)) { queue in
+            // The subscriber forks a child that keeps its descriptor, and with it the slot's byte lock.
+            // (Foundation sees the helper end only once that child has ended too: it is not waited for.)
+            let helper = try HelperProcess(["bcast-die-forked", queue.name, "60"])
+            #expect(eventually(within: 30) { helper.child.output.contains("grandchild") })
+            let words = helper.child.output.split(whereSeparator: \.isWhitespace)
+            let grandchild = try #require(words.firstIndex(of: "grandchild").flatMap { Int32(words[$0 + 1]) })
+            defer { kill(grandchild, SIGKILL) }
+            let subscriberPID = UInt32(helper.process.processIdentifier)
+            #expect(eventually(within: 30) { !ProcessIdentity(pid: subscriberPID, startTime: 0).isAlive }, "the subscriber died")
+            #expect(kill(grandchild, 0) == 0, "its child lives on")
+            // The ring holds about 60 records; then every put needs the dead subscriber's room.
+            let start = Date()
+            var failed: (any Error)?
+            for counter in 0..<200 {
+                do {
+                    try queue.put(Pattern.array(dtype: .uint8, shape: [1000], seed: UInt64(counter)), index: Int64(counter), timeout: .seconds(2))
+                } catch {
+                    failed = error
+                    break
+                }
+            }
+            #expect(failed == nil, "a put was held by the dead subscriber: \(String(describing: failed))")
+            #expect(Date().timeIntervalSince(start) < 5, "the liveness bound (0.5 s) with room to spare")
+            let state = try queue.broadcastState()
+            #expect(state.reaped == 1 && state.subscribers.isEmpty)
+        }
     }
 
     @Test("subscribers join and leave (some killed) while two producers stream; each sees a gap-free run per producer")

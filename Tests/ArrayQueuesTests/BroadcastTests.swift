@@ -1,6 +1,9 @@
-@testable import ArrayQueues
+@_spi(Transport) @testable import ArrayQueues
 import ArrayQueuesTestSupport
+import CArrayQueuesShims
 import Foundation
+import Glibc
+import Synchronization
 import Testing
 
 /// Broadcast queues in one process: delivery, policies, joining and leaving, the table's bounds.
@@ -154,6 +157,127 @@ struct BroadcastTests {
             #expect { try queue.subscribe() } throws: { ($0 as? ArrayQueueError)?.code == .full }
             subscribers.removeLast()
             subscribers.append(try queue.subscribe())
+        }
+    }
+
+    @Test("clear() while a record is being written: subscribers lose what is before it, then read it once committed")
+    func clearDuringWrite() throws {
+        try withQueue(capacity: 64 << 10, creating: Self.broadcast) { queue in
+            let viewer = try queue.subscribe(policy: .drop, start: .next)
+            let recorder = try queue.subscribe(policy: .block, start: .next)
+            try queue.put(frame(0), index: 0)
+            var cleared = -1
+            try queue.put(dtype: .uint8, shape: [100], index: 1) { (bytes: UnsafeMutableRawBufferPointer) in
+                cleared = try queue.clear()
+                bytes.initializeMemory(as: UInt8.self, repeating: 1)
+            }
+            try queue.put(frame(2), index: 2)
+            #expect(cleared == 2, "record 0, once for each subscriber")
+            for subscriber in [viewer, recorder] {
+                var got: [Int64] = []
+                while let record = try subscriber.tryGet() { got.append(record.index!) }
+                #expect(got == [1, 2], "the record being written survives the clear")
+                #expect(subscriber.lost == 1 && subscriber.delivered == 2, "delivered + lost is every record committed after its start")
+            }
+        }
+    }
+
+    /// Whether subscriber slot `slot`'s lock byte is held, as another open file description sees it.
+    private func isSlotByteLocked(_ queue: ArrayQueue, _ slot: Int) throws -> Bool? {
+        let descriptor = open("/dev/shm/aq.\(queue.name)", O_RDWR | O_CLOEXEC)
+        try #require(descriptor >= 0)
+        defer { close(descriptor) }
+        return Sys.isByteLocked(descriptor, queue.ring.header.subscriber(slot).lockByte)
+    }
+
+    @Test("a subscription whose slot a peer freed, then another of this process took, detaches without freeing or unlocking that slot")
+    func detachAfterSlotTakenAgain() throws {
+        try withQueue(capacity: 64 << 10, creating: Self.broadcast) { queue in
+            let first = try queue.subscribe(policy: .block, start: .next)
+            // A peer judges this process dead and frees the slot (as a hostile or confused one may).
+            queue.ring.header.subscriber(first.slot).state.pointee.store(0, ordering: .releasing)
+            let second = try queue.subscribe(policy: .block, start: .next)
+            #expect(second.slot == first.slot)
+            first.detach()
+            #expect(try queue.broadcastState().subscribers.map(\.slot) == [second.slot], "the second subscription keeps its slot")
+            #expect(try isSlotByteLocked(queue, second.slot) == true, "and its byte stays locked")
+            try queue.put(frame(0), index: 0)
+            #expect(try second.tryGet()?.index == 0)
+        }
+    }
+
+    @Test("threads subscribing and detaching at once: a subscription's byte is never found unlocked")
+    func detachSubscribeRace() throws {
+        try withQueue(capacity: 64 << 10, creating: Self.broadcast) { queue in
+            let unlocked = Atomic<Int>(0)
+            let stop = Atomic<Bool>(false)
+            let group = DispatchGroup()
+            for _ in 0..<3 {
+                DispatchQueue.global().async(group: group) {
+                    while !stop.load(ordering: .relaxed) {
+                        guard let subscriber = try? queue.subscribe(policy: .block, start: .next) else { continue }
+                        // Detaching releases the byte after freeing the slot; a join in between would lose its lock.
+                        if (try? isSlotByteLocked(queue, subscriber.slot)) != true { unlocked.add(1, ordering: .relaxed) }
+                        subscriber.detach()
+                    }
+                }
+            }
+            usleep(1_500_000)
+            stop.store(true, ordering: .relaxed)
+            #expect(group.wait(timeout: .now() + 30) == .success)
+            #expect(unlocked.load(ordering: .relaxed) == 0, "subscriptions whose byte was free while they were subscribed")
+        }
+    }
+
+    @Test("a record whose dtype, shape and size disagree is passed by and counted lost, not delivered")
+    func corruptRecordCountsLost() throws {
+        try withQueue(capacity: 64 << 10, creating: Self.broadcast) { queue in
+            let subscriber = try queue.subscribe(policy: .block, start: .next)
+            try queue.put(frame(0), index: 0)
+            // A peer writes garbage into the committed record's dtype.
+            let (head, _, _) = try queue.ring.cursors()
+            queue.ring.record(at: head).raw.assumingMemoryBound(to: caq_record_header.self).pointee.dtype = 250
+            try queue.put(frame(1), index: 1)
+            #expect { try subscriber.tryGet() } throws: { ($0 as? ArrayQueueError)?.code == .corruptSegment }
+            #expect(subscriber.lost == 1 && subscriber.delivered == 0)
+            #expect(try subscriber.tryGet()?.index == 1)
+            #expect(subscriber.lost == 1 && subscriber.delivered == 1)
+        }
+    }
+
+    @Test("a skip a peer staged in the slot of a subscriber reading in place moves nothing under it; its give-back goes through")
+    func skipStagedWhileBorrowing() throws {
+        try withQueue(capacity: 64 << 10, creating: Self.broadcast) { queue in
+            let subscriber = try queue.subscribe(policy: .block, start: .next)
+            for counter in 0..<3 { try queue.put(frame(counter), index: Int64(counter)) }
+            let loan = try subscriber.borrow(timeout: .seconds(1))
+            #expect(loan.record.index == 0)
+            let (_, _, tail) = try queue.ring.cursors()
+            queue.ring.header.subscriber(subscriber.slot).skipCursor.pointee.store(tail, ordering: .relaxed)
+            // Anyone reading the table under the lock (here: the state, a producer).
+            _ = try queue.broadcastState()
+            try queue.put(frame(3), index: 3)
+            loan.release()
+            #expect(try queue.broadcastState().subscribers.map(\.isReading) == [false], "the give-back matched its cursor")
+            // The staged skip, now on an IDLE slot, may be finished; the subscriber is not stuck.
+            #expect(throws: Never.self) { _ = try subscriber.tryGet() }
+        }
+    }
+
+    @Test("lost and delivered after detach are the subscriber's own, not those of whoever takes its slot next")
+    func countsAfterDetach() throws {
+        try withQueue(capacity: 64 << 10, creating: Self.broadcast) { queue in
+            let first = try queue.subscribe(policy: .drop, start: .next)
+            for counter in 0..<3 { try queue.put(frame(counter), index: Int64(counter)) }
+            _ = try first.get(timeout: .seconds(1))
+            #expect(try queue.clear() == 2)
+            first.detach()
+            let second = try queue.subscribe(policy: .drop, start: .next)
+            #expect(second.slot == first.slot)
+            try queue.put(frame(3), index: 3)
+            _ = try second.get(timeout: .seconds(1))
+            #expect(first.delivered == 1 && first.lost == 2)
+            #expect(second.delivered == 1 && second.lost == 0)
         }
     }
 

@@ -55,8 +55,11 @@ extension ArrayQueue {
             throw ArrayQueueError(.invalidArgument, "queue '\(name)' is not a broadcast queue: take its records with get (or create a broadcast queue: CreateOptions(broadcast: true), `aq create --broadcast`)")
         }
         let lock = Attachments.lockDescriptor(ring)
-        let slot = try ring.withLock { () throws(ArrayQueueError) in try ring.join(policy: policy, start: start, lockDescriptor: lock) }
-        return BroadcastSubscriber(queue: self, slot: slot, policy: policy)
+        let token = Attachments.newSubscriptionToken()
+        let slot = try ring.withLock { () throws(ArrayQueueError) in
+            try ring.join(policy: policy, start: start, lockDescriptor: lock, token: token)
+        }
+        return BroadcastSubscriber(queue: self, slot: slot, policy: policy, token: token)
     }
 
     /// The subscribers and counters of this broadcast queue (empty for other queues).
@@ -77,7 +80,7 @@ extension ArrayQueue {
                 let slot = subscriber.slot
                 return SubscriberInfo(
                     slot: slot.index, pid: Int32(bitPattern: slot.owner.pid),
-                    isAlive: Attachments.liveness(slot.owner, lockDescriptor: lock) == .alive, policy: subscriber.policy,
+                    isAlive: Attachments.subscriberLiveness(slot.owner, lockDescriptor: lock) == .alive, policy: subscriber.policy,
                     isReading: subscriber.isBorrowing, delivered: slot.delivered.pointee.load(ordering: .relaxed),
                     lost: slot.lost.pointee.load(ordering: .relaxed), pending: pending)
             }

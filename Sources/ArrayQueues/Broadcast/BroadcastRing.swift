@@ -31,7 +31,11 @@ extension Ring {
         // stores its cursor before it stores IDLE, so IDLE here comes with the cursor past the record.
         let state = slot.state.pointee.load(ordering: .acquiring)
         guard state == CAQ_SUBSCRIBER_IDLE || state == CAQ_SUBSCRIBER_BORROWING else { return nil }
-        try finishSkip(slot, tail: tail)
+        // Only IDLE slots are skipped by others. A skip staged in a BORROWING slot is its owner's
+        // own (of a record it could not read), left by its death: the slot goes to the reaper. Or
+        // a peer wrote it: finishing it would move the cursor under the reader, whose give-back
+        // would then never match it, and the slot would stay BORROWING for good.
+        if state == CAQ_SUBSCRIBER_IDLE { try finishSkip(slot, tail: tail) }
         let cursor = slot.cursor.pointee.load(ordering: .relaxed)
         guard cursor <= tail, cursor % UInt64(RecordHeader.alignment) == 0 else {
             throw broadcastCorrupt("subscriber \(index) has cursor \(cursor) beyond the ring's end \(tail)")
@@ -189,9 +193,9 @@ extension Ring {
 
     // MARK: - Subscribing and leaving
 
-    /// Takes a free slot for the calling process, locking its byte through `lockDescriptor` so that
-    /// its death is seen whatever its pid namespace. Returns the slot's index.
-    func join(policy: SubscriberPolicy, start: SubscriberStart, lockDescriptor: Int32?) throws(ArrayQueueError) -> Int {
+    /// Takes a free slot for subscription `token` of the calling process, locking its byte through
+    /// `lockDescriptor` so that its death is seen whatever its pid namespace. Returns the slot's index.
+    func join(policy: SubscriberPolicy, start: SubscriberStart, lockDescriptor: Int32?, token: UInt64) throws(ArrayQueueError) -> Int {
         var free = (0..<SegmentHeader.subscriberCapacity).filter { !header.subscriber($0).isTaken }
         if free.isEmpty, try reapDeadSubscribers() {
             free = (0..<SegmentHeader.subscriberCapacity).filter { !header.subscriber($0).isTaken }
@@ -215,6 +219,7 @@ extension Ring {
         crashPoint(.broadcastJoinActive)
         header.subscribersJoined.pointee.wrappingAdd(1, ordering: .relaxed)
         crashPoint(.broadcastJoinCounted)
+        Attachments.holdSubscriberSlot(self, index, token: token)
         return index
     }
 
@@ -237,10 +242,12 @@ extension Ring {
         }
     }
 
-    /// Frees the calling process's slot `index` (its byte is unlocked by the caller afterwards).
-    func leave(_ index: Int) {
+    /// Frees slot `index` if subscription `token` of the calling process still holds it; returns
+    /// whether it did (only then may the caller unlock its byte, still under the lock). It may
+    /// not: a peer that judged this process dead freed it, and another subscription took it since.
+    func leave(_ index: Int, token: UInt64) -> Bool {
         let slot = header.subscriber(index)
-        guard slot.isOwnedByCurrentProcess else { return }
+        guard Attachments.releaseSubscriberSlot(self, index, token: token), slot.isOwnedByCurrentProcess else { return false }
         crashPoint(.broadcastLeaveBegin)
         slot.state.pointee.store(0, ordering: .releasing)
         crashPoint(.broadcastLeaveFreed)
@@ -248,6 +255,7 @@ extension Ring {
         crashPoint(.broadcastLeaveCounted)
         header.spaceSignal.notify()
         crashPoint(.broadcastLeaveNotified)
+        return true
     }
 
     /// Frees the slots of subscribers whose process died (whatever they were reading is then
@@ -258,7 +266,7 @@ extension Ring {
         var reaped = false
         for index in 0..<SegmentHeader.subscriberCapacity {
             let slot = header.subscriber(index)
-            guard slot.isTaken, Attachments.liveness(slot.owner, lockDescriptor: lock) != .alive else { continue }
+            guard slot.isTaken, Attachments.subscriberLiveness(slot.owner, lockDescriptor: lock) != .alive else { continue }
             crashPoint(.broadcastReapBegin)
             slot.state.pointee.store(0, ordering: .releasing)
             crashPoint(.broadcastReapFreed)
@@ -346,10 +354,30 @@ extension Ring {
         crashPoint(.broadcastReleaseNotified)
     }
 
+    /// Gives back subscriber `index`'s loan of a record it could not read (its dtype, shape and
+    /// size disagree): its cursor moves past the record, counted lost, not delivered. Under the
+    /// lock, since a producer may skip the slot and store `lost` once it is IDLE again.
+    func giveBackUnread(_ index: Int, _ loan: Loan) throws(ArrayQueueError) {
+        let slot = try ownSlot(index)
+        guard slot.state.pointee.load(ordering: .acquiring) == CAQ_SUBSCRIBER_BORROWING,
+              slot.cursor.pointee.load(ordering: .relaxed) == loan.position else { return }
+        // Staged as any skip; should this process die in it, the BORROWING slot is reaped.
+        try skip(slot, to: loan.position + UInt64(loan.length), losing: 1)
+        crashPoint(.broadcastReleaseBegin)
+        slot.state.pointee.store(CAQ_SUBSCRIBER_IDLE, ordering: .releasing)
+        crashPoint(.broadcastReleaseIdle)
+        header.spaceSignal.notify()
+        crashPoint(.broadcastReleaseNotified)
+    }
+
     // MARK: - Clearing
 
-    /// `clear()` on a broadcast queue: every subscriber not reading in place skips to the end,
-    /// counting the committed records it skips as lost. Returns the records skipped, summed.
+    /// `clear()` on a broadcast queue: every subscriber not reading in place skips the committed
+    /// records from its cursor up to the first record still being written (or to the end),
+    /// counting them as lost. Returns the records skipped, summed.
+    ///
+    /// A record being written is not cleared (as on a plain queue): a subscriber skipped past it
+    /// would neither read it nor count it lost once it is committed.
     func broadcastClear() throws(ArrayQueueError) -> Int {
         let (head, _, tail) = try cursors()
         crashPoint(.broadcastClearBegin)
@@ -359,12 +387,18 @@ extension Ring {
         for subscriber in try subscribers(head: head, tail: tail) where !subscriber.isBorrowing && subscriber.cursor < tail {
             var count: UInt64 = 0
             var position = subscriber.cursor
-            while position < tail {
+            walk: while position < tail {
                 let (_, state, length) = try validatedRecord(at: position, tail: tail)
-                if state == .ready { count += 1 }
+                switch state {
+                case .ready: count += 1
+                case .done, .skip: break
+                // Never READING on a broadcast queue unless a peer wrote it: stop there, as `borrow` does.
+                case .writing, .reading: break walk
+                }
                 position += UInt64(length)
             }
-            try skip(subscriber.slot, to: tail, losing: count)
+            guard position > subscriber.cursor else { continue }
+            try skip(subscriber.slot, to: position, losing: count)
             skipped += Int(count)
         }
         if skipped > 0 {

@@ -20,14 +20,20 @@ public final class BroadcastSubscriber: Sendable {
     public let policy: SubscriberPolicy
     /// Its slot in the queue's subscriber table.
     public let slot: Int
+    /// Tells its slot from one another subscription of this process takes after a peer freed it.
+    private let token: UInt64
     /// Whether a loan is out, and whether `detach()` was called: the slot is given up only once
     /// no loan is out, since a give-back takes no queue lock and must not touch a slot given up.
-    private let lifecycle = Mutex<(lent: Bool, detached: Bool, left: Bool)>((false, false, false))
+    /// `counts` keeps `lost` and `delivered` from the moment it was given up: the slot may then
+    /// hold another subscriber.
+    private let lifecycle = Mutex<(lent: Bool, detached: Bool, left: Bool, counts: (lost: UInt64, delivered: UInt64)?)>(
+        (false, false, false, nil))
 
-    init(queue: ArrayQueue, slot: Int, policy: SubscriberPolicy) {
+    init(queue: ArrayQueue, slot: Int, policy: SubscriberPolicy, token: UInt64) {
         self.queue = queue
         self.slot = slot
         self.policy = policy
+        self.token = token
     }
 
     deinit {
@@ -46,20 +52,46 @@ public final class BroadcastSubscriber: Sendable {
         if leaveNow { leave() }
     }
 
-    /// Frees the slot and its lock byte.
+    /// Frees the slot and its lock byte, if the slot is still this subscription's.
     private func leave() {
         let ring = queue.ring
         let slot = slot
-        try? ring.withLock { () throws(ArrayQueueError) in ring.leave(slot) }
-        if let lock = Attachments.lockDescriptor(ring) {
-            Sys.unlockByte(lock, ring.header.subscriber(slot).lockByte)
+        let token = token
+        let lock = Attachments.lockDescriptor(ring)
+        // The byte is unlocked under the queue lock: once the lock is released, another thread of
+        // this process may take the slot and "lock" the byte through the same descriptor, a lock
+        // an unlock afterwards would drop. Without the queue lock the slot stays until this
+        // process exits (its byte lock goes with it).
+        try? ring.withLock { () throws(ArrayQueueError) in
+            let counts = Self.counts(of: ring.header.subscriber(slot))
+            let freed = ring.leave(slot, token: token)
+            // Kept before the queue lock is released, after which another subscriber may take the
+            // slot (`counts()` reads the slot only while none are kept). A slot that was not this
+            // subscription's any more (a peer freed it) held no count of its.
+            lifecycle.withLock { $0.counts = freed ? counts : (0, 0) }
+            if freed, let lock { Sys.unlockByte(lock, ring.header.subscriber(slot).lockByte) }
         }
     }
 
-    /// Records producers skipped it past (drop policy) or `clear()` dropped before it read them.
-    public var lost: UInt64 { queue.ring.header.subscriber(slot).lost.pointee.load(ordering: .relaxed) }
-    /// Records it has read.
-    public var delivered: UInt64 { queue.ring.header.subscriber(slot).delivered.pointee.load(ordering: .relaxed) }
+    /// `lost` and `delivered` as `slot` holds them now.
+    private static func counts(of slot: SubscriberSlot) -> (lost: UInt64, delivered: UInt64) {
+        (slot.lost.pointee.load(ordering: .relaxed), slot.delivered.pointee.load(ordering: .relaxed))
+    }
+
+    /// Its `lost` and `delivered`: from its slot while it holds one, else as they were when it
+    /// gave it up.
+    private func counts() -> (lost: UInt64, delivered: UInt64) {
+        let slot = queue.ring.header.subscriber(slot)
+        return lifecycle.withLock { $0.counts ?? Self.counts(of: slot) }
+    }
+
+    /// Records producers skipped it past (drop policy), `clear()` dropped before it read them, or
+    /// it could not read (corrupt). After ``detach()``, the count at that moment (0 if another
+    /// process had freed its slot).
+    public var lost: UInt64 { counts().lost }
+    /// Records it has read. After ``detach()``, the count at that moment (0 if another process
+    /// had freed its slot).
+    public var delivered: UInt64 { counts().delivered }
 
     // MARK: - Reading
 
@@ -139,8 +171,11 @@ public final class BroadcastSubscriber: Sendable {
         do {
             record = try queue.borrowed(found.record)
         } catch {
-            // Skipped, never delivered: its dtype, shape and size disagree.
-            try? give(back: found)
+            // Passed by and counted lost, never delivered: its dtype, shape and size disagree.
+            defer { endLoan() }
+            let ring = queue.ring
+            let slot = slot
+            try? ring.withLock { () throws(ArrayQueueError) in try ring.giveBackUnread(slot, found) }
             throw error
         }
         return BroadcastLoan(subscriber: self, loan: found, record: record)

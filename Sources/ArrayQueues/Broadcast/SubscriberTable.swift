@@ -65,7 +65,7 @@ struct SubscriberSlot {
     }
 
     /// The owner, as an attachment-table entry (the slot's lock byte standing for its slot), so
-    /// that `Attachments.liveness` judges it exactly as it judges attached processes.
+    /// that `Attachments.subscriberLiveness` judges it as attached processes are judged.
     var owner: Attachments.Entry {
         Attachments.Entry(
             slot: Int(lockByte), pid: pid.pointee.load(ordering: .relaxed),

@@ -301,8 +301,9 @@ public final class ArrayQueue {
 
     /// Drops every waiting record, for every process; returns how many were dropped.
     /// Records being written or read at the time are not affected.
-    /// On a broadcast queue, every subscriber skips to the newest end (counting what it lost),
-    /// except past a record it is reading.
+    /// On a broadcast queue, every subscriber skips the committed records ahead of it (counting
+    /// them lost), up to the first record still being written, or to the newest end; one reading
+    /// a record is not moved.
     @discardableResult
     public func clear() throws(ArrayQueueError) -> Int {
         if isBroadcast { return try broadcastClear() }

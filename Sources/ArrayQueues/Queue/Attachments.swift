@@ -15,7 +15,8 @@ import Synchronization
 /// advisory lock (an open-file-description lock, which the kernel drops when the process
 /// exits, whatever its namespace) on the byte of the segment file that matches its slot.
 /// An entry that records a namespace is alive exactly while its lock is held; only entries
-/// without one (written by older builds) are judged by pid and start time.
+/// without one (written by older builds) are judged by pid and start time. Broadcast subscribers
+/// recorded in this namespace are judged by pid and start time too (``subscriberLiveness(_:lockDescriptor:)``).
 enum Attachments {
     /// This process's share of one segment: its open handles, and the descriptor (a duplicate
     /// of the first handle's, so that it outlives that handle) through which it holds its
@@ -24,7 +25,14 @@ enum Attachments {
         /// The mapping addresses of the open handles.
         var handles: Set<UInt>
         let lockDescriptor: Int32?
+        /// The subscriber slots this process holds, each with the token of the subscription that
+        /// holds it: a slot's pid tells only the process, and a subscription whose slot a peer
+        /// freed must not free (or unlock) the slot another subscription of this process took since.
+        var subscriptions: [Int: UInt64] = [:]
     }
+
+    /// The next subscription token (never 0).
+    private static let nextToken = Atomic<UInt64>(1)
 
     private static let shares = Mutex<[String: Share]>([:])
 
@@ -172,6 +180,29 @@ enum Attachments {
         shares.withLock { $0[key(ring)]?.lockDescriptor }
     }
 
+    /// A token for a new subscription, unique in this process.
+    static func newSubscriptionToken() -> UInt64 {
+        nextToken.add(1, ordering: .relaxed).oldValue
+    }
+
+    /// Records that subscription `token` holds subscriber slot `slot` (under the queue lock).
+    static func holdSubscriberSlot(_ ring: Ring, _ slot: Int, token: UInt64) {
+        shares.withLock { $0[key(ring)]?.subscriptions[slot] = token }
+    }
+
+    /// Forgets that subscription `token` holds subscriber slot `slot` (under the queue lock).
+    /// Returns whether it did: false if another subscription of this process took the slot
+    /// since. With no share (a handle inherited through `fork()`) nothing is known: true.
+    static func releaseSubscriberSlot(_ ring: Ring, _ slot: Int, token: UInt64) -> Bool {
+        shares.withLock { shares in
+            let key = key(ring)
+            guard shares[key] != nil else { return true }
+            guard shares[key]?.subscriptions[slot] == token else { return false }
+            shares[key]?.subscriptions[slot] = nil
+            return true
+        }
+    }
+
     /// Whether an attached process is alive. Entries that hold a slot lock are judged by it;
     /// whatever cannot be checked counts as alive.
     static func liveness(_ entry: Entry, lockDescriptor: Int32?) -> Liveness {
@@ -185,6 +216,18 @@ enum Attachments {
         // A pid of this namespace settles that (and a lock its owner dropped by closing descriptors
         // it did not open).
         return !entry.mayBeInAnotherPIDNamespace && entry.identity.isAlive ? .alive : .dead
+    }
+
+    /// Whether a broadcast subscriber's process is alive: as ``liveness(_:lockDescriptor:)``, except
+    /// that an owner recorded in this pid namespace is judged by its pid and start time even while
+    /// its byte is locked. A child it forked without exec holds that lock too (the descriptor
+    /// survives `fork()`), and would keep a dead subscriber's slot, and with a `.block` one the
+    /// producers, until it exits. Only for an owner of another namespace is the lock the authority.
+    static func subscriberLiveness(_ entry: Entry, lockDescriptor: Int32?) -> Liveness {
+        guard entry.pid != 0, entry.pidNamespace != 0, !entry.mayBeInAnotherPIDNamespace, !entry.isCurrentProcess else {
+            return liveness(entry, lockDescriptor: lockDescriptor)
+        }
+        return entry.identity.isAlive ? .alive : .dead
     }
 
     /// Whether the owner of a record being written or read is alive (for the dead-peer sweep).
