@@ -1,8 +1,8 @@
 /// When a call's waiting must end: its timeout, turned into a monotonic instant only when the
 /// call first has to wait.
 ///
-/// Reading the clock costs 20–60 ns on a virtual machine that traps `rdtsc` (BENCHMARKS.md,
-/// "A clock read per call"), and turning a `Duration` into nanoseconds costs a 128-bit
+/// Reading the clock costs 40–60 ns on the benchmark VM (BENCHMARKS.md, "A clock read per
+/// call"), and turning a `Duration` into nanoseconds costs a 128-bit
 /// division: together as much as the rest of a small put or get. A call that finds room or a
 /// record at once never waits, so it never needs the instant. The timeout therefore counts
 /// from the moment the call first waits (for the lock, for room or for a record), which is at
