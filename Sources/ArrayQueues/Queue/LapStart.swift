@@ -3,7 +3,7 @@ import Synchronization
 /// Where in the ring a cursor position falls, found without a division.
 ///
 /// Positions grow without bound and the ring's capacity is not a power of two, so an offset is
-/// `position % capacity`: a 64-bit division of 7–14 ns on the benchmark VM, several in every put
+/// `position % capacity`: a 64-bit division of 3–14 ns on the benchmark VM, several in every put
 /// and get (BENCHMARKS.md, "A clock read per call"). This keeps the start of the lap where this
 /// process last located a position, and finds a position in that lap by a subtraction.
 /// Process memory, not shared memory. Every value stored is a multiple of the capacity, so

@@ -1,9 +1,9 @@
 /// When a call's waiting must end: its timeout, turned into a monotonic instant only when the
 /// call first has to wait.
 ///
-/// Reading the clock costs 40–60 ns on the benchmark VM, and turning a `Duration` into
-/// nanoseconds a 128-bit division of about 25 ns (BENCHMARKS.md, "A clock read per call"):
-/// together a fifth of a small put. A call that finds room or a record at once never waits, so
+/// Reading the clock costs 23–62 ns on the benchmark VM, and turning a `Duration` into
+/// nanoseconds, a 128-bit division, 17–28 ns (BENCHMARKS.md, "A clock read per call"):
+/// together a tenth to a fifth of a small put. A call that finds room or a record at once never waits, so
 /// it never needs the instant. The timeout therefore counts from when the call first waits (for
 /// the lock, for room, or the first clock read of a consumer's spin): within microseconds of
 /// the call's start.
