@@ -33,6 +33,16 @@ struct HostilePeerBoundsTests {
         #expect(sender.statistics.rejectedSubscriptions == 0)
     }
 
+    @Test("an idle sender without heartbeats still reads its monitor's events: peers are counted, and nothing piles up")
+    func idleSenderCountsPeers() throws {
+        let sender = try ZeroMQSender(.publish, stream: "idle", bind: [try loopbackWildcard()], options: .init(heartbeatInterval: nil, fastPath: .disabled))
+        defer { sender.close() }
+        let receiver = try ZeroMQReceiver(.subscribeAll, connect: sender.boundEndpoints)
+        #expect(eventually(within: 10) { sender.statistics.peers == 1 })
+        receiver.close()
+        #expect(eventually(within: 10) { sender.statistics.peersDisconnected == 1 && sender.statistics.peers == 0 })
+    }
+
     @Test("a tcp peer whose window stays closed is disconnected after the stalled-peer timeout, and counted")
     func stalledPeerIsDisconnected() throws {
         let options = ZeroMQSender.Options(expectedMessageBytes: 1 << 20, heartbeatInterval: .milliseconds(50), stalledPeerTimeout: .seconds(1))

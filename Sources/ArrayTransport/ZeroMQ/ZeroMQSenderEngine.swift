@@ -61,7 +61,8 @@ final class ZeroMQSenderEngine: Sendable {
     private let lastServiced = Atomic<Int64>(0)
     /// While payload bytes are in flight, the socket is serviced at least this often, idle or not.
     static let serviceIntervalNanoseconds: Int64 = 10_000_000
-    /// How long the heartbeat thread sleeps at most, to look whether bytes are in flight.
+    /// How long the heartbeat thread sleeps at most, to look whether bytes are in flight; an idle
+    /// socket is serviced this often too.
     static let housekeepingNanoseconds: Int64 = 100_000_000
 
     /// libzmq's ZMQ_SNDHWM unless set.
@@ -497,7 +498,9 @@ final class ZeroMQSenderEngine: Sendable {
     ///
     /// With or without heartbeats, it also services the socket every
     /// ``serviceIntervalNanoseconds`` while payload bytes are in flight and no send did: an idle
-    /// sender otherwise never gets back the byte budget that a departed peer's frames hold.
+    /// sender otherwise never gets back the byte budget that a departed peer's frames hold. At
+    /// least every ``housekeepingNanoseconds`` it services it anyway, so that the monitor's
+    /// events (which the monitor socket holds without limit) are read while nothing is sent.
     func runHeartbeats() {
         let idleHeartbeats = options.heartbeatInterval != nil
         var notBefore: Int64 = 0
@@ -509,8 +512,8 @@ final class ZeroMQSenderEngine: Sendable {
             let due = max(min(idleDue, offerDue), notBefore)
             let start = Sys.monotonicNanoseconds()
             if start < due {
-                let serviceDue = inFlight.current > 0
-                    ? lastServiced.load(ordering: .relaxed) + Self.serviceIntervalNanoseconds : start + Self.housekeepingNanoseconds
+                let serviceDue = lastServiced.load(ordering: .relaxed)
+                    + (inFlight.current > 0 ? Self.serviceIntervalNanoseconds : Self.housekeepingNanoseconds)
                 if start >= serviceDue {
                     state.withLockIfAvailable { (state: inout State) in
                         if state.socket.isOpen { service(&state) }
