@@ -29,6 +29,10 @@ public struct SenderStatistics: Sendable, Hashable {
     /// Subscriptions that were not prefixes of the stream's name (and other messages peers sent
     /// a publisher); each was dropped.
     public var rejectedSubscriptions: UInt64 = 0
+    /// Messages a pusher had put into its same-host shared queue (and counted as sent) that no
+    /// puller took: at ``ZeroMQSender/close()``, no puller of this host was attached to read them
+    /// and the socket had no room for them within the linger period.
+    public var sharedMemoryLost: UInt64 = 0
 
     /// Counters with the given values; senders make these.
     public init(

@@ -299,6 +299,132 @@ struct FastPathPushPullTests {
         #expect(receiver.path == .network)
     }
 
+    /// A pusher (sends time out after 300 ms) whose one local puller switched, read everything
+    /// it was sent, and left with `count` records unread in the shared queue: their sequence
+    /// numbers. The pusher has no puller at all then, not even a connection that libzmq would
+    /// still deal a message to (as to any puller that leaves, which loses it).
+    func pusherWithLeftovers(count: Int = 5, sendTimeout: Duration = .milliseconds(300), linger: Duration = .seconds(1)) throws -> (ZeroMQSender, [UInt64]) {
+        let sender = try ZeroMQSender(
+            .push, stream: "pp", bind: [try loopbackWildcard()],
+            options: .init(sendTimeout: sendTimeout, heartbeatInterval: Self.quick, linger: linger))
+        let local = try puller(of: sender)
+        let switchDeadline = Date().addingTimeInterval(20)
+        while local.path != .sharedMemory, Date() < switchDeadline {
+            try sender.send(try patternArray(.uint16, [16, 16], message: Int(sender.statistics.nextSequence)))
+            while try local.receive(timeout: .milliseconds(5)) != nil {}
+        }
+        try #require(local.path == .sharedMemory)
+        while try local.receive(timeout: .milliseconds(100)) != nil {}
+        var queued: [UInt64] = []
+        for _ in 0..<count {
+            let sequence = sender.statistics.nextSequence
+            try #require(try sender.send(try patternArray(.uint16, [16, 16], message: Int(sequence))) == .sent(sequence: sequence))
+            queued.append(sequence)
+        }
+        local.close()
+        #expect(eventually(within: 10) { sender.statistics.peersDisconnected == 1 && sender.statistics.peers == 0 })
+        return (sender, queued)
+    }
+
+    /// What a puller on the network receives until `end`, or until no message came for 500 ms
+    /// (heartbeats keep coming): each message's sequence number, its array checked.
+    func drain(_ receiver: ZeroMQReceiver, sourceLocation: SourceLocation = #_sourceLocation) throws -> (sequences: [UInt64], ended: Bool) {
+        var sequences: [UInt64] = []
+        var quietUntil = Date().addingTimeInterval(0.5)
+        while Date() < quietUntil {
+            switch try receiver.receiveEvent(timeout: .milliseconds(100)) {
+            case let .message(message)?:
+                #expect(message.arrays[0].array == (try patternArray(.uint16, [16, 16], message: Int(message.sequence))), sourceLocation: sourceLocation)
+                sequences.append(message.sequence)
+                quietUntil = Date().addingTimeInterval(0.5)
+            case .end?: return (sequences, true)
+            case .heartbeat?, nil: continue
+            }
+        }
+        return (sequences, false)
+    }
+
+    @Test("a send that times out while the records left in the shared queue go to the socket loses none of them")
+    func leftoversSurviveATimedOutSend() throws {
+        let (sender, queued) = try pusherWithLeftovers()
+        defer { sender.close() }
+        #expect(eventually(within: 5) { sender.statistics.sharedMemorySubscribers == 0 })
+        // No puller anywhere: each send times out moving the first leftover to the socket.
+        for _ in 0..<2 {
+            #expect { try sender.send(try patternArray(.uint16, [16, 16])) } throws: { ($0 as? TransportError)?.code == .timeout }
+        }
+        let remote = try ZeroMQReceiver(
+            .pull, connect: sender.boundEndpoints, options: .init(heartbeatInterval: Self.quick, fastPath: .disabled), logger: quietLogger)
+        defer { remote.close() }
+        #expect(eventually(within: 10) { sender.statistics.peers == 1 })
+        let last = sender.statistics.nextSequence
+        #expect(try sender.send(try patternArray(.uint16, [16, 16], message: Int(last))) == .sent(sequence: last))
+        let (received, _) = try drain(remote)
+        #expect(received == queued + [last], "the leftovers, in order, then the message")
+    }
+
+    @Test("when the last local puller has left, the records it left in the shared queue go to the network's pullers without another send")
+    func leftoversMoveWhileIdle() throws {
+        let (sender, queued) = try pusherWithLeftovers()
+        defer { sender.close() }
+        let remote = try ZeroMQReceiver(
+            .pull, connect: sender.boundEndpoints, options: .init(heartbeatInterval: Self.quick, fastPath: .disabled), logger: quietLogger)
+        defer { remote.close() }
+        var received: [UInt64] = []
+        let deadline = Date().addingTimeInterval(10)
+        while received.count < queued.count, Date() < deadline {
+            if let message = try remote.receive(timeout: .milliseconds(100)) { received.append(message.sequence) }
+        }
+        #expect(received == queued)
+    }
+
+    @Test("a pusher that closes with records left in the shared queue and no local puller sends them on the socket within its linger period, then end")
+    func leftoversGoOutAtClose() throws {
+        let (sender, queued) = try pusherWithLeftovers(linger: .seconds(10))
+        // The pusher closes while no puller is connected at all; one connects while it waits for room.
+        let remote = Mutex<ZeroMQReceiver?>(nil)
+        defer { remote.withLock { $0?.close() } }
+        let closed = outcome(of: { sender.close(); return true }, after: 0.3, {
+            let receiver = try? ZeroMQReceiver(
+                .pull, connect: sender.boundEndpoints, options: .init(heartbeatInterval: Self.quick, fastPath: .disabled), logger: quietLogger)
+            remote.withLock { $0 = receiver }
+        }, timeout: 20)
+        #expect(closed == true)
+        let receiver = try #require(remote.withLock { $0 })
+        let (received, ended) = try drain(receiver)
+        #expect(received == queued && ended, "received \(received) of \(queued), end: \(ended)")
+        #expect(sender.statistics.sharedMemoryLost == 0)
+    }
+
+    @Test("records left in the shared queue that no puller can take before the pusher's linger period ends are counted as lost")
+    func leftoversLostAtCloseAreCounted() throws {
+        let (sender, queued) = try pusherWithLeftovers(linger: .milliseconds(200))
+        sender.close()
+        #expect(sender.statistics.sharedMemoryLost == UInt64(queued.count))
+    }
+
+    @Test("a message whose header is too long for any reader is refused, and the pusher's local pullers stay on shared memory")
+    func oversizedHeaderIsRefused() throws {
+        let sender = try pusher()
+        let receiver = try puller(of: sender)
+        defer { sender.close(); receiver.close() }
+        let switchDeadline = Date().addingTimeInterval(20)
+        while receiver.path != .sharedMemory, Date() < switchDeadline {
+            try sender.send(try patternArray(.uint16, [16, 16], message: Int(sender.statistics.nextSequence)))
+            while try receiver.receive(timeout: .milliseconds(5)) != nil {}
+        }
+        try #require(receiver.path == .sharedMemory)
+        while try receiver.receive(timeout: .milliseconds(100)) != nil {}
+        let next = sender.statistics.nextSequence
+        let meta: [String: JSONValue] = ["note": .string(String(repeating: "x", count: WireHeader.maximumHeaderBytes))]
+        #expect { try sender.send(try patternArray(.uint16, [16, 16]), meta: meta) } throws: { ($0 as? TransportError)?.code == .invalidArgument }
+        #expect(sender.statistics.nextSequence == next, "a refused message takes no sequence number")
+        #expect(sender.statistics.sharedMemorySubscribers == 1)
+        try sender.send(try patternArray(.uint16, [16, 16], message: Int(next)))
+        #expect(try receiver.receive(timeout: .seconds(5))?.sequence == next)
+        #expect(receiver.path == .sharedMemory && receiver.statistics.fastPathProblem == nil)
+    }
+
     @Test("a puller whose pusher is killed (kill -9) goes back to the network and removes the queues left behind")
     func pusherKilled() throws {
         let directory = try temporaryDirectory("kill")

@@ -33,6 +33,28 @@ struct HostilePeerBoundsTests {
         #expect(sender.statistics.rejectedSubscriptions == 0)
     }
 
+    @Test("an idle sender without heartbeats still reads its monitor's events: peers are counted, and nothing piles up")
+    func idleSenderCountsPeers() throws {
+        let sender = try ZeroMQSender(.publish, stream: "idle", bind: [try loopbackWildcard()], options: .init(heartbeatInterval: nil, fastPath: .disabled))
+        defer { sender.close() }
+        let receiver = try ZeroMQReceiver(.subscribeAll, connect: sender.boundEndpoints)
+        #expect(eventually(within: 10) { sender.statistics.peers == 1 })
+        receiver.close()
+        #expect(eventually(within: 10) { sender.statistics.peersDisconnected == 1 && sender.statistics.peers == 0 })
+    }
+
+    @Test("a message whose header is too long for any reader is refused, not sent for the receivers to drop")
+    func oversizedHeaderIsRefused() throws {
+        let sender = try ZeroMQSender(.publish, stream: "big", bind: [try loopbackWildcard()], options: .init(fastPath: .disabled))
+        defer { sender.close() }
+        let meta: [String: JSONValue] = ["note": .string(String(repeating: "x", count: WireHeader.maximumHeaderBytes))]
+        #expect { try sender.send(try patternArray(.uint8, [16]), meta: meta) } throws: { ($0 as? TransportError)?.code == .invalidArgument }
+        #expect(sender.statistics.nextSequence == 0 && sender.statistics.sent == 0)
+        // Just under the limit is sent.
+        let fitting: [String: JSONValue] = ["note": .string(String(repeating: "x", count: WireHeader.maximumHeaderBytes - 400))]
+        #expect(try sender.send(try patternArray(.uint8, [16]), meta: fitting) == .sent(sequence: 0))
+    }
+
     @Test("a tcp peer whose window stays closed is disconnected after the stalled-peer timeout, and counted")
     func stalledPeerIsDisconnected() throws {
         let options = ZeroMQSender.Options(expectedMessageBytes: 1 << 20, heartbeatInterval: .milliseconds(50), stalledPeerTimeout: .seconds(1))

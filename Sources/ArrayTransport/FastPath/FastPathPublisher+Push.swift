@@ -17,13 +17,16 @@ extension FastPathPublisher {
     /// registrations are looked at again.
     static let pushSliceNanoseconds: Int64 = 20_000_000
 
-    /// Puts one message into the shared queue, waiting for room until `deadline` (nil: no
-    /// limit) while a local puller is attached; call it under the sender's lock. Between two
-    /// slices of the wait it calls `whileWaiting` (which may attach more pullers).
+    /// Puts one message (`header`: its data header, encoded, without the offer) into the shared
+    /// queue, waiting for room until `deadline` (nil: no limit) while a local puller is
+    /// attached; call it under the sender's lock. Between two slices of the wait it calls
+    /// `whileWaiting` (which may attach more pullers).
     ///
     /// - Throws: ``TransportError/Code/timeout`` when the pullers took nothing in time,
     ///   ``TransportError/Code/closed`` when `whileWaiting` returns false (the sender closes).
-    func push(_ header: WireHeader, arrays: [AnyNDArray], deadline: Int64?, whileWaiting: () -> Bool) throws(TransportError) -> PushOutcome {
+    func push(
+        header: [UInt8], arrays: [NamedArray], timestamp: Timestamp, index: Int64?, deadline: Int64?, whileWaiting: () -> Bool
+    ) throws(TransportError) -> PushOutcome {
         guard let sharedQueue else { return .noPullers }
         while true {
             guard subscriberTotal > 0 else { return .noPullers }
@@ -33,7 +36,7 @@ extension FastPathPublisher {
             }
             let slice = min(deadline ?? .max, now + Self.pushSliceNanoseconds)
             do throws(ArrayQueueError) {
-                try sharedQueue.putEnvelope(header, arrays: arrays, timeout: .nanoseconds(slice - now))
+                try sharedQueue.putEnvelope(header: header, arrays: arrays, timestamp: timestamp, index: index, timeout: .nanoseconds(slice - now))
                 return .put
             } catch where error.code == .timeout {
                 if !whileWaiting() { throw TransportError(.closed, "the sender of stream '\(stream)' was closed while waiting") }
@@ -43,19 +46,39 @@ extension FastPathPublisher {
         }
     }
 
-    /// Takes the oldest record left in the shared queue, for the socket: records that no puller
-    /// took before the last one left keep their place ahead of the messages that follow.
-    func takeLeftover() -> (header: WireHeader, arrays: [NamedArray])? {
+    /// A data record taken out of the shared queue for the socket: its header encoded again,
+    /// its arrays copied out of the queue.
+    struct Leftover {
+        let header: [UInt8]
+        let arrays: [NamedArray]
+        let sequence: Int64
+    }
+
+    /// Takes the oldest data record left in the shared queue, for the socket: records that no
+    /// puller took before the last one left keep their place ahead of the messages that follow.
+    /// Nil once the queue is empty. Records that are not data (or cannot be read) are skipped,
+    /// not taken for the end of the queue, so that nothing after them is left behind.
+    func takeLeftover() -> Leftover? {
         guard let sharedQueue else { return nil }
-        do {
-            return try sharedQueue.tryGet { record throws(TransportError) -> (header: WireHeader, arrays: [NamedArray])? in
-                guard record.isEnvelope else { return nil }
-                let (header, arrays) = try Envelope.read(record.bytes, maximumArrays: .max)
-                return header.kind == .data ? (header, arrays) : nil
-            } ?? nil
-        } catch {
-            logger.warning("stream '\(stream)': skipped an unreadable record left in the shared queue '\(sharedQueue.name)': \(error)")
-            return nil
+        while true {
+            do {
+                let taken = try sharedQueue.tryGet { record throws(TransportError) -> Leftover? in
+                    guard record.isEnvelope else { return nil }
+                    let (header, arrays) = try Envelope.read(record.bytes, maximumArrays: .max)
+                    return header.kind == .data ? Leftover(header: header.encodedBytes(), arrays: arrays, sequence: header.sequence) : nil
+                }
+                switch taken {
+                case nil: return nil
+                case let leftover??: return leftover
+                case .some(nil): continue
+                }
+            } catch let error as TransportError {
+                // The record is taken (a lent record's room is freed when the lending throws).
+                logger.warning("stream '\(stream)': skipped an unreadable record left in the shared queue '\(sharedQueue.name)': \(error)")
+            } catch {
+                logger.warning("stream '\(stream)': cannot read what is left in the shared queue '\(sharedQueue.name)': \(error)")
+                return nil
+            }
         }
     }
 

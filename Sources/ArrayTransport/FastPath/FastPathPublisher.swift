@@ -15,7 +15,7 @@ import Synchronization
 ///   the socket's), and every local subscriber reads it in place, as a `drop` subscriber: the
 ///   publisher never waits for one, and one that falls behind skips and sees the gap.
 /// - A pusher's data queue is a plain queue: while at least one puller of this host is attached,
-///   every message goes into it instead of the socket (``push(_:arrays:deadline:isClosing:)``):
+///   every message goes into it instead of the socket (``push(header:arrays:timestamp:index:deadline:whileWaiting:)``):
 ///   the local pullers share its records, and a full queue makes the pusher wait.
 final class FastPathPublisher: Sendable {
     /// What the heartbeats carry in their `fastpath` key.
@@ -201,8 +201,9 @@ final class FastPathPublisher: Sendable {
     }
 
     /// Drops subscribers whose queue was removed or whose process is gone, and removes the
-    /// queues of the dead.
-    private func sweep() {
+    /// queues of the dead. The registry thread calls it between registrations; a closing pusher
+    /// too, to know whether any local puller is left to read its shared queue.
+    func sweep() {
         let snapshot = subscribers.withLock { $0.map { ($0.name, $0.queue, $0.pid) } }
         var gone: [(name: String, reason: String, dead: Bool)] = []
         for (name, queue, pid) in snapshot {

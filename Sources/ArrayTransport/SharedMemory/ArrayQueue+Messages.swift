@@ -57,6 +57,15 @@ extension ArrayQueue {
             timeout: nil) { buffer in Envelope.write(header: header, arrays: arrays, into: buffer) }
     }
 
+    /// Puts an envelope of `header` (a data header already encoded, within
+    /// ``WireHeader/maximumHeaderBytes``) and `arrays`, waiting up to `timeout` for room (nil:
+    /// no limit). A pusher's same-host fast path puts every message this way.
+    func putEnvelope(header: [UInt8], arrays: [NamedArray], timestamp: Timestamp, index: Int64?, timeout: Duration?) throws(ArrayQueueError) {
+        _ = try putEnvelope(
+            byteCount: Envelope.size(headerBytes: header.count, arrays: arrays), timestamp: timestamp, index: index, waiting: true,
+            timeout: timeout) { buffer in Envelope.write(header: header, arrays: arrays, into: buffer) }
+    }
+
     private func putEnvelope(_ header: WireHeader, arrays: [AnyNDArray], waiting: Bool, timeout: Duration?) throws(ArrayQueueError) -> Bool {
         let text = header.encoded()
         // Readers refuse a longer header: refused here, where it is made, rather than written for

@@ -53,6 +53,9 @@ struct DataHeaderTemplate {
         buffer.append(UInt8(ascii: "}"))
     }
 
+    /// How many bytes the offer adds to a header that carries it.
+    var offerByteCount: Int { offerText.count }
+
     /// Whether ``arraysText`` describes `arrays` (a shape's byte count follows from the rest).
     private func describes(_ arrays: [NamedArray]) -> Bool {
         guard arrays.count == described.count else { return false }

@@ -29,7 +29,8 @@ struct PeerMonitor: ~Copyable {
     init(context: ZMQContext, address: String) throws(TransportError) {
         let socket = try ZMQSocket(context, type: ZMQ.pair, lingerMilliseconds: 0)
         // libzmq's I/O thread sends events with a blocking send: a full queue would stop it, and
-        // every socket of the context with it. No limit here; events are read often.
+        // every socket of the context with it. No limit here (a lost event would miscount the
+        // peers that share the budget): the sender reads them at least every 0.1 s, idle or not.
         try socket.setOption(ZMQ.receiveHighWaterMark, 0, name: "ZMQ_RCVHWM")
         try socket.connect(inproc: address)
         self.socket = socket

@@ -20,6 +20,10 @@ final class ZeroMQSenderEngine: Sendable {
         /// pullers of this host attached (the cut their hellos name); nil while the socket
         /// carries the data.
         var sharedSince: UInt64?
+        /// A pusher's record taken out of the shared queue for the socket that the socket has
+        /// not taken yet (its send timed out, or the sender is closing): it goes before anything
+        /// else, so that a failed send loses none of what the shared queue held.
+        var leftover: FastPathPublisher.Leftover?
         /// The socket's ZMQ_SNDHWM (messages each peer's pipe may hold), following the largest
         /// recent message (see ``boundPeerQueues(_:payloadBytes:)``).
         var highWaterMark: Int32
@@ -51,6 +55,7 @@ final class ZeroMQSenderEngine: Sendable {
     private let peerCount = Atomic<Int>(0)
     private let peersDisconnected = Atomic<UInt64>(0)
     private let rejectedSubscriptions = Atomic<UInt64>(0)
+    private let sharedMemoryLost = Atomic<UInt64>(0)
 
     /// Registrations the fast-path thread handed over: attached by whoever holds the lock next
     /// (that thread itself when the sender is idle; a send before its message, or while it
@@ -61,7 +66,8 @@ final class ZeroMQSenderEngine: Sendable {
     private let lastServiced = Atomic<Int64>(0)
     /// While payload bytes are in flight, the socket is serviced at least this often, idle or not.
     static let serviceIntervalNanoseconds: Int64 = 10_000_000
-    /// How long the heartbeat thread sleeps at most, to look whether bytes are in flight.
+    /// How long the heartbeat thread sleeps at most, to look whether bytes are in flight; an idle
+    /// socket is serviced this often too.
     static let housekeepingNanoseconds: Int64 = 100_000_000
 
     /// libzmq's ZMQ_SNDHWM unless set.
@@ -114,13 +120,15 @@ final class ZeroMQSenderEngine: Sendable {
     }
 
     var statistics: SenderStatistics {
-        SenderStatistics(
+        var statistics = SenderStatistics(
             epoch: epoch, sent: sentCount.load(ordering: .relaxed), dropped: droppedCount.load(ordering: .relaxed),
             bytesSent: bytesSent.load(ordering: .relaxed), heartbeats: heartbeatCount.load(ordering: .relaxed),
             inFlightBytes: inFlight.current, nextSequence: nextSequence.load(ordering: .relaxed),
             sharedMemorySubscribers: fastPath?.subscriberTotal ?? 0, sharedMemoryDropped: fastPath?.drops ?? 0,
             peers: peerCount.load(ordering: .relaxed), peersDisconnected: peersDisconnected.load(ordering: .relaxed),
             rejectedSubscriptions: rejectedSubscriptions.load(ordering: .relaxed))
+        statistics.sharedMemoryLost = sharedMemoryLost.load(ordering: .relaxed)
+        return statistics
     }
 
     // MARK: Data
@@ -137,7 +145,6 @@ final class ZeroMQSenderEngine: Sendable {
             if named.array.byteCount >= zeroCopyThreshold { countsAgainstBudget = true }
         }
         let deadline = Duration.deadline(after: options.sendTimeout)
-        fastPath?.noteMessage(bytes: payloadBytes)
         func deliverToFastPath(_ fastPath: FastPathPublisher, sequence: UInt64) {
             guard fastPath.subscriberTotal > 0 else { return }
             fastPath.deliver(arrays, sequence: sequence, timestamp: timestamp, index: index, meta: meta)
@@ -145,20 +152,40 @@ final class ZeroMQSenderEngine: Sendable {
 
         return try state.withLock { (state: inout State) throws(TransportError) -> SendOutcome in
             guard state.socket.isOpen else { throw TransportError(.closed, "the sender of stream '\(stream)' is closed") }
+            let sequence = state.nextSequence
+            func writeHeader(_ state: inout State, offering: Bool) {
+                state.template.write(
+                    arrays, sequence: sequence, timestampNanoseconds: timestamp.nanosecondsSinceEpoch, index: index, meta: meta,
+                    offering: offering, into: &state.header)
+            }
+            // The header is written once (again only to add or drop the offer): one longer than
+            // any reader accepts is refused before a path is chosen, since none could carry it
+            // (a pusher's shared queue would otherwise take it for a message it can never hold).
+            writeHeader(&state, offering: false)
+            let plainHeaderBytes = state.header.count
+            guard plainHeaderBytes <= WireHeader.maximumHeaderBytes else {
+                throw TransportError(.invalidArgument, "the message's header (its arrays' names and shapes, and meta) encodes to \(plainHeaderBytes) bytes; at most \(WireHeader.maximumHeaderBytes) are allowed")
+            }
+            var headerOffers = false
+            fastPath?.noteMessage(bytes: payloadBytes)
             // At most once a millisecond: a fast stream of small messages should not pay for it each time.
             if Sys.monotonicNanoseconds() - state.lastService >= 1_000_000 { service(&state) }
             // A pusher's wait for room on the socket ends when pullers of this host attach: the
             // message then goes into their shared queue.
             while true {
                 attachPending(&state)
-                let sequence = state.nextSequence
+                // Taken from the shared queue by a send that failed: it keeps its place first.
+                if state.leftover != nil { try transmitLeftover(&state, deadline: deadline) }
                 // Waits for room on the socket keep the offers going, and end for an attach.
                 let rerouting: UInt64? = pattern == .push && fastPath != nil ? sequence : nil
-                if pattern == .push, let fastPath, fastPath.subscriberTotal > 0 || state.sharedSince != nil,
-                   try pushThroughSharedMemory(fastPath, &state, dataHeader(arrays, sequence: sequence, timestamp: timestamp, index: index, meta: meta),
-                                               arrays: arrays, deadline: deadline) {
-                    offerIfDue(&state.socket, nextSequence: sequence + 1)
-                    return countSent(&state, sequence: sequence, payloadBytes: payloadBytes)
+                if pattern == .push, let fastPath, fastPath.subscriberTotal > 0 || state.sharedSince != nil {
+                    // The shared queue's pullers take no offer.
+                    if headerOffers { writeHeader(&state, offering: false) }
+                    headerOffers = false
+                    if try pushThroughSharedMemory(fastPath, &state, sequence: sequence, arrays: arrays, timestamp: timestamp, index: index, deadline: deadline) {
+                        offerIfDue(&state.socket, nextSequence: sequence + 1)
+                        return countSent(&state, sequence: sequence, payloadBytes: payloadBytes)
+                    }
                 }
                 if sendsDataOnNetwork && countsAgainstBudget && !hasBudget(for: payloadBytes) {
                     switch pattern {
@@ -177,10 +204,11 @@ final class ZeroMQSenderEngine: Sendable {
                     if options.expectedMessageBytes == nil { boundPeerQueues(&state, payloadBytes: payloadBytes) }
                     // Every so often a data header carries the offer too: a subscriber that cannot keep
                     // up loses most messages at the high-water mark, heartbeats included, and it is
-                    // the one that gains most from shared memory.
-                    state.template.write(
-                        arrays, sequence: sequence, timestampNanoseconds: timestamp.nanosecondsSinceEpoch, index: index, meta: meta,
-                        offering: fastPath?.currentOffer != nil && sequence % Self.offerEvery < offerSpread, into: &state.header)
+                    // the one that gains most from shared memory. (Not if it would make the header too long.)
+                    let offering = fastPath?.currentOffer != nil && sequence % Self.offerEvery < offerSpread
+                        && plainHeaderBytes + state.template.offerByteCount <= WireHeader.maximumHeaderBytes
+                    if offering != headerOffers { writeHeader(&state, offering: offering) }
+                    headerOffers = offering
                     guard try transmit(&state.socket, header: state.header, arrays: arrays, deadline: deadline, rerouting: rerouting) else { continue }
                 }
                 if let fastPath {
@@ -215,13 +243,17 @@ final class ZeroMQSenderEngine: Sendable {
     /// what they left in the queue onto the socket, in order; and if the queue can never take
     /// this message, waits until the pullers emptied it and retires the fast path, so that
     /// nothing on the socket overtakes a record still in the queue.
+    ///
+    /// The message's header is `state.header` (written without the offer).
     private func pushThroughSharedMemory(
-        _ fastPath: FastPathPublisher, _ state: inout State, _ header: WireHeader, arrays: [NamedArray], deadline: Int64?
+        _ fastPath: FastPathPublisher, _ state: inout State, sequence: UInt64, arrays: [NamedArray], timestamp: Timestamp, index: Int64?,
+        deadline: Int64?
     ) throws(TransportError) -> Bool {
         if fastPath.subscriberTotal > 0 {
             if state.sharedSince == nil { state.sharedSince = state.nextSequence }
+            let header = state.header
             // While the pullers have no room, new ones attach and the offers go on.
-            let outcome = try fastPath.push(header, arrays: arrays.map(\.array), deadline: deadline) { () -> Bool in
+            let outcome = try fastPath.push(header: header, arrays: arrays, timestamp: timestamp, index: index, deadline: deadline) { () -> Bool in
                 attachPending(&state)
                 offerIfDue(&state.socket, nextSequence: state.nextSequence)
                 return !closing.load(ordering: .relaxed)
@@ -233,17 +265,69 @@ final class ZeroMQSenderEngine: Sendable {
                 break
             case let .unusable(reason):
                 try waitUntilSharedQueueEmpties(fastPath, deadline: deadline)
-                fastPath.retire(reason: "the shared queue cannot take seq \(header.sequence): \(reason)", nextSequence: state.nextSequence)
+                fastPath.retire(reason: "the shared queue cannot take seq \(sequence): \(reason)", nextSequence: state.nextSequence)
                 state.sharedSince = nil
                 return false
             }
         }
         guard state.sharedSince != nil else { return false }
-        while let (leftover, leftoverArrays) = fastPath.takeLeftover() {
-            try transmit(&state.socket, header: leftover.encodedBytes(), arrays: leftoverArrays, deadline: deadline)
+        try moveLeftoversToSocket(fastPath, &state, deadline: deadline)
+        return false
+    }
+
+    /// Sends what the shared queue still holds on the socket, oldest first, once no puller of
+    /// this host is attached; then the socket carries the data again (`sharedSince` is nil).
+    /// A record is taken out of the queue only after the one before it went out: one whose send
+    /// fails stays in `state.leftover` for the next try.
+    private func moveLeftoversToSocket(
+        _ fastPath: FastPathPublisher, _ state: inout State, deadline: Int64?, whileClosing: Bool = false
+    ) throws(TransportError) {
+        while true {
+            if state.leftover == nil { state.leftover = fastPath.takeLeftover() }
+            guard state.leftover != nil else { break }
+            try transmitLeftover(&state, deadline: deadline, whileClosing: whileClosing)
         }
         state.sharedSince = nil
-        return false
+    }
+
+    /// Sends `state.leftover` on the socket, waiting for room until `deadline`, and lets go of it
+    /// only once the socket took it. `whileClosing`: for ``close()``, which sends it anyway.
+    private func transmitLeftover(_ state: inout State, deadline: Int64?, whileClosing: Bool = false) throws(TransportError) {
+        guard let leftover = state.leftover else { return }
+        try transmit(&state.socket, header: leftover.header, arrays: leftover.arrays, deadline: deadline, whileClosing: whileClosing)
+        state.leftover = nil
+    }
+
+    /// An idle pusher's: once no puller of this host is attached, moves what its shared queue
+    /// still holds onto the socket as far as the socket has room now, so that the pullers on
+    /// the network need not wait for the next send (the rest goes at the next look, or first
+    /// in the next send).
+    private func moveLeftoversWhileIdle(_ state: inout State) {
+        guard pattern == .push, let fastPath, fastPath.subscriberTotal == 0, state.sharedSince != nil || state.leftover != nil else { return }
+        try? moveLeftoversToSocket(fastPath, &state, deadline: Sys.monotonicNanoseconds())
+    }
+
+    /// A closing pusher's: sends what its shared queue still holds on the socket, before `end`,
+    /// waiting for room until `deadline` (the end of the linger period), unless pullers of this
+    /// host are attached (they read it, then their `end`). What the socket did not take by then
+    /// is counted (``SenderStatistics/sharedMemoryLost``) and logged: the queue goes with the sender.
+    private func moveLeftoversAtClose(_ state: inout State, until deadline: Int64) {
+        guard pattern == .push, let fastPath, state.sharedSince != nil || state.leftover != nil else { return }
+        // A puller that closed since the registry thread last looked is noticed now.
+        fastPath.sweep()
+        let local = fastPath.subscriberTotal > 0
+        do throws(TransportError) {
+            if local {
+                try transmitLeftover(&state, deadline: deadline, whileClosing: true)
+            } else {
+                try moveLeftoversToSocket(fastPath, &state, deadline: deadline, whileClosing: true)
+            }
+        } catch {
+            let first = state.leftover?.sequence
+            let lost = (first == nil ? 0 : 1) + (local ? 0 : fastPath.sharedQueue?.count ?? 0)
+            sharedMemoryLost.add(UInt64(lost), ordering: .relaxed)
+            logger.warning("stream '\(stream)': \(lost) messages left in the shared queue (from seq \(first.map(String.init) ?? "?")) are lost: the socket did not take them before the linger period ended: \(error.message)")
+        }
     }
 
     private func waitUntilSharedQueueEmpties(_ fastPath: FastPathPublisher, deadline: Int64?) throws(TransportError) {
@@ -256,14 +340,6 @@ final class ZeroMQSenderEngine: Sendable {
             Sys.sleep(nanoseconds: pause)
             pause = min(pause * 2, 1_000_000)
         }
-    }
-
-    /// A data message's header, for the fast path's queues (which write envelopes of their own).
-    private func dataHeader(_ arrays: [NamedArray], sequence: UInt64, timestamp: Timestamp, index: Int64?, meta: [String: JSONValue]) -> WireHeader {
-        WireHeader(
-            kind: .data, stream: stream, epoch: epoch, sequence: Int64(sequence), timestampNanoseconds: timestamp.nanosecondsSinceEpoch,
-            index: index, arrays: arrays.map { .init(name: $0.name, dtype: $0.array.dtype, shape: $0.array.shape, byteCount: $0.array.byteCount) },
-            meta: meta)
     }
 
     /// Whether `bytes` more fit the budget: the byte budget for each connected peer, so that
@@ -377,12 +453,15 @@ final class ZeroMQSenderEngine: Sendable {
     /// Sends topic, header and payload frames as one multipart message. The first frame waits for
     /// room (pushers) until `deadline`; once libzmq took it, it takes the rest of the message too.
     /// With `rerouting` (see ``waitForBudget(_:deadline:_:rerouting:)``), returns false, having
-    /// sent nothing, when an attach is requested while it waits.
+    /// sent nothing, when an attach is requested while it waits. `whileClosing`: it waits even
+    /// though the sender closes (``close()`` sending leftovers).
     @discardableResult
-    private func transmit(_ socket: inout ZMQSocket, header: [UInt8], arrays: [NamedArray], deadline: Int64?, rerouting: UInt64? = nil) throws(TransportError) -> Bool {
+    private func transmit(
+        _ socket: inout ZMQSocket, header: [UInt8], arrays: [NamedArray], deadline: Int64?, rerouting: UInt64? = nil, whileClosing: Bool = false
+    ) throws(TransportError) -> Bool {
         var topic = try Self.frame(copying: topic)
         var headerFrame = try Self.frame(copying: header)
-        guard try sendFirstFrame(&socket, &topic, more: true, deadline: deadline, rerouting: rerouting) else { return false }
+        guard try sendFirstFrame(&socket, &topic, more: true, deadline: deadline, rerouting: rerouting, whileClosing: whileClosing) else { return false }
         _ = try socket.send(&headerFrame, more: !arrays.isEmpty, dontWait: true)
         for (position, named) in arrays.enumerated() {
             let more = position < arrays.count - 1
@@ -404,11 +483,13 @@ final class ZeroMQSenderEngine: Sendable {
         return true
     }
 
-    private func sendFirstFrame(_ socket: inout ZMQSocket, _ frame: inout ZMQMessage, more: Bool, deadline: Int64?, rerouting: UInt64?) throws(TransportError) -> Bool {
+    private func sendFirstFrame(
+        _ socket: inout ZMQSocket, _ frame: inout ZMQMessage, more: Bool, deadline: Int64?, rerouting: UInt64?, whileClosing: Bool
+    ) throws(TransportError) -> Bool {
         while true {
             if try socket.send(&frame, more: more, dontWait: true) { return true }
             // Only a pusher without room gets here (a publisher never blocks).
-            guard !closing.load(ordering: .relaxed) else { throw TransportError(.closed, "the sender of stream '\(stream)' was closed while waiting") }
+            guard whileClosing || !closing.load(ordering: .relaxed) else { throw TransportError(.closed, "the sender of stream '\(stream)' was closed while waiting") }
             if attachInterrupts(&socket, rerouting: rerouting) { return false }
             let now = Sys.monotonicNanoseconds()
             if let deadline, now >= deadline {
@@ -479,6 +560,10 @@ final class ZeroMQSenderEngine: Sendable {
             fastPath.attach(queue, name: name, nextSequence: state.nextSequence)
             return
         }
+        // A record that the socket did not take yet goes before the marks if it has room now;
+        // else it follows them, before the next message (the puller that takes it then sees it
+        // out of order, after the shared queue's later records).
+        if state.leftover != nil { try? transmitLeftover(&state, deadline: Sys.monotonicNanoseconds()) }
         let cut = state.sharedSince ?? state.nextSequence
         guard fastPath.attach(queue, name: name, nextSequence: cut) else { return }
         state.sharedSince = cut
@@ -502,7 +587,9 @@ final class ZeroMQSenderEngine: Sendable {
     ///
     /// With or without heartbeats, it also services the socket every
     /// ``serviceIntervalNanoseconds`` while payload bytes are in flight and no send did: an idle
-    /// sender otherwise never gets back the byte budget that a departed peer's frames hold.
+    /// sender otherwise never gets back the byte budget that a departed peer's frames hold. At
+    /// least every ``housekeepingNanoseconds`` it services it anyway, so that the monitor's
+    /// events (which the monitor socket holds without limit) are read while nothing is sent.
     func runHeartbeats() {
         let idleHeartbeats = options.heartbeatInterval != nil
         var notBefore: Int64 = 0
@@ -514,11 +601,13 @@ final class ZeroMQSenderEngine: Sendable {
             let due = max(min(idleDue, offerDue), notBefore)
             let start = Sys.monotonicNanoseconds()
             if start < due {
-                let serviceDue = inFlight.current > 0
-                    ? lastServiced.load(ordering: .relaxed) + Self.serviceIntervalNanoseconds : start + Self.housekeepingNanoseconds
+                let serviceDue = lastServiced.load(ordering: .relaxed)
+                    + (inFlight.current > 0 ? Self.serviceIntervalNanoseconds : Self.housekeepingNanoseconds)
                 if start >= serviceDue {
                     state.withLockIfAvailable { (state: inout State) in
-                        if state.socket.isOpen { service(&state) }
+                        guard state.socket.isOpen else { return }
+                        service(&state)
+                        moveLeftoversWhileIdle(&state)
                     }
                     heartbeatEvents.wait(ticket, deadline: min(due, start + Self.serviceIntervalNanoseconds))
                 } else {
@@ -531,6 +620,7 @@ final class ZeroMQSenderEngine: Sendable {
             let sent = state.withLockIfAvailable { (state: inout State) -> Bool in
                 guard state.socket.isOpen else { return false }
                 service(&state)
+                moveLeftoversWhileIdle(&state)
                 var header = controlHeader(.heartbeat, nextSequence: state.nextSequence)
                 if let fastPath {
                     header.fastPath = nil   // the offer is for the network
@@ -562,6 +652,7 @@ final class ZeroMQSenderEngine: Sendable {
         state.withLock { (state: inout State) in
             guard state.socket.isOpen else { return }
             service(&state)
+            moveLeftoversAtClose(&state, until: lingerDeadline)
             fastPath?.close(nextSequence: state.nextSequence)
             do throws(TransportError) {
                 let header = controlHeader(.end, nextSequence: state.nextSequence).encodedBytes()
