@@ -1,6 +1,7 @@
 @_spi(Transport) import ArrayQueues
 @testable import ArrayTransport
 import Foundation
+import Synchronization
 import Testing
 
 @Suite("Shared-memory transport (shm://)")
@@ -76,6 +77,66 @@ struct SharedMemoryTransportTests {
             if let message = try receiver.receive(timeout: .seconds(1)) { received.append(message.sequence) }
             #expect(received == Array(0...UInt64(sent.count)))
             #expect(receiver.statistics.lost == 0)
+        }
+    }
+
+    /// Concurrent sends took turns with a lock held across each put: with a full queue, four of
+    /// them gave up after 1, 2, 3 and 4 times `sendTimeout`.
+    @Test("sendTimeout bounds a send that waits for another send's turn too")
+    func concurrentSendsKeepTheirTimeout() throws {
+        try withStream { name in
+            let sender = try SharedMemorySender(name: name, options: .init(capacity: 4096, sendTimeout: .seconds(1)))
+            let array = try NDArray<UInt8>(shape: [1000], repeating: 1).erased
+            let message = [NamedArray("a", array)]
+            while (try? sender.send(message, timestamp: .now(), index: nil, meta: ["n": .number(1)])) != nil {}
+            let waited = Mutex<[Double]>([])
+            let group = DispatchGroup()
+            for _ in 0..<4 {
+                group.enter()
+                Thread.detachNewThread {
+                    let start = Date()
+                    let outcome = Result { () throws(TransportError) in try sender.send(message, timestamp: .now(), index: nil, meta: ["n": .number(1)]) }
+                    if case let .failure(error) = outcome { #expect(error.code == .timeout) }
+                    waited.withLock { $0.append(Date().timeIntervalSince(start)) }
+                    group.leave()
+                }
+            }
+            #expect(group.wait(timeout: .now() + 30) == .success)
+            let longest = waited.withLock { $0.max() ?? 0 }
+            #expect(longest < 1.9, "a send with a 1 s timeout waited \(longest) s")
+        }
+    }
+
+    /// A send after `close()` waited for the lock a blocked send held (without limit here).
+    @Test("a send after close() is refused at once, even while another send waits for room")
+    func sendAfterCloseWhileAnotherWaits() throws {
+        try withStream { name in
+            let sender = try SharedMemorySender(name: name, options: .init(capacity: 4096, sendTimeout: nil))
+            let array = try NDArray<UInt8>(shape: [1000], repeating: 1).erased
+            let message = [NamedArray("a", array)]
+            let filler = try SharedMemorySender(name: name, options: .init(capacity: 4096, sendTimeout: .zero))
+            while (try? filler.send(message, timestamp: .now(), index: nil, meta: ["n": .number(1)])) != nil {}
+            let blocked = DispatchGroup()
+            blocked.enter()
+            Thread.detachNewThread {
+                _ = try? sender.send(message, timestamp: .now(), index: nil, meta: ["n": .number(1)])
+                blocked.leave()
+            }
+            Thread.sleep(forTimeInterval: 0.2)   // the first send is waiting for room by now
+            sender.close()
+            let refused = outcome(of: { () -> TransportError.Code? in
+                do throws(TransportError) {
+                    try sender.send(message, timestamp: .now(), index: nil, meta: ["n": .number(1)])
+                    return nil
+                } catch {
+                    return error.code
+                }
+            }, after: 0, {}, timeout: 5)
+            #expect(refused == .some(.closed))
+            // Room for the blocked send, so that it ends.
+            let queue = try ArrayQueue.open(name: name)
+            while (try? queue.get(timeout: .milliseconds(100))) != nil {}
+            #expect(blocked.wait(timeout: .now() + 10) == .success)
         }
     }
 

@@ -191,6 +191,10 @@ public enum Sys {
 
     static var processID: Int32 { getpid() }
 
+    /// This process's pid without a system call: cached, and looked up again in a child made by
+    /// `fork()` (for the package's other modules).
+    package static var currentProcessID: UInt32 { ProcessIdentity.current.pid }
+
     static var userID: uid_t { getuid() }
 
     /// `pthread_atfork`: runs `handler` in the child of every later `fork()`, before `fork` returns there.

@@ -41,9 +41,13 @@ public final class SharedMemorySender: ArraySender {
     private let options: Options
     /// The number of the next message: stored only once its put succeeded, under `sending`.
     private let nextSequence = Atomic<UInt64>(0)
-    /// Held across a send's put: a send that fails or times out uses no number, and the records
-    /// of concurrent sends enter the queue in the order of their numbers.
-    private let sending = Mutex(())
+    /// Whose turn it is to send: the pid of the process one of whose threads is sending, 0 when
+    /// none. A send holds it across its put, so that one that fails or times out uses no number
+    /// and concurrent sends' records enter the queue in the order of their numbers. Not a
+    /// `Mutex`: a send waits for its turn only within its timeout and sees `close()` meanwhile,
+    /// and a child forked while its parent was sending gets an error, not a lock whose owner
+    /// does not exist there.
+    private let turn = Atomic<UInt32>(0)
     private let bytesSent = Atomic<UInt64>(0)
     private let closed = Atomic<Bool>(false)
 
@@ -63,20 +67,46 @@ public final class SharedMemorySender: ArraySender {
 
     @discardableResult
     public func send(_ arrays: [NamedArray], timestamp: Timestamp, index: Int64?, meta: [String: JSONValue]) throws(TransportError) -> SendOutcome {
-        let sequence = try sending.withLock { _ throws(TransportError) -> UInt64 in
-            guard !closed.load(ordering: .acquiring) else { throw TransportError(.closed, "the sender of queue '\(stream)' is closed") }
-            let sequence = nextSequence.load(ordering: .relaxed)
-            let message = ArrayMessage(stream: stream, arrays: arrays, timestamp: timestamp, index: index, meta: meta, sequence: sequence, epoch: epoch)
-            do throws(ArrayQueueError) {
-                try queue.put(.message(message), timeout: options.sendTimeout)
-            } catch {
-                throw TransportError(error)
-            }
-            nextSequence.store(sequence &+ 1, ordering: .relaxed)
-            return sequence
+        try refuseIfClosed()
+        // One deadline for the turn and the room: `sendTimeout` bounds the whole send.
+        let deadline = Duration.deadline(after: options.sendTimeout)
+        try takeTurn(deadline: deadline)
+        defer { turn.store(0, ordering: .releasing) }
+        try refuseIfClosed()
+        let sequence = nextSequence.load(ordering: .relaxed)
+        let message = ArrayMessage(stream: stream, arrays: arrays, timestamp: timestamp, index: index, meta: meta, sequence: sequence, epoch: epoch)
+        do throws(ArrayQueueError) {
+            try queue.put(.message(message), timeout: deadline.map { .nanoseconds(max(0, $0 - Sys.monotonicNanoseconds())) })
+        } catch {
+            throw TransportError(error)
         }
+        nextSequence.store(sequence &+ 1, ordering: .relaxed)
         bytesSent.wrappingAdd(UInt64(arrays.reduce(0) { $0 + $1.array.byteCount }), ordering: .relaxed)
         return .sent(sequence: sequence)
+    }
+
+    private func refuseIfClosed() throws(TransportError) {
+        guard !closed.load(ordering: .acquiring) else { throw TransportError(.closed, "the sender of queue '\(stream)' is closed") }
+    }
+
+    /// Waits until no other thread of this process is sending, then takes the turn; gives up at
+    /// `deadline` (nil: no limit) or once the sender is closed. Another send takes microseconds
+    /// unless the queue is full, so the wait backs off from 1 µs to 1 ms between looks.
+    private func takeTurn(deadline: Int64?) throws(TransportError) {
+        let me = Sys.currentProcessID
+        var pause: Int64 = 1_000
+        while !turn.compareExchange(expected: 0, desired: me, ordering: .acquiring).exchanged {
+            let holder = turn.load(ordering: .relaxed)
+            if holder != 0 && holder != me {
+                throw TransportError(.closed, "the sender of queue '\(stream)' was inherited through fork() while another thread of the parent was sending; open a sender in this process")
+            }
+            try refuseIfClosed()
+            if let deadline, Sys.monotonicNanoseconds() >= deadline {
+                throw TransportError(.timeout, "send to queue '\(stream)' timed out waiting for another send of this sender to finish")
+            }
+            Sys.sleep(nanoseconds: pause)
+            pause = min(pause * 2, 1_000_000)
+        }
     }
 
     public var statistics: SenderStatistics {

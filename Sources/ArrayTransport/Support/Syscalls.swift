@@ -13,6 +13,9 @@ enum Sys {
     /// `nanosleep`, restarted after signals until the time has passed.
     static func sleep(nanoseconds: Int64) { ArrayQueues.Sys.sleep(nanoseconds: nanoseconds) }
 
+    /// This process's pid, cached (looked up again after `fork()`).
+    static var currentProcessID: UInt32 { ArrayQueues.Sys.currentProcessID }
+
     /// The first `limit` bytes of a small file such as `/proc/sys/kernel/random/boot_id`; nil
     /// if it cannot be read.
     static func readSmallFile(_ path: String, limit: Int = 4096) -> [UInt8]? { ArrayQueues.Sys.readSmallFile(path, limit: limit) }
