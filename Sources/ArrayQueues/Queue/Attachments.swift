@@ -191,13 +191,14 @@ enum Attachments {
     }
 
     /// Forgets that subscription `token` holds subscriber slot `slot` (under the queue lock).
-    /// Returns whether it did: false if another subscription of this process took the slot
-    /// since. With no share (a handle inherited through `fork()`) nothing is known: true.
+    /// Returns whether it did: false only if another subscription of this process took the slot
+    /// since. Without a record of the slot (a subscription made through a handle inherited by
+    /// `fork()`, which has no share of this process), nothing says otherwise: true.
     static func releaseSubscriberSlot(_ ring: Ring, _ slot: Int, token: UInt64) -> Bool {
         shares.withLock { shares in
             let key = key(ring)
-            guard shares[key] != nil else { return true }
-            guard shares[key]?.subscriptions[slot] == token else { return false }
+            guard let holder = shares[key]?.subscriptions[slot] else { return true }
+            guard holder == token else { return false }
             shares[key]?.subscriptions[slot] = nil
             return true
         }

@@ -18,7 +18,9 @@ final class LapStart: Sendable {
         self.capacity = UInt64(truncatingIfNeeded: max(capacity, 1))
     }
 
-    /// `position % capacity`.
+    /// `position % capacity`, for a position at most `UInt64.max - capacity` (every caller's is a
+    /// validated cursor, at most `Ring.maximumPosition`): a lap cached above that could make the
+    /// wrapped distance of a smaller position look like an offset.
     @inline(__always)
     func offset(of position: UInt64) -> Int {
         let lap = start.load(ordering: .relaxed)

@@ -8,6 +8,8 @@
 /// the lock, for room, or the first clock read of a consumer's spin): within microseconds of
 /// the call's start.
 struct Deadline {
+    /// The longest timeout that is a limit (``Swift/Duration/longestNanoseconds``, 36 years).
+    private static let longest = Duration.nanoseconds(Duration.longestNanoseconds)
     /// The timeout, until the instant is fixed; nil for none.
     private let timeout: Duration?
     /// The instant, once fixed.
@@ -20,7 +22,10 @@ struct Deadline {
         if let timeout, timeout < .zero {
             throw ArrayQueueError(.invalidArgument, "a timeout cannot be negative (\(timeout))")
         }
-        self.timeout = timeout
+        // A timeout beyond what the arithmetic holds (centuries) means no limit, as nil does: lock
+        // waits then keep their 10 s bound rather than a deadline 36 years away.
+        // (A comparison of durations: no conversion to nanoseconds before the call waits.)
+        self.timeout = timeout.flatMap { $0 < Self.longest ? $0 : nil }
         self.instant = nil
         self.isFixed = false
     }
@@ -34,7 +39,7 @@ struct Deadline {
 
     /// The instant in monotonic nanoseconds (nil for none), fixing it now if it is not yet:
     /// `now` if the caller has just read the clock, otherwise the clock is read here, and only
-    /// when there is a timeout. Timeouts beyond ``Swift/Duration/longestNanoseconds`` are held there.
+    /// when there is a timeout.
     mutating func fix(now: Int64? = nil) -> Int64? {
         guard !isFixed else { return instant }
         isFixed = true

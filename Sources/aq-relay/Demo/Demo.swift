@@ -80,9 +80,10 @@ struct Demo: AsyncParsableCommand {
             }
             let timed = received["timed_frames"] ?? 0
             let rate = elapsed > 0 && timed > 1 ? (timed - 1) / elapsed : 0
-            print("  producer    \(Int(frames)) frames written in place in shared memory")
+            print("  producer    \(Int(saturating: frames)) frames written in place in shared memory")
             print("  relay       \(Int(saturating: relayed.value("aq_relay_records_out_total"))) frames sent, \(Int(saturating: relayed.total("aq_relay_dropped_total"))) dropped")
-            print("  subscriber  \(Int(got)) frames received: checksums bad \(Int(bad)), out of order \(Int(disorder)), lost \(Int(lost)), missing \(Int(frames - got))")
+            // The subscriber's counts come from what a publisher sent: `lost` can be near 2^64.
+            print("  subscriber  \(Int(saturating: got)) frames received: checksums bad \(Int(saturating: bad)), out of order \(Int(saturating: disorder)), lost \(Int(saturating: lost)), missing \(Int(saturating: frames - got))")
             print(String(format: "  throughput  %.2f GB/s, %.0f frames/s", rate * Double(frameBytes) / 1e9, rate)
                   + "; lag (producer put → subscriber) p50 \(formatLag((received["lag_p50_us"] ?? 0) / 1e6)), p99 \(formatLag((received["lag_p99_us"] ?? 0) / 1e6))")
             guard got == frames, bad == 0, disorder == 0, lost == 0 else {
