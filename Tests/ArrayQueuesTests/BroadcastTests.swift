@@ -206,6 +206,24 @@ struct BroadcastTests {
         }
     }
 
+    /// A subscription whose slot a peer freed, and another subscription of this process took,
+    /// went on reading through the slot: it took the other one's records.
+    @Test("a subscription whose slot was freed by a peer and taken again reads nothing of the new one's")
+    func staleSubscriptionReadsNothing() throws {
+        try withQueue(capacity: 64 << 10, creating: Self.broadcast) { queue in
+            let first = try queue.subscribe(policy: .block, start: .next)
+            // As a peer's sweep does when it judges this process dead.
+            try queue.ring.withLock { () throws(ArrayQueueError) in queue.ring.header.subscriber(first.slot).state.pointee.store(0, ordering: .releasing) }
+            let second = try queue.subscribe(policy: .block, start: .next)
+            #expect(second.slot == first.slot)
+            try queue.put(frame(0), index: 0)
+            try queue.put(frame(1), index: 1)
+            #expect(throws: ArrayQueueError.self) { try first.tryGet() }
+            #expect(try second.tryGet()?.index == 0)
+            #expect(try second.tryGet()?.index == 1)
+        }
+    }
+
     @Test("threads subscribing and detaching at once: a subscription's byte is never found unlocked")
     func detachSubscribeRace() throws {
         try withQueue(capacity: 64 << 10, creating: Self.broadcast) { queue in

@@ -59,7 +59,7 @@ extension ArrayQueue {
         let slot = try ring.withLock { () throws(ArrayQueueError) in
             try ring.join(policy: policy, start: start, lockDescriptor: lock, token: token)
         }
-        return BroadcastSubscriber(queue: self, slot: slot, policy: policy, token: token)
+        return BroadcastSubscriber(queue: self, slot: slot, policy: policy, token: token, tokens: Attachments.subscriptionTokens(ring))
     }
 
     /// The subscribers and counters of this broadcast queue (empty for other queues).

@@ -22,6 +22,8 @@ public final class BroadcastSubscriber: Sendable {
     public let slot: Int
     /// Tells its slot from one another subscription of this process takes after a peer freed it.
     private let token: UInt64
+    /// Which subscription of this process holds each slot (nil through a handle inherited by `fork()`).
+    private let tokens: SubscriptionTokens?
     /// Whether a loan is out, and whether `detach()` was called: the slot is given up only once
     /// no loan is out, since a give-back takes no queue lock and must not touch a slot given up.
     /// `counts` keeps `lost` and `delivered` from the moment it was given up: the slot may then
@@ -29,11 +31,12 @@ public final class BroadcastSubscriber: Sendable {
     private let lifecycle = Mutex<(lent: Bool, detached: Bool, left: Bool, counts: (lost: UInt64, delivered: UInt64)?)>(
         (false, false, false, nil))
 
-    init(queue: ArrayQueue, slot: Int, policy: SubscriberPolicy, token: UInt64) {
+    init(queue: ArrayQueue, slot: Int, policy: SubscriberPolicy, token: UInt64, tokens: SubscriptionTokens?) {
         self.queue = queue
         self.slot = slot
         self.policy = policy
         self.token = token
+        self.tokens = tokens
     }
 
     deinit {
@@ -186,18 +189,30 @@ public final class BroadcastSubscriber: Sendable {
         let ring = queue.ring
         let slot = slot
         var lazyDeadline = try Deadline(after: timeout)
-        if let found = try ring.withLock(deadline: &lazyDeadline, { () throws(ArrayQueueError) in try ring.borrow(slot) }) {
-            return found
+        let token = token
+        let tokens = tokens
+        func attempt(_ deadline: inout Deadline) throws(ArrayQueueError) -> Ring.Loan? {
+            try ring.withLock(deadline: &deadline) { () throws(ArrayQueueError) in
+                // Under the lock, where joins store who holds the slot: after a peer freed it (judging
+                // this process dead), another subscription of this process may have taken it.
+                if let tokens, tokens.holder(of: slot) != token {
+                    throw ArrayQueueError(.notFound, "subscriber \(slot) of broadcast queue '\(ring.name)' was detached by another process (it judged this one dead), and its slot was taken again; subscribe again")
+                }
+                return try ring.borrow(slot)
+            }
         }
+        if let found = try attempt(&lazyDeadline) { return found }
         guard blocking else { return nil }
         let deadline = lazyDeadline.fix()
-        func attempt() throws(ArrayQueueError) -> Ring.Loan? {
-            try ring.withLock(deadline: deadline) { () throws(ArrayQueueError) in try ring.borrow(slot) }
+        func retry() throws(ArrayQueueError) -> Ring.Loan? {
+            var fixed = Deadline(fixedAt: deadline)
+            return try attempt(&fixed)
         }
         // Producers' sweeps free records of dead writers; a subscriber waiting at one sweeps too.
-        return try queue.waitUntil(
+        let loan: Ring.Loan = try queue.waitUntil(
             ring.header.dataSignal, deadline: deadline, checkingDeadPeers: true, cancellation: cancellation,
-            describe: { "get from broadcast queue '\(queue.name)' by subscriber \(slot) (nothing new)" }, attempt)
+            describe: { "get from broadcast queue '\(queue.name)' by subscriber \(slot) (nothing new)" }, retry)
+        return loan
     }
 
     /// Ends a loan: the cursor moves past its record (without the queue lock).

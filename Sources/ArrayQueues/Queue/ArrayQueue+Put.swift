@@ -148,18 +148,18 @@ extension ArrayQueue {
     func reserve(_ request: Ring.Request, blocking: Bool, deadline lazyDeadline: inout Deadline) throws(ArrayQueueError) -> Ring.Reservation? {
         let dropOldest = options.overflow == .dropOldest
         let me = ProcessIdentity.current
-        if let reservation = try ring.withLock(deadline: &lazyDeadline, { () throws(ArrayQueueError) in
-            try reserveHoldingLock(request, dropOldest: dropOldest, owner: me)
-        }) {
-            return reservation
+        // Local functions rather than closure values: their contexts stay on the stack.
+        func attempt(_ deadline: inout Deadline) throws(ArrayQueueError) -> Ring.Reservation? {
+            try ring.withLock(deadline: &deadline) { () throws(ArrayQueueError) in try reserveHoldingLock(request, dropOldest: dropOldest, owner: me) }
         }
+        if let reservation = try attempt(&lazyDeadline) { return reservation }
         let deadline = lazyDeadline.fix()
-        // A local function rather than a closure value: its context stays on the stack.
-        func attempt() throws(ArrayQueueError) -> Ring.Reservation? {
-            try ring.withLock(deadline: deadline) { () throws(ArrayQueueError) in try reserveHoldingLock(request, dropOldest: dropOldest, owner: me) }
+        func retry() throws(ArrayQueueError) -> Ring.Reservation? {
+            var fixed = Deadline(fixedAt: deadline)
+            return try attempt(&fixed)
         }
         if !blocking || options.overflow == .fail {
-            if try recoverIfDue(deadline: deadline), let reservation = try attempt() { return reservation }
+            if try recoverIfDue(deadline: deadline), let reservation = try retry() { return reservation }
             if blocking {
                 throw ArrayQueueError(.full, "queue '\(name)' is full (\(fullness)) and its overflow policy is 'fail'")
             }
@@ -168,7 +168,7 @@ extension ArrayQueue {
         return try waitUntil(
             ring.header.spaceSignal, deadline: deadline, checkingDeadPeers: true, cancellation: nil,
             describe: { "put of a \(ByteCount.format(request.payloadBytes)) array into queue '\(name)' (full: \(fullness))" },
-            attempt)
+            retry)
     }
 
     /// Reserves room for `request` while the caller holds the lock: the one place where single

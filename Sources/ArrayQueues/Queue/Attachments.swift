@@ -25,10 +25,8 @@ enum Attachments {
         /// The mapping addresses of the open handles.
         var handles: Set<UInt>
         let lockDescriptor: Int32?
-        /// The subscriber slots this process holds, each with the token of the subscription that
-        /// holds it: a slot's pid tells only the process, and a subscription whose slot a peer
-        /// freed must not free (or unlock) the slot another subscription of this process took since.
-        var subscriptions: [Int: UInt64] = [:]
+        /// Which subscription of this process holds each subscriber slot.
+        let subscriptions = SubscriptionTokens()
     }
 
     /// The next subscription token (never 0).
@@ -187,7 +185,13 @@ enum Attachments {
 
     /// Records that subscription `token` holds subscriber slot `slot` (under the queue lock).
     static func holdSubscriberSlot(_ ring: Ring, _ slot: Int, token: UInt64) {
-        shares.withLock { $0[key(ring)]?.subscriptions[slot] = token }
+        subscriptionTokens(ring)?.setHolder(of: slot, to: token)
+    }
+
+    /// Which subscription of this process holds each subscriber slot of `ring`'s segment; nil
+    /// without a share (a handle inherited through `fork()`).
+    static func subscriptionTokens(_ ring: Ring) -> SubscriptionTokens? {
+        shares.withLock { $0[key(ring)]?.subscriptions }
     }
 
     /// Forgets that subscription `token` holds subscriber slot `slot` (under the queue lock).
@@ -195,13 +199,10 @@ enum Attachments {
     /// since. Without a record of the slot (a subscription made through a handle inherited by
     /// `fork()`, which has no share of this process), nothing says otherwise: true.
     static func releaseSubscriberSlot(_ ring: Ring, _ slot: Int, token: UInt64) -> Bool {
-        shares.withLock { shares in
-            let key = key(ring)
-            guard let holder = shares[key]?.subscriptions[slot] else { return true }
-            guard holder == token else { return false }
-            shares[key]?.subscriptions[slot] = nil
-            return true
-        }
+        guard let tokens = subscriptionTokens(ring), case let holder = tokens.holder(of: slot), holder != 0 else { return true }
+        guard holder == token else { return false }
+        tokens.setHolder(of: slot, to: 0)
+        return true
     }
 
     /// Whether an attached process is alive. Entries that hold a slot lock are judged by it;
