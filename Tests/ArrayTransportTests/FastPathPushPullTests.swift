@@ -299,6 +299,18 @@ struct FastPathPushPullTests {
         #expect(receiver.path == .network)
     }
 
+    /// Sends small numbered messages until `puller` is on shared memory (at most 20 s), taking
+    /// and dropping what it receives, then takes what is left.
+    func sendUntilOnSharedMemory(_ sender: ZeroMQSender, _ puller: ZeroMQReceiver) throws {
+        let deadline = Date().addingTimeInterval(20)
+        while puller.path != .sharedMemory, Date() < deadline {
+            try sender.send(try patternArray(.uint16, [16, 16], message: Int(sender.statistics.nextSequence)))
+            while try puller.receive(timeout: .milliseconds(5)) != nil {}
+        }
+        try #require(puller.path == .sharedMemory)
+        while try puller.receive(timeout: .milliseconds(100)) != nil {}
+    }
+
     /// A pusher (sends time out after 300 ms) whose one local puller switched, read everything
     /// it was sent, and left with `count` records unread in the shared queue: their sequence
     /// numbers. The pusher has no puller at all then, not even a connection that libzmq would
@@ -308,13 +320,7 @@ struct FastPathPushPullTests {
             .push, stream: "pp", bind: [try loopbackWildcard()],
             options: .init(sendTimeout: sendTimeout, heartbeatInterval: Self.quick, linger: linger))
         let local = try puller(of: sender)
-        let switchDeadline = Date().addingTimeInterval(20)
-        while local.path != .sharedMemory, Date() < switchDeadline {
-            try sender.send(try patternArray(.uint16, [16, 16], message: Int(sender.statistics.nextSequence)))
-            while try local.receive(timeout: .milliseconds(5)) != nil {}
-        }
-        try #require(local.path == .sharedMemory)
-        while try local.receive(timeout: .milliseconds(100)) != nil {}
+        try sendUntilOnSharedMemory(sender, local)
         var queued: [UInt64] = []
         for _ in 0..<count {
             let sequence = sender.statistics.nextSequence
@@ -408,13 +414,7 @@ struct FastPathPushPullTests {
         let sender = try pusher()
         let receiver = try puller(of: sender)
         defer { sender.close(); receiver.close() }
-        let switchDeadline = Date().addingTimeInterval(20)
-        while receiver.path != .sharedMemory, Date() < switchDeadline {
-            try sender.send(try patternArray(.uint16, [16, 16], message: Int(sender.statistics.nextSequence)))
-            while try receiver.receive(timeout: .milliseconds(5)) != nil {}
-        }
-        try #require(receiver.path == .sharedMemory)
-        while try receiver.receive(timeout: .milliseconds(100)) != nil {}
+        try sendUntilOnSharedMemory(sender, receiver)
         let next = sender.statistics.nextSequence
         let meta: [String: JSONValue] = ["note": .string(String(repeating: "x", count: WireHeader.maximumHeaderBytes))]
         #expect { try sender.send(try patternArray(.uint16, [16, 16]), meta: meta) } throws: { ($0 as? TransportError)?.code == .invalidArgument }
