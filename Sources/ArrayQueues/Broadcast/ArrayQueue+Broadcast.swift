@@ -56,10 +56,13 @@ extension ArrayQueue {
         }
         let lock = Attachments.lockDescriptor(ring)
         let token = Attachments.newSubscriptionToken()
+        let tokens = Attachments.subscriptionTokens(ring)
         let slot = try ring.withLock { () throws(ArrayQueueError) in
-            try ring.join(policy: policy, start: start, lockDescriptor: lock, token: token)
+            let slot = try ring.join(policy: policy, start: start, lockDescriptor: lock)
+            tokens?.setHolder(of: slot, to: token)
+            return slot
         }
-        return BroadcastSubscriber(queue: self, slot: slot, policy: policy, token: token, tokens: Attachments.subscriptionTokens(ring))
+        return BroadcastSubscriber(queue: self, slot: slot, policy: policy, token: token, tokens: tokens)
     }
 
     /// The subscribers and counters of this broadcast queue (empty for other queues).

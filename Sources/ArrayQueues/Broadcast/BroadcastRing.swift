@@ -193,9 +193,9 @@ extension Ring {
 
     // MARK: - Subscribing and leaving
 
-    /// Takes a free slot for subscription `token` of the calling process, locking its byte through
-    /// `lockDescriptor` so that its death is seen whatever its pid namespace. Returns the slot's index.
-    func join(policy: SubscriberPolicy, start: SubscriberStart, lockDescriptor: Int32?, token: UInt64) throws(ArrayQueueError) -> Int {
+    /// Takes a free slot for the calling process, locking its byte through `lockDescriptor` so that
+    /// its death is seen whatever its pid namespace. Returns the slot's index.
+    func join(policy: SubscriberPolicy, start: SubscriberStart, lockDescriptor: Int32?) throws(ArrayQueueError) -> Int {
         var free = (0..<SegmentHeader.subscriberCapacity).filter { !header.subscriber($0).isTaken }
         if free.isEmpty, try reapDeadSubscribers() {
             free = (0..<SegmentHeader.subscriberCapacity).filter { !header.subscriber($0).isTaken }
@@ -219,7 +219,6 @@ extension Ring {
         crashPoint(.broadcastJoinActive)
         header.subscribersJoined.pointee.wrappingAdd(1, ordering: .relaxed)
         crashPoint(.broadcastJoinCounted)
-        Attachments.holdSubscriberSlot(self, index, token: token)
         return index
     }
 
@@ -242,12 +241,12 @@ extension Ring {
         }
     }
 
-    /// Frees slot `index` if subscription `token` of the calling process still holds it; returns
-    /// whether it did (only then may the caller unlock its byte, still under the lock). It may
-    /// not: a peer that judged this process dead freed it, and another subscription took it since.
-    func leave(_ index: Int, token: UInt64) -> Bool {
+    /// Frees the calling process's slot `index`; returns whether it did (only then may the caller
+    /// unlock its byte, still under the lock). The caller has checked that the slot is still its
+    /// subscription's (``SubscriptionTokens/release(_:token:)``).
+    func leave(_ index: Int) -> Bool {
         let slot = header.subscriber(index)
-        guard Attachments.releaseSubscriberSlot(self, index, token: token), slot.isOwnedByCurrentProcess else { return false }
+        guard slot.isOwnedByCurrentProcess else { return false }
         crashPoint(.broadcastLeaveBegin)
         slot.state.pointee.store(0, ordering: .releasing)
         crashPoint(.broadcastLeaveFreed)

@@ -60,6 +60,7 @@ public final class BroadcastSubscriber: Sendable {
         let ring = queue.ring
         let slot = slot
         let token = token
+        let tokens = tokens
         let lock = Attachments.lockDescriptor(ring)
         // The byte is unlocked under the queue lock: once the lock is released, another thread of
         // this process may take the slot and "lock" the byte through the same descriptor, a lock
@@ -67,7 +68,8 @@ public final class BroadcastSubscriber: Sendable {
         // process exits (its byte lock goes with it).
         try? ring.withLock { () throws(ArrayQueueError) in
             let counts = Self.counts(of: ring.header.subscriber(slot))
-            let freed = ring.leave(slot, token: token)
+            // Not a slot another subscription of this process took since a peer freed it.
+            let freed = (tokens?.release(slot, token: token) ?? true) && ring.leave(slot)
             // Kept before the queue lock is released, after which another subscriber may take the
             // slot (`counts()` reads the slot only while none are kept). A slot that was not this
             // subscription's any more (a peer freed it) held no count of its.

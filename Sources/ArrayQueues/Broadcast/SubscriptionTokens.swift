@@ -29,4 +29,16 @@ final class SubscriptionTokens: @unchecked Sendable {
     func setHolder(of slot: Int, to token: UInt64) {
         (tokens + slot).pointee.store(token, ordering: .relaxed)
     }
+
+    /// Forgets that subscription `token` holds slot `slot`. Returns whether it may free the
+    /// slot: false only if another subscription of this process took it since. With no holder
+    /// recorded (a subscription made through a handle inherited by `fork()`, whose table is its
+    /// parent's), nothing says otherwise: true.
+    func release(_ slot: Int, token: UInt64) -> Bool {
+        let holder = holder(of: slot)
+        guard holder != 0 else { return true }
+        guard holder == token else { return false }
+        setHolder(of: slot, to: 0)
+        return true
+    }
 }

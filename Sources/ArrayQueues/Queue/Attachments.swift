@@ -183,26 +183,10 @@ enum Attachments {
         nextToken.add(1, ordering: .relaxed).oldValue
     }
 
-    /// Records that subscription `token` holds subscriber slot `slot` (under the queue lock).
-    static func holdSubscriberSlot(_ ring: Ring, _ slot: Int, token: UInt64) {
-        subscriptionTokens(ring)?.setHolder(of: slot, to: token)
-    }
-
     /// Which subscription of this process holds each subscriber slot of `ring`'s segment; nil
     /// without a share (a handle inherited through `fork()`).
     static func subscriptionTokens(_ ring: Ring) -> SubscriptionTokens? {
         shares.withLock { $0[key(ring)]?.subscriptions }
-    }
-
-    /// Forgets that subscription `token` holds subscriber slot `slot` (under the queue lock).
-    /// Returns whether it did: false only if another subscription of this process took the slot
-    /// since. Without a record of the slot (a subscription made through a handle inherited by
-    /// `fork()`, which has no share of this process), nothing says otherwise: true.
-    static func releaseSubscriberSlot(_ ring: Ring, _ slot: Int, token: UInt64) -> Bool {
-        guard let tokens = subscriptionTokens(ring), case let holder = tokens.holder(of: slot), holder != 0 else { return true }
-        guard holder == token else { return false }
-        tokens.setHolder(of: slot, to: 0)
-        return true
     }
 
     /// Whether an attached process is alive. Entries that hold a slot lock are judged by it;
