@@ -52,17 +52,21 @@ extension ArrayQueue {
     /// The same-host fast path's publisher puts every message this way: no header to encode again,
     /// no list of arrays or offsets to make.
     func tryPutEnvelope(header: [UInt8], arrays: [NamedArray], timestamp: Timestamp, index: Int64?) throws(ArrayQueueError) -> Bool {
-        try putEnvelope(
-            byteCount: Envelope.size(headerBytes: header.count, arrays: arrays), timestamp: timestamp, index: index, waiting: false,
-            timeout: nil) { buffer in Envelope.write(header: header, arrays: arrays, into: buffer) }
+        try putEnvelope(header: header, arrays: arrays, timestamp: timestamp, index: index, waiting: false, timeout: nil)
     }
 
     /// Puts an envelope of `header` (a data header already encoded, within
     /// ``WireHeader/maximumHeaderBytes``) and `arrays`, waiting up to `timeout` for room (nil:
     /// no limit). A pusher's same-host fast path puts every message this way.
     func putEnvelope(header: [UInt8], arrays: [NamedArray], timestamp: Timestamp, index: Int64?, timeout: Duration?) throws(ArrayQueueError) {
-        _ = try putEnvelope(
-            byteCount: Envelope.size(headerBytes: header.count, arrays: arrays), timestamp: timestamp, index: index, waiting: true,
+        _ = try putEnvelope(header: header, arrays: arrays, timestamp: timestamp, index: index, waiting: true, timeout: timeout)
+    }
+
+    private func putEnvelope(
+        header: [UInt8], arrays: [NamedArray], timestamp: Timestamp, index: Int64?, waiting: Bool, timeout: Duration?
+    ) throws(ArrayQueueError) -> Bool {
+        try putEnvelope(
+            byteCount: Envelope.size(headerBytes: header.count, arrays: arrays), timestamp: timestamp, index: index, waiting: waiting,
             timeout: timeout) { buffer in Envelope.write(header: header, arrays: arrays, into: buffer) }
     }
 
