@@ -3,10 +3,10 @@
 ///
 /// Reading the clock costs 23–62 ns on the benchmark VM, and turning a `Duration` into
 /// nanoseconds, a 128-bit division, 17–28 ns (BENCHMARKS.md, "A clock read per call"):
-/// together a tenth to a fifth of a small put. A call that finds room or a record at once never waits, so
-/// it never needs the instant. The timeout therefore counts from when the call first waits (for
-/// the lock, for room, or the first clock read of a consumer's spin): within microseconds of
-/// the call's start.
+/// together a tenth to a fifth of a small put. A call that finds room or a record at once never
+/// waits, so it never needs the instant. The timeout therefore counts from when the call first
+/// waits (for the lock, for room, or the first clock read of a consumer's spin): within
+/// microseconds of the call's start.
 struct Deadline {
     /// The longest timeout that is a limit (``Swift/Duration/longestNanoseconds``, 36 years).
     private static let longest = Duration.nanoseconds(Duration.longestNanoseconds)
