@@ -15,6 +15,11 @@ import ArrayQueuesTestSupport
 ///                                                 (run with AQ_CRASH_POINT inside the skip)
 ///   bcast-crash-walk QUEUE                        one pass through every broadcast path; logs "got S:INDEX"
 ///   bcast-walk-check QUEUE                        a newcomer after the kill; logs "got C:INDEX", "ok"
+///   bcast-die-unreadable QUEUE                    subscribe (block, oldest) and read the oldest record, one the test
+///                                                 made unreadable (run with AQ_CRASH_POINT inside its give-back)
+///   bcast-unread-check QUEUE                      a newcomer after that kill: logs "dead reading=B lost=N
+///                                                 delivered=N" per dead subscriber, "reported", puts 40 records
+///                                                 and the end record, checks the dead one was reaped; logs "ok"
 enum BroadcastRoles {
     /// The index of the record that tells subscribers to stop.
     static let endIndex: Int64 = -1
@@ -31,7 +36,7 @@ enum BroadcastRoles {
                 }
                 try subscribe(queue, policy: policy, start: start, log: rest[2], seed: UInt64(Helper.integer(rest, 3)))
             case "bcast-end":
-                try queue.put(Pattern.array(dtype: .uint8, shape: [8], seed: 0), index: endIndex, timeout: .seconds(30))
+                try putEnd(queue)
             case "bcast-die-subscribed":
                 let subscriber = try queue.subscribe(policy: .block, start: .oldest)
                 try subscriber.get(timeout: .seconds(10)) { _ in Helper.killSelf() }
@@ -43,6 +48,12 @@ enum BroadcastRoles {
                 try crashWalk(queue)
             case "bcast-walk-check":
                 try walkCheck(queue)
+            case "bcast-die-unreadable":
+                let subscriber = try queue.subscribe(policy: .block, start: .oldest)
+                let outcome = Result { try subscriber.tryGet() }
+                Helper.fail("survived reading the oldest record: \(outcome)")
+            case "bcast-unread-check":
+                try unreadCheck(queue)
             default:
                 Helper.fail("unknown command \(arguments[1])")
             }
@@ -50,6 +61,11 @@ enum BroadcastRoles {
             Helper.fail("\(error)")
         }
         return true
+    }
+
+    /// Puts the record that tells subscribers to stop.
+    private static func putEnd(_ queue: ArrayQueue) throws {
+        try queue.put(Pattern.array(dtype: .uint8, shape: [8], seed: 0), index: endIndex, timeout: .seconds(30))
     }
 
     /// A subscriber until the end record: verifies every record, logs each with one write(2).
@@ -138,6 +154,22 @@ enum BroadcastRoles {
                 Helper.fail("walk-check: record \(counter) came back wrong (index \(String(describing: record.index)))")
             }
         }
+        Helper.logLine("ok")
+    }
+
+    /// A process arriving after a subscriber died giving back a record it could not read (holding
+    /// the lock: this one repairs). Reports the dead slot as the kill left it, before any sweep;
+    /// then puts records over two laps of the 16 KiB ring, which the dead block subscriber holds
+    /// up until a waiting put's sweep reaps it, and the end record.
+    static func unreadCheck(_ queue: ArrayQueue) throws {
+        for dead in try queue.broadcastState().subscribers where !dead.isAlive {
+            Helper.logLine("dead reading=\(dead.isReading) lost=\(dead.lost) delivered=\(dead.delivered)")
+        }
+        Helper.logLine("reported")
+        for counter in 0..<40 { try walkPut(queue, 1000, counter) }
+        try putEnd(queue)
+        let state = try queue.broadcastState()
+        guard state.reaped == 1, state.subscribers.allSatisfy(\.isAlive) else { Helper.fail("after the puts: \(state)") }
         Helper.logLine("ok")
     }
 }

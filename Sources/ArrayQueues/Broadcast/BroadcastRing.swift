@@ -360,13 +360,14 @@ extension Ring {
         let slot = try ownSlot(index)
         guard slot.state.pointee.load(ordering: .acquiring) == CAQ_SUBSCRIBER_BORROWING,
               slot.cursor.pointee.load(ordering: .relaxed) == loan.position else { return }
-        // Staged as any skip; should this process die in it, the BORROWING slot is reaped.
+        crashPoint(.broadcastGiveBackUnreadBegin)
+        // Staged as any skip; should this process die in it, the BORROWING slot is reaped. The
+        // skip's own points mark its stores, the last one right before IDLE.
         try skip(slot, to: loan.position + UInt64(loan.length), losing: 1)
-        crashPoint(.broadcastReleaseBegin)
         slot.state.pointee.store(CAQ_SUBSCRIBER_IDLE, ordering: .releasing)
-        crashPoint(.broadcastReleaseIdle)
+        crashPoint(.broadcastGiveBackUnreadIdle)
         header.spaceSignal.notify()
-        crashPoint(.broadcastReleaseNotified)
+        crashPoint(.broadcastGiveBackUnreadNotified)
     }
 
     // MARK: - Clearing

@@ -104,7 +104,8 @@ public enum CrashPoint: String, CaseIterable, Sendable {
 
     // Broadcast queues (Broadcast/BroadcastRing.swift, under the lock): subscribing and leaving,
     // freeing the oldest record for a producer, skipping a drop-policy subscriber (and finishing
-    // a skip a dead process left staged), lending and giving back, reaping dead subscribers, clear().
+    // a skip a dead process left staged), lending and giving back (a record read, or one that could
+    // not be), reaping dead subscribers, clear().
     case broadcastJoinBegin = "broadcast-join.begin"
     case broadcastJoinSlotWritten = "broadcast-join.slot-written"
     case broadcastJoinActive = "broadcast-join.active"
@@ -135,6 +136,10 @@ public enum CrashPoint: String, CaseIterable, Sendable {
     case broadcastReleaseIdle = "broadcast-release.idle"
     case broadcastReleaseCounted = "broadcast-release.counted"
     case broadcastReleaseNotified = "broadcast-release.notified"
+    // Giving back a record the subscriber could not read: a skip (its own points) between these.
+    case broadcastGiveBackUnreadBegin = "broadcast-give-back-unread.begin"
+    case broadcastGiveBackUnreadIdle = "broadcast-give-back-unread.idle"
+    case broadcastGiveBackUnreadNotified = "broadcast-give-back-unread.notified"
     case broadcastReapBegin = "broadcast-reap.begin"
     case broadcastReapFreed = "broadcast-reap.freed"
     case broadcastReapCounted = "broadcast-reap.counted"
