@@ -25,6 +25,7 @@ public struct InlineShape: RandomAccessCollection, Sendable, Hashable, CustomStr
     /// The byte size of a C-order array of `dtype` and this shape, or nil if an extent is
     /// negative or the size overflows, counted as ``Shape/byteCount(_:dtype:)`` counts it (read
     /// in place, without building an error: a consumer checks every claimed record so).
+    @inline(__always)
     func validByteCount(dtype: DType) -> Int? {
         // Elements first, then bytes, as a producer's `Shape.byteCount` counts them: a shape
         // with a zero extent holds 0 bytes whatever its other extents.

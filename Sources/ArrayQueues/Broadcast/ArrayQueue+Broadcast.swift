@@ -36,7 +36,7 @@ public struct BroadcastState: Sendable, Hashable {
 extension ArrayQueue {
     /// Whether this is a broadcast queue (``CreateOptions/broadcast``): every subscriber reads
     /// every record. Read it through ``subscribe(policy:start:)``; `get` refuses it.
-    public var isBroadcast: Bool { ring.header.isBroadcast }
+    public var isBroadcast: Bool { ring.isBroadcast }
 
     /// Subscribes to this broadcast queue: the subscriber reads every record committed from its
     /// start on, in order, exactly once, in place, while other subscribers read the same records.
@@ -70,7 +70,7 @@ extension ArrayQueue {
         let header = ring.header
         let lock = Attachments.lockDescriptor(ring)
         let subscribers = try ring.withLock { () throws(ArrayQueueError) -> [SubscriberInfo] in
-            guard header.isBroadcast else { return [] }
+            guard ring.isBroadcast else { return [] }
             let (head, _, tail) = try ring.cursors()
             return try ring.subscribers(head: head, tail: tail).map { subscriber throws(ArrayQueueError) in
                 var pending = 0
@@ -110,7 +110,7 @@ extension Ring {
     @discardableResult
     func sweepDeadPeersAndSubscribers() throws(ArrayQueueError) -> Bool {
         let swept = try sweepDeadPeers()
-        guard header.isBroadcast else { return swept }
+        guard isBroadcast else { return swept }
         let reaped = try reapDeadSubscribers()
         return swept || reaped
     }

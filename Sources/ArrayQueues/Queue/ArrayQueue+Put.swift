@@ -178,7 +178,7 @@ extension ArrayQueue {
         _ request: Ring.Request, dropOldest: Bool, owner: ProcessIdentity, reclaimingFirst: Bool = true
     ) throws(ArrayQueueError) -> Ring.Reservation? {
         // Broadcast queues free room by their subscribers' cursors (Broadcast/BroadcastRing.swift).
-        ring.header.isBroadcast
+        ring.isBroadcast
             ? try ring.broadcastReserve(request, owner: owner)
             : try ring.reserve(request, dropOldest: dropOldest, owner: owner, reclaimingFirst: reclaimingFirst)
     }
