@@ -94,9 +94,16 @@ extension ArrayQueue {
     }
 
     /// Throws for a consumer's `get` on a broadcast queue: it would take records from the subscribers.
+    @inline(__always)
     func refuseConsumerOfBroadcast() throws(ArrayQueueError) {
         guard isBroadcast else { return }
-        throw ArrayQueueError(.invalidArgument, "queue '\(name)' is a broadcast queue: read it as a subscriber (ArrayQueue.subscribe, `aq get --policy block|drop`), not with get, which would take records from its subscribers")
+        throw consumerOfBroadcast()
+    }
+
+    /// The error of ``refuseConsumerOfBroadcast()`` (out of line: every get inlines the check).
+    @inline(never)
+    private func consumerOfBroadcast() -> ArrayQueueError {
+        ArrayQueueError(.invalidArgument, "queue '\(name)' is a broadcast queue: read it as a subscriber (ArrayQueue.subscribe, `aq get --policy block|drop`), not with get, which would take records from its subscribers")
     }
 
     /// `clear()` of a broadcast queue (see ``clear()``).

@@ -317,12 +317,15 @@ final class Ring {
             try applyResetPolicy(signature: Self.signature(dtype: request.dtype, shape: request.shape))
         }
         var reclaimed = false
-        if reclaimingFirst, case let (head, tail) = try producerCursors(), tail - head >= reclaimWindow {
+        // Loaded again only after a walk that may have moved them.
+        var cursors = try producerCursors()
+        if reclaimingFirst, cursors.tail - cursors.head >= reclaimWindow {
             try reclaim()
             reclaimed = true
+            cursors = try producerCursors()
         }
         while true {
-            let (head, tail) = try producerCursors()
+            let (head, tail) = cursors
             let offset = offset(of: tail)
             // Payloads are contiguous: a record that would cross the end of the ring starts at 0
             // and a filler record covers the gap.
@@ -355,10 +358,11 @@ final class Ring {
             if !reclaimed {
                 reclaimed = true
                 try reclaim()
-                continue
+            } else {
+                guard dropOldest, try dropOldestAtHead() else { return nil }
+                try reclaim()
             }
-            guard dropOldest, try dropOldestAtHead() else { return nil }
-            try reclaim()
+            cursors = try producerCursors()
         }
     }
 
