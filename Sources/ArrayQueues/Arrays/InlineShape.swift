@@ -25,19 +25,9 @@ public struct InlineShape: RandomAccessCollection, Sendable, Hashable, CustomStr
     /// The byte size of a C-order array of `dtype` and this shape, or nil if an extent is
     /// negative or the size overflows, counted as ``Shape/byteCount(_:dtype:)`` counts it (read
     /// in place, without building an error: a consumer checks every claimed record so).
+    @inline(__always)
     func validByteCount(dtype: DType) -> Int? {
-        // Elements first, then bytes, as a producer's `Shape.byteCount` counts them: a shape
-        // with a zero extent holds 0 bytes whatever its other extents.
-        var elements = 1
-        for axis in 0..<count {
-            let extent = extents[axis]
-            guard extent >= 0 else { return nil }
-            let (product, overflow) = elements.multipliedReportingOverflow(by: extent)
-            guard !overflow else { return nil }
-            elements = product
-        }
-        let (bytes, overflow) = elements.multipliedReportingOverflow(by: dtype.itemSize)
-        return overflow ? nil : bytes
+        Shape.validByteCount(count: count, dtype: dtype) { extents[$0] }
     }
 
     public var startIndex: Int { 0 }

@@ -33,4 +33,23 @@ public enum Shape {
         }
         return bytes
     }
+
+    /// ``byteCount(_:dtype:)`` without the error: nil where it throws (more than
+    /// ``maxDimensions`` extents aside, which callers check). For the checks on every put and
+    /// get, which build an error only once one fails. `extent(axis)` gives the `count` extents.
+    @inline(__always)
+    static func validByteCount(count: Int, dtype: DType, extent: (Int) -> Int) -> Int? {
+        // Elements first, then bytes, as `byteCount` counts them: a shape with a zero extent
+        // holds 0 bytes whatever its other extents.
+        var elements = 1
+        for axis in 0..<count {
+            let extent = extent(axis)
+            guard extent >= 0 else { return nil }
+            let (product, overflow) = elements.multipliedReportingOverflow(by: extent)
+            guard !overflow else { return nil }
+            elements = product
+        }
+        let (bytes, overflow) = elements.multipliedReportingOverflow(by: dtype.itemSize)
+        return overflow ? nil : bytes
+    }
 }

@@ -36,7 +36,7 @@ public struct BroadcastState: Sendable, Hashable {
 extension ArrayQueue {
     /// Whether this is a broadcast queue (``CreateOptions/broadcast``): every subscriber reads
     /// every record. Read it through ``subscribe(policy:start:)``; `get` refuses it.
-    public var isBroadcast: Bool { ring.header.isBroadcast }
+    public var isBroadcast: Bool { ring.isBroadcast }
 
     /// Subscribes to this broadcast queue: the subscriber reads every record committed from its
     /// start on, in order, exactly once, in place, while other subscribers read the same records.
@@ -70,7 +70,7 @@ extension ArrayQueue {
         let header = ring.header
         let lock = Attachments.lockDescriptor(ring)
         let subscribers = try ring.withLock { () throws(ArrayQueueError) -> [SubscriberInfo] in
-            guard header.isBroadcast else { return [] }
+            guard ring.isBroadcast else { return [] }
             let (head, _, tail) = try ring.cursors()
             return try ring.subscribers(head: head, tail: tail).map { subscriber throws(ArrayQueueError) in
                 var pending = 0
@@ -94,9 +94,16 @@ extension ArrayQueue {
     }
 
     /// Throws for a consumer's `get` on a broadcast queue: it would take records from the subscribers.
+    @inline(__always)
     func refuseConsumerOfBroadcast() throws(ArrayQueueError) {
         guard isBroadcast else { return }
-        throw ArrayQueueError(.invalidArgument, "queue '\(name)' is a broadcast queue: read it as a subscriber (ArrayQueue.subscribe, `aq get --policy block|drop`), not with get, which would take records from its subscribers")
+        throw consumerOfBroadcast()
+    }
+
+    /// The error of ``refuseConsumerOfBroadcast()`` (out of line: every get inlines the check).
+    @inline(never)
+    private func consumerOfBroadcast() -> ArrayQueueError {
+        ArrayQueueError(.invalidArgument, "queue '\(name)' is a broadcast queue: read it as a subscriber (ArrayQueue.subscribe, `aq get --policy block|drop`), not with get, which would take records from its subscribers")
     }
 
     /// `clear()` of a broadcast queue (see ``clear()``).
@@ -110,7 +117,7 @@ extension Ring {
     @discardableResult
     func sweepDeadPeersAndSubscribers() throws(ArrayQueueError) -> Bool {
         let swept = try sweepDeadPeers()
-        guard header.isBroadcast else { return swept }
+        guard isBroadcast else { return swept }
         let reaped = try reapDeadSubscribers()
         return swept || reaped
     }

@@ -55,10 +55,11 @@ extension ArrayQueue {
 
     /// Claims a record and returns an owned copy of it, freeing its room.
     func takeCopy(expecting dtype: DType?, blocking: Bool, timeout: Duration?, cancellation: Cancellation?) throws(ArrayQueueError) -> ArrayRecord? {
-        guard let record = try claim(expecting: dtype, blocking: blocking, timeout: timeout, cancellation: cancellation) else {
+        let me = ProcessIdentity.current
+        guard let record = try claim(expecting: dtype, blocking: blocking, timeout: timeout, cancellation: cancellation, owner: me) else {
             return nil
         }
-        defer { ring.release(record) }
+        defer { ring.release(record, reader: me.pid) }
         let copied = try copy(record)
         // The dtype was checked before the claim; a record changed since by another process is corrupt.
         if let dtype, copied.array.dtype != dtype { throw inconsistent(record, shape: copied.array.shape) }
@@ -86,18 +87,23 @@ extension ArrayQueue {
     func lend(
         blocking: Bool, timeout: Duration?, cancellation: Cancellation?, _ body: (borrowing BorrowedRecord) throws -> Void
     ) throws -> Bool {
-        guard let record = try claim(expecting: nil, blocking: blocking, timeout: timeout, cancellation: cancellation) else {
+        let me = ProcessIdentity.current
+        guard let record = try claim(expecting: nil, blocking: blocking, timeout: timeout, cancellation: cancellation, owner: me) else {
             return false
         }
-        defer { ring.release(record) }
-        try body(borrowed(record))
+        defer { ring.release(record, reader: me.pid) }
+        let lent = try BorrowedRecord(claimed: record, of: self)
+        try body(lent)
         return true
     }
 
-    func claim(expecting dtype: DType?, blocking: Bool, timeout: Duration?, cancellation: Cancellation?) throws(ArrayQueueError) -> RecordHeader? {
+    /// Claims the oldest record for `me` (this process, which callers that go on to release it
+    /// have at hand already); nil only when not `blocking` and there is none.
+    func claim(
+        expecting dtype: DType?, blocking: Bool, timeout: Duration?, cancellation: Cancellation?, owner me: ProcessIdentity = .current
+    ) throws(ArrayQueueError) -> RecordHeader? {
         try refuseConsumerOfBroadcast()
         var deadline = try Deadline(after: timeout)
-        let me = ProcessIdentity.current
         var probe = Ring.ArrivalProbe()
         // A local function rather than a closure value: its context stays on the stack.
         func attempt(_ probe: inout Ring.ArrivalProbe, _ deadline: inout Deadline) throws(ArrayQueueError) -> RecordHeader? {
@@ -144,23 +150,35 @@ extension ArrayQueue {
 
     /// The claimed record as a `BorrowedRecord`. A record whose dtype or shape does not
     /// match its size cannot have been written by ArrayQueues: it is reported (and freed by the caller).
-    /// The shape and the payload's place are each read out of the ring once, then checked
-    /// against each other, so what the record says cannot change later (another process may
-    /// write the segment). Inlined: built in its caller's frame, the 300-byte record is not
-    /// copied again on its way to the caller's closure (a profile of `drain` found two such
-    /// copies per record).
     @inline(__always)
     func borrowed(_ record: RecordHeader) throws(ArrayQueueError) -> BorrowedRecord {
-        guard let (dtype, extents, payload) = ring.claimedLayout(of: record) else { throw inconsistent(record, shape: record.shape) }
-        return BorrowedRecord(
-            dtype: dtype, extents: extents, sequence: record.sequence,
-            timestamp: Timestamp(nanosecondsSinceEpoch: record.timestampNanoseconds), index: record.index,
-            isEnvelope: record.isEnvelope, bytes: UnsafeRawBufferPointer(payload))
+        try BorrowedRecord(claimed: record, of: self)
     }
 
     /// The error for a claimed record whose dtype, shape and size disagree, or changed after a
     /// check (the caller frees it).
     func inconsistent(_ record: RecordHeader, shape: [Int]) -> ArrayQueueError {
         ArrayQueueError(.corruptSegment, "record \(record.sequence) of queue '\(name)' has an inconsistent dtype (code \(record.dtypeCode)), shape \(shape) and size \(record.payloadByteCount); it was discarded")
+    }
+}
+
+extension BorrowedRecord {
+    /// A claimed record of `queue`, read out of the ring: the shape and the payload's place are
+    /// each read once, then checked against each other, so what the record says cannot change
+    /// later (another process may write the segment). Built in its caller's frame: when a helper
+    /// returned the shape (264 bytes) and the record was built from it, a profile of `get { }`
+    /// counted three more copies of it per record.
+    @inline(__always)
+    init(claimed record: RecordHeader, of queue: ArrayQueue) throws(ArrayQueueError) {
+        extents = record.extents
+        guard let (dtype, payload) = queue.ring.claimedLayout(of: record, extents: extents) else {
+            throw queue.inconsistent(record, shape: record.shape)
+        }
+        self.dtype = dtype
+        sequence = record.sequence
+        timestamp = Timestamp(nanosecondsSinceEpoch: record.timestampNanoseconds)
+        index = record.index
+        isEnvelope = record.isEnvelope
+        bytes = UnsafeRawBufferPointer(payload)
     }
 }

@@ -120,16 +120,29 @@ extension ArrayQueue {
     }
 
     /// Checks a record of `dtype` and `shape` against the queue and describes it for the ring.
+    /// The checks pass without building an error; the one that fails is named out of line.
     @inline(__always)
     func request(dtype: DType, shape: [Int], timestamp: Timestamp?, index: Int64?, flags: UInt16 = 0) throws(ArrayQueueError) -> Ring.Request {
-        let payloadBytes = try Shape.byteCount(shape, dtype: dtype)
-        let length = try Self.recordLength(dtype: dtype, shape: shape, payloadBytes: payloadBytes)
-        guard length <= capacity else {
-            throw ArrayQueueError(.oversize, "a \(dtype) array of shape \(shape) (\(ByteCount.format(payloadBytes))) needs \(length) bytes in the ring, but queue '\(name)' holds only \(capacity) bytes")
+        guard shape.count <= Shape.maxDimensions,
+              let payloadBytes = Shape.validByteCount(count: shape.count, dtype: dtype, extent: { shape[$0] }),
+              let length = RecordHeader.recordLength(dimensions: shape.count, payloadBytes: payloadBytes), length <= capacity else {
+            throw refusal(dtype: dtype, shape: shape)
         }
         return Ring.Request(
             dtype: dtype, shape: shape, payloadBytes: payloadBytes, length: length,
             timestamp: (timestamp ?? .now()).nanosecondsSinceEpoch, index: index, flags: flags)
+    }
+
+    /// Why ``request(dtype:shape:timestamp:index:flags:)`` refuses a record of `dtype` and `shape`.
+    @inline(never)
+    private func refusal(dtype: DType, shape: [Int]) -> ArrayQueueError {
+        do throws(ArrayQueueError) {
+            let payloadBytes = try Shape.byteCount(shape, dtype: dtype)
+            let length = try Self.recordLength(dtype: dtype, shape: shape, payloadBytes: payloadBytes)
+            return ArrayQueueError(.oversize, "a \(dtype) array of shape \(shape) (\(ByteCount.format(payloadBytes))) needs \(length) bytes in the ring, but queue '\(name)' holds only \(capacity) bytes")
+        } catch {
+            return error
+        }
     }
 
     /// Reserves a record; nil only when not `blocking` and there is no room.
@@ -178,7 +191,7 @@ extension ArrayQueue {
         _ request: Ring.Request, dropOldest: Bool, owner: ProcessIdentity, reclaimingFirst: Bool = true
     ) throws(ArrayQueueError) -> Ring.Reservation? {
         // Broadcast queues free room by their subscribers' cursors (Broadcast/BroadcastRing.swift).
-        ring.header.isBroadcast
+        ring.isBroadcast
             ? try ring.broadcastReserve(request, owner: owner)
             : try ring.reserve(request, dropOldest: dropOldest, owner: owner, reclaimingFirst: reclaimingFirst)
     }

@@ -15,13 +15,21 @@ import Synchronization
 /// Every walk over the ring validates each record header before following it, so a corrupt
 /// segment produces ``ArrayQueueError/Code/corruptSegment``, never an out-of-bounds access or
 /// an endless loop.
-struct Ring {
+///
+/// A class, although nothing in it changes after `init`: as a struct of 240 bytes it was copied
+/// onto the stack for every method call made through an `ArrayQueue` (a profile counted four
+/// copies per put and get).
+final class Ring {
     let header: SegmentHeader
     let capacity: Int
     let name: String
     /// The largest cursor value accepted: a lap and more of headroom below 2^64, so that no
     /// arithmetic on a validated cursor can overflow, whatever a crafted segment holds.
     let maximumPosition: UInt64
+    /// Whether the queue is a broadcast queue (`CAQ_FLAG_BROADCAST`), read once: the flags are
+    /// fixed once the segment is READY, so this spares every put and get a load of the header,
+    /// and a handle keeps to one protocol should another process change them.
+    let isBroadcast: Bool
     /// Bytes in use from which a reservation first reclaims freed room (it always does when a
     /// record does not fit): a producer then walks the records its consumers freed in groups
     /// (an eighth of the ring, at most 256 KiB: a walk of microseconds under the lock) rather
@@ -48,8 +56,10 @@ struct Ring {
         // `validate` bounded the mapping by ArrayQueue.maximumCapacity (2^40) plus the header.
         self.maximumPosition = UInt64.max - 4 * UInt64(truncatingIfNeeded: max(capacity, 0))
         self.lap = LapStart(capacity: capacity)
+        self.isBroadcast = header.isBroadcast
     }
 
+    @inline(__always)
     func record(at position: UInt64) -> RecordHeader {
         RecordHeader(raw: header.data + offset(of: position))
     }
@@ -252,9 +262,17 @@ struct Ring {
     @inline(__always)
     func claimedLayout(of record: RecordHeader) -> (dtype: DType, extents: InlineShape, payload: UnsafeMutableRawBufferPointer)? {
         let extents = record.extents
+        guard let (dtype, payload) = claimedLayout(of: record, extents: extents) else { return nil }
+        return (dtype, extents, payload)
+    }
+
+    /// ``claimedLayout(of:)`` for `extents` the caller already copied out of `record`, where
+    /// it keeps them (a borrowed record builds them in place: the shape is 264 bytes).
+    @inline(__always)
+    func claimedLayout(of record: RecordHeader, extents: borrowing InlineShape) -> (dtype: DType, payload: UnsafeMutableRawBufferPointer)? {
         guard let dtype = DType(rawValue: record.dtypeCode), let payload = record.payloadBuffer(ringEnd: end),
               extents.validByteCount(dtype: dtype) == payload.count else { return nil }
-        return (dtype, extents, payload)
+        return (dtype, payload)
     }
 
     /// The end of the data ring.
@@ -299,12 +317,15 @@ struct Ring {
             try applyResetPolicy(signature: Self.signature(dtype: request.dtype, shape: request.shape))
         }
         var reclaimed = false
-        if reclaimingFirst, case let (head, tail) = try producerCursors(), tail - head >= reclaimWindow {
+        // Loaded again only after a walk that may have moved them.
+        var cursors = try producerCursors()
+        if reclaimingFirst, cursors.tail - cursors.head >= reclaimWindow {
             try reclaim()
             reclaimed = true
+            cursors = try producerCursors()
         }
         while true {
-            let (head, tail) = try producerCursors()
+            let (head, tail) = cursors
             let offset = offset(of: tail)
             // Payloads are contiguous: a record that would cross the end of the ring starts at 0
             // and a filler record covers the gap.
@@ -337,10 +358,11 @@ struct Ring {
             if !reclaimed {
                 reclaimed = true
                 try reclaim()
-                continue
+            } else {
+                guard dropOldest, try dropOldestAtHead() else { return nil }
+                try reclaim()
             }
-            guard dropOldest, try dropOldestAtHead() else { return nil }
-            try reclaim()
+            cursors = try producerCursors()
         }
     }
 
@@ -781,9 +803,10 @@ struct Ring {
         return count
     }
 
-    /// Frees a claimed record after its consumer is done with it (no lock needed).
-    func release(_ record: RecordHeader) {
-        release(CollectionOfOne(record)) { _ in }
+    /// Frees a claimed record after its consumer, `reader` (this process's pid), is done with it
+    /// (no lock needed).
+    func release(_ record: RecordHeader, reader: UInt32 = ProcessIdentity.current.pid) {
+        release(CollectionOfOne(record), reader: reader) { _ in }
     }
 
     /// Lends each claimed record to `read`, then frees it (READING → DONE) at once, so that its
@@ -791,11 +814,12 @@ struct Ring {
     /// producers once, after the last (no lock needed). A process killed in between leaves
     /// `gets` short by at most the batch.
     ///
-    /// Only records that this process holds are freed (READING by its pid): one a sweep took
+    /// Only records that this process holds are freed (READING by its pid, `reader`): one a sweep took
     /// from a reader it thought dead may hold another reader's record by now, and a child made
     /// by `fork()` inside a read leaves the records it inherited to the parent that claimed them.
-    func release<Records: Collection<RecordHeader>>(_ records: Records, after read: (RecordHeader) -> Void) {
-        let reader = ProcessIdentity.current.pid
+    func release<Records: Collection<RecordHeader>>(
+        _ records: Records, reader: UInt32 = ProcessIdentity.current.pid, after read: (RecordHeader) -> Void
+    ) {
         var released: UInt64 = 0
         for record in records {
             read(record)

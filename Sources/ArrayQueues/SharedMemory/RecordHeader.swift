@@ -29,7 +29,9 @@ struct RecordHeader {
 
     /// The state, or nil if the word holds garbage. Sequentially consistent (a plain load on
     /// x86) because it pairs with `WakeSignal`'s watcher count: see `WakeSignal`.
-    var state: State? { State(rawValue: stateAtomic.pointee.load(ordering: .sequentiallyConsistent)) }
+    var state: State? {
+        @inline(__always) get { State(rawValue: stateAtomic.pointee.load(ordering: .sequentiallyConsistent)) }
+    }
 
     /// The raw state word (acquire), for hints read without the lock: garbage is not an error there.
     var rawState: UInt32 { stateAtomic.pointee.load(ordering: .acquiring) }

@@ -8,8 +8,9 @@
 /// waits (for the lock, for room, or the first clock read of a consumer's spin): within
 /// microseconds of the call's start.
 struct Deadline {
-    /// The longest timeout that is a limit (``Swift/Duration/longestNanoseconds``, 36 years).
-    private static let longest = Duration.nanoseconds(Duration.longestNanoseconds)
+    /// The longest timeout that is a limit (``Swift/Duration/longestNanoseconds``, 36 years), as
+    /// a computed property: a `static let` costs a `swift_once` check at every call.
+    private static var longest: Duration { .nanoseconds(Duration.longestNanoseconds) }
     /// The timeout, until the instant is fixed; nil for none.
     private let timeout: Duration?
     /// The instant, once fixed.
@@ -18,16 +19,21 @@ struct Deadline {
 
     /// A deadline `timeout` after the call first waits; nil waits without limit.
     /// - Throws: ``ArrayQueueError/Code/invalidArgument`` for a negative timeout.
+    @inline(__always)
     init(after timeout: Duration?) throws(ArrayQueueError) {
-        if let timeout, timeout < .zero {
-            throw ArrayQueueError(.invalidArgument, "a timeout cannot be negative (\(timeout))")
-        }
+        if let timeout, timeout < .zero { throw Self.negative(timeout) }
         // A timeout beyond what the arithmetic holds (centuries) means no limit, as nil does: lock
         // waits then keep their 10 s bound rather than a deadline 36 years away.
         // (A comparison of durations: no conversion to nanoseconds before the call waits.)
         self.timeout = timeout.flatMap { $0 < Self.longest ? $0 : nil }
         self.instant = nil
         self.isFixed = false
+    }
+
+    /// The error for a negative timeout (out of line: every put and get inlines the check).
+    @inline(never)
+    private static func negative(_ timeout: Duration) -> ArrayQueueError {
+        ArrayQueueError(.invalidArgument, "a timeout cannot be negative (\(timeout))")
     }
 
     /// A deadline already fixed at `instant` (monotonic nanoseconds; nil for none).

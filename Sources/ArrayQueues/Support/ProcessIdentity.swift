@@ -15,13 +15,23 @@ struct ProcessIdentity: Hashable, Sendable {
     /// forks processes that go on using their parent's queues): a child that stamped records or
     /// recognized attachment entries with its parent's identity would let the parent's death
     /// abandon the child's records, and its detach remove the parent's entry.
+    /// Inlined: puts and gets ask two or three times each, and the cached answer is three loads.
     static var current: ProcessIdentity {
-        let forks = Fork.count.load(ordering: .acquiring)
-        let known = Fork.pidAndCount.load(ordering: .acquiring)
-        if known != 0, UInt32(truncatingIfNeeded: known >> 32) == forks {
-            return ProcessIdentity(pid: UInt32(truncatingIfNeeded: known), startTime: Fork.startTime.load(ordering: .relaxed))
+        @inline(__always) get {
+            let forks = Fork.count.load(ordering: .acquiring)
+            let known = Fork.pidAndCount.load(ordering: .acquiring)
+            if known != 0, UInt32(truncatingIfNeeded: known >> 32) == forks {
+                return ProcessIdentity(pid: UInt32(truncatingIfNeeded: known), startTime: Fork.startTime.load(ordering: .relaxed))
+            }
+            return identify(forks: forks)
         }
-        // First use, or first use since a fork. Threads that get here together store the same values.
+    }
+
+    /// ``current`` on first use, or first use since a fork (`forks` is the count then): reads
+    /// the pid and the start time, and caches them. Threads that get here together store the
+    /// same values.
+    @inline(never)
+    private static func identify(forks: UInt32) -> ProcessIdentity {
         _ = Fork.watch
         let pid = UInt32(Sys.processID)
         let identity = ProcessIdentity(pid: pid, startTime: startTime(of: pid) ?? 0)
