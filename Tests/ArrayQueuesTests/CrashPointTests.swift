@@ -16,7 +16,7 @@ struct CrashPointTests {
         "setState(", "addFlags(", "setOwner(", "publish(", "abandonUnpublished(", "finishReading(", "writeSkip(", "writeReserved(", "writeSubscriber(", "resetWatchers()", ".notify()", ".wakeAll()",
     ]
 
-    @Test("every store to shared memory in Ring and Attachments has a crash point before it (none since the previous store) and one right after", arguments: ["Ring.swift", "Attachments.swift", "../Broadcast/BroadcastRing.swift"])
+    @Test("every store to shared memory in Ring, Attachments and BroadcastRing has a crash point before it (none since the previous store) and one right after", arguments: ["Ring.swift", "Attachments.swift", "../Broadcast/BroadcastRing.swift"])
     func everyStoreHasCrashPoints(file: String) throws {
         let lines = try String(contentsOf: Self.sources.appendingPathComponent(file), encoding: .utf8).split(separator: "\n", omittingEmptySubsequences: false)
         var pointSincePreviousStore = false
