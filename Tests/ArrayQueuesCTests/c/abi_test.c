@@ -1067,6 +1067,63 @@ static void test_fast_path(void) {
     aq_sender_close(sender);
 }
 
+/* What shut_down_in_callback() saw of the message it was lent, and the receiver it stops. */
+typedef struct shutdown_check {
+    aq_receiver *receiver;
+    int calls;
+    int readable;
+} shutdown_check;
+
+static void shut_down_in_callback(aq_message *message, void *context) {
+    shutdown_check *check = context;
+    check->calls += 1;
+    aq_receiver_shutdown(check->receiver);
+    aq_array array;  /* still lent: the receive tears the socket down once this returns */
+    check->readable = aq_message_array(message, 0, &array) == AQ_OK && array.nbytes == 16 &&
+                      ((const uint64_t *)array.data)[1] == 8;
+}
+
+/* aq_receiver_shutdown() from the callback of aq_receiver_receive_lent() ("stop after this
+ * message"): the receive returns AQ_OK, later ones AQ_ECLOSED. Over the network it trapped
+ * (the shutdown waited for the lock the receive held around the callback). */
+static void test_shutdown_inside_a_lent_callback(const char *endpoint) {
+    aq_sender_options options;
+    aq_sender_options_init(&options);
+    options.linger_ns = 0;
+    aq_sender *sender;
+    EXPECT(aq_sender_create(endpoint, "stopper", &options, &sender), AQ_OK);
+    char bound[128];
+    EXPECT(aq_sender_endpoint(sender, bound, sizeof bound), AQ_OK);
+    aq_receiver_options receiver_options;
+    aq_receiver_options_init(&receiver_options);
+    receiver_options.fast_path = AQ_FAST_PATH_DISABLED;
+    receiver_options.shm_capacity = 1 << 20;
+    aq_receiver *receiver;
+    EXPECT(aq_receiver_create(bound, &receiver_options, &receiver), AQ_OK);
+    int64_t shape[1] = {2};
+    uint64_t values[2] = {7, 8};
+    aq_array array = {.name = "v", .dtype = AQ_DTYPE_UINT64, .ndim = 1, .shape = shape, .data = values, .nbytes = 16};
+    EXPECT(aq_sender_send(sender, &array, 1, 0, 0, 0, NULL, NULL), AQ_OK);
+    EXPECT(aq_sender_send(sender, &array, 1, 0, 0, 0, NULL, NULL), AQ_OK);
+    shutdown_check check = {.receiver = receiver};
+    EXPECT(aq_receiver_receive_lent(receiver, 10000 * MS, 0, shut_down_in_callback, &check), AQ_OK);
+    CHECK(check.calls == 1 && check.readable);
+    aq_message *message;
+    EXPECT(aq_receiver_receive(receiver, 1000 * MS, 0, &message), AQ_ECLOSED);
+    EXPECT(aq_receiver_receive_lent(receiver, 1000 * MS, 0, shut_down_in_callback, &check), AQ_ECLOSED);
+    CHECK(check.calls == 1);
+    aq_receiver_close(receiver);
+    aq_sender_close(sender);
+}
+
+static void test_shutdown_inside_lent_callbacks(void) {
+    test_shutdown_inside_a_lent_callback("tcp://127.0.0.1:*");
+    char endpoint[128];
+    snprintf(endpoint, sizeof endpoint, "shm://%s", queue_name("stopper"));
+    test_shutdown_inside_a_lent_callback(endpoint);
+    EXPECT(aq_queue_remove(queue_name("stopper")), AQ_OK);
+}
+
 /* Runs one group of checks, saying which (a hang shows where it is). */
 #define RUN(test)                                                                                              \
     do {                                                                                                       \
@@ -1140,5 +1197,6 @@ int main(void) {
     RUN(test_shared_memory_transport);
     RUN(test_fast_path);
     RUN(test_forever_durations);
+    RUN(test_shutdown_inside_lent_callbacks);
     return CHECK_SUMMARY("abi_test");
 }
