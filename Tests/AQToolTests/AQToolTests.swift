@@ -79,7 +79,7 @@ struct AQToolTests {
         #expect(try aq(["get", name, "--batch", "--timeout", "0.1"]).status == 3)
     }
 
-    @Test("arguments that trapped are usage errors (exit status 64) that put nothing: --index whose repeats overflow Int64")
+    @Test("arguments that trapped are usage errors (exit status 64) that put nothing: --index whose repeats overflow Int64, a negative inspect --limit")
     func argumentsThatTrapped() throws {
         let directory = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
@@ -92,6 +92,9 @@ struct AQToolTests {
         #expect(overflowing.status == 64 && overflowing.errors.contains("--index"), "\(overflowing.errors)")
         #expect(try aq(["inspect", name]).output.contains("0 records waiting"))
         #expect(try aq(["put", name, source, "--repeat", "2", "--index", "\(Int64.max - 1)"]).status == 0)
+        let negative = try aq(["inspect", name, "--limit=-1"])
+        #expect(negative.status == 64 && negative.errors.contains("--limit"), "\(negative.errors)")
+        #expect(try aq(["inspect", name, "--limit", "0"]).output.contains("… 2 more"))
     }
 
     @Test("aq demo streams frames between two processes and verifies them")
