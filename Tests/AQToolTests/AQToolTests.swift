@@ -79,7 +79,7 @@ struct AQToolTests {
         #expect(try aq(["get", name, "--batch", "--timeout", "0.1"]).status == 3)
     }
 
-    @Test("arguments that trapped are usage errors (exit status 64) that put nothing: --index whose repeats overflow Int64, a negative inspect --limit")
+    @Test("arguments that trapped are usage errors (exit status 64) that put nothing: --index whose repeats overflow Int64, a negative inspect --limit, demo-worker --seconds out of range")
     func argumentsThatTrapped() throws {
         let directory = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
@@ -95,6 +95,11 @@ struct AQToolTests {
         let negative = try aq(["inspect", name, "--limit=-1"])
         #expect(negative.status == 64 && negative.errors.contains("--limit"), "\(negative.errors)")
         #expect(try aq(["inspect", name, "--limit", "0"]).output.contains("… 2 more"))
+        for seconds in ["nan", "1e300", "-1"] {
+            let worker = try aq(["demo-worker", "produce", name, "--size", "4", "--seconds=\(seconds)"])
+            #expect(worker.status == 64 && worker.errors.contains("--seconds"), "\(seconds): \(worker.errors)")
+        }
+        #expect(try aq(["inspect", name]).output.contains("2 records waiting"))
     }
 
     @Test("aq demo streams frames between two processes and verifies them")
