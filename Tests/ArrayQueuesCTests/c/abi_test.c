@@ -199,6 +199,8 @@ static void test_put_and_get(void) {
     int64_t overflowing[3] = {1LL << 40, 1LL << 40, 1LL << 40};
     EXPECT(aq_queue_put(queue, AQ_DTYPE_INT32, 3, overflowing, data, sizeof data, 0, 0, 0, 0), AQ_EINVALID_SHAPE);
     EXPECT(aq_queue_put(queue, AQ_DTYPE_INT32, 2, shape, data, sizeof data - 1, 0, 0, 0, 0), AQ_EINVALID_ARGUMENT);
+    EXPECT(aq_queue_put(queue, AQ_DTYPE_INT32, 2, shape, data, SIZE_MAX, 0, 0, 0, 0), AQ_EINVALID_ARGUMENT);
+    CHECK(strstr(aq_last_error_message(), "nbytes is 18446744073709551615") != NULL);
     EXPECT(aq_queue_put(queue, AQ_DTYPE_INT32, 2, shape, NULL, sizeof data, 0, 0, 0, 0), AQ_EINVALID_ARGUMENT);
     EXPECT(aq_queue_put(queue, AQ_DTYPE_INT32, 2, shape, data, sizeof data, 0, 0x10, 0, 0), AQ_EINVALID_ARGUMENT);
     int64_t too_big[1] = {1 << 20};
@@ -693,6 +695,12 @@ static void test_transport_arguments(void) {
     EXPECT(aq_sender_create(endpoint, "s", NULL, &sender), AQ_EZMQ);
     CHECK(aq_last_errno() == EADDRINUSE);
     EXPECT(aq_sender_endpoint(first, endpoint, 5), AQ_EBUFFER_TOO_SMALL);
+    /* size_t values past INT64_MAX are out of range, and messages show them as the caller wrote them. */
+    EXPECT(aq_sender_endpoint(first, endpoint, SIZE_MAX), AQ_EINVALID_ARGUMENT);
+    bad = sender_options;
+    bad.size = SIZE_MAX;
+    EXPECT(aq_sender_create("tcp://127.0.0.1:*", "s", &bad, &sender), AQ_EINVALID_ARGUMENT);
+    CHECK(strstr(aq_last_error_message(), "size is 18446744073709551615") != NULL);
     EXPECT(aq_sender_endpoint(first, NULL, 5), AQ_EINVALID_ARGUMENT);
     EXPECT(aq_sender_endpoint(NULL, endpoint, 5), AQ_EINVALID_ARGUMENT);
 
@@ -735,6 +743,12 @@ static void test_transport_arguments(void) {
     aq_receiver_options rbad = receiver_options;
     rbad.subscription_count = 2;
     EXPECT(aq_receiver_create("tcp://127.0.0.1:1", &rbad, &receiver), AQ_EINVALID_ARGUMENT);
+    /* A count past INT64_MAX was taken as none: a receiver of every stream. */
+    const char *prefixes[1] = {"only-this"};
+    rbad.subscriptions = prefixes;
+    rbad.subscription_count = SIZE_MAX;
+    EXPECT(aq_receiver_create("tcp://127.0.0.1:1", &rbad, &receiver), AQ_EINVALID_ARGUMENT);
+    CHECK(strstr(aq_last_error_message(), "18446744073709551615") != NULL);
     rbad = receiver_options;
     rbad.heartbeat_interval_ns = 0;
     EXPECT(aq_receiver_create("tcp://127.0.0.1:1", &rbad, &receiver), AQ_EINVALID_ARGUMENT);
