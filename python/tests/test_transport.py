@@ -207,6 +207,18 @@ def test_bad_endpoints_and_options_raise_typed_errors():
         aq.Receiver("tcp://127.0.0.1:1", pattern="broadcast")
 
 
+def test_an_infinite_timeout_means_the_longest_one_as_for_queues(name):
+    """send_timeout, linger and fast_path_timeout of float("inf") are taken as the longest wait,
+    as queue calls take it (they raised OverflowError converting infinity to an int)."""
+    forever = float("inf")
+    with aq.Receiver(f"shm://{name}", shm_capacity=1 << 20, fast_path_timeout=forever, linger=forever) as receiver, \
+            aq.Sender(f"shm://{name}", send_timeout=forever, heartbeat_interval=forever, linger=forever) as sender:
+        sender.send(np.arange(3))
+        message = receiver.receive(timeout=forever)
+        assert message is not None and (message.array == np.arange(3)).all()
+    aq.ArrayQueue.remove(name)
+
+
 def test_a_close_during_a_send_takes_effect_when_the_send_returns(name):
     """Sender.close while another thread waits in send (no room) is not lost: the sender closes
     as soon as that send returns (it used to do nothing, and the sender lived on)."""
