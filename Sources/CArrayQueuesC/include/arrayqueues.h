@@ -676,7 +676,9 @@ typedef struct aq_sender_statistics {
 int aq_sender_statistics_get(aq_sender *sender, aq_sender_statistics *statistics);
 
 /** Sends "end", releases the transport and frees the handle (a ZeroMQ sender first waits up
- *  to its linger time for queued messages). NULL does nothing. */
+ *  to its linger time for queued messages). A send waiting in another thread ends with
+ *  AQ_ECLOSED on tcp:// and ipc://; on shm:// it is not cut short (it waits for room up to its
+ *  timeout). NULL does nothing. */
 void aq_sender_close(aq_sender *sender);
 
 /** Options of a receiver. Initialize with aq_receiver_options_init(). */
