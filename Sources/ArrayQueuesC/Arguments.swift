@@ -30,6 +30,10 @@ enum Arguments {
         return (dtype, shape, try Shape.byteCount(shape, dtype: dtype))
     }
 
+    /// A `size_t` as the caller wrote it, for messages: Swift imports `size_t` as `Int`, so a
+    /// value past `Int.max` arrives negative.
+    static func unsigned(_ value: Int) -> UInt { UInt(bitPattern: value) }
+
     /// A NUL-terminated string that must not be NULL.
     static func string(_ text: UnsafePointer<CChar>?, _ what: String) throws(ArrayQueueError) -> String {
         guard let text else { throw ArrayQueueError(.invalidArgument, "\(what) is NULL") }
@@ -59,7 +63,7 @@ enum VersionedStruct {
         // Every version starts with `size_t size`, so this load stays inside the caller's struct.
         let size = UnsafeRawPointer(pointer).load(as: Int.self)
         guard size >= minimum else {
-            throw ArrayQueueError(.invalidArgument, "\(type).size is \(size), smaller than any version of the struct (\(minimum)); initialize it with \(type)_init")
+            throw ArrayQueueError(.invalidArgument, "\(type).size is \(Arguments.unsigned(size)), smaller than any version of the struct (\(minimum)); initialize it with \(type)_init")
         }
         var value = defaults
         withUnsafeMutableBytes(of: &value) { bytes in
@@ -100,6 +104,9 @@ struct SizedOutput<Struct> {
 /// Copies `text` into a caller's buffer of `capacity` bytes, NUL-terminated.
 func copyString(_ text: String, to buffer: UnsafeMutablePointer<CChar>?, capacity: Int, function: String) -> Int32 {
     guard let buffer else { return Status.null("buffer", in: function) }
+    guard capacity >= 0 else {
+        return Status.fail(AQ_EINVALID_ARGUMENT, "\(function): capacity \(Arguments.unsigned(capacity)) is larger than the address space")
+    }
     let bytes = Array(text.utf8)
     guard bytes.count < capacity else {
         return Status.fail(AQ_EBUFFER_TOO_SMALL, "\(function): the text needs \(bytes.count + 1) bytes, the buffer holds \(capacity)")

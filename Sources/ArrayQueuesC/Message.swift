@@ -121,7 +121,7 @@ public func aqMessageInfoGet(_ message: OpaquePointer?, _ info: UnsafeMutablePoi
     guard let message else { return Status.null("message", in: "aq_message_info_get") }
     guard let info else { return Status.null("info", in: "aq_message_info_get") }
     guard info.pointee.size >= MemoryLayout<Int>.size else {
-        return Status.fail(AQ_EINVALID_ARGUMENT, "aq_message_info.size is \(info.pointee.size); set it to sizeof(aq_message_info)")
+        return Status.fail(AQ_EINVALID_ARGUMENT, "aq_message_info.size is \(Arguments.unsigned(info.pointee.size)); set it to sizeof(aq_message_info)")
     }
     let m = Handle.get(message, as: MessageHandle.self)
     let out = SizedOutput(info, size: info.pointee.size)
@@ -145,7 +145,7 @@ public func aqMessageArray(_ message: OpaquePointer?, _ slot: Int, _ array: Unsa
     guard let array else { return Status.null("array", in: "aq_message_array") }
     let m = Handle.get(message, as: MessageHandle.self)
     guard slot >= 0, slot < m.payloads.count else {
-        return Status.fail(AQ_EINVALID_ARGUMENT, "aq_message_array: index \(slot) is out of range; the message has \(m.payloads.count) arrays")
+        return Status.fail(AQ_EINVALID_ARGUMENT, "aq_message_array: index \(Arguments.unsigned(slot)) is out of range; the message has \(m.payloads.count) arrays")
     }
     // An owned array's storage is a heap block that lives as long as the array, which the
     // message keeps: the address stays valid until the message is freed. A lent message's

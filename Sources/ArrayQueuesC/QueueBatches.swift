@@ -15,10 +15,10 @@ public func aqQueuePutMany(
     do throws(ArrayQueueError) {
         let (dtype, shape, byteCount) = try Arguments.array(dtype, ndim, shape)
         guard nbytes == byteCount else {
-            throw ArrayQueueError(.invalidArgument, "nbytes is \(nbytes), but a \(dtype) array of shape \(shape) has \(byteCount) bytes")
+            throw ArrayQueueError(.invalidArgument, "nbytes is \(Arguments.unsigned(nbytes)), but a \(dtype) array of shape \(shape) has \(byteCount) bytes")
         }
         guard count >= 0, !byteCount.multipliedReportingOverflow(by: count).overflow else {
-            throw ArrayQueueError(.invalidArgument, "count \(count) of \(byteCount)-byte arrays is larger than the address space")
+            throw ArrayQueueError(.invalidArgument, "count \(Arguments.unsigned(count)) of \(byteCount)-byte arrays is larger than the address space")
         }
         guard data != nil || byteCount == 0 || count == 0 else { throw ArrayQueueError(.invalidArgument, "data is NULL") }
         let (timeout, blocking) = Arguments.timeout(timeoutNanoseconds)

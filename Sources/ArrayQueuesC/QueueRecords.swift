@@ -85,7 +85,7 @@ public func aqQueuePut(
     do throws(ArrayQueueError) {
         let (dtype, shape, byteCount) = try Arguments.array(dtype, ndim, shape)
         guard nbytes == byteCount else {
-            throw ArrayQueueError(.invalidArgument, "nbytes is \(nbytes), but a \(dtype) array of shape \(shape) has \(byteCount) bytes")
+            throw ArrayQueueError(.invalidArgument, "nbytes is \(Arguments.unsigned(nbytes)), but a \(dtype) array of shape \(shape) has \(byteCount) bytes")
         }
         guard data != nil || byteCount == 0 else { throw ArrayQueueError(.invalidArgument, "data is NULL") }
         let view = try reserve(handle.queue, dtype, shape, timeoutNanoseconds, flags, timestamp, index)

@@ -41,7 +41,7 @@ public func aqQueueIsRemoved(_ queue: OpaquePointer?) -> Int32 {
 /// Checks an output struct's `size` field: at least the field itself.
 private func checkOutputSize(_ size: Int, _ type: String) throws(ArrayQueueError) {
     guard size >= MemoryLayout<Int>.size else {
-        throw ArrayQueueError(.invalidArgument, "\(type).size is \(size); set it to sizeof(\(type))")
+        throw ArrayQueueError(.invalidArgument, "\(type).size is \(Arguments.unsigned(size)); set it to sizeof(\(type))")
     }
 }
 

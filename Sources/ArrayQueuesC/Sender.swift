@@ -58,16 +58,18 @@ public func aqSenderEndpoint(_ sender: OpaquePointer?, _ buffer: UnsafeMutablePo
 /// The arrays of a message to send, copied into owned arrays (the transport may hold them
 /// after `send` returns).
 private func namedArrays(_ arrays: UnsafePointer<aq_array>?, _ count: Int) throws(ArrayQueueError) -> [NamedArray] {
-    guard count > 0 else { throw ArrayQueueError(.invalidArgument, "a message needs at least one array (count is \(count))") }
+    guard count != 0 else { throw ArrayQueueError(.invalidArgument, "a message needs at least one array (count is 0)") }
     guard let arrays else { throw ArrayQueueError(.invalidArgument, "arrays is NULL") }
-    guard count <= 65_536 else { throw ArrayQueueError(.invalidArgument, "count \(count) is out of range (at most 65536 arrays)") }
+    guard count > 0, count <= 65_536 else {
+        throw ArrayQueueError(.invalidArgument, "count \(Arguments.unsigned(count)) is out of range (at most 65536 arrays)")
+    }
     var named: [NamedArray] = []
     named.reserveCapacity(count)
     for slot in 0..<count {
         let c = arrays[slot]
         let (dtype, shape, byteCount) = try Arguments.array(c.dtype, c.ndim, c.shape)
         guard c.nbytes == byteCount else {
-            throw ArrayQueueError(.invalidArgument, "arrays[\(slot)].nbytes is \(c.nbytes), but a \(dtype) array of shape \(shape) has \(byteCount) bytes")
+            throw ArrayQueueError(.invalidArgument, "arrays[\(slot)].nbytes is \(Arguments.unsigned(c.nbytes)), but a \(dtype) array of shape \(shape) has \(byteCount) bytes")
         }
         guard c.data != nil || byteCount == 0 else { throw ArrayQueueError(.invalidArgument, "arrays[\(slot)].data is NULL") }
         let bytes = UnsafeRawBufferPointer(start: byteCount == 0 ? nil : c.data, count: byteCount)
@@ -117,7 +119,7 @@ public func aqSenderStatisticsGet(_ sender: OpaquePointer?, _ statistics: Unsafe
     guard let sender else { return Status.null("sender", in: "aq_sender_statistics_get") }
     guard let statistics else { return Status.null("statistics", in: "aq_sender_statistics_get") }
     guard statistics.pointee.size >= MemoryLayout<Int>.size else {
-        return Status.fail(AQ_EINVALID_ARGUMENT, "aq_sender_statistics.size is \(statistics.pointee.size); set it to sizeof(aq_sender_statistics)")
+        return Status.fail(AQ_EINVALID_ARGUMENT, "aq_sender_statistics.size is \(Arguments.unsigned(statistics.pointee.size)); set it to sizeof(aq_sender_statistics)")
     }
     let s = Handle.get(sender, as: SenderHandle.self).sender.statistics
     let out = SizedOutput(statistics, size: statistics.pointee.size)
@@ -130,6 +132,7 @@ public func aqSenderStatisticsGet(_ sender: OpaquePointer?, _ statistics: Unsafe
     out.set(\.next_sequence, s.nextSequence)
     out.set(\.shared_memory_subscribers, Int64(s.sharedMemorySubscribers))
     out.set(\.shared_memory_dropped, s.sharedMemoryDropped)
+    out.set(\.shared_memory_lost, s.sharedMemoryLost)
     return AQ_OK
 }
 

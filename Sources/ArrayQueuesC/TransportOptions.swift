@@ -180,12 +180,14 @@ struct ReceiverSettings {
         role = try TransportArguments.role(c.role, default: .connect)
         zeroMQ.fastPath = try TransportArguments.fastPath(c.fast_path)
         zeroMQ.detectsLoss = c.detects_loss != 0
-        if c.subscription_count > 0 {
+        // != 0, not > 0: a count past Int.max arrives negative, and must not mean none (every stream).
+        if c.subscription_count != 0 {
+            let count = Arguments.unsigned(c.subscription_count)
             guard let subscriptions = c.subscriptions else {
-                throw TransportError(.invalidArgument, "subscriptions is NULL but subscription_count is \(c.subscription_count)")
+                throw TransportError(.invalidArgument, "subscriptions is NULL but subscription_count is \(count)")
             }
-            guard c.subscription_count <= 10_000 else {
-                throw TransportError(.invalidArgument, "subscription_count \(c.subscription_count) is out of range (at most 10000)")
+            guard count <= 10_000 else {
+                throw TransportError(.invalidArgument, "subscription_count \(count) is out of range (at most 10000)")
             }
             prefixes = try (0..<c.subscription_count).map { (slot: Int) throws(TransportError) -> String in
                 guard let prefix = subscriptions[slot] else { throw TransportError(.invalidArgument, "subscriptions[\(slot)] is NULL") }

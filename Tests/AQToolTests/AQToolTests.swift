@@ -79,6 +79,29 @@ struct AQToolTests {
         #expect(try aq(["get", name, "--batch", "--timeout", "0.1"]).status == 3)
     }
 
+    @Test("arguments that trapped are usage errors (exit status 64) that put nothing: --index whose repeats overflow Int64, a negative inspect --limit, demo-worker --seconds out of range")
+    func argumentsThatTrapped() throws {
+        let directory = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let name = "t-tool-bounds-\(getpid())"
+        let source = directory.appendingPathComponent("in.npy").path
+        _ = try python("import numpy as np; np.save('\(source)', np.arange(3, dtype='<i4'))")
+        #expect(try aq(["create", name, "--capacity", "1MiB"]).status == 0)
+        defer { _ = try? aq(["rm", "--force", name]) }
+        let overflowing = try aq(["put", name, source, "--repeat", "2", "--index", "\(Int64.max)"])
+        #expect(overflowing.status == 64 && overflowing.errors.contains("--index"), "\(overflowing.errors)")
+        #expect(try aq(["inspect", name]).output.contains("0 records waiting"))
+        #expect(try aq(["put", name, source, "--repeat", "2", "--index", "\(Int64.max - 1)"]).status == 0)
+        let negative = try aq(["inspect", name, "--limit=-1"])
+        #expect(negative.status == 64 && negative.errors.contains("--limit"), "\(negative.errors)")
+        #expect(try aq(["inspect", name, "--limit", "0"]).output.contains("… 2 more"))
+        for seconds in ["nan", "1e300", "-1"] {
+            let worker = try aq(["demo-worker", "produce", name, "--size", "4", "--seconds=\(seconds)"])
+            #expect(worker.status == 64 && worker.errors.contains("--seconds"), "\(seconds): \(worker.errors)")
+        }
+        #expect(try aq(["inspect", name]).output.contains("2 records waiting"))
+    }
+
     @Test("aq demo streams frames between two processes and verifies them")
     func demo() throws {
         let run = try aq(["demo", "--seconds", "1", "--size", "256"], timeout: 120)

@@ -47,6 +47,15 @@ import Testing
         #expect(Seconds.maximum == 1e9)
     }
 
+    @Test("Duration.seconds(double:): clamped to 0...1e9 s, NaN held at 0 (it trapped converting NaN to Int64)")
+    func durationFromSeconds() {
+        #expect(Duration.seconds(double: 0.25) == .milliseconds(250))
+        #expect(Duration.seconds(double: -3) == .zero)
+        #expect(Duration.seconds(double: .infinity) == .seconds(1_000_000_000))
+        #expect(Duration.seconds(double: -.infinity) == .zero)
+        #expect(Duration.seconds(double: .nan) == .zero)
+    }
+
     @Test("TimeLimit: seconds or forever")
     func timeLimit() {
         #expect(TimeLimit(argument: "forever")?.duration == nil)

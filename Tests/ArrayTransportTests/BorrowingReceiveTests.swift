@@ -105,6 +105,23 @@ struct BorrowingReceiveTests {
         #expect(throws: TransportError.self) { try receiver.receive(timeout: .milliseconds(10)) { _ in 0 } }
     }
 
+    @Test("close() inside the body of a borrowing receive stops the receiver once the body returns; the message stays readable until then (it trapped: close waited for the lock the receive held)")
+    func closeInsideTheBody() throws {
+        let sender = try ZeroMQSender(.push, stream: "borrow-stop", bind: [try loopbackWildcard()], options: .init(fastPath: .disabled))
+        let receiver = try ZeroMQReceiver(.pull, connect: sender.boundEndpoints, options: .init(fastPath: .disabled), logger: quietLogger)
+        defer { sender.close(); receiver.close() }
+        let frames = try (0..<2).map { try patternArray(.uint16, [64, 64], message: $0) }
+        for frame in frames { try sender.send(frame) }
+        let lent = try receiver.receive(timeout: .seconds(10)) { message -> Bool in
+            receiver.close()
+            return holds(message, frames[0])
+        }
+        #expect(lent == true)
+        var code: TransportError.Code?
+        do { _ = try receiver.receive(timeout: .milliseconds(10)) { _ in 0 } } catch let error as TransportError { code = error.code }
+        #expect(code == .closed)
+    }
+
     // MARK: - Same-host fast path
 
     @Test("pub/sub fast path: three local subscribers borrow every record of the one broadcast queue; each switches from tcp with nothing lost, repeated or reordered")

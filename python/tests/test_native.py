@@ -310,6 +310,22 @@ def test_open_remove_exists_and_pickling_by_name(name):
         aq.ArrayQueue.create(name, 10)
 
 
+def test_capacities_and_modes_beyond_their_c_types_are_refused_not_wrapped(name):
+    """Python ints past the C types were reduced modulo 2**64 (capacity) or 2**32 (mode): a
+    capacity of 2**64 + 8 KiB made an 8 KiB queue, a mode of 2**32 + 0o600 one of mode 0600."""
+    for capacity in (2**64 + 8192, 2**64, -1):
+        with pytest.raises(aq.InvalidArgument, match="capacity"):
+            aq.ArrayQueue.create(name, capacity)
+    for mode in (2**32 + 0o600, -1):
+        with pytest.raises(aq.InvalidArgument, match="mode"):
+            aq.ArrayQueue.create(name, 8192, mode=mode)
+        with pytest.raises(aq.InvalidArgument, match="mode"):
+            aq.Sender(f"shm://{name}", shm_capacity=8192, shm_mode=mode)
+        with pytest.raises(aq.InvalidArgument, match="mode"):
+            aq.Receiver(f"shm://{name}", shm_capacity=8192, shm_mode=mode)
+    assert not aq.ArrayQueue.exists(name)
+
+
 def test_remove_true_removes_the_queue_when_dropped_or_at_exit_but_never_in_a_forked_child(name):
     q = aq.ArrayQueue.create(name, 1 << 20, remove=True)
     assert aq.ArrayQueue.exists(name)

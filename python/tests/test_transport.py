@@ -132,6 +132,23 @@ def test_tcp_push_pull_and_receive_timeout():
         assert receiver.path == "network"
 
 
+def test_sender_statistics_include_shared_memory_lost_which_a_normal_run_leaves_at_0():
+    """Every counter of SenderStatistics the C interface carries, shared_memory_lost (what a
+    pusher's same-host fast path lost at close) among them: 0 when every message was received."""
+    port = _free_port()
+    with aq.Sender(f"tcp://127.0.0.1:{port}", stream="s") as sender, aq.Receiver(f"tcp://127.0.0.1:{port}") as receiver:
+        frames = [sample("uint16", (8, 8), seed=index) for index in range(5)]
+        for frame in frames:
+            sender.send(frame)
+        for frame in frames:
+            message = receiver.receive(timeout=10)
+            assert message is not None and same_bits(message.array, frame)
+        statistics = sender.statistics()
+        assert set(statistics) == {"epoch", "sent", "dropped", "bytes_sent", "heartbeats", "in_flight_bytes", "next_sequence",
+                                   "shared_memory_subscribers", "shared_memory_dropped", "shared_memory_lost"}
+        assert statistics["sent"] == 5 and statistics["shared_memory_lost"] == 0
+
+
 def test_python_subscriber_of_aq_relay_serve_takes_the_fast_path(name):
     """A relay publishes a queue over tcp; a Python subscriber on the same host switches to
     shared memory by itself and receives every frame of every dtype bit-exact."""
@@ -188,6 +205,18 @@ def test_bad_endpoints_and_options_raise_typed_errors():
         aq.Sender("carrier-pigeon://here")
     with pytest.raises(ValueError):
         aq.Receiver("tcp://127.0.0.1:1", pattern="broadcast")
+
+
+def test_an_infinite_timeout_means_the_longest_one_as_for_queues(name):
+    """send_timeout, linger and fast_path_timeout of float("inf") are taken as the longest wait,
+    as queue calls take it (they raised OverflowError converting infinity to an int)."""
+    forever = float("inf")
+    with aq.Receiver(f"shm://{name}", shm_capacity=1 << 20, fast_path_timeout=forever, linger=forever) as receiver, \
+            aq.Sender(f"shm://{name}", send_timeout=forever, heartbeat_interval=forever, linger=forever) as sender:
+        sender.send(np.arange(3))
+        message = receiver.receive(timeout=forever)
+        assert message is not None and (message.array == np.arange(3)).all()
+    aq.ArrayQueue.remove(name)
 
 
 def test_a_close_during_a_send_takes_effect_when_the_send_returns(name):

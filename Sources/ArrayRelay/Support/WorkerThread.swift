@@ -89,8 +89,9 @@ extension Duration {
         Double(components.seconds) + Double(components.attoseconds) / 1e18
     }
 
-    /// A duration of `seconds` (finite, non-negative; clamped to about 30 years).
+    /// A duration of `seconds`, clamped to 0 ... about 30 years (NaN: 0).
     public static func seconds(double seconds: Double) -> Duration {
-        .nanoseconds(Int64(min(max(seconds, 0), 1e9) * 1e9))
+        // `max(NaN, 0)` is NaN, which `Int64(_:)` traps on.
+        seconds.isNaN ? .zero : .nanoseconds(Int64(min(max(seconds, 0), 1e9) * 1e9))
     }
 }

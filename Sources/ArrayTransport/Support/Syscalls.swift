@@ -81,6 +81,9 @@ enum Sys {
 
     // MARK: Threads
 
+    /// `pthread_self`: the calling thread, never 0 (for telling whether a lock's holder is this thread).
+    static var currentThread: UInt { UInt(pthread_self()) }
+
     /// Starts a detached thread running `body` (`pthread_create`, `pthread_detach`); `name` is
     /// used in the error message if the thread cannot be started.
     static func spawnThread(name: String, _ body: @escaping @Sendable () -> Void) throws(TransportError) {

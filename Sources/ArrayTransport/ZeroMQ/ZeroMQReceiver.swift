@@ -155,6 +155,9 @@ public final class ZeroMQReceiver: ArrayReceiver {
     private let state: Mutex<State>
     let counters = Mutex(Counters())
     private let closed = Atomic<Bool>(false)
+    /// The thread running a receive's `body` under the `state` lock (``Sys/currentThread``), 0
+    /// when none: a ``close()`` from that body must not take the lock again.
+    private let lendingThread = Atomic<UInt>(0)
     let lastActivity = Atomic<Int64>(Sys.monotonicNanoseconds())
 
     /// How long one wait lasts before ``close()`` and the ``InboundGuard`` are checked again: what
@@ -242,15 +245,23 @@ public final class ZeroMQReceiver: ArrayReceiver {
     }
 
     /// Stops receiving; waiting calls end within ~100 ms with ``TransportError/Code/closed``.
+    /// Called from a receive's `body`, it returns at once, and that receive releases the socket
+    /// when `body` returns (the message stays readable until then).
     public func close() {
         guard !closed.exchange(true, ordering: .acquiringAndReleasing) else { return }
-        state.withLock { state in
-            if let attempt = state.link?.attempt { FastPathLink.discard(attempt) }
-            state.link = nil
-            state.socket.stopMonitor()
-            state.socket.close()
-            state.inbound.close()
-        }
+        // This thread holds the lock, in `body`: the receive tears down (see lendEvent).
+        guard lendingThread.load(ordering: .relaxed) != Sys.currentThread else { return }
+        state.withLock { Self.tearDown(&$0) }
+    }
+
+    /// Releases the socket, its monitor and the fast path; does nothing the second time.
+    private static func tearDown(_ state: inout State) {
+        guard state.socket.isOpen else { return }
+        if let attempt = state.link?.attempt { FastPathLink.discard(attempt) }
+        state.link = nil
+        state.socket.stopMonitor()
+        state.socket.close()
+        state.inbound.close()
     }
 
     /// Counters and state, as of now.
@@ -272,7 +283,7 @@ public final class ZeroMQReceiver: ArrayReceiver {
     /// queue, read in place. Malformed messages are counted and skipped.
     ///
     /// `body` runs while this receiver's receives are serialized: a ``close()`` from another
-    /// thread waits until it returns.
+    /// thread waits until it returns; one from `body` takes effect when it returns.
     /// - Returns: true once `body` was called, false when the timeout passed first.
     /// - Throws: ``TransportError/Code/closed`` once the receiver is closed,
     ///   ``TransportError/Code/fastPathUnavailable`` (a required fast path), or a failing libzmq call.
@@ -284,6 +295,12 @@ public final class ZeroMQReceiver: ArrayReceiver {
             let sliceDeadline = deadline.map { min($0, slice) } ?? slice
             let lent = try state.withLock { (state: inout State) throws(TransportError) -> Bool in
                 guard state.socket.isOpen else { throw TransportError(.closed, "the receiver is closed") }
+                lendingThread.store(Sys.currentThread, ordering: .relaxed)
+                defer {
+                    lendingThread.store(0, ordering: .relaxed)
+                    // A close() from `body` left the teardown to this receive, which holds the lock.
+                    if closed.load(ordering: .acquiring) { Self.tearDown(&state) }
+                }
                 guardInbound(&state)
                 guard state.link != nil else {
                     guard try state.socket.wait(for: ZMQ.pollIn, deadline: sliceDeadline), let incoming = try readMessage(&state) else { return false }

@@ -662,13 +662,23 @@ typedef struct aq_sender_statistics {
     uint64_t next_sequence;           /**< The sequence number of the next message. */
     int64_t shared_memory_subscribers;/**< Subscribers on this host taking the fast path now. */
     uint64_t shared_memory_dropped;   /**< Messages a fast-path subscriber's full queue could not take. */
+    /* Version 2 of the struct (a `size` of version 1 leaves these unwritten): */
+    uint64_t shared_memory_lost;      /**< Messages a pusher had put into its same-host fast-path queue (and counted as
+                                           sent) that no puller took and the socket did not accept within the linger
+                                           period. Counted (and logged) by aq_sender_close(), which frees the handle:
+                                           until then 0. */
 } aq_sender_statistics;
+
+/** The `size` of version 1 of aq_sender_statistics (before `shared_memory_lost`), still accepted. */
+#define AQ_SENDER_STATISTICS_SIZE_V1 offsetof(aq_sender_statistics, shared_memory_lost)
 
 /** Fills `*statistics` up to `statistics->size` bytes. Errors: AQ_EINVALID_ARGUMENT. */
 int aq_sender_statistics_get(aq_sender *sender, aq_sender_statistics *statistics);
 
 /** Sends "end", releases the transport and frees the handle (a ZeroMQ sender first waits up
- *  to its linger time for queued messages). NULL does nothing. */
+ *  to its linger time for queued messages). A send waiting in another thread ends with
+ *  AQ_ECLOSED on tcp:// and ipc://; on shm:// it is not cut short (it waits for room up to its
+ *  timeout). NULL does nothing. */
 void aq_sender_close(aq_sender *sender);
 
 /** Options of a receiver. Initialize with aq_receiver_options_init(). */
@@ -734,7 +744,8 @@ int aq_receiver_receive(aq_receiver *receiver, int64_t timeout_ns, int flags, aq
 /** Called by aq_receiver_receive_lent() with a message lent to it: read it with
  *  aq_message_info_get() and aq_message_array(), whose pointers (the arrays' `data` included)
  *  are valid only until the callback returns. The callback must not free the message, keep it,
- *  or receive from the same receiver. `context` is the caller's, passed through. */
+ *  or receive from the same receiver; it may call aq_receiver_shutdown() on it, which takes
+ *  effect when the callback returns. `context` is the caller's, passed through. */
 typedef void (*aq_lent_message_fn)(aq_message *message, void *context);
 
 /** Waits up to `timeout_ns` for the next message (as aq_receiver_receive(), with the same

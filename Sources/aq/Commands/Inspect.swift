@@ -14,6 +14,10 @@ struct Inspect: ParsableCommand {
 
     @OptionGroup var owner: OwnerOptions
 
+    func validate() throws {
+        guard limit >= 0 else { throw ValidationError("--limit must not be negative") }
+    }
+
     func run() throws {
         try reportingErrors("aq") {
             let queue = try ArrayQueue.open(name: name, options: owner.queueOptions())

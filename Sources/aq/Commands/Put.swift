@@ -36,6 +36,10 @@ struct Put: ParsableCommand {
 
     func validate() throws {
         guard `repeat` >= 1 else { throw ValidationError("--repeat must be at least 1") }
+        // The repeats are numbered index, index + 1, …: the last must fit in an Int64.
+        if let index, index > Int64.max - Int64(`repeat` - 1) {
+            throw ValidationError("--index \(index) with --repeat \(`repeat`) numbers records past \(Int64.max)")
+        }
         guard !batch || (index == nil && timestamp == nil) else { throw ValidationError("--batch gives no index and one time per batch: not with --index or --timestamp") }
     }
 

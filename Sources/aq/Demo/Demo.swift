@@ -22,6 +22,11 @@ struct Demo: ParsableCommand {
     var capacity: ByteSize = ByteSize(bytes: 128 << 20)
 
     func validate() throws {
+        try Self.validate(seconds: seconds, size: size)
+    }
+
+    /// The bounds of `--seconds` and `--size`, which the workers check too.
+    static func validate(seconds: Double, size: Int) throws {
         guard seconds > 0, seconds <= 3600 else { throw ValidationError("--seconds must be in (0, 3600]") }
         guard size >= 4, size <= 16384 else { throw ValidationError("--size must be in [4, 16384]") }
     }
@@ -96,6 +101,10 @@ struct DemoWorker: ParsableCommand {
 
     /// The index of the record that tells the consumer the stream is over.
     static let endOfStream: Int64 = -1
+
+    func validate() throws {
+        try Demo.validate(seconds: seconds, size: size)
+    }
 
     func run() throws {
         try reportingErrors("aq") {

@@ -199,6 +199,8 @@ static void test_put_and_get(void) {
     int64_t overflowing[3] = {1LL << 40, 1LL << 40, 1LL << 40};
     EXPECT(aq_queue_put(queue, AQ_DTYPE_INT32, 3, overflowing, data, sizeof data, 0, 0, 0, 0), AQ_EINVALID_SHAPE);
     EXPECT(aq_queue_put(queue, AQ_DTYPE_INT32, 2, shape, data, sizeof data - 1, 0, 0, 0, 0), AQ_EINVALID_ARGUMENT);
+    EXPECT(aq_queue_put(queue, AQ_DTYPE_INT32, 2, shape, data, SIZE_MAX, 0, 0, 0, 0), AQ_EINVALID_ARGUMENT);
+    CHECK(strstr(aq_last_error_message(), "nbytes is 18446744073709551615") != NULL);
     EXPECT(aq_queue_put(queue, AQ_DTYPE_INT32, 2, shape, NULL, sizeof data, 0, 0, 0, 0), AQ_EINVALID_ARGUMENT);
     EXPECT(aq_queue_put(queue, AQ_DTYPE_INT32, 2, shape, data, sizeof data, 0, 0x10, 0, 0), AQ_EINVALID_ARGUMENT);
     int64_t too_big[1] = {1 << 20};
@@ -693,6 +695,12 @@ static void test_transport_arguments(void) {
     EXPECT(aq_sender_create(endpoint, "s", NULL, &sender), AQ_EZMQ);
     CHECK(aq_last_errno() == EADDRINUSE);
     EXPECT(aq_sender_endpoint(first, endpoint, 5), AQ_EBUFFER_TOO_SMALL);
+    /* size_t values past INT64_MAX are out of range, and messages show them as the caller wrote them. */
+    EXPECT(aq_sender_endpoint(first, endpoint, SIZE_MAX), AQ_EINVALID_ARGUMENT);
+    bad = sender_options;
+    bad.size = SIZE_MAX;
+    EXPECT(aq_sender_create("tcp://127.0.0.1:*", "s", &bad, &sender), AQ_EINVALID_ARGUMENT);
+    CHECK(strstr(aq_last_error_message(), "size is 18446744073709551615") != NULL);
     EXPECT(aq_sender_endpoint(first, NULL, 5), AQ_EINVALID_ARGUMENT);
     EXPECT(aq_sender_endpoint(NULL, endpoint, 5), AQ_EINVALID_ARGUMENT);
 
@@ -735,6 +743,12 @@ static void test_transport_arguments(void) {
     aq_receiver_options rbad = receiver_options;
     rbad.subscription_count = 2;
     EXPECT(aq_receiver_create("tcp://127.0.0.1:1", &rbad, &receiver), AQ_EINVALID_ARGUMENT);
+    /* A count past INT64_MAX was taken as none: a receiver of every stream. */
+    const char *prefixes[1] = {"only-this"};
+    rbad.subscriptions = prefixes;
+    rbad.subscription_count = SIZE_MAX;
+    EXPECT(aq_receiver_create("tcp://127.0.0.1:1", &rbad, &receiver), AQ_EINVALID_ARGUMENT);
+    CHECK(strstr(aq_last_error_message(), "18446744073709551615") != NULL);
     rbad = receiver_options;
     rbad.heartbeat_interval_ns = 0;
     EXPECT(aq_receiver_create("tcp://127.0.0.1:1", &rbad, &receiver), AQ_EINVALID_ARGUMENT);
@@ -831,10 +845,22 @@ static void test_push_pull_and_events(void) {
     CHECK(info.kind == AQ_EVENT_HEARTBEAT && info.has_sequence == 1 && info.sequence == 2 && info.array_count == 0 &&
           strcmp(info.meta_json, "{}") == 0);
     aq_message_free(message);
-    aq_sender_statistics sender_statistics = {.size = sizeof sender_statistics};
+    aq_sender_statistics sender_statistics;
+    memset(&sender_statistics, 0xab, sizeof sender_statistics);  /* every field is written */
+    sender_statistics.size = sizeof sender_statistics;
     EXPECT(aq_sender_statistics_get(sender, &sender_statistics), AQ_OK);
     CHECK(sender_statistics.sent == 3 && sender_statistics.next_sequence == 3 &&
-          sender_statistics.bytes_sent == 3 * (48 + 5));
+          sender_statistics.bytes_sent == 3 * (48 + 5) && sender_statistics.shared_memory_lost == 0);
+    /* A caller built against version 1 of the struct gets the fields it knows, and nothing past them. */
+    struct {
+        aq_sender_statistics head;
+        uint64_t canary;
+    } older;
+    memset(&older, 0xab, sizeof older);
+    older.head.size = AQ_SENDER_STATISTICS_SIZE_V1;
+    EXPECT(aq_sender_statistics_get(sender, &older.head), AQ_OK);
+    CHECK(older.head.sent == 3 && older.head.shared_memory_dropped == 0 &&
+          older.head.shared_memory_lost == 0xababababababababULL && older.canary == 0xababababababababULL);
     aq_sender_close(sender);
     int ended = 0;
     for (int i = 0; i < 100 && !ended; i++) {
@@ -1055,6 +1081,63 @@ static void test_fast_path(void) {
     aq_sender_close(sender);
 }
 
+/* What shut_down_in_callback() saw of the message it was lent, and the receiver it stops. */
+typedef struct shutdown_check {
+    aq_receiver *receiver;
+    int calls;
+    int readable;
+} shutdown_check;
+
+static void shut_down_in_callback(aq_message *message, void *context) {
+    shutdown_check *check = context;
+    check->calls += 1;
+    aq_receiver_shutdown(check->receiver);
+    aq_array array;  /* still lent: the receive tears the socket down once this returns */
+    check->readable = aq_message_array(message, 0, &array) == AQ_OK && array.nbytes == 16 &&
+                      ((const uint64_t *)array.data)[1] == 8;
+}
+
+/* aq_receiver_shutdown() from the callback of aq_receiver_receive_lent() ("stop after this
+ * message"): the receive returns AQ_OK, later ones AQ_ECLOSED. Over the network it trapped
+ * (the shutdown waited for the lock the receive held around the callback). */
+static void test_shutdown_inside_a_lent_callback(const char *endpoint) {
+    aq_sender_options options;
+    aq_sender_options_init(&options);
+    options.linger_ns = 0;
+    aq_sender *sender;
+    EXPECT(aq_sender_create(endpoint, "stopper", &options, &sender), AQ_OK);
+    char bound[128];
+    EXPECT(aq_sender_endpoint(sender, bound, sizeof bound), AQ_OK);
+    aq_receiver_options receiver_options;
+    aq_receiver_options_init(&receiver_options);
+    receiver_options.fast_path = AQ_FAST_PATH_DISABLED;
+    receiver_options.shm_capacity = 1 << 20;
+    aq_receiver *receiver;
+    EXPECT(aq_receiver_create(bound, &receiver_options, &receiver), AQ_OK);
+    int64_t shape[1] = {2};
+    uint64_t values[2] = {7, 8};
+    aq_array array = {.name = "v", .dtype = AQ_DTYPE_UINT64, .ndim = 1, .shape = shape, .data = values, .nbytes = 16};
+    EXPECT(aq_sender_send(sender, &array, 1, 0, 0, 0, NULL, NULL), AQ_OK);
+    EXPECT(aq_sender_send(sender, &array, 1, 0, 0, 0, NULL, NULL), AQ_OK);
+    shutdown_check check = {.receiver = receiver};
+    EXPECT(aq_receiver_receive_lent(receiver, 10000 * MS, 0, shut_down_in_callback, &check), AQ_OK);
+    CHECK(check.calls == 1 && check.readable);
+    aq_message *message;
+    EXPECT(aq_receiver_receive(receiver, 1000 * MS, 0, &message), AQ_ECLOSED);
+    EXPECT(aq_receiver_receive_lent(receiver, 1000 * MS, 0, shut_down_in_callback, &check), AQ_ECLOSED);
+    CHECK(check.calls == 1);
+    aq_receiver_close(receiver);
+    aq_sender_close(sender);
+}
+
+static void test_shutdown_inside_lent_callbacks(void) {
+    test_shutdown_inside_a_lent_callback("tcp://127.0.0.1:*");
+    char endpoint[128];
+    snprintf(endpoint, sizeof endpoint, "shm://%s", queue_name("stopper"));
+    test_shutdown_inside_a_lent_callback(endpoint);
+    EXPECT(aq_queue_remove(queue_name("stopper")), AQ_OK);
+}
+
 /* Runs one group of checks, saying which (a hang shows where it is). */
 #define RUN(test)                                                                                              \
     do {                                                                                                       \
@@ -1128,5 +1211,6 @@ int main(void) {
     RUN(test_shared_memory_transport);
     RUN(test_fast_path);
     RUN(test_forever_durations);
+    RUN(test_shutdown_inside_lent_callbacks);
     return CHECK_SUMMARY("abi_test");
 }

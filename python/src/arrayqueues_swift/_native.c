@@ -281,6 +281,27 @@ int shape_from(PyObject *shape, int *ndim, int64_t *extents, PyObject **tuple) {
     return *tuple ? 0 : -1;
 }
 
+int unsigned_from(PyObject *object, unsigned long long maximum, const char *what, unsigned long long *value) {
+    PyObject *number = PyNumber_Index(object);
+    if (!number) return -1;
+    *value = PyLong_AsUnsignedLongLong(number);
+    if (*value == (unsigned long long)-1 && PyErr_Occurred()) {
+        /* OverflowError: a negative int, or one past 2**64 - 1 */
+        if (!PyErr_ExceptionMatches(PyExc_OverflowError)) { Py_DECREF(number); return -1; }
+        PyErr_Clear();
+    } else if (*value <= maximum) {
+        Py_DECREF(number);
+        return 0;
+    }
+    PyObject *text = PyUnicode_FromFormat("%s %S is out of range (0 to %llu)", what, number, maximum);
+    Py_DECREF(number);
+    if (!text) return -1;
+    const char *message = PyUnicode_AsUTF8(text);
+    if (message) raise_code(AQ_EINVALID_ARGUMENT, message);
+    Py_DECREF(text);
+    return -1;
+}
+
 int stamping_from(PyObject *timestamp, PyObject *index, int *flags, int64_t *timestamp_ns, int64_t *index_value) {
     *flags = 0;
     *timestamp_ns = *index_value = 0;

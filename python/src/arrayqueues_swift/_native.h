@@ -55,6 +55,10 @@ int dtype_code(PyObject *dtype);
 /* A shape argument (an int or a sequence of ints) as extents, and as a tuple of ints for numpy
  * (`tuple` may be NULL). -1 with an exception set for anything else. */
 int shape_from(PyObject *shape, int *ndim, int64_t *extents, PyObject **tuple);
+/* An int argument in 0...maximum (a capacity, permission bits) as `*value`; -1 with
+ * InvalidArgument naming `what` for an int outside it (PyArg's "K" and "I" would reduce it modulo
+ * 2**64 or 2**32: 2**64 + 8192 bytes made an 8 KiB queue), TypeError for anything but an int. */
+int unsigned_from(PyObject *object, unsigned long long maximum, const char *what, unsigned long long *value);
 /* The AQ_PUT_* flags, timestamp and index of a record from the Python arguments: timestamp
  * None (now), nanoseconds as an int, or anything _time.timestamp_ns takes (a datetime, seconds
  * as a float); index None or an int. -1 with an exception set. */

@@ -77,14 +77,16 @@ static int fill_options(aq_queue_options *options, int overflow, int shape_chang
 PyObject *native_open_queue(PyObject *module, PyObject *args) {
     const char *name;
     int how, overflow, shape_change;
-    unsigned long long capacity;
+    PyObject *capacity_argument, *mode_argument;
+    unsigned long long capacity, mode;
     long long spin_ns;
-    unsigned int mode;
     int allow_other_owner, broadcast = 0;
-    if (!PyArg_ParseTuple(args, "siKiiLIp|p", &name, &how, &capacity, &overflow, &shape_change, &spin_ns, &mode,
-                          &allow_other_owner, &broadcast)) return NULL;
+    if (!PyArg_ParseTuple(args, "siOiiLOp|p", &name, &how, &capacity_argument, &overflow, &shape_change, &spin_ns,
+                          &mode_argument, &allow_other_owner, &broadcast) ||
+        unsigned_from(capacity_argument, UINT64_MAX, "capacity", &capacity) < 0 ||
+        unsigned_from(mode_argument, UINT32_MAX, "mode", &mode) < 0) return NULL;
     aq_queue_options options;
-    fill_options(&options, overflow, shape_change, spin_ns, mode, allow_other_owner);
+    fill_options(&options, overflow, shape_change, spin_ns, (unsigned int)mode, allow_other_owner);
     options.broadcast = broadcast ? 1 : 0;
     aq_queue *queue = NULL;
     int rc;

@@ -38,11 +38,12 @@ PyObject *native_open_sender(PyObject *module, PyObject *args) {
     const char *endpoint, *stream;
     int pattern, role, fast_path, shm_allow_other_owner;
     long long send_timeout_ns, byte_budget, expected, heartbeat, linger, shm_capacity;
-    unsigned int shm_mode;
-    PyObject *secret, *server_public;
-    if (!PyArg_ParseTuple(args, "ssiiiLLLLLLOOIp", &endpoint, &stream, &pattern, &role, &fast_path, &send_timeout_ns,
-                          &byte_budget, &expected, &heartbeat, &linger, &shm_capacity, &secret, &server_public, &shm_mode,
-                          &shm_allow_other_owner)) return NULL;
+    unsigned long long shm_mode;
+    PyObject *secret, *server_public, *mode_argument;
+    if (!PyArg_ParseTuple(args, "ssiiiLLLLLLOOOp", &endpoint, &stream, &pattern, &role, &fast_path, &send_timeout_ns,
+                          &byte_budget, &expected, &heartbeat, &linger, &shm_capacity, &secret, &server_public, &mode_argument,
+                          &shm_allow_other_owner) ||
+        unsigned_from(mode_argument, UINT32_MAX, "shm_mode", &shm_mode) < 0) return NULL;
     aq_sender_options options;
     aq_sender_options_init(&options);
     options.pattern = pattern;
@@ -54,7 +55,7 @@ PyObject *native_open_sender(PyObject *module, PyObject *args) {
     if (heartbeat != 0) options.heartbeat_interval_ns = heartbeat;
     if (linger >= 0) options.linger_ns = linger;
     if (shm_capacity > 0) options.shm_capacity = shm_capacity;
-    options.shm_mode = shm_mode;
+    options.shm_mode = (uint32_t)shm_mode;
     options.shm_allow_other_owner = shm_allow_other_owner;
     options.curve_secret_key = optional_string(secret);
     options.curve_server_public_key = optional_string(server_public);
@@ -148,12 +149,13 @@ static PyObject *sender_statistics(SenderObject *self, PyObject *unused) {
     aq_sender_statistics s = {.size = sizeof(aq_sender_statistics)};
     int rc = aq_sender_statistics_get(self->sender, &s);
     if (rc < 0) return raise_last(rc);
-    return Py_BuildValue("{sKsKsKsKsKsLsKsLsK}",
+    return Py_BuildValue("{sKsKsKsKsKsLsKsLsKsK}",
         "epoch", (unsigned long long)s.epoch, "sent", (unsigned long long)s.sent, "dropped", (unsigned long long)s.dropped,
         "bytes_sent", (unsigned long long)s.bytes_sent, "heartbeats", (unsigned long long)s.heartbeats,
         "in_flight_bytes", (long long)s.in_flight_bytes, "next_sequence", (unsigned long long)s.next_sequence,
         "shared_memory_subscribers", (long long)s.shared_memory_subscribers,
-        "shared_memory_dropped", (unsigned long long)s.shared_memory_dropped);
+        "shared_memory_dropped", (unsigned long long)s.shared_memory_dropped,
+        "shared_memory_lost", (unsigned long long)s.shared_memory_lost);
 }
 
 /* Closes now, or, while another thread sends, when that send returns. */
@@ -215,10 +217,12 @@ PyObject *native_open_receiver(PyObject *module, PyObject *args) {
     int pattern, role, fast_path, detects_loss, shm_allow_other_owner;
     PyObject *subscriptions, *secret, *server_public;
     long long fast_path_timeout, linger, shm_capacity, maximum_bytes;
-    unsigned int shm_mode;
-    if (!PyArg_ParseTuple(args, "siiiiOLLLLOOIp", &endpoint, &pattern, &role, &fast_path, &detects_loss, &subscriptions,
-                          &fast_path_timeout, &linger, &shm_capacity, &maximum_bytes, &secret, &server_public, &shm_mode,
-                          &shm_allow_other_owner)) return NULL;
+    unsigned long long shm_mode;
+    PyObject *mode_argument;
+    if (!PyArg_ParseTuple(args, "siiiiOLLLLOOOp", &endpoint, &pattern, &role, &fast_path, &detects_loss, &subscriptions,
+                          &fast_path_timeout, &linger, &shm_capacity, &maximum_bytes, &secret, &server_public, &mode_argument,
+                          &shm_allow_other_owner) ||
+        unsigned_from(mode_argument, UINT32_MAX, "shm_mode", &shm_mode) < 0) return NULL;
     aq_receiver_options options;
     aq_receiver_options_init(&options);
     options.pattern = pattern;
@@ -229,7 +233,7 @@ PyObject *native_open_receiver(PyObject *module, PyObject *args) {
     if (linger >= 0) options.linger_ns = linger;
     if (shm_capacity > 0) options.shm_capacity = shm_capacity;
     if (maximum_bytes > 0) options.maximum_message_bytes = maximum_bytes;
-    options.shm_mode = shm_mode;
+    options.shm_mode = (uint32_t)shm_mode;
     options.shm_allow_other_owner = shm_allow_other_owner;
     options.curve_secret_key = optional_string(secret);
     options.curve_server_public_key = optional_string(server_public);

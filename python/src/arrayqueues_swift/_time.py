@@ -10,15 +10,22 @@ Timestamp = Union[_dt.datetime, float, int]
 _FOREVER = -1
 
 
+#: The longest timeout in nanoseconds (about 146 years), as the extension module holds them.
+_LONGEST = 2**62
+
+
 def timeout_ns(timeout: Optional[float]) -> int:
-    """Seconds (or None: no limit) as the C interface's nanoseconds (-1: no limit)."""
+    """Seconds (or None: no limit) as the C interface's nanoseconds (-1: no limit); infinity and
+    other huge values are the longest timeout."""
     if timeout is None:
         return _FOREVER
     if timeout != timeout:  # NaN
         raise ValueError("timeout must be a number of seconds or None")
     if timeout <= 0:
         return 0
-    return min(int(timeout * 1e9), 2**62)
+    if timeout >= _LONGEST / 1e9:  # infinity too, which int() refuses
+        return _LONGEST
+    return int(timeout * 1e9)
 
 
 def timestamp_ns(timestamp: Timestamp) -> int:
