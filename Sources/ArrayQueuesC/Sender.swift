@@ -132,7 +132,6 @@ public func aqSenderStatisticsGet(_ sender: OpaquePointer?, _ statistics: Unsafe
     out.set(\.next_sequence, s.nextSequence)
     out.set(\.shared_memory_subscribers, Int64(s.sharedMemorySubscribers))
     out.set(\.shared_memory_dropped, s.sharedMemoryDropped)
-    out.set(\.shared_memory_lost, s.sharedMemoryLost)
     return AQ_OK
 }
 

@@ -132,23 +132,6 @@ def test_tcp_push_pull_and_receive_timeout():
         assert receiver.path == "network"
 
 
-def test_sender_statistics_include_shared_memory_lost_which_a_normal_run_leaves_at_0():
-    """Every counter of SenderStatistics the C interface carries, shared_memory_lost (what a
-    pusher's same-host fast path lost at close) among them: 0 when every message was received."""
-    port = _free_port()
-    with aq.Sender(f"tcp://127.0.0.1:{port}", stream="s") as sender, aq.Receiver(f"tcp://127.0.0.1:{port}") as receiver:
-        frames = [sample("uint16", (8, 8), seed=index) for index in range(5)]
-        for frame in frames:
-            sender.send(frame)
-        for frame in frames:
-            message = receiver.receive(timeout=10)
-            assert message is not None and same_bits(message.array, frame)
-        statistics = sender.statistics()
-        assert set(statistics) == {"epoch", "sent", "dropped", "bytes_sent", "heartbeats", "in_flight_bytes", "next_sequence",
-                                   "shared_memory_subscribers", "shared_memory_dropped", "shared_memory_lost"}
-        assert statistics["sent"] == 5 and statistics["shared_memory_lost"] == 0
-
-
 def test_python_subscriber_of_aq_relay_serve_takes_the_fast_path(name):
     """A relay publishes a queue over tcp; a Python subscriber on the same host switches to
     shared memory by itself and receives every frame of every dtype bit-exact."""

@@ -662,15 +662,7 @@ typedef struct aq_sender_statistics {
     uint64_t next_sequence;           /**< The sequence number of the next message. */
     int64_t shared_memory_subscribers;/**< Subscribers on this host taking the fast path now. */
     uint64_t shared_memory_dropped;   /**< Messages a fast-path subscriber's full queue could not take. */
-    /* Version 2 of the struct (a `size` of version 1 leaves these unwritten): */
-    uint64_t shared_memory_lost;      /**< Messages a pusher had put into its same-host fast-path queue (and counted as
-                                           sent) that no puller took and the socket did not accept within the linger
-                                           period. Counted (and logged) by aq_sender_close(), which frees the handle:
-                                           until then 0. */
 } aq_sender_statistics;
-
-/** The `size` of version 1 of aq_sender_statistics (before `shared_memory_lost`), still accepted. */
-#define AQ_SENDER_STATISTICS_SIZE_V1 offsetof(aq_sender_statistics, shared_memory_lost)
 
 /** Fills `*statistics` up to `statistics->size` bytes. Errors: AQ_EINVALID_ARGUMENT. */
 int aq_sender_statistics_get(aq_sender *sender, aq_sender_statistics *statistics);

@@ -149,13 +149,12 @@ static PyObject *sender_statistics(SenderObject *self, PyObject *unused) {
     aq_sender_statistics s = {.size = sizeof(aq_sender_statistics)};
     int rc = aq_sender_statistics_get(self->sender, &s);
     if (rc < 0) return raise_last(rc);
-    return Py_BuildValue("{sKsKsKsKsKsLsKsLsKsK}",
+    return Py_BuildValue("{sKsKsKsKsKsLsKsLsK}",
         "epoch", (unsigned long long)s.epoch, "sent", (unsigned long long)s.sent, "dropped", (unsigned long long)s.dropped,
         "bytes_sent", (unsigned long long)s.bytes_sent, "heartbeats", (unsigned long long)s.heartbeats,
         "in_flight_bytes", (long long)s.in_flight_bytes, "next_sequence", (unsigned long long)s.next_sequence,
         "shared_memory_subscribers", (long long)s.shared_memory_subscribers,
-        "shared_memory_dropped", (unsigned long long)s.shared_memory_dropped,
-        "shared_memory_lost", (unsigned long long)s.shared_memory_lost);
+        "shared_memory_dropped", (unsigned long long)s.shared_memory_dropped);
 }
 
 /* Closes now, or, while another thread sends, when that send returns. */

@@ -142,10 +142,7 @@ class Sender:
 
     def statistics(self) -> dict:
         """Counters: epoch, sent, dropped, bytes_sent, heartbeats, in_flight_bytes,
-        next_sequence, shared_memory_subscribers, shared_memory_dropped, shared_memory_lost
-        (messages a pusher had put into its same-host fast-path queue that no puller took and
-        the socket did not accept within the linger period: counted, and logged, by
-        :meth:`close`, after which statistics cannot be read, so 0 until then)."""
+        next_sequence, shared_memory_subscribers, shared_memory_dropped."""
         return self._handle.statistics()
 
     def close(self) -> None:
