@@ -82,4 +82,28 @@ extension FastPathPushPullTests {
         #expect(try remote.receive(timeout: .seconds(5))?.sequence == queued[0])
         #expect(attempt.shared?.count == queued.count - 1, "the rest stays in the shared queue for the pullers of this host")
     }
+
+    @Test("a puller still reading what its socket brought before its cut when its wait for the cut times out delivers that before the shared queue's records")
+    func slowPullerReadsItsSocketFirst() throws {
+        let sender = try ZeroMQSender(
+            .push, stream: "pp", bind: [try loopbackWildcard()], options: .init(sendTimeout: .seconds(5), heartbeatInterval: Self.quick))
+        defer { sender.close() }
+        let receiver = try puller(of: sender)
+        defer { receiver.close() }
+        try #require(eventually(within: 10) { sender.statistics.peers == 1 })
+        // Messages on the network that the puller reads one by one: it takes the offer of the first.
+        let backlog = try (0..<60).map { _ in try sendNumbered(sender) }
+        var received = try receive(1, from: receiver)
+        try #require(eventually(within: 10) { sender.statistics.sharedMemorySubscribers == 1 })
+        let later = try (0..<5).map { _ in try sendNumbered(sender) }
+        // Slowly for longer than its wait for the cut (2 s from its hello), then at full speed.
+        let slowUntil = Date().addingTimeInterval(3)
+        while Date() < slowUntil, let message = try receiver.receive(timeout: .milliseconds(100)) {
+            received.append(message.sequence)
+            Thread.sleep(forTimeInterval: 0.1)
+        }
+        received += try receive(backlog.count + later.count - received.count, from: receiver)
+        #expect(received == backlog + later, "each once, in order: the socket's records before the shared queue's")
+        #expect(receiver.path == .sharedMemory && receiver.statistics.receivedThroughSharedMemory == UInt64(later.count))
+    }
 }
