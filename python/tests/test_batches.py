@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import signal
+import threading
+import time
+
 import numpy as np
 import pytest
 
@@ -87,3 +91,102 @@ def test_get_many_returns_what_it_took_before_an_error_then_raises_it(name):
             got += [int(array[0]) for array in q.get_many(10, timeout=5)]
         assert got == [0, 2]
         assert q.empty()
+
+
+ROWS = np.stack([np.full(1000, i % 256, np.uint8) for i in range(200)])  # about 50 fit a 64 KiB queue
+
+
+def _when_partway(reader, action):
+    """Runs `action` in a thread once `reader` sees records: a put_many then waits for room
+    partway through its batch (nobody takes any)."""
+    def run():
+        deadline = time.monotonic() + 30
+        while reader.qsize() == 0 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        action()
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    return thread
+
+
+def _taken(reader):
+    """The first byte of every record waiting in `reader`'s queue, taking them."""
+    values = []
+    while not reader.empty():
+        values += [int(array[0]) for array in reader.get_many(100, timeout=5)]
+    return values
+
+
+@pytest.mark.parametrize("timeout", [None, 30])
+def test_put_many_closed_partway_returns_what_it_put(name, timeout):
+    """Another thread closes the handle while put_many waits for room partway through its batch:
+    the call returns how many arrays are in the queue, as when its timeout runs out, and the
+    next call raises Closed. (It raised Closed, and the caller could not know which to resend.)"""
+    with aq.ArrayQueue.create(name, 64 << 10) as reader:
+        writer = aq.ArrayQueue.open(name)
+        closer = _when_partway(reader, writer.close)
+        put = writer.put_many(ROWS, timeout=timeout)
+        closer.join(30)
+        assert 0 < put < len(ROWS) and reader.qsize() == put
+        with pytest.raises(aq.Closed):
+            writer.put_many(ROWS[put:], timeout=timeout)
+        assert _taken(reader) == [int(row[0]) for row in ROWS[:put]]
+
+
+def test_put_many_closed_before_any_room_raises_closed_with_put_count(name):
+    with aq.ArrayQueue.create(name, 64 << 10) as reader:
+        writer = aq.ArrayQueue.open(name)
+        first = writer.put_many(ROWS, timeout=0)
+        closer = threading.Timer(0.3, writer.close)
+        closer.start()
+        with pytest.raises(aq.Closed) as raised:
+            writer.put_many(ROWS[first:], timeout=None)
+        closer.join(30)
+        assert raised.value.put_count == 0 and reader.qsize() == first
+
+
+class _Stop(Exception):
+    """What the test's signal handler raises."""
+
+
+def test_put_many_interrupted_by_a_signal_handler_says_how_many_it_put(name):
+    """A signal handler's exception (Ctrl-C's KeyboardInterrupt) ends the wait partway at once,
+    with the count in its put_count."""
+    def stop(signum, frame):
+        raise _Stop()
+    previous = signal.signal(signal.SIGUSR1, stop)
+    try:
+        with aq.ArrayQueue.create(name, 64 << 10) as q:
+            main = threading.main_thread().ident
+            sender = _when_partway(q, lambda: signal.pthread_kill(main, signal.SIGUSR1))
+            with pytest.raises(_Stop) as raised:
+                q.put_many(ROWS, timeout=30)
+            sender.join(30)
+            put = raised.value.put_count
+            assert 0 < put < len(ROWS) and q.qsize() == put
+            assert _taken(q) == [int(row[0]) for row in ROWS[:put]]
+    finally:
+        signal.signal(signal.SIGUSR1, previous)
+
+
+def test_get_many_closed_by_another_thread_loses_no_record(name):
+    """get_many waits only for its first record, so a close() by another thread ends it before it
+    took any: what it returned plus what is left is everything, in order."""
+    values = np.arange(300, dtype=np.int64).reshape(300, 1)
+    with aq.ArrayQueue.create(name, 1 << 20) as writer:
+        reader = aq.ArrayQueue.open(name)
+
+        def put_slowly():
+            for start in range(0, len(values), 10):
+                writer.put_many(values[start:start + 10], timeout=5)
+                if start == 150:
+                    reader.close()
+                time.sleep(0.002)
+        putter = threading.Thread(target=put_slowly, daemon=True)
+        putter.start()
+        got = []
+        with pytest.raises(aq.Closed):
+            while True:
+                got += [int(array[0]) for array in reader.get_many(7, timeout=30)]
+        putter.join(30)
+        assert got + _taken(writer) == list(range(len(values)))

@@ -75,10 +75,12 @@ extension ZeroMQReceiver {
                 leaveFastPath(&state, reason: error.message)
             }
         case let .draining(attempt, cut):
-            if now >= attempt.deadline {
-                logger.debug("stream '\(attempt.stream)': the network did not show seq \(Int64(cut) - 1) in time; switching anyway (a gap counts as lost)")
-                completeSwitch(&state)
-            }
+            guard now >= attempt.deadline else { break }
+            // A puller first delivers all its socket holds: PUSH loses none of it (a subscriber
+            // counts what is missing as lost), and the shared queue brings what followed it.
+            if attempt.pull, try state.socket.wait(for: ZMQ.pollIn, deadline: now) { break }
+            logger.debug("stream '\(attempt.stream)': the network did not show seq \(Int64(cut) - 1) in time; switching anyway (a gap counts as lost)")
+            completeSwitch(&state)
         case .sharedMemory:
             break
         }

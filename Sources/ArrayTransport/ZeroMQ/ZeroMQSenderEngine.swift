@@ -16,10 +16,17 @@ final class ZeroMQSenderEngine: Sendable {
         var template: DataHeaderTemplate
         /// The header being sent, its capacity kept between messages.
         var header: [UInt8] = []
-        /// A pusher with the fast path: the first `seq` that went into the shared queue since
-        /// pullers of this host attached (the cut their hellos name); nil while the socket
-        /// carries the data.
+        /// A pusher with the fast path: the cut the hellos of this host's pullers name, the first
+        /// `seq` that went into the shared queue since they attached (or later: see
+        /// `leftoverCut`); nil while the socket carries the data.
         var sharedSince: UInt64?
+        /// A pusher's least cut for pullers that attach from now on: one past the next `seq` when
+        /// a record of the shared queue last went on the socket. A heartbeat sent before that
+        /// record may carry a later `seq` (it reports the last message, which was in the shared
+        /// queue then), so a puller that saw it has not yet seen everything before that `seq`.
+        var leftoverCut: UInt64 = 0
+        /// A pusher's: the cut of an attach whose marks wait for the message before it.
+        var marksDue: UInt64?
         /// A pusher's record taken out of the shared queue for the socket that the socket has
         /// not taken yet (its send timed out, or the sender is closing): it goes before anything
         /// else, so that a failed send loses none of what the shared queue held.
@@ -173,9 +180,9 @@ final class ZeroMQSenderEngine: Sendable {
             // A pusher's wait for room on the socket ends when pullers of this host attach: the
             // message then goes into their shared queue.
             while true {
-                attachPending(&state)
                 // Taken from the shared queue by a send that failed: it keeps its place first.
                 if state.leftover != nil { try transmitLeftover(&state, deadline: deadline) }
+                attachPending(&state)
                 // Waits for room on the socket keep the offers going, and end for an attach.
                 let rerouting: UInt64? = pattern == .push && fastPath != nil ? sequence : nil
                 if pattern == .push, let fastPath, fastPath.subscriberTotal > 0 || state.sharedSince != nil {
@@ -232,6 +239,10 @@ final class ZeroMQSenderEngine: Sendable {
     private func countSent(_ state: inout State, sequence: UInt64, payloadBytes: Int) -> SendOutcome {
         state.nextSequence += 1
         nextSequence.store(state.nextSequence, ordering: .relaxed)
+        if let cut = state.marksDue, state.nextSequence >= cut {
+            state.marksDue = nil
+            sendMarks(&state)
+        }
         sentCount.add(1, ordering: .relaxed)
         bytesSent.add(UInt64(payloadBytes), ordering: .relaxed)
         lastActivity.store(Sys.monotonicNanoseconds(), ordering: .relaxed)
@@ -291,11 +302,13 @@ final class ZeroMQSenderEngine: Sendable {
     }
 
     /// Sends `state.leftover` on the socket, waiting for room until `deadline`, and lets go of it
-    /// only once the socket took it. `whileClosing`: for ``close()``, which sends it anyway.
+    /// only once the socket took it (raising `leftoverCut`). `whileClosing`: for ``close()``,
+    /// which sends it anyway.
     private func transmitLeftover(_ state: inout State, deadline: Int64?, whileClosing: Bool = false) throws(TransportError) {
         guard let leftover = state.leftover else { return }
         try transmit(&state.socket, header: leftover.header, arrays: leftover.arrays, deadline: deadline, whileClosing: whileClosing)
         state.leftover = nil
+        state.leftoverCut = state.nextSequence + 1
     }
 
     /// An idle pusher's: once no puller of this host is attached, moves what its shared queue
@@ -527,25 +540,39 @@ final class ZeroMQSenderEngine: Sendable {
         }
     }
 
-    /// Starts feeding a subscriber queue of the fast path, between two messages. A puller's cut
-    /// is where the shared queue's records start; its socket may still hold messages before
-    /// it, so a mark at the current `seq` goes to every connected peer (PUSH deals them round
-    /// robin, one per peer): the puller has read all of its earlier messages once it sees one.
+    /// Starts feeding a subscriber queue of the fast path, between two messages (see
+    /// ``attach(_:name:_:)``).
     ///
     /// Called by the fast path's thread: hands the queue over to whoever holds the sender's lock
-    /// next, and waits until it is attached (taking the lock itself when it is free).
+    /// next, and waits until it is attached (taking the lock itself when it is free), at most
+    /// as long as the receiver waits for its hello.
     func attachFastPathSubscriber(_ queue: ArrayQueue, name: String) {
         pendingAttaches.withLock { $0.append((queue, name)) }
         attachRequested.store(true, ordering: .releasing)
+        let deadline = Sys.monotonicNanoseconds() + FastPathLink.helloTimeoutNanoseconds
         while attachRequested.load(ordering: .acquiring) && !closing.load(ordering: .relaxed) {
-            if state.withLockIfAvailable({ (state: inout State) in attachPending(&state) }) != nil { return }
+            _ = state.withLockIfAvailable { (state: inout State) in attachPending(&state) }
+            guard attachRequested.load(ordering: .acquiring) else { return }
+            if Sys.monotonicNanoseconds() >= deadline {
+                pendingAttaches.withLock { list in
+                    list.removeAll { $0.name == name }
+                    if list.isEmpty { attachRequested.store(false, ordering: .releasing) }
+                }
+                logger.info("stream '\(stream)': the receiver on this host with the queue '\(name)' stays on the network: it was not attached before its wait for the hello ended (the sender was busy, or a record left in the shared queue found no room on the socket)")
+                return
+            }
             Sys.sleep(nanoseconds: 1_000_000)
         }
     }
 
-    /// Attaches the queues handed over by ``attachFastPathSubscriber(_:name:)``, under the lock.
+    /// Attaches the queues handed over by ``attachFastPathSubscriber(_:name:)``, under the lock;
+    /// a pusher's not while it holds a record taken from the shared queue that the socket has
+    /// no room for now: a puller attached before it goes out could read the shared queue's later
+    /// records first, and then get it on its socket.
     private func attachPending(_ state: inout State) {
         guard attachRequested.load(ordering: .acquiring) else { return }
+        if state.leftover != nil { try? transmitLeftover(&state, deadline: Sys.monotonicNanoseconds()) }
+        guard state.leftover == nil else { return }
         let pending = pendingAttaches.withLock { list in
             defer { list = [] }
             attachRequested.store(false, ordering: .releasing)
@@ -554,19 +581,27 @@ final class ZeroMQSenderEngine: Sendable {
         for (queue, name) in pending { attach(queue, name: name, &state) }
     }
 
+    /// Attaches a receiver's queue. A puller reads the shared queue once its socket has shown a
+    /// message or mark at its cut − 1 or later: the cut is past every record that went on the
+    /// socket (and, since a heartbeat sent before a record of the shared queue went on the socket
+    /// may report a later `seq`, past `leftoverCut`). A mark at the last `seq` sent goes to every
+    /// connected peer (``sendMarks(_:)``); if that is before the cut − 1, after the next message.
     private func attach(_ queue: ArrayQueue, name: String, _ state: inout State) {
         guard state.socket.isOpen, let fastPath else { return }
         guard pattern == .push else {
             fastPath.attach(queue, name: name, nextSequence: state.nextSequence)
             return
         }
-        // A record that the socket did not take yet goes before the marks if it has room now;
-        // else it follows them, before the next message (the puller that takes it then sees it
-        // out of order, after the shared queue's later records).
-        if state.leftover != nil { try? transmitLeftover(&state, deadline: Sys.monotonicNanoseconds()) }
-        let cut = state.sharedSince ?? state.nextSequence
+        let cut = max(state.sharedSince ?? state.nextSequence, state.leftoverCut)
         guard fastPath.attach(queue, name: name, nextSequence: cut) else { return }
         state.sharedSince = cut
+        if state.nextSequence >= cut { sendMarks(&state) } else { state.marksDue = cut }
+    }
+
+    /// Sends a mark, a heartbeat at the last `seq` sent, to every connected peer (PUSH deals them
+    /// round robin, one per peer): a puller has read all the socket brought it before that
+    /// `seq` once it sees one.
+    private func sendMarks(_ state: inout State) {
         state.peers.drain()
         let mark = controlHeader(.heartbeat, nextSequence: state.nextSequence).encodedBytes()
         for _ in 0..<max(1, state.peers.peers) { _ = try? sendControl(&state.socket, header: mark) }
@@ -607,6 +642,7 @@ final class ZeroMQSenderEngine: Sendable {
                     state.withLockIfAvailable { (state: inout State) in
                         guard state.socket.isOpen else { return }
                         service(&state)
+                        attachPending(&state)
                         moveLeftoversWhileIdle(&state)
                     }
                     heartbeatEvents.wait(ticket, deadline: min(due, start + Self.serviceIntervalNanoseconds))
@@ -620,6 +656,7 @@ final class ZeroMQSenderEngine: Sendable {
             let sent = state.withLockIfAvailable { (state: inout State) -> Bool in
                 guard state.socket.isOpen else { return false }
                 service(&state)
+                attachPending(&state)
                 moveLeftoversWhileIdle(&state)
                 var header = controlHeader(.heartbeat, nextSequence: state.nextSequence)
                 if let fastPath {

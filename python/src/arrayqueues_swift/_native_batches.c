@@ -1,10 +1,26 @@
 /* arrayqueues_swift._native: batches of records (aq_queue_put_many, aq_queue_get_many). */
 #include "_native.h"
 
+/* Adds `put_count`, how many records of the batch are in the queue, to the exception being
+ * raised (keeping it if the attribute cannot be set); returns NULL. */
+static PyObject *raise_with_put_count(size_t done) {
+    PyObject *exception = take_raised_exception();
+    if (!exception) return NULL;
+    PyObject *count = PyLong_FromSize_t(done);
+    if (!count || PyObject_SetAttrString(exception, "put_count", count) < 0) PyErr_Clear();
+    Py_XDECREF(count);
+    PyErr_SetObject((PyObject *)Py_TYPE(exception), exception);
+    Py_DECREF(exception);
+    return NULL;
+}
+
 /* put_many(arrays, timeout) -> how many were put. `arrays` is one C-contiguous array whose
  * first axis counts the records (each of the remaining shape). Waits for room in slices, as
- * put does; a slice that runs out with part of the batch put goes on with the rest. Raises
- * the put's timeout (or Full) only when nothing was put. */
+ * put does; a slice that runs out with part of the batch put goes on with the rest. The count
+ * is never lost: a wait that ends with part of the batch put -- the timeout ran out, or another
+ * thread closed the handle (its next call raises Closed) -- returns it, and an exception raised
+ * once the arguments were accepted carries it as `put_count` (a signal handler's, an error of
+ * the queue). So the timeout, Full and Closed are raised only when nothing was put. */
 PyObject *queue_put_many(QueueObject *self, PyObject *const *args, Py_ssize_t nargs) {
     if (nargs != 2) { PyErr_SetString(PyExc_TypeError, "put_many takes 2 arguments"); return NULL; }
     int64_t timeout_ns;
@@ -21,7 +37,7 @@ PyObject *queue_put_many(QueueObject *self, PyObject *const *args, Py_ssize_t na
     }
     size_t count = (size_t)shape[0];
     size_t nbytes = count ? (size_t)view.len / count : 0;
-    if (queue_enter(self) < 0) { PyBuffer_Release(&view); Py_XDECREF(converted); return NULL; }
+    if (queue_enter(self) < 0) { PyBuffer_Release(&view); Py_XDECREF(converted); return raise_with_put_count(0); }
     size_t done = 0;
     int rc = AQ_OK, again = 0;
     wait_t wait = wait_begin(timeout_ns, &self->closing);
@@ -37,11 +53,21 @@ PyObject *queue_put_many(QueueObject *self, PyObject *const *args, Py_ssize_t na
         /* timeout 0: what fitted is put and AQ_OK returned; otherwise everything or an error */
         break;
     }
+    /* Whether the wait ended because the handle was closed, not by a signal handler's
+     * exception: read with the GIL held since wait_again, so no close() came in between. */
+    int closed = again < 0 && self->closing;
     queue_leave(self);
     PyBuffer_Release(&view);
     Py_XDECREF(converted);
-    if (again < 0) return NULL;
-    if (rc < 0 && (done == 0 || (rc != AQ_ETIMEOUT && rc != AQ_EFULL))) return raise_wait(rc, PUT_TIMEOUT);
+    if (closed && done > 0) {
+        PyErr_Clear();  /* ended the wait, as a timeout does */
+        return PyLong_FromSize_t(done);
+    }
+    if (again < 0) return raise_with_put_count(done);
+    if (rc < 0 && (done == 0 || (rc != AQ_ETIMEOUT && rc != AQ_EFULL))) {
+        raise_wait(rc, PUT_TIMEOUT);
+        return raise_with_put_count(done);
+    }
     return PyLong_FromSize_t(done);
 }
 
@@ -81,7 +107,9 @@ static PyObject *batch_arrays(PyObject *buffer, const char *bytes, const aq_reco
  * payloads are copied into one buffer, each at a multiple of 64 bytes. The buffer holds
  * max_count records of `record_bytes` (a guess: the caller passes the largest record it has
  * seen); a first record larger than that is asked for again with a buffer of its size (it
- * stays in the queue meanwhile). */
+ * stays in the queue meanwhile). The library waits only for the first record: a timeout, a
+ * close() by another thread or a signal handler's exception ends that wait, before any record
+ * is taken, so none that was taken is lost to them. */
 PyObject *queue_get_many(QueueObject *self, PyObject *const *args, Py_ssize_t nargs) {
     if (nargs != 3) { PyErr_SetString(PyExc_TypeError, "get_many takes 3 arguments"); return NULL; }
     Py_ssize_t max_count = PyLong_AsSsize_t(args[0]);

@@ -262,9 +262,15 @@ class ArrayQueue(_Reader):
         records cost a fraction of a :meth:`put` each. Every record gets the time of the call
         and no index.
 
-        Returns how many were put, in order: all of them, unless ``timeout`` (seconds; None: no
-        limit, 0: not at all) ran out first. Raises :class:`PutTimeout` or :class:`Full` only
-        when none could be put; :class:`Oversize`, :class:`UnsupportedDType`, :class:`InvalidShape`.
+        Returns how many were put, in order: all of them, unless the wait for room ended first --
+        ``timeout`` (seconds; None: no limit, 0: not at all) ran out, or another thread closed
+        the handle (the next call raises :class:`Closed`) -- and then ``arrays[count:]`` were
+        not put. Raises :class:`PutTimeout`, :class:`Full` or :class:`Closed` only when none
+        could be put; :class:`Oversize`, :class:`UnsupportedDType`, :class:`InvalidShape`.
+        Every exception it raises after checking its arguments (:class:`PutTimeout`,
+        :class:`Full`, :class:`Closed`, :class:`Oversize`, an error of the queue, or
+        ``KeyboardInterrupt`` from Ctrl-C during the wait) has ``put_count``: how many of the
+        arrays are in the queue (0 unless it came partway), so the caller knows which to put again.
         """
         if isinstance(arrays, (list, tuple)):
             # numpy copies lent arrays without asking them: one whose block has ended raises here.
@@ -281,7 +287,9 @@ class ArrayQueue(_Reader):
         one dtype and shape are views of one buffer, kept while any of them lives. Records
         larger than the ones seen so far may be left for the next call.
         Raises as :meth:`get`; an error met after some records were taken (a corrupt record
-        in the middle of the batch) is raised by the next call, after those records were returned."""
+        in the middle of the batch) is raised by the next call, after those records were returned.
+        Only the wait for the first record can be cut short (by ``timeout``, Ctrl-C or another
+        thread's :meth:`close`), before any was taken: a record taken is never lost."""
         arrays, largest = self._handle.get_many(int(max_count), timeout, self._record_bytes)
         self._record_bytes = max(self._record_bytes, largest)
         return arrays
