@@ -122,6 +122,24 @@ struct BorrowingReceiveTests {
         #expect(code == .closed)
     }
 
+    @Test("a receive from inside a borrowing receive's body on the same receiver is refused, not a trap on the receives' lock")
+    func receiveInsideTheBody() throws {
+        let sender = try ZeroMQSender(.push, stream: "borrow-nested", bind: [try loopbackWildcard()], options: .init(fastPath: .disabled))
+        let receiver = try ZeroMQReceiver(.pull, connect: sender.boundEndpoints, options: .init(fastPath: .disabled), logger: quietLogger)
+        defer { sender.close(); receiver.close() }
+        let frames = try (0..<2).map { try patternArray(.uint16, [64, 64], message: $0) }
+        for frame in frames { try sender.send(frame) }
+        var nested: TransportError.Code?
+        let first = try receiver.receive(timeout: .seconds(10)) { message -> Bool in
+            do { _ = try receiver.receive(timeout: .milliseconds(10)) } catch let error as TransportError { nested = error.code } catch {}
+            return holds(message, frames[0])
+        }
+        #expect(first == true)
+        #expect(nested == .invalidArgument)
+        // The receiver goes on: the second message is still there.
+        #expect(try receiver.receive(timeout: .seconds(10)) { holds($0, frames[1]) } == true)
+    }
+
     // MARK: - Same-host fast path
 
     @Test("pub/sub fast path: three local subscribers borrow every record of the one broadcast queue; each switches from tcp with nothing lost, repeated or reordered")

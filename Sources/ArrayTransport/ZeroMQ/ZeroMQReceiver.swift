@@ -286,8 +286,14 @@ public final class ZeroMQReceiver: ArrayReceiver {
     /// thread waits until it returns; one from `body` takes effect when it returns.
     /// - Returns: true once `body` was called, false when the timeout passed first.
     /// - Throws: ``TransportError/Code/closed`` once the receiver is closed,
-    ///   ``TransportError/Code/fastPathUnavailable`` (a required fast path), or a failing libzmq call.
+    ///   ``TransportError/Code/fastPathUnavailable`` (a required fast path),
+    ///   ``TransportError/Code/invalidArgument`` for a receive from `body` itself, or a failing
+    ///   libzmq call.
     public func lendEvent(timeout: Duration?, to body: (borrowing BorrowedReceiveEvent) -> Void) throws(TransportError) -> Bool {
+        // `body` runs holding the receives' lock: a receive from it would take that lock again.
+        guard lendingThread.load(ordering: .relaxed) != Sys.currentThread else {
+            throw TransportError(.invalidArgument, "a receive from inside a borrowing receive's body on the same receiver: finish with the message first")
+        }
         let deadline = Duration.deadline(after: timeout)
         while true {
             guard !closed.load(ordering: .acquiring) else { throw TransportError(.closed, "the receiver is closed") }
