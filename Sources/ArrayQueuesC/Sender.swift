@@ -74,7 +74,7 @@ private func namedArrays(_ arrays: UnsafePointer<aq_array>?, _ count: Int) throw
         guard c.data != nil || byteCount == 0 else { throw ArrayQueueError(.invalidArgument, "arrays[\(slot)].data is NULL") }
         let bytes = UnsafeRawBufferPointer(start: byteCount == 0 ? nil : c.data, count: byteCount)
         let array = try AnyNDArray(dtype: dtype, shape: shape, copying: bytes)
-        named.append(NamedArray(c.name.map { String(cString: $0) } ?? "array", array))
+        named.append(NamedArray(c.name.map { String(cString: $0) } ?? NamedArray.defaultName, array))
     }
     return named
 }

@@ -30,7 +30,7 @@ private func senderDefaults() -> aq_sender_options {
         fast_path: Int32(AQ_FAST_PATH_AUTOMATIC.rawValue), byte_budget: Int64(z.byteBudget), expected_message_bytes: 0,
         send_timeout_ns: timeoutDefault, heartbeat_interval_ns: z.heartbeatInterval.map(nanoseconds) ?? -1,
         linger_ns: nanoseconds(z.linger), curve_secret_key: nil, curve_server_public_key: nil, shm_capacity: Int64(shm.capacity),
-        shm_mode: shm.access.mode, shm_allow_other_owner: shm.access.allowOtherOwner ? 1 : 0)
+        shm_mode: shm.access.mode, shm_allow_other_owner: shm.access.allowOtherOwner ? 1 : 0, maximum_arrays: Int64(z.maximumArrays))
 }
 
 /// The defaults of every field of `aq_receiver_options`, with `size` the whole struct's.
@@ -161,6 +161,9 @@ struct SenderSettings {
         zeroMQ.curve = try TransportArguments.curve(secret: c.curve_secret_key, serverPublic: c.curve_server_public_key)
         sharedMemory.capacity = try TransportArguments.size(c.shm_capacity, "shm_capacity")
         sharedMemory.access = SharedMemoryAccess(allowOtherOwner: c.shm_allow_other_owner != 0, mode: c.shm_mode)
+        let maximumArrays = try TransportArguments.size(c.maximum_arrays, "maximum_arrays")
+        zeroMQ.maximumArrays = maximumArrays
+        sharedMemory.maximumArrays = maximumArrays
     }
 }
 

@@ -2,6 +2,11 @@ public import ArrayQueues
 
 /// An array with the name it travels under (`arrays[i].name` in the wire header).
 public struct NamedArray: Sendable, Equatable {
+    /// The name an array travels under when none is given (`sender.send(array)`, a C `aq_array`
+    /// whose `name` is NULL, a bare numpy array in Python), and the name a `shm://` receiver gives
+    /// the array of a plain queue record, which carries no name.
+    public static let defaultName = "array"
+
     /// The array's name within its message, for example `"frame"` or `"mask"`.
     public var name: String
     /// The array.
@@ -17,6 +22,12 @@ public struct NamedArray: Sendable, Equatable {
 /// One data record of a stream: one or more named arrays with a timestamp and metadata,
 /// as a receiver delivers it.
 public struct ArrayMessage: Sendable, Equatable {
+    /// The most arrays per message that receivers take by default (their `maximumArrays`), and
+    /// the most that senders send by default: a sender refuses a longer message with
+    /// ``TransportError/Code/invalidArgument`` rather than send what receivers would drop as
+    /// malformed. Raise both sides' `maximumArrays` together to send more (docs/WIRE.md).
+    public static let defaultMaximumArrays = 256
+
     /// The stream (the topic a subscriber filters on).
     public var stream: String
     /// The arrays, in the order the sender gave them.
@@ -127,7 +138,7 @@ extension ArraySender {
     /// Sends one array as a record of its own.
     @discardableResult
     public func send(
-        _ array: AnyNDArray, name: String = "array", timestamp: Timestamp = .now(), index: Int64? = nil,
+        _ array: AnyNDArray, name: String = NamedArray.defaultName, timestamp: Timestamp = .now(), index: Int64? = nil,
         meta: [String: JSONValue] = [:]
     ) throws(TransportError) -> SendOutcome {
         try send([NamedArray(name, array)], timestamp: timestamp, index: index, meta: meta)
@@ -136,7 +147,7 @@ extension ArraySender {
     /// Sends one typed array as a record of its own.
     @discardableResult
     public func send<Element: ArrayElement>(
-        _ array: NDArray<Element>, name: String = "array", timestamp: Timestamp = .now(), index: Int64? = nil,
+        _ array: NDArray<Element>, name: String = NamedArray.defaultName, timestamp: Timestamp = .now(), index: Int64? = nil,
         meta: [String: JSONValue] = [:]
     ) throws(TransportError) -> SendOutcome {
         try send([NamedArray(name, array.erased)], timestamp: timestamp, index: index, meta: meta)

@@ -110,7 +110,7 @@ extension BorrowedRecord {
     ///
     /// - Throws: ``TransportError/Code/malformedMessage`` for an envelope that breaks the rules
     ///   (each length is checked against the record), with more than `maximumArrays` arrays.
-    public func event(stream: String, epoch: UInt64, maximumArrays: Int = 256) throws(TransportError) -> ReceiveEvent {
+    public func event(stream: String, epoch: UInt64, maximumArrays: Int = ArrayMessage.defaultMaximumArrays) throws(TransportError) -> ReceiveEvent {
         try lentEvent(stream: stream, epoch: epoch, maximumArrays: maximumArrays).copy()
     }
 
@@ -118,7 +118,7 @@ extension BorrowedRecord {
     /// is lent); see ``event(stream:epoch:maximumArrays:)``.
     func lentEvent(stream: String, epoch: UInt64, maximumArrays: Int) throws(TransportError) -> BorrowedReceiveEvent {
         guard isEnvelope else {
-            let description = ArrayDescription(name: "array", dtype: dtype, shape: shape, byteCount: bytes.count)
+            let description = ArrayDescription(name: NamedArray.defaultName, dtype: dtype, shape: shape, byteCount: bytes.count)
             return .message(BorrowedArrayMessage(
                 stream: stream, arrays: [description], payloads: [LentPayload(bytes: bytes, keeper: .record)], timestamp: timestamp,
                 index: index, meta: [:], sequence: sequence, epoch: epoch))

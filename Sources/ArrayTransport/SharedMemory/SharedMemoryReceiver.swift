@@ -3,7 +3,8 @@ import Synchronization
 
 /// Receives a stream from a named shared-memory queue (`shm://NAME`).
 ///
-/// Plain array records arrive as messages of one array named `"array"`, with the queue-wide
+/// Plain array records arrive as messages of one array named `"array"` (``NamedArray/defaultName``:
+/// a `shm://` sender puts a single array under another name in an envelope), with the queue-wide
 /// sequence number and the queue's creation time as epoch; envelopes arrive as the sender
 /// made them. Several receivers on a plain queue share its records (each record goes to one of
 /// them), so sequence gaps are not losses here: the queue's own counters (drops, dead peers)
@@ -26,9 +27,10 @@ public final class SharedMemoryReceiver: ArrayReceiver {
     /// is refused with ``TransportError/Code/invalidEndpoint`` (its `queueError` has code
     /// `untrustedOwner`) unless `access.allowOtherOwner`. With `subscription`, the queue is a
     /// broadcast queue, subscribed to with that policy from the next record on; a queue there
-    /// of the other kind is refused.
+    /// of the other kind is refused. An envelope of more than `maximumArrays` arrays is counted
+    /// as malformed and skipped.
     public init(
-        name: String, capacity: Int = 256 << 20, maximumArrays: Int = 256, access: SharedMemoryAccess = SharedMemoryAccess(),
+        name: String, capacity: Int = 256 << 20, maximumArrays: Int = ArrayMessage.defaultMaximumArrays, access: SharedMemoryAccess = SharedMemoryAccess(),
         subscription: SubscriberPolicy? = nil
     ) throws(TransportError) {
         do throws(ArrayQueueError) {

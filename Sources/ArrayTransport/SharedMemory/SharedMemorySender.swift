@@ -3,8 +3,9 @@ import Synchronization
 
 /// Sends a stream into a named shared-memory queue (`shm://NAME`), for receivers on the same host.
 ///
-/// A record of one array without metadata becomes a plain queue record, which any
-/// `ArrayQueue` consumer can take too; other records travel as envelopes. The queue's
+/// A record of one array under the default name (``NamedArray/defaultName``) without metadata
+/// becomes a plain queue record, which any `ArrayQueue` consumer can take too; other records
+/// (several arrays, another name, metadata) travel as envelopes, which carry the names. The queue's
 /// backpressure applies: `send` waits for room up to ``Options/sendTimeout``. With
 /// ``Options/broadcast`` (pub/sub), the queue is a broadcast queue: every subscriber reads
 /// every record, and `send` waits only for `block` subscribers.
@@ -21,11 +22,17 @@ public final class SharedMemorySender: ArraySender {
         /// Whether the queue is a broadcast queue (pub/sub) rather than a plain one (push/pull);
         /// a queue there of the other kind is refused with ``TransportError/Code/invalidEndpoint``.
         public var broadcast: Bool
+        /// The most arrays `send` sends in one message (default ``ArrayMessage/defaultMaximumArrays``,
+        /// what receivers take by default); a longer message is refused with
+        /// ``TransportError/Code/invalidArgument``. Raise it together with the receivers' `maximumArrays`.
+        public var maximumArrays: Int
 
         /// Settings with the given values.
         public init(
-            capacity: Int = 256 << 20, sendTimeout: Duration? = .seconds(10), access: SharedMemoryAccess = SharedMemoryAccess(), broadcast: Bool = false
+            capacity: Int = 256 << 20, sendTimeout: Duration? = .seconds(10), access: SharedMemoryAccess = SharedMemoryAccess(), broadcast: Bool = false,
+            maximumArrays: Int = ArrayMessage.defaultMaximumArrays
         ) {
+            self.maximumArrays = maximumArrays
             self.broadcast = broadcast
             self.capacity = capacity
             self.sendTimeout = sendTimeout
@@ -65,9 +72,16 @@ public final class SharedMemorySender: ArraySender {
         self.options = options
     }
 
+    /// Sends one record; see the type's documentation for what becomes a plain record.
+    ///
+    /// - Throws: ``TransportError/Code/timeout`` when there was no room within
+    ///   ``Options/sendTimeout``, ``TransportError/Code/closed``, ``TransportError/Code/invalidArgument``
+    ///   for more than ``Options/maximumArrays`` arrays or non-finite numbers in `meta` (as every
+    ///   sender), and the queue's errors (a message larger than the queue, say).
     @discardableResult
     public func send(_ arrays: [NamedArray], timestamp: Timestamp, index: Int64?, meta: [String: JSONValue]) throws(TransportError) -> SendOutcome {
         try refuseIfClosed()
+        try OutgoingMessage.check(arrays, meta: meta, maximumArrays: options.maximumArrays)
         // One deadline for the turn and the room: `sendTimeout` bounds the whole send.
         let deadline = Duration.deadline(after: options.sendTimeout)
         try takeTurn(deadline: deadline)
@@ -76,7 +90,9 @@ public final class SharedMemorySender: ArraySender {
         let sequence = nextSequence.load(ordering: .relaxed)
         let message = ArrayMessage(stream: stream, arrays: arrays, timestamp: timestamp, index: index, meta: meta, sequence: sequence, epoch: epoch)
         do throws(ArrayQueueError) {
-            try queue.put(.message(message), timeout: deadline.map { .nanoseconds(max(0, $0 - Sys.monotonicNanoseconds())) })
+            // A plain record carries no name: one array under another name needs an envelope.
+            let keepsName = arrays.count == 1 && arrays[0].name != NamedArray.defaultName
+            try queue.put(.message(message), asEnvelope: keepsName, timeout: deadline.map { .nanoseconds(max(0, $0 - Sys.monotonicNanoseconds())) })
         } catch {
             throw TransportError(error)
         }

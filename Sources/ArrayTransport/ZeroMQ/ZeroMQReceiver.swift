@@ -56,7 +56,8 @@ public final class ZeroMQReceiver: ArrayReceiver {
         /// size (plus the kernel's buffer) is dropped instead (``ReceiverStatistics/peersDropped``;
         /// checked while a receive call runs, docs/RELIABILITY.md).
         public var maximumMessageBytes: Int
-        /// Most arrays one message may carry (default 256).
+        /// Most arrays one message may carry (default ``ArrayMessage/defaultMaximumArrays``, 256,
+        /// what senders send at most by default); a message with more is dropped as malformed.
         public var maximumArrays: Int
         /// Bytes of messages the receiving queue may hold for each connected peer: ZMQ_RCVHWM is
         /// budget ÷ ``expectedMessageBytes`` messages, or budget ÷ min(``maximumMessageBytes``,
@@ -99,7 +100,7 @@ public final class ZeroMQReceiver: ArrayReceiver {
 
         /// Options with the documented defaults.
         public init(
-            maximumMessageBytes: Int = 1 << 30, maximumArrays: Int = 256, byteBudget: Int = 256 << 20,
+            maximumMessageBytes: Int = 1 << 30, maximumArrays: Int = ArrayMessage.defaultMaximumArrays, byteBudget: Int = 256 << 20,
             expectedMessageBytes: Int? = nil, heartbeatInterval: Duration = .seconds(1), missedHeartbeatsBeforeSilent: Int = 3,
             detectsLoss: Bool = true, linger: Duration = .zero, curve: CurveSecurity? = nil, context: ZMQContext? = nil,
             fastPath: FastPath = .automatic, fastPathCapacity: Int = 64 << 20, fastPathTimeout: Duration = .seconds(5),

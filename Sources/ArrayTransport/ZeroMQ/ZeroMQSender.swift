@@ -88,14 +88,21 @@ public final class ZeroMQSender: ArraySender {
         /// does not acknowledge) is disconnected (ZMQ_TCP_MAXRT, TCP_USER_TIMEOUT on Linux),
         /// which frees what libzmq held for it; it may connect again. nil: never. Default 30 s.
         public var stalledPeerTimeout: Duration?
+        /// The most arrays ``ZeroMQSender/send(_:timestamp:index:meta:)`` sends in one message
+        /// (default ``ArrayMessage/defaultMaximumArrays``, what receivers take by default); a
+        /// longer message is refused with ``TransportError/Code/invalidArgument`` rather than sent
+        /// for receivers to drop as malformed. Raise it together with the receivers' `maximumArrays`.
+        public var maximumArrays: Int
 
         /// Options with the documented defaults.
         public init(
             byteBudget: Int = 256 << 20, expectedMessageBytes: Int? = nil, sendTimeout: Duration? = nil,
             heartbeatInterval: Duration? = .seconds(1), linger: Duration = .seconds(1), curve: CurveSecurity? = nil,
             context: ZMQContext? = nil, fastPath: FastPath = .automatic, curveAllowList: CurveAllowList? = nil,
-            stalledPeerTimeout: Duration? = .seconds(30), fastPathCapacity: Int = 64 << 20
+            stalledPeerTimeout: Duration? = .seconds(30), fastPathCapacity: Int = 64 << 20,
+            maximumArrays: Int = ArrayMessage.defaultMaximumArrays
         ) {
+            self.maximumArrays = maximumArrays
             self.fastPathCapacity = fastPathCapacity
             self.curveAllowList = curveAllowList
             self.stalledPeerTimeout = stalledPeerTimeout
@@ -225,7 +232,8 @@ public final class ZeroMQSender: ArraySender {
     ///
     /// - Throws: ``TransportError/Code/timeout`` when a pusher found no room within
     ///   ``Options/sendTimeout``, ``TransportError/Code/closed``, ``TransportError/Code/invalidArgument``
-    ///   for non-finite numbers in `meta` or an empty name, or the failing libzmq call.
+    ///   for more than ``Options/maximumArrays`` arrays, non-finite numbers in `meta` (as every
+    ///   sender) or a header beyond 64 KiB, or the failing libzmq call.
     @discardableResult
     public func send(
         _ arrays: [NamedArray], timestamp: Timestamp = .now(), index: Int64? = nil, meta: [String: JSONValue] = [:]

@@ -142,9 +142,7 @@ final class ZeroMQSenderEngine: Sendable {
 
     func send(_ arrays: [NamedArray], timestamp: Timestamp, index: Int64?, meta: [String: JSONValue]) throws(TransportError) -> SendOutcome {
         guard !closing.load(ordering: .acquiring) else { throw TransportError(.closed, "the sender of stream '\(stream)' is closed") }
-        guard JSONValue.object(meta).isFinite else {
-            throw TransportError(.invalidArgument, "meta contains a NaN or infinite number, which JSON cannot carry")
-        }
+        try OutgoingMessage.check(arrays, meta: meta, maximumArrays: options.maximumArrays)
         var payloadBytes = 0
         var countsAgainstBudget = false
         for named in arrays {

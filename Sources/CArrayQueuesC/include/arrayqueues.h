@@ -591,10 +591,17 @@ typedef struct aq_sender_options {
     int32_t shm_allow_other_owner;    /**< shm://: 1 opens a queue whose shared-memory object belongs to another
                                            user (a queue shared on purpose); 0 (default) refuses it with
                                            AQ_EUNTRUSTED_OWNER, as aq_queue_options.allow_other_owner. */
+    /* Version 3 of the struct (the library defaults it for a `size` of version 1 or 2): */
+    int64_t maximum_arrays;           /**< Most arrays aq_sender_send() sends in one message; default 256, what
+                                           receivers take by default (aq_receiver_options.maximum_arrays): a
+                                           longer message is refused with AQ_EINVALID_ARGUMENT rather than sent
+                                           for receivers to drop as malformed. Raise both together. */
 } aq_sender_options;
 
 /** The `size` of version 1 of aq_sender_options (before `shm_mode`), still accepted. */
 #define AQ_SENDER_OPTIONS_SIZE_V1 offsetof(aq_sender_options, shm_mode)
+/** The `size` of version 2 of aq_sender_options (before `maximum_arrays`), still accepted. */
+#define AQ_SENDER_OPTIONS_SIZE_V2 offsetof(aq_sender_options, maximum_arrays)
 
 /** Sets the first `size` bytes of `*options` (at most sizeof(aq_sender_options)): `size` and
  *  every default. The aq_sender_options_init() macro passes the sizeof this header knows. */
@@ -640,12 +647,15 @@ typedef struct aq_array {
  *  publisher over its byte budget. The sequence number was used up. */
 #define AQ_SEND_DROPPED 1
 
-/** Sends one message of `count` arrays (1 or more), copying them (the caller keeps and may
- *  reuse its buffers as soon as the call returns). `meta_json` is a JSON object of
- *  application metadata, or NULL for none. `*sequence` (may be NULL) receives the message's
- *  sequence number. Returns 0 when sent, AQ_SEND_DROPPED, or a negative error:
- *  AQ_ETIMEOUT, AQ_ECLOSED, AQ_EINVALID_ARGUMENT (bad names, meta that is not a JSON
- *  object), AQ_EINVALID_ARRAY / AQ_EUNSUPPORTED_DTYPE / AQ_EINVALID_SHAPE (a bad array),
+/** Sends one message of `count` arrays (1 to the sender's `maximum_arrays`, 256 by default),
+ *  copying them (the caller keeps and may reuse its buffers as soon as the call returns).
+ *  `meta_json` is a JSON object of application metadata, or NULL for none; its numbers must be
+ *  finite (NaN, Infinity and literals too large for a double, such as 1e999, are refused on
+ *  every endpoint). `*sequence` (may be NULL) receives the message's sequence number. A
+ *  refused message uses no sequence number. Returns 0 when sent, AQ_SEND_DROPPED, or a
+ *  negative error: AQ_ETIMEOUT, AQ_ECLOSED, AQ_EINVALID_ARGUMENT (more than `maximum_arrays`
+ *  arrays, meta that is not a JSON object or holds a non-finite number, a header beyond
+ *  64 KiB), AQ_EINVALID_ARRAY / AQ_EUNSUPPORTED_DTYPE / AQ_EINVALID_SHAPE (a bad array),
  *  AQ_EZMQ, and for shm:// the queue errors of aq_queue_put(). */
 int aq_sender_send(aq_sender *sender, const aq_array *arrays, size_t count, int flags, int64_t timestamp_ns,
                    int64_t index, const char *meta_json, uint64_t *sequence);
@@ -683,7 +693,8 @@ typedef struct aq_receiver_options {
     const char *const *subscriptions; /**< Pub/sub: stream-name prefixes; NULL or none subscribes to every stream. */
     size_t subscription_count;        /**< Entries in `subscriptions`. */
     int64_t maximum_message_bytes;    /**< Largest message accepted; default 1 GiB. */
-    int64_t maximum_arrays;           /**< Most arrays per message; default 256. */
+    int64_t maximum_arrays;           /**< Most arrays per message; default 256 (what senders send at most by
+                                           default). A message with more is counted as malformed and skipped. */
     int64_t byte_budget;              /**< Bytes of messages the receiving queue may hold; default 256 MiB. */
     int64_t expected_message_bytes;   /**< Typical message size; 0: unset (default). */
     int64_t heartbeat_interval_ns;    /**< The senders' heartbeat interval; default 1 s. */

@@ -32,17 +32,19 @@ static const char *optional_string(PyObject *object) {
 
 /* _native.open_sender(endpoint, stream, pattern, role, fast_path, send_timeout_ns, byte_budget,
  *                     expected_message_bytes, heartbeat_interval_ns, linger_ns, shm_capacity,
- *                     curve_secret_key, curve_server_public_key, shm_mode, shm_allow_other_owner);
- * 0 for the numeric defaults. */
+ *                     curve_secret_key, curve_server_public_key, shm_mode, shm_allow_other_owner,
+ *                     maximum_arrays);
+ * 0 for the numeric defaults; other values go to the C interface as given, which refuses
+ * negative sizes (AQ_EINVALID_ARGUMENT); a negative heartbeat_interval_ns means none. */
 PyObject *native_open_sender(PyObject *module, PyObject *args) {
     const char *endpoint, *stream;
     int pattern, role, fast_path, shm_allow_other_owner;
-    long long send_timeout_ns, byte_budget, expected, heartbeat, linger, shm_capacity;
+    long long send_timeout_ns, byte_budget, expected, heartbeat, linger, shm_capacity, maximum_arrays;
     unsigned long long shm_mode;
     PyObject *secret, *server_public, *mode_argument;
-    if (!PyArg_ParseTuple(args, "ssiiiLLLLLLOOOp", &endpoint, &stream, &pattern, &role, &fast_path, &send_timeout_ns,
+    if (!PyArg_ParseTuple(args, "ssiiiLLLLLLOOOpL", &endpoint, &stream, &pattern, &role, &fast_path, &send_timeout_ns,
                           &byte_budget, &expected, &heartbeat, &linger, &shm_capacity, &secret, &server_public, &mode_argument,
-                          &shm_allow_other_owner) ||
+                          &shm_allow_other_owner, &maximum_arrays) ||
         unsigned_from(mode_argument, UINT32_MAX, "shm_mode", &shm_mode) < 0) return NULL;
     aq_sender_options options;
     aq_sender_options_init(&options);
@@ -50,11 +52,12 @@ PyObject *native_open_sender(PyObject *module, PyObject *args) {
     options.role = role;
     options.fast_path = fast_path;
     if (send_timeout_ns != INT64_MIN) options.send_timeout_ns = send_timeout_ns;
-    if (byte_budget > 0) options.byte_budget = byte_budget;
-    if (expected > 0) options.expected_message_bytes = expected;
+    if (byte_budget != 0) options.byte_budget = byte_budget;
+    if (expected != 0) options.expected_message_bytes = expected;
     if (heartbeat != 0) options.heartbeat_interval_ns = heartbeat;
     if (linger >= 0) options.linger_ns = linger;
-    if (shm_capacity > 0) options.shm_capacity = shm_capacity;
+    if (shm_capacity != 0) options.shm_capacity = shm_capacity;
+    if (maximum_arrays != 0) options.maximum_arrays = maximum_arrays;
     options.shm_mode = (uint32_t)shm_mode;
     options.shm_allow_other_owner = shm_allow_other_owner;
     options.curve_secret_key = optional_string(secret);
@@ -92,9 +95,11 @@ static PyObject *sender_send(SenderObject *self, PyObject *const *args, Py_ssize
     PyObject *items = PySequence_Fast(args[0], "arrays must be a sequence of (name, array) pairs");
     if (!items) return NULL;
     Py_ssize_t count = PySequence_Fast_GET_SIZE(items);
-    if (count < 1 || count > 4096) {
+    /* The sender's maximum_arrays (256 by default) is checked by the C interface; this bounds
+     * what is allocated here, as aq_sender_send() bounds `count`. */
+    if (count < 1 || count > 65536) {
         Py_DECREF(items);
-        return raise_code(AQ_EINVALID_ARGUMENT, "a message has 1 to 4096 arrays");
+        return raise_code(AQ_EINVALID_ARGUMENT, "a message has 1 to 65536 arrays (at most the sender's maximum_arrays)");
     }
     aq_array *arrays = PyMem_Calloc((size_t)count, sizeof(aq_array));
     Py_buffer *views = PyMem_Calloc((size_t)count, sizeof(Py_buffer));
@@ -210,17 +215,20 @@ static void receiver_dealloc(ReceiverObject *self) {
 
 /* _native.open_receiver(endpoint, pattern, role, fast_path, detects_loss, subscriptions (list of str),
  *                       fast_path_timeout_ns, linger_ns, shm_capacity, maximum_message_bytes,
- *                       curve_secret_key, curve_server_public_key); 0 or negative for the numeric defaults. */
+ *                       curve_secret_key, curve_server_public_key, shm_mode, shm_allow_other_owner,
+ *                       maximum_arrays); 0 for the numeric defaults (a negative fast_path_timeout_ns
+ *                       too, a negative linger_ns: the default); negative sizes go to the C interface,
+ *                       which refuses them. */
 PyObject *native_open_receiver(PyObject *module, PyObject *args) {
     const char *endpoint;
     int pattern, role, fast_path, detects_loss, shm_allow_other_owner;
     PyObject *subscriptions, *secret, *server_public;
-    long long fast_path_timeout, linger, shm_capacity, maximum_bytes;
+    long long fast_path_timeout, linger, shm_capacity, maximum_bytes, maximum_arrays;
     unsigned long long shm_mode;
     PyObject *mode_argument;
-    if (!PyArg_ParseTuple(args, "siiiiOLLLLOOOp", &endpoint, &pattern, &role, &fast_path, &detects_loss, &subscriptions,
+    if (!PyArg_ParseTuple(args, "siiiiOLLLLOOOpL", &endpoint, &pattern, &role, &fast_path, &detects_loss, &subscriptions,
                           &fast_path_timeout, &linger, &shm_capacity, &maximum_bytes, &secret, &server_public, &mode_argument,
-                          &shm_allow_other_owner) ||
+                          &shm_allow_other_owner, &maximum_arrays) ||
         unsigned_from(mode_argument, UINT32_MAX, "shm_mode", &shm_mode) < 0) return NULL;
     aq_receiver_options options;
     aq_receiver_options_init(&options);
@@ -230,8 +238,9 @@ PyObject *native_open_receiver(PyObject *module, PyObject *args) {
     options.detects_loss = detects_loss;
     if (fast_path_timeout > 0) options.fast_path_timeout_ns = fast_path_timeout;
     if (linger >= 0) options.linger_ns = linger;
-    if (shm_capacity > 0) options.shm_capacity = shm_capacity;
-    if (maximum_bytes > 0) options.maximum_message_bytes = maximum_bytes;
+    if (shm_capacity != 0) options.shm_capacity = shm_capacity;
+    if (maximum_bytes != 0) options.maximum_message_bytes = maximum_bytes;
+    if (maximum_arrays != 0) options.maximum_arrays = maximum_arrays;
     options.shm_mode = (uint32_t)shm_mode;
     options.shm_allow_other_owner = shm_allow_other_owner;
     options.curve_secret_key = optional_string(secret);

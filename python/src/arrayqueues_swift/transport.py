@@ -44,6 +44,27 @@ def _refuse_repeated_names(pairs: Sequence[Any]) -> None:
             seen.add(pair[0])
 
 
+def _size(value: Any) -> int:
+    """A size option as the native module takes it: 0 is the default; negative sizes are passed
+    on for the C interface to refuse with :class:`InvalidArgument` (a ``ValueError``)."""
+    return int(value)
+
+
+def _heartbeat_ns(interval: Optional[float]) -> int:
+    """``heartbeat_interval`` as the native module takes it: None is the default (1 s), 0 is
+    no heartbeats (-1 for the C interface), a positive number of seconds the interval."""
+    if interval is None:
+        return 0
+    if interval != interval or interval < 0:  # NaN or negative
+        from .errors import InvalidArgument
+
+        raise InvalidArgument(f"heartbeat_interval is {interval!r}: it must be None (the default, 1 s), 0 (no heartbeats) "
+                              "or a positive number of seconds")
+    if interval == 0:
+        return -1
+    return max(1, timeout_ns(interval))
+
+
 def curve_keypair() -> Tuple[str, str]:
     """A new CURVE key pair, (public, secret), each 40 Z85 characters."""
     return _native.curve_keypair()
@@ -98,8 +119,14 @@ class Sender:
     subscribers lose messages, counted). ``role``: ``"bind"`` (default for senders) or
     ``"connect"``. ``fast_path`` (publishers bound on tcp): ``"automatic"``, ``"disabled"``
     or ``"required"``. ``send_timeout``: seconds a send may wait for room (None: the
-    transport's default). CURVE: ``curve_secret_key`` alone makes this side the server; with
-    ``curve_server_public_key`` too, a client.
+    transport's default). ``heartbeat_interval`` (tcp/ipc): seconds of idleness before a
+    heartbeat; None is the default (1 s), ``0`` sends no heartbeats (shm:// never sends them).
+    Sizes (``byte_budget``, ``expected_message_bytes``, ``shm_capacity``, ``maximum_arrays``):
+    0 is the default; a negative size raises :class:`InvalidArgument` (a ``ValueError``), as a
+    negative ``heartbeat_interval`` does. ``maximum_arrays``: the most arrays :meth:`send` sends
+    in one message (default 256, what receivers take by default; raise the receivers'
+    ``maximum_arrays`` with it). CURVE: ``curve_secret_key`` alone makes this side the server;
+    with ``curve_server_public_key`` too, a client.
     """
 
     __slots__ = ("_handle",)
@@ -109,13 +136,14 @@ class Sender:
                  expected_message_bytes: int = 0, heartbeat_interval: Optional[float] = None,
                  linger: Optional[float] = None, shm_capacity: int = 0, curve_secret_key: Optional[str] = None,
                  curve_server_public_key: Optional[str] = None, shm_mode: int = 0o600,
-                 shm_allow_other_owner: bool = False) -> None:
+                 shm_allow_other_owner: bool = False, maximum_arrays: int = 0) -> None:
         self._handle = _native.open_sender(
             endpoint, stream, _choice(_PATTERNS, pattern, "pattern"), _choice(_ROLES, role, "role"),
             _choice(_FAST_PATH, fast_path, "fast_path"), _DEFAULT if send_timeout is None else timeout_ns(send_timeout),
-            int(byte_budget), int(expected_message_bytes), 0 if heartbeat_interval is None else timeout_ns(heartbeat_interval),
-            -1 if linger is None else timeout_ns(linger), int(shm_capacity), curve_secret_key, curve_server_public_key,
-            int(shm_mode), bool(shm_allow_other_owner))
+            _size(byte_budget), _size(expected_message_bytes),
+            _heartbeat_ns(heartbeat_interval), -1 if linger is None else timeout_ns(linger), _size(shm_capacity),
+            curve_secret_key, curve_server_public_key, int(shm_mode), bool(shm_allow_other_owner),
+            _size(maximum_arrays))
 
     def send(self, arrays: Arrays, *, timestamp: Optional[Timestamp] = None, index: Optional[int] = None,
              meta: Optional[Mapping[str, Any]] = None) -> Optional[int]:
@@ -124,7 +152,10 @@ class Sender:
         sequence number, or None when flow control dropped it (a publisher over its byte
         budget). Raises :class:`PutTimeout` when a push waits past its send timeout, and
         ``ValueError`` for pairs that repeat a name: a :class:`Message` holds its arrays by name,
-        so a receiver could not give both back."""
+        so a receiver could not give both back. :class:`InvalidArgument` (a ``ValueError``, on
+        every endpoint alike, using no sequence number): more arrays than ``maximum_arrays``, or
+        ``meta`` holding a number JSON cannot carry (``nan``, ``inf``). A bare array is sent
+        under the name ``"array"``; any name survives on every endpoint."""
         if isinstance(arrays, np.ndarray):
             pairs: Sequence[Tuple[str, Any]] = (("array", arrays),)
         elif isinstance(arrays, Mapping):
@@ -168,8 +199,11 @@ class Receiver:
     ``subscriptions``: for pub/sub, stream-name prefixes (default: every stream). ``role``:
     ``"connect"`` (default for receivers) or ``"bind"``. ``fast_path``: ``"automatic"``
     (default), ``"disabled"`` or ``"required"``. ``detects_loss``: count sequence gaps as lost
-    (turn off for pullers that share a pusher). Other options, among them ``shm_mode`` and
-    ``shm_allow_other_owner`` for ``shm://``, as :class:`Sender`.
+    (turn off for pullers that share a pusher). ``maximum_arrays``: the most arrays a message
+    may have (default 256, what senders send at most by default); one with more is counted as
+    malformed and skipped. ``maximum_message_bytes``: the largest message taken (default 1 GiB).
+    Other options, among them ``shm_mode`` and ``shm_allow_other_owner`` for ``shm://``, as
+    :class:`Sender`; a negative size raises :class:`InvalidArgument`.
     """
 
     __slots__ = ("_handle",)
@@ -179,13 +213,13 @@ class Receiver:
                  fast_path_timeout: Optional[float] = None, linger: Optional[float] = None, shm_capacity: int = 0,
                  maximum_message_bytes: int = 0, curve_secret_key: Optional[str] = None,
                  curve_server_public_key: Optional[str] = None, shm_mode: int = 0o600,
-                 shm_allow_other_owner: bool = False) -> None:
+                 shm_allow_other_owner: bool = False, maximum_arrays: int = 0) -> None:
         self._handle = _native.open_receiver(
             endpoint, _choice(_PATTERNS, pattern, "pattern"), _choice(_ROLES, role, "role"),
             _choice(_FAST_PATH, fast_path, "fast_path"), 1 if detects_loss else 0, list(subscriptions),
             0 if fast_path_timeout is None else timeout_ns(fast_path_timeout), -1 if linger is None else timeout_ns(linger),
-            int(shm_capacity), int(maximum_message_bytes), curve_secret_key, curve_server_public_key, int(shm_mode),
-            bool(shm_allow_other_owner))
+            _size(shm_capacity), _size(maximum_message_bytes), curve_secret_key,
+            curve_server_public_key, int(shm_mode), bool(shm_allow_other_owner), _size(maximum_arrays))
 
     def receive(self, timeout: Optional[float] = None, *, events: bool = False) -> Optional[Message]:
         """The next message, waiting up to ``timeout`` seconds (None: no limit); None if
