@@ -129,6 +129,7 @@ public func aqReceiverStatisticsGet(_ receiver: OpaquePointer?, _ statistics: Un
     out.set(\.path, pathCode(s.path))
     out.set(\.received_through_shared_memory, s.receivedThroughSharedMemory)
     out.set(\.switches_to_shared_memory, s.switchesToSharedMemory)
+    out.set(\.peers_dropped, s.peersDropped)
     return AQ_OK
 }
 

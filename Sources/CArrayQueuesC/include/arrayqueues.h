@@ -650,7 +650,9 @@ typedef struct aq_array {
 int aq_sender_send(aq_sender *sender, const aq_array *arrays, size_t count, int flags, int64_t timestamp_ns,
                    int64_t index, const char *meta_json, uint64_t *sequence);
 
-/** A sender's counters. */
+/** A sender's counters. Version 2 of the struct added the fields after `shared_memory_dropped`;
+ *  the library fills only the fields that fit in `size`, so a program built against version 1
+ *  keeps working (its struct ends at AQ_SENDER_STATISTICS_SIZE_V1). */
 typedef struct aq_sender_statistics {
     size_t size;                      /**< Set to sizeof(aq_sender_statistics) before the call. */
     uint64_t epoch;                   /**< The sender's epoch (random, fixed at start). */
@@ -662,7 +664,19 @@ typedef struct aq_sender_statistics {
     uint64_t next_sequence;           /**< The sequence number of the next message. */
     int64_t shared_memory_subscribers;/**< Subscribers on this host taking the fast path now. */
     uint64_t shared_memory_dropped;   /**< Messages a fast-path subscriber's full queue could not take. */
+    /* Version 2 of the struct (filled only when `size` includes them): */
+    int64_t peers;                    /**< Peers connected to the ZeroMQ socket now (each has its own share of the
+                                           byte budget), as of when the sender last serviced its socket (at sends,
+                                           and about every 100 ms while idle). 0 for shm://. */
+    uint64_t peers_disconnected;      /**< Connections that ended: peers that left, and peers dropped for breaking
+                                           the protocol, sending a frame over the limit, or taking nothing for
+                                           the stalled-peer timeout. 0 for shm://. */
+    uint64_t rejected_subscriptions;  /**< Publishers: subscriptions that were not prefixes of the stream's name
+                                           (and other messages peers sent); each was dropped. */
 } aq_sender_statistics;
+
+/** The `size` of version 1 of aq_sender_statistics (before `peers`), still accepted. */
+#define AQ_SENDER_STATISTICS_SIZE_V1 offsetof(aq_sender_statistics, peers)
 
 /** Fills `*statistics` up to `statistics->size` bytes. Errors: AQ_EINVALID_ARGUMENT. */
 int aq_sender_statistics_get(aq_sender *sender, aq_sender_statistics *statistics);
@@ -755,7 +769,8 @@ typedef enum aq_path {
     AQ_PATH_SHARED_MEMORY = 1    /**< Through the same-host fast path. */
 } aq_path;
 
-/** A receiver's counters. */
+/** A receiver's counters. Version 2 of the struct added `peers_dropped`; the library fills only
+ *  the fields that fit in `size` (a version-1 struct ends at AQ_RECEIVER_STATISTICS_SIZE_V1). */
 typedef struct aq_receiver_statistics {
     size_t size;                      /**< Set to sizeof(aq_receiver_statistics) before the call. */
     uint64_t received;                /**< Data messages delivered. */
@@ -773,7 +788,14 @@ typedef struct aq_receiver_statistics {
     int32_t path;                     /**< aq_path in use now. */
     uint64_t received_through_shared_memory; /**< Data messages that came through the fast path. */
     uint64_t switches_to_shared_memory;      /**< Switches from the network to the fast path. */
+    /* Version 2 of the struct (filled only when `size` includes it): */
+    uint64_t peers_dropped;           /**< tcp connections the receiver dropped because libzmq held more for them
+                                           than a queue of messages and one more (a message that does not end);
+                                           they may connect again. */
 } aq_receiver_statistics;
+
+/** The `size` of version 1 of aq_receiver_statistics (before `peers_dropped`), still accepted. */
+#define AQ_RECEIVER_STATISTICS_SIZE_V1 offsetof(aq_receiver_statistics, peers_dropped)
 
 /** Fills `*statistics` up to `statistics->size` bytes. Errors: AQ_EINVALID_ARGUMENT. */
 int aq_receiver_statistics_get(aq_receiver *receiver, aq_receiver_statistics *statistics);
