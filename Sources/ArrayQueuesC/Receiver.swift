@@ -150,6 +150,13 @@ public func aqReceiverFastPathProblem(_ receiver: OpaquePointer?, _ buffer: Unsa
     return copyString(problem, to: buffer, capacity: capacity, function: "aq_receiver_fast_path_problem")
 }
 
+@c(aq_receiver_last_malformed_reason)
+public func aqReceiverLastMalformedReason(_ receiver: OpaquePointer?, _ buffer: UnsafeMutablePointer<CChar>?, _ capacity: Int) -> Int32 {
+    guard let receiver else { return Status.null("receiver", in: "aq_receiver_last_malformed_reason") }
+    let reason = Handle.get(receiver, as: ReceiverHandle.self).receiver.statistics.lastMalformedReason ?? ""
+    return copyString(reason, to: buffer, capacity: capacity, function: "aq_receiver_last_malformed_reason")
+}
+
 @c(aq_receiver_shutdown)
 public func aqReceiverShutdown(_ receiver: OpaquePointer?) {
     guard let receiver else { return }

@@ -779,7 +779,8 @@ typedef struct aq_receiver_statistics {
     uint64_t ends;                    /**< End messages received. */
     uint64_t lost;                    /**< Data messages known to be missing (sequence gaps). */
     uint64_t out_of_order;            /**< Messages with a lower sequence than expected. */
-    uint64_t malformed;               /**< Messages rejected as malformed. */
+    uint64_t malformed;               /**< Messages rejected as malformed (the last one's reason:
+                                           aq_receiver_last_malformed_reason()). */
     uint64_t epochs_seen;             /**< Distinct (stream, epoch) pairs seen. */
     uint64_t restarts;                /**< New epochs on a stream that had one: a sender restarted. */
     uint64_t copied_payloads;         /**< Large payloads copied for alignment. */
@@ -806,6 +807,11 @@ int aq_receiver_path(aq_receiver *receiver);
 /** Writes why the fast path was most recently not taken or left (or "" if it never was)
  *  into `buffer`, NUL-terminated. Errors: AQ_EINVALID_ARGUMENT, AQ_EBUFFER_TOO_SMALL. */
 int aq_receiver_fast_path_problem(aq_receiver *receiver, char *buffer, size_t capacity);
+
+/** Writes why the most recent malformed message (counted in aq_receiver_statistics.malformed)
+ *  was rejected (or "" if none was) into `buffer`, NUL-terminated. Errors:
+ *  AQ_EINVALID_ARGUMENT, AQ_EBUFFER_TOO_SMALL. */
+int aq_receiver_last_malformed_reason(aq_receiver *receiver, char *buffer, size_t capacity);
 
 /** Stops the receiver without freeing it: receives waiting in other threads return
  *  AQ_ECLOSED within about 100 ms, later ones at once. Thread-safe; idempotent. */

@@ -1087,6 +1087,53 @@ static void test_shared_memory_transport(void) {
     EXPECT(aq_queue_remove(queue_name("shm")), AQ_OK);
 }
 
+/* A message with more arrays than the receiver allows is counted as malformed, with its reason. */
+static void test_malformed_reason(void) {
+    aq_sender_options options;
+    aq_sender_options_init(&options);
+    options.send_timeout_ns = 10000 * MS;  /* a pusher waits for its peer this long at most */
+    aq_sender *sender;
+    EXPECT(aq_sender_create("tcp://127.0.0.1:*", "s", &options, &sender), AQ_OK);
+    char endpoint[128];
+    EXPECT(aq_sender_endpoint(sender, endpoint, sizeof endpoint), AQ_OK);
+    aq_receiver_options receiver_options;
+    aq_receiver_options_init(&receiver_options);
+    receiver_options.maximum_arrays = 1;
+    aq_receiver *receiver;
+    EXPECT(aq_receiver_create(endpoint, &receiver_options, &receiver), AQ_OK);
+    char reason[512];
+    memset(reason, 'x', sizeof reason);
+    EXPECT(aq_receiver_last_malformed_reason(receiver, reason, sizeof reason), AQ_OK);
+    CHECK(reason[0] == 0);
+    EXPECT(aq_receiver_last_malformed_reason(receiver, NULL, 0), AQ_EINVALID_ARGUMENT);
+    EXPECT(aq_receiver_last_malformed_reason(NULL, reason, sizeof reason), AQ_EINVALID_ARGUMENT);
+
+    int64_t shape[1] = {4};
+    uint8_t bytes[4] = {1, 2, 3, 4};
+    aq_array arrays[2] = {
+        {.name = "a", .dtype = AQ_DTYPE_UINT8, .ndim = 1, .shape = shape, .data = bytes, .nbytes = sizeof bytes},
+        {.name = "b", .dtype = AQ_DTYPE_UINT8, .ndim = 1, .shape = shape, .data = bytes, .nbytes = sizeof bytes},
+    };
+    EXPECT(aq_sender_send(sender, arrays, 2, 0, 0, 0, NULL, NULL), AQ_OK);  /* one array too many */
+    EXPECT(aq_sender_send(sender, arrays, 1, 0, 0, 0, NULL, NULL), AQ_OK);
+    aq_message *message = NULL;
+    EXPECT(aq_receiver_receive(receiver, 10000 * MS, 0, &message), AQ_OK);
+    if (message != NULL) {
+        aq_message_info info = {.size = sizeof info};
+        EXPECT(aq_message_info_get(message, &info), AQ_OK);
+        CHECK(info.sequence == 1 && info.array_count == 1);
+        aq_message_free(message);
+    }
+    aq_receiver_statistics statistics = {.size = sizeof statistics};
+    EXPECT(aq_receiver_statistics_get(receiver, &statistics), AQ_OK);
+    CHECK(statistics.malformed == 1 && statistics.received == 1);
+    EXPECT(aq_receiver_last_malformed_reason(receiver, reason, sizeof reason), AQ_OK);
+    CHECK(strstr(reason, "frames") != NULL && strstr(reason, "at most") != NULL);
+    EXPECT(aq_receiver_last_malformed_reason(receiver, reason, 2), AQ_EBUFFER_TOO_SMALL);
+    aq_receiver_close(receiver);
+    aq_sender_close(sender);
+}
+
 /* A subscriber on the same host as its publisher switches to shared memory. */
 /* Options for a pub/sub sender and a receiver that requires the fast path (1 MiB of it),
  * both with heartbeats every `interval_ns`; the receiver gives the switch `timeout_ns`. */
@@ -1291,6 +1338,7 @@ int main(void) {
     RUN(test_push_pull_and_events);
     RUN(test_publish_subscribe);
     RUN(test_peer_statistics);
+    RUN(test_malformed_reason);
     RUN(test_curve);
     RUN(test_shared_memory_transport);
     RUN(test_fast_path);
