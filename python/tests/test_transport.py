@@ -203,6 +203,21 @@ def test_statistics_count_a_publishers_peers_and_rejected_subscriptions():
         assert left["rejected_subscriptions"] == 1
 
 
+def test_a_message_over_the_receivers_limit_is_counted_malformed_with_its_reason():
+    """Frames each under maximum_message_bytes that add up to more: the message is skipped,
+    counted as malformed, and last_malformed_reason says why; the next message arrives."""
+    with aq.Sender("tcp://127.0.0.1:*", stream="big", send_timeout=10) as sender, \
+            aq.Receiver(sender.endpoint, maximum_message_bytes=64 << 10) as receiver:
+        assert receiver.last_malformed_reason == ""
+        part = np.zeros(30 << 10, dtype=np.uint8)
+        sender.send({"a": part, "b": part, "c": part})
+        sender.send(np.arange(3))
+        message = receiver.receive(timeout=10)
+        assert message is not None and message.sequence == 1
+        assert receiver.statistics()["malformed"] == 1
+        assert "at most 65536" in receiver.last_malformed_reason
+
+
 def test_curve_encrypted_push_pull():
     server_public, server_secret = aq.curve_keypair()
     _, client_secret = aq.curve_keypair()

@@ -356,6 +356,15 @@ static PyObject *receiver_fast_path_problem(ReceiverObject *self, PyObject *unus
     return PyUnicode_FromString(buffer);
 }
 
+static PyObject *receiver_last_malformed_reason(ReceiverObject *self, PyObject *unused) {
+    if (receiver_enter(self) < 0) return NULL;
+    char buffer[4096];
+    int rc = aq_receiver_last_malformed_reason(self->receiver, buffer, sizeof buffer);
+    receiver_leave(self);
+    if (rc < 0) return raise_last(rc);
+    return PyUnicode_FromString(buffer);
+}
+
 static PyObject *receiver_statistics(ReceiverObject *self, PyObject *unused) {
     if (receiver_enter(self) < 0) return NULL;
     aq_receiver_statistics s = {.size = sizeof(aq_receiver_statistics)};
@@ -390,6 +399,7 @@ static PyMethodDef receiver_methods[] = {
     {"receive", (PyCFunction)(void (*)(void))receiver_receive, METH_FASTCALL, "receive(timeout, flags) -> message tuple or None"},
     {"path", (PyCFunction)receiver_path, METH_NOARGS, "aq_path in use."},
     {"fast_path_problem", (PyCFunction)receiver_fast_path_problem, METH_NOARGS, "Why the fast path is not taken."},
+    {"last_malformed_reason", (PyCFunction)receiver_last_malformed_reason, METH_NOARGS, "Why the last malformed message was rejected."},
     {"statistics", (PyCFunction)receiver_statistics, METH_NOARGS, "Counters, as a dict."},
     {"shutdown", (PyCFunction)receiver_shutdown, METH_NOARGS, "Wakes and stops waiting receives."},
     {"close", (PyCFunction)receiver_close, METH_NOARGS, "Frees the receiver (when no receive is running)."},

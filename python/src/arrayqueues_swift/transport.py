@@ -240,6 +240,12 @@ class Receiver:
         """Why the fast path was most recently not taken or left ("" if it never was)."""
         return self._handle.fast_path_problem()
 
+    @property
+    def last_malformed_reason(self) -> str:
+        """Why the most recent malformed message (counted in ``statistics()["malformed"]``) was
+        rejected ("" if none was)."""
+        return self._handle.last_malformed_reason()
+
     def statistics(self) -> dict:
         """The receiver's counters, as a dict:
 
@@ -247,7 +253,8 @@ class Receiver:
         - ``heartbeats``, ``ends``: heartbeats and end messages received.
         - ``lost``: data messages known to be missing (sequence gaps).
         - ``out_of_order``: messages with a lower sequence number than expected.
-        - ``malformed``: messages rejected as malformed (each skipped).
+        - ``malformed``: messages rejected as malformed (each skipped; the last one's reason:
+          :attr:`last_malformed_reason`).
         - ``epochs_seen``: distinct (stream, epoch) pairs seen; ``restarts``: new epochs on a
           stream that had one (a sender restarted).
         - ``copied_payloads``: large payloads copied for alignment.
