@@ -129,6 +129,7 @@ public func aqReceiverStatisticsGet(_ receiver: OpaquePointer?, _ statistics: Un
     out.set(\.path, pathCode(s.path))
     out.set(\.received_through_shared_memory, s.receivedThroughSharedMemory)
     out.set(\.switches_to_shared_memory, s.switchesToSharedMemory)
+    out.set(\.peers_dropped, s.peersDropped)
     return AQ_OK
 }
 
@@ -147,6 +148,13 @@ public func aqReceiverFastPathProblem(_ receiver: OpaquePointer?, _ buffer: Unsa
     guard let receiver else { return Status.null("receiver", in: "aq_receiver_fast_path_problem") }
     let problem = Handle.get(receiver, as: ReceiverHandle.self).receiver.statistics.fastPathProblem ?? ""
     return copyString(problem, to: buffer, capacity: capacity, function: "aq_receiver_fast_path_problem")
+}
+
+@c(aq_receiver_last_malformed_reason)
+public func aqReceiverLastMalformedReason(_ receiver: OpaquePointer?, _ buffer: UnsafeMutablePointer<CChar>?, _ capacity: Int) -> Int32 {
+    guard let receiver else { return Status.null("receiver", in: "aq_receiver_last_malformed_reason") }
+    let reason = Handle.get(receiver, as: ReceiverHandle.self).receiver.statistics.lastMalformedReason ?? ""
+    return copyString(reason, to: buffer, capacity: capacity, function: "aq_receiver_last_malformed_reason")
 }
 
 @c(aq_receiver_shutdown)

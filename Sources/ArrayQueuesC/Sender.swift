@@ -132,6 +132,9 @@ public func aqSenderStatisticsGet(_ sender: OpaquePointer?, _ statistics: Unsafe
     out.set(\.next_sequence, s.nextSequence)
     out.set(\.shared_memory_subscribers, Int64(s.sharedMemorySubscribers))
     out.set(\.shared_memory_dropped, s.sharedMemoryDropped)
+    out.set(\.peers, Int64(s.peers))
+    out.set(\.peers_disconnected, s.peersDisconnected)
+    out.set(\.rejected_subscriptions, s.rejectedSubscriptions)
     return AQ_OK
 }
 

@@ -169,6 +169,55 @@ def test_python_subscriber_of_aq_relay_serve_takes_the_fast_path(name):
             relay.wait(30)
 
 
+def _eventually(read, condition, within=10.0):
+    """The last of ``read()``'s results, looked at every 20 ms until ``condition`` holds of one or
+    ``within`` seconds passed."""
+    deadline = time.monotonic() + within
+    value = read()
+    while not condition(value) and time.monotonic() < deadline:
+        time.sleep(0.02)
+        value = read()
+    return value
+
+
+def test_statistics_count_a_publishers_peers_and_rejected_subscriptions():
+    """A tcp publisher counts its subscriber among its peers while it is connected and as a
+    connection that ended once it leaves; a subscription that is no prefix of the stream's name
+    is counted as rejected. A receiver's statistics carry peers_dropped."""
+    with aq.Sender("tcp://127.0.0.1:*", stream="camera0", pattern="pubsub", fast_path="disabled",
+                   heartbeat_interval=0.02) as sender:
+        endpoint = sender.endpoint
+        before = sender.statistics()
+        assert (before["peers"], before["peers_disconnected"], before["rejected_subscriptions"]) == (0, 0, 0)
+        receiver = aq.Receiver(endpoint, pattern="pubsub", fast_path="disabled", subscriptions=["cam", "lidar"])
+        try:
+            connected = _eventually(sender.statistics, lambda s: s["peers"] == 1 and s["rejected_subscriptions"] == 1)
+            assert connected["peers"] == 1 and connected["rejected_subscriptions"] == 1, connected
+            assert connected["peers_disconnected"] == 0
+            received = receiver.statistics()
+            assert received["peers_dropped"] == 0 and received["malformed"] == 0
+        finally:
+            receiver.close()
+        left = _eventually(sender.statistics, lambda s: s["peers"] == 0 and s["peers_disconnected"] == 1)
+        assert left["peers"] == 0 and left["peers_disconnected"] == 1, left
+        assert left["rejected_subscriptions"] == 1
+
+
+def test_a_message_over_the_receivers_limit_is_counted_malformed_with_its_reason():
+    """Frames each under maximum_message_bytes that add up to more: the message is skipped,
+    counted as malformed, and last_malformed_reason says why; the next message arrives."""
+    with aq.Sender("tcp://127.0.0.1:*", stream="big", send_timeout=10) as sender, \
+            aq.Receiver(sender.endpoint, maximum_message_bytes=64 << 10) as receiver:
+        assert receiver.last_malformed_reason == ""
+        part = np.zeros(30 << 10, dtype=np.uint8)
+        sender.send({"a": part, "b": part, "c": part})
+        sender.send(np.arange(3))
+        message = receiver.receive(timeout=10)
+        assert message is not None and message.sequence == 1
+        assert receiver.statistics()["malformed"] == 1
+        assert "at most 65536" in receiver.last_malformed_reason
+
+
 def test_curve_encrypted_push_pull():
     server_public, server_secret = aq.curve_keypair()
     _, client_secret = aq.curve_keypair()

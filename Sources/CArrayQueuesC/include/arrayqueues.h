@@ -660,7 +660,9 @@ typedef struct aq_array {
 int aq_sender_send(aq_sender *sender, const aq_array *arrays, size_t count, int flags, int64_t timestamp_ns,
                    int64_t index, const char *meta_json, uint64_t *sequence);
 
-/** A sender's counters. */
+/** A sender's counters. Version 2 of the struct added the fields after `shared_memory_dropped`;
+ *  the library fills only the fields that fit in `size`, so a program built against version 1
+ *  keeps working (its struct ends at AQ_SENDER_STATISTICS_SIZE_V1). */
 typedef struct aq_sender_statistics {
     size_t size;                      /**< Set to sizeof(aq_sender_statistics) before the call. */
     uint64_t epoch;                   /**< The sender's epoch (random, fixed at start). */
@@ -672,7 +674,19 @@ typedef struct aq_sender_statistics {
     uint64_t next_sequence;           /**< The sequence number of the next message. */
     int64_t shared_memory_subscribers;/**< Subscribers on this host taking the fast path now. */
     uint64_t shared_memory_dropped;   /**< Messages a fast-path subscriber's full queue could not take. */
+    /* Version 2 of the struct (filled only when `size` includes them): */
+    int64_t peers;                    /**< Peers connected to the ZeroMQ socket now (each has its own share of the
+                                           byte budget), as of when the sender last serviced its socket (at sends,
+                                           and about every 100 ms while idle). 0 for shm://. */
+    uint64_t peers_disconnected;      /**< Connections that ended: peers that left, and peers dropped for breaking
+                                           the protocol, sending a frame over the limit, or taking nothing for
+                                           the stalled-peer timeout. 0 for shm://. */
+    uint64_t rejected_subscriptions;  /**< Publishers: subscriptions that were not prefixes of the stream's name
+                                           (and other messages peers sent); each was dropped. */
 } aq_sender_statistics;
+
+/** The `size` of version 1 of aq_sender_statistics (before `peers`), still accepted. */
+#define AQ_SENDER_STATISTICS_SIZE_V1 offsetof(aq_sender_statistics, peers)
 
 /** Fills `*statistics` up to `statistics->size` bytes. Errors: AQ_EINVALID_ARGUMENT. */
 int aq_sender_statistics_get(aq_sender *sender, aq_sender_statistics *statistics);
@@ -766,7 +780,8 @@ typedef enum aq_path {
     AQ_PATH_SHARED_MEMORY = 1    /**< Through the same-host fast path. */
 } aq_path;
 
-/** A receiver's counters. */
+/** A receiver's counters. Version 2 of the struct added `peers_dropped`; the library fills only
+ *  the fields that fit in `size` (a version-1 struct ends at AQ_RECEIVER_STATISTICS_SIZE_V1). */
 typedef struct aq_receiver_statistics {
     size_t size;                      /**< Set to sizeof(aq_receiver_statistics) before the call. */
     uint64_t received;                /**< Data messages delivered. */
@@ -775,7 +790,8 @@ typedef struct aq_receiver_statistics {
     uint64_t ends;                    /**< End messages received. */
     uint64_t lost;                    /**< Data messages known to be missing (sequence gaps). */
     uint64_t out_of_order;            /**< Messages with a lower sequence than expected. */
-    uint64_t malformed;               /**< Messages rejected as malformed. */
+    uint64_t malformed;               /**< Messages rejected as malformed (the last one's reason:
+                                           aq_receiver_last_malformed_reason()). */
     uint64_t epochs_seen;             /**< Distinct (stream, epoch) pairs seen. */
     uint64_t restarts;                /**< New epochs on a stream that had one: a sender restarted. */
     uint64_t copied_payloads;         /**< Large payloads copied for alignment. */
@@ -784,7 +800,14 @@ typedef struct aq_receiver_statistics {
     int32_t path;                     /**< aq_path in use now. */
     uint64_t received_through_shared_memory; /**< Data messages that came through the fast path. */
     uint64_t switches_to_shared_memory;      /**< Switches from the network to the fast path. */
+    /* Version 2 of the struct (filled only when `size` includes it): */
+    uint64_t peers_dropped;           /**< tcp connections the receiver dropped because libzmq held more for them
+                                           than a queue of messages and one more (a message that does not end);
+                                           they may connect again. */
 } aq_receiver_statistics;
+
+/** The `size` of version 1 of aq_receiver_statistics (before `peers_dropped`), still accepted. */
+#define AQ_RECEIVER_STATISTICS_SIZE_V1 offsetof(aq_receiver_statistics, peers_dropped)
 
 /** Fills `*statistics` up to `statistics->size` bytes. Errors: AQ_EINVALID_ARGUMENT. */
 int aq_receiver_statistics_get(aq_receiver *receiver, aq_receiver_statistics *statistics);
@@ -795,6 +818,11 @@ int aq_receiver_path(aq_receiver *receiver);
 /** Writes why the fast path was most recently not taken or left (or "" if it never was)
  *  into `buffer`, NUL-terminated. Errors: AQ_EINVALID_ARGUMENT, AQ_EBUFFER_TOO_SMALL. */
 int aq_receiver_fast_path_problem(aq_receiver *receiver, char *buffer, size_t capacity);
+
+/** Writes why the most recent malformed message (counted in aq_receiver_statistics.malformed)
+ *  was rejected (or "" if none was) into `buffer`, NUL-terminated. Errors:
+ *  AQ_EINVALID_ARGUMENT, AQ_EBUFFER_TOO_SMALL. */
+int aq_receiver_last_malformed_reason(aq_receiver *receiver, char *buffer, size_t capacity);
 
 /** Stops the receiver without freeing it: receives waiting in other threads return
  *  AQ_ECLOSED within about 100 ms, later ones at once. Thread-safe; idempotent. */

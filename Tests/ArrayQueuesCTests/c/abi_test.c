@@ -909,6 +909,101 @@ static void test_publish_subscribe(void) {
     aq_receiver_close(receiver);
 }
 
+/* The bytes from `from` to `to` of `bytes` all still hold the pattern `fill`. */
+static int untouched(const void *bytes, size_t from, size_t to, unsigned char fill) {
+    for (size_t i = from; i < to; i++)
+        if (((const unsigned char *)bytes)[i] != fill) return 0;
+    return 1;
+}
+
+/* The sender's statistics, filled with a byte pattern first so that a field the library does
+ * not write shows up. */
+static aq_sender_statistics sender_statistics_now(aq_sender *sender) {
+    aq_sender_statistics statistics;
+    memset(&statistics, 0xA5, sizeof statistics);
+    statistics.size = sizeof statistics;
+    EXPECT(aq_sender_statistics_get(sender, &statistics), AQ_OK);
+    return statistics;
+}
+
+/* Waits up to 10 s, looking every 20 ms, until `condition` holds of the sender's statistics. */
+#define SENDER_EVENTUALLY(sender, s, condition)                                                                \
+    do {                                                                                                       \
+        for (int tries_ = 0; tries_ < 500; tries_++) {                                                         \
+            s = sender_statistics_now(sender);                                                                 \
+            if (condition) break;                                                                              \
+            nanosleep(&(struct timespec){.tv_nsec = 20 * MS}, NULL);                                           \
+        }                                                                                                      \
+        CHECK(condition);                                                                                      \
+    } while (0)
+
+/* Version 2 of the statistics structs: a publisher counts its peers (one subscriber connects,
+ * then leaves), the subscriptions it rejects and the connections that ended; a receiver's
+ * peers_dropped is filled; a caller of version 1's size gets nothing written past it. */
+static void test_peer_statistics(void) {
+    aq_sender_options options;
+    aq_sender_options_init(&options);
+    options.pattern = AQ_PATTERN_PUB_SUB;
+    options.fast_path = AQ_FAST_PATH_DISABLED;
+    options.heartbeat_interval_ns = 20 * MS;
+    aq_sender *sender;
+    EXPECT(aq_sender_create("tcp://127.0.0.1:*", "camera0", &options, &sender), AQ_OK);
+    char endpoint[128];
+    EXPECT(aq_sender_endpoint(sender, endpoint, sizeof endpoint), AQ_OK);
+    aq_sender_statistics s = sender_statistics_now(sender);
+    CHECK(s.size == sizeof s && s.peers == 0 && s.peers_disconnected == 0 && s.rejected_subscriptions == 0);
+
+    aq_receiver_options receiver_options;
+    aq_receiver_options_init(&receiver_options);
+    receiver_options.pattern = AQ_PATTERN_PUB_SUB;
+    receiver_options.fast_path = AQ_FAST_PATH_DISABLED;
+    const char *subscriptions[] = {"cam", "lidar"};  /* "lidar" is no prefix of "camera0": rejected */
+    receiver_options.subscriptions = subscriptions;
+    receiver_options.subscription_count = 2;
+    aq_receiver *receiver;
+    EXPECT(aq_receiver_create(endpoint, &receiver_options, &receiver), AQ_OK);
+    SENDER_EVENTUALLY(sender, s, s.peers == 1 && s.rejected_subscriptions == 1);
+    CHECK(s.peers_disconnected == 0);
+
+    /* A caller of version 1 gets the fields of version 1 and nothing past them. */
+    union {
+        aq_sender_statistics head;
+        unsigned char bytes[sizeof(aq_sender_statistics) + 16];
+    } old;
+    memset(&old, 0x5A, sizeof old);
+    old.head.size = AQ_SENDER_STATISTICS_SIZE_V1;
+    EXPECT(aq_sender_statistics_get(sender, &old.head), AQ_OK);
+    CHECK(old.head.size == AQ_SENDER_STATISTICS_SIZE_V1 && old.head.epoch == s.epoch && old.head.shared_memory_dropped == 0);
+    CHECK(untouched(old.bytes, AQ_SENDER_STATISTICS_SIZE_V1, sizeof old.bytes, 0x5A));
+    /* A size that ends inside a field of version 2 gets the fields before it only. */
+    memset(&old, 0x5A, sizeof old);
+    old.head.size = offsetof(aq_sender_statistics, peers_disconnected) + 4;
+    EXPECT(aq_sender_statistics_get(sender, &old.head), AQ_OK);
+    CHECK(old.head.peers == 1);
+    CHECK(untouched(old.bytes, offsetof(aq_sender_statistics, peers_disconnected), sizeof old.bytes, 0x5A));
+
+    aq_receiver_statistics r;
+    memset(&r, 0xA5, sizeof r);
+    r.size = sizeof r;
+    EXPECT(aq_receiver_statistics_get(receiver, &r), AQ_OK);
+    CHECK(r.peers_dropped == 0 && r.malformed == 0);
+    union {
+        aq_receiver_statistics head;
+        unsigned char bytes[sizeof(aq_receiver_statistics) + 16];
+    } old_receiver;
+    memset(&old_receiver, 0x5A, sizeof old_receiver);
+    old_receiver.head.size = AQ_RECEIVER_STATISTICS_SIZE_V1;
+    EXPECT(aq_receiver_statistics_get(receiver, &old_receiver.head), AQ_OK);
+    CHECK(old_receiver.head.switches_to_shared_memory == 0 && old_receiver.head.path == AQ_PATH_NETWORK);
+    CHECK(untouched(old_receiver.bytes, AQ_RECEIVER_STATISTICS_SIZE_V1, sizeof old_receiver.bytes, 0x5A));
+
+    /* The subscriber leaves: its connection is counted as ended. */
+    aq_receiver_close(receiver);
+    SENDER_EVENTUALLY(sender, s, s.peers == 0 && s.peers_disconnected == 1);
+    CHECK(s.rejected_subscriptions == 1);
+    aq_sender_close(sender);
+}
+
 static void test_curve(void) {
     char server_public[AQ_CURVE_KEY_LENGTH + 1], server_secret[AQ_CURVE_KEY_LENGTH + 1];
     char client_public[AQ_CURVE_KEY_LENGTH + 1], client_secret[AQ_CURVE_KEY_LENGTH + 1], derived[AQ_CURVE_KEY_LENGTH + 1];
@@ -990,6 +1085,53 @@ static void test_shared_memory_transport(void) {
     aq_sender_close(sender);
     aq_receiver_close(receiver);
     EXPECT(aq_queue_remove(queue_name("shm")), AQ_OK);
+}
+
+/* A message with more arrays than the receiver allows is counted as malformed, with its reason. */
+static void test_malformed_reason(void) {
+    aq_sender_options options;
+    aq_sender_options_init(&options);
+    options.send_timeout_ns = 10000 * MS;  /* a pusher waits for its peer this long at most */
+    aq_sender *sender;
+    EXPECT(aq_sender_create("tcp://127.0.0.1:*", "s", &options, &sender), AQ_OK);
+    char endpoint[128];
+    EXPECT(aq_sender_endpoint(sender, endpoint, sizeof endpoint), AQ_OK);
+    aq_receiver_options receiver_options;
+    aq_receiver_options_init(&receiver_options);
+    receiver_options.maximum_arrays = 1;
+    aq_receiver *receiver;
+    EXPECT(aq_receiver_create(endpoint, &receiver_options, &receiver), AQ_OK);
+    char reason[512];
+    memset(reason, 'x', sizeof reason);
+    EXPECT(aq_receiver_last_malformed_reason(receiver, reason, sizeof reason), AQ_OK);
+    CHECK(reason[0] == 0);
+    EXPECT(aq_receiver_last_malformed_reason(receiver, NULL, 0), AQ_EINVALID_ARGUMENT);
+    EXPECT(aq_receiver_last_malformed_reason(NULL, reason, sizeof reason), AQ_EINVALID_ARGUMENT);
+
+    int64_t shape[1] = {4};
+    uint8_t bytes[4] = {1, 2, 3, 4};
+    aq_array arrays[2] = {
+        {.name = "a", .dtype = AQ_DTYPE_UINT8, .ndim = 1, .shape = shape, .data = bytes, .nbytes = sizeof bytes},
+        {.name = "b", .dtype = AQ_DTYPE_UINT8, .ndim = 1, .shape = shape, .data = bytes, .nbytes = sizeof bytes},
+    };
+    EXPECT(aq_sender_send(sender, arrays, 2, 0, 0, 0, NULL, NULL), AQ_OK);  /* one array too many */
+    EXPECT(aq_sender_send(sender, arrays, 1, 0, 0, 0, NULL, NULL), AQ_OK);
+    aq_message *message = NULL;
+    EXPECT(aq_receiver_receive(receiver, 10000 * MS, 0, &message), AQ_OK);
+    if (message != NULL) {
+        aq_message_info info = {.size = sizeof info};
+        EXPECT(aq_message_info_get(message, &info), AQ_OK);
+        CHECK(info.sequence == 1 && info.array_count == 1);
+        aq_message_free(message);
+    }
+    aq_receiver_statistics statistics = {.size = sizeof statistics};
+    EXPECT(aq_receiver_statistics_get(receiver, &statistics), AQ_OK);
+    CHECK(statistics.malformed == 1 && statistics.received == 1);
+    EXPECT(aq_receiver_last_malformed_reason(receiver, reason, sizeof reason), AQ_OK);
+    CHECK(strstr(reason, "frames") != NULL && strstr(reason, "at most") != NULL);
+    EXPECT(aq_receiver_last_malformed_reason(receiver, reason, 2), AQ_EBUFFER_TOO_SMALL);
+    aq_receiver_close(receiver);
+    aq_sender_close(sender);
 }
 
 /* A subscriber on the same host as its publisher switches to shared memory. */
@@ -1195,6 +1337,8 @@ int main(void) {
     RUN(test_transport_arguments);
     RUN(test_push_pull_and_events);
     RUN(test_publish_subscribe);
+    RUN(test_peer_statistics);
+    RUN(test_malformed_reason);
     RUN(test_curve);
     RUN(test_shared_memory_transport);
     RUN(test_fast_path);

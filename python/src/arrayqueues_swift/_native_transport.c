@@ -154,12 +154,14 @@ static PyObject *sender_statistics(SenderObject *self, PyObject *unused) {
     aq_sender_statistics s = {.size = sizeof(aq_sender_statistics)};
     int rc = aq_sender_statistics_get(self->sender, &s);
     if (rc < 0) return raise_last(rc);
-    return Py_BuildValue("{sKsKsKsKsKsLsKsLsK}",
+    return Py_BuildValue("{sKsKsKsKsKsLsKsLsKsLsKsK}",
         "epoch", (unsigned long long)s.epoch, "sent", (unsigned long long)s.sent, "dropped", (unsigned long long)s.dropped,
         "bytes_sent", (unsigned long long)s.bytes_sent, "heartbeats", (unsigned long long)s.heartbeats,
         "in_flight_bytes", (long long)s.in_flight_bytes, "next_sequence", (unsigned long long)s.next_sequence,
         "shared_memory_subscribers", (long long)s.shared_memory_subscribers,
-        "shared_memory_dropped", (unsigned long long)s.shared_memory_dropped);
+        "shared_memory_dropped", (unsigned long long)s.shared_memory_dropped,
+        "peers", (long long)s.peers, "peers_disconnected", (unsigned long long)s.peers_disconnected,
+        "rejected_subscriptions", (unsigned long long)s.rejected_subscriptions);
 }
 
 /* Closes now, or, while another thread sends, when that send returns. */
@@ -363,13 +365,22 @@ static PyObject *receiver_fast_path_problem(ReceiverObject *self, PyObject *unus
     return PyUnicode_FromString(buffer);
 }
 
+static PyObject *receiver_last_malformed_reason(ReceiverObject *self, PyObject *unused) {
+    if (receiver_enter(self) < 0) return NULL;
+    char buffer[4096];
+    int rc = aq_receiver_last_malformed_reason(self->receiver, buffer, sizeof buffer);
+    receiver_leave(self);
+    if (rc < 0) return raise_last(rc);
+    return PyUnicode_FromString(buffer);
+}
+
 static PyObject *receiver_statistics(ReceiverObject *self, PyObject *unused) {
     if (receiver_enter(self) < 0) return NULL;
     aq_receiver_statistics s = {.size = sizeof(aq_receiver_statistics)};
     int rc = aq_receiver_statistics_get(self->receiver, &s);
     receiver_leave(self);
     if (rc < 0) return raise_last(rc);
-    return Py_BuildValue("{sKsKsKsKsKsKsKsKsKsKsLsOsisKsK}",
+    return Py_BuildValue("{sKsKsKsKsKsKsKsKsKsKsLsOsisKsKsK}",
         "received", (unsigned long long)s.received, "bytes_received", (unsigned long long)s.bytes_received,
         "heartbeats", (unsigned long long)s.heartbeats, "ends", (unsigned long long)s.ends, "lost", (unsigned long long)s.lost,
         "out_of_order", (unsigned long long)s.out_of_order, "malformed", (unsigned long long)s.malformed,
@@ -377,7 +388,8 @@ static PyObject *receiver_statistics(ReceiverObject *self, PyObject *unused) {
         "copied_payloads", (unsigned long long)s.copied_payloads, "silence_ns", (long long)s.silence_ns,
         "peer_is_silent", s.peer_is_silent ? Py_True : Py_False, "path", (int)s.path,
         "received_through_shared_memory", (unsigned long long)s.received_through_shared_memory,
-        "switches_to_shared_memory", (unsigned long long)s.switches_to_shared_memory);
+        "switches_to_shared_memory", (unsigned long long)s.switches_to_shared_memory,
+        "peers_dropped", (unsigned long long)s.peers_dropped);
 }
 
 static PyObject *receiver_shutdown(ReceiverObject *self, PyObject *unused) {
@@ -396,6 +408,7 @@ static PyMethodDef receiver_methods[] = {
     {"receive", (PyCFunction)(void (*)(void))receiver_receive, METH_FASTCALL, "receive(timeout, flags) -> message tuple or None"},
     {"path", (PyCFunction)receiver_path, METH_NOARGS, "aq_path in use."},
     {"fast_path_problem", (PyCFunction)receiver_fast_path_problem, METH_NOARGS, "Why the fast path is not taken."},
+    {"last_malformed_reason", (PyCFunction)receiver_last_malformed_reason, METH_NOARGS, "Why the last malformed message was rejected."},
     {"statistics", (PyCFunction)receiver_statistics, METH_NOARGS, "Counters, as a dict."},
     {"shutdown", (PyCFunction)receiver_shutdown, METH_NOARGS, "Wakes and stops waiting receives."},
     {"close", (PyCFunction)receiver_close, METH_NOARGS, "Frees the receiver (when no receive is running)."},

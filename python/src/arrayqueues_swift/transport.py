@@ -172,8 +172,24 @@ class Sender:
         return self._handle.endpoint()
 
     def statistics(self) -> dict:
-        """Counters: epoch, sent, dropped, bytes_sent, heartbeats, in_flight_bytes,
-        next_sequence, shared_memory_subscribers, shared_memory_dropped."""
+        """The sender's counters, as a dict:
+
+        - ``epoch``: the sender's epoch (random, fixed at start).
+        - ``sent``, ``dropped``: data messages handed to the transport, and dropped by flow
+          control (a publisher over its byte budget).
+        - ``bytes_sent``: payload bytes sent. ``heartbeats``: heartbeats sent.
+        - ``in_flight_bytes``: payload bytes the transport holds, not yet written.
+        - ``next_sequence``: the sequence number of the next message.
+        - ``shared_memory_subscribers``: subscribers on this host taking the fast path now;
+          ``shared_memory_dropped``: messages a fast-path subscriber's full queue could not take.
+        - ``peers``: peers connected to the socket now (tcp:// and ipc://; 0 for shm://), as of
+          the sender's last look at its socket: at each send, and about every 100 ms while idle.
+        - ``peers_disconnected``: connections that ended: peers that left, and peers dropped
+          for breaking the protocol, sending a frame over the limit, or taking nothing for the
+          stalled-peer timeout.
+        - ``rejected_subscriptions``: a publisher's subscriptions that were no prefix of its
+          stream's name (and other messages peers sent it); each was dropped.
+        """
         return self._handle.statistics()
 
     def close(self) -> None:
@@ -258,10 +274,32 @@ class Receiver:
         """Why the fast path was most recently not taken or left ("" if it never was)."""
         return self._handle.fast_path_problem()
 
+    @property
+    def last_malformed_reason(self) -> str:
+        """Why the most recent malformed message (counted in ``statistics()["malformed"]``) was
+        rejected ("" if none was)."""
+        return self._handle.last_malformed_reason()
+
     def statistics(self) -> dict:
-        """Counters: received, bytes_received, heartbeats, ends, lost, out_of_order, malformed,
-        epochs_seen, restarts, copied_payloads, silence_ns, peer_is_silent, path (0 network,
-        1 shared memory), received_through_shared_memory, switches_to_shared_memory."""
+        """The receiver's counters, as a dict:
+
+        - ``received``, ``bytes_received``: data messages delivered and their payload bytes.
+        - ``heartbeats``, ``ends``: heartbeats and end messages received.
+        - ``lost``: data messages known to be missing (sequence gaps).
+        - ``out_of_order``: messages with a lower sequence number than expected.
+        - ``malformed``: messages rejected as malformed (each skipped; the last one's reason:
+          :attr:`last_malformed_reason`).
+        - ``epochs_seen``: distinct (stream, epoch) pairs seen; ``restarts``: new epochs on a
+          stream that had one (a sender restarted).
+        - ``copied_payloads``: large payloads copied for alignment.
+        - ``silence_ns``: time since the last valid message; ``peer_is_silent``: whether it
+          exceeds the allowed missed heartbeats.
+        - ``path``: 0 network, 1 shared memory (the same-host fast path).
+        - ``received_through_shared_memory``: data messages that came through the fast path;
+          ``switches_to_shared_memory``: switches from the network to it.
+        - ``peers_dropped``: tcp connections dropped because libzmq held more for them than a
+          queue of messages and one more (a message that does not end); they may connect again.
+        """
         return self._handle.statistics()
 
     def shutdown(self) -> None:
