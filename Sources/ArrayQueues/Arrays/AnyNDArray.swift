@@ -8,12 +8,15 @@ public struct AnyNDArray: Sendable {
     public let dtype: DType
     /// Extent of each dimension, outermost first; `[]` is a scalar.
     public let shape: [Int]
-    var storage: ArrayStorage
+    /// The bytes, through a Sendable reference (a `ManagedBuffer` is not Sendable; see
+    /// ``ArrayStorage`` for why sharing it is safe).
+    private var reference: SharedStorage
+    var storage: ArrayStorage { reference.storage }
 
     init(dtype: DType, shape: [Int], storage: ArrayStorage) {
         self.dtype = dtype
         self.shape = shape
-        self.storage = storage
+        self.reference = SharedStorage(storage: storage)
     }
 
     /// An array of `dtype` and `shape` whose bytes are written by `initialize`, which must write all of them.
@@ -23,7 +26,7 @@ public struct AnyNDArray: Sendable {
         dtype: DType, shape: [Int],
         initializingBytesWith initialize: (UnsafeMutableRawBufferPointer) throws(E) -> Void
     ) throws(ArrayQueueError) {
-        let storage = ArrayStorage(byteCount: try Shape.byteCount(shape, dtype: dtype))
+        let storage = ArrayStorage.make(byteCount: try Shape.byteCount(shape, dtype: dtype))
         do {
             try initialize(UnsafeMutableRawBufferPointer(start: storage.bytes, count: storage.byteCount))
         } catch let error as ArrayQueueError {
@@ -55,7 +58,7 @@ public struct AnyNDArray: Sendable {
         guard byteCount == expected else {
             throw ArrayQueueError(.invalidShape, "\(byteCount) bytes given for a \(dtype) array of shape \(shape), which needs \(expected)")
         }
-        self.init(dtype: dtype, shape: shape, storage: ArrayStorage(adopting: bytes, byteCount: byteCount, release: release))
+        self.init(dtype: dtype, shape: shape, storage: ArrayStorage.adopting(bytes, byteCount: byteCount, release: release))
     }
 
     /// Number of elements: the product of the shape.
@@ -71,15 +74,15 @@ public struct AnyNDArray: Sendable {
 
     /// Calls `body` with the array's bytes for writing, copying them first if they are shared.
     public mutating func withUnsafeMutableBytes<R, E: Error>(_ body: (UnsafeMutableRawBufferPointer) throws(E) -> R) throws(E) -> R {
-        if !isKnownUniquelyReferenced(&storage) { storage = storage.copy() }
+        if !isKnownUniquelyReferenced(&reference.storage) { reference.storage = storage.copy() }
         return try body(UnsafeMutableRawBufferPointer(start: storage.bytes, count: storage.byteCount))
     }
 
     /// Becomes an array of `dtype` and `extents` holding a copy of `bytes` (their size),
     /// writing into this array's memory when nothing else uses it and it has that size.
     mutating func replace(dtype: DType, extents: InlineShape, with bytes: UnsafeRawBufferPointer) {
-        let reusable = storage.ownsBytes && storage.byteCount == bytes.count && isKnownUniquelyReferenced(&storage)
-        let target = reusable ? storage : ArrayStorage(byteCount: bytes.count)
+        let reusable = storage.ownsBytes && storage.byteCount == bytes.count && isKnownUniquelyReferenced(&reference.storage)
+        let target = reusable ? storage : ArrayStorage.make(byteCount: bytes.count)
         if let source = bytes.baseAddress, bytes.count > 0 { target.bytes.copyMemory(from: source, byteCount: bytes.count) }
         self = AnyNDArray(dtype: dtype, shape: shape.elementsEqual(extents) ? shape : Array(extents), storage: target)
     }

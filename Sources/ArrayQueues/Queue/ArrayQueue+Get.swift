@@ -69,7 +69,7 @@ extension ArrayQueue {
     /// An owned copy of a claimed record, straight from the ring (one shape array, one storage).
     func copy(_ record: RecordHeader) throws(ArrayQueueError) -> ArrayRecord {
         guard let (dtype, extents, payload) = ring.claimedLayout(of: record) else { throw inconsistent(record, shape: record.shape) }
-        let storage = ArrayStorage(byteCount: payload.count)
+        let storage = ArrayStorage.make(byteCount: payload.count)
         if let source = payload.baseAddress { storage.bytes.copyMemory(from: source, byteCount: payload.count) }
         return ArrayRecord(
             array: AnyNDArray(dtype: dtype, shape: Array(extents), storage: storage), sequence: record.sequence,
