@@ -309,6 +309,14 @@ final class ZeroMQSenderEngine: Sendable {
         state.leftoverCut = state.nextSequence + 1
     }
 
+    /// What the heartbeat thread does with the socket while no send holds it: reads its events,
+    /// attaches the receivers of this host that registered, and moves a pusher's leftovers on.
+    private func lookAfterIdleSocket(_ state: inout State) {
+        service(&state)
+        attachPending(&state)
+        moveLeftoversWhileIdle(&state)
+    }
+
     /// An idle pusher's: once no puller of this host is attached, moves what its shared queue
     /// still holds onto the socket as far as the socket has room now, so that the pullers on
     /// the network need not wait for the next send (the rest goes at the next look, or first
@@ -639,9 +647,7 @@ final class ZeroMQSenderEngine: Sendable {
                 if start >= serviceDue {
                     state.withLockIfAvailable { (state: inout State) in
                         guard state.socket.isOpen else { return }
-                        service(&state)
-                        attachPending(&state)
-                        moveLeftoversWhileIdle(&state)
+                        lookAfterIdleSocket(&state)
                     }
                     heartbeatEvents.wait(ticket, deadline: min(due, start + Self.serviceIntervalNanoseconds))
                 } else {
@@ -653,9 +659,7 @@ final class ZeroMQSenderEngine: Sendable {
             // sends the offer when due), so skip the heartbeat.
             let sent = state.withLockIfAvailable { (state: inout State) -> Bool in
                 guard state.socket.isOpen else { return false }
-                service(&state)
-                attachPending(&state)
-                moveLeftoversWhileIdle(&state)
+                lookAfterIdleSocket(&state)
                 var header = controlHeader(.heartbeat, nextSequence: state.nextSequence)
                 if let fastPath {
                     header.fastPath = nil   // the offer is for the network
