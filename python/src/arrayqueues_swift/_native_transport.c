@@ -356,22 +356,22 @@ static PyObject *receiver_path(ReceiverObject *self, PyObject *unused) {
     return PyLong_FromLong(rc);
 }
 
-static PyObject *receiver_fast_path_problem(ReceiverObject *self, PyObject *unused) {
+/* A text the C library writes about the receiver (`get`: one of its aq_receiver_* text calls). */
+static PyObject *receiver_text(ReceiverObject *self, int (*get)(aq_receiver *, char *, size_t)) {
     if (receiver_enter(self) < 0) return NULL;
     char buffer[4096];
-    int rc = aq_receiver_fast_path_problem(self->receiver, buffer, sizeof buffer);
+    int rc = get(self->receiver, buffer, sizeof buffer);
     receiver_leave(self);
     if (rc < 0) return raise_last(rc);
     return PyUnicode_FromString(buffer);
 }
 
+static PyObject *receiver_fast_path_problem(ReceiverObject *self, PyObject *unused) {
+    return receiver_text(self, aq_receiver_fast_path_problem);
+}
+
 static PyObject *receiver_last_malformed_reason(ReceiverObject *self, PyObject *unused) {
-    if (receiver_enter(self) < 0) return NULL;
-    char buffer[4096];
-    int rc = aq_receiver_last_malformed_reason(self->receiver, buffer, sizeof buffer);
-    receiver_leave(self);
-    if (rc < 0) return raise_last(rc);
-    return PyUnicode_FromString(buffer);
+    return receiver_text(self, aq_receiver_last_malformed_reason);
 }
 
 static PyObject *receiver_statistics(ReceiverObject *self, PyObject *unused) {
