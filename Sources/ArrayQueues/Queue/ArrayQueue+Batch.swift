@@ -27,14 +27,30 @@ extension ArrayQueue {
     /// Puts copies of `arrays` (see ``putMany(count:blocking:deadline:request:fill:published:)``).
     private func putMany(_ arrays: [AnyNDArray], blocking: Bool, deadline: Deadline) throws(ArrayQueueError) -> Int {
         let timestamp = Timestamp.now()
-        return try putMany(
-            count: arrays.count, blocking: blocking, deadline: deadline,
-            request: { (number) throws(ArrayQueueError) in
-                try request(dtype: arrays[number].dtype, shape: arrays[number].shape, timestamp: timestamp, index: nil)
-            },
-            fill: { number, payload in
-                arrays[number].withUnsafeBytes { payload.copyMemory(from: $0) }
-            })
+        // The requests borrow their shapes from one buffer holding each distinct run of them
+        // once: array `number`'s is `extents[shapes[number]]` (a batch is mostly of one shape).
+        var extents: [Int] = []
+        var shapes: [Range<Int>] = []
+        shapes.reserveCapacity(arrays.count)
+        for number in arrays.indices {
+            if number > 0, arrays[number].shape == arrays[number - 1].shape {
+                shapes.append(shapes[number - 1])
+            } else {
+                extents.append(contentsOf: arrays[number].shape)
+                shapes.append(extents.count - arrays[number].shape.count..<extents.count)
+            }
+        }
+        return try extents.withUnsafeBufferPointer { (extents) throws(ArrayQueueError) -> Int in
+            try putMany(
+                count: arrays.count, blocking: blocking, deadline: deadline,
+                request: { (number) throws(ArrayQueueError) in
+                    let shape = UnsafeBufferPointer(rebasing: extents[shapes[number]])
+                    return try request(dtype: arrays[number].dtype, shape: shape, timestamp: timestamp, index: nil)
+                },
+                fill: { number, payload in
+                    arrays[number].withUnsafeBytes { payload.copyMemory(from: $0) }
+                })
+        }
     }
 
     /// Puts `count` records, in order, reserving as many as there is room for under one hold
@@ -124,7 +140,11 @@ extension ArrayQueue {
     public func drain(
         upTo maximumCount: Int, blocking: Bool = true, timeout: Duration? = nil, _ body: (borrowing BorrowedRecord) -> Void
     ) throws(ArrayQueueError) -> Int {
-        try take(upTo: maximumCount, blocking: blocking, timeout: timeout) { (record) throws(ArrayQueueError) in body(try borrowed(record)) }
+        try take(upTo: maximumCount, blocking: blocking, timeout: timeout) { (record) throws(ArrayQueueError) in
+            // Built here, not returned by a helper: each return copied the record's 264-byte shape.
+            let lent = try BorrowedRecord(claimed: record, of: self)
+            body(lent)
+        }
     }
 
     /// Claims up to `maximumCount` records (waiting for the first when `blocking`), the rest
@@ -213,7 +233,7 @@ extension ArrayQueue {
     public func get(into record: inout ArrayRecord, timeout: Duration? = nil) throws(ArrayQueueError) {
         guard let claimed = try claim(expecting: nil, blocking: true, timeout: timeout, cancellation: nil) else { return }
         defer { ring.release(claimed) }
-        let lent = try borrowed(claimed)
+        let lent = try BorrowedRecord(claimed: claimed, of: self)
         record.array.replace(dtype: lent.dtype, extents: lent.extents, with: lent.bytes)
         record.sequence = lent.sequence
         record.timestamp = lent.timestamp

@@ -294,7 +294,11 @@ final class Ring {
     /// What a producer asks for.
     struct Request {
         let dtype: DType
-        let shape: [Int]
+        /// The shape, borrowed from the caller for as long as the put that made the request
+        /// runs. A request holds no reference: a batch copies one per record, and each copy of
+        /// an `[Int]` shape cost two atomic reference counts, a third of the batched producer's
+        /// time in a profile (docs/BENCHMARKS.md).
+        let shape: UnsafeBufferPointer<Int>
         let payloadBytes: Int
         let length: Int
         let timestamp: Int64
@@ -569,11 +573,12 @@ final class Ring {
     }
 
     /// A non-zero hash of dtype and shape (FNV-1a), for the reset-on-shape-change policy.
-    static func signature(dtype: DType, shape: [Int]) -> UInt64 {
+    static func signature(dtype: DType, shape: some Collection<Int>) -> UInt64 {
         var hash: UInt64 = 0xcbf2_9ce4_8422_2325
-        for value in [UInt64(dtype.rawValue), UInt64(shape.count)] + shape.map({ UInt64(truncatingIfNeeded: $0) }) {
-            hash = (hash ^ value) &* 0x100_0000_01b3
-        }
+        func mix(_ value: UInt64) { hash = (hash ^ value) &* 0x100_0000_01b3 }
+        mix(UInt64(dtype.rawValue))
+        mix(UInt64(shape.count))
+        for extent in shape { mix(UInt64(truncatingIfNeeded: extent)) }
         return hash == 0 ? 1 : hash
     }
 
