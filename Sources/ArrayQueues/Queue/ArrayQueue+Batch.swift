@@ -162,15 +162,18 @@ extension ArrayQueue {
         var claimed: [RecordHeader] = []
         claimed.reserveCapacity(Swift.min(maximumCount, Self.batchLimit))
         var probe = Ring.ArrivalProbe()
-        /// Claims up to `wanted` records: one by one at `read` without the lock while they are
-        /// READY there, otherwise in one walk under the lock (`deadline` fixed if the lock keeps it
-        /// waiting); nil if none was waiting.
-        func attempt(_ wanted: Int, _ probe: inout Ring.ArrivalProbe, _ deadline: inout Deadline) throws(ArrayQueueError) -> Bool? {
+        /// Claims up to `wanted` records into `claimed`: in runs at `read` without the lock while
+        /// they are READY there, otherwise in one walk under the lock (`deadline` fixed if the lock
+        /// keeps it waiting); nil if none was waiting. (`claimed` is passed in, not captured: a
+        /// captured array was checked for exclusive access at run time, at every append.)
+        func attempt(
+            _ wanted: Int, _ claimed: inout [RecordHeader], _ probe: inout Ring.ArrivalProbe, _ deadline: inout Deadline
+        ) throws(ArrayQueueError) -> Bool? {
             // Looked up for each round: `body` may have forked, and a child claims as itself.
             let me = ProcessIdentity.current
             quick: while claimed.count < wanted {
-                switch try ring.claimWithoutLock(expecting: nil, maximumPayloadBytes: .max, owner: me, probe: &probe) {
-                case let .claimed(record): claimed.append(record)
+                switch try ring.claimRunWithoutLock(upTo: wanted - claimed.count, owner: me, probe: &probe, { claimed.append($0) }) {
+                case .claimed: continue
                 case .empty: break quick
                 case .needsLock:
                     guard claimed.isEmpty else { break quick }
@@ -187,11 +190,11 @@ extension ArrayQueue {
         var failure: ArrayQueueError?
         do {
             // Records are usually waiting: claim without entering the wait loop at all.
-            if try attempt(first, &probe, &deadline) == nil {
+            if try attempt(first, &claimed, &probe, &deadline) == nil {
                 guard blocking else { return 0 }
                 _ = try waitForRecord(
                     probe: &probe, deadline: &deadline, cancellation: nil, describe: { "get of up to \(maximumCount) records from queue '\(name)' (empty)" }
-                ) { (probe: inout Ring.ArrivalProbe, deadline: inout Deadline) throws(ArrayQueueError) in try attempt(first, &probe, &deadline) }
+                ) { (probe: inout Ring.ArrivalProbe, deadline: inout Deadline) throws(ArrayQueueError) in try attempt(first, &claimed, &probe, &deadline) }
             }
         } catch {
             // A walk that failed part-way keeps what it claimed: pass those on below, then throw.
@@ -215,7 +218,7 @@ extension ArrayQueue {
             let wanted = Swift.min(maximumCount - taken, Self.batchLimit)
             guard wanted > 0, failure == nil else { break }
             do {
-                _ = try attempt(wanted, &probe, &deadline)
+                _ = try attempt(wanted, &claimed, &probe, &deadline)
             } catch {
                 // What was claimed before the error is still passed on above, so that nothing is lost.
                 failure = error
