@@ -761,9 +761,9 @@ int aq_receiver_receive(aq_receiver *receiver, int64_t timeout_ns, int flags, aq
 /** Called by aq_receiver_receive_lent() with a message lent to it: read it with
  *  aq_message_info_get() and aq_message_array(), whose pointers (the arrays' `data` included)
  *  are valid only until the callback returns. The callback must not free the message, keep it,
- *  or receive from the same receiver (on tcp:// and ipc:// such a receive fails with
- *  AQ_EINVALID_ARGUMENT); it may call aq_receiver_shutdown() on it, which takes effect when the
- *  callback returns. `context` is the caller's, passed through. */
+ *  or receive from the same receiver (such a receive fails with AQ_EINVALID_ARGUMENT, on every
+ *  endpoint); it may call aq_receiver_shutdown() on it, which takes effect when the callback
+ *  returns. `context` is the caller's, passed through. */
 typedef void (*aq_lent_message_fn)(aq_message *message, void *context);
 
 /** Waits up to `timeout_ns` for the next message (as aq_receiver_receive(), with the same
