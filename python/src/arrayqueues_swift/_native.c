@@ -384,6 +384,9 @@ static PyMethodDef module_methods[] = {
     {"refuse_ended", native_refuse_ended, METH_O, "refuse_ended(object): raises Closed for an array lent for a block that has ended, or a list or tuple holding one"},
     {"_pool_state", native_pool_state, METH_NOARGS, "_pool_state() -> (buffers, bytes) kept for reuse by large gets"},
     {"_set_errors", native_set_errors, METH_VARARGS, "_set_errors(table, base)"},
+    {"_get_many_test_hook", native_get_many_test_hook, METH_VARARGS,
+     "_get_many_test_hook(failures, signal): test hook, for python/tests only: the next `failures` batches get_many "
+     "takes fail while their arrays are made, with MemoryError (signal 0) or by raising `signal`"},
     {NULL},
 };
 

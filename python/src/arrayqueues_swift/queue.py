@@ -148,7 +148,7 @@ class ArrayQueue(_Reader):
     is closed or dropped or its process exits (a forked child never removes it).
     """
 
-    __slots__ = ("_name", "_overflow", "_spin", "_removal", "_record_bytes", "__weakref__")
+    __slots__ = ("_name", "_overflow", "_spin", "_removal", "__weakref__")
 
     def __init__(self, handle: Any, name: str, overflow: str, spin: float, remove_on_close: bool) -> None:
         """Use :meth:`create`, :meth:`open` or :meth:`open_or_create`."""
@@ -156,7 +156,6 @@ class ArrayQueue(_Reader):
         self._name = name
         self._overflow = overflow
         self._spin = spin
-        self._record_bytes = 0  # the largest record get_many has seen: its next buffer's guess
         # A finalizer, not __del__: it also runs at interpreter exit, and it names no `self`.
         self._removal = weakref.finalize(self, _remove_if_creator, name, os.getpid()) if remove_on_close else None
 
@@ -286,14 +285,24 @@ class ArrayQueue(_Reader):
         Returns their arrays, oldest first (at least one): copies the caller owns -- records of
         one dtype and shape are views of one buffer, kept while any of them lives. Records
         larger than the ones seen so far may be left for the next call.
-        Raises as :meth:`get`; an error met after some records were taken (a corrupt record
-        in the middle of the batch) is raised by the next call, after those records were returned.
-        Only the wait for the first record can be cut short (by ``timeout``, Ctrl-C or another
-        thread's :meth:`close`), before any was taken: a record taken is never lost."""
-        arrays, largest = self._handle.get_many(int(max_count), timeout, self._record_bytes)
-        self._record_bytes = max(self._record_bytes, largest)
-        return arrays
 
+        Raises as :meth:`get`. A record taken is never lost:
+
+        - Only the wait for the first record can be cut short (by ``timeout``, Ctrl-C or another
+          thread's :meth:`close`), before any was taken.
+        - An error met after some records were taken (a corrupt record in the middle of the
+          batch) is raised by the next call, after those records were returned.
+        - An exception raised while their arrays are made (``MemoryError``, or a signal
+          handler's such as ``KeyboardInterrupt``) leaves the records taken with this handle:
+          the next ``get_many`` returns them (at most ``max_count``, without waiting) before it
+          takes any other. :meth:`get`, :meth:`get_record` and :meth:`borrow` do not see them,
+          and :meth:`close` drops them.
+
+        Every exception it raises after checking its arguments has ``get_count``: how many
+        records it took that the handle keeps for the next call (0 unless it came after
+        records were taken), as :meth:`put_many`'s have ``put_count``.
+        """
+        return self._handle.get_many(int(max_count), timeout)
 
     # MARK: Broadcast
 
