@@ -108,11 +108,17 @@ int timeout_from(PyObject *seconds, int64_t *nanoseconds) {
     }
     double value = PyFloat_AsDouble(seconds);  /* ints and floats (and __float__) */
     if (value == -1.0 && PyErr_Occurred()) return -1;
-    if (value != value) {
-        PyErr_SetString(PyExc_ValueError, "a timeout is a number of seconds or None, not NaN");
+    if (value != value || value < 0) {
+        /* Refused rather than taken as 0: a negative timeout is a caller's mistake (a deadline
+         * computed wrong, say), and "do not wait" is spelled 0. */
+        PyObject *text = PyUnicode_FromFormat("timeout is %R: it must be None (no limit) or a number of seconds, "
+                                              "0 or more (0: do not wait)", seconds);
+        const char *message = text ? PyUnicode_AsUTF8(text) : NULL;
+        if (message) raise_code(AQ_EINVALID_ARGUMENT, message);
+        Py_XDECREF(text);
         return -1;
     }
-    *nanoseconds = value <= 0 ? 0 : value >= 4e9 ? ((int64_t)1 << 62) : (int64_t)(value * 1e9);
+    *nanoseconds = value == 0 ? 0 : value >= 4e9 ? ((int64_t)1 << 62) : (int64_t)(value * 1e9);
     return 0;
 }
 

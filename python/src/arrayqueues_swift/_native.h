@@ -39,8 +39,9 @@ int64_t monotonic_ns(void);
 wait_t wait_begin(int64_t timeout_ns, const int *closing);
 int64_t wait_slice(const wait_t *wait);
 int wait_again(const wait_t *wait);
-/* A Python timeout in seconds (None: no limit; 0 or less: do not wait) as nanoseconds
- * (-1: no limit). Returns -1 with TypeError or ValueError set for anything else. */
+/* A Python timeout in seconds (None: no limit; 0: do not wait) as nanoseconds (-1: no limit).
+ * Returns -1 with InvalidArgument (a ValueError) set for a negative or NaN one, TypeError for
+ * anything but a number or None. */
 int timeout_from(PyObject *seconds, int64_t *nanoseconds);
 
 /* dtypes and buffers */

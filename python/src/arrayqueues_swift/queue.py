@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, ContextManager, Iterator, Optional, Seque
 import numpy as np
 
 from . import _native
-from ._time import Timestamp, utc_datetime
+from ._time import Timestamp, duration_ns, utc_datetime
 from .errors import GetTimeout
 
 if TYPE_CHECKING:
@@ -140,7 +140,9 @@ class ArrayQueue(_Reader):
     Make one with :meth:`create`, :meth:`open` or :meth:`open_or_create`. Records keep their
     dtype, shape, a timestamp, an optional index and a queue-wide sequence number. ``put``
     waits while the queue is full and ``get`` while it is empty (a short spin, then a futex
-    sleep: no polling), each up to its ``timeout`` in seconds (None: no limit; 0: do not wait).
+    sleep: no polling), each up to its ``timeout`` in seconds (None: no limit; 0: do not wait;
+    a negative or NaN one raises :class:`InvalidArgument`, a ``ValueError``, as other negative
+    durations do).
 
     The handle pickles by name, so it can be given to a ``multiprocessing.Process`` under any
     start method: the child opens the queue by name. A queue outlives its handles until it is
@@ -167,7 +169,7 @@ class ArrayQueue(_Reader):
         if shape_change not in _SHAPE_CHANGE:
             raise ValueError(f"shape_change must be one of {', '.join(_SHAPE_CHANGE)}")
         handle = _native.open_queue(name, how, int(capacity), _OVERFLOW[overflow], _SHAPE_CHANGE[shape_change],
-                                    int(spin * 1e9), int(mode), bool(allow_other_owner), bool(broadcast))
+                                    duration_ns(spin, "spin"), int(mode), bool(allow_other_owner), bool(broadcast))
         return cls(handle, name, overflow, spin, remove)
 
     @classmethod
@@ -180,7 +182,8 @@ class ArrayQueue(_Reader):
         (wait up to the timeout), ``"fail"`` (raise :class:`Full` at once) or ``"drop-oldest"``.
         ``shape_change``: ``"keep"`` (records of any dtype and shape coexist) or ``"reset"``
         (a record of another dtype or shape drops the waiting ones, counted in
-        ``statistics().resets``). ``spin``: seconds a blocked call spins before it sleeps.
+        ``statistics().resets``). ``spin``: seconds a blocked call spins before it sleeps (0: none;
+        negative raises :class:`InvalidArgument`).
         ``mode``: permission bits of the shared-memory object. ``remove``: remove the queue's
         name when this handle is closed or dropped, or this process exits (not in forked children).
         ``broadcast``: make a broadcast queue, where every subscriber (:meth:`subscribe`) reads
