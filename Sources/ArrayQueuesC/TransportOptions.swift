@@ -155,7 +155,9 @@ struct SenderSettings {
             zeroMQ.sendTimeout = Arguments.duration(c.send_timeout_ns)
             sharedMemory.sendTimeout = Arguments.duration(c.send_timeout_ns)
         }
-        zeroMQ.heartbeatInterval = c.heartbeat_interval_ns < 0 ? nil : .nanoseconds(c.heartbeat_interval_ns)
+        // 0 is none, as Python's heartbeat_interval=0 and aq-relay's heartbeat = 0 (it was 1 ms: the
+        // engine's floor); the receiver's field, which judges silence, must be positive instead.
+        zeroMQ.heartbeatInterval = c.heartbeat_interval_ns <= 0 ? nil : .nanoseconds(c.heartbeat_interval_ns)
         guard c.linger_ns >= 0 else { throw TransportError(.invalidArgument, "linger_ns is \(c.linger_ns); it must not be negative") }
         zeroMQ.linger = .nanoseconds(c.linger_ns)
         zeroMQ.curve = try TransportArguments.curve(secret: c.curve_secret_key, serverPublic: c.curve_server_public_key)

@@ -170,8 +170,9 @@ public protocol ArrayReceiver: Sendable {
     /// A message lent to `body` counts as received (in ``statistics``, and for sequence
     /// tracking) whatever `body` does; the next receive delivers the next message.
     /// - Returns: true once `body` was called, false when the timeout passed first.
-    /// - Throws: ``TransportError/Code/closed`` once the receiver is closed, and the errors each
-    ///   transport documents.
+    /// - Throws: ``TransportError/Code/closed`` once the receiver is closed,
+    ///   ``TransportError/Code/invalidArgument`` for a receive from `body` on the same receiver
+    ///   (every transport refuses it), and the errors each transport documents.
     func lendEvent(timeout: Duration?, to body: (borrowing BorrowedReceiveEvent) -> Void) throws(TransportError) -> Bool
 
     /// Counters and state, as of now.
@@ -240,7 +241,8 @@ extension ArrayReceiver {
     /// rethrown after the message was released. While `body` runs, the record's room in a
     /// shared-memory queue cannot be reused: a fast-path publisher that needs it drops messages
     /// rather than wait (its subscribers count them as lost), other producers wait for room. Copy
-    /// what you keep, and do not receive from the same receiver inside `body`.
+    /// what you keep, and do not receive from the same receiver inside `body` (every receiver
+    /// refuses that with ``TransportError/Code/invalidArgument``).
     /// - Returns: what `body` returned, or nil when the timeout passed first.
     /// - Throws: ``TransportError`` as ``receive(timeout:)`` does, or what `body` throws.
     @discardableResult

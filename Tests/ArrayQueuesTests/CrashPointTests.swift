@@ -89,6 +89,30 @@ struct CrashPointTests {
         #expect(try queue.drain(upTo: 1, blocking: false) { _ in } == 1, "the queue works after the kill")
     }
 
+    @Test("a consumer killed while it claims a run of records without the lock: the run is counted lost, every other record is delivered once and in order", arguments: [
+        ("claim-quick.reading@10", 10), ("claim-quick.owner-set@10", 10), ("claim-quick.read-begin@1", 64), ("claim-quick.read-stored@1", 64),
+    ])
+    func consumerKilledInARun(point: String, lost: Int) throws {
+        let name = uniqueQueueName("batchrun")
+        let queue = try ArrayQueue.create(name: name, capacity: 1 << 20)
+        defer { try? ArrayQueue.remove(name: name) }
+        let arrays = try (0..<64).map { number in
+            try AnyNDArray(dtype: .uint8, shape: [100]) { $0.initializeMemory(as: UInt8.self, repeating: UInt8(number)) }
+        }
+        try queue.put(contentsOf: arrays)
+        let victim = try runProcess("/usr/bin/env", ["AQ_CRASH_POINT=\(point)", HelperProcess.executable.path, "batch-drain", name], timeout: 60)
+        #expect(victim.status == SIGKILL, "the helper never reached the point (status \(victim.status), \(victim.errors))")
+        #expect(victim.output.isEmpty, "the helper lent records before it died: \(victim.output)")
+        try queue.recoverFromDeadPeers()
+        var firsts: [UInt8] = []
+        try queue.drain(upTo: 256, blocking: false) { record in firsts.append(record.bytes.first ?? 255) }
+        #expect(firsts == (lost..<64).map(UInt8.init))
+        let statistics = try queue.statistics()
+        #expect(statistics.lostReads == UInt64(lost) && statistics.bytesUsed == 0)
+        try queue.put(arrays[0])
+        #expect(try queue.drain(upTo: 1, blocking: false) { _ in } == 1, "the queue works after the kill")
+    }
+
     /// Runs a helper that is expected to SIGKILL itself.
     private func runToDeath(_ arguments: [String]) throws {
         let run = try runProcess(HelperProcess.executable.path, arguments, timeout: 30)

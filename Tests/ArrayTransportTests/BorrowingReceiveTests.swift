@@ -271,6 +271,77 @@ struct BorrowingReceiveTests {
         }
     }
 
+    /// The receivers a nested receive is tried on: tcp push/pull, and `shm://` on a plain queue
+    /// (push/pull) and on a broadcast queue (pub/sub).
+    enum Lender: String, CaseIterable, CustomStringConvertible {
+        case tcp, sharedMemoryPlain = "shm push/pull", sharedMemoryBroadcast = "shm pub/sub"
+        var description: String { rawValue }
+
+        /// A sender and a receiver (subscribed already), and the queue's name for `shm://`.
+        func pair() throws -> (sender: any ArraySender, receiver: any ArrayReceiver, queue: String?) {
+            switch self {
+            case .tcp:
+                let sender = try ZeroMQSender(.push, stream: "borrow-nested", bind: [try loopbackWildcard()], options: .init(fastPath: .disabled))
+                let receiver = try ZeroMQReceiver(.pull, connect: sender.boundEndpoints, options: .init(fastPath: .disabled), logger: quietLogger)
+                return (sender, receiver, nil)
+            case .sharedMemoryPlain, .sharedMemoryBroadcast:
+                let name = "aqt-borrow-nested-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+                let endpoint = try Endpoint("shm://\(name)")
+                let broadcast = self == .sharedMemoryBroadcast
+                // The receiver first: a subscriber reads from the next record on.
+                let receiver = try endpoint.makeReceiver(pattern: broadcast ? .subscribeAll : .pull)
+                let sender = try endpoint.makeSender(stream: name, pattern: broadcast ? .publish : .push, sharedMemory: .init(capacity: 1 << 20))
+                return (sender, receiver, name)
+            }
+        }
+    }
+
+    @Test("a receive from inside a borrowing receive's body is refused alike on every endpoint (on shm:// it took the next record), and the receiver goes on", arguments: Lender.allCases)
+    func nestedReceiveIsRefusedEverywhere(_ lender: Lender) throws {
+        let (sender, receiver, queue) = try lender.pair()
+        defer { sender.close(); receiver.close(); if let queue { try? ArrayQueue.remove(name: queue) } }
+        let frames = try (0..<2).map { try patternArray(.uint16, [64, 64], message: $0) }
+        for frame in frames { try sender.send(frame) }
+        var nested: [TransportError] = []
+        let first = try receiver.receive(timeout: .seconds(10)) { message -> Bool in
+            // The copying, borrowing and event receives all go through lendEvent.
+            do { _ = try receiver.receive(timeout: .milliseconds(10)) } catch let error as TransportError { nested.append(error) } catch {}
+            do { _ = try receiver.receive(timeout: .milliseconds(10)) { _ in 0 } } catch let error as TransportError { nested.append(error) } catch {}
+            do { _ = try receiver.receiveEvent(timeout: .milliseconds(10)) } catch let error as TransportError { nested.append(error) } catch {}
+            return holds(message, frames[0])
+        }
+        #expect(first == true)
+        #expect(nested.map(\.code) == [.invalidArgument, .invalidArgument, .invalidArgument])
+        #expect(nested.allSatisfy { $0.message == "a receive from inside a borrowing receive's body on the same receiver: finish with the message first" && $0.queueError == nil })
+        // Nothing was taken meanwhile: the second message comes next.
+        #expect(try receiver.receive(timeout: .seconds(10)) { holds($0, frames[1]) } == true)
+        #expect(receiver.statistics.received == 2)
+    }
+
+    @Test("close() from inside a borrowing receive's body takes effect when the body returns, on every endpoint: the message stays readable, a broadcast subscriber keeps its place until then", arguments: Lender.allCases)
+    func closeInsideTheBodyEverywhere(_ lender: Lender) throws {
+        let (sender, receiver, queue) = try lender.pair()
+        defer { sender.close(); receiver.close(); if let queue { try? ArrayQueue.remove(name: queue) } }
+        let frames = try (0..<2).map { try patternArray(.uint16, [64, 64], message: $0) }
+        for frame in frames { try sender.send(frame) }
+        let broadcast = try queue.map { try ArrayQueue.open(name: $0) }.flatMap { $0.isBroadcast ? $0 : nil }
+        func subscribers() -> Int? { broadcast.map { (try? $0.broadcastState().subscribers.count) ?? -1 } }
+        #expect(subscribers() == (lender == .sharedMemoryBroadcast ? 1 : nil))
+        var subscribedInside: Int?
+        let lent = try receiver.receive(timeout: .seconds(10)) { message -> Bool in
+            receiver.close()
+            subscribedInside = subscribers()
+            return holds(message, frames[0])
+        }
+        #expect(lent == true)
+        if lender == .sharedMemoryBroadcast {
+            #expect(subscribedInside == 1, "the subscriber keeps its place while the body reads the record")
+            #expect(subscribers() == 0, "and gives it up when the body returns")
+        }
+        let error = #expect(throws: TransportError.self) { try receiver.receive(timeout: .milliseconds(10)) { _ in 0 } }
+        #expect(error?.code == .closed)
+    }
+
     @Test("shm://: a malformed envelope is counted and skipped by a borrowing receive, which then lends the next record")
     func sharedMemoryMalformed() throws {
         let name = "aqt-borrow-bad-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"

@@ -260,7 +260,9 @@ struct FastPathPushPullTests {
         let lists = received.withLock { $0 }
         #expect(Set(lists[0] + lists[1]) == Set((0..<sent).map(UInt64.init)) && lists[0].count + lists[1].count == sent, "every record reached exactly one puller")
         for list in lists { #expect(zip(list, list.dropFirst()).allSatisfy { $0 < $1 }) }
-        #expect(pullers.allSatisfy { $0.statistics.receivedThroughSharedMemory > 0 })
+        // Through shared memory in all, not each: the pullers share one queue, and under load one
+        // of them can take all 200 before the other runs (its end mark came that way, above).
+        #expect(pullers.map { $0.statistics.receivedThroughSharedMemory }.reduce(0, +) > 0)
     }
 
     @Test("a message larger than the shared queue sends the pullers back to the network for good, in order and without loss")

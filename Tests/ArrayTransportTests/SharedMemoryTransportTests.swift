@@ -223,6 +223,25 @@ struct SharedMemoryTransportTests {
         }
     }
 
+    @Test("a received message with NaN or infinite meta (Python's json.dumps writes them) is refused at the put with the senders' reason, not written as null; a single array keeps its name")
+    func receivedMessagesKeepWhatTheyCarry() throws {
+        try withStream { name in
+            let queue = try ArrayQueue.create(name: name, capacity: 1 << 20)
+            let frame = try NDArray<UInt8>(shape: [1], elements: [1]).erased
+            for meta in EndpointConsistencyTests.unwritableMeta {
+                let message = ArrayMessage(stream: "s", arrays: [NamedArray("a", frame)], timestamp: .now(), meta: meta, sequence: 0, epoch: 1)
+                let error = #expect(throws: ArrayQueueError.self) { try queue.put(.message(message), timeout: nil) }
+                #expect(error?.code == .invalidArgument)
+                #expect(error?.message == "meta contains a NaN or infinite number, which JSON cannot carry")
+            }
+            #expect(queue.isEmpty)
+            let named = ArrayMessage(stream: "s", arrays: [NamedArray("frame", frame)], timestamp: .now(), sequence: 0, epoch: 1)
+            try queue.put(.message(named), timeout: nil)
+            let receiver = try SharedMemoryReceiver(name: name)
+            #expect(try receiver.receive(timeout: .seconds(1))?.arrays == [NamedArray("frame", frame)])
+        }
+    }
+
     @Test("close() ends a receive blocked in another thread at once")
     func closeUnblocks() throws {
         let name = "t-shm-\(getpid())-\(UUID().uuidString.prefix(8))"

@@ -190,3 +190,87 @@ def test_get_many_closed_by_another_thread_loses_no_record(name):
                 got += [int(array[0]) for array in reader.get_many(7, timeout=30)]
         putter.join(30)
         assert got + _taken(writer) == list(range(len(values)))
+
+
+@pytest.fixture
+def get_many_hook():
+    """The extension module's test hook (_native._get_many_test_hook): makes get_many fail while it
+    makes the arrays of records it has taken. Reset after the test."""
+    from arrayqueues_swift import _native
+
+    yield _native._get_many_test_hook
+    _native._get_many_test_hook(0, 0)
+
+
+def test_get_many_keeps_the_records_whose_arrays_it_could_not_make(name, get_many_hook):
+    """A MemoryError while get_many makes the arrays of records it took from the queue: the
+    records are not lost. The exception says how many it took (get_count), and the next calls
+    return them (at most max_count each, without waiting), before any other record."""
+    with aq.ArrayQueue.create(name, 1 << 20) as q:
+        q.put_many(ROWS[:10])
+        get_many_hook(1, 0)
+        with pytest.raises(MemoryError) as raised:
+            q.get_many(100, timeout=5)
+        assert raised.value.get_count == 10
+        assert q.qsize() == 0  # taken from the queue: the handle has them
+        q.put_many(ROWS[10:15])
+        got = [int(array[0]) for array in q.get_many(4, timeout=0)]
+        got += [int(array[0]) for array in q.get_many(100, timeout=0)]
+        assert got == list(range(10))
+        assert [int(array[0]) for array in q.get_many(100, timeout=0)] == list(range(10, 15))
+        with pytest.raises(aq.Empty) as empty:
+            q.get_many(100, timeout=0)
+        assert empty.value.get_count == 0
+
+
+def test_get_many_keeps_records_of_several_shapes_through_repeated_failures(name, get_many_hook):
+    """Records of several shapes (an array each, not views of one buffer): a failure while the
+    kept records are returned keeps them again; they come back once arrays can be made."""
+    arrays = [np.full((n, 3), n, np.float64) for n in range(1, 6)]
+    with aq.ArrayQueue.create(name, 1 << 20) as q:
+        for array in arrays:
+            q.put(array)
+        get_many_hook(2, 0)
+        with pytest.raises(MemoryError) as first:
+            q.get_many(100, timeout=5)
+        assert first.value.get_count == 5
+        with pytest.raises(MemoryError) as second:
+            q.get_many(3, timeout=5)
+        assert second.value.get_count == 3  # the three it tried to return, still kept
+        got = q.get_many(3, timeout=5) + q.get_many(3, timeout=5)
+        assert len(got) == 5 and all(same_bits(a, b) for a, b in zip(got, arrays))
+        assert q.empty()
+
+
+def test_get_many_keeps_the_records_when_a_signal_handler_raises_as_it_returns(name, get_many_hook):
+    """A signal that comes while get_many makes the arrays (Ctrl-C, say) has its handler run by
+    get_many itself, after the arrays are made: its exception carries get_count and the records
+    are kept. (Left to the interpreter, the handler ran as the call returned, and the arrays it
+    returned were dropped with the exception.)"""
+    def stop(signum, frame):
+        raise _Stop()
+    previous = signal.signal(signal.SIGUSR1, stop)
+    try:
+        with aq.ArrayQueue.create(name, 1 << 20) as q:
+            q.put_many(ROWS[:8])
+            get_many_hook(1, signal.SIGUSR1)
+            with pytest.raises(_Stop) as raised:
+                q.get_many(100, timeout=5)
+            assert raised.value.get_count == 8 and q.qsize() == 0
+            assert [int(array[0]) for array in q.get_many(100, timeout=0)] == list(range(8))
+    finally:
+        signal.signal(signal.SIGUSR1, previous)
+
+
+def test_closing_a_handle_drops_the_records_it_kept(name, get_many_hook):
+    with aq.ArrayQueue.create(name, 1 << 20) as q:
+        reader = aq.ArrayQueue.open(name)
+        q.put_many(ROWS[:3])
+        get_many_hook(1, 0)
+        with pytest.raises(MemoryError):
+            reader.get_many(10, timeout=5)
+        reader.close()
+        with pytest.raises(aq.Closed) as closed:
+            reader.get_many(10, timeout=0)
+        assert closed.value.get_count == 0
+        assert q.empty()

@@ -27,14 +27,30 @@ extension ArrayQueue {
     /// Puts copies of `arrays` (see ``putMany(count:blocking:deadline:request:fill:published:)``).
     private func putMany(_ arrays: [AnyNDArray], blocking: Bool, deadline: Deadline) throws(ArrayQueueError) -> Int {
         let timestamp = Timestamp.now()
-        return try putMany(
-            count: arrays.count, blocking: blocking, deadline: deadline,
-            request: { (number) throws(ArrayQueueError) in
-                try request(dtype: arrays[number].dtype, shape: arrays[number].shape, timestamp: timestamp, index: nil)
-            },
-            fill: { number, payload in
-                arrays[number].withUnsafeBytes { payload.copyMemory(from: $0) }
-            })
+        // The requests borrow their shapes from one buffer holding each distinct run of them
+        // once: array `number`'s is `extents[shapes[number]]` (a batch is mostly of one shape).
+        var extents: [Int] = []
+        var shapes: [Range<Int>] = []
+        shapes.reserveCapacity(arrays.count)
+        for number in arrays.indices {
+            if number > 0, arrays[number].shape == arrays[number - 1].shape {
+                shapes.append(shapes[number - 1])
+            } else {
+                extents.append(contentsOf: arrays[number].shape)
+                shapes.append(extents.count - arrays[number].shape.count..<extents.count)
+            }
+        }
+        return try extents.withUnsafeBufferPointer { (extents) throws(ArrayQueueError) -> Int in
+            try putMany(
+                count: arrays.count, blocking: blocking, deadline: deadline,
+                request: { (number) throws(ArrayQueueError) in
+                    let shape = UnsafeBufferPointer(rebasing: extents[shapes[number]])
+                    return try request(dtype: arrays[number].dtype, shape: shape, timestamp: timestamp, index: nil)
+                },
+                fill: { number, payload in
+                    arrays[number].withUnsafeBytes { payload.copyMemory(from: $0) }
+                })
+        }
     }
 
     /// Puts `count` records, in order, reserving as many as there is room for under one hold
@@ -124,7 +140,11 @@ extension ArrayQueue {
     public func drain(
         upTo maximumCount: Int, blocking: Bool = true, timeout: Duration? = nil, _ body: (borrowing BorrowedRecord) -> Void
     ) throws(ArrayQueueError) -> Int {
-        try take(upTo: maximumCount, blocking: blocking, timeout: timeout) { (record) throws(ArrayQueueError) in body(try borrowed(record)) }
+        try take(upTo: maximumCount, blocking: blocking, timeout: timeout) { (record) throws(ArrayQueueError) in
+            // Built here, not returned by a helper: each return copied the record's 264-byte shape.
+            let lent = try BorrowedRecord(claimed: record, of: self)
+            body(lent)
+        }
     }
 
     /// Claims up to `maximumCount` records (waiting for the first when `blocking`), the rest
@@ -142,15 +162,18 @@ extension ArrayQueue {
         var claimed: [RecordHeader] = []
         claimed.reserveCapacity(Swift.min(maximumCount, Self.batchLimit))
         var probe = Ring.ArrivalProbe()
-        /// Claims up to `wanted` records: one by one at `read` without the lock while they are
-        /// READY there, otherwise in one walk under the lock (`deadline` fixed if the lock keeps it
-        /// waiting); nil if none was waiting.
-        func attempt(_ wanted: Int, _ probe: inout Ring.ArrivalProbe, _ deadline: inout Deadline) throws(ArrayQueueError) -> Bool? {
+        /// Claims up to `wanted` records into `claimed`: in runs at `read` without the lock while
+        /// they are READY there, otherwise in one walk under the lock (`deadline` fixed if the lock
+        /// keeps it waiting); nil if none was waiting. (`claimed` is passed in, not captured: a
+        /// captured array was checked for exclusive access at run time, at every append.)
+        func attempt(
+            _ wanted: Int, _ claimed: inout [RecordHeader], _ probe: inout Ring.ArrivalProbe, _ deadline: inout Deadline
+        ) throws(ArrayQueueError) -> Bool? {
             // Looked up for each round: `body` may have forked, and a child claims as itself.
             let me = ProcessIdentity.current
             quick: while claimed.count < wanted {
-                switch try ring.claimWithoutLock(expecting: nil, maximumPayloadBytes: .max, owner: me, probe: &probe) {
-                case let .claimed(record): claimed.append(record)
+                switch try ring.claimRunWithoutLock(upTo: wanted - claimed.count, owner: me, probe: &probe, { claimed.append($0) }) {
+                case .claimed: continue
                 case .empty: break quick
                 case .needsLock:
                     guard claimed.isEmpty else { break quick }
@@ -167,11 +190,11 @@ extension ArrayQueue {
         var failure: ArrayQueueError?
         do {
             // Records are usually waiting: claim without entering the wait loop at all.
-            if try attempt(first, &probe, &deadline) == nil {
+            if try attempt(first, &claimed, &probe, &deadline) == nil {
                 guard blocking else { return 0 }
                 _ = try waitForRecord(
                     probe: &probe, deadline: &deadline, cancellation: nil, describe: { "get of up to \(maximumCount) records from queue '\(name)' (empty)" }
-                ) { (probe: inout Ring.ArrivalProbe, deadline: inout Deadline) throws(ArrayQueueError) in try attempt(first, &probe, &deadline) }
+                ) { (probe: inout Ring.ArrivalProbe, deadline: inout Deadline) throws(ArrayQueueError) in try attempt(first, &claimed, &probe, &deadline) }
             }
         } catch {
             // A walk that failed part-way keeps what it claimed: pass those on below, then throw.
@@ -195,7 +218,7 @@ extension ArrayQueue {
             let wanted = Swift.min(maximumCount - taken, Self.batchLimit)
             guard wanted > 0, failure == nil else { break }
             do {
-                _ = try attempt(wanted, &probe, &deadline)
+                _ = try attempt(wanted, &claimed, &probe, &deadline)
             } catch {
                 // What was claimed before the error is still passed on above, so that nothing is lost.
                 failure = error
@@ -213,7 +236,7 @@ extension ArrayQueue {
     public func get(into record: inout ArrayRecord, timeout: Duration? = nil) throws(ArrayQueueError) {
         guard let claimed = try claim(expecting: nil, blocking: true, timeout: timeout, cancellation: nil) else { return }
         defer { ring.release(claimed) }
-        let lent = try borrowed(claimed)
+        let lent = try BorrowedRecord(claimed: claimed, of: self)
         record.array.replace(dtype: lent.dtype, extents: lent.extents, with: lent.bytes)
         record.sequence = lent.sequence
         record.timestamp = lent.timestamp

@@ -171,8 +171,9 @@ extension ArrayQueue {
         fill: (_ number: Int, _ payload: UnsafeMutableRawBufferPointer) -> Void, published: (Int) -> Void = { _ in }
     ) throws(ArrayQueueError) -> Int {
         guard count >= 0 else { throw ArrayQueueError(.invalidArgument, "cannot put \(count) records") }
-        let request = try request(dtype: dtype, shape: shape, timestamp: .now(), index: nil)
-        return try putMany(count: count, blocking: blocking, deadline: try Deadline(after: timeout), request: { _ in request }, fill: fill, published: published)
+        return try withRequest(dtype: dtype, shape: shape, timestamp: .now(), index: nil) { (request) throws(ArrayQueueError) in
+            try putMany(count: count, blocking: blocking, deadline: try Deadline(after: timeout), request: { _ in request }, fill: fill, published: published)
+        }
     }
 
     /// Takes up to `maximumCount` records whose payloads fit, one after the other, in

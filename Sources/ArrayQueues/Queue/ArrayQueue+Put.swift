@@ -119,14 +119,27 @@ extension ArrayQueue {
         return result
     }
 
-    /// Checks a record of `dtype` and `shape` against the queue and describes it for the ring.
-    /// The checks pass without building an error; the one that fails is named out of line.
+    /// Checks a record of `dtype` and `shape` against the queue and lets `body` reserve it: the
+    /// request borrows `shape` for as long as `body` runs.
     @inline(__always)
-    func request(dtype: DType, shape: [Int], timestamp: Timestamp?, index: Int64?, flags: UInt16 = 0) throws(ArrayQueueError) -> Ring.Request {
+    func withRequest<Result>(
+        dtype: DType, shape: [Int], timestamp: Timestamp?, index: Int64?, flags: UInt16 = 0,
+        _ body: (Ring.Request) throws(ArrayQueueError) -> Result
+    ) throws(ArrayQueueError) -> Result {
+        try shape.withUnsafeBufferPointer { (extents) throws(ArrayQueueError) -> Result in
+            try body(try request(dtype: dtype, shape: extents, timestamp: timestamp, index: index, flags: flags))
+        }
+    }
+
+    /// Checks a record of `dtype` and `shape` against the queue and describes it for the ring;
+    /// the request borrows `shape`, which must outlive it. The checks pass without building an
+    /// error; the one that fails is named out of line.
+    @inline(__always)
+    func request(dtype: DType, shape: UnsafeBufferPointer<Int>, timestamp: Timestamp?, index: Int64?, flags: UInt16 = 0) throws(ArrayQueueError) -> Ring.Request {
         guard shape.count <= Shape.maxDimensions,
               let payloadBytes = Shape.validByteCount(count: shape.count, dtype: dtype, extent: { shape[$0] }),
               let length = RecordHeader.recordLength(dimensions: shape.count, payloadBytes: payloadBytes), length <= capacity else {
-            throw refusal(dtype: dtype, shape: shape)
+            throw refusal(dtype: dtype, shape: Array(shape))
         }
         return Ring.Request(
             dtype: dtype, shape: shape, payloadBytes: payloadBytes, length: length,
@@ -150,9 +163,10 @@ extension ArrayQueue {
         dtype: DType, shape: [Int], timestamp: Timestamp?, index: Int64?, blocking: Bool, timeout: Duration?,
         flags: UInt16 = 0
     ) throws(ArrayQueueError) -> Ring.Reservation? {
-        let request = try request(dtype: dtype, shape: shape, timestamp: timestamp, index: index, flags: flags)
-        var deadline = try Deadline(after: timeout)
-        return try reserve(request, blocking: blocking, deadline: &deadline)
+        try withRequest(dtype: dtype, shape: shape, timestamp: timestamp, index: index, flags: flags) { (request) throws(ArrayQueueError) in
+            var deadline = try Deadline(after: timeout)
+            return try reserve(request, blocking: blocking, deadline: &deadline)
+        }
     }
 
     /// Reserves a record for `request`; nil only when not `blocking` and there is no room.

@@ -294,7 +294,11 @@ final class Ring {
     /// What a producer asks for.
     struct Request {
         let dtype: DType
-        let shape: [Int]
+        /// The shape, borrowed from the caller for as long as the put that made the request
+        /// runs. A request holds no reference: a batch copies one per record, and each copy of
+        /// an `[Int]` shape cost two atomic reference counts, a third of the batched producer's
+        /// time in a profile (docs/BENCHMARKS.md).
+        let shape: UnsafeBufferPointer<Int>
         let payloadBytes: Int
         let length: Int
         let timestamp: Int64
@@ -569,11 +573,12 @@ final class Ring {
     }
 
     /// A non-zero hash of dtype and shape (FNV-1a), for the reset-on-shape-change policy.
-    static func signature(dtype: DType, shape: [Int]) -> UInt64 {
+    static func signature(dtype: DType, shape: some Collection<Int>) -> UInt64 {
         var hash: UInt64 = 0xcbf2_9ce4_8422_2325
-        for value in [UInt64(dtype.rawValue), UInt64(shape.count)] + shape.map({ UInt64(truncatingIfNeeded: $0) }) {
-            hash = (hash ^ value) &* 0x100_0000_01b3
-        }
+        func mix(_ value: UInt64) { hash = (hash ^ value) &* 0x100_0000_01b3 }
+        mix(UInt64(dtype.rawValue))
+        mix(UInt64(shape.count))
+        for extent in shape { mix(UInt64(truncatingIfNeeded: extent)) }
         return hash == 0 ? 1 : hash
     }
 
@@ -737,6 +742,30 @@ final class Ring {
     func claimWithoutLock(
         expecting dtype: DType?, maximumPayloadBytes: Int, owner: ProcessIdentity, probe: inout ArrivalProbe
     ) throws(ArrayQueueError) -> QuickClaim {
+        try claimAtRead(upTo: 1, expecting: dtype, maximumPayloadBytes: maximumPayloadBytes, owner: owner, probe: &probe) { _ in }
+    }
+
+    /// ``claimWithoutLock(expecting:maximumPayloadBytes:owner:probe:)`` for a batch: claims the
+    /// record at `read`, then up to `limit` − 1 READY records right after it, each by its own
+    /// compare-exchange, and moves `read` past them all once. Passes each to `claimed`, in
+    /// queue order. The run ends at the first record that is not READY.
+    ///
+    /// Why the records after the first are the ones checked: while the first is claimed, `head`
+    /// cannot pass it, so no record up to a lap after it can be written, and the room of the
+    /// ones that follow it cannot be reused; each compare-exchange expects the word checked.
+    func claimRunWithoutLock(
+        upTo limit: Int, owner: ProcessIdentity, probe: inout ArrivalProbe, _ claimed: (RecordHeader) -> Void
+    ) throws(ArrayQueueError) -> QuickClaim {
+        try claimAtRead(upTo: limit, expecting: nil, maximumPayloadBytes: .max, owner: owner, probe: &probe, claimed)
+    }
+
+    /// The claim at `read` of ``claimWithoutLock(expecting:maximumPayloadBytes:owner:probe:)``,
+    /// extended to the run of ``claimRunWithoutLock(upTo:owner:probe:_:)`` when `limit` > 1.
+    @inline(__always)
+    private func claimAtRead(
+        upTo limit: Int, expecting dtype: DType?, maximumPayloadBytes: Int, owner: ProcessIdentity, probe: inout ArrivalProbe,
+        _ claimed: (RecordHeader) -> Void
+    ) throws(ArrayQueueError) -> QuickClaim {
         for attempt in 0..<4 {
             // First against a tail seen before, if `read` is behind it: then the record at `read`
             // exists (`tail` only grows), and a consumer behind the producer does not pull the
@@ -763,7 +792,7 @@ final class Ring {
                 return .needsLock
             }
             // No overflow: validatedRecord checked read + length ≤ tail.
-            let end = read + UInt64(length)
+            var end = read + UInt64(length)
             guard word == RecordHeader.readyWord(sequence: record.sequence) else {
                 if seenTail != nil { continue }
                 if state == .writing, end == tail {
@@ -781,7 +810,21 @@ final class Ring {
             // was then the word of the record at `read`, not of a later one at the same place.
             guard header.read.pointee.load(ordering: .sequentiallyConsistent) == read else { continue }
             guard take(record, from: word, owner: owner, quick: true) else { continue }
+            claimed(record)
+            var count = 1
+            while count < limit, end < tail {
+                let next = self.record(at: end)
+                let nextWord = next.stateAndOwner
+                guard let (_, _, nextLength) = try? validatedRecord(at: end, tail: tail),
+                      nextWord == RecordHeader.readyWord(sequence: next.sequence),
+                      take(next, from: nextWord, owner: owner, quick: true) else { break }
+                claimed(next)
+                count += 1
+                end += UInt64(nextLength)
+            }
             crashPoint(.claimQuickReadBegin)
+            // Fails only if a walk under the lock moved `read` meanwhile, over records claimed or
+            // freed: the next walk moves it on, so nothing is lost by leaving it.
             _ = header.read.pointee.compareExchange(expected: read, desired: end, ordering: .acquiringAndReleasing)
             crashPoint(.claimQuickReadStored)
             return .claimed(record)

@@ -185,7 +185,7 @@ struct RecordHeader {
     }
 
     /// Writes a record header in the WRITING state, owned by `owner`.
-    func writeReserved(length: Int, sequence: UInt64, timestamp: Int64, index: Int64?, dtype: DType, shape: [Int], payloadBytes: Int, flags: UInt16, owner: ProcessIdentity) {
+    func writeReserved(length: Int, sequence: UInt64, timestamp: Int64, index: Int64?, dtype: DType, shape: UnsafeBufferPointer<Int>, payloadBytes: Int, flags: UInt16, owner: ProcessIdentity) {
         var header = caq_record_header()
         header.length = UInt64(length)
         header.seq = sequence
@@ -202,7 +202,7 @@ struct RecordHeader {
         header.state = State.writing.rawValue
         fields.pointee = header
         let extents = (raw + Self.fixedSize).assumingMemoryBound(to: UInt64.self)
-        for (axis, extent) in shape.enumerated() { extents[axis] = UInt64(extent) }
+        for axis in shape.indices { extents[axis] = UInt64(truncatingIfNeeded: shape[axis]) }
     }
 }
 

@@ -33,6 +33,10 @@ public final class SubscribeCounters: Sendable {
     public let droppedFull = Atomic<UInt64>(0)
     /// Records dropped after a timeout.
     public let droppedTimeout = Atomic<UInt64>(0)
+    /// Records dropped because the queue cannot hold them as they are: NaN or infinite numbers
+    /// in `meta` (JSON cannot carry them; Python's `json.dumps` writes them), or a header over
+    /// 64 KiB once encoded again.
+    public let droppedInvalid = Atomic<UInt64>(0)
     /// Records lost to errors.
     public let failed = Atomic<UInt64>(0)
     /// Age of the last record when handed on.

@@ -214,7 +214,7 @@ public final class QueueRelay: MetricsSource {
         let array = try AnyNDArray(
             dtype: record.dtype, shape: record.shape, adopting: UnsafeMutableRawPointer(mutating: base), byteCount: record.bytes.count,
             release: { _ in released.signal() })
-        send(Outgoing(arrays: [NamedArray("array", array)], timestamp: record.timestamp, index: record.index, meta: [:]))
+        send(Outgoing(arrays: [NamedArray(NamedArray.defaultName, array)], timestamp: record.timestamp, index: record.index, meta: [:]))
     }
 
     private func send(_ outgoing: Outgoing) {

@@ -9,7 +9,7 @@ extension Subscription {
         func load(_ counter: borrowing Atomic<UInt64>) -> UInt64 { counter.load(ordering: .relaxed) }
         let common = PipelineSamples(
             recordsIn: statistics.received, recordsOut: load(counters.put), bytesOut: load(counters.bytesPut),
-            dropped: [("queue_full", load(counters.droppedFull)), ("put_timeout", load(counters.droppedTimeout))],
+            dropped: [("queue_full", load(counters.droppedFull)), ("put_timeout", load(counters.droppedTimeout)), ("invalid_message", load(counters.droppedInvalid))],
             errors: load(counters.failed), heartbeats: statistics.heartbeats, lagNanoseconds: counters.lagNanoseconds.load(ordering: .relaxed))
         return common.samples(labels: labels, queue: queue) + [
             .counter("aq_relay_lost_total", "Records missing from the sequence numbers: lost on the way (a slow subscriber, a publisher over budget).", labels: labels, statistics.lost),

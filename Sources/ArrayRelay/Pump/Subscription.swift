@@ -7,9 +7,13 @@ import Synchronization
 /// Remote streams written into a local queue (`aq-relay subscribe`), so that local consumers
 /// read them like any other queue and need not know about the network.
 ///
-/// A message of one array without `meta` becomes a plain record (dtype, shape, timestamp and
-/// index kept); anything else, or everything with `envelopes`, becomes an envelope that keeps
-/// the stream name, epoch and sequence (docs/WIRE.md). Receiving adopts ZeroMQ's
+/// A message of one array under the default name (``NamedArray/defaultName``) without `meta`
+/// becomes a plain record (dtype, shape, timestamp and index kept), as a `shm://` sender puts
+/// it; anything else (another name, several arrays, `meta`), or everything with `envelopes`,
+/// becomes an envelope that keeps the names, the stream name, epoch and sequence
+/// (docs/WIRE.md). A message the queue cannot hold as it is (NaN or infinite numbers in `meta`,
+/// which Python peers send and JSON cannot carry) is dropped and counted
+/// (``SubscribeCounters/droppedInvalid``), never written with `null` instead. Receiving adopts ZeroMQ's
 /// buffers, so the put is the only copy. A relay that restarts shows up as a new epoch and the
 /// subscriber simply carries on; gaps in sequence numbers are counted as lost.
 public final class Subscription: MetricsSource {
@@ -110,6 +114,10 @@ public final class Subscription: MetricsSource {
                     }
                 case .full:
                     drop(counters.droppedFull, "queue '\(settings.queue)' is full (overflow policy 'fail')")
+                    return
+                case .invalidArgument:
+                    // The message itself (its meta, its header), not the queue: waiting cannot help.
+                    drop(counters.droppedInvalid, "message \(message.sequence) of stream '\(message.stream)' cannot be written into queue '\(settings.queue)': \(error.message)")
                     return
                 default:
                     fail("cannot put a frame into queue '\(settings.queue)': \(error)", pause: false)

@@ -3,23 +3,34 @@
 /// Transport messages in queue records (docs/WIRE.md, "Over shared memory"): the one codec that
 /// the `shm://` transport, the same-host fast path and `aq-relay` share.
 ///
-/// A message of one array without metadata can travel as a plain record, which any
-/// `ArrayQueue` consumer reads; everything else (several arrays, metadata, `end`, or a message
-/// whose stream, epoch and sequence must survive) travels as an envelope.
+/// A message of one array under the default name without metadata can travel as a plain
+/// record, which any `ArrayQueue` consumer reads; everything else (several arrays, another name,
+/// metadata, `end`, or a message whose stream, epoch and sequence must survive) travels as an
+/// envelope.
 extension ArrayQueue {
     /// Puts `event` as one record, waiting up to `timeout` for room (nil: no limit).
     ///
+    /// A message becomes a plain record only if that loses nothing a `shm://` receiver delivers:
+    /// one array under ``NamedArray/defaultName``, no `meta`. The `shm://` sender and
+    /// `aq-relay subscribe` both decide here.
+    ///
     /// - Parameter asEnvelope: Keep the stream, epoch and sequence even for a message that
     ///   could be a plain record. Marks (`end`, `heartbeat`) are always envelopes.
-    /// - Throws: the queue's errors: ``ArrayQueueError/Code/timeout``, ``ArrayQueueError/Code/full``
-    ///   (with the `fail` overflow policy), ``ArrayQueueError/Code/oversize``, ...
+    /// - Throws: ``ArrayQueueError/Code/invalidArgument`` for a message that cannot be written
+    ///   as it is: NaN or infinite numbers in `meta` (which a receiver takes from Python peers,
+    ///   but JSON cannot carry: every sender refuses them too), or a header over
+    ///   64 KiB once encoded; and the queue's errors:
+    ///   ``ArrayQueueError/Code/timeout``, ``ArrayQueueError/Code/full`` (with the `fail`
+    ///   overflow policy), ``ArrayQueueError/Code/oversize``, ...
     public func put(_ event: ReceiveEvent, asEnvelope: Bool = false, timeout: Duration?) throws(ArrayQueueError) {
         switch event {
         case .message(let message):
-            if !asEnvelope, message.arrays.count == 1, message.meta.isEmpty {
+            if !asEnvelope, message.fitsPlainRecord {
                 try put(message.arrays[0].array, timestamp: message.timestamp, index: message.index, timeout: timeout)
                 return
             }
+            // Refused, not written as `null`: the reader would get a value the sender never sent.
+            if let problem = OutgoingMessage.metaProblem(message.meta) { throw ArrayQueueError(.invalidArgument, problem) }
             let header = WireHeader(
                 kind: .data, stream: message.stream, epoch: message.epoch, sequence: Int64(clamping: message.sequence),
                 timestampNanoseconds: message.timestamp.nanosecondsSinceEpoch, index: message.index,
@@ -125,6 +136,16 @@ extension BorrowedRecord {
         }
         let (header, payloads) = try Envelope.parse(bytes, maximumArrays: maximumArrays)
         return header.lentEvent(payloads: payloads)
+    }
+}
+
+extension ArrayMessage {
+    /// Whether a plain queue record carries everything of this message that a `shm://` receiver
+    /// delivers: one array under ``NamedArray/defaultName`` (the name a plain record, which
+    /// carries none, is read back with) and no `meta`. Stream, epoch and sequence are not
+    /// kept (see ``ArrayQueue/put(_:asEnvelope:timeout:)``'s `asEnvelope`).
+    var fitsPlainRecord: Bool {
+        arrays.count == 1 && arrays[0].name == NamedArray.defaultName && meta.isEmpty
     }
 }
 

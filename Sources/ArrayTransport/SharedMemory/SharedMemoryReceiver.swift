@@ -18,6 +18,9 @@ public final class SharedMemoryReceiver: ArrayReceiver {
     /// The subscription to a broadcast queue (pub/sub); nil for a plain queue.
     private let subscriber: BroadcastSubscriber?
     private let cancellation = Cancellation()
+    /// The threads in a receive: a receive from its `body` is refused (on a plain queue it
+    /// would take the next record while the lent one is held).
+    private let lending = LendingThreads()
     private let counters = Mutex(ReceiverStatistics())
     /// Most arrays accepted in one envelope.
     private let maximumArrays: Int
@@ -48,9 +51,13 @@ public final class SharedMemoryReceiver: ArrayReceiver {
     /// queue (a subscriber's read of a broadcast queue, or a record taken from a plain queue);
     /// its room is freed when `body` returns. Malformed envelopes are counted and skipped.
     ///
-    /// - Throws: ``TransportError/Code/closed`` once the receiver is closed, and the queue's
-    ///   errors as ``TransportError/Code/invalidEndpoint`` (a corrupt segment, say).
+    /// - Throws: ``TransportError/Code/closed`` once the receiver is closed,
+    ///   ``TransportError/Code/invalidArgument`` for a receive from `body` itself (as on
+    ///   tcp/ipc), and the queue's errors as ``TransportError/Code/invalidEndpoint`` (a corrupt
+    ///   segment, say).
     public func lendEvent(timeout: Duration?, to body: (borrowing BorrowedReceiveEvent) -> Void) throws(TransportError) -> Bool {
+        try lending.enter()
+        defer { lending.leave() }
         let deadline = ContinuousClock.now + (timeout ?? .seconds(1 << 40))
         let epoch = UInt64(bitPattern: queue.info.created.nanosecondsSinceEpoch)
         while true {
@@ -112,7 +119,9 @@ public final class SharedMemoryReceiver: ArrayReceiver {
     }
 
     /// Stops receiving; a `receiveEvent` blocked in another thread returns at once with
-    /// ``TransportError/Code/closed``.
+    /// ``TransportError/Code/closed``. Called from a receive's `body`, it returns at once and the
+    /// message stays readable until `body` returns: the record is released, and a subscriber's
+    /// place in the broadcast queue given up, only then.
     public func close() {
         cancellation.cancel()
         subscriber?.detach()

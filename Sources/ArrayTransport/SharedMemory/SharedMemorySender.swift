@@ -90,9 +90,7 @@ public final class SharedMemorySender: ArraySender {
         let sequence = nextSequence.load(ordering: .relaxed)
         let message = ArrayMessage(stream: stream, arrays: arrays, timestamp: timestamp, index: index, meta: meta, sequence: sequence, epoch: epoch)
         do throws(ArrayQueueError) {
-            // A plain record carries no name: one array under another name needs an envelope.
-            let keepsName = arrays.count == 1 && arrays[0].name != NamedArray.defaultName
-            try queue.put(.message(message), asEnvelope: keepsName, timeout: deadline.map { .nanoseconds(max(0, $0 - Sys.monotonicNanoseconds())) })
+            try queue.put(.message(message), timeout: deadline.map { .nanoseconds(max(0, $0 - Sys.monotonicNanoseconds())) })
         } catch {
             throw TransportError(error)
         }

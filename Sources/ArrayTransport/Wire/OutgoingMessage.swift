@@ -13,8 +13,13 @@ enum OutgoingMessage {
                 .invalidArgument,
                 "the message has \(arrays.count) arrays; this sender sends at most \(maximumArrays) (its maximumArrays; receivers take \(ArrayMessage.defaultMaximumArrays) by default)")
         }
-        guard JSONValue.object(meta).isFinite else {
-            throw TransportError(.invalidArgument, "meta contains a NaN or infinite number, which JSON cannot carry")
-        }
+        if let problem = metaProblem(meta) { throw TransportError(.invalidArgument, problem) }
+    }
+
+    /// Why `meta` cannot be written as arrf/1 JSON, or nil if it can: a NaN or infinite number
+    /// (written, it would become `null`). Senders and ``ArrayQueue/put(_:asEnvelope:timeout:)``
+    /// (which writes received messages, `aq-relay subscribe`'s, into a queue) refuse it alike.
+    static func metaProblem(_ meta: [String: JSONValue]) -> String? {
+        JSONValue.object(meta).isFinite ? nil : "meta contains a NaN or infinite number, which JSON cannot carry"
     }
 }

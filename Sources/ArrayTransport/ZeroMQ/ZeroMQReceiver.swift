@@ -156,9 +156,9 @@ public final class ZeroMQReceiver: ArrayReceiver {
     private let state: Mutex<State>
     let counters = Mutex(Counters())
     private let closed = Atomic<Bool>(false)
-    /// The thread running a receive's `body` under the `state` lock (``Sys/currentThread``), 0
-    /// when none: a ``close()`` from that body must not take the lock again.
-    private let lendingThread = Atomic<UInt>(0)
+    /// The threads in a receive (whose `body` runs under the `state` lock): a receive from that
+    /// body is refused, and a ``close()`` from it must not take the lock again.
+    private let lending = LendingThreads()
     let lastActivity = Atomic<Int64>(Sys.monotonicNanoseconds())
 
     /// How long one wait lasts before ``close()`` and the ``InboundGuard`` are checked again: what
@@ -251,7 +251,7 @@ public final class ZeroMQReceiver: ArrayReceiver {
     public func close() {
         guard !closed.exchange(true, ordering: .acquiringAndReleasing) else { return }
         // This thread holds the lock, in `body`: the receive tears down (see lendEvent).
-        guard lendingThread.load(ordering: .relaxed) != Sys.currentThread else { return }
+        guard !lending.includesCurrentThread else { return }
         state.withLock { Self.tearDown(&$0) }
     }
 
@@ -292,9 +292,8 @@ public final class ZeroMQReceiver: ArrayReceiver {
     ///   libzmq call.
     public func lendEvent(timeout: Duration?, to body: (borrowing BorrowedReceiveEvent) -> Void) throws(TransportError) -> Bool {
         // `body` runs holding the receives' lock: a receive from it would take that lock again.
-        guard lendingThread.load(ordering: .relaxed) != Sys.currentThread else {
-            throw TransportError(.invalidArgument, "a receive from inside a borrowing receive's body on the same receiver: finish with the message first")
-        }
+        try lending.enter()
+        defer { lending.leave() }
         let deadline = Duration.deadline(after: timeout)
         while true {
             guard !closed.load(ordering: .acquiring) else { throw TransportError(.closed, "the receiver is closed") }
@@ -302,9 +301,7 @@ public final class ZeroMQReceiver: ArrayReceiver {
             let sliceDeadline = deadline.map { min($0, slice) } ?? slice
             let lent = try state.withLock { (state: inout State) throws(TransportError) -> Bool in
                 guard state.socket.isOpen else { throw TransportError(.closed, "the receiver is closed") }
-                lendingThread.store(Sys.currentThread, ordering: .relaxed)
                 defer {
-                    lendingThread.store(0, ordering: .relaxed)
                     // A close() from `body` left the teardown to this receive, which holds the lock.
                     if closed.load(ordering: .acquiring) { Self.tearDown(&state) }
                 }

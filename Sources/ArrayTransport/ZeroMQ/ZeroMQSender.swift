@@ -61,7 +61,8 @@ public final class ZeroMQSender: ArraySender {
         public var expectedMessageBytes: Int?
         /// Longest a pusher's `send` waits for room (nil: no limit). Publishers never wait.
         public var sendTimeout: Duration?
-        /// How long the stream may be idle before a heartbeat is sent (nil: no heartbeats).
+        /// How long the stream may be idle before a heartbeat is sent (nil: no heartbeats; under
+        /// 1 ms, zero included, is 1 ms).
         public var heartbeatInterval: Duration?
         /// How long unsent messages are kept after ``close()`` (ZMQ_LINGER).
         public var linger: Duration

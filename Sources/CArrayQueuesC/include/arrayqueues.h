@@ -579,7 +579,10 @@ typedef struct aq_sender_options {
     int64_t byte_budget;              /**< Payload bytes libzmq may hold for this sender; default 256 MiB. */
     int64_t expected_message_bytes;   /**< Typical message size for the high-water mark; 0: unset (default). */
     int64_t send_timeout_ns;          /**< Longest a send waits for room; default AQ_TIMEOUT_DEFAULT, negative: no limit. */
-    int64_t heartbeat_interval_ns;    /**< Idle time before a heartbeat; default 1 s, negative: none. */
+    int64_t heartbeat_interval_ns;    /**< Idle time (tcp://, ipc://) before a heartbeat; default 1 s; 0 or negative:
+                                           no heartbeats (as Python's heartbeat_interval=0); intervals under 1 ms
+                                           are 1 ms. A sender that binds with `fast_path` not disabled still sends
+                                           a heartbeat carrying its fast-path offer every second. */
     int64_t linger_ns;                /**< How long unsent messages are kept after close; default 1 s. */
     const char *curve_secret_key;     /**< This side's CURVE secret key (Z85), or NULL (default) for no security. */
     const char *curve_server_public_key; /**< With a secret key: NULL makes this side the CURVE server; the
@@ -711,7 +714,11 @@ typedef struct aq_receiver_options {
                                            default). A message with more is counted as malformed and skipped. */
     int64_t byte_budget;              /**< Bytes of messages the receiving queue may hold; default 256 MiB. */
     int64_t expected_message_bytes;   /**< Typical message size; 0: unset (default). */
-    int64_t heartbeat_interval_ns;    /**< The senders' heartbeat interval; default 1 s. */
+    int64_t heartbeat_interval_ns;    /**< The senders' heartbeat interval, by which silence is judged
+                                           (`peer_is_silent` after `missed_heartbeats` of them without a message);
+                                           default 1 s. Must be positive (0 or negative: AQ_EINVALID_ARGUMENT):
+                                           for senders that send no heartbeats, the idle time to count as silent
+                                           divided by `missed_heartbeats`. */
     int64_t missed_heartbeats;        /**< Intervals without a message before the peer counts as silent; default 3. */
     int64_t linger_ns;                /**< ZMQ_LINGER after close; default 0. */
     const char *curve_secret_key;     /**< As in aq_sender_options. */
@@ -761,9 +768,9 @@ int aq_receiver_receive(aq_receiver *receiver, int64_t timeout_ns, int flags, aq
 /** Called by aq_receiver_receive_lent() with a message lent to it: read it with
  *  aq_message_info_get() and aq_message_array(), whose pointers (the arrays' `data` included)
  *  are valid only until the callback returns. The callback must not free the message, keep it,
- *  or receive from the same receiver (on tcp:// and ipc:// such a receive fails with
- *  AQ_EINVALID_ARGUMENT); it may call aq_receiver_shutdown() on it, which takes effect when the
- *  callback returns. `context` is the caller's, passed through. */
+ *  or receive from the same receiver (such a receive fails with AQ_EINVALID_ARGUMENT, on every
+ *  endpoint); it may call aq_receiver_shutdown() on it, which takes effect when the callback
+ *  returns. `context` is the caller's, passed through. */
 typedef void (*aq_lent_message_fn)(aq_message *message, void *context);
 
 /** Waits up to `timeout_ns` for the next message (as aq_receiver_receive(), with the same

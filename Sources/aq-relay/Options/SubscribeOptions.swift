@@ -31,7 +31,7 @@ struct SubscribeOptions: ParsableArguments {
     @Option(help: ArgumentHelp("block: seconds to wait for room in the local queue, or 'forever'. (default: forever with pushpull, 1 with pubsub)", valueName: "seconds"))
     var putTimeout: TimeLimit?
 
-    @Flag(help: "Write every message as an envelope that keeps its stream name, epoch and sequence number (read the queue with ArrayTransport's shm:// receiver or `aq recv shm://NAME`), so that several streams in one queue stay apart. (default: a message of one array without metadata becomes a plain record that any queue consumer reads)")
+    @Flag(help: "Write every message as an envelope that keeps its stream name, epoch and sequence number (read the queue with ArrayTransport's shm:// receiver or `aq recv shm://NAME`), so that several streams in one queue stay apart. (default: a message of one array under the default name 'array' without metadata becomes a plain record that any queue consumer reads; other messages are envelopes, so that names and metadata survive)")
     var envelopes = false
 
     @Option(help: ArgumentHelp("Frames ZeroMQ may buffer on arrival (ZMQ_RCVHWM). (default: 8)", valueName: "frames"))

@@ -865,6 +865,33 @@ static void test_push_pull_and_events(void) {
     aq_receiver_close(receiver);
 }
 
+/* heartbeat_interval_ns 0 sends no heartbeats, as a negative one does and as Python's
+ * heartbeat_interval=0 (it was taken as the engine's floor, 1 ms: a heartbeat a millisecond). */
+static void test_heartbeats_off(void) {
+    const int64_t intervals[2] = {0, -1};
+    for (int i = 0; i < 2; i++) {
+        aq_sender_options options;
+        aq_sender_options_init(&options);
+        options.heartbeat_interval_ns = intervals[i];
+        options.fast_path = AQ_FAST_PATH_DISABLED;  /* a fast-path offer goes out every second regardless */
+        aq_sender *sender;
+        EXPECT(aq_sender_create("tcp://127.0.0.1:*", "quiet", &options, &sender), AQ_OK);
+        char endpoint[128];
+        EXPECT(aq_sender_endpoint(sender, endpoint, sizeof endpoint), AQ_OK);
+        aq_receiver *receiver;
+        EXPECT(aq_receiver_create(endpoint, NULL, &receiver), AQ_OK);
+        aq_message *message = NULL;
+        EXPECT(aq_receiver_receive(receiver, 300 * MS, AQ_RECEIVE_EVENTS, &message), AQ_ETIMEOUT);
+        CHECK(message == NULL);
+        aq_message_free(message);
+        aq_sender_statistics statistics = {.size = sizeof statistics};
+        EXPECT(aq_sender_statistics_get(sender, &statistics), AQ_OK);
+        CHECK(statistics.heartbeats == 0);
+        aq_sender_close(sender);
+        aq_receiver_close(receiver);
+    }
+}
+
 static void test_publish_subscribe(void) {
     char endpoint[160];
     snprintf(endpoint, sizeof endpoint, "ipc:///tmp/%s.sock", prefix);
@@ -1336,6 +1363,7 @@ int main(void) {
     RUN(test_threads);
     RUN(test_transport_arguments);
     RUN(test_push_pull_and_events);
+    RUN(test_heartbeats_off);
     RUN(test_publish_subscribe);
     RUN(test_peer_statistics);
     RUN(test_malformed_reason);

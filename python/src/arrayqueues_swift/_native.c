@@ -108,11 +108,17 @@ int timeout_from(PyObject *seconds, int64_t *nanoseconds) {
     }
     double value = PyFloat_AsDouble(seconds);  /* ints and floats (and __float__) */
     if (value == -1.0 && PyErr_Occurred()) return -1;
-    if (value != value) {
-        PyErr_SetString(PyExc_ValueError, "a timeout is a number of seconds or None, not NaN");
+    if (value != value || value < 0) {
+        /* Refused rather than taken as 0: a negative timeout is a caller's mistake (a deadline
+         * computed wrong, say), and "do not wait" is spelled 0. */
+        PyObject *text = PyUnicode_FromFormat("timeout is %R: it must be None (no limit) or a number of seconds, "
+                                              "0 or more (0: do not wait)", seconds);
+        const char *message = text ? PyUnicode_AsUTF8(text) : NULL;
+        if (message) raise_code(AQ_EINVALID_ARGUMENT, message);
+        Py_XDECREF(text);
         return -1;
     }
-    *nanoseconds = value <= 0 ? 0 : value >= 4e9 ? ((int64_t)1 << 62) : (int64_t)(value * 1e9);
+    *nanoseconds = value == 0 ? 0 : value >= 4e9 ? ((int64_t)1 << 62) : (int64_t)(value * 1e9);
     return 0;
 }
 
@@ -384,6 +390,9 @@ static PyMethodDef module_methods[] = {
     {"refuse_ended", native_refuse_ended, METH_O, "refuse_ended(object): raises Closed for an array lent for a block that has ended, or a list or tuple holding one"},
     {"_pool_state", native_pool_state, METH_NOARGS, "_pool_state() -> (buffers, bytes) kept for reuse by large gets"},
     {"_set_errors", native_set_errors, METH_VARARGS, "_set_errors(table, base)"},
+    {"_get_many_test_hook", native_get_many_test_hook, METH_VARARGS,
+     "_get_many_test_hook(failures, signal): test hook, for python/tests only: the next `failures` batches get_many "
+     "takes fail while their arrays are made, with MemoryError (signal 0) or by raising `signal`"},
     {NULL},
 };
 

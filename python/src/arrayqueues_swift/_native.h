@@ -39,8 +39,9 @@ int64_t monotonic_ns(void);
 wait_t wait_begin(int64_t timeout_ns, const int *closing);
 int64_t wait_slice(const wait_t *wait);
 int wait_again(const wait_t *wait);
-/* A Python timeout in seconds (None: no limit; 0 or less: do not wait) as nanoseconds
- * (-1: no limit). Returns -1 with TypeError or ValueError set for anything else. */
+/* A Python timeout in seconds (None: no limit; 0: do not wait) as nanoseconds (-1: no limit).
+ * Returns -1 with InvalidArgument (a ValueError) set for a negative or NaN one, TypeError for
+ * anything but a number or None. */
 int timeout_from(PyObject *seconds, int64_t *nanoseconds);
 
 /* dtypes and buffers */
@@ -66,7 +67,8 @@ int stamping_from(PyObject *timestamp, PyObject *index, int *flags, int64_t *tim
 
 /* Arrays a get returns (_native_buffers.c): numpy.empty, or reusable memory for large ones. */
 PyObject *new_array(PyObject *shape, int dtype, Py_buffer *view);
-PyObject *array_rows(PyObject *buffer, int dtype, int ndim, const int64_t *shape, size_t count, size_t stride);
+/* `count` arrays of `dtype` and `shape`, views of `buffer` from byte `start` on, `stride` bytes apart. */
+PyObject *array_rows(PyObject *buffer, size_t start, int dtype, int ndim, const int64_t *shape, size_t count, size_t stride);
 int buffers_init(PyObject *numpy);
 PyObject *native_pool_state(PyObject *module, PyObject *unused);
 
@@ -115,8 +117,14 @@ typedef struct QueueObject {
     Py_ssize_t dependents; /* loans and borrows that may still have arrays over the mapping */
     PyObject *pending_error; /* an error get_many met after it had taken records: those are
                               * returned first, and the error is raised by the next get_many */
+    struct kept_batch *kept; /* records get_many took but could not return (an exception came
+                              * while it made their arrays), oldest first: the next get_many
+                              * returns them before it takes others (_native_batches.c) */
+    uint64_t batch_record_bytes; /* the largest record get_many has taken: its buffer's guess */
 } QueueObject;
 void queue_finish_close(QueueObject *self);
+/* Frees the records get_many kept (at close: no call can return them any more). */
+void kept_batches_free(QueueObject *self);
 int queue_enter(QueueObject *self);
 void queue_leave(QueueObject *self);
 
@@ -165,6 +173,8 @@ extern const reader_ops queue_reader_ops, subscriber_reader_ops;
 PyObject *queue_subscribe(QueueObject *self, PyObject *args);
 PyObject *queue_put_many(QueueObject *self, PyObject *const *args, Py_ssize_t nargs);
 PyObject *queue_get_many(QueueObject *self, PyObject *const *args, Py_ssize_t nargs);
+/* _get_many_test_hook(failures, signal): a test hook of python/tests (see _native_batches.c). */
+PyObject *native_get_many_test_hook(PyObject *module, PyObject *args);
 PyObject *native_open_queue(PyObject *module, PyObject *args);
 PyObject *native_remove_queue(PyObject *module, PyObject *args);
 PyObject *native_queue_exists(PyObject *module, PyObject *args);

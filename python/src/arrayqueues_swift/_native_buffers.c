@@ -157,7 +157,7 @@ PyObject *new_array(PyObject *shape, int dtype, Py_buffer *view) {
 /* `count` arrays of one dtype and shape lying `stride` bytes apart in `buffer` (an object that
  * exports a buffer), as a list of views of one strided array over it: numpy makes each row in
  * C, which costs a fraction of an array made per record. */
-PyObject *array_rows(PyObject *buffer, int dtype, int ndim, const int64_t *shape, size_t count, size_t stride) {
+PyObject *array_rows(PyObject *buffer, size_t start, int dtype, int ndim, const int64_t *shape, size_t count, size_t stride) {
     PyObject *dtype_obj = dtype_object(dtype);
     if (!dtype_obj) return NULL;
     PyObject *extents = PyTuple_New(ndim + 1), *strides = PyTuple_New(ndim + 1);
@@ -174,7 +174,7 @@ PyObject *array_rows(PyObject *buffer, int dtype, int ndim, const int64_t *shape
     for (int i = 0; i <= ndim; i++) {
         if (!PyTuple_GET_ITEM(extents, i) || !PyTuple_GET_ITEM(strides, i)) goto done;
     }
-    PyObject *offset = PyLong_FromLong(0);
+    PyObject *offset = PyLong_FromSize_t(start);
     if (!offset) goto done;
     PyObject *all = PyObject_CallFunctionObjArgs(numpy_ndarray, extents, dtype_obj, buffer, offset, strides, NULL);
     Py_DECREF(offset);

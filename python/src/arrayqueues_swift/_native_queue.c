@@ -51,12 +51,15 @@ static PyObject *queue_wrap(aq_queue *queue) {
     self->closing = 0;
     self->dependents = 0;
     self->pending_error = NULL;
+    self->kept = NULL;
+    self->batch_record_bytes = 0;
     return (PyObject *)self;
 }
 
 static void queue_dealloc(QueueObject *self) {
     format_cache_clear(&self->last);
     Py_XDECREF(self->pending_error);
+    kept_batches_free(self);
     if (self->queue) aq_queue_close(self->queue);
     PyObject_Free(self);
 }
@@ -220,6 +223,7 @@ static PyObject *queue_info(QueueObject *self, PyObject *unused) {
 
 static PyObject *queue_close(QueueObject *self, PyObject *unused) {
     self->closing = 1;
+    kept_batches_free(self);  /* no call returns them now: their memory goes at once */
     queue_finish_close(self);
     Py_RETURN_NONE;
 }
@@ -243,7 +247,7 @@ static PyMethodDef queue_methods[] = {
     {"loan", (PyCFunction)(void (*)(void))lease_loan, METH_FASTCALL, "loan(shape, dtype[, timeout, timestamp, index]) -> Lease"},
     {"borrow", (PyCFunction)lease_borrow, METH_O, "borrow(timeout) -> Lease"},
     {"put_many", (PyCFunction)(void (*)(void))queue_put_many, METH_FASTCALL, "put_many(arrays, timeout) -> how many were put"},
-    {"get_many", (PyCFunction)(void (*)(void))queue_get_many, METH_FASTCALL, "get_many(max_count, timeout, record_bytes) -> (buffer, entries)"},
+    {"get_many", (PyCFunction)(void (*)(void))queue_get_many, METH_FASTCALL, "get_many(max_count, timeout) -> [ndarray]"},
     {"subscribe", (PyCFunction)queue_subscribe, METH_VARARGS, "subscribe(policy, start) -> Subscriber"},
     {"count", (PyCFunction)queue_count, METH_NOARGS, "Records waiting."},
     {"is_empty", (PyCFunction)queue_is_empty, METH_NOARGS, "Whether no record is waiting."},

@@ -34,8 +34,10 @@ static const char *optional_string(PyObject *object) {
  *                     expected_message_bytes, heartbeat_interval_ns, linger_ns, shm_capacity,
  *                     curve_secret_key, curve_server_public_key, shm_mode, shm_allow_other_owner,
  *                     maximum_arrays);
- * 0 for the numeric defaults; other values go to the C interface as given, which refuses
- * negative sizes (AQ_EINVALID_ARGUMENT); a negative heartbeat_interval_ns means none. */
+ * 0 for the numeric defaults (-1 for linger_ns, INT64_MIN for send_timeout_ns: 0 means
+ * something there); other values go to the C interface as given, which refuses negative sizes
+ * (AQ_EINVALID_ARGUMENT); a negative heartbeat_interval_ns means none (transport.py passes -1
+ * for heartbeat_interval=0, and checked every duration). */
 PyObject *native_open_sender(PyObject *module, PyObject *args) {
     const char *endpoint, *stream;
     int pattern, role, fast_path, shm_allow_other_owner;
@@ -218,9 +220,9 @@ static void receiver_dealloc(ReceiverObject *self) {
 /* _native.open_receiver(endpoint, pattern, role, fast_path, detects_loss, subscriptions (list of str),
  *                       fast_path_timeout_ns, linger_ns, shm_capacity, maximum_message_bytes,
  *                       curve_secret_key, curve_server_public_key, shm_mode, shm_allow_other_owner,
- *                       maximum_arrays); 0 for the numeric defaults (a negative fast_path_timeout_ns
- *                       too, a negative linger_ns: the default); negative sizes go to the C interface,
- *                       which refuses them. */
+ *                       maximum_arrays); 0 for the numeric defaults (-1 for linger_ns, where 0 means
+ *                       something); negative sizes go to the C interface, which refuses them
+ *                       (transport.py refused negative durations already). */
 PyObject *native_open_receiver(PyObject *module, PyObject *args) {
     const char *endpoint;
     int pattern, role, fast_path, detects_loss, shm_allow_other_owner;

@@ -1,31 +1,28 @@
-"""Timeouts and timestamps as the C interface takes them: nanoseconds."""
+"""Durations and timestamps as the C interface takes them: nanoseconds."""
 
 from __future__ import annotations
 
 import datetime as _dt
-from typing import Optional, Union
+from typing import Union
 
 Timestamp = Union[_dt.datetime, float, int]
-
-_FOREVER = -1
-
 
 #: The longest timeout in nanoseconds (about 146 years), as the extension module holds them.
 _LONGEST = 2**62
 
 
-def timeout_ns(timeout: Optional[float]) -> int:
-    """Seconds (or None: no limit) as the C interface's nanoseconds (-1: no limit); infinity and
-    other huge values are the longest timeout."""
-    if timeout is None:
-        return _FOREVER
-    if timeout != timeout:  # NaN
-        raise ValueError("timeout must be a number of seconds or None")
-    if timeout <= 0:
-        return 0
-    if timeout >= _LONGEST / 1e9:  # infinity too, which int() refuses
+def duration_ns(seconds: float, what: str, meaning: str = "") -> int:
+    """A duration option of ``what`` in seconds (a number, 0 or more) as nanoseconds; infinity and
+    other huge values are the longest. Raises :class:`InvalidArgument` (a ``ValueError``) for a
+    negative or NaN one, naming ``what`` and saying what it may be (``meaning``, for options
+    whose None or 0 mean something)."""
+    if seconds != seconds or seconds < 0:  # NaN or negative: a mistake, never silently 0 or the default
+        from .errors import InvalidArgument
+
+        raise InvalidArgument(f"{what} is {seconds!r}: it must be {meaning or 'a number of seconds, 0 or more'}")
+    if seconds >= _LONGEST / 1e9:  # infinity too, which int() refuses
         return _LONGEST
-    return int(timeout * 1e9)
+    return int(seconds * 1e9)
 
 
 def timestamp_ns(timestamp: Timestamp) -> int:

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, ContextManager, Iterator, Optional, Seque
 import numpy as np
 
 from . import _native
-from ._time import Timestamp, utc_datetime
+from ._time import Timestamp, duration_ns, utc_datetime
 from .errors import GetTimeout
 
 if TYPE_CHECKING:
@@ -140,7 +140,9 @@ class ArrayQueue(_Reader):
     Make one with :meth:`create`, :meth:`open` or :meth:`open_or_create`. Records keep their
     dtype, shape, a timestamp, an optional index and a queue-wide sequence number. ``put``
     waits while the queue is full and ``get`` while it is empty (a short spin, then a futex
-    sleep: no polling), each up to its ``timeout`` in seconds (None: no limit; 0: do not wait).
+    sleep: no polling), each up to its ``timeout`` in seconds (None: no limit; 0: do not wait;
+    a negative or NaN one raises :class:`InvalidArgument`, a ``ValueError``, as other negative
+    durations do).
 
     The handle pickles by name, so it can be given to a ``multiprocessing.Process`` under any
     start method: the child opens the queue by name. A queue outlives its handles until it is
@@ -148,7 +150,7 @@ class ArrayQueue(_Reader):
     is closed or dropped or its process exits (a forked child never removes it).
     """
 
-    __slots__ = ("_name", "_overflow", "_spin", "_removal", "_record_bytes", "__weakref__")
+    __slots__ = ("_name", "_overflow", "_spin", "_removal", "__weakref__")
 
     def __init__(self, handle: Any, name: str, overflow: str, spin: float, remove_on_close: bool) -> None:
         """Use :meth:`create`, :meth:`open` or :meth:`open_or_create`."""
@@ -156,7 +158,6 @@ class ArrayQueue(_Reader):
         self._name = name
         self._overflow = overflow
         self._spin = spin
-        self._record_bytes = 0  # the largest record get_many has seen: its next buffer's guess
         # A finalizer, not __del__: it also runs at interpreter exit, and it names no `self`.
         self._removal = weakref.finalize(self, _remove_if_creator, name, os.getpid()) if remove_on_close else None
 
@@ -168,7 +169,7 @@ class ArrayQueue(_Reader):
         if shape_change not in _SHAPE_CHANGE:
             raise ValueError(f"shape_change must be one of {', '.join(_SHAPE_CHANGE)}")
         handle = _native.open_queue(name, how, int(capacity), _OVERFLOW[overflow], _SHAPE_CHANGE[shape_change],
-                                    int(spin * 1e9), int(mode), bool(allow_other_owner), bool(broadcast))
+                                    duration_ns(spin, "spin"), int(mode), bool(allow_other_owner), bool(broadcast))
         return cls(handle, name, overflow, spin, remove)
 
     @classmethod
@@ -181,7 +182,8 @@ class ArrayQueue(_Reader):
         (wait up to the timeout), ``"fail"`` (raise :class:`Full` at once) or ``"drop-oldest"``.
         ``shape_change``: ``"keep"`` (records of any dtype and shape coexist) or ``"reset"``
         (a record of another dtype or shape drops the waiting ones, counted in
-        ``statistics().resets``). ``spin``: seconds a blocked call spins before it sleeps.
+        ``statistics().resets``). ``spin``: seconds a blocked call spins before it sleeps (0: none;
+        negative raises :class:`InvalidArgument`).
         ``mode``: permission bits of the shared-memory object. ``remove``: remove the queue's
         name when this handle is closed or dropped, or this process exits (not in forked children).
         ``broadcast``: make a broadcast queue, where every subscriber (:meth:`subscribe`) reads
@@ -286,14 +288,24 @@ class ArrayQueue(_Reader):
         Returns their arrays, oldest first (at least one): copies the caller owns -- records of
         one dtype and shape are views of one buffer, kept while any of them lives. Records
         larger than the ones seen so far may be left for the next call.
-        Raises as :meth:`get`; an error met after some records were taken (a corrupt record
-        in the middle of the batch) is raised by the next call, after those records were returned.
-        Only the wait for the first record can be cut short (by ``timeout``, Ctrl-C or another
-        thread's :meth:`close`), before any was taken: a record taken is never lost."""
-        arrays, largest = self._handle.get_many(int(max_count), timeout, self._record_bytes)
-        self._record_bytes = max(self._record_bytes, largest)
-        return arrays
 
+        Raises as :meth:`get`. A record taken is never lost:
+
+        - Only the wait for the first record can be cut short (by ``timeout``, Ctrl-C or another
+          thread's :meth:`close`), before any was taken.
+        - An error met after some records were taken (a corrupt record in the middle of the
+          batch) is raised by the next call, after those records were returned.
+        - An exception raised while their arrays are made (``MemoryError``, or a signal
+          handler's such as ``KeyboardInterrupt``) leaves the records taken with this handle:
+          the next ``get_many`` returns them (at most ``max_count``, without waiting) before it
+          takes any other. :meth:`get`, :meth:`get_record` and :meth:`borrow` do not see them,
+          and :meth:`close` drops them.
+
+        Every exception it raises after checking its arguments has ``get_count``: how many
+        records it took that the handle keeps for the next call (0 unless it came after
+        records were taken), as :meth:`put_many`'s have ``put_count``.
+        """
+        return self._handle.get_many(int(max_count), timeout)
 
     # MARK: Broadcast
 

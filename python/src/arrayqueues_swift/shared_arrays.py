@@ -159,12 +159,13 @@ class ArrayQueue:
         self._queue._handle.put(_native_order(element), 0, timestamp, _timestamp_kind(timestamp))
 
     def _take(self, block: bool, timeout: Optional[float]) -> Tuple[np.ndarray, int, Optional[int], int]:
-        return self._queue._handle.get_record(timeout if block else 0)
+        return self._queue._handle.get_record(_wait(block, timeout))
 
     def get(self, block: bool = True, timeout: Optional[float] = None) -> np.ndarray:
         """Takes the oldest array, a copy the caller owns. ``block`` and ``timeout`` as
-        ``multiprocessing.Queue.get``; raises ``queue.Empty``."""
-        return self._queue._handle.get(timeout if block else 0)
+        ``multiprocessing.Queue.get`` (a negative ``timeout`` does not wait, as there); raises
+        ``queue.Empty``."""
+        return self._queue._handle.get(_wait(block, timeout))
 
     def clear(self) -> None:
         """Empties the queue without reading the arrays."""
@@ -232,6 +233,14 @@ class IndexedArrayQueue(ArrayQueue):
 # The type a timestamp was put with, kept in the record's index (these queues number records
 # by their sequence number, so the index is free): datetime, float seconds, int as given.
 _DATETIME, _SECONDS, _INTEGER = 0, 1, 2
+
+
+def _wait(block: bool, timeout: Optional[float]) -> Optional[float]:
+    """The native timeout of ``get(block, timeout)``: ``multiprocessing.Queue.get``, which the
+    original calls, does not wait for a negative timeout (the native API refuses one)."""
+    if not block or (timeout is not None and timeout < 0):
+        return 0
+    return timeout
 
 
 def _plain(timestamp: Any) -> Any:

@@ -13,7 +13,7 @@ from typing import Any, Iterator, Mapping, Optional, Sequence, Tuple, Union
 import numpy as np
 
 from . import _native
-from ._time import Timestamp, timeout_ns, utc_datetime
+from ._time import Timestamp, duration_ns, utc_datetime
 
 __all__ = ["Sender", "Receiver", "Message", "curve_keypair"]
 
@@ -52,17 +52,38 @@ def _size(value: Any) -> int:
 
 def _heartbeat_ns(interval: Optional[float]) -> int:
     """``heartbeat_interval`` as the native module takes it: None is the default (1 s), 0 is
-    no heartbeats (-1 for the C interface), a positive number of seconds the interval."""
+    no heartbeats (-1, which the C interface takes as none, as it takes 0), a positive number
+    of seconds the interval (at least 1 ms)."""
     if interval is None:
         return 0
-    if interval != interval or interval < 0:  # NaN or negative
-        from .errors import InvalidArgument
-
-        raise InvalidArgument(f"heartbeat_interval is {interval!r}: it must be None (the default, 1 s), 0 (no heartbeats) "
-                              "or a positive number of seconds")
+    nanoseconds = duration_ns(interval, "heartbeat_interval",
+                              "None (the default, 1 s), 0 (no heartbeats) or a positive number of seconds")
     if interval == 0:
         return -1
-    return max(1, timeout_ns(interval))
+    return max(1, nanoseconds)
+
+
+def _option_ns(seconds: Optional[float], what: str, default: str, unset: int) -> int:
+    """A duration option (``send_timeout``, ``linger``) as the native module takes it: ``unset``
+    for None (the transport's default), nanoseconds otherwise; negative or NaN raises
+    :class:`InvalidArgument` (a ``ValueError``) rather than being taken as 0."""
+    if seconds is None:
+        return unset
+    return duration_ns(seconds, what, f"None ({default}) or a number of seconds, 0 or more")
+
+
+def _fast_path_timeout_ns(seconds: Optional[float]) -> int:
+    """``fast_path_timeout``: 0 for None (the default, 5 s), else at least 1 ns; 0, negative or
+    NaN raises :class:`InvalidArgument` (the C interface refuses 0 too: no time to switch)."""
+    if seconds is None:
+        return 0
+    meaning = "None (the default, 5 s) or a positive number of seconds"
+    nanoseconds = duration_ns(seconds, "fast_path_timeout", meaning)
+    if seconds == 0:
+        from .errors import InvalidArgument
+
+        raise InvalidArgument(f"fast_path_timeout is {seconds!r}: it must be {meaning}")
+    return max(1, nanoseconds)
 
 
 def curve_keypair() -> Tuple[str, str]:
@@ -120,10 +141,14 @@ class Sender:
     ``"connect"``. ``fast_path`` (publishers bound on tcp): ``"automatic"``, ``"disabled"``
     or ``"required"``. ``send_timeout``: seconds a send may wait for room (None: the
     transport's default). ``heartbeat_interval`` (tcp/ipc): seconds of idleness before a
-    heartbeat; None is the default (1 s), ``0`` sends no heartbeats (shm:// never sends them).
-    Sizes (``byte_budget``, ``expected_message_bytes``, ``shm_capacity``, ``maximum_arrays``):
-    0 is the default; a negative size raises :class:`InvalidArgument` (a ``ValueError``), as a
-    negative ``heartbeat_interval`` does. ``maximum_arrays``: the most arrays :meth:`send` sends
+    heartbeat; None is the default (1 s), ``0`` sends no heartbeats (shm:// never sends them;
+    a sender that binds with ``fast_path`` not ``"disabled"`` still sends one carrying its
+    fast-path offer every second). Durations (``send_timeout``, ``heartbeat_interval``,
+    ``linger``) are seconds; a negative or NaN one raises :class:`InvalidArgument` (a
+    ``ValueError``). ``linger``: seconds unsent messages are kept after :meth:`close` (None:
+    1 s). Sizes (``byte_budget``, ``expected_message_bytes``, ``shm_capacity``,
+    ``maximum_arrays``): 0 is the default; a negative size raises :class:`InvalidArgument` (a
+    ``ValueError``). ``maximum_arrays``: the most arrays :meth:`send` sends
     in one message (default 256, what receivers take by default; raise the receivers'
     ``maximum_arrays`` with it). CURVE: ``curve_secret_key`` alone makes this side the server;
     with ``curve_server_public_key`` too, a client.
@@ -139,9 +164,10 @@ class Sender:
                  shm_allow_other_owner: bool = False, maximum_arrays: int = 0) -> None:
         self._handle = _native.open_sender(
             endpoint, stream, _choice(_PATTERNS, pattern, "pattern"), _choice(_ROLES, role, "role"),
-            _choice(_FAST_PATH, fast_path, "fast_path"), _DEFAULT if send_timeout is None else timeout_ns(send_timeout),
+            _choice(_FAST_PATH, fast_path, "fast_path"),
+            _option_ns(send_timeout, "send_timeout", "the transport's default", _DEFAULT),
             _size(byte_budget), _size(expected_message_bytes),
-            _heartbeat_ns(heartbeat_interval), -1 if linger is None else timeout_ns(linger), _size(shm_capacity),
+            _heartbeat_ns(heartbeat_interval), _option_ns(linger, "linger", "the default, 1 s", -1), _size(shm_capacity),
             curve_secret_key, curve_server_public_key, int(shm_mode), bool(shm_allow_other_owner),
             _size(maximum_arrays))
 
@@ -218,8 +244,11 @@ class Receiver:
     (turn off for pullers that share a pusher). ``maximum_arrays``: the most arrays a message
     may have (default 256, what senders send at most by default); one with more is counted as
     malformed and skipped. ``maximum_message_bytes``: the largest message taken (default 1 GiB).
-    Other options, among them ``shm_mode`` and ``shm_allow_other_owner`` for ``shm://``, as
-    :class:`Sender`; a negative size raises :class:`InvalidArgument`.
+    ``fast_path_timeout``: with ``fast_path="required"``, seconds allowed to switch to the fast
+    path (None: 5 s; it must be positive). ``linger``: seconds unsent messages are kept after
+    :meth:`close` (None: 0). Other options, among them ``shm_mode`` and
+    ``shm_allow_other_owner`` for ``shm://``, as :class:`Sender`; a negative size, and a
+    negative or NaN duration, raise :class:`InvalidArgument` (a ``ValueError``).
     """
 
     __slots__ = ("_handle",)
@@ -233,14 +262,14 @@ class Receiver:
         self._handle = _native.open_receiver(
             endpoint, _choice(_PATTERNS, pattern, "pattern"), _choice(_ROLES, role, "role"),
             _choice(_FAST_PATH, fast_path, "fast_path"), 1 if detects_loss else 0, list(subscriptions),
-            0 if fast_path_timeout is None else timeout_ns(fast_path_timeout), -1 if linger is None else timeout_ns(linger),
+            _fast_path_timeout_ns(fast_path_timeout), _option_ns(linger, "linger", "the default, 0", -1),
             _size(shm_capacity), _size(maximum_message_bytes), curve_secret_key,
             curve_server_public_key, int(shm_mode), bool(shm_allow_other_owner), _size(maximum_arrays))
 
     def receive(self, timeout: Optional[float] = None, *, events: bool = False) -> Optional[Message]:
-        """The next message, waiting up to ``timeout`` seconds (None: no limit); None if
-        nothing arrived in time. With ``events=True`` heartbeats and ends are returned too
-        (``message.kind``). Raises :class:`Closed` after :meth:`close` or :meth:`shutdown`."""
+        """The next message, waiting up to ``timeout`` seconds (None: no limit, 0: not at all;
+        negative raises :class:`InvalidArgument`); None if nothing arrived in time. With
+        ``events=True`` heartbeats and ends are returned too (``message.kind``). Raises :class:`Closed` after :meth:`close` or :meth:`shutdown`."""
         received = self._handle.receive(timeout, 1 if events else 0)
         if received is None:
             return None
