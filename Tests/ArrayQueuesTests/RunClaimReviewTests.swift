@@ -204,4 +204,17 @@ struct RunClaimReviewTests {
         #expect(orderBreaks.withLock { $0 } == [], "the consumer saw the producer's records out of order")
         _ = shared
     }
+
+    @Test("put(contentsOf:) lays the shapes end to end, once per run of equal ones: 0-d arrays only, and 0-d arrays among others, round-trip")
+    func borrowedShapesOfScalars() throws {
+        let name = uniqueQueueName("scalars")
+        let queue = try ArrayQueue.create(name: name, capacity: 1 << 16)
+        defer { try? ArrayQueue.remove(name: name) }
+        let scalars = try (0..<5).map { try Pattern.array(dtype: .float64, shape: [], seed: UInt64($0)) }
+        try queue.put(contentsOf: scalars)
+        #expect(try queue.get(upTo: 10, timeout: .seconds(1)).map(\.array) == scalars)
+        let mixed = try [[], [2, 3], [2, 3], [], [], [4], [1, 1, 1]].enumerated().map { try Pattern.array(dtype: .int32, shape: $0.element, seed: UInt64($0.offset)) }
+        try queue.put(contentsOf: mixed)
+        #expect(try queue.get(upTo: 10, timeout: .seconds(1)).map(\.array) == mixed)
+    }
 }
