@@ -634,11 +634,31 @@ final class Ring {
         var contiguous = true
         var count = 0
         var firstWriting: UInt64?
+        // The WRITING records passed (only before the first claim: after it, the walk ends at
+        // the next one), and how often the walk started again because one was published.
+        var passedWriting: [UInt64] = []
+        var restarts = 0
         walk: while position < tail && count < limit {
             let (record, state, length) = try validatedRecord(at: position, tail: tail)
             let next = position + UInt64(length)
             switch state {
             case .ready:
+                // Each producer's records in its order: it publishes them in the order it reserved
+                // them, so a record passed as WRITING that is still WRITING now, after this one was
+                // seen READY, is another producer's. One published since may be this one's producer's
+                // earlier record: walk again from `read` (a few times at most: a hostile segment could
+                // flip states for ever), or end a walk that has claimed already.
+                if !passedWriting.isEmpty, restarts < 8,
+                   passedWriting.contains(where: { self.record(at: $0).state != .writing }) {
+                    if count > 0 { break walk }
+                    restarts += 1
+                    passedWriting.removeAll(keepingCapacity: true)
+                    position = read
+                    newRead = read
+                    contiguous = true
+                    firstWriting = nil
+                    continue walk
+                }
                 if let dtype, record.dtypeCode != dtype.rawValue {
                     if count > 0 { break walk }
                     advanceRead(from: read, to: newRead)
@@ -660,6 +680,7 @@ final class Ring {
             case .writing:
                 if count > 0 { break walk }
                 if firstWriting == nil { firstWriting = position }
+                passedWriting.append(position)
                 contiguous = false
             case .reading, .done, .skip:
                 if contiguous { newRead = next }
