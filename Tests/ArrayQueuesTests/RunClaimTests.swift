@@ -4,11 +4,11 @@ import Foundation
 import Glibc
 import Testing
 
-/// Review of the run claims at `read` (docs/LAYOUT.md, "Get", batch get): several batch
+/// The run claims at `read` (docs/LAYOUT.md, "Get", batch get): several batch
 /// consumers claim runs against each other, the bindings' byte-budgeted takes, single claims,
 /// batched producers of mixed shapes (shapes borrowed from one buffer) and clear().
 @Suite(.timeLimit(.minutes(3)))
-struct RunClaimReviewTests {
+struct RunClaimTests {
     /// A payload: its id in the first 8 bytes, then the pattern for that id.
     private static func fill(_ bytes: UnsafeMutableRawBufferPointer, id: UInt64) {
         bytes.storeBytes(of: id.littleEndian, toByteOffset: 0, as: UInt64.self)

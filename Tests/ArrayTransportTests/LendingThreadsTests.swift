@@ -7,7 +7,7 @@ import Testing
 /// the others the set; a nested enter is refused wherever the thread is, and no thread that is
 /// not inside is ever refused or reported inside.
 @Suite(.timeLimit(.minutes(2)))
-struct LendingThreadsReviewTests {
+struct LendingThreadsTests {
     final class Box: @unchecked Sendable { let threads = LendingThreads() }
 
     @Test("threads: 6 threads enter, nest, check and leave 20 000 times each; every nested enter is refused, no first enter is, and only threads inside are reported inside")
