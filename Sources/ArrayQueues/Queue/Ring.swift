@@ -355,7 +355,6 @@ final class Ring {
                 crashPoint(.reserveHeaderWritten)
                 header.tail.pointee.store(start + UInt64(request.length), ordering: .releasing)
                 crashPoint(.reserveTailStored)
-                prefetchNextRecord(after: start, length: request.length)
                 let payload = UnsafeMutableRawBufferPointer(
                     start: record.raw + RecordHeader.payloadOffset(dimensions: request.shape.count), count: request.payloadBytes)
                 return Reservation(record: record, sequence: sequence, payload: payload, writer: owner.pid)
@@ -369,20 +368,6 @@ final class Ring {
             }
             cursors = try producerCursors()
         }
-    }
-
-    /// Asks for the lines of the record a put of the same size would reserve next, ready to be
-    /// written: a put publishes by a compare-exchange, which waits until every store before it
-    /// has its line, and the lines of a ring position were last read by a consumer or are in
-    /// memory. Asked for a put ahead, they arrive while this put fills its record and returns.
-    /// Only for small records: a large record's lines stream in while it is filled.
-    @inline(__always)
-    private func prefetchNextRecord(after start: UInt64, length: Int) {
-        guard length <= 4096 else { return }
-        let next = offset(of: start) + length
-        guard next + length <= capacity else { return }
-        let base = header.data + next
-        for line in stride(from: 0, to: length, by: 64) { caq_prefetch_for_write(base + line) }
     }
 
     /// Publishes a filled record (no lock needed); see ``commit(_:filling:published:)``.

@@ -244,10 +244,6 @@ int caq_futex_wake(uint32_t *word, int count);
 /// A spin-loop hint to the CPU (x86 `pause`, arm `yield`).
 void caq_cpu_relax(void);
 
-/// Asks for the cache line holding `address` in a state ready to be written (x86 `prefetchw`),
-/// without waiting for it. Inline, so that it costs one instruction.
-static inline void caq_prefetch_for_write(const void *address) { __builtin_prefetch(address, 1, 3); }
-
 /// F_OFD_SETLK: write-locks byte `byte` of the file through `fd`'s open file description, without
 /// waiting. Returns 0, or -errno (-EAGAIN: another open file description holds it).
 int caq_ofd_lock(int fd, uint64_t byte);
