@@ -179,7 +179,7 @@ extension ArrayQueue {
     /// Takes up to `maximumCount` records whose payloads fit, one after the other, in
     /// `byteBudget` bytes when each starts at a multiple of `alignment`: waits for the first as
     /// ``claimRecord(maximumPayloadBytes:timeout:blocking:)`` does, then claims what else is
-    /// waiting: one by one at `read` without the lock while the records there are ready, or in
+    /// waiting: in runs at `read` without the lock while the records there are ready, or in
     /// one walk under the lock otherwise. `body` reads each claimed record and the offset it
     /// goes to; the record is released after it. A record that does not fit stays in the
     /// queue; if it is the first, its metadata is returned in `tooLarge`.
@@ -224,12 +224,13 @@ extension ArrayQueue {
             }
             var probe = Ring.ArrivalProbe()
             do {
-                // The records at `read` while they are READY there, without the lock; the walk under it for the rest.
+                // Runs of the records at `read` while they are READY there, without the lock; the walk under it for the rest.
                 var quick = Ring.QuickClaim.empty
                 while wantsMore() {
-                    quick = try ring.claimWithoutLock(expecting: nil, maximumPayloadBytes: byteBudget - used, owner: me, probe: &probe)
-                    guard case let .claimed(record) = quick else { break }
-                    add(record)
+                    let room = Swift.min(maximumCount - count, Self.batchLimit) - claimed.count
+                    quick = try ring.claimRunWithoutLock(
+                        upTo: room, owner: me, probe: &probe, accepts: { $0.payloadByteCount <= byteBudget - used }, add)
+                    guard case .claimed = quick else { break }
                 }
                 if claimed.isEmpty, case .needsLock = quick {
                     try ring.withLock { () throws(ArrayQueueError) in

@@ -619,11 +619,31 @@ final class Ring {
         var contiguous = true
         var count = 0
         var firstWriting: UInt64?
+        // The WRITING records passed (only before the first claim: after it, the walk ends at
+        // the next one), and how often the walk started again because one was published.
+        var passedWriting: [UInt64] = []
+        var restarts = 0
         walk: while position < tail && count < limit {
             let (record, state, length) = try validatedRecord(at: position, tail: tail)
             let next = position + UInt64(length)
             switch state {
             case .ready:
+                // Each producer's records in its order: it publishes them in the order it reserved
+                // them, so a record passed as WRITING that is still WRITING now, after this one was
+                // seen READY, is another producer's. One published since may be this one's producer's
+                // earlier record: walk again from `read` (a few times at most: a hostile segment could
+                // flip states for ever), or end a walk that has claimed already.
+                if !passedWriting.isEmpty, restarts < 8,
+                   passedWriting.contains(where: { self.record(at: $0).state != .writing }) {
+                    if count > 0 { break walk }
+                    restarts += 1
+                    passedWriting.removeAll(keepingCapacity: true)
+                    position = read
+                    newRead = read
+                    contiguous = true
+                    firstWriting = nil
+                    continue walk
+                }
                 if let dtype, record.dtypeCode != dtype.rawValue {
                     if count > 0 { break walk }
                     advanceRead(from: read, to: newRead)
@@ -645,6 +665,7 @@ final class Ring {
             case .writing:
                 if count > 0 { break walk }
                 if firstWriting == nil { firstWriting = position }
+                passedWriting.append(position)
                 contiguous = false
             case .reading, .done, .skip:
                 if contiguous { newRead = next }
@@ -742,29 +763,35 @@ final class Ring {
     func claimWithoutLock(
         expecting dtype: DType?, maximumPayloadBytes: Int, owner: ProcessIdentity, probe: inout ArrivalProbe
     ) throws(ArrayQueueError) -> QuickClaim {
-        try claimAtRead(upTo: 1, expecting: dtype, maximumPayloadBytes: maximumPayloadBytes, owner: owner, probe: &probe) { _ in }
+        try claimAtRead(
+            upTo: 1, owner: owner, probe: &probe,
+            accepts: { record in (dtype.map { $0.rawValue == record.dtypeCode } ?? true) && record.payloadByteCount <= maximumPayloadBytes },
+            claimed: { _ in })
     }
 
     /// ``claimWithoutLock(expecting:maximumPayloadBytes:owner:probe:)`` for a batch: claims the
     /// record at `read`, then up to `limit` − 1 READY records right after it, each by its own
     /// compare-exchange, and moves `read` past them all once. Passes each to `claimed`, in
-    /// queue order. The run ends at the first record that is not READY.
+    /// queue order. The run ends at the first record that is not READY or that `accepts` (asked
+    /// right before each claim, after `claimed` heard of the one before) refuses; a first record
+    /// it refuses is left to the walk under the lock (``QuickClaim/needsLock``).
     ///
     /// Why the records after the first are the ones checked: while the first is claimed, `head`
     /// cannot pass it, so no record up to a lap after it can be written, and the room of the
     /// ones that follow it cannot be reused; each compare-exchange expects the word checked.
     func claimRunWithoutLock(
-        upTo limit: Int, owner: ProcessIdentity, probe: inout ArrivalProbe, _ claimed: (RecordHeader) -> Void
+        upTo limit: Int, owner: ProcessIdentity, probe: inout ArrivalProbe,
+        accepts: (RecordHeader) -> Bool = { _ in true }, _ claimed: (RecordHeader) -> Void
     ) throws(ArrayQueueError) -> QuickClaim {
-        try claimAtRead(upTo: limit, expecting: nil, maximumPayloadBytes: .max, owner: owner, probe: &probe, claimed)
+        try claimAtRead(upTo: limit, owner: owner, probe: &probe, accepts: accepts, claimed: claimed)
     }
 
     /// The claim at `read` of ``claimWithoutLock(expecting:maximumPayloadBytes:owner:probe:)``,
     /// extended to the run of ``claimRunWithoutLock(upTo:owner:probe:_:)`` when `limit` > 1.
     @inline(__always)
     private func claimAtRead(
-        upTo limit: Int, expecting dtype: DType?, maximumPayloadBytes: Int, owner: ProcessIdentity, probe: inout ArrivalProbe,
-        _ claimed: (RecordHeader) -> Void
+        upTo limit: Int, owner: ProcessIdentity, probe: inout ArrivalProbe,
+        accepts: (RecordHeader) -> Bool, claimed: (RecordHeader) -> Void
     ) throws(ArrayQueueError) -> QuickClaim {
         for attempt in 0..<4 {
             // First against a tail seen before, if `read` is behind it: then the record at `read`
@@ -803,9 +830,7 @@ final class Ring {
                 }
                 return .needsLock
             }
-            guard dtype.map({ $0.rawValue == record.dtypeCode }) ?? true, record.payloadByteCount <= maximumPayloadBytes else {
-                return .needsLock
-            }
+            guard accepts(record) else { return .needsLock }
             // `read` still at this record: since `read` only moves forward, the word loaded above
             // was then the word of the record at `read`, not of a later one at the same place.
             guard header.read.pointee.load(ordering: .sequentiallyConsistent) == read else { continue }
@@ -816,7 +841,7 @@ final class Ring {
                 let next = self.record(at: end)
                 let nextWord = next.stateAndOwner
                 guard let (_, _, nextLength) = try? validatedRecord(at: end, tail: tail),
-                      nextWord == RecordHeader.readyWord(sequence: next.sequence),
+                      nextWord == RecordHeader.readyWord(sequence: next.sequence), accepts(next),
                       take(next, from: nextWord, owner: owner, quick: true) else { break }
                 claimed(next)
                 count += 1
