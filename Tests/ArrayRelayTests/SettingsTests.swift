@@ -80,6 +80,11 @@ import Testing
         #expect(pushpull.putTimeout == nil && pushpull.streams == ["cam"])
         options.capacity = 1
         #expect(Self.configurationError { () throws(RelayError) in _ = try SubscribeSettings.resolve(document: nil, common: common, subscribe: options) }?.contains("out of range") == true)
+        options.capacity = nil
+        options.heartbeat = .zero
+        #expect(Self.configurationError { () throws(RelayError) in _ = try SubscribeSettings.resolve(document: nil, common: common, subscribe: options) }?.contains("heartbeat must be more than 0") == true)
+        options.heartbeat = .milliseconds(250)
+        #expect(try SubscribeSettings.resolve(document: nil, common: common, subscribe: options).heartbeat == .milliseconds(250))
     }
 
     struct Bad: CustomTestStringConvertible, Sendable {

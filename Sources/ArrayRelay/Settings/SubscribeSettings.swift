@@ -131,7 +131,14 @@ public struct SubscribeSettings: Sendable {
         settings.receiveQueue = options.receiveQueue ?? values.receiveQueue ?? settings.receiveQueue
         guard (1...1_000_000).contains(settings.receiveQueue) else { throw .configuration("--receive-queue must be 1 to 1000000 frames") }
         settings.maximumMessageBytes = options.maxMessageSize ?? values.maximumMessage ?? settings.maximumMessageBytes
-        if let heartbeat = options.heartbeat ?? values.heartbeat, heartbeat > .zero { settings.heartbeat = heartbeat }
+        if let heartbeat = options.heartbeat ?? values.heartbeat {
+            // The publisher's interval, from which silence is judged: unlike serve's (where 0 sends
+            // none), it cannot be 0, and was taken as the default when it was.
+            guard heartbeat > .zero else {
+                throw .configuration("\(options.heartbeat != nil ? "--heartbeat" : "\(where_) heartbeat") must be more than 0 seconds: it is the relay's heartbeat interval, and 3 silent intervals make it count as silent")
+            }
+            settings.heartbeat = heartbeat
+        }
         settings.curveServerKey = options.curveServerKey ?? values.curveServerKey
         settings.curveSecretKeyFile = options.curveSecretKeyFile ?? values.curveSecretKeyFile
         settings.curve = try CurveSettings.client(serverKey: settings.curveServerKey, secretKeyFile: settings.curveSecretKeyFile)

@@ -40,7 +40,7 @@ struct SubscribeOptions: ParsableArguments {
     @Option(help: ArgumentHelp("Largest message accepted; larger ones make ZeroMQ drop the connection. (default: 1GiB)", valueName: "size"))
     var maxMessageSize: ByteSize?
 
-    @Option(help: ArgumentHelp("The relay's heartbeat interval in seconds: after 3 silent intervals the relay counts as silent. (default: 1)", valueName: "seconds"))
+    @Option(help: ArgumentHelp("The relay's heartbeat interval in seconds, more than 0: after 3 silent intervals the relay counts as silent. (default: 1)", valueName: "seconds"))
     var heartbeat: Seconds?
 
     @Option(help: ArgumentHelp("Encrypt with CURVE as a client of the relay with this Z85 public key (40 characters).", valueName: "key"))
