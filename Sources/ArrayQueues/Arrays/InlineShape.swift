@@ -16,8 +16,6 @@ public struct InlineShape: RandomAccessCollection, Sendable, Hashable, CustomStr
     }
 
     /// The shape whose `count` extents `extent(axis)` returns (`count` ≤ ``Shape/maxDimensions``).
-    /// Inlined, so that it is built where it is stored: each return of it copies 264 bytes.
-    @inline(__always)
     init(count: Int, _ extent: (Int) -> Int) {
         self.count = count
         self.extents = InlineArray(repeating: 0)
