@@ -34,6 +34,12 @@ enum Arguments {
     /// value past `Int.max` arrives negative.
     static func unsigned(_ value: Int) -> UInt { UInt(bitPattern: value) }
 
+    /// Why an output struct's `size` field (the caller's `sizeof(type)`) cannot be right, or nil:
+    /// it must hold at least the field itself. Fields past `size` are left unwritten (``SizedOutput``).
+    static func outputSizeProblem(_ size: Int, _ type: String) -> String? {
+        size >= MemoryLayout<Int>.size ? nil : "\(type).size is \(unsigned(size)); set it to sizeof(\(type))"
+    }
+
     /// A NUL-terminated string that must not be NULL.
     static func string(_ text: UnsafePointer<CChar>?, _ what: String) throws(ArrayQueueError) -> String {
         guard let text else { throw ArrayQueueError(.invalidArgument, "\(what) is NULL") }

@@ -120,9 +120,7 @@ final class MessageHandle {
 public func aqMessageInfoGet(_ message: OpaquePointer?, _ info: UnsafeMutablePointer<aq_message_info>?) -> Int32 {
     guard let message else { return Status.null("message", in: "aq_message_info_get") }
     guard let info else { return Status.null("info", in: "aq_message_info_get") }
-    guard info.pointee.size >= MemoryLayout<Int>.size else {
-        return Status.fail(AQ_EINVALID_ARGUMENT, "aq_message_info.size is \(Arguments.unsigned(info.pointee.size)); set it to sizeof(aq_message_info)")
-    }
+    if let problem = Arguments.outputSizeProblem(info.pointee.size, "aq_message_info") { return Status.fail(AQ_EINVALID_ARGUMENT, problem) }
     let m = Handle.get(message, as: MessageHandle.self)
     let out = SizedOutput(info, size: info.pointee.size)
     out.set(\.kind, m.kind)

@@ -38,11 +38,9 @@ public func aqQueueIsRemoved(_ queue: OpaquePointer?) -> Int32 {
     withQueue(queue, "aq_queue_is_removed") { queue throws(ArrayQueueError) in queue.isRemoved ? 1 : 0 }
 }
 
-/// Checks an output struct's `size` field: at least the field itself.
+/// Checks an output struct's `size` field (see ``Arguments/outputSizeProblem(_:_:)``).
 private func checkOutputSize(_ size: Int, _ type: String) throws(ArrayQueueError) {
-    guard size >= MemoryLayout<Int>.size else {
-        throw ArrayQueueError(.invalidArgument, "\(type).size is \(Arguments.unsigned(size)); set it to sizeof(\(type))")
-    }
+    if let problem = Arguments.outputSizeProblem(size, type) { throw ArrayQueueError(.invalidArgument, problem) }
 }
 
 @c(aq_queue_statistics_get)

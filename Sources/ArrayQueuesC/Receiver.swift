@@ -108,8 +108,8 @@ public func aqReceiverReceiveLent(
 public func aqReceiverStatisticsGet(_ receiver: OpaquePointer?, _ statistics: UnsafeMutablePointer<aq_receiver_statistics>?) -> Int32 {
     guard let receiver else { return Status.null("receiver", in: "aq_receiver_statistics_get") }
     guard let statistics else { return Status.null("statistics", in: "aq_receiver_statistics_get") }
-    guard statistics.pointee.size >= MemoryLayout<Int>.size else {
-        return Status.fail(AQ_EINVALID_ARGUMENT, "aq_receiver_statistics.size is \(Arguments.unsigned(statistics.pointee.size)); set it to sizeof(aq_receiver_statistics)")
+    if let problem = Arguments.outputSizeProblem(statistics.pointee.size, "aq_receiver_statistics") {
+        return Status.fail(AQ_EINVALID_ARGUMENT, problem)
     }
     let s = Handle.get(receiver, as: ReceiverHandle.self).receiver.statistics
     let out = SizedOutput(statistics, size: statistics.pointee.size)

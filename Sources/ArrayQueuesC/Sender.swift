@@ -118,8 +118,8 @@ public func aqSenderSend(
 public func aqSenderStatisticsGet(_ sender: OpaquePointer?, _ statistics: UnsafeMutablePointer<aq_sender_statistics>?) -> Int32 {
     guard let sender else { return Status.null("sender", in: "aq_sender_statistics_get") }
     guard let statistics else { return Status.null("statistics", in: "aq_sender_statistics_get") }
-    guard statistics.pointee.size >= MemoryLayout<Int>.size else {
-        return Status.fail(AQ_EINVALID_ARGUMENT, "aq_sender_statistics.size is \(Arguments.unsigned(statistics.pointee.size)); set it to sizeof(aq_sender_statistics)")
+    if let problem = Arguments.outputSizeProblem(statistics.pointee.size, "aq_sender_statistics") {
+        return Status.fail(AQ_EINVALID_ARGUMENT, problem)
     }
     let s = Handle.get(sender, as: SenderHandle.self).sender.statistics
     let out = SizedOutput(statistics, size: statistics.pointee.size)

@@ -123,6 +123,25 @@ func runOnThreads(_ roles: [@Sendable () -> Void], seconds: Int) -> Bool {
     return finished.wait(timeout: .now() + .seconds(seconds)) == .success
 }
 
+/// What a race of threads over `queue` must leave: no thread failed, every record `taken` (an
+/// index each, -1 for one that arrived corrupted) arrived intact and at most once, no consumer
+/// saw a producer's records out of order (`orderBreaks`), `puts` records were put, and each was
+/// taken or dropped, none left.
+func expectRaceOutcome(
+    _ queue: ArrayQueue, taken: [Int64], puts: Int, orderBreaks: [String], failures: [String],
+    sourceLocation: SourceLocation = #_sourceLocation
+) throws {
+    #expect(failures == [], sourceLocation: sourceLocation)
+    #expect(!taken.contains(-1), "a record arrived corrupted", sourceLocation: sourceLocation)
+    #expect(Set(taken).count == taken.count, "a record arrived twice", sourceLocation: sourceLocation)
+    #expect(orderBreaks == [], "a consumer saw a producer's records out of order", sourceLocation: sourceLocation)
+    let statistics = try queue.statistics()
+    #expect(statistics.puts == UInt64(puts), sourceLocation: sourceLocation)
+    #expect(UInt64(taken.count) + statistics.drops == statistics.puts,
+            "taken \(taken.count) + dropped \(statistics.drops) ≠ put \(statistics.puts)", sourceLocation: sourceLocation)
+    #expect(statistics.count == 0 && statistics.gets == UInt64(taken.count), sourceLocation: sourceLocation)
+}
+
 /// Reads the kill tortures' consumer logs (one delivered index per line, or `CORRUPT`) in
 /// `directory` and checks them: no corrupted record, each producer's records in order at each
 /// consumer, and none delivered twice. Returns every delivered index; `label` starts each message.

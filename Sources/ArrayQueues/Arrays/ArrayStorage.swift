@@ -74,12 +74,15 @@ final class ArrayStorage: ManagedBuffer<ArrayStorage.Header, UInt8> {
         return unsafeDowncast(buffer, to: ArrayStorage.self)
     }
 
-    /// A new storage holding a copy of these bytes.
-    func copy() -> ArrayStorage {
-        let clone = ArrayStorage.make(byteCount: byteCount)
-        clone.bytes.copyMemory(from: bytes, byteCount: byteCount)
-        return clone
+    /// A new storage holding a copy of `source` (its size).
+    static func copying(_ source: UnsafeRawBufferPointer) -> ArrayStorage {
+        let storage = make(byteCount: source.count)
+        if let start = source.baseAddress, source.count > 0 { storage.bytes.copyMemory(from: start, byteCount: source.count) }
+        return storage
     }
+
+    /// A new storage holding a copy of these bytes.
+    func copy() -> ArrayStorage { .copying(buffer) }
 
     /// Whether these bytes were allocated here (not adopted), so that they may be rewritten.
     var ownsBytes: Bool { ownership != .adopted }

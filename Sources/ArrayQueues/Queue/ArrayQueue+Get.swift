@@ -69,8 +69,7 @@ extension ArrayQueue {
     /// An owned copy of a claimed record, straight from the ring (one shape array, one storage).
     func copy(_ record: RecordHeader) throws(ArrayQueueError) -> ArrayRecord {
         guard let (dtype, extents, payload) = ring.claimedLayout(of: record) else { throw inconsistent(record, shape: record.shape) }
-        let storage = ArrayStorage.make(byteCount: payload.count)
-        if let source = payload.baseAddress { storage.bytes.copyMemory(from: source, byteCount: payload.count) }
+        let storage = ArrayStorage.copying(UnsafeRawBufferPointer(payload))
         return ArrayRecord(
             array: AnyNDArray(dtype: dtype, shape: Array(extents), storage: storage), sequence: record.sequence,
             timestamp: Timestamp(nanosecondsSinceEpoch: record.timestampNanoseconds), index: record.index, isEnvelope: record.isEnvelope)

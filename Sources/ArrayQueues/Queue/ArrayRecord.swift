@@ -57,8 +57,7 @@ public struct BorrowedRecord: ~Copyable {
     /// An owned copy of the record.
     public func copy() -> ArrayRecord {
         // The record was checked when it was claimed: its dtype, shape and size agree.
-        let storage = ArrayStorage.make(byteCount: bytes.count)
-        if let source = bytes.baseAddress, bytes.count > 0 { storage.bytes.copyMemory(from: source, byteCount: bytes.count) }
+        let storage = ArrayStorage.copying(bytes)
         let array = AnyNDArray(dtype: dtype, shape: shape, storage: storage)
         return ArrayRecord(array: array, sequence: sequence, timestamp: timestamp, index: index, isEnvelope: isEnvelope)
     }
