@@ -30,6 +30,14 @@ public struct InlineShape: RandomAccessCollection, Sendable, Hashable, CustomStr
         Shape.validByteCount(count: count, dtype: dtype) { extents[$0] }
     }
 
+    /// Whether `shape` has exactly these extents (a plain loop: the generic `elementsEqual`
+    /// walks both through iterators).
+    func matches(_ shape: [Int]) -> Bool {
+        guard shape.count == count else { return false }
+        for axis in 0..<count where extents[axis] != shape[axis] { return false }
+        return true
+    }
+
     public var startIndex: Int { 0 }
     public var endIndex: Int { count }
 

@@ -106,13 +106,13 @@ public final class BroadcastSubscriber: Sendable {
     /// - Throws: ``ArrayQueueError/Code/timeout``, ``ArrayQueueError/Code/notFound`` once detached.
     public func get(timeout: Duration? = nil) throws(ArrayQueueError) -> ArrayRecord {
         let loan = try borrow(timeout: timeout)
-        return loan.record.copy()
+        return loan.record.copy(shapes: queue.shapes)
     }
 
     /// The next record copied out, if one is waiting; never waits.
     public func tryGet() throws(ArrayQueueError) -> ArrayRecord? {
         guard let loan = try tryBorrow() else { return nil }
-        return loan.record.copy()
+        return loan.record.copy(shapes: queue.shapes)
     }
 
     /// Lends the next record to `body`, in place in shared memory (other subscribers may be

@@ -66,12 +66,13 @@ extension ArrayQueue {
         return copied
     }
 
-    /// An owned copy of a claimed record, straight from the ring (one shape array, one storage).
+    /// An owned copy of a claimed record, straight from the ring: one storage, and a shape array
+    /// shared with the records copied before it when they have the same shape (``ShapeCache``).
     func copy(_ record: RecordHeader) throws(ArrayQueueError) -> ArrayRecord {
         guard let (dtype, extents, payload) = ring.claimedLayout(of: record) else { throw inconsistent(record, shape: record.shape) }
         let storage = ArrayStorage.copying(UnsafeRawBufferPointer(payload))
         return ArrayRecord(
-            array: AnyNDArray(dtype: dtype, shape: Array(extents), storage: storage), sequence: record.sequence,
+            array: AnyNDArray(dtype: dtype, shape: shapes.shape(extents), storage: storage), sequence: record.sequence,
             timestamp: Timestamp(nanosecondsSinceEpoch: record.timestampNanoseconds), index: record.index, isEnvelope: record.isEnvelope)
     }
 

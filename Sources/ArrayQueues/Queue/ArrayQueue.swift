@@ -30,6 +30,8 @@ public final class ArrayQueue {
     /// division, and a consumer that keeps up with its producer waits at every get.
     let spinNanoseconds: Int64
     let ring: Ring
+    /// The shape array of the last record this handle copied out, shared by the next ones of that shape.
+    let shapes = ShapeCache()
     private let segment: SharedMemorySegment
 
     /// Smallest capacity accepted.

@@ -55,10 +55,15 @@ public struct BorrowedRecord: ~Copyable {
     }
 
     /// An owned copy of the record.
-    public func copy() -> ArrayRecord {
+    public func copy() -> ArrayRecord { copy(shape: shape) }
+
+    /// An owned copy of the record whose shape array comes from `shapes` (shared with the
+    /// copies before it when they have the same shape).
+    func copy(shapes: borrowing ShapeCache) -> ArrayRecord { copy(shape: shapes.shape(extents)) }
+
+    private func copy(shape: [Int]) -> ArrayRecord {
         // The record was checked when it was claimed: its dtype, shape and size agree.
-        let storage = ArrayStorage.copying(bytes)
-        let array = AnyNDArray(dtype: dtype, shape: shape, storage: storage)
+        let array = AnyNDArray(dtype: dtype, shape: shape, storage: ArrayStorage.copying(bytes))
         return ArrayRecord(array: array, sequence: sequence, timestamp: timestamp, index: index, isEnvelope: isEnvelope)
     }
 }
