@@ -180,6 +180,25 @@ def _eventually(read, condition, within=10.0):
     return value
 
 
+def test_a_receivers_heartbeat_interval_and_missed_heartbeats_judge_silence():
+    """heartbeat_interval and missed_heartbeats reach the receiver: with 50 ms and 1, a sender
+    that sends no heartbeats counts as silent soon after its last message (the defaults, 1 s and
+    3, would take 3 s); with 50 ms and 40 (2 s), not yet after 0.3 s."""
+    with aq.Sender("tcp://127.0.0.1:*", stream="s", fast_path="disabled", heartbeat_interval=0) as sender, \
+            aq.Receiver(sender.endpoint, fast_path="disabled", heartbeat_interval=0.05, missed_heartbeats=1) as quick:
+        sender.send(np.arange(4))
+        assert quick.receive(timeout=10) is not None
+        silent = _eventually(quick.statistics, lambda s: s["peer_is_silent"], within=2.0)
+        assert silent["peer_is_silent"] and silent["silence_ns"] > 50_000_000, silent
+    with aq.Sender("tcp://127.0.0.1:*", stream="s", fast_path="disabled", heartbeat_interval=0) as sender, \
+            aq.Receiver(sender.endpoint, fast_path="disabled", heartbeat_interval=0.05, missed_heartbeats=40) as patient:
+        sender.send(np.arange(4))
+        assert patient.receive(timeout=10) is not None
+        time.sleep(0.3)
+        waited = patient.statistics()
+        assert not waited["peer_is_silent"] and waited["silence_ns"] >= 250_000_000, waited
+
+
 def test_statistics_count_a_publishers_peers_and_rejected_subscriptions():
     """A tcp publisher counts its subscriber among its peers while it is connected and as a
     connection that ended once it leaves; a subscription that is no prefix of the stream's name

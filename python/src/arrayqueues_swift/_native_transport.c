@@ -220,19 +220,21 @@ static void receiver_dealloc(ReceiverObject *self) {
 /* _native.open_receiver(endpoint, pattern, role, fast_path, detects_loss, subscriptions (list of str),
  *                       fast_path_timeout_ns, linger_ns, shm_capacity, maximum_message_bytes,
  *                       curve_secret_key, curve_server_public_key, shm_mode, shm_allow_other_owner,
- *                       maximum_arrays); 0 for the numeric defaults (-1 for linger_ns, where 0 means
- *                       something); negative sizes go to the C interface, which refuses them
- *                       (transport.py refused negative durations already). */
+ *                       maximum_arrays, heartbeat_interval_ns, missed_heartbeats); 0 for the
+ *                       numeric defaults (-1 for linger_ns, where 0 means something); negative
+ *                       sizes go to the C interface, which refuses them (transport.py refused
+ *                       negative durations, and a heartbeat interval or missed_heartbeats under
+ *                       1, already). */
 PyObject *native_open_receiver(PyObject *module, PyObject *args) {
     const char *endpoint;
     int pattern, role, fast_path, detects_loss, shm_allow_other_owner;
     PyObject *subscriptions, *secret, *server_public;
-    long long fast_path_timeout, linger, shm_capacity, maximum_bytes, maximum_arrays;
+    long long fast_path_timeout, linger, shm_capacity, maximum_bytes, maximum_arrays, heartbeat, missed;
     unsigned long long shm_mode;
     PyObject *mode_argument;
-    if (!PyArg_ParseTuple(args, "siiiiOLLLLOOOpL", &endpoint, &pattern, &role, &fast_path, &detects_loss, &subscriptions,
+    if (!PyArg_ParseTuple(args, "siiiiOLLLLOOOpLLL", &endpoint, &pattern, &role, &fast_path, &detects_loss, &subscriptions,
                           &fast_path_timeout, &linger, &shm_capacity, &maximum_bytes, &secret, &server_public, &mode_argument,
-                          &shm_allow_other_owner, &maximum_arrays) ||
+                          &shm_allow_other_owner, &maximum_arrays, &heartbeat, &missed) ||
         unsigned_from(mode_argument, UINT32_MAX, "shm_mode", &shm_mode) < 0) return NULL;
     aq_receiver_options options;
     aq_receiver_options_init(&options);
@@ -245,6 +247,8 @@ PyObject *native_open_receiver(PyObject *module, PyObject *args) {
     if (shm_capacity != 0) options.shm_capacity = shm_capacity;
     if (maximum_bytes != 0) options.maximum_message_bytes = maximum_bytes;
     if (maximum_arrays != 0) options.maximum_arrays = maximum_arrays;
+    if (heartbeat != 0) options.heartbeat_interval_ns = heartbeat;
+    if (missed != 0) options.missed_heartbeats = missed;
     options.shm_mode = (uint32_t)shm_mode;
     options.shm_allow_other_owner = shm_allow_other_owner;
     options.curve_secret_key = optional_string(secret);
