@@ -231,12 +231,21 @@ class Sender:
           stalled-peer timeout.
         - ``rejected_subscriptions``: a publisher's subscriptions that were no prefix of its
           stream's name (and other messages peers sent it); each was dropped.
+        - ``shared_memory_lost``: messages a pusher had put into its same-host fast-path queue
+          (and counted as sent) that no puller of this host took and the socket did not accept
+          within the linger period when it closed. Counted (and logged) by :meth:`close`, so 0
+          before it.
+
+        After :meth:`close` it returns the counters as the close left them (the same each
+        time), ``shared_memory_lost`` among them, rather than raising :class:`Closed`; while
+        that close waits for another thread's :meth:`send`, the counters of now.
         """
         return self._handle.statistics()
 
     def close(self) -> None:
         """Sends ``end``, waits up to the linger time for queued messages and frees the sender;
-        while another thread is in :meth:`send`, it does so when that send returns."""
+        while another thread is in :meth:`send`, it does so when that send returns. The final
+        counters stay readable with :meth:`statistics`."""
         self._handle.close()
 
     def __enter__(self) -> "Sender":
