@@ -121,7 +121,12 @@ public func aqSenderStatisticsGet(_ sender: OpaquePointer?, _ statistics: Unsafe
     if let problem = Arguments.outputSizeProblem(statistics.pointee.size, "aq_sender_statistics") {
         return Status.fail(AQ_EINVALID_ARGUMENT, problem)
     }
-    let s = Handle.get(sender, as: SenderHandle.self).sender.statistics
+    fill(statistics, with: Handle.get(sender, as: SenderHandle.self).sender.statistics)
+    return AQ_OK
+}
+
+/// Writes `s` into the caller's struct, up to its `size` (checked by the caller).
+private func fill(_ statistics: UnsafeMutablePointer<aq_sender_statistics>, with s: SenderStatistics) {
     let out = SizedOutput(statistics, size: statistics.pointee.size)
     out.set(\.epoch, s.epoch)
     out.set(\.sent, s.sent)
@@ -135,7 +140,7 @@ public func aqSenderStatisticsGet(_ sender: OpaquePointer?, _ statistics: Unsafe
     out.set(\.peers, Int64(s.peers))
     out.set(\.peers_disconnected, s.peersDisconnected)
     out.set(\.rejected_subscriptions, s.rejectedSubscriptions)
-    return AQ_OK
+    out.set(\.shared_memory_lost, s.sharedMemoryLost)
 }
 
 @c(aq_sender_close)
@@ -143,6 +148,24 @@ public func aqSenderClose(_ sender: OpaquePointer?) {
     guard let sender else { return }
     Handle.get(sender, as: SenderHandle.self).sender.close()
     Handle.free(sender, as: SenderHandle.self)
+}
+
+/// The close that keeps the final counters: `sharedMemoryLost` is counted by the close, after
+/// which `aq_sender_statistics_get` has no handle to read. The handle is freed even when
+/// `statistics` is unusable, so that every sender is freed by exactly one call.
+@c(aq_sender_close_with_statistics)
+public func aqSenderCloseWithStatistics(_ sender: OpaquePointer?, _ statistics: UnsafeMutablePointer<aq_sender_statistics>?) -> Int32 {
+    guard let sender else { return Status.null("sender", in: "aq_sender_close_with_statistics") }
+    let closing = Handle.get(sender, as: SenderHandle.self).sender
+    closing.close()
+    let final = closing.statistics
+    Handle.free(sender, as: SenderHandle.self)
+    guard let statistics else { return Status.null("statistics", in: "aq_sender_close_with_statistics") }
+    if let problem = Arguments.outputSizeProblem(statistics.pointee.size, "aq_sender_statistics") {
+        return Status.fail(AQ_EINVALID_ARGUMENT, problem)
+    }
+    fill(statistics, with: final)
+    return AQ_OK
 }
 
 @c(aq_curve_keypair)

@@ -135,6 +135,33 @@ struct SequenceTests {
         #expect(receiver.statistics.silence >= .milliseconds(200))
     }
 
+    @Test("a sender's heartbeat interval of zero (or less) sends no heartbeats, as nil does and as C's and Python's 0 do",
+          arguments: [Duration.zero, .milliseconds(-5), nil] as [Duration?])
+    func zeroHeartbeatIntervalSendsNone(_ interval: Duration?) throws {
+        // fastPath disabled: a binding publisher would otherwise send its offer every second.
+        let sender = try ZeroMQSender(
+            .publish, stream: "quiet", bind: [try loopbackWildcard()], options: .init(heartbeatInterval: interval, fastPath: .disabled))
+        defer { sender.close() }
+        let receiver = try ZeroMQReceiver(.subscribeAll, connect: sender.boundEndpoints, options: .init(fastPath: .disabled))
+        defer { receiver.close() }
+        #expect(eventually(within: 10) { sender.statistics.peers == 1 })
+        // Zero used to mean 1 ms: about 300 heartbeats in this pause.
+        Thread.sleep(forTimeInterval: 0.3)
+        _ = try receiver.receiveEvent(timeout: .milliseconds(50))
+        #expect(sender.statistics.heartbeats == 0)
+        #expect(receiver.statistics.heartbeats == 0)
+    }
+
+    @Test("a receiver's heartbeat interval must be positive: zero is refused, not taken as none or as 1 ms")
+    func receiverHeartbeatIntervalMustBePositive() throws {
+        for interval in [Duration.zero, .milliseconds(-1)] {
+            #expect { try ZeroMQReceiver(.pull, bind: [try loopbackWildcard()], options: .init(heartbeatInterval: interval)) }
+                throws: { ($0 as? TransportError)?.code == .invalidArgument }
+        }
+        #expect { try ZeroMQReceiver(.pull, bind: [try loopbackWildcard()], options: .init(missedHeartbeatsBeforeSilent: 0)) }
+            throws: { ($0 as? TransportError)?.code == .invalidArgument }
+    }
+
     @Test func messagesSequenceEndsAtEnd() async throws {
         let sender = try ZeroMQSender(.push, stream: "async", bind: [try loopbackWildcard()], options: .init(heartbeatInterval: .milliseconds(30)))
         let receiver = try ZeroMQReceiver(.pull, connect: sender.boundEndpoints)

@@ -212,7 +212,7 @@ def test_get_many_keeps_the_records_whose_arrays_it_could_not_make(name, get_man
         with pytest.raises(MemoryError) as raised:
             q.get_many(100, timeout=5)
         assert raised.value.get_count == 10
-        assert q.qsize() == 0  # taken from the queue: the handle has them
+        assert q.qsize() == 10  # taken from the queue: the handle has them, its next ones
         q.put_many(ROWS[10:15])
         got = [int(array[0]) for array in q.get_many(4, timeout=0)]
         got += [int(array[0]) for array in q.get_many(100, timeout=0)]
@@ -256,10 +256,68 @@ def test_get_many_keeps_the_records_when_a_signal_handler_raises_as_it_returns(n
             get_many_hook(1, signal.SIGUSR1)
             with pytest.raises(_Stop) as raised:
                 q.get_many(100, timeout=5)
-            assert raised.value.get_count == 8 and q.qsize() == 0
+            assert raised.value.get_count == 8 and q.qsize() == 8
             assert [int(array[0]) for array in q.get_many(100, timeout=0)] == list(range(8))
     finally:
         signal.signal(signal.SIGUSR1, previous)
+
+
+def test_every_read_of_the_handle_returns_the_records_get_many_kept_first(name, get_many_hook):
+    """The records a failed get_many kept left the queue before any still in it: the handle's
+    get, get_record, get(out=) and borrow return them first, in order, so each producer's order
+    holds (they used to take newer records from the queue, leaving the kept ones for the next
+    get_many). A borrow lends the kept copy; qsize and empty count the kept records."""
+    with aq.ArrayQueue.create(name, 1 << 20) as q:
+        q.put_many(ROWS[:6])
+        get_many_hook(1, 0)
+        with pytest.raises(MemoryError) as raised:
+            q.get_many(4, timeout=5)
+        assert raised.value.get_count == 4  # 0..3 kept, 4 and 5 still in the queue
+        q.put_many(ROWS[6:8])
+        assert q.qsize() == 8 and not q.empty()
+        assert int(q.get(timeout=0)[0]) == 0
+        record = q.get_record(timeout=0)
+        assert int(record.array[0]) == 1 and record.sequence == 1 and record.index is None
+        with q.borrow(timeout=0) as view:
+            assert same_bits(view, ROWS[2]) and view.sequence == 2 and not view.flags.writeable
+        with pytest.raises(aq.Closed):
+            view.sum()
+        out = np.empty_like(ROWS[0])
+        assert q.get(timeout=0, out=out) is out and same_bits(out, ROWS[3])
+        assert q.qsize() == 4
+        assert [int(array[0]) for array in q.get_many(100, timeout=0)] == [4, 5, 6, 7]
+        assert q.empty()
+
+
+def test_a_kept_record_of_another_shape_than_out_comes_back_in_a_new_array(name, get_many_hook):
+    """get(out=) with a kept record of another shape returns a new array, as for any record."""
+    with aq.ArrayQueue.create(name, 1 << 20) as q:
+        q.put(np.arange(6, dtype=np.int16).reshape(2, 3))
+        q.put(np.arange(4, dtype=np.float32))
+        get_many_hook(1, 0)
+        with pytest.raises(MemoryError):
+            q.get_many(10, timeout=5)
+        out = np.zeros(5, np.int16)
+        first = q.get(timeout=0, out=out)
+        assert first is not out and same_bits(first, np.arange(6, dtype=np.int16).reshape(2, 3))
+        second = q.get(timeout=0)
+        assert same_bits(second, np.arange(4, dtype=np.float32))
+        with pytest.raises(aq.Empty):
+            q.get(timeout=0)
+
+
+def test_clear_drops_the_records_get_many_kept(name, get_many_hook):
+    """clear() drops the handle's kept records with the queue's, and counts them: otherwise
+    they would come back after the clear, older than what is put next."""
+    with aq.ArrayQueue.create(name, 1 << 20) as q:
+        q.put_many(ROWS[:5])
+        get_many_hook(1, 0)
+        with pytest.raises(MemoryError):
+            q.get_many(3, timeout=5)
+        assert q.clear() == 5
+        assert q.empty() and q.qsize() == 0
+        q.put(ROWS[9])
+        assert int(q.get(timeout=0)[0]) == 9
 
 
 def test_closing_a_handle_drops_the_records_it_kept(name, get_many_hook):

@@ -87,7 +87,7 @@ def test_a_sender_refuses_a_negative_duration(option, bad):
 
 
 @pytest.mark.parametrize("bad", BAD)
-@pytest.mark.parametrize("option", ["linger", "fast_path_timeout"])
+@pytest.mark.parametrize("option", ["linger", "fast_path_timeout", "heartbeat_interval"])
 def test_a_receiver_refuses_a_negative_duration(option, bad):
     with _refused(option):
         aq.Receiver(f"tcp://127.0.0.1:{_free_port()}", **{option: bad})
@@ -96,6 +96,22 @@ def test_a_receiver_refuses_a_negative_duration(option, bad):
 def test_a_receiver_refuses_a_zero_fast_path_timeout_instead_of_taking_the_default():
     with _refused("fast_path_timeout"):
         aq.Receiver(f"tcp://127.0.0.1:{_free_port()}", fast_path="required", pattern="pubsub", fast_path_timeout=0)
+
+
+@pytest.mark.parametrize("endpoint", ["tcp", "shm"])
+def test_a_receiver_refuses_a_zero_heartbeat_interval_and_fewer_than_one_missed_heartbeat(name, endpoint):
+    """A receiver's heartbeat interval is what silence is judged by: 0 is refused (it does not
+    mean "no heartbeats" as a sender's does), as the C interface refuses it; so is a
+    missed_heartbeats under 1, on every endpoint alike."""
+    address = f"tcp://127.0.0.1:{_free_port()}" if endpoint == "tcp" else f"shm://{name}"
+    with _refused("heartbeat_interval"):
+        aq.Receiver(address, heartbeat_interval=0)
+    for bad in (0, -1):
+        with _refused("missed_heartbeats"):
+            aq.Receiver(address, missed_heartbeats=bad)
+    with pytest.raises(TypeError):
+        aq.Receiver(address, missed_heartbeats=2.5)
+    assert not aq.ArrayQueue.exists(name)  # refused before the endpoint was made
 
 
 @pytest.mark.parametrize("bad", BAD)

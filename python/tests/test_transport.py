@@ -180,6 +180,65 @@ def _eventually(read, condition, within=10.0):
     return value
 
 
+def test_a_receivers_heartbeat_interval_and_missed_heartbeats_judge_silence():
+    """heartbeat_interval and missed_heartbeats reach the receiver: with 50 ms and 1, a sender
+    that sends no heartbeats counts as silent soon after its last message (the defaults, 1 s and
+    3, would take 3 s); with 50 ms and 40 (2 s), not yet after 0.3 s."""
+    with aq.Sender("tcp://127.0.0.1:*", stream="s", fast_path="disabled", heartbeat_interval=0) as sender, \
+            aq.Receiver(sender.endpoint, fast_path="disabled", heartbeat_interval=0.05, missed_heartbeats=1) as quick:
+        sender.send(np.arange(4))
+        assert quick.receive(timeout=10) is not None
+        silent = _eventually(quick.statistics, lambda s: s["peer_is_silent"], within=2.0)
+        assert silent["peer_is_silent"] and silent["silence_ns"] > 50_000_000, silent
+    with aq.Sender("tcp://127.0.0.1:*", stream="s", fast_path="disabled", heartbeat_interval=0) as sender, \
+            aq.Receiver(sender.endpoint, fast_path="disabled", heartbeat_interval=0.05, missed_heartbeats=40) as patient:
+        sender.send(np.arange(4))
+        assert patient.receive(timeout=10) is not None
+        time.sleep(0.3)
+        waited = patient.statistics()
+        assert not waited["peer_is_silent"] and waited["silence_ns"] >= 250_000_000, waited
+
+
+def test_a_pushers_shared_memory_lost_is_read_after_close():
+    """What a pusher's same-host fast path lost at close (shared_memory_lost), read from
+    statistics() after close(), which keeps the counters the close left: a local puller takes
+    the fast path, five messages go into the shared queue that it never reads, it leaves, and
+    the pusher closes with no puller anywhere and a 200 ms linger."""
+    with aq.Sender("tcp://127.0.0.1:*", stream="lost", heartbeat_interval=0.02, send_timeout=0.3, linger=0.2) as sender:
+        receiver = aq.Receiver(sender.endpoint, heartbeat_interval=0.02, detects_loss=False)
+        try:
+            for _ in range(2000):
+                if receiver.path == "shared-memory":
+                    break
+                sender.send(np.arange(4, dtype=np.uint8))
+                while receiver.receive(timeout=0.005) is not None:
+                    pass
+            assert receiver.path == "shared-memory"
+            while receiver.receive(timeout=0.1) is not None:
+                pass
+            for _ in range(5):
+                assert sender.send(np.arange(4, dtype=np.uint8)) is not None
+        finally:
+            receiver.close()
+        left = _eventually(sender.statistics, lambda s: s["peers"] == 0 and s["peers_disconnected"] == 1)
+        assert left["peers_disconnected"] == 1 and left["shared_memory_lost"] == 0, left
+    final = sender.statistics()
+    assert final["shared_memory_lost"] == 5, final
+    assert (final["sent"], final["next_sequence"], final["epoch"]) == (left["sent"], left["next_sequence"], left["epoch"])
+    assert sender.statistics() == final
+    with pytest.raises(aq.Closed):
+        sender.send(np.arange(4))
+
+
+def test_a_sender_that_closed_normally_reports_nothing_lost():
+    port = _free_port()
+    with aq.Sender(f"tcp://127.0.0.1:{port}", stream="s") as sender, aq.Receiver(f"tcp://127.0.0.1:{port}") as receiver:
+        sender.send(np.arange(3))
+        assert receiver.receive(timeout=10) is not None
+    final = sender.statistics()
+    assert final["sent"] == 1 and final["shared_memory_lost"] == 0
+
+
 def test_statistics_count_a_publishers_peers_and_rejected_subscriptions():
     """A tcp publisher counts its subscriber among its peers while it is connected and as a
     connection that ended once it leaves; a subscription that is no prefix of the stream's name
@@ -274,7 +333,11 @@ def test_a_close_during_a_send_takes_effect_when_the_send_returns(name):
         waiting.join(timeout=10)
         assert outcome == ["timeout"]
         with pytest.raises(aq.Closed):
-            sender.statistics()
+            sender.send(chunk)
+        # Closed for good: the close put its end after the first chunk, and left its counters.
+        with aq.ArrayQueue.open(name) as queue:
+            assert queue.qsize() == 2
+        assert sender.statistics()["sent"] == 1
     finally:
         sender.close()
         aq.ArrayQueue.remove(name)

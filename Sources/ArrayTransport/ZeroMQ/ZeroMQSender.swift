@@ -22,7 +22,7 @@ public import Logging
 ///
 /// Payloads of 4 KiB or more are sent without copying: libzmq reads the array's own storage,
 /// which the sender keeps alive until libzmq releases it. While idle, the sender sends a
-/// heartbeat every ``Options/heartbeatInterval`` from a background thread; all socket use is
+/// heartbeat every ``Options/heartbeatInterval`` (if positive) from a background thread; all socket use is
 /// serialized by a lock. Safe to use from several threads.
 ///
 /// A publisher or pusher that binds also offers the same-host fast path (``Options/fastPath``):
@@ -61,8 +61,9 @@ public final class ZeroMQSender: ArraySender {
         public var expectedMessageBytes: Int?
         /// Longest a pusher's `send` waits for room (nil: no limit). Publishers never wait.
         public var sendTimeout: Duration?
-        /// How long the stream may be idle before a heartbeat is sent (nil: no heartbeats; under
-        /// 1 ms, zero included, is 1 ms).
+        /// How long the stream may be idle before a heartbeat is sent. nil, zero or negative: no
+        /// heartbeats, as the C interface's `heartbeat_interval_ns = 0` and Python's
+        /// `heartbeat_interval=0` (zero used to mean 1 ms); a positive interval under 1 ms is 1 ms.
         public var heartbeatInterval: Duration?
         /// How long unsent messages are kept after ``close()`` (ZMQ_LINGER).
         public var linger: Duration
@@ -74,7 +75,7 @@ public final class ZeroMQSender: ArraySender {
         public var context: ZMQContext?
         /// The same-host fast path of a sender that binds (``FastPath``); ignored by senders
         /// that only connect, and only a publisher may require it. With it, a heartbeat carrying
-        /// the offer goes out at least every ``heartbeatInterval`` (every second if that is nil),
+        /// the offer goes out at least every ``heartbeatInterval`` (every second if it sends none),
         /// busy or not. Default ``FastPath/automatic``.
         public var fastPath: FastPath
         /// The fast path: the smallest capacity of the queue that the receivers on this host
@@ -115,6 +116,12 @@ public final class ZeroMQSender: ArraySender {
             self.curve = curve
             self.context = context
             self.fastPath = fastPath
+        }
+
+        /// ``heartbeatInterval`` if the sender sends idle heartbeats (it is positive), else nil.
+        var idleHeartbeatInterval: Duration? {
+            guard let heartbeatInterval, heartbeatInterval > .zero else { return nil }
+            return heartbeatInterval
         }
     }
 

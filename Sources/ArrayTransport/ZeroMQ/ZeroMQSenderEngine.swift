@@ -113,7 +113,8 @@ final class ZeroMQSenderEngine: Sendable {
         self.ownedContext = ownedContext
         self.fastPath = fastPath
         self.sendsDataOnNetwork = options.fastPath != .required || fastPath == nil
-        self.heartbeatNanoseconds = max(1_000_000, (options.heartbeatInterval ?? .seconds(1)).clampedNanoseconds)
+        // The fast path's offer still goes out every second when no idle heartbeats are sent.
+        self.heartbeatNanoseconds = max(1_000_000, (options.idleHeartbeatInterval ?? .seconds(1)).clampedNanoseconds)
         self.stream = stream
         self.topic = Array(stream.utf8)
         self.pattern = pattern
@@ -632,7 +633,7 @@ final class ZeroMQSenderEngine: Sendable {
     /// least every ``housekeepingNanoseconds`` it services it anyway, so that the monitor's
     /// events (which the monitor socket holds without limit) are read while nothing is sent.
     func runHeartbeats() {
-        let idleHeartbeats = options.heartbeatInterval != nil
+        let idleHeartbeats = options.idleHeartbeatInterval != nil
         var notBefore: Int64 = 0
         while true {
             let ticket = heartbeatEvents.ticket()

@@ -18,8 +18,8 @@
  *   reported with an error code; they never crash the process.
  * - Handles are opaque pointers. Each is freed by exactly one call, named on the function
  *   that makes it (`aq_queue_close`, `aq_loan_commit` or `aq_loan_abort`,
- *   `aq_borrow_release`, `aq_subscriber_close`, `aq_message_free`, `aq_sender_close`,
- *   `aq_receiver_close`).
+ *   `aq_borrow_release`, `aq_subscriber_close`, `aq_message_free`, `aq_sender_close` or
+ *   `aq_sender_close_with_statistics`, `aq_receiver_close`).
  *   Using a handle after that call is undefined behaviour, as with `free`. The free
  *   functions accept NULL and do nothing.
  * - Handles keep what they need alive: a loan, borrow or message stays valid after the
@@ -663,9 +663,10 @@ typedef struct aq_array {
 int aq_sender_send(aq_sender *sender, const aq_array *arrays, size_t count, int flags, int64_t timestamp_ns,
                    int64_t index, const char *meta_json, uint64_t *sequence);
 
-/** A sender's counters. Version 2 of the struct added the fields after `shared_memory_dropped`;
- *  the library fills only the fields that fit in `size`, so a program built against version 1
- *  keeps working (its struct ends at AQ_SENDER_STATISTICS_SIZE_V1). */
+/** A sender's counters. Version 2 of the struct added the fields after `shared_memory_dropped`,
+ *  version 3 `shared_memory_lost`; the library fills only the fields that fit in `size`, so a
+ *  program built against an older version keeps working (its struct ends at
+ *  AQ_SENDER_STATISTICS_SIZE_V1 or AQ_SENDER_STATISTICS_SIZE_V2). */
 typedef struct aq_sender_statistics {
     size_t size;                      /**< Set to sizeof(aq_sender_statistics) before the call. */
     uint64_t epoch;                   /**< The sender's epoch (random, fixed at start). */
@@ -686,10 +687,18 @@ typedef struct aq_sender_statistics {
                                            the stalled-peer timeout. 0 for shm://. */
     uint64_t rejected_subscriptions;  /**< Publishers: subscriptions that were not prefixes of the stream's name
                                            (and other messages peers sent); each was dropped. */
+    /* Version 3 of the struct (filled only when `size` includes it): */
+    uint64_t shared_memory_lost;      /**< Pushers: messages put into the same-host fast-path queue (and counted as
+                                           sent) that no puller of this host took and the socket did not accept
+                                           within the linger period when the sender closed. Counted (and logged) by
+                                           the close, so 0 before it: read it with
+                                           aq_sender_close_with_statistics(). */
 } aq_sender_statistics;
 
 /** The `size` of version 1 of aq_sender_statistics (before `peers`), still accepted. */
 #define AQ_SENDER_STATISTICS_SIZE_V1 offsetof(aq_sender_statistics, peers)
+/** The `size` of version 2 of aq_sender_statistics (before `shared_memory_lost`), still accepted. */
+#define AQ_SENDER_STATISTICS_SIZE_V2 offsetof(aq_sender_statistics, shared_memory_lost)
 
 /** Fills `*statistics` up to `statistics->size` bytes. Errors: AQ_EINVALID_ARGUMENT. */
 int aq_sender_statistics_get(aq_sender *sender, aq_sender_statistics *statistics);
@@ -699,6 +708,14 @@ int aq_sender_statistics_get(aq_sender *sender, aq_sender_statistics *statistics
  *  AQ_ECLOSED on tcp:// and ipc://; on shm:// it is not cut short (it waits for room up to its
  *  timeout). NULL does nothing. */
 void aq_sender_close(aq_sender *sender);
+
+/** Closes and frees the sender as aq_sender_close() does, then fills `*statistics` (up to
+ *  `statistics->size` bytes, as aq_sender_statistics_get()) with its counters as the close left
+ *  them, among them `shared_memory_lost`, which only the close counts. The handle is freed
+ *  whatever the return value, unless `sender` is NULL: a NULL or too small `statistics` is an
+ *  error that leaves it unfilled. Returns 0, or AQ_EINVALID_ARGUMENT (NULL sender, NULL
+ *  statistics, a `size` smaller than a `size_t`). */
+int aq_sender_close_with_statistics(aq_sender *sender, aq_sender_statistics *statistics);
 
 /** Options of a receiver. Initialize with aq_receiver_options_init(). */
 typedef struct aq_receiver_options {

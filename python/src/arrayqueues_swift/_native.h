@@ -118,13 +118,25 @@ typedef struct QueueObject {
     PyObject *pending_error; /* an error get_many met after it had taken records: those are
                               * returned first, and the error is raised by the next get_many */
     struct kept_batch *kept; /* records get_many took but could not return (an exception came
-                              * while it made their arrays), oldest first: the next get_many
+                              * while it made their arrays), oldest first: every read call
                               * returns them before it takes others (_native_batches.c) */
     uint64_t batch_record_bytes; /* the largest record get_many has taken: its buffer's guess */
 } QueueObject;
 void queue_finish_close(QueueObject *self);
 /* Frees the records get_many kept (at close: no call can return them any more). */
 void kept_batches_free(QueueObject *self);
+/* The records get_many kept, for the handle's other calls: they are older than any record
+ * still in the queue, so get, get_record and borrow return them first (each producer's order
+ * holds), and count and is_empty count them. kept_count: how many. kept_detach: the oldest
+ * one's description, payload and the array that holds the payload (borrowed: the caller takes
+ * a reference to keep it), with its batch detached from the handle while the caller makes
+ * something of it (Python code may run meanwhile; NULL if none is kept or the handle is
+ * closing). kept_attach puts the batch back in front -- past that record if it was `taken` --
+ * or frees it when nothing is left in it or the handle was closed meanwhile. Neither can fail,
+ * so a record is never lost on the way. */
+size_t kept_count(const QueueObject *self);
+struct kept_batch *kept_detach(QueueObject *self, aq_record_info *info, const void **payload, PyObject **buffer);
+void kept_attach(QueueObject *self, struct kept_batch *batch, int taken);
 int queue_enter(QueueObject *self);
 void queue_leave(QueueObject *self);
 
@@ -140,6 +152,8 @@ typedef struct {
     int writable;        /* a loan */
     aq_loan *loan;       /* while a loan is active */
     aq_borrow *borrow;   /* while a borrow is active */
+    PyObject *kept;      /* a borrow of a record get_many kept: the array holding its payload
+                          * (held until the lease goes, as the mapping is for other borrows) */
     void *data;
     size_t nbytes;
     int64_t timeout_ns;  /* of __enter__ */

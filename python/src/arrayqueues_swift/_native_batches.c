@@ -111,6 +111,33 @@ void kept_batches_free(QueueObject *self) {
     }
 }
 
+size_t kept_count(const QueueObject *self) {
+    size_t count = 0;
+    for (const kept_batch *batch = self->kept; batch; batch = batch->next) count += batch->count - batch->start;
+    return count;
+}
+
+kept_batch *kept_detach(QueueObject *self, aq_record_info *info, const void **payload, PyObject **buffer) {
+    kept_batch *batch = self->kept;
+    if (!batch || self->closing) return NULL;
+    self->kept = batch->next;
+    batch->next = NULL;
+    *info = batch->infos[batch->start];
+    *payload = (const char *)batch->view.buf + batch->offsets[batch->start];
+    *buffer = batch->buffer;
+    return batch;
+}
+
+void kept_attach(QueueObject *self, kept_batch *batch, int taken) {
+    if (taken) batch->start++;
+    if (batch->start == batch->count || self->closing) {
+        kept_batch_free(batch);  /* empty, or closed meanwhile: close() has freed the others */
+    } else {
+        batch->next = self->kept;  /* back in front: the oldest */
+        self->kept = batch;
+    }
+}
+
 /* Test hook (_native._get_many_test_hook, for python/tests only): the next `hook_failures`
  * batches get_many makes arrays of fail as if memory ran out -- or, with `hook_signal`, raise
  * that signal while the arrays are made, so that its Python handler runs after them -- to

@@ -23,6 +23,7 @@ static LeaseObject *lease_alloc(QueueObject *owner, PyObject *reader) {
     self->writable = reader == NULL;
     self->loan = NULL;
     self->borrow = NULL;
+    self->kept = NULL;
     self->data = NULL;
     self->nbytes = 0;
     self->timeout_ns = AQ_FOREVER;
@@ -79,9 +80,21 @@ static int lease_acquire(LeaseObject *self) {
     size_t nbytes = 0;
     aq_loan *loan = NULL;
     aq_borrow *borrow = NULL;
-    int rc, again = 0;
+    int rc = AQ_OK, again = 0;
+    int from_kept = 0;
+    if (!self->writable && reader == (PyObject *)self->owner && self->owner->kept) {
+        /* A record get_many kept is older than any in the queue: lent first, from the kept
+         * copy (the lease holds the array it is in). */
+        PyObject *holder;
+        struct kept_batch *batch = kept_detach(self->owner, info, &data, &holder);
+        if (batch) {
+            self->kept = Py_NewRef(holder);
+            kept_attach(self->owner, batch, 1);
+            from_kept = 1;
+        }
+    }
     wait_t wait = wait_begin(self->timeout_ns, &((ReaderObject *)reader)->closing);
-    do {
+    while (!from_kept) {
         int64_t slice = wait_slice(&wait);
         Py_BEGIN_ALLOW_THREADS
         if (self->writable) {
@@ -91,7 +104,8 @@ static int lease_acquire(LeaseObject *self) {
             rc = ops->borrow(reader, slice, info, &data, &borrow);
         }
         Py_END_ALLOW_THREADS
-    } while (rc == AQ_ETIMEOUT && (again = wait_again(&wait)) > 0);
+        if (!(rc == AQ_ETIMEOUT && (again = wait_again(&wait)) > 0)) break;
+    }
     ops->leave(reader);
     if (again < 0) return -1;
     if (rc < 0) { raise_wait(rc, self->writable ? PUT_TIMEOUT : GET_TIMEOUT); return -1; }
@@ -164,6 +178,7 @@ static void lease_dealloc(LeaseObject *self) {
     queue_finish_close(owner);
     Py_DECREF(owner);
     Py_XDECREF(self->reader);
+    Py_XDECREF(self->kept);
     Py_XDECREF(self->shape_tuple);
     PyObject_Free(self);
 }

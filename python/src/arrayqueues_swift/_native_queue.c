@@ -154,11 +154,13 @@ static PyObject *queue_count(QueueObject *self, PyObject *unused) {
     int64_t count = aq_queue_count(self->queue);
     queue_leave(self);
     if (count < 0) return raise_last((int)count);
-    return PyLong_FromLongLong(count);
+    /* Records get_many kept are this handle's next ones: they count as waiting. */
+    return PyLong_FromLongLong(count + (int64_t)kept_count(self));
 }
 
 static PyObject *queue_is_empty(QueueObject *self, PyObject *unused) {
     if (queue_enter(self) < 0) return NULL;
+    if (self->kept) { queue_leave(self); Py_RETURN_FALSE; }  /* its next read returns a kept record */
     int rc = aq_queue_is_empty(self->queue);
     queue_leave(self);
     if (rc < 0) return raise_last(rc);
@@ -173,7 +175,10 @@ static PyObject *queue_clear(QueueObject *self, PyObject *unused) {
     Py_END_ALLOW_THREADS
     queue_leave(self);
     if (dropped < 0) return raise_last((int)dropped);
-    return PyLong_FromLongLong(dropped);
+    /* Records get_many kept would otherwise come back after the clear, older than what follows. */
+    int64_t kept = (int64_t)kept_count(self);
+    kept_batches_free(self);
+    return PyLong_FromLongLong(dropped + kept);
 }
 
 static PyObject *queue_recover(QueueObject *self, PyObject *unused) {

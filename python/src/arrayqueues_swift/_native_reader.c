@@ -26,6 +26,46 @@ static int out_buffer(PyObject *out, Py_buffer *view, int *dtype, int *ndim, int
     return 0;
 }
 
+/* A get of a queue handle that keeps records get_many took (an exception came while it made
+ * their arrays): the oldest of them, copied into `out` (whose buffer is `out_view`) if it has
+ * the record's dtype and shape, otherwise into a new array. Those records left the queue before
+ * any record still in it, so returning one of them first keeps each producer's order. Sets
+ * `*found` to 0 (and returns NULL without an exception) when none was kept. */
+static PyObject *take_kept(QueueObject *queue, PyObject *out, Py_buffer *out_view, aq_record_info *info, int *found) {
+    const void *payload;
+    PyObject *holder;
+    struct kept_batch *batch = kept_detach(queue, info, &payload, &holder);
+    *found = batch != NULL;
+    if (!batch) return NULL;
+    Py_INCREF(holder);  /* the payload stays valid even if a close() frees the batch meanwhile */
+    size_t nbytes = (size_t)info->nbytes;
+    PyObject *array = NULL;
+    int same = out && dtype_of_format(out_view->format, out_view->itemsize) == info->dtype && out_view->ndim == info->ndim &&
+               (size_t)out_view->len == nbytes;
+    for (int i = 0; same && i < info->ndim; i++) same = out_view->shape[i] == info->shape[i];
+    if (same) {
+        aq_copy(out_view->buf, payload, nbytes);
+        array = Py_NewRef(out);
+    } else {
+        PyObject *shape = shape_tuple(info->ndim, info->shape);
+        Py_buffer view;
+        array = shape ? new_array(shape, info->dtype, &view) : NULL;
+        Py_XDECREF(shape);
+        if (array) {
+            if ((size_t)view.len >= nbytes) {
+                aq_copy(view.buf, payload, nbytes);
+            } else {  /* get_many's checks passed it, so this cannot happen: refuse rather than overrun */
+                Py_CLEAR(array);
+                raise_code(AQ_ECORRUPT, "a kept record is described as larger than its shape holds");
+            }
+            PyBuffer_Release(&view);
+        }
+    }
+    kept_attach(queue, batch, array != NULL);  /* not taken on failure: the next read returns it */
+    Py_DECREF(holder);
+    return array;
+}
+
 /* Takes the next record into an array: `out` (may be NULL) if the record has its dtype and
  * shape, otherwise a new one. Without `out`, the array is allocated before the call with the
  * previous record's format, which saves a second call when records keep it (the common case).
@@ -43,6 +83,15 @@ static PyObject *reader_take(PyObject *self, int64_t timeout_ns, PyObject *out, 
         array = Py_NewRef(out);
     }
     if (reader->ops->enter(self) < 0) goto fail_unentered;
+    if (reader->ops == &queue_reader_ops && ((QueueObject *)self)->kept) {
+        int found;
+        PyObject *kept = take_kept((QueueObject *)self, out, &view, info, &found);
+        if (found) {
+            reader->ops->leave(self);
+            if (array) { PyBuffer_Release(&view); Py_DECREF(array); }
+            return kept;
+        }
+    }
     wait_t wait = wait_begin(timeout_ns, &reader->closing);
     if (!out && last->shape_tuple) {
         array = new_array(last->shape_tuple, last->dtype, &view);

@@ -8,21 +8,48 @@ typedef struct {
     aq_sender *sender;
     int busy;     /* sends in progress with the GIL released */
     int closing;  /* close() was called: the sender goes when the last send returns */
+    PyObject *final_statistics; /* the counters as the close left them (a dict), or NULL: some,
+                                 * shared_memory_lost, are counted by the close itself */
 } SenderObject;
 
-static void sender_finish_close(SenderObject *self) {
+/* The counters as the dict statistics() returns. */
+static PyObject *sender_statistics_dict(const aq_sender_statistics *s) {
+    return Py_BuildValue("{sKsKsKsKsKsLsKsLsKsLsKsKsK}",
+        "epoch", (unsigned long long)s->epoch, "sent", (unsigned long long)s->sent, "dropped", (unsigned long long)s->dropped,
+        "bytes_sent", (unsigned long long)s->bytes_sent, "heartbeats", (unsigned long long)s->heartbeats,
+        "in_flight_bytes", (long long)s->in_flight_bytes, "next_sequence", (unsigned long long)s->next_sequence,
+        "shared_memory_subscribers", (long long)s->shared_memory_subscribers,
+        "shared_memory_dropped", (unsigned long long)s->shared_memory_dropped,
+        "peers", (long long)s->peers, "peers_disconnected", (unsigned long long)s->peers_disconnected,
+        "rejected_subscriptions", (unsigned long long)s->rejected_subscriptions,
+        "shared_memory_lost", (unsigned long long)s->shared_memory_lost);
+}
+
+/* Closes the sender once close() was called and no send is running, keeping the final counters
+ * (`keep`: not when the object itself is going). Called with the GIL held. */
+static void sender_finish_close_keeping(SenderObject *self, int keep) {
     if (self->sender && self->closing && self->busy == 0) {
         aq_sender *sender = self->sender;
         self->sender = NULL;
+        aq_sender_statistics s = {.size = sizeof(aq_sender_statistics)};
+        int rc;
         Py_BEGIN_ALLOW_THREADS
-        aq_sender_close(sender);
+        rc = aq_sender_close_with_statistics(sender, &s);
         Py_END_ALLOW_THREADS
+        if (keep && rc == AQ_OK) {
+            PyObject *final = sender_statistics_dict(&s);
+            if (!final) PyErr_Clear();  /* statistics() then raises Closed, as before */
+            Py_XSETREF(self->final_statistics, final);
+        }
     }
 }
 
+static void sender_finish_close(SenderObject *self) { sender_finish_close_keeping(self, 1); }
+
 static void sender_dealloc(SenderObject *self) {
     self->closing = 1;
-    sender_finish_close(self);
+    sender_finish_close_keeping(self, 0);
+    Py_XDECREF(self->final_statistics);
     PyObject_Free(self);
 }
 
@@ -76,6 +103,7 @@ PyObject *native_open_sender(PyObject *module, PyObject *args) {
     self->sender = sender;
     self->busy = 0;
     self->closing = 0;
+    self->final_statistics = NULL;
     return (PyObject *)self;
 }
 
@@ -151,19 +179,16 @@ static PyObject *sender_endpoint(SenderObject *self, PyObject *unused) {
     return PyUnicode_FromString(buffer);
 }
 
+/* The counters now; after close(), those the close left (a copy each time), which include
+ * what only the close counts (shared_memory_lost). While a close waits for another thread's
+ * send, the counters of now. */
 static PyObject *sender_statistics(SenderObject *self, PyObject *unused) {
-    if (sender_check(self) < 0) return NULL;
+    if (self->final_statistics) return PyDict_Copy(self->final_statistics);
+    if (!self->sender) return raise_code(AQ_ECLOSED, "the sender is closed");
     aq_sender_statistics s = {.size = sizeof(aq_sender_statistics)};
     int rc = aq_sender_statistics_get(self->sender, &s);
     if (rc < 0) return raise_last(rc);
-    return Py_BuildValue("{sKsKsKsKsKsLsKsLsKsLsKsK}",
-        "epoch", (unsigned long long)s.epoch, "sent", (unsigned long long)s.sent, "dropped", (unsigned long long)s.dropped,
-        "bytes_sent", (unsigned long long)s.bytes_sent, "heartbeats", (unsigned long long)s.heartbeats,
-        "in_flight_bytes", (long long)s.in_flight_bytes, "next_sequence", (unsigned long long)s.next_sequence,
-        "shared_memory_subscribers", (long long)s.shared_memory_subscribers,
-        "shared_memory_dropped", (unsigned long long)s.shared_memory_dropped,
-        "peers", (long long)s.peers, "peers_disconnected", (unsigned long long)s.peers_disconnected,
-        "rejected_subscriptions", (unsigned long long)s.rejected_subscriptions);
+    return sender_statistics_dict(&s);
 }
 
 /* Closes now, or, while another thread sends, when that send returns. */
@@ -220,19 +245,21 @@ static void receiver_dealloc(ReceiverObject *self) {
 /* _native.open_receiver(endpoint, pattern, role, fast_path, detects_loss, subscriptions (list of str),
  *                       fast_path_timeout_ns, linger_ns, shm_capacity, maximum_message_bytes,
  *                       curve_secret_key, curve_server_public_key, shm_mode, shm_allow_other_owner,
- *                       maximum_arrays); 0 for the numeric defaults (-1 for linger_ns, where 0 means
- *                       something); negative sizes go to the C interface, which refuses them
- *                       (transport.py refused negative durations already). */
+ *                       maximum_arrays, heartbeat_interval_ns, missed_heartbeats); 0 for the
+ *                       numeric defaults (-1 for linger_ns, where 0 means something); negative
+ *                       sizes go to the C interface, which refuses them (transport.py refused
+ *                       negative durations, and a heartbeat interval or missed_heartbeats under
+ *                       1, already). */
 PyObject *native_open_receiver(PyObject *module, PyObject *args) {
     const char *endpoint;
     int pattern, role, fast_path, detects_loss, shm_allow_other_owner;
     PyObject *subscriptions, *secret, *server_public;
-    long long fast_path_timeout, linger, shm_capacity, maximum_bytes, maximum_arrays;
+    long long fast_path_timeout, linger, shm_capacity, maximum_bytes, maximum_arrays, heartbeat, missed;
     unsigned long long shm_mode;
     PyObject *mode_argument;
-    if (!PyArg_ParseTuple(args, "siiiiOLLLLOOOpL", &endpoint, &pattern, &role, &fast_path, &detects_loss, &subscriptions,
+    if (!PyArg_ParseTuple(args, "siiiiOLLLLOOOpLLL", &endpoint, &pattern, &role, &fast_path, &detects_loss, &subscriptions,
                           &fast_path_timeout, &linger, &shm_capacity, &maximum_bytes, &secret, &server_public, &mode_argument,
-                          &shm_allow_other_owner, &maximum_arrays) ||
+                          &shm_allow_other_owner, &maximum_arrays, &heartbeat, &missed) ||
         unsigned_from(mode_argument, UINT32_MAX, "shm_mode", &shm_mode) < 0) return NULL;
     aq_receiver_options options;
     aq_receiver_options_init(&options);
@@ -245,6 +272,8 @@ PyObject *native_open_receiver(PyObject *module, PyObject *args) {
     if (shm_capacity != 0) options.shm_capacity = shm_capacity;
     if (maximum_bytes != 0) options.maximum_message_bytes = maximum_bytes;
     if (maximum_arrays != 0) options.maximum_arrays = maximum_arrays;
+    if (heartbeat != 0) options.heartbeat_interval_ns = heartbeat;
+    if (missed != 0) options.missed_heartbeats = missed;
     options.shm_mode = (uint32_t)shm_mode;
     options.shm_allow_other_owner = shm_allow_other_owner;
     options.curve_secret_key = optional_string(secret);

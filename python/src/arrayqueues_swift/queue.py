@@ -296,10 +296,13 @@ class ArrayQueue(_Reader):
         - An error met after some records were taken (a corrupt record in the middle of the
           batch) is raised by the next call, after those records were returned.
         - An exception raised while their arrays are made (``MemoryError``, or a signal
-          handler's such as ``KeyboardInterrupt``) leaves the records taken with this handle:
-          the next ``get_many`` returns them (at most ``max_count``, without waiting) before it
-          takes any other. :meth:`get`, :meth:`get_record` and :meth:`borrow` do not see them,
-          and :meth:`close` drops them.
+          handler's such as ``KeyboardInterrupt``) leaves the records taken with this handle.
+          They left the queue before any record still in it, so every read of this handle
+          returns them first, in order, without waiting: the next ``get_many`` (at most
+          ``max_count`` of them), :meth:`get` and :meth:`get_record` (a copy, into ``out`` when
+          it fits), :meth:`borrow` (which lends the handle's copy), iteration and
+          :meth:`records`. :meth:`qsize` and :meth:`empty` count them, :meth:`clear` drops
+          them with the queue's records (and counts them), and :meth:`close` drops them.
 
         Every exception it raises after checking its arguments has ``get_count``: how many
         records it took that the handle keeps for the next call (0 unless it came after
@@ -345,19 +348,21 @@ class ArrayQueue(_Reader):
         return self._handle.closed
 
     def qsize(self) -> int:
-        """Records waiting (exact at the instant it is counted)."""
+        """Records waiting (exact at the instant it is counted), with those a failed
+        :meth:`get_many` left with this handle, which its next reads return first."""
         return self._handle.count()
 
     def __len__(self) -> int:
         return self._handle.count()
 
     def empty(self) -> bool:
-        """Whether no record is waiting."""
+        """Whether no record is waiting (for this handle: none kept by a failed :meth:`get_many` either)."""
         return self._handle.is_empty()
 
     def clear(self) -> int:
-        """Drops every waiting record, for every process; returns how many. Records being
-        written or read are not affected."""
+        """Drops every waiting record, for every process, and the records a failed
+        :meth:`get_many` left with this handle; returns how many. Records being written or
+        read are not affected."""
         return self._handle.clear()
 
     def recover(self) -> bool:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as _dt
 import json
+import operator
 from typing import Any, Iterator, Mapping, Optional, Sequence, Tuple, Union
 
 import numpy as np
@@ -72,18 +73,33 @@ def _option_ns(seconds: Optional[float], what: str, default: str, unset: int) ->
     return duration_ns(seconds, what, f"None ({default}) or a number of seconds, 0 or more")
 
 
-def _fast_path_timeout_ns(seconds: Optional[float]) -> int:
-    """``fast_path_timeout``: 0 for None (the default, 5 s), else at least 1 ns; 0, negative or
-    NaN raises :class:`InvalidArgument` (the C interface refuses 0 too: no time to switch)."""
+def _positive_ns(seconds: Optional[float], what: str, default: str) -> int:
+    """A duration option that must be positive (``fast_path_timeout``, a receiver's
+    ``heartbeat_interval``): 0 for None (the default), else at least 1 ns; 0, negative or NaN
+    raises :class:`InvalidArgument` naming ``what`` (the C interface refuses 0 too: no time to
+    switch, no interval to judge silence by)."""
     if seconds is None:
         return 0
-    meaning = "None (the default, 5 s) or a positive number of seconds"
-    nanoseconds = duration_ns(seconds, "fast_path_timeout", meaning)
+    meaning = f"None (the default, {default}) or a positive number of seconds"
+    nanoseconds = duration_ns(seconds, what, meaning)
     if seconds == 0:
         from .errors import InvalidArgument
 
-        raise InvalidArgument(f"fast_path_timeout is {seconds!r}: it must be {meaning}")
+        raise InvalidArgument(f"{what} is {seconds!r}: it must be {meaning}")
     return max(1, nanoseconds)
+
+
+def _missed_heartbeats(count: Optional[int]) -> int:
+    """A receiver's ``missed_heartbeats``: 0 for None (the default, 3), else a whole number of
+    1 or more; anything less raises :class:`InvalidArgument` naming it."""
+    if count is None:
+        return 0
+    number = operator.index(count)  # TypeError for a float or a str, as for the other counts
+    if number < 1:
+        from .errors import InvalidArgument
+
+        raise InvalidArgument(f"missed_heartbeats is {count!r}: it must be None (the default, 3) or 1 or more")
+    return number
 
 
 def curve_keypair() -> Tuple[str, str]:
@@ -215,12 +231,21 @@ class Sender:
           stalled-peer timeout.
         - ``rejected_subscriptions``: a publisher's subscriptions that were no prefix of its
           stream's name (and other messages peers sent it); each was dropped.
+        - ``shared_memory_lost``: messages a pusher had put into its same-host fast-path queue
+          (and counted as sent) that no puller of this host took and the socket did not accept
+          within the linger period when it closed. Counted (and logged) by :meth:`close`, so 0
+          before it.
+
+        After :meth:`close` it returns the counters as the close left them (the same each
+        time), ``shared_memory_lost`` among them, rather than raising :class:`Closed`; while
+        that close waits for another thread's :meth:`send`, the counters of now.
         """
         return self._handle.statistics()
 
     def close(self) -> None:
         """Sends ``end``, waits up to the linger time for queued messages and frees the sender;
-        while another thread is in :meth:`send`, it does so when that send returns."""
+        while another thread is in :meth:`send`, it does so when that send returns. The final
+        counters stay readable with :meth:`statistics`."""
         self._handle.close()
 
     def __enter__(self) -> "Sender":
@@ -245,7 +270,12 @@ class Receiver:
     may have (default 256, what senders send at most by default); one with more is counted as
     malformed and skipped. ``maximum_message_bytes``: the largest message taken (default 1 GiB).
     ``fast_path_timeout``: with ``fast_path="required"``, seconds allowed to switch to the fast
-    path (None: 5 s; it must be positive). ``linger``: seconds unsent messages are kept after
+    path (None: 5 s; it must be positive). ``heartbeat_interval``: the senders' heartbeat
+    interval in seconds, by which silence is judged (None: 1 s; it must be positive: for
+    senders that send no heartbeats, the idle time to count as silent divided by
+    ``missed_heartbeats``). ``missed_heartbeats``: intervals without any message after which
+    the sender counts as silent (``statistics()["peer_is_silent"]``; None: 3; at least 1).
+    ``linger``: seconds unsent messages are kept after
     :meth:`close` (None: 0). Other options, among them ``shm_mode`` and
     ``shm_allow_other_owner`` for ``shm://``, as :class:`Sender`; a negative size, and a
     negative or NaN duration, raise :class:`InvalidArgument` (a ``ValueError``).
@@ -258,13 +288,15 @@ class Receiver:
                  fast_path_timeout: Optional[float] = None, linger: Optional[float] = None, shm_capacity: int = 0,
                  maximum_message_bytes: int = 0, curve_secret_key: Optional[str] = None,
                  curve_server_public_key: Optional[str] = None, shm_mode: int = 0o600,
-                 shm_allow_other_owner: bool = False, maximum_arrays: int = 0) -> None:
+                 shm_allow_other_owner: bool = False, maximum_arrays: int = 0,
+                 heartbeat_interval: Optional[float] = None, missed_heartbeats: Optional[int] = None) -> None:
         self._handle = _native.open_receiver(
             endpoint, _choice(_PATTERNS, pattern, "pattern"), _choice(_ROLES, role, "role"),
             _choice(_FAST_PATH, fast_path, "fast_path"), 1 if detects_loss else 0, list(subscriptions),
-            _fast_path_timeout_ns(fast_path_timeout), _option_ns(linger, "linger", "the default, 0", -1),
+            _positive_ns(fast_path_timeout, "fast_path_timeout", "5 s"), _option_ns(linger, "linger", "the default, 0", -1),
             _size(shm_capacity), _size(maximum_message_bytes), curve_secret_key,
-            curve_server_public_key, int(shm_mode), bool(shm_allow_other_owner), _size(maximum_arrays))
+            curve_server_public_key, int(shm_mode), bool(shm_allow_other_owner), _size(maximum_arrays),
+            _positive_ns(heartbeat_interval, "heartbeat_interval", "1 s"), _missed_heartbeats(missed_heartbeats))
 
     def receive(self, timeout: Optional[float] = None, *, events: bool = False) -> Optional[Message]:
         """The next message, waiting up to ``timeout`` seconds (None: no limit, 0: not at all;
