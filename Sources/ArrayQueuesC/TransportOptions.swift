@@ -204,8 +204,9 @@ struct ReceiverSettings {
         zeroMQ.byteBudget = try TransportArguments.size(c.byte_budget, "byte_budget")
         let expected = try TransportArguments.size(c.expected_message_bytes, "expected_message_bytes")
         zeroMQ.expectedMessageBytes = expected == 0 ? nil : expected
-        guard c.heartbeat_interval_ns > 0, c.linger_ns >= 0, c.fast_path_timeout_ns > 0 else {
-            throw TransportError(.invalidArgument, "heartbeat_interval_ns and fast_path_timeout_ns must be positive and linger_ns not negative")
+        // Checked here for every endpoint: only the ZeroMQ receiver would check them itself.
+        guard c.heartbeat_interval_ns > 0, c.missed_heartbeats > 0, c.linger_ns >= 0, c.fast_path_timeout_ns > 0 else {
+            throw TransportError(.invalidArgument, "heartbeat_interval_ns, missed_heartbeats and fast_path_timeout_ns must be positive and linger_ns not negative")
         }
         zeroMQ.heartbeatInterval = .nanoseconds(c.heartbeat_interval_ns)
         zeroMQ.missedHeartbeatsBeforeSilent = try TransportArguments.size(c.missed_heartbeats, "missed_heartbeats")

@@ -736,7 +736,7 @@ typedef struct aq_receiver_options {
                                            default 1 s. Must be positive (0 or negative: AQ_EINVALID_ARGUMENT):
                                            for senders that send no heartbeats, the idle time to count as silent
                                            divided by `missed_heartbeats`. */
-    int64_t missed_heartbeats;        /**< Intervals without a message before the peer counts as silent; default 3. */
+    int64_t missed_heartbeats;        /**< Intervals without a message before the peer counts as silent; at least 1, default 3. */
     int64_t linger_ns;                /**< ZMQ_LINGER after close; default 0. */
     const char *curve_secret_key;     /**< As in aq_sender_options. */
     const char *curve_server_public_key; /**< As in aq_sender_options. */

@@ -752,6 +752,13 @@ static void test_transport_arguments(void) {
     rbad = receiver_options;
     rbad.heartbeat_interval_ns = 0;
     EXPECT(aq_receiver_create("tcp://127.0.0.1:1", &rbad, &receiver), AQ_EINVALID_ARGUMENT);
+    /* No silence judged after 0 missed heartbeats, on any endpoint (shm:// took it without a word). */
+    rbad = receiver_options;
+    rbad.missed_heartbeats = 0;
+    EXPECT(aq_receiver_create("tcp://127.0.0.1:1", &rbad, &receiver), AQ_EINVALID_ARGUMENT);
+    EXPECT(aq_receiver_create("shm://abi-missed-heartbeats", &rbad, &receiver), AQ_EINVALID_ARGUMENT);
+    CHECK(strstr(aq_last_error_message(), "missed_heartbeats") != NULL);
+    CHECK(receiver == NULL);
     rbad = receiver_options;
     rbad.fast_path = AQ_FAST_PATH_REQUIRED;  /* only a subscriber can take the fast path */
     EXPECT(aq_receiver_create("tcp://127.0.0.1:1", &rbad, &receiver), AQ_EINVALID_ARGUMENT);
