@@ -42,7 +42,11 @@ extension ZeroMQReceiver {
         if case .awaitingHello? = state.link?.phase {
             deadline = min(deadline, Sys.monotonicNanoseconds() + 2_000_000)   // look for the hello often
         }
-        guard try state.socket.wait(for: ZMQ.pollIn, deadline: deadline), let incoming = try readMessage(&state) else { return false }
+        guard try state.socket.wait(for: ZMQ.pollIn, deadline: deadline) else {
+            state.inbound.noteStarved()
+            return false
+        }
+        guard let incoming = try readMessage(&state) else { return false }
         return admitFromNetwork(incoming, &state, to: body)
     }
 
