@@ -85,7 +85,8 @@ public struct ReceiverStatistics: Sendable, Hashable {
     /// Why the most recent malformed message was rejected.
     public var lastMalformedReason: String?
     /// tcp connections dropped because libzmq held more for them than a queue of messages and one
-    /// more (a message that does not end); they may connect again.
+    /// more, or than one message while it held no complete one (a message that does not end);
+    /// they may connect again.
     public var peersDropped: UInt64 = 0
     /// Distinct (stream, epoch) pairs seen: one per sender instance.
     public var epochsSeen: UInt64 = 0

@@ -9,6 +9,7 @@
 #include <stddef.h>
 #include <sys/socket.h>
 #include <netinet/in.h>
+#include <sys/ioctl.h>
 #include <zmq.h>
 
 /// `zmq_setsockopt` for options whose value is a C `int`.
@@ -39,23 +40,34 @@ static inline int czmq_eterm(void) { return ETERM; }
 /// The libzmq-specific error number for "operation not valid in the socket's current state".
 static inline int czmq_efsm(void) { return EFSM; }
 
-/// The bytes the kernel has received on TCP socket `fd` so far: `TCP_INFO`'s
-/// `tcpi_bytes_received`, a u64 at byte 128 of the kernel's `struct tcp_info` (Linux 4.1+; the
-/// struct only ever grows). Glibc's <netinet/tcp.h> does not declare it, and <linux/tcp.h>
-/// clashes with glibc's definition in Swift's module map. -1 with errno set if `fd` is not a TCP
-/// socket or the kernel does not report it.
-static inline int czmq_tcp_bytes_received(int fd, uint64_t *bytes) {
-    enum { czmq_tcp_info_option = 11, czmq_bytes_received_offset = 128 };   /* TCP_INFO */
+/// The byte counts of TCP socket `fd` so far, from `TCP_INFO`: `tcpi_bytes_acked` (bytes we
+/// sent that the peer acknowledged) and `tcpi_bytes_received`, u64s at bytes 120 and 128 of the
+/// kernel's `struct tcp_info` (Linux 4.1+; the struct only ever grows). Glibc's <netinet/tcp.h>
+/// does not declare them, and <linux/tcp.h> clashes with glibc's definition in Swift's module
+/// map. -1 with errno set if `fd` is not a TCP socket or the kernel does not report them.
+static inline int czmq_tcp_bytes(int fd, uint64_t *acked, uint64_t *received) {
+    enum { czmq_tcp_info_option = 11, czmq_bytes_acked_offset = 120, czmq_bytes_received_offset = 128 };   /* TCP_INFO */
     unsigned char info[256];
     memset(info, 0, sizeof info);
     socklen_t size = sizeof info;
     if (getsockopt(fd, IPPROTO_TCP, czmq_tcp_info_option, info, &size) != 0) return -1;
-    if (size < czmq_bytes_received_offset + sizeof *bytes) {
+    if (size < czmq_bytes_received_offset + sizeof *received) {
         errno = ENOPROTOOPT;
         return -1;
     }
-    memcpy(bytes, info + czmq_bytes_received_offset, sizeof *bytes);
+    memcpy(acked, info + czmq_bytes_acked_offset, sizeof *acked);
+    memcpy(received, info + czmq_bytes_received_offset, sizeof *received);
     return 0;
 }
+
+/// The bytes waiting unread in socket `fd`'s kernel receive queue (`ioctl(FIONREAD)`, which is
+/// variadic and so not callable from Swift); -1 with errno set on failure.
+static inline int czmq_unread_bytes(int fd, int *bytes) {
+    return ioctl(fd, FIONREAD, bytes);
+}
+
+/// libzmq's context option `ZMQ_ZERO_COPY_RECV` (10): <zmq.h> declares it only with the DRAFT
+/// API, but libzmq 4.3 always accepts it (`ctx.cpp`); sockets made later read it.
+static inline int czmq_zero_copy_receive_option(void) { return 10; }
 
 #endif

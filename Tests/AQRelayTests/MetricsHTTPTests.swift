@@ -75,4 +75,53 @@ struct MetricsHTTPTests {
         #expect(stats.status == 0, "\(stats.errors)")
         pair.stop(pair.relay)
     }
+    /// A client of the metrics page that never finishes its request: `endless` sends a header
+    /// line that never ends as fast as it can (at most `argv[3]` bytes), `trickle` one byte of
+    /// it every 0.5 s. It prints `cut BYTES SECONDS` when the server ends the connection, or
+    /// `sent BYTES SECONDS`.
+    static let endlessHeader = """
+        import socket, sys, time
+        conn = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+        start, sent, total = time.monotonic(), 0, int(sys.argv[3])
+        try:
+            conn.sendall(b"GET /metrics HTTP/1.1\\r\\nHost: x\\r\\nX-Filler: ")
+            chunk = b"x" * 65536 if sys.argv[2] == "endless" else b"x"
+            while sent < total:
+                conn.sendall(chunk)
+                sent += len(chunk)
+                if sys.argv[2] == "trickle": time.sleep(0.5)
+        except OSError:
+            print(f"cut {sent} {time.monotonic() - start:.1f}", flush=True)
+        else:
+            print(f"sent {sent} {time.monotonic() - start:.1f}", flush=True)
+        time.sleep(60)
+        """
+
+    /// FlyingFox reads request lines and headers without a size limit or a deadline: the
+    /// relay's watchdog shuts down a connection after 64 KiB or 10 s (docs/RELIABILITY.md).
+    @Test("a client that sends an endless header line, or trickles one, is cut off; the relay's memory stays bounded and the page keeps answering", arguments: ["endless", "trickle"])
+    func endlessHeader(mode: String) throws {
+        let scratch = try Scratch("slowhttp")
+        defer { scratch.cleanUp() }
+        let port = UInt16(try freeLoopbackPort())
+        var pair = try RelayTests.Pair(scratch, pattern: "pubsub")
+        try pair.startRelay(["--control", "tcp://127.0.0.1:\(port)"])
+        let target = HTTPTarget.tcp(host: "127.0.0.1", port: port)
+        #expect(eventually(within: 20) { httpGet(target, path: "/metrics")?.status == 200 })
+        let pid = try #require(pair.relay).process.processIdentifier
+        let before = try #require(HostilePeerTests.residentBytes(pid))
+        let client = try startPython(["-c", Self.endlessHeader, "\(port)", mode, "\(1 << 30)"])
+        defer { client.kill() }
+        // Others are served meanwhile.
+        Thread.sleep(forTimeInterval: 1)
+        #expect(httpGet(target, path: "/metrics", timeout: 5)?.status == 200, "the page stopped answering")
+        let outcome = client.nextLine(within: 30) ?? "nothing"
+        let peak = try #require(HostilePeerTests.residentBytes(pid, field: "VmHWM"))
+        print("MetricsHTTPTests.endlessHeader(\(mode)): the client was \(outcome); relay RSS \(before >> 20) MiB before, peak \(peak >> 20) MiB")
+        #expect(outcome.hasPrefix("cut"), "the client was not cut off: \(outcome)")
+        // 64 KiB and what arrives in 100 ms, as a line and its copies, within the peak's noise.
+        #expect(peak - before < 48 << 20, "the relay grew by \((peak - before) >> 20) MiB")
+        #expect(httpGet(target, path: "/metrics")?.status == 200)
+        pair.stop(pair.relay)
+    }
 }

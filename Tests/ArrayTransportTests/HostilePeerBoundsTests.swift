@@ -33,6 +33,29 @@ struct HostilePeerBoundsTests {
         #expect(sender.statistics.rejectedSubscriptions == 0)
     }
 
+    /// libzmq keeps every subscription a peer sends, refused or not, until it cancels it or
+    /// leaves (XPUB manual mode): a peer with more than 4 KiB of refused ones outstanding is
+    /// dropped, and one with a few is served.
+    @Test("a subscriber with more than 4 KiB of subscriptions outside the stream is disconnected; one with a few is served")
+    func manyRefusedSubscriptionsDisconnect() throws {
+        let sender = try ZeroMQSender(.publish, stream: "camera0", bind: [try loopbackWildcard()], options: .init(heartbeatInterval: .milliseconds(20)))
+        defer { sender.close() }
+        let healthy = try ZeroMQReceiver(.subscribe(prefixes: ["camera0", "lidar", "radar"]), connect: sender.boundEndpoints)
+        defer { healthy.close() }
+        try awaitHeartbeat(healthy)
+        // 40 distinct subscriptions of 1000 bytes: 40 KB, about 1.5 MB in libzmq's trie.
+        let prefixes = (0..<40).map { String(format: "%03d", $0) + String(repeating: "x", count: 997) }
+        let hostile = try ZeroMQReceiver(.subscribe(prefixes: prefixes), connect: sender.boundEndpoints)
+        defer { hostile.close() }
+        let deadline = ContinuousClock.now + .seconds(10)
+        while sender.statistics.peersDisconnected == 0 && ContinuousClock.now < deadline { Thread.sleep(forTimeInterval: 0.05) }
+        let statistics = sender.statistics
+        #expect(statistics.peersDisconnected >= 1, "\(statistics)")
+        #expect(statistics.rejectedSubscriptions >= 5, "\(statistics)")
+        try sender.send(try patternArray(.uint8, [16]))
+        #expect(try healthy.receive(timeout: .seconds(10))?.stream == "camera0")
+    }
+
     @Test("an idle sender without heartbeats still reads its monitor's events: peers are counted, and nothing piles up")
     func idleSenderCountsPeers() throws {
         let sender = try ZeroMQSender(.publish, stream: "idle", bind: [try loopbackWildcard()], options: .init(heartbeatInterval: nil, fastPath: .disabled))

@@ -32,7 +32,9 @@ public final class MetricsServer: Sendable {
         public static let prometheusContentType = "text/plain; version=0.0.4; charset=utf-8"
     }
 
-    /// The most bytes of one request body the server buffers (FlyingFox does not bound the headers).
+    /// The most bytes of one request body the server buffers; a connection may receive at most
+    /// this many bytes in all, and stay open at most 10 s (FlyingFox bounds neither the headers
+    /// nor a client's time: a watchdog thread shuts such connections down).
     public static let maximumRequestBytes = 64 << 10
 
     /// Where the server listens, as given.
@@ -51,13 +53,17 @@ public final class MetricsServer: Sendable {
         let address = try Self.socketAddress(endpoint)
         // A handler gets 5 s, and a request body at most 64 KiB of buffer (GETs need a few hundred
         // bytes). FlyingFox bounds neither the request line and headers nor a slow client's
-        // reading time: docs/RELIABILITY.md says so, and why tcp beyond loopback is opt-in.
+        // time: `ConnectionWatchdog` does, from outside (docs/RELIABILITY.md).
         server = HTTPServer(config: HTTPServer.Configuration(
             address: address, timeout: 5, sharedRequestReplaySize: Self.maximumRequestBytes, logger: .disabled))
         handler = PagesHandler(pages: pages)
     }
 
     private let handler: PagesHandler
+    /// Shuts down connections that last or send too long, once the server listens.
+    private let watchdog = Locked<ConnectionWatchdog?>(nil)
+    /// Connections shut down for lasting longer than 10 s or receiving more than 64 KiB.
+    var connectionsCut: Int { watchdog.get()?.cut.load(ordering: .relaxed) ?? 0 }
 
     /// Starts listening and serving; returns once the socket is bound.
     ///
@@ -85,6 +91,18 @@ public final class MetricsServer: Sendable {
             }
             try? await Task.sleep(for: .milliseconds(5))
         }
+        let listening: ConnectionWatchdog.Listening?
+        switch await server.listeningAddress {
+        case let .ip4(host, port)?: listening = .tcp(port: port, host: host == "0.0.0.0" ? nil : host)
+        case let .ip6(host, port)?: listening = .tcp(port: port, host: host == "::" ? nil : host)
+        case let .unix(path)?: listening = .unix(path: path)
+        case nil: listening = nil
+        }
+        if let listening {
+            let watchdog = ConnectionWatchdog(listening, limits: .init(receivedBytes: UInt64(Self.maximumRequestBytes)))
+            self.watchdog.set(watchdog)
+            watchdog.start()
+        }
     }
 
     /// The address the server listens on (`tcp://127.0.0.1:40123` with the port resolved), or
@@ -104,6 +122,7 @@ public final class MetricsServer: Sendable {
     public func stop(timeout: Double = 1) async {
         await server.stop(timeout: timeout)
         task.get()?.cancel()
+        await watchdog.get()?.stop()
     }
 
     static func socketAddress(_ endpoint: Endpoint) throws(RelayError) -> any SocketAddress {

@@ -134,7 +134,7 @@ extension FastPathLink {
             throw TransportError(.fastPathUnavailable, "the first record in the queue '\(attempt.queueName)' is not the publisher's hello: \(error)")
         }
         guard let header else { return nil }
-        guard case let .hello(nonce, serverKey, queue)? = header.fastPath, nonce == attempt.nonce, header.stream == attempt.stream, header.epoch == attempt.epoch,
+        guard case let .hello(nonce, serverKey, queue)? = header.fastPath, nonce == attempt.nonce, header.stream.isSameStream(as: attempt.stream), header.epoch == attempt.epoch,
               attempt.serverKey == nil || serverKey == attempt.serverKey, header.sequence >= WireHeader.noSequence else {
             throw TransportError(.fastPathUnavailable, "the first record in the queue '\(attempt.queueName)' is not the hello of the publisher that made the offer")
         }

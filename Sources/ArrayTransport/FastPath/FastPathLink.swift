@@ -50,7 +50,7 @@ struct FastPathLink {
             guard record.isEnvelope else { return nil }
             let header = try Envelope.read(record.bytes, maximumArrays: 0).0
             if case let .leave(reason)? = header.fastPath { return .leave(reason) }
-            guard header.kind == .end, header.fastPath == nil, header.stream == attempt.stream, header.epoch == attempt.epoch else { return nil }
+            guard header.kind == .end, header.fastPath == nil, header.stream.isSameStream(as: attempt.stream), header.epoch == attempt.epoch else { return nil }
             return .end(header)
         }
         return notice ?? nil
@@ -172,7 +172,7 @@ struct FastPathLink {
 
     /// Records a data message delivered (from either path).
     mutating func noteDelivered(_ header: WireHeader) {
-        if let last = delivered, last.stream == header.stream, last.epoch == header.epoch {
+        if let last = delivered, last.stream.isSameStream(as: header.stream), last.epoch == header.epoch {
             delivered?.sequence = max(last.sequence, header.sequence)
         } else if attempt == nil {
             delivered = (header.stream, header.epoch, header.sequence)
@@ -185,7 +185,7 @@ struct FastPathLink {
     /// before it registers, so the queue may bring heartbeats from before the cut, which the
     /// socket has overtaken; delivered, they would count as out of order.
     func wasDelivered(_ header: WireHeader) -> Bool {
-        guard let last = delivered, last.stream == header.stream, last.epoch == header.epoch else { return false }
+        guard let last = delivered, last.stream.isSameStream(as: header.stream), last.epoch == header.epoch else { return false }
         return header.kind == .data ? header.sequence <= last.sequence : header.sequence < last.sequence
     }
 

@@ -123,7 +123,7 @@ final class FastPathPublisher: Sendable {
             return try registry.get(timeout: Self.registryWait) { record throws(TransportError) -> String? in
                 guard record.isEnvelope else { return nil }
                 let (header, _) = try Envelope.read(record.bytes, maximumArrays: 0)
-                guard case let .register(queue)? = header.fastPath, header.stream == stream, header.epoch == epoch else { return nil }
+                guard case let .register(queue)? = header.fastPath, header.stream.isSameStream(as: stream), header.epoch == epoch else { return nil }
                 return queue
             }
         } catch let error as ArrayQueueError where error.code == .timeout {

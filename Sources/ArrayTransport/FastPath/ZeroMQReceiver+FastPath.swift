@@ -42,7 +42,11 @@ extension ZeroMQReceiver {
         if case .awaitingHello? = state.link?.phase {
             deadline = min(deadline, Sys.monotonicNanoseconds() + 2_000_000)   // look for the hello often
         }
-        guard try state.socket.wait(for: ZMQ.pollIn, deadline: deadline), let incoming = try readMessage(&state) else { return false }
+        guard try state.socket.wait(for: ZMQ.pollIn, deadline: deadline) else {
+            state.inbound.noteStarved()
+            return false
+        }
+        guard let incoming = try readMessage(&state) else { return false }
         return admitFromNetwork(incoming, &state, to: body)
     }
 
@@ -96,7 +100,7 @@ extension ZeroMQReceiver {
         }
         guard let link = state.link else { return accept(incoming, &state, throughSharedMemory: false, to: body) }
         var admit = true
-        if let attempt = link.attempt, attempt.stream == header.stream, attempt.epoch == header.epoch {
+        if let attempt = link.attempt, attempt.stream.isSameStream(as: header.stream), attempt.epoch == header.epoch {
             state.link?.networkSeen = max(link.networkSeen, header.sequence)
             if link.pull {
                 // A pusher's marks on the socket may run ahead of the shared queue's records
@@ -125,7 +129,7 @@ extension ZeroMQReceiver {
         switch state.link?.phase {
         case let .draining(_, cut)? where (state.link?.networkSeen ?? -1) >= Int64(cut) - 1:
             completeSwitch(&state)
-        case let .awaitingHello(attempt)? where header.kind == .end && attempt.stream == header.stream && attempt.epoch == header.epoch:
+        case let .awaitingHello(attempt)? where header.kind == .end && attempt.stream.isSameStream(as: header.stream) && attempt.epoch == header.epoch:
             leaveFastPath(&state, reason: "the publisher closed the stream", quietly: true)
         default:
             break
@@ -146,7 +150,7 @@ extension ZeroMQReceiver {
             state.link?.networkSeen = header.sequence
             // From now on, what the socket delivers of this epoch is remembered: the queue may
             // bring it again.
-            if link.delivered?.stream != header.stream || link.delivered?.epoch != header.epoch {
+            if !(link.delivered?.stream.isSameStream(as: header.stream) ?? false) || link.delivered?.epoch != header.epoch {
                 state.link?.delivered = (header.stream, header.epoch, -1)
             }
             logger.debug("stream '\(header.stream)': registered the queue '\(attempt.queueName)' for the fast path; waiting for the publisher")
@@ -251,7 +255,7 @@ extension ZeroMQReceiver {
     /// handshake record, of another stream, or delivered by the network already.
     private func admitFromQueue(_ incoming: IncomingMessage, _ state: inout State, _ feed: FastPathLink.Feed, to body: Lend) -> Bool {
         let header = incoming.header
-        guard header.stream == feed.stream, header.epoch == feed.epoch else {
+        guard header.stream.isSameStream(as: feed.stream), header.epoch == feed.epoch else {
             reject(.malformed("the fast path's queue brought stream '\(header.stream)' epoch \(header.epoch), not '\(feed.stream)' epoch \(feed.epoch)"))
             return false
         }

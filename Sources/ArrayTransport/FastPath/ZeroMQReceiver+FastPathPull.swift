@@ -76,7 +76,7 @@ extension ZeroMQReceiver {
     /// (or `end`) of the stream the hello was for.
     private func admitFromSharedQueue(_ incoming: IncomingMessage, _ state: inout State, _ attempt: FastPathLink.Attempt, to body: Lend) -> Bool {
         let header = incoming.header
-        guard header.stream == attempt.stream, header.epoch == attempt.epoch, header.fastPath == nil else {
+        guard header.stream.isSameStream(as: attempt.stream), header.epoch == attempt.epoch, header.fastPath == nil else {
             reject(.malformed("the pusher's shared queue brought stream '\(header.stream)' epoch \(header.epoch) (\(header.fastPath == nil ? "data" : "a handshake record")), not data of '\(attempt.stream)' epoch \(attempt.epoch)"))
             return false
         }

@@ -9,8 +9,9 @@ struct SequenceTracker {
         var restart = false
     }
 
+    /// By the stream name's bytes: two normalisation forms of one name are two streams.
     private struct Key: Hashable {
-        var stream: String
+        var stream: StreamName
         var epoch: UInt64
     }
 
@@ -25,12 +26,12 @@ struct SequenceTracker {
 
     private var entries: [Key: Entry] = [:]
     /// Streams that had an epoch before (bounded like `entries`).
-    private var knownStreams: [String: Int64] = [:]
+    private var knownStreams: [StreamName: Int64] = [:]
 
     /// Accounts for one valid message received at monotonic time `now`.
     mutating func observe(_ header: WireHeader, now: Int64) -> Observation {
         var observation = Observation()
-        let key = Key(stream: header.stream, epoch: header.epoch)
+        let key = Key(stream: StreamName(header.stream), epoch: header.epoch)
         let following = header.sequence + 1   // no overflow: `WireHeader.decode` keeps seq below Int64.max
         if var entry = entries[key] {
             switch header.kind {
@@ -55,8 +56,8 @@ struct SequenceTracker {
             entries[key] = entry
         } else {
             observation.newEpoch = true
-            observation.restart = knownStreams[header.stream] != nil
-            knownStreams[header.stream] = now
+            observation.restart = knownStreams[key.stream] != nil
+            knownStreams[key.stream] = now
             entries[key] = Entry(expected: following, lastSeen: now)
             evictIfNeeded()
         }

@@ -3,71 +3,143 @@
 /// libzmq (4.3) keeps every frame of a multipart message until the last one arrives, and
 /// `ZMQ_MAXMSGSIZE` bounds one frame only: a peer that never ends a message would make it hold
 /// memory without limit. The guard compares, for each connection, the bytes the kernel received
-/// (`TCP_INFO`) with the bytes libzmq delivered from it (`ZMQ_SRCFD`, with a generous allowance
-/// for framing): the difference is what libzmq and the kernel still hold. Past the queue's
-/// worth of complete messages plus one message plus the kernel's receive buffer, the connection is
-/// shut down, and libzmq drops it with the unfinished message. Checked while the application is
-/// in a receive call, every 5 to 10 ms (`ZeroMQReceiver.waitSliceNanoseconds`); ipc://
-/// connections are not checked (there is no byte count for them).
+/// (`TCP_INFO`) with the bytes libzmq delivered from it (`ZMQ_SRCFD`, each frame with its exact
+/// ZMTP framing), the bytes still unread in the kernel (`FIONREAD`) and the bytes the peer
+/// acknowledged of ours (the handshake and the PONGs that answer its PINGs are commands of the
+/// same size that libzmq consumes without delivering): the difference is what libzmq holds.
+///
+/// Two limits, both in bytes on the wire:
+/// - ``allowance``: the queue's worth of complete messages plus one message (and 1 MiB).
+/// - ``unfinishedAllowance``: one message (and 256 KiB), for a connection that holds no complete
+///   message. libzmq holds a frame in a 64-byte message however small it is, so a message of
+///   empty frames (2 bytes each on the wire) costs 32 times its wire bytes; this limit keeps
+///   that to 32 times one message. A connection holds no complete message when nothing was
+///   delivered from it since the last check while a receive found nothing to deliver: libzmq
+///   would have delivered a message that was complete then.
+///
+/// Checked while the application is in a receive call, every 5 to 10 ms
+/// (`ZeroMQReceiver.waitSliceNanoseconds`); ipc:// connections are not checked (there is no byte
+/// count for them).
 struct InboundGuard: ~Copyable {
+    /// What the guard knows of one open connection.
+    private struct Connection {
+        /// Bytes on the wire of the frames delivered from it.
+        var delivered: UInt64 = 0
+        /// ``delivered`` at the last check.
+        var deliveredAtCheck: UInt64 = 0
+        /// What libzmq held of it at the last check (nil before its first).
+        var heldAtCheck: UInt64?
+    }
+
+    /// A connection the guard shut down: what libzmq held of it, and the limit it was over.
+    struct Drop {
+        var held: UInt64
+        var limit: UInt64
+        /// Whether the connection held no complete message (``unfinishedAllowance`` applied).
+        var unfinished: Bool
+    }
+
     private var monitor: PeerMonitor
-    /// Bytes delivered from each open connection, by descriptor, framing included.
-    private var delivered: [Int32: UInt64] = [:]
-    /// Bytes libzmq may hold for one connection (beyond the kernel's receive buffer).
+    private var connections: [Int32: Connection] = [:]
+    /// Bytes on the wire libzmq may hold for one connection.
     let allowance: UInt64
-    /// Connections shut down for holding more than the allowance.
+    /// Bytes on the wire libzmq may hold for one connection that holds no complete message.
+    let unfinishedAllowance: UInt64
+    /// Whether connections are CURVE-encrypted (every frame travels in a MESSAGE command).
+    let curve: Bool
+    /// Whether a receive found no message since the last check.
+    private var starvedSinceCheck = false
+    /// Connections shut down for holding more than they may.
     private(set) var dropped: UInt64 = 0
-    /// When ``check()`` last looked (monotonic ns): it costs two system calls per connection, so
+    /// When ``check()`` last looked (monotonic ns): it costs three system calls per connection, so
     /// a receiver busy with small messages looks at most every ``checkInterval``.
     private var lastCheck: Int64 = 0
     static let checkInterval: Int64 = 5_000_000
 
-    /// Bytes counted per delivered frame for the framing: ZMTP's 9-byte header, and CURVE's box
-    /// and command name (about 42 bytes) when it is on.
-    static let framingBytes = 64
+    /// Bytes on the wire of one frame of `size` bytes: ZMTP's flags and size (2 bytes up to 255,
+    /// 9 beyond), and under CURVE the MESSAGE command around it ("\x07MESSAGE", an 8-byte nonce,
+    /// a 16-byte MAC and a flags byte: 33 bytes; libzmq 4.3's `curve_mechanism_base.cpp`).
+    /// Exact, not generous: counting more than arrived would let a peer of many tiny frames build
+    /// a credit for a later message that never ends.
+    static func wireBytes(frame size: Int, curve: Bool) -> UInt64 {
+        let body = UInt64(size) + (curve ? 33 : 0)
+        return body + (body <= 255 ? 2 : 9)
+    }
 
-    init(monitor: consuming PeerMonitor, queuedMessages: Int, maximumMessageBytes: Int) {
+    init(monitor: consuming PeerMonitor, queuedMessages: Int, maximumMessageBytes: Int, maximumFrames: Int, curve: Bool) {
         self.monitor = monitor
-        let (queued, overflow) = (queuedMessages + 1).multipliedReportingOverflow(by: maximumMessageBytes)
-        // 1 MiB more for the handshake and heartbeats.
-        allowance = overflow ? .max : UInt64(queued) + (1 << 20)
+        self.curve = curve
+        // One message on the wire: its bytes and at most `maximumFrames` frames' framing (42
+        // bytes each at most, under CURVE), in saturating arithmetic (both are caller's options).
+        let (framing, framingOverflow) = maximumFrames.multipliedReportingOverflow(by: 42)
+        let (message, messageOverflow) = maximumMessageBytes.addingReportingOverflow(framing)
+        let oneMessage = framingOverflow || messageOverflow ? UInt64.max : UInt64(message)
+        let (queued, overflow) = UInt64(max(0, queuedMessages) + 1).multipliedReportingOverflow(by: oneMessage)
+        // 1 MiB more for the handshake and commands; 256 KiB for one without complete messages.
+        allowance = overflow ? .max : queued.saturatingAdd(1 << 20)
+        unfinishedAllowance = oneMessage.saturatingAdd(256 << 10)
     }
 
-    /// Counts a message read from the connection `descriptor`: `bytes` of payload in `frames`.
-    mutating func noteDelivered(descriptor: Int32?, bytes: Int, frames: Int) {
-        guard let descriptor, let sum = delivered[descriptor] else { return }
-        // Both are bounded by the receiver's own limits, far below 2^63.
-        let added = UInt64(bytes) + UInt64(frames) * UInt64(Self.framingBytes)
-        let (total, overflow) = sum.addingReportingOverflow(added)
-        delivered[descriptor] = overflow ? .max : total
+    /// Counts a message read from the connection `descriptor`: `wireBytes` on the wire (the sum
+    /// of ``wireBytes(frame:curve:)`` over its frames).
+    mutating func noteDelivered(descriptor: Int32?, wireBytes: UInt64) {
+        guard let descriptor, let connection = connections[descriptor] else { return }
+        connections[descriptor]?.delivered = connection.delivered.saturatingAdd(wireBytes)
     }
 
-    /// Shuts down the connections that hold more than the allowance; returns how much each held.
-    mutating func check() -> [UInt64] {
+    /// Records that a receive (or a wait for one) found no message ready: libzmq held no
+    /// complete message then.
+    mutating func noteStarved() {
+        starvedSinceCheck = true
+    }
+
+    /// Shuts down the connections that hold more than they may; returns what each held.
+    mutating func check() -> [Drop] {
         let now = Sys.monotonicNanoseconds()
         guard now - lastCheck >= Self.checkInterval else { return [] }
         lastCheck = now
-        var delivered = self.delivered
+        let starved = starvedSinceCheck
+        starvedSinceCheck = false
+        var connections = self.connections
         monitor.drain { event, descriptor in
             switch event {
-            case ZMQ.eventAccepted, ZMQ.eventConnected: delivered[descriptor] = 0
-            case ZMQ.eventDisconnected: delivered[descriptor] = nil
+            case ZMQ.eventAccepted, ZMQ.eventConnected: connections[descriptor] = Connection()
+            case ZMQ.eventDisconnected: connections[descriptor] = nil
             default: break
             }
         }
-        var held: [UInt64] = []
-        for (descriptor, sent) in delivered {
-            guard let received = ZMQ.tcpBytesReceived(descriptor), received > sent else { continue }
-            let kernelBuffer = UInt64(max(0, ZMQ.receiveBufferBytes(descriptor) ?? 0))
-            let (limit, overflow) = allowance.addingReportingOverflow(kernelBuffer)
-            guard !overflow, received - sent > limit else { continue }
-            ZMQ.shutdownConnection(descriptor)
-            delivered[descriptor] = nil
-            dropped += 1
-            held.append(received - sent)
+        var drops: [Drop] = []
+        for (descriptor, var connection) in connections {
+            // A message complete at the last check would have been delivered since, by the
+            // receive that found none: what libzmq held then was one unfinished message.
+            if starved, connection.delivered == connection.deliveredAtCheck,
+               let held = connection.heldAtCheck, held > unfinishedAllowance {
+                drops.append(Drop(held: held, limit: unfinishedAllowance, unfinished: true))
+                ZMQ.shutdownConnection(descriptor)
+                connections[descriptor] = nil
+                continue
+            }
+            // Unread bytes first: bytes that arrive between the two calls count as held (the
+            // safe side), not as read.
+            guard let unread = ZMQ.unreadBytes(descriptor), let traffic = ZMQ.tcpBytes(descriptor) else {
+                connections[descriptor] = nil   // not tcp (ipc://), or gone
+                continue
+            }
+            let accounted = connection.delivered.saturatingAdd(traffic.acknowledged).saturatingAdd(UInt64(max(0, unread)))
+            let held = traffic.received > accounted ? traffic.received - accounted : 0
+            if held > allowance {
+                drops.append(Drop(held: held, limit: allowance, unfinished: false))
+                ZMQ.shutdownConnection(descriptor)
+                connections[descriptor] = nil
+                continue
+            }
+            connection.heldAtCheck = held
+            connection.deliveredAtCheck = connection.delivered
+            connections[descriptor] = connection
         }
-        self.delivered = delivered
-        return held
+        dropped += UInt64(drops.count)
+        self.connections = connections
+        return drops
     }
 
     mutating func close() {

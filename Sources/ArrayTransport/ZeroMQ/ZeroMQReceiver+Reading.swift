@@ -18,14 +18,20 @@ extension ZeroMQReceiver {
         var frames: [ReceivedFrame] = []
         var frameCount = 0
         var totalBytes = 0
+        var wireBytes: UInt64 = 0
         var source: Int32?
-        defer { state.inbound.noteDelivered(descriptor: source, bytes: totalBytes, frames: frameCount) }
+        let curve = options.curve != nil
+        defer { state.inbound.noteDelivered(descriptor: source, wireBytes: wireBytes) }
         while true {
-            guard let message = try state.socket.receive(dontWait: true) else { break }
+            guard let message = try state.socket.receive(dontWait: true) else {
+                if frameCount == 0 { state.inbound.noteStarved() }
+                break
+            }
             if frameCount == 0 { source = message.sourceDescriptor }
             let more = message.hasMore
             frameCount += 1
             totalBytes += message.count
+            wireBytes = wireBytes.saturatingAdd(InboundGuard.wireBytes(frame: message.count, curve: curve))
             // Past the limits, frames are read and dropped at once so that memory stays bounded
             // and the next message starts at its first frame.
             if frameCount <= maximumFrames && totalBytes <= options.maximumMessageBytes {
@@ -84,11 +90,12 @@ extension ZeroMQReceiver {
     /// Drops the connections for which libzmq holds more than it may (``InboundGuard``): counted
     /// and logged.
     func guardInbound(_ state: inout State) {
-        let held = state.inbound.check()
-        guard !held.isEmpty else { return }
-        counters.withLock { $0.statistics.peersDropped += UInt64(held.count) }
-        for bytes in held {
-            logger.warning("dropped a connection: libzmq held \(bytes) bytes of it not yet delivered, more than \(state.inbound.allowance) allowed (a message that does not end?)")
+        let drops = state.inbound.check()
+        guard !drops.isEmpty else { return }
+        counters.withLock { $0.statistics.peersDropped += UInt64(drops.count) }
+        for drop in drops {
+            let what = drop.unfinished ? "of one unfinished message" : "not yet delivered"
+            logger.warning("dropped a connection: libzmq held \(drop.held) bytes of it \(what), more than \(drop.limit) allowed (a message that does not end?)")
         }
     }
 

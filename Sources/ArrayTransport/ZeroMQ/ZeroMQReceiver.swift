@@ -53,8 +53,9 @@ public final class ZeroMQReceiver: ArrayReceiver {
         /// frames together exceed it is counted as malformed and skipped. libzmq 4.3 holds a
         /// multipart message whole before delivering any frame of it and bounds only each frame,
         /// so a tcp connection for which libzmq holds more than ZMQ_RCVHWM + 1 messages of this
-        /// size (plus the kernel's buffer) is dropped instead (``ReceiverStatistics/peersDropped``;
-        /// checked while a receive call runs, docs/RELIABILITY.md).
+        /// size on the wire, or more than one while it holds no complete message, is dropped
+        /// instead (``ReceiverStatistics/peersDropped``; checked while a receive call runs,
+        /// docs/RELIABILITY.md).
         public var maximumMessageBytes: Int
         /// Most arrays one message may carry (default ``ArrayMessage/defaultMaximumArrays``, 256,
         /// what senders send at most by default); a message with more is dropped as malformed.
@@ -217,7 +218,7 @@ public final class ZeroMQReceiver: ArrayReceiver {
         try socket.monitor(monitorAddress, events: PeerMonitor.events)
         let inbound = InboundGuard(
             monitor: try PeerMonitor(context: context, address: monitorAddress), queuedMessages: Int(highWaterMark),
-            maximumMessageBytes: options.maximumMessageBytes)
+            maximumMessageBytes: options.maximumMessageBytes, maximumFrames: 2 + options.maximumArrays, curve: options.curve != nil)
         try socket.secure(options.curve, allowList: options.curveAllowList, binding: bind, logger: logger)
         if case let .subscribe(prefixes) = pattern {
             for prefix in prefixes { try socket.subscribe(prefix) }
@@ -307,7 +308,11 @@ public final class ZeroMQReceiver: ArrayReceiver {
                 }
                 guardInbound(&state)
                 guard state.link != nil else {
-                    guard try state.socket.wait(for: ZMQ.pollIn, deadline: sliceDeadline), let incoming = try readMessage(&state) else { return false }
+                    guard try state.socket.wait(for: ZMQ.pollIn, deadline: sliceDeadline) else {
+                        state.inbound.noteStarved()
+                        return false
+                    }
+                    guard let incoming = try readMessage(&state) else { return false }
                     return accept(incoming, &state, throughSharedMemory: false, to: body)
                 }
                 return try receiveWithFastPath(&state, until: sliceDeadline, to: body)

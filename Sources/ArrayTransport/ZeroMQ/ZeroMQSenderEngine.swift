@@ -38,6 +38,8 @@ final class ZeroMQSenderEngine: Sendable {
         var largestInWindow = 0
         var largestInPreviousWindow = 0
         var messagesInWindow = 0
+        /// A publisher's refused subscriptions, by connection (libzmq stores them all).
+        var refused = RefusedSubscriptions()
     }
 
     let stream: String
@@ -62,6 +64,8 @@ final class ZeroMQSenderEngine: Sendable {
     private let peerCount = Atomic<Int>(0)
     private let peersDisconnected = Atomic<UInt64>(0)
     private let rejectedSubscriptions = Atomic<UInt64>(0)
+    /// Peers dropped for their refused subscriptions are logged at most once every 10 s.
+    private let refusedPeerLogs = Throttle(every: .seconds(10))
     private let sharedMemoryLost = Atomic<UInt64>(0)
 
     /// Registrations the fast-path thread handed over: attached by whoever holds the lock next
@@ -415,17 +419,27 @@ final class ZeroMQSenderEngine: Sendable {
         state.lastService = Sys.monotonicNanoseconds()
         lastServiced.store(state.lastService, ordering: .relaxed)
         state.socket.handleCommands()
-        state.peers.drain()
+        drainPeerEvents(&state)
         peerCount.store(state.peers.peers, ordering: .relaxed)
         peersDisconnected.store(state.peers.disconnected, ordering: .relaxed)
-        if pattern == .publish { applySubscriptions(state.socket) }
+        if pattern == .publish { applySubscriptions(&state) }
+    }
+
+    /// Reads the monitor's connection events; a descriptor that opened or closed starts afresh
+    /// in ``State/refused``.
+    private func drainPeerEvents(_ state: inout State) {
+        var changed: [Int32] = []
+        state.peers.drain { _, descriptor in changed.append(descriptor) }
+        for descriptor in changed { state.refused.forget(descriptor) }
     }
 
     /// Applies the (un)subscriptions waiting on the XPUB socket (ZMQ_XPUB_MANUAL) that are
     /// prefixes of this stream's name, and counts and drops the rest: nothing else could match
-    /// our topic. libzmq applies each to the peer it came from.
-    private func applySubscriptions(_ socket: borrowing ZMQSocket) {
-        while let message = try? socket.receive(dontWait: true) {
+    /// our topic. libzmq applies each to the peer it came from, and keeps even the refused ones
+    /// until that peer cancels them or leaves: a connection with more than
+    /// ``RefusedSubscriptions/limitBytes`` of them outstanding is shut down.
+    private func applySubscriptions(_ state: inout State) {
+        while let message = try? state.socket.receive(dontWait: true) {
             let bytes = message.bytes
             guard let kind = bytes.first, kind <= 1, !message.hasMore else {
                 rejectedSubscriptions.add(1, ordering: .relaxed)
@@ -434,11 +448,17 @@ final class ZeroMQSenderEngine: Sendable {
             let prefix = Array(bytes.dropFirst())
             guard prefix.count <= topic.count, topic.starts(with: prefix) else {
                 if kind == 1 { rejectedSubscriptions.add(1, ordering: .relaxed) }
+                if let descriptor = message.sourceDescriptor, state.refused.note(prefix, subscribe: kind == 1, descriptor: descriptor) {
+                    ZMQ.shutdownConnection(descriptor)
+                    if let more = refusedPeerLogs.admit() {
+                        logger.warning("stream '\(stream)': dropped a peer with more than \(RefusedSubscriptions.limitBytes) bytes of subscriptions outside the stream\(more.andMore)")
+                    }
+                }
                 continue
             }
             let option = kind == 1 ? ZMQ.subscribe : ZMQ.unsubscribe
             do throws(TransportError) {
-                try socket.setOption(option, bytes: prefix, name: kind == 1 ? "ZMQ_SUBSCRIBE" : "ZMQ_UNSUBSCRIBE")
+                try state.socket.setOption(option, bytes: prefix, name: kind == 1 ? "ZMQ_SUBSCRIBE" : "ZMQ_UNSUBSCRIBE")
             } catch {
                 logger.warning("stream '\(stream)': cannot apply a subscription: \(error)")
             }
@@ -609,7 +629,7 @@ final class ZeroMQSenderEngine: Sendable {
     /// round robin, one per peer): a puller has read all the socket brought it before that
     /// `seq` once it sees one.
     private func sendMarks(_ state: inout State) {
-        state.peers.drain()
+        drainPeerEvents(&state)
         let mark = controlHeader(.heartbeat, nextSequence: state.nextSequence).encodedBytes()
         for _ in 0..<max(1, state.peers.peers) { _ = try? sendControl(&state.socket, header: mark) }
     }

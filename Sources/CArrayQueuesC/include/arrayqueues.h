@@ -826,8 +826,9 @@ typedef struct aq_receiver_statistics {
     uint64_t switches_to_shared_memory;      /**< Switches from the network to the fast path. */
     /* Version 2 of the struct (filled only when `size` includes it): */
     uint64_t peers_dropped;           /**< tcp connections the receiver dropped because libzmq held more for them
-                                           than a queue of messages and one more (a message that does not end);
-                                           they may connect again. */
+                                           than a queue of messages and one more, or than one message while it
+                                           held no complete one (a message that does not end); they may connect
+                                           again. */
 } aq_receiver_statistics;
 
 /** The `size` of version 1 of aq_receiver_statistics (before `peers_dropped`), still accepted. */

@@ -207,17 +207,18 @@ enum ZMQ {
     }
 
     /// `getsockopt(TCP_INFO)` on a connection's descriptor (a libzmq engine's): the bytes the
-    /// kernel has received on it; nil if it is not a TCP socket (any more).
-    static func tcpBytesReceived(_ descriptor: Int32) -> UInt64? {
-        var bytes: UInt64 = 0
-        return czmq_tcp_bytes_received(descriptor, &bytes) == 0 ? bytes : nil
+    /// peer acknowledged of those sent on it, and the bytes the kernel received on it; nil if it
+    /// is not a TCP socket (any more).
+    static func tcpBytes(_ descriptor: Int32) -> (acknowledged: UInt64, received: UInt64)? {
+        var acknowledged: UInt64 = 0, received: UInt64 = 0
+        return czmq_tcp_bytes(descriptor, &acknowledged, &received) == 0 ? (acknowledged, received) : nil
     }
 
-    /// `getsockopt(SO_RCVBUF)`: the size of a socket's kernel receive buffer; nil on failure.
-    static func receiveBufferBytes(_ descriptor: Int32) -> Int? {
-        var value: Int32 = 0
-        var size = socklen_t(MemoryLayout<Int32>.size)
-        return getsockopt(descriptor, SOL_SOCKET, SO_RCVBUF, &value, &size) == 0 ? Int(value) : nil
+    /// `ioctl(FIONREAD)` on a connection's descriptor: the bytes its kernel receive queue holds
+    /// that libzmq has not read yet; nil on failure.
+    static func unreadBytes(_ descriptor: Int32) -> Int? {
+        var bytes: Int32 = 0
+        return czmq_unread_bytes(descriptor, &bytes) == 0 ? Int(bytes) : nil
     }
 
     /// `shutdown(SHUT_RDWR)` on a connection's descriptor: libzmq sees the connection end and
@@ -305,6 +306,7 @@ extension ZMQ {
     static let pollOut = Int16(ZMQ_POLLOUT)
 
     static let ioThreads = ZMQ_IO_THREADS
+    static let zeroCopyReceive = czmq_zero_copy_receive_option()
     static let linger = ZMQ_LINGER
     static let sendHighWaterMark = ZMQ_SNDHWM
     static let receiveHighWaterMark = ZMQ_RCVHWM
