@@ -35,49 +35,10 @@ struct HostilePeerTests {
         time.sleep(float(sys.argv[3]))
         """
 
-    /// A raw ZMTP 3.0 peer (NULL mechanism) posing as a PUB: it listens, prints its port,
-    /// completes the handshake with the one peer that connects, then sends one message that
-    /// never ends: a topic frame and `argv[1]` frames of 1 MB, every one flagged MORE.
-    static let endlessMultipart = """
-        import socket, struct, sys, time
-        listener = socket.socket()
-        listener.bind(("127.0.0.1", 0))
-        listener.listen(1)
-        print(listener.getsockname()[1], flush=True)
-        conn, _ = listener.accept()
-        conn.sendall(b"\\xff" + b"\\x00" * 8 + b"\\x7f" + bytes([3, 0]) + b"NULL".ljust(20, b"\\x00") + b"\\x00" * 32)
-        body = b"\\x05READY\\x0bSocket-Type" + struct.pack(">I", 3) + b"PUB"
-        conn.sendall(bytes([0x04, len(body)]) + body)
-        def read(n):
-            data = b""
-            while len(data) < n:
-                more = conn.recv(n - len(data))
-                if not more: sys.exit("the peer closed the connection")
-                data += more
-            return data
-        read(64)                              # the peer's greeting
-        flags, size = read(2)                 # and its READY: data may follow only after it
-        read(size)
-        conn.sendall(bytes([0x01, 1]) + b"x")
-        frame = b"\\xab" * 1_000_000
-        sent = 0
-        try:
-            for _ in range(int(sys.argv[1])):
-                conn.sendall(bytes([0x03]) + struct.pack(">Q", len(frame)) + frame)
-                sent += 1
-        except OSError:
-            print(f"cut {sent}", flush=True)
-        else:
-            print(f"sent {sent}", flush=True)
-        time.sleep(60)
-        """
-
-    /// A raw ZMTP 3.0 peer like ``endlessMultipart`` whose one unfinished message is made of tiny
-    /// frames, each flagged MORE, `argv[2]` bytes on the wire in all: `empty` sends empty frames
-    /// (2 bytes on the wire, a 64-byte `zmq_msg_t` each in libzmq), `trickle` sends 34-byte
-    /// frames ten at a time with a pause after each burst, so that libzmq reads a few at a time
-    /// (with zero-copy receive each read's 8 KiB buffer stayed pinned by the frames in it).
-    static let endlessTinyFrames = """
+    /// The start of a raw ZMTP 3.0 peer (NULL mechanism) posing as a PUB: it listens, prints its
+    /// port, completes the handshake with the one peer that connects and sends a topic frame
+    /// flagged MORE, the first frame of a message that the script then never ends.
+    static let rawPublisherStart = """
         import socket, struct, sys, time
         listener = socket.socket()
         listener.bind(("127.0.0.1", 0))
@@ -95,10 +56,35 @@ struct HostilePeerTests {
                 if not more: sys.exit("the peer closed the connection")
                 data += more
             return data
-        read(64)
-        flags, size = read(2)
+        read(64)                              # the peer's greeting
+        flags, size = read(2)                 # and its READY: data may follow only after it
         read(size)
         conn.sendall(bytes([0x01, 1]) + b"x")
+
+        """
+
+    /// A ``rawPublisherStart`` peer whose one message goes on with `argv[1]` frames of 1 MB,
+    /// every one flagged MORE.
+    static let endlessMultipart = rawPublisherStart + """
+        frame = b"\\xab" * 1_000_000
+        sent = 0
+        try:
+            for _ in range(int(sys.argv[1])):
+                conn.sendall(bytes([0x03]) + struct.pack(">Q", len(frame)) + frame)
+                sent += 1
+        except OSError:
+            print(f"cut {sent}", flush=True)
+        else:
+            print(f"sent {sent}", flush=True)
+        time.sleep(60)
+        """
+
+    /// A ``rawPublisherStart`` peer whose one message goes on with tiny frames, each flagged
+    /// MORE, `argv[2]` bytes on the wire in all: `empty` sends empty frames (2 bytes on the wire,
+    /// a 64-byte `zmq_msg_t` each in libzmq), `trickle` sends 34-byte frames ten at a time with a
+    /// pause after each burst, so that libzmq reads a few at a time (with zero-copy receive each
+    /// read's 8 KiB buffer stayed pinned by the frames in it).
+    static let endlessTinyFrames = rawPublisherStart + """
         if sys.argv[1] == "empty":
             chunk, pause = b"\\x01\\x00" * 65536, 0
         else:
