@@ -116,7 +116,7 @@ typedef struct QueueObject {
                           * goes when busy and dependents are 0 */
     Py_ssize_t dependents; /* loans and borrows that may still have arrays over the mapping */
     PyObject *pending_error; /* an error get_many met after it had taken records: those are
-                              * returned first, and the error is raised by the next get_many */
+                              * returned first, and the error is raised by the next read call */
     struct kept_batch *kept; /* records get_many took but could not return (an exception came
                               * while it made their arrays), oldest first: every read call
                               * returns them before it takes others (_native_batches.c) */
@@ -135,6 +135,9 @@ void kept_batches_free(QueueObject *self);
  * or frees it when nothing is left in it or the handle was closed meanwhile. Neither can fail,
  * so a record is never lost on the way. */
 size_t kept_count(const QueueObject *self);
+/* Raises the error a get_many met after it had taken records (kept for the handle's next read
+ * call, whichever it is, once the kept records are returned): -1 with it set, or 0 if none. */
+int raise_pending_error(QueueObject *self);
 struct kept_batch *kept_detach(QueueObject *self, aq_record_info *info, const void **payload, PyObject **buffer);
 void kept_attach(QueueObject *self, struct kept_batch *batch, int taken);
 int queue_enter(QueueObject *self);

@@ -111,6 +111,15 @@ void kept_batches_free(QueueObject *self) {
     }
 }
 
+int raise_pending_error(QueueObject *self) {
+    if (!self->pending_error) return 0;
+    PyObject *error = self->pending_error;
+    self->pending_error = NULL;
+    PyErr_SetObject((PyObject *)Py_TYPE(error), error);
+    Py_DECREF(error);
+    return -1;
+}
+
 size_t kept_count(const QueueObject *self) {
     size_t count = 0;
     for (const kept_batch *batch = self->kept; batch; batch = batch->next) count += batch->count - batch->start;
@@ -231,14 +240,8 @@ PyObject *queue_get_many(QueueObject *self, PyObject *const *args, Py_ssize_t na
     if (timeout_from(args[1], &timeout_ns) < 0) return NULL;
     if ((size_t)max_count > SIZE_MAX / sizeof(aq_record_info)) return PyErr_NoMemory();
     if (self->kept && !self->closing) return return_kept(self, (size_t)max_count);
-    if (self->pending_error) {
-        /* Met by the last call after it had taken records, which it returned. */
-        PyObject *error = self->pending_error;
-        self->pending_error = NULL;
-        PyErr_SetObject((PyObject *)Py_TYPE(error), error);
-        Py_DECREF(error);
-        return raise_with_count("get_count", 0);
-    }
+    /* Met by the last call after it had taken records, which it returned. */
+    if (raise_pending_error(self) < 0) return raise_with_count("get_count", 0);
     aq_record_info *infos = PyMem_Malloc(sizeof(aq_record_info) * (size_t)max_count);
     size_t *offsets = PyMem_Malloc(sizeof(size_t) * (size_t)max_count);
     kept_batch *keeper = PyMem_Malloc(sizeof(kept_batch));

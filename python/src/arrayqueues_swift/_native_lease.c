@@ -93,6 +93,10 @@ static int lease_acquire(LeaseObject *self) {
             from_kept = 1;
         }
     }
+    if (!from_kept && !self->writable && reader == (PyObject *)self->owner && raise_pending_error(self->owner) < 0) {
+        ops->leave(reader);
+        return -1;
+    }
     wait_t wait = wait_begin(self->timeout_ns, &((ReaderObject *)reader)->closing);
     while (!from_kept) {
         int64_t slice = wait_slice(&wait);

@@ -92,6 +92,7 @@ static PyObject *reader_take(PyObject *self, int64_t timeout_ns, PyObject *out, 
             return kept;
         }
     }
+    if (reader->ops == &queue_reader_ops && raise_pending_error((QueueObject *)self) < 0) goto fail;
     wait_t wait = wait_begin(timeout_ns, &reader->closing);
     if (!out && last->shape_tuple) {
         array = new_array(last->shape_tuple, last->dtype, &view);

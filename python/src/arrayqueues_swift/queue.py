@@ -294,7 +294,8 @@ class ArrayQueue(_Reader):
         - Only the wait for the first record can be cut short (by ``timeout``, Ctrl-C or another
           thread's :meth:`close`), before any was taken.
         - An error met after some records were taken (a corrupt record in the middle of the
-          batch) is raised by the next call, after those records were returned.
+          batch) is raised by the handle's next read (``get_many``, :meth:`get`,
+          :meth:`get_record` or :meth:`borrow`), after those records were returned.
         - An exception raised while their arrays are made (``MemoryError``, or a signal
           handler's such as ``KeyboardInterrupt``) leaves the records taken with this handle.
           They left the queue before any record still in it, so every read of this handle
