@@ -102,6 +102,17 @@ struct HostilePeerTests {
         time.sleep(60)
         """
 
+    /// Starts `aq-relay subscribe` (instance `victim`) from the raw peer on loopback `port` into a
+    /// fresh queue: 1 MiB messages at most, a receive queue of 8, no fast path; returns it once
+    /// it receives.
+    static func subscribeVictim(_ scratch: Scratch, port: Int, queue: String) throws -> Spawned {
+        let receiver = try scratch.start(["subscribe", "tcp://127.0.0.1:\(port)", "--queue", scratch.queue(queue), "--capacity", "16MiB",
+                                          "--name", "victim", "--max-message-size", "1MiB", "--receive-queue", "8", "--fast-path", "disabled"],
+                                         label: "victim")
+        #expect(receiver.waitForLog("receiving"), "\(receiver.errors)")
+        return receiver
+    }
+
     /// The resident set size of process `pid`, in bytes (`VmRSS`, or its peak so far with `VmHWM`).
     static func residentBytes(_ pid: Int32, field: String = "VmRSS") -> Int? {
         guard let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8),
@@ -207,10 +218,7 @@ struct HostilePeerTests {
         defer { flooder.kill() }
         let port = try #require(flooder.nextLine(within: 20).flatMap { Int($0) })
         // receive_queue 8 (MiB) of 1 MiB messages: ZMQ_RCVHWM 8, so libzmq may hold 8 + 1 messages.
-        let receiver = try scratch.start(["subscribe", "tcp://127.0.0.1:\(port)", "--queue", scratch.queue("flood"), "--capacity", "16MiB",
-                                          "--name", "victim", "--max-message-size", "1MiB", "--receive-queue", "8", "--fast-path", "disabled"],
-                                         label: "victim")
-        #expect(receiver.waitForLog("receiving"), "\(receiver.errors)")
+        let receiver = try Self.subscribeVictim(scratch, port: port, queue: "flood")
         let before = try #require(Self.residentBytes(receiver.process.processIdentifier))
         let outcome = flooder.nextLine(within: 60) ?? "nothing"
         // "sent": the receiver took the whole flood, which the bound below then fails. "nothing":
@@ -238,10 +246,7 @@ struct HostilePeerTests {
         let flooder = try Self.pythonPeer(Self.endlessTinyFrames, [mode, "\(400 << 20)"])
         defer { flooder.kill() }
         let port = try #require(flooder.nextLine(within: 20).flatMap { Int($0) })
-        let receiver = try scratch.start(["subscribe", "tcp://127.0.0.1:\(port)", "--queue", scratch.queue("tiny"), "--capacity", "16MiB",
-                                          "--name", "victim", "--max-message-size", "1MiB", "--receive-queue", "8", "--fast-path", "disabled"],
-                                         label: "victim")
-        #expect(receiver.waitForLog("receiving"), "\(receiver.errors)")
+        let receiver = try Self.subscribeVictim(scratch, port: port, queue: "tiny")
         let before = try #require(Self.residentBytes(receiver.process.processIdentifier))
         // The flooder may learn of the cut only a minute later: when the receiver's window was
         // closed as it shut the connection down, its kernel answers the flooder's window probes

@@ -84,7 +84,7 @@ public struct AnyNDArray: Sendable {
         let reusable = storage.ownsBytes && storage.byteCount == bytes.count && isKnownUniquelyReferenced(&reference.storage)
         let target = reusable ? storage : ArrayStorage.make(byteCount: bytes.count)
         if let source = bytes.baseAddress, bytes.count > 0 { target.bytes.copyMemory(from: source, byteCount: bytes.count) }
-        self = AnyNDArray(dtype: dtype, shape: shape.elementsEqual(extents) ? shape : Array(extents), storage: target)
+        self = AnyNDArray(dtype: dtype, shape: extents.array(reusing: shape), storage: target)
     }
 
     /// This array as an ``NDArray`` of `Element`, sharing its storage.

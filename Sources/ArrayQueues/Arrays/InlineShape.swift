@@ -30,9 +30,15 @@ public struct InlineShape: RandomAccessCollection, Sendable, Hashable, CustomStr
         Shape.validByteCount(count: count, dtype: dtype) { extents[$0] }
     }
 
+    /// These extents as an `[Int]`: `shape` itself if it has exactly these extents (no
+    /// allocation: a handle's last shape, a caller's array being reused), else a new array.
+    func array(reusing shape: [Int]) -> [Int] {
+        matches(shape) ? shape : Array(self)
+    }
+
     /// Whether `shape` has exactly these extents (a plain loop: the generic `elementsEqual`
     /// walks both through iterators).
-    func matches(_ shape: [Int]) -> Bool {
+    private func matches(_ shape: [Int]) -> Bool {
         guard shape.count == count else { return false }
         for axis in 0..<count where extents[axis] != shape[axis] { return false }
         return true

@@ -14,7 +14,7 @@ struct ShapeCache: ~Copyable, Sendable {
     /// which is cached in its place.
     func shape(_ extents: InlineShape) -> [Int] {
         last.withLock { cached in
-            if !extents.matches(cached) { cached = Array(extents) }
+            cached = extents.array(reusing: cached)
             return cached
         }
     }
