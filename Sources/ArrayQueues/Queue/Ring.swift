@@ -357,8 +357,13 @@ final class Ring {
                 crashPoint(.reserveTailStored)
                 // The next record's room was last written by a consumer, often a lap ago on another
                 // core: asked for now, it is owned by the time the next put writes it, and that
-                // put does not wait for the lines.
-                self.record(at: start + UInt64(request.length)).prefetchForWriting(following: true)
+                // put does not wait for the lines. Only free room: in a nearly full ring those lines
+                // hold the oldest record, which a consumer may be reading. (No overflow: positions
+                // stay below maximumPosition, a lap and more under 2^64.)
+                let following = start + UInt64(request.length)
+                if following + UInt64(3 * RecordHeader.fixedSize) <= head + UInt64(capacity) {
+                    self.record(at: following).prefetchForWriting(following: true)
+                }
                 let payload = UnsafeMutableRawBufferPointer(
                     start: record.raw + RecordHeader.payloadOffset(dimensions: request.shape.count), count: request.payloadBytes)
                 return Reservation(record: record, sequence: sequence, payload: payload, writer: owner.pid)
