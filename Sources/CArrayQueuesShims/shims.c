@@ -17,6 +17,20 @@ int caq_futex_wake(uint32_t *word, int count) {
     return rc >= 0 ? (int)rc : -errno;
 }
 
+int caq_cpu_has_prefetchw = 0;
+
+#if defined(__x86_64__)
+#include <cpuid.h>
+
+/// Runs before main, so that readers of the flag need no synchronisation.
+__attribute__((constructor)) static void caq_detect_prefetchw(void) {
+    unsigned int eax, ebx, ecx, edx;
+    if (__get_cpuid(0x80000001u, &eax, &ebx, &ecx, &edx)) {
+        caq_cpu_has_prefetchw = (ecx & (1u << 8)) != 0;
+    }
+}
+#endif
+
 void caq_cpu_relax(void) {
 #if defined(__x86_64__) || defined(__i386__)
     __builtin_ia32_pause();

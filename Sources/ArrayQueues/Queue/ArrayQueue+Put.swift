@@ -141,6 +141,9 @@ extension ArrayQueue {
               let length = RecordHeader.recordLength(dimensions: shape.count, payloadBytes: payloadBytes), length <= capacity else {
             throw refusal(dtype: dtype, shape: Array(shape))
         }
+        // A spinning consumer keeps taking the tail's line to read it; the reservation loads and
+        // stores it under the lock. Asked for before the clock read, it arrives meanwhile.
+        Sys.prefetchForWrite(UnsafeRawPointer(ring.header.tail))
         return Ring.Request(
             dtype: dtype, shape: shape, payloadBytes: payloadBytes, length: length,
             timestamp: (timestamp ?? .now()).nanosecondsSinceEpoch, index: index, flags: flags)

@@ -355,6 +355,15 @@ final class Ring {
                 crashPoint(.reserveHeaderWritten)
                 header.tail.pointee.store(start + UInt64(request.length), ordering: .releasing)
                 crashPoint(.reserveTailStored)
+                // The next record's room was last written by a consumer, often a lap ago on another
+                // core: asked for now, it is owned by the time the next put writes it, and that
+                // put does not wait for the lines. Only free room: in a nearly full ring those lines
+                // hold the oldest record, which a consumer may be reading. (No overflow: positions
+                // stay below maximumPosition, a lap and more under 2^64.)
+                let following = start + UInt64(request.length)
+                if following + UInt64(3 * RecordHeader.fixedSize) <= head + UInt64(capacity) {
+                    self.record(at: following).prefetchForWriting(following: true)
+                }
                 let payload = UnsafeMutableRawBufferPointer(
                     start: record.raw + RecordHeader.payloadOffset(dimensions: request.shape.count), count: request.payloadBytes)
                 return Reservation(record: record, sequence: sequence, payload: payload, writer: owner.pid)
@@ -400,6 +409,9 @@ final class Ring {
                 abandon(reservation)
                 continue
             }
+            // A consumer that saw the tail move may have looked at this header while the record
+            // was written: the stores that publish it are about to need the line owned again.
+            reservation.record.prefetchForWriting(following: false)
             fill(reservation)
             // A consumer claims by one compare-exchange of `state` and `owner_pid`, then stores its
             // start time: until then this 0 makes a sweep judge it by its pid alone, never by the
@@ -816,6 +828,7 @@ final class Ring {
             // number, and the header is read after it; the claim then expects this very word, so
             // it can only take the record that was checked (not one that reused its room since).
             let record = record(at: read)
+            record.prefetchForClaim()
             let word = record.stateAndOwner
             guard let (_, state, length) = try? validatedRecord(at: read, tail: tail) else {
                 if seenTail != nil { continue }

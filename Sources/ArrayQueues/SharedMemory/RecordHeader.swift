@@ -33,6 +33,29 @@ struct RecordHeader {
         @inline(__always) get { State(rawValue: stateAtomic.pointee.load(ordering: .sequentiallyConsistent)) }
     }
 
+    // MARK: Cache hints (docs/BENCHMARKS.md, "Cache lines asked for ahead")
+
+    /// Asks for the lines a consumer about to claim this record uses: the header owned (the claim
+    /// compare-exchanges it: a load would fetch it shared, and the exchange fetch it again), and
+    /// the two lines after it for reading (the shape, and a small record's payload), all three
+    /// at once rather than one after another. A hint: any position will do, even a corrupt one.
+    @inline(__always)
+    func prefetchForClaim() {
+        Sys.prefetchForWrite(raw)
+        Sys.prefetchForRead(raw + RecordHeader.fixedSize)
+        Sys.prefetchForRead(raw + 2 * RecordHeader.fixedSize)
+    }
+
+    /// Asks for the header's line owned, and, with `following`, the two lines after it (a small
+    /// record's shape and payload): for a producer, which will store to them. A hint.
+    @inline(__always)
+    func prefetchForWriting(following: Bool) {
+        Sys.prefetchForWrite(raw)
+        guard following else { return }
+        Sys.prefetchForWrite(raw + RecordHeader.fixedSize)
+        Sys.prefetchForWrite(raw + 2 * RecordHeader.fixedSize)
+    }
+
     /// The raw state word (acquire), for hints read without the lock: garbage is not an error there.
     var rawState: UInt32 { stateAtomic.pointee.load(ordering: .acquiring) }
 

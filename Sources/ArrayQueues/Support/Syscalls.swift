@@ -325,6 +325,18 @@ public enum Sys {
     static func cpuRelax() {
         caq_cpu_relax()
     }
+
+    /// A hint to own `address`'s cache line before storing to it (``caq_prefetch_for_write``).
+    @inline(__always)
+    static func prefetchForWrite(_ address: UnsafeRawPointer) {
+        caq_prefetch_for_write(address)
+    }
+
+    /// A hint to bring `address`'s cache line in for reading (``caq_prefetch_for_read``).
+    @inline(__always)
+    static func prefetchForRead(_ address: UnsafeRawPointer) {
+        caq_prefetch_for_read(address)
+    }
 }
 
 /// Which file an object is: equal identities are the same file, whatever its name now.

@@ -244,6 +244,33 @@ int caq_futex_wake(uint32_t *word, int count);
 /// A spin-loop hint to the CPU (x86 `pause`, arm `yield`).
 void caq_cpu_relax(void);
 
+/// Whether this x86-64 CPU reports `prefetchw` (CPUID 0x80000001 ECX bit 8, PRFCHW); set before
+/// `main` runs. Always 0 on other architectures.
+extern int caq_cpu_has_prefetchw;
+
+/// Asks the CPU to bring the cache line holding `address` into this core's cache owned for
+/// writing (x86 `prefetchw`; `prefetcht0` on x86 CPUs without it; arm `prfm pstl1keep`). A hint:
+/// it never faults, whatever the address, and changes no memory. For a line another core holds
+/// that this one is about to compare-exchange or store to: it arrives owned in one transfer,
+/// rather than shared by a load and then taken over by the store.
+static inline void caq_prefetch_for_write(const void *address) {
+#if defined(__x86_64__)
+    if (caq_cpu_has_prefetchw) {
+        __asm__ __volatile__("prefetchw (%0)" : : "r"(address));
+    } else {
+        __builtin_prefetch(address, 0, 3);
+    }
+#else
+    __builtin_prefetch(address, 1, 3);
+#endif
+}
+
+/// Asks the CPU to bring the cache line holding `address` into this core's cache for reading
+/// (a hint, as caq_prefetch_for_write).
+static inline void caq_prefetch_for_read(const void *address) {
+    __builtin_prefetch(address, 0, 3);
+}
+
 /// F_OFD_SETLK: write-locks byte `byte` of the file through `fd`'s open file description, without
 /// waiting. Returns 0, or -errno (-EAGAIN: another open file description holds it).
 int caq_ofd_lock(int fd, uint64_t byte);
