@@ -91,12 +91,17 @@ let package = Package(
         // libzmq.pc adds -isystem flags that SwiftPM rejects with a warning, and the headers and
         // library are in the default paths.
         .systemLibrary(name: "CZeroMQ", providers: [.apt(["libzmq3-dev"])]),
+        // The one reader of the kernel's `struct tcp_info`, for ArrayTransport and ArrayRelay. Not
+        // part of CZeroMQ: importing that into ArrayRelay re-declares `sockaddr_in` and hides
+        // FlyingFox's extensions on it; this header declares no socket types.
+        .target(name: "CTCPInfo"),
         // Arrays over ZeroMQ in the arrf/1 wire format (docs/WIRE.md).
         .target(
             name: "ArrayTransport",
             dependencies: [
                 "ArrayQueues",
                 "CZeroMQ",
+                "CTCPInfo",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "SystemPackage", package: "swift-system"),
             ],
@@ -143,6 +148,7 @@ let package = Package(
             dependencies: [
                 "ArrayQueues",
                 "ArrayTransport",
+                "CTCPInfo",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "FlyingFox", package: "FlyingFox"),

@@ -4,7 +4,6 @@
 #define CZEROMQ_SHIM_H
 
 #include <stdint.h>
-#include <string.h>
 #include <errno.h>
 #include <stddef.h>
 #include <sys/socket.h>
@@ -39,26 +38,6 @@ static inline int czmq_eterm(void) { return ETERM; }
 
 /// The libzmq-specific error number for "operation not valid in the socket's current state".
 static inline int czmq_efsm(void) { return EFSM; }
-
-/// The byte counts of TCP socket `fd` so far, from `TCP_INFO`: `tcpi_bytes_acked` (bytes we
-/// sent that the peer acknowledged) and `tcpi_bytes_received`, u64s at bytes 120 and 128 of the
-/// kernel's `struct tcp_info` (Linux 4.1+; the struct only ever grows). Glibc's <netinet/tcp.h>
-/// does not declare them, and <linux/tcp.h> clashes with glibc's definition in Swift's module
-/// map. -1 with errno set if `fd` is not a TCP socket or the kernel does not report them.
-static inline int czmq_tcp_bytes(int fd, uint64_t *acked, uint64_t *received) {
-    enum { czmq_tcp_info_option = 11, czmq_bytes_acked_offset = 120, czmq_bytes_received_offset = 128 };   /* TCP_INFO */
-    unsigned char info[256];
-    memset(info, 0, sizeof info);
-    socklen_t size = sizeof info;
-    if (getsockopt(fd, IPPROTO_TCP, czmq_tcp_info_option, info, &size) != 0) return -1;
-    if (size < czmq_bytes_received_offset + sizeof *received) {
-        errno = ENOPROTOOPT;
-        return -1;
-    }
-    memcpy(acked, info + czmq_bytes_acked_offset, sizeof *acked);
-    memcpy(received, info + czmq_bytes_received_offset, sizeof *received);
-    return 0;
-}
 
 /// The bytes waiting unread in socket `fd`'s kernel receive queue (`ioctl(FIONREAD)`, which is
 /// variadic and so not callable from Swift); -1 with errno set on failure.

@@ -1,3 +1,4 @@
+import CTCPInfo
 import Foundation
 import Glibc
 import Synchronization
@@ -154,13 +155,10 @@ final class ConnectionWatchdog: Sendable {
         return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 
-    /// `getsockopt(TCP_INFO)`'s `tcpi_bytes_received` (a u64 at byte 128 of the kernel's
-    /// `struct tcp_info`, Linux 4.1+; glibc does not declare the field); nil if not tcp.
+    /// `getsockopt(TCP_INFO)`'s `tcpi_bytes_received`, read by the shim that knows the kernel's
+    /// `struct tcp_info` (CTCPInfo, shared with ArrayTransport's inbound guard); nil if not tcp.
     private static func bytesReceived(_ descriptor: Int32) -> UInt64? {
-        var info = [UInt8](repeating: 0, count: 256)
-        var size = socklen_t(info.count)
-        let status = info.withUnsafeMutableBytes { getsockopt(descriptor, Int32(IPPROTO_TCP), 11 /* TCP_INFO */, $0.baseAddress, &size) }
-        guard status == 0, size >= 136 else { return nil }
-        return info.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: 128, as: UInt64.self) }
+        var acknowledged: UInt64 = 0, received: UInt64 = 0
+        return ctcpinfo_bytes(descriptor, &acknowledged, &received) == 0 ? received : nil
     }
 }

@@ -2,6 +2,7 @@
 // libzmq's own connections, by descriptor). Wrappers return Swift values or
 // throw a `TransportError` that names the C function, `zmq_errno()` and `zmq_strerror`;
 // nothing else in the module calls libzmq.
+import CTCPInfo
 import CZeroMQ
 @preconcurrency import Glibc
 import SystemPackage
@@ -211,7 +212,7 @@ enum ZMQ {
     /// is not a TCP socket (any more).
     static func tcpBytes(_ descriptor: Int32) -> (acknowledged: UInt64, received: UInt64)? {
         var acknowledged: UInt64 = 0, received: UInt64 = 0
-        return czmq_tcp_bytes(descriptor, &acknowledged, &received) == 0 ? (acknowledged, received) : nil
+        return ctcpinfo_bytes(descriptor, &acknowledged, &received) == 0 ? (acknowledged, received) : nil
     }
 
     /// `ioctl(FIONREAD)` on a connection's descriptor: the bytes its kernel receive queue holds
