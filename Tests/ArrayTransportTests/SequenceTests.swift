@@ -95,6 +95,29 @@ struct SequenceTests {
         #expect(statistics.heartbeats == 1 && statistics.ends == 1)
     }
 
+    /// Out of order means below a `seq` delivered before, not below one a heartbeat announced:
+    /// a pusher's heartbeats may announce records it still holds in its shared queue.
+    @Test("data that a heartbeat announced and that then arrive in order are not out of order; a repeat, or a heartbeat behind the data, is")
+    func outOfOrderIsBelowDeliveredData() throws {
+        let (peer, receiver) = try Self.rawPair(.init(detectsLoss: false))
+        defer { receiver.close() }
+        func heartbeat(_ seq: Int64) throws {
+            var header = wireHeader(kind: "heartbeat", epoch: 7, seq: seq)
+            header["arrays"] = []
+            try peer.send(topic: "raw", header: .object(header))
+        }
+        try heartbeat(2)                     // the first word of the epoch: nothing delivered yet
+        for seq: Int64 in [0, 1] { try Self.sendData(peer, epoch: 7, seq: seq) }
+        try heartbeat(5)
+        for seq: Int64 in [2, 3, 4, 5] { try Self.sendData(peer, epoch: 7, seq: seq) }
+        try Self.sendData(peer, epoch: 7, seq: 4)   // a repeat
+        try heartbeat(3)                     // behind data 5
+        var events = 0
+        while events < 10, try receiver.receiveEvent(timeout: .seconds(10)) != nil { events += 1 }
+        #expect(events == 10)
+        #expect(receiver.statistics.outOfOrder == 2)
+    }
+
     @Test func senderHeartbeatsWhenIdleAndEndsOnClose() throws {
         let sender = try ZeroMQSender(.publish, stream: "hb", bind: [try loopbackWildcard()], options: .init(heartbeatInterval: .milliseconds(50)))
         let receiver = try ZeroMQReceiver(.subscribeAll, connect: sender.boundEndpoints, options: .init(
