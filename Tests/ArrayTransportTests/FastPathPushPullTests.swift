@@ -407,7 +407,7 @@ struct FastPathPushPullTests {
             try #require(try sender.send(try patternArray(.uint16, [16, 16], message: Int(sequence))) == .sent(sequence: sequence))
             queued.append(sequence)
         }
-        // PUSH deals the heartbeats round robin: four reach each of the two pullers at least once.
+        // PUSH deals the heartbeats round robin between the two pullers: of four, the remote one gets some.
         let heartbeats = sender.statistics.heartbeats
         #expect(eventually(within: 10) { sender.statistics.heartbeats >= heartbeats + 4 })
         local.close()

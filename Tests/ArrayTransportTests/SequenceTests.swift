@@ -18,6 +18,12 @@ struct SequenceTests {
         try peer.send(topic: stream, header: .object(header), payloads: [[UInt8(seq & 0xFF), 0]])
     }
 
+    static func sendHeartbeat(_ peer: RawPeer, epoch: Int64, seq: Int64) throws {
+        var header = wireHeader(kind: "heartbeat", epoch: epoch, seq: seq)
+        header["arrays"] = []
+        try peer.send(topic: "raw", header: .object(header))
+    }
+
     @Test func gapsAreCountedAsLost() throws {
         let (peer, receiver) = try Self.rawPair()
         defer { receiver.close() }
@@ -42,9 +48,7 @@ struct SequenceTests {
         defer { receiver.close() }
         for epoch: Int64 in 1...3 {
             try Self.sendData(peer, epoch: epoch, seq: 0)
-            var heartbeat = wireHeader(kind: "heartbeat", epoch: epoch, seq: Int64.max - 1)
-            heartbeat["arrays"] = []
-            try peer.send(topic: "raw", header: .object(heartbeat))
+            try Self.sendHeartbeat(peer, epoch: epoch, seq: Int64.max - 1)
         }
         var heartbeats = 0
         while heartbeats < 3, let event = try receiver.receiveEvent(timeout: .seconds(10)) {
@@ -74,9 +78,7 @@ struct SequenceTests {
         let (peer, receiver) = try Self.rawPair()
         defer { receiver.close() }
         try Self.sendData(peer, epoch: 5, seq: 0)
-        var heartbeat = wireHeader(kind: "heartbeat", epoch: 5, seq: 3)
-        heartbeat["arrays"] = []
-        try peer.send(topic: "raw", header: .object(heartbeat))
+        try Self.sendHeartbeat(peer, epoch: 5, seq: 3)
         try peer.send(topic: "raw", header: .object(wireHeader(kind: "end", epoch: 5, seq: 3)))
 
         #expect(try receiver.receiveEvent(timeout: .seconds(10)).map { if case .message = $0 { true } else { false } } == true)
@@ -101,17 +103,12 @@ struct SequenceTests {
     func outOfOrderIsBelowDeliveredData() throws {
         let (peer, receiver) = try Self.rawPair(.init(detectsLoss: false))
         defer { receiver.close() }
-        func heartbeat(_ seq: Int64) throws {
-            var header = wireHeader(kind: "heartbeat", epoch: 7, seq: seq)
-            header["arrays"] = []
-            try peer.send(topic: "raw", header: .object(header))
-        }
-        try heartbeat(2)                     // the first word of the epoch: nothing delivered yet
+        try Self.sendHeartbeat(peer, epoch: 7, seq: 2)   // the epoch's first message: nothing delivered yet
         for seq: Int64 in [0, 1] { try Self.sendData(peer, epoch: 7, seq: seq) }
-        try heartbeat(5)
+        try Self.sendHeartbeat(peer, epoch: 7, seq: 5)
         for seq: Int64 in [2, 3, 4, 5] { try Self.sendData(peer, epoch: 7, seq: seq) }
-        try Self.sendData(peer, epoch: 7, seq: 4)   // a repeat
-        try heartbeat(3)                     // behind data 5
+        try Self.sendData(peer, epoch: 7, seq: 4)        // a repeat
+        try Self.sendHeartbeat(peer, epoch: 7, seq: 3)   // behind data 5
         var events = 0
         while events < 10, try receiver.receiveEvent(timeout: .seconds(10)) != nil { events += 1 }
         #expect(events == 10)

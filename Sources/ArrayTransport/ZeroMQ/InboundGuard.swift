@@ -69,8 +69,8 @@ struct InboundGuard: ~Copyable {
     /// The bytes on the wire of the commands a peer sent, which libzmq consumes without
     /// delivering, given `acknowledged` bytes of ours that the peer acknowledged.
     ///
-    /// A receiver sends only commands (and subscriptions): its handshake, about the size of the
-    /// peer's, and the PONGs that answer the peer's PINGs. libzmq 4.3 answers a PING ("\x04PING",
+    /// A receiver sends only its handshake (about the size of the peer's), its subscriptions and
+    /// the PONGs that answer the peer's PINGs. libzmq 4.3 answers a PING ("\x04PING",
     /// a 2-byte TTL, up to 16 bytes of context) with a PONG that echoes the context without the
     /// TTL: 2 bytes shorter on the wire, under CURVE too (each is one command, 33 bytes more).
     /// Counted as the same size, that difference drifted into what the connection seemed to
