@@ -78,7 +78,8 @@ public struct ReceiverStatistics: Sendable, Hashable {
     /// Data messages known to be missing: gaps in the sequence numbers of an epoch, including
     /// those a later heartbeat or end reveals. Never hidden, never guessed across epochs.
     public var lost: UInt64 = 0
-    /// Messages whose sequence number was lower than expected (duplicated or reordered).
+    /// Messages whose sequence number was lower than that of a data message delivered before
+    /// (duplicated or reordered), and heartbeats or ends that announced less than that.
     public var outOfOrder: UInt64 = 0
     /// Messages rejected because they break the wire format; each was skipped.
     public var malformed: UInt64 = 0

@@ -35,10 +35,9 @@ struct HostilePeerTests {
         time.sleep(float(sys.argv[3]))
         """
 
-    /// The start of a raw ZMTP 3.0 peer (NULL mechanism) posing as a PUB: it listens, prints its
-    /// port, completes the handshake with the one peer that connects and sends a topic frame
-    /// flagged MORE, the first frame of a message that the script then never ends.
-    static let rawPublisherStart = """
+    /// A raw ZMTP 3.0 peer (NULL mechanism) posing as a PUB: it listens, prints its port and
+    /// completes the handshake with the one peer that connects.
+    static let rawPublisherHandshake = """
         import socket, struct, sys, time
         listener = socket.socket()
         listener.bind(("127.0.0.1", 0))
@@ -59,6 +58,12 @@ struct HostilePeerTests {
         read(64)                              # the peer's greeting
         flags, size = read(2)                 # and its READY: data may follow only after it
         read(size)
+
+        """
+
+    /// A ``rawPublisherHandshake`` peer that then sends a topic frame flagged MORE, the first
+    /// frame of a message that the script never ends.
+    static let rawPublisherStart = rawPublisherHandshake + """
         conn.sendall(bytes([0x01, 1]) + b"x")
 
         """
@@ -99,6 +104,39 @@ struct HostilePeerTests {
             print(f"cut {sent}", flush=True)
         else:
             print(f"sent {sent}", flush=True)
+        time.sleep(60)
+        """
+
+    /// A ``rawPublisherHandshake`` peer that sends `argv[1]` ZMTP PINGs (a TTL, no context, as
+    /// libzmq sends them) and nothing else, a thousand at a time, each time waiting for the
+    /// PONGs; after a pause it prints `alive` or `cut`, the PINGs sent and the bytes received.
+    static let pinger = rawPublisherHandshake + """
+        import threading
+        received, closed = [0], threading.Event()
+        def drain():
+            while True:
+                try: data = conn.recv(65536)
+                except OSError: data = b""
+                if not data:
+                    closed.set()
+                    return
+                received[0] += len(data)
+        threading.Thread(target=drain, daemon=True).start()
+        ping = bytes([0x04, 7]) + b"\\x04PING" + b"\\x00\\x00"
+        sent, total = 0, int(sys.argv[1])
+        try:
+            while sent < total and not closed.is_set():
+                conn.sendall(ping * 1000)
+                sent += 1000
+                deadline = time.monotonic() + 10
+                while received[0] < 7 * sent and not closed.is_set() and time.monotonic() < deadline:
+                    time.sleep(0.0005)
+            time.sleep(1)                     # the receiver's checks see the idle connection
+            conn.sendall(ping)
+            time.sleep(0.5)
+        except OSError:
+            closed.set()
+        print(f"{'cut' if closed.is_set() else 'alive'} {sent} {received[0]}", flush=True)
         time.sleep(60)
         """
 
@@ -235,6 +273,27 @@ struct HostilePeerTests {
         #expect(receiver.isRunning, "the receiver died: \(receiver.errors)")
         #expect(peak - before <= limit + overhead, "the receiver grew by \((peak - before) >> 20) MiB")
     }
+
+    /// A ZMTP PING is 2 bytes longer on the wire than the PONG that answers it: the guard used to
+    /// count the difference as held, so a peer with ZMTP heartbeats had its idle connection cut
+    /// once it had sent enough of them (with 1 MiB messages, about 650,000: a week at one a second).
+    @Test("a raw ZMTP peer that sends 800,000 PINGs and nothing else: its connection is not cut")
+    func manyPings() throws {
+        let scratch = try Scratch("pings")
+        defer { scratch.cleanUp() }
+        let pings = 800_000
+        let pinger = try Self.pythonPeer(Self.pinger, ["\(pings)"])
+        defer { pinger.kill() }
+        let port = try #require(pinger.nextLine(within: 20).flatMap { Int($0) })
+        let receiver = try Self.subscribeVictim(scratch, port: port, queue: "pings")
+        let outcome = pinger.nextLine(within: 120) ?? "nothing"
+        print("HostilePeerTests.manyPings: the pinger says \(outcome)")
+        #expect(outcome.hasPrefix("alive \(pings) "), "the connection was cut or stalled: \(outcome)")
+        #expect(try scratch.metric("aq_relay_peers_dropped_total", instance: "victim") == 0)
+        #expect(!receiver.errors.contains("dropped a connection"), "\(receiver.errors)")
+        #expect(receiver.isRunning, "the receiver died: \(receiver.errors)")
+    }
+
     /// The guard counts bytes on the wire, but an empty frame costs libzmq a 64-byte message for
     /// 2 bytes on the wire, and a small frame received with zero-copy pinned its whole read
     /// buffer: while the receiver waits for messages, a connection that delivers none may hold

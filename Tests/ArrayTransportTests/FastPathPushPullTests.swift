@@ -386,6 +386,48 @@ struct FastPathPushPullTests {
         #expect(received == queued)
     }
 
+    /// While a local puller is attached, the pusher's heartbeats carry the last `seq`, in the
+    /// shared queue: a puller on the network that got one and then the records left there used
+    /// to count each as out of order, though it delivers them in increasing order.
+    @Test("a puller on the network that heard the pusher's heartbeats while a local puller was attached takes its leftovers in order, none out of order")
+    func leftoversAfterHeartbeatsAreInOrder() throws {
+        let sender = try ZeroMQSender(
+            .push, stream: "pp", bind: [try loopbackWildcard()], options: .init(sendTimeout: .seconds(5), heartbeatInterval: Self.quick))
+        defer { sender.close() }
+        let remote = try ZeroMQReceiver(
+            .pull, connect: sender.boundEndpoints, options: .init(heartbeatInterval: Self.quick, detectsLoss: false, fastPath: .disabled),
+            logger: quietLogger)
+        defer { remote.close() }
+        #expect(eventually(within: 10) { sender.statistics.peers == 1 })
+        let local = try puller(of: sender)
+        try sendUntilOnSharedMemory(sender, local)
+        var queued: [UInt64] = []
+        for _ in 0..<5 {
+            let sequence = sender.statistics.nextSequence
+            try #require(try sender.send(try patternArray(.uint16, [16, 16], message: Int(sequence))) == .sent(sequence: sequence))
+            queued.append(sequence)
+        }
+        // PUSH deals the heartbeats round robin between the two pullers: of four, the remote one gets some.
+        let heartbeats = sender.statistics.heartbeats
+        #expect(eventually(within: 10) { sender.statistics.heartbeats >= heartbeats + 4 })
+        local.close()
+        var received: [UInt64] = []
+        var heardAhead = false
+        let deadline = Date().addingTimeInterval(10)
+        while received.suffix(queued.count) != queued[...], Date() < deadline {
+            switch try remote.receiveEvent(timeout: .milliseconds(100)) {
+            case let .message(message)?: received.append(message.sequence)
+            case let .heartbeat(mark)?:
+                if let last = mark.lastSequence, last >= queued[queued.count - 1], !received.contains(queued[0]) { heardAhead = true }
+            default: continue
+            }
+        }
+        #expect(Array(received.suffix(queued.count)) == queued, "received \(received)")
+        #expect(received == received.sorted())
+        #expect(heardAhead, "no heartbeat announced the records in the shared queue before they came")
+        #expect(remote.statistics.outOfOrder == 0)
+    }
+
     @Test("a pusher that closes with records left in the shared queue and no local puller sends them on the socket within its linger period, then end")
     func leftoversGoOutAtClose() throws {
         let (sender, queued) = try pusherWithLeftovers(linger: .seconds(10))

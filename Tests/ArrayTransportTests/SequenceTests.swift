@@ -18,6 +18,12 @@ struct SequenceTests {
         try peer.send(topic: stream, header: .object(header), payloads: [[UInt8(seq & 0xFF), 0]])
     }
 
+    static func sendHeartbeat(_ peer: RawPeer, epoch: Int64, seq: Int64) throws {
+        var header = wireHeader(kind: "heartbeat", epoch: epoch, seq: seq)
+        header["arrays"] = []
+        try peer.send(topic: "raw", header: .object(header))
+    }
+
     @Test func gapsAreCountedAsLost() throws {
         let (peer, receiver) = try Self.rawPair()
         defer { receiver.close() }
@@ -42,9 +48,7 @@ struct SequenceTests {
         defer { receiver.close() }
         for epoch: Int64 in 1...3 {
             try Self.sendData(peer, epoch: epoch, seq: 0)
-            var heartbeat = wireHeader(kind: "heartbeat", epoch: epoch, seq: Int64.max - 1)
-            heartbeat["arrays"] = []
-            try peer.send(topic: "raw", header: .object(heartbeat))
+            try Self.sendHeartbeat(peer, epoch: epoch, seq: Int64.max - 1)
         }
         var heartbeats = 0
         while heartbeats < 3, let event = try receiver.receiveEvent(timeout: .seconds(10)) {
@@ -74,9 +78,7 @@ struct SequenceTests {
         let (peer, receiver) = try Self.rawPair()
         defer { receiver.close() }
         try Self.sendData(peer, epoch: 5, seq: 0)
-        var heartbeat = wireHeader(kind: "heartbeat", epoch: 5, seq: 3)
-        heartbeat["arrays"] = []
-        try peer.send(topic: "raw", header: .object(heartbeat))
+        try Self.sendHeartbeat(peer, epoch: 5, seq: 3)
         try peer.send(topic: "raw", header: .object(wireHeader(kind: "end", epoch: 5, seq: 3)))
 
         #expect(try receiver.receiveEvent(timeout: .seconds(10)).map { if case .message = $0 { true } else { false } } == true)
@@ -93,6 +95,24 @@ struct SequenceTests {
         let statistics = receiver.statistics
         #expect(statistics.lost == 3)
         #expect(statistics.heartbeats == 1 && statistics.ends == 1)
+    }
+
+    /// Out of order means below a `seq` delivered before, not below one a heartbeat announced:
+    /// a pusher's heartbeats may announce records it still holds in its shared queue.
+    @Test("data that a heartbeat announced and that then arrive in order are not out of order; a repeat, or a heartbeat behind the data, is")
+    func outOfOrderIsBelowDeliveredData() throws {
+        let (peer, receiver) = try Self.rawPair(.init(detectsLoss: false))
+        defer { receiver.close() }
+        try Self.sendHeartbeat(peer, epoch: 7, seq: 2)   // the epoch's first message: nothing delivered yet
+        for seq: Int64 in [0, 1] { try Self.sendData(peer, epoch: 7, seq: seq) }
+        try Self.sendHeartbeat(peer, epoch: 7, seq: 5)
+        for seq: Int64 in [2, 3, 4, 5] { try Self.sendData(peer, epoch: 7, seq: seq) }
+        try Self.sendData(peer, epoch: 7, seq: 4)        // a repeat
+        try Self.sendHeartbeat(peer, epoch: 7, seq: 3)   // behind data 5
+        var events = 0
+        while events < 10, try receiver.receiveEvent(timeout: .seconds(10)) != nil { events += 1 }
+        #expect(events == 10)
+        #expect(receiver.statistics.outOfOrder == 2)
     }
 
     @Test func senderHeartbeatsWhenIdleAndEndsOnClose() throws {

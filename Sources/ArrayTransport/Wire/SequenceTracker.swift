@@ -16,8 +16,14 @@ struct SequenceTracker {
     }
 
     private struct Entry {
-        /// The sequence number the next data message should carry.
+        /// The sequence number the next data message should carry (past what heartbeats and
+        /// `end` announced too): below it, a gap was counted as lost.
         var expected: Int64
+        /// One past the highest data sequence number delivered (0 before the first): below it,
+        /// a message is out of order. Not `expected`: a pusher's heartbeats announce records
+        /// still in its shared queue, which a puller on the network may get after them, in order
+        /// (docs/WIRE.md, "Order").
+        var delivered: Int64
         var lastSeen: Int64
     }
 
@@ -38,19 +44,16 @@ struct SequenceTracker {
             case .data:
                 if header.sequence > entry.expected {
                     observation.lost = UInt64(header.sequence - entry.expected)
-                    entry.expected = following
-                } else if header.sequence < entry.expected {
-                    observation.outOfOrder = true
-                } else {
-                    entry.expected = following
                 }
+                observation.outOfOrder = header.sequence < entry.delivered
+                entry.expected = max(entry.expected, following)
+                entry.delivered = max(entry.delivered, following)
             case .heartbeat, .end:
                 if following > entry.expected {
                     observation.lost = UInt64(following - entry.expected)
                     entry.expected = following
-                } else if following < entry.expected {
-                    observation.outOfOrder = true
                 }
+                observation.outOfOrder = following < entry.delivered
             }
             entry.lastSeen = now
             entries[key] = entry
@@ -58,7 +61,7 @@ struct SequenceTracker {
             observation.newEpoch = true
             observation.restart = knownStreams[key.stream] != nil
             knownStreams[key.stream] = now
-            entries[key] = Entry(expected: following, lastSeen: now)
+            entries[key] = Entry(expected: following, delivered: header.kind == .data ? following : 0, lastSeen: now)
             evictIfNeeded()
         }
         if header.kind == .end { entries[key] = nil }

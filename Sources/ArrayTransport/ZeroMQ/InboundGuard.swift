@@ -5,8 +5,8 @@
 /// memory without limit. The guard compares, for each connection, the bytes the kernel received
 /// (`TCP_INFO`) with the bytes libzmq delivered from it (`ZMQ_SRCFD`, each frame with its exact
 /// ZMTP framing), the bytes still unread in the kernel (`FIONREAD`) and the bytes the peer
-/// acknowledged of ours (the handshake and the PONGs that answer its PINGs are commands of the
-/// same size that libzmq consumes without delivering): the difference is what libzmq holds.
+/// acknowledged of ours with what its commands have more than ours (``commandBytes(acknowledged:curve:)``):
+/// the difference is what libzmq holds.
 ///
 /// Two limits, both in bytes on the wire:
 /// - ``allowance``: the queue's worth of complete messages plus one message (and 1 MiB).
@@ -64,6 +64,25 @@ struct InboundGuard: ~Copyable {
     static func wireBytes(frame size: Int, curve: Bool) -> UInt64 {
         let body = UInt64(size) + (curve ? 33 : 0)
         return body + (body <= 255 ? 2 : 9)
+    }
+
+    /// The bytes on the wire of the commands a peer sent, which libzmq consumes without
+    /// delivering, given `acknowledged` bytes of ours that the peer acknowledged.
+    ///
+    /// A receiver sends only its handshake (about the size of the peer's), its subscriptions and
+    /// the PONGs that answer the peer's PINGs. libzmq 4.3 answers a PING ("\x04PING",
+    /// a 2-byte TTL, up to 16 bytes of context) with a PONG that echoes the context without the
+    /// TTL: 2 bytes shorter on the wire, under CURVE too (each is one command, 33 bytes more).
+    /// Counted as the same size, that difference drifted into what the connection seemed to
+    /// hold, 2 bytes per PING: with ZMTP heartbeats of one a second, an idle connection with
+    /// 1 MiB messages was cut after about a week. Each PONG's worth of our bytes counts 2 bytes
+    /// more here: exact for PINGs without a context, libzmq's (and so pyzmq's, czmq's…); the
+    /// handshake counts a few tens of bytes too many, as PONGs. A PONG that echoes a context of
+    /// `c` bytes counts as (7 + c) / 7 PONGs: a peer that sends such PINGs gains up to 2c/7 bytes
+    /// per PING (at most 4.6 of its 25), which docs/RELIABILITY.md lists as not defended.
+    static func commandBytes(acknowledged: UInt64, curve: Bool) -> UInt64 {
+        let pong = wireBytes(frame: 5, curve: curve), ping = wireBytes(frame: 7, curve: curve)
+        return acknowledged.saturatingAdd(acknowledged / pong * (ping - pong))
     }
 
     init(monitor: consuming PeerMonitor, queuedMessages: Int, maximumMessageBytes: Int, maximumFrames: Int, curve: Bool) {
@@ -125,7 +144,8 @@ struct InboundGuard: ~Copyable {
                 connections[descriptor] = nil   // not tcp (ipc://), or gone
                 continue
             }
-            let accounted = connection.delivered.saturatingAdd(traffic.acknowledged).saturatingAdd(UInt64(max(0, unread)))
+            let accounted = connection.delivered.saturatingAdd(Self.commandBytes(acknowledged: traffic.acknowledged, curve: curve))
+                .saturatingAdd(UInt64(max(0, unread)))
             let held = traffic.received > accounted ? traffic.received - accounted : 0
             if held > allowance {
                 drops.append(Drop(held: held, limit: allowance, unfinished: false))

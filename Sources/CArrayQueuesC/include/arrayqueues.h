@@ -813,7 +813,7 @@ typedef struct aq_receiver_statistics {
     uint64_t heartbeats;              /**< Heartbeats received. */
     uint64_t ends;                    /**< End messages received. */
     uint64_t lost;                    /**< Data messages known to be missing (sequence gaps). */
-    uint64_t out_of_order;            /**< Messages with a lower sequence than expected. */
+    uint64_t out_of_order;            /**< Messages with a lower sequence than one delivered before. */
     uint64_t malformed;               /**< Messages rejected as malformed (the last one's reason:
                                            aq_receiver_last_malformed_reason()). */
     uint64_t epochs_seen;             /**< Distinct (stream, epoch) pairs seen. */

@@ -347,7 +347,7 @@ class Receiver:
         - ``received``, ``bytes_received``: data messages delivered and their payload bytes.
         - ``heartbeats``, ``ends``: heartbeats and end messages received.
         - ``lost``: data messages known to be missing (sequence gaps).
-        - ``out_of_order``: messages with a lower sequence number than expected.
+        - ``out_of_order``: messages with a lower sequence number than one delivered before.
         - ``malformed``: messages rejected as malformed (each skipped; the last one's reason:
           :attr:`last_malformed_reason`).
         - ``epochs_seen``: distinct (stream, epoch) pairs seen; ``restarts``: new epochs on a
