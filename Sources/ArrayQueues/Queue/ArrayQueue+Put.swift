@@ -12,8 +12,7 @@ extension ArrayQueue {
     /// - Throws: ``ArrayQueueError/Code/oversize`` if the array can never fit,
     ///   ``ArrayQueueError/Code/timeout``, ``ArrayQueueError/Code/full`` under the `.fail` policy.
     public func put(_ array: AnyNDArray, timestamp: Timestamp? = nil, index: Int64? = nil, timeout: Duration? = nil) throws(ArrayQueueError) {
-        let reservation = try reserve(dtype: array.dtype, shape: array.shape, timestamp: timestamp, index: index, blocking: true, timeout: timeout)!
-        try copyAndCommit(array, reservation)
+        _ = try putCopy(array, timestamp: timestamp, index: index, blocking: true, timeout: timeout)
     }
 
     /// Puts a copy of `array` into the queue (see ``put(_:timestamp:index:timeout:)-(AnyNDArray,_,_,_)``).
@@ -25,17 +24,46 @@ extension ArrayQueue {
     /// old records); never waits. Returns false if the queue is full.
     @discardableResult
     public func tryPut(_ array: AnyNDArray, timestamp: Timestamp? = nil, index: Int64? = nil) throws(ArrayQueueError) -> Bool {
-        guard let reservation = try reserve(dtype: array.dtype, shape: array.shape, timestamp: timestamp, index: index, blocking: false, timeout: nil) else {
-            return false
-        }
-        try copyAndCommit(array, reservation)
-        return true
+        try putCopy(array, timestamp: timestamp, index: index, blocking: false, timeout: nil)
     }
 
-    /// Copies `array` into its reserved record and publishes it.
-    private func copyAndCommit(_ array: AnyNDArray, _ reservation: Ring.Reservation) throws(ArrayQueueError) {
-        array.withUnsafeBytes { reservation.payload.copyMemory(from: $0) }
-        try ring.commit(reservation)
+    /// Puts a copy of `array`; false if there was no room and not `blocking`.
+    private func putCopy(_ array: AnyNDArray, timestamp: Timestamp?, index: Int64?, blocking: Bool, timeout: Duration?) throws(ArrayQueueError) -> Bool {
+        try array.withUnsafeBytes { (bytes) throws(ArrayQueueError) in
+            try putCopy(dtype: array.dtype, shape: array.shape, bytes: bytes, timestamp: timestamp, index: index, blocking: blocking, timeout: timeout)
+        }
+    }
+
+    /// The largest payload ``putCopy(dtype:shape:bytes:timestamp:index:blocking:timeout:)``
+    /// copies while holding the queue's lock (``Ring/Request/contentsLimit``).
+    @_spi(Bindings)
+    public static var lockedCopyLimit: Int { Ring.Request.contentsLimit }
+
+    /// Puts a copy of `bytes`, an array of `dtype` and `shape` in C order; false if there was no
+    /// room and not `blocking`. Up to ``lockedCopyLimit`` bytes (plain queues), the
+    /// copy is made and the record published while the lock is held, before `tail` moves over
+    /// it; larger ones are reserved, copied unlocked and committed.
+    @_spi(Bindings)
+    public func putCopy(
+        dtype: DType, shape: [Int], bytes: UnsafeRawBufferPointer, timestamp: Timestamp?, index: Int64?, blocking: Bool, timeout: Duration?
+    ) throws(ArrayQueueError) -> Bool {
+        let published = try withRequest(dtype: dtype, shape: shape, timestamp: timestamp, index: index) { (request) throws(ArrayQueueError) -> Ring.Reservation? in
+            guard bytes.count == request.payloadBytes else {
+                throw ArrayQueueError(.invalidArgument, "\(bytes.count) bytes given for a \(dtype) array of shape \(shape), which has \(request.payloadBytes)")
+            }
+            var request = request
+            if bytes.count <= Ring.Request.contentsLimit, !ring.isBroadcast { request.contents = bytes }
+            var deadline = try Deadline(after: timeout)
+            return try reserve(request, blocking: blocking, deadline: &deadline)
+        }
+        guard let reservation = published else { return false }
+        if reservation.isPublished {
+            ring.notifyPublished()
+        } else {
+            reservation.payload.copyMemory(from: bytes)
+            try ring.commit(reservation)
+        }
+        return true
     }
 
     /// Puts a copy of `array` if there is room now; see ``tryPut(_:timestamp:index:)-(AnyNDArray,_,_)``.

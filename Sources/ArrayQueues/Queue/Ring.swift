@@ -289,6 +289,9 @@ final class Ring {
         let payload: UnsafeMutableRawBufferPointer
         /// The pid it was reserved for: publishing and giving back expect WRITING by this writer.
         let writer: UInt32
+        /// Whether it was filled from ``Request/contents`` and published under the lock: then
+        /// only ``notifyPublished()`` is left to do, no commit.
+        var isPublished = false
     }
 
     /// What a producer asks for.
@@ -305,6 +308,15 @@ final class Ring {
         let index: Int64?
         /// Extra record flags (CAQ_RECORD_ENVELOPE).
         var flags: UInt16 = 0
+        /// The payload (exactly `payloadBytes`), for a record copied and published under the
+        /// lock, before `tail` moves over it (``reserve(_:dropOldest:owner:reclaimingFirst:)``);
+        /// nil: the caller fills and commits the reservation. Plain queues only.
+        var contents: UnsafeRawBufferPointer?
+
+        /// The most bytes a put copies under the lock (``contents``): a small record's copy
+        /// costs less than the steps of a commit it spares, and a consumer never sees the
+        /// record being written (docs/LAYOUT.md, "Put").
+        static let contentsLimit = 1024
     }
 
     /// Reserves room for `request` at the tail (under the lock). Returns nil when there is
@@ -349,10 +361,21 @@ final class Ring {
                 header.nextSequence.pointee.store(sequence &+ 1, ordering: .relaxed)
                 crashPoint(.reserveSequenceTaken)
                 let record = record(at: start)
+                let payload = UnsafeMutableRawBufferPointer(
+                    start: record.raw + RecordHeader.payloadOffset(dimensions: request.shape.count), count: request.payloadBytes)
+                // A small copy is written and published here, beyond `tail`, where no one reads:
+                // the tail store below makes it visible complete, and a process killed before that
+                // store leaves bytes the next reservation overwrites.
+                if let contents = request.contents { payload.copyMemory(from: contents) }
                 record.writeReserved(
-                    length: request.length, sequence: sequence, timestamp: request.timestamp, index: request.index,
-                    dtype: request.dtype, shape: request.shape, payloadBytes: request.payloadBytes, flags: request.flags, owner: owner)
+                    length: request.length, sequence: sequence, timestamp: request.timestamp, index: request.index, dtype: request.dtype,
+                    shape: request.shape, payloadBytes: request.payloadBytes, flags: request.flags, owner: owner, published: request.contents != nil)
                 crashPoint(.reserveHeaderWritten)
+                if request.contents != nil {
+                    // Before the tail store, as a commit counts first: never fewer than delivered.
+                    header.puts.pointee.wrappingAdd(1, ordering: .relaxed)
+                    crashPoint(.reserveCounted)
+                }
                 header.tail.pointee.store(start + UInt64(request.length), ordering: .releasing)
                 crashPoint(.reserveTailStored)
                 // The next record's room was last written by a consumer, often a lap ago on another
@@ -364,9 +387,7 @@ final class Ring {
                 if following + UInt64(3 * RecordHeader.fixedSize) <= head + UInt64(capacity) {
                     self.record(at: following).prefetchForWriting(following: true)
                 }
-                let payload = UnsafeMutableRawBufferPointer(
-                    start: record.raw + RecordHeader.payloadOffset(dimensions: request.shape.count), count: request.payloadBytes)
-                return Reservation(record: record, sequence: sequence, payload: payload, writer: owner.pid)
+                return Reservation(record: record, sequence: sequence, payload: payload, writer: owner.pid, isPublished: request.contents != nil)
             }
             if !reclaimed {
                 reclaimed = true
@@ -377,6 +398,14 @@ final class Ring {
             }
             cursors = try producerCursors()
         }
+    }
+
+    /// Wakes consumers for a record published under the lock (``Request/contents``), once the
+    /// lock is released (no lock needed).
+    func notifyPublished() {
+        crashPoint(.publishBegin)
+        header.dataSignal.notify()
+        crashPoint(.publishNotified)
     }
 
     /// Publishes a filled record (no lock needed); see ``commit(_:filling:published:)``.
