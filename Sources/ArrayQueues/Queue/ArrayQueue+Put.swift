@@ -47,17 +47,17 @@ extension ArrayQueue {
     public func putCopy(
         dtype: DType, shape: [Int], bytes: UnsafeRawBufferPointer, timestamp: Timestamp?, index: Int64?, blocking: Bool, timeout: Duration?
     ) throws(ArrayQueueError) -> Bool {
-        let published = try withRequest(dtype: dtype, shape: shape, timestamp: timestamp, index: index) { (request) throws(ArrayQueueError) -> Ring.Reservation? in
+        // Broadcast queues reserve by their own rules (Broadcast/BroadcastRing.swift).
+        let copiedUnderLock = bytes.count <= Ring.Request.contentsLimit && !ring.isBroadcast
+        let reserved = try withRequest(dtype: dtype, shape: shape, timestamp: timestamp, index: index) { (request) throws(ArrayQueueError) -> Ring.Reservation? in
             guard bytes.count == request.payloadBytes else {
                 throw ArrayQueueError(.invalidArgument, "\(bytes.count) bytes given for a \(dtype) array of shape \(shape), which has \(request.payloadBytes)")
             }
-            var request = request
-            if bytes.count <= Ring.Request.contentsLimit, !ring.isBroadcast { request.contents = bytes }
             var deadline = try Deadline(after: timeout)
-            return try reserve(request, blocking: blocking, deadline: &deadline)
+            return try reserve(request, blocking: blocking, deadline: &deadline, contents: copiedUnderLock ? bytes : nil)
         }
-        guard let reservation = published else { return false }
-        if reservation.isPublished {
+        guard let reservation = reserved else { return false }
+        if copiedUnderLock {
             ring.notifyPublished()
         } else {
             reservation.payload.copyMemory(from: bytes)
@@ -201,14 +201,20 @@ extension ArrayQueue {
     }
 
     /// Reserves a record for `request`; nil only when not `blocking` and there is no room.
-    /// `deadline` is fixed when the call first waits.
+    /// `deadline` is fixed when the call first waits. With `contents` (a plain queue's small
+    /// copy), the record is published already (``Ring/reserve(_:publishing:dropOldest:owner:)``).
     @inline(__always)
-    func reserve(_ request: Ring.Request, blocking: Bool, deadline lazyDeadline: inout Deadline) throws(ArrayQueueError) -> Ring.Reservation? {
+    func reserve(
+        _ request: Ring.Request, blocking: Bool, deadline lazyDeadline: inout Deadline, contents: UnsafeRawBufferPointer? = nil
+    ) throws(ArrayQueueError) -> Ring.Reservation? {
         let dropOldest = options.overflow == .dropOldest
         let me = ProcessIdentity.current
         // Local functions rather than closure values: their contexts stay on the stack.
         func attempt(_ deadline: inout Deadline) throws(ArrayQueueError) -> Ring.Reservation? {
-            try ring.withLock(deadline: &deadline) { () throws(ArrayQueueError) in try reserveHoldingLock(request, dropOldest: dropOldest, owner: me) }
+            try ring.withLock(deadline: &deadline) { () throws(ArrayQueueError) in
+                if let contents { return try ring.reserve(request, publishing: contents, dropOldest: dropOldest, owner: me) }
+                return try reserveHoldingLock(request, dropOldest: dropOldest, owner: me)
+            }
         }
         if let reservation = try attempt(&lazyDeadline) { return reservation }
         let deadline = lazyDeadline.fix()

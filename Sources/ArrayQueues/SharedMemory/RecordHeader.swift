@@ -225,17 +225,11 @@ struct RecordHeader {
         header.dtype = dtype.rawValue
         header.ndim = UInt8(shape.count)
         header.check = CAQ_RECORD_CHECK ^ UInt32(truncatingIfNeeded: sequence)
-        if published {
-            // As a commit leaves it: the low bits of `seq` where a claimed record names its reader,
-            // and no start time (a claimer not yet past storing its own is judged by its pid).
-            header.owner_pid = UInt32(truncatingIfNeeded: sequence)
-            header.owner_start = 0
-            header.state = State.ready.rawValue
-        } else {
-            header.owner_pid = owner.pid
-            header.owner_start = UInt32(truncatingIfNeeded: owner.startTime)
-            header.state = State.writing.rawValue
-        }
+        // Published: as a commit leaves it, the low bits of `seq` where a claimed record names its
+        // reader, and no start time (a claimer not yet past storing its own is judged by its pid).
+        header.owner_pid = published ? UInt32(truncatingIfNeeded: sequence) : owner.pid
+        header.owner_start = published ? 0 : UInt32(truncatingIfNeeded: owner.startTime)
+        header.state = published ? State.ready.rawValue : State.writing.rawValue
         fields.pointee = header
         let extents = (raw + Self.fixedSize).assumingMemoryBound(to: UInt64.self)
         for axis in shape.indices { extents[axis] = UInt64(truncatingIfNeeded: shape[axis]) }
