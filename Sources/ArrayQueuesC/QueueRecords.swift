@@ -70,9 +70,14 @@ private func reserve(
     let (timestamp, index) = try stamp(flags, timestamp, index)
     let (timeout, blocking) = Arguments.timeout(timeoutNanoseconds)
     guard let view = try queue.reserveRecord(dtype: dtype, shape: shape, timestamp: timestamp, index: index, timeout: timeout, blocking: blocking) else {
-        throw ArrayQueueError(.full, "queue '\(queue.name)' has no room for a \(dtype) array of shape \(shape) now")
+        throw noRoom(queue, dtype, shape)
     }
     return view
+}
+
+/// The error of a call that must not wait and finds no room.
+private func noRoom(_ queue: ArrayQueue, _ dtype: DType, _ shape: [Int]) -> ArrayQueueError {
+    ArrayQueueError(.full, "queue '\(queue.name)' has no room for a \(dtype) array of shape \(shape) now")
 }
 
 @c(aq_queue_put)
@@ -88,9 +93,19 @@ public func aqQueuePut(
             throw ArrayQueueError(.invalidArgument, "nbytes is \(Arguments.unsigned(nbytes)), but a \(dtype) array of shape \(shape) has \(byteCount) bytes")
         }
         guard data != nil || byteCount == 0 else { throw ArrayQueueError(.invalidArgument, "data is NULL") }
-        let view = try reserve(handle.queue, dtype, shape, timeoutNanoseconds, flags, timestamp, index)
-        aq_copy(view.payload.baseAddress, data, byteCount)
-        try handle.queue.commit(view)
+        guard byteCount <= ArrayQueue.lockedCopyLimit else {
+            // Large payloads are copied unlocked, as aq_copy() copies (streaming stores from 16 MiB).
+            let view = try reserve(handle.queue, dtype, shape, timeoutNanoseconds, flags, timestamp, index)
+            aq_copy(view.payload.baseAddress, data, byteCount)
+            try handle.queue.commit(view)
+            return AQ_OK
+        }
+        let (timestamp, index) = try stamp(flags, timestamp, index)
+        let (timeout, blocking) = Arguments.timeout(timeoutNanoseconds)
+        let bytes = UnsafeRawBufferPointer(start: data, count: byteCount)
+        guard try handle.queue.putCopy(dtype: dtype, shape: shape, bytes: bytes, timestamp: timestamp, index: index, blocking: blocking, timeout: timeout) else {
+            throw noRoom(handle.queue, dtype, shape)
+        }
         return AQ_OK
     } catch {
         return Status.fail(error)

@@ -13,6 +13,7 @@
 //   fuzz QUEUE SEED ITERATIONS                       corrupt the segment at random, exercise every operation
 //   create-slowly, create-and-die, hold-write        see HostileRoles.swift
 //   crash-walk, walk-check, hold-lock, put-retrying  the crash-point walk and liveness roles (CrashWalk.swift)
+//   copy-put QUEUE BYTES                             one copying put(array) of BYTES uint8s (byte i holds i & 255)
 //   batch-put QUEUE COUNT / batch-drain QUEUE        one put(contentsOf:) of COUNT records (record i filled with i) /
 //                                                    one drain(upTo: 256) logging "got I"; run with AQ_CRASH_POINT
 //   exercise QUEUE                                   every operation once on a (crafted) segment; print the outcome
@@ -99,6 +100,12 @@ enum Helper {
             try waitGet(queue, seconds: integer(arguments, 0))
         case "crash-walk":
             try crashWalk(queue)
+        case "copy-put":
+            let count = integer(arguments, 0)
+            let array = try AnyNDArray(dtype: .uint8, shape: [count]) { bytes in
+                for offset in bytes.indices { bytes[offset] = UInt8(truncatingIfNeeded: offset) }
+            }
+            try queue.put(array, timeout: .seconds(5))
         case "batch-put":
             // COUNT uint8 records of 100 bytes, record i filled with i, in one put(contentsOf:).
             let count = integer(arguments, 0)

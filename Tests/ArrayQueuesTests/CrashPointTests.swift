@@ -113,6 +113,27 @@ struct CrashPointTests {
         #expect(try queue.drain(upTo: 1, blocking: false) { _ in } == 1, "the queue works after the kill")
     }
 
+    @Test("a copying put killed holding the lock right after its tail store: a small one (copied and published under the lock) is delivered whole after the repair, a large one (still being written) is given back",
+          arguments: [(100, true), (4000, false)])
+    func copyingPutKilledAfterItsTailStore(bytes: Int, delivered: Bool) throws {
+        let name = uniqueQueueName("copyput")
+        let queue = try ArrayQueue.create(name: name, capacity: 64 << 10)
+        defer { try? ArrayQueue.remove(name: name) }
+        let victim = try runProcess("/usr/bin/env", ["AQ_CRASH_POINT=reserve.tail-stored", HelperProcess.executable.path, "copy-put", name, "\(bytes)"], timeout: 60)
+        #expect(victim.status == SIGKILL, "the helper never reached the point (status \(victim.status), \(victim.errors))")
+        // The first lock after the kill repairs (EOWNERDEAD); the sweep gives back what a dead writer left WRITING.
+        try queue.recoverFromDeadPeers()
+        let got = try queue.tryGet { record in Array(record.bytes) }
+        if delivered {
+            #expect(got == (0..<bytes).map { UInt8(truncatingIfNeeded: $0) })
+            #expect(try queue.statistics().puts == 1)
+        } else {
+            #expect(got == nil)
+        }
+        try queue.put(try AnyNDArray(dtype: .uint8, shape: [bytes]) { $0.initializeMemory(as: UInt8.self, repeating: 9) })
+        #expect(try queue.tryGet { record in record.bytes.allSatisfy { $0 == 9 } } == true, "the queue works after the kill")
+    }
+
     /// Runs a helper that is expected to SIGKILL itself.
     private func runToDeath(_ arguments: [String]) throws {
         let run = try runProcess(HelperProcess.executable.path, arguments, timeout: 30)

@@ -12,8 +12,7 @@ extension ArrayQueue {
     /// - Throws: ``ArrayQueueError/Code/oversize`` if the array can never fit,
     ///   ``ArrayQueueError/Code/timeout``, ``ArrayQueueError/Code/full`` under the `.fail` policy.
     public func put(_ array: AnyNDArray, timestamp: Timestamp? = nil, index: Int64? = nil, timeout: Duration? = nil) throws(ArrayQueueError) {
-        let reservation = try reserve(dtype: array.dtype, shape: array.shape, timestamp: timestamp, index: index, blocking: true, timeout: timeout)!
-        try copyAndCommit(array, reservation)
+        _ = try putCopy(array, timestamp: timestamp, index: index, blocking: true, timeout: timeout)
     }
 
     /// Puts a copy of `array` into the queue (see ``put(_:timestamp:index:timeout:)-(AnyNDArray,_,_,_)``).
@@ -25,17 +24,46 @@ extension ArrayQueue {
     /// old records); never waits. Returns false if the queue is full.
     @discardableResult
     public func tryPut(_ array: AnyNDArray, timestamp: Timestamp? = nil, index: Int64? = nil) throws(ArrayQueueError) -> Bool {
-        guard let reservation = try reserve(dtype: array.dtype, shape: array.shape, timestamp: timestamp, index: index, blocking: false, timeout: nil) else {
-            return false
-        }
-        try copyAndCommit(array, reservation)
-        return true
+        try putCopy(array, timestamp: timestamp, index: index, blocking: false, timeout: nil)
     }
 
-    /// Copies `array` into its reserved record and publishes it.
-    private func copyAndCommit(_ array: AnyNDArray, _ reservation: Ring.Reservation) throws(ArrayQueueError) {
-        array.withUnsafeBytes { reservation.payload.copyMemory(from: $0) }
-        try ring.commit(reservation)
+    /// Puts a copy of `array`; false if there was no room and not `blocking`.
+    private func putCopy(_ array: AnyNDArray, timestamp: Timestamp?, index: Int64?, blocking: Bool, timeout: Duration?) throws(ArrayQueueError) -> Bool {
+        try array.withUnsafeBytes { (bytes) throws(ArrayQueueError) in
+            try putCopy(dtype: array.dtype, shape: array.shape, bytes: bytes, timestamp: timestamp, index: index, blocking: blocking, timeout: timeout)
+        }
+    }
+
+    /// The largest payload ``putCopy(dtype:shape:bytes:timestamp:index:blocking:timeout:)``
+    /// copies while holding the queue's lock (``Ring/Request/contentsLimit``).
+    @_spi(Bindings)
+    public static var lockedCopyLimit: Int { Ring.Request.contentsLimit }
+
+    /// Puts a copy of `bytes`, an array of `dtype` and `shape` in C order; false if there was no
+    /// room and not `blocking`. Up to ``lockedCopyLimit`` bytes (plain queues), the
+    /// copy is made and the record published while the lock is held, before `tail` moves over
+    /// it; larger ones are reserved, copied unlocked and committed.
+    @_spi(Bindings)
+    public func putCopy(
+        dtype: DType, shape: [Int], bytes: UnsafeRawBufferPointer, timestamp: Timestamp?, index: Int64?, blocking: Bool, timeout: Duration?
+    ) throws(ArrayQueueError) -> Bool {
+        // Broadcast queues reserve by their own rules (Broadcast/BroadcastRing.swift).
+        let copiedUnderLock = bytes.count <= Ring.Request.contentsLimit && !ring.isBroadcast
+        let reserved = try withRequest(dtype: dtype, shape: shape, timestamp: timestamp, index: index) { (request) throws(ArrayQueueError) -> Ring.Reservation? in
+            guard bytes.count == request.payloadBytes else {
+                throw ArrayQueueError(.invalidArgument, "\(bytes.count) bytes given for a \(dtype) array of shape \(shape), which has \(request.payloadBytes)")
+            }
+            var deadline = try Deadline(after: timeout)
+            return try reserve(request, blocking: blocking, deadline: &deadline, contents: copiedUnderLock ? bytes : nil)
+        }
+        guard let reservation = reserved else { return false }
+        if copiedUnderLock {
+            ring.notifyPublished()
+        } else {
+            reservation.payload.copyMemory(from: bytes)
+            try ring.commit(reservation)
+        }
+        return true
     }
 
     /// Puts a copy of `array` if there is room now; see ``tryPut(_:timestamp:index:)-(AnyNDArray,_,_)``.
@@ -173,14 +201,20 @@ extension ArrayQueue {
     }
 
     /// Reserves a record for `request`; nil only when not `blocking` and there is no room.
-    /// `deadline` is fixed when the call first waits.
+    /// `deadline` is fixed when the call first waits. With `contents` (a plain queue's small
+    /// copy), the record is published already (``Ring/reserve(_:publishing:dropOldest:owner:)``).
     @inline(__always)
-    func reserve(_ request: Ring.Request, blocking: Bool, deadline lazyDeadline: inout Deadline) throws(ArrayQueueError) -> Ring.Reservation? {
+    func reserve(
+        _ request: Ring.Request, blocking: Bool, deadline lazyDeadline: inout Deadline, contents: UnsafeRawBufferPointer? = nil
+    ) throws(ArrayQueueError) -> Ring.Reservation? {
         let dropOldest = options.overflow == .dropOldest
         let me = ProcessIdentity.current
         // Local functions rather than closure values: their contexts stay on the stack.
         func attempt(_ deadline: inout Deadline) throws(ArrayQueueError) -> Ring.Reservation? {
-            try ring.withLock(deadline: &deadline) { () throws(ArrayQueueError) in try reserveHoldingLock(request, dropOldest: dropOldest, owner: me) }
+            try ring.withLock(deadline: &deadline) { () throws(ArrayQueueError) in
+                if let contents { return try ring.reserve(request, publishing: contents, dropOldest: dropOldest, owner: me) }
+                return try reserveHoldingLock(request, dropOldest: dropOldest, owner: me)
+            }
         }
         if let reservation = try attempt(&lazyDeadline) { return reservation }
         let deadline = lazyDeadline.fix()

@@ -29,6 +29,10 @@ public enum CrashPoint: String, CaseIterable, Sendable {
     case reserveSequenceTaken = "reserve.sequence-taken"
     case reserveHeaderWritten = "reserve.header-written"
     case reserveTailStored = "reserve.tail-stored"
+    // A small copying put published under the lock (Ring.reserve with `contents`).
+    case reserveCounted = "reserve.counted"
+    case publishBegin = "publish.begin"
+    case publishNotified = "publish.notified"
 
     // The reset-on-shape-change policy (under the lock).
     case resetDropped = "reset.dropped"

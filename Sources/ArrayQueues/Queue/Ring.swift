@@ -305,6 +305,11 @@ final class Ring {
         let index: Int64?
         /// Extra record flags (CAQ_RECORD_ENVELOPE).
         var flags: UInt16 = 0
+
+        /// The most payload bytes ``Ring/reserve(_:publishing:dropOldest:owner:)`` copies under
+        /// the lock: a small record's copy costs less than the steps of a commit
+        /// it spares, and a consumer never sees the record being written (docs/LAYOUT.md, "Put").
+        static let contentsLimit = 1024
     }
 
     /// Reserves room for `request` at the tail (under the lock). Returns nil when there is
@@ -316,6 +321,21 @@ final class Ring {
     /// (Reclaiming only when a record does not fit, once a lap in bulk, was measured: it made
     /// batches of 1 KiB records slower, each header of a long walk a cache miss of its own.)
     func reserve(_ request: Request, dropOldest: Bool, owner: ProcessIdentity, reclaimingFirst: Bool = true) throws(ArrayQueueError) -> Reservation? {
+        try reserve(request, dropOldest: dropOldest, owner: owner, reclaimingFirst: reclaimingFirst, contents: nil)
+    }
+
+    /// ``reserve(_:dropOldest:owner:reclaimingFirst:)`` for a small copy: `contents` (exactly
+    /// `payloadBytes`, at most ``Request/contentsLimit``) is copied and the record published
+    /// here, before `tail` moves over it; only ``notifyPublished()`` is left to the caller.
+    func reserve(_ request: Request, publishing contents: UnsafeRawBufferPointer, dropOldest: Bool, owner: ProcessIdentity) throws(ArrayQueueError) -> Reservation? {
+        try reserve(request, dropOldest: dropOldest, owner: owner, reclaimingFirst: true, contents: contents)
+    }
+
+    /// Both reservations, inlined into each: the plain one's copy folds the `contents` branches away.
+    @inline(__always)
+    private func reserve(
+        _ request: Request, dropOldest: Bool, owner: ProcessIdentity, reclaimingFirst: Bool, contents: UnsafeRawBufferPointer?
+    ) throws(ArrayQueueError) -> Reservation? {
         crashPoint(.reserveBegin)
         if header.flags & CAQ_FLAG_RESET_ON_SHAPE_CHANGE != 0 {
             try applyResetPolicy(signature: Self.signature(dtype: request.dtype, shape: request.shape))
@@ -349,10 +369,21 @@ final class Ring {
                 header.nextSequence.pointee.store(sequence &+ 1, ordering: .relaxed)
                 crashPoint(.reserveSequenceTaken)
                 let record = record(at: start)
+                let payload = UnsafeMutableRawBufferPointer(
+                    start: record.raw + RecordHeader.payloadOffset(dimensions: request.shape.count), count: request.payloadBytes)
+                // A small copy is written and published here, beyond `tail`, where no one reads:
+                // the tail store below makes it visible complete, and a process killed before that
+                // store leaves bytes the next reservation overwrites.
+                if let contents { payload.copyMemory(from: contents) }
                 record.writeReserved(
-                    length: request.length, sequence: sequence, timestamp: request.timestamp, index: request.index,
-                    dtype: request.dtype, shape: request.shape, payloadBytes: request.payloadBytes, flags: request.flags, owner: owner)
+                    length: request.length, sequence: sequence, timestamp: request.timestamp, index: request.index, dtype: request.dtype,
+                    shape: request.shape, payloadBytes: request.payloadBytes, flags: request.flags, owner: owner, published: contents != nil)
                 crashPoint(.reserveHeaderWritten)
+                if contents != nil {
+                    // Before the tail store, as a commit counts first: never fewer than delivered.
+                    header.puts.pointee.wrappingAdd(1, ordering: .relaxed)
+                    crashPoint(.reserveCounted)
+                }
                 header.tail.pointee.store(start + UInt64(request.length), ordering: .releasing)
                 crashPoint(.reserveTailStored)
                 // The next record's room was last written by a consumer, often a lap ago on another
@@ -364,8 +395,6 @@ final class Ring {
                 if following + UInt64(3 * RecordHeader.fixedSize) <= head + UInt64(capacity) {
                     self.record(at: following).prefetchForWriting(following: true)
                 }
-                let payload = UnsafeMutableRawBufferPointer(
-                    start: record.raw + RecordHeader.payloadOffset(dimensions: request.shape.count), count: request.payloadBytes)
                 return Reservation(record: record, sequence: sequence, payload: payload, writer: owner.pid)
             }
             if !reclaimed {
@@ -377,6 +406,14 @@ final class Ring {
             }
             cursors = try producerCursors()
         }
+    }
+
+    /// Wakes consumers for a record published under the lock (`reserve`'s `contents`), once the
+    /// lock is released (no lock needed).
+    func notifyPublished() {
+        crashPoint(.publishBegin)
+        header.dataSignal.notify()
+        crashPoint(.publishNotified)
     }
 
     /// Publishes a filled record (no lock needed); see ``commit(_:filling:published:)``.

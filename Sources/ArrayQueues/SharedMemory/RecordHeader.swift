@@ -207,8 +207,13 @@ struct RecordHeader {
         setState(.skip)
     }
 
-    /// Writes a record header in the WRITING state, owned by `owner`.
-    func writeReserved(length: Int, sequence: UInt64, timestamp: Int64, index: Int64?, dtype: DType, shape: UnsafeBufferPointer<Int>, payloadBytes: Int, flags: UInt16, owner: ProcessIdentity) {
+    /// Writes a record header in the WRITING state, owned by `owner`; or, when `published`,
+    /// READY already (its payload written, the header beyond `tail` until the tail store that
+    /// follows: ``Ring/reserve(_:dropOldest:owner:reclaimingFirst:)``).
+    func writeReserved(
+        length: Int, sequence: UInt64, timestamp: Int64, index: Int64?, dtype: DType, shape: UnsafeBufferPointer<Int>, payloadBytes: Int,
+        flags: UInt16, owner: ProcessIdentity, published: Bool = false
+    ) {
         var header = caq_record_header()
         header.length = UInt64(length)
         header.seq = sequence
@@ -220,9 +225,11 @@ struct RecordHeader {
         header.dtype = dtype.rawValue
         header.ndim = UInt8(shape.count)
         header.check = CAQ_RECORD_CHECK ^ UInt32(truncatingIfNeeded: sequence)
-        header.owner_pid = owner.pid
-        header.owner_start = UInt32(truncatingIfNeeded: owner.startTime)
-        header.state = State.writing.rawValue
+        // Published: as a commit leaves it, the low bits of `seq` where a claimed record names its
+        // reader, and no start time (a claimer not yet past storing its own is judged by its pid).
+        header.owner_pid = published ? UInt32(truncatingIfNeeded: sequence) : owner.pid
+        header.owner_start = published ? 0 : UInt32(truncatingIfNeeded: owner.startTime)
+        header.state = published ? State.ready.rawValue : State.writing.rawValue
         fields.pointee = header
         let extents = (raw + Self.fixedSize).assumingMemoryBound(to: UInt64.self)
         for axis in shape.indices { extents[axis] = UInt64(truncatingIfNeeded: shape[axis]) }
