@@ -57,8 +57,7 @@ struct CrashPointTests {
         let name = uniqueQueueName("batchput")
         let queue = try ArrayQueue.create(name: name, capacity: 1 << 20)
         defer { try? ArrayQueue.remove(name: name) }
-        let victim = try runProcess("/usr/bin/env", ["AQ_CRASH_POINT=commit.ready@10", HelperProcess.executable.path, "batch-put", name, "64"], timeout: 60)
-        #expect(victim.status == SIGKILL, "the helper never reached the point (status \(victim.status), \(victim.errors))")
+        _ = try runKilled(at: "commit.ready@10", ["batch-put", name, "64"])
         try queue.recoverFromDeadPeers()
         var firsts: [UInt8] = []
         try queue.drain(upTo: 256, blocking: false) { record in firsts.append(record.bytes.first ?? 255) }
@@ -78,9 +77,8 @@ struct CrashPointTests {
             try AnyNDArray(dtype: .uint8, shape: [100]) { $0.initializeMemory(as: UInt8.self, repeating: UInt8(number)) }
         }
         try queue.put(contentsOf: arrays)
-        let victim = try runProcess("/usr/bin/env", ["AQ_CRASH_POINT=release.done@5", HelperProcess.executable.path, "batch-drain", name], timeout: 60)
-        #expect(victim.status == SIGKILL, "the helper never reached the point (status \(victim.status), \(victim.errors))")
-        #expect(victim.output.split(separator: "\n") == (0..<5).map { "got \($0)" })
+        let output = try runKilled(at: "release.done@5", ["batch-drain", name])
+        #expect(output.split(separator: "\n") == (0..<5).map { "got \($0)" })
         try queue.recoverFromDeadPeers()
         #expect(try queue.drain(upTo: 256, blocking: false) { _ in } == 0, "a record of the dead consumer's batch was delivered again")
         let statistics = try queue.statistics()
@@ -100,9 +98,8 @@ struct CrashPointTests {
             try AnyNDArray(dtype: .uint8, shape: [100]) { $0.initializeMemory(as: UInt8.self, repeating: UInt8(number)) }
         }
         try queue.put(contentsOf: arrays)
-        let victim = try runProcess("/usr/bin/env", ["AQ_CRASH_POINT=\(point)", HelperProcess.executable.path, "batch-drain", name], timeout: 60)
-        #expect(victim.status == SIGKILL, "the helper never reached the point (status \(victim.status), \(victim.errors))")
-        #expect(victim.output.isEmpty, "the helper lent records before it died: \(victim.output)")
+        let output = try runKilled(at: point, ["batch-drain", name])
+        #expect(output.isEmpty, "the helper lent records before it died: \(output)")
         try queue.recoverFromDeadPeers()
         var firsts: [UInt8] = []
         try queue.drain(upTo: 256, blocking: false) { record in firsts.append(record.bytes.first ?? 255) }
@@ -119,8 +116,7 @@ struct CrashPointTests {
         let name = uniqueQueueName("copyput")
         let queue = try ArrayQueue.create(name: name, capacity: 64 << 10)
         defer { try? ArrayQueue.remove(name: name) }
-        let victim = try runProcess("/usr/bin/env", ["AQ_CRASH_POINT=reserve.tail-stored", HelperProcess.executable.path, "copy-put", name, "\(bytes)"], timeout: 60)
-        #expect(victim.status == SIGKILL, "the helper never reached the point (status \(victim.status), \(victim.errors))")
+        _ = try runKilled(at: "reserve.tail-stored", ["copy-put", name, "\(bytes)"])
         // The first lock after the kill repairs (EOWNERDEAD); the sweep gives back what a dead writer left WRITING.
         try queue.recoverFromDeadPeers()
         let got = try queue.tryGet { record in Array(record.bytes) }
@@ -132,6 +128,14 @@ struct CrashPointTests {
         }
         try queue.put(try AnyNDArray(dtype: .uint8, shape: [bytes]) { $0.initializeMemory(as: UInt8.self, repeating: 9) })
         #expect(try queue.tryGet { record in record.bytes.allSatisfy { $0 == 9 } } == true, "the queue works after the kill")
+    }
+
+    /// Runs the helper with `arguments` and `AQ_CRASH_POINT=point`, where it must SIGKILL itself;
+    /// returns what it printed before.
+    private func runKilled(at point: String, _ arguments: [String]) throws -> String {
+        let victim = try runProcess("/usr/bin/env", ["AQ_CRASH_POINT=\(point)", HelperProcess.executable.path] + arguments, timeout: 60)
+        #expect(victim.status == SIGKILL, "the helper never reached \(point) (status \(victim.status), \(victim.errors))")
+        return victim.output
     }
 
     /// Runs a helper that is expected to SIGKILL itself.

@@ -1,3 +1,4 @@
+import ArrayQueuesTestSupport
 @testable import ArrayTransport
 import Foundation
 @preconcurrency import Glibc
@@ -10,7 +11,7 @@ import Testing
 struct TCPInfoTests {
     @Test("a loopback connection: the receiver's bytes received and the sender's bytes acknowledged are what was sent")
     func loopbackCounts() throws {
-        let (client, server) = try Self.connectedPair()
+        let (client, server) = try connectedLoopbackPair()
         defer { close(client); close(server) }
         // Counted from here: the handshake's SYN counts as one byte acknowledged on one side.
         let clientBefore = try #require(ZMQ.tcpBytes(client))
@@ -46,37 +47,5 @@ struct TCPInfoTests {
         defer { close(pair[0]); close(pair[1]) }
         #expect(ZMQ.tcpBytes(pair[0]) == nil)
         #expect(ZMQ.tcpBytes(-1) == nil)
-    }
-
-    /// A connected client socket and the server side of its connection, on 127.0.0.1.
-    static func connectedPair() throws -> (client: Int32, server: Int32) {
-        let listener = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        try #require(listener >= 0)
-        defer { close(listener) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let listening = withUnsafeMutablePointer(to: &address) { pointer in
-            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                bind(listener, $0, length) == 0 && getsockname(listener, $0, &length) == 0 && listen(listener, 1) == 0
-            }
-        }
-        try #require(listening)
-        let client = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        try #require(client >= 0)
-        let connected = withUnsafePointer(to: &address) { pointer in
-            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(client, $0, length) == 0 }
-        }
-        guard connected else {
-            close(client)
-            throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO)
-        }
-        let server = accept(listener, nil, nil)
-        guard server >= 0 else {
-            close(client)
-            throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO)
-        }
-        return (client, server)
     }
 }
