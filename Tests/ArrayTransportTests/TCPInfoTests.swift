@@ -7,7 +7,7 @@ import Testing
 /// `ZMQ.tcpBytes` (CTCPInfo's `ctcpinfo_bytes`, which the inbound guard and the relay's metrics
 /// watchdog both use) against a real loopback connection: each count is the right field of the
 /// kernel's `struct tcp_info`, in the right direction.
-@Suite("TCP_INFO byte counts", .timeLimit(.minutes(1)))
+@Suite("TCP_INFO byte counts", .timeLimit(.minutes(3)))
 struct TCPInfoTests {
     @Test("a loopback connection: the receiver's bytes received and the sender's bytes acknowledged are what was sent")
     func loopbackCounts() throws {
