@@ -93,8 +93,8 @@ public func aqQueuePut(
             throw ArrayQueueError(.invalidArgument, "nbytes is \(Arguments.unsigned(nbytes)), but a \(dtype) array of shape \(shape) has \(byteCount) bytes")
         }
         guard data != nil || byteCount == 0 else { throw ArrayQueueError(.invalidArgument, "data is NULL") }
-        guard byteCount <= ArrayQueue.lockedCopyLimit else {
-            // Large payloads are copied unlocked, as aq_copy() copies (streaming stores from 16 MiB).
+        guard byteCount < AQ_COPY_STREAMING_BYTES else {
+            // aq_copy()'s streaming stores: the queue's own copy would be memcpy's.
             let view = try reserve(handle.queue, dtype, shape, timeoutNanoseconds, flags, timestamp, index)
             aq_copy(view.payload.baseAddress, data, byteCount)
             try handle.queue.commit(view)

@@ -34,13 +34,8 @@ extension ArrayQueue {
         }
     }
 
-    /// The largest payload ``putCopy(dtype:shape:bytes:timestamp:index:blocking:timeout:)``
-    /// copies while holding the queue's lock (``Ring/Request/contentsLimit``).
-    @_spi(Bindings)
-    public static var lockedCopyLimit: Int { Ring.Request.contentsLimit }
-
     /// Puts a copy of `bytes`, an array of `dtype` and `shape` in C order; false if there was no
-    /// room and not `blocking`. Up to ``lockedCopyLimit`` bytes (plain queues), the
+    /// room and not `blocking`. Up to ``Ring/lockedCopyLimit`` bytes (plain queues), the
     /// copy is made and the record published while the lock is held, before `tail` moves over
     /// it; larger ones are reserved, copied unlocked and committed.
     @_spi(Bindings)
@@ -48,7 +43,7 @@ extension ArrayQueue {
         dtype: DType, shape: [Int], bytes: UnsafeRawBufferPointer, timestamp: Timestamp?, index: Int64?, blocking: Bool, timeout: Duration?
     ) throws(ArrayQueueError) -> Bool {
         // Broadcast queues reserve by their own rules (Broadcast/BroadcastRing.swift).
-        let copiedUnderLock = bytes.count <= Ring.Request.contentsLimit && !ring.isBroadcast
+        let copiedUnderLock = bytes.count <= Ring.lockedCopyLimit && !ring.isBroadcast
         let reserved = try withRequest(dtype: dtype, shape: shape, timestamp: timestamp, index: index) { (request) throws(ArrayQueueError) -> Ring.Reservation? in
             guard bytes.count == request.payloadBytes else {
                 throw ArrayQueueError(.invalidArgument, "\(bytes.count) bytes given for a \(dtype) array of shape \(shape), which has \(request.payloadBytes)")
@@ -212,8 +207,7 @@ extension ArrayQueue {
         // Local functions rather than closure values: their contexts stay on the stack.
         func attempt(_ deadline: inout Deadline) throws(ArrayQueueError) -> Ring.Reservation? {
             try ring.withLock(deadline: &deadline) { () throws(ArrayQueueError) in
-                if let contents { return try ring.reserve(request, publishing: contents, dropOldest: dropOldest, owner: me) }
-                return try reserveHoldingLock(request, dropOldest: dropOldest, owner: me)
+                try reserveHoldingLock(request, dropOldest: dropOldest, owner: me, contents: contents)
             }
         }
         if let reservation = try attempt(&lazyDeadline) { return reservation }
@@ -236,14 +230,16 @@ extension ArrayQueue {
     }
 
     /// Reserves room for `request` while the caller holds the lock: the one place where single
-    /// and batched puts reach the ring.
+    /// and batched puts reach the ring. With `contents` (a plain queue's small copy, never a
+    /// broadcast queue's), the record is copied and published as well.
     @inline(__always)
     func reserveHoldingLock(
-        _ request: Ring.Request, dropOldest: Bool, owner: ProcessIdentity, reclaimingFirst: Bool = true
+        _ request: Ring.Request, dropOldest: Bool, owner: ProcessIdentity, reclaimingFirst: Bool = true,
+        contents: UnsafeRawBufferPointer? = nil
     ) throws(ArrayQueueError) -> Ring.Reservation? {
         // Broadcast queues free room by their subscribers' cursors (Broadcast/BroadcastRing.swift).
-        ring.isBroadcast
-            ? try ring.broadcastReserve(request, owner: owner)
-            : try ring.reserve(request, dropOldest: dropOldest, owner: owner, reclaimingFirst: reclaimingFirst)
+        if ring.isBroadcast { return try ring.broadcastReserve(request, owner: owner) }
+        if let contents { return try ring.reserve(request, publishing: contents, dropOldest: dropOldest, owner: owner) }
+        return try ring.reserve(request, dropOldest: dropOldest, owner: owner, reclaimingFirst: reclaimingFirst)
     }
 }

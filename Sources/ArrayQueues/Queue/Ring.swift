@@ -305,12 +305,12 @@ final class Ring {
         let index: Int64?
         /// Extra record flags (CAQ_RECORD_ENVELOPE).
         var flags: UInt16 = 0
-
-        /// The most payload bytes ``Ring/reserve(_:publishing:dropOldest:owner:)`` copies under
-        /// the lock: a small record's copy costs less than the steps of a commit
-        /// it spares, and a consumer never sees the record being written (docs/LAYOUT.md, "Put").
-        static let contentsLimit = 1024
     }
+
+    /// The most payload bytes ``reserve(_:publishing:dropOldest:owner:)`` copies under the lock:
+    /// a small record's copy costs less than the steps of a commit it spares, and a consumer
+    /// never sees the record being written (docs/LAYOUT.md, "Put").
+    static let lockedCopyLimit = 1024
 
     /// Reserves room for `request` at the tail (under the lock). Returns nil when there is
     /// no room now; with `dropOldest`, first drops committed records at the head to make room.
@@ -325,7 +325,7 @@ final class Ring {
     }
 
     /// ``reserve(_:dropOldest:owner:reclaimingFirst:)`` for a small copy: `contents` (exactly
-    /// `payloadBytes`, at most ``Request/contentsLimit``) is copied and the record published
+    /// `payloadBytes`, at most ``lockedCopyLimit``) is copied and the record published
     /// here, before `tail` moves over it; only ``notifyPublished()`` is left to the caller.
     func reserve(_ request: Request, publishing contents: UnsafeRawBufferPointer, dropOldest: Bool, owner: ProcessIdentity) throws(ArrayQueueError) -> Reservation? {
         try reserve(request, dropOldest: dropOldest, owner: owner, reclaimingFirst: true, contents: contents)
