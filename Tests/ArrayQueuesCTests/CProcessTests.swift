@@ -2,8 +2,9 @@ import ArrayQueuesTestSupport
 import Foundation
 import Testing
 
-/// C programs that exercise the transport against a hostile peer: a receiver's `peers_dropped`
-/// after it cuts a connection.
+/// C programs that exercise the transport across processes and against a hostile peer: a
+/// receiver's `peers_dropped` after it cuts a connection, and `shm://` senders and receivers
+/// inherited through `fork()` without exec.
 @Suite(.serialized, .timeLimit(.minutes(3)))
 struct CProcessTests {
     /// Compiles `Tests/ArrayQueuesCTests/c/NAME.c` (with `-pthread`), runs it with `arguments`
@@ -25,5 +26,12 @@ struct CProcessTests {
     func peersDropped() throws {
         let output = try Self.runProgram("hostile_peer_test")
         print("CProcessTests.peersDropped: \(output.split(separator: "\n").first ?? "")")
+    }
+
+    @Test("shm:// sender and receiver inherited by fork(): a child that ignores, closes or sends through them leaves the parent's stream intact")
+    func forkedChildren() throws {
+        let queue = "c-fork-test-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        defer { unlink("/dev/shm/aq.\(queue)") }  // should the program fail before removing it
+        try Self.runProgram("fork_test", [queue])
     }
 }
