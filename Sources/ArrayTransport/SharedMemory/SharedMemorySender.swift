@@ -9,6 +9,11 @@ import Synchronization
 /// backpressure applies: `send` waits for room up to ``Options/sendTimeout``. With
 /// ``Options/broadcast`` (pub/sub), the queue is a broadcast queue: every subscriber reads
 /// every record, and `send` waits only for `block` subscribers.
+///
+/// A child forked without exec that inherits the sender may use it: its first send makes it the
+/// child's own, with an epoch of its own numbered from 0, so that its messages never repeat its
+/// parent's numbers; its ``close()`` ends only that epoch, and does nothing if the child never
+/// sent (the stream is its parent's).
 public final class SharedMemorySender: ArraySender {
     /// Settings of a shared-memory sender.
     public struct Options: Sendable {
@@ -42,8 +47,13 @@ public final class SharedMemorySender: ArraySender {
 
     /// The queue's name.
     public let stream: String
-    /// This sender's epoch: random, non-zero, 53 bits.
-    public let epoch = UInt64.random(in: 1..<(1 << 53))
+    /// This sender's epoch: random, non-zero, 53 bits; in a forked child that sent through it,
+    /// the child's own.
+    public var epoch: UInt64 { currentEpoch.load(ordering: .relaxed) }
+    private let currentEpoch = Atomic<UInt64>(SharedMemorySender.newEpoch())
+    /// The process whose epoch and numbering the sender holds: its maker's, or that of a child
+    /// forked without exec once it sent through it. Changed only under the turn.
+    private let owner = Atomic<UInt32>(Sys.currentProcessID)
     private let queue: ArrayQueue
     private let options: Options
     /// The number of the next message: stored only once its put succeeded, under `sending`.
@@ -87,6 +97,7 @@ public final class SharedMemorySender: ArraySender {
         try takeTurn(deadline: deadline)
         defer { turn.store(0, ordering: .releasing) }
         try refuseIfClosed()
+        adoptIfForked()
         let sequence = nextSequence.load(ordering: .relaxed)
         let message = ArrayMessage(stream: stream, arrays: arrays, timestamp: timestamp, index: index, meta: meta, sequence: sequence, epoch: epoch)
         do throws(ArrayQueueError) {
@@ -97,6 +108,23 @@ public final class SharedMemorySender: ArraySender {
         nextSequence.store(sequence &+ 1, ordering: .relaxed)
         bytesSent.wrappingAdd(UInt64(arrays.reduce(0) { $0 + $1.array.byteCount }), ordering: .relaxed)
         return .sent(sequence: sequence)
+    }
+
+    /// A random epoch: non-zero, 53 bits (exact in a double, for JSON readers).
+    private static func newEpoch() -> UInt64 { UInt64.random(in: 1..<(1 << 53)) }
+
+    /// In a child forked without exec (called under the turn): the parent's epoch and next
+    /// number were copied into it, and sending on with them would give the child's messages the
+    /// numbers its parent goes on using (receivers would see repeats, and a gap or repeat in
+    /// either stream). The child takes an epoch of its own, numbered from 0, as a sender it had
+    /// opened itself would.
+    private func adoptIfForked() {
+        let me = Sys.currentProcessID
+        guard owner.load(ordering: .relaxed) != me else { return }
+        currentEpoch.store(Self.newEpoch(), ordering: .relaxed)
+        nextSequence.store(0, ordering: .relaxed)
+        bytesSent.store(0, ordering: .relaxed)
+        owner.store(me, ordering: .releasing)
     }
 
     private func refuseIfClosed() throws(TransportError) {
@@ -131,9 +159,11 @@ public final class SharedMemorySender: ArraySender {
     /// Puts an end marker into the queue (waiting at most a second for room) and stops.
     ///
     /// It does not wait for a send blocked in another thread (that one may wait without limit):
-    /// such a send's message may follow the end marker.
+    /// such a send's message may follow the end marker. In a child forked without exec that
+    /// never sent through it, it puts nothing: the epoch is the parent's, which goes on sending.
     public func close() {
         guard !closed.exchange(true, ordering: .acquiringAndReleasing) else { return }
+        guard owner.load(ordering: .acquiring) == Sys.currentProcessID else { return }
         let next = nextSequence.load(ordering: .relaxed)
         let end = StreamMark(stream: stream, epoch: epoch, lastSequence: next == 0 ? nil : next - 1, timestamp: .now())
         try? queue.put(.end(end), timeout: .seconds(1))

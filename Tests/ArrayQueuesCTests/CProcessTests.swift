@@ -1,0 +1,37 @@
+import ArrayQueuesTestSupport
+import Foundation
+import Testing
+
+/// C programs that exercise the transport across processes and against a hostile peer: a
+/// receiver's `peers_dropped` after it cuts a connection, and `shm://` senders and receivers
+/// inherited through `fork()` without exec.
+@Suite(.serialized, .timeLimit(.minutes(3)))
+struct CProcessTests {
+    /// Compiles `Tests/ArrayQueuesCTests/c/NAME.c` (with `-pthread`), runs it with `arguments`
+    /// and checks that every check in it passed; returns its output.
+    @discardableResult
+    static func runProgram(_ name: String, _ arguments: [String] = []) throws -> String {
+        let prefix = try CToolchain.makePrefix()
+        defer { try? FileManager.default.removeItem(at: prefix) }
+        let (program, build) = try CToolchain.compile("Tests/ArrayQueuesCTests/c/\(name).c", prefix: prefix, extraFlags: "-pthread")
+        try #require(build.status == 0, "cc failed: \(build.errors)")
+        let run = try runProcess(program, arguments, timeout: 120)
+        #expect(run.status == 0, "\(run.output)\n\(run.errors)")
+        #expect(run.output.contains("\(name): ") && run.output.contains(", 0 failures"), "\(run.output)")
+        #expect(!run.errors.contains("FAIL"), "\(run.errors)")
+        return run.output
+    }
+
+    @Test("a raw tcp peer that never ends its message: the receiver cuts it, counts it in peers_dropped, and still receives")
+    func peersDropped() throws {
+        let output = try Self.runProgram("hostile_peer_test")
+        print("CProcessTests.peersDropped: \(output.split(separator: "\n").first ?? "")")
+    }
+
+    @Test("shm:// sender and receiver inherited by fork(): a child that ignores, closes or sends through them leaves the parent's stream intact")
+    func forkedChildren() throws {
+        let queue = "c-fork-test-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        defer { unlink("/dev/shm/aq.\(queue)") }  // should the program fail before removing it
+        try Self.runProgram("fork_test", [queue])
+    }
+}
