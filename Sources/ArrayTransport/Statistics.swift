@@ -29,6 +29,10 @@ public struct SenderStatistics: Sendable, Hashable {
     /// Subscriptions that were not prefixes of the stream's name (and other messages peers sent
     /// a publisher); each was dropped.
     public var rejectedSubscriptions: UInt64 = 0
+    /// Connections the sender shut down itself: those beyond ``ZeroMQSender/Options/maximumConnections``
+    /// on a bound endpoint, and those holding more than 4 KiB of refused subscriptions (each is
+    /// also in ``peersDisconnected`` once libzmq has seen it end). They may connect again.
+    public var peersDropped: UInt64 = 0
     /// Messages a pusher had put into its same-host shared queue (and counted as sent) that no
     /// puller took: at ``ZeroMQSender/close()``, no puller of this host was attached to read them
     /// and the socket had no room for them within the linger period.
@@ -85,9 +89,10 @@ public struct ReceiverStatistics: Sendable, Hashable {
     public var malformed: UInt64 = 0
     /// Why the most recent malformed message was rejected.
     public var lastMalformedReason: String?
-    /// tcp connections dropped because libzmq held more for them than a queue of messages and one
-    /// more, or than one message while it held no complete one (a message that does not end);
-    /// they may connect again.
+    /// Connections dropped: tcp connections for which libzmq held more than a queue of messages
+    /// and one more, or than one message while it held no complete one (a message that does not
+    /// end), and connections beyond ``ZeroMQReceiver/Options/maximumConnections`` on a bound
+    /// endpoint. They may connect again.
     public var peersDropped: UInt64 = 0
     /// Distinct (stream, epoch) pairs seen: one per sender instance.
     public var epochsSeen: UInt64 = 0

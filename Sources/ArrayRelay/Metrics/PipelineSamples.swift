@@ -18,6 +18,8 @@ struct PipelineSamples {
     var heartbeats: UInt64
     /// Age of the last record when it was handed on.
     var lagNanoseconds: Int64
+    /// Connections the socket shut down (the sender's or receiver's `peersDropped`).
+    var peersDropped: UInt64
 
     /// The samples under `labels`, with those of `queue` (`aq_relay_queue_…`) if it can be read.
     func samples(labels: [(String, String)], queue: ArrayQueue?) -> [Sample] {
@@ -28,6 +30,7 @@ struct PipelineSamples {
             .counter("aq_relay_errors_total", "Records that could not be relayed because of an error (see the log).", labels: labels, errors),
             .counter("aq_relay_heartbeats_total", "Heartbeats sent (serve) or received (subscribe).", labels: labels, heartbeats),
             .gauge("aq_relay_lag_seconds", "Age of the last record when it was handed on: now minus its timestamp.", labels: labels, Double(lagNanoseconds) / 1e9),
+            .counter("aq_relay_peers_dropped_total", "Connections the relay shut down: beyond max_connections on a bound endpoint, or holding too much (serve: more than 4 KiB of refused subscriptions; subscribe: more than a queue of messages and one more, or a message that does not end).", labels: labels, peersDropped),
         ]
         for (reason, count) in dropped {
             samples.append(.counter("aq_relay_dropped_total", "Records the relay dropped, by reason.", labels: labels + [("reason", reason)], count))

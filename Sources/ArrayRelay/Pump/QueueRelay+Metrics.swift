@@ -10,7 +10,8 @@ extension QueueRelay {
         let common = PipelineSamples(
             recordsIn: load(counters.taken), recordsOut: load(counters.sent), bytesOut: load(counters.bytesSent),
             dropped: [("byte_budget", load(counters.droppedBudget)), ("send_timeout", load(counters.droppedTimeout))],
-            errors: load(counters.failed), heartbeats: statistics.heartbeats, lagNanoseconds: counters.lagNanoseconds.load(ordering: .relaxed))
+            errors: load(counters.failed), heartbeats: statistics.heartbeats, lagNanoseconds: counters.lagNanoseconds.load(ordering: .relaxed),
+            peersDropped: statistics.peersDropped)
         return common.samples(labels: labels, queue: queue.withLock { $0 }) + [
             .counter("aq_relay_subscriber_skipped_total", "Records of a broadcast queue the relay's subscriber was skipped past (drop policy, or clear).", labels: labels, load(counters.skipped)),
             .gauge("aq_relay_in_flight_bytes", "Payload bytes ZeroMQ holds and has not sent yet.", labels: labels, Double(statistics.inFlightBytes)),

@@ -51,7 +51,7 @@ public final class QueueRelay: MetricsSource {
             // The per-peer high-water mark becomes budget ÷ this = peer_queue frames.
             expectedMessageBytes: max(1, settings.byteBudget / settings.peerQueue),
             sendTimeout: settings.sendTimeout, heartbeatInterval: settings.heartbeat, linger: settings.linger, curve: curve,
-            fastPath: settings.common.fastPath, curveAllowList: settings.curveAllowList)
+            fastPath: settings.common.fastPath, curveAllowList: settings.curveAllowList, maximumConnections: settings.maxConnections)
         sender = try ZeroMQSender(
             settings.pattern == .pubsub ? .publish : .push, stream: route.stream, bind: route.bind, connect: route.connect,
             options: options, logger: logger)

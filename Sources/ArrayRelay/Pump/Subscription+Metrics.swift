@@ -10,11 +10,11 @@ extension Subscription {
         let common = PipelineSamples(
             recordsIn: statistics.received, recordsOut: load(counters.put), bytesOut: load(counters.bytesPut),
             dropped: [("queue_full", load(counters.droppedFull)), ("put_timeout", load(counters.droppedTimeout)), ("invalid_message", load(counters.droppedInvalid))],
-            errors: load(counters.failed), heartbeats: statistics.heartbeats, lagNanoseconds: counters.lagNanoseconds.load(ordering: .relaxed))
+            errors: load(counters.failed), heartbeats: statistics.heartbeats, lagNanoseconds: counters.lagNanoseconds.load(ordering: .relaxed),
+            peersDropped: statistics.peersDropped)
         return common.samples(labels: labels, queue: queue) + [
             .counter("aq_relay_lost_total", "Records missing from the sequence numbers: lost on the way (a slow subscriber, a publisher over budget).", labels: labels, statistics.lost),
             .counter("aq_relay_malformed_total", "Messages rejected because they break the arrf/1 wire format.", labels: labels, statistics.malformed),
-            .counter("aq_relay_peers_dropped_total", "tcp connections dropped because libzmq held more for them than a queue of messages and one more (a message that does not end).", labels: labels, statistics.peersDropped),
             .counter("aq_relay_restarts_total", "Times a stream came back with a new epoch (its relay restarted).", labels: labels, statistics.restarts),
             .counter("aq_relay_ends_total", "End messages received (a relay shut down cleanly).", labels: labels, statistics.ends),
             .gauge("aq_relay_peer_silent", "1 when nothing arrived for 3 heartbeat intervals.", labels: labels, statistics.peerIsSilent ? 1 : 0),

@@ -39,7 +39,7 @@ public final class Subscription: MetricsSource {
         // ZMQ_RCVHWM is byte budget ÷ expected message size: this pair makes it receive_queue frames.
         let options = ZeroMQReceiver.Options(
             maximumMessageBytes: settings.maximumMessageBytes, byteBudget: settings.receiveQueue << 20, expectedMessageBytes: 1 << 20,
-            heartbeatInterval: settings.heartbeat, curve: curve, fastPath: settings.common.fastPath)
+            heartbeatInterval: settings.heartbeat, curve: curve, fastPath: settings.common.fastPath, maximumConnections: settings.maxConnections)
         receiver = try ZeroMQReceiver(
             settings.pattern == .pubsub ? .subscribe(prefixes: settings.streams) : .pull, bind: settings.bind, connect: settings.connect,
             options: options, logger: logger)

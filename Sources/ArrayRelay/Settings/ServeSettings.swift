@@ -32,6 +32,8 @@ public struct ServeOverrides: Sendable {
 
     /// How to read a broadcast queue: "block" or "drop".
     public var subscriberPolicy: String?
+    /// Most connections each bound endpoint keeps at once; 0 for no limit.
+    public var maxConnections: Int?
 
     /// Nothing overridden.
     public init() {}
@@ -71,6 +73,9 @@ public struct ServeSettings: Sendable {
     public var curve: CurveSecurity?
     /// The accepted client keys, read from ``curveAllowedClients``.
     public var curveAllowList: CurveAllowList?
+    /// Most connections each bound endpoint keeps at once (beyond it, the newest are shut
+    /// down); nil for no limit.
+    public var maxConnections: Int? = ZeroMQReceiver.defaultMaximumConnections
 
     /// Defaults for `routes`, under `common`.
     public init(common: CommonSettings, routes: [QueueRoute]) {
@@ -109,7 +114,7 @@ public struct ServeSettings: Sendable {
             linger: try table?.seconds("linger"), zeroCopy: try table?.bool("zero_copy"),
             zeroCopyDepth: try table?.integer("zero_copy_depth", in: 1...64), createCapacity: try table?.size("create_capacity"),
             curveSecretKeyFile: try table?.string("curve_secret_key_file"), curveAllowedClients: try table?.string("curve_allowed_clients"),
-            subscriberPolicy: try table?.string("subscriber_policy"))
+            subscriberPolicy: try table?.string("subscriber_policy"), maxConnections: try table?.integer("max_connections", in: 0...1_000_000))
         settings.byteBudget = options.byteBudget ?? file.byteBudget ?? settings.byteBudget
         settings.peerQueue = options.peerQueue ?? file.peerQueue ?? settings.peerQueue
         guard (1...1_000_000).contains(settings.peerQueue) else { throw .configuration("--peer-queue must be 1 to 1000000 frames") }
@@ -118,6 +123,10 @@ public struct ServeSettings: Sendable {
             settings.heartbeat = heartbeat == .zero ? nil : heartbeat
         }
         settings.linger = options.linger ?? file.linger ?? settings.linger
+        if let limit = options.maxConnections ?? file.maxConnections {
+            guard (0...1_000_000).contains(limit) else { throw .configuration("--max-connections must be 0 (no limit) to 1000000") }
+            settings.maxConnections = limit == 0 ? nil : limit
+        }
         // Push/pull holds the producer back when pullers are slow whatever the mode, so pinning a
         // slot costs nothing more there; pub/sub must never let a stalled subscriber pin slots.
         settings.zeroCopy = options.zeroCopy ?? file.zeroCopy ?? (settings.pattern == .pushpull)
@@ -166,7 +175,8 @@ public struct ServeSettings: Sendable {
                   "linger = \(linger.seconds)",
                   "zero_copy = \(zeroCopy)",
                   "zero_copy_depth = \(zeroCopyDepth)",
-                  "subscriber_policy = \(quoted(subscriberPolicy.rawValue))"]
+                  "subscriber_policy = \(quoted(subscriberPolicy.rawValue))",
+                  "max_connections = \(maxConnections ?? 0)"]
         if let createCapacity { lines.append("create_capacity = \(quoted(ByteCount.format(createCapacity).replacingOccurrences(of: " ", with: "")))") }
         if let curveSecretKeyFile { lines.append("curve_secret_key_file = \(quoted(curveSecretKeyFile))") }
         if let curveAllowedClients { lines.append("curve_allowed_clients = \(quoted(curveAllowedClients))") }

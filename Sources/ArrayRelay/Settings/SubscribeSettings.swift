@@ -33,6 +33,8 @@ public struct SubscribeOverrides: Sendable {
     public var curveServerKey: String?
     /// This subscriber's CURVE secret key file.
     public var curveSecretKeyFile: String?
+    /// Most connections each bound endpoint keeps at once; 0 for no limit.
+    public var maxConnections: Int?
 
     /// Nothing overridden.
     public init() {}
@@ -72,6 +74,9 @@ public struct SubscribeSettings: Sendable {
     public var curveSecretKeyFile: String?
     /// Made from the two above when the settings are resolved.
     public var curve: CurveSecurity?
+    /// Most connections each bound endpoint keeps at once (with ``bind``; beyond it, the
+    /// newest are shut down); nil for no limit.
+    public var maxConnections: Int? = ZeroMQReceiver.defaultMaximumConnections
 
     /// Defaults for writing into `queue`, under `common`.
     public init(common: CommonSettings, queue: String) {
@@ -118,7 +123,7 @@ public struct SubscribeSettings: Sendable {
             capacity: try table?.size("capacity"), putTimeout: try table?.timeLimit("put_timeout"),
             envelopes: try table?.bool("envelopes"), receiveQueue: try table?.integer("receive_queue", in: 1...1_000_000), maximumMessage: try table?.size("max_message_size"),
             heartbeat: try table?.seconds("heartbeat"), curveServerKey: try table?.string("curve_server_key"),
-            curveSecretKeyFile: try table?.string("curve_secret_key_file"))
+            curveSecretKeyFile: try table?.string("curve_secret_key_file"), maxConnections: try table?.integer("max_connections", in: 0...1_000_000))
         settings.capacity = options.capacity ?? values.capacity ?? settings.capacity
         guard (ArrayQueue.minimumCapacity...ArrayQueue.maximumCapacity).contains(settings.capacity) else {
             throw .configuration("queue capacity \(ByteCount.format(settings.capacity)) is out of range \(ByteCount.format(ArrayQueue.minimumCapacity))…\(ByteCount.format(ArrayQueue.maximumCapacity))")
@@ -131,6 +136,10 @@ public struct SubscribeSettings: Sendable {
         settings.receiveQueue = options.receiveQueue ?? values.receiveQueue ?? settings.receiveQueue
         guard (1...1_000_000).contains(settings.receiveQueue) else { throw .configuration("--receive-queue must be 1 to 1000000 frames") }
         settings.maximumMessageBytes = options.maxMessageSize ?? values.maximumMessage ?? settings.maximumMessageBytes
+        if let limit = options.maxConnections ?? values.maxConnections {
+            guard (0...1_000_000).contains(limit) else { throw .configuration("--max-connections must be 0 (no limit) to 1000000") }
+            settings.maxConnections = limit == 0 ? nil : limit
+        }
         if let heartbeat = options.heartbeat ?? values.heartbeat {
             // The publisher's interval, from which silence is judged: unlike serve's (where 0 sends
             // none), it cannot be 0, and was taken as the default when it was.
@@ -162,7 +171,8 @@ public struct SubscribeSettings: Sendable {
                   "envelopes = \(envelopes)",
                   "receive_queue = \(receiveQueue)",
                   "max_message_size = \(quoted(ByteCount.format(maximumMessageBytes).replacingOccurrences(of: " ", with: "")))",
-                  "heartbeat = \(heartbeat.seconds)"]
+                  "heartbeat = \(heartbeat.seconds)",
+                  "max_connections = \(maxConnections ?? 0)"]
         if let curveServerKey { lines.append("curve_server_key = \(quoted(curveServerKey))") }
         if let curveSecretKeyFile { lines.append("curve_secret_key_file = \(quoted(curveSecretKeyFile))") }
         return lines.joined(separator: "\n")

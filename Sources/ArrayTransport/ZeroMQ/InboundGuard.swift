@@ -20,6 +20,9 @@
 /// Checked while the application is in a receive call, every 5 to 10 ms
 /// (`ZeroMQReceiver.waitSliceNanoseconds`); ipc:// connections are not checked (there is no byte
 /// count for them).
+///
+/// It also reads the socket monitor's events, and so applies its ``ConnectionLimit``: the
+/// connections a listener accepted beyond it are shut down at the same checks.
 struct InboundGuard: ~Copyable {
     /// What the guard knows of one open connection.
     private struct Connection {
@@ -112,21 +115,24 @@ struct InboundGuard: ~Copyable {
         starvedSinceCheck = true
     }
 
-    /// Shuts down the connections that hold more than they may; returns what each held.
-    mutating func check() -> [Drop] {
+    /// Shuts down the connections that hold more than they may, and those beyond the
+    /// connection limit; returns what each of the former held, and the listener's endpoint of
+    /// each of the latter.
+    mutating func check() -> (drops: [Drop], cut: [String]) {
         let now = Sys.monotonicNanoseconds()
-        guard now - lastCheck >= Self.checkInterval else { return [] }
+        guard now - lastCheck >= Self.checkInterval else { return ([], []) }
         lastCheck = now
         let starved = starvedSinceCheck
         starvedSinceCheck = false
         var connections = self.connections
-        monitor.drain { event, descriptor in
+        let cut = monitor.drain { event, descriptor in
             switch event {
             case ZMQ.eventAccepted, ZMQ.eventConnected: connections[descriptor] = Connection()
             case ZMQ.eventDisconnected: connections[descriptor] = nil
             default: break
             }
         }
+        for (descriptor, _) in cut { connections[descriptor] = nil }
         var drops: [Drop] = []
         for (descriptor, var connection) in connections {
             // A message complete at the last check would have been delivered since, by the
@@ -159,7 +165,7 @@ struct InboundGuard: ~Copyable {
         }
         dropped += UInt64(drops.count)
         self.connections = connections
-        return drops
+        return (drops, cut.map(\.endpoint))
     }
 
     mutating func close() {

@@ -87,15 +87,18 @@ extension ZeroMQReceiver {
 
     // MARK: - Accounting
 
-    /// Drops the connections for which libzmq holds more than it may (``InboundGuard``): counted
-    /// and logged.
+    /// Drops the connections for which libzmq holds more than it may (``InboundGuard``), and
+    /// those beyond the connection limit: counted and logged.
     func guardInbound(_ state: inout State) {
-        let drops = state.inbound.check()
-        guard !drops.isEmpty else { return }
-        counters.withLock { $0.statistics.peersDropped += UInt64(drops.count) }
+        let (drops, cut) = state.inbound.check()
+        guard !drops.isEmpty || !cut.isEmpty else { return }
+        counters.withLock { $0.statistics.peersDropped += UInt64(drops.count + cut.count) }
         for drop in drops {
             let what = drop.unfinished ? "of one unfinished message" : "not yet delivered"
             logger.warning("dropped a connection: libzmq held \(drop.held) bytes of it \(what), more than \(drop.limit) allowed (a message that does not end?)")
+        }
+        if let endpoint = cut.first, let more = connectionLimitLogs.admit() {
+            logger.warning("dropped \(cut.count) connection(s) to \(endpoint) beyond the limit of \(options.maximumConnections ?? 0) per endpoint\(more.andMore)")
         }
     }
 

@@ -98,6 +98,14 @@ public final class ZeroMQReceiver: ArrayReceiver {
         /// With ``CurveSecurity/server(_:)``: the only clients accepted (ZAP); nil accepts any
         /// client that knows the server's public key.
         public var curveAllowList: CurveAllowList?
+        /// Most connections each bound endpoint (tcp:// or ipc://) keeps at once; those a peer
+        /// opens beyond it are shut down as soon as they are seen, newest first, so that peers
+        /// already connected stay served (``ReceiverStatistics/peersDropped``). Applied while a
+        /// receive call runs, every 5 to 10 ms, like the bound on unfinished messages (see
+        /// ``maximumMessageBytes``). Connections this receiver makes (`connect`) are not
+        /// counted. nil: no limit.
+        /// Default ``ZeroMQReceiver/defaultMaximumConnections`` (256).
+        public var maximumConnections: Int?
 
         /// Options with the documented defaults.
         public init(
@@ -105,9 +113,10 @@ public final class ZeroMQReceiver: ArrayReceiver {
             expectedMessageBytes: Int? = nil, heartbeatInterval: Duration = .seconds(1), missedHeartbeatsBeforeSilent: Int = 3,
             detectsLoss: Bool = true, linger: Duration = .zero, curve: CurveSecurity? = nil, context: ZMQContext? = nil,
             fastPath: FastPath = .automatic, fastPathCapacity: Int = 64 << 20, fastPathTimeout: Duration = .seconds(5),
-            curveAllowList: CurveAllowList? = nil
+            curveAllowList: CurveAllowList? = nil, maximumConnections: Int? = ZeroMQReceiver.defaultMaximumConnections
         ) {
             self.curveAllowList = curveAllowList
+            self.maximumConnections = maximumConnections
             self.maximumMessageBytes = maximumMessageBytes
             self.maximumArrays = maximumArrays
             self.byteBudget = byteBudget
@@ -149,6 +158,8 @@ public final class ZeroMQReceiver: ArrayReceiver {
     /// Malformed messages are logged at most once a second, new senders once every 10 s.
     let malformedLogs = Throttle(every: .seconds(1))
     let restartLogs = Throttle(every: .seconds(10))
+    /// Connections cut for the connection limit are logged at most once every 10 s.
+    let connectionLimitLogs = Throttle(every: .seconds(10))
 
     let options: Options
     let logger: Logger
@@ -170,6 +181,12 @@ public final class ZeroMQReceiver: ArrayReceiver {
     /// of 1000 messages.
     static let assumedMessageBytes = 256 << 10
 
+    /// The default of ``Options/maximumConnections``: far more peers than one stream serves in
+    /// practice, and few enough that a few listeners stay within the default limit of 1024 open
+    /// descriptors per process (each connection takes one) and that the connections' buffers
+    /// stay in the tens of megabytes (docs/RELIABILITY.md, "Many connections").
+    public static let defaultMaximumConnections = 256
+
     /// Makes a receiver that binds to `bind` and connects to `connect` (at least one endpoint).
     ///
     /// - Throws: ``TransportError/Code/invalidArgument`` for a bad option (or a required fast
@@ -188,6 +205,9 @@ public final class ZeroMQReceiver: ArrayReceiver {
         }
         if let expected = options.expectedMessageBytes, expected <= 0 {
             throw TransportError(.invalidArgument, "the expected message size must be positive, not \(expected)")
+        }
+        if let maximum = options.maximumConnections, maximum <= 0 {
+            throw TransportError(.invalidArgument, "the most connections per bound endpoint must be positive (nil for no limit), not \(maximum)")
         }
         var prefixes: [String] = []
         if case let .subscribe(subscribed) = pattern { prefixes = subscribed }
@@ -217,7 +237,8 @@ public final class ZeroMQReceiver: ArrayReceiver {
         let monitorAddress = PeerMonitor.newAddress()
         try socket.monitor(monitorAddress, events: PeerMonitor.events)
         let inbound = InboundGuard(
-            monitor: try PeerMonitor(context: context, address: monitorAddress), queuedMessages: Int(highWaterMark),
+            monitor: try PeerMonitor(context: context, address: monitorAddress, maximumConnections: options.maximumConnections),
+            queuedMessages: Int(highWaterMark),
             maximumMessageBytes: options.maximumMessageBytes, maximumFrames: 2 + options.maximumArrays, curve: options.curve != nil)
         try socket.secure(options.curve, allowList: options.curveAllowList, binding: bind, logger: logger)
         if case let .subscribe(prefixes) = pattern {

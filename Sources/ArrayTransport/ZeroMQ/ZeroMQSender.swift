@@ -95,6 +95,13 @@ public final class ZeroMQSender: ArraySender {
         /// longer message is refused with ``TransportError/Code/invalidArgument`` rather than sent
         /// for receivers to drop as malformed. Raise it together with the receivers' `maximumArrays`.
         public var maximumArrays: Int
+        /// Most connections each bound endpoint (tcp:// or ipc://) keeps at once: each has its
+        /// own share of the byte budget, so this bounds what peers can make the sender hold.
+        /// Those a peer opens beyond it are shut down within about 0.1 s, newest first, so that
+        /// peers already connected stay served (``SenderStatistics/peersDropped``). Connections
+        /// this sender makes (`connect`) are not counted. nil: no limit. Default
+        /// ``ZeroMQReceiver/defaultMaximumConnections`` (256).
+        public var maximumConnections: Int?
 
         /// Options with the documented defaults.
         public init(
@@ -102,9 +109,10 @@ public final class ZeroMQSender: ArraySender {
             heartbeatInterval: Duration? = .seconds(1), linger: Duration = .seconds(1), curve: CurveSecurity? = nil,
             context: ZMQContext? = nil, fastPath: FastPath = .automatic, curveAllowList: CurveAllowList? = nil,
             stalledPeerTimeout: Duration? = .seconds(30), fastPathCapacity: Int = 64 << 20,
-            maximumArrays: Int = ArrayMessage.defaultMaximumArrays
+            maximumArrays: Int = ArrayMessage.defaultMaximumArrays, maximumConnections: Int? = ZeroMQReceiver.defaultMaximumConnections
         ) {
             self.maximumArrays = maximumArrays
+            self.maximumConnections = maximumConnections
             self.fastPathCapacity = fastPathCapacity
             self.curveAllowList = curveAllowList
             self.stalledPeerTimeout = stalledPeerTimeout
@@ -174,6 +182,9 @@ public final class ZeroMQSender: ArraySender {
         if let expected = options.expectedMessageBytes, expected <= 0 {
             throw TransportError(.invalidArgument, "the expected message size must be positive, not \(expected)")
         }
+        if let maximum = options.maximumConnections, maximum <= 0 {
+            throw TransportError(.invalidArgument, "the most connections per bound endpoint must be positive (nil for no limit), not \(maximum)")
+        }
         let offersFastPath = !bind.isEmpty && options.fastPath != .disabled
         if options.fastPath == .required && (!offersFastPath || pattern != .publish) {
             throw TransportError(.invalidArgument, "the fast path can be required only by a publisher that binds an endpoint")
@@ -194,7 +205,7 @@ public final class ZeroMQSender: ArraySender {
         }
         let monitorAddress = PeerMonitor.newAddress()
         try socket.monitor(monitorAddress, events: PeerMonitor.events)
-        let peers = try PeerMonitor(context: context, address: monitorAddress)
+        let peers = try PeerMonitor(context: context, address: monitorAddress, maximumConnections: options.maximumConnections)
         if let expected = options.expectedMessageBytes {
             let highWaterMark = ZeroMQSenderEngine.messages(of: expected, fittingIn: options.byteBudget)
             try socket.setOption(ZMQ.sendHighWaterMark, highWaterMark, name: "ZMQ_SNDHWM")

@@ -63,6 +63,10 @@ final class ZeroMQSenderEngine: Sendable {
     private let nextSequence = Atomic<UInt64>(0)
     private let peerCount = Atomic<Int>(0)
     private let peersDisconnected = Atomic<UInt64>(0)
+    /// Connections shut down for refused subscriptions or beyond the connection limit.
+    private let peersDropped = Atomic<UInt64>(0)
+    /// Connections cut for the connection limit are logged at most once every 10 s.
+    private let connectionLimitLogs = Throttle(every: .seconds(10))
     private let rejectedSubscriptions = Atomic<UInt64>(0)
     /// Peers dropped for their refused subscriptions are logged at most once every 10 s.
     private let refusedPeerLogs = Throttle(every: .seconds(10))
@@ -140,6 +144,7 @@ final class ZeroMQSenderEngine: Sendable {
             peers: peerCount.load(ordering: .relaxed), peersDisconnected: peersDisconnected.load(ordering: .relaxed),
             rejectedSubscriptions: rejectedSubscriptions.load(ordering: .relaxed))
         statistics.sharedMemoryLost = sharedMemoryLost.load(ordering: .relaxed)
+        statistics.peersDropped = peersDropped.load(ordering: .relaxed)
         return statistics
     }
 
@@ -425,12 +430,18 @@ final class ZeroMQSenderEngine: Sendable {
         if pattern == .publish { applySubscriptions(&state) }
     }
 
-    /// Reads the monitor's connection events; a descriptor that opened or closed starts afresh
-    /// in ``State/refused``.
+    /// Reads the monitor's connection events, which also shuts down the connections beyond the
+    /// limit (counted and logged); a descriptor that opened or closed starts afresh in
+    /// ``State/refused``.
     private func drainPeerEvents(_ state: inout State) {
         var changed: [Int32] = []
-        state.peers.drain { _, descriptor in changed.append(descriptor) }
+        let cut = state.peers.drain { _, descriptor in changed.append(descriptor) }
         for descriptor in changed { state.refused.forget(descriptor) }
+        guard let endpoint = cut.first?.endpoint else { return }
+        peersDropped.add(UInt64(cut.count), ordering: .relaxed)
+        if let more = connectionLimitLogs.admit() {
+            logger.warning("stream '\(stream)': dropped \(cut.count) connection(s) to \(endpoint) beyond the limit of \(options.maximumConnections ?? 0) per endpoint\(more.andMore)")
+        }
     }
 
     /// Applies the (un)subscriptions waiting on the XPUB socket (ZMQ_XPUB_MANUAL) that are
@@ -450,6 +461,7 @@ final class ZeroMQSenderEngine: Sendable {
                 if kind == 1 { rejectedSubscriptions.add(1, ordering: .relaxed) }
                 if let descriptor = message.sourceDescriptor, state.refused.note(prefix, subscribe: kind == 1, descriptor: descriptor) {
                     ZMQ.shutdownConnection(descriptor)
+                    peersDropped.add(1, ordering: .relaxed)
                     if let more = refusedPeerLogs.admit() {
                         logger.warning("stream '\(stream)': dropped a peer with more than \(RefusedSubscriptions.limitBytes) bytes of subscriptions outside the stream\(more.andMore)")
                     }

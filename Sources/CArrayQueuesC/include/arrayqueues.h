@@ -827,7 +827,8 @@ typedef struct aq_receiver_statistics {
     /* Version 2 of the struct (filled only when `size` includes it): */
     uint64_t peers_dropped;           /**< tcp connections the receiver dropped because libzmq held more for them
                                            than a queue of messages and one more, or than one message while it
-                                           held no complete one (a message that does not end); they may connect
+                                           held no complete one (a message that does not end), and connections
+                                           beyond the 256 a bound endpoint keeps at once; they may connect
                                            again. */
 } aq_receiver_statistics;
 

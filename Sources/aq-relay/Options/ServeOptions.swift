@@ -46,6 +46,9 @@ struct ServeOptions: ParsableArguments {
     @Option(help: ArgumentHelp("Broadcast queues: relay as a lossless subscriber that producers wait for (block), or as a live one that is skipped ahead when the network falls behind (drop). (default: block)", valueName: "block|drop"))
     var subscriberPolicy: String?
 
+    @Option(help: ArgumentHelp("Most connections each bound endpoint keeps at once; beyond it the newest are shut down, so that peers already connected stay served. 0: no limit. (default: 256)", valueName: "count"))
+    var maxConnections: Int?
+
     /// What these options override.
     var overrides: ServeOverrides {
         var overrides = ServeOverrides()
@@ -62,6 +65,7 @@ struct ServeOptions: ParsableArguments {
         overrides.curveSecretKeyFile = curveSecretKeyFile
         overrides.curveAllowedClients = curveAllowedClients
         overrides.subscriberPolicy = subscriberPolicy
+        overrides.maxConnections = maxConnections
         return overrides
     }
 }

@@ -49,6 +49,9 @@ struct SubscribeOptions: ParsableArguments {
     @Option(help: ArgumentHelp("With --curve-server-key: a file holding this subscriber's secret key, readable by its owner only (chmod 600); needed when the relay has an allow-list. (default: a new key for each run)", valueName: "file"))
     var curveSecretKeyFile: String?
 
+    @Option(help: ArgumentHelp("With --bind: most connections each endpoint keeps at once; beyond it the newest are shut down, so that peers already connected stay served. 0: no limit. (default: 256)", valueName: "count"))
+    var maxConnections: Int?
+
     /// What these options override.
     var overrides: SubscribeOverrides {
         var overrides = SubscribeOverrides()
@@ -66,6 +69,7 @@ struct SubscribeOptions: ParsableArguments {
         overrides.heartbeat = heartbeat?.duration
         overrides.curveServerKey = curveServerKey
         overrides.curveSecretKeyFile = curveSecretKeyFile
+        overrides.maxConnections = maxConnections
         return overrides
     }
 }

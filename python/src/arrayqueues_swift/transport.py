@@ -359,7 +359,8 @@ class Receiver:
         - ``received_through_shared_memory``: data messages that came through the fast path;
           ``switches_to_shared_memory``: switches from the network to it.
         - ``peers_dropped``: tcp connections dropped because libzmq held more for them than a
-          queue of messages and one more (a message that does not end); they may connect again.
+          queue of messages and one more (a message that does not end), and connections beyond
+          the 256 a bound endpoint keeps at once; they may connect again.
         """
         return self._handle.statistics()
 
