@@ -82,13 +82,16 @@ struct RelayTests {
         }
     }
 
-    @Test("serve → tcp loopback → subscribe: every frame arrives bit-exact and in order; stats and SIGTERM work", arguments: ["pubsub", "pushpull"])
-    func endToEnd(pattern: String) throws {
+    @Test("serve → tcp loopback → subscribe: every frame arrives bit-exact and in order; stats and SIGTERM work; also with --zero-copy-receive",
+          arguments: [("pubsub", false), ("pushpull", false), ("pubsub", true)])
+    func endToEnd(pattern: String, zeroCopyReceive: Bool) throws {
         let scratch = try Scratch("e2e")
         defer { scratch.cleanUp() }
         var pair = try Pair(scratch, pattern: pattern)
         try pair.startRelay()
-        try pair.startSubscriber()
+        try pair.startSubscriber(zeroCopyReceive ? ["--zero-copy-receive"] : [])
+        // The subscriber logs its receiving line with the context's setting as libzmq reports it.
+        #expect(pair.subscriber?.errors.contains("zero-copy receive") == zeroCopyReceive, "\(pair.subscriber?.errors ?? "")")
         try pair.awaitConnection()
         #expect(try pair.produce(count: 60)["frames"] == 60)
         let received = try pair.verify(count: 60)

@@ -78,6 +78,10 @@ import Testing
         options.streams = ["cam"]
         let pushpull = try SubscribeSettings.resolve(document: nil, common: common, subscribe: options)
         #expect(pushpull.putTimeout == nil && pushpull.streams == ["cam"])
+        #expect(!pushpull.zeroCopyReceive && pushpull.toml.contains("zero_copy_receive = false"))
+        options.zeroCopyReceive = true
+        let zeroCopy = try SubscribeSettings.resolve(document: nil, common: common, subscribe: options)
+        #expect(zeroCopy.zeroCopyReceive && zeroCopy.toml.contains("zero_copy_receive = true"))
         options.capacity = 1
         #expect(Self.configurationError { () throws(RelayError) in _ = try SubscribeSettings.resolve(document: nil, common: common, subscribe: options) }?.contains("out of range") == true)
         options.capacity = nil

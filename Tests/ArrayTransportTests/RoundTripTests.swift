@@ -49,6 +49,27 @@ struct RoundTripTests {
         #expect(sender.statistics.sent == UInt64(expected.count))
     }
 
+    @Test("a context with zero-copy receive: libzmq reports it on (off by default), and messages held while later ones arrive stay intact", arguments: Transport.allCases)
+    func zeroCopyReceive(transport: Transport) throws {
+        #expect(try ZMQContext().receivesWithZeroCopy == false)
+        let context = try ZMQContext(zeroCopyReceive: true)
+        #expect(try context.receivesWithZeroCopy == true)
+        let (sender, receiver, endpoint) = try Self.pair(transport, receiver: .init(context: context))
+        defer { sender.close(); receiver.close(); removeIPC(endpoint) }
+        // Frames over 33 bytes now point into libzmq's read buffers: the messages kept here must
+        // keep theirs alive while the buffers fill with the next ones.
+        let sizes = [40, 4 << 10, 64 << 10, 1 << 20, 100, 3 << 20]
+        var kept: [ArrayMessage] = []
+        for (number, size) in sizes.enumerated() {
+            try sender.send(try patternArray(.uint8, [size], message: number, array: 0), index: Int64(number))
+        }
+        for _ in sizes { kept.append(try #require(try receiver.receive(timeout: .seconds(10)))) }
+        for (number, size) in sizes.enumerated() {
+            #expect(kept[number].index == Int64(number))
+            #expect(kept[number].arrays[0].array == (try patternArray(.uint8, [size], message: number, array: 0)))
+        }
+    }
+
     @Test("typed values survive", arguments: Transport.allCases)
     func typedValues(transport: Transport) throws {
         let (sender, receiver, endpoint) = try Self.pair(transport)

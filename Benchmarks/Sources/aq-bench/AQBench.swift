@@ -148,6 +148,9 @@ struct Worker: ParsableCommand {
     @Flag(help: "ArrayTransport: the same-host fast path is automatic (default: disabled); the receiver measures once it has switched.")
     var fastPath = false
 
+    @Flag(help: "ArrayTransport: the receiver's ZeroMQ context receives with zero-copy (default: without).")
+    var zeroCopyReceive = false
+
     @Option(help: "CURVE: the receiver's (server's) secret key, Z85.")
     var curveServerSecret: String?
 
@@ -162,6 +165,7 @@ struct Worker: ParsableCommand {
         task.pubsub = pubsub
         task.senderBinds = senderBinds
         task.fastPath = fastPath
+        task.zeroCopyReceive = zeroCopyReceive
         if let curveServerSecret, let curveClientSecret { task.curve = (curveServerSecret, curveClientSecret) }
         switch role {
         case .futexPong: try PingPong.answerWord(task, parked: true)

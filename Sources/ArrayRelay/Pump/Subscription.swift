@@ -29,6 +29,8 @@ public final class Subscription: MetricsSource {
     private let stop = StopFlag()
     private let thread = Mutex<WorkerThread?>(nil)
     private let dropWarnings = Throttle()
+    /// Whether frames are received with libzmq's zero-copy (``SubscribeSettings/zeroCopyReceive``).
+    private let receivesWithZeroCopy: Bool
     private let errorWarnings = Throttle()
 
     /// Opens (or creates) the local queue and connects or binds the endpoints.
@@ -37,9 +39,13 @@ public final class Subscription: MetricsSource {
         self.logger = logger
         queue = try settings.common.queueAccess.openOrCreate(name: settings.queue, capacity: settings.capacity, options: QueueOptions(overflow: settings.overflow))
         // ZMQ_RCVHWM is byte budget ÷ expected message size: this pair makes it receive_queue frames.
+        // Zero-copy receive is a context's setting: a context of its own, as libzmq reports it.
+        let context = settings.zeroCopyReceive ? try ZMQContext(zeroCopyReceive: true) : nil
+        receivesWithZeroCopy = try context?.receivesWithZeroCopy ?? false
         let options = ZeroMQReceiver.Options(
             maximumMessageBytes: settings.maximumMessageBytes, byteBudget: settings.receiveQueue << 20, expectedMessageBytes: 1 << 20,
-            heartbeatInterval: settings.heartbeat, curve: curve, fastPath: settings.common.fastPath, maximumConnections: settings.maxConnections)
+            heartbeatInterval: settings.heartbeat, curve: curve, context: context,
+            fastPath: settings.common.fastPath, maximumConnections: settings.maxConnections)
         receiver = try ZeroMQReceiver(
             settings.pattern == .pubsub ? .subscribe(prefixes: settings.streams) : .pull, bind: settings.bind, connect: settings.connect,
             options: options, logger: logger)
@@ -48,7 +54,7 @@ public final class Subscription: MetricsSource {
     /// Starts receiving on a thread of its own.
     public func start() {
         let endpoints = (settings.connect.map { "\($0)" } + settings.bind.map { "bound \($0)" }).joined(separator: ", ")
-        logger.info("receiving \(settings.streams == [""] ? "every stream" : "streams \(settings.streams)") from \(endpoints) (\(settings.pattern.rawValue)) into queue '\(settings.queue)' (\(ByteCount.format(queue.capacity)), overflow \(settings.overflow.rawValue))")
+        logger.info("receiving \(settings.streams == [""] ? "every stream" : "streams \(settings.streams)") from \(endpoints) (\(settings.pattern.rawValue)\(receivesWithZeroCopy ? ", zero-copy receive" : "")) into queue '\(settings.queue)' (\(ByteCount.format(queue.capacity)), overflow \(settings.overflow.rawValue))")
         thread.withLock { $0 = WorkerThread.start(name: "aq-relay subscribe") { [self] in run() } }
     }
 

@@ -35,6 +35,8 @@ public struct SubscribeOverrides: Sendable {
     public var curveSecretKeyFile: String?
     /// Most connections each bound endpoint keeps at once; 0 for no limit.
     public var maxConnections: Int?
+    /// Receive with libzmq's zero-copy (trusted relays only; see ``SubscribeSettings/zeroCopyReceive``).
+    public var zeroCopyReceive = false
 
     /// Nothing overridden.
     public init() {}
@@ -77,6 +79,10 @@ public struct SubscribeSettings: Sendable {
     /// Most connections each bound endpoint keeps at once (with ``bind``; beyond it, the
     /// newest are shut down); nil for no limit.
     public var maxConnections: Int? = ZeroMQReceiver.defaultMaximumConnections
+    /// Receive with libzmq's zero-copy (`ZMQContext(zeroCopyReceive:)`): a copy less per frame,
+    /// but a peer's small frames can then pin libzmq's read buffers beyond the receive queue's
+    /// bound, so only for relays that are trusted (docs/RELIABILITY.md).
+    public var zeroCopyReceive = false
 
     /// Defaults for writing into `queue`, under `common`.
     public init(common: CommonSettings, queue: String) {
@@ -123,7 +129,8 @@ public struct SubscribeSettings: Sendable {
             capacity: try table?.size("capacity"), putTimeout: try table?.timeLimit("put_timeout"),
             envelopes: try table?.bool("envelopes"), receiveQueue: try table?.integer("receive_queue", in: 1...1_000_000), maximumMessage: try table?.size("max_message_size"),
             heartbeat: try table?.seconds("heartbeat"), curveServerKey: try table?.string("curve_server_key"),
-            curveSecretKeyFile: try table?.string("curve_secret_key_file"), maxConnections: try table?.integer("max_connections", in: 0...1_000_000))
+            curveSecretKeyFile: try table?.string("curve_secret_key_file"), maxConnections: try table?.integer("max_connections", in: 0...1_000_000),
+            zeroCopyReceive: try table?.bool("zero_copy_receive"))
         settings.capacity = options.capacity ?? values.capacity ?? settings.capacity
         guard (ArrayQueue.minimumCapacity...ArrayQueue.maximumCapacity).contains(settings.capacity) else {
             throw .configuration("queue capacity \(ByteCount.format(settings.capacity)) is out of range \(ByteCount.format(ArrayQueue.minimumCapacity))…\(ByteCount.format(ArrayQueue.maximumCapacity))")
@@ -133,6 +140,7 @@ public struct SubscribeSettings: Sendable {
         let defaultTimeout: Duration? = settings.pattern == .pushpull ? nil : .seconds(1)
         settings.putTimeout = (options.putTimeout ?? values.putTimeout).map(\.duration) ?? defaultTimeout
         settings.envelopes = options.envelopes || (values.envelopes ?? false)
+        settings.zeroCopyReceive = options.zeroCopyReceive || (values.zeroCopyReceive ?? false)
         settings.receiveQueue = options.receiveQueue ?? values.receiveQueue ?? settings.receiveQueue
         guard (1...1_000_000).contains(settings.receiveQueue) else { throw .configuration("--receive-queue must be 1 to 1000000 frames") }
         settings.maximumMessageBytes = options.maxMessageSize ?? values.maximumMessage ?? settings.maximumMessageBytes
@@ -172,7 +180,8 @@ public struct SubscribeSettings: Sendable {
                   "receive_queue = \(receiveQueue)",
                   "max_message_size = \(quoted(ByteCount.format(maximumMessageBytes).replacingOccurrences(of: " ", with: "")))",
                   "heartbeat = \(heartbeat.seconds)",
-                  "max_connections = \(maxConnections ?? 0)"]
+                  "max_connections = \(maxConnections ?? 0)",
+                  "zero_copy_receive = \(zeroCopyReceive)"]
         if let curveServerKey { lines.append("curve_server_key = \(quoted(curveServerKey))") }
         if let curveSecretKeyFile { lines.append("curve_secret_key_file = \(quoted(curveSecretKeyFile))") }
         return lines.joined(separator: "\n")

@@ -34,6 +34,9 @@ struct SubscribeOptions: ParsableArguments {
     @Flag(help: "Write every message as an envelope that keeps its stream name, epoch and sequence number (read the queue with ArrayTransport's shm:// receiver or `aq recv shm://NAME`), so that several streams in one queue stay apart. (default: a message of one array under the default name 'array' without metadata becomes a plain record that any queue consumer reads; other messages are envelopes, so that names and metadata survive)")
     var envelopes = false
 
+    @Flag(help: "Receive with libzmq's zero-copy: a copy less per frame (large messages arrive faster), but a relay's small frames can then hold libzmq's read buffers, many times what they carry. Only for relays you trust. (default: frames are copied)")
+    var zeroCopyReceive = false
+
     @Option(help: ArgumentHelp("Frames ZeroMQ may buffer on arrival (ZMQ_RCVHWM). (default: 8)", valueName: "frames"))
     var receiveQueue: Int?
 
@@ -64,6 +67,7 @@ struct SubscribeOptions: ParsableArguments {
         overrides.overflow = overflow
         overrides.putTimeout = putTimeout
         overrides.envelopes = envelopes
+        overrides.zeroCopyReceive = zeroCopyReceive
         overrides.receiveQueue = receiveQueue
         overrides.maxMessageSize = maxMessageSize?.bytes
         overrides.heartbeat = heartbeat?.duration

@@ -25,6 +25,7 @@ struct Scenario {
             Scenario(name: "queue-fanout-touch", summary: "as queue-fanout, but the subscribers read one word of each record: the producer's own cost (it writes once), records/s vs with 1 subscriber", run: Fanout.runTouch),
             Scenario(name: "zmq-tcp", summary: "ArrayTransport push/pull over tcp loopback (and pub/sub at 8 MiB), GB/s vs libzmq's C API in alternation", run: ZeroMQBench.tcp),
             Scenario(name: "zmq-ipc", summary: "ArrayTransport push/pull over ipc://, GB/s vs libzmq's C API in alternation", run: ZeroMQBench.ipc),
+            Scenario(name: "zmq-zero-copy", summary: "ArrayTransport push/pull over tcp, with and without zero-copy receive, GB/s vs libzmq's C API in alternation", run: ZeroMQBench.zeroCopy),
             Scenario(name: "zmq-curve", summary: "ArrayTransport push/pull, 8 MiB over tcp loopback with CURVE, GB/s vs without CURVE in alternation", run: ZeroMQBench.curve),
             Scenario(name: "zmq-fastpath", summary: "ArrayTransport pub/sub, a tcp subscriber on the publisher's host switched to shared memory, GB/s vs the same over tcp, libzmq's C API (in alternation) and memcpy", run: ZeroMQBench.fastPath),
             Scenario(name: "relay", summary: "8 MiB frames: producer → queue → aq-relay serve → tcp → receiver, GB/s vs producer → tcp → receiver (aq-relay bench)", run: Relay.run),

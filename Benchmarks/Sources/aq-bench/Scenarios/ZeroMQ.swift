@@ -10,6 +10,9 @@ import Synchronization
 ///   same size, the payload without copying) with the same high-water marks (`libzmq-tcp`,
 ///   `libzmq-ipc` rows). `zmq-tcp` also measures publish/subscribe at 8 MiB (`-pubsub` rows).
 /// - `zmq-curve`: 8 MiB over tcp with CURVE against ArrayTransport without it: CURVE's cost.
+/// - `zmq-zero-copy`: push/pull over tcp, libzmq's C API, ArrayTransport, and ArrayTransport
+///   whose receiver's context receives with zero-copy (`ZMQContext(zeroCopyReceive:)`), in
+///   alternation: the `zmq-tcp` and `zmq-tcp-zero-copy` rows, each against `libzmq-tcp`.
 /// - `zmq-fastpath` (`ZeroMQFastPath.swift`): a tcp subscriber on the publisher's host, switched
 ///   to shared memory, against the same over tcp and libzmq's pub/sub.
 ///
@@ -40,6 +43,8 @@ enum ZeroMQBench {
         /// The sender binds and the receiver connects (as a publisher that offers the fast
         /// path must); otherwise the receiver binds.
         var senderBinds = false
+        /// The receiver's context receives with zero-copy (ArrayTransport only).
+        var zeroCopyReceive = false
 
         /// The row's scenario name: `zmq-tcp`, `libzmq-ipc`, `zmq-tcp-pubsub`, `zmq-curve`,
         /// `zmq-tcp-pubsub-bind` (the sender binds), `zmq-fastpath`, …
@@ -47,6 +52,7 @@ enum ZeroMQBench {
             if curve { return "zmq-curve" }
             if carrier == .fastPath { return "zmq-fastpath" }
             return (carrier == .libzmq ? "libzmq-" : "zmq-") + scheme + (pubsub ? "-pubsub" : "") + (senderBinds ? "-bind" : "")
+                + (zeroCopyReceive ? "-zero-copy" : "")
         }
     }
 
@@ -67,6 +73,20 @@ enum ZeroMQBench {
     static func ipc(_ bench: Bench) throws {
         for size in sizes(bench.budget) {
             try compare(bench, Link(carrier: .transport, scheme: "ipc"), with: Link(carrier: .libzmq, scheme: "ipc"), size: size)
+        }
+    }
+
+    /// Scenario `zmq-zero-copy`: push/pull over tcp at every size, ArrayTransport with and without
+    /// zero-copy receive, each against libzmq's C API measured in the same rounds.
+    static func zeroCopy(_ bench: Bench) throws {
+        let baseline = Link(carrier: .libzmq, scheme: "tcp")
+        for size in sizes(bench.budget) {
+            let links = [baseline, Link(carrier: .transport, scheme: "tcp"), Link(carrier: .transport, scheme: "tcp", zeroCopyReceive: true)]
+            let rounds = try alternate(bench, links, size: size)
+            bench.emit(try best(rounds, 0).row(baseline.name))
+            for figure in 1..<links.count {
+                bench.emit(try row(links[figure].name, rounds, figure: figure, baseline: 0, baselineName: baseline.name))
+            }
         }
     }
 
@@ -150,6 +170,7 @@ enum ZeroMQBench {
         receiver.curve = keys
         receiver.senderBinds = link.senderBinds
         receiver.fastPath = link.carrier == .fastPath
+        receiver.zeroCopyReceive = link.zeroCopyReceive
         var sender = receiver
         sender.role = roles.send
         sender.slot = 1

@@ -37,6 +37,7 @@ extension ZeroMQWorkers {
         let curve = try task.curve.map { keys throws(TransportError) in CurveSecurity.server(try CurveKeys(secretKey: keys.server)) }
         let options = ZeroMQReceiver.Options(
             byteBudget: byteBudget, expectedMessageBytes: task.size, curve: curve,
+            context: task.zeroCopyReceive ? try ZMQContext(zeroCopyReceive: true) : nil,
             fastPath: task.fastPath ? .automatic : .disabled, fastPathCapacity: fastPathCapacity(size: task.size))
         let endpoint = try Endpoint(try task.endpointAddress())
         let receiver = try ZeroMQReceiver(

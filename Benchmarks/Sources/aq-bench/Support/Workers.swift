@@ -80,6 +80,8 @@ struct WorkerTask {
     /// ArrayTransport: the same-host fast path is `.automatic` and the receiver measures only
     /// once it has switched to shared memory; otherwise it is `.disabled` on both sides.
     var fastPath = false
+    /// ArrayTransport: the receiver's ZeroMQ context receives with zero-copy (`ZMQContext(zeroCopyReceive:)`).
+    var zeroCopyReceive = false
     /// CURVE secret keys (Z85) of the receiver (the server) and the sender (the client); nil: no CURVE.
     var curve: (server: String, client: String)?
 
@@ -107,6 +109,7 @@ struct WorkerTask {
         if pubsub { arguments.append("--pubsub") }
         if senderBinds { arguments.append("--sender-binds") }
         if fastPath { arguments.append("--fast-path") }
+        if zeroCopyReceive { arguments.append("--zero-copy-receive") }
         if let curve { arguments += ["--curve-server-secret", curve.server, "--curve-client-secret", curve.client] }
         return arguments
     }

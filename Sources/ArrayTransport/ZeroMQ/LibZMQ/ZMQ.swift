@@ -55,6 +55,13 @@ enum ZMQ {
         }
     }
 
+    /// `zmq_ctx_get` (integer options); -1 with `errno` set for an unknown one.
+    static func contextGet(_ context: UnsafeMutableRawPointer, _ option: Int32) throws(TransportError) -> Int32 {
+        let value = zmq_ctx_get(context, option)
+        guard value >= 0 else { throw failure("zmq_ctx_get", "cannot read option \(option) of the ZeroMQ context") }
+        return value
+    }
+
     /// `zmq_ctx_term`, restarted after signals. Blocks until every socket of the context is closed
     /// and their linger periods have passed.
     static func contextTerminate(_ context: UnsafeMutableRawPointer) {

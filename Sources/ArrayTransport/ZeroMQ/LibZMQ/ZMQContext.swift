@@ -13,11 +13,18 @@ public final class ZMQContext {
 
     /// A new context with `ioThreads` I/O threads (libzmq's rule of thumb: one per GB/s).
     ///
+    /// Its sockets receive without zero-copy (`ZMQ_ZERO_COPY_RECV` 0) unless `zeroCopyReceive`,
+    /// so that a peer's small frames cannot pin libzmq's read buffers. Zero-copy receive saves
+    /// receivers a copy of every frame over 33 bytes (1 MiB messages over tcp arrive at about a
+    /// fifth more per second; docs/BENCHMARKS.md), but each such frame then keeps alive the whole
+    /// read buffer it arrived in (8 KiB and more), so that a peer sending small frames a few at a
+    /// time makes the receiver hold many times what it sends, beyond what the byte budget and
+    /// the bound on unfinished messages allow for (docs/RELIABILITY.md): only for a context
+    /// whose receivers hear trusted peers alone.
+    ///
     /// - Throws: ``TransportError/Code/invalidArgument`` for fewer than 1 thread, or a
     ///   ``TransportError/Code/zeroMQ`` error naming `zmq_ctx_new` or `zmq_ctx_set`.
-    /// Its sockets receive without zero-copy (`ZMQ_ZERO_COPY_RECV` 0), so that a peer's small
-    /// frames cannot pin libzmq's read buffers.
-    public init(ioThreads: Int = 1) throws(TransportError) {
+    public init(ioThreads: Int = 1, zeroCopyReceive: Bool = false) throws(TransportError) {
         guard (1...64).contains(ioThreads) else {
             throw TransportError(.invalidArgument, "a ZeroMQ context needs 1 to 64 I/O threads, not \(ioThreads)")
         }
@@ -30,7 +37,7 @@ public final class ZMQContext {
             // of 34-byte frames in bursts of 100 pinned 92 MB; 13 MB without zero-copy). Off,
             // each frame owns its bytes: a 64-byte message, plus an allocation of its size and
             // about 56 bytes when it is over 33 bytes (docs/RELIABILITY.md).
-            try ZMQ.contextSet(handle, ZMQ.zeroCopyReceive, 0)
+            try ZMQ.contextSet(handle, ZMQ.zeroCopyReceive, zeroCopyReceive ? 1 : 0)
         } catch {
             ZMQ.contextTerminate(handle)
             throw error
@@ -49,6 +56,12 @@ public final class ZMQContext {
             context = made
             return made
         }
+    }
+
+    /// Whether the context's sockets receive with zero-copy, as libzmq reports it
+    /// (`ZMQ_ZERO_COPY_RECV`; see ``init(ioThreads:zeroCopyReceive:)``).
+    public var receivesWithZeroCopy: Bool {
+        get throws(TransportError) { try ZMQ.contextGet(handle, ZMQ.zeroCopyReceive) != 0 }
     }
 
     /// The version of the libzmq library in use, as `major.minor.patch`.
