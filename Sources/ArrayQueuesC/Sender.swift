@@ -141,6 +141,7 @@ private func fill(_ statistics: UnsafeMutablePointer<aq_sender_statistics>, with
     out.set(\.peers_disconnected, s.peersDisconnected)
     out.set(\.rejected_subscriptions, s.rejectedSubscriptions)
     out.set(\.shared_memory_lost, s.sharedMemoryLost)
+    out.set(\.peers_dropped, s.peersDropped)
 }
 
 @c(aq_sender_close)

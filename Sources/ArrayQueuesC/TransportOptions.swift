@@ -30,7 +30,8 @@ private func senderDefaults() -> aq_sender_options {
         fast_path: Int32(AQ_FAST_PATH_AUTOMATIC.rawValue), byte_budget: Int64(z.byteBudget), expected_message_bytes: 0,
         send_timeout_ns: timeoutDefault, heartbeat_interval_ns: z.heartbeatInterval.map(nanoseconds) ?? -1,
         linger_ns: nanoseconds(z.linger), curve_secret_key: nil, curve_server_public_key: nil, shm_capacity: Int64(shm.capacity),
-        shm_mode: shm.access.mode, shm_allow_other_owner: shm.access.allowOtherOwner ? 1 : 0, maximum_arrays: Int64(z.maximumArrays))
+        shm_mode: shm.access.mode, shm_allow_other_owner: shm.access.allowOtherOwner ? 1 : 0, maximum_arrays: Int64(z.maximumArrays),
+        maximum_connections: TransportArguments.connectionLimitField(z.maximumConnections))
 }
 
 /// The defaults of every field of `aq_receiver_options`, with `size` the whole struct's.
@@ -43,7 +44,8 @@ private func receiverDefaults() -> aq_receiver_options {
         expected_message_bytes: 0, heartbeat_interval_ns: nanoseconds(z.heartbeatInterval),
         missed_heartbeats: Int64(z.missedHeartbeatsBeforeSilent), linger_ns: nanoseconds(z.linger), curve_secret_key: nil,
         curve_server_public_key: nil, fast_path_capacity: Int64(z.fastPathCapacity), fast_path_timeout_ns: nanoseconds(z.fastPathTimeout),
-        shm_capacity: 256 << 20, shm_mode: access.mode, shm_allow_other_owner: access.allowOtherOwner ? 1 : 0)
+        shm_capacity: 256 << 20, shm_mode: access.mode, shm_allow_other_owner: access.allowOtherOwner ? 1 : 0,
+        maximum_connections: TransportArguments.connectionLimitField(z.maximumConnections))
 }
 
 /// Sizes of version 1 of the option structs: the offset of the first field version 2 added.
@@ -124,6 +126,21 @@ enum TransportArguments {
         return size
     }
 
+    /// `maximum_connections` as Swift's `maximumConnections`: `AQ_NO_CONNECTION_LIMIT` (0) is
+    /// nil, no limit, as aq-relay's `max_connections = 0`; a negative value is refused rather
+    /// than taken as no limit or as the default.
+    static func connectionLimit(_ value: Int64) throws(TransportError) -> Int? {
+        guard value >= 0, let limit = Int(exactly: value) else {
+            throw TransportError(.invalidArgument, "maximum_connections is \(value); it must be positive, or AQ_NO_CONNECTION_LIMIT (0) for no limit")
+        }
+        return limit == Int(AQ_NO_CONNECTION_LIMIT) ? nil : limit
+    }
+
+    /// Swift's `maximumConnections` as the `maximum_connections` field (the defaults' value).
+    static func connectionLimitField(_ limit: Int?) -> Int64 {
+        limit.map(Int64.init) ?? Int64(AQ_NO_CONNECTION_LIMIT)
+    }
+
     /// The caller's options struct, read up to its `size` (at least version 1's), with the
     /// fields of later versions it does not have set to their defaults.
     static func read<Struct>(_ pointer: UnsafePointer<Struct>, of type: String, minimum: Int, defaults: Struct) throws(TransportError) -> Struct {
@@ -166,6 +183,7 @@ struct SenderSettings {
         let maximumArrays = try TransportArguments.size(c.maximum_arrays, "maximum_arrays")
         zeroMQ.maximumArrays = maximumArrays
         sharedMemory.maximumArrays = maximumArrays
+        zeroMQ.maximumConnections = try TransportArguments.connectionLimit(c.maximum_connections)
     }
 }
 
@@ -216,5 +234,6 @@ struct ReceiverSettings {
         zeroMQ.fastPathTimeout = .nanoseconds(c.fast_path_timeout_ns)
         sharedMemoryCapacity = try TransportArguments.size(c.shm_capacity, "shm_capacity")
         sharedMemoryAccess = SharedMemoryAccess(allowOtherOwner: c.shm_allow_other_owner != 0, mode: c.shm_mode)
+        zeroMQ.maximumConnections = try TransportArguments.connectionLimit(c.maximum_connections)
     }
 }

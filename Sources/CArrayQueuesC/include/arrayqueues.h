@@ -567,6 +567,11 @@ typedef enum aq_fast_path {
 /** Use the transport's default timeout (ZeroMQ pushers: no limit; shm:// senders: 10 s). */
 #define AQ_TIMEOUT_DEFAULT INT64_MIN
 
+/** `maximum_connections` of aq_sender_options and aq_receiver_options: a bound endpoint keeps
+ *  every connection that reaches it (as `max_connections = 0` of aq-relay). The default, 256,
+ *  bounds the descriptors and memory that peers opening connections can take. */
+#define AQ_NO_CONNECTION_LIMIT 0
+
 /** CURVE security: a Z85 key is 40 characters (plus the NUL). */
 #define AQ_CURVE_KEY_LENGTH 40
 
@@ -599,12 +604,22 @@ typedef struct aq_sender_options {
                                            receivers take by default (aq_receiver_options.maximum_arrays): a
                                            longer message is refused with AQ_EINVALID_ARGUMENT rather than sent
                                            for receivers to drop as malformed. Raise both together. */
+    /* Version 4 of the struct (the library defaults it for a `size` of version 1 to 3): */
+    int64_t maximum_connections;      /**< Most connections each endpoint the sender binds (tcp://, ipc://) keeps at
+                                           once; default 256. Each has its own share of the byte budget, so this
+                                           bounds what peers can make the sender hold: those opened beyond it are
+                                           shut down within about 0.1 s, newest first, and counted in
+                                           aq_sender_statistics.peers_dropped. Connections the sender makes
+                                           (AQ_ROLE_CONNECT) are not counted; ignored for shm://.
+                                           AQ_NO_CONNECTION_LIMIT (0): no limit; negative: AQ_EINVALID_ARGUMENT. */
 } aq_sender_options;
 
 /** The `size` of version 1 of aq_sender_options (before `shm_mode`), still accepted. */
 #define AQ_SENDER_OPTIONS_SIZE_V1 offsetof(aq_sender_options, shm_mode)
 /** The `size` of version 2 of aq_sender_options (before `maximum_arrays`), still accepted. */
 #define AQ_SENDER_OPTIONS_SIZE_V2 offsetof(aq_sender_options, maximum_arrays)
+/** The `size` of version 3 of aq_sender_options (before `maximum_connections`), still accepted. */
+#define AQ_SENDER_OPTIONS_SIZE_V3 offsetof(aq_sender_options, maximum_connections)
 
 /** Sets the first `size` bytes of `*options` (at most sizeof(aq_sender_options)): `size` and
  *  every default. The aq_sender_options_init() macro passes the sizeof this header knows. */
@@ -664,9 +679,10 @@ int aq_sender_send(aq_sender *sender, const aq_array *arrays, size_t count, int 
                    int64_t index, const char *meta_json, uint64_t *sequence);
 
 /** A sender's counters. Version 2 of the struct added the fields after `shared_memory_dropped`,
- *  version 3 `shared_memory_lost`; the library fills only the fields that fit in `size`, so a
- *  program built against an older version keeps working (its struct ends at
- *  AQ_SENDER_STATISTICS_SIZE_V1 or AQ_SENDER_STATISTICS_SIZE_V2). */
+ *  version 3 `shared_memory_lost`, version 4 `peers_dropped`; the library fills only the fields
+ *  that fit in `size`, so a program built against an older version keeps working (its struct
+ *  ends at AQ_SENDER_STATISTICS_SIZE_V1, AQ_SENDER_STATISTICS_SIZE_V2 or
+ *  AQ_SENDER_STATISTICS_SIZE_V3). */
 typedef struct aq_sender_statistics {
     size_t size;                      /**< Set to sizeof(aq_sender_statistics) before the call. */
     uint64_t epoch;                   /**< The sender's epoch (random, fixed at start). */
@@ -693,12 +709,19 @@ typedef struct aq_sender_statistics {
                                            within the linger period when the sender closed. Counted (and logged) by
                                            the close, so 0 before it: read it with
                                            aq_sender_close_with_statistics(). */
+    /* Version 4 of the struct (filled only when `size` includes it): */
+    uint64_t peers_dropped;           /**< Connections the sender shut down itself: those beyond `maximum_connections`
+                                           on an endpoint it binds, and those holding more than 4 KiB of refused
+                                           subscriptions (each is counted in `peers_disconnected` too once libzmq
+                                           has seen it end). They may connect again. 0 for shm://. */
 } aq_sender_statistics;
 
 /** The `size` of version 1 of aq_sender_statistics (before `peers`), still accepted. */
 #define AQ_SENDER_STATISTICS_SIZE_V1 offsetof(aq_sender_statistics, peers)
 /** The `size` of version 2 of aq_sender_statistics (before `shared_memory_lost`), still accepted. */
 #define AQ_SENDER_STATISTICS_SIZE_V2 offsetof(aq_sender_statistics, shared_memory_lost)
+/** The `size` of version 3 of aq_sender_statistics (before `peers_dropped`), still accepted. */
+#define AQ_SENDER_STATISTICS_SIZE_V3 offsetof(aq_sender_statistics, peers_dropped)
 
 /** Fills `*statistics` up to `statistics->size` bytes. Errors: AQ_EINVALID_ARGUMENT. */
 int aq_sender_statistics_get(aq_sender *sender, aq_sender_statistics *statistics);
@@ -746,10 +769,19 @@ typedef struct aq_receiver_options {
     /* Version 2 of the struct (the library defaults these for a `size` of version 1): */
     uint32_t shm_mode;                /**< As in aq_sender_options: for a queue the receiver creates. */
     int32_t shm_allow_other_owner;    /**< As in aq_sender_options. */
+    /* Version 3 of the struct (the library defaults it for a `size` of version 1 or 2): */
+    int64_t maximum_connections;      /**< Most connections each endpoint the receiver binds (AQ_ROLE_BIND; tcp://,
+                                           ipc://) keeps at once; default 256. Those opened beyond it are shut down,
+                                           newest first, at the checks a receive call makes (every 5 to 10 ms while
+                                           one runs), and counted in aq_receiver_statistics.peers_dropped.
+                                           Connections the receiver makes are not counted; ignored for shm://.
+                                           AQ_NO_CONNECTION_LIMIT (0): no limit; negative: AQ_EINVALID_ARGUMENT. */
 } aq_receiver_options;
 
 /** The `size` of version 1 of aq_receiver_options (before `shm_mode`), still accepted. */
 #define AQ_RECEIVER_OPTIONS_SIZE_V1 offsetof(aq_receiver_options, shm_mode)
+/** The `size` of version 2 of aq_receiver_options (before `maximum_connections`), still accepted. */
+#define AQ_RECEIVER_OPTIONS_SIZE_V2 offsetof(aq_receiver_options, maximum_connections)
 
 /** Sets the first `size` bytes of `*options`, as aq_sender_options_init_sized(). */
 void aq_receiver_options_init_sized(aq_receiver_options *options, size_t size);
@@ -828,8 +860,8 @@ typedef struct aq_receiver_statistics {
     uint64_t peers_dropped;           /**< tcp connections the receiver dropped because libzmq held more for them
                                            than a queue of messages and one more, or than one message while it
                                            held no complete one (a message that does not end), and connections
-                                           beyond the 256 a bound endpoint keeps at once; they may connect
-                                           again. */
+                                           beyond the `maximum_connections` (256 by default) a bound endpoint
+                                           keeps at once; they may connect again. */
 } aq_receiver_statistics;
 
 /** The `size` of version 1 of aq_receiver_statistics (before `peers_dropped`), still accepted. */

@@ -2,12 +2,14 @@
  * Versions of the options structs: a program built against version 1 of arrayqueues.h (whose
  * aq_sender_options and aq_receiver_options end at shm_capacity, and aq_queue_options at
  * allow_other_owner) keeps working with this library, and the fields version 2 added
- * (shm_mode, shm_allow_other_owner; broadcast) do what they say.
+ * (shm_mode, shm_allow_other_owner; broadcast) do what they say; so does maximum_connections
+ * (version 4 of aq_sender_options, 3 of aq_receiver_options), which an older struct never sets.
  * Run by ArrayQueuesCTests (compiled with pkg-config); prints one line per failed check and a
  * summary, and exits 0 only if every check passed.
  */
 #define _GNU_SOURCE
 #include "check.h"
+#include "raw_peers.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -265,6 +267,135 @@ static void test_other_owner(void) {
     CHECK(aq_queue_remove(queue_name("other")) == AQ_OK);
 }
 
+/* The bytes of `bytes` from `from` to `to` all still hold 0xA5. */
+static int untouched(const void *bytes, size_t from, size_t to) {
+    for (size_t i = from; i < to; i++)
+        if (((const unsigned char *)bytes)[i] != 0xA5) return 0;
+    return 1;
+}
+
+/* maximum_connections: the init functions set 256 and a struct of an earlier version writes
+ * nothing of it; a struct whose `size` ends before it keeps the default even when the bytes
+ * after it say 1 (the library never reads them), while the whole struct's 1 cuts the newest of
+ * 3 raw tcp connections; negative values are refused. A sender's statistics of version 3 get
+ * nothing of peers_dropped written. */
+static void test_connection_limit_versions(void) {
+    aq_sender_options sender_options;
+    aq_sender_options_init(&sender_options);
+    CHECK(sender_options.maximum_connections == 256);
+    aq_receiver_options receiver_options;
+    aq_receiver_options_init(&receiver_options);
+    CHECK(receiver_options.maximum_connections == 256);
+
+    /* The earlier versions' sizes are what their programs' sizeof was: each ended where the new
+     * field starts, with no padding between. */
+    CHECK(AQ_SENDER_OPTIONS_SIZE_V3 == offsetof(aq_sender_options, maximum_arrays) + sizeof(int64_t));
+    CHECK(AQ_RECEIVER_OPTIONS_SIZE_V2 == offsetof(aq_receiver_options, shm_allow_other_owner) + sizeof(int32_t));
+    CHECK(AQ_SENDER_STATISTICS_SIZE_V3 == offsetof(aq_sender_statistics, shared_memory_lost) + sizeof(uint64_t));
+
+    memset(&sender_options, 0xA5, sizeof sender_options);
+    aq_sender_options_init_sized(&sender_options, AQ_SENDER_OPTIONS_SIZE_V3);
+    CHECK(sender_options.size == AQ_SENDER_OPTIONS_SIZE_V3 && sender_options.maximum_arrays == 256 &&
+          untouched(&sender_options, AQ_SENDER_OPTIONS_SIZE_V3, sizeof sender_options));
+    memset(&receiver_options, 0xA5, sizeof receiver_options);
+    aq_receiver_options_init_sized(&receiver_options, AQ_RECEIVER_OPTIONS_SIZE_V2);
+    CHECK(receiver_options.size == AQ_RECEIVER_OPTIONS_SIZE_V2 && receiver_options.shm_mode == 0600 &&
+          untouched(&receiver_options, AQ_RECEIVER_OPTIONS_SIZE_V2, sizeof receiver_options));
+
+    /* A sender of version 3 (the field after its size says 1): all 3 raw peers are kept. */
+    sender_options.fast_path = AQ_FAST_PATH_DISABLED;
+    sender_options.maximum_connections = 1;
+    aq_sender *sender = NULL;
+    EXPECT(aq_sender_create("tcp://127.0.0.1:*", "limit-v3", &sender_options, &sender), AQ_OK);
+    char address[128] = "";
+    int raw[3];
+    aq_sender_statistics s = {0};
+    if (sender) {
+        EXPECT(aq_sender_endpoint(sender, address, sizeof address), AQ_OK);
+        int made = raw_connect(address, raw, 3);
+        CHECK(made == 3);
+        SENDER_WITHIN(10000, sender, s, s.peers == 3);
+        nanosleep(&(struct timespec){.tv_nsec = 300 * 1000 * 1000}, NULL);  /* past a housekeeping round */
+        s = raw_sender_statistics(sender);
+        CHECK(s.peers == 3 && s.peers_dropped == 0);
+        raw_close(raw, made);
+        aq_sender_close(sender);
+    }
+
+    /* Version 4, the whole struct: its 1 applies. */
+    aq_sender_options_init(&sender_options);
+    sender_options.fast_path = AQ_FAST_PATH_DISABLED;
+    sender_options.maximum_connections = 1;
+    sender = NULL;
+    EXPECT(aq_sender_create("tcp://127.0.0.1:*", "limit-v4", &sender_options, &sender), AQ_OK);
+    if (sender) {
+        EXPECT(aq_sender_endpoint(sender, address, sizeof address), AQ_OK);
+        int made = raw_connect(address, raw, 3);
+        CHECK(made == 3);
+        SENDER_WITHIN(10000, sender, s, s.peers_dropped >= 2);
+        CHECK(s.peers_dropped == 2 && s.peers == 1);
+        CHECK(made == 3 && connection_ended(raw[1], 10000) && connection_ended(raw[2], 10000) && !connection_ended(raw[0], 200));
+        /* A caller of version 3 of the statistics gets nothing past it. */
+        union {
+            aq_sender_statistics head;
+            unsigned char bytes[sizeof(aq_sender_statistics) + 16];
+        } old;
+        memset(&old, 0xA5, sizeof old);
+        old.head.size = AQ_SENDER_STATISTICS_SIZE_V3;
+        EXPECT(aq_sender_statistics_get(sender, &old.head), AQ_OK);
+        CHECK(old.head.peers == 1 && untouched(old.bytes, AQ_SENDER_STATISTICS_SIZE_V3, sizeof old.bytes));
+        raw_close(raw, made);
+        aq_sender_close(sender);
+    }
+
+    /* A receiver of version 2 (the field after its size says 1): no raw peer is cut while it
+     * receives for half a second (a limit is applied every 5 to 10 ms of a receive call); the
+     * whole struct's 1 cuts 2 of 3. */
+    receiver_options.role = AQ_ROLE_BIND;
+    receiver_options.fast_path = AQ_FAST_PATH_DISABLED;
+    receiver_options.maximum_connections = 1;
+    aq_receiver *receiver = NULL;
+    EXPECT(bind_receiver(&receiver_options, address, sizeof address, &receiver), AQ_OK);
+    aq_receiver_statistics r = {0};
+    if (receiver) {
+        int made = raw_connect(address, raw, 3);
+        CHECK(made == 3);
+        RECEIVER_WITHIN(500, receiver, r, r.peers_dropped > 0);
+        CHECK(r.peers_dropped == 0);
+        for (int i = 0; i < made; i++) CHECK(!connection_ended(raw[i], 0));
+        raw_close(raw, made);
+        aq_receiver_close(receiver);
+    }
+    aq_receiver_options_init(&receiver_options);
+    receiver_options.role = AQ_ROLE_BIND;
+    receiver_options.fast_path = AQ_FAST_PATH_DISABLED;
+    receiver_options.maximum_connections = 1;
+    receiver = NULL;
+    EXPECT(bind_receiver(&receiver_options, address, sizeof address, &receiver), AQ_OK);
+    if (receiver) {
+        int made = raw_connect(address, raw, 3);
+        CHECK(made == 3);
+        RECEIVER_WITHIN(10000, receiver, r, r.peers_dropped >= 2);
+        CHECK(r.peers_dropped == 2);
+        CHECK(made == 3 && connection_ended(raw[2], 10000) && !connection_ended(raw[0], 0));
+        raw_close(raw, made);
+        aq_receiver_close(receiver);
+    }
+
+    /* Negative: refused on every endpoint, saying which field; nothing made. */
+    aq_sender_options_init(&sender_options);
+    sender_options.maximum_connections = -1;
+    sender = NULL;
+    EXPECT(aq_sender_create("tcp://127.0.0.1:*", "s", &sender_options, &sender), AQ_EINVALID_ARGUMENT);
+    CHECK(sender == NULL && strstr(aq_last_error_message(), "maximum_connections") != NULL);
+    EXPECT(aq_sender_create(endpoint("limit-negative"), "s", &sender_options, &sender), AQ_EINVALID_ARGUMENT);
+    aq_receiver_options_init(&receiver_options);
+    receiver_options.maximum_connections = INT64_MIN;
+    EXPECT(aq_receiver_create(endpoint("limit-negative"), &receiver_options, &receiver), AQ_EINVALID_ARGUMENT);
+    CHECK(receiver == NULL && strstr(aq_last_error_message(), "maximum_connections") != NULL);
+    CHECK(!aq_queue_exists(queue_name("limit-negative")));
+}
+
 int main(void) {
     snprintf(prefix, sizeof prefix, "c-options-%d-%ld", (int)getpid(), (long)time(NULL) % 100000);
     test_other_owner();  /* forks: first, before anything could have started a thread */
@@ -272,5 +403,6 @@ int main(void) {
     test_queue_options_versions();
     test_sized_initialization();
     test_shm_mode();
+    test_connection_limit_versions();
     return CHECK_SUMMARY("options_versions_test");
 }

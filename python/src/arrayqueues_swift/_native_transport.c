@@ -14,7 +14,7 @@ typedef struct {
 
 /* The counters as the dict statistics() returns. */
 static PyObject *sender_statistics_dict(const aq_sender_statistics *s) {
-    return Py_BuildValue("{sKsKsKsKsKsLsKsLsKsLsKsKsK}",
+    return Py_BuildValue("{sKsKsKsKsKsLsKsLsKsLsKsKsKsK}",
         "epoch", (unsigned long long)s->epoch, "sent", (unsigned long long)s->sent, "dropped", (unsigned long long)s->dropped,
         "bytes_sent", (unsigned long long)s->bytes_sent, "heartbeats", (unsigned long long)s->heartbeats,
         "in_flight_bytes", (long long)s->in_flight_bytes, "next_sequence", (unsigned long long)s->next_sequence,
@@ -22,7 +22,8 @@ static PyObject *sender_statistics_dict(const aq_sender_statistics *s) {
         "shared_memory_dropped", (unsigned long long)s->shared_memory_dropped,
         "peers", (long long)s->peers, "peers_disconnected", (unsigned long long)s->peers_disconnected,
         "rejected_subscriptions", (unsigned long long)s->rejected_subscriptions,
-        "shared_memory_lost", (unsigned long long)s->shared_memory_lost);
+        "shared_memory_lost", (unsigned long long)s->shared_memory_lost,
+        "peers_dropped", (unsigned long long)s->peers_dropped);
 }
 
 /* Closes the sender once close() was called and no send is running, keeping the final counters
@@ -60,20 +61,20 @@ static const char *optional_string(PyObject *object) {
 /* _native.open_sender(endpoint, stream, pattern, role, fast_path, send_timeout_ns, byte_budget,
  *                     expected_message_bytes, heartbeat_interval_ns, linger_ns, shm_capacity,
  *                     curve_secret_key, curve_server_public_key, shm_mode, shm_allow_other_owner,
- *                     maximum_arrays);
- * 0 for the numeric defaults (-1 for linger_ns, INT64_MIN for send_timeout_ns: 0 means
- * something there); other values go to the C interface as given, which refuses negative sizes
+ *                     maximum_arrays, maximum_connections);
+ * 0 for the numeric defaults (-1 for linger_ns and maximum_connections, INT64_MIN for
+ * send_timeout_ns: 0 means something there); other values go to the C interface as given, which refuses negative sizes
  * (AQ_EINVALID_ARGUMENT); a negative heartbeat_interval_ns means none (transport.py passes -1
  * for heartbeat_interval=0, and checked every duration). */
 PyObject *native_open_sender(PyObject *module, PyObject *args) {
     const char *endpoint, *stream;
     int pattern, role, fast_path, shm_allow_other_owner;
-    long long send_timeout_ns, byte_budget, expected, heartbeat, linger, shm_capacity, maximum_arrays;
+    long long send_timeout_ns, byte_budget, expected, heartbeat, linger, shm_capacity, maximum_arrays, maximum_connections;
     unsigned long long shm_mode;
     PyObject *secret, *server_public, *mode_argument;
-    if (!PyArg_ParseTuple(args, "ssiiiLLLLLLOOOpL", &endpoint, &stream, &pattern, &role, &fast_path, &send_timeout_ns,
+    if (!PyArg_ParseTuple(args, "ssiiiLLLLLLOOOpLL", &endpoint, &stream, &pattern, &role, &fast_path, &send_timeout_ns,
                           &byte_budget, &expected, &heartbeat, &linger, &shm_capacity, &secret, &server_public, &mode_argument,
-                          &shm_allow_other_owner, &maximum_arrays) ||
+                          &shm_allow_other_owner, &maximum_arrays, &maximum_connections) ||
         unsigned_from(mode_argument, UINT32_MAX, "shm_mode", &shm_mode) < 0) return NULL;
     aq_sender_options options;
     aq_sender_options_init(&options);
@@ -87,6 +88,7 @@ PyObject *native_open_sender(PyObject *module, PyObject *args) {
     if (linger >= 0) options.linger_ns = linger;
     if (shm_capacity != 0) options.shm_capacity = shm_capacity;
     if (maximum_arrays != 0) options.maximum_arrays = maximum_arrays;
+    if (maximum_connections != -1) options.maximum_connections = maximum_connections;
     options.shm_mode = (uint32_t)shm_mode;
     options.shm_allow_other_owner = shm_allow_other_owner;
     options.curve_secret_key = optional_string(secret);
@@ -245,8 +247,9 @@ static void receiver_dealloc(ReceiverObject *self) {
 /* _native.open_receiver(endpoint, pattern, role, fast_path, detects_loss, subscriptions (list of str),
  *                       fast_path_timeout_ns, linger_ns, shm_capacity, maximum_message_bytes,
  *                       curve_secret_key, curve_server_public_key, shm_mode, shm_allow_other_owner,
- *                       maximum_arrays, heartbeat_interval_ns, missed_heartbeats); 0 for the
- *                       numeric defaults (-1 for linger_ns, where 0 means something); negative
+ *                       maximum_arrays, heartbeat_interval_ns, missed_heartbeats,
+ *                       maximum_connections); 0 for the numeric defaults (-1 for linger_ns and
+ *                       maximum_connections, where 0 means something); negative
  *                       sizes go to the C interface, which refuses them (transport.py refused
  *                       negative durations, and a heartbeat interval or missed_heartbeats under
  *                       1, already). */
@@ -254,12 +257,12 @@ PyObject *native_open_receiver(PyObject *module, PyObject *args) {
     const char *endpoint;
     int pattern, role, fast_path, detects_loss, shm_allow_other_owner;
     PyObject *subscriptions, *secret, *server_public;
-    long long fast_path_timeout, linger, shm_capacity, maximum_bytes, maximum_arrays, heartbeat, missed;
+    long long fast_path_timeout, linger, shm_capacity, maximum_bytes, maximum_arrays, heartbeat, missed, maximum_connections;
     unsigned long long shm_mode;
     PyObject *mode_argument;
-    if (!PyArg_ParseTuple(args, "siiiiOLLLLOOOpLLL", &endpoint, &pattern, &role, &fast_path, &detects_loss, &subscriptions,
+    if (!PyArg_ParseTuple(args, "siiiiOLLLLOOOpLLLL", &endpoint, &pattern, &role, &fast_path, &detects_loss, &subscriptions,
                           &fast_path_timeout, &linger, &shm_capacity, &maximum_bytes, &secret, &server_public, &mode_argument,
-                          &shm_allow_other_owner, &maximum_arrays, &heartbeat, &missed) ||
+                          &shm_allow_other_owner, &maximum_arrays, &heartbeat, &missed, &maximum_connections) ||
         unsigned_from(mode_argument, UINT32_MAX, "shm_mode", &shm_mode) < 0) return NULL;
     aq_receiver_options options;
     aq_receiver_options_init(&options);
@@ -274,6 +277,7 @@ PyObject *native_open_receiver(PyObject *module, PyObject *args) {
     if (maximum_arrays != 0) options.maximum_arrays = maximum_arrays;
     if (heartbeat != 0) options.heartbeat_interval_ns = heartbeat;
     if (missed != 0) options.missed_heartbeats = missed;
+    if (maximum_connections != -1) options.maximum_connections = maximum_connections;
     options.shm_mode = (uint32_t)shm_mode;
     options.shm_allow_other_owner = shm_allow_other_owner;
     options.curve_secret_key = optional_string(secret);

@@ -102,6 +102,22 @@ def _missed_heartbeats(count: Optional[int]) -> int:
     return number
 
 
+def _maximum_connections(limit: Optional[int]) -> int:
+    """``maximum_connections`` as the native module takes it: -1 for None (the default, 256),
+    else a whole number, 0 for no limit (C's ``AQ_NO_CONNECTION_LIMIT``, aq-relay's
+    ``max_connections = 0``); a negative one raises :class:`InvalidArgument` here, where -1
+    stands for the default, rather than in the C interface."""
+    if limit is None:
+        return -1
+    number = operator.index(limit)  # TypeError for a float or a str, as for the other counts
+    if number < 0:
+        from .errors import InvalidArgument
+
+        raise InvalidArgument(f"maximum_connections is {limit!r}: it must be None (the default, 256), "
+                              "0 (no limit) or a positive number of connections")
+    return number
+
+
 def curve_keypair() -> Tuple[str, str]:
     """A new CURVE key pair, (public, secret), each 40 Z85 characters."""
     return _native.curve_keypair()
@@ -166,7 +182,12 @@ class Sender:
     ``maximum_arrays``): 0 is the default; a negative size raises :class:`InvalidArgument` (a
     ``ValueError``). ``maximum_arrays``: the most arrays :meth:`send` sends
     in one message (default 256, what receivers take by default; raise the receivers'
-    ``maximum_arrays`` with it). CURVE: ``curve_secret_key`` alone makes this side the server;
+    ``maximum_arrays`` with it). ``maximum_connections``: the most connections each tcp:// or
+    ipc:// endpoint the sender binds keeps at once (each has its own share of the byte budget);
+    those opened beyond it are cut within about 0.1 s, newest first, and counted in
+    ``statistics()["peers_dropped"]``. None is the default (256), ``0`` no limit, a negative
+    number raises :class:`InvalidArgument`; connections the sender makes (``role="connect"``)
+    are not counted. CURVE: ``curve_secret_key`` alone makes this side the server;
     with ``curve_server_public_key`` too, a client.
     """
 
@@ -177,7 +198,8 @@ class Sender:
                  expected_message_bytes: int = 0, heartbeat_interval: Optional[float] = None,
                  linger: Optional[float] = None, shm_capacity: int = 0, curve_secret_key: Optional[str] = None,
                  curve_server_public_key: Optional[str] = None, shm_mode: int = 0o600,
-                 shm_allow_other_owner: bool = False, maximum_arrays: int = 0) -> None:
+                 shm_allow_other_owner: bool = False, maximum_arrays: int = 0,
+                 maximum_connections: Optional[int] = None) -> None:
         self._handle = _native.open_sender(
             endpoint, stream, _choice(_PATTERNS, pattern, "pattern"), _choice(_ROLES, role, "role"),
             _choice(_FAST_PATH, fast_path, "fast_path"),
@@ -185,7 +207,7 @@ class Sender:
             _size(byte_budget), _size(expected_message_bytes),
             _heartbeat_ns(heartbeat_interval), _option_ns(linger, "linger", "the default, 1 s", -1), _size(shm_capacity),
             curve_secret_key, curve_server_public_key, int(shm_mode), bool(shm_allow_other_owner),
-            _size(maximum_arrays))
+            _size(maximum_arrays), _maximum_connections(maximum_connections))
 
     def send(self, arrays: Arrays, *, timestamp: Optional[Timestamp] = None, index: Optional[int] = None,
              meta: Optional[Mapping[str, Any]] = None) -> Optional[int]:
@@ -235,6 +257,10 @@ class Sender:
           (and counted as sent) that no puller of this host took and the socket did not accept
           within the linger period when it closed. Counted (and logged) by :meth:`close`, so 0
           before it.
+        - ``peers_dropped``: connections the sender cut itself: those beyond
+          ``maximum_connections`` on an endpoint it binds, and those holding more than 4 KiB of
+          refused subscriptions (each also in ``peers_disconnected`` once it has ended). They
+          may connect again.
 
         After :meth:`close` it returns the counters as the close left them (the same each
         time), ``shared_memory_lost`` among them, rather than raising :class:`Closed`; while
@@ -275,6 +301,10 @@ class Receiver:
     senders that send no heartbeats, the idle time to count as silent divided by
     ``missed_heartbeats``). ``missed_heartbeats``: intervals without any message after which
     the sender counts as silent (``statistics()["peer_is_silent"]``; None: 3; at least 1).
+    ``maximum_connections``: the most connections each endpoint the receiver binds
+    (``role="bind"``) keeps at once; those opened beyond it are cut, newest first, while a
+    :meth:`receive` runs, and counted in ``statistics()["peers_dropped"]`` (None: 256; ``0``:
+    no limit; negative raises :class:`InvalidArgument`).
     ``linger``: seconds unsent messages are kept after
     :meth:`close` (None: 0). Other options, among them ``shm_mode`` and
     ``shm_allow_other_owner`` for ``shm://``, as :class:`Sender`; a negative size, and a
@@ -289,14 +319,16 @@ class Receiver:
                  maximum_message_bytes: int = 0, curve_secret_key: Optional[str] = None,
                  curve_server_public_key: Optional[str] = None, shm_mode: int = 0o600,
                  shm_allow_other_owner: bool = False, maximum_arrays: int = 0,
-                 heartbeat_interval: Optional[float] = None, missed_heartbeats: Optional[int] = None) -> None:
+                 heartbeat_interval: Optional[float] = None, missed_heartbeats: Optional[int] = None,
+                 maximum_connections: Optional[int] = None) -> None:
         self._handle = _native.open_receiver(
             endpoint, _choice(_PATTERNS, pattern, "pattern"), _choice(_ROLES, role, "role"),
             _choice(_FAST_PATH, fast_path, "fast_path"), 1 if detects_loss else 0, list(subscriptions),
             _positive_ns(fast_path_timeout, "fast_path_timeout", "5 s"), _option_ns(linger, "linger", "the default, 0", -1),
             _size(shm_capacity), _size(maximum_message_bytes), curve_secret_key,
             curve_server_public_key, int(shm_mode), bool(shm_allow_other_owner), _size(maximum_arrays),
-            _positive_ns(heartbeat_interval, "heartbeat_interval", "1 s"), _missed_heartbeats(missed_heartbeats))
+            _positive_ns(heartbeat_interval, "heartbeat_interval", "1 s"), _missed_heartbeats(missed_heartbeats),
+            _maximum_connections(maximum_connections))
 
     def receive(self, timeout: Optional[float] = None, *, events: bool = False) -> Optional[Message]:
         """The next message, waiting up to ``timeout`` seconds (None: no limit, 0: not at all;
@@ -360,7 +392,8 @@ class Receiver:
           ``switches_to_shared_memory``: switches from the network to it.
         - ``peers_dropped``: tcp connections dropped because libzmq held more for them than a
           queue of messages and one more (a message that does not end), and connections beyond
-          the 256 a bound endpoint keeps at once; they may connect again.
+          the ``maximum_connections`` (256 by default) a bound endpoint keeps at once; they may
+          connect again.
         """
         return self._handle.statistics()
 
