@@ -857,11 +857,11 @@ typedef struct aq_receiver_statistics {
     uint64_t received_through_shared_memory; /**< Data messages that came through the fast path. */
     uint64_t switches_to_shared_memory;      /**< Switches from the network to the fast path. */
     /* Version 2 of the struct (filled only when `size` includes it): */
-    uint64_t peers_dropped;           /**< tcp connections the receiver dropped because libzmq held more for them
+    uint64_t peers_dropped;           /**< Connections the receiver dropped: tcp ones for which libzmq held more
                                            than a queue of messages and one more, or than one message while it
-                                           held no complete one (a message that does not end), and connections
-                                           beyond the `maximum_connections` (256 by default) a bound endpoint
-                                           keeps at once; they may connect again. */
+                                           held no complete one (a message that does not end), and tcp or ipc
+                                           ones beyond the `maximum_connections` (256 by default) a bound
+                                           endpoint keeps at once; they may connect again. */
 } aq_receiver_statistics;
 
 /** The `size` of version 1 of aq_receiver_statistics (before `peers_dropped`), still accepted. */

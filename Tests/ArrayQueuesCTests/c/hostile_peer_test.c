@@ -7,6 +7,7 @@
  */
 #define _GNU_SOURCE
 #include "check.h"
+#include "raw_peers.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -24,25 +25,6 @@
 #include <unistd.h>
 
 static const int64_t MS = 1000 * 1000;
-
-static int64_t monotonic_ms(void) {
-    struct timespec now;
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    return (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
-}
-
-/* A port of 127.0.0.1 that was free a moment ago. */
-static int free_port(void) {
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in address = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t length = sizeof address;
-    if (fd < 0 || bind(fd, (struct sockaddr *)&address, length) != 0 || getsockname(fd, (struct sockaddr *)&address, &length) != 0) {
-        perror("free_port");
-        exit(2);
-    }
-    close(fd);
-    return ntohs(address.sin_port);
-}
 
 /* Reads exactly `n` bytes, waiting at most 10 s in all; 0 on success. */
 static int read_exactly(int fd, unsigned char *buffer, size_t n) {
@@ -133,12 +115,6 @@ static void *flood(void *argument) {
     return NULL;
 }
 
-static aq_receiver_statistics statistics_of(aq_receiver *receiver) {
-    aq_receiver_statistics s = {.size = sizeof s};
-    EXPECT(aq_receiver_statistics_get(receiver, &s), AQ_OK);
-    return s;
-}
-
 int main(void) {
     /* A pulling receiver bound to a loopback port; messages of at most 1 MiB and a byte budget
      * of 8 MiB, so that the guard's bounds are a few MiB. */
@@ -165,7 +141,7 @@ int main(void) {
 
     /* The guard checks while a receive call runs: receive (nothing arrives) until the
      * connection is cut, for at most 60 s. */
-    aq_receiver_statistics s = statistics_of(receiver);
+    aq_receiver_statistics s = raw_receiver_statistics(receiver);
     CHECK(s.peers_dropped == 0);
     int64_t deadline = monotonic_ms() + 60000;
     while (s.peers_dropped == 0 && monotonic_ms() < deadline && !atomic_load(&f.finished)) {
@@ -173,7 +149,7 @@ int main(void) {
         int got = aq_receiver_receive(receiver, 100 * MS, AQ_RECEIVE_EVENTS, &message);
         CHECK(got == AQ_ETIMEOUT);  /* the endless message is never delivered */
         aq_message_free(message);
-        s = statistics_of(receiver);
+        s = raw_receiver_statistics(receiver);
     }
     atomic_store(&stop_flood, 1);
     CHECK(pthread_join(flooder, NULL) == 0);
@@ -210,7 +186,7 @@ int main(void) {
               got.shape[1] == 16 && got.nbytes == sizeof payload && memcmp(got.data, payload, sizeof payload) == 0);
         aq_message_free(message);
     }
-    s = statistics_of(receiver);
+    s = raw_receiver_statistics(receiver);
     CHECK(s.received == 1 && s.lost == 0 && s.malformed == 0 && s.peers_dropped >= 1);
     aq_sender_close(sender);
     aq_receiver_close(receiver);
