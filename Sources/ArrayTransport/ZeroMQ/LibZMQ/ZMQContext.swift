@@ -15,8 +15,9 @@ public final class ZMQContext {
     ///
     /// Its sockets receive without zero-copy (`ZMQ_ZERO_COPY_RECV` 0) unless `zeroCopyReceive`,
     /// so that a peer's small frames cannot pin libzmq's read buffers. Zero-copy receive saves
-    /// receivers a copy of every frame over 33 bytes (1 MiB messages over tcp arrive at about a
-    /// fifth more per second; docs/BENCHMARKS.md), but each such frame then keeps alive the whole
+    /// receivers a copy of every frame over 33 bytes (1 MiB messages over tcp loopback arrived
+    /// at about a sixth more per second, 8 MiB ones no faster; docs/BENCHMARKS.md), but each such
+    /// frame then keeps alive the whole
     /// read buffer it arrived in (8 KiB and more), so that a peer sending small frames a few at a
     /// time makes the receiver hold many times what it sends, beyond what the byte budget and
     /// the bound on unfinished messages allow for (docs/RELIABILITY.md): only for a context
