@@ -11,7 +11,9 @@ from __future__ import annotations
 import os
 import secrets
 import shutil
+import socket
 import subprocess
+import time
 from pathlib import Path
 
 import numpy as np
@@ -78,3 +80,21 @@ def run(*arguments: str, timeout: float = 60) -> subprocess.CompletedProcess:
     done = subprocess.run(arguments, capture_output=True, text=True, timeout=timeout)
     assert done.returncode == 0, f"{' '.join(arguments)} exited with {done.returncode}: {done.stderr}"
     return done
+
+
+def free_port() -> int:
+    """A port of 127.0.0.1 that was free a moment ago."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def eventually(read, condition, within=10.0):
+    """The last of ``read()``'s results, looked at every 20 ms until ``condition`` holds of one or
+    ``within`` seconds passed."""
+    deadline = time.monotonic() + within
+    value = read()
+    while not condition(value) and time.monotonic() < deadline:
+        time.sleep(0.02)
+        value = read()
+    return value

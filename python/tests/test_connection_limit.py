@@ -13,23 +13,7 @@ import numpy as np
 import pytest
 
 import arrayqueues_swift as aq
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def _eventually(read, condition, within=20.0):
-    """The last of ``read()``'s results, looked at every 20 ms until ``condition`` holds of one or
-    ``within`` seconds passed."""
-    deadline = time.monotonic() + within
-    value = read()
-    while not condition(value) and time.monotonic() < deadline:
-        time.sleep(0.02)
-        value = read()
-    return value
+from conftest import eventually, free_port
 
 
 def _receiving(receiver, condition, within=20.0):
@@ -66,7 +50,7 @@ def _ended(connection: socket.socket, within: float) -> bool:
 
 
 def test_a_receiver_with_a_limit_of_2_cuts_3_of_5_raw_connections():
-    endpoint = f"tcp://127.0.0.1:{_free_port()}"
+    endpoint = f"tcp://127.0.0.1:{free_port()}"
     with aq.Receiver(endpoint, role="bind", fast_path="disabled", maximum_connections=2) as receiver:
         raw = _raw_connections(endpoint, 5)
         try:
@@ -91,16 +75,16 @@ def test_a_sender_with_a_limit_of_2_cuts_3_of_5_raw_connections():
                    maximum_connections=2) as sender:
         raw = _raw_connections(sender.endpoint, 5)
         try:
-            statistics = _eventually(sender.statistics, lambda s: s["peers_dropped"] >= 3)
+            statistics = eventually(sender.statistics, lambda s: s["peers_dropped"] >= 3, within=20.0)
             assert statistics["peers_dropped"] == 3 and statistics["peers"] == 2, statistics
             assert [_ended(connection, 10) for connection in raw[2:]] == [True] * 3
             assert [_ended(connection, 0.2) for connection in raw[:2]] == [False] * 2
-            statistics = _eventually(sender.statistics, lambda s: s["peers_disconnected"] >= 3)
+            statistics = eventually(sender.statistics, lambda s: s["peers_disconnected"] >= 3, within=20.0)
             assert statistics["peers_disconnected"] == 3 and statistics["peers_dropped"] == 3, statistics
         finally:
             for connection in raw:
                 connection.close()
-        assert _eventually(sender.statistics, lambda s: s["peers"] == 0)["peers"] == 0
+        assert eventually(sender.statistics, lambda s: s["peers"] == 0, within=20.0)["peers"] == 0
         with aq.Receiver(sender.endpoint) as puller:
             sender.send(np.arange(4))
             message = puller.receive(timeout=10)
@@ -117,7 +101,7 @@ def test_none_is_the_default_of_256_and_0_is_no_limit(limit, kept):
     with aq.Sender("tcp://127.0.0.1:*", stream="many", fast_path="disabled", maximum_connections=limit) as sender:
         raw = _raw_connections(sender.endpoint, 258)
         try:
-            _eventually(sender.statistics, lambda s: s["peers"] + s["peers_dropped"] >= 258)
+            eventually(sender.statistics, lambda s: s["peers"] + s["peers_dropped"] >= 258, within=20.0)
             time.sleep(0.3)  # past a housekeeping round: nothing more is cut
             statistics = sender.statistics()
             assert statistics["peers"] == kept and statistics["peers_dropped"] == 258 - kept, statistics
@@ -129,8 +113,8 @@ def test_none_is_the_default_of_256_and_0_is_no_limit(limit, kept):
 @pytest.mark.parametrize("bad", [-1, -(2**63)])
 def test_a_negative_limit_is_refused(bad):
     with pytest.raises(aq.InvalidArgument, match="maximum_connections"):
-        aq.Sender(f"tcp://127.0.0.1:{_free_port()}", maximum_connections=bad)
+        aq.Sender(f"tcp://127.0.0.1:{free_port()}", maximum_connections=bad)
     with pytest.raises(aq.InvalidArgument, match="maximum_connections"):
-        aq.Receiver(f"tcp://127.0.0.1:{_free_port()}", role="bind", maximum_connections=bad)
+        aq.Receiver(f"tcp://127.0.0.1:{free_port()}", role="bind", maximum_connections=bad)
     with pytest.raises(TypeError):
-        aq.Receiver(f"tcp://127.0.0.1:{_free_port()}", maximum_connections=2.5)
+        aq.Receiver(f"tcp://127.0.0.1:{free_port()}", maximum_connections=2.5)

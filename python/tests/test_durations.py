@@ -7,22 +7,16 @@ timeout: it does not wait."""
 from __future__ import annotations
 
 import queue
-import socket
 import time
 
 import numpy as np
 import pytest
 
 import arrayqueues_swift as aq
+from conftest import free_port
 from arrayqueues_swift import shared_arrays
 
 BAD = [-1, -0.5, -1e-9, float("-inf"), float("nan")]
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def _refused(what: str):
@@ -83,19 +77,19 @@ def test_a_negative_spin_is_refused(name, bad):
 @pytest.mark.parametrize("option", ["send_timeout", "linger", "heartbeat_interval"])
 def test_a_sender_refuses_a_negative_duration(option, bad):
     with _refused(option):
-        aq.Sender(f"tcp://127.0.0.1:{_free_port()}", **{option: bad})
+        aq.Sender(f"tcp://127.0.0.1:{free_port()}", **{option: bad})
 
 
 @pytest.mark.parametrize("bad", BAD)
 @pytest.mark.parametrize("option", ["linger", "fast_path_timeout", "heartbeat_interval"])
 def test_a_receiver_refuses_a_negative_duration(option, bad):
     with _refused(option):
-        aq.Receiver(f"tcp://127.0.0.1:{_free_port()}", **{option: bad})
+        aq.Receiver(f"tcp://127.0.0.1:{free_port()}", **{option: bad})
 
 
 def test_a_receiver_refuses_a_zero_fast_path_timeout_instead_of_taking_the_default():
     with _refused("fast_path_timeout"):
-        aq.Receiver(f"tcp://127.0.0.1:{_free_port()}", fast_path="required", pattern="pubsub", fast_path_timeout=0)
+        aq.Receiver(f"tcp://127.0.0.1:{free_port()}", fast_path="required", pattern="pubsub", fast_path_timeout=0)
 
 
 @pytest.mark.parametrize("endpoint", ["tcp", "shm"])
@@ -103,7 +97,7 @@ def test_a_receiver_refuses_a_zero_heartbeat_interval_and_fewer_than_one_missed_
     """A receiver's heartbeat interval is what silence is judged by: 0 is refused (it does not
     mean "no heartbeats" as a sender's does), as the C interface refuses it; so is a
     missed_heartbeats under 1, on every endpoint alike."""
-    address = f"tcp://127.0.0.1:{_free_port()}" if endpoint == "tcp" else f"shm://{name}"
+    address = f"tcp://127.0.0.1:{free_port()}" if endpoint == "tcp" else f"shm://{name}"
     with _refused("heartbeat_interval"):
         aq.Receiver(address, heartbeat_interval=0)
     for bad in (0, -1):
@@ -116,7 +110,7 @@ def test_a_receiver_refuses_a_zero_heartbeat_interval_and_fewer_than_one_missed_
 
 @pytest.mark.parametrize("bad", BAD)
 def test_receive_refuses_a_negative_timeout(bad):
-    with aq.Receiver(f"tcp://127.0.0.1:{_free_port()}") as receiver:
+    with aq.Receiver(f"tcp://127.0.0.1:{free_port()}") as receiver:
         with _refused("timeout"):
             receiver.receive(timeout=bad)
 

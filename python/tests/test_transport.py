@@ -4,7 +4,6 @@ receives bit-exact and takes the same-host fast path by itself."""
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import threading
 import time
@@ -13,13 +12,7 @@ import numpy as np
 import pytest
 
 import arrayqueues_swift as aq
-from conftest import DTYPES, same_bits, sample, tool
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+from conftest import DTYPES, eventually, free_port, same_bits, sample, tool
 
 
 def test_shm_sender_and_receiver_carry_multi_array_messages(name):
@@ -122,7 +115,7 @@ def test_a_queue_of_another_user_needs_shm_allow_other_owner(name):
 
 
 def test_tcp_push_pull_and_receive_timeout():
-    port = _free_port()
+    port = free_port()
     with aq.Sender(f"tcp://127.0.0.1:{port}", stream="s") as sender, aq.Receiver(f"tcp://127.0.0.1:{port}") as receiver:
         assert receiver.receive(timeout=0.05) is None
         frame = sample("uint16", (64, 48))
@@ -135,7 +128,7 @@ def test_tcp_push_pull_and_receive_timeout():
 def test_python_subscriber_of_aq_relay_serve_takes_the_fast_path(name):
     """A relay publishes a queue over tcp; a Python subscriber on the same host switches to
     shared memory by itself and receives every frame of every dtype bit-exact."""
-    port = _free_port()
+    port = free_port()
     with aq.ArrayQueue.create(name, 16 << 20, remove=True) as q:
         relay = subprocess.Popen([tool("aq-relay"), "serve", "--queue", f"{name}=tcp://127.0.0.1:{port}",
                                   "--control", "none", "--stats-interval", "0", "--log-level", "warning"])
@@ -169,17 +162,6 @@ def test_python_subscriber_of_aq_relay_serve_takes_the_fast_path(name):
             relay.wait(30)
 
 
-def _eventually(read, condition, within=10.0):
-    """The last of ``read()``'s results, looked at every 20 ms until ``condition`` holds of one or
-    ``within`` seconds passed."""
-    deadline = time.monotonic() + within
-    value = read()
-    while not condition(value) and time.monotonic() < deadline:
-        time.sleep(0.02)
-        value = read()
-    return value
-
-
 def test_a_receivers_heartbeat_interval_and_missed_heartbeats_judge_silence():
     """heartbeat_interval and missed_heartbeats reach the receiver: with 50 ms and 1, a sender
     that sends no heartbeats counts as silent soon after its last message (the defaults, 1 s and
@@ -188,7 +170,7 @@ def test_a_receivers_heartbeat_interval_and_missed_heartbeats_judge_silence():
             aq.Receiver(sender.endpoint, fast_path="disabled", heartbeat_interval=0.05, missed_heartbeats=1) as quick:
         sender.send(np.arange(4))
         assert quick.receive(timeout=10) is not None
-        silent = _eventually(quick.statistics, lambda s: s["peer_is_silent"], within=2.0)
+        silent = eventually(quick.statistics, lambda s: s["peer_is_silent"], within=2.0)
         assert silent["peer_is_silent"] and silent["silence_ns"] > 50_000_000, silent
     with aq.Sender("tcp://127.0.0.1:*", stream="s", fast_path="disabled", heartbeat_interval=0) as sender, \
             aq.Receiver(sender.endpoint, fast_path="disabled", heartbeat_interval=0.05, missed_heartbeats=40) as patient:
@@ -220,7 +202,7 @@ def test_a_pushers_shared_memory_lost_is_read_after_close():
                 assert sender.send(np.arange(4, dtype=np.uint8)) is not None
         finally:
             receiver.close()
-        left = _eventually(sender.statistics, lambda s: s["peers"] == 0 and s["peers_disconnected"] == 1)
+        left = eventually(sender.statistics, lambda s: s["peers"] == 0 and s["peers_disconnected"] == 1)
         assert left["peers_disconnected"] == 1 and left["shared_memory_lost"] == 0, left
     final = sender.statistics()
     assert final["shared_memory_lost"] == 5, final
@@ -231,7 +213,7 @@ def test_a_pushers_shared_memory_lost_is_read_after_close():
 
 
 def test_a_sender_that_closed_normally_reports_nothing_lost():
-    port = _free_port()
+    port = free_port()
     with aq.Sender(f"tcp://127.0.0.1:{port}", stream="s") as sender, aq.Receiver(f"tcp://127.0.0.1:{port}") as receiver:
         sender.send(np.arange(3))
         assert receiver.receive(timeout=10) is not None
@@ -250,14 +232,14 @@ def test_statistics_count_a_publishers_peers_and_rejected_subscriptions():
         assert (before["peers"], before["peers_disconnected"], before["rejected_subscriptions"]) == (0, 0, 0)
         receiver = aq.Receiver(endpoint, pattern="pubsub", fast_path="disabled", subscriptions=["cam", "lidar"])
         try:
-            connected = _eventually(sender.statistics, lambda s: s["peers"] == 1 and s["rejected_subscriptions"] == 1)
+            connected = eventually(sender.statistics, lambda s: s["peers"] == 1 and s["rejected_subscriptions"] == 1)
             assert connected["peers"] == 1 and connected["rejected_subscriptions"] == 1, connected
             assert connected["peers_disconnected"] == 0
             received = receiver.statistics()
             assert received["peers_dropped"] == 0 and received["malformed"] == 0
         finally:
             receiver.close()
-        left = _eventually(sender.statistics, lambda s: s["peers"] == 0 and s["peers_disconnected"] == 1)
+        left = eventually(sender.statistics, lambda s: s["peers"] == 0 and s["peers_disconnected"] == 1)
         assert left["peers"] == 0 and left["peers_disconnected"] == 1, left
         assert left["rejected_subscriptions"] == 1
 
@@ -281,7 +263,7 @@ def test_curve_encrypted_push_pull():
     server_public, server_secret = aq.curve_keypair()
     _, client_secret = aq.curve_keypair()
     assert len(server_public) == 40 and len(server_secret) == 40
-    port = _free_port()
+    port = free_port()
     with aq.Sender(f"tcp://127.0.0.1:{port}", stream="secret", curve_secret_key=server_secret) as sender, \
             aq.Receiver(f"tcp://127.0.0.1:{port}", curve_secret_key=client_secret,
                         curve_server_public_key=server_public) as receiver:

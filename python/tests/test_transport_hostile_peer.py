@@ -15,7 +15,7 @@ import time
 import numpy as np
 
 import arrayqueues_swift as aq
-from conftest import same_bits
+from conftest import free_port, same_bits
 
 # Greeting: signature, version 3.0, mechanism NULL (padded to 20 bytes), as-server 0, filler.
 GREETING = bytes([0xFF, 0, 0, 0, 0, 0, 0, 0, 0, 0x7F, 3, 0]) + b"NULL".ljust(20, b"\0") + bytes(32)
@@ -26,17 +26,11 @@ FIRST = bytes([0x01, 1]) + b"x"  # a one-byte frame flagged MORE
 ENDLESS = bytes([0x03]) + struct.pack(">Q", FRAME) + bytes([0xAB]) * FRAME  # MORE | LONG, 64 KiB
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 def _bind_receiver() -> tuple[aq.Receiver, str]:
     """A pulling Receiver bound to a loopback port that takes messages of at most 1 MiB (the
     guard's bound for a message that does not end is a message of that size)."""
     for attempt in range(5):  # the port may be taken between the probe and the bind
-        endpoint = f"tcp://127.0.0.1:{_free_port()}"
+        endpoint = f"tcp://127.0.0.1:{free_port()}"
         try:
             return aq.Receiver(endpoint, role="bind", fast_path="disabled", maximum_message_bytes=1 << 20), endpoint
         except aq.ZMQError:
