@@ -443,7 +443,7 @@ final class ZeroMQSenderEngine: Sendable {
         // After the peer count: statistics that show these cuts show them out of `peers` too.
         peersDropped.add(UInt64(cut.count), ordering: .releasing)
         if let more = connectionLimitLogs.admit() {
-            logger.warning("stream '\(stream)': dropped \(cut.count) connection(s) to \(endpoint) beyond the limit of \(options.maximumConnections ?? 0) per endpoint\(more.andMore)")
+            logger.warning("stream '\(stream)': \(ConnectionLimit.warning(cut: cut.count, endpoint: endpoint, maximum: options.maximumConnections, andMore: more.andMore))")
         }
     }
 
