@@ -81,9 +81,11 @@ let package = Package(
             dependencies: ["aq", "ArrayQueuesTestSupport"],
             swiftSettings: strictSwift
         ),
+        // userfaultfd(2) for the tests: a page fault a test holds open (LockedCopyFaultTests).
+        .target(name: "CUserFaults", path: "Tests/CUserFaults"),
         .testTarget(
             name: "ArrayQueuesTests",
-            dependencies: ["ArrayQueues", "ArrayQueuesTestSupport", "ArrayQueuesTestHelper"],
+            dependencies: ["ArrayQueues", "ArrayQueuesTestSupport", "ArrayQueuesTestHelper", "CUserFaults"],
             exclude: ["python"],
             swiftSettings: strictSwift
         ),

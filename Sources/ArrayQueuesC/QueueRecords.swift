@@ -62,14 +62,26 @@ private func stamp(_ flags: Int32, _ timestampNanoseconds: Int64, _ index: Int64
     return (flags & AQ_PUT_TIMESTAMP != 0 ? Timestamp(nanosecondsSinceEpoch: timestampNanoseconds) : nil, flags & AQ_PUT_INDEX != 0 ? index : nil)
 }
 
+/// What the arguments of `aq_queue_put` and `aq_queue_loan` ask for: the record's timestamp and
+/// index (`AQ_PUT_*` flags), and how long to wait for room.
+private struct PutArguments {
+    let timestamp: Timestamp?
+    let index: Int64?
+    let timeout: Duration?
+    let blocking: Bool
+
+    init(_ timeoutNanoseconds: Int64, _ flags: Int32, _ timestamp: Int64, _ index: Int64) throws(ArrayQueueError) {
+        (self.timestamp, self.index) = try stamp(flags, timestamp, index)
+        (timeout, blocking) = Arguments.timeout(timeoutNanoseconds)
+    }
+}
+
 /// Reserves a record as `aq_queue_put` and `aq_queue_loan` do; nil when there is no room
 /// and the call must not wait.
-private func reserve(
-    _ queue: ArrayQueue, _ dtype: DType, _ shape: [Int], _ timeoutNanoseconds: Int64, _ flags: Int32, _ timestamp: Int64, _ index: Int64
-) throws(ArrayQueueError) -> RecordView {
-    let (timestamp, index) = try stamp(flags, timestamp, index)
-    let (timeout, blocking) = Arguments.timeout(timeoutNanoseconds)
-    guard let view = try queue.reserveRecord(dtype: dtype, shape: shape, timestamp: timestamp, index: index, timeout: timeout, blocking: blocking) else {
+private func reserve(_ queue: ArrayQueue, _ dtype: DType, _ shape: [Int], _ put: PutArguments) throws(ArrayQueueError) -> RecordView {
+    guard let view = try queue.reserveRecord(
+        dtype: dtype, shape: shape, timestamp: put.timestamp, index: put.index, timeout: put.timeout, blocking: put.blocking
+    ) else {
         throw noRoom(queue, dtype, shape)
     }
     return view
@@ -93,17 +105,18 @@ public func aqQueuePut(
             throw ArrayQueueError(.invalidArgument, "nbytes is \(Arguments.unsigned(nbytes)), but a \(dtype) array of shape \(shape) has \(byteCount) bytes")
         }
         guard data != nil || byteCount == 0 else { throw ArrayQueueError(.invalidArgument, "data is NULL") }
+        let put = try PutArguments(timeoutNanoseconds, flags, timestamp, index)
         guard byteCount < AQ_COPY_STREAMING_BYTES else {
             // aq_copy()'s streaming stores: the queue's own copy would be memcpy's.
-            let view = try reserve(handle.queue, dtype, shape, timeoutNanoseconds, flags, timestamp, index)
+            let view = try reserve(handle.queue, dtype, shape, put)
             aq_copy(view.payload.baseAddress, data, byteCount)
             try handle.queue.commit(view)
             return AQ_OK
         }
-        let (timestamp, index) = try stamp(flags, timestamp, index)
-        let (timeout, blocking) = Arguments.timeout(timeoutNanoseconds)
         let bytes = UnsafeRawBufferPointer(start: data, count: byteCount)
-        guard try handle.queue.putCopy(dtype: dtype, shape: shape, bytes: bytes, timestamp: timestamp, index: index, blocking: blocking, timeout: timeout) else {
+        guard try handle.queue.putCopy(
+            dtype: dtype, shape: shape, bytes: bytes, timestamp: put.timestamp, index: put.index, blocking: put.blocking, timeout: put.timeout
+        ) else {
             throw noRoom(handle.queue, dtype, shape)
         }
         return AQ_OK
@@ -124,7 +137,7 @@ public func aqQueueLoan(
     let handle = Handle.get(queue, as: QueueHandle.self)
     do throws(ArrayQueueError) {
         let (dtype, shape, _) = try Arguments.array(dtype, ndim, shape)
-        let view = try reserve(handle.queue, dtype, shape, timeoutNanoseconds, flags, timestamp, index)
+        let view = try reserve(handle.queue, dtype, shape, try PutArguments(timeoutNanoseconds, flags, timestamp, index))
         data?.pointee = view.payload.baseAddress
         nbytes?.pointee = view.payload.count
         loan.pointee = Handle.make(LoanHandle(queue: handle.queue, view: view))

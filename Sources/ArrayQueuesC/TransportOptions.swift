@@ -45,7 +45,7 @@ private func receiverDefaults() -> aq_receiver_options {
         missed_heartbeats: Int64(z.missedHeartbeatsBeforeSilent), linger_ns: nanoseconds(z.linger), curve_secret_key: nil,
         curve_server_public_key: nil, fast_path_capacity: Int64(z.fastPathCapacity), fast_path_timeout_ns: nanoseconds(z.fastPathTimeout),
         shm_capacity: 256 << 20, shm_mode: access.mode, shm_allow_other_owner: access.allowOtherOwner ? 1 : 0,
-        maximum_connections: TransportArguments.connectionLimitField(z.maximumConnections))
+        maximum_connections: TransportArguments.connectionLimitField(z.maximumConnections), zero_copy_receive: 0)
 }
 
 /// Sizes of version 1 of the option structs: the offset of the first field version 2 added.
@@ -235,5 +235,10 @@ struct ReceiverSettings {
         sharedMemoryCapacity = try TransportArguments.size(c.shm_capacity, "shm_capacity")
         sharedMemoryAccess = SharedMemoryAccess(allowOtherOwner: c.shm_allow_other_owner != 0, mode: c.shm_mode)
         zeroMQ.maximumConnections = try TransportArguments.connectionLimit(c.maximum_connections)
+        // A context of the receiver's own, which it keeps alive: zero-copy receive is a setting
+        // of the whole context, and the shared one's receivers may hear untrusted peers. libzmq
+        // starts the context's I/O thread with its first socket, so shm:// (which ignores the
+        // field) makes none.
+        if c.zero_copy_receive != 0 { zeroMQ.context = try ZMQContext(zeroCopyReceive: true) }
     }
 }

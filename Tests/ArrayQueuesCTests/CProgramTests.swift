@@ -5,7 +5,7 @@ import Testing
 /// C programs compiled with `cc $(pkg-config --cflags --libs arrayqueues)` and run, as a C
 /// user would: the examples of `examples/c/` and a program that calls every function of
 /// `arrayqueues.h` with good and bad arguments.
-@Suite(.serialized)
+@Suite(.serialized, .timeLimit(.minutes(5)))
 struct CProgramTests {
     @Test("every function and error path of arrayqueues.h, from C")
     func abiTestProgram() throws {

@@ -44,6 +44,13 @@ extension ArrayQueue {
     ) throws(ArrayQueueError) -> Bool {
         // Broadcast queues reserve by their own rules (Broadcast/BroadcastRing.swift).
         let copiedUnderLock = bytes.count <= Ring.lockedCopyLimit && !ring.isBroadcast
+        // The caller's bytes are then read under the lock: a page of them not mapped in yet (an
+        // mmap'd file, memory swapped out) would hold every producer for the fault, a disk read
+        // perhaps. Faulted in here instead: at most 1 KiB, so the first and last bytes cover it.
+        if copiedUnderLock, let start = bytes.baseAddress, bytes.count > 0 {
+            Sys.touch(start)
+            Sys.touch(start + (bytes.count - 1))
+        }
         let reserved = try withRequest(dtype: dtype, shape: shape, timestamp: timestamp, index: index) { (request) throws(ArrayQueueError) -> Ring.Reservation? in
             guard bytes.count == request.payloadBytes else {
                 throw ArrayQueueError(.invalidArgument, "\(bytes.count) bytes given for a \(dtype) array of shape \(shape), which has \(request.payloadBytes)")

@@ -337,6 +337,12 @@ public enum Sys {
     static func prefetchForRead(_ address: UnsafeRawPointer) {
         caq_prefetch_for_read(address)
     }
+
+    /// Reads a byte at `address`, so that its page is faulted in now (``caq_touch``).
+    @inline(__always)
+    static func touch(_ address: UnsafeRawPointer) {
+        caq_touch(address)
+    }
 }
 
 /// Which file an object is: equal identities are the same file, whatever its name now.

@@ -114,7 +114,7 @@ public struct ServeSettings: Sendable {
             linger: try table?.seconds("linger"), zeroCopy: try table?.bool("zero_copy"),
             zeroCopyDepth: try table?.integer("zero_copy_depth", in: 1...64), createCapacity: try table?.size("create_capacity"),
             curveSecretKeyFile: try table?.string("curve_secret_key_file"), curveAllowedClients: try table?.string("curve_allowed_clients"),
-            subscriberPolicy: try table?.string("subscriber_policy"), maxConnections: try table?.integer("max_connections", in: 0...1_000_000))
+            subscriberPolicy: try table?.string("subscriber_policy"), maxConnections: try table?.integer("max_connections", in: 0...Values.maximumConnectionLimit))
         settings.byteBudget = options.byteBudget ?? file.byteBudget ?? settings.byteBudget
         settings.peerQueue = options.peerQueue ?? file.peerQueue ?? settings.peerQueue
         guard (1...1_000_000).contains(settings.peerQueue) else { throw .configuration("--peer-queue must be 1 to 1000000 frames") }
@@ -123,10 +123,7 @@ public struct ServeSettings: Sendable {
             settings.heartbeat = heartbeat == .zero ? nil : heartbeat
         }
         settings.linger = options.linger ?? file.linger ?? settings.linger
-        if let limit = options.maxConnections ?? file.maxConnections {
-            guard (0...1_000_000).contains(limit) else { throw .configuration("--max-connections must be 0 (no limit) to 1000000") }
-            settings.maxConnections = limit == 0 ? nil : limit
-        }
+        if let limit = options.maxConnections ?? file.maxConnections { settings.maxConnections = try Values.connectionLimit(limit) }
         // Push/pull holds the producer back when pullers are slow whatever the mode, so pinning a
         // slot costs nothing more there; pub/sub must never let a stalled subscriber pin slots.
         settings.zeroCopy = options.zeroCopy ?? file.zeroCopy ?? (settings.pattern == .pushpull)

@@ -129,7 +129,7 @@ public struct SubscribeSettings: Sendable {
             capacity: try table?.size("capacity"), putTimeout: try table?.timeLimit("put_timeout"),
             envelopes: try table?.bool("envelopes"), receiveQueue: try table?.integer("receive_queue", in: 1...1_000_000), maximumMessage: try table?.size("max_message_size"),
             heartbeat: try table?.seconds("heartbeat"), curveServerKey: try table?.string("curve_server_key"),
-            curveSecretKeyFile: try table?.string("curve_secret_key_file"), maxConnections: try table?.integer("max_connections", in: 0...1_000_000),
+            curveSecretKeyFile: try table?.string("curve_secret_key_file"), maxConnections: try table?.integer("max_connections", in: 0...Values.maximumConnectionLimit),
             zeroCopyReceive: try table?.bool("zero_copy_receive"))
         settings.capacity = options.capacity ?? values.capacity ?? settings.capacity
         guard (ArrayQueue.minimumCapacity...ArrayQueue.maximumCapacity).contains(settings.capacity) else {
@@ -144,10 +144,7 @@ public struct SubscribeSettings: Sendable {
         settings.receiveQueue = options.receiveQueue ?? values.receiveQueue ?? settings.receiveQueue
         guard (1...1_000_000).contains(settings.receiveQueue) else { throw .configuration("--receive-queue must be 1 to 1000000 frames") }
         settings.maximumMessageBytes = options.maxMessageSize ?? values.maximumMessage ?? settings.maximumMessageBytes
-        if let limit = options.maxConnections ?? values.maxConnections {
-            guard (0...1_000_000).contains(limit) else { throw .configuration("--max-connections must be 0 (no limit) to 1000000") }
-            settings.maxConnections = limit == 0 ? nil : limit
-        }
+        if let limit = options.maxConnections ?? values.maxConnections { settings.maxConnections = try Values.connectionLimit(limit) }
         if let heartbeat = options.heartbeat ?? values.heartbeat {
             // The publisher's interval, from which silence is judged: unlike serve's (where 0 sends
             // none), it cannot be 0, and was taken as the default when it was.

@@ -175,6 +175,18 @@ public enum Values {
         return value
     }
 
+    /// The largest `max_connections` accepted.
+    public static let maximumConnectionLimit = 1_000_000
+
+    /// `max_connections` (from `--max-connections` or the file) as the transport's
+    /// `maximumConnections`: 0 is no limit (nil).
+    public static func connectionLimit(_ limit: Int) throws(RelayError) -> Int? {
+        guard (0...maximumConnectionLimit).contains(limit) else {
+            throw .configuration("--max-connections must be 0 (no limit) to \(maximumConnectionLimit)")
+        }
+        return limit == 0 ? nil : limit
+    }
+
     /// Octal permission bits such as "660" or "0660".
     public static func queueMode(_ text: String, what: String) throws(RelayError) -> UInt32 {
         guard let bits = UInt32(text, radix: 8), bits <= 0o777, bits & 0o600 == 0o600 else {

@@ -24,6 +24,12 @@ struct ConnectionLimit {
         self.maximum = maximum
     }
 
+    /// The warning for `count` connections to `endpoint` cut by a limit of `maximum`, as
+    /// senders and receivers log it (at most every 10 s; `andMore` says how many went unlogged).
+    static func warning(cut count: Int, endpoint: String, maximum: Int?, andMore: String) -> String {
+        "dropped \(count) connection(s) to \(endpoint) beyond the limit of \(maximum ?? 0) per endpoint\(andMore)"
+    }
+
     /// Records a connection that the listener at `endpoint` accepted.
     mutating func noteAccepted(_ descriptor: Int32, endpoint: String) {
         open[endpoint, default: []].append(descriptor)

@@ -98,7 +98,7 @@ extension ZeroMQReceiver {
             logger.warning("dropped a connection: libzmq held \(drop.held) bytes of it \(what), more than \(drop.limit) allowed (a message that does not end?)")
         }
         if let endpoint = cut.first, let more = connectionLimitLogs.admit() {
-            logger.warning("dropped \(cut.count) connection(s) to \(endpoint) beyond the limit of \(options.maximumConnections ?? 0) per endpoint\(more.andMore)")
+            logger.warning("\(ConnectionLimit.warning(cut: cut.count, endpoint: endpoint, maximum: options.maximumConnections, andMore: more.andMore))")
         }
     }
 

@@ -136,6 +136,8 @@ final class ZeroMQSenderEngine: Sendable {
     }
 
     var statistics: SenderStatistics {
+        // Before the peer counts: a cut counted here is already out of `peers` (see drainPeerEvents).
+        let dropped = peersDropped.load(ordering: .acquiring)
         var statistics = SenderStatistics(
             epoch: epoch, sent: sentCount.load(ordering: .relaxed), dropped: droppedCount.load(ordering: .relaxed),
             bytesSent: bytesSent.load(ordering: .relaxed), heartbeats: heartbeatCount.load(ordering: .relaxed),
@@ -144,7 +146,7 @@ final class ZeroMQSenderEngine: Sendable {
             peers: peerCount.load(ordering: .relaxed), peersDisconnected: peersDisconnected.load(ordering: .relaxed),
             rejectedSubscriptions: rejectedSubscriptions.load(ordering: .relaxed))
         statistics.sharedMemoryLost = sharedMemoryLost.load(ordering: .relaxed)
-        statistics.peersDropped = peersDropped.load(ordering: .relaxed)
+        statistics.peersDropped = dropped
         return statistics
     }
 
@@ -425,22 +427,23 @@ final class ZeroMQSenderEngine: Sendable {
         lastServiced.store(state.lastService, ordering: .relaxed)
         state.socket.handleCommands()
         drainPeerEvents(&state)
-        peerCount.store(state.peers.peers, ordering: .relaxed)
-        peersDisconnected.store(state.peers.disconnected, ordering: .relaxed)
         if pattern == .publish { applySubscriptions(&state) }
     }
 
     /// Reads the monitor's connection events, which also shuts down the connections beyond the
-    /// limit (counted and logged); a descriptor that opened or closed starts afresh in
-    /// ``State/refused``.
+    /// limit (counted and logged), and publishes the peer counts; a descriptor that opened or
+    /// closed starts afresh in ``State/refused``.
     private func drainPeerEvents(_ state: inout State) {
         var changed: [Int32] = []
         let cut = state.peers.drain { _, descriptor in changed.append(descriptor) }
         for descriptor in changed { state.refused.forget(descriptor) }
+        peerCount.store(state.peers.peers, ordering: .relaxed)
+        peersDisconnected.store(state.peers.disconnected, ordering: .relaxed)
         guard let endpoint = cut.first?.endpoint else { return }
-        peersDropped.add(UInt64(cut.count), ordering: .relaxed)
+        // After the peer count: statistics that show these cuts show them out of `peers` too.
+        peersDropped.add(UInt64(cut.count), ordering: .releasing)
         if let more = connectionLimitLogs.admit() {
-            logger.warning("stream '\(stream)': dropped \(cut.count) connection(s) to \(endpoint) beyond the limit of \(options.maximumConnections ?? 0) per endpoint\(more.andMore)")
+            logger.warning("stream '\(stream)': \(ConnectionLimit.warning(cut: cut.count, endpoint: endpoint, maximum: options.maximumConnections, andMore: more.andMore))")
         }
     }
 

@@ -271,6 +271,12 @@ static inline void caq_prefetch_for_read(const void *address) {
     __builtin_prefetch(address, 0, 3);
 }
 
+/// Reads the byte at `address` and discards it (a volatile load the compiler keeps): faults its
+/// page in now, not later, where a fault would cost more.
+static inline void caq_touch(const void *address) {
+    (void)*(const volatile unsigned char *)address;
+}
+
 /// F_OFD_SETLK: write-locks byte `byte` of the file through `fd`'s open file description, without
 /// waiting. Returns 0, or -errno (-EAGAIN: another open file description holds it).
 int caq_ofd_lock(int fd, uint64_t byte);

@@ -3,7 +3,8 @@
  * aq_sender_options and aq_receiver_options end at shm_capacity, and aq_queue_options at
  * allow_other_owner) keeps working with this library, and the fields version 2 added
  * (shm_mode, shm_allow_other_owner; broadcast) do what they say; so does maximum_connections
- * (version 4 of aq_sender_options, 3 of aq_receiver_options), which an older struct never sets.
+ * (version 4 of aq_sender_options, 3 of aq_receiver_options), which an older struct never sets,
+ * and zero_copy_receive (version 4 of aq_receiver_options).
  * Run by ArrayQueuesCTests (compiled with pkg-config); prints one line per failed check and a
  * summary, and exits 0 only if every check passed.
  */
@@ -396,6 +397,110 @@ static void test_connection_limit_versions(void) {
     CHECK(!aq_queue_exists(queue_name("limit-negative")));
 }
 
+/* Byte `i` of the array of `nbytes` bytes sent as message `seed`. */
+static unsigned char pattern_byte(size_t i, size_t nbytes, int seed) {
+    return (unsigned char)(i * 131 + nbytes * 7 + (size_t)seed * 29 + (i >> 8));
+}
+
+/* A message of one array of `nbytes` bytes, filled by pattern_byte(). */
+static int send_pattern(aq_sender *sender, size_t nbytes, int seed) {
+    unsigned char *bytes = malloc(nbytes);
+    if (!bytes) return AQ_ESYSTEM;
+    for (size_t i = 0; i < nbytes; i++) bytes[i] = pattern_byte(i, nbytes, seed);
+    int64_t shape[1] = {(int64_t)nbytes};
+    aq_array array = {.name = "bytes", .dtype = AQ_DTYPE_UINT8, .ndim = 1, .shape = shape, .data = bytes, .nbytes = nbytes};
+    int rc = aq_sender_send(sender, &array, 1, 0, 0, seed, NULL, NULL);
+    free(bytes);
+    return rc;
+}
+
+/* The message holds the array send_pattern() sent as message `seed`. */
+static int holds_pattern(aq_message *message, size_t nbytes, int seed) {
+    aq_message_info info = {.size = sizeof info};
+    aq_array array;
+    if (!message || aq_message_info_get(message, &info) != AQ_OK || info.array_count != 1 ||
+        aq_message_array(message, 0, &array) != AQ_OK || array.nbytes != nbytes)
+        return 0;
+    const unsigned char *bytes = array.data;
+    for (size_t i = 0; i < nbytes; i++)
+        if (bytes[i] != pattern_byte(i, nbytes, seed)) return 0;
+    return 1;
+}
+
+/* zero_copy_receive (version 4 of aq_receiver_options): 0 from the init functions, which write
+ * nothing of it for an earlier size; accepted at every size, with the field after an earlier
+ * version's size saying 1 (the library never reads it) and in the whole struct: messages of
+ * 40 B, 64 KiB and 1 MiB arrive intact over tcp while every message received so far is held,
+ * two rounds of them; shm:// ignores it. Whether the receiver really receives with zero-copy
+ * C cannot see: ReceiverSettingsTests (Swift) checks the context libzmq reports. */
+static void test_zero_copy_receive_versions(void) {
+    aq_receiver_options options;
+    aq_receiver_options_init(&options);
+    CHECK(options.zero_copy_receive == 0);
+    /* Version 3's size was its sizeof: it ended where the new field starts; and version 4 has no
+     * padding after the field, so its sizeof is where a version 5 would begin. */
+    CHECK(AQ_RECEIVER_OPTIONS_SIZE_V3 == offsetof(aq_receiver_options, maximum_connections) + sizeof(int64_t));
+    CHECK(sizeof(aq_receiver_options) == offsetof(aq_receiver_options, zero_copy_receive) + sizeof options.zero_copy_receive);
+    memset(&options, 0xA5, sizeof options);
+    aq_receiver_options_init_sized(&options, AQ_RECEIVER_OPTIONS_SIZE_V3);
+    CHECK(options.size == AQ_RECEIVER_OPTIONS_SIZE_V3 && options.maximum_connections == 256 &&
+          untouched(&options, AQ_RECEIVER_OPTIONS_SIZE_V3, sizeof options));
+
+    enum { ROUNDS = 2, SIZES = 3 };
+    static const size_t sizes[SIZES] = {40, 64 << 10, 1 << 20};
+    const size_t struct_sizes[] = {AQ_RECEIVER_OPTIONS_SIZE_V1, AQ_RECEIVER_OPTIONS_SIZE_V2, AQ_RECEIVER_OPTIONS_SIZE_V3,
+                                   sizeof(aq_receiver_options)};
+    for (size_t version = 0; version < sizeof struct_sizes / sizeof struct_sizes[0]; version++) {
+        aq_receiver_options_init(&options);
+        options.role = AQ_ROLE_BIND;
+        options.fast_path = AQ_FAST_PATH_DISABLED;  /* over tcp, not a same-host queue */
+        options.zero_copy_receive = 1;
+        options.size = struct_sizes[version];
+        char address[128] = "";
+        aq_receiver *receiver = NULL;
+        EXPECT(bind_receiver(&options, address, sizeof address, &receiver), AQ_OK);
+        aq_sender_options sender_options;
+        aq_sender_options_init(&sender_options);
+        sender_options.role = AQ_ROLE_CONNECT;
+        sender_options.fast_path = AQ_FAST_PATH_DISABLED;
+        sender_options.send_timeout_ns = 10000 * 1000 * 1000LL;
+        aq_sender *sender = NULL;
+        if (receiver) EXPECT(aq_sender_create(address, "zero-copy", &sender_options, &sender), AQ_OK);
+        aq_message *held[ROUNDS * SIZES] = {0};
+        int intact = 0;
+        for (int round = 0; sender && round < ROUNDS; round++) {
+            for (int k = 0; k < SIZES; k++) EXPECT(send_pattern(sender, sizes[k], round * SIZES + k), AQ_OK);
+            for (int k = 0; k < SIZES; k++)
+                EXPECT(aq_receiver_receive(receiver, 10000 * 1000 * 1000LL, 0, &held[round * SIZES + k]), AQ_OK);
+        }
+        for (int m = 0; m < ROUNDS * SIZES; m++) intact += holds_pattern(held[m], sizes[m % SIZES], m);
+        if (intact != ROUNDS * SIZES) fprintf(stderr, "options_versions_test: size %zu: %d of %d intact\n", struct_sizes[version], intact, ROUNDS * SIZES);
+        CHECK(intact == ROUNDS * SIZES);
+        for (int m = 0; m < ROUNDS * SIZES; m++) aq_message_free(held[m]);
+        if (sender) aq_sender_close(sender);
+        if (receiver) aq_receiver_close(receiver);
+    }
+
+    /* shm:// ignores it. */
+    aq_receiver_options_init(&options);
+    options.zero_copy_receive = 1;
+    options.shm_capacity = 4 << 20;
+    aq_receiver *receiver = NULL;
+    EXPECT(aq_receiver_create(endpoint("zero-copy"), &options, &receiver), AQ_OK);
+    aq_sender *sender = NULL;
+    if (receiver) EXPECT(aq_sender_create(endpoint("zero-copy"), "s", NULL, &sender), AQ_OK);
+    aq_message *message = NULL;
+    if (sender) {
+        EXPECT(send_pattern(sender, 1 << 20, 7), AQ_OK);
+        EXPECT(aq_receiver_receive(receiver, 5000 * 1000 * 1000LL, 0, &message), AQ_OK);
+    }
+    CHECK(holds_pattern(message, 1 << 20, 7));
+    aq_message_free(message);
+    if (sender) aq_sender_close(sender);
+    if (receiver) aq_receiver_close(receiver);
+    CHECK(aq_queue_remove(queue_name("zero-copy")) == AQ_OK);
+}
+
 int main(void) {
     snprintf(prefix, sizeof prefix, "c-options-%d-%ld", (int)getpid(), (long)time(NULL) % 100000);
     test_other_owner();  /* forks: first, before anything could have started a thread */
@@ -404,5 +509,6 @@ int main(void) {
     test_sized_initialization();
     test_shm_mode();
     test_connection_limit_versions();
+    test_zero_copy_receive_versions();
     return CHECK_SUMMARY("options_versions_test");
 }
