@@ -767,17 +767,35 @@ final class Ring {
         var tail: UInt64 = 0
         var writing: UInt64?
         var polls: UInt32 = 0
+        /// The state word at `tail`'s place when the spin first looked there: whatever the last
+        /// lap left, until a small put writes its record there READY.
+        var slotState: UInt32?
     }
 
-    /// Whether a record may have become claimable since `probe` was taken: the record being
-    /// written was published (or freed), or a record was reserved at the old tail and is no
-    /// longer being written. A hint read without the lock (the claim decides); it follows a
-    /// record reserved at the old tail while it is written, so that the consumer tries once.
+    /// Whether a record may have become claimable since `probe` was taken: a record appeared
+    /// READY at the old tail (a small put publishes it there before it moves `tail`), the record
+    /// being written was published (or freed), or a record was reserved at the old tail and is
+    /// no longer being written. A hint read without the lock (the claim decides, against the
+    /// real `tail`); it follows a record reserved at the old tail while it is written, so that
+    /// the consumer tries once.
     func hasArrival(_ probe: inout ArrivalProbe) -> Bool {
         // The record being written is looked at every fourth poll only: each look pulls its
         // header's line from the producer, who must then take it back to publish the record.
         probe.polls &+= 1
         if let writing = probe.writing, probe.polls & 3 == 0, record(at: writing).rawState != CAQ_STATE_WRITING { return true }
+        // The place of the next record is watched with `tail`: the two loads are in flight at
+        // once, so the record's header arrives with the news of it instead of after it (the
+        // claim would otherwise fetch it then, a second transfer between the cores). Only a
+        // change to READY counts: a stale READY word (left beyond `tail` by a producer killed
+        // before its tail store) is the baseline, not news.
+        if probe.writing == nil {
+            let slot = record(at: probe.tail).rawState
+            if let before = probe.slotState {
+                if slot != before, slot == CAQ_STATE_READY { return true }
+            } else {
+                probe.slotState = slot
+            }
+        }
         let tail = header.tail.pointee.load(ordering: .acquiring)
         guard tail != probe.tail else { return false }
         if probe.writing == nil, tail > probe.tail, tail - probe.tail <= UInt64(capacity),
