@@ -46,7 +46,7 @@ private func queueDefaults() -> aq_queue_options {
         size: MemoryLayout<aq_queue_options>.size, overflow: Int32(AQ_OVERFLOW_BLOCK.rawValue),
         shape_change: Int32(AQ_SHAPE_CHANGE_KEEP.rawValue),
         spin_ns: defaults.spinNanoseconds, mode: creating.mode,
-        allow_other_owner: defaults.allowOtherOwner ? 1 : 0, broadcast: creating.broadcast ? 1 : 0)
+        allow_other_owner: defaults.allowOtherOwner ? 1 : 0, broadcast: creating.broadcast ? 1 : 0, reserved: 0)
 }
 
 /// The size of version 1 of `aq_queue_options`: the offset of `broadcast`, which version 2 added.

@@ -78,6 +78,7 @@ public func aqQueueInfoGet(_ queue: OpaquePointer?, _ info: UnsafeMutablePointer
         out.set(\.creator_pid, facts.creatorPID)
         out.set(\.created_ns, facts.created.nanosecondsSinceEpoch)
         out.set(\.shape_change, Int32(facts.shapeChange == .reset ? AQ_SHAPE_CHANGE_RESET.rawValue : AQ_SHAPE_CHANGE_KEEP.rawValue))
+        out.set(\.reserved, 0)
         return AQ_OK
     }
 }

@@ -218,6 +218,9 @@ typedef struct aq_queue_options {
     int32_t broadcast;      /**< 1: a queue the call creates is a broadcast queue, where every subscriber
                                  (aq_queue_subscribe()) reads every record; 0 (default): consumers share the
                                  records. Needs shape_change KEEP. */
+    int32_t reserved;       /**< Ignored. It makes the struct end where its last field does: a later
+                                 version's fields start at byte 40, so its size tells it apart from
+                                 this one (padding would give both the same sizeof). */
 } aq_queue_options;
 
 /** The `size` of version 1 of aq_queue_options (before `broadcast`), still accepted. */
@@ -511,6 +514,8 @@ typedef struct aq_queue_info {
     int32_t creator_pid;         /**< The process that created the queue. */
     int64_t created_ns;          /**< Creation time, nanoseconds since the Unix epoch. */
     int32_t shape_change;        /**< aq_shape_change chosen at creation. */
+    int32_t reserved;            /**< Set to 0. The struct ends where its last field does (see
+                                      aq_queue_options.reserved). */
 } aq_queue_info;
 
 /** Fills `*info` up to `info->size` bytes. Errors: AQ_EINVALID_ARGUMENT. */

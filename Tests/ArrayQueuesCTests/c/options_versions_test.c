@@ -501,6 +501,29 @@ static void test_zero_copy_receive_versions(void) {
     CHECK(aq_queue_remove(queue_name("zero-copy")) == AQ_OK);
 }
 
+/* Each struct ends where its last field does: trailing padding would let a later version add a
+ * field there without changing sizeof, and the library could no longer tell the versions apart
+ * by `size` (nor know whether those bytes were ever set). */
+#define ENDS_AT_LAST_FIELD(type, last) CHECK(sizeof(type) == offsetof(type, last) + sizeof(((type *)0)->last))
+static void test_no_trailing_padding(void) {
+    ENDS_AT_LAST_FIELD(aq_queue_options, reserved);
+    ENDS_AT_LAST_FIELD(aq_record_info, reserved);
+    ENDS_AT_LAST_FIELD(aq_queue_statistics, next_sequence);
+    ENDS_AT_LAST_FIELD(aq_queue_info, reserved);
+    ENDS_AT_LAST_FIELD(aq_attachment, alive);
+    ENDS_AT_LAST_FIELD(aq_sender_options, maximum_connections);
+    ENDS_AT_LAST_FIELD(aq_array, nbytes);
+    ENDS_AT_LAST_FIELD(aq_sender_statistics, peers_dropped);
+    ENDS_AT_LAST_FIELD(aq_receiver_options, zero_copy_receive);
+    ENDS_AT_LAST_FIELD(aq_receiver_statistics, peers_dropped);
+    ENDS_AT_LAST_FIELD(aq_message_info, array_count);
+    /* Filled by the library, never left as the caller's garbage. */
+    aq_queue_options options;
+    memset(&options, 0xAB, sizeof options);
+    aq_queue_options_init(&options);
+    CHECK(options.reserved == 0);
+}
+
 int main(void) {
     snprintf(prefix, sizeof prefix, "c-options-%d-%ld", (int)getpid(), (long)time(NULL) % 100000);
     test_other_owner();  /* forks: first, before anything could have started a thread */
@@ -510,5 +533,6 @@ int main(void) {
     test_shm_mode();
     test_connection_limit_versions();
     test_zero_copy_receive_versions();
+    test_no_trailing_padding();
     return CHECK_SUMMARY("options_versions_test");
 }
