@@ -34,10 +34,10 @@ struct CProcessTests {
         print("CProcessTests.connectionLimit: \(output.split(separator: "\n").dropLast().joined(separator: "; "))")
     }
 
-    @Test("shm:// sender and receiver inherited by fork(): a child that ignores, closes or sends through them leaves the parent's stream intact")
-    func forkedChildren() throws {
+    @Test("shm:// sender and receiver inherited by fork(): a child that ignores, closes or sends through them leaves the parent's stream intact (push/pull; pub/sub, where the receiver's subscription stays the parent's)", arguments: ["push-pull", "pub-sub"])
+    func forkedChildren(pattern: String) throws {
         let queue = "c-fork-test-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
         defer { unlink("/dev/shm/aq.\(queue)") }  // should the program fail before removing it
-        try Self.runProgram("fork_test", [queue])
+        try Self.runProgram("fork_test", [queue, pattern])
     }
 }

@@ -5,8 +5,10 @@
  * the parent keeps sending and receiving after each, and closes cleanly. Every message must
  * arrive once, intact, with the parent's epoch and numbering undisturbed: a child's close must
  * not end the parent's stream, and a child's messages are a stream instance (epoch) of their own.
- * Usage: fork_test QUEUE (the queue must not exist; the program removes it). Run by
- * ArrayQueuesCTests; exits 0 only if every check passed, in the parent and in each child.
+ * Usage: fork_test QUEUE push-pull|pub-sub (the queue must not exist; the program removes it):
+ * with pub-sub, the receiver is a subscriber of a broadcast queue, whose subscription a child's
+ * close must leave to the parent. Run by ArrayQueuesCTests; exits 0 only if every check passed,
+ * in the parent and in each child.
  */
 #define _GNU_SOURCE
 #include "check.h"
@@ -112,19 +114,22 @@ static void child_sends(void *context) {
 }
 
 int main(int argc, char **argv) {
-    if (argc != 2) {
-        fprintf(stderr, "usage: fork_test QUEUE\n");
+    if (argc != 3 || (strcmp(argv[2], "push-pull") != 0 && strcmp(argv[2], "pub-sub") != 0)) {
+        fprintf(stderr, "usage: fork_test QUEUE push-pull|pub-sub\n");
         return 2;
     }
+    int pattern = strcmp(argv[2], "pub-sub") == 0 ? AQ_PATTERN_PUB_SUB : AQ_PATTERN_PUSH_PULL;
     char endpoint[300];
     snprintf(endpoint, sizeof endpoint, "shm://%s", argv[1]);
     aq_receiver_options receiver_options;
     aq_receiver_options_init(&receiver_options);
+    receiver_options.pattern = pattern;
     receiver_options.shm_capacity = 4 << 20;
     struct handles h = {0};
     EXPECT(aq_receiver_create(endpoint, &receiver_options, &h.receiver), AQ_OK);
     aq_sender_options sender_options;
     aq_sender_options_init(&sender_options);
+    sender_options.pattern = pattern;
     sender_options.send_timeout_ns = 10000 * MS;
     EXPECT(aq_sender_create(endpoint, "ignored", &sender_options, &h.sender), AQ_OK);
     if (!h.sender || !h.receiver) return CHECK_SUMMARY("fork_test");
