@@ -412,6 +412,15 @@ static PyObject *receiver_last_malformed_reason(ReceiverObject *self, PyObject *
     return receiver_text(self, aq_receiver_last_malformed_reason);
 }
 
+/* aq_receiver_endpoint, whose handle is const, in receiver_text's shape. */
+static int receiver_endpoint_text(aq_receiver *receiver, char *buffer, size_t capacity) {
+    return aq_receiver_endpoint(receiver, buffer, capacity);
+}
+
+static PyObject *receiver_endpoint(ReceiverObject *self, PyObject *unused) {
+    return receiver_text(self, receiver_endpoint_text);
+}
+
 static PyObject *receiver_statistics(ReceiverObject *self, PyObject *unused) {
     if (receiver_enter(self) < 0) return NULL;
     aq_receiver_statistics s = {.size = sizeof(aq_receiver_statistics)};
@@ -445,6 +454,7 @@ static PyObject *receiver_close(ReceiverObject *self, PyObject *unused) {
 static PyMethodDef receiver_methods[] = {
     {"receive", (PyCFunction)(void (*)(void))receiver_receive, METH_FASTCALL, "receive(timeout, flags) -> message tuple or None"},
     {"path", (PyCFunction)receiver_path, METH_NOARGS, "aq_path in use."},
+    {"endpoint", (PyCFunction)receiver_endpoint, METH_NOARGS, "The bound endpoint."},
     {"fast_path_problem", (PyCFunction)receiver_fast_path_problem, METH_NOARGS, "Why the fast path is not taken."},
     {"last_malformed_reason", (PyCFunction)receiver_last_malformed_reason, METH_NOARGS, "Why the last malformed message was rejected."},
     {"statistics", (PyCFunction)receiver_statistics, METH_NOARGS, "Counters, as a dict."},

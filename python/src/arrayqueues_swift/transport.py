@@ -366,6 +366,14 @@ class Receiver:
                 yield message
 
     @property
+    def endpoint(self) -> str:
+        """The endpoint bound, with a wildcard port resolved (``tcp://127.0.0.1:41234`` for
+        ``Receiver("tcp://127.0.0.1:*", role="bind")``), as :attr:`Sender.endpoint`; for a
+        receiver that connects, or ``shm://``, the endpoint it was made with. Raises
+        :class:`Closed` after :meth:`close`."""
+        return self._handle.endpoint()
+
+    @property
     def path(self) -> str:
         """How data arrives now: ``"network"`` or ``"shared-memory"`` (the same-host fast path)."""
         return "shared-memory" if self._handle.path() == 1 else "network"
