@@ -5,9 +5,12 @@ public import CArrayQueuesC
 /// What an `aq_receiver *` points to.
 final class ReceiverHandle {
     let receiver: any ArrayReceiver
+    /// The bound endpoint with its port resolved, or the endpoint given.
+    let endpoint: String
 
-    init(_ receiver: any ArrayReceiver) {
+    init(_ receiver: any ArrayReceiver, endpoint: String) {
         self.receiver = receiver
+        self.endpoint = endpoint
     }
 }
 
@@ -22,22 +25,31 @@ public func aqReceiverCreate(
         let settings = try ReceiverSettings(options)
         let parsed = try Endpoint(String(cString: endpoint))
         let made: any ArrayReceiver
+        var resolved = parsed.description
         switch parsed {
         case let .sharedMemory(name):
             made = try SharedMemoryReceiver(
                 name: name, capacity: settings.sharedMemoryCapacity, maximumArrays: settings.zeroMQ.maximumArrays,
                 access: settings.sharedMemoryAccess, subscription: settings.publishSubscribe ? .drop : nil)
         case .tcp, .ipc:
-            made = try ZeroMQReceiver(
+            let zeroMQ = try ZeroMQReceiver(
                 settings.publishSubscribe ? .subscribe(prefixes: settings.prefixes) : .pull,
                 bind: settings.role == .bind ? [parsed] : [], connect: settings.role == .connect ? [parsed] : [],
                 options: settings.zeroMQ, logger: transportLogger("ArrayQueuesC.receiver"))
+            if let bound = zeroMQ.boundEndpoints.first { resolved = bound.description }
+            made = zeroMQ
         }
-        receiver.pointee = Handle.make(ReceiverHandle(made))
+        receiver.pointee = Handle.make(ReceiverHandle(made, endpoint: resolved))
         return AQ_OK
     } catch {
         return Status.fail(error)
     }
+}
+
+@c(aq_receiver_endpoint)
+public func aqReceiverEndpoint(_ receiver: OpaquePointer?, _ buffer: UnsafeMutablePointer<CChar>?, _ capacity: Int) -> Int32 {
+    guard let receiver else { return Status.null("receiver", in: "aq_receiver_endpoint") }
+    return copyString(Handle.get(receiver, as: ReceiverHandle.self).endpoint, to: buffer, capacity: capacity, function: "aq_receiver_endpoint")
 }
 
 @c(aq_receiver_receive)

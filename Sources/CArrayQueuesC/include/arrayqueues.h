@@ -817,6 +817,12 @@ void aq_receiver_options_init(aq_receiver_options *options);
  *  Errors: as aq_sender_create(). */
 int aq_receiver_create(const char *endpoint, const aq_receiver_options *options, aq_receiver **receiver);
 
+/** Writes the endpoint the receiver is bound to (AQ_ROLE_BIND), with a wildcard port resolved
+ *  (for example "tcp://127.0.0.1:41234"), into `buffer` (`capacity` bytes, NUL-terminated);
+ *  for a receiver that connects, or shm://, the endpoint it was made with. As
+ *  aq_sender_endpoint(). Errors: AQ_EINVALID_ARGUMENT, AQ_EBUFFER_TOO_SMALL. */
+int aq_receiver_endpoint(const aq_receiver *receiver, char *buffer, size_t capacity);
+
 /** Flags of aq_receiver_receive(). */
 #define AQ_RECEIVE_EVENTS 0x1  /**< Also return heartbeat and end events (otherwise: data only). */
 

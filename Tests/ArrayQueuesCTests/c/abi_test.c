@@ -1100,6 +1100,8 @@ static void test_shared_memory_transport(void) {
     char bound[128];
     EXPECT(aq_sender_endpoint(sender, bound, sizeof bound), AQ_OK);
     CHECK(strcmp(bound, endpoint) == 0);
+    EXPECT(aq_receiver_endpoint(receiver, bound, sizeof bound), AQ_OK);
+    CHECK(strcmp(bound, endpoint) == 0);
     round_trip(sender, receiver, 2, queue_name("shm"));
     EXPECT(aq_receiver_path(receiver), AQ_PATH_NETWORK);
 
@@ -1119,6 +1121,37 @@ static void test_shared_memory_transport(void) {
     aq_sender_close(sender);
     aq_receiver_close(receiver);
     EXPECT(aq_queue_remove(queue_name("shm")), AQ_OK);
+}
+
+/* A receiver that binds a wildcard port reports the port it got, and a pusher that connects
+ * there reaches it; one that connects reports the endpoint it was made with. */
+static void test_receiver_endpoint(void) {
+    aq_receiver_options receiver_options;
+    aq_receiver_options_init(&receiver_options);
+    receiver_options.role = AQ_ROLE_BIND;
+    aq_receiver *bound;
+    EXPECT(aq_receiver_create("tcp://127.0.0.1:*", &receiver_options, &bound), AQ_OK);
+    char endpoint[128];
+    EXPECT(aq_receiver_endpoint(bound, endpoint, sizeof endpoint), AQ_OK);
+    CHECK(strncmp(endpoint, "tcp://127.0.0.1:", 16) == 0 && atoi(endpoint + 16) > 0);
+    aq_sender_options sender_options;
+    aq_sender_options_init(&sender_options);
+    sender_options.role = AQ_ROLE_CONNECT;
+    aq_sender *sender;
+    EXPECT(aq_sender_create(endpoint, "to-a-bound-receiver", &sender_options, &sender), AQ_OK);
+    round_trip(sender, bound, 2, "to-a-bound-receiver");
+    aq_sender_close(sender);
+
+    aq_receiver *connecting;
+    EXPECT(aq_receiver_create(endpoint, NULL, &connecting), AQ_OK);
+    char given[128];
+    EXPECT(aq_receiver_endpoint(connecting, given, sizeof given), AQ_OK);
+    CHECK(strcmp(given, endpoint) == 0);
+    EXPECT(aq_receiver_endpoint(connecting, given, 5), AQ_EBUFFER_TOO_SMALL);
+    EXPECT(aq_receiver_endpoint(connecting, NULL, 5), AQ_EINVALID_ARGUMENT);
+    EXPECT(aq_receiver_endpoint(NULL, given, sizeof given), AQ_EINVALID_ARGUMENT);
+    aq_receiver_close(connecting);
+    aq_receiver_close(bound);
 }
 
 /* A message with more arrays than the receiver allows is counted as malformed, with its reason. */
@@ -1460,6 +1493,7 @@ int main(void) {
     RUN(test_malformed_reason);
     RUN(test_curve);
     RUN(test_shared_memory_transport);
+    RUN(test_receiver_endpoint);
     RUN(test_fast_path);
     RUN(test_shared_memory_lost_at_close);
     RUN(test_close_with_statistics_arguments);

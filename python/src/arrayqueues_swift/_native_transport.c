@@ -248,23 +248,24 @@ static void receiver_dealloc(ReceiverObject *self) {
  *                       fast_path_timeout_ns, linger_ns, shm_capacity, maximum_message_bytes,
  *                       curve_secret_key, curve_server_public_key, shm_mode, shm_allow_other_owner,
  *                       maximum_arrays, heartbeat_interval_ns, missed_heartbeats,
- *                       maximum_connections, zero_copy_receive (bool));
+ *                       maximum_connections, zero_copy_receive (bool), byte_budget);
  *                       0 for the numeric defaults (-1 for linger_ns and
  *                       maximum_connections, where 0 means something); negative
  *                       sizes go to the C interface, which refuses them (transport.py refused
- *                       negative durations, and a heartbeat interval or missed_heartbeats under
- *                       1, already). */
+ *                       negative durations, and a heartbeat interval, missed_heartbeats or
+ *                       byte_budget under 1, already). */
 PyObject *native_open_receiver(PyObject *module, PyObject *args) {
     const char *endpoint;
     int pattern, role, fast_path, detects_loss, shm_allow_other_owner, zero_copy_receive;
     PyObject *subscriptions, *secret, *server_public;
-    long long fast_path_timeout, linger, shm_capacity, maximum_bytes, maximum_arrays, heartbeat, missed, maximum_connections;
+    long long fast_path_timeout, linger, shm_capacity, maximum_bytes, maximum_arrays, heartbeat, missed, maximum_connections,
+        byte_budget;
     unsigned long long shm_mode;
     PyObject *mode_argument;
-    if (!PyArg_ParseTuple(args, "siiiiOLLLLOOOpLLLLp", &endpoint, &pattern, &role, &fast_path, &detects_loss, &subscriptions,
+    if (!PyArg_ParseTuple(args, "siiiiOLLLLOOOpLLLLpL", &endpoint, &pattern, &role, &fast_path, &detects_loss, &subscriptions,
                           &fast_path_timeout, &linger, &shm_capacity, &maximum_bytes, &secret, &server_public, &mode_argument,
                           &shm_allow_other_owner, &maximum_arrays, &heartbeat, &missed, &maximum_connections,
-                          &zero_copy_receive) ||
+                          &zero_copy_receive, &byte_budget) ||
         unsigned_from(mode_argument, UINT32_MAX, "shm_mode", &shm_mode) < 0) return NULL;
     aq_receiver_options options;
     aq_receiver_options_init(&options);
@@ -280,6 +281,7 @@ PyObject *native_open_receiver(PyObject *module, PyObject *args) {
     if (heartbeat != 0) options.heartbeat_interval_ns = heartbeat;
     if (missed != 0) options.missed_heartbeats = missed;
     if (maximum_connections != -1) options.maximum_connections = maximum_connections;
+    if (byte_budget != 0) options.byte_budget = byte_budget;
     options.zero_copy_receive = zero_copy_receive;
     options.shm_mode = (uint32_t)shm_mode;
     options.shm_allow_other_owner = shm_allow_other_owner;
@@ -412,6 +414,15 @@ static PyObject *receiver_last_malformed_reason(ReceiverObject *self, PyObject *
     return receiver_text(self, aq_receiver_last_malformed_reason);
 }
 
+/* aq_receiver_endpoint, whose handle is const, in receiver_text's shape. */
+static int receiver_endpoint_text(aq_receiver *receiver, char *buffer, size_t capacity) {
+    return aq_receiver_endpoint(receiver, buffer, capacity);
+}
+
+static PyObject *receiver_endpoint(ReceiverObject *self, PyObject *unused) {
+    return receiver_text(self, receiver_endpoint_text);
+}
+
 static PyObject *receiver_statistics(ReceiverObject *self, PyObject *unused) {
     if (receiver_enter(self) < 0) return NULL;
     aq_receiver_statistics s = {.size = sizeof(aq_receiver_statistics)};
@@ -445,6 +456,7 @@ static PyObject *receiver_close(ReceiverObject *self, PyObject *unused) {
 static PyMethodDef receiver_methods[] = {
     {"receive", (PyCFunction)(void (*)(void))receiver_receive, METH_FASTCALL, "receive(timeout, flags) -> message tuple or None"},
     {"path", (PyCFunction)receiver_path, METH_NOARGS, "aq_path in use."},
+    {"endpoint", (PyCFunction)receiver_endpoint, METH_NOARGS, "The bound endpoint."},
     {"fast_path_problem", (PyCFunction)receiver_fast_path_problem, METH_NOARGS, "Why the fast path is not taken."},
     {"last_malformed_reason", (PyCFunction)receiver_last_malformed_reason, METH_NOARGS, "Why the last malformed message was rejected."},
     {"statistics", (PyCFunction)receiver_statistics, METH_NOARGS, "Counters, as a dict."},

@@ -118,6 +118,20 @@ def _maximum_connections(limit: Optional[int]) -> int:
     return number
 
 
+def _receiver_byte_budget(budget: Optional[int]) -> int:
+    """A receiver's ``byte_budget`` as the native module takes it: 0 for None (the default,
+    256 MiB), else a whole number of bytes, 1 or more; 0 or less raises :class:`InvalidArgument`
+    here, on every endpoint (the C interface refuses 0 for tcp:// and ipc:// only)."""
+    if budget is None:
+        return 0
+    number = operator.index(budget)  # TypeError for a float or a str, as for the other counts
+    if number < 1:
+        from .errors import InvalidArgument
+
+        raise InvalidArgument(f"byte_budget is {budget!r}: it must be None (the default, 256 MiB) or a positive number of bytes")
+    return number
+
+
 def curve_keypair() -> Tuple[str, str]:
     """A new CURVE key pair, (public, secret), each 40 Z85 characters."""
     return _native.curve_keypair()
@@ -305,6 +319,14 @@ class Receiver:
     (``role="bind"``) keeps at once; those opened beyond it are cut, newest first, while a
     :meth:`receive` runs, and counted in ``statistics()["peers_dropped"]`` (None: 256; ``0``:
     no limit; negative raises :class:`InvalidArgument`).
+    ``byte_budget``: bytes of messages the socket's receive queue may hold for each connected
+    peer (tcp:// and ipc://; not shm:// nor the same-host fast path): it holds at most
+    ``byte_budget`` ÷ min(``maximum_message_bytes``, 256 KiB) messages, and at least one,
+    before it stops reading from that peer (a pusher then waits); a tcp peer for which libzmq
+    holds more than that many messages of ``maximum_message_bytes`` and one more is cut
+    (``peers_dropped``). It bounds how many messages wait, not how large one may be: a message
+    larger than the budget is still received. None: the default, 256 MiB; 0 or negative raises :class:`InvalidArgument`, a
+    float ``TypeError`` (unlike a :class:`Sender`'s ``byte_budget``, where 0 is the default).
     ``zero_copy_receive``: for trusted peers only, receive with libzmq's zero-copy through a
     ZeroMQ context of the receiver's own (C's ``zero_copy_receive``, Swift's
     ``ZMQContext(zeroCopyReceive: true)``), which saves a copy of every frame over 33 bytes
@@ -328,7 +350,8 @@ class Receiver:
                  curve_server_public_key: Optional[str] = None, shm_mode: int = 0o600,
                  shm_allow_other_owner: bool = False, maximum_arrays: int = 0,
                  heartbeat_interval: Optional[float] = None, missed_heartbeats: Optional[int] = None,
-                 maximum_connections: Optional[int] = None, zero_copy_receive: bool = False) -> None:
+                 maximum_connections: Optional[int] = None, zero_copy_receive: bool = False,
+                 byte_budget: Optional[int] = None) -> None:
         self._handle = _native.open_receiver(
             endpoint, _choice(_PATTERNS, pattern, "pattern"), _choice(_ROLES, role, "role"),
             _choice(_FAST_PATH, fast_path, "fast_path"), 1 if detects_loss else 0, list(subscriptions),
@@ -336,7 +359,7 @@ class Receiver:
             _size(shm_capacity), _size(maximum_message_bytes), curve_secret_key,
             curve_server_public_key, int(shm_mode), bool(shm_allow_other_owner), _size(maximum_arrays),
             _positive_ns(heartbeat_interval, "heartbeat_interval", "1 s"), _missed_heartbeats(missed_heartbeats),
-            _maximum_connections(maximum_connections), bool(zero_copy_receive))
+            _maximum_connections(maximum_connections), bool(zero_copy_receive), _receiver_byte_budget(byte_budget))
 
     def receive(self, timeout: Optional[float] = None, *, events: bool = False) -> Optional[Message]:
         """The next message, waiting up to ``timeout`` seconds (None: no limit, 0: not at all;
@@ -364,6 +387,14 @@ class Receiver:
                 return
             if message is not None:
                 yield message
+
+    @property
+    def endpoint(self) -> str:
+        """The endpoint bound, with a wildcard port resolved (``tcp://127.0.0.1:41234`` for
+        ``Receiver("tcp://127.0.0.1:*", role="bind")``), as :attr:`Sender.endpoint`; for a
+        receiver that connects, or ``shm://``, the endpoint it was made with. Raises
+        :class:`Closed` after :meth:`close`."""
+        return self._handle.endpoint()
 
     @property
     def path(self) -> str:
