@@ -126,3 +126,69 @@ struct ConnectionLimitTests {
         }
     }
 }
+
+/// A receiver's housekeeping thread checks its connections while the application makes no
+/// receive call: the limit holds and the monitor's events are read between receives, and the
+/// thread ends with ``ZeroMQReceiver/close()`` (or with the receiver).
+@Suite("A receiver looks after its connections between receives", .serialized, .timeLimit(.minutes(3)))
+struct ReceiverHousekeepingTests {
+    @Test("a puller with a limit of 4 that never receives cuts the 16 newest of 20 raw connections and counts them")
+    func limitHoldsWithoutReceiving() throws {
+        let receiver = try ZeroMQReceiver(.pull, bind: [try loopbackWildcard()], options: .init(fastPath: .disabled, maximumConnections: 4), logger: quietLogger)
+        defer { receiver.close() }
+        let raw = try ConnectionLimitTests.flood(receiver.boundEndpoints[0], count: 20)
+        defer { raw.forEach { close($0) } }
+        // Seen from the peers: one bounded wait for all of them (before, none ever ended).
+        var ended: Set<Int32> = []
+        #expect(eventually(within: 10) {
+            for descriptor in raw[4...] where !ended.contains(descriptor) && connectionEnds(descriptor, within: 0) { ended.insert(descriptor) }
+            return ended.count == 16
+        }, "\(ended.count) of the 16 newest ended; \(receiver.statistics)")
+        for descriptor in raw[..<4] { #expect(!connectionEnds(descriptor, within: 0.2)) }
+        #expect(eventually(within: 10) { receiver.statistics.peersDropped >= 16 })
+        #expect(receiver.statistics.peersDropped == 16, "\(receiver.statistics)")
+    }
+
+    @Test("the monitor's events are read while nobody receives: 30 connections opened and closed are all seen to end")
+    func eventsAreReadWithoutReceiving() throws {
+        let receiver = try ZeroMQReceiver(.pull, bind: [try loopbackWildcard()], options: .init(fastPath: .disabled, maximumConnections: nil), logger: quietLogger)
+        defer { receiver.close() }
+        let raw = try ConnectionLimitTests.flood(receiver.boundEndpoints[0], count: 30)
+        raw.forEach { close($0) }
+        #expect(eventually(within: 10) { receiver.inbound.withLock { $0.connectionsEnded } == 30 },
+                "\(receiver.inbound.withLock { $0.connectionsEnded }) of 30 ends read")
+        #expect(receiver.statistics.peersDropped == 0)
+    }
+
+    @Test("close() ends the housekeeping thread before it returns, from a borrowing receive's body too")
+    func closeStopsTheThread() throws {
+        let receiver = try ZeroMQReceiver(.pull, bind: [try loopbackWildcard()], options: .init(fastPath: .disabled), logger: quietLogger)
+        Thread.sleep(forTimeInterval: 0.3)   // a few ticks go by
+        #expect(!receiver.housekeeping.hasEnded)
+        receiver.close()
+        #expect(receiver.housekeeping.hasEnded)
+
+        let lending = try ZeroMQReceiver(.pull, bind: [try loopbackWildcard()], options: .init(fastPath: .disabled), logger: quietLogger)
+        let pusher = try ZeroMQSender(.push, stream: "s", connect: lending.boundEndpoints, options: .init(sendTimeout: .seconds(10), fastPath: .disabled))
+        defer { pusher.close() }
+        try pusher.send(try patternArray(.uint8, [16]))
+        var stoppedInBody = false
+        let lent: Void? = try lending.receive(timeout: .seconds(10)) { _ in
+            lending.close()
+            stoppedInBody = lending.housekeeping.hasEnded
+        }
+        #expect(lent != nil && stoppedInBody)
+    }
+
+    @Test("a receiver nobody holds goes away, and its thread with it")
+    func releasedReceiverStopsTheThread() throws {
+        weak var released: ZeroMQReceiver?
+        let housekeeping = try {
+            let receiver = try ZeroMQReceiver(.pull, bind: [try loopbackWildcard()], options: .init(fastPath: .disabled), logger: quietLogger)
+            released = receiver
+            return receiver.housekeeping
+        }()
+        // A tick may hold the receiver for a moment; then its own deinit stops the thread.
+        #expect(eventually(within: 5) { released == nil && housekeeping.hasEnded })
+    }
+}

@@ -17,8 +17,9 @@ from conftest import eventually, free_port
 
 
 def _receiving(receiver, condition, within=20.0):
-    """Receives in 20 ms slices (a receiver applies its limit while a receive runs) until
-    ``condition`` holds of its statistics or ``within`` seconds passed; returns the last."""
+    """Receives in 20 ms slices (a receiver applies its limit every 5 to 10 ms while a receive
+    runs, and within about 0.1 s between receives) until ``condition`` holds of its statistics
+    or ``within`` seconds passed; returns the last."""
     deadline = time.monotonic() + within
     statistics = receiver.statistics()
     while not condition(statistics) and time.monotonic() < deadline:

@@ -116,8 +116,9 @@ class _Flood(threading.Thread):
 
 def test_a_raw_peer_that_never_ends_its_message_is_counted_in_peers_dropped_and_a_sender_still_gets_through():
     """A raw ZMTP PUSH that sends frames flagged "more" without end makes libzmq hold its
-    unfinished message; the receiver's guard (run while a receive call is in progress) must cut
-    the connection and count it in peers_dropped (from Python it was only ever seen at 0), and a
+    unfinished message; the receiver's guard (run by each receive call, and between calls by its
+    housekeeping thread) must cut the connection and count it in peers_dropped (from Python it
+    was only ever seen at 0), and a
     real Sender connecting afterwards must still get its message through."""
     receiver, endpoint = _bind_receiver()
     flood = _Flood(int(endpoint.rsplit(":", 1)[1]))

@@ -43,7 +43,7 @@ extension ZeroMQReceiver {
             deadline = min(deadline, Sys.monotonicNanoseconds() + 2_000_000)   // look for the hello often
         }
         guard try state.socket.wait(for: ZMQ.pollIn, deadline: deadline) else {
-            state.inbound.noteStarved()
+            inbound.withLock { $0.noteStarved() }
             return false
         }
         guard let incoming = try readMessage(&state) else { return false }

@@ -87,6 +87,13 @@ enum Sys {
     /// Starts a detached thread running `body` (`pthread_create`, `pthread_detach`); `name` is
     /// used in the error message if the thread cannot be started.
     static func spawnThread(name: String, _ body: @escaping @Sendable () -> Void) throws(TransportError) {
+        detachThread(try spawnJoinableThread(name: name, body))
+    }
+
+    /// Starts a thread running `body` (`pthread_create`) and returns it, for ``joinThread(_:)``
+    /// or ``detachThread(_:)`` (one of the two, once); `name` is used in the error message if the
+    /// thread cannot be started.
+    static func spawnJoinableThread(name: String, _ body: @escaping @Sendable () -> Void) throws(TransportError) -> UInt {
         final class Start {
             let body: @Sendable () -> Void
             init(_ body: @escaping @Sendable () -> Void) { self.body = body }
@@ -102,7 +109,18 @@ enum Sys {
             Unmanaged<Start>.fromOpaque(start).release()
             throw TransportError(.systemCall, "cannot start thread '\(name)'", function: "pthread_create", errno: Errno(rawValue: rc))
         }
-        pthread_detach(thread)
+        return UInt(thread)
+    }
+
+    /// `pthread_join`: waits until `thread` (from ``spawnJoinableThread(name:_:)``, of this
+    /// process, not the calling thread) has ended, and frees what it kept.
+    static func joinThread(_ thread: UInt) {
+        _ = pthread_join(pthread_t(thread), nil)
+    }
+
+    /// `pthread_detach`: `thread` frees what it kept when it ends, with nobody waiting for it.
+    static func detachThread(_ thread: UInt) {
+        _ = pthread_detach(pthread_t(thread))
     }
 
     // MARK: Mutex and condition variable

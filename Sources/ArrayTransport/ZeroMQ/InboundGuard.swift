@@ -18,11 +18,16 @@
 ///   would have delivered a message that was complete then.
 ///
 /// Checked while the application is in a receive call, every 5 to 10 ms
-/// (`ZeroMQReceiver.waitSliceNanoseconds`); ipc:// connections are not checked (there is no byte
-/// count for them).
+/// (`ZeroMQReceiver.waitSliceNanoseconds`), and otherwise (between calls, or while a borrowing
+/// receive's body runs) by the receiver's housekeeping thread, about every 0.1 s
+/// (`ZeroMQReceiver.housekeepingNanoseconds`); only a receive finds a connection starved, so
+/// ``unfinishedAllowance`` is applied only after one. ipc:// connections are not checked (there
+/// is no byte count for them).
 ///
 /// It also reads the socket monitor's events, and so applies its ``ConnectionLimit``: the
-/// connections a listener accepted beyond it are shut down at the same checks.
+/// connections a listener accepted beyond it are shut down at the same checks. It never uses
+/// the receiver's socket (only descriptors and the monitor's own socket), so it has a lock of
+/// its own.
 struct InboundGuard: ~Copyable {
     /// What the guard knows of one open connection.
     private struct Connection {
@@ -101,6 +106,9 @@ struct InboundGuard: ~Copyable {
         allowance = overflow ? .max : queued.saturatingAdd(1 << 20)
         unfinishedAllowance = oneMessage.saturatingAdd(256 << 10)
     }
+
+    /// Connections whose end the monitor's events reported so far (read at each ``check()``).
+    var connectionsEnded: UInt64 { monitor.disconnected }
 
     /// Counts a message read from the connection `descriptor`: `wireBytes` on the wire (the sum
     /// of ``wireBytes(frame:curve:)`` over its frames).

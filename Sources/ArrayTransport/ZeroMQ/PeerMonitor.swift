@@ -35,7 +35,9 @@ struct PeerMonitor: ~Copyable {
         let socket = try ZMQSocket(context, type: ZMQ.pair, lingerMilliseconds: 0)
         // libzmq's I/O thread sends events with a blocking send: a full queue would stop it, and
         // every socket of the context with it. No limit here (a lost event would miscount the
-        // peers that share the budget): the sender reads them at least every 0.1 s, idle or not.
+        // peers that share the budget): instead the owner reads them at least every 0.1 s, idle
+        // or not (a sender's heartbeat thread, a receiver's housekeeping thread), so this queue
+        // holds at most what arrives in that time, and no other queue keeps them.
         try socket.setOption(ZMQ.receiveHighWaterMark, 0, name: "ZMQ_RCVHWM")
         try socket.connect(inproc: address)
         self.socket = socket

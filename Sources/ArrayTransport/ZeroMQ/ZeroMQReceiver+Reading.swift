@@ -21,10 +21,10 @@ extension ZeroMQReceiver {
         var wireBytes: UInt64 = 0
         var source: Int32?
         let curve = options.curve != nil
-        defer { state.inbound.noteDelivered(descriptor: source, wireBytes: wireBytes) }
+        defer { inbound.withLock { $0.noteDelivered(descriptor: source, wireBytes: wireBytes) } }
         while true {
             guard let message = try state.socket.receive(dontWait: true) else {
-                if frameCount == 0 { state.inbound.noteStarved() }
+                if frameCount == 0 { inbound.withLock { $0.noteStarved() } }
                 break
             }
             if frameCount == 0 { source = message.sourceDescriptor }
@@ -87,11 +87,25 @@ extension ZeroMQReceiver {
 
     // MARK: - Accounting
 
+    /// The housekeeping thread's tick (every ``ZeroMQReceiver/housekeepingNanoseconds``): if no
+    /// receive has checked the connections for that long (none runs, or its `body` takes that
+    /// long), checks them here, so that the connection limit holds, and the monitor's events
+    /// are read, whether or not the application receives. A receive that runs checks far more
+    /// often (every wait slice), and then this does nothing.
+    func lookAfterConnections() {
+        guard !closed.load(ordering: .acquiring),
+              Sys.monotonicNanoseconds() - lastGuarded.load(ordering: .relaxed) >= Self.housekeepingNanoseconds else { return }
+        guardInbound(ifAvailable: true)
+    }
+
     /// Drops the connections for which libzmq holds more than it may (``InboundGuard``), and
-    /// those beyond the connection limit: counted and logged.
-    func guardInbound(_ state: inout State) {
-        let (drops, cut) = state.inbound.check()
-        guard !drops.isEmpty || !cut.isEmpty else { return }
+    /// those beyond the connection limit: counted and logged. Each receive's wait slice calls
+    /// it, and the housekeeping thread between receives (``lookAfterConnections()``); with
+    /// `ifAvailable`, it does nothing while another thread checks or notes a delivery.
+    func guardInbound(ifAvailable: Bool = false) {
+        lastGuarded.store(Sys.monotonicNanoseconds(), ordering: .relaxed)
+        let checked = ifAvailable ? inbound.withLockIfAvailable { $0.check() } : inbound.withLock { $0.check() }
+        guard case let (drops, cut)? = checked, !drops.isEmpty || !cut.isEmpty else { return }
         counters.withLock { $0.statistics.peersDropped += UInt64(drops.count + cut.count) }
         for drop in drops {
             let what = drop.unfinished ? "of one unfinished message" : "not yet delivered"

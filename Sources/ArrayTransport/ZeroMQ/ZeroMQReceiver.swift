@@ -32,6 +32,10 @@ import Synchronization
 /// reordering a message at the switch; ``path`` and ``ReceiverStatistics/path`` tell which path is in use, and the switch,
 /// or the reason for staying on (or going back to) the network, is logged at `info` level.
 ///
+/// Between receive calls, a housekeeping thread of the receiver's own checks its connections
+/// about every 0.1 s (``Options/maximumConnections``, the bound on what libzmq holds for one,
+/// the monitor's events); ``close()`` ends it before it returns.
+///
 /// Safe to use from several threads; receives are serialized.
 public final class ZeroMQReceiver: ArrayReceiver {
     /// The ZeroMQ pattern.
@@ -54,8 +58,8 @@ public final class ZeroMQReceiver: ArrayReceiver {
         /// multipart message whole before delivering any frame of it and bounds only each frame,
         /// so a tcp connection for which libzmq holds more than ZMQ_RCVHWM + 1 messages of this
         /// size on the wire, or more than one while it holds no complete message, is dropped
-        /// instead (``ReceiverStatistics/peersDropped``; checked while a receive call runs,
-        /// docs/RELIABILITY.md).
+        /// instead (``ReceiverStatistics/peersDropped``; checked every 5 to 10 ms while a receive
+        /// call runs, and about every 0.1 s otherwise, docs/RELIABILITY.md).
         public var maximumMessageBytes: Int
         /// Most arrays one message may carry (default ``ArrayMessage/defaultMaximumArrays``, 256,
         /// what senders send at most by default); a message with more is dropped as malformed.
@@ -100,10 +104,11 @@ public final class ZeroMQReceiver: ArrayReceiver {
         public var curveAllowList: CurveAllowList?
         /// Most connections each bound endpoint (tcp:// or ipc://) keeps at once; those a peer
         /// opens beyond it are shut down as soon as they are seen, newest first, so that peers
-        /// already connected stay served (``ReceiverStatistics/peersDropped``). Applied while a
-        /// receive call runs, every 5 to 10 ms, like the bound on unfinished messages (see
-        /// ``maximumMessageBytes``). Connections this receiver makes (`connect`) are not
-        /// counted. nil: no limit.
+        /// already connected stay served (``ReceiverStatistics/peersDropped``). Applied every 5
+        /// to 10 ms while a receive call runs, like the bound on unfinished messages (see
+        /// ``maximumMessageBytes``), and otherwise within about 0.1 s by the receiver's
+        /// housekeeping thread. Connections this receiver makes (`connect`) are not counted.
+        /// nil: no limit.
         /// Default ``ZeroMQReceiver/defaultMaximumConnections`` (256).
         public var maximumConnections: Int?
 
@@ -144,8 +149,6 @@ public final class ZeroMQReceiver: ArrayReceiver {
 
     struct State: ~Copyable {
         var socket: ZMQSocket
-        /// Drops connections for which libzmq holds more than a queue of messages (an unfinished one).
-        var inbound: InboundGuard
         var tracker = SequenceTracker()
         /// The same-host fast path, if this receiver may take it.
         var link: FastPathLink?
@@ -166,8 +169,18 @@ public final class ZeroMQReceiver: ArrayReceiver {
     /// The topic prefixes subscribed to (empty for a puller).
     let prefixes: [String]
     private let state: Mutex<State>
+    /// Drops connections for which libzmq holds more than a queue of messages (an unfinished
+    /// one), and those beyond the connection limit. Not in `state`: it touches descriptors and
+    /// the monitor's socket, never the receiver's socket, so that the housekeeping thread can
+    /// check while a receive holds `state` (or its `body` runs). Taken after `state`, never before.
+    let inbound: Mutex<InboundGuard>
+    /// Runs the checks of ``guardInbound()`` while no receive does (``lookAfterConnections()``).
+    let housekeeping = HousekeepingThread(everyNanoseconds: ZeroMQReceiver.housekeepingNanoseconds)
+    /// When ``guardInbound()`` last ran (monotonic ns).
+    let lastGuarded = Atomic<Int64>(Sys.monotonicNanoseconds())
     let counters = Mutex(Counters())
-    private let closed = Atomic<Bool>(false)
+    /// Set by the first ``close()``.
+    let closed = Atomic<Bool>(false)
     /// The threads in a receive (whose `body` runs under the `state` lock): a receive from that
     /// body is refused, and a ``close()`` from it must not take the lock again.
     private let lending = LendingThreads()
@@ -176,6 +189,9 @@ public final class ZeroMQReceiver: ArrayReceiver {
     /// How long one wait lasts before ``close()`` and the ``InboundGuard`` are checked again: what
     /// an endless message can add before it is noticed is its rate times this.
     static let waitSliceNanoseconds: Int64 = 10_000_000
+    /// Longest time between two checks of the connections (``InboundGuard``, ``ConnectionLimit``)
+    /// while no receive call makes them: the housekeeping thread's interval, as a sender's.
+    static let housekeepingNanoseconds: Int64 = 100_000_000
     /// The message size the receive high-water mark assumes when ``Options/expectedMessageBytes``
     /// is not given: 256 KiB, so that the default budget of 256 MiB is about libzmq's own default
     /// of 1000 messages.
@@ -236,7 +252,7 @@ public final class ZeroMQReceiver: ArrayReceiver {
         try socket.setOption(ZMQ.receiveHighWaterMark, highWaterMark, name: "ZMQ_RCVHWM")
         let monitorAddress = PeerMonitor.newAddress()
         try socket.monitor(monitorAddress, events: PeerMonitor.events)
-        let inbound = InboundGuard(
+        let inboundGuard = InboundGuard(
             monitor: try PeerMonitor(context: context, address: monitorAddress, maximumConnections: options.maximumConnections),
             queuedMessages: Int(highWaterMark),
             maximumMessageBytes: options.maximumMessageBytes, maximumFrames: 2 + options.maximumArrays, curve: options.curve != nil)
@@ -260,31 +276,39 @@ public final class ZeroMQReceiver: ArrayReceiver {
         self.boundEndpoints = bound
         self.options = options
         self.logger = logger
-        self.state = Mutex(State(socket: socket, inbound: inbound, link: link))
+        self.state = Mutex(State(socket: socket, link: link))
+        self.inbound = Mutex(inboundGuard)
+        // Last: the receiver is whole. Weakly, so that a receiver nobody holds still goes away
+        // (its deinit closes it, which stops the thread).
+        try housekeeping.start(name: "aq-receiver-housekeeping") { [weak self] in self?.lookAfterConnections() }
     }
 
     deinit {
         close()
     }
 
-    /// Stops receiving; waiting calls end within ~100 ms with ``TransportError/Code/closed``.
+    /// Stops receiving; waiting calls end within ~100 ms with ``TransportError/Code/closed``. The
+    /// housekeeping thread has ended when it returns.
     /// Called from a receive's `body`, it returns at once, and that receive releases the socket
     /// when `body` returns (the message stays readable until then).
     public func close() {
         guard !closed.exchange(true, ordering: .acquiringAndReleasing) else { return }
+        // First, so that no check touches the monitor or a descriptor once they are released.
+        // It never waits for `state`, so this is safe from `body` too.
+        housekeeping.stop()
         // This thread holds the lock, in `body`: the receive tears down (see lendEvent).
         guard !lending.includesCurrentThread else { return }
-        state.withLock { Self.tearDown(&$0) }
+        state.withLock { tearDown(&$0) }
     }
 
     /// Releases the socket, its monitor and the fast path; does nothing the second time.
-    private static func tearDown(_ state: inout State) {
+    private func tearDown(_ state: inout State) {
         guard state.socket.isOpen else { return }
         if let attempt = state.link?.attempt { FastPathLink.discard(attempt) }
         state.link = nil
         state.socket.stopMonitor()
         state.socket.close()
-        state.inbound.close()
+        inbound.withLock { $0.close() }
     }
 
     /// Counters and state, as of now.
@@ -325,12 +349,12 @@ public final class ZeroMQReceiver: ArrayReceiver {
                 guard state.socket.isOpen else { throw TransportError(.closed, "the receiver is closed") }
                 defer {
                     // A close() from `body` left the teardown to this receive, which holds the lock.
-                    if closed.load(ordering: .acquiring) { Self.tearDown(&state) }
+                    if closed.load(ordering: .acquiring) { tearDown(&state) }
                 }
-                guardInbound(&state)
+                guardInbound()
                 guard state.link != nil else {
                     guard try state.socket.wait(for: ZMQ.pollIn, deadline: sliceDeadline) else {
-                        state.inbound.noteStarved()
+                        inbound.withLock { $0.noteStarved() }
                         return false
                     }
                     guard let incoming = try readMessage(&state) else { return false }

@@ -778,7 +778,8 @@ typedef struct aq_receiver_options {
     int64_t maximum_connections;      /**< Most connections each endpoint the receiver binds (AQ_ROLE_BIND; tcp://,
                                            ipc://) keeps at once; default 256. Those opened beyond it are shut down,
                                            newest first, at the checks a receive call makes (every 5 to 10 ms while
-                                           one runs), and counted in aq_receiver_statistics.peers_dropped.
+                                           one runs) or, between calls, within about 0.1 s (the receiver's own
+                                           housekeeping thread), and counted in aq_receiver_statistics.peers_dropped.
                                            Connections the receiver makes are not counted; ignored for shm://.
                                            AQ_NO_CONNECTION_LIMIT (0): no limit; negative: AQ_EINVALID_ARGUMENT. */
     /* Version 4 of the struct (the library defaults it for a `size` of version 1 to 3): */
