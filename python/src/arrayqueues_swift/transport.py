@@ -89,47 +89,39 @@ def _positive_ns(seconds: Optional[float], what: str, default: str) -> int:
     return max(1, nanoseconds)
 
 
-def _missed_heartbeats(count: Optional[int]) -> int:
-    """A receiver's ``missed_heartbeats``: 0 for None (the default, 3), else a whole number of
-    1 or more; anything less raises :class:`InvalidArgument` naming it."""
-    if count is None:
-        return 0
-    number = operator.index(count)  # TypeError for a float or a str, as for the other counts
-    if number < 1:
+def _optional_count(value: Optional[int], name: str, *, unset: int, minimum: int, meaning: str) -> int:
+    """An optional whole-number option as the native module takes it: ``unset`` (which stands
+    for the C default there) for None, else the number, which must be ``minimum`` or more; a
+    smaller one raises :class:`InvalidArgument` here, naming the option and what it must be
+    (``meaning``), and a float or a str raises ``TypeError``, as for the other counts."""
+    if value is None:
+        return unset
+    number = operator.index(value)
+    if number < minimum:
         from .errors import InvalidArgument
 
-        raise InvalidArgument(f"missed_heartbeats is {count!r}: it must be None (the default, 3) or 1 or more")
+        raise InvalidArgument(f"{name} is {value!r}: it must be {meaning}")
     return number
+
+
+def _missed_heartbeats(count: Optional[int]) -> int:
+    """A receiver's ``missed_heartbeats``: None is the default, 3."""
+    return _optional_count(count, "missed_heartbeats", unset=0, minimum=1, meaning="None (the default, 3) or 1 or more")
 
 
 def _maximum_connections(limit: Optional[int]) -> int:
-    """``maximum_connections`` as the native module takes it: -1 for None (the default, 256),
-    else a whole number, 0 for no limit (C's ``AQ_NO_CONNECTION_LIMIT``, aq-relay's
-    ``max_connections = 0``); a negative one raises :class:`InvalidArgument` here, where -1
-    stands for the default, rather than in the C interface."""
-    if limit is None:
-        return -1
-    number = operator.index(limit)  # TypeError for a float or a str, as for the other counts
-    if number < 0:
-        from .errors import InvalidArgument
-
-        raise InvalidArgument(f"maximum_connections is {limit!r}: it must be None (the default, 256), "
-                              "0 (no limit) or a positive number of connections")
-    return number
+    """``maximum_connections``: None is the default, 256, and 0 no limit (C's
+    ``AQ_NO_CONNECTION_LIMIT``, aq-relay's ``max_connections = 0``); -1 stands for the default
+    in the native module, so a negative one is refused here rather than in the C interface."""
+    return _optional_count(limit, "maximum_connections", unset=-1, minimum=0,
+                           meaning="None (the default, 256), 0 (no limit) or a positive number of connections")
 
 
 def _receiver_byte_budget(budget: Optional[int]) -> int:
-    """A receiver's ``byte_budget`` as the native module takes it: 0 for None (the default,
-    256 MiB), else a whole number of bytes, 1 or more; 0 or less raises :class:`InvalidArgument`
-    here, on every endpoint (the C interface refuses 0 for tcp:// and ipc:// only)."""
-    if budget is None:
-        return 0
-    number = operator.index(budget)  # TypeError for a float or a str, as for the other counts
-    if number < 1:
-        from .errors import InvalidArgument
-
-        raise InvalidArgument(f"byte_budget is {budget!r}: it must be None (the default, 256 MiB) or a positive number of bytes")
-    return number
+    """A receiver's ``byte_budget``: None is the default, 256 MiB; 0 or less is refused here, on
+    every endpoint (the C interface refuses 0 for tcp:// and ipc:// only)."""
+    return _optional_count(budget, "byte_budget", unset=0, minimum=1,
+                           meaning="None (the default, 256 MiB) or a positive number of bytes")
 
 
 def curve_keypair() -> Tuple[str, str]:
