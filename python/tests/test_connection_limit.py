@@ -71,6 +71,22 @@ def test_a_receiver_with_a_limit_of_2_cuts_3_of_5_raw_connections():
         assert receiver.statistics()["peers_dropped"] == 3
 
 
+def test_a_receiver_that_never_receives_still_cuts_beyond_its_limit():
+    """Its housekeeping thread checks the connections about every 0.1 s while no receive call
+    does: the limit holds for an application that receives rarely."""
+    endpoint = f"tcp://127.0.0.1:{free_port()}"
+    with aq.Receiver(endpoint, role="bind", fast_path="disabled", maximum_connections=2) as receiver:
+        raw = _raw_connections(endpoint, 5)
+        try:
+            statistics = eventually(receiver.statistics, lambda s: s["peers_dropped"] >= 3, within=20.0)
+            assert statistics["peers_dropped"] == 3, statistics
+            assert [_ended(connection, 10) for connection in raw[2:]] == [True] * 3
+            assert [_ended(connection, 0.2) for connection in raw[:2]] == [False] * 2
+        finally:
+            for connection in raw:
+                connection.close()
+
+
 def test_a_sender_with_a_limit_of_2_cuts_3_of_5_raw_connections():
     with aq.Sender("tcp://127.0.0.1:*", stream="limited", fast_path="disabled", send_timeout=10,
                    maximum_connections=2) as sender:
