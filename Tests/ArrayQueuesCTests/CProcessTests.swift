@@ -11,15 +11,7 @@ struct CProcessTests {
     /// and checks that every check in it passed; returns its output.
     @discardableResult
     static func runProgram(_ name: String, _ arguments: [String] = []) throws -> String {
-        let prefix = try CToolchain.makePrefix()
-        defer { try? FileManager.default.removeItem(at: prefix) }
-        let (program, build) = try CToolchain.compile("Tests/ArrayQueuesCTests/c/\(name).c", prefix: prefix, extraFlags: "-pthread")
-        try #require(build.status == 0, "cc failed: \(build.errors)")
-        let run = try runProcess(program, arguments, timeout: 120)
-        #expect(run.status == 0, "\(run.output)\n\(run.errors)")
-        #expect(run.output.contains("\(name): ") && run.output.contains(", 0 failures"), "\(run.output)")
-        #expect(!run.errors.contains("FAIL"), "\(run.errors)")
-        return run.output
+        try CToolchain.runCheckedProgram("Tests/ArrayQueuesCTests/c/\(name).c", arguments, extraFlags: "-pthread", timeout: 120)
     }
 
     @Test("a raw tcp peer that never ends its message: the receiver cuts it, counts it in peers_dropped, and still receives")

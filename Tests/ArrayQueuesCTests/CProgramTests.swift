@@ -9,35 +9,17 @@ import Testing
 struct CProgramTests {
     @Test("every function and error path of arrayqueues.h, from C")
     func abiTestProgram() throws {
-        let prefix = try CToolchain.makePrefix()
-        defer { try? FileManager.default.removeItem(at: prefix) }
-        let (program, build) = try CToolchain.compile("Tests/ArrayQueuesCTests/c/abi_test.c", prefix: prefix, extraFlags: "-pthread")
-        try #require(build.status == 0, "cc failed: \(build.errors)")
-        let run = try runProcess(program, [], timeout: 180)
-        #expect(run.status == 0, "\(run.errors)")
-        #expect(run.output.contains(", 0 failures"), "\(run.output)")
-        #expect(!run.errors.contains("FAIL"), "\(run.errors)")
+        try CToolchain.runCheckedProgram("Tests/ArrayQueuesCTests/c/abi_test.c", extraFlags: "-pthread", timeout: 180)
     }
 
     @Test("broadcast queues from C: every subscriber gets every record, copies and borrows, block and drop, errors")
     func broadcastTestProgram() throws {
-        let prefix = try CToolchain.makePrefix()
-        defer { try? FileManager.default.removeItem(at: prefix) }
-        let (program, build) = try CToolchain.compile("Tests/ArrayQueuesCTests/c/broadcast_test.c", prefix: prefix)
-        try #require(build.status == 0, "cc failed: \(build.errors)")
-        let run = try runProcess(program, [], timeout: 60)
-        #expect(run.status == 0, "\(run.errors)")
-        #expect(run.output.contains(", 0 failures"), "\(run.output)")
-        #expect(!run.errors.contains("FAIL"), "\(run.errors)")
+        try CToolchain.runCheckedProgram("Tests/ArrayQueuesCTests/c/broadcast_test.c", timeout: 60)
     }
 
     @Test("examples/c/queue_example.c: a producer and a consumer process, copies, loans and borrows")
     func queueExample() throws {
-        let prefix = try CToolchain.makePrefix()
-        defer { try? FileManager.default.removeItem(at: prefix) }
-        let (program, build) = try CToolchain.compile("examples/c/queue_example.c", prefix: prefix)
-        try #require(build.status == 0, "cc failed: \(build.errors)")
-        let run = try runProcess(program, [], timeout: 60)
+        let run = try CToolchain.compileAndRun("examples/c/queue_example.c", timeout: 60)
         #expect(run.status == 0, "\(run.errors)")
         #expect(run.output.contains("consumer: buffer grown to 1228800 bytes"))
         for frame in 0..<4 { #expect(run.output.contains("consumer: got frame \(frame) (copied) ok")) }
@@ -48,12 +30,9 @@ struct CProgramTests {
 
     @Test("examples/c/transport_example.c: messages of several arrays over tcp:// and ipc://", arguments: ["", "ipc"])
     func transportExample(_ transport: String) throws {
-        let prefix = try CToolchain.makePrefix()
-        defer { try? FileManager.default.removeItem(at: prefix) }
-        let (program, build) = try CToolchain.compile("examples/c/transport_example.c", prefix: prefix)
-        try #require(build.status == 0, "cc failed: \(build.errors)")
-        let arguments = transport == "ipc" ? ["ipc://\(prefix.path)/example.sock"] : []
-        let run = try runProcess(program, arguments, timeout: 60)
+        let run = try CToolchain.compileAndRun("examples/c/transport_example.c", timeout: 60) { prefix in
+            transport == "ipc" ? ["ipc://\(prefix.path)/example.sock"] : []
+        }
         #expect(run.status == 0, "\(run.errors)")
         for sequence in 0..<3 {
             #expect(run.output.contains("receiver: message \(sequence) of stream 'camera0': image uint16, vector float64, index \(sequence), meta {\"exposure_us\":1200} ok"), "\(run.output)")

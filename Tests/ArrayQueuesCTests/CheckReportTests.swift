@@ -11,11 +11,7 @@ import Testing
 struct CheckReportTests {
     @Test("a failed check names the last error as its own only when its call set it, and labels one an earlier call left")
     func failureLinesTellWhoseErrorTheyShow() throws {
-        let prefix = try CToolchain.makePrefix()
-        defer { try? FileManager.default.removeItem(at: prefix) }
-        let (program, build) = try CToolchain.compile("Tests/ArrayQueuesCTests/c/check_report_test.c", prefix: prefix)
-        try #require(build.status == 0, "cc failed: \(build.errors)")
-        let run = try runProcess(program, [], timeout: 60)
+        let run = try CToolchain.compileAndRun("Tests/ArrayQueuesCTests/c/check_report_test.c", timeout: 60)
         #expect(run.status == 1, "\(run.output)\n\(run.errors)")
         #expect(run.output.contains("check_report_test: 5 checks, 5 failures"), "\(run.output)")
         let lines = run.errors.split(separator: "\n").map(String.init)

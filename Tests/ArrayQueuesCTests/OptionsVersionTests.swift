@@ -11,13 +11,6 @@ import Testing
 struct OptionsVersionTests {
     @Test("options structs of version 1 still work; shm_mode and shm_allow_other_owner of version 2 apply; maximum_connections only from the version that has it")
     func optionsVersions() throws {
-        let prefix = try CToolchain.makePrefix()
-        defer { try? FileManager.default.removeItem(at: prefix) }
-        let (program, build) = try CToolchain.compile("Tests/ArrayQueuesCTests/c/options_versions_test.c", prefix: prefix)
-        try #require(build.status == 0, "cc failed: \(build.errors)")
-        let run = try runProcess(program, [], timeout: 60)
-        #expect(run.status == 0, "\(run.errors)")
-        #expect(run.output.contains(", 0 failures"), "\(run.output)")
-        #expect(!run.errors.contains("FAIL"), "\(run.errors)")
+        try CToolchain.runCheckedProgram("Tests/ArrayQueuesCTests/c/options_versions_test.c", timeout: 60)
     }
 }

@@ -1,6 +1,7 @@
 import CArrayQueuesC
 import ArrayQueuesTestSupport
 import Foundation
+import Testing
 
 /// Builds and runs C programs against the library as a C user would: a prefix with
 /// `include/arrayqueues.h`, `lib/libArrayQueuesC.so` and `lib/pkgconfig/arrayqueues.pc`
@@ -71,5 +72,31 @@ enum CToolchain {
             "cc -std=c11 -Wall -Wextra -Werror \(extraFlags) -o '\(output)' '\(input)' $(pkg-config --cflags --libs arrayqueues)",
             prefix: prefix, timeout: 120)
         return (output, run)
+    }
+
+    /// Compiles `source` (a path relative to the package root) against a fresh prefix, runs it
+    /// with the arguments `arguments` makes of that prefix, and removes the prefix; the test
+    /// fails here if the program does not compile.
+    static func compileAndRun(
+        _ source: String, extraFlags: String = "", timeout: Double, arguments: (URL) -> [String] = { _ in [] }
+    ) throws -> ProcessRun {
+        let prefix = try makePrefix()
+        defer { try? FileManager.default.removeItem(at: prefix) }
+        let (program, build) = try compile(source, prefix: prefix, extraFlags: extraFlags)
+        try #require(build.status == 0, "cc failed: \(build.errors)")
+        return try runProcess(program, arguments(prefix), timeout: timeout)
+    }
+
+    /// Compiles and runs a test program built on `c/check.h` and expects every check of it to
+    /// have passed: exit status 0, its summary line with 0 failures, no FAIL line. Returns its
+    /// output.
+    @discardableResult
+    static func runCheckedProgram(_ source: String, _ arguments: [String] = [], extraFlags: String = "", timeout: Double) throws -> String {
+        let run = try compileAndRun(source, extraFlags: extraFlags, timeout: timeout) { _ in arguments }
+        let name = URL(fileURLWithPath: source).deletingPathExtension().lastPathComponent
+        #expect(run.status == 0, "\(run.output)\n\(run.errors)")
+        #expect(run.output.contains("\(name): ") && run.output.contains(", 0 failures"), "\(run.output)")
+        #expect(!run.errors.contains("FAIL"), "\(run.errors)")
+        return run.output
     }
 }
