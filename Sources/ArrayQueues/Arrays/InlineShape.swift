@@ -15,19 +15,27 @@ public struct InlineShape: RandomAccessCollection, Sendable, Hashable, CustomStr
         for (axis, extent) in extents.enumerated() { self.extents[axis] = extent }
     }
 
-    /// The shape whose `count` extents `extent(axis)` returns (`count` ≤ ``Shape/maxDimensions``).
-    init(count: Int, _ extent: (Int) -> Int) {
+    /// The shape whose `count` extents `extent(axis)` returns (`count` ≤ ``Shape/maxDimensions``),
+    /// with in `elements` the number of elements of an array of that shape: nil if an extent is
+    /// negative or the product overflows, counted as ``Shape/validByteCount(count:dtype:extent:)``
+    /// counts them. `extent` is called once per axis, so the count is that of the shape kept
+    /// (a consumer checks every claimed record's shape, read from memory another process may
+    /// write, against its size). Counted while copying: reading the stored extents back
+    /// afterwards copied all 256 bytes of them (a `memcpy` call) per extent.
+    @inline(__always)
+    init(count: Int, elements: inout Int?, _ extent: (Int) -> Int) {
         self.count = count
         self.extents = InlineArray(repeating: 0)
-        for axis in 0..<count { extents[axis] = extent(axis) }
-    }
-
-    /// The byte size of a C-order array of `dtype` and this shape, or nil if an extent is
-    /// negative or the size overflows, counted as ``Shape/byteCount(_:dtype:)`` counts it (read
-    /// in place, without building an error: a consumer checks every claimed record so).
-    @inline(__always)
-    func validByteCount(dtype: DType) -> Int? {
-        Shape.validByteCount(count: count, dtype: dtype) { extents[$0] }
+        var product: Int? = 1
+        for axis in 0..<count {
+            let value = extent(axis)
+            extents[axis] = value
+            if let counted = product {
+                let (next, overflow) = counted.multipliedReportingOverflow(by: value)
+                product = value < 0 || overflow ? nil : next
+            }
+        }
+        elements = product
     }
 
     /// These extents as an `[Int]`: `shape` itself if it has exactly these extents (no

@@ -170,8 +170,9 @@ extension BorrowedRecord {
     /// counted three more copies of it per record.
     @inline(__always)
     init(claimed record: RecordHeader, of queue: ArrayQueue) throws(ArrayQueueError) {
-        extents = record.extents
-        guard let (dtype, payload) = queue.ring.claimedLayout(of: record, extents: extents) else {
+        var elements: Int?
+        extents = record.extents(elements: &elements)
+        guard let (dtype, payload) = queue.ring.claimedLayout(of: record, elements: elements) else {
             throw queue.inconsistent(record, shape: record.shape)
         }
         self.dtype = dtype

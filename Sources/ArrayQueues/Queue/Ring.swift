@@ -261,17 +261,20 @@ final class Ring {
     /// the first.
     @inline(__always)
     func claimedLayout(of record: RecordHeader) -> (dtype: DType, extents: InlineShape, payload: UnsafeMutableRawBufferPointer)? {
-        let extents = record.extents
-        guard let (dtype, payload) = claimedLayout(of: record, extents: extents) else { return nil }
+        var elements: Int?
+        let extents = record.extents(elements: &elements)
+        guard let (dtype, payload) = claimedLayout(of: record, elements: elements) else { return nil }
         return (dtype, extents, payload)
     }
 
-    /// ``claimedLayout(of:)`` for `extents` the caller already copied out of `record`, where
-    /// it keeps them (a borrowed record builds them in place: the shape is 264 bytes).
+    /// ``claimedLayout(of:)`` for a shape the caller already copied out of `record`, where it
+    /// keeps it (a borrowed record builds it in place: the shape is 264 bytes), given as the
+    /// number of `elements` counted while it was copied (``RecordHeader/extents(elements:)``).
     @inline(__always)
-    func claimedLayout(of record: RecordHeader, extents: borrowing InlineShape) -> (dtype: DType, payload: UnsafeMutableRawBufferPointer)? {
-        guard let dtype = DType(rawValue: record.dtypeCode), let payload = record.payloadBuffer(ringEnd: end),
-              extents.validByteCount(dtype: dtype) == payload.count else { return nil }
+    func claimedLayout(of record: RecordHeader, elements: Int?) -> (dtype: DType, payload: UnsafeMutableRawBufferPointer)? {
+        guard let elements, let dtype = DType(rawValue: record.dtypeCode), let payload = record.payloadBuffer(ringEnd: end) else { return nil }
+        let (bytes, overflow) = elements.multipliedReportingOverflow(by: dtype.itemSize)
+        guard !overflow, bytes == payload.count else { return nil }
         return (dtype, payload)
     }
 

@@ -155,11 +155,13 @@ struct RecordHeader {
         return (0..<min(dimensionCount, Shape.maxDimensions)).map { Int(truncatingIfNeeded: extents[$0]) }
     }
 
-    /// The shape, copied out inline (`dimensionCount` was validated to be at most 32).
+    /// The shape, copied out inline (`dimensionCount` was validated to be at most 32), with in
+    /// `elements` the number of elements it holds, or nil (``InlineShape/init(count:elements:_:)``):
+    /// each extent is loaded once, so the count is that of the shape copied.
     @inline(__always)
-    var extents: InlineShape {
+    func extents(elements: inout Int?) -> InlineShape {
         let extents = (raw + Self.fixedSize).assumingMemoryBound(to: UInt64.self)
-        return InlineShape(count: min(dimensionCount, Shape.maxDimensions)) { Int(truncatingIfNeeded: extents[$0]) }
+        return InlineShape(count: min(dimensionCount, Shape.maxDimensions), elements: &elements) { Int(truncatingIfNeeded: extents[$0]) }
     }
 
     var payload: UnsafeMutableRawPointer { raw + payloadOffset }
