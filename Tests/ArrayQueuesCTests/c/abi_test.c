@@ -943,13 +943,6 @@ static void test_publish_subscribe(void) {
     aq_receiver_close(receiver);
 }
 
-/* The bytes from `from` to `to` of `bytes` all still hold the pattern `fill`. */
-static int untouched(const void *bytes, size_t from, size_t to, unsigned char fill) {
-    for (size_t i = from; i < to; i++)
-        if (((const unsigned char *)bytes)[i] != fill) return 0;
-    return 1;
-}
-
 /* The sender's statistics, filled with a byte pattern first so that a field the library does
  * not write shows up. */
 static aq_sender_statistics sender_statistics_now(aq_sender *sender) {
@@ -1000,10 +993,7 @@ static void test_peer_statistics(void) {
     CHECK(s.peers_disconnected == 0);
 
     /* A caller of version 1 gets the fields of version 1 and nothing past them. */
-    union {
-        aq_sender_statistics head;
-        unsigned char bytes[sizeof(aq_sender_statistics) + 16];
-    } old;
+    WITH_SPARE_BYTES(aq_sender_statistics) old;
     memset(&old, 0x5A, sizeof old);
     old.head.size = AQ_SENDER_STATISTICS_SIZE_V1;
     EXPECT(aq_sender_statistics_get(sender, &old.head), AQ_OK);
@@ -1021,10 +1011,7 @@ static void test_peer_statistics(void) {
     r.size = sizeof r;
     EXPECT(aq_receiver_statistics_get(receiver, &r), AQ_OK);
     CHECK(r.peers_dropped == 0 && r.malformed == 0);
-    union {
-        aq_receiver_statistics head;
-        unsigned char bytes[sizeof(aq_receiver_statistics) + 16];
-    } old_receiver;
+    WITH_SPARE_BYTES(aq_receiver_statistics) old_receiver;
     memset(&old_receiver, 0x5A, sizeof old_receiver);
     old_receiver.head.size = AQ_RECEIVER_STATISTICS_SIZE_V1;
     EXPECT(aq_receiver_statistics_get(receiver, &old_receiver.head), AQ_OK);
@@ -1277,10 +1264,7 @@ static void test_shared_memory_lost_at_close(void) {
     SENDER_EVENTUALLY(sender, s, s.peers == 0 && s.peers_disconnected == 1);
     CHECK(s.shared_memory_lost == 0);  /* counted by the close */
     /* A caller of version 2 of the struct gets nothing written past it. */
-    union {
-        aq_sender_statistics head;
-        unsigned char bytes[sizeof(aq_sender_statistics) + 16];
-    } old;
+    WITH_SPARE_BYTES(aq_sender_statistics) old;
     memset(&old, 0x5A, sizeof old);
     old.head.size = AQ_SENDER_STATISTICS_SIZE_V2;
     EXPECT(aq_sender_statistics_get(sender, &old.head), AQ_OK);

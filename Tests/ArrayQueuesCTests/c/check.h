@@ -76,4 +76,16 @@ static inline void check_print_error(const check_error_state *before) {
 #define CHECK_SUMMARY(program)                                                                                 \
     (printf("%s: %d checks, %d failures\n", (program), checks, failures), failures == 0 ? 0 : 1)
 
+/* A struct the library fills up to the `size` its caller set (a versioned options or output
+ * struct), with 16 spare bytes after it: filled with a pattern first, the bytes past `size` show
+ * whether the library wrote beyond what an older caller's struct has. */
+#define WITH_SPARE_BYTES(type) union { type head; unsigned char bytes[sizeof(type) + 16]; }
+
+/* The bytes from `from` to `to` of `bytes` all still hold the pattern `fill`. */
+static inline int untouched(const void *bytes, size_t from, size_t to, unsigned char fill) {
+    for (size_t i = from; i < to; i++)
+        if (((const unsigned char *)bytes)[i] != fill) return 0;
+    return 1;
+}
+
 #endif

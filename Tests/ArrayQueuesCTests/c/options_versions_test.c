@@ -268,13 +268,6 @@ static void test_other_owner(void) {
     CHECK(aq_queue_remove(queue_name("other")) == AQ_OK);
 }
 
-/* The bytes of `bytes` from `from` to `to` all still hold 0xA5. */
-static int untouched(const void *bytes, size_t from, size_t to) {
-    for (size_t i = from; i < to; i++)
-        if (((const unsigned char *)bytes)[i] != 0xA5) return 0;
-    return 1;
-}
-
 /* maximum_connections: the init functions set 256 and a struct of an earlier version writes
  * nothing of it; a struct whose `size` ends before it keeps the default even when the bytes
  * after it say 1 (the library never reads them), while the whole struct's 1 cuts the newest of
@@ -297,11 +290,11 @@ static void test_connection_limit_versions(void) {
     memset(&sender_options, 0xA5, sizeof sender_options);
     aq_sender_options_init_sized(&sender_options, AQ_SENDER_OPTIONS_SIZE_V3);
     CHECK(sender_options.size == AQ_SENDER_OPTIONS_SIZE_V3 && sender_options.maximum_arrays == 256 &&
-          untouched(&sender_options, AQ_SENDER_OPTIONS_SIZE_V3, sizeof sender_options));
+          untouched(&sender_options, AQ_SENDER_OPTIONS_SIZE_V3, sizeof sender_options, 0xA5));
     memset(&receiver_options, 0xA5, sizeof receiver_options);
     aq_receiver_options_init_sized(&receiver_options, AQ_RECEIVER_OPTIONS_SIZE_V2);
     CHECK(receiver_options.size == AQ_RECEIVER_OPTIONS_SIZE_V2 && receiver_options.shm_mode == 0600 &&
-          untouched(&receiver_options, AQ_RECEIVER_OPTIONS_SIZE_V2, sizeof receiver_options));
+          untouched(&receiver_options, AQ_RECEIVER_OPTIONS_SIZE_V2, sizeof receiver_options, 0xA5));
 
     /* A sender of version 3 (the field after its size says 1): all 3 raw peers are kept. */
     sender_options.fast_path = AQ_FAST_PATH_DISABLED;
@@ -337,14 +330,11 @@ static void test_connection_limit_versions(void) {
         CHECK(s.peers_dropped == 2 && s.peers == 1);
         CHECK(made == 3 && connection_ended(raw[1], 10000) && connection_ended(raw[2], 10000) && !connection_ended(raw[0], 200));
         /* A caller of version 3 of the statistics gets nothing past it. */
-        union {
-            aq_sender_statistics head;
-            unsigned char bytes[sizeof(aq_sender_statistics) + 16];
-        } old;
+        WITH_SPARE_BYTES(aq_sender_statistics) old;
         memset(&old, 0xA5, sizeof old);
         old.head.size = AQ_SENDER_STATISTICS_SIZE_V3;
         EXPECT(aq_sender_statistics_get(sender, &old.head), AQ_OK);
-        CHECK(old.head.peers == 1 && untouched(old.bytes, AQ_SENDER_STATISTICS_SIZE_V3, sizeof old.bytes));
+        CHECK(old.head.peers == 1 && untouched(old.bytes, AQ_SENDER_STATISTICS_SIZE_V3, sizeof old.bytes, 0xA5));
         raw_close(raw, made);
         aq_sender_close(sender);
     }
@@ -444,7 +434,7 @@ static void test_zero_copy_receive_versions(void) {
     memset(&options, 0xA5, sizeof options);
     aq_receiver_options_init_sized(&options, AQ_RECEIVER_OPTIONS_SIZE_V3);
     CHECK(options.size == AQ_RECEIVER_OPTIONS_SIZE_V3 && options.maximum_connections == 256 &&
-          untouched(&options, AQ_RECEIVER_OPTIONS_SIZE_V3, sizeof options));
+          untouched(&options, AQ_RECEIVER_OPTIONS_SIZE_V3, sizeof options, 0xA5));
 
     enum { ROUNDS = 2, SIZES = 3 };
     static const size_t sizes[SIZES] = {40, 64 << 10, 1 << 20};
