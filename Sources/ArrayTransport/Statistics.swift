@@ -27,7 +27,7 @@ public struct SenderStatistics: Sendable, Hashable {
     /// sending a frame over the limit, or taking nothing for ``ZeroMQSender/Options/stalledPeerTimeout``.
     public var peersDisconnected: UInt64 = 0
     /// Subscriptions that were not prefixes of the stream's name (and other messages peers sent
-    /// a publisher); each was dropped.
+    /// a publisher): none can match the stream's topic.
     public var rejectedSubscriptions: UInt64 = 0
     /// Connections the sender shut down itself: those beyond ``ZeroMQSender/Options/maximumConnections``
     /// on a bound endpoint, and those holding more than 4 KiB of refused subscriptions (each is

@@ -34,7 +34,7 @@ struct HostilePeerBoundsTests {
     }
 
     /// libzmq keeps every subscription a peer sends, refused or not, until it cancels it or
-    /// leaves (XPUB manual mode): a peer with more than 4 KiB of refused ones outstanding is
+    /// leaves (in its XPUB's trie): a peer with more than 4 KiB of refused ones outstanding is
     /// dropped, and one with a few is served.
     @Test("a subscriber with more than 4 KiB of subscriptions outside the stream is disconnected; one with a few is served")
     func manyRefusedSubscriptionsDisconnect() throws {

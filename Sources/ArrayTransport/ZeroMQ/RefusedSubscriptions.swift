@@ -1,6 +1,7 @@
 /// The subscriptions a publisher refused, by connection: libzmq 4.3 keeps every subscription a
-/// peer sends in its XPUB manual-mode trie (`_manual_subscriptions`, to undo them when the peer
-/// leaves), refused or not: about 37 bytes of memory per byte of distinct random ones. The
+/// peer sends in its XPUB's subscription trie until the peer cancels it or leaves, refused
+/// (no prefix of the stream's name: it never matches) or not: about 37 bytes of memory per
+/// byte of distinct random ones (measured in manual mode, whose second trie is alike). The
 /// publisher tracks what each connection has outstanding (subscribed and not cancelled) there
 /// and drops a connection past ``limitBytes``, after which libzmq frees its entries.
 struct RefusedSubscriptions {

@@ -199,7 +199,12 @@ public final class ZeroMQSender: ArraySender {
         // Peers send only subscriptions (and the handshake): nothing longer than the stream's
         // name can match it, so larger frames only cost memory (libzmq's subscription trie).
         try socket.setOption(ZMQ.maximumMessageSize, int64: Int64(Self.maximumInboundFrame + stream.utf8.count), name: "ZMQ_MAXMSGSIZE")
-        if pattern == .publish { try socket.setOption(ZMQ.xpubManual, 1, name: "ZMQ_XPUB_MANUAL") }
+        // libzmq applies subscriptions itself; the sender reads every one of them to count and
+        // bound those outside the stream (``RefusedSubscriptions``). Not ZMQ_XPUB_MANUAL: in
+        // libzmq 4.3.4 a subscription applied by hand after its peer left adds the peer's ended
+        // pipe to the subscription trie (fixed in 4.3.5, libzmq#4137), and each later send
+        // then reads that pipe, freed or not.
+        if pattern == .publish { try socket.setOption(ZMQ.xpubVerboser, 1, name: "ZMQ_XPUB_VERBOSER") }
         if let timeout = options.stalledPeerTimeout {
             try socket.setOption(ZMQ.tcpMaximumRetransmit, Int32(clamping: timeout.clampedNanoseconds / 1_000_000), name: "ZMQ_TCP_MAXRT")
         }

@@ -427,7 +427,7 @@ final class ZeroMQSenderEngine: Sendable {
         lastServiced.store(state.lastService, ordering: .relaxed)
         state.socket.handleCommands()
         drainPeerEvents(&state)
-        if pattern == .publish { applySubscriptions(&state) }
+        if pattern == .publish { readSubscriptions(&state) }
     }
 
     /// Reads the monitor's connection events, which also shuts down the connections beyond the
@@ -447,12 +447,11 @@ final class ZeroMQSenderEngine: Sendable {
         }
     }
 
-    /// Applies the (un)subscriptions waiting on the XPUB socket (ZMQ_XPUB_MANUAL) that are
-    /// prefixes of this stream's name, and counts and drops the rest: nothing else could match
-    /// our topic. libzmq applies each to the peer it came from, and keeps even the refused ones
-    /// until that peer cancels them or leaves: a connection with more than
-    /// ``RefusedSubscriptions/limitBytes`` of them outstanding is shut down.
-    private func applySubscriptions(_ state: inout State) {
+    /// Reads the (un)subscriptions libzmq applied and passed up (ZMQ_XPUB_VERBOSER), and counts
+    /// those that are not prefixes of this stream's name: nothing else could match our topic.
+    /// libzmq keeps every one until its peer cancels it or leaves, so a connection with more than
+    /// ``RefusedSubscriptions/limitBytes`` of refused ones outstanding is shut down.
+    private func readSubscriptions(_ state: inout State) {
         while let message = try? state.socket.receive(dontWait: true) {
             let bytes = message.bytes
             guard let kind = bytes.first, kind <= 1, !message.hasMore else {
@@ -460,22 +459,14 @@ final class ZeroMQSenderEngine: Sendable {
                 continue
             }
             let prefix = Array(bytes.dropFirst())
-            guard prefix.count <= topic.count, topic.starts(with: prefix) else {
-                if kind == 1 { rejectedSubscriptions.add(1, ordering: .relaxed) }
-                if let descriptor = message.sourceDescriptor, state.refused.note(prefix, subscribe: kind == 1, descriptor: descriptor) {
-                    ZMQ.shutdownConnection(descriptor)
-                    peersDropped.add(1, ordering: .relaxed)
-                    if let more = refusedPeerLogs.admit() {
-                        logger.warning("stream '\(stream)': dropped a peer with more than \(RefusedSubscriptions.limitBytes) bytes of subscriptions outside the stream\(more.andMore)")
-                    }
+            if prefix.count <= topic.count && topic.starts(with: prefix) { continue }
+            if kind == 1 { rejectedSubscriptions.add(1, ordering: .relaxed) }
+            if let descriptor = message.sourceDescriptor, state.refused.note(prefix, subscribe: kind == 1, descriptor: descriptor) {
+                ZMQ.shutdownConnection(descriptor)
+                peersDropped.add(1, ordering: .relaxed)
+                if let more = refusedPeerLogs.admit() {
+                    logger.warning("stream '\(stream)': dropped a peer with more than \(RefusedSubscriptions.limitBytes) bytes of subscriptions outside the stream\(more.andMore)")
                 }
-                continue
-            }
-            let option = kind == 1 ? ZMQ.subscribe : ZMQ.unsubscribe
-            do throws(TransportError) {
-                try state.socket.setOption(option, bytes: prefix, name: kind == 1 ? "ZMQ_SUBSCRIBE" : "ZMQ_UNSUBSCRIBE")
-            } catch {
-                logger.warning("stream '\(stream)': cannot apply a subscription: \(error)")
             }
         }
     }
@@ -650,9 +641,10 @@ final class ZeroMQSenderEngine: Sendable {
     }
 
     /// Sends a two-frame control message if the socket has room now; returns whether it did.
-    private func sendControl(_ socket: inout ZMQSocket, header: [UInt8]) throws(TransportError) -> Bool {
+    /// A `tracked` header is counted in the bytes in flight until libzmq releases it.
+    private func sendControl(_ socket: inout ZMQSocket, header: [UInt8], tracked: Bool = false) throws(TransportError) -> Bool {
         var topic = try Self.frame(copying: topic)
-        var headerFrame = try Self.frame(copying: header)
+        var headerFrame = tracked ? try ZMQMessage(tracking: header, inFlight: inFlight) : try Self.frame(copying: header)
         guard try socket.send(&topic, more: true, dontWait: true) else { return false }
         _ = try socket.send(&headerFrame, more: false, dontWait: true)
         return true
@@ -719,6 +711,22 @@ final class ZeroMQSenderEngine: Sendable {
         }
     }
 
+    /// Waits, at most until `deadline`, until libzmq has released every frame counted in flight,
+    /// `end` among them: each connection then took what was queued for it, or ended.
+    ///
+    /// The socket's linger is still 0 here, so a connection that ends while this waits has its
+    /// queue dropped as the socket learns of it (`handleCommands`), and never holds the close
+    /// up. Given the linger period instead, libzmq 4.3 would keep a queue that no connection
+    /// can take for all of it: for ever with a linger of "forever" (see ``ZMQSocket``).
+    private func awaitRelease(_ socket: inout ZMQSocket, until deadline: Int64) {
+        var pause: Int64 = 20_000
+        while inFlight.current > 0 && Sys.monotonicNanoseconds() < deadline {
+            socket.handleCommands()
+            Sys.sleep(nanoseconds: min(pause, max(0, deadline &- Sys.monotonicNanoseconds())))
+            pause = min(pause * 2, 1_000_000)
+        }
+    }
+
     /// Sends "end" and closes the socket; only the first call does anything.
     func close() {
         guard !closing.exchange(true, ordering: .acquiringAndReleasing) else { return }
@@ -731,17 +739,20 @@ final class ZeroMQSenderEngine: Sendable {
             fastPath?.close(nextSequence: state.nextSequence)
             do throws(TransportError) {
                 let header = controlHeader(.end, nextSequence: state.nextSequence).encodedBytes()
-                var sent = try sendControl(&state.socket, header: header)
+                var sent = try sendControl(&state.socket, header: header, tracked: true)
                 while !sent && pattern == .push && Sys.monotonicNanoseconds() < lingerDeadline {
                     _ = try state.socket.wait(for: ZMQ.pollOut, deadline: lingerDeadline)
-                    sent = try sendControl(&state.socket, header: header)
+                    sent = try sendControl(&state.socket, header: header, tracked: true)
                 }
                 if !sent { logger.debug("no room to send 'end' on stream '\(stream)'; closing without it") }
             } catch {
                 logger.warning("cannot send 'end' on stream '\(stream)': \(error)")
             }
+            if ownedContext != nil { awaitRelease(&state.socket, until: lingerDeadline) }
             state.socket.stopMonitor()
-            state.socket.close()
+            // What is left of the linger period: leftovers and `end` may have spent some of it.
+            let remaining = max(0, lingerDeadline &- Sys.monotonicNanoseconds())
+            state.socket.close(lingerMilliseconds: Int32(clamping: remaining / 1_000_000 + (remaining % 1_000_000 > 0 ? 1 : 0)))
             state.peers.close()
         }
         // Waits (at most the linger period) until libzmq has sent what is still queued.

@@ -707,7 +707,7 @@ typedef struct aq_sender_statistics {
                                            the protocol, sending a frame over the limit, or taking nothing for
                                            the stalled-peer timeout. 0 for shm://. */
     uint64_t rejected_subscriptions;  /**< Publishers: subscriptions that were not prefixes of the stream's name
-                                           (and other messages peers sent); each was dropped. */
+                                           (and other messages peers sent): none can match the stream's topic. */
     /* Version 3 of the struct (filled only when `size` includes it): */
     uint64_t shared_memory_lost;      /**< Pushers: messages put into the same-host fast-path queue (and counted as
                                            sent) that no puller of this host took and the socket did not accept

@@ -258,7 +258,7 @@ class Sender:
           for breaking the protocol, sending a frame over the limit, or taking nothing for the
           stalled-peer timeout.
         - ``rejected_subscriptions``: a publisher's subscriptions that were no prefix of its
-          stream's name (and other messages peers sent it); each was dropped.
+          stream's name (and other messages peers sent it): none can match its topic.
         - ``shared_memory_lost``: messages a pusher had put into its same-host fast-path queue
           (and counted as sent) that no puller of this host took and the socket did not accept
           within the linger period when it closed. Counted (and logged) by :meth:`close`, so 0

@@ -319,7 +319,8 @@ extension ZMQ {
     static let sendHighWaterMark = ZMQ_SNDHWM
     static let receiveHighWaterMark = ZMQ_RCVHWM
     static let maximumMessageSize = ZMQ_MAXMSGSIZE
-    static let xpubManual = ZMQ_XPUB_MANUAL
+    /// An XPUB passes every subscription and cancel up to the application, repeated or not.
+    static let xpubVerboser = ZMQ_XPUB_VERBOSER
     /// TCP_USER_TIMEOUT on Linux: a connection whose sent data (or zero-window probes) stays
     /// unacknowledged this many milliseconds is dropped by the kernel.
     static let tcpMaximumRetransmit = ZMQ_TCP_MAXRT

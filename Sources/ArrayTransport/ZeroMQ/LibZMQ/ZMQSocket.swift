@@ -1,31 +1,41 @@
 import CZeroMQ
 
 /// The owner of one ZeroMQ socket. Closed (`zmq_close`) by ``close()`` or on deinit, with the
-/// linger period set at creation, so that closing never holds up the context's termination
+/// linger period given at creation, so that closing never holds up the context's termination
 /// for longer than that. Every operation on a closed socket throws ``TransportError/Code/closed``.
+///
+/// Until it closes, the socket's libzmq linger is 0. libzmq 4.3 gives a connection that ends
+/// (a peer that left) the socket's linger period as it stands then, and keeps the messages
+/// queued for it that long although no connection can ever take them: a publisher whose
+/// subscriber left just before the publisher closed, with a linger of "forever", waited in
+/// `zmq_ctx_term` for ever (seen in CI, 2026-12-07). With 0, those messages go at once; the
+/// linger period applies from ``close()`` on, to the connections still open.
 ///
 /// ZeroMQ sockets are not thread-safe: the owner uses it from one thread at a time (senders and
 /// receivers keep theirs inside a `Mutex`). The socket keeps its context alive.
 struct ZMQSocket: ~Copyable {
     private var handle: UnsafeMutableRawPointer?
     let context: ZMQContext
+    /// The linger period ``close()`` gives libzmq.
+    private let closingLingerMilliseconds: Int32
 
     /// A socket of `type` (`ZMQ.pub`, `ZMQ.sub`, ...) whose unsent messages are kept at most
     /// `lingerMilliseconds` after it is closed.
     init(_ context: ZMQContext, type: Int32, lingerMilliseconds: Int32) throws(TransportError) {
         let handle = try ZMQ.socket(context.handle, type: type)
         do {
-            try ZMQ.setOption(handle, ZMQ.linger, int: lingerMilliseconds, name: "ZMQ_LINGER")
+            try ZMQ.setOption(handle, ZMQ.linger, int: 0, name: "ZMQ_LINGER")
         } catch {
             ZMQ.close(handle)
             throw error
         }
         self.handle = handle
         self.context = context
+        self.closingLingerMilliseconds = lingerMilliseconds
     }
 
     deinit {
-        if let handle { ZMQ.close(handle) }
+        if let handle { Self.close(handle, lingerMilliseconds: closingLingerMilliseconds) }
     }
 
     /// Whether ``close()`` has not been called.
@@ -33,8 +43,23 @@ struct ZMQSocket: ~Copyable {
 
     /// Closes the socket now; messages not yet sent are kept for the linger period.
     mutating func close() {
-        if let handle { ZMQ.close(handle) }
+        close(lingerMilliseconds: closingLingerMilliseconds)
+    }
+
+    /// Closes the socket now; messages not yet sent are kept for `lingerMilliseconds` (a sender
+    /// that already spent part of its linger period passes what is left).
+    mutating func close(lingerMilliseconds: Int32) {
+        if let handle { Self.close(handle, lingerMilliseconds: lingerMilliseconds) }
         handle = nil
+    }
+
+    /// Lets the socket first end the connections that ended so far (with the linger of 0 they
+    /// had), then sets the linger period and closes.
+    private static func close(_ handle: UnsafeMutableRawPointer, lingerMilliseconds: Int32) {
+        _ = try? ZMQ.poll(handle, events: ZMQ.pollIn | ZMQ.pollOut, timeoutMilliseconds: 0)
+        // A failure leaves the linger at 0: the close then drops what is unsent, never waits.
+        try? ZMQ.setOption(handle, ZMQ.linger, int: lingerMilliseconds, name: "ZMQ_LINGER")
+        ZMQ.close(handle)
     }
 
     private func open() throws(TransportError) -> UnsafeMutableRawPointer {

@@ -14,24 +14,27 @@ final class InFlightBytes: Sendable {
     func subtract(_ count: Int) { bytes.wrappingSubtract(count, ordering: .releasing) }
 }
 
-/// Keeps an array's storage alive while libzmq sends its bytes.
+/// Keeps the storage of a zero-copy frame (an array's, or a byte array's) alive while libzmq
+/// sends its bytes.
 private final class PayloadBox: Sendable {
-    let array: AnyNDArray
+    let storage: any Sendable
+    let byteCount: Int
     let counter: InFlightBytes
 
-    init(array: AnyNDArray, counter: InFlightBytes) {
-        self.array = array
+    init(storage: any Sendable, byteCount: Int, counter: InFlightBytes) {
+        self.storage = storage
+        self.byteCount = byteCount
         self.counter = counter
     }
 }
 
 /// libzmq's free callback for zero-copy frames. It runs on a libzmq I/O thread, so it does the
-/// least it can: an atomic subtraction and the release of one reference (which frees the array's
+/// least it can: an atomic subtraction and the release of one reference (which frees the
 /// storage if the application no longer holds it).
 private let releasePayload: @convention(c) (UnsafeMutableRawPointer?, UnsafeMutableRawPointer?) -> Void = { _, hint in
     guard let hint else { return }
     let box = Unmanaged<PayloadBox>.fromOpaque(hint).takeRetainedValue()
-    box.counter.subtract(box.array.byteCount)
+    box.counter.subtract(box.byteCount)
 }
 
 /// Payloads smaller than this are copied into the frame: cheaper than a heap box and a callback.
@@ -53,7 +56,26 @@ extension ZMQMessage {
         // written while shared (copy-on-write): the box holds a second reference, so a later
         // mutation by the application copies first, and the bytes stay valid until the box goes.
         let data = array.withUnsafeBytes { UnsafeMutableRawPointer(mutating: $0.baseAddress!) }
-        let hint = Unmanaged.passRetained(PayloadBox(array: array, counter: inFlight)).toOpaque()
+        try self.init(lending: data, count: count, keeping: array, inFlight: inFlight)
+    }
+
+    /// A frame of `bytes` counted in `inFlight` until libzmq releases it, however small: once
+    /// libzmq let go of a message sent last, every connection took what was queued before it or
+    /// ended (the sender's `close()` waits for its `end` so).
+    init(tracking bytes: [UInt8], inFlight: InFlightBytes) throws(TransportError) {
+        // An array's storage never moves while a reference to it is held (the box holds one).
+        let data = bytes.withUnsafeBytes { UnsafeMutableRawPointer(mutating: $0.baseAddress) }
+        guard let data, !bytes.isEmpty else {
+            try self.init(size: 0)
+            return
+        }
+        try self.init(lending: data, count: bytes.count, keeping: bytes, inFlight: inFlight)
+    }
+
+    /// A frame of the `count` bytes at `data`, which `storage` keeps alive and unchanged until
+    /// libzmq releases them; counted in `inFlight` until then.
+    private init(lending data: UnsafeMutableRawPointer, count: Int, keeping storage: any Sendable, inFlight: InFlightBytes) throws(TransportError) {
+        let hint = Unmanaged.passRetained(PayloadBox(storage: storage, byteCount: count, counter: inFlight)).toOpaque()
         inFlight.add(count)
         do {
             try self.init(borrowing: data, count: count, free: releasePayload, hint: hint)
