@@ -52,6 +52,44 @@ struct ConnectionLimitRelayTests {
         #expect(try scratch.metric("aq_relay_peers_dropped_total", instance: "bound") == 4)
     }
 
+    /// A pushpull subscriber whose local queue is full waits in its put (no consumer, put
+    /// timeout forever) and makes no receive call: its receiver's housekeeping thread still
+    /// applies the limit. Connections beyond it were cut only by a receive before.
+    @Test("subscribe --bind --max-connections 3, blocked on a full local queue: 4 of 6 raw connections are cut and counted anyway")
+    func subscribeBlockedOnAFullQueueStillCuts() throws {
+        let scratch = try Scratch("limit-full")
+        defer { scratch.cleanUp() }
+        let port = try freeLoopbackPort()
+        let queueName = scratch.queue("full")
+        let subscriber = try scratch.start(["subscribe", "tcp://127.0.0.1:\(port)", "--bind", "--pattern", "pushpull", "--queue", queueName,
+                                            "--capacity", "64KiB", "--name", "full", "--max-connections", "3", "--fast-path", "disabled"], label: "full")
+        #expect(subscriber.waitForLog("receiving"), "\(subscriber.errors)")
+        let pusher = try ZeroMQSender(.push, stream: "full", connect: [try Endpoint("tcp://127.0.0.1:\(port)")],
+                                      options: .init(byteBudget: 256 << 10, sendTimeout: .milliseconds(500), heartbeatInterval: nil, fastPath: .disabled))
+        defer { pusher.close() }
+        // 16 KiB records into a 64 KiB queue that nobody reads: the relay's put soon waits, and
+        // the pusher's sends then time out once libzmq's queues are full too.
+        let record = try NDArray<UInt8>(shape: [16 << 10], repeating: 3).erased
+        var sent = 0
+        while sent < 200, (try? pusher.send(record)) != nil { sent += 1 }
+        #expect(sent > 4 && sent < 200, "sent \(sent) records of 16 KiB into a queue of 64 KiB")
+        var opened: ArrayQueue?
+        _ = eventually(within: 20, every: 0.1) {
+            opened = try? ArrayQueue.open(name: queueName)
+            return opened != nil
+        }
+        let queue = try #require(opened, "\(subscriber.errors)")
+        #expect(eventually(within: 20, every: 0.1) { queue.count >= 3 })
+        let raw = try (0..<6).map { _ in try rawLoopbackConnection(port: port) }
+        defer { raw.forEach { close($0) } }
+        #expect(try eventually(within: 20, every: 0.2) { (try scratch.metric("aq_relay_peers_dropped_total", instance: "full") ?? 0) >= 4 }, "\(subscriber.errors)")
+        for descriptor in raw[2...] { #expect(connectionEnds(descriptor, within: 10)) }
+        for descriptor in raw[..<2] { #expect(!connectionEnds(descriptor, within: 0.2)) }
+        #expect(try scratch.metric("aq_relay_peers_dropped_total", instance: "full") == 4)
+        // Still full and unread: the relay was waiting in its put all along.
+        #expect(try queue.count >= 3 && queue.statistics().gets == 0)
+    }
+
     @Test("max_connections: 256 by default, 0 for none, from the file or the command line, printed by --check")
     func setting() throws {
         let scratch = try Scratch("limit-check")

@@ -21,14 +21,16 @@ public func runProcess(_ path: String, _ arguments: [String], timeout: Double, e
     try ChildProcess(path, arguments, environment: environment).finish(timeout: timeout)
 }
 
-/// Waits at most `timeout` seconds for `process` to exit; after that stops it (SIGTERM, so that
-/// a script can clean up, then SIGKILL after 2 s, which cannot be ignored) and returns nil.
-/// Otherwise returns its exit status.
+/// Waits at most `timeout` seconds for `process` to exit; after that writes its threads' stacks
+/// to standard error (``reportStacks(of:)``), stops it (SIGTERM, so that a script can clean up,
+/// then SIGKILL after 2 s, which cannot be ignored) and returns nil. Otherwise returns its exit
+/// status.
 @discardableResult
 public func waitForExit(_ process: Process, timeout: Double) -> Int32? {
     let deadline = Date().addingTimeInterval(timeout)
     while process.isRunning && Date() < deadline { Thread.sleep(forTimeInterval: 0.005) }
     if process.isRunning {
+        reportStacks(of: process.processIdentifier)
         kill(process.processIdentifier, SIGTERM)
         let grace = Date().addingTimeInterval(2)
         while process.isRunning && Date() < grace { Thread.sleep(forTimeInterval: 0.005) }
@@ -38,6 +40,47 @@ public func waitForExit(_ process: Process, timeout: Double) -> Int32? {
     }
     process.waitUntilExit()
     return process.terminationStatus
+}
+
+/// Writes to standard error where each thread of the process `pid` waits: with `gdb`, if the
+/// machine has it, every thread's backtrace (at most 60 s); otherwise each thread's name and
+/// the kernel function it sleeps in. A test that kills a program for running past its time
+/// limit so leaves in the log where it hung (one CI run's `abi_test` hung without a trace,
+/// 2026-12-07).
+public func reportStacks(of pid: Int32) {
+    var report = "--- \(pid) ran past its time limit; its threads:\n"
+    let gdb = "/usr/bin/gdb"
+    if FileManager.default.isExecutableFile(atPath: gdb) {
+        // Into a file: a pipe nobody reads while it runs could fill and stop it.
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("aq-stacks-\(pid)-\(UInt32.random(in: 0...UInt32.max))")
+        defer { try? FileManager.default.removeItem(at: file) }
+        let debugger = Process()
+        debugger.executableURL = URL(fileURLWithPath: gdb)
+        debugger.arguments = ["-p", "\(pid)", "-batch", "-nx", "-ex", "thread apply all bt 30"]
+        if FileManager.default.createFile(atPath: file.path, contents: nil), let sink = try? FileHandle(forWritingTo: file) {
+            debugger.standardOutput = sink
+            debugger.standardError = sink
+            if (try? debugger.run()) != nil {
+                let deadline = Date().addingTimeInterval(60)
+                while debugger.isRunning && Date() < deadline { Thread.sleep(forTimeInterval: 0.05) }
+                if debugger.isRunning {
+                    debugger.terminate()
+                    report += "(gdb did not finish within 60 s)\n"
+                }
+            }
+            try? sink.close()
+            report += (try? String(contentsOf: file, encoding: .utf8)) ?? ""
+        }
+    } else {
+        let tasks = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/task")) ?? []
+        for task in tasks.sorted() {
+            func read(_ file: String) -> String {
+                ((try? String(contentsOfFile: "/proc/\(pid)/task/\(task)/\(file)", encoding: .utf8)) ?? "?").trimmingCharacters(in: .whitespacesAndNewlines)
+            }
+            report += "thread \(task) \(read("comm")): waits in \(read("wchan"))\n"
+        }
+    }
+    FileHandle.standardError.write(Data((report + "---\n").utf8))
 }
 
 /// A running child process whose output is collected while it runs: standard output also by

@@ -1,7 +1,7 @@
 /// The subscriptions a publisher refused, by connection: libzmq 4.3 keeps every subscription a
 /// peer sends in its XPUB's subscription trie until the peer cancels it or leaves, refused
-/// (no prefix of the stream's name: it never matches) or not: about 37 bytes of memory per
-/// byte of distinct random ones (measured in manual mode, whose second trie is alike). The
+/// (no prefix of the stream's name: it never matches) or not: about 32 bytes of memory per
+/// byte of distinct random ones (docs/RELIABILITY.md, "Hostile remote peers"). The
 /// publisher tracks what each connection has outstanding (subscribed and not cancelled) there
 /// and drops a connection past ``limitBytes``, after which libzmq frees its entries.
 struct RefusedSubscriptions {
