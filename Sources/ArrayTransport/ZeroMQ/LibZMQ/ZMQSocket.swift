@@ -56,7 +56,7 @@ struct ZMQSocket: ~Copyable {
     /// Lets the socket first end the connections that ended so far (with the linger of 0 they
     /// had), then sets the linger period and closes.
     private static func close(_ handle: UnsafeMutableRawPointer, lingerMilliseconds: Int32) {
-        _ = try? ZMQ.poll(handle, events: ZMQ.pollIn | ZMQ.pollOut, timeoutMilliseconds: 0)
+        handleCommands(handle)
         // A failure leaves the linger at 0: the close then drops what is unsent, never waits.
         try? ZMQ.setOption(handle, ZMQ.linger, int: lingerMilliseconds, name: "ZMQ_LINGER")
         ZMQ.close(handle)
@@ -75,10 +75,6 @@ struct ZMQSocket: ~Copyable {
 
     func setOption(_ option: Int32, int64 value: Int64, name: String) throws(TransportError) {
         try ZMQ.setOption(try open(), option, int64: value, name: name)
-    }
-
-    func setOption(_ option: Int32, bytes: [UInt8], name: String) throws(TransportError) {
-        try ZMQ.setOption(try open(), option, bytes: bytes, name: name)
     }
 
     func setOption(_ option: Int32, string: String, name: String) throws(TransportError) {
@@ -157,7 +153,10 @@ struct ZMQSocket: ~Copyable {
     /// calls on the socket): among them the end of a departed peer's pipe, which releases the
     /// messages queued for that peer.
     func handleCommands() {
-        guard let handle else { return }
+        if let handle { Self.handleCommands(handle) }
+    }
+
+    private static func handleCommands(_ handle: UnsafeMutableRawPointer) {
         _ = try? ZMQ.poll(handle, events: ZMQ.pollIn | ZMQ.pollOut, timeoutMilliseconds: 0)
     }
 
