@@ -44,12 +44,7 @@ struct ConnectionLimitRelayTests {
         let subscriber = try scratch.start(["subscribe", "tcp://127.0.0.1:\(port)", "--bind", "--queue", scratch.queue("bound"), "--capacity", "16MiB",
                                             "--name", "bound", "--max-connections", "2", "--fast-path", "disabled"], label: "bound")
         #expect(subscriber.waitForLog("receiving"), "\(subscriber.errors)")
-        let raw = try (0..<6).map { _ in try rawLoopbackConnection(port: port) }
-        defer { raw.forEach { close($0) } }
-        #expect(try eventually(within: 20, every: 0.2) { (try scratch.metric("aq_relay_peers_dropped_total", instance: "bound") ?? 0) >= 4 }, "\(subscriber.errors)")
-        for descriptor in raw[2...] { #expect(connectionEnds(descriptor, within: 10)) }
-        for descriptor in raw[..<2] { #expect(!connectionEnds(descriptor, within: 0.2)) }
-        #expect(try scratch.metric("aq_relay_peers_dropped_total", instance: "bound") == 4)
+        try Self.expectFourOfSixCut(port: port, scratch: scratch, instance: "bound", errors: subscriber.errors)
     }
 
     /// A pushpull subscriber whose local queue is full waits in its put (no consumer, put
@@ -80,14 +75,20 @@ struct ConnectionLimitRelayTests {
         }
         let queue = try #require(opened, "\(subscriber.errors)")
         #expect(eventually(within: 20, every: 0.1) { queue.count >= 3 })
-        let raw = try (0..<6).map { _ in try rawLoopbackConnection(port: port) }
-        defer { raw.forEach { close($0) } }
-        #expect(try eventually(within: 20, every: 0.2) { (try scratch.metric("aq_relay_peers_dropped_total", instance: "full") ?? 0) >= 4 }, "\(subscriber.errors)")
-        for descriptor in raw[2...] { #expect(connectionEnds(descriptor, within: 10)) }
-        for descriptor in raw[..<2] { #expect(!connectionEnds(descriptor, within: 0.2)) }
-        #expect(try scratch.metric("aq_relay_peers_dropped_total", instance: "full") == 4)
+        try Self.expectFourOfSixCut(port: port, scratch: scratch, instance: "full", errors: subscriber.errors)
         // Still full and unread: the relay was waiting in its put all along.
         #expect(try queue.count >= 3 && queue.statistics().gets == 0)
+    }
+
+    /// Opens 6 raw connections to a relay that accepts 2 more on `port`: the 4 newest are cut
+    /// and counted in the relay `instance`'s metrics, the 2 oldest stay.
+    static func expectFourOfSixCut(port: Int, scratch: Scratch, instance: String, errors: @autoclosure () -> String) throws {
+        let raw = try (0..<6).map { _ in try rawLoopbackConnection(port: port) }
+        defer { raw.forEach { close($0) } }
+        #expect(try eventually(within: 20, every: 0.2) { (try scratch.metric("aq_relay_peers_dropped_total", instance: instance) ?? 0) >= 4 }, "\(errors())")
+        for descriptor in raw[2...] { #expect(connectionEnds(descriptor, within: 10)) }
+        for descriptor in raw[..<2] { #expect(!connectionEnds(descriptor, within: 0.2)) }
+        #expect(try scratch.metric("aq_relay_peers_dropped_total", instance: instance) == 4)
     }
 
     @Test("max_connections: 256 by default, 0 for none, from the file or the command line, printed by --check")
