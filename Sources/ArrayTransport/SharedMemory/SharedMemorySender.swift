@@ -136,7 +136,7 @@ public final class SharedMemorySender: ArraySender {
     /// unless the queue is full, so the wait backs off from 1 µs to 1 ms between looks.
     private func takeTurn(deadline: Int64?) throws(TransportError) {
         let me = Sys.currentProcessID
-        var pause: Int64 = 1_000
+        var backoff = Backoff(firstNanoseconds: 1_000)
         while !turn.compareExchange(expected: 0, desired: me, ordering: .acquiring).exchanged {
             let holder = turn.load(ordering: .relaxed)
             if holder != 0 && holder != me {
@@ -146,8 +146,7 @@ public final class SharedMemorySender: ArraySender {
             if let deadline, Sys.monotonicNanoseconds() >= deadline {
                 throw TransportError(.timeout, "send to queue '\(stream)' timed out waiting for another send of this sender to finish")
             }
-            Sys.sleep(nanoseconds: pause)
-            pause = min(pause * 2, 1_000_000)
+            backoff.pause()
         }
     }
 

@@ -362,14 +362,13 @@ final class ZeroMQSenderEngine: Sendable {
     }
 
     private func waitUntilSharedQueueEmpties(_ fastPath: FastPathPublisher, deadline: Int64?) throws(TransportError) {
-        var pause: Int64 = 20_000
+        var backoff = Backoff()
         while !fastPath.sharedQueueIsEmpty && fastPath.subscriberTotal > 0 {
             guard !closing.load(ordering: .relaxed) else { throw TransportError(.closed, "the sender of stream '\(stream)' was closed while waiting") }
             if let deadline, Sys.monotonicNanoseconds() >= deadline {
                 throw TransportError(.timeout, "the pullers on this host did not empty the shared queue of stream '\(stream)' in time")
             }
-            Sys.sleep(nanoseconds: pause)
-            pause = min(pause * 2, 1_000_000)
+            backoff.pause()
         }
     }
 
@@ -474,15 +473,14 @@ final class ZeroMQSenderEngine: Sendable {
     /// Waits until `bytes` more fit the budget; false if it stopped for an attach (only with
     /// `rerouting`, the sequence of a pusher's message: the wait sends the offer when due).
     private func waitForBudget(_ bytes: Int, deadline: Int64?, _ socket: inout ZMQSocket, rerouting: UInt64?) throws(TransportError) -> Bool {
-        var pause: Int64 = 20_000
+        var backoff = Backoff()
         while !hasBudget(for: bytes) {
             guard !closing.load(ordering: .relaxed) else { throw TransportError(.closed, "the sender of stream '\(stream)' was closed while waiting") }
             if attachInterrupts(&socket, rerouting: rerouting) { return false }
             if let deadline, Sys.monotonicNanoseconds() >= deadline {
                 throw TransportError(.timeout, "no room to send on stream '\(stream)' in time: \(inFlight.current) bytes are still in flight and the budget is \(options.byteBudget)")
             }
-            Sys.sleep(nanoseconds: pause)
-            pause = min(pause * 2, 1_000_000)
+            backoff.pause()
         }
         return true
     }
@@ -719,11 +717,10 @@ final class ZeroMQSenderEngine: Sendable {
     /// up. Given the linger period instead, libzmq 4.3 would keep a queue that no connection
     /// can take for all of it: for ever with a linger of "forever" (see ``ZMQSocket``).
     private func awaitRelease(_ socket: inout ZMQSocket, until deadline: Int64) {
-        var pause: Int64 = 20_000
+        var backoff = Backoff()
         while inFlight.current > 0 && Sys.monotonicNanoseconds() < deadline {
             socket.handleCommands()
-            Sys.sleep(nanoseconds: min(pause, max(0, deadline &- Sys.monotonicNanoseconds())))
-            pause = min(pause * 2, 1_000_000)
+            backoff.pause(notPast: deadline)
         }
     }
 
