@@ -748,8 +748,7 @@ final class ZeroMQSenderEngine: Sendable {
             if ownedContext != nil { awaitRelease(&state.socket, until: lingerDeadline) }
             state.socket.stopMonitor()
             // What is left of the linger period: leftovers and `end` may have spent some of it.
-            let remaining = max(0, lingerDeadline &- Sys.monotonicNanoseconds())
-            state.socket.close(lingerMilliseconds: Int32(clamping: remaining / 1_000_000 + (remaining % 1_000_000 > 0 ? 1 : 0)))
+            state.socket.close(lingerMilliseconds: Int32(clamping: ZMQSocket.millisecondsLeft(until: lingerDeadline)))
             state.peers.close()
         }
         // Waits (at most the linger period) until libzmq has sent what is still queued.

@@ -129,6 +129,14 @@ struct ZMQSocket: ~Copyable {
         try ZMQ.connect(try open(), address)
     }
 
+    /// The time left until the monotonic `deadline`, in milliseconds (libzmq's unit for waits
+    /// and the linger period), rounded up so that nothing ends before the deadline; 0 once it
+    /// has passed.
+    static func millisecondsLeft(until deadline: Int64) -> Int64 {
+        let remaining = max(0, deadline &- Sys.monotonicNanoseconds())
+        return remaining / 1_000_000 + (remaining % 1_000_000 > 0 ? 1 : 0)
+    }
+
     // MARK: Transfer
 
     /// Waits until `events` (`ZMQ.pollIn`/`ZMQ.pollOut`) are possible, at most until the
@@ -136,14 +144,7 @@ struct ZMQSocket: ~Copyable {
     func wait(for events: Int16, deadline: Int64?) throws(TransportError) -> Bool {
         let handle = try open()
         while true {
-            let timeout: Int
-            if let deadline {
-                let remaining = deadline - Sys.monotonicNanoseconds()
-                // Round up, so that a wait never ends before its deadline.
-                timeout = remaining <= 0 ? 0 : Int((remaining + 999_999) / 1_000_000)
-            } else {
-                timeout = -1
-            }
+            let timeout = deadline.map { Int(Self.millisecondsLeft(until: $0)) } ?? -1
             if try ZMQ.poll(handle, events: events, timeoutMilliseconds: timeout) & events != 0 { return true }
             if let deadline, Sys.monotonicNanoseconds() >= deadline { return false }
         }
