@@ -27,19 +27,22 @@ public func runProcess(_ path: String, _ arguments: [String], timeout: Double, e
 /// status.
 @discardableResult
 public func waitForExit(_ process: Process, timeout: Double) -> Int32? {
-    let deadline = Date().addingTimeInterval(timeout)
-    while process.isRunning && Date() < deadline { Thread.sleep(forTimeInterval: 0.005) }
-    if process.isRunning {
+    if !ended(process, within: timeout) {
         reportStacks(of: process.processIdentifier)
         kill(process.processIdentifier, SIGTERM)
-        let grace = Date().addingTimeInterval(2)
-        while process.isRunning && Date() < grace { Thread.sleep(forTimeInterval: 0.005) }
-        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+        if !ended(process, within: 2) { kill(process.processIdentifier, SIGKILL) }
         process.waitUntilExit()
         return nil
     }
     process.waitUntilExit()
     return process.terminationStatus
+}
+
+/// Whether `process` ended within `seconds` (looked at every `interval` seconds).
+private func ended(_ process: Process, within seconds: Double, every interval: Double = 0.005) -> Bool {
+    let deadline = Date().addingTimeInterval(seconds)
+    while process.isRunning && Date() < deadline { Thread.sleep(forTimeInterval: interval) }
+    return !process.isRunning
 }
 
 /// Writes to standard error where each thread of the process `pid` waits: with `gdb`, if the
@@ -60,13 +63,9 @@ public func reportStacks(of pid: Int32) {
         if FileManager.default.createFile(atPath: file.path, contents: nil), let sink = try? FileHandle(forWritingTo: file) {
             debugger.standardOutput = sink
             debugger.standardError = sink
-            if (try? debugger.run()) != nil {
-                let deadline = Date().addingTimeInterval(60)
-                while debugger.isRunning && Date() < deadline { Thread.sleep(forTimeInterval: 0.05) }
-                if debugger.isRunning {
-                    debugger.terminate()
-                    report += "(gdb did not finish within 60 s)\n"
-                }
+            if (try? debugger.run()) != nil, !ended(debugger, within: 60, every: 0.05) {
+                debugger.terminate()
+                report += "(gdb did not finish within 60 s)\n"
             }
             try? sink.close()
             report += (try? String(contentsOf: file, encoding: .utf8)) ?? ""
