@@ -92,8 +92,7 @@ extension ArrayQueue {
             return false
         }
         defer { ring.release(record, reader: me.pid) }
-        let lent = try BorrowedRecord(claimed: record, of: self)
-        try body(lent)
+        try body(BorrowedRecord(claimed: record, of: self))
         return true
     }
 

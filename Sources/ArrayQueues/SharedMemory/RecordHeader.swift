@@ -168,6 +168,7 @@ struct RecordHeader {
 
     /// The payload from one load each of `payload_offset` and `payload_bytes`, or nil if it
     /// does not lie between the shape and `ringEnd`.
+    @inline(__always)
     func payloadBuffer(ringEnd: UnsafeMutableRawPointer) -> UnsafeMutableRawBufferPointer? {
         let offset = payloadOffset
         let count = payloadByteCount
@@ -187,12 +188,14 @@ struct RecordHeader {
     // MARK: Sizes
 
     /// Offset of the payload from the record start for `dimensions` dimensions.
+    @inline(__always)
     static func payloadOffset(dimensions: Int) -> Int {
         alignUp(fixedSize + dimensions * MemoryLayout<UInt64>.size, to: alignment)
     }
 
     /// Bytes a record takes in the ring: header, shape, payload, padding to the alignment.
     /// Nil if that overflows.
+    @inline(__always)
     static func recordLength(dimensions: Int, payloadBytes: Int) -> Int? {
         let (total, overflow) = payloadOffset(dimensions: dimensions).addingReportingOverflow(payloadBytes)
         guard !overflow, total <= Int.max - alignment else { return nil }
