@@ -221,8 +221,7 @@ final class Ring {
         let start = low.pointee.load(ordering: .sequentiallyConsistent)
         let end = header.tail.pointee.load(ordering: .sequentiallyConsistent)
         let alignment = UInt64(RecordHeader.alignment)
-        guard start <= end, end <= maximumPosition, end - start <= UInt64(capacity),
-              start % alignment == 0, end % alignment == 0 else {
+        guard start <= end, end <= maximumPosition, end - start <= UInt64(capacity), (start | end) % alignment == 0 else {
             throw cursorsOutOfOrder(isRead ? "read" : "head", start, tail: end)
         }
         return (start, end)
@@ -239,7 +238,14 @@ final class Ring {
     /// and at or before `tail`. Callers may then add its length to `position` without overflow.
     @inline(__always)
     func validatedRecord(at position: UInt64, tail: UInt64) throws(ArrayQueueError) -> (RecordHeader, RecordHeader.State, length: Int) {
-        let (record, state, length) = try locatedRecord(at: position, tail: tail)
+        try validatedRecord(at: position, offset: offset(of: position), tail: tail)
+    }
+
+    /// ``validatedRecord(at:tail:)`` for a position located already: `offset` is `position`'s
+    /// ring offset (a claim locates the record before it validates it, to ask for its lines).
+    @inline(__always)
+    func validatedRecord(at position: UInt64, offset: Int, tail: UInt64) throws(ArrayQueueError) -> (RecordHeader, RecordHeader.State, length: Int) {
+        let (record, state, length) = try locatedRecord(at: position, offset: offset, tail: tail)
         if state != .skip, !headerIsSane(record, length: length) {
             throw invalidRecord(at: position, .header)
         }
@@ -251,14 +257,13 @@ final class Ring {
     /// ring and at or before `tail`. Callers may then add the length to `position` without overflow.
     @inline(__always)
     func validatedLength(at position: UInt64, tail: UInt64) throws(ArrayQueueError) -> (Int, RecordHeader.State) {
-        let (_, state, length) = try locatedRecord(at: position, tail: tail)
+        let (_, state, length) = try locatedRecord(at: position, offset: offset(of: position), tail: tail)
         return (length, state)
     }
 
     /// ``validatedLength(at:tail:)`` with the record it found: its place is located once.
     @inline(__always)
-    private func locatedRecord(at position: UInt64, tail: UInt64) throws(ArrayQueueError) -> (RecordHeader, RecordHeader.State, length: Int) {
-        let offset = offset(of: position)
+    private func locatedRecord(at position: UInt64, offset: Int, tail: UInt64) throws(ArrayQueueError) -> (RecordHeader, RecordHeader.State, length: Int) {
         let record = RecordHeader(raw: header.data + offset)
         guard let state = record.state else { throw invalidRecord(at: position, .state) }
         let length = record.length
@@ -934,10 +939,11 @@ final class Ring {
             // The state word first: a READY word holds the low bits of its record's sequence
             // number, and the header is read after it; the claim then expects this very word, so
             // it can only take the record that was checked (not one that reused its room since).
-            let record = record(at: read)
+            let offset = offset(of: read)
+            let record = RecordHeader(raw: header.data + offset)
             record.prefetchForClaim()
             let word = record.stateAndOwner
-            guard let (_, state, length) = try? validatedRecord(at: read, tail: tail) else {
+            guard let (_, state, length) = try? validatedRecord(at: read, offset: offset, tail: tail) else {
                 if seenTail != nil { continue }
                 return .needsLock
             }
@@ -961,9 +967,10 @@ final class Ring {
             claimed(record)
             var count = 1
             while count < limit, end < tail {
-                let next = self.record(at: end)
+                let nextOffset = self.offset(of: end)
+                let next = RecordHeader(raw: header.data + nextOffset)
                 let nextWord = next.stateAndOwner
-                guard let (_, _, nextLength) = try? validatedRecord(at: end, tail: tail),
+                guard let (_, _, nextLength) = try? validatedRecord(at: end, offset: nextOffset, tail: tail),
                       nextWord == RecordHeader.readyWord(sequence: next.sequence), accepts(next),
                       take(next, from: nextWord, owner: owner, quick: true) else { break }
                 claimed(next)
