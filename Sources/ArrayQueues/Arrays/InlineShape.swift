@@ -30,26 +30,9 @@ public struct InlineShape: RandomAccessCollection, Sendable, Hashable, CustomStr
         for axis in 0..<count {
             let value = extent(axis)
             extents[axis] = value
-            if let counted = product {
-                let (next, overflow) = counted.multipliedReportingOverflow(by: value)
-                product = value < 0 || overflow ? nil : next
-            }
+            product = Shape.elements(product, times: value)
         }
         elements = product
-    }
-
-    /// These extents as an `[Int]`: `shape` itself if it has exactly these extents (no
-    /// allocation: a handle's last shape, a caller's array being reused), else a new array.
-    func array(reusing shape: [Int]) -> [Int] {
-        matches(shape) ? shape : Array(self)
-    }
-
-    /// Whether `shape` has exactly these extents (a plain loop: the generic `elementsEqual`
-    /// walks both through iterators).
-    private func matches(_ shape: [Int]) -> Bool {
-        guard shape.count == count else { return false }
-        for axis in 0..<count where extents[axis] != shape[axis] { return false }
-        return true
     }
 
     public var startIndex: Int { 0 }

@@ -164,6 +164,23 @@ struct RecordHeader {
         return InlineShape(count: min(dimensionCount, Shape.maxDimensions), elements: &elements) { Int(truncatingIfNeeded: extents[$0]) }
     }
 
+    /// The shape, copied out into `storage` (room for ``Shape/maxDimensions`` extents; at most
+    /// that many are copied, whatever `ndim` says), with in `elements` the number of elements it
+    /// holds, or nil, counted from the same loads as ``extents(elements:)`` counts them.
+    @inline(__always)
+    func copyExtents(into storage: UnsafeMutableBufferPointer<Int>, elements: inout Int?) -> UnsafeBufferPointer<Int> {
+        let extents = (raw + Self.fixedSize).assumingMemoryBound(to: UInt64.self)
+        let count = min(dimensionCount, Shape.maxDimensions, storage.count)
+        var product: Int? = 1
+        for axis in 0..<count {
+            let value = Int(truncatingIfNeeded: extents[axis])
+            storage[axis] = value
+            product = Shape.elements(product, times: value)
+        }
+        elements = product
+        return UnsafeBufferPointer(rebasing: storage[..<count])
+    }
+
     var payload: UnsafeMutableRawPointer { raw + payloadOffset }
 
     /// The payload from one load each of `payload_offset` and `payload_bytes`, or nil if it
