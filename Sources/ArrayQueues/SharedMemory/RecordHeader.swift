@@ -155,18 +155,21 @@ struct RecordHeader {
         return (0..<min(dimensionCount, Shape.maxDimensions)).map { Int(truncatingIfNeeded: extents[$0]) }
     }
 
-    /// The shape, copied out inline (`dimensionCount` was validated to be at most 32), with in
-    /// `elements` the number of elements it holds, or nil (``InlineShape/init(count:elements:_:)``):
-    /// each extent is loaded once, so the count is that of the shape copied.
-    @inline(__always)
+    /// The shape, copied out inline, with in `elements` the number of elements it holds, or nil
+    /// (``copyExtents(into:elements:)``, whose loads it keeps): for a record view that outlives
+    /// the call (the bindings' claimed records).
     func extents(elements: inout Int?) -> InlineShape {
-        let extents = (raw + Self.fixedSize).assumingMemoryBound(to: UInt64.self)
-        return InlineShape(count: min(dimensionCount, Shape.maxDimensions), elements: &elements) { Int(truncatingIfNeeded: extents[$0]) }
+        withUnsafeTemporaryAllocation(of: Int.self, capacity: Shape.maxDimensions) { storage in
+            InlineShape(copyExtents(into: storage, elements: &elements))
+        }
     }
 
     /// The shape, copied out into `storage` (room for ``Shape/maxDimensions`` extents; at most
     /// that many are copied, whatever `ndim` says), with in `elements` the number of elements it
-    /// holds, or nil, counted from the same loads as ``extents(elements:)`` counts them.
+    /// holds, or nil if an extent is negative or the product overflows (as
+    /// ``Shape/validByteCount(count:dtype:extent:)`` refuses them). Each extent is loaded once,
+    /// so the count is that of the shape copied: a consumer checks every claimed record's shape,
+    /// read from memory another process may write, against its size.
     @inline(__always)
     func copyExtents(into storage: UnsafeMutableBufferPointer<Int>, elements: inout Int?) -> UnsafeBufferPointer<Int> {
         let extents = (raw + Self.fixedSize).assumingMemoryBound(to: UInt64.self)
