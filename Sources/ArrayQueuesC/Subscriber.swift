@@ -30,9 +30,10 @@ final class SubscriberHandle {
 /// Fills a C record description from a record a subscriber borrowed.
 func describe(_ record: borrowing BorrowedRecord, into info: UnsafeMutablePointer<aq_record_info>) {
     info.pointee.dtype = Int32(record.dtype.rawValue)
-    info.pointee.ndim = Int32(record.extents.count)
+    let shape = record.extents
+    info.pointee.ndim = Int32(shape.count)
     withUnsafeMutableBytes(of: &info.pointee.shape) { extents in
-        for axis in 0..<record.extents.count { extents.storeBytes(of: Int64(record.extents[axis]), toByteOffset: axis * 8, as: Int64.self) }
+        for axis in 0..<shape.count { extents.storeBytes(of: Int64(shape[axis]), toByteOffset: axis * 8, as: Int64.self) }
     }
     info.pointee.nbytes = UInt64(record.bytes.count)
     info.pointee.sequence = record.sequence

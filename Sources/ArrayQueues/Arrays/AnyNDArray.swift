@@ -80,11 +80,11 @@ public struct AnyNDArray: Sendable {
 
     /// Becomes an array of `dtype` and `extents` holding a copy of `bytes` (their size),
     /// writing into this array's memory when nothing else uses it and it has that size.
-    mutating func replace(dtype: DType, extents: InlineShape, with bytes: UnsafeRawBufferPointer) {
+    mutating func replace(dtype: DType, extents: UnsafeBufferPointer<Int>, with bytes: UnsafeRawBufferPointer) {
         let reusable = storage.ownsBytes && storage.byteCount == bytes.count && isKnownUniquelyReferenced(&reference.storage)
         let target = reusable ? storage : ArrayStorage.make(byteCount: bytes.count)
         if let source = bytes.baseAddress, bytes.count > 0 { target.bytes.copyMemory(from: source, byteCount: bytes.count) }
-        self = AnyNDArray(dtype: dtype, shape: extents.array(reusing: shape), storage: target)
+        self = AnyNDArray(dtype: dtype, shape: Shape.array(extents, reusing: shape), storage: target)
     }
 
     /// This array as an ``NDArray`` of `Element`, sharing its storage.

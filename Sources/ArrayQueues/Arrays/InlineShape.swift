@@ -1,6 +1,7 @@
 /// An array shape stored inline, without a heap allocation: up to ``Shape/maxDimensions``
-/// extents, outermost first. What a borrowed record carries, so that a `get { }` allocates
-/// nothing; `Array(shape)` makes an ordinary `[Int]` of it.
+/// extents, outermost first. What a borrowed record's `extents` gives, so that reading the
+/// shape of a record lent by `get { }` allocates nothing; `Array(shape)` makes an ordinary
+/// `[Int]` of it.
 public struct InlineShape: RandomAccessCollection, Sendable, Hashable, CustomStringConvertible {
     /// The number of dimensions.
     public let count: Int
@@ -13,43 +14,6 @@ public struct InlineShape: RandomAccessCollection, Sendable, Hashable, CustomStr
         self.count = extents.count
         self.extents = InlineArray(repeating: 0)
         for (axis, extent) in extents.enumerated() { self.extents[axis] = extent }
-    }
-
-    /// The shape whose `count` extents `extent(axis)` returns (`count` ≤ ``Shape/maxDimensions``),
-    /// with in `elements` the number of elements of an array of that shape: nil if an extent is
-    /// negative or the product overflows, counted as ``Shape/validByteCount(count:dtype:extent:)``
-    /// counts them. `extent` is called once per axis, so the count is that of the shape kept
-    /// (a consumer checks every claimed record's shape, read from memory another process may
-    /// write, against its size). Counted while copying: reading the stored extents back
-    /// afterwards copied all 256 bytes of them (a `memcpy` call) per extent.
-    @inline(__always)
-    init(count: Int, elements: inout Int?, _ extent: (Int) -> Int) {
-        self.count = count
-        self.extents = InlineArray(repeating: 0)
-        var product: Int? = 1
-        for axis in 0..<count {
-            let value = extent(axis)
-            extents[axis] = value
-            if let counted = product {
-                let (next, overflow) = counted.multipliedReportingOverflow(by: value)
-                product = value < 0 || overflow ? nil : next
-            }
-        }
-        elements = product
-    }
-
-    /// These extents as an `[Int]`: `shape` itself if it has exactly these extents (no
-    /// allocation: a handle's last shape, a caller's array being reused), else a new array.
-    func array(reusing shape: [Int]) -> [Int] {
-        matches(shape) ? shape : Array(self)
-    }
-
-    /// Whether `shape` has exactly these extents (a plain loop: the generic `elementsEqual`
-    /// walks both through iterators).
-    private func matches(_ shape: [Int]) -> Bool {
-        guard shape.count == count else { return false }
-        for axis in 0..<count where extents[axis] != shape[axis] { return false }
-        return true
     }
 
     public var startIndex: Int { 0 }

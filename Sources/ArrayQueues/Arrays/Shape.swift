@@ -34,6 +34,30 @@ public enum Shape {
         return bytes
     }
 
+    /// `extents` as an `[Int]`: `shape` itself if it has exactly these extents (no allocation:
+    /// a handle's last shape, a caller's array being reused), else a new array. A plain loop:
+    /// the generic `elementsEqual` walks both through iterators.
+    @inline(__always)
+    static func array(_ extents: some RandomAccessCollection<Int>, reusing shape: [Int]) -> [Int] {
+        guard shape.count == extents.count else { return Array(extents) }
+        var index = extents.startIndex
+        for extent in shape {
+            guard extents[index] == extent else { return Array(extents) }
+            index = extents.index(after: index)
+        }
+        return shape
+    }
+
+    /// One step of counting the elements of a shape while it is copied out of a record:
+    /// `product` × `extent`, or nil once an extent was negative or the product overflowed (and
+    /// from then on), as ``validByteCount(count:dtype:extent:)`` refuses them.
+    @inline(__always)
+    static func elements(_ product: Int?, times extent: Int) -> Int? {
+        guard let product else { return nil }
+        let (next, overflow) = product.multipliedReportingOverflow(by: extent)
+        return extent < 0 || overflow ? nil : next
+    }
+
     /// ``byteCount(_:dtype:)`` without the error: nil where it throws (more than
     /// ``maxDimensions`` extents aside, which callers check). For the checks on every put and
     /// get, which build an error only once one fails. `extent(axis)` gives the `count` extents.

@@ -12,9 +12,9 @@ struct ShapeCache: ~Copyable, Sendable {
 
     /// `extents` as an `[Int]`: the cached array if it holds the same extents, else a new one,
     /// which is cached in its place.
-    func shape(_ extents: InlineShape) -> [Int] {
+    func shape(_ extents: some RandomAccessCollection<Int>) -> [Int] {
         last.withLock { cached in
-            cached = extents.array(reusing: cached)
+            cached = Shape.array(extents, reusing: cached)
             return cached
         }
     }

@@ -30,6 +30,10 @@ public final class BroadcastSubscriber: Sendable {
     /// hold another subscriber.
     private let lifecycle = Mutex<(lent: Bool, detached: Bool, left: Bool, counts: (lost: UInt64, delivered: UInt64)?)>(
         (false, false, false, nil))
+    /// Where the shape of the record on loan is kept while it is lent (``BorrowedRecord`` points
+    /// at it). Unchecked for sending: one loan is out at a time (`lifecycle.lent`), and only the
+    /// call that starts it writes here.
+    nonisolated(unsafe) private let extentStorage = UnsafeMutableBufferPointer<Int>.allocate(capacity: Shape.maxDimensions)
 
     init(queue: ArrayQueue, slot: Int, policy: SubscriberPolicy, token: UInt64, tokens: SubscriptionTokens?) {
         self.queue = queue
@@ -41,6 +45,7 @@ public final class BroadcastSubscriber: Sendable {
 
     deinit {
         detach()
+        extentStorage.deallocate()
     }
 
     /// Gives up the subscription: producers stop waiting for it. Done when it goes away, too;
@@ -174,7 +179,7 @@ public final class BroadcastSubscriber: Sendable {
         }
         let record: BorrowedRecord
         do {
-            record = try queue.borrowed(found.record)
+            record = try queue.borrowed(found.record, extentsIn: extentStorage)
         } catch {
             // Passed by and counted lost, never delivered: its dtype, shape and size disagree.
             defer { endLoan() }

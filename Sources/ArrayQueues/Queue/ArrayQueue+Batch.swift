@@ -140,10 +140,10 @@ extension ArrayQueue {
     public func drain(
         upTo maximumCount: Int, blocking: Bool = true, timeout: Duration? = nil, _ body: (borrowing BorrowedRecord) -> Void
     ) throws(ArrayQueueError) -> Int {
-        try take(upTo: maximumCount, blocking: blocking, timeout: timeout) { (record) throws(ArrayQueueError) in
-            // Built here, not returned by a helper: each return copied the record's 264-byte shape.
-            let lent = try BorrowedRecord(claimed: record, of: self)
-            body(lent)
+        try withExtentStorage { (storage) throws(ArrayQueueError) in
+            try take(upTo: maximumCount, blocking: blocking, timeout: timeout) { (record) throws(ArrayQueueError) in
+                body(try BorrowedRecord(claimed: record, of: self, extentsIn: storage))
+            }
         }
     }
 
@@ -236,11 +236,13 @@ extension ArrayQueue {
     public func get(into record: inout ArrayRecord, timeout: Duration? = nil) throws(ArrayQueueError) {
         guard let claimed = try claim(expecting: nil, blocking: true, timeout: timeout, cancellation: nil) else { return }
         defer { ring.release(claimed) }
-        let lent = try BorrowedRecord(claimed: claimed, of: self)
-        record.array.replace(dtype: lent.dtype, extents: lent.extents, with: lent.bytes)
-        record.sequence = lent.sequence
-        record.timestamp = lent.timestamp
-        record.index = lent.index
-        record.isEnvelope = lent.isEnvelope
+        try withExtentStorage { (storage) throws(ArrayQueueError) in
+            let lent = try BorrowedRecord(claimed: claimed, of: self, extentsIn: storage)
+            record.array.replace(dtype: lent.dtype, extents: lent.extentStorage, with: lent.bytes)
+            record.sequence = lent.sequence
+            record.timestamp = lent.timestamp
+            record.index = lent.index
+            record.isEnvelope = lent.isEnvelope
+        }
     }
 }

@@ -69,11 +69,15 @@ extension ArrayQueue {
     /// An owned copy of a claimed record, straight from the ring: one storage, and a shape array
     /// shared with the records copied before it when they have the same shape (``ShapeCache``).
     func copy(_ record: RecordHeader) throws(ArrayQueueError) -> ArrayRecord {
-        guard let (dtype, extents, payload) = ring.claimedLayout(of: record) else { throw inconsistent(record, shape: record.shape) }
-        let storage = ArrayStorage.copying(UnsafeRawBufferPointer(payload))
-        return ArrayRecord(
-            array: AnyNDArray(dtype: dtype, shape: shapes.shape(extents), storage: storage), sequence: record.sequence,
-            timestamp: Timestamp(nanosecondsSinceEpoch: record.timestampNanoseconds), index: record.index, isEnvelope: record.isEnvelope)
+        try withExtentStorage { (extentStorage) throws(ArrayQueueError) in
+            var elements: Int?
+            let extents = record.copyExtents(into: extentStorage, elements: &elements)
+            guard let (dtype, payload) = ring.claimedLayout(of: record, elements: elements) else { throw inconsistent(record, shape: record.shape) }
+            let storage = ArrayStorage.copying(UnsafeRawBufferPointer(payload))
+            return ArrayRecord(
+                array: AnyNDArray(dtype: dtype, shape: shapes.shape(extents), storage: storage), sequence: record.sequence,
+                timestamp: Timestamp(nanosecondsSinceEpoch: record.timestampNanoseconds), index: record.index, isEnvelope: record.isEnvelope)
+        }
     }
 
     /// Claims a record, lends it to `body`, frees it. Returns false if there was none (only
@@ -92,8 +96,7 @@ extension ArrayQueue {
             return false
         }
         defer { ring.release(record, reader: me.pid) }
-        let lent = try BorrowedRecord(claimed: record, of: self)
-        try body(lent)
+        try withExtentStorage { storage in try body(BorrowedRecord(claimed: record, of: self, extentsIn: storage)) }
         return true
     }
 
@@ -148,11 +151,21 @@ extension ArrayQueue {
         }
     }
 
-    /// The claimed record as a `BorrowedRecord`. A record whose dtype or shape does not
-    /// match its size cannot have been written by ArrayQueues: it is reported (and freed by the caller).
+    /// The claimed record as a `BorrowedRecord` whose shape is kept in `storage`, which must
+    /// outlive it. A record whose dtype or shape does not match its size cannot have been
+    /// written by ArrayQueues: it is reported (and freed by the caller).
     @inline(__always)
-    func borrowed(_ record: RecordHeader) throws(ArrayQueueError) -> BorrowedRecord {
-        try BorrowedRecord(claimed: record, of: self)
+    func borrowed(_ record: RecordHeader, extentsIn storage: UnsafeMutableBufferPointer<Int>) throws(ArrayQueueError) -> BorrowedRecord {
+        try BorrowedRecord(claimed: record, of: self, extentsIn: storage)
+    }
+
+    /// Runs `body` with room on the stack for the shape of a record lent while it runs
+    /// (``Shape/maxDimensions`` extents, uninitialised: each record copies its own in).
+    @inline(__always)
+    func withExtentStorage<Result, Failure: Error>(
+        _ body: (UnsafeMutableBufferPointer<Int>) throws(Failure) -> Result
+    ) throws(Failure) -> Result {
+        try withUnsafeTemporaryAllocation(of: Int.self, capacity: Shape.maxDimensions, body)
     }
 
     /// The error for a claimed record whose dtype, shape and size disagree, or changed after a
@@ -163,15 +176,14 @@ extension ArrayQueue {
 }
 
 extension BorrowedRecord {
-    /// A claimed record of `queue`, read out of the ring: the shape and the payload's place are
-    /// each read once, then checked against each other, so what the record says cannot change
-    /// later (another process may write the segment). Built in its caller's frame: when a helper
-    /// returned the shape (264 bytes) and the record was built from it, a profile of `get { }`
-    /// counted three more copies of it per record.
+    /// A claimed record of `queue`, read out of the ring: the shape (copied into `storage`,
+    /// which must outlive the record) and the payload's place are each read once, then checked
+    /// against each other, so what the record says cannot change later (another process may
+    /// write the segment).
     @inline(__always)
-    init(claimed record: RecordHeader, of queue: ArrayQueue) throws(ArrayQueueError) {
+    init(claimed record: RecordHeader, of queue: ArrayQueue, extentsIn storage: UnsafeMutableBufferPointer<Int>) throws(ArrayQueueError) {
         var elements: Int?
-        extents = record.extents(elements: &elements)
+        extentStorage = record.copyExtents(into: storage, elements: &elements)
         guard let (dtype, payload) = queue.ring.claimedLayout(of: record, elements: elements) else {
             throw queue.inconsistent(record, shape: record.shape)
         }

@@ -34,7 +34,7 @@ final class Ring {
     /// record does not fit): a producer then walks the records its consumers freed in groups
     /// (an eighth of the ring, at most 256 KiB: a walk of microseconds under the lock) rather
     /// than one by one, each walk pulling the consumers' lines to it once.
-    var reclaimWindow: UInt64 { UInt64(min(capacity / 8, 256 << 10)) }
+    let reclaimWindow: UInt64
 
     /// A value `read` had, seen by this handle: `read` only grows, so it is a lower bound that
     /// spares a producer's reclaim the load of the consumers' line while it answers.
@@ -56,6 +56,7 @@ final class Ring {
         // `validate` bounded the mapping by ArrayQueue.maximumCapacity (2^40) plus the header.
         self.maximumPosition = UInt64.max - 4 * UInt64(truncatingIfNeeded: max(capacity, 0))
         self.lap = LapStart(capacity: capacity)
+        self.reclaimWindow = UInt64(max(0, min(capacity / 8, 256 << 10)))
         self.isBroadcast = header.isBroadcast
     }
 
@@ -92,15 +93,29 @@ final class Ring {
     }
 
     /// ``withLock(deadline:_:)`` for a call's first attempt: `deadline` is fixed only if the
-    /// lock is busy beyond a short spin.
+    /// lock is busy beyond a short spin. Inlined down to one try of the lock: everything else
+    /// (the spin, the wait, a repair, the errors) is ``acquire(after:deadline:)``, out of line.
+    @inline(__always)
     func withLock<R>(deadline: inout Deadline, _ body: () throws(ArrayQueueError) -> R) throws(ArrayQueueError) -> R {
         let lock = header.lock
-        var rc = EBUSY
+        let rc = Sys.mutexTryLock(lock)
+        if rc != 0 { try acquire(after: rc, deadline: &deadline) }
+        defer { Sys.mutexUnlock(lock) }
+        return try body()
+    }
+
+    /// Takes the lock after a first try returned `rc` (not 0), as ``withLock(deadline:_:)``
+    /// describes: returns holding it (repaired, if its last holder died), or throws without it.
+    @inline(never)
+    private func acquire(after firstTry: Int32, deadline: inout Deadline) throws(ArrayQueueError) {
+        let lock = header.lock
+        var rc = firstTry
         // The critical sections are a few hundred nanoseconds: spinning briefly beats a futex sleep.
-        for _ in 0..<64 {
-            rc = Sys.mutexTryLock(lock)
-            if rc != EBUSY { break }
+        var tries = 0
+        while rc == EBUSY, tries < 64 {
             Sys.cpuRelax()
+            rc = Sys.mutexTryLock(lock)
+            tries += 1
         }
         if rc == EBUSY {
             let start = Sys.monotonicNanoseconds()
@@ -134,8 +149,6 @@ final class Ring {
         default:
             throw .system("pthread_mutex_lock", rc, "cannot lock queue '\(name)'")
         }
-        defer { Sys.mutexUnlock(lock) }
-        return try body()
     }
 
     /// The error for a lock wait that outlived its deadline, naming the holder.
@@ -178,12 +191,14 @@ final class Ring {
 
     /// Loads `head` and `tail` only (what a reservation needs: the consumers' line stays put)
     /// and checks head ≤ tail ≤ ``maximumPosition``, tail − head ≤ capacity and alignment.
+    @inline(__always)
     func producerCursors() throws(ArrayQueueError) -> (head: UInt64, tail: UInt64) {
         try cursors(header.head, isRead: false)
     }
 
     /// Loads `read` and `tail` only (what consumers need: the producer-side line stays put)
     /// and checks read ≤ tail ≤ read + capacity, tail ≤ ``maximumPosition`` and alignment.
+    @inline(__always)
     func consumerCursors() throws(ArrayQueueError) -> (read: UInt64, tail: UInt64) {
         try cursors(header.read, isRead: true)
     }
@@ -206,21 +221,33 @@ final class Ring {
         let start = low.pointee.load(ordering: .sequentiallyConsistent)
         let end = header.tail.pointee.load(ordering: .sequentiallyConsistent)
         let alignment = UInt64(RecordHeader.alignment)
-        guard start <= end, end <= maximumPosition, end - start <= UInt64(capacity),
-              start % alignment == 0, end % alignment == 0 else {
-            throw corrupt("cursors out of order (\(isRead ? "read" : "head") \(start), tail \(end), capacity \(capacity))")
+        guard start <= end, end <= maximumPosition, end - start <= UInt64(capacity), (start | end) % alignment == 0 else {
+            throw cursorsOutOfOrder(isRead ? "read" : "head", start, tail: end)
         }
         return (start, end)
+    }
+
+    /// The error for cursors that failed validation (out of line, as ``invalidRecord(at:_:)``).
+    @inline(never)
+    private func cursorsOutOfOrder(_ low: String, _ start: UInt64, tail: UInt64) -> ArrayQueueError {
+        corrupt("cursors out of order (\(low) \(start), tail \(tail), capacity \(capacity))")
     }
 
     /// The record at `position` (< `tail`, both validated cursors or positions between them)
     /// and its state, after checking that its header is sane and that it ends within the ring
     /// and at or before `tail`. Callers may then add its length to `position` without overflow.
+    @inline(__always)
     func validatedRecord(at position: UInt64, tail: UInt64) throws(ArrayQueueError) -> (RecordHeader, RecordHeader.State, length: Int) {
-        let (length, state) = try validatedLength(at: position, tail: tail)
-        let record = record(at: position)
+        try validatedRecord(at: position, offset: offset(of: position), tail: tail)
+    }
+
+    /// ``validatedRecord(at:tail:)`` for a position located already: `offset` is `position`'s
+    /// ring offset (a claim locates the record before it validates it, to ask for its lines).
+    @inline(__always)
+    func validatedRecord(at position: UInt64, offset: Int, tail: UInt64) throws(ArrayQueueError) -> (RecordHeader, RecordHeader.State, length: Int) {
+        let (record, state, length) = try locatedRecord(at: position, offset: offset, tail: tail)
         if state != .skip, !headerIsSane(record, length: length) {
-            throw corrupt("record at position \(position) has an invalid header")
+            throw invalidRecord(at: position, .header)
         }
         return (record, state, length)
     }
@@ -228,24 +255,51 @@ final class Ring {
     /// The length and state of the record at `position` (< `tail`), after checking only what a
     /// walk that passes freed records needs: a known state, and a length that ends within the
     /// ring and at or before `tail`. Callers may then add the length to `position` without overflow.
+    @inline(__always)
     func validatedLength(at position: UInt64, tail: UInt64) throws(ArrayQueueError) -> (Int, RecordHeader.State) {
-        let record = record(at: position)
-        guard let state = record.state else { throw corrupt("record at position \(position) has an invalid state") }
-        let length = record.length
-        guard position < tail, isWithinRing(length: length, offset: offset(of: position)), UInt64(length) <= tail - position else {
-            throw corrupt("record at position \(position) has an invalid length \(length)")
-        }
+        let (_, state, length) = try locatedRecord(at: position, offset: offset(of: position), tail: tail)
         return (length, state)
+    }
+
+    /// ``validatedLength(at:tail:)`` with the record it found: its place is located once.
+    @inline(__always)
+    private func locatedRecord(at position: UInt64, offset: Int, tail: UInt64) throws(ArrayQueueError) -> (RecordHeader, RecordHeader.State, length: Int) {
+        let record = RecordHeader(raw: header.data + offset)
+        guard let state = record.state else { throw invalidRecord(at: position, .state) }
+        let length = record.length
+        guard position < tail, isWithinRing(length: length, offset: offset), UInt64(length) <= tail - position else {
+            throw invalidRecord(at: position, .length(length))
+        }
+        return (record, state, length)
+    }
+
+    /// The error for a record that failed validation; out of line, so that the checks that
+    /// pass, on every walk, do not carry the building of their message.
+    @inline(never)
+    private func invalidRecord(at position: UInt64, _ field: InvalidField) -> ArrayQueueError {
+        let what = switch field {
+        case .state: "state"
+        case .length(let length): "length \(length)"
+        case .header: "header"
+        }
+        return corrupt("record at position \(position) has an invalid \(what)")
+    }
+
+    /// What of a record failed validation.
+    private enum InvalidField {
+        case state, length(Int), header
     }
 
     /// Whether a record of `length` bytes at ring offset `offset` is a whole number of
     /// alignment units, at least a header, and ends within the ring.
+    @inline(__always)
     private func isWithinRing(length: Int, offset: Int) -> Bool {
         length >= RecordHeader.fixedSize && length % RecordHeader.alignment == 0 && length <= capacity - offset
     }
 
     /// Whether a record header is sane, given its `length` as validated: its check word, shape
     /// and payload agree with each other and fit in that length.
+    @inline(__always)
     private func headerIsSane(_ record: RecordHeader, length: Int) -> Bool {
         let payloadEnd = record.payloadOffset.addingReportingOverflow(record.payloadByteCount)
         return record.checkIsValid && record.dimensionCount <= Shape.maxDimensions && record.payloadByteCount >= 0
@@ -885,10 +939,11 @@ final class Ring {
             // The state word first: a READY word holds the low bits of its record's sequence
             // number, and the header is read after it; the claim then expects this very word, so
             // it can only take the record that was checked (not one that reused its room since).
-            let record = record(at: read)
+            let offset = offset(of: read)
+            let record = RecordHeader(raw: header.data + offset)
             record.prefetchForClaim()
             let word = record.stateAndOwner
-            guard let (_, state, length) = try? validatedRecord(at: read, tail: tail) else {
+            guard let (_, state, length) = try? validatedRecord(at: read, offset: offset, tail: tail) else {
                 if seenTail != nil { continue }
                 return .needsLock
             }
@@ -912,9 +967,10 @@ final class Ring {
             claimed(record)
             var count = 1
             while count < limit, end < tail {
-                let next = self.record(at: end)
+                let nextOffset = self.offset(of: end)
+                let next = RecordHeader(raw: header.data + nextOffset)
                 let nextWord = next.stateAndOwner
-                guard let (_, _, nextLength) = try? validatedRecord(at: end, tail: tail),
+                guard let (_, _, nextLength) = try? validatedRecord(at: end, offset: nextOffset, tail: tail),
                       nextWord == RecordHeader.readyWord(sequence: next.sequence), accepts(next),
                       take(next, from: nextWord, owner: owner, quick: true) else { break }
                 claimed(next)

@@ -155,19 +155,40 @@ struct RecordHeader {
         return (0..<min(dimensionCount, Shape.maxDimensions)).map { Int(truncatingIfNeeded: extents[$0]) }
     }
 
-    /// The shape, copied out inline (`dimensionCount` was validated to be at most 32), with in
-    /// `elements` the number of elements it holds, or nil (``InlineShape/init(count:elements:_:)``):
-    /// each extent is loaded once, so the count is that of the shape copied.
-    @inline(__always)
+    /// The shape, copied out inline, with in `elements` the number of elements it holds, or nil
+    /// (``copyExtents(into:elements:)``, whose loads it keeps): for a record view that outlives
+    /// the call (the bindings' claimed records).
     func extents(elements: inout Int?) -> InlineShape {
+        withUnsafeTemporaryAllocation(of: Int.self, capacity: Shape.maxDimensions) { storage in
+            InlineShape(copyExtents(into: storage, elements: &elements))
+        }
+    }
+
+    /// The shape, copied out into `storage` (room for ``Shape/maxDimensions`` extents; at most
+    /// that many are copied, whatever `ndim` says), with in `elements` the number of elements it
+    /// holds, or nil if an extent is negative or the product overflows (as
+    /// ``Shape/validByteCount(count:dtype:extent:)`` refuses them). Each extent is loaded once,
+    /// so the count is that of the shape copied: a consumer checks every claimed record's shape,
+    /// read from memory another process may write, against its size.
+    @inline(__always)
+    func copyExtents(into storage: UnsafeMutableBufferPointer<Int>, elements: inout Int?) -> UnsafeBufferPointer<Int> {
         let extents = (raw + Self.fixedSize).assumingMemoryBound(to: UInt64.self)
-        return InlineShape(count: min(dimensionCount, Shape.maxDimensions), elements: &elements) { Int(truncatingIfNeeded: extents[$0]) }
+        let count = min(dimensionCount, Shape.maxDimensions, storage.count)
+        var product: Int? = 1
+        for axis in 0..<count {
+            let value = Int(truncatingIfNeeded: extents[axis])
+            storage[axis] = value
+            product = Shape.elements(product, times: value)
+        }
+        elements = product
+        return UnsafeBufferPointer(rebasing: storage[..<count])
     }
 
     var payload: UnsafeMutableRawPointer { raw + payloadOffset }
 
     /// The payload from one load each of `payload_offset` and `payload_bytes`, or nil if it
     /// does not lie between the shape and `ringEnd`.
+    @inline(__always)
     func payloadBuffer(ringEnd: UnsafeMutableRawPointer) -> UnsafeMutableRawBufferPointer? {
         let offset = payloadOffset
         let count = payloadByteCount
@@ -187,12 +208,14 @@ struct RecordHeader {
     // MARK: Sizes
 
     /// Offset of the payload from the record start for `dimensions` dimensions.
+    @inline(__always)
     static func payloadOffset(dimensions: Int) -> Int {
         alignUp(fixedSize + dimensions * MemoryLayout<UInt64>.size, to: alignment)
     }
 
     /// Bytes a record takes in the ring: header, shape, payload, padding to the alignment.
     /// Nil if that overflows.
+    @inline(__always)
     static func recordLength(dimensions: Int, payloadBytes: Int) -> Int? {
         let (total, overflow) = payloadOffset(dimensions: dimensions).addingReportingOverflow(payloadBytes)
         guard !overflow, total <= Int.max - alignment else { return nil }

@@ -58,8 +58,16 @@ struct WakeSignal {
     var current: UInt32 { value.pointee.load(ordering: .sequentiallyConsistent) }
 
     /// Announces that the condition may have changed (after making the change visible).
+    /// Inlined: with no watcher (a consumer that keeps up spins without registering), a
+    /// notify is this one load, which a call would double.
+    @inline(__always)
     func notify() {
-        guard watchers.pointee.load(ordering: .sequentiallyConsistent) != 0 else { return }
+        if watchers.pointee.load(ordering: .sequentiallyConsistent) != 0 { notifyWatchers() }
+    }
+
+    /// ``notify()`` once a watcher was seen.
+    @inline(never)
+    private func notifyWatchers() {
         let before = sleeps.pointee.load(ordering: .sequentiallyConsistent)
         let bumped = value.pointee.wrappingAdd(1, ordering: .sequentiallyConsistent).oldValue
         if sleepers.pointee.load(ordering: .sequentiallyConsistent) != 0 {
