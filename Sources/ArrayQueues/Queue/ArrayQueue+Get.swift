@@ -69,14 +69,8 @@ extension ArrayQueue {
     /// An owned copy of a claimed record, straight from the ring: one storage, and a shape array
     /// shared with the records copied before it when they have the same shape (``ShapeCache``).
     func copy(_ record: RecordHeader) throws(ArrayQueueError) -> ArrayRecord {
-        try withExtentStorage { (extentStorage) throws(ArrayQueueError) in
-            var elements: Int?
-            let extents = record.copyExtents(into: extentStorage, elements: &elements)
-            guard let (dtype, payload) = ring.claimedLayout(of: record, elements: elements) else { throw inconsistent(record, shape: record.shape) }
-            let storage = ArrayStorage.copying(UnsafeRawBufferPointer(payload))
-            return ArrayRecord(
-                array: AnyNDArray(dtype: dtype, shape: shapes.shape(extents), storage: storage), sequence: record.sequence,
-                timestamp: Timestamp(nanosecondsSinceEpoch: record.timestampNanoseconds), index: record.index, isEnvelope: record.isEnvelope)
+        try withExtentStorage { (storage) throws(ArrayQueueError) in
+            try BorrowedRecord(claimed: record, of: self, extentsIn: storage).copy(shapes: shapes)
         }
     }
 
